@@ -1,0 +1,57 @@
+"""What every command shares: where the store is, which server, output format."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from objstore import ObjectStore, open_store
+
+
+@dataclass
+class CliContext:
+    store_path: str | None = None
+    server: str | None = None
+    token: str | None = None
+    json: bool = False
+    _store: ObjectStore | None = field(default=None, repr=False)
+
+    def store(self) -> ObjectStore:
+        """The local store named by --store / WFOBJ_STORE (opened once)."""
+        if self._store is None:
+            if not self.store_path:
+                raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
+            self._store = open_store(self.store_path)
+        return self._store
+
+    def emit(self, data: Any, human: Callable[[Any], None] | None = None) -> None:
+        """Print `data` as JSON with --json, else through `human` (default: pretty JSON)."""
+        if self.json or human is None:
+            click.echo(jsonlib.dumps(data, indent=None if self.json else 2, sort_keys=False))
+        else:
+            human(data)
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def json_option(fn: Callable) -> Callable:
+    """Per-command --json (the same as the global one)."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(CliContext).json = True
+
+    return click.option(
+        "--json", "json_", is_flag=True, expose_value=False, callback=set_json,
+        help="Machine-readable JSON output.",
+    )(fn)
+
+
+def default_store_path() -> str | None:
+    return os.environ.get("WFOBJ_STORE")

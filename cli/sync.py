@@ -1,0 +1,7 @@
+"""`wfobj` commands: sync (placeholder until its issue lands)."""
+
+import click
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `group`."""

@@ -1,0 +1,7 @@
+"""`wfobj` commands: tokens (placeholder until its issue lands)."""
+
+import click
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `group`."""

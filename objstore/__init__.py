@@ -1,0 +1,29 @@
+"""wfobj object store: content-addressed, canonical-CBOR objects in LMDB, with refs."""
+
+from .codec import Link
+from .errors import (
+    AmbiguousPrefix,
+    ChecksumMismatch,
+    ConflictError,
+    InvalidHash,
+    InvalidObject,
+    InvalidRefName,
+    MissingLinks,
+    ObjectNotFound,
+    ObjectStoreError,
+    RefNotFound,
+    StoreNotFound,
+    WfobjError,
+)
+from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, RefName, check_hash, hash_bytes
+from .lmdbstore import LmdbObjectStore, init_store, open_store
+from .memory import MemoryObjectStore
+from .store import ObjectStore, WriteBatch
+
+__all__ = [
+    "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "InvalidHash", "InvalidObject",
+    "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError", "RefNotFound",
+    "StoreNotFound", "WfobjError", "Link", "CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName",
+    "check_hash", "hash_bytes", "LmdbObjectStore", "MemoryObjectStore", "ObjectStore",
+    "WriteBatch", "init_store", "open_store",
+]

@@ -1,0 +1,113 @@
+"""Errors of the object store, all under one root so callers can translate them at the edges."""
+
+from __future__ import annotations
+
+
+class WfobjError(Exception):
+    """Root of every error wfobj raises on purpose."""
+
+
+class ObjectStoreError(WfobjError):
+    """Root of object-store errors."""
+
+
+class InvalidHash(ObjectStoreError, ValueError):
+    """A string that is not a (possibly abbreviated) lower-case hex BLAKE3 hash."""
+
+    def __init__(self, value: str, reason: str = "not a 64-character lower-case hex hash"):
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid hash {value!r}: {reason}")
+
+
+class ObjectNotFound(ObjectStoreError, KeyError):
+    """No object with this hash (or prefix) is in the store."""
+
+    def __init__(self, oid: str):
+        self.oid = oid
+        super().__init__(oid)
+
+    def __str__(self) -> str:
+        return f"not found: {self.oid}"
+
+
+class AmbiguousPrefix(ObjectStoreError, KeyError):
+    """An abbreviated hash matches more than one object."""
+
+    def __init__(self, prefix: str, candidates: list[str]):
+        self.prefix = prefix
+        self.candidates = candidates
+        super().__init__(prefix)
+
+    def __str__(self) -> str:
+        return f"ambiguous hash prefix {self.prefix}: " + ", ".join(self.candidates)
+
+
+class ChecksumMismatch(ObjectStoreError):
+    """Bytes whose BLAKE3 hash is not the one they were stored or sent under."""
+
+    def __init__(self, expected: str, got: str):
+        self.expected = expected
+        self.got = got
+        super().__init__(f"checksum mismatch for {expected}: content hashes to {got}")
+
+
+class InvalidObject(ObjectStoreError, ValueError):
+    """Bytes that are not a valid object: truncated, non-canonical, floats, foreign tags…"""
+
+    def __init__(self, reason: str, oid: str | None = None):
+        self.reason = reason
+        self.oid = oid
+        where = f" {oid}" if oid else ""
+        super().__init__(f"invalid object{where}: {reason}")
+
+
+class MissingLinks(ObjectStoreError):
+    """An object was offered before everything it links to (closure rule, SPEC §6)."""
+
+    def __init__(self, oid: str, missing: list[str]):
+        self.oid = oid
+        self.missing = missing
+        super().__init__(
+            f"object {oid} links to {len(missing)} object(s) not in the store: "
+            + ", ".join(missing[:5])
+            + (" …" if len(missing) > 5 else "")
+        )
+
+
+class InvalidRefName(ObjectStoreError, ValueError):
+    """A ref name that breaks the naming rules."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"invalid ref name {name!r}: {reason}")
+
+
+class RefNotFound(ObjectStoreError, KeyError):
+    """No ref with this name."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"ref not found: {self.name}"
+
+
+class ConflictError(ObjectStoreError):
+    """A compare-and-swap lost: the stored value was not the expected one."""
+
+    def __init__(self, key: str, expected: object, actual: object):
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"conflict on {key}: expected {expected!r}, found {actual!r}")
+
+
+class StoreNotFound(ObjectStoreError):
+    """A store path that holds no wfobj store."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(f"no wfobj store at {path} (run `wfobj init` first)")
