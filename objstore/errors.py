@@ -111,3 +111,11 @@ class StoreNotFound(ObjectStoreError):
     def __init__(self, path: str):
         self.path = path
         super().__init__(f"no wfobj store at {path} (run `wfobj init` first)")
+
+
+class InvalidPack(ObjectStoreError, ValueError):
+    """A sync pack (CAR stream) that is malformed: bad framing, truncated, oversized block."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"invalid pack: {reason}")
