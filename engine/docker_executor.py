@@ -1,0 +1,326 @@
+"""The Docker executor: runs one task attempt in a hardened container and records it all.
+
+Per attempt: resolve the image locally (cached; pulled only if allowed), stage inputs in a
+private folder bind-mounted read-only at /in, give the task an empty /out and a vars file
+($WFOBJ_VARS, on /wfobj — not in /out), run with no network unless asked, capped
+capabilities and no-new-privileges, enforce the timeout and the cancel event, store stdout
+and stderr as blobs, collect declared outputs and vars safely (engine/outputs.py), and
+always remove the container and the folder. Task failures are results, never exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import docker
+import docker.errors
+import requests
+
+from objstore import ObjectNotFound, ObjectStore, WfobjError
+
+from .capture import store_chunks, store_empty
+from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
+from .executor import AttemptResult, Executor, StoredText, TaskSpec
+from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
+from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName
+
+log = logging.getLogger(__name__)
+
+# What a root task needs to work on its own files; everything else Docker grants by
+# default (MKNOD, NET_RAW, SETPCAP, SETFCAP, SYS_CHROOT, AUDIT_WRITE) is dropped.
+KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                     "NET_BIND_SERVICE"]
+DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+KILL_WAIT_S = 30.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ContainerNotCreated(WfobjError):
+    """The daemon refused to create the container (bad limits, image gone…)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"container could not be created: {reason}")
+
+
+@dataclass(frozen=True)
+class ExitOutcome:
+    """How the container ended: state, exit code and why it did not succeed."""
+
+    state: str
+    exit_code: int | None
+    error: str | None
+
+
+class DockerExecutor(Executor):
+    """Runs TaskSpecs with the docker SDK. The client and the clock are injectable.
+
+    pull: pull images missing locally; grace: seconds between SIGTERM and SIGKILL on
+    cancel; work_root: where attempt folders go (default: the system temp dir);
+    network_mode: what `network: true` means (Docker's default bridge unless set);
+    init: run a tiny init as PID 1 so SIGTERM reaches the task's command.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        pull: bool = False,
+        grace: float = 10.0,
+        work_root: str | None = None,
+        network_mode: str | None = None,
+        init: bool = True,
+        pids_limit: int | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        poll_interval: float = 0.05,
+    ):
+        self._client = client
+        self._owns_client = client is None
+        self._pid = os.getpid()
+        self._facts: DockerFacts | None = None
+        self.pull = pull
+        self.grace = grace
+        self.work_root = work_root
+        self.network_mode = network_mode
+        self.init = init
+        self.pids_limit = pids_limit
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker client; one owned by the executor is reopened after a fork."""
+        if self._owns_client and (self._client is None or self._pid != os.getpid()):
+            self._client = docker.from_env()
+            self._pid = os.getpid()
+            self._facts = None
+        return self._client
+
+    @property
+    def facts(self) -> DockerFacts:
+        client = self.client
+        if self._facts is None:
+            self._facts = DockerFacts(client, pull=self.pull)
+        return self._facts
+
+    def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
+        return DockerAttempt(self, spec, store, cancel).execute()
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class DockerAttempt:
+    """One attempt from image lookup to cleanup; holds what the steps share."""
+
+    def __init__(self, ex: DockerExecutor, spec: TaskSpec, store: ObjectStore,
+                 cancel: threading.Event):
+        self.ex = ex
+        self.spec = spec
+        self.store = store
+        self.cancel = cancel
+        self.started_at = ex.clock()
+        self.image: ImageFacts | None = None
+        self.host: dict[str, str] = {}
+
+    def execute(self) -> AttemptResult:
+        if self.cancel.is_set():
+            return self.unstarted("killed", "cancelled before the container started")
+        try:
+            self.host = self.ex.facts.host()
+            self.image = self.ex.facts.image(self.spec.image)
+            return self.in_folder()
+        except ImageUnavailable as exc:
+            return self.unstarted("failed", str(exc))
+        except DOCKER_ERRORS as exc:
+            log.exception("docker failed for %s/%s", self.spec.run_id, self.spec.task)
+            return self.unstarted("failed", f"docker error: {one_line(exc)}")
+
+    def in_folder(self) -> AttemptResult:
+        folder = AttemptFolder(self.ex.work_root)
+        try:
+            try:
+                folder.stage_inputs(self.store, self.spec.inputs)
+            except (BadInputName, ObjectNotFound) as exc:
+                return self.unstarted("failed", f"cannot stage inputs: {exc}")
+            try:
+                container = self.create(folder)
+            except ContainerNotCreated as exc:
+                return self.unstarted("failed", str(exc))
+            try:
+                return self.in_container(container, folder)
+            finally:
+                remove_container(container)
+        finally:
+            folder.remove()
+
+    def create(self, folder: AttemptFolder):
+        spec, ex = self.spec, self.ex
+        try:
+            container = ex.client.containers.create(
+                image=spec.image,
+                command=list(spec.command),
+                environment={**spec.env, "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
+                working_dir=spec.workdir or None,
+                network_mode=ex.network_mode if spec.network else "none",
+                nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+                mem_limit=spec.memory or None,
+                pids_limit=ex.pids_limit,
+                labels={"wfobj.run": spec.run_id, "wfobj.task": spec.task,
+                        "wfobj.attempt": str(spec.attempt)},
+                volumes=folder.volumes(),
+                cap_drop=["ALL"],
+                cap_add=KEPT_CAPABILITIES,
+                security_opt=["no-new-privileges"],
+                privileged=False,
+                init=ex.init,
+            )
+        except docker.errors.ImageNotFound as exc:
+            ex.facts.forget(spec.image)
+            raise ContainerNotCreated(f"image {spec.image!r} not found: {one_line(exc)}") from None
+        except docker.errors.DockerException as exc:  # API refusal or bad limit values
+            raise ContainerNotCreated(one_line(exc)) from None
+        if container.attrs.get("Image") != self.image.image_id:
+            self.image = ex.facts.refresh(spec.image)  # the tag moved since it was cached
+        return container
+
+    def in_container(self, container, folder: AttemptFolder) -> AttemptResult:
+        self.started_at = self.ex.clock()
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            outcome = ExitOutcome("failed", None, f"container could not start: {one_line(exc)}")
+        else:
+            outcome = self.wait(container)
+        ended_at = self.ex.clock()
+        stdout = self.capture(container, stdout=True)
+        stderr = self.capture(container, stdout=False)
+        result = self.result(outcome, stdout, stderr, ended_at)
+        if outcome.state == "success":
+            self.collect(result, folder)
+        return result
+
+    def wait(self, container) -> ExitOutcome:
+        """Wait for the exit, the timeout or the cancel event, whichever comes first."""
+        waiter = ContainerWaiter(container)
+        timeout = self.spec.timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        while not waiter.done.wait(self._poll_slice(deadline)):
+            if self.cancel.is_set():
+                return self.stop(container, waiter)
+            if deadline is not None and time.monotonic() >= deadline:
+                kill(container, "SIGKILL")
+                return ExitOutcome("failed", waiter.finish(KILL_WAIT_S),
+                                   f"timed out after {timeout:g}s")
+        code = waiter.finish(0)
+        if code == 0:
+            return ExitOutcome("success", 0, None)
+        return ExitOutcome("failed", code, f"exited with code {code}")
+
+    def _poll_slice(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.ex.poll_interval
+        return max(0.0, min(self.ex.poll_interval, deadline - time.monotonic()))
+
+    def stop(self, container, waiter: ContainerWaiter) -> ExitOutcome:
+        """SIGTERM, wait the grace period, then SIGKILL."""
+        kill(container, "SIGTERM")
+        if waiter.done.wait(self.ex.grace):
+            return ExitOutcome("killed", waiter.finish(0), "killed on request (SIGTERM)")
+        kill(container, "SIGKILL")
+        return ExitOutcome("killed", waiter.finish(KILL_WAIT_S),
+                           f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
+
+    def capture(self, container, *, stdout: bool) -> StoredText:
+        chunks = container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=False)
+        return store_chunks(self.store, chunks)
+
+    def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
+        """Outputs and vars of a successful exit; a refusal fails the attempt."""
+        try:
+            result.outputs = OutputCollector(self.store, folder.out_dir).collect(
+                self.spec.output_files)
+            result.vars = read_vars(folder.meta_dir, VARS_FILE, self.spec.output_vars)
+        except (OutputRefused, MissingVar) as exc:
+            result.state, result.error = "failed", str(exc)
+
+    def result(self, outcome: ExitOutcome, stdout: StoredText, stderr: StoredText,
+               ended_at: datetime) -> AttemptResult:
+        image = self.image
+        return AttemptResult(
+            state=outcome.state,
+            exit_code=outcome.exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            image_id=image.image_id if image else None,
+            image_digests=list(image.digests) if image else [],
+            host=dict(self.host),
+            workdir=self.spec.workdir or (image.workdir if image else "/"),
+            error=outcome.error,
+        )
+
+    def unstarted(self, state: str, error: str) -> AttemptResult:
+        """The result of an attempt whose container never ran."""
+        empty = store_empty(self.store)
+        return self.result(ExitOutcome(state, None, error), empty, empty, self.ex.clock())
+
+
+class ContainerWaiter:
+    """Blocks on the container's wait endpoint in a thread, so the caller can also watch
+    the clock and the cancel event."""
+
+    def __init__(self, container):
+        self.container = container
+        self.done = threading.Event()
+        self.status: dict | None = None
+        self.failure: BaseException | None = None
+        threading.Thread(target=self._wait, name="wfobj-wait", daemon=True).start()
+
+    def _wait(self) -> None:
+        try:
+            self.status = self.container.wait()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller via finish()
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def finish(self, timeout: float) -> int | None:
+        """The exit code once the wait returns; None if it does not within `timeout`."""
+        if not self.done.wait(timeout):
+            log.error("container %s did not stop within %ss", self.container.id, timeout)
+            return None
+        if self.failure is not None:
+            raise self.failure
+        return int(self.status.get("StatusCode", -1))
+
+
+def kill(container, signal: str) -> None:
+    """Send a signal; a container that already exited is not an error."""
+    try:
+        container.kill(signal=signal)
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: not running any more
+            raise
+
+
+def remove_container(container) -> None:
+    """Remove the container whatever state it is in; failures are logged, never raised."""
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except DOCKER_ERRORS:
+        log.exception("could not remove container %s", container.id)

@@ -1,0 +1,91 @@
+"""One attempt's private host folders: inputs staged read-only, an empty /out, the vars file.
+
+    <root>/wfobj-attempt-XXXX/   (0700: only the engine's user may look inside)
+        in/<name>                 input blobs, bind-mounted read-only at /in
+        out/                      empty, bind-mounted read-write at /out
+        meta/vars                 empty, /wfobj in the container; $WFOBJ_VARS=/wfobj/vars
+
+The folder is removed when the attempt ends, whatever the task left in it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from objstore import ObjectStore, WfobjError
+
+from .executor import InputFile
+
+VARS_MOUNT = "/wfobj"
+VARS_FILE = "vars"
+
+
+class BadInputName(WfobjError):
+    """An input name that cannot be a file name directly under /in."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"input name {name!r} is not a plain file name")
+
+
+def check_input_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
+        raise BadInputName(name)
+    return name
+
+
+class AttemptFolder:
+    """Create, fill and finally remove the host folders of one attempt."""
+
+    def __init__(self, root: str | None = None):
+        self.path = tempfile.mkdtemp(prefix="wfobj-attempt-", dir=root)
+        self.in_dir = os.path.join(self.path, "in")
+        self.out_dir = os.path.join(self.path, "out")
+        self.meta_dir = os.path.join(self.path, "meta")
+        for folder in (self.in_dir, self.out_dir, self.meta_dir):
+            os.mkdir(folder)
+        # The task may run as any user inside the container: let it write /out and vars.
+        os.chmod(self.in_dir, 0o755)
+        os.chmod(self.out_dir, 0o777)
+        os.chmod(self.meta_dir, 0o777)
+        vars_path = os.path.join(self.meta_dir, VARS_FILE)
+        with open(vars_path, "wb"):
+            pass
+        os.chmod(vars_path, 0o666)
+
+    def stage_inputs(self, store: ObjectStore, inputs: list[InputFile]) -> None:
+        """Write each input blob to in/<name>, read-only for the task."""
+        for item in inputs:
+            path = os.path.join(self.in_dir, check_input_name(item.name))
+            with open(path, "xb") as f:
+                for piece in store.iter_blob(item.oid):
+                    f.write(piece)
+            os.chmod(path, 0o444)
+
+    def volumes(self) -> dict[str, dict[str, str]]:
+        """Bind mounts for the docker SDK `volumes=` argument."""
+        return {
+            self.in_dir: {"bind": "/in", "mode": "ro"},
+            self.out_dir: {"bind": "/out", "mode": "rw"},
+            self.meta_dir: {"bind": VARS_MOUNT, "mode": "rw"},
+        }
+
+    def remove(self) -> None:
+        """Delete everything, even folders the task made unreadable or unwritable."""
+        shutil.rmtree(self.path, onerror=_make_removable)
+
+
+def _make_removable(func, path, exc_info) -> None:
+    """rmtree error hook: open up the permissions the task may have closed, then retry.
+
+    Runs after the container is gone, so nothing can swap paths underneath it."""
+    if issubclass(exc_info[0], FileNotFoundError):
+        return
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path)
+    else:
+        func(path)
