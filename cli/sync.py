@@ -1,7 +1,158 @@
-"""`wfobj` commands: sync (placeholder until its issue lands)."""
+"""`wfobj push` / `wfobj pull`: sync refs and their objects with a server or another store."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
 
 import click
 
+from objstore import ObjectStore, open_store
+from objstore.sync import REFUSED, LocalRemote, Remote, SyncReport, pull, push
+
+from .context import CliContext, json_option, pass_ctx
+
+
+def is_url(remote: str) -> bool:
+    return remote.startswith(("http://", "https://"))
+
+
+def refs_hook(store: ObjectStore) -> Callable[[list[str]], None] | None:
+    """The engine's hook that makes received runs/workflows answerable like local ones."""
+    from engine.service import WorkflowService
+
+    return getattr(WorkflowService(store), "on_refs_updated", None)
+
+
+def open_remote(remote: str, token: str | None, local_path: str | None) -> Remote:
+    """A Remote for an http(s) URL of `wfobj serve`, or for a store path."""
+    if is_url(remote):
+        from .sync_http import HttpRemote
+
+        return HttpRemote(remote, token)
+    if local_path and os.path.realpath(remote) == os.path.realpath(local_path):
+        raise click.UsageError(f"REMOTE {remote} is the local store itself")
+    store = open_store(remote)
+    return LocalRemote(store, on_refs_updated=refs_hook(store))
+
+
+class ProgressLine:
+    """Objects and bytes so far, on one stderr line, at most a few times a second."""
+
+    def __init__(self, verb: str, enabled: bool):
+        self.verb, self.enabled, self.last, self.shown = verb, enabled, 0.0, False
+
+    def __call__(self, objects: int, size: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.2:
+            self.last, self.shown = now, True
+            click.echo(f"\r{self.verb} {objects} objects, {human_bytes(size)}", err=True, nl=False)
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def print_report(report: SyncReport) -> None:
+    verb = {"push": "sent", "pull": "received"}[report.direction]
+    prefix = "dry run: would have " if report.dry_run else ""
+    counts: dict[str, int] = {}
+    for ref in report.refs:
+        counts[ref.status] = counts.get(ref.status, 0) + 1
+    click.echo(
+        f"{prefix}{verb} {report.objects} objects, {human_bytes(report.bytes)} "
+        f"in {report.packs} pack(s), {report.rounds} request(s)"
+    )
+    click.echo("refs: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for ref in report.refs:
+        if ref.status != "unchanged":
+            reason = f" ({ref.reason})" if ref.reason else ""
+            click.echo(f"  {ref.status:<12} {ref.name} -> {ref.new[:12]}{reason}")
+
+
+def _sync_options(fn: Callable) -> Callable:
+    fn = click.option(
+        "--force", is_flag=True, help="Move workflow refs even if not a fast-forward."
+    )(fn)
+    fn = click.option("--dry-run", is_flag=True, help="Report what would move; change nothing.")(fn)
+    fn = click.option("--token", "remote_token", help="API token for an http(s) REMOTE.")(fn)
+    fn = click.argument("refs", nargs=-1)(fn)
+    fn = click.argument("remote")(fn)
+    return json_option(fn)
+
+
+def _finish(obj: CliContext, report: SyncReport, line: ProgressLine) -> None:
+    line.done()
+    obj.emit(report.to_json(), lambda _: print_report(report))
+    if any(r.status == REFUSED for r in report.refs):
+        sys.exit(1)
+
+
+@click.command("push")
+@_sync_options
+@pass_ctx
+def push_cmd(
+    obj: CliContext,
+    remote: str,
+    refs: tuple[str, ...],
+    remote_token: str | None,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """Send REFS (default: all) and the objects they need to REMOTE (URL or store path)."""
+    store = obj.store()
+    target = open_remote(remote, remote_token or obj.token, obj.store_path)
+    line = ProgressLine("sending", sys.stderr.isatty() or not obj.json)
+    try:
+        report = push(store, target, list(refs), force=force, dry_run=dry_run, progress=line)
+    finally:
+        target.close()
+        store.close()
+    _finish(obj, report, line)
+
+
+@click.command("pull")
+@_sync_options
+@pass_ctx
+def pull_cmd(
+    obj: CliContext,
+    remote: str,
+    refs: tuple[str, ...],
+    remote_token: str | None,
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """Fetch REFS (default: all) and the objects they need from REMOTE (URL or store path)."""
+    store = obj.store()
+    source = open_remote(remote, remote_token or obj.token, obj.store_path)
+    line = ProgressLine("receiving", sys.stderr.isatty() or not obj.json)
+    try:
+        report = pull(
+            store,
+            source,
+            list(refs),
+            force=force,
+            dry_run=dry_run,
+            progress=line,
+            on_refs_updated=refs_hook(store),
+        )
+    finally:
+        source.close()
+        store.close()
+    _finish(obj, report, line)
+
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to `group`."""
+    """Add `push` and `pull` to `group`."""
+    group.add_command(push_cmd)
+    group.add_command(pull_cmd)

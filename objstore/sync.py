@@ -124,6 +124,10 @@ class Remote(abc.ABC):
     def update_refs(self, updates: Sequence[RefUpdate], force: bool) -> list[RefResult]:
         """Apply ref updates under the ref rules (see apply_ref_updates)."""
 
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection or store handle."""
+
 
 class LocalRemote(Remote):
     """Another store reached directly (a store path). `on_refs_updated` is told which refs
@@ -158,6 +162,9 @@ class LocalRemote(Remote):
         if moved and self.on_refs_updated is not None:
             self.on_refs_updated(moved)
         return results
+
+    def close(self) -> None:
+        self.store.close()
 
 
 # ---- serving side helpers (used by LocalRemote and the HTTP endpoints) -----------------
