@@ -1,0 +1,405 @@
+"""The Docker executor against a real daemon, plus its safe output collection without one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC
+
+import blake3
+import pytest
+
+from engine.capture import PREVIEW_BYTES, ChunkReader, preview_text, store_chunks
+from engine.docker_executor import DockerExecutor
+from engine.executor import InputFile, TaskSpec
+from engine.outputs import (
+    MAX_VARS_BYTES,
+    MissingOutput,
+    MissingVar,
+    OutputCollector,
+    OutputRefused,
+    read_vars,
+    split_output_path,
+)
+from objstore import MemoryObjectStore
+
+IMAGE = "wfobj/toolbox:local"
+
+
+def b3(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def make_spec(script: str, **kw) -> TaskSpec:
+    fields = dict(
+        run_id=str(uuid.uuid4()), task="t", attempt=1, image=IMAGE,
+        command=["sh", "-c", script], env={}, workdir=None, network=False, cpus=None,
+        memory=None, timeout=60, inputs=[], output_files=[], output_vars=[],
+    )
+    fields.update(kw)
+    return TaskSpec(**fields)
+
+
+@pytest.fixture
+def work_root(tmp_path):
+    root = tmp_path / "attempts"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def executor(docker_client, work_root):
+    ex = DockerExecutor(docker_client, work_root=str(work_root), grace=20)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture
+def mem_store():
+    return MemoryObjectStore()
+
+
+def run(ex, spec, store, cancel=None):
+    return ex.run(spec, store, cancel or threading.Event())
+
+
+def assert_clean(docker_client, work_root, spec):
+    """No container of this run is left, and no attempt folder either."""
+    left = docker_client.containers.list(all=True, filters={"label": f"wfobj.run={spec.run_id}"})
+    assert left == []
+    assert os.listdir(work_root) == []
+
+
+# ---- success path -----------------------------------------------------------------------
+
+SUCCESS_SCRIPT = """
+set -e
+cat /in/corpus /in/corpus > /out/double.txt
+mkdir -p /out/nested/deeper
+printf 'one' > /out/nested/a.txt
+printf 'two' > /out/nested/deeper/b.txt
+echo "greeting=$GREETING" >> "$WFOBJ_VARS"
+echo "undeclared=zzz" >> "$WFOBJ_VARS"
+echo "count=$(wc -c < /in/corpus)" >> "$WFOBJ_VARS"
+pwd
+echo "to stderr" >&2
+"""
+
+
+def test_success_records_outputs_vars_and_evidence(executor, docker_client, work_root, lmdb_store):
+    corpus = b"the quick brown fox\njumps over\n"
+    corpus_id = lmdb_store.put_blob(corpus)
+    spec = make_spec(
+        SUCCESS_SCRIPT, env={"GREETING": "hello world"}, workdir="/tmp",
+        inputs=[InputFile("corpus", corpus_id, len(corpus))],
+        output_files=["double.txt", "nested"], output_vars=["greeting", "count"],
+    )
+    result = run(executor, spec, lmdb_store)
+
+    assert result.error is None and result.state == "success" and result.exit_code == 0
+    outputs = {o.path: (o.oid, o.size) for o in result.outputs}
+    assert outputs == {
+        "double.txt": (b3(corpus * 2), len(corpus) * 2),
+        "nested/a.txt": (b3(b"one"), 3),
+        "nested/deeper/b.txt": (b3(b"two"), 3),
+    }
+    assert lmdb_store.get_raw(outputs["double.txt"][0]) == corpus * 2
+    assert result.vars == {"greeting": "hello world", "count": str(len(corpus))}
+    assert result.workdir == "/tmp"
+    assert (result.stdout.oid, result.stdout.size, result.stdout.text) == (b3(b"/tmp\n"), 5, "/tmp\n")
+    assert result.stderr.oid == b3(b"to stderr\n") and result.stderr.text == "to stderr\n"
+    image = docker_client.images.get(IMAGE)
+    assert result.image_id == image.id and result.image_id.startswith("sha256:")
+    assert result.image_digests == sorted(image.attrs.get("RepoDigests") or [])
+    info = docker_client.info()
+    assert result.host == {"name": info["Name"], "docker_version": info["ServerVersion"]}
+    assert result.started_at.tzinfo == UTC and result.ended_at >= result.started_at
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_default_workdir_comes_from_the_image(executor, docker_client, work_root, mem_store):
+    spec = make_spec("pwd")
+    result = run(executor, spec, mem_store)
+    assert result.state == "success"
+    image_workdir = docker_client.images.get(IMAGE).attrs["Config"].get("WorkingDir") or "/"
+    assert result.workdir == image_workdir
+    assert result.stdout.text == image_workdir + "\n"
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_no_network_by_default(executor, docker_client, work_root, mem_store):
+    spec = make_spec("ls /sys/class/net")
+    result = run(executor, spec, mem_store)
+    assert result.state == "success"
+    assert result.stdout.text.split() == ["lo"]
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_hardening_inputs_read_only_no_mknod_no_new_privileges(
+    executor, docker_client, work_root, mem_store
+):
+    data = b"input bytes"
+    oid = mem_store.put_blob(data)
+    script = """
+    (echo x > /in/data) 2>/dev/null && echo in-writable || echo in-readonly
+    mknod /tmp/null c 1 3 2>/dev/null && echo mknod-ok || echo mknod-refused
+    grep NoNewPrivs /proc/self/status
+    touch /out/ok && echo out-writable
+    echo "whoami=$(id -u)"
+    """
+    spec = make_spec(script, inputs=[InputFile("data", oid, len(data))])
+    result = run(executor, spec, mem_store)
+    assert result.state == "success", result.error
+    lines = [line.replace("\t", " ") for line in result.stdout.text.splitlines()]
+    assert lines == ["in-readonly", "mknod-refused", "NoNewPrivs: 1", "out-writable", "whoami=0"]
+    assert_clean(docker_client, work_root, spec)
+
+
+# ---- failures -----------------------------------------------------------------------------
+
+def test_non_zero_exit_fails_with_its_code(executor, docker_client, work_root, mem_store):
+    spec = make_spec("echo partial; echo broken >&2; exit 3", output_files=["never.txt"])
+    result = run(executor, spec, mem_store)
+    assert (result.state, result.exit_code, result.error) == ("failed", 3, "exited with code 3")
+    assert result.stdout.text == "partial\n" and result.stderr.oid == b3(b"broken\n")
+    assert result.outputs == []
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_missing_output_fails_naming_it(executor, docker_client, work_root, mem_store):
+    spec = make_spec("echo hi > /out/present.txt", output_files=["present.txt", "absent.txt"])
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code == 0
+    assert "absent.txt" in result.error and "missing" in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_missing_var_fails_naming_it(executor, docker_client, work_root, mem_store):
+    spec = make_spec("echo a=1 >> $WFOBJ_VARS", output_vars=["a", "b"])
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code == 0
+    assert "'b'" in result.error and "WFOBJ_VARS" in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_timeout_kills_the_container(executor, docker_client, work_root, mem_store):
+    spec = make_spec("echo started; sleep 300", timeout=1)
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.error == "timed out after 1s"
+    assert result.exit_code == 137
+    assert result.stdout.text == "started\n"
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_missing_image_is_a_failed_result(executor, docker_client, work_root, mem_store):
+    spec = make_spec("true", image="wfobj/does-not-exist:nope")
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code is None
+    assert "wfobj/does-not-exist:nope" in result.error and "not found" in result.error
+    assert result.image_id is None and result.stdout.size == 0
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_command_that_cannot_start(docker_client, work_root, mem_store):
+    ex = DockerExecutor(docker_client, work_root=str(work_root), init=False)
+    spec = make_spec("true", command=["/no/such/program"])
+    result = run(ex, spec, mem_store)
+    assert result.state == "failed" and result.exit_code is None
+    assert result.error.startswith("container could not start:")
+    assert "/no/such/program" in result.error and "\n" not in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_command_that_cannot_exec_under_init(executor, docker_client, work_root, mem_store):
+    """With the init process, a missing program is init's exec failure: exit 127."""
+    spec = make_spec("true", command=["/no/such/program"])
+    result = run(executor, spec, mem_store)
+    assert (result.state, result.exit_code) == ("failed", 127)
+    assert "/no/such/program" in result.stderr.text
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_missing_input_object_is_a_failed_result(executor, docker_client, work_root, mem_store):
+    spec = make_spec("true", inputs=[InputFile("x", "ab" * 32, 1)])
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and "cannot stage inputs" in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
+# ---- cancel ----------------------------------------------------------------------------------
+
+def wait_for_output(docker_client, spec, marker: str) -> None:
+    """Block until the attempt's container has printed `marker` (the task is running)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for c in docker_client.containers.list(filters={"label": f"wfobj.run={spec.run_id}"}):
+            if marker.encode() in c.logs():
+                assert c.labels["wfobj.task"] == spec.task
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"task never printed {marker!r}")
+
+
+def run_and_cancel(ex, docker_client, spec, store):
+    cancel = threading.Event()
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(result=ex.run(spec, store, cancel)))
+    worker.start()
+    wait_for_output(docker_client, spec, "ready")
+    cancel.set()
+    worker.join(120)
+    assert not worker.is_alive()
+    return box["result"]
+
+
+def test_cancel_sends_sigterm_first(executor, docker_client, work_root, mem_store):
+    script = "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done"
+    spec = make_spec(script)
+    result = run_and_cancel(executor, docker_client, spec, mem_store)
+    assert result.state == "killed"
+    assert result.error == "killed on request (SIGTERM)"
+    assert result.stdout.text == "ready\ngot-term\n"
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_cancel_kills_a_task_ignoring_sigterm(docker_client, work_root, mem_store):
+    ex = DockerExecutor(docker_client, work_root=str(work_root), grace=0.5)
+    spec = make_spec("trap '' TERM; echo ready; sleep 300")
+    result = run_and_cancel(ex, docker_client, spec, mem_store)
+    assert result.state == "killed" and result.exit_code == 137
+    assert result.error == "killed on request (SIGKILL after 0.5s grace)"
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_cancel_before_start_runs_nothing(executor, docker_client, work_root, mem_store):
+    cancel = threading.Event()
+    cancel.set()
+    spec = make_spec("touch /out/x")
+    result = run(executor, spec, mem_store, cancel)
+    assert result.state == "killed" and result.exit_code is None
+    assert_clean(docker_client, work_root, spec)
+
+
+# ---- hostile outputs ---------------------------------------------------------------------------
+
+@pytest.fixture
+def host_secret(tmp_path):
+    secret = tmp_path / "host-secret.txt"
+    secret.write_bytes(b"host secret that must never be read\n")
+    return secret
+
+
+HOSTILE = {
+    "symlink-to-host-file": ("ln -s {secret} /out/x", ["x"], "symlink"),
+    "symlink-to-etc-passwd": ("ln -s /etc/passwd /out/x", ["x"], "symlink"),
+    "symlink-dir-on-path": ("ln -s {secret_dir} /out/d", ["d/host-secret.txt"], "symlink"),
+    "symlink-inside-dir": ("mkdir /out/d; echo ok > /out/d/a; ln -s {secret} /out/d/z",
+                           ["d"], "symlink"),
+    "fifo": ("mkfifo /out/f", ["f"], "FIFO"),
+    "fifo-inside-dir": ("mkdir /out/d; mkfifo /out/d/f", ["d"], "FIFO"),
+    "dotdot": ("echo x > /out/x", ["../meta/vars"], "'..'"),
+    "dotdot-inside": ("mkdir /out/a; echo x > /out/x", ["a/../x"], "'..'"),
+    "absolute": ("echo x > /out/x", ["/etc/hostname"], "absolute"),
+    "vars-symlink": ("rm $WFOBJ_VARS; ln -s {secret} $WFOBJ_VARS", [], "symlink"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_outputs_are_refused(case, executor, docker_client, work_root, mem_store,
+                                     host_secret):
+    script, outputs, reason = HOSTILE[case]
+    before = host_secret.read_bytes()
+    script = script.format(secret=host_secret, secret_dir=host_secret.parent)
+    spec = make_spec(script, output_files=outputs,
+                     output_vars=["v"] if case == "vars-symlink" else [])
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code == 0
+    assert reason in result.error, result.error
+    assert result.outputs == [] and result.vars == {}
+    assert b3(before) not in mem_store
+    assert host_secret.read_bytes() == before
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_large_stdout_is_captured_completely(executor, docker_client, work_root, lmdb_store):
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz\n"
+    size = 20_000_000
+    expected = (line * (size // len(line) + 1))[:size]
+    spec = make_spec(f"yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c {size}")
+    result = run(executor, spec, lmdb_store)
+    assert result.state == "success", result.error
+    assert result.stdout.size == size and result.stdout.oid == b3(expected)
+    assert len(result.stdout.text) <= PREVIEW_BYTES
+    assert result.stdout.text == expected[: len(result.stdout.text)].decode()
+    assert_clean(docker_client, work_root, spec)
+
+
+# ---- without Docker: the collection rules themselves ------------------------------------------
+
+@pytest.mark.parametrize("path,parts", [("a", ["a"]), ("a/b/c.txt", ["a", "b", "c.txt"]),
+                                        ("dir/", ["dir"]), ("a//b", ["a", "b"])])
+def test_output_paths_accepted(path, parts):
+    assert split_output_path(path) == parts
+
+
+@pytest.mark.parametrize("path", ["", "/abs", "..", "a/../b", "./a", "a/.", "/", "a\x00b"])
+def test_output_paths_refused(path):
+    with pytest.raises(OutputRefused):
+        split_output_path(path)
+
+
+def test_collector_refuses_sockets_and_reports_missing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(out / "s"))
+    try:
+        collector = OutputCollector(MemoryObjectStore(), str(out))
+        with pytest.raises(OutputRefused, match="socket"):
+            collector.collect(["s"])
+        with pytest.raises(MissingOutput, match="gone/x"):
+            collector.collect(["gone/x"])
+        (out / "f").write_bytes(b"file")
+        with pytest.raises(OutputRefused, match="'f' on the path is not a regular file"):
+            collector.collect(["f/x"])
+    finally:
+        sock.close()
+
+
+def test_collector_dedupes_overlapping_declarations(tmp_path):
+    out = tmp_path / "out"
+    (out / "d").mkdir(parents=True)
+    (out / "d" / "x").write_bytes(b"x")
+    store = MemoryObjectStore()
+    found = OutputCollector(store, str(out)).collect(["d", "d/x"])
+    assert [(o.path, o.oid, o.size) for o in found] == [("d/x", b3(b"x"), 1)]
+
+
+def test_read_vars_rules(tmp_path):
+    (tmp_path / "vars").write_bytes(b"a=1\nnoequals\nb=x=y\na=2\nc=3\n")
+    assert read_vars(str(tmp_path), "vars", ["a", "b"]) == {"a": "2", "b": "x=y"}
+    with pytest.raises(MissingVar, match="'d'"):
+        read_vars(str(tmp_path), "vars", ["d"])
+    (tmp_path / "vars").write_bytes(b"a=" + b"x" * MAX_VARS_BYTES)
+    with pytest.raises(OutputRefused, match="larger than"):
+        read_vars(str(tmp_path), "vars", ["a"])
+    os.remove(tmp_path / "vars")
+    os.mkfifo(tmp_path / "vars")
+    with pytest.raises(OutputRefused, match="FIFO"):
+        read_vars(str(tmp_path), "vars", ["a"])
+
+
+def test_capture_streams_and_previews(mem_store):
+    chunks = [b"\xc3\xa9" * 10, b"abc" * 20_000, b"tail"]
+    data = b"".join(chunks)
+    stored = store_chunks(mem_store, iter(chunks))
+    assert stored.oid == b3(data) and stored.size == len(data)
+    assert mem_store.get_raw(stored.oid) == data
+    assert stored.text == data[:PREVIEW_BYTES].decode()
+    # a multi-byte character cut by the preview bound is dropped, not garbled
+    assert preview_text("é".encode()[:1], truncated=True) == ""
+    reader = ChunkReader([b"ab", b"cd", b"e"])
+    assert [reader.read(3), reader.read(3), reader.read(3)] == [b"abc", b"de", b""]
