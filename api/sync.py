@@ -1,0 +1,210 @@
+"""Sync endpoints (/api/sync/*): refs, missing ids, closure listing, pack upload/download.
+
+HTTP only: bodies in and out; the protocol lives in objstore.sync and objstore.car
+(docs/sync.md). Each resource says which role each method needs in `roles`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+
+import falcon
+
+from objstore import ObjectStore
+from objstore.car import CAR_MEDIA_TYPE, MAX_BLOCK, iter_pack, receive_pack
+from objstore.errors import (
+    ChecksumMismatch,
+    InvalidHash,
+    InvalidObject,
+    InvalidPack,
+    InvalidRefName,
+    MissingLinks,
+    ObjectNotFound,
+    RefNotFound,
+)
+from objstore.ids import check_hash, digest_of, oid_of
+from objstore.sync import UPDATED, RefUpdate, apply_ref_updates, closure_ids, missing_ids
+
+OCTETS = "application/octet-stream"
+MAX_MISSING_IDS = 100_000
+MAX_JSON_BODY = 64 << 20
+MAX_PACK_BODY = MAX_BLOCK + (8 << 20)
+STREAM_PIECE = 1 << 20
+
+RefsHook = Callable[[list[str]], None]
+
+
+def _http_error(exc: Exception) -> falcon.HTTPError:
+    """The HTTP answer for a sync failure; the description names the object."""
+    if isinstance(exc, ChecksumMismatch):
+        return falcon.HTTPBadRequest(title="Checksum mismatch", description=str(exc))
+    if isinstance(exc, MissingLinks):
+        return falcon.HTTPConflict(title="Missing links", description=str(exc))
+    if isinstance(exc, RefNotFound | ObjectNotFound):
+        return falcon.HTTPNotFound(title="Not found", description=str(exc))
+    return falcon.HTTPBadRequest(title="Bad sync request", description=str(exc))
+
+
+_SYNC_ERRORS = (
+    ChecksumMismatch,
+    InvalidHash,
+    InvalidObject,
+    InvalidPack,
+    InvalidRefName,
+    MissingLinks,
+    ObjectNotFound,
+    RefNotFound,
+    ValueError,
+)
+
+
+def _read_body(req: falcon.Request, limit: int) -> bytes:
+    if req.content_length is not None and req.content_length > limit:
+        raise falcon.HTTPContentTooLarge(description=f"body over {limit} bytes")
+    data = req.bounded_stream.read(limit + 1)
+    if len(data) > limit:
+        raise falcon.HTTPContentTooLarge(description=f"body over {limit} bytes")
+    return data
+
+
+def _wants_haves(req: falcon.Request) -> tuple[list[str], list[str]]:
+    import json
+
+    try:
+        body = json.loads(_read_body(req, MAX_JSON_BODY))
+        wants = [check_hash(h) for h in body["wants"]]
+        haves = [check_hash(h) for h in body.get("haves", [])]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise falcon.HTTPBadRequest(
+            title="Bad sync request",
+            description=f'expected JSON {{"wants": [hash…], "haves": [hash…]}} ({exc})',
+        ) from None
+    return wants, haves
+
+
+def _digests(data: bytes) -> list[str]:
+    if len(data) % 32:
+        raise falcon.HTTPBadRequest(
+            title="Bad sync request",
+            description=f"body of {len(data)} bytes is not a list of 32-byte digests",
+        )
+    return [oid_of(data[i : i + 32]) for i in range(0, len(data), 32)]
+
+
+def coalesce(pieces: Iterable[bytes], size: int = STREAM_PIECE) -> Iterator[bytes]:
+    """Join small pieces into writes of about `size` bytes."""
+    buf: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        buf.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(buf)
+            buf, held = [], 0
+    if buf:
+        yield b"".join(buf)
+
+
+class SyncRefs:
+    roles = {"GET": "reader", "POST": "admin"}
+
+    def __init__(self, store: ObjectStore, on_refs_updated: RefsHook | None):
+        self.store, self.on_refs_updated = store, on_refs_updated
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"refs": dict(self.store.refs())}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = req.get_media()
+        try:
+            updates = [RefUpdate.from_json(item) for item in body["updates"]]
+            force = body.get("force", False)
+            if not isinstance(force, bool):
+                raise ValueError("force must be true or false")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise falcon.HTTPBadRequest(
+                title="Bad ref update",
+                description=f'expected {{"updates": [{{name, old, new}}], "force": bool}} ({exc})',
+            ) from None
+        results = apply_ref_updates(self.store, updates, force=force)
+        moved = [r.name for r in results if r.status == UPDATED]
+        if moved and self.on_refs_updated is not None:
+            self.on_refs_updated(moved)
+        resp.media = {"results": [asdict(r) for r in results]}
+
+
+class SyncMissing:
+    roles = {"POST": "reader"}
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ids = _digests(_read_body(req, MAX_MISSING_IDS * 32))
+        resp.content_type = OCTETS
+        resp.data = b"".join(digest_of(oid) for oid in missing_ids(self.store, ids))
+
+
+class SyncObjects:
+    roles = {"POST": "reader"}
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        wants, haves = _wants_haves(req)
+        try:
+            listed = list(closure_ids(self.store, wants, haves))
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.content_type = OCTETS
+        resp.data = b"".join(digest_of(oid) for oid in listed)
+
+
+class SyncPacks:
+    roles = {"POST": "runner"}
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > MAX_PACK_BODY:
+            raise falcon.HTTPContentTooLarge(description=f"pack over {MAX_PACK_BODY} bytes")
+        try:
+            stats = receive_pack(self.store, req.bounded_stream)
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.media = {"blocks": stats.blocks, "stored": stats.stored, "bytes": stats.bytes}
+
+
+class SyncPackDownload:
+    roles = {"POST": "reader"}
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        wants, haves = _wants_haves(req)
+        try:
+            oids = closure_ids(self.store, wants, haves)  # checks the wants before streaming
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.content_type = CAR_MEDIA_TYPE
+        resp.stream = coalesce(iter_pack(self.store, oids))
+
+
+def add_sync_routes(
+    app: falcon.App, store: ObjectStore, on_refs_updated: RefsHook | None = None
+) -> dict[str, object]:
+    """Mount the sync resources on `app`; returns {route: resource}."""
+    routes = {
+        "/api/sync/refs": SyncRefs(store, on_refs_updated),
+        "/api/sync/missing": SyncMissing(store),
+        "/api/sync/objects": SyncObjects(store),
+        "/api/sync/packs": SyncPacks(store),
+        "/api/sync/packs/download": SyncPackDownload(store),
+    }
+    for route, resource in routes.items():
+        app.add_route(route, resource)
+    return routes

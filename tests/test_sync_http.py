@@ -1,0 +1,103 @@
+"""The HTTP side of sync: HttpRemote against the /api/sync/* resources on a real socket."""
+
+from __future__ import annotations
+
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import falcon
+import pytest
+import requests
+
+from api.sync import add_sync_routes
+from cli.sync_http import HttpRemote, RemoteError
+from objstore import MemoryObjectStore
+from objstore.car import iter_pack
+from objstore.sync import REFUSED, UPDATED, find_missing, pull, push
+
+from .support_sync import make_run, make_workflow_version, set_workflow, verify_store
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _ThreadedServer(WSGIServer):
+    daemon_threads = True
+
+
+@pytest.fixture
+def served():
+    """A bare app with only the sync routes over one memory store, on a loopback port."""
+    store = MemoryObjectStore()
+    moved: list[list[str]] = []
+    app = falcon.App()
+    add_sync_routes(app, store, moved.append)
+    server = make_server("127.0.0.1", 0, app, server_class=_ThreadedServer, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", store, moved
+    server.shutdown()
+    server.server_close()
+
+
+def test_push_and_pull_over_http(served):
+    url, remote_store, moved = served
+    a = MemoryObjectStore()
+    name, manifest = make_run(a, tasks=3, big=6 << 20)
+    report = push(a, HttpRemote(url, None), pack_bytes=1 << 20)
+    assert report.objects == len(list(a)) and report.packs > 1
+    assert remote_store.get_ref(name) == manifest
+    assert moved == [[name]]
+    assert push(a, HttpRemote(url, None)).objects == 0
+
+    c = MemoryObjectStore()
+    pulled = pull(c, HttpRemote(url, None))
+    assert pulled.objects == len(list(a))
+    assert c.get_ref(name) == manifest
+    assert verify_store(c) == verify_store(remote_store) == len(list(a))
+
+
+def test_diverged_workflow_refused_over_http(served):
+    url, remote_store, _ = served
+    set_workflow(remote_store, "wc", make_workflow_version(remote_store, "wc", "theirs"))
+    a = MemoryObjectStore()
+    set_workflow(a, "wc", make_workflow_version(a, "wc", "mine"))
+    report = push(a, HttpRemote(url, None))
+    assert [r.status for r in report.refs] == [REFUSED]
+    forced = push(a, HttpRemote(url, None), force=True)
+    assert [r.status for r in forced.refs] == [UPDATED]
+    assert remote_store.get_ref("workflows/wc") == a.get_ref("workflows/wc")
+
+
+def test_flipped_byte_pack_refused_with_hash(served):
+    url, remote_store, _ = served
+    a = MemoryObjectStore()
+    make_run(a, tasks=2)
+    remote = HttpRemote(url, None)
+    oids = find_missing(a, remote, [oid for _, oid in a.refs()])
+    pack = bytearray(b"".join(iter_pack(a, oids)))
+    victim = oids[-2]
+    data = a.get_raw(victim)
+    pack[pack.index(data) + 3] ^= 0x40
+    with pytest.raises(RemoteError) as err:
+        remote.send_pack([bytes(pack)], len(pack))
+    assert err.value.status == 400
+    assert victim in str(err.value)
+    assert victim not in remote_store
+
+
+def test_bad_requests_get_4xx_with_message(served):
+    url, _, _ = served
+
+    r = requests.post(url + "/api/sync/missing", data=b"x" * 33)
+    assert r.status_code == 400 and "32-byte" in r.json()["description"]
+    r = requests.post(url + "/api/sync/objects", json={"wants": ["nothex"]})
+    assert r.status_code == 400 and "wants" in r.json()["description"]
+    r = requests.post(url + "/api/sync/packs/download", json={"wants": ["ab" * 32]})
+    assert r.status_code == 404
+    r = requests.post(url + "/api/sync/refs", json={"updates": [{"name": "runs/x"}]})
+    assert r.status_code == 400
+    r = requests.post(url + "/api/sync/packs", data=b"\x05abc")
+    assert r.status_code == 400 and "pack" in r.json()["description"]
