@@ -15,7 +15,7 @@ from pyfastcdc import FastCDC
 
 from .codec import Link
 from .ids import ObjectId, digest_of, oid_of
-from .store import KIND_BLOB, KIND_CHUNKED, CHUNKLIST_TYPE, ObjectStore
+from .store import CHUNKLIST_TYPE, KIND_BLOB, KIND_CHUNKED, ObjectStore
 
 MIN_CHUNK = 256 << 10
 AVG_CHUNK = 1 << 20

@@ -43,41 +43,138 @@ class Link:
         return self.oid
 
 
-def _prepare(value: Any, links: list[Link]) -> Any:
-    """Validate a value tree for DAG-CBOR and turn Links into tag 42."""
-    if isinstance(value, str | bool) or value is None:
-        return value
-    if isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise InvalidObject(f"integer {value} is outside the 64-bit range")
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
+# Encoding is a hand-written canonical encoder: it validates and encodes in one pass and
+# caches the sorted key order of each map shape, several times faster than validating a
+# copy and handing it to cbor2's canonical mode (which sorts every map it meets).
+_MAJOR_UINT, _MAJOR_NEGINT, _MAJOR_BYTES, _MAJOR_TEXT = 0, 1, 2, 3
+_MAJOR_ARRAY, _MAJOR_MAP = 4, 5
+_SMALL_HEADS = [[bytes([major << 5 | n]) for n in range(24)] for major in range(8)]
+_LINK_HEAD = b"\xd8\x2a\x58\x25\x00"  # tag 42, byte string of 37 bytes, identity multibase
+_CID_PREFIX = {codec: cid_bytes("0" * 64, codec)[:4] for codec in (CODEC_RAW, CODEC_DAG_CBOR)}
+_KEY_ORDER: dict[tuple, tuple[tuple[str, bytes], ...]] = {}
+_KEY_ORDER_MAX = 4096
+
+
+def _head(major: int, n: int) -> bytes:
+    if n < 24:
+        return _SMALL_HEADS[major][n]
+    if n < 0x100:
+        return bytes((major << 5 | 24, n))
+    if n < 0x10000:
+        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return bytes((major << 5 | 26,)) + n.to_bytes(4, "big")
+    return bytes((major << 5 | 27,)) + n.to_bytes(8, "big")
+
+
+def _key_order(value: dict) -> tuple[tuple[str, bytes], ...]:
+    """The map's keys in canonical order (length first, then bytewise), with their encoding."""
+    shape = tuple(value)
+    order = _KEY_ORDER.get(shape)
+    if order is None:
+        for key in shape:
+            if type(key) is not str:
                 raise InvalidObject(f"map key {key!r} is not text")
-            out[key] = _prepare(item, links)
-        return out
-    if isinstance(value, list | tuple):
-        return [_prepare(item, links) for item in value]
-    if isinstance(value, Link):
+        raw = sorted((_utf8(key), key) for key in shape)
+        raw.sort(key=lambda item: len(item[0]))
+        order = tuple((key, _head(_MAJOR_TEXT, len(b)) + b) for b, key in raw)
+        if len(_KEY_ORDER) >= _KEY_ORDER_MAX:
+            _KEY_ORDER.clear()
+        _KEY_ORDER[shape] = order
+    return order
+
+
+def _encode_into(value: Any, out: list, links: list[Link]) -> None:
+    """Append the canonical encoding of `value` to `out`, validating as it goes."""
+    kind = type(value)
+    if kind is dict:
+        out.append(_head(_MAJOR_MAP, len(value)))
+        for key, encoded_key in _key_order(value):
+            out.append(encoded_key)
+            item = value[key]
+            kind = type(item)
+            # inline the common scalars: most map values are short text or small ints
+            if kind is str and len(item) < 24 and item.isascii():
+                out.append(_SMALL_HEADS[_MAJOR_TEXT][len(item)])
+                out.append(item.encode())
+            elif kind is int and 0 <= item < 24:
+                out.append(_SMALL_HEADS[_MAJOR_UINT][item])
+            else:
+                _encode_into(item, out, links)
+    elif kind is str:
+        data = _utf8(value)
+        out.append(_head(_MAJOR_TEXT, len(data)))
+        out.append(data)
+    elif kind is int:
+        _encode_int(value, out)
+    elif kind is list or kind is tuple:
+        out.append(_head(_MAJOR_ARRAY, len(value)))
+        for item in value:
+            _encode_into(item, out, links)
+    elif kind is Link:
         links.append(value)
-        return cbor2.CBORTag(LINK_TAG, b"\x00" + cid_bytes(value.oid, value.codec))
+        out.append(_LINK_HEAD)
+        out.append(_CID_PREFIX[value.codec])
+        out.append(bytes.fromhex(value.oid))
+    elif value is True:
+        out.append(b"\xf5")
+    elif value is False:
+        out.append(b"\xf4")
+    elif value is None:
+        out.append(b"\xf6")
+    else:
+        _encode_other(value, out, links)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidObject(f"text {text!r} is not valid Unicode (lone surrogate)") from None
+
+
+def _encode_int(value: int, out: list) -> None:
+    if value >= 0:
+        if value > _INT_MAX:
+            raise InvalidObject(f"integer {value} is outside the 64-bit range")
+        out.append(_head(_MAJOR_UINT, value))
+    else:
+        if value < _INT_MIN:
+            raise InvalidObject(f"integer {value} is outside the 64-bit range")
+        out.append(_head(_MAJOR_NEGINT, -1 - value))
+
+
+def _encode_other(value: Any, out: list, links: list[Link]) -> None:
+    """Subclasses of the plain types, byte strings, and everything that is refused."""
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, float):
+        data = bytes(value)
+        out.append(_head(_MAJOR_BYTES, len(data)))
+        out.append(data)
+    elif isinstance(value, float):
         raise InvalidObject(f"float {value!r} is not allowed; write decimals as strings")
-    raise InvalidObject(
-        f"a {type(value).__name__} is not allowed (only maps, lists, text, bytes, ints, "
-        "bools, null and links)"
-    )
+    elif isinstance(value, bool):
+        _encode_into(bool(value), out, links)
+    elif isinstance(value, str):
+        _encode_into(str(value), out, links)
+    elif isinstance(value, int):
+        _encode_int(int(value), out)
+    elif isinstance(value, dict):
+        _encode_into(dict(value), out, links)
+    elif isinstance(value, list | tuple):
+        _encode_into(list(value), out, links)
+    else:
+        raise InvalidObject(
+            f"a {type(value).__name__} is not allowed (only maps, lists, text, bytes, ints, "
+            "bools, null and links)"
+        )
 
 
 def encode(value: Any) -> tuple[bytes, list[Link]]:
     """Canonical CBOR bytes of `value`, and the links it holds (in encounter order)."""
     links: list[Link] = []
-    prepared = _prepare(value, links)
-    return cbor2.dumps(prepared, canonical=True), links
+    out: list[bytes] = []
+    _encode_into(value, out, links)
+    return b"".join(out), links
 
 
 def _tag_hook(tag: cbor2.CBORTag, *_: Any) -> Any:
@@ -103,6 +200,9 @@ def decode(data: bytes) -> Any:
     except InvalidObject:
         raise
     except Exception as exc:  # cbor2 raises several types for malformed input
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, InvalidObject):  # raised by _tag_hook, wrapped by cbor2
+            raise InvalidObject(cause.reason) from None
         raise InvalidObject(f"not valid CBOR ({exc})") from None
     try:
         again, _ = encode(value)

@@ -9,8 +9,10 @@ batch or none of it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -27,78 +29,213 @@ _VERSION_KEY = b"store\x00format"
 FORMAT_VERSION = b"1"
 
 
+READER_MAX_AGE = 0.05  # seconds an object-lookup snapshot is reused before renewal
+SCAN_PAGE = 512  # keys read per short transaction by iterators
+# Handles inherited across fork(). Closing them in the child, or letting them be garbage
+# collected, would clear the parent's LMDB reader slots, so they are kept until exit.
+_monotonic = time.monotonic
+_INHERITED: list[object] = []
+_ENVS: dict[tuple[str, int], _SharedEnv] = {}
+_ENVS_LOCK = threading.Lock()
+
+
+class _SharedEnv:
+    """One LMDB environment per store path per process (LMDB forbids opening it twice)."""
+
+    def __init__(self, path: Path, map_size: int):
+        self.pid = os.getpid()
+        self.env = lmdb.open(
+            str(path), map_size=map_size, max_dbs=len(_DBS) + 1, max_readers=1024,
+            subdir=True, create=True, readahead=False,
+        )
+        self.dbs = {name: self.env.open_db(name) for name in _DBS}
+        self.objects = self.dbs[b"objects"]
+        self.users = 0
+        # reads hold `guard` briefly; growing the map holds it (and `write_lock`) so no
+        # transaction of this process is open while the map is remapped
+        self.guard = threading.RLock()
+        self.write_lock = threading.RLock()
+        self.reader: lmdb.Transaction | None = None
+        self.reader_at = 0.0
+
+    def renew_reader(self) -> lmdb.Transaction:
+        if self.reader is not None:
+            self.reader.abort()
+            self.reader = None
+        try:
+            self.reader = self.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            self.env.set_mapsize(0)  # adopt the size another process grew the map to
+            self.reader = self.env.begin(buffers=False)
+        self.reader_at = time.monotonic()
+        return self.reader
+
+    def get_object_record(self, digest: bytes) -> bytes | None:
+        """Objects are immutable, so a snapshot a few ms old can only *miss* an object
+        added since; a miss renews it. Reusing it makes single gets far cheaper."""
+        guard = self.guard
+        guard.acquire()
+        try:
+            txn = self.reader
+            if txn is None or _monotonic() - self.reader_at > READER_MAX_AGE:
+                txn = self.renew_reader()
+            rec = txn.get(digest, None, self.objects)
+            if rec is None:
+                rec = self.renew_reader().get(digest, None, self.objects)
+            return rec
+        finally:
+            guard.release()
+
+    def grow(self) -> None:
+        with self.write_lock, self.guard:
+            if self.reader is not None:
+                self.reader.abort()
+                self.reader = None
+            self.env.set_mapsize(max(self.env.info()["map_size"] * 2, 1 << 20))
+
+    def close(self) -> None:
+        with self.guard:
+            if self.reader is not None:
+                self.reader.abort()
+                self.reader = None
+            self.env.close()
+
+
+def _acquire_env(path: Path, map_size: int) -> _SharedEnv:
+    key = (str(path.resolve()), os.getpid())
+    with _ENVS_LOCK:
+        shared = _ENVS.get(key)
+        if shared is None:
+            shared = _ENVS[key] = _SharedEnv(path, map_size)
+        shared.users += 1
+        return shared
+
+
+def _release_env(path: Path, shared: _SharedEnv) -> None:
+    key = (str(path.resolve()), shared.pid)
+    with _ENVS_LOCK:
+        shared.users -= 1
+        if shared.users <= 0 and _ENVS.get(key) is shared:
+            del _ENVS[key]
+            shared.close()
+
+
+def _after_fork_in_child() -> None:
+    with contextlib.suppress(Exception):
+        _ENVS_LOCK.release()
+    _INHERITED.extend(_ENVS.values())
+    _ENVS.clear()
+
+
+def _before_fork() -> None:
+    _ENVS_LOCK.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _ENVS_LOCK.release()
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
+
+
 class LmdbObjectStore(ObjectStore):
     def __init__(self, path: str | os.PathLike, *, create: bool = False, map_size: int = 0):
         self.path = Path(path)
         self._map_size = map_size or int(os.environ.get("WFOBJ_MAP_SIZE", DEFAULT_MAP_SIZE))
-        self._env_pid: int | None = None
-        self._env_handle: lmdb.Environment | None = None
-        self._dbs: dict[bytes, object] = {}
-        self._grow_lock = threading.Lock()
+        self._shared: _SharedEnv | None = None
         if create:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._env()
             with self._env().begin(write=True) as txn:
                 txn.put(_VERSION_KEY, FORMAT_VERSION, db=self._dbs[b"meta"], overwrite=False)
         elif not (self.path / "data.mdb").is_file():
             raise StoreNotFound(str(self.path))
 
     # ---- environment lifecycle ------------------------------------------------------
+    def _env_shared(self) -> _SharedEnv:
+        shared = self._shared
+        if shared is None or shared.pid != os.getpid():
+            # opened lazily, and again in a forked child (never reusing the parent's handle)
+            shared = self._shared = _acquire_env(self.path, self._map_size)
+        return shared
+
     def _env(self) -> lmdb.Environment:
-        if self._env_handle is None or self._env_pid != os.getpid():
-            env = lmdb.open(
-                str(self.path),
-                map_size=self._map_size,
-                max_dbs=len(_DBS) + 1,
-                max_readers=1024,
-                subdir=True,
-                create=True,
-                readahead=False,
-            )
-            self._dbs = {name: env.open_db(name) for name in _DBS}
-            self._env_handle, self._env_pid = env, os.getpid()
-        return self._env_handle
+        return self._env_shared().env
+
+    @property
+    def _dbs(self) -> dict[bytes, object]:
+        return self._env_shared().dbs
 
     def close(self) -> None:
-        if self._env_handle is not None and self._env_pid == os.getpid():
-            self._env_handle.close()
-        self._env_handle = None
+        shared, self._shared = self._shared, None
+        if shared is not None and shared.pid == os.getpid():
+            _release_env(self.path, shared)
 
     def _read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        env = self._env()
-        try:
-            txn = env.begin(buffers=False)
-        except lmdb.MapResizedError:
-            env.set_mapsize(0)  # adopt the size another process grew the map to
-            txn = env.begin(buffers=False)
-        try:
-            return fn(txn)
-        finally:
-            txn.abort()
+        shared = self._env_shared()
+        with shared.guard:
+            try:
+                txn = shared.env.begin(buffers=False)
+            except lmdb.MapResizedError:
+                shared.env.set_mapsize(0)
+                txn = shared.env.begin(buffers=False)
+            try:
+                return fn(txn)
+            finally:
+                txn.abort()
 
     def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
         while True:
-            env = self._env()
+            shared = self._env_shared()
             try:
-                with env.begin(write=True, buffers=True) as txn:
-                    return fn(txn)
+                with shared.write_lock:
+                    with shared.env.begin(write=True, buffers=True) as txn:
+                        result = fn(txn)
+                    shared.reader_at = 0.0  # read-your-writes: the next get renews
+                    return result
             except lmdb.MapResizedError:
-                env.set_mapsize(0)
+                with shared.write_lock, shared.guard:
+                    shared.env.set_mapsize(0)
             except lmdb.MapFullError:
-                self._grow(env)
+                shared.grow()
 
-    def _grow(self, env: lmdb.Environment) -> None:
-        with self._grow_lock:
-            env.set_mapsize(max(env.info()["map_size"] * 2, 1 << 20))
+    def _pages(
+        self, db_name: bytes, first: Callable[[lmdb.Cursor], bool], step: str,
+        values: bool = True,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Iterate a table in pages of SCAN_PAGE keys, each read in its own short
+        transaction, so a slow consumer never pins a snapshot (or blocks map growth)."""
+        last: bytes | None = None
+        while True:
+            def page(txn: lmdb.Transaction, last=last) -> list[tuple[bytes, bytes]]:
+                cursor = txn.cursor(db=self._dbs[db_name])
+                if last is None:
+                    if not first(cursor):
+                        return []
+                elif not _resume(cursor, last, step):
+                    return []
+                out = []
+                for item in getattr(cursor, step)(keys=True, values=values):
+                    out.append(item if values else (item, b""))
+                    if len(out) >= SCAN_PAGE:
+                        break
+                return out
+
+            items = self._read(page)
+            yield from items
+            if len(items) < SCAN_PAGE:
+                return
+            last = items[-1][0]
 
     # ---- primitives -------------------------------------------------------------------
     def _get_record(self, digest: bytes) -> bytes | None:
-        return self._read(lambda txn: txn.get(digest, db=self._dbs[b"objects"]))
+        return self._env_shared().get_object_record(digest)
 
     def _has(self, digest: bytes) -> bool:
-        return self._read(lambda txn: txn.get(digest, db=self._dbs[b"objects"]) is not None)
+        return self._env_shared().get_object_record(digest) is not None
 
-    def get_records(self, digests: list[bytes]) -> list[bytes | None]:
+    def get_records(self, digests: list[bytes]) -> list[bytes | None]:  # noqa: D102
         """Many records in one read transaction (bulk readers: walk, sync, bench)."""
 
         def read(txn: lmdb.Transaction) -> list[bytes | None]:
@@ -108,12 +245,10 @@ class LmdbObjectStore(ObjectStore):
         return self._read(read)
 
     def _iter_digests(self, start: bytes = b"") -> Iterator[bytes]:
-        env = self._env()
-        with env.begin() as txn:
-            cursor = txn.cursor(db=self._dbs[b"objects"])
-            if not cursor.set_range(start):
-                return
-            yield from cursor.iternext(keys=True, values=False)
+        for key, _ in self._pages(
+            b"objects", lambda c: c.set_range(start), "iternext", values=False
+        ):
+            yield key
 
     def _commit(self, batch: WriteBatch) -> None:
         def apply(txn: lmdb.Transaction) -> None:
@@ -151,15 +286,10 @@ class LmdbObjectStore(ObjectStore):
 
     def _iter_refs(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         raw_prefix = prefix.encode()
-        env = self._env()
-        with env.begin() as txn:
-            cursor = txn.cursor(db=self._dbs[b"refs"])
-            if not cursor.set_range(raw_prefix):
+        for key, value in self._pages(b"refs", lambda c: c.set_range(raw_prefix), "iternext"):
+            if not key.startswith(raw_prefix):
                 return
-            for key, value in cursor:
-                if not key.startswith(raw_prefix):
-                    return
-                yield key.decode(), value
+            yield key.decode(), value
 
     def _meta_get(self, key: bytes) -> bytes | None:
         return self._read(lambda txn: txn.get(key, db=self._dbs[b"meta"]))
@@ -167,43 +297,43 @@ class LmdbObjectStore(ObjectStore):
     def _meta_scan(
         self, prefix: bytes, start: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
-        env = self._env()
-        with env.begin() as txn:
-            cursor = txn.cursor(db=self._dbs[b"meta"])
-            if reverse:
-                yield from _scan_down(cursor, prefix, start)
-            else:
-                if not cursor.set_range(start if start is not None else prefix):
-                    return
-                for key, value in cursor:
-                    if not key.startswith(prefix):
-                        return
-                    yield key, value
+        if reverse:
+            pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev")
+        else:
+            pages = self._pages(
+                b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext"
+            )
+        for key, value in pages:
+            if not key.startswith(prefix):
+                return
+            yield key, value
 
     # ---- maintenance ---------------------------------------------------------------
     def stats(self) -> dict:
-        env = self._env()
-        with env.begin() as txn:
-            entries = txn.stat(self._dbs[b"objects"])["entries"]
-        info = env.info()
+        entries = self._read(lambda txn: txn.stat(self._dbs[b"objects"])["entries"])
+        info = self._env().info()
         return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
 
 
-def _scan_down(cursor: lmdb.Cursor, prefix: bytes, start: bytes | None) -> Iterator:
-    """Walk keys with `prefix` downwards, from `start` (inclusive) or from the last one."""
+def _position_down(cursor: lmdb.Cursor, prefix: bytes, start: bytes | None) -> bool:
+    """Put the cursor on the last key <= `start` (or the last key with `prefix`)."""
     upper = start if start is not None else _prefix_end(prefix)
     if upper is None:
-        positioned = cursor.last()
-    elif cursor.set_range(upper):
-        positioned = cursor.key() == start or cursor.prev()
-    else:
-        positioned = cursor.last()
-    if not positioned:
-        return
-    for key, value in cursor.iterprev():
-        if not key.startswith(prefix):
-            return
-        yield key, value
+        return cursor.last()
+    if cursor.set_range(upper):
+        return cursor.key() == start or cursor.prev()
+    return cursor.last()
+
+
+def _resume(cursor: lmdb.Cursor, last: bytes, step: str) -> bool:
+    """Put the cursor on the key after `last` in the direction of `step`."""
+    if step == "iternext":
+        if not cursor.set_range(last):
+            return False
+        return cursor.next() if cursor.key() == last else True
+    if cursor.set_range(last):
+        return cursor.prev()
+    return cursor.last()
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:
