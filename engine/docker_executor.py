@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +24,7 @@ import requests
 
 from objstore import ObjectNotFound, ObjectStore, WfobjError
 
-from .capture import store_chunks, store_empty
+from .capture import split_frames, store_empty, store_file
 from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
@@ -38,6 +38,7 @@ KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGI
                      "NET_BIND_SERVICE"]
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 KILL_WAIT_S = 30.0
+LOG_READ_BYTES = 1 << 20
 
 
 def utc_now() -> datetime:
@@ -204,8 +205,7 @@ class DockerAttempt:
         else:
             outcome = self.wait(container)
         ended_at = self.ex.clock()
-        stdout = self.capture(container, stdout=True)
-        stderr = self.capture(container, stdout=False)
+        stdout, stderr = self.capture(container, folder)
         result = self.result(outcome, stdout, stderr, ended_at)
         if outcome.state == "success":
             self.collect(result, folder)
@@ -242,9 +242,12 @@ class DockerAttempt:
         return ExitOutcome("killed", waiter.finish(KILL_WAIT_S),
                            f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
 
-    def capture(self, container, *, stdout: bool) -> StoredText:
-        chunks = container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=False)
-        return store_chunks(self.store, chunks)
+    def capture(self, container, folder: AttemptFolder) -> tuple[StoredText, StoredText]:
+        """stdout and stderr, fetched in one API call and spooled to disk, as blobs."""
+        out_path, err_path = folder.spool("stdout"), folder.spool("stderr")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            split_frames(fetch_logs(self.ex.client, container.id), out, err)
+        return store_file(self.store, out_path), store_file(self.store, err_path)
 
     def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
         """Outputs and vars of a successful exit; a refusal fails the attempt."""
@@ -305,6 +308,22 @@ class ContainerWaiter:
         if self.failure is not None:
             raise self.failure
         return int(self.status.get("StatusCode", -1))
+
+
+def fetch_logs(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
+    """The container's whole multiplexed log (stdout and stderr frames), streamed.
+
+    The SDK's container.logs() takes one call per stream and yields one frame at a time,
+    which is slow for large outputs; this reads the same endpoint in large pieces."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
+    params = {"stdout": 1, "stderr": 1, "follow": 0}
+    with api.get(url, params=params, stream=True, timeout=api.timeout) as response:
+        try:
+            response.raise_for_status()
+        except requests.exceptions.HTTPError as exc:
+            raise docker.errors.create_api_error_from_http_exception(exc) from exc
+        yield from response.iter_content(LOG_READ_BYTES)
 
 
 def kill(container, signal: str) -> None:

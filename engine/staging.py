@@ -4,6 +4,7 @@
         in/<name>                 input blobs, bind-mounted read-only at /in
         out/                      empty, bind-mounted read-write at /out
         meta/vars                 empty, /wfobj in the container; $WFOBJ_VARS=/wfobj/vars
+        stdout, stderr            the task's logs, spooled here by the engine (not mounted)
 
 The folder is removed when the attempt ends, whatever the task left in it.
 """
@@ -63,6 +64,10 @@ class AttemptFolder:
                 for piece in store.iter_blob(item.oid):
                     f.write(piece)
             os.chmod(path, 0o444)
+
+    def spool(self, name: str) -> str:
+        """A path for an engine-written file, in the part of the folder never mounted."""
+        return os.path.join(self.path, name)
 
     def volumes(self) -> dict[str, dict[str, str]]:
         """Bind mounts for the docker SDK `volumes=` argument."""

@@ -12,7 +12,7 @@ from datetime import UTC
 import blake3
 import pytest
 
-from engine.capture import PREVIEW_BYTES, ChunkReader, preview_text, store_chunks
+from engine.capture import PREVIEW_BYTES, FrameError, preview_text, split_frames, store_file
 from engine.docker_executor import DockerExecutor
 from engine.executor import InputFile, TaskSpec
 from engine.outputs import (
@@ -392,14 +392,31 @@ def test_read_vars_rules(tmp_path):
         read_vars(str(tmp_path), "vars", ["a"])
 
 
-def test_capture_streams_and_previews(mem_store):
-    chunks = [b"\xc3\xa9" * 10, b"abc" * 20_000, b"tail"]
-    data = b"".join(chunks)
-    stored = store_chunks(mem_store, iter(chunks))
+def frame(kind: int, payload: bytes) -> bytes:
+    return bytes([kind, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+
+def test_split_frames_demultiplexes_across_chunk_boundaries(tmp_path):
+    stream = frame(1, b"out-1\n") + frame(2, b"err-1\n") + frame(1, b"out-2\n") + frame(1, b"")
+    pieces = [stream[i : i + 5] for i in range(0, len(stream), 5)]  # headers cut in two
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        split_frames(pieces, out, err)
+    assert (tmp_path / "o").read_bytes() == b"out-1\nout-2\n"
+    assert (tmp_path / "e").read_bytes() == b"err-1\n"
+    with open(tmp_path / "o", "wb") as out, open(tmp_path / "e", "wb") as err:
+        with pytest.raises(FrameError, match="inside a frame"):
+            split_frames([stream[:-3]], out, err)
+        with pytest.raises(FrameError, match="unknown"):
+            split_frames([frame(7, b"x")], out, err)
+
+
+def test_store_file_streams_and_previews(tmp_path, mem_store):
+    data = "é".encode() * 10 + b"abc" * 20_000 + b"tail"
+    (tmp_path / "log").write_bytes(data)
+    stored = store_file(mem_store, str(tmp_path / "log"))
     assert stored.oid == b3(data) and stored.size == len(data)
     assert mem_store.get_raw(stored.oid) == data
     assert stored.text == data[:PREVIEW_BYTES].decode()
     # a multi-byte character cut by the preview bound is dropped, not garbled
     assert preview_text("é".encode()[:1], truncated=True) == ""
-    reader = ChunkReader([b"ab", b"cd", b"e"])
-    assert [reader.read(3), reader.read(3), reader.read(3)] == [b"abc", b"de", b""]
+    assert preview_text(b"\xff!", truncated=False) == "\ufffd!"
