@@ -9,8 +9,9 @@ import uuid
 from objstore import Link, ObjectStore
 
 
-def make_run(store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None,
-             big: int = 0) -> tuple[str, str]:
+def make_run(
+    store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None, big: int = 0
+) -> tuple[str, str]:
     """A run-shaped object graph (blobs → evidence → manifest) and its `runs/<id>` ref.
     Returns (ref name, manifest hash). `big` adds a chunked output of that many bytes."""
     seed = seed if seed is not None else os.urandom(8)
@@ -21,13 +22,21 @@ def make_run(store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None,
     for index in range(tasks):
         out = store.put_blob(seed + b"output %d " % index + os.urandom(64))
         log = store.put_blob(b"stdout of task %d for " % index + seed)
-        ev = {"type": "task_evidence", "task": f"t{index}", "outputs": [Link.blob(out)],
-              "stdout": Link.blob(log)}
+        ev = {
+            "type": "task_evidence",
+            "task": f"t{index}",
+            "outputs": [Link.blob(out)],
+            "stdout": Link.blob(log),
+        }
         evidence.append(Link.obj(store.put_object(ev)))
         audit = {"type": "audit_event", "seq": index, "prev": prev_audit}
         prev_audit = Link.obj(store.put_object(audit))
-    manifest = {"type": "run_manifest", "run": Link.obj(record), "evidence": evidence,
-                "audit_head": prev_audit}
+    manifest = {
+        "type": "run_manifest",
+        "run": Link.obj(record),
+        "evidence": evidence,
+        "audit_head": prev_audit,
+    }
     if big:
         oid, _ = store.put_stream(io.BytesIO(os.urandom(big)))
         manifest["big"] = Link.blob(oid)
@@ -37,12 +46,17 @@ def make_run(store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None,
     return name, mid
 
 
-def make_workflow_version(store: ObjectStore, name: str, body: str,
-                          previous: str | None = None) -> str:
+def make_workflow_version(
+    store: ObjectStore, name: str, body: str, previous: str | None = None
+) -> str:
     """A workflow_version object linking its definition and the version before it."""
     definition = store.put_object({"type": "definition", "name": name, "body": body})
-    value = {"type": "workflow_version", "name": name, "definition": Link.obj(definition),
-             "previous": Link.obj(previous) if previous else None}
+    value = {
+        "type": "workflow_version",
+        "name": name,
+        "definition": Link.obj(definition),
+        "previous": Link.obj(previous) if previous else None,
+    }
     return store.put_object(value)
 
 
@@ -67,3 +81,15 @@ def verify_store(store: ObjectStore) -> int:
     for name, oid in store.refs():
         assert oid in store, f"ref {name} points at missing {oid}"
     return count
+
+
+def bare_sync_app():
+    """gunicorn entry for server tests: only the sync routes over $WFOBJ_STORE."""
+    import falcon
+
+    from api.sync import add_sync_routes
+    from objstore import open_store
+
+    app = falcon.App()
+    add_sync_routes(app, open_store(os.environ["WFOBJ_STORE"]))
+    return app
