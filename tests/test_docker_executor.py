@@ -158,6 +158,71 @@ def test_hardening_inputs_read_only_no_mknod_no_new_privileges(
     assert_clean(docker_client, work_root, spec)
 
 
+CGROUP_LIMITS = """
+if [ -f /sys/fs/cgroup/memory.max ]; then
+  cat /sys/fs/cgroup/memory.max; cut -d' ' -f1 /sys/fs/cgroup/cpu.max; cut -d' ' -f2 /sys/fs/cgroup/cpu.max
+else
+  cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us
+fi
+"""
+
+
+def test_resources_are_applied(executor, docker_client, work_root, mem_store):
+    spec = make_spec(CGROUP_LIMITS, cpus=1.5, memory="64m")
+    result = run(executor, spec, mem_store)
+    assert result.state == "success", result.error
+    memory, quota, period = (int(x) for x in result.stdout.text.split())
+    assert memory == 64 * 1024 * 1024
+    assert quota / period == 1.5
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_bad_memory_value_is_a_failed_result(executor, docker_client, work_root, mem_store):
+    spec = make_spec("true", memory="lots")
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code is None
+    assert result.error.startswith("container could not be created:") and "lots" in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_parallel_attempts_share_one_executor(executor, docker_client, work_root, mem_store):
+    specs = [make_spec(f"echo {i} > /out/n; echo n={i} >> $WFOBJ_VARS",
+                       output_files=["n"], output_vars=["n"]) for i in range(3)]
+    results: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i: results.update({i: run(executor, specs[i],
+                                                                           mem_store)}))
+               for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for i, spec in enumerate(specs):
+        assert results[i].state == "success", results[i].error
+        assert results[i].vars == {"n": str(i)}
+        assert results[i].outputs[0].oid == b3(f"{i}\n".encode())
+        assert_clean(docker_client, work_root, spec)
+
+
+def test_a_moved_tag_records_the_image_that_really_ran(executor, docker_client, work_root,
+                                                       mem_store):
+    ref = "wfobj/exec-test:moving"
+    base = docker_client.images.get(IMAGE)
+    base.tag("wfobj/exec-test", "moving")
+    helper = docker_client.containers.create(IMAGE, ["true"], network_mode="none")
+    try:
+        first = run(executor, make_spec("true", image=ref), mem_store)
+        assert first.image_id == base.id
+        moved = helper.commit(repository="wfobj/exec-test", tag="moving",
+                              changes=["LABEL wfobj.test=moved"])
+        assert moved.id != base.id
+        second = run(executor, make_spec("true", image=ref), mem_store)
+        assert second.state == "success" and second.image_id == moved.id
+    finally:
+        helper.remove(force=True)
+        docker_client.images.remove(ref, force=True)
+        assert os.listdir(work_root) == []
+
+
 # ---- failures -----------------------------------------------------------------------------
 
 def test_non_zero_exit_fails_with_its_code(executor, docker_client, work_root, mem_store):
