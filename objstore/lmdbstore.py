@@ -31,10 +31,7 @@ FORMAT_VERSION = b"1"
 
 READER_MAX_AGE = 0.05  # seconds an object-lookup snapshot is reused before renewal
 SCAN_PAGE = 512  # keys read per short transaction by iterators
-# Handles inherited across fork(). Closing them in the child, or letting them be garbage
-# collected, would clear the parent's LMDB reader slots, so they are kept until exit.
 _monotonic = time.monotonic
-_INHERITED: list[object] = []
 _ENVS: dict[tuple[str, int], _SharedEnv] = {}
 _ENVS_LOCK = threading.Lock()
 
@@ -120,18 +117,36 @@ def _release_env(path: Path, shared: _SharedEnv) -> None:
             shared.close()
 
 
-def _after_fork_in_child() -> None:
-    with contextlib.suppress(Exception):
-        _ENVS_LOCK.release()
-    _INHERITED.extend(_ENVS.values())
-    _ENVS.clear()
-
-
 def _before_fork() -> None:
+    # No transaction of ours may be open across fork(): the child closes the inherited
+    # environments, and LMDB would otherwise let it clear the parent's reader slots.
     _ENVS_LOCK.acquire()
+    for shared in _ENVS.values():
+        shared.write_lock.acquire()
+        shared.guard.acquire()
+        if shared.reader is not None:
+            shared.reader.abort()
+            shared.reader = None
 
 
 def _after_fork_in_parent() -> None:
+    for shared in _ENVS.values():
+        shared.guard.release()
+        shared.write_lock.release()
+    _ENVS_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    # The child must open its own handle (LMDB handles do not survive fork) and
+    # py-lmdb refuses a second open of files still open in this process, so the
+    # inherited ones are closed; with no transaction open this touches nothing shared.
+    inherited = list(_ENVS.values())
+    _ENVS.clear()
+    for shared in inherited:
+        shared.guard.release()
+        shared.write_lock.release()
+        with contextlib.suppress(lmdb.Error):
+            shared.env.close()
     _ENVS_LOCK.release()
 
 
