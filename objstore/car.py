@@ -11,7 +11,7 @@ after re-hashing the whole content against the file id (see `receive_pack`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import blake3
@@ -211,7 +211,6 @@ class ReceiveStats:
     blocks: int = 0
     stored: int = 0
     bytes: int = 0
-    stored_ids: list[ObjectId] = field(default_factory=list, repr=False)
 
 
 class _Group:
@@ -254,7 +253,6 @@ def receive_pack(
             store.stage_raw(group.batch, block.data, block.codec, block.oid)
             group.bytes += len(block.data)
             stats.stored += 1
-            stats.stored_ids.append(block.oid)
         if group.bytes >= commit_bytes:
             group.flush()
             if progress is not None:
@@ -284,7 +282,6 @@ def _receive_chunked(store: ObjectStore, group: _Group, block: Block, stats: Rec
         [digest_of(index)],
     )
     stats.stored += 1
-    stats.stored_ids.append(file_oid)
     return True
 
 

@@ -101,3 +101,33 @@ def test_bad_requests_get_4xx_with_message(served):
     assert r.status_code == 400
     r = requests.post(url + "/api/sync/packs", data=b"\x05abc")
     assert r.status_code == 400 and "pack" in r.json()["description"]
+
+
+def test_cli_push_and_pull_by_url(served, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.context import CliContext
+    from cli.main import cli
+    from objstore import init_store, open_store
+
+    url, remote_store, _ = served
+    local_path, other_path = str(tmp_path / "local"), str(tmp_path / "other")
+    local = init_store(local_path)
+    name, manifest = make_run(local)
+    count = len(list(local))
+    local.close()
+    init_store(other_path).close()
+
+    def run(*args):
+        return CliRunner().invoke(cli, list(args), obj=CliContext())
+
+    res = run("--store", local_path, "push", url, "--token", "t0k")
+    assert res.exit_code == 0, res.output
+    assert f"sent {count} objects" in res.output
+    assert remote_store.get_ref(name) == manifest
+    res = run("--store", other_path, "pull", url, name)
+    assert res.exit_code == 0, res.output
+    assert open_store(other_path).get_ref(name) == manifest
+    res = run("--store", other_path, "pull", "http://127.0.0.1:9/")
+    assert res.exit_code == 1
+    assert "unreachable" in res.output and "Traceback" not in res.output
