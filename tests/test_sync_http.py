@@ -131,3 +131,21 @@ def test_cli_push_and_pull_by_url(served, tmp_path):
     res = run("--store", other_path, "pull", "http://127.0.0.1:9/")
     assert res.exit_code == 1
     assert "unreachable" in res.output and "Traceback" not in res.output
+
+
+def test_oversized_pack_is_413(served):
+    import http.client
+
+    from api.sync import MAX_PACK_BODY
+
+    url, remote_store, _ = served
+    conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+    conn.putrequest("POST", "/api/sync/packs")
+    conn.putheader("Content-Type", "application/vnd.ipld.car")
+    conn.putheader("Content-Length", str(MAX_PACK_BODY + 1))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413
+    assert b"pack over" in response.read()
+    conn.close()
+    assert list(remote_store) == []
