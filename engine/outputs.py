@@ -20,6 +20,8 @@ from objstore import ObjectStore, WfobjError
 from .executor import OutputFile
 
 MAX_VARS_BYTES = 1 << 20
+MAX_DEPTH = 64  # nested directories under a declared one (each level holds an open fd)
+MAX_FILES = 100_000  # files collected per attempt
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -109,6 +111,7 @@ class OutputCollector:
     def __init__(self, store: ObjectStore, out_dir: str):
         self.store = store
         self.out_dir = out_dir
+        self.count = 0
 
     def collect(self, declared: list[str]) -> list[OutputFile]:
         """Every declared file, and every regular file under each declared directory."""
@@ -128,21 +131,24 @@ class OutputCollector:
                 fd = nxt
             st = _lstat_at(fd, parts[-1], shown)
             if stat.S_ISDIR(st.st_mode):
-                return list(self._walk_dir(fd, parts[-1], shown))
+                return list(self._walk_dir(fd, parts[-1], shown, 0))
             if not stat.S_ISREG(st.st_mode):
                 raise OutputRefused(shown, f"is {_kind(st.st_mode)}")
             return [self._store_file(fd, parts[-1], shown)]
         finally:
             os.close(fd)
 
-    def _walk_dir(self, parent_fd: int, name: str, shown: str) -> Iterator[OutputFile]:
+    def _walk_dir(self, parent_fd: int, name: str, shown: str, depth: int
+                  ) -> Iterator[OutputFile]:
+        if depth > MAX_DEPTH:
+            raise OutputRefused(shown, f"directories nested deeper than {MAX_DEPTH} levels")
         fd = _open_dir_at(parent_fd, name, shown)
         try:
             for entry in sorted(os.listdir(fd)):
-                child = f"{shown}/{entry}"
+                child = f"{shown}/{_checked_name(entry, shown)}"
                 st = _lstat_at(fd, entry, child)
                 if stat.S_ISDIR(st.st_mode):
-                    yield from self._walk_dir(fd, entry, child)
+                    yield from self._walk_dir(fd, entry, child, depth + 1)
                 elif stat.S_ISREG(st.st_mode):
                     yield self._store_file(fd, entry, child)
                 else:
@@ -151,9 +157,21 @@ class OutputCollector:
             os.close(fd)
 
     def _store_file(self, dir_fd: int, name: str, shown: str) -> OutputFile:
+        self.count += 1
+        if self.count > MAX_FILES:
+            raise OutputRefused(shown, f"more than {MAX_FILES} output files")
         with _open_regular_at(dir_fd, name, shown) as f:
             oid, size = self.store.put_stream(f)
         return OutputFile(path=shown, oid=oid, size=size)
+
+
+def _checked_name(name: str, parent: str) -> str:
+    """A directory entry name as recorded; names that are not UTF-8 are refused."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OutputRefused(parent, f"holds a file name that is not UTF-8: {name!r}") from None
+    return name
 
 
 def read_vars(folder: str, filename: str, declared: list[str]) -> dict[str, str]:

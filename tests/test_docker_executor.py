@@ -16,6 +16,7 @@ from engine.capture import PREVIEW_BYTES, FrameError, preview_text, split_frames
 from engine.docker_executor import DockerExecutor
 from engine.executor import InputFile, TaskSpec
 from engine.outputs import (
+    MAX_DEPTH,
     MAX_VARS_BYTES,
     MissingOutput,
     MissingVar,
@@ -441,6 +442,21 @@ def test_collector_dedupes_overlapping_declarations(tmp_path):
     store = MemoryObjectStore()
     found = OutputCollector(store, str(out)).collect(["d", "d/x"])
     assert [(o.path, o.oid, o.size) for o in found] == [("d/x", b3(b"x"), 1)]
+
+
+def test_collector_bounds_depth_and_refuses_non_utf8_names(tmp_path):
+    out = tmp_path / "out"
+    deep = out / "d" / "/".join(["n"] * (MAX_DEPTH + 2))
+    deep.mkdir(parents=True)
+    (deep / "f").write_bytes(b"deep")
+    collector = OutputCollector(MemoryObjectStore(), str(out))
+    with pytest.raises(OutputRefused, match="nested deeper"):
+        collector.collect(["d"])
+    (out / "e").mkdir()
+    with open(os.path.join(os.fsencode(out / "e"), b"bad\xffname"), "wb") as f:
+        f.write(b"x")
+    with pytest.raises(OutputRefused, match="not UTF-8"):
+        collector.collect(["e"])
 
 
 def test_read_vars_rules(tmp_path):
