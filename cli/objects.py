@@ -1,7 +1,231 @@
-"""`wfobj` commands: objects (placeholder until its issue lands)."""
+"""`wfobj` object commands: init, put, cat, show, type, ls, refs, log, walk, fsck."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from typing import BinaryIO
 
 import click
+
+from objstore import ObjectStore, RefNotFound, init_store
+from objstore.codec import to_json
+from objstore.fsck import fsck, parse_sample
+from objstore.walk import follow_chain, walk_tree
+
+from .context import CliContext, json_option, pass_ctx
+
+LOG_FIELDS = ("version", "name", "state", "registered_by", "triggered_by")
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    for command in (init, put, cat, show, type_, ls, refs, log, walk, fsck_command):
+        group.add_command(command)
+
+
+def _resolve(ctx: CliContext, text: str) -> tuple[ObjectStore, str]:
+    store = ctx.store()
+    return store, store.resolve(text)
+
+
+def _summary(store: ObjectStore, oid: str) -> dict:
+    return {"hash": oid, "type": store.type_of(oid), "size": store.size_of(oid)}
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path())
+@pass_ctx
+def init(ctx: CliContext, path: str | None) -> None:
+    """Create a store at PATH (default: --store / WFOBJ_STORE)."""
+    target = path or ctx.store_path
+    if not target:
+        raise click.UsageError("no store: pass PATH, --store PATH or set WFOBJ_STORE")
+    store = init_store(target)
+    store.close()
+    click.echo(f"initialized wfobj store at {os.path.abspath(target)}")
+
+
+def _open_inputs(paths: tuple[str, ...]) -> list[tuple[str, BinaryIO]]:
+    """Open every input before storing anything, so one bad path stores nothing."""
+    opened: list[tuple[str, BinaryIO]] = []
+    try:
+        for path in paths:
+            if path == "-":
+                opened.append((path, sys.stdin.buffer))
+            elif os.path.isdir(path):
+                raise click.ClickException(f"cannot put {path}: is a directory")
+            else:
+                try:
+                    opened.append((path, open(path, "rb")))  # noqa: SIM115 - closed below
+                except OSError as exc:
+                    raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    except click.ClickException:
+        for path, stream in opened:
+            if path != "-":
+                stream.close()
+        raise
+    return opened
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@json_option
+@pass_ctx
+def put(ctx: CliContext, files: tuple[str, ...]) -> None:
+    """Store FILE… as blobs (streamed; `-` reads stdin) and print their hashes."""
+    store = ctx.store()
+    results = []
+    for path, stream in _open_inputs(files):
+        with stream if path != "-" else contextlib.nullcontext():
+            oid, size = store.put_stream(stream)
+        results.append({"path": path, "hash": oid, "size": size})
+    ctx.emit(results, lambda rows: [click.echo(r["hash"]) for r in rows])
+
+
+@click.command()
+@click.argument("hash_")
+@pass_ctx
+def cat(ctx: CliContext, hash_: str) -> None:
+    """Write the exact bytes whose BLAKE3 is HASH (verified) to stdout."""
+    store, oid = _resolve(ctx, hash_)
+    out = sys.stdout.buffer
+    for piece in store.iter_blob(oid):
+        out.write(piece)
+    out.flush()
+
+
+@click.command()
+@click.argument("hash_")
+@json_option
+@pass_ctx
+def show(ctx: CliContext, hash_: str) -> None:
+    """Show a structured object as JSON (links as hashes); a blob is described."""
+    store, oid = _resolve(ctx, hash_)
+    if store.type_of(oid) == "blob":
+        info = _summary(store, oid)
+        info["chunks"] = len(store.chunk_list(oid))
+        ctx.emit(info, lambda i: click.echo(
+            f"blob {i['hash']}, {i['size']} bytes"
+            + (f" in {i['chunks']} chunks" if i["chunks"] else "")
+            + f" (use `wfobj cat {i['hash'][:12]}` for the content)"))
+        return
+    value = to_json(store.get_object(oid))
+    click.echo(json.dumps(value, indent=None if ctx.json else 2, ensure_ascii=False))
+
+
+@click.command(name="type")
+@click.argument("hash_")
+@pass_ctx
+def type_(ctx: CliContext, hash_: str) -> None:
+    """Print the type of HASH: blob, or a structured object's type."""
+    store, oid = _resolve(ctx, hash_)
+    click.echo(store.type_of(oid))
+
+
+@click.command()
+@json_option
+@pass_ctx
+def ls(ctx: CliContext) -> None:
+    """List every object: hash, type, size."""
+    store = ctx.store()
+    rows = [_summary(store, oid) for oid in store]
+    ctx.emit(rows, lambda rs: [
+        click.echo(f"{r['hash']}  {r['type']:<16} {r['size']:>12}") for r in rs])
+
+
+@click.command()
+@json_option
+@pass_ctx
+def refs(ctx: CliContext) -> None:
+    """List every ref: hash and name."""
+    rows = [{"name": name, "hash": oid} for name, oid in ctx.store().refs()]
+    ctx.emit(rows, lambda rs: [click.echo(f"{r['hash']}  {r['name']}") for r in rs])
+
+
+def _log_entry(store: ObjectStore, oid: str) -> dict:
+    entry = {"hash": oid, "type": store.type_of(oid)}
+    if entry["type"] != "blob":
+        value = to_json(store.get_object(oid))
+        for key, item in value.items():
+            if (key.endswith("_at") or key in LOG_FIELDS) and not isinstance(item, dict | list):
+                entry[key] = item
+    return entry
+
+
+@click.command()
+@click.argument("ref")
+@json_option
+@pass_ctx
+def log(ctx: CliContext, ref: str) -> None:
+    """Follow REF's object and its `previous` links, newest first."""
+    store = ctx.store()
+    try:
+        start = store.get_ref(ref)
+    except (RefNotFound, ValueError):
+        try:
+            start = store.resolve(ref)
+        except (KeyError, ValueError):
+            raise click.ClickException(f"not found: {ref} (neither a ref nor a hash)") from None
+    entries = [_log_entry(store, oid) for oid in follow_chain(store, start)]
+
+    def human(rows: list[dict]) -> None:
+        for row in rows:
+            extra = "  ".join(f"{k}={v}" for k, v in row.items() if k not in ("hash", "type"))
+            click.echo(f"{row['hash']}  {row['type']}" + (f"  {extra}" if extra else ""))
+
+    ctx.emit(entries, human)
+
+
+@click.command()
+@click.argument("hash_")
+@json_option
+@pass_ctx
+def walk(ctx: CliContext, hash_: str) -> None:
+    """Print the object graph below HASH as an indented tree (shared parts shown once)."""
+    store, oid = _resolve(ctx, hash_)
+    rows = []
+    for entry in walk_tree(store, oid):
+        row = {"depth": entry.depth, "field": entry.label, "hash": entry.oid,
+               "repeated": entry.repeated}
+        if not entry.repeated:
+            row.update(type=store.type_of(entry.oid), size=store.size_of(entry.oid))
+        rows.append(row)
+
+    def human(rs: list[dict]) -> None:
+        for r in rs:
+            label = f"{r['field']}: " if r["field"] else ""
+            tail = "(shown above)" if r["repeated"] else f"{r['type']} {r['size']}"
+            click.echo(f"{'  ' * r['depth']}{label}{r['hash']} {tail}")
+
+    ctx.emit(rows, human)
+
+
+@click.command(name="fsck")
+@click.option("--sample", "sample_text", default=None, metavar="N%",
+              help="Re-hash only this share of the objects (links and refs: always all).")
+@json_option
+@pass_ctx
+def fsck_command(ctx: CliContext, sample_text: str | None) -> None:
+    """Verify every object, link and ref; exit 1 naming each damaged hash."""
+    try:
+        sample = parse_sample(sample_text) if sample_text is not None else 1.0
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sample") from None
+    report = fsck(ctx.store(), sample=sample)
+
+    def human(data: dict) -> None:
+        click.echo(f"checked {data['checked']} of {data['objects']} objects, "
+                   f"{data['refs']} refs")
+        for item in data["damage"]:
+            click.echo(f"damaged {item['hash']}: {item['kind']}: {item['detail']}")
+        if data["unreachable"]:
+            click.echo(f"{len(data['unreachable'])} unreachable objects (no ref leads to "
+                       "them; harmless)")
+        click.echo("ok" if data["ok"] else f"{len(data['damage'])} problems found")
+
+    ctx.emit(report.to_json(), human)
+    if not report.ok:
+        sys.exit(1)

@@ -74,6 +74,16 @@ class MemoryObjectStore(ObjectStore):
             items = [kv for kv in items if kv[0] >= start]
         return iter(items)
 
-    # test hook: damage an object in place, as a flipped disk byte would
+    # test hooks: damage the store as a flipped disk byte or a lost page would
     def corrupt(self, digest: bytes, record: bytes) -> None:
-        self._objects[digest] = record
+        """Replace (or plant) a record without any check."""
+        with self._lock:
+            if digest not in self._objects:
+                bisect.insort(self._sorted, digest)
+            self._objects[digest] = record
+
+    def drop(self, digest: bytes) -> None:
+        """Lose a record, leaving whatever links to it dangling."""
+        with self._lock:
+            del self._objects[digest]
+            self._sorted.remove(digest)

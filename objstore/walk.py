@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from .codec import Link
 from .ids import ObjectId
 from .store import ObjectStore
 
@@ -51,3 +54,58 @@ def walk_closure(
 
 def _outside_links(store: ObjectStore) -> Callable[[str], list[ObjectId]]:
     return lambda oid: [link.oid for link in store.links_of(oid)]
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One line of `walk_tree`: depth below the root, the field that links here, the
+    object, and whether it was already shown above (shared subtrees appear once)."""
+
+    depth: int
+    label: str
+    oid: ObjectId
+    repeated: bool
+
+
+def named_links(value: Any, path: str = "") -> Iterator[tuple[str, Link]]:
+    """(field path, link) for every link inside a decoded value, e.g. ('inputs[0].hash', …)."""
+    if isinstance(value, Link):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from named_links(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from named_links(item, f"{path}[{index}]")
+
+
+def walk_tree(store: ObjectStore, root: str) -> Iterator[TreeEntry]:
+    """The graph below `root`, depth first, as the outside sees it (a chunked blob is one
+    blob); an object reached a second time is yielded with repeated=True and not expanded."""
+    shown: set[str] = set()
+    stack: list[tuple[int, str, str]] = [(0, "", root)]
+    while stack:
+        depth, label, oid = stack.pop()
+        repeated = oid in shown
+        yield TreeEntry(depth, label, ObjectId(oid), repeated)
+        if repeated:
+            continue
+        shown.add(oid)
+        if store.type_of(oid) == "blob":
+            continue
+        children = list(named_links(store.get_object(oid)))
+        for name, link in reversed(children):
+            stack.append((depth + 1, name, link.oid))
+
+
+def follow_chain(store: ObjectStore, start: str, field: str = "previous") -> Iterator[ObjectId]:
+    """`start`, then the object its `field` link names, and so on (a version history)."""
+    seen: set[str] = set()
+    oid: str | None = start
+    while oid is not None and oid not in seen:
+        seen.add(oid)
+        yield ObjectId(oid)
+        if store.type_of(oid) == "blob":
+            return
+        nxt = store.get_object(oid).get(field)
+        oid = nxt.oid if isinstance(nxt, Link) else None
