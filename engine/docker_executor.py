@@ -28,7 +28,7 @@ from .capture import split_frames, store_empty, store_file
 from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
-from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName
+from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName, remove_run_folders
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,16 @@ class DockerExecutor(Executor):
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return DockerAttempt(self, spec, store, cancel).execute()
 
+    def remove_leftovers(self, run_id: str) -> int:
+        """Remove every container and attempt folder of `run_id` still around (after a
+        worker died mid-run); returns how many containers were removed."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"wfobj.run={run_id}"})
+        for container in containers:
+            remove_container(container)
+        remove_run_folders(self.work_root, run_id)
+        return len(containers)
+
     def close(self) -> None:
         if self._owns_client and self._client is not None:
             self._client.close()
@@ -149,7 +159,7 @@ class DockerAttempt:
             return self.unstarted("failed", f"docker error: {one_line(exc)}")
 
     def in_folder(self) -> AttemptResult:
-        folder = AttemptFolder(self.ex.work_root)
+        folder = AttemptFolder(self.ex.work_root, self.spec.run_id)
         try:
             try:
                 folder.stage_inputs(self.store, self.spec.inputs)

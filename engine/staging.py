@@ -1,6 +1,6 @@
 """One attempt's private host folders: inputs staged read-only, an empty /out, the vars file.
 
-    <root>/wfobj-attempt-XXXX/   (0700: only the engine's user may look inside)
+    <root>/wfobj-<run_id>-XXXX/  (0700: only the engine's user may look inside)
         in/<name>                 input blobs, bind-mounted read-only at /in
         out/                      empty, bind-mounted read-write at /out
         meta/vars                 empty, /wfobj in the container; $WFOBJ_VARS=/wfobj/vars
@@ -31,6 +31,27 @@ class BadInputName(WfobjError):
         super().__init__(f"input name {name!r} is not a plain file name")
 
 
+def folder_prefix(run_id: str) -> str:
+    """Attempt folders are named after their run, so a crashed worker's can be found."""
+    safe = "".join(ch for ch in run_id if ch.isalnum() or ch == "-")
+    return f"wfobj-{safe}-" if safe else "wfobj-attempt-"
+
+
+def remove_run_folders(root: str | None, run_id: str) -> int:
+    """Delete attempt folders a dead worker left for `run_id`; returns how many."""
+    root = root or tempfile.gettempdir()
+    prefix = folder_prefix(run_id)
+    if prefix == "wfobj-attempt-":
+        return 0
+    removed = 0
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if name.startswith(prefix) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=_make_removable)
+            removed += 1
+    return removed
+
+
 def check_input_name(name: str) -> str:
     if not name or name in (".", "..") or "/" in name or "\x00" in name:
         raise BadInputName(name)
@@ -40,8 +61,8 @@ def check_input_name(name: str) -> str:
 class AttemptFolder:
     """Create, fill and finally remove the host folders of one attempt."""
 
-    def __init__(self, root: str | None = None):
-        self.path = tempfile.mkdtemp(prefix="wfobj-attempt-", dir=root)
+    def __init__(self, root: str | None = None, run_id: str = ""):
+        self.path = tempfile.mkdtemp(prefix=folder_prefix(run_id), dir=root)
         self.in_dir = os.path.join(self.path, "in")
         self.out_dir = os.path.join(self.path, "out")
         self.meta_dir = os.path.join(self.path, "meta")

@@ -349,6 +349,17 @@ def test_cancel_before_start_runs_nothing(executor, docker_client, work_root, me
     assert_clean(docker_client, work_root, spec)
 
 
+def test_remove_leftovers_of_a_dead_worker(executor, docker_client, work_root):
+    run_id = str(uuid.uuid4())
+    docker_client.containers.run(IMAGE, ["sleep", "300"], detach=True, network_mode="none",
+                                 labels={"wfobj.run": run_id, "wfobj.task": "t"})
+    (work_root / f"wfobj-{run_id}-abc" / "out").mkdir(parents=True)
+    (work_root / "wfobj-other-run-abc").mkdir()
+    assert executor.remove_leftovers(run_id) == 1
+    assert docker_client.containers.list(all=True, filters={"label": f"wfobj.run={run_id}"}) == []
+    assert os.listdir(work_root) == ["wfobj-other-run-abc"]
+
+
 # ---- hostile outputs ---------------------------------------------------------------------------
 
 @pytest.fixture
