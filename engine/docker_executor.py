@@ -202,11 +202,11 @@ class DockerAttempt:
             raise ContainerNotCreated(f"image {spec.image!r} not found: {one_line(exc)}") from None
         except docker.errors.DockerException as exc:  # API refusal or bad limit values
             raise ContainerNotCreated(one_line(exc)) from None
-        if container.attrs.get("Image") != self.image.image_id:
-            self.image = ex.facts.refresh(spec.image)  # the tag moved since it was cached
         return container
 
     def in_container(self, container, folder: AttemptFolder) -> AttemptResult:
+        if container.attrs.get("Image") != self.image.image_id:
+            self.image = self.ex.facts.refresh(self.spec.image)  # the tag moved since cached
         self.started_at = self.ex.clock()
         try:
             container.start()
