@@ -65,6 +65,7 @@ def _put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     chunks: list[list] = []
     pending: list[tuple[bytes, bytes]] = []
     pending_bytes = total = 0
+    committed: set[bytes] = set()
     for chunk in cdc.cut_stream(stream):
         data = chunk.data
         whole.update(data)
@@ -75,9 +76,11 @@ def _put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
         total += len(data)
         if pending_bytes >= COMMIT_BYTES:
             _commit_chunks(store, pending)
+            committed.update(digest for digest, _ in pending)
             pending, pending_bytes = [], 0
     oid = whole.hexdigest()
     with store.batch() as b:
+        b.known_present = committed
         for digest, record in pending:
             b.add_record(digest, record)
         index = b.put_object({"type": CHUNKLIST_TYPE, "size": total, "chunks": chunks})

@@ -80,6 +80,9 @@ class WriteBatch:
     refs: list[RefOp] = field(default_factory=list)
     meta: list[MetaOp] = field(default_factory=list)
     _pending: set[bytes] = field(default_factory=set)
+    # digests this writer committed earlier (objects are never deleted, so they are still
+    # there); closure checks skip looking them up, which would fault their pages into RSS
+    known_present: set[bytes] = field(default_factory=set)
 
     def add_record(self, digest: bytes, record: bytes, links: Iterable[bytes] = ()) -> None:
         if digest not in self._pending:
@@ -442,7 +445,7 @@ def apply_checks(batch: WriteBatch, kind_of: Any, get_ref: Any, get_meta: Any) -
     from .errors import MissingLinks
 
     new_ops: list[ObjectOp] = []
-    staged: set[bytes] = set()  # in the store or in this batch: a link to it is satisfied
+    staged = set(batch.known_present)  # in the store or this batch: a link to it holds
     for op in batch.objects:
         kind = kind_of(op.digest)
         # identical bytes stored as a blob earlier may be upgraded to a structured object
