@@ -1,0 +1,75 @@
+"""Bearer-token authentication and role checks, as Falcon middleware.
+
+A resource declares what each method needs in a `roles` dict, e.g.
+`roles = {"GET": "reader", "POST": "runner"}`; `roles = {}` (or None) marks it open.
+HEAD needs what GET needs. A method a resource does not list needs `admin`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import falcon
+
+from engine.tokens import TokenInfo, role_allows
+
+OPEN: dict[str, str] = {}
+
+
+class Authenticator(Protocol):
+    def authenticate(self, token: str) -> TokenInfo | None: ...
+
+
+def needed_role(resource: object, method: str) -> str | None:
+    """The role `method` needs on `resource`, or None if open."""
+    if not hasattr(resource, "roles"):
+        return "admin"  # undeclared: deny by default
+    roles = resource.roles
+    if not roles:
+        return None
+    if method == "HEAD":
+        method = "GET"
+    return roles.get(method, "admin")
+
+
+def bearer_token(req: falcon.Request) -> str:
+    header = req.get_header("Authorization")
+    if not header:
+        raise falcon.HTTPUnauthorized(
+            title="Authentication required",
+            description="send Authorization: Bearer <token>",
+            challenges=["Bearer"])
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise falcon.HTTPUnauthorized(
+            title="Authentication required",
+            description="the Authorization header must be 'Bearer <token>'",
+            challenges=["Bearer"])
+    return token.strip()
+
+
+class AuthMiddleware:
+    """Maps the bearer token to req.context.user / .role and enforces the resource's roles."""
+
+    def __init__(self, auth: Authenticator) -> None:
+        self.auth = auth
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response,
+                         resource: object, params: dict) -> None:
+        req.context.user = req.context.role = None
+        if resource is None or req.method == "OPTIONS":
+            return
+        needed = needed_role(resource, req.method)
+        if needed is None:
+            return
+        info = self.auth.authenticate(bearer_token(req))
+        if info is None:
+            raise falcon.HTTPUnauthorized(
+                title="Invalid token", description="the bearer token is unknown or revoked",
+                challenges=["Bearer"])
+        if not role_allows(info.role, needed):
+            raise falcon.HTTPForbidden(
+                title="Role too low",
+                description=f"{req.method} {req.path} needs role {needed!r}; "
+                f"user {info.user!r} has {info.role!r}")
+        req.context.user, req.context.role = info.user, info.role

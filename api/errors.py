@@ -1,0 +1,61 @@
+"""Error mapping: library errors (objstore, engine) become HTTP answers at this edge only.
+
+Every error body is {"title", "description"}; the description names the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from engine.errors import RunAlreadyTerminal
+from objstore import ChecksumMismatch, ConflictError, MissingLinks, WfobjError
+
+log = logging.getLogger("wfobj.api")
+
+
+def _status_of(exc: WfobjError) -> tuple[str, str]:
+    """(HTTP status, title) for a library error, by what kind of error it is."""
+    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal):
+        return falcon.HTTP_409, "Conflict"
+    if isinstance(exc, KeyError):
+        return falcon.HTTP_404, "Not found"
+    if isinstance(exc, ValueError):
+        return falcon.HTTP_400, "Bad request"
+    if isinstance(exc, ChecksumMismatch):
+        return falcon.HTTP_500, "Corrupt object"
+    return falcon.HTTP_400, "Bad request"
+
+
+def handle_wfobj_error(req: falcon.Request, resp: falcon.Response, exc: WfobjError,
+                       params: dict) -> None:
+    status, title = _status_of(exc)
+    if status == falcon.HTTP_500:
+        log.error("store integrity error on %s %s: %s", req.method, req.path, exc)
+    raise falcon.HTTPError(status, title=title, description=str(exc))
+
+
+def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception,
+                      params: dict) -> None:
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    raise falcon.HTTPInternalServerError(
+        title="Internal error", description=f"{type(exc).__name__} while serving {req.path}"
+    )
+
+
+def serialize_error(req: falcon.Request, resp: falcon.Response,
+                    exc: falcon.HTTPError) -> None:
+    """Always {"title", "description"} as JSON, whatever the client accepts."""
+    resp.content_type = falcon.MEDIA_JSON
+    description = exc.description
+    if description is None and isinstance(exc, falcon.HTTPNotFound):
+        description = f"no such resource: {req.method} {req.path}"
+    resp.media = {"title": exc.title, "description": description or exc.title}
+
+
+def install(app: falcon.App) -> None:
+    """Register the handlers and the error serializer on `app`."""
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(WfobjError, handle_wfobj_error)
+    app.set_error_serializer(serialize_error)

@@ -1,0 +1,81 @@
+"""The Falcon app factory: resources per concern, auth middleware, media, error mapping.
+
+`create_app` takes its collaborators (store, service, authenticator) and opens nothing
+itself; api/app.py opens the store in each gunicorn worker after fork.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from importlib.metadata import PackageNotFoundError, version
+
+import falcon
+
+from engine.service import WorkflowService
+from objstore import ObjectStore
+
+from . import errors, health, objects, openapi, runs, workflows
+from .auth import Authenticator, AuthMiddleware
+from .media import media_handlers
+
+# An extension adds routes: fn(app, store, service). Its resources declare `roles`
+# like every other resource and so share the auth middleware (docs/api.md).
+Extension = Callable[[falcon.App, ObjectStore, WorkflowService], None]
+
+
+def engine_version(service: WorkflowService) -> str:
+    declared = getattr(service, "engine_version", None)
+    if isinstance(declared, str):
+        return declared
+    try:
+        return version("wfobj")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def sync_extension(app: falcon.App, store: ObjectStore, service: WorkflowService) -> None:
+    """The /api/sync/* routes (api/sync.py); moved refs are announced to the service."""
+    from .sync import add_sync_routes
+
+    add_sync_routes(app, store, getattr(service, "on_refs_updated", None))
+
+
+def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
+                version_text: str) -> dict[str, object]:
+    return {
+        "/api/health": health.Health(version_text),
+        "/api/openapi.json": openapi.OpenApi(version_text),
+        "/api/workflows": workflows.WorkflowList(service),
+        "/api/workflows/{name}": workflows.Workflow(service),
+        "/api/workflows/{name}/versions": workflows.WorkflowVersions(service),
+        "/api/workflows/{name}/trigger": workflows.Trigger(service),
+        "/api/workflows/by-hash/{hash}": workflows.DefinitionByHash(service),
+        "/api/workflows/by-hash/{hash}/trigger": workflows.TriggerByHash(service),
+        "/api/runs": runs.RunList(service),
+        "/api/runs/{run_id}": runs.Run(service),
+        "/api/runs/{run_id}/tasks": runs.RunTasks(service),
+        "/api/runs/{run_id}/tasks/{task}": runs.RunTask(service),
+        "/api/runs/{run_id}/files": runs.RunFiles(service),
+        "/api/runs/{run_id}/lineage": runs.RunLineage(service),
+        "/api/runs/{run_id}/audit": runs.RunAudit(service),
+        "/api/runs/{run_id}/kill": runs.RunKill(service),
+        "/api/objects": objects.ObjectUpload(store, max_upload),
+        "/api/objects/{hash}": objects.ObjectItem(store),
+    }
+
+
+def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator, *,
+               max_upload: int = objects.DEFAULT_MAX_UPLOAD,
+               extensions: Iterable[Extension] = (sync_extension,)) -> falcon.App:
+    """The wfobj REST API (SPEC §4) over `store` and `service`, authenticating with `auth`."""
+    app = falcon.App(middleware=[AuthMiddleware(auth)])
+    handlers = media_handlers()
+    app.req_options.media_handlers.update(handlers)
+    app.resp_options.media_handlers.update(handlers)
+    errors.install(app)
+    for route, resource in core_routes(store, service, max_upload,
+                                       engine_version(service)).items():
+        app.add_route(route, resource)
+    for extend in extensions:
+        extend(app, store, service)
+    return app

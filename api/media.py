@@ -1,0 +1,76 @@
+"""Request bodies: JSON or YAML documents, read within a size limit before parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+import falcon.media
+import yaml
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+MAX_DOCUMENT = 4 << 20
+
+
+class YAMLHandler(falcon.media.BaseHandler):
+    """application/yaml in and out (safe loader: no Python objects)."""
+
+    def deserialize(self, stream, content_type, content_length) -> Any:
+        try:
+            return yaml.safe_load(stream.read())
+        except yaml.YAMLError as exc:
+            raise falcon.MediaMalformedError("YAML") from exc
+
+    def serialize(self, media, content_type) -> bytes:
+        return yaml.safe_dump(media, sort_keys=False).encode()
+
+
+def media_handlers() -> dict:
+    """The app's handlers: JSON (default) plus YAML."""
+    handlers = {falcon.MEDIA_JSON: falcon.media.JSONHandler()}
+    handlers.update({t: YAMLHandler() for t in YAML_TYPES})
+    return handlers
+
+
+def read_body(req: falcon.Request, limit: int) -> bytes:
+    """The whole body, or 413 if it is (or claims to be) over `limit` bytes."""
+    if req.content_length is not None and req.content_length > limit:
+        raise falcon.HTTPContentTooLarge(
+            title="Body too large", description=f"body of {req.content_length} bytes is over "
+            f"the limit of {limit} bytes")
+    data = req.bounded_stream.read(limit + 1)
+    if len(data) > limit:
+        raise falcon.HTTPContentTooLarge(
+            title="Body too large", description=f"body is over the limit of {limit} bytes")
+    return data
+
+
+def media_type(req: falcon.Request) -> str:
+    return (req.content_type or "").split(";")[0].strip().lower()
+
+
+def read_document(req: falcon.Request, *, yaml_ok: bool = False, limit: int = MAX_DOCUMENT,
+                  empty: Any = None) -> Any:
+    """Parse a JSON (or, if allowed, YAML) body: 413 over `limit`, 415 for another type,
+    400 if malformed. An empty body gives `empty` when it is not None, else 400."""
+    data = read_body(req, limit)
+    if not data.strip():
+        if empty is not None:
+            return empty
+        raise falcon.HTTPBadRequest(title="Empty body", description="the request body is empty")
+    kind = media_type(req)
+    allowed = (falcon.MEDIA_JSON,) + (YAML_TYPES if yaml_ok else ())
+    if kind not in allowed:
+        raise falcon.HTTPUnsupportedMediaType(
+            title="Unsupported content type",
+            description=f"content type {kind or '(none)'!r} is not accepted here; send "
+            + " or ".join(allowed))
+    try:
+        if kind == falcon.MEDIA_JSON:
+            return json.loads(data)
+        return yaml.safe_load(data)
+    except (ValueError, yaml.YAMLError) as exc:
+        what = "JSON" if kind == falcon.MEDIA_JSON else "YAML"
+        raise falcon.HTTPBadRequest(
+            title="Malformed body", description=f"body is not valid {what}: {exc}") from None

@@ -1,0 +1,128 @@
+"""Object resources: download (blobs streamed, structured objects as JSON or exact CBOR),
+HEAD for existence, and streamed upload of blobs for `file` parameters."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import BinaryIO
+
+import blake3
+import falcon
+
+from objstore import ObjectStore
+from objstore.codec import to_json
+
+from .params import hash_param
+
+CBOR = "application/cbor"
+OCTETS = "application/octet-stream"
+HASH_HEADER = "X-Wfobj-Hash"
+READ_PIECE = 1 << 20
+SPOOL_IN_MEMORY = 16 << 20
+DEFAULT_MAX_UPLOAD = 1 << 30
+
+
+def _wants_cbor(req: falcon.Request) -> bool:
+    return req.client_prefers([falcon.MEDIA_JSON, CBOR]) == CBOR
+
+
+class ObjectItem:
+    roles = {"GET": "reader"}
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def _headers(self, req: falcon.Request, resp: falcon.Response, oid: str) -> bool:
+        """Set the headers both GET and HEAD send; True if the client's copy is current."""
+        resp.etag = oid
+        resp.cache_control = ["public", "max-age=31536000", "immutable"]
+        resp.vary = ["Accept"]
+        if req.if_none_match and any(tag == oid for tag in req.if_none_match):
+            resp.status = falcon.HTTP_304
+            return True
+        return False
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        oid = hash_param(hash)
+        structured = self.store.is_structured(oid)  # ObjectNotFound → 404
+        if self._headers(req, resp, oid):
+            return
+        if not structured:
+            resp.content_type = OCTETS
+            resp.content_length = self.store.size_of(oid)
+            resp.stream = self.store.iter_blob(oid)
+        elif _wants_cbor(req):
+            resp.content_type = CBOR
+            resp.data = self.store.get_raw(oid)
+        else:
+            resp.content_type = falcon.MEDIA_JSON
+            resp.data = json.dumps(to_json(self.store.get_object(oid))).encode()
+
+    def on_head(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        oid = hash_param(hash)
+        structured = self.store.is_structured(oid)
+        if self._headers(req, resp, oid):
+            return
+        resp.set_header("X-Wfobj-Type", self.store.type_of(oid))
+        if not structured:
+            resp.content_type = OCTETS
+            resp.content_length = self.store.size_of(oid)
+        elif _wants_cbor(req):
+            resp.content_type = CBOR
+            resp.content_length = self.store.size_of(oid)
+        else:
+            resp.content_type = falcon.MEDIA_JSON
+
+
+def _declared_hash(req: falcon.Request) -> str | None:
+    declared = req.get_header(HASH_HEADER) or req.get_param("hash")
+    return None if declared is None else hash_param(declared)
+
+
+def _too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    return falcon.HTTPContentTooLarge(
+        title="Body too large", description=f"upload is over the limit of {limit} bytes")
+
+
+def spool_upload(stream: BinaryIO, limit: int) -> tuple[BinaryIO, str, int]:
+    """Copy the body to a spool file, hashing as it goes: (spool, hash, size); 413 past
+    `limit`. Nothing reaches the store until the whole body has been read and checked."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    hasher = blake3.blake3()
+    size = 0
+    try:
+        while piece := stream.read(READ_PIECE):
+            size += len(piece)
+            if size > limit:
+                raise _too_large(limit)
+            hasher.update(piece)
+            spool.write(piece)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, hasher.hexdigest(), size
+
+
+class ObjectUpload:
+    roles = {"POST": "runner"}
+
+    def __init__(self, store: ObjectStore, max_upload: int = DEFAULT_MAX_UPLOAD) -> None:
+        self.store, self.max_upload = store, max_upload
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        declared = _declared_hash(req)
+        if req.content_length is not None and req.content_length > self.max_upload:
+            raise _too_large(self.max_upload)
+        spool, oid, size = spool_upload(req.bounded_stream, self.max_upload)
+        with spool:
+            if declared is not None and declared != oid:
+                raise falcon.HTTPBadRequest(
+                    title="Checksum mismatch",
+                    description=f"declared hash {declared} but the body hashes to {oid}; "
+                    "nothing was stored")
+            stored, _ = self.store.put_stream(spool)
+        resp.status = falcon.HTTP_201
+        resp.location = f"/api/objects/{stored}"
+        resp.media = {"hash": stored, "size": size}

@@ -1,0 +1,268 @@
+"""The OpenAPI 3.1 description of every route, served at GET /api/openapi.json.
+
+tests/test_api_openapi.py walks the app's router and checks each route and method is here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+S = dict[str, Any]
+
+
+def _obj(*required: str, **props: S) -> S:
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+def _arr(items: S) -> S:
+    return {"type": "array", "items": items}
+
+
+STR: S = {"type": "string"}
+NSTR: S = {"type": ["string", "null"]}
+HASH: S = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+TIME: S = {"type": "string", "format": "date-time"}
+ANY: S = {}
+ERROR = _obj("title", "description", title=STR, description=STR)
+STATE = {"type": "string", "enum": ["pending", "running", "success", "failed", "killed"]}
+
+SCHEMAS: dict[str, S] = {
+    "Error": ERROR,
+    "WorkflowRef": _obj("name", "definition_hash", "version", name=STR, definition_hash=HASH,
+                        version={"type": "integer"}),
+    "WorkflowSummary": _obj("name", "definition_hash", "version", "updated_at", name=STR,
+                            definition_hash=HASH, version={"type": "integer"}, updated_at=TIME),
+    "Workflow": _obj("name", "definition_hash", "version", "definition", name=STR,
+                     definition_hash=HASH, version={"type": "integer"},
+                     definition={"type": "object"}),
+    "WorkflowVersion": _obj("version", "definition_hash", "registered_by", "registered_at",
+                            version={"type": "integer"}, definition_hash=HASH,
+                            registered_by=STR, registered_at=TIME),
+    "Definition": _obj("definition_hash", "definition", definition_hash=HASH,
+                       definition={"type": "object"}),
+    "TriggerBody": {"type": "object", "properties": {"parameters": {"type": "object"}},
+                    "additionalProperties": False},
+    "Triggered": _obj("run_id", "state", "definition_hash", run_id=STR, state=STATE,
+                      definition_hash=HASH),
+    "Run": _obj("run_id", "workflow", "definition_hash", "engine_version", "triggered_by",
+                "created_at", "started_at", "ended_at", "parameters", "state",
+                "manifest_hash", "tasks",
+                run_id=STR, workflow=STR, definition_hash=HASH, engine_version=STR,
+                triggered_by=STR, created_at=TIME, started_at=NSTR, ended_at=NSTR,
+                parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
+                tasks={"type": "object", "additionalProperties": STR}),
+    "RunPage": _obj("runs", "next_cursor", runs=_arr({"$ref": "#/components/schemas/Run"}),
+                    next_cursor=NSTR),
+    "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=STR,
+                     attempt={"type": "integer"}, evidence_hash=HASH, image=STR, image_id=STR,
+                     command=_arr(STR), env={"type": "object"}, inputs=_arr(ANY),
+                     outputs=_arr(ANY), vars={"type": "object"},
+                     exit_code={"type": ["integer", "null"]}, stdout=ANY, stderr=ANY,
+                     started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
+                     host=ANY, error=NSTR, attempts=_arr(HASH)),
+    "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
+                 size={"type": "integer"}),
+    "Lineage": _obj("nodes", "edges",
+                    nodes=_arr(_obj("id", "kind", id=STR, kind={
+                        "type": "string", "enum": ["param", "task", "file"]})),
+                    edges=_arr(_obj("from", "to", "kind", to=STR, kind={
+                        "type": "string", "enum": ["input", "output"]}, **{"from": STR}))),
+    "AuditEntry": _obj("seq", "at", "actor", "event", "from", "to", "task", "hash", "prev",
+                       seq={"type": "integer"}, at=TIME, actor=STR, event=STR, to=NSTR,
+                       task=NSTR, hash=HASH, prev=NSTR, **{"from": NSTR}),
+    "Killed": _obj("run_id", "state", run_id=STR, state=STATE),
+    "Uploaded": _obj("hash", "size", hash=HASH, size={"type": "integer"}),
+    "Health": _obj("status", "engine_version", status=STR, engine_version=STR),
+}
+
+
+def _ref(name: str) -> S:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: S) -> S:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _answer(code: str, what: str, schema: S | None = None) -> tuple[str, S]:
+    body = {"description": what}
+    if schema is not None:
+        body.update(_json(schema))
+    return code, body
+
+
+ERRORS = {
+    "400": "bad input (malformed body, invalid hash or name, bad parameters)",
+    "401": "no or bad bearer token",
+    "403": "role too low",
+    "404": "unknown workflow, run, task, definition or object",
+    "409": "conflict (e.g. run already terminal)",
+    "413": "body over the size limit",
+    "415": "unsupported content type",
+}
+
+
+def _op(summary: str, role: str | None, ok: list[tuple[str, S]], errors: str = "",
+        params: list[S] | None = None, body: S | None = None) -> S:
+    responses = dict(ok)
+    codes = errors.split() if role is None else ["401", "403", *errors.split()]
+    for code in codes:
+        responses[code] = {"description": ERRORS[code], **_json(_ref("Error"))}
+    op: S = {"summary": summary, "responses": responses,
+             "x-wfobj-role": role or "none", "parameters": params or []}
+    op["security"] = [] if role is None else [{"bearer": []}]
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+def _path(name: str, what: str, pattern: str | None = None) -> S:
+    schema = dict(STR, **({"pattern": pattern} if pattern else {}))
+    return {"name": name, "in": "path", "required": True, "description": what,
+            "schema": schema}
+
+
+def _query(name: str, what: str, schema: S) -> S:
+    return {"name": name, "in": "query", "required": False, "description": what,
+            "schema": schema}
+
+
+P_NAME = _path("name", "workflow name", r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+P_HASH = _path("hash", "full 64-character BLAKE3 hash", "^[0-9a-f]{64}$")
+P_RUN = _path("run_id", "run id (UUIDv7)")
+P_TASK = _path("task", "task name")
+TRIGGER_BODY = {"required": False, **_json(_ref("TriggerBody"))}
+DEFINITION_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/yaml": {"schema": {"type": "object"}}}}
+BYTES = {"schema": {"type": "string", "format": "binary"}}
+W = _ref("WorkflowRef")
+
+
+def _run_get(summary: str, schema: S, extra: list[S] | None = None) -> S:
+    return {"get": _op(summary, "reader", [_answer("200", "ok", schema)], "400 404",
+                       [P_RUN, *(extra or [])])}
+
+
+def _paths() -> S:
+    return {
+        "/api/health": {"get": _op("liveness and engine version", None,
+                                   [_answer("200", "ok", _ref("Health"))])},
+        "/api/openapi.json": {"get": _op("this document", None,
+                                         [_answer("200", "OpenAPI 3.1", {"type": "object"})])},
+        "/api/workflows": {"get": _op("registered workflows", "reader", [
+            _answer("200", "ok", _arr(_ref("WorkflowSummary")))])},
+        "/api/workflows/{name}": {
+            "get": _op("current definition of a workflow", "reader",
+                       [_answer("200", "ok", _ref("Workflow"))], "400 404", [P_NAME]),
+            "put": _op("register a definition (JSON or YAML)", "runner",
+                       [_answer("201", "new version", W), _answer("200", "unchanged", W)],
+                       "400 413 415", [P_NAME], DEFINITION_BODY)},
+        "/api/workflows/{name}/versions": {"get": _op(
+            "versions, newest first", "reader",
+            [_answer("200", "ok", _arr(_ref("WorkflowVersion")))], "400 404", [P_NAME])},
+        "/api/workflows/{name}/trigger": {"post": _op(
+            "trigger a run of the current version", "runner",
+            [_answer("202", "queued", _ref("Triggered"))], "400 404 413 415", [P_NAME],
+            TRIGGER_BODY)},
+        "/api/workflows/by-hash/{hash}": {"get": _op(
+            "a definition by its hash", "reader", [_answer("200", "ok", _ref("Definition"))],
+            "400 404", [P_HASH])},
+        "/api/workflows/by-hash/{hash}/trigger": {"post": _op(
+            "trigger a run pinned to this definition", "runner",
+            [_answer("202", "queued", _ref("Triggered"))], "400 404 413 415", [P_HASH],
+            TRIGGER_BODY)},
+        "/api/runs": {"get": _op("runs, newest first, paginated", "reader", [
+            _answer("200", "ok", _ref("RunPage"))], "400", [
+            _query("workflow", "only runs of this workflow", STR),
+            _query("state", "only runs in this state", STATE),
+            _query("limit", "page size (1-1000, default 50)",
+                   {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _query("cursor", "next_cursor of the previous page", STR)])},
+        "/api/runs/{run_id}": _run_get("a run", _ref("Run")),
+        "/api/runs/{run_id}/tasks": _run_get("evidence of every task, topological",
+                                             _arr(_ref("Evidence"))),
+        "/api/runs/{run_id}/tasks/{task}": _run_get(
+            "evidence of a task's last attempt", _ref("Evidence"), [P_TASK]),
+        "/api/runs/{run_id}/files": _run_get("every file the run produced",
+                                             _arr(_ref("File"))),
+        "/api/runs/{run_id}/lineage": _run_get("param/task/file graph", _ref("Lineage")),
+        "/api/runs/{run_id}/audit": _run_get("audit hash chain", _arr(_ref("AuditEntry"))),
+        "/api/runs/{run_id}/kill": {"post": _op(
+            "kill a run", "runner", [_answer("202", "killing", _ref("Killed"))], "400 404 409",
+            [P_RUN])},
+        "/api/objects": {"post": _op(
+            "upload a blob (streamed; optional declared hash)", "runner",
+            [_answer("201", "stored", _ref("Uploaded"))], "400 413", [
+                {"name": "X-Wfobj-Hash", "in": "header", "required": False,
+                 "description": "expected hash; a mismatch stores nothing (400)",
+                 "schema": HASH},
+                _query("hash", "same as the X-Wfobj-Hash header", HASH)],
+            {"required": True, "content": {"application/octet-stream": BYTES}})},
+        "/api/objects/{hash}": {
+            "get": _op("an object: blob bytes, or structured object as JSON / exact CBOR",
+                       "reader", [("200", {"description": "the object (ETag = hash)",
+                                           "content": {"application/octet-stream": BYTES,
+                                                       "application/cbor": BYTES,
+                                                       "application/json": {"schema": ANY}}}),
+                                  ("304", {"description": "If-None-Match matched"})],
+                       "400 404", [P_HASH]),
+            "head": _op("does the object exist", "reader",
+                        [("200", {"description": "exists"})], "400 404", [P_HASH])},
+        **_sync_paths(),
+    }
+
+
+def _sync_paths() -> S:
+    """The sync endpoints of api/sync.py (protocol: docs/sync.md)."""
+    octets = {"required": True, "content": {"application/octet-stream": BYTES}}
+    wants = {"required": True, **_json(_obj("wants", wants=_arr(HASH), haves=_arr(HASH)))}
+    car = {"content": {"application/vnd.ipld.car": BYTES}}
+    digests = {"content": {"application/octet-stream": BYTES}}
+    return {
+        "/api/sync/refs": {
+            "get": _op("every ref", "reader", [_answer("200", "ok", _obj(
+                "refs", refs={"type": "object", "additionalProperties": HASH}))]),
+            "post": _op("compare-and-swap ref updates", "admin", [_answer("200", "results", _obj(
+                "results", results=_arr({"type": "object"})))], "400", [], {
+                "required": True, **_json(_obj("updates", updates=_arr(_obj(
+                    "name", "old", "new", name=STR, old=NSTR, new=HASH)),
+                    force={"type": "boolean"}))})},
+        "/api/sync/missing": {"post": _op(
+            "which of these 32-byte digests the server lacks", "reader",
+            [("200", {"description": "missing digests", **digests})], "400", [], octets)},
+        "/api/sync/objects": {"post": _op(
+            "closure of wants minus haves, as digests", "reader",
+            [("200", {"description": "digests", **digests})], "400 404", [], wants)},
+        "/api/sync/packs": {"post": _op(
+            "upload a CAR pack, every block verified", "runner",
+            [_answer("200", "received", _obj("blocks", "stored", "bytes",
+                                             blocks={"type": "integer"},
+                                             stored={"type": "integer"},
+                                             bytes={"type": "integer"}))],
+            "400 409 413", [], {"required": True, **car})},
+        "/api/sync/packs/download": {"post": _op(
+            "download the closure of wants minus haves as a CAR pack", "reader",
+            [("200", {"description": "CAR v1 pack", **car})], "400 404", [], wants)},
+    }
+
+
+def openapi_document(engine_version: str) -> S:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "wfobj", "version": engine_version,
+                 "description": "Content-addressed workflow store and engine (docs/api.md)."},
+        "paths": _paths(),
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+class OpenApi:
+    roles: dict[str, str] = {}
+
+    def __init__(self, engine_version: str) -> None:
+        self.document = openapi_document(engine_version)
+
+    def on_get(self, req, resp) -> None:
+        resp.media = self.document

@@ -1,0 +1,87 @@
+"""Run resources: list, show, tasks and evidence, files, lineage, audit, kill."""
+
+from __future__ import annotations
+
+import falcon
+
+from engine.service import WorkflowService
+
+from .params import int_query, name_param, run_id_param
+
+RUN_STATES = ("pending", "running", "success", "failed", "killed")
+MAX_PAGE = 1000
+
+
+class RunList:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        workflow = req.get_param("workflow") or None
+        state = req.get_param("state") or None
+        if workflow is not None:
+            name_param(workflow)
+        if state is not None and state not in RUN_STATES:
+            raise falcon.HTTPBadRequest(
+                title="Invalid state",
+                description=f"invalid state {state!r}: one of " + ", ".join(RUN_STATES))
+        resp.media = self.service.list_runs(
+            workflow=workflow, state=state, limit=int_query(req, "limit", 50, 1, MAX_PAGE),
+            cursor=req.get_param("cursor") or None)
+
+
+class _RunView:
+    """GET on one aspect of a run: `view` names the service method."""
+
+    roles = {"GET": "reader"}
+    view = "get_run"
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.fetch = getattr(service, self.view)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        resp.media = self.fetch(run_id_param(run_id))
+
+
+class Run(_RunView):
+    view = "get_run"
+
+
+class RunTasks(_RunView):
+    view = "run_tasks"
+
+
+class RunFiles(_RunView):
+    view = "run_files"
+
+
+class RunLineage(_RunView):
+    view = "run_lineage"
+
+
+class RunAudit(_RunView):
+    view = "run_audit"
+
+
+class RunTask:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               task: str) -> None:
+        resp.media = self.service.run_task(run_id_param(run_id), name_param(task, "task name"))
+
+
+class RunKill:
+    roles = {"POST": "runner"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        resp.media = self.service.kill_run(run_id_param(run_id), user=req.context.user)
+        resp.status = falcon.HTTP_202

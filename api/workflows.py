@@ -1,0 +1,106 @@
+"""Workflow resources: register definitions, list and show them, trigger runs."""
+
+from __future__ import annotations
+
+import falcon
+
+from engine.service import WorkflowService
+
+from .media import YAML_TYPES, media_type, read_document
+from .params import hash_param, name_param
+
+TRIGGER_BODY_LIMIT = 1 << 20
+
+
+class WorkflowList:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.service.list_workflows()
+
+
+class Workflow:
+    roles = {"GET": "reader", "PUT": "runner"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = self.service.get_workflow(name_param(name))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        name_param(name)
+        document = read_document(req, yaml_ok=True)
+        kind = "application/yaml" if media_type(req) in YAML_TYPES else falcon.MEDIA_JSON
+        result, created = self.service.apply_workflow(
+            name, document, user=req.context.user, content_type=kind)
+        resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
+        resp.media = result
+
+
+class WorkflowVersions:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = self.service.workflow_versions(name_param(name))
+
+
+class DefinitionByHash:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        resp.media = self.service.get_definition(hash_param(hash))
+
+
+def trigger_parameters(req: falcon.Request) -> dict:
+    """The `parameters` of a trigger body {"parameters": {…}}; an empty body means none."""
+    body = read_document(req, limit=TRIGGER_BODY_LIMIT, empty={})
+    if not isinstance(body, dict):
+        raise falcon.HTTPBadRequest(
+            title="Bad trigger body",
+            description=f'expected {{"parameters": {{…}}}}, got a JSON {type(body).__name__}')
+    unknown = sorted(set(body) - {"parameters"})
+    if unknown:
+        raise falcon.HTTPBadRequest(
+            title="Bad trigger body",
+            description="unknown keys in trigger body: " + ", ".join(unknown)
+            + ' (expected {"parameters": {…}})')
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise falcon.HTTPBadRequest(
+            title="Bad trigger body", description='"parameters" must be a JSON object')
+    return parameters
+
+
+class Trigger:
+    roles = {"POST": "runner"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.media = self.service.trigger(
+            name=name_param(name), parameters=trigger_parameters(req), user=req.context.user)
+        resp.status = falcon.HTTP_202
+
+
+class TriggerByHash:
+    roles = {"POST": "runner"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        resp.media = self.service.trigger(
+            definition_hash=hash_param(hash), parameters=trigger_parameters(req),
+            user=req.context.user)
+        resp.status = falcon.HTTP_202
