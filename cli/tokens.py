@@ -1,7 +1,56 @@
-"""`wfobj` commands: tokens (placeholder until its issue lands)."""
+"""`wfobj token create|list|revoke`: API tokens kept (hashed) in the local store."""
+
+from __future__ import annotations
 
 import click
+
+from engine.tokens import ROLES, TokenStore
+
+from .context import CliContext, json_option, pass_ctx
+
+
+@click.group("token")
+def token_group() -> None:
+    """Manage API tokens (stored only as hashes; a token is shown once)."""
+
+
+@token_group.command("create")
+@click.argument("user")
+@click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
+@json_option
+@pass_ctx
+def create(ctx: CliContext, user: str, role: str) -> None:
+    """Create a token for USER and print it (the only time it is shown)."""
+    token, info = TokenStore(ctx.store()).create(user, role)
+    ctx.emit({"user": info.user, "role": info.role, "token": token},
+             lambda d: click.echo(f"{d['token']}\n(token {info.id} for {d['user']}, "
+                                  f"role {d['role']}; it is not shown again)"))
+
+
+@token_group.command("list")
+@json_option
+@pass_ctx
+def list_tokens(ctx: CliContext) -> None:
+    """List tokens: id, user, role, created_at (never the token)."""
+    infos = [info.to_json() for info in TokenStore(ctx.store()).list()]
+
+    def human(rows: list[dict]) -> None:
+        for r in rows:
+            click.echo(f"{r['id']}  {r['role']:<7} {r['created_at']}  {r['user']}")
+
+    ctx.emit(infos, human)
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@json_option
+@pass_ctx
+def revoke(ctx: CliContext, token_id: str) -> None:
+    """Revoke the token whose id (from `token list`) starts with TOKEN_ID."""
+    info = TokenStore(ctx.store()).revoke(token_id)
+    ctx.emit(info.to_json(), lambda d: click.echo(f"revoked {d['id']} ({d['user']}, {d['role']})"))
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    group.add_command(token_group)
