@@ -83,5 +83,5 @@ class Executor(abc.ABC):
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,
         SIGKILL) and return a result with state "killed". Leaves no container behind."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and temp folders."""

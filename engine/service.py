@@ -3,73 +3,213 @@
 Every method returns JSON-ready data in exactly the shapes of SPEC §4 (times as RFC 3339
 UTC strings with microseconds, hashes as hex), so `api/` and `cli/` only move it around.
 Errors are engine.errors / objstore.errors exceptions carrying data; the edges translate.
-
-SKELETON: the engine issue (#3) fills these in; signatures are the contract for api/ and cli/.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import json
+from collections.abc import Callable, Iterable
+from importlib import metadata
 
 from objstore import ObjectStore
 
+from . import views
+from .clock import Clock
+from .errors import BadCursor, RunAlreadyTerminal, UnknownRun
+from .executor import Executor
+from .parameters import check_parameters
+from .runs import create_run, index_run, kill_pending, request_kill
+from .runstate import INDEX_NS, RUN_PREFIX, TERMINAL, RunState
+from .workflows import WorkflowRegistry
+
+
+def engine_version() -> str:
+    try:
+        return "wfobj " + metadata.version("wfobj")
+    except metadata.PackageNotFoundError:
+        return "wfobj (unpackaged)"
+
 
 class WorkflowService:
-    def __init__(self, store: ObjectStore, *, clock: Any = None) -> None:
+    """`executor_factory` is used only when this process runs a run itself (`wait`)."""
+
+    def __init__(self, store: ObjectStore, *, clock: Clock | None = None,
+                 executor_factory: Callable[[], Executor] | None = None,
+                 concurrency: int = 4) -> None:
         self.store = store
+        self.clock = clock or Clock()
+        self.executor_factory = executor_factory
+        self.concurrency = concurrency
+        self.registry = WorkflowRegistry(store, self.clock)
+        self.engine_version = engine_version()
 
     # workflows ---------------------------------------------------------------------
     def apply_workflow(self, name: str, source: str | bytes | dict, *, user: str,
                        content_type: str = "application/json") -> tuple[dict, bool]:
         """Register a definition under `name`. Returns ({"name", "definition_hash",
         "version"}, created) — created is False when the definition is unchanged."""
-        raise NotImplementedError
+        reg = self.registry.apply(name, source, user=user, content_type=content_type)
+        return {"name": reg.name, "definition_hash": reg.definition_hash,
+                "version": reg.version}, reg.created
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
-        raise NotImplementedError
+        out = []
+        for name, oid in self.registry.names():
+            version = self.store.get_trusted(oid)
+            out.append({"name": name, "definition_hash": version["definition"].oid,
+                        "version": version["version"], "updated_at": version["registered_at"]})
+        return out
 
     def get_workflow(self, name: str) -> dict:
         """{"name", "definition_hash", "version", "definition"}"""
-        raise NotImplementedError
+        _, version = self.registry.newest(name)
+        oid, definition = self.registry.definition(version["definition"].oid)
+        return {"name": name, "definition_hash": oid, "version": version["version"],
+                "definition": definition_json(definition)}
 
     def workflow_versions(self, name: str) -> list[dict]:
         """[{"version", "definition_hash", "registered_by", "registered_at"}], newest first"""
-        raise NotImplementedError
+        return [{"version": v["version"], "definition_hash": v["definition"].oid,
+                 "registered_by": v["registered_by"], "registered_at": v["registered_at"]}
+                for v in self.registry.history(name)]
 
     def get_definition(self, definition_hash: str) -> dict:
         """{"definition_hash", "definition"}"""
-        raise NotImplementedError
+        oid, definition = self.registry.definition(definition_hash)
+        return {"definition_hash": oid, "definition": definition_json(definition)}
 
     # runs ---------------------------------------------------------------------------
     def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
                 parameters: dict | None = None, user: str) -> dict:
         """Validate parameters, record the run, queue it. {"run_id", "state", "definition_hash"}"""
-        raise NotImplementedError
+        if (name is None) == (definition_hash is None):
+            raise ValueError("trigger needs exactly one of name and definition_hash")
+        if name is not None:
+            _, version = self.registry.newest(name)
+            definition_hash = version["definition"].oid
+        oid, definition = self.registry.definition(definition_hash)
+        values = check_parameters(definition["params"], parameters, self.store)
+        run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
+                         parameters=values, user=user, engine_version=self.engine_version)
+        return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
                   limit: int = 50, cursor: str | None = None) -> dict:
-        """{"runs": [run…], "next_cursor"}, newest first; cursor stable while runs arrive."""
-        raise NotImplementedError
+        """{"runs": [run…], "next_cursor"}, newest first; cursor stable while runs arrive.
+
+        Run ids are UUIDv7, so id order is creation order: the cursor is the last id
+        returned, and runs created later sort before it and never shift a page."""
+        limit = max(1, min(int(limit), 1000))
+        after = decode_cursor(cursor) if cursor else None
+        runs, last = [], None
+        for run_id, raw in self.store.meta_scan(INDEX_NS, start_after=after, reverse=True):
+            last = run_id
+            entry = json.loads(raw)
+            if (workflow and entry["workflow"] != workflow) or (state and entry["state"] != state):
+                continue
+            try:
+                runs.append(self.get_run(run_id))
+            except UnknownRun:
+                continue
+            if len(runs) == limit:
+                break
+        more = len(runs) == limit and last is not None and self.has_more(last)
+        return {"runs": runs, "next_cursor": encode_cursor(last) if more else None}
+
+    def has_more(self, after: str) -> bool:
+        return next(self.store.meta_scan(INDEX_NS, start_after=after, reverse=True, limit=1),
+                    None) is not None
 
     def get_run(self, run_id: str) -> dict:
-        raise NotImplementedError
+        return views.run_view(self.load(run_id))
 
     def run_tasks(self, run_id: str) -> list[dict]:
-        raise NotImplementedError
+        return views.tasks_view(self.store, self.load(run_id))
 
     def run_task(self, run_id: str, task: str) -> dict:
-        raise NotImplementedError
+        return views.task_view(self.store, self.load(run_id), task)
 
     def run_files(self, run_id: str) -> list[dict]:
-        raise NotImplementedError
+        return views.files_view(self.store, self.load(run_id))
 
     def run_lineage(self, run_id: str) -> dict:
-        raise NotImplementedError
+        return views.lineage_view(self.store, self.load(run_id))
 
     def run_audit(self, run_id: str) -> list[dict]:
-        raise NotImplementedError
+        return views.audit_view(self.store, self.load(run_id))
+
+    def run_logs(self, run_id: str, task: str) -> dict:
+        """{"task", "attempt", "stdout", "stderr"}: the full streams of the last attempt."""
+        return views.logs_view(self.store, self.load(run_id), task)
 
     def kill_run(self, run_id: str, *, user: str) -> dict:
-        """{"run_id", "state"}; raises a conflict error if the run is already terminal."""
-        raise NotImplementedError
+        """{"run_id", "state"}; raises a conflict error if the run is already terminal.
+        A pending run is killed at once; a running one is stopped by its worker."""
+        run = kill_pending(self.store, self.clock, run_id, user)
+        if run is not None:
+            return {"run_id": run_id, "state": run.state}
+        run = self.load(run_id)
+        if run.terminal:
+            raise RunAlreadyTerminal(run_id, run.state)
+        request_kill(self.store, self.clock, run_id, user)
+        return {"run_id": run_id, "state": run.state}
+
+    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2) -> dict:
+        """Block until the run ends and return it. If no worker has claimed it and this
+        service has an executor, run it in this process."""
+        if self.executor_factory is not None:
+            from .worker import Worker
+
+            worker = Worker(self.store, self.executor_factory, clock=self.clock,
+                            concurrency=self.concurrency)
+            if worker.claim(run_id):
+                worker.executor = self.executor_factory()
+                try:
+                    worker.execute(run_id)
+                finally:
+                    worker.shutdown()
+        waited = 0.0
+        while True:
+            run = self.get_run(run_id)
+            if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
+                return run
+            self.clock.sleep(poll)
+            waited += poll
+
+    # sync ---------------------------------------------------------------------------
+    def on_refs_updated(self, ref_names: Iterable[str]) -> int:
+        """Index runs whose refs arrived by sync (or changed elsewhere); returns how many."""
+        count = 0
+        for name in ref_names:
+            if name.startswith(RUN_PREFIX) and index_run(self.store, name[len(RUN_PREFIX):]):
+                count += 1
+        return count
+
+    def reindex(self) -> int:
+        """Rebuild the run list index from every `runs/` ref (it is derivable)."""
+        return self.on_refs_updated(name for name, _ in self.store.refs(RUN_PREFIX))
+
+    # helpers ------------------------------------------------------------------------
+    def load(self, run_id: str) -> RunState:
+        return RunState.load(self.store, run_id)
+
+
+def definition_json(definition: dict) -> dict:
+    """The stored definition as JSON (without the object's `type` field)."""
+    return {k: v for k, v in definition.items() if k != "type"}
+
+
+def encode_cursor(run_id: str) -> str:
+    return base64.urlsafe_b64encode(run_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise BadCursor(cursor) from None
+    if len(text) != 36:
+        raise BadCursor(cursor)
+    return text

@@ -1,0 +1,433 @@
+"""Workflow definitions (SPEC §2): parse YAML or JSON, validate strictly, normalize.
+
+The normalized form is what gets stored as the `definition` object: the registered name
+set, every default filled, numbers that are not integers kept as decimal strings (the
+object model has no floats). Its hash is the definition hash, so formatting, key order
+and omitted defaults never change it, while the name does.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from objstore.ids import is_hash
+
+from .errors import DefinitionError
+
+TOP_KEYS = {"name", "description", "params", "tasks"}
+TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
+             "workdir", "network", "resources"}
+PARAM_KEYS = {"type", "default", "enum"}
+PARAM_TYPES = ("string", "int", "float", "bool", "file")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+MEMORY_RE = re.compile(r"^[0-9]+[bkmg]?$", re.IGNORECASE)
+REF_RE = re.compile(r"\{\{(.*?)\}\}")
+MAX_RETRIES = 100
+
+
+def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
+    """The raw mapping of a definition given as a dict, JSON text or YAML text."""
+    if isinstance(source, dict):
+        return source
+    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
+    try:
+        if "json" in content_type:
+            value = json.loads(text)
+        else:
+            value = yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise DefinitionError("", f"not valid {'JSON' if 'json' in content_type else 'YAML'}: "
+                              + " ".join(str(exc).split())) from None
+    if not isinstance(value, dict):
+        raise DefinitionError("", "a definition must be a mapping")
+    return value
+
+
+def normalize(raw: dict, name: str) -> dict:
+    """Validate `raw` and return the normalized `definition` object for `name`."""
+    check_name(name, "name")
+    if not isinstance(raw, dict):
+        raise DefinitionError("", "a definition must be a mapping")
+    check_keys(raw, TOP_KEYS, "")
+    if "name" in raw and raw["name"] != name:
+        raise DefinitionError("name", f"{raw['name']!r} does not match the registered name {name!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise DefinitionError("description", "must be a string")
+    params = normalize_params(raw.get("params", {}))
+    tasks = normalize_tasks(raw.get("tasks"), params)
+    check_acyclic(tasks)
+    return {"type": "definition", "name": name, "description": description,
+            "params": params, "tasks": tasks}
+
+
+def check_name(value: Any, place: str, pattern: re.Pattern = NAME_RE) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise DefinitionError(place, f"{value!r} is not a valid name (letters, digits, _ and -)")
+    return value
+
+
+def check_keys(value: dict, allowed: set[str], place: str) -> None:
+    for key in value:
+        if key not in allowed:
+            where = f"{place}.{key}" if place else str(key)
+            raise DefinitionError(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def mapping(value: Any, place: str) -> dict:
+    if not isinstance(value, dict):
+        raise DefinitionError(place, f"must be a mapping, not {type_name(value)}")
+    return value
+
+
+def string_list(value: Any, place: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DefinitionError(place, f"must be a list, not {type_name(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise DefinitionError(f"{place}[{i}]", f"must be a string, not {type_name(item)}")
+    return list(value)
+
+
+def type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+# ---- params ---------------------------------------------------------------------------
+def normalize_params(raw: Any) -> dict:
+    params = {}
+    for pname, spec in mapping(raw, "params").items():
+        place = f"params.{pname}"
+        check_name(pname, place)
+        spec = mapping(spec, place)
+        check_keys(spec, PARAM_KEYS, place)
+        ptype = spec.get("type")
+        if ptype not in PARAM_TYPES:
+            raise DefinitionError(f"{place}.type", f"{ptype!r} is not one of {', '.join(PARAM_TYPES)}")
+        out: dict[str, Any] = {"type": ptype}
+        if "enum" in spec:
+            enum = spec["enum"]
+            if not isinstance(enum, list) or not enum:
+                raise DefinitionError(f"{place}.enum", "must be a non-empty list")
+            out["enum"] = [coerce_value(ptype, v, f"{place}.enum[{i}]") for i, v in enumerate(enum)]
+        if "default" in spec:
+            out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
+            if "enum" in out and out["default"] not in out["enum"]:
+                raise DefinitionError(f"{place}.default", f"{spec['default']!r} is not in enum")
+        params[pname] = out
+    return params
+
+
+def coerce_value(ptype: str, value: Any, place: str) -> Any:
+    """A parameter value in stored form (floats as decimal strings); raises if mistyped."""
+    problem = value_problem(ptype, value)
+    if problem:
+        raise DefinitionError(place, problem)
+    return stored_value(ptype, value)
+
+
+def value_problem(ptype: str, value: Any) -> str | None:
+    """Why `value` is not a valid `ptype` value, or None."""
+    ok = {
+        "string": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool)
+        and value == value and value not in (float("inf"), float("-inf")),
+        "bool": isinstance(value, bool),
+        "file": isinstance(value, str) and is_hash(value),
+    }[ptype]
+    if ok:
+        return None
+    if ptype == "file":
+        return f"{value!r} is not a file hash (64 lower-case hex characters)"
+    return f"{value!r} is not of type {ptype}"
+
+
+def stored_value(ptype: str, value: Any) -> Any:
+    if ptype == "float":
+        return decimal_text(value)
+    return value
+
+
+def decimal_text(value: int | float) -> str:
+    """A number as a canonical decimal string: 1.5 → '1.5', 2 → '2'."""
+    try:
+        text = format(Decimal(repr(value) if isinstance(value, float) else str(value)).normalize(), "f")
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    return text
+
+
+def render_value(ptype: str, value: Any) -> Any:
+    """A stored parameter value as JSON shows it (decimal strings back to numbers)."""
+    if ptype == "float" and isinstance(value, str):
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value else number
+    return value
+
+
+# ---- tasks ----------------------------------------------------------------------------
+def normalize_tasks(raw: Any, params: dict) -> dict:
+    if raw is None:
+        raise DefinitionError("tasks", "missing: a workflow needs at least one task")
+    raw = mapping(raw, "tasks")
+    if not raw:
+        raise DefinitionError("tasks", "empty: a workflow needs at least one task")
+    for tname in raw:
+        check_name(tname, f"tasks.{tname}")
+    tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
+    for tname, task in tasks.items():
+        check_references(tname, task, tasks, params)
+    return tasks
+
+
+def normalize_task(tname: str, spec: Any) -> dict:
+    place = f"tasks.{tname}"
+    spec = mapping(spec, place)
+    check_keys(spec, TASK_KEYS, place)
+    image = spec.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise DefinitionError(f"{place}.image", "required: a non-empty image reference")
+    command = string_list(spec.get("command"), f"{place}.command") if "command" in spec else None
+    if not command:
+        raise DefinitionError(f"{place}.command", "required: a non-empty list of strings")
+    return {
+        "image": image,
+        "command": command,
+        "inputs": normalize_inputs(spec.get("inputs", {}), f"{place}.inputs"),
+        "outputs": normalize_outputs(spec.get("outputs", {}), f"{place}.outputs"),
+        "env": normalize_env(spec.get("env", {}), f"{place}.env"),
+        "timeout": normalize_timeout(spec.get("timeout"), f"{place}.timeout"),
+        "retries": normalize_retries(spec.get("retries", 0), f"{place}.retries"),
+        "after": normalize_after(spec.get("after", []), f"{place}.after"),
+        "workdir": normalize_workdir(spec.get("workdir"), f"{place}.workdir"),
+        "network": normalize_bool(spec.get("network", False), f"{place}.network"),
+        "resources": normalize_resources(spec.get("resources", {}), f"{place}.resources"),
+    }
+
+
+def normalize_inputs(raw: Any, place: str) -> dict:
+    inputs = {}
+    for iname, spec in mapping(raw, place).items():
+        where = f"{place}.{iname}"
+        check_name(iname, where, INPUT_NAME_RE)
+        spec = mapping(spec, where)
+        if set(spec) == {"param"} and isinstance(spec["param"], str):
+            inputs[iname] = {"param": spec["param"]}
+        elif set(spec) == {"task", "file"} and all(isinstance(v, str) for v in spec.values()):
+            inputs[iname] = {"task": spec["task"], "file": check_output_path(spec["file"], f"{where}.file")}
+        else:
+            raise DefinitionError(where, "must be {param: NAME} or {task: NAME, file: PATH}")
+    return inputs
+
+
+def normalize_outputs(raw: Any, place: str) -> dict:
+    raw = mapping(raw, place)
+    check_keys(raw, {"files", "vars"}, place)
+    files = string_list(raw.get("files", []), f"{place}.files")
+    for i, path in enumerate(files):
+        files[i] = check_output_path(path, f"{place}.files[{i}]")
+    if len(set(files)) != len(files):
+        raise DefinitionError(f"{place}.files", "lists a path twice")
+    names = string_list(raw.get("vars", []), f"{place}.vars")
+    for i, var in enumerate(names):
+        check_name(var, f"{place}.vars[{i}]", VAR_RE)
+    if len(set(names)) != len(names):
+        raise DefinitionError(f"{place}.vars", "lists a var twice")
+    return {"files": files, "vars": names}
+
+
+def check_output_path(path: str, place: str) -> str:
+    """Relative, no `..`, not absolute, no empty or `.` parts; a trailing / is dropped."""
+    if path.startswith("/"):
+        raise DefinitionError(place, f"{path!r} is absolute; output paths are relative to /out")
+    trimmed = path[:-1] if path.endswith("/") else path
+    parts = trimmed.split("/")
+    for part in parts:
+        if part == "..":
+            raise DefinitionError(place, f"{path!r}: '..' is not allowed")
+        if part in ("", "."):
+            raise DefinitionError(place, f"{path!r} is not a clean relative path")
+        if "\x00" in part or "\\" in part:
+            raise DefinitionError(place, f"{path!r} contains a forbidden character")
+    return trimmed
+
+
+def normalize_env(raw: Any, place: str) -> dict:
+    env = {}
+    for key, value in mapping(raw, place).items():
+        if not isinstance(key, str) or not VAR_RE.match(key):
+            raise DefinitionError(f"{place}.{key}", "is not a valid environment variable name")
+        if key == "WFOBJ_VARS":
+            raise DefinitionError(f"{place}.{key}", "is reserved by the engine")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise DefinitionError(f"{place}.{key}", f"must be a string, not {type_name(value)}")
+        env[key] = value if isinstance(value, str) else decimal_text(value)
+    return env
+
+
+def normalize_timeout(raw: Any, place: str) -> Any:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
+        raise DefinitionError(place, f"{raw!r} is not a positive number of seconds")
+    return raw if isinstance(raw, int) else decimal_text(raw)
+
+
+def normalize_retries(raw: Any, place: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_RETRIES:
+        raise DefinitionError(place, f"{raw!r} is not an integer from 0 to {MAX_RETRIES}")
+    return raw
+
+
+def normalize_after(raw: Any, place: str) -> list[str]:
+    after = string_list(raw, place)
+    return sorted(set(after))
+
+
+def normalize_workdir(raw: Any, place: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.startswith("/"):
+        raise DefinitionError(place, f"{raw!r} is not an absolute path")
+    return raw
+
+
+def normalize_bool(raw: Any, place: str) -> bool:
+    if not isinstance(raw, bool):
+        raise DefinitionError(place, f"{raw!r} is not true or false")
+    return raw
+
+
+def normalize_resources(raw: Any, place: str) -> dict:
+    raw = mapping(raw, place)
+    check_keys(raw, {"cpus", "memory"}, place)
+    out = {}
+    if "cpus" in raw:
+        cpus = raw["cpus"]
+        if isinstance(cpus, bool) or not isinstance(cpus, int | float) or not cpus > 0:
+            raise DefinitionError(f"{place}.cpus", f"{cpus!r} is not a positive number")
+        out["cpus"] = decimal_text(cpus)
+    if "memory" in raw:
+        memory = raw["memory"]
+        if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
+            memory = str(memory)
+        if not isinstance(memory, str) or not MEMORY_RE.match(memory):
+            raise DefinitionError(f"{place}.memory", f"{raw['memory']!r} is not a size like 512m")
+        out["memory"] = memory.lower()
+    return out
+
+
+# ---- references and the graph ---------------------------------------------------------
+def references(task: dict) -> Iterator[tuple[str, list[str]]]:
+    """(place suffix, reference path parts) of every {{…}} in command items and env values."""
+    for i, item in enumerate(task["command"]):
+        for match in REF_RE.finditer(item):
+            yield f"command[{i}]", match.group(1).strip().split(".")
+    for key, value in task["env"].items():
+        for match in REF_RE.finditer(value):
+            yield f"env.{key}", match.group(1).strip().split(".")
+
+
+def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:
+    place = f"tasks.{tname}"
+    for where, parts in references(task):
+        text = ".".join(parts)
+        if parts[0] == "params" and len(parts) == 2:
+            if parts[1] not in params:
+                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown param")
+        elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
+            other = tasks.get(parts[1])
+            if other is None:
+                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown task")
+            if parts[3] not in other["outputs"]["vars"]:
+                raise DefinitionError(f"{place}.{where}",
+                                      f"{{{{{text}}}}}: task {parts[1]!r} declares no var {parts[3]!r}")
+        elif parts != ["run", "id"]:
+            raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} is not a known reference "
+                                  "(params.NAME, tasks.TASK.vars.VAR or run.id)")
+    for iname, spec in task["inputs"].items():
+        where = f"{place}.inputs.{iname}"
+        if "param" in spec:
+            param = params.get(spec["param"])
+            if param is None:
+                raise DefinitionError(where, f"names an unknown param {spec['param']!r}")
+            if param["type"] != "file":
+                raise DefinitionError(where, f"param {spec['param']!r} is not of type file")
+        else:
+            other = tasks.get(spec["task"])
+            if other is None:
+                raise DefinitionError(where, f"names an unknown task {spec['task']!r}")
+            if not declares_file(other["outputs"]["files"], spec["file"]):
+                raise DefinitionError(where, f"task {spec['task']!r} declares no output {spec['file']!r}")
+    for i, dep in enumerate(task["after"]):
+        if dep not in tasks:
+            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {dep!r}")
+
+
+def declares_file(declared: list[str], path: str) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in declared)
+
+
+def dependencies(task: dict) -> set[str]:
+    """Tasks that must succeed before `task` starts: inputs, var references, `after`."""
+    deps = set(task["after"])
+    deps.update(spec["task"] for spec in task["inputs"].values() if "task" in spec)
+    deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
+    return deps
+
+
+def check_acyclic(tasks: dict) -> None:
+    deps = {name: dependencies(task) for name, task in tasks.items()}
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    for root in tasks:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(deps[root])))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(child) == 1:
+                cycle = path[path.index(child):] + [child]
+                raise DefinitionError("tasks", "dependency cycle: " + " -> ".join(cycle))
+            elif not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(sorted(deps[child]))))
+                path.append(child)
+
+
+def topological_order(tasks: dict) -> list[str]:
+    """Task names, dependencies first, ties in name order (deterministic)."""
+    deps = {name: dependencies(task) for name, task in tasks.items()}
+    waiting = {name: len(d) for name, d in deps.items()}
+    dependents: dict[str, list[str]] = {name: [] for name in tasks}
+    for name, ds in deps.items():
+        for dep in ds:
+            dependents[dep].append(name)
+    ready = [name for name, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for child in dependents[name]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    return order

@@ -1,0 +1,68 @@
+"""Task evidence: the structured object recording one attempt, and its JSON view (SPEC §4)."""
+
+from __future__ import annotations
+
+from objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectStore
+
+from .clock import format_time
+from .definition import decimal_text
+from .executor import AttemptResult, TaskSpec
+
+
+def blob(oid: str) -> Link:
+    return Link(oid, CODEC_RAW)  # ids from our own store: already checked
+
+
+def obj(oid: str) -> Link:
+    return Link(oid, CODEC_DAG_CBOR)
+
+
+def stream(text) -> dict:
+    return {"blob": blob(text.oid), "size": text.size, "text": text.text}
+
+
+def evidence_object(spec: TaskSpec, result: AttemptResult) -> dict:
+    """The `task_evidence` object of one attempt; links every blob it names."""
+    duration = (result.ended_at - result.started_at).total_seconds()
+    return {
+        "type": "task_evidence", "run_id": spec.run_id, "task": spec.task,
+        "attempt": spec.attempt, "state": result.state,
+        "image": spec.image, "image_id": result.image_id,
+        "image_digests": list(result.image_digests),
+        "command": list(spec.command), "env": dict(spec.env), "workdir": result.workdir,
+        "inputs": [{"name": f.name, "path": f"/in/{f.name}", "blob": blob(f.oid), "size": f.size}
+                   for f in spec.inputs],
+        "outputs": [{"path": o.path, "blob": blob(o.oid), "size": o.size} for o in result.outputs],
+        "vars": dict(result.vars), "exit_code": result.exit_code,
+        "stdout": stream(result.stdout), "stderr": stream(result.stderr),
+        "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
+        "duration_s": decimal_text(round(max(duration, 0.0), 6)),
+        "host": dict(result.host), "error": result.error,
+    }
+
+
+def evidence_view(oid: str, ev: dict) -> dict:
+    """Evidence as the API shows it: hashes instead of links, duration as a number."""
+    def stream_view(s: dict) -> dict:
+        return {"hash": s["blob"].oid, "size": s["size"], "text": s["text"]}
+
+    return {
+        "task": ev["task"], "state": ev["state"], "attempt": ev["attempt"], "evidence_hash": oid,
+        "image": ev["image"], "image_id": ev["image_id"], "image_digests": ev["image_digests"],
+        "command": ev["command"], "env": ev["env"], "workdir": ev["workdir"],
+        "inputs": [{"name": i["name"], "path": i["path"], "hash": i["blob"].oid, "size": i["size"]}
+                   for i in ev["inputs"]],
+        "outputs": [{"path": o["path"], "hash": o["blob"].oid, "size": o["size"]}
+                    for o in ev["outputs"]],
+        "vars": ev["vars"], "exit_code": ev["exit_code"],
+        "stdout": stream_view(ev["stdout"]), "stderr": stream_view(ev["stderr"]),
+        "started_at": ev["started_at"], "ended_at": ev["ended_at"],
+        "duration_s": float(ev["duration_s"]), "host": ev["host"], "error": ev["error"],
+    }
+
+
+def load_evidence(store: ObjectStore, oid: str) -> dict:
+    return evidence_view(oid, store.get_trusted(oid))
+
+
+__all__ = ["evidence_object", "evidence_view", "load_evidence", "format_time"]

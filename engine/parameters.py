@@ -1,0 +1,75 @@
+"""Trigger parameters checked against a definition's `params` (SPEC §2)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from objstore import ObjectStore
+
+from .definition import render_value, stored_value, value_problem
+from .errors import ParameterError
+
+
+def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> dict:
+    """The values a run uses (defaults filled, stored form); raises ParameterError."""
+    given = {} if given is None else given
+    if not isinstance(given, dict):
+        raise ParameterError("parameters", "must be a mapping of name to value")
+    for name in given:
+        if name not in params:
+            known = ", ".join(sorted(params)) or "none"
+            raise ParameterError(str(name), f"unknown parameter (declared: {known})")
+    values = {}
+    for name, spec in params.items():
+        if name not in given:
+            if "default" not in spec:
+                raise ParameterError(name, f"missing required value of type {spec['type']}")
+            values[name] = spec["default"]
+            continue
+        values[name] = check_value(name, spec, given[name], store)
+    return values
+
+
+def check_value(name: str, spec: dict, value: Any, store: ObjectStore) -> Any:
+    problem = value_problem(spec["type"], value)
+    if problem:
+        raise ParameterError(name, problem)
+    stored = stored_value(spec["type"], value)
+    if "enum" in spec and stored not in spec["enum"]:
+        allowed = ", ".join(json.dumps(render_value(spec["type"], v)) for v in spec["enum"])
+        raise ParameterError(name, f"{value!r} is not one of {allowed}")
+    if spec["type"] == "file" and value not in store:
+        raise ParameterError(name, f"file {value} is not in the store (upload it first)")
+    return stored
+
+
+def render_parameters(params: dict, values: dict) -> dict:
+    """Stored values as JSON shows them (float decimals back to numbers)."""
+    return {k: render_value(params.get(k, {}).get("type", "string"), v) for k, v in values.items()}
+
+
+def parse_text_values(params: dict, pairs: dict[str, str]) -> dict:
+    """Command-line `k=v` strings typed by the declared param types (unknown names kept as
+    text so the engine reports them)."""
+    out: dict[str, Any] = {}
+    for name, text in pairs.items():
+        ptype = params.get(name, {}).get("type", "string")
+        out[name] = parse_text(ptype, text)
+    return out
+
+
+def parse_text(ptype: str, text: str) -> Any:
+    if ptype == "int":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if ptype == "float":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if ptype == "bool":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text

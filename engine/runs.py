@@ -1,0 +1,110 @@
+"""Creating runs and ending them from outside the scheduler (kill while pending, recovery).
+
+Trigger writes, in one transaction: the run record, the first manifest (every task
+pending), the first audit event, `runs/<run_id>`, the list index entry and the queue entry.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+
+from objstore import ConflictError, ObjectStore
+
+from .clock import Clock, format_time
+from .errors import RunAlreadyTerminal
+from .evidence import obj
+from .runstate import INDEX_NS, QUEUE_NS, TASK_TERMINAL, RunState, index_entry
+
+KILL_NS = "kill"
+
+
+def uuid7(now_ms: int | None = None) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, version 7, random rest; sortable."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
+
+
+def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: dict,
+               parameters: dict, user: str, engine_version: str) -> RunState:
+    """Record a new pending run and queue it; returns its state."""
+    now = clock.now()
+    at = format_time(now)
+    run_id = uuid7(int(now.timestamp() * 1000))
+    record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
+              "definition": obj(definition_oid), "engine_version": engine_version,
+              "triggered_by": user, "created_at": at, "parameters": parameters}
+    with store.batch() as b:
+        record_oid = b.put_object(record)
+        run = RunState.new(run_id, record_oid, record, definition)
+        run.audit(b, at=at, actor=user, event="run_created", old=None, new="pending",
+                  reason=f"triggered with definition {definition_oid}")
+        run.commit(b, at)
+        b.meta_put(QUEUE_NS, run_id, b"1")
+    run.committed()
+    return run
+
+
+def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> RunState | None:
+    """Kill a run no worker has claimed yet, at once. None if a worker holds it."""
+    run = RunState.load(store, run_id)
+    if run.terminal:
+        raise RunAlreadyTerminal(run_id, run.state)
+    if store.meta_get(QUEUE_NS, run_id) is None:
+        return None
+    at = clock.stamp()
+    try:
+        with store.batch() as b:
+            b.meta_cas(QUEUE_NS, run_id, b"1", None)
+            end_run(run, b, at=at, actor=user, state="killed",
+                    reason=f"killed by {user} before it started")
+            run.commit(b, at)
+    except ConflictError:
+        return None  # claimed (or changed) meanwhile: the worker handles the kill
+    run.committed()
+    return run
+
+
+def request_kill(store: ObjectStore, clock: Clock, run_id: str, user: str) -> None:
+    """Ask the worker running `run_id` to stop it (it polls this every step)."""
+    value = json.dumps({"user": user, "at": clock.stamp()}).encode()
+    store.meta_cas(KILL_NS, run_id, None, value)
+
+
+def kill_request(store: ObjectStore, run_id: str) -> dict | None:
+    raw = store.meta_get(KILL_NS, run_id)
+    return None if raw is None else json.loads(raw)
+
+
+def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
+            running_to: str = "failed") -> None:
+    """Finish every open task (running → `running_to`, pending → skipped) and the run;
+    the caller commits."""
+    for name in run.order:
+        entry = run.tasks[name]
+        if entry.state in TASK_TERMINAL:
+            continue
+        new = running_to if entry.state == "running" else "skipped"
+        run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
+                  task=name, reason=reason)
+        run.set_task(name, new)
+    run.audit(b, at=at, actor=actor, event="run_state", old=run.state, new=state, reason=reason)
+    run.set_state(state, at)
+
+
+def index_run(store: ObjectStore, run_id: str) -> bool:
+    """(Re)build the list index entry of a run from its ref; False if it has none."""
+    try:
+        run = RunState.load(store, run_id)
+    except KeyError:
+        return False
+    entry = index_entry(run.record, run.state)
+    if store.meta_get(INDEX_NS, run_id) != entry:
+        with store.batch() as b:
+            b.meta_put(INDEX_NS, run_id, entry)
+    return True

@@ -1,0 +1,164 @@
+"""A run as the engine keeps it: record, task table, audit chain and manifest.
+
+Objects (all immutable, Merkle-linked):
+  run_record    run_id, workflow, definition link, engine_version, triggered_by,
+                created_at, parameters
+  run_tasks     one bucket of up to BUCKET tasks: [{name, state, attempts: [evidence…]}]
+  audit_event   seq, at, actor, event, from, to, task, reason, prev (link)
+  run_manifest  run (record link), state, started_at, ended_at, tasks (bucket links),
+                audit (head link), audit_count, previous (manifest link)
+`runs/<run_id>` points at the newest manifest. Only buckets whose tasks changed are
+rewritten, so a scheduler step costs O(changed tasks + buckets), not O(all tasks).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from objstore import ObjectStore, RefNotFound, WriteBatch
+
+from .definition import topological_order
+from .errors import UnknownRun
+from .evidence import obj
+
+BUCKET = 128
+RUN_PREFIX = "runs/"
+INDEX_NS = "runs"
+QUEUE_NS = "queue"
+TERMINAL = frozenset({"success", "failed", "killed"})
+TASK_TERMINAL = frozenset({"success", "failed", "skipped", "killed"})
+
+
+def run_ref(run_id: str) -> str:
+    return RUN_PREFIX + run_id
+
+
+@dataclass
+class TaskEntry:
+    state: str = "pending"
+    attempts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunState:
+    run_id: str
+    record_oid: str
+    record: dict
+    definition: dict
+    state: str
+    tasks: dict[str, TaskEntry]
+    order: list[str]
+    bucket_oids: list[str | None]
+    started_at: str | None = None
+    ended_at: str | None = None
+    audit_head: str | None = None
+    audit_count: int = 0
+    manifest_oid: str | None = None
+    dirty: set[int] = field(default_factory=set)
+    state_changed: bool = False
+    _positions: dict[str, int] = field(default_factory=dict, repr=False)
+    _committed: str | None = field(default=None, repr=False)
+
+    # ---- building ---------------------------------------------------------------
+    @classmethod
+    def new(cls, run_id: str, record_oid: str, record: dict, definition: dict) -> RunState:
+        order = topological_order(definition["tasks"])
+        n_buckets = (len(order) + BUCKET - 1) // BUCKET
+        return cls(run_id, record_oid, record, definition, "pending",
+                   {name: TaskEntry() for name in order}, order, [None] * n_buckets,
+                   dirty=set(range(n_buckets)), state_changed=True)
+
+    @classmethod
+    def load(cls, store: ObjectStore, run_id: str) -> RunState:
+        """The newest state of a run, straight from its ref (works for synced runs)."""
+        try:
+            manifest_oid = store.get_ref(run_ref(run_id))
+        except (RefNotFound, ValueError):
+            raise UnknownRun(run_id) from None
+        return cls.from_manifest(store, manifest_oid)
+
+    @classmethod
+    def from_manifest(cls, store: ObjectStore, manifest_oid: str) -> RunState:
+        m = store.get_trusted(manifest_oid)
+        record = store.get_trusted(m["run"].oid)
+        definition = store.get_trusted(record["definition"].oid)
+        tasks: dict[str, TaskEntry] = {}
+        for link in m["tasks"]:
+            for row in store.get_trusted(link.oid)["tasks"]:
+                tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
+        return cls(m["run_id"], m["run"].oid, record, definition, m["state"], tasks,
+                   list(tasks), [link.oid for link in m["tasks"]], m.get("started_at"),
+                   m.get("ended_at"), m["audit"].oid if m.get("audit") else None,
+                   m.get("audit_count", 0), manifest_oid)
+
+    # ---- changes ------------------------------------------------------------------
+    def set_task(self, name: str, state: str) -> None:
+        self.tasks[name].state = state
+        self.dirty.add(self.position(name) // BUCKET)
+
+    def position(self, name: str) -> int:
+        if len(self._positions) != len(self.order):
+            self._positions = {n: i for i, n in enumerate(self.order)}
+        return self._positions[name]
+
+    def add_attempt(self, name: str, evidence_oid: str) -> None:
+        self.tasks[name].attempts.append(evidence_oid)
+        self.dirty.add(self.position(name) // BUCKET)
+
+    def set_state(self, state: str, at: str) -> None:
+        self.state = state
+        self.state_changed = True
+        if state == "running" and self.started_at is None:
+            self.started_at = at
+        if state in TERMINAL:
+            self.ended_at = at
+
+    def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
+              new: str | None, task: str | None = None, reason: str | None = None) -> str:
+        """Append one hash-chained audit event (linking the previous one) to `b`."""
+        event_obj = {"type": "audit_event", "run_id": self.run_id, "seq": self.audit_count + 1,
+                     "at": at, "actor": actor, "event": event, "from": old, "to": new,
+                     "task": task, "reason": reason,
+                     "prev": obj(self.audit_head) if self.audit_head else None}
+        self.audit_head = b.put_object(event_obj)
+        self.audit_count += 1
+        return self.audit_head
+
+    def commit(self, b: WriteBatch, at: str) -> str:
+        """Add changed buckets, a new manifest, the ref move (CAS) and the index to `b`."""
+        for i in sorted(self.dirty):
+            names = self.order[i * BUCKET:(i + 1) * BUCKET]
+            rows = [{"name": n, "state": self.tasks[n].state,
+                     "attempts": [obj(a) for a in self.tasks[n].attempts]} for n in names]
+            self.bucket_oids[i] = b.put_object({"type": "run_tasks", "run_id": self.run_id,
+                                                "first": i * BUCKET, "tasks": rows})
+        self.dirty.clear()
+        manifest = {"type": "run_manifest", "run_id": self.run_id, "run": obj(self.record_oid),
+                    "workflow": self.record["workflow"], "state": self.state,
+                    "started_at": self.started_at, "ended_at": self.ended_at,
+                    "tasks": [obj(o) for o in self.bucket_oids], "task_count": len(self.order),
+                    "audit": obj(self.audit_head), "audit_count": self.audit_count,
+                    "updated_at": at}
+        if self.manifest_oid:
+            manifest["previous"] = obj(self.manifest_oid)
+        new_oid = b.put_object(manifest)
+        b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
+        if self.state_changed:
+            b.meta_put(INDEX_NS, self.run_id, index_entry(self.record, self.state))
+            self.state_changed = False
+        self._committed = new_oid
+        return new_oid
+
+    def committed(self) -> None:
+        """Call after the batch holding commit() was written."""
+        self.manifest_oid = self._committed
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def index_entry(record: dict, state: str) -> bytes:
+    return json.dumps({"workflow": record["workflow"], "state": state,
+                       "created_at": record["created_at"]}, separators=(",", ":")).encode()

@@ -1,0 +1,210 @@
+"""Engine workers: claim pending runs by CAS, run them, keep their leases alive, and
+finish runs whose worker died.
+
+A worker's loop() step: recover abandoned leases, claim the oldest queued run (queue
+entry removed and lease written in one transaction), drive it with a RunScheduler whose
+every step renews the lease. Several workers (threads or processes, on one store) never
+run the same run twice; a SIGKILLed worker's runs are ended `failed` by the next worker
+that notices its lease expired, with an audit entry naming the worker and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+
+from objstore import ConflictError, ObjectStore, open_store
+
+from .clock import Clock
+from .errors import LeaseLost, UnknownRun
+from .executor import Executor
+from .leases import LEASE_NS, Lease, this_host
+from .runs import KILL_NS, end_run, kill_request
+from .runstate import QUEUE_NS, RunState
+from .scheduler import RunScheduler
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, store: ObjectStore, executor_factory: Callable[[], Executor], *,
+                 clock: Clock | None = None, concurrency: int = 4, worker_id: str | None = None,
+                 lease_ttl: float = 15.0, poll: float = 0.2):
+        self.store = store
+        self.executor_factory = executor_factory
+        self.clock = clock or Clock()
+        self.concurrency = concurrency
+        self.worker_id = worker_id or f"{this_host()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_ttl = lease_ttl
+        self.poll = poll
+        self.executor: Executor | None = None
+        self.stop = threading.Event()
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def initialize(self) -> None:
+        self.executor = self.executor_factory()
+        self.recover()
+
+    def loop(self) -> bool:
+        """One step: recover, claim, run. Returns False once asked to stop."""
+        if self.stop.is_set():
+            return False
+        self.recover()
+        run_id = self.claim_next()
+        if run_id is None:
+            self.stop.wait(self.poll)
+        else:
+            self.execute(run_id)
+        return not self.stop.is_set()
+
+    def shutdown(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+
+    def serve(self) -> None:
+        """Run until `stop` is set."""
+        self.initialize()
+        try:
+            while self.loop():
+                pass
+        finally:
+            self.shutdown()
+
+    # ---- leases ----------------------------------------------------------------------
+    def new_lease(self) -> Lease:
+        return Lease(self.worker_id, os.getpid(), this_host(), self.clock.epoch() + self.lease_ttl)
+
+    def claim_next(self) -> str | None:
+        for run_id, _ in self.store.meta_scan(QUEUE_NS, limit=20):
+            if self.claim(run_id):
+                return run_id
+        return None
+
+    def claim(self, run_id: str) -> bool:
+        """Take a queued run: remove its queue entry and write our lease, atomically."""
+        lease = self.new_lease().encode()
+        try:
+            with self.store.batch() as b:
+                b.meta_cas(QUEUE_NS, run_id, b"1", None)
+                b.meta_cas(LEASE_NS, run_id, None, lease)
+        except ConflictError:
+            return False
+        return True
+
+    def heartbeat(self, run_id: str) -> Callable[[], None]:
+        """A callback for every scheduler step: renews the lease when a third has passed."""
+        state = {"value": self.store.meta_get(LEASE_NS, run_id), "renewed": self.clock.epoch()}
+
+        def beat() -> None:
+            now = self.clock.epoch()
+            if now - state["renewed"] < self.lease_ttl / 3:
+                return
+            new = self.new_lease().encode()
+            if not self.store.meta_cas(LEASE_NS, run_id, state["value"], new):
+                raise LeaseLost(run_id)
+            state["value"], state["renewed"] = new, now
+
+        return beat
+
+    def execute(self, run_id: str) -> str | None:
+        """Run a claimed run to its end, then drop the lease."""
+        scheduler = RunScheduler(self.store, run_id, self.executor, clock=self.clock,
+                                 concurrency=self.concurrency, actor=f"worker:{self.worker_id}",
+                                 on_step=self.heartbeat(run_id))
+        try:
+            return scheduler.run_to_end(self.stop)
+        except LeaseLost:
+            log.error("worker %s lost the lease on run %s; leaving it to the new owner",
+                      self.worker_id, run_id)
+            return None
+        except UnknownRun:
+            log.error("claimed run %s has no ref; dropping it", run_id)
+            return None
+        finally:
+            self.release(run_id)
+
+    def release(self, run_id: str) -> None:
+        raw = self.store.meta_get(LEASE_NS, run_id)
+        if raw is not None and Lease.decode(raw).worker == self.worker_id:
+            with self.store.batch() as b:
+                b.meta_cas(LEASE_NS, run_id, raw, None)
+                if self.store.meta_get(KILL_NS, run_id) is not None:
+                    b.meta_delete(KILL_NS, run_id)
+
+    # ---- recovery --------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """End the runs of dead workers (lease expired or process gone) as failed."""
+        now = self.clock.epoch()
+        recovered = []
+        for run_id, raw in list(self.store.meta_scan(LEASE_NS)):
+            lease = Lease.decode(raw)
+            why = lease.abandoned(now)
+            if why and self.fail_abandoned(run_id, raw, lease, why):
+                recovered.append(run_id)
+        return recovered
+
+    def fail_abandoned(self, run_id: str, raw: bytes, lease: Lease, why: str) -> bool:
+        try:
+            run = RunState.load(self.store, run_id)
+        except UnknownRun:
+            return self.store.meta_cas(LEASE_NS, run_id, raw, None)
+        at = self.clock.stamp()
+        reason = f"worker {lease.worker} stopped: {why}"
+        kill = kill_request(self.store, run_id)
+        try:
+            with self.store.batch() as b:
+                b.meta_cas(LEASE_NS, run_id, raw, None)
+                if not run.terminal:
+                    state = "killed" if kill else "failed"
+                    end_run(run, b, at=at, actor=f"worker:{self.worker_id}", state=state,
+                            reason=reason, running_to="failed")
+                    run.commit(b, at)
+                if kill:
+                    b.meta_delete(KILL_NS, run_id)
+        except ConflictError:
+            return False  # another worker recovered it first
+        run.committed()
+        log.warning("run %s ended %s: %s", run_id, run.state, reason)
+        return True
+
+
+def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
+                  workers: int = 1, concurrency: int = 4, stop: threading.Event | None = None) -> None:
+    """Run `workers` worker processes on the store at `store_path` until SIGINT/SIGTERM."""
+    if workers <= 1:
+        _serve_one(store_path, executor_factory, concurrency, stop)
+        return
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_serve_one, args=(store_path, executor_factory, concurrency),
+                         name=f"wfobj-worker-{i}") for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join()
+
+
+def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
+               stop: threading.Event | None = None) -> None:
+    worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency)
+    if stop is not None:
+        worker.stop = stop
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: worker.stop.set())
+    log.info("worker %s serving %s", worker.worker_id, store_path)
+    worker.serve()

@@ -1,0 +1,110 @@
+"""Workflow versions: a git-like chain of version objects per name, moved by CAS.
+
+`workflows/<name>` points at the newest `workflow_version`, which links its `definition`
+and the `previous` version. Registering an unchanged definition writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
+from objstore.store import encode_structured
+
+from .clock import Clock
+from .definition import check_name, normalize, parse_source
+from .errors import NotADefinition, UnknownWorkflow
+
+REF_PREFIX = "workflows/"
+
+
+def workflow_ref(name: str) -> str:
+    return REF_PREFIX + name
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    definition_hash: str
+    version: int
+    created: bool
+
+
+class WorkflowRegistry:
+    def __init__(self, store: ObjectStore, clock: Clock):
+        self.store = store
+        self.clock = clock
+
+    def apply(self, name: str, source: str | bytes | dict, *, user: str,
+              content_type: str = "application/json") -> Registered:
+        """Register `source` under `name`; a new version only if the definition changed."""
+        check_name(name, "name")
+        definition = normalize(parse_source(source, content_type), name)
+        while True:
+            current = self.head(name)
+            if current is not None:
+                version = self.store.get_trusted(current)
+                if version["definition"].oid == self.store_hash(definition):
+                    return Registered(name, version["definition"].oid, version["version"], False)
+            if self.write_version(name, definition, current, user):
+                return self.apply_result(name)
+
+    def store_hash(self, definition: dict) -> str:
+        return hash_bytes(encode_structured(definition)[0])
+
+    def write_version(self, name: str, definition: dict, current: str | None, user: str) -> bool:
+        number = self.store.get_trusted(current)["version"] + 1 if current else 1
+        try:
+            with self.store.batch() as b:
+                def_oid = b.put_object(definition)
+                version = {"type": "workflow_version", "name": name, "version": number,
+                           "definition": Link.obj(def_oid), "registered_by": user,
+                           "registered_at": self.clock.stamp()}
+                if current:
+                    version["previous"] = Link.obj(current)
+                b.set_ref(workflow_ref(name), current, b.put_object(version))
+        except ConflictError:
+            return False  # someone registered concurrently: look again
+        return True
+
+    def apply_result(self, name: str) -> Registered:
+        version = self.store.get_trusted(self.head(name))
+        return Registered(name, version["definition"].oid, version["version"], True)
+
+    def head(self, name: str) -> str | None:
+        try:
+            return self.store.get_ref(workflow_ref(name))
+        except (RefNotFound, ValueError):
+            return None
+
+    def newest(self, name: str) -> tuple[str, dict]:
+        oid = self.head(name)
+        if oid is None:
+            raise UnknownWorkflow(name)
+        return oid, self.store.get_trusted(oid)
+
+    def history(self, name: str) -> Iterator[dict]:
+        """Every version of `name`, newest first."""
+        oid, version = self.newest(name)
+        while True:
+            yield version
+            prev = version.get("previous")
+            if prev is None:
+                return
+            version = self.store.get_trusted(prev.oid)
+
+    def names(self) -> Iterator[tuple[str, str]]:
+        for ref, oid in self.store.refs(REF_PREFIX):
+            yield ref[len(REF_PREFIX):], oid
+
+    def definition(self, definition_hash: str) -> tuple[str, dict]:
+        """(full hash, definition) for a possibly abbreviated definition hash."""
+        try:
+            oid = self.store.resolve(definition_hash)
+        except ObjectNotFound:
+            raise NotADefinition(definition_hash) from None
+        kind = self.store.type_of(oid)
+        if kind != "definition":
+            raise NotADefinition(oid, kind)
+        return oid, self.store.get_object(oid)
