@@ -1,0 +1,185 @@
+"""An HTTP client for the wfobj REST API with the same methods and return shapes as
+engine.service.WorkflowService, so CLI commands run unchanged against --server.
+
+`user` arguments are accepted for signature compatibility and ignored: the server records
+the token's user. Object downloads are checked against the hash asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import blake3
+import requests
+
+from objstore import ChecksumMismatch, WfobjError
+
+USER_AGENT = "wfobj-cli"
+TIMEOUT_S = 60
+
+
+class ApiError(WfobjError):
+    """An error answer from the server: status plus its {"title", "description"}."""
+
+    def __init__(self, status: int, title: str, description: str):
+        self.status, self.title, self.description = status, title, description
+        super().__init__(f"{description} (HTTP {status} {title})")
+
+
+class ServerUnreachable(WfobjError):
+    def __init__(self, url: str, reason: str):
+        self.url, self.reason = url, reason
+        super().__init__(f"cannot reach {url}: {reason}")
+
+
+def _seg(value: str) -> str:
+    """One path segment, escaped so it can never become another path."""
+    return quote(str(value), safe="")
+
+
+class RemoteService:
+    """WorkflowService over HTTP (SPEC §4)."""
+
+    def __init__(self, url: str, token: str | None, *, session: requests.Session | None = None,
+                 timeout: float = TIMEOUT_S) -> None:
+        self.url = url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    # transport ------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        try:
+            resp = self.session.request(method, self.url + path, timeout=self.timeout, **kw)
+        except requests.RequestException as exc:
+            raise ServerUnreachable(self.url, str(exc)) from None
+        if resp.status_code >= 400:
+            raise _api_error(resp)
+        return resp
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        return self._request(method, path, **kw).json()
+
+    # health ---------------------------------------------------------------------------
+    def health(self) -> dict:
+        return self._json("GET", "/api/health")
+
+    # workflows ------------------------------------------------------------------------
+    def apply_workflow(self, name: str, source: str | bytes | dict, *, user: str | None = None,
+                       content_type: str = "application/json") -> tuple[dict, bool]:
+        if isinstance(source, dict):
+            source, content_type = json.dumps(source), "application/json"
+        resp = self._request("PUT", f"/api/workflows/{_seg(name)}", data=source,
+                             headers={"Content-Type": content_type})
+        return resp.json(), resp.status_code == 201
+
+    def list_workflows(self) -> list[dict]:
+        return self._json("GET", "/api/workflows")
+
+    def get_workflow(self, name: str) -> dict:
+        return self._json("GET", f"/api/workflows/{_seg(name)}")
+
+    def workflow_versions(self, name: str) -> list[dict]:
+        return self._json("GET", f"/api/workflows/{_seg(name)}/versions")
+
+    def get_definition(self, definition_hash: str) -> dict:
+        return self._json("GET", f"/api/workflows/by-hash/{_seg(definition_hash)}")
+
+    # runs -----------------------------------------------------------------------------
+    def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
+                parameters: dict | None = None, user: str | None = None) -> dict:
+        if (name is None) == (definition_hash is None):
+            raise ValueError("trigger needs exactly one of name or definition_hash")
+        path = (f"/api/workflows/{_seg(name)}/trigger" if name is not None
+                else f"/api/workflows/by-hash/{_seg(definition_hash)}/trigger")
+        return self._json("POST", path, json={"parameters": parameters or {}})
+
+    def list_runs(self, *, workflow: str | None = None, state: str | None = None,
+                  limit: int = 50, cursor: str | None = None) -> dict:
+        query = {k: v for k, v in {"workflow": workflow, "state": state, "limit": limit,
+                                   "cursor": cursor}.items() if v is not None}
+        return self._json("GET", "/api/runs", params=query)
+
+    def get_run(self, run_id: str) -> dict:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}")
+
+    def run_tasks(self, run_id: str) -> list[dict]:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks")
+
+    def run_task(self, run_id: str, task: str) -> dict:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")
+
+    def run_files(self, run_id: str) -> list[dict]:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/files")
+
+    def run_lineage(self, run_id: str) -> dict:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/lineage")
+
+    def run_audit(self, run_id: str) -> list[dict]:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/audit")
+
+    def kill_run(self, run_id: str, *, user: str | None = None) -> dict:
+        return self._json("POST", f"/api/runs/{_seg(run_id)}/kill")
+
+    # objects --------------------------------------------------------------------------
+    def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:
+        """POST a blob (streamed from a file object); {"hash", "size"}."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if expected:
+            headers["X-Wfobj-Hash"] = expected
+        return self._json("POST", "/api/objects", data=stream, headers=headers)
+
+    def upload_file(self, path: str | Path) -> dict:
+        """Upload a file's content, declaring its hash so the server checks what arrived."""
+        path = Path(path)
+        hasher = blake3.blake3()
+        with path.open("rb") as fh:
+            while piece := fh.read(1 << 20):
+                hasher.update(piece)
+        with path.open("rb") as fh:
+            return self.upload(fh, hasher.hexdigest())
+
+    def has_object(self, oid: str) -> bool:
+        try:
+            self._request("HEAD", f"/api/objects/{_seg(oid)}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def iter_object(self, oid: str) -> Iterator[bytes]:
+        """The exact bytes whose hash is `oid` (a blob's content, a structured object's
+        CBOR), streamed and checked against `oid` at the end (ChecksumMismatch)."""
+        resp = self._request("GET", f"/api/objects/{_seg(oid)}",
+                             headers={"Accept": "application/cbor"}, stream=True)
+        hasher = blake3.blake3()
+        with resp:
+            for piece in resp.iter_content(1 << 20):
+                hasher.update(piece)
+                yield piece
+        if hasher.hexdigest() != oid:
+            raise ChecksumMismatch(oid, hasher.hexdigest())
+
+    def get_object_bytes(self, oid: str) -> bytes:
+        return b"".join(self.iter_object(oid))
+
+    def get_object_json(self, oid: str) -> dict:
+        """A structured object rendered as JSON by the server (links as hashes)."""
+        return self._json("GET", f"/api/objects/{_seg(oid)}",
+                          headers={"Accept": "application/json"})
+
+
+def _api_error(resp: requests.Response) -> ApiError:
+    try:
+        body = resp.json()
+        return ApiError(resp.status_code, str(body.get("title", resp.reason)),
+                        str(body.get("description", resp.reason)))
+    except (ValueError, AttributeError):
+        return ApiError(resp.status_code, resp.reason or "error", resp.text[:200] or "")
