@@ -9,7 +9,7 @@ import logging
 
 import falcon
 
-from engine.errors import RunAlreadyTerminal
+from engine.errors import DefinitionError, ParameterError, RunAlreadyTerminal
 from objstore import ChecksumMismatch, ConflictError, MissingLinks, WfobjError
 
 log = logging.getLogger("wfobj.api")
@@ -19,6 +19,10 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
     """(HTTP status, title) for a library error, by what kind of error it is."""
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal):
         return falcon.HTTP_409, "Conflict"
+    if isinstance(exc, DefinitionError):
+        return falcon.HTTP_400, "Invalid definition"
+    if isinstance(exc, ParameterError):
+        return falcon.HTTP_400, "Invalid parameters"
     if isinstance(exc, KeyError):
         return falcon.HTTP_404, "Not found"
     if isinstance(exc, ValueError):

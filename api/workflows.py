@@ -34,6 +34,10 @@ class Workflow:
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         name_param(name)
         document = read_document(req, yaml_ok=True)
+        if not isinstance(document, dict):
+            raise falcon.HTTPBadRequest(
+                title="Invalid definition",
+                description=f"a definition is a mapping, got {type(document).__name__}")
         kind = "application/yaml" if media_type(req) in YAML_TYPES else falcon.MEDIA_JSON
         result, created = self.service.apply_workflow(
             name, document, user=req.context.user, content_type=kind)

@@ -8,6 +8,7 @@ rest are stopped too and the exit status is non-zero.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -58,9 +59,10 @@ def gunicorn_argv(bind: str, workers: int) -> list[str]:
             "api.app:get_app()"]
 
 
-def engine_worker_argv(store_path: str) -> list[str]:
-    """One engine worker process (engine/worker.py)."""
-    return [sys.executable, "-m", "engine.worker", "--store", store_path]
+def engine_worker_argv(store_path: str, workers: int) -> list[str]:
+    """`wfobj worker`: engine worker processes (engine/worker.py) on the store."""
+    return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
+            "worker", "--workers", str(workers)]
 
 
 @dataclass
@@ -106,8 +108,9 @@ def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         sup.start("api", gunicorn_argv(bind, workers), env)
-        for i in range(engine_workers):
-            sup.start(f"engine-worker-{i + 1}", engine_worker_argv(env["WFOBJ_STORE"]), env)
+        if engine_workers:
+            sup.start("engine workers", engine_worker_argv(env["WFOBJ_STORE"], engine_workers),
+                      env)
         while (exited := sup.first_exited()) is None:
             time.sleep(0.2)
         click.echo(f"wfobj serve: {exited[0]} exited with status {exited[1]}; stopping",
@@ -145,6 +148,24 @@ def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int) -> None
     sys.exit(serve_forever(ctx.store_path, bind, workers, engine_workers))
 
 
+@click.command("worker")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="worker processes")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="tasks each worker runs at once")
+@pass_ctx
+def worker(ctx: CliContext, workers: int, concurrency: int) -> None:
+    """Run engine workers alone on the --store (Docker executor) until Ctrl-C/SIGTERM."""
+    from engine.docker_executor import DockerExecutor
+    from engine.worker import serve_workers
+
+    if not ctx.store_path:
+        raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve_workers(ctx.store_path, DockerExecutor, workers=workers, concurrency=concurrency)
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
     group.add_command(serve)
+    group.add_command(worker)
