@@ -30,13 +30,15 @@ class TaskBehavior:
 @dataclass
 class FakeExecutor(Executor):
     behaviors: dict[str, TaskBehavior] = field(default_factory=dict)
+    default: TaskBehavior = field(default_factory=TaskBehavior)
     host: dict[str, str] = field(default_factory=lambda: {"name": "fake", "docker_version": "none"})
     spans: list[tuple[str, int, float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _empty: dict[int, StoredText] = field(default_factory=dict)
+    _blobs: dict[tuple[int, bytes], str] = field(default_factory=dict)
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
-        behavior = self.behaviors.get(spec.task, TaskBehavior())
+        behavior = self.behaviors.get(spec.task, self.default)
         started, t0 = datetime.now(UTC), time.monotonic()
         cancelled = cancel.wait(behavior.sleep) if behavior.sleep else cancel.is_set()
         failed = spec.attempt <= behavior.fail_attempts or behavior.exit_code != 0
@@ -57,7 +59,15 @@ class FakeExecutor(Executor):
         files = behavior.outputs
         if files is None:
             files = {path: f"{spec.task}:{path}\n".encode() for path in spec.output_files}
-        return [OutputFile(path, store.put_blob(data), len(data)) for path, data in files.items()]
+        return [OutputFile(path, self.blob(store, data), len(data)) for path, data in files.items()]
+
+    def blob(self, store: ObjectStore, data: bytes) -> str:
+        """Store `data` once per store (repeated contents cost no write transaction)."""
+        key = (id(store), data)
+        oid = self._blobs.get(key)
+        if oid is None:
+            oid = self._blobs[key] = store.put_blob(data)
+        return oid
 
     def vars(self, spec: TaskSpec, behavior: TaskBehavior) -> dict[str, str]:
         return dict(behavior.vars) if behavior.vars is not None else {v: "1" for v in spec.output_vars}

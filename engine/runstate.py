@@ -22,7 +22,7 @@ from .definition import topological_order
 from .errors import UnknownRun
 from .evidence import obj
 
-BUCKET = 128
+BUCKET = 64
 RUN_PREFIX = "runs/"
 INDEX_NS = "runs"
 QUEUE_NS = "queue"
