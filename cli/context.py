@@ -29,12 +29,25 @@ class CliContext:
             self._store = open_store(self.store_path)
         return self._store
 
+    def service(self) -> Any:
+        """The WorkflowService the workflow/run commands call. Local store mode: an engine
+        service on --store whose `wait` runs a run in-process with the Docker executor."""
+        from engine.service import WorkflowService
+
+        return WorkflowService(self.store(), executor_factory=docker_executor_factory)
+
     def emit(self, data: Any, human: Callable[[Any], None] | None = None) -> None:
         """Print `data` as JSON with --json, else through `human` (default: pretty JSON)."""
         if self.json or human is None:
             click.echo(jsonlib.dumps(data, indent=None if self.json else 2, sort_keys=False))
         else:
             human(data)
+
+
+def docker_executor_factory():
+    from engine.docker_executor import DockerExecutor
+
+    return DockerExecutor()
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

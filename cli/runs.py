@@ -1,7 +1,266 @@
-"""`wfobj` commands: runs (placeholder until its issue lands)."""
+"""`wfobj run …` and `wfobj worker`: trigger, inspect and kill runs; serve engine workers."""
+
+from __future__ import annotations
+
+import json
+import sys
 
 import click
+
+from .context import CliContext, docker_executor_factory, json_option, pass_ctx
+from .workflows import local_user
+
+
+@click.group("run")
+def run() -> None:
+    """Trigger, inspect and kill runs."""
+
+
+def split_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="-p")
+        out[name] = value
+    return out
+
+
+def upload_files(svc, pairs: dict[str, str]) -> dict[str, str]:
+    """`NAME=@FILE` puts FILE in the store and passes its hash."""
+    out = dict(pairs)
+    for name, value in pairs.items():
+        if value.startswith("@"):
+            try:
+                with open(value[1:], "rb") as f:
+                    out[name] = svc.put_file(f)["hash"]
+            except OSError as exc:
+                raise click.BadParameter(f"{name}: cannot read {value[1:]}: {exc.strerror}",
+                                         param_hint="-p") from None
+    return out
+
+
+@run.command("trigger")
+@click.argument("name", required=False)
+@click.option("--hash", "definition_hash", help="Trigger this definition hash (pinned).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter; NAME=@FILE uploads FILE and passes its hash.")
+@click.option("--wait", is_flag=True, help="Wait for the end (runs it here if no worker does).")
+@json_option
+@pass_ctx
+def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
+            params: tuple[str, ...], wait: bool) -> None:
+    """Start a run of workflow NAME (or of --hash H) with parameters."""
+    if (name is None) == (definition_hash is None):
+        raise click.UsageError("give a workflow NAME or --hash H (one of them)")
+    from engine.parameters import parse_text_values
+
+    svc = ctx.service()
+    declared = (svc.get_workflow(name) if name else svc.get_definition(definition_hash))
+    values = parse_text_values(declared["definition"]["params"],
+                               upload_files(svc, split_params(params)))
+    started = svc.trigger(name=name, definition_hash=definition_hash, parameters=values,
+                          user=local_user())
+    if not wait:
+        ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
+        return
+    final = svc.wait(started["run_id"])
+    tasks = svc.run_tasks(started["run_id"])
+    ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
+    if final["state"] != "success":
+        sys.exit(1)
+
+
+def print_run_with_evidence(data: dict) -> None:
+    r = data["run"]
+    click.echo(f"run {r['run_id']} {r['state']}  workflow {r['workflow']}  "
+               f"definition {r['definition_hash']}")
+    click.echo(f"manifest {r['manifest_hash']}")
+    for ev in data["tasks"]:
+        click.echo("")
+        click.echo(f"task {ev['task']}: {ev['state']} (attempt {ev['attempt']})")
+        if ev.get("evidence_hash"):
+            print_evidence(ev)
+
+
+def print_evidence(ev: dict) -> None:
+    click.echo(f"  evidence  {ev['evidence_hash']}")
+    click.echo(f"  image     {ev['image']} {ev['image_id'] or ''}")
+    click.echo(f"  command   {json.dumps(ev['command'])}")
+    click.echo(f"  exit      {ev['exit_code']}  {ev['duration_s']:.3f}s  host {ev['host'].get('name', '?')}")
+    for i in ev["inputs"]:
+        click.echo(f"  input     {i['path']} {i['hash']} ({i['size']} B)")
+    for o in ev["outputs"]:
+        click.echo(f"  output    {o['path']} {o['hash']} ({o['size']} B)")
+    for k, v in ev["vars"].items():
+        click.echo(f"  var       {k}={v}")
+    for stream in ("stdout", "stderr"):
+        s = ev[stream]
+        click.echo(f"  {stream:<9} {s['hash']} ({s['size']} B)")
+    if ev.get("error"):
+        click.echo(f"  error     {ev['error']}")
+
+
+@run.command("list")
+@click.option("--workflow", help="Only runs of this workflow.")
+@click.option("--state", type=click.Choice(["pending", "running", "success", "failed", "killed"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--cursor", help="Continue after a previous page.")
+@json_option
+@pass_ctx
+def list_(ctx: CliContext, workflow: str | None, state: str | None, limit: int,
+          cursor: str | None) -> None:
+    """Runs, newest first."""
+    def human(page: dict) -> None:
+        for r in page["runs"]:
+            click.echo(f"{r['run_id']}  {r['state']:<8} {r['workflow']:<20} {r['created_at']}")
+        if page["next_cursor"]:
+            click.echo(f"(more: --cursor {page['next_cursor']})")
+
+    ctx.emit(ctx.service().list_runs(workflow=workflow, state=state, limit=limit, cursor=cursor),
+             human)
+
+
+@run.command("show")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def show(ctx: CliContext, run_id: str) -> None:
+    """A run's record and state."""
+    def human(r: dict) -> None:
+        for key in ("run_id", "workflow", "state", "definition_hash", "manifest_hash",
+                    "engine_version", "triggered_by", "created_at", "started_at", "ended_at"):
+            click.echo(f"{key:<16} {r[key]}")
+        click.echo(f"{'parameters':<16} {json.dumps(r['parameters'])}")
+        for task, state in r["tasks"].items():
+            click.echo(f"  {task:<24} {state}")
+
+    ctx.emit(ctx.service().get_run(run_id), human)
+
+
+@run.command("tasks")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def tasks(ctx: CliContext, run_id: str) -> None:
+    """Evidence of every task's last attempt, in topological order."""
+    def human(rows: list[dict]) -> None:
+        for ev in rows:
+            click.echo(f"{ev['task']:<24} {ev['state']:<8} attempt {ev['attempt']}  "
+                       f"{ev.get('evidence_hash') or '-'}")
+
+    ctx.emit(ctx.service().run_tasks(run_id), human)
+
+
+@run.command("task")
+@click.argument("run_id")
+@click.argument("task")
+@json_option
+@pass_ctx
+def task(ctx: CliContext, run_id: str, task: str) -> None:
+    """Evidence of TASK's last attempt, with every attempt's hash."""
+    def human(ev: dict) -> None:
+        click.echo(f"task {ev['task']}: {ev['state']} (attempt {ev['attempt']})")
+        if ev.get("evidence_hash"):
+            print_evidence(ev)
+        click.echo(f"  attempts  {' '.join(ev['attempts']) or '-'}")
+
+    ctx.emit(ctx.service().run_task(run_id, task), human)
+
+
+@run.command("files")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def files(ctx: CliContext, run_id: str) -> None:
+    """Every file the run produced."""
+    def human(rows: list[dict]) -> None:
+        for f in rows:
+            click.echo(f"{f['hash']}  {f['size']:>10}  {f['task']}/{f['path']}")
+
+    ctx.emit(ctx.service().run_files(run_id), human)
+
+
+@run.command("lineage")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def lineage(ctx: CliContext, run_id: str) -> None:
+    """The input → task → output graph of the run."""
+    def human(graph: dict) -> None:
+        for edge in graph["edges"]:
+            click.echo(f"{edge['from']} -[{edge['kind']}]-> {edge['to']}")
+
+    ctx.emit(ctx.service().run_lineage(run_id), human)
+
+
+@run.command("audit")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def audit(ctx: CliContext, run_id: str) -> None:
+    """The run's hash-chained audit trail, oldest first."""
+    def human(rows: list[dict]) -> None:
+        for e in rows:
+            task = f" {e['task']}" if e["task"] else ""
+            reason = f"  ({e['reason']})" if e["reason"] else ""
+            click.echo(f"{e['seq']:>4} {e['at']} {e['actor']:<28} {e['event']}{task}: "
+                       f"{e['from']} -> {e['to']}{reason}")
+
+    ctx.emit(ctx.service().run_audit(run_id), human)
+
+
+@run.command("kill")
+@click.argument("run_id")
+@json_option
+@pass_ctx
+def kill(ctx: CliContext, run_id: str) -> None:
+    """Kill a run: at once if pending, else its worker stops its containers."""
+    ctx.emit(ctx.service().kill_run(run_id, user=local_user()),
+             lambda r: click.echo(f"{r['run_id']} {r['state']}"
+                                  + (" (kill requested)" if r["state"] == "running" else "")))
+
+
+@run.command("logs")
+@click.argument("run_id")
+@click.argument("task", required=False)
+@json_option
+@pass_ctx
+def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
+    """Full stdout and stderr of TASK's last attempt (every task without TASK)."""
+    svc = ctx.service()
+    names = [task] if task else list(svc.get_run(run_id)["tasks"])
+    rows = [svc.run_logs(run_id, name) for name in names]
+
+    def human(items: list[dict]) -> None:
+        for item in items:
+            if not task:
+                click.echo(f"== {item['task']} (attempt {item['attempt']}) ==")
+            click.echo(item["stdout"], nl=False)
+            click.echo(item["stderr"], nl=False, err=True)
+
+    ctx.emit(rows, human)
+
+
+@click.command("worker")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 1024),
+              help="Tasks of one run running at once.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+@pass_ctx
+def worker(ctx: CliContext, concurrency: int, workers: int) -> None:
+    """Engine workers alone: claim pending runs on --store and execute them (Docker)."""
+    import logging
+
+    from engine.worker import serve_workers
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
+    ctx.store()  # fail early with a readable line if there is no store
+    serve_workers(ctx.store_path, docker_executor_factory, workers=workers,
+                  concurrency=concurrency)
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    group.add_command(run)
+    group.add_command(worker)

@@ -1,7 +1,93 @@
-"""`wfobj` commands: workflows (placeholder until its issue lands)."""
+"""`wfobj workflow apply|list|show|log`: register and inspect workflow definitions."""
+
+from __future__ import annotations
+
+import getpass
+import os
 
 import click
+
+from .context import CliContext, json_option, pass_ctx
+
+
+def local_user() -> str:
+    return f"local:{getpass.getuser()}"
+
+
+def content_type_of(path: str) -> str:
+    return "application/json" if path.lower().endswith(".json") else "application/yaml"
+
+
+def name_for(path: str, given: str | None, text: str) -> str:
+    """--name, else the definition's own `name`, else the file name without extension."""
+    if given:
+        return given
+    from engine.definition import parse_source
+
+    raw = parse_source(text, content_type_of(path))
+    if isinstance(raw.get("name"), str):
+        return raw["name"]
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+@click.group("workflow")
+def workflow() -> None:
+    """Register and inspect workflow definitions."""
+
+
+@workflow.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", help="Register under this name (default: the file's `name`).")
+@json_option
+@pass_ctx
+def apply(ctx: CliContext, file: str, name: str | None) -> None:
+    """Register FILE (YAML or JSON); a new version only if the definition changed."""
+    with open(file, encoding="utf-8") as f:
+        text = f.read()
+    result, created = ctx.service().apply_workflow(
+        name_for(file, name, text), text, user=local_user(), content_type=content_type_of(file))
+    ctx.emit({**result, "created": created}, lambda r: click.echo(
+        f"{r['name']} version {r['version']} ({'created' if created else 'unchanged'}): "
+        f"{r['definition_hash']}"))
+
+
+@workflow.command("list")
+@json_option
+@pass_ctx
+def list_(ctx: CliContext) -> None:
+    """Registered workflows with their newest version."""
+    def human(rows: list[dict]) -> None:
+        for r in rows:
+            click.echo(f"{r['name']:<24} v{r['version']:<4} {r['definition_hash'][:12]}  {r['updated_at']}")
+
+    ctx.emit(ctx.service().list_workflows(), human)
+
+
+@workflow.command("show")
+@click.argument("name")
+@click.option("--hash", "by_hash", is_flag=True, help="NAME is a definition hash (prefix).")
+@json_option
+@pass_ctx
+def show(ctx: CliContext, name: str, by_hash: bool) -> None:
+    """The newest definition of NAME (normalized), as JSON."""
+    svc = ctx.service()
+    ctx.emit(svc.get_definition(name) if by_hash else svc.get_workflow(name))
+
+
+@workflow.command("log")
+@click.argument("name")
+@json_option
+@pass_ctx
+def log(ctx: CliContext, name: str) -> None:
+    """Every version of NAME, newest first."""
+    def human(rows: list[dict]) -> None:
+        for r in rows:
+            click.echo(f"v{r['version']:<4} {r['definition_hash']}  {r['registered_at']}  "
+                       f"{r['registered_by']}")
+
+    ctx.emit(ctx.service().workflow_versions(name), human)
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    group.add_command(workflow)

@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable
 from importlib import metadata
+from typing import BinaryIO
 
 from objstore import ObjectStore
 
@@ -177,6 +178,11 @@ class WorkflowService:
                 return run
             self.clock.sleep(poll)
             waited += poll
+
+    def put_file(self, stream: BinaryIO) -> dict:
+        """Store a file's bytes as a blob (for `file` params): {"hash", "size"}."""
+        oid, size = self.store.put_stream(stream)
+        return {"hash": oid, "size": size}
 
     # sync ---------------------------------------------------------------------------
     def on_refs_updated(self, ref_names: Iterable[str]) -> int:
