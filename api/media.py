@@ -33,13 +33,21 @@ def media_handlers() -> dict:
     return handlers
 
 
+def body_stream(req: falcon.Request):
+    """The body as a file: the raw input when the server marks it terminated (gunicorn
+    de-chunks `Transfer-Encoding: chunked`), else bounded by Content-Length."""
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        return req.stream
+    return req.bounded_stream
+
+
 def read_body(req: falcon.Request, limit: int) -> bytes:
     """The whole body, or 413 if it is (or claims to be) over `limit` bytes."""
     if req.content_length is not None and req.content_length > limit:
         raise falcon.HTTPContentTooLarge(
             title="Body too large", description=f"body of {req.content_length} bytes is over "
             f"the limit of {limit} bytes")
-    data = req.bounded_stream.read(limit + 1)
+    data = body_stream(req).read(limit + 1)
     if len(data) > limit:
         raise falcon.HTTPContentTooLarge(
             title="Body too large", description=f"body is over the limit of {limit} bytes")

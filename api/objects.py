@@ -13,6 +13,7 @@ import falcon
 from objstore import ObjectStore
 from objstore.codec import to_json
 
+from .media import body_stream
 from .params import hash_param
 
 CBOR = "application/cbor"
@@ -115,7 +116,7 @@ class ObjectUpload:
         declared = _declared_hash(req)
         if req.content_length is not None and req.content_length > self.max_upload:
             raise _too_large(self.max_upload)
-        spool, oid, size = spool_upload(req.bounded_stream, self.max_upload)
+        spool, oid, size = spool_upload(body_stream(req), self.max_upload)
         with spool:
             if declared is not None and declared != oid:
                 raise falcon.HTTPBadRequest(

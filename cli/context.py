@@ -31,7 +31,12 @@ class CliContext:
 
     def service(self) -> Any:
         """The WorkflowService the workflow/run commands call. Local store mode: an engine
-        service on --store whose `wait` runs a run in-process with the Docker executor."""
+        service on --store whose `wait` runs a run in-process with the Docker executor.
+        With --server: the same methods over HTTP (cli/remote.py), as the --token's user."""
+        if self.server:
+            from .remote import RemoteService
+
+            return RemoteService(self.server, self.token)
         from engine.service import WorkflowService
 
         return WorkflowService(self.store(), executor_factory=docker_executor_factory)

@@ -8,6 +8,7 @@ the token's user. Object downloads are checked against the hash asked for.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +21,7 @@ from objstore import ChecksumMismatch, WfobjError
 
 USER_AGENT = "wfobj-cli"
 TIMEOUT_S = 60
+TERMINAL = ("success", "failed", "killed")
 
 
 class ApiError(WfobjError):
@@ -127,6 +129,28 @@ class RemoteService:
     def kill_run(self, run_id: str, *, user: str | None = None) -> dict:
         return self._json("POST", f"/api/runs/{_seg(run_id)}/kill")
 
+    def run_logs(self, run_id: str, task: str) -> dict:
+        """{"task", "attempt", "stdout", "stderr"}: full streams, each checked by hash."""
+        ev = self.run_task(run_id, task)
+        if not ev.get("evidence_hash"):
+            return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
+
+        def text(stream: dict) -> str:
+            return self.get_object_bytes(stream["hash"]).decode("utf-8", errors="replace")
+
+        return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
+                "stderr": text(ev["stderr"])}
+
+    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5) -> dict:
+        """Poll until the run ends (or `timeout` seconds pass) and return it."""
+        waited = 0.0
+        while True:
+            run = self.get_run(run_id)
+            if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
+                return run
+            time.sleep(poll)
+            waited += poll
+
     # objects --------------------------------------------------------------------------
     def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:
         """POST a blob (streamed from a file object); {"hash", "size"}."""
@@ -134,6 +158,15 @@ class RemoteService:
         if expected:
             headers["X-Wfobj-Hash"] = expected
         return self._json("POST", "/api/objects", data=stream, headers=headers)
+
+    def put_file(self, stream: BinaryIO) -> dict:
+        """Stream a file to the server, hashing what is sent; the server's answer must name
+        the same hash (else ChecksumMismatch). {"hash", "size"}"""
+        reader = _HashingReader(stream)
+        stored = self.upload(reader)
+        if stored["hash"] != reader.hexdigest():
+            raise ChecksumMismatch(reader.hexdigest(), stored["hash"])
+        return stored
 
     def upload_file(self, path: str | Path) -> dict:
         """Upload a file's content, declaring its hash so the server checks what arrived."""
@@ -174,6 +207,25 @@ class RemoteService:
         """A structured object rendered as JSON by the server (links as hashes)."""
         return self._json("GET", f"/api/objects/{_seg(oid)}",
                           headers={"Accept": "application/json"})
+
+
+class _HashingReader:
+    """A file wrapper that hashes what is read from it (requests streams it in pieces)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.hasher = stream, blake3.blake3()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.hasher.update(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while piece := self.read(1 << 20):
+            yield piece
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
 
 
 def _api_error(resp: requests.Response) -> ApiError:

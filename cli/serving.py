@@ -8,7 +8,6 @@ rest are stopped too and the exit status is non-zero.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -61,7 +60,7 @@ def gunicorn_argv(bind: str, workers: int) -> list[str]:
 
 
 def engine_worker_argv(store_path: str, workers: int) -> list[str]:
-    """`wfobj worker`: engine worker processes (engine/worker.py) on the store."""
+    """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
             "worker", "--workers", str(workers)]
 
@@ -149,24 +148,6 @@ def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int) -> None
     sys.exit(serve_forever(ctx.store_path, bind, workers, engine_workers))
 
 
-@click.command("worker")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="worker processes")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="tasks each worker runs at once")
-@pass_ctx
-def worker(ctx: CliContext, workers: int, concurrency: int) -> None:
-    """Run engine workers alone on the --store (Docker executor) until Ctrl-C/SIGTERM."""
-    from engine.docker_executor import DockerExecutor
-    from engine.worker import serve_workers
-
-    if not ctx.store_path:
-        raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve_workers(ctx.store_path, DockerExecutor, workers=workers, concurrency=concurrency)
-
-
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
     group.add_command(serve)
-    group.add_command(worker)
