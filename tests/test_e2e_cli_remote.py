@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from cli.context import CliContext
 from cli.main import cli
 
-from .support_e2e import ROOT, snapshot, start_server
+from .support_e2e import ROOT, snapshot, start_server, wait_terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 EXAMPLE = ROOT / "examples" / "wordcount.yaml"
@@ -84,6 +84,7 @@ def test_trigger_by_hash_and_plain_output(server):
     started = ok_json(up)
     assert started["state"] == "pending"
     assert started["definition_hash"] == applied["definition_hash"]
+    assert wait_terminal(server, started["run_id"])["state"] == "success"
 
 
 def test_cli_errors_are_one_line_and_write_nothing(server):
