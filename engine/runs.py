@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import uuid
 
@@ -21,12 +22,24 @@ from .runstate import INDEX_NS, QUEUE_NS, TASK_TERMINAL, RunState, index_entry
 KILL_NS = "kill"
 
 
-def uuid7(now_ms: int | None = None) -> str:
-    """A UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, version 7, random rest; sortable."""
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rand = int.from_bytes(secrets.token_bytes(10), "big")
-    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
-    value |= 0b10 << 62 | rand & (2**62 - 1)
+_last_uuid7 = [0, 0]  # (ms, sub-ms) of the newest id made by this process
+_uuid7_lock = threading.Lock()
+
+
+def uuid7(now_us: int | None = None) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix ms, 12 bits of sub-millisecond time (method 3,
+    kept strictly increasing within the process), random rest. Id order is time order."""
+    us = int(time.time() * 1_000_000) if now_us is None else now_us
+    ms, sub = divmod(us, 1000)
+    sub = sub * 4  # 0..3996 of 4096
+    with _uuid7_lock:
+        if (ms, sub) <= tuple(_last_uuid7):
+            ms, sub = _last_uuid7[0], _last_uuid7[1] + 1
+            if sub > 0xFFF:
+                ms, sub = ms + 1, 0
+        _last_uuid7[:] = [ms, sub]
+    rand = int.from_bytes(secrets.token_bytes(8), "big") & (2**62 - 1)
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | sub << 64 | 0b10 << 62 | rand
     return str(uuid.UUID(int=value))
 
 
@@ -35,7 +48,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     """Record a new pending run and queue it; returns its state."""
     now = clock.now()
     at = format_time(now)
-    run_id = uuid7(int(now.timestamp() * 1000))
+    run_id = uuid7(int(now.timestamp() * 1_000_000))
     record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
               "definition": obj(definition_oid), "engine_version": engine_version,
               "triggered_by": user, "created_at": at, "parameters": parameters}

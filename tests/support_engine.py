@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from engine.fake_executor import FakeExecutor, TaskBehavior
+from engine.runstate import QUEUE_NS
 from engine.scheduler import RunScheduler
 from engine.service import WorkflowService
 
@@ -56,6 +57,7 @@ def run_with(store, run_id: str, behaviors: dict[str, TaskBehavior] | None = Non
              concurrency: int = 4) -> tuple[str, FakeExecutor]:
     """Drive one run to its end with a fake executor; returns (state, executor)."""
     ex = FakeExecutor(behaviors or {})
+    claim(store, run_id)
     state = RunScheduler(store, run_id, ex, concurrency=concurrency, poll=0.05).run_to_end()
     return state, ex
 
@@ -63,3 +65,8 @@ def run_with(store, run_id: str, behaviors: dict[str, TaskBehavior] | None = Non
 def trigger(svc: WorkflowService, definition: dict, name: str = "wf", **params) -> str:
     svc.apply_workflow(name, definition, user="alice")
     return svc.trigger(name=name, parameters=params, user="alice")["run_id"]
+
+
+def claim(store, run_id: str) -> None:
+    """Take the run off the queue, as a worker's claim does."""
+    store.meta_cas(QUEUE_NS, run_id, b"1", None)

@@ -1,0 +1,130 @@
+"""Triggering: parameter checks, run records, pinning, listing and runs that arrive by sync."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from engine.errors import BadCursor, ParameterError, UnknownRun
+from engine.runstate import QUEUE_NS
+from objstore import MemoryObjectStore
+from tests.support_engine import run_with, service, trigger, wordcount
+
+
+@pytest.fixture
+def svc(store):
+    s = service(store)
+    d = wordcount()
+    d["params"].update({
+        "mode": {"type": "string", "enum": ["fast", "slow"], "default": "fast"},
+        "ratio": {"type": "float", "default": 0.5},
+        "verbose": {"type": "bool", "default": False},
+    })
+    s.apply_workflow("wordcount", d, user="alice")
+    return s
+
+
+BAD_PARAMS = [
+    ({"corpus": "CORPUS", "colour": "red"}, "colour", "unknown parameter"),
+    ({}, "corpus", "missing required value"),
+    ({"corpus": "CORPUS", "min_len": "3"}, "min_len", "not of type int"),
+    ({"corpus": "CORPUS", "min_len": True}, "min_len", "not of type int"),
+    ({"corpus": "CORPUS", "ratio": "x"}, "ratio", "not of type float"),
+    ({"corpus": "CORPUS", "verbose": "yes"}, "verbose", "not of type bool"),
+    ({"corpus": "CORPUS", "mode": "medium"}, "mode", 'not one of "fast", "slow"'),
+    ({"corpus": "CORPUS", "mode": 1}, "mode", "not of type string"),
+    ({"corpus": "f" * 64}, "corpus", "not in the store"),
+    ({"corpus": "not-a-hash"}, "corpus", "not a file hash"),
+]
+
+
+@pytest.mark.parametrize("params,name,words", BAD_PARAMS)
+def test_bad_parameters_make_no_run(svc, store, params, name, words):
+    corpus = store.put_blob(b"a b c")
+    params = {k: corpus if v == "CORPUS" else v for k, v in params.items()}
+    refs_before = list(store.refs("runs/"))
+    with pytest.raises(ParameterError) as err:
+        svc.trigger(name="wordcount", parameters=params, user="alice")
+    assert err.value.name == name and words in str(err.value)
+    assert list(store.refs("runs/")) == refs_before
+    assert list(store.meta_scan(QUEUE_NS)) == []
+
+
+def test_trigger_records_the_run(svc, store):
+    corpus = store.put_blob(b"hello world")
+    started = svc.trigger(name="wordcount", parameters={"corpus": corpus, "ratio": 2},
+                          user="alice")
+    assert started["state"] == "pending"
+    assert uuid.UUID(started["run_id"]).version == 7
+    run = svc.get_run(started["run_id"])
+    assert run["parameters"] == {"corpus": corpus, "min_len": 3, "mode": "fast", "ratio": 2,
+                                 "verbose": False}
+    assert run["triggered_by"] == "alice" and run["engine_version"].startswith("wfobj")
+    assert run["created_at"].endswith("Z") and run["started_at"] is None
+    assert run["tasks"] == {"split": "pending", "count": "pending"}
+    manifest = store.get_object(run["manifest_hash"])
+    record = store.get_object(manifest["run"].oid)
+    assert record["type"] == "run_record" and record["definition"].oid == run["definition_hash"]
+    assert record["parameters"]["ratio"] == "2"  # no floats in objects
+    rerun = svc.trigger(name="wordcount", parameters={"corpus": corpus}, user="bob")
+    assert rerun["run_id"] != started["run_id"]
+
+
+def test_by_hash_trigger_pins_the_old_definition(svc, store):
+    corpus = store.put_blob(b"x")
+    old = svc.get_workflow("wordcount")["definition_hash"]
+    changed = wordcount()
+    changed["tasks"]["split"]["command"] = ["sh", "-c", "echo new > /out/words.txt"]
+    svc.apply_workflow("wordcount", changed, user="alice")
+    pinned = svc.trigger(definition_hash=old, parameters={"corpus": corpus}, user="alice")
+    assert pinned["definition_hash"] == old
+    state, ex = run_with(store, pinned["run_id"])
+    assert state == "success"
+    split = svc.run_task(pinned["run_id"], "split")
+    assert "awk" in split["command"][2]  # the old command ran
+    latest = svc.trigger(name="wordcount", parameters={"corpus": corpus}, user="alice")
+    assert latest["definition_hash"] != old
+
+
+def test_list_runs_newest_first_filters_and_stable_cursor(store):
+    svc = service(store)
+    ids = [trigger(svc, {"tasks": {"a": {"image": "i", "command": ["true"]}}}, name=f"w{i % 2}")
+           for i in range(7)]
+    page = svc.list_runs(limit=3)
+    assert [r["run_id"] for r in page["runs"]] == ids[::-1][:3]
+    newer = trigger(svc, {"tasks": {"a": {"image": "i", "command": ["true"]}}}, name="w0")
+    page2 = svc.list_runs(limit=3, cursor=page["next_cursor"])
+    assert [r["run_id"] for r in page2["runs"]] == ids[::-1][3:6]
+    page3 = svc.list_runs(limit=3, cursor=page2["next_cursor"])
+    assert [r["run_id"] for r in page3["runs"]] == ids[:1] and page3["next_cursor"] is None
+    assert svc.list_runs(limit=50)["runs"][0]["run_id"] == newer
+    w1 = svc.list_runs(workflow="w1")["runs"]
+    assert [r["run_id"] for r in w1] == [ids[5], ids[3], ids[1]]
+    run_with(store, ids[0])
+    assert [r["run_id"] for r in svc.list_runs(state="success")["runs"]] == [ids[0]]
+    with pytest.raises(BadCursor):
+        svc.list_runs(cursor="!!")
+
+
+def test_runs_arriving_by_sync_are_indexed_and_readable(store):
+    source = MemoryObjectStore()
+    src = service(source)
+    run_id = trigger(src, wordcount(), name="wordcount", corpus=source.put_blob(b"x y"))
+    run_with(source, run_id)
+    # copy the run's closure and ref the way sync would: objects, then the ref, no meta
+    from objstore.walk import walk_closure
+
+    head = source.get_ref(f"runs/{run_id}")
+    with store.batch() as b:
+        for oid in walk_closure(source, [head]):
+            store.stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
+        b.set_ref(f"runs/{run_id}", None, head)
+    svc = service(store)
+    assert svc.get_run(run_id)["state"] == "success"  # straight from the ref
+    assert svc.list_runs()["runs"] == []
+    assert svc.on_refs_updated([f"runs/{run_id}", "workflows/x"]) == 1
+    assert [r["run_id"] for r in svc.list_runs()["runs"]] == [run_id]
+    assert svc.run_audit(run_id)[-1]["to"] == "success"
+    with pytest.raises(UnknownRun):
+        svc.get_run(str(uuid.uuid4()))
