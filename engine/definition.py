@@ -255,7 +255,8 @@ def check_output_path(path: str, place: str) -> str:
     parts = trimmed.split("/")
     for part in parts:
         if part == "..":
-            raise DefinitionError(place, f"{path!r}: '..' is not allowed")
+            where = "" if path == ".." else f" (in {path!r})"
+            raise DefinitionError(place, f"'..' is not allowed{where}")
         if part in ("", "."):
             raise DefinitionError(place, f"{path!r} is not a clean relative path")
         if "\x00" in part or "\\" in part:
