@@ -185,17 +185,19 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
                          name=f"wfobj-worker-{i}") for i in range(workers)]
     for proc in procs:
         proc.start()
+
+    def forward(signum, _frame) -> None:  # each child winds its run down on SIGTERM
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         for proc in procs:
             proc.join()
-    except KeyboardInterrupt:
-        pass
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in procs:
-            proc.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
