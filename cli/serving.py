@@ -67,12 +67,14 @@ def engine_worker_argv(store_path: str, workers: int) -> list[str]:
 
 @dataclass
 class Supervisor:
-    """Starts child processes, stops them all together, reports the first to die."""
+    """Starts child processes, each in its own process group, stops them all together
+    (grandchildren too, even if a child died and left them orphaned), and reports the
+    first child to die."""
 
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.children.append((name, subprocess.Popen(argv, env=env)))
+        self.children.append((name, subprocess.Popen(argv, env=env, start_new_session=True)))
 
     def first_exited(self) -> tuple[str, int] | None:
         for name, proc in self.children:
@@ -82,8 +84,7 @@ class Supervisor:
 
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         for _, proc in self.children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for _, proc in self.children:
             try:
@@ -91,6 +92,25 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        while time.monotonic() < deadline and any(_group_alive(p.pid) for _, p in self.children):
+            time.sleep(0.1)
+        for _, proc in self.children:
+            _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 class _Stop(Exception):
