@@ -25,6 +25,8 @@ def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> di
         if name not in given:
             if "default" not in spec:
                 raise ParameterError(name, f"missing required value of type {spec['type']}")
+            if spec["type"] == "file" and spec["default"] not in store:
+                raise ParameterError(name, f"default file {spec['default']} is not in the store")
             values[name] = spec["default"]
             continue
         values[name] = check_value(name, spec, given[name], store)

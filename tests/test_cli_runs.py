@@ -86,6 +86,21 @@ def test_trigger_list_show_kill_audit(wf):
     assert missing.exit_code != 0 and "unknown run" in missing.output
 
 
+def test_trigger_by_hash_prefix_pins_the_definition(wf, tmp_path):
+    wf("workflow", "apply", str(EXAMPLES / "wordcount.yaml"))
+    old = json.loads(wf("workflow", "show", "wordcount", "--json").output)["definition_hash"]
+    changed = yaml.safe_load((EXAMPLES / "wordcount.yaml").read_text())
+    changed["description"] = "v2"
+    path = tmp_path / "v2.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    wf("workflow", "apply", str(path))
+    corpus = EXAMPLES / "corpus.txt"
+    started = json.loads(wf("run", "trigger", "--hash", old[:10], "-p", f"corpus=@{corpus}",
+                            "--json").output)
+    assert started["definition_hash"] == old
+    assert json.loads(wf("run", "show", started["run_id"], "--json").output)["definition_hash"] == old
+
+
 def test_trigger_needs_name_or_hash(wf):
     result = wf("run", "trigger", ok=False)
     assert result.exit_code != 0 and "NAME or --hash" in result.output

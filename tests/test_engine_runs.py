@@ -128,3 +128,12 @@ def test_runs_arriving_by_sync_are_indexed_and_readable(store):
     assert svc.run_audit(run_id)[-1]["to"] == "success"
     with pytest.raises(UnknownRun):
         svc.get_run(str(uuid.uuid4()))
+
+
+def test_a_file_default_must_be_in_the_store(store):
+    svc = service(store)
+    d = {"params": {"f": {"type": "file", "default": "e" * 64}},
+         "tasks": {"a": {"image": "i", "command": ["true"], "inputs": {"f": {"param": "f"}}}}}
+    svc.apply_workflow("fd", d, user="u")
+    with pytest.raises(ParameterError, match="default file e+ is not in the store"):
+        svc.trigger(name="fd", user="u")
