@@ -126,8 +126,17 @@ class Worker:
         except UnknownRun:
             log.error("claimed run %s has no ref; dropping it", run_id)
             return None
+        except Exception as exc:  # an engine bug: never leave the run `running`
+            log.exception("worker %s failed running %s", self.worker_id, run_id)
+            self.fail_own(run_id, f"engine error: {type(exc).__name__}: {exc}")
+            return "failed"
         finally:
             self.release(run_id)
+
+    def fail_own(self, run_id: str, why: str) -> None:
+        raw = self.store.meta_get(LEASE_NS, run_id)
+        if raw is not None and Lease.decode(raw).worker == self.worker_id:
+            self.fail_abandoned(run_id, raw, Lease.decode(raw), why)
 
     def release(self, run_id: str) -> None:
         raw = self.store.meta_get(LEASE_NS, run_id)

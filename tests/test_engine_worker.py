@@ -109,3 +109,23 @@ def test_stopping_worker_winds_its_run_down(store):
     run = svc.get_run(run_id)
     assert run["state"] == "failed" and run["tasks"]["slow"] == "killed"
     assert any(e["event"] == "worker_stopping" for e in svc.run_audit(run_id))
+
+
+def test_an_engine_error_mid_run_ends_the_run_failed(store, monkeypatch):
+    from engine.scheduler import RunScheduler
+
+    svc = service(store)
+    run_id = trigger(svc, {"tasks": {"a": task()}})
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(RunScheduler, "loop", broken)
+    worker = Worker(store, FakeExecutor, worker_id="w")
+    worker.executor = FakeExecutor()
+    assert worker.claim(run_id)
+    assert worker.execute(run_id) == "failed"
+    run = svc.get_run(run_id)
+    assert run["state"] == "failed"
+    assert "engine error: RuntimeError: boom" in svc.run_audit(run_id)[-1]["reason"]
+    assert store.meta_get(LEASE_NS, run_id) is None
