@@ -189,11 +189,7 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
     if workers <= 1:
         _serve_one(store_path, executor_factory, concurrency, stop)
         return
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_serve_one, args=(store_path, executor_factory, concurrency),
-                         name=f"wfobj-worker-{i}") for i in range(workers)]
-    for proc in procs:
-        proc.start()
+    procs = spawn_workers(store_path, executor_factory, workers=workers, concurrency=concurrency)
 
     def forward(signum, _frame) -> None:  # each child winds its run down on SIGTERM
         for proc in procs:
@@ -207,6 +203,18 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
+                  workers: int, concurrency: int = 4) -> list[multiprocessing.Process]:
+    """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
+    cleanly on SIGTERM. The caller joins them."""
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_serve_one, args=(store_path, executor_factory, concurrency),
+                         name=f"wfobj-worker-{i}") for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    return procs
 
 
 def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
