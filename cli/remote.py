@@ -17,11 +17,11 @@ from urllib.parse import quote
 import blake3
 import requests
 
+from engine.waiting import Progress, poll_run
 from objstore import ChecksumMismatch, WfobjError
 
 USER_AGENT = "wfobj-cli"
 TIMEOUT_S = 60
-TERMINAL = ("success", "failed", "killed")
 
 
 class ApiError(WfobjError):
@@ -141,15 +141,11 @@ class RemoteService:
         return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
                 "stderr": text(ev["stderr"])}
 
-    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5) -> dict:
+    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5,
+             on_progress: Progress | None = None) -> dict:
         """Poll until the run ends (or `timeout` seconds pass) and return it."""
-        waited = 0.0
-        while True:
-            run = self.get_run(run_id)
-            if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
-                return run
-            time.sleep(poll)
-            waited += poll
+        return poll_run(lambda: self.get_run(run_id), time.sleep, poll=poll, timeout=timeout,
+                        on_progress=on_progress)
 
     # objects --------------------------------------------------------------------------
     def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:

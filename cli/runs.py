@@ -64,11 +64,17 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     if not wait:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
         return
-    final = svc.wait(started["run_id"])
+    final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress)
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != "success":
         sys.exit(1)
+
+
+def show_progress(run: dict) -> None:
+    """One stderr line per change while --wait polls: run state and each task's state."""
+    tasks = "  ".join(f"{name}:{state}" for name, state in run.get("tasks", {}).items())
+    click.echo(f"[{run['state']}] {tasks}", err=True)
 
 
 def print_run_with_evidence(data: dict) -> None:

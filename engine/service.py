@@ -21,7 +21,8 @@ from .errors import BadCursor, RunAlreadyTerminal, UnknownRun
 from .executor import Executor
 from .parameters import check_parameters
 from .runs import create_run, index_run, kill_pending, request_kill
-from .runstate import INDEX_NS, RUN_PREFIX, TERMINAL, RunState
+from .runstate import INDEX_NS, RUN_PREFIX, RunState
+from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
 
 
@@ -157,7 +158,8 @@ class WorkflowService:
         request_kill(self.store, self.clock, run_id, user)
         return {"run_id": run_id, "state": run.state}
 
-    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2) -> dict:
+    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2,
+             on_progress: Progress | None = None) -> dict:
         """Block until the run ends and return it. If no worker has claimed it and this
         service has an executor, run it in this process."""
         if self.executor_factory is not None:
@@ -171,13 +173,8 @@ class WorkflowService:
                     worker.execute(run_id)
                 finally:
                     worker.shutdown()
-        waited = 0.0
-        while True:
-            run = self.get_run(run_id)
-            if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
-                return run
-            self.clock.sleep(poll)
-            waited += poll
+        return poll_run(lambda: self.get_run(run_id), self.clock.sleep, poll=poll,
+                        timeout=timeout, on_progress=on_progress)
 
     def put_file(self, stream: BinaryIO) -> dict:
         """Store a file's bytes as a blob (for `file` params): {"hash", "size"}."""

@@ -110,9 +110,11 @@ def test_trigger_needs_name_or_hash(wf):
 def test_trigger_wait_runs_and_prints_evidence(wf, docker_client):
     wf("workflow", "apply", str(EXAMPLES / "wordcount.yaml"))
     result = wf("run", "trigger", "wordcount", "-p", f"corpus=@{EXAMPLES / 'corpus.txt'}", "--wait")
-    assert "success" in result.output.splitlines()[0]
-    assert "output    count.txt" in result.output and "var       count=" in result.output
-    run_id = result.output.split()[1]
+    assert "success" in result.stdout.splitlines()[0]
+    assert "output    count.txt" in result.stdout and "var       count=" in result.stdout
+    # progress goes to stderr, one line per change, ending with the terminal state
+    assert result.stderr.splitlines()[-1].startswith("[success] split:success  count:success")
+    run_id = result.stdout.split()[1]
     files = json.loads(wf("run", "files", run_id, "--json").output)
     assert {f["path"] for f in files} == {"words.txt", "count.txt"}
     lineage = json.loads(wf("run", "lineage", run_id, "--json").output)
@@ -127,5 +129,5 @@ def test_trigger_wait_exits_non_zero_when_the_run_fails(wf, docker_client, tmp_p
     path.write_text("name: fails\ntasks:\n  a: {image: wfobj/toolbox:local, command: [sh, -c, 'exit 3']}\n")
     wf("workflow", "apply", str(path))
     result = wf("run", "trigger", "fails", "--wait", ok=False)
-    assert result.exit_code == 1 and "failed" in result.output.splitlines()[0]
+    assert result.exit_code == 1 and "failed" in result.stdout.splitlines()[0]
     assert "exit      3" in result.output
