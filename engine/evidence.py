@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectStore
+from objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectId, ObjectStore, WriteBatch
 
 from .clock import format_time
 from .definition import decimal_text
@@ -21,14 +21,26 @@ def stream(text) -> dict:
     return {"blob": blob(text.oid), "size": text.size, "text": text.text}
 
 
-def evidence_object(spec: TaskSpec, result: AttemptResult) -> dict:
-    """The `task_evidence` object of one attempt; links every blob it names."""
+def image_object(spec: TaskSpec, result: AttemptResult) -> dict:
+    """The `image` facts object: what the reference resolved to. Shared by every attempt
+    that ran the same image, so it is stored once."""
+    return {"type": "image", "reference": spec.image, "image_id": result.image_id,
+            "digests": list(result.image_digests)}
+
+
+def record_attempt(batch: WriteBatch, spec: TaskSpec, result: AttemptResult) -> ObjectId:
+    """Add one attempt's image facts and evidence to `batch`; returns the evidence id."""
+    image = batch.put_object(image_object(spec, result))
+    return batch.put_object(evidence_object(spec, result, image))
+
+
+def evidence_object(spec: TaskSpec, result: AttemptResult, image: str) -> dict:
+    """The `task_evidence` object of one attempt; links its image facts and every blob."""
     duration = (result.ended_at - result.started_at).total_seconds()
     return {
         "type": "task_evidence", "run_id": spec.run_id, "task": spec.task,
         "attempt": spec.attempt, "state": result.state,
-        "image": spec.image, "image_id": result.image_id,
-        "image_digests": list(result.image_digests),
+        "image": spec.image, "image_facts": obj(image),
         "command": list(spec.command), "env": dict(spec.env), "workdir": result.workdir,
         "inputs": [{"name": f.name, "path": f"/in/{f.name}", "blob": blob(f.oid), "size": f.size}
                    for f in spec.inputs],
@@ -41,14 +53,16 @@ def evidence_object(spec: TaskSpec, result: AttemptResult) -> dict:
     }
 
 
-def evidence_view(oid: str, ev: dict) -> dict:
-    """Evidence as the API shows it: hashes instead of links, duration as a number."""
+def evidence_view(oid: str, ev: dict, image: dict) -> dict:
+    """Evidence as the API shows it: hashes instead of links, image facts inlined,
+    duration as a number."""
     def stream_view(s: dict) -> dict:
         return {"hash": s["blob"].oid, "size": s["size"], "text": s["text"]}
 
     return {
         "task": ev["task"], "state": ev["state"], "attempt": ev["attempt"], "evidence_hash": oid,
-        "image": ev["image"], "image_id": ev["image_id"], "image_digests": ev["image_digests"],
+        "image": ev["image"], "image_id": image["image_id"], "image_digests": image["digests"],
+        "image_facts_hash": ev["image_facts"].oid,
         "command": ev["command"], "env": ev["env"], "workdir": ev["workdir"],
         "inputs": [{"name": i["name"], "path": i["path"], "hash": i["blob"].oid, "size": i["size"]}
                    for i in ev["inputs"]],
@@ -62,7 +76,11 @@ def evidence_view(oid: str, ev: dict) -> dict:
 
 
 def load_evidence(store: ObjectStore, oid: str) -> dict:
-    return evidence_view(oid, store.get_trusted(oid))
+    ev = store.get_trusted(oid)
+    return evidence_view(oid, ev, store.get_trusted(ev["image_facts"].oid))
 
 
-__all__ = ["evidence_object", "evidence_view", "load_evidence", "format_time"]
+__all__ = [
+    "evidence_object", "evidence_view", "format_time", "image_object", "load_evidence",
+    "record_attempt",
+]

@@ -22,7 +22,7 @@ from objstore import ConflictError, ObjectStore
 from .clock import Clock
 from .definition import dependencies
 from .errors import LeaseLost
-from .evidence import evidence_object
+from .evidence import record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request
 from .runstate import RunState
@@ -201,7 +201,7 @@ class RunScheduler:
 
     def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str) -> None:
         run = self.run
-        run.add_attempt(name, b.put_object(evidence_object(spec, result)))
+        run.add_attempt(name, record_attempt(b, spec, result))
         retries = run.definition["tasks"][name]["retries"]
         state = result.state if result.state in ("success", "killed") else "failed"
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
