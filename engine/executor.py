@@ -83,5 +83,11 @@ class Executor(abc.ABC):
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,
         SIGKILL) and return a result with state "killed". Leaves no container behind."""
 
+    def remove_leftovers(self, run_id: str) -> int:
+        """Remove what attempts of `run_id` left behind when their worker process died
+        (containers, folders); returns how many were removed. Executors that keep nothing
+        outside their own process have nothing to remove."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and temp folders."""

@@ -180,7 +180,22 @@ class Worker:
             return False  # another worker recovered it first
         run.committed()
         log.warning("run %s ended %s: %s", run_id, run.state, reason)
+        self.remove_leftovers(run_id)
         return True
+
+    def remove_leftovers(self, run_id: str) -> None:
+        """Stop and remove the dead worker's containers, so none outlives its run."""
+        executor = self.executor or self.executor_factory()
+        try:
+            removed = executor.remove_leftovers(run_id)
+        except Exception:  # the run is already recorded; a cleanup failure must not undo that
+            log.exception("could not remove leftovers of run %s", run_id)
+            return
+        finally:
+            if executor is not self.executor:
+                executor.close()
+        if removed:
+            log.warning("removed %d leftover container(s) of run %s", removed, run_id)
 
 
 def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,

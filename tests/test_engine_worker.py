@@ -148,3 +148,35 @@ def test_worker_processes_share_the_queue_and_stop_on_sigterm(lmdb_store, tmp_pa
     runners = {svc.run_audit(i)[1]["actor"] for i in ids}
     assert all(actor.startswith("worker:") for actor in runners)
     assert list(lmdb_store.meta_scan(LEASE_NS)) == [] and list(lmdb_store.meta_scan(QUEUE_NS)) == []
+
+
+DOCKER_WORKER_SCRIPT = textwrap.dedent("""
+    import sys
+    from objstore import open_store
+    from engine.docker_executor import DockerExecutor
+    from engine.worker import Worker
+    store = open_store(sys.argv[1])
+    Worker(store, lambda: DockerExecutor(grace=1), worker_id="doomed", lease_ttl=60,
+           poll=0.05).serve()
+""")
+
+
+def test_sigkilled_docker_worker_leaves_no_container_after_recovery(lmdb_store, tmp_path,
+                                                                   docker_client):
+    from engine.docker_executor import DockerExecutor
+
+    svc = service(lmdb_store)
+    run_id = trigger(svc, {"tasks": {"slow": task("sleep 300")}})
+    proc = subprocess.Popen([sys.executable, "-c", DOCKER_WORKER_SCRIPT, str(tmp_path / "store")],
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    label = {"label": f"wfobj.run={run_id}"}
+    try:
+        wait_for(lambda: docker_client.containers.list(filters=label), timeout=60)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert docker_client.containers.list(all=True, filters=label)  # orphaned by the kill
+    rescuer = Worker(lmdb_store, lambda: DockerExecutor(grace=1), worker_id="rescuer")
+    assert rescuer.recover() == [run_id]
+    assert svc.get_run(run_id)["state"] == "failed"
+    assert docker_client.containers.list(all=True, filters=label) == []
