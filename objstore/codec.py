@@ -84,44 +84,96 @@ def _key_order(value: dict) -> tuple[tuple[str, bytes], ...]:
     return order
 
 
+
+
+_LINK_CACHE: dict[tuple[str, int], bytes] = {}
+_LINK_CACHE_MAX = 65536
+
+
+def _link_bytes(link: Link) -> bytes:
+    """The encoded form of a link (tag 42 + CID); cached, links to one object recur."""
+    key = (link.oid, link.codec)
+    data = _LINK_CACHE.get(key)
+    if data is None:
+        data = _LINK_HEAD + _CID_PREFIX[link.codec] + bytes.fromhex(link.oid)
+        if len(_LINK_CACHE) >= _LINK_CACHE_MAX:
+            _LINK_CACHE.clear()
+        _LINK_CACHE[key] = data
+    return data
+
+
+# heads of every major type for n < 256 (one or two bytes), looked up instead of built
+_HEADS = [[_head(major, n) for n in range(256)] for major in range(8)]
+_TEXT_HEADS = _HEADS[_MAJOR_TEXT]
+_UINT_HEADS = _HEADS[_MAJOR_UINT]
+_ARRAY_HEADS = _HEADS[_MAJOR_ARRAY]
+_MAP_HEADS = _HEADS[_MAJOR_MAP]
+
+
 def _encode_into(value: Any, out: list, links: list[Link]) -> None:
     """Append the canonical encoding of `value` to `out`, validating as it goes."""
+    append = out.append
     kind = type(value)
     if kind is dict:
-        out.append(_head(_MAJOR_MAP, len(value)))
+        n = len(value)
+        append(_MAP_HEADS[n] if n < 256 else _head(_MAJOR_MAP, n))
         for key, encoded_key in _key_order(value):
-            out.append(encoded_key)
+            append(encoded_key)
             item = value[key]
             kind = type(item)
-            # inline the common scalars: most map values are short text or small ints
-            if kind is str and len(item) < 24 and item.isascii():
-                out.append(_SMALL_HEADS[_MAJOR_TEXT][len(item)])
-                out.append(item.encode())
-            elif kind is int and 0 <= item < 24:
-                out.append(_SMALL_HEADS[_MAJOR_UINT][item])
+            # inline the common scalars: most map values are short text, ints, bools, links
+            if kind is str:
+                if len(item) < 24 and item.isascii():
+                    append(_TEXT_HEADS[len(item)])
+                    append(item.encode())
+                else:
+                    data = _utf8(item)
+                    append(_head(_MAJOR_TEXT, len(data)))
+                    append(data)
+            elif kind is int:
+                if 0 <= item < 256:
+                    append(_UINT_HEADS[item])
+                elif 0 < item < 0x10000:
+                    append(b"\x19" + item.to_bytes(2, "big"))
+                else:
+                    _encode_int(item, out)
+            elif item is True:
+                append(b"\xf5")
+            elif item is False:
+                append(b"\xf4")
+            elif kind is Link:
+                links.append(item)
+                append(_link_bytes(item))
+            elif kind is list:
+                n = len(item)
+                append(_ARRAY_HEADS[n] if n < 256 else _head(_MAJOR_ARRAY, n))
+                for elem in item:
+                    if type(elem) is str and len(elem) < 24 and elem.isascii():
+                        append(_TEXT_HEADS[len(elem)])
+                        append(elem.encode())
+                    else:
+                        _encode_into(elem, out, links)
             else:
                 _encode_into(item, out, links)
     elif kind is str:
         data = _utf8(value)
-        out.append(_head(_MAJOR_TEXT, len(data)))
-        out.append(data)
+        append(_head(_MAJOR_TEXT, len(data)))
+        append(data)
     elif kind is int:
         _encode_int(value, out)
     elif kind is list or kind is tuple:
-        out.append(_head(_MAJOR_ARRAY, len(value)))
+        append(_head(_MAJOR_ARRAY, len(value)))
         for item in value:
             _encode_into(item, out, links)
     elif kind is Link:
         links.append(value)
-        out.append(_LINK_HEAD)
-        out.append(_CID_PREFIX[value.codec])
-        out.append(bytes.fromhex(value.oid))
+        append(_link_bytes(value))
     elif value is True:
-        out.append(b"\xf5")
+        append(b"\xf5")
     elif value is False:
-        out.append(b"\xf4")
+        append(b"\xf4")
     elif value is None:
-        out.append(b"\xf6")
+        append(b"\xf6")
     else:
         _encode_other(value, out, links)
 

@@ -13,14 +13,23 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import blake3
 import lmdb
 
-from .errors import StoreNotFound
-from .store import ObjectStore, WriteBatch, apply_checks
+from .errors import ChecksumMismatch, InvalidHash, ObjectNotFound, StoreNotFound
+from .ids import HASH_HEX_LEN, checked_digest
+from .store import (
+    KIND_BLOB,
+    KIND_CHUNKED,
+    KIND_STRUCT,
+    ObjectStore,
+    WriteBatch,
+    apply_checks,
+)
 
 T = TypeVar("T")
 DEFAULT_MAP_SIZE = 64 << 30
@@ -30,8 +39,12 @@ FORMAT_VERSION = b"1"
 
 
 READER_MAX_AGE = 0.05  # seconds an object-lookup snapshot is reused before renewal
+SMALL_RECORD = 1 << 16  # records up to this size are verified while holding the guard
 SCAN_PAGE = 512  # keys read per short transaction by iterators
 _monotonic = time.monotonic
+_blake3 = blake3.blake3
+_fromhex = bytes.fromhex
+_pid = os.getpid()  # this process's id, kept current by the fork hook below
 _ENVS: dict[tuple[str, int], _SharedEnv] = {}
 _ENVS_LOCK = threading.Lock()
 
@@ -54,6 +67,7 @@ class _SharedEnv:
         self.write_lock = threading.RLock()
         self.reader: lmdb.Transaction | None = None
         self.reader_at = 0.0
+        self.hasher = blake3.blake3()  # reused under `guard` to verify small records
 
     def renew_reader(self) -> lmdb.Transaction:
         if self.reader is not None:
@@ -140,6 +154,8 @@ def _after_fork_in_child() -> None:
     # The child must open its own handle (LMDB handles do not survive fork) and
     # py-lmdb refuses a second open of files still open in this process, so the
     # inherited ones are closed; with no transaction open this touches nothing shared.
+    global _pid
+    _pid = os.getpid()
     inherited = list(_ENVS.values())
     _ENVS.clear()
     for shared in inherited:
@@ -243,6 +259,94 @@ class LmdbObjectStore(ObjectStore):
                 return
             last = items[-1][0]
 
+    # ---- hot read path ----------------------------------------------------------------
+    def get_raw(self, oid: str) -> bytes:
+        """As ObjectStore.get_raw (hash verified on every read), inlined for small records:
+        one hex parse, one lookup in the reused snapshot, one hash of the payload."""
+        shared = self._shared
+        if shared is None or shared.pid != _pid:
+            return super().get_raw(oid)
+        try:
+            digest = _fromhex(oid)
+        except (TypeError, ValueError):
+            raise InvalidHash(str(oid)) from None
+        # fromhex also takes upper case and spaces; only the canonical spelling round-trips
+        if len(digest) != 32 or digest.hex() != oid:
+            raise InvalidHash(str(oid))
+        with shared.guard:
+            txn = shared.reader
+            if txn is None or _monotonic() - shared.reader_at > READER_MAX_AGE:
+                txn = shared.renew_reader()
+            rec = txn.get(digest, None, shared.objects)
+            if rec is None:
+                rec = shared.renew_reader().get(digest, None, shared.objects)
+                if rec is None:
+                    raise ObjectNotFound(oid)
+            if rec[:1] == KIND_CHUNKED:
+                got = None
+            elif len(rec) <= SMALL_RECORD:
+                # the guard makes the shared hasher safe; reusing it is ~3x cheaper than
+                # constructing one, which dominates the cost of verifying a small record
+                payload = rec[1:]
+                hasher = shared.hasher
+                hasher.reset()
+                hasher.update(payload)
+                got = hasher.digest()
+            else:
+                payload = rec[1:]
+                got = b""
+        if got is None:
+            return super().get_raw(oid)
+        if got != digest and _blake3(payload).digest() != digest:
+            raise ChecksumMismatch(oid, _blake3(payload).hexdigest())
+        return payload
+
+    def get_raws(self, oids: Iterable[str]) -> list[bytes]:
+        """get_raw of many objects (each verified) in one read transaction."""
+        oids = list(oids)
+        try:
+            lengths_ok = set(map(len, oids)) <= {HASH_HEX_LEN}
+        except TypeError:
+            lengths_ok = False
+        if not lengths_ok:
+            for oid in oids:
+                checked_digest(oid)  # raises InvalidHash for the first bad one
+        chunked: list[int] = []
+
+        def read(txn: lmdb.Transaction) -> list[bytes]:
+            db = self._dbs[b"objects"]
+            get = txn.get
+            hasher = _blake3()
+            reset, update, hashed = hasher.reset, hasher.update, hasher.digest
+            out: list[bytes] = []
+            append = out.append
+            for oid in oids:
+                try:
+                    digest = _fromhex(oid)
+                except (TypeError, ValueError):
+                    raise InvalidHash(str(oid)) from None
+                # fromhex also takes upper case and spaces; only canonical ids round-trip
+                if digest.hex() != oid:
+                    raise InvalidHash(str(oid))
+                rec = get(digest, None, db)
+                if rec is None:
+                    raise ObjectNotFound(oid)
+                payload = rec[1:]
+                reset()
+                update(payload)
+                if hashed() != digest:
+                    # a chunked record holds its index, not the content: read it below
+                    if rec[:1] != KIND_CHUNKED:
+                        raise ChecksumMismatch(oid, _blake3(payload).hexdigest())
+                    chunked.append(len(out))
+                append(payload)
+            return out
+
+        out = self._read(read)
+        for i in chunked:
+            out[i] = self.get_raw(oids[i])
+        return out
+
     # ---- primitives -------------------------------------------------------------------
     def _get_record(self, digest: bytes) -> bytes | None:
         return self._env_shared().get_object_record(digest)
@@ -281,8 +385,11 @@ class LmdbObjectStore(ObjectStore):
                 val = txn.get(key, db=meta)
                 return None if val is None else bytes(val)
 
-            for op in apply_checks(batch, kind_of, get_ref, get_meta):
-                txn.put(op.digest, op.record, db=objects)
+            if batch.refs or batch.meta:
+                for op in apply_checks(batch, kind_of, get_ref, get_meta):
+                    txn.put(op.digest, op.record, db=objects)
+            else:
+                _put_objects(txn, objects, batch)
             for ref in batch.refs:
                 if ref.new is None:
                     txn.delete(ref.name.encode(), db=refs)
@@ -328,6 +435,50 @@ class LmdbObjectStore(ObjectStore):
         entries = self._read(lambda txn: txn.stat(self._dbs[b"objects"])["entries"])
         info = self._env().info()
         return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
+
+
+def _put_objects(txn: lmdb.Transaction, objects: object, batch: WriteBatch) -> None:
+    """Write a batch of only objects with the checks of apply_checks, in one pass.
+
+    put(overwrite=False) both writes a new record and tells whether one was there, so
+    the common case (a new object) costs one B-tree descent instead of a lookup and a
+    put. A link's target is looked up only when it is neither staged by this batch nor
+    known present; a failed check raises, and the caller aborts the whole transaction.
+    """
+    from .errors import MissingLinks
+
+    put = txn.put
+    get = txn.get
+    staged = set(batch.known_present)
+    add = staged.add
+    for digest, record, links in batch.objects:
+        # positional: put(key, value, dupdata, overwrite, append, db), kwargs cost more
+        if not put(digest, record, True, False, False, objects):
+            existing = get(digest, None, objects)
+            # identical bytes stored as a blob earlier may be upgraded to a structured object
+            if not (existing[:1] == KIND_BLOB and record[:1] == KIND_STRUCT):
+                add(digest)
+                continue
+            _check_links(get, objects, staged, digest, links, MissingLinks)
+            put(digest, record, True, True, False, objects)
+        elif links:
+            for link in links:
+                if link not in staged:
+                    if get(link, None, objects) is None:
+                        _check_links(get, objects, staged, digest, links, MissingLinks)
+                    add(link)
+        add(digest)
+
+
+def _check_links(get, objects, staged, digest, links, missing_links) -> None:  # noqa: ANN001
+    for link in links:
+        if link not in staged:
+            if get(link, None, objects) is None:
+                missing = [
+                    ln.hex() for ln in links if ln not in staged and get(ln, None, objects) is None
+                ]
+                raise missing_links(digest.hex(), missing)
+            staged.add(link)
 
 
 def _position_down(cursor: lmdb.Cursor, prefix: bytes, start: bytes | None) -> bool:

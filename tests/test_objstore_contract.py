@@ -325,3 +325,52 @@ def test_corruption_detected_in_memory_store():
     assert oid in str(info.value)
     with pytest.raises(ChecksumMismatch):
         b"".join(store.iter_blob(oid))
+
+
+# ---- batched paths (put_objects, get_raws) -------------------------------------------
+def test_put_objects_upgrades_a_blob_and_skips_existing(store):
+    value = {"type": "tree", "entries": {}}
+    data = encode(value)[0]
+    blob_oid = store.put_blob(data)
+    existing = store.put_object({"type": "note", "n": 1})
+    oids = store.put_objects([value, {"type": "note", "n": 1}, value])
+    assert oids == [blob_oid, existing, blob_oid]
+    assert store.type_of(blob_oid) == "tree"
+    assert store.get_raw(blob_oid) == data
+
+
+def test_put_objects_with_a_missing_link_writes_nothing(store):
+    absent = blake3.blake3(b"absent").hexdigest()
+    leaf = store.put_blob(b"leaf")
+    values = [tree(i=Link.blob(leaf), n=str(i)) for i in range(5)]
+    values.append(tree(a=Link.blob(leaf), b=Link.blob(absent)))
+    with pytest.raises(MissingLinks) as info:
+        store.put_objects(values)
+    assert info.value.missing == [absent]
+    assert list(store) == [leaf]
+
+
+def test_put_objects_matches_put_object_for_varied_values(store):
+    leaf = store.put_blob(b"leaf")
+    values = [
+        {"type": "t", "s": "x" * n, "i": i, "neg": -i, "big": 2**40 + i, "ok": i % 2 == 0,
+         "none": None, "list": ["a", "é", 3, ["n"]], "map": {"b": 1, "a": "z"},
+         "bytes": b"\x00\x01", "link": Link.blob(leaf), "u": "ünïcode"}
+        for n, i in ((0, 0), (23, 24), (24, 255), (200, 256), (5, 65535), (7, 65536))
+    ]
+    batched = store.put_objects(values)
+    assert batched == [store.put_object(v) for v in values]
+    for oid, value in zip(batched, values, strict=True):
+        assert store.get_object(oid) == value
+
+
+def test_get_raws_matches_get_raw(store):
+    oids = [store.put_blob(bytes([i]) * i) for i in range(20)]
+    oids.append(store.put_object({"type": "note"}))
+    assert store.get_raws(oids) == [store.get_raw(o) for o in oids]
+    assert store.get_raws([]) == []
+    with pytest.raises(ObjectNotFound):
+        store.get_raws([oids[0], blake3.blake3(b"never").hexdigest()])
+    for bad in (oids[0].upper(), oids[0][:-2] + "  ", oids[0][:-1], "z" * 64, None):
+        with pytest.raises(InvalidHash):
+            store.get_raws([oids[1], bad])

@@ -64,6 +64,11 @@ def test_flipped_byte_in_structured_object(tmp_path):
     store = LmdbObjectStore(path)
     with pytest.raises(ChecksumMismatch, match=oid):
         store.get_object(oid)
+    with pytest.raises(ChecksumMismatch, match=oid):
+        store.get_raw(oid)
+    with pytest.raises(ChecksumMismatch, match=oid):
+        store.get_raws([blob, oid])
+    assert store.get_raws([blob]) == [b"leaf"]
     assert oid in fsck(store).bad_hashes()
     store.close()
 
@@ -136,3 +141,16 @@ def test_several_processes_stay_consistent(tmp_path, opened_before_fork):
     assert len(trees) == workers * count
     store.close()
     assert blake3.blake3(b"common").hexdigest() == common
+
+
+def test_get_raws_reads_chunked_blobs_whole(tmp_path):
+    from objstore.chunking import CHUNK_THRESHOLD
+
+    store = LmdbObjectStore(tmp_path / "store", create=True)
+    big = os.urandom(CHUNK_THRESHOLD * 3)
+    oid = store.put_blob(big)
+    assert store.chunk_list(oid)
+    small = store.put_blob(b"small")
+    assert store.get_raws([small, oid, small]) == [b"small", big, b"small"]
+    assert store.get_raw(oid) == big
+    store.close()
