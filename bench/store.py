@@ -2,7 +2,11 @@
 
 One run measures, each against a raw baseline taken in the same run:
   1. batched add of N small structured objects  (target >= 40% of raw rate)
-  2. verified get of those objects               (target >= 50% of raw rate)
+  2. verified get of those objects               (target >= 50% of raw rate; the raw
+                                                  baseline reads every key in one txn,
+                                                  so it is compared with get_raws, which
+                                                  reads in one snapshot too; per-call
+                                                  get_raw is shown beside it)
   3. put of a large file (default 1 GiB)         (target >= 50% of raw throughput,
                                                   peak RSS < 300 MiB)
   4. re-put after changing 100 bytes in the middle (target < 8 MiB of new data)
@@ -83,10 +87,16 @@ def bench_objects(work: Path, count: int) -> dict:
     oids = store.put_objects(values)
     add = time.perf_counter() - start
 
+    # Same loop shape as the raw baseline (every id in one read snapshot): get_raws.
+    # Ours still parses and checks each hex id and re-hashes every record.
+    start = time.perf_counter()
+    store.get_raws(oids)
+    get = time.perf_counter() - start
+
     start = time.perf_counter()
     for oid in oids:
         store.get_raw(oid)
-    get = time.perf_counter() - start
+    get_one = time.perf_counter() - start
 
     start = time.perf_counter()
     for oid in oids:
@@ -97,6 +107,7 @@ def bench_objects(work: Path, count: int) -> dict:
         "count": count,
         "add_rate": count / add, "raw_add_rate": count / raw_add,
         "get_rate": count / get, "raw_get_rate": count / raw_get,
+        "get_one_rate": count / get_one,
         "get_object_rate": count / get_obj,
     }
 
@@ -188,7 +199,11 @@ def report(objects: dict, big: dict) -> None:
     n = objects["count"]
     line(f"add {n:,} objects (1 batch)", objects["add_rate"], objects["raw_add_rate"], "obj/s",
          0.40)
-    line("get_raw (verified bytes)", objects["get_rate"], objects["raw_get_rate"], "obj/s", 0.50)
+    line("get_raws (verified, one snapshot)", objects["get_rate"], objects["raw_get_rate"],
+         "obj/s", 0.50)
+    print(f"{'get_raw (verified, one per call)':<34} {objects['get_one_rate']:>12,.0f} obj/s"
+          f"  ratio {objects['get_one_rate'] / objects['raw_get_rate']:6.1%} (informational: "
+          "the raw baseline gets every key in one txn loop, like get_raws)")
     print(f"{'get_object (verified + decoded)':<34} {objects['get_object_rate']:>12,.0f} obj/s"
           f"  ratio {objects['get_object_rate'] / objects['raw_get_rate']:6.1%} (informational)")
     size = big["size"]

@@ -7,6 +7,7 @@ one byte form and therefore exactly one hash.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,19 +87,34 @@ def _key_order(value: dict) -> tuple[tuple[str, bytes], ...]:
 
 
 
-_LINK_CACHE: dict[tuple[str, int], bytes] = {}
+# encoded links (tag 42 + CID) by codec, then id: links to one object recur
+_LINK_CACHE: dict[int, dict[str, bytes]] = {CODEC_RAW: {}, CODEC_DAG_CBOR: {}}
 _LINK_CACHE_MAX = 65536
+# encoded short text (head + UTF-8) for values that recur, such as `type` fields
+_TEXT_CACHE: dict[str, bytes] = {}
+_TEXT_CACHE_MAX = 4096
+_U16 = struct.Struct(">BH").pack
 
 
 def _link_bytes(link: Link) -> bytes:
-    """The encoded form of a link (tag 42 + CID); cached, links to one object recur."""
-    key = (link.oid, link.codec)
-    data = _LINK_CACHE.get(key)
+    """The encoded form of a link (tag 42 + CID), cached."""
+    cache = _LINK_CACHE[link.codec]
+    data = cache.get(link.oid)
     if data is None:
         data = _LINK_HEAD + _CID_PREFIX[link.codec] + bytes.fromhex(link.oid)
-        if len(_LINK_CACHE) >= _LINK_CACHE_MAX:
-            _LINK_CACHE.clear()
-        _LINK_CACHE[key] = data
+        if len(cache) >= _LINK_CACHE_MAX:
+            cache.clear()
+        cache[link.oid] = data
+    return data
+
+
+def _short_text(text: str) -> bytes:
+    """Head + bytes of a str shorter than 24 chars; the first few thousand are cached
+    (never evicted: recurring values such as `type` fields are met early)."""
+    data = _utf8(text)
+    data = _head(_MAJOR_TEXT, len(data)) + data
+    if len(_TEXT_CACHE) < _TEXT_CACHE_MAX:
+        _TEXT_CACHE[text] = data
     return data
 
 
@@ -114,6 +130,7 @@ def _encode_into(value: Any, out: list, links: list[Link]) -> None:
     """Append the canonical encoding of `value` to `out`, validating as it goes."""
     append = out.append
     kind = type(value)
+    text_cache = _TEXT_CACHE
     if kind is dict:
         n = len(value)
         append(_MAP_HEADS[n] if n < 256 else _head(_MAJOR_MAP, n))
@@ -123,9 +140,14 @@ def _encode_into(value: Any, out: list, links: list[Link]) -> None:
             kind = type(item)
             # inline the common scalars: most map values are short text, ints, bools, links
             if kind is str:
-                if len(item) < 24 and item.isascii():
-                    append(_TEXT_HEADS[len(item)])
-                    append(item.encode())
+                data = text_cache.get(item)
+                if data is not None:
+                    append(data)
+                elif len(item) < 24 and item.isascii():
+                    data = _TEXT_HEADS[len(item)] + item.encode()
+                    append(data)
+                    if len(text_cache) < _TEXT_CACHE_MAX:
+                        text_cache[item] = data
                 else:
                     data = _utf8(item)
                     append(_head(_MAJOR_TEXT, len(data)))
@@ -134,7 +156,7 @@ def _encode_into(value: Any, out: list, links: list[Link]) -> None:
                 if 0 <= item < 256:
                     append(_UINT_HEADS[item])
                 elif 0 < item < 0x10000:
-                    append(b"\x19" + item.to_bytes(2, "big"))
+                    append(_U16(0x19, item))
                 else:
                     _encode_int(item, out)
             elif item is True:
@@ -143,14 +165,20 @@ def _encode_into(value: Any, out: list, links: list[Link]) -> None:
                 append(b"\xf4")
             elif kind is Link:
                 links.append(item)
-                append(_link_bytes(item))
+                data = _LINK_CACHE[item.codec].get(item.oid)
+                append(data if data is not None else _link_bytes(item))
             elif kind is list:
                 n = len(item)
                 append(_ARRAY_HEADS[n] if n < 256 else _head(_MAJOR_ARRAY, n))
                 for elem in item:
-                    if type(elem) is str and len(elem) < 24 and elem.isascii():
-                        append(_TEXT_HEADS[len(elem)])
-                        append(elem.encode())
+                    if type(elem) is str:
+                        data = text_cache.get(elem)
+                        if data is not None:
+                            append(data)
+                        elif len(elem) < 24:
+                            append(_short_text(elem))
+                        else:
+                            _encode_into(elem, out, links)
                     else:
                         _encode_into(elem, out, links)
             else:
