@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +22,7 @@ import blake3
 import lmdb
 
 from .errors import ChecksumMismatch, InvalidHash, ObjectNotFound, StoreNotFound
-from .ids import HASH_HEX_LEN, checked_digest
+from .ids import checked_digest
 from .store import (
     KIND_BLOB,
     KIND_CHUNKED,
@@ -305,39 +306,32 @@ class LmdbObjectStore(ObjectStore):
         """get_raw of many objects (each verified) in one read transaction."""
         oids = list(oids)
         try:
-            lengths_ok = set(map(len, oids)) <= {HASH_HEX_LEN}
-        except TypeError:
-            lengths_ok = False
-        if not lengths_ok:
-            for oid in oids:
-                checked_digest(oid)  # raises InvalidHash for the first bad one
+            digests = list(map(_fromhex, oids))
+            # fromhex also takes upper case and spaces; only canonical ids round-trip
+            canonical = list(map(bytes.hex, digests)) == oids and set(map(len, digests)) <= {32}
+        except (TypeError, ValueError):
+            canonical = False
+        if not canonical:
+            digests = [checked_digest(oid) for oid in oids]  # raises for the first bad one
         chunked: list[int] = []
 
         def read(txn: lmdb.Transaction) -> list[bytes]:
             db = self._dbs[b"objects"]
-            get = txn.get
             hasher = _blake3()
             reset, update, hashed = hasher.reset, hasher.update, hasher.digest
             out: list[bytes] = []
             append = out.append
-            for oid in oids:
-                try:
-                    digest = _fromhex(oid)
-                except (TypeError, ValueError):
-                    raise InvalidHash(str(oid)) from None
-                # fromhex also takes upper case and spaces; only canonical ids round-trip
-                if digest.hex() != oid:
-                    raise InvalidHash(str(oid))
-                rec = get(digest, None, db)
+            records = map(txn.get, digests, repeat(None), repeat(db))  # lookups in C
+            for digest, rec in zip(digests, records, strict=True):
                 if rec is None:
-                    raise ObjectNotFound(oid)
+                    raise ObjectNotFound(digest.hex())
                 payload = rec[1:]
                 reset()
                 update(payload)
                 if hashed() != digest:
                     # a chunked record holds its index, not the content: read it below
                     if rec[:1] != KIND_CHUNKED:
-                        raise ChecksumMismatch(oid, _blake3(payload).hexdigest())
+                        raise ChecksumMismatch(digest.hex(), _blake3(payload).hexdigest())
                     chunked.append(len(out))
                 append(payload)
             return out
