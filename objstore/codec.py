@@ -132,9 +132,12 @@ def _encode_into(value: Any, out: list, links: list[Link]) -> None:
     kind = type(value)
     text_cache = _TEXT_CACHE
     if kind is dict:
-        n = len(value)
+        order = _KEY_ORDER.get(tuple(value))
+        if order is None:
+            order = _key_order(value)
+        n = len(order)
         append(_MAP_HEADS[n] if n < 256 else _head(_MAJOR_MAP, n))
-        for key, encoded_key in _key_order(value):
+        for key, encoded_key in order:
             append(encoded_key)
             item = value[key]
             kind = type(item)

@@ -10,6 +10,7 @@ batch or none of it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 import time
@@ -21,8 +22,9 @@ from typing import TypeVar
 import blake3
 import lmdb
 
+from . import codec
 from .errors import ChecksumMismatch, InvalidHash, ObjectNotFound, StoreNotFound
-from .ids import checked_digest
+from .ids import ObjectId, checked_digest
 from .store import (
     KIND_BLOB,
     KIND_CHUNKED,
@@ -30,6 +32,7 @@ from .store import (
     ObjectStore,
     WriteBatch,
     apply_checks,
+    encode_structured,
 )
 
 T = TypeVar("T")
@@ -302,6 +305,17 @@ class LmdbObjectStore(ObjectStore):
             raise ChecksumMismatch(oid, _blake3(payload).hexdigest())
         return payload
 
+    def put_objects(self, values: Iterable[dict]) -> list[ObjectId]:
+        """As ObjectStore.put_objects (one transaction, closure checked), but each object is
+        encoded, hashed and put straight into the write transaction: no batch of records
+        is built up first. An error aborts the transaction, so nothing is written."""
+        values = values if isinstance(values, list) else list(values)  # retried on MapFull
+
+        def apply(txn: lmdb.Transaction) -> list[ObjectId]:
+            return _encode_and_put(txn, self._dbs[b"objects"], values)
+
+        return self._write(apply)
+
     def get_raws(self, oids: Iterable[str]) -> list[bytes]:
         """get_raw of many objects (each verified) in one read transaction."""
         oids = list(oids)
@@ -429,6 +443,56 @@ class LmdbObjectStore(ObjectStore):
         entries = self._read(lambda txn: txn.stat(self._dbs[b"objects"])["entries"])
         info = self._env().info()
         return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
+
+
+def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> list[ObjectId]:
+    from .errors import MissingLinks
+
+    hasher = _blake3()
+    reset, update, hashed = hasher.reset, hasher.update, hasher.digest
+    put = txn.put
+    get = txn.get
+    encode = codec.encode
+    fromhex = bytes.fromhex
+    staged: set[bytes] = set()  # links known to resolve: in the store or this transaction
+    oids: list[ObjectId] = []
+    add_oid = oids.append
+    collecting = gc.isenabled()  # see WriteBatch.put_objects
+    if collecting:
+        gc.disable()
+    try:
+        for value in values:
+            if type(value) is dict and type(value.get("type")) is str:
+                data, links = encode(value)
+            else:
+                data, links = encode_structured(value)
+            reset()
+            update(data)
+            digest = hashed()
+            record = KIND_STRUCT + data
+            # positional: put(key, value, dupdata, overwrite, append, db)
+            if not put(digest, record, True, False, False, objects):
+                # already stored; identical bytes stored as a blob are upgraded
+                if get(digest, None, objects)[:1] != KIND_BLOB:
+                    add_oid(digest.hex())
+                    continue
+                if links:
+                    _check_links(get, objects, staged, digest, [fromhex(ln.oid) for ln in links],
+                                 MissingLinks)
+                put(digest, record, True, True, False, objects)
+            elif links:
+                for link in links:
+                    target = fromhex(link.oid)
+                    if target not in staged:
+                        if get(target, None, objects) is None:
+                            _check_links(get, objects, staged, digest,
+                                         [fromhex(ln.oid) for ln in links], MissingLinks)
+                        staged.add(target)
+            add_oid(digest.hex())  # type: ignore[arg-type]  # an ObjectId
+    finally:
+        if collecting:
+            gc.enable()
+    return oids
 
 
 def _put_objects(txn: lmdb.Transaction, objects: object, batch: WriteBatch) -> None:
