@@ -452,9 +452,11 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
     reset, update, hashed = hasher.reset, hasher.update, hasher.digest
     put = txn.put
     get = txn.get
-    encode = codec.encode
+    encode_into = codec._encode_into
+    join = b"".join
     fromhex = bytes.fromhex
     staged: set[bytes] = set()  # links known to resolve: in the store or this transaction
+    staged_ids: set[str] = set()  # the same as hex ids (a str caches its hash)
     oids: list[ObjectId] = []
     add_oid = oids.append
     collecting = gc.isenabled()  # see WriteBatch.put_objects
@@ -463,7 +465,10 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
     try:
         for value in values:
             if type(value) is dict and type(value.get("type")) is str:
-                data, links = encode(value)
+                out: list[bytes] = []
+                links: list = []
+                encode_into(value, out, links)
+                data = join(out)
             else:
                 data, links = encode_structured(value)
             reset()
@@ -482,12 +487,11 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
                 put(digest, record, True, True, False, objects)
             elif links:
                 for link in links:
-                    target = fromhex(link.oid)
-                    if target not in staged:
-                        if get(target, None, objects) is None:
+                    if link.oid not in staged_ids:
+                        if get(fromhex(link.oid), None, objects) is None:
                             _check_links(get, objects, staged, digest,
                                          [fromhex(ln.oid) for ln in links], MissingLinks)
-                        staged.add(target)
+                        staged_ids.add(link.oid)
             add_oid(digest.hex())  # type: ignore[arg-type]  # an ObjectId
     finally:
         if collecting:
