@@ -91,7 +91,17 @@ def _sync_options(fn: Callable) -> Callable:
     return json_option(fn)
 
 
-def _finish(obj: CliContext, report: SyncReport, line: ProgressLine) -> None:
+def _run_sync(obj: CliContext, remote: str, remote_token: str | None, label: str,
+              sync: Callable[..., SyncReport]) -> None:
+    """Open the local store and REMOTE, run `sync(store, remote, progress)`, report."""
+    store = obj.store()
+    other = open_remote(remote, remote_token or obj.token, obj.store_path)
+    line = ProgressLine(label, sys.stderr.isatty() or not obj.json)
+    try:
+        report = sync(store, other, line)
+    finally:
+        other.close()
+        store.close()
     line.done()
     obj.emit(report.to_json(), lambda _: print_report(report))
     if any(r.status == REFUSED for r in report.refs):
@@ -101,55 +111,22 @@ def _finish(obj: CliContext, report: SyncReport, line: ProgressLine) -> None:
 @click.command("push")
 @_sync_options
 @pass_ctx
-def push_cmd(
-    obj: CliContext,
-    remote: str,
-    refs: tuple[str, ...],
-    remote_token: str | None,
-    dry_run: bool,
-    force: bool,
-) -> None:
+def push_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: str | None,
+             dry_run: bool, force: bool) -> None:
     """Send REFS (default: all) and the objects they need to REMOTE (URL or store path)."""
-    store = obj.store()
-    target = open_remote(remote, remote_token or obj.token, obj.store_path)
-    line = ProgressLine("sending", sys.stderr.isatty() or not obj.json)
-    try:
-        report = push(store, target, list(refs), force=force, dry_run=dry_run, progress=line)
-    finally:
-        target.close()
-        store.close()
-    _finish(obj, report, line)
+    _run_sync(obj, remote, remote_token, "sending", lambda store, target, line: push(
+        store, target, list(refs), force=force, dry_run=dry_run, progress=line))
 
 
 @click.command("pull")
 @_sync_options
 @pass_ctx
-def pull_cmd(
-    obj: CliContext,
-    remote: str,
-    refs: tuple[str, ...],
-    remote_token: str | None,
-    dry_run: bool,
-    force: bool,
-) -> None:
+def pull_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: str | None,
+             dry_run: bool, force: bool) -> None:
     """Fetch REFS (default: all) and the objects they need from REMOTE (URL or store path)."""
-    store = obj.store()
-    source = open_remote(remote, remote_token or obj.token, obj.store_path)
-    line = ProgressLine("receiving", sys.stderr.isatty() or not obj.json)
-    try:
-        report = pull(
-            store,
-            source,
-            list(refs),
-            force=force,
-            dry_run=dry_run,
-            progress=line,
-            on_refs_updated=refs_hook(store),
-        )
-    finally:
-        source.close()
-        store.close()
-    _finish(obj, report, line)
+    _run_sync(obj, remote, remote_token, "receiving", lambda store, source, line: pull(
+        store, source, list(refs), force=force, dry_run=dry_run, progress=line,
+        on_refs_updated=refs_hook(store)))
 
 
 def register(group: click.Group) -> None:
