@@ -11,8 +11,10 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+import blake3
 import cbor2
 
+from . import native
 from .errors import InvalidObject
 from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, check_hash, cid_bytes, parse_cid
 
@@ -254,6 +256,29 @@ def _encode_other(value: Any, out: list, links: list[Link]) -> None:
 
 def encode(value: Any) -> tuple[bytes, list[Link]]:
     """Canonical CBOR bytes of `value`, and the links it holds (in encounter order)."""
+    compiled = native.compiled
+    if compiled is not None:
+        got = compiled.encode_record(value, b"")
+        if got is not None:
+            return got[0], got[2]
+    return encode_python(value)
+
+
+def encode_record(value: Any, kind: bytes) -> tuple[bytes, bytes, list[Link]]:
+    """`kind` + the canonical CBOR of `value`, the BLAKE3 digest of that CBOR (the
+    object's id, raw), and its links: what a store writes, in one compiled call when
+    objstore._cnative is built."""
+    compiled = native.compiled
+    if compiled is not None:
+        got = compiled.encode_record(value, kind)
+        if got is not None:
+            return got
+    data, links = encode_python(value)
+    return kind + data, blake3.blake3(data).digest(), links
+
+
+def encode_python(value: Any) -> tuple[bytes, list[Link]]:
+    """The reference encoder (and the one that words every refusal)."""
     links: list[Link] = []
     out: list[bytes] = []
     _encode_into(value, out, links)
@@ -294,6 +319,10 @@ def decode(data: bytes) -> Any:
     if again != bytes(data):
         raise InvalidObject("CBOR is not in canonical DAG-CBOR form")
     return value
+
+
+if native.compiled is not None:
+    native.compiled.setup(Link, dict(_CID_PREFIX))
 
 
 def links_in(value: Any) -> list[Link]:

@@ -22,9 +22,10 @@ from typing import TypeVar
 import blake3
 import lmdb
 
-from . import codec
+from . import codec, native
 from .errors import ChecksumMismatch, InvalidHash, ObjectNotFound, StoreNotFound
 from .ids import ObjectId, checked_digest
+from .native import VERIFY_MAX_RECORD
 from .store import (
     KIND_BLOB,
     KIND_CHUNKED,
@@ -32,7 +33,7 @@ from .store import (
     ObjectStore,
     WriteBatch,
     apply_checks,
-    encode_structured,
+    encode_structured_record,
 )
 
 T = TypeVar("T")
@@ -319,40 +320,23 @@ class LmdbObjectStore(ObjectStore):
     def get_raws(self, oids: Iterable[str]) -> list[bytes]:
         """get_raw of many objects (each verified) in one read transaction."""
         oids = list(oids)
-        try:
-            digests = list(map(_fromhex, oids))
-            # fromhex also takes upper case and spaces; only canonical ids round-trip
-            canonical = list(map(bytes.hex, digests)) == oids and set(map(len, digests)) <= {32}
-        except (TypeError, ValueError):
-            canonical = False
-        if not canonical:
+        compiled = native.compiled
+        digests = compiled.parse_ids(oids) if compiled is not None else _parse_ids(oids)
+        if digests is None:
             digests = [checked_digest(oid) for oid in oids]  # raises for the first bad one
-        chunked: list[int] = []
+        db = self._dbs[b"objects"]
 
-        def read(txn: lmdb.Transaction) -> list[bytes]:
-            db = self._dbs[b"objects"]
-            hasher = _blake3()
-            reset, update, hashed = hasher.reset, hasher.update, hasher.digest
-            out: list[bytes] = []
-            append = out.append
-            records = map(txn.get, digests, repeat(None), repeat(db))  # lookups in C
-            for digest, rec in zip(digests, records, strict=True):
-                if rec is None:
-                    raise ObjectNotFound(digest.hex())
-                payload = rec[1:]
-                reset()
-                update(payload)
-                if hashed() != digest:
-                    # a chunked record holds its index, not the content: read it below
-                    if rec[:1] != KIND_CHUNKED:
-                        raise ChecksumMismatch(digest.hex(), _blake3(payload).hexdigest())
-                    chunked.append(len(out))
-                append(payload)
-            return out
+        def read(txn: lmdb.Transaction) -> list[bytes | None]:
+            records = list(map(txn.get, digests, repeat(None), repeat(db)))  # lookups in C
+            if compiled is not None:
+                return compiled.verify_records(records, digests, VERIFY_MAX_RECORD)
+            return list(map(_verified_payload, records, digests))
 
         out = self._read(read)
-        for i in chunked:
-            out[i] = self.get_raw(oids[i])
+        if None in out:  # missing, damaged, chunked or large: get_raw settles each one
+            for i, payload in enumerate(out):
+                if payload is None:
+                    out[i] = self.get_raw(digests[i].hex())
         return out
 
     # ---- primitives -------------------------------------------------------------------
@@ -445,15 +429,32 @@ class LmdbObjectStore(ObjectStore):
         return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
 
 
+def _parse_ids(oids: list[str]) -> list[bytes] | None:
+    """parse_ids without the extension: raw digests, or None if any id is not canonical."""
+    try:
+        digests = list(map(_fromhex, oids))
+    except (TypeError, ValueError):
+        return None
+    # fromhex also takes upper case and spaces; only canonical ids round-trip
+    if list(map(bytes.hex, digests)) != oids or not set(map(len, digests)) <= {32}:
+        return None
+    return digests
+
+
+def _verified_payload(rec: bytes | None, digest: bytes) -> bytes | None:
+    """verify_records without the extension: the payload if it hashes to `digest`."""
+    if rec is None or len(rec) > VERIFY_MAX_RECORD:
+        return None
+    payload = rec[1:]
+    return payload if _blake3(payload).digest() == digest else None
+
+
 def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> list[ObjectId]:
     from .errors import MissingLinks
 
-    hasher = _blake3()
-    reset, update, hashed = hasher.reset, hasher.update, hasher.digest
     put = txn.put
     get = txn.get
-    encode_into = codec._encode_into
-    join = b"".join
+    encode_record = codec.encode_record
     fromhex = bytes.fromhex
     staged: set[bytes] = set()  # links known to resolve: in the store or this transaction
     staged_ids: set[str] = set()  # the same as hex ids (a str caches its hash)
@@ -465,16 +466,9 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
     try:
         for value in values:
             if type(value) is dict and type(value.get("type")) is str:
-                out: list[bytes] = []
-                links: list = []
-                encode_into(value, out, links)
-                data = join(out)
+                record, digest, links = encode_record(value, KIND_STRUCT)
             else:
-                data, links = encode_structured(value)
-            reset()
-            update(data)
-            digest = hashed()
-            record = KIND_STRUCT + data
+                record, digest, links = encode_structured_record(value)
             # positional: put(key, value, dupdata, overwrite, append, db)
             if not put(digest, record, True, False, False, objects):
                 # already stored; identical bytes stored as a blob are upgraded

@@ -101,26 +101,19 @@ class WriteBatch:
 
     def put_object(self, value: dict) -> ObjectId:
         """Encode and add a structured object built by wfobj itself."""
-        if type(value) is dict and type(value.get("type")) is str:
-            data, links = codec.encode(value)
-        else:
-            data, links = encode_structured(value)
-        digest = _blake3(data).digest()
+        record, digest, links = encode_structured_record(value)
         pending = self._pending
         if digest not in pending:
             pending.add(digest)
             link_digests = [bytes.fromhex(link.oid) for link in links] if links else links
-            self.objects.append(_new_op(ObjectOp, (digest, KIND_STRUCT + data, link_digests)))
+            self.objects.append(_new_op(ObjectOp, (digest, record, link_digests)))
         return digest.hex()  # type: ignore[return-value]  # an ObjectId; NewType call is slow
 
     def put_objects(self, values: Iterable[dict]) -> list[ObjectId]:
-        """put_object for many values; one hasher is reused (constructing one per object
-        costs as much as hashing a small object)."""
-        hasher = _blake3()
-        reset, update, hashed = hasher.reset, hasher.update, hasher.digest
+        """put_object for many values, with the per-object overhead hoisted out."""
         pending = self._pending
         add_op = self.objects.append
-        encode = codec.encode
+        encode_record = codec.encode_record
         fromhex = bytes.fromhex
         oids: list[ObjectId] = []
         add_oid = oids.append
@@ -133,12 +126,9 @@ class WriteBatch:
         try:
             for value in values:
                 if type(value) is dict and type(value.get("type")) is str:
-                    data, links = encode(value)
+                    record, digest, links = encode_record(value, KIND_STRUCT)
                 else:
-                    data, links = encode_structured(value)
-                reset()
-                update(data)
-                digest = hashed()
+                    record, digest, links = encode_structured_record(value)
                 if digest not in pending:
                     pending.add(digest)
                     if links:
@@ -146,7 +136,7 @@ class WriteBatch:
                             [fromhex(links[0].oid)] if len(links) == 1
                             else [fromhex(link.oid) for link in links]
                         )
-                    add_op(_new_op(ObjectOp, (digest, KIND_STRUCT + data, links)))
+                    add_op(_new_op(ObjectOp, (digest, record, links)))
                 add_oid(digest.hex())  # type: ignore[arg-type]  # an ObjectId
         finally:
             if collecting:
@@ -187,11 +177,21 @@ def meta_key(ns: str, key: str) -> bytes:
 
 def encode_structured(value: dict) -> tuple[bytes, list[Link]]:
     """Encode a structured object: a map with a text `type` field."""
+    check_structured(value)
+    return codec.encode(value)
+
+
+def encode_structured_record(value: dict) -> tuple[bytes, bytes, list[Link]]:
+    """A structured object's record (b"S" + canonical CBOR), raw id and links."""
+    check_structured(value)
+    return codec.encode_record(value, KIND_STRUCT)
+
+
+def check_structured(value: dict) -> None:
     if type(value) is dict and type(value.get("type")) is str:
-        return codec.encode(value)
+        return
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise InvalidObject("a structured object must be a map with a text 'type' field")
-    return codec.encode(value)
 
 
 def check_record_digest(digest: bytes, record: bytes) -> None:
