@@ -189,11 +189,13 @@ static int encode_map(PyObject *v, Buf *b, PyObject *links, int depth) {
     Py_ssize_t pos = 0, i = 0;
     PyObject *key, *item;
     while (PyDict_Next(v, &pos, &key, &item)) {
-        if (!PyUnicode_CheckExact(key)) { rc = FALLBACK; goto done; }
+        if (i >= n || !PyUnicode_CheckExact(key)) { rc = FALLBACK; goto done; }
         Py_ssize_t len;
         const char *u = PyUnicode_AsUTF8AndSize(key, &len);
         if (!u) { PyErr_Clear(); rc = FALLBACK; goto done; }
-        /* insertion sort: maps here are small */
+        /* insertion sort: maps here are small. Each key is held (its UTF-8 lives in it)
+         * in case a finalizer run by an allocation below mutates the map. */
+        Py_INCREF(key);
         KeyRef ref = {key, u, len};
         Py_ssize_t j = i;
         while (j > 0 && key_less(&ref, &keys[j - 1])) { keys[j] = keys[j - 1]; j--; }
@@ -218,6 +220,7 @@ static int encode_map(PyObject *v, Buf *b, PyObject *links, int depth) {
         if (rc != 0) goto done;
     }
 done:
+    for (Py_ssize_t k = 0; k < i; k++) Py_DECREF(keys[k].key);
     if (keys != stack_keys) PyMem_Free(keys);
     return rc;
 }
