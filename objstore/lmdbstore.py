@@ -15,7 +15,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from itertools import repeat
 from pathlib import Path
 from typing import TypeVar
 
@@ -320,23 +319,26 @@ class LmdbObjectStore(ObjectStore):
     def get_raws(self, oids: Iterable[str]) -> list[bytes]:
         """get_raw of many objects (each verified) in one read transaction."""
         oids = list(oids)
-        compiled = native.compiled
-        digests = compiled.parse_ids(oids) if compiled is not None else _parse_ids(oids)
-        if digests is None:
-            digests = [checked_digest(oid) for oid in oids]  # raises for the first bad one
         db = self._dbs[b"objects"]
+        compiled = native.compiled
+        out = None
+        if compiled is not None:  # None back: an id is not canonical
+            out = self._read(lambda txn: compiled.read_verified(txn.get, oids, db,
+                                                                VERIFY_MAX_RECORD))
+        if out is None:
+            digests = _parse_ids(oids)
+            if digests is None:
+                digests = [checked_digest(oid) for oid in oids]  # raises for the first bad one
 
-        def read(txn: lmdb.Transaction) -> list[bytes | None]:
-            records = list(map(txn.get, digests, repeat(None), repeat(db)))  # lookups in C
-            if compiled is not None:
-                return compiled.verify_records(records, digests, VERIFY_MAX_RECORD)
-            return list(map(_verified_payload, records, digests))
+            def read(txn: lmdb.Transaction) -> list[bytes | None]:
+                get = txn.get
+                return [_verified_payload(get(d, None, db), d) for d in digests]
 
-        out = self._read(read)
+            out = self._read(read)
         if None in out:  # missing, damaged, chunked or large: get_raw settles each one
             for i, payload in enumerate(out):
                 if payload is None:
-                    out[i] = self.get_raw(digests[i].hex())
+                    out[i] = self.get_raw(oids[i])
         return out
 
     # ---- primitives -------------------------------------------------------------------
@@ -430,7 +432,7 @@ class LmdbObjectStore(ObjectStore):
 
 
 def _parse_ids(oids: list[str]) -> list[bytes] | None:
-    """parse_ids without the extension: raw digests, or None if any id is not canonical."""
+    """Raw digests of canonical ids, or None if any id is not canonical."""
     try:
         digests = list(map(_fromhex, oids))
     except (TypeError, ValueError):
@@ -442,7 +444,7 @@ def _parse_ids(oids: list[str]) -> list[bytes] | None:
 
 
 def _verified_payload(rec: bytes | None, digest: bytes) -> bytes | None:
-    """verify_records without the extension: the payload if it hashes to `digest`."""
+    """read_verified's check without the extension: the payload if it hashes to `digest`."""
     if rec is None or len(rec) > VERIFY_MAX_RECORD:
         return None
     payload = rec[1:]

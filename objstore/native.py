@@ -2,8 +2,8 @@
 
 setup.py builds the extension (objstore/_native/native.c with BLAKE3's vendored portable
 C code). It does two things faster than Python can: canonical encoding + hashing of a
-small structured object in one call (`codec.encode_record`), and verifying a batch of
-stored records against their ids (`LmdbObjectStore.get_raws`). The pure-Python code is
+small structured object in one call (`codec.encode_record`), and reading and verifying a
+batch of stored records against their ids (`LmdbObjectStore.get_raws`). The pure-Python code is
 the reference and the fallback: whatever the compiled encoder does not handle (floats,
 subclasses, bad keys, ...) it hands back, and Python encodes it or words the error.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-# verify_records hashes records up to this size in C (single-threaded, portable code);
+# read_verified hashes records up to this size in C (single-threaded, portable code);
 # longer ones go through the multi-threaded SIMD `blake3` binding
 VERIFY_MAX_RECORD = 1 << 14
 

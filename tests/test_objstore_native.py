@@ -155,31 +155,44 @@ def test_kind_prefix_is_not_hashed(compiled):
         assert digest == blake3.blake3(record[len(kind):]).digest()
 
 
-def test_verify_records(compiled):
+def test_read_verified(compiled):
     payloads = [b"", b"a", b"x" * 100, b"y" * 5000]
-    records = [b"S" + p for p in payloads]
-    digests = [blake3.blake3(p).digest() for p in payloads]
-    assert compiled.verify_records(records, digests, 1 << 14) == payloads
-    damaged = list(records)
-    damaged[2] = b"S" + b"x" * 99 + b"z"
-    assert compiled.verify_records(damaged, digests, 1 << 14) == [b"", b"a", None, b"y" * 5000]
-    assert compiled.verify_records([None, b""], digests[:2], 1 << 14) == [None, None]
-    assert compiled.verify_records(records, digests, 1000) == [b"", b"a", b"x" * 100, None]
-    with pytest.raises(ValueError, match="differ in length"):
-        compiled.verify_records(records, digests[:1], 100)
-    with pytest.raises(ValueError, match="32 bytes"):
-        compiled.verify_records([b"Sa"], [b"short"], 100)
+    oids = [blake3.blake3(p).hexdigest() for p in payloads]
+    stored = {bytes.fromhex(o): b"S" + p for o, p in zip(oids, payloads, strict=True)}
+    calls = []
+
+    def get(key, default, db):  # the shape of lmdb.Transaction.get (key: any buffer)
+        calls.append(db)
+        return stored.get(bytes(key), default)
+
+    assert compiled.read_verified(get, oids, "objects", 1 << 14) == payloads
+    assert set(calls) == {"objects"}
+    stored[bytes.fromhex(oids[2])] = b"S" + b"x" * 99 + b"z"  # damaged
+    absent = blake3.blake3(b"absent").hexdigest()
+    assert compiled.read_verified(get, oids + [absent], "db", 1 << 14) == [
+        b"", b"a", None, b"y" * 5000, None]
+    assert compiled.read_verified(get, oids, "db", 1000) == [b"", b"a", None, None]
+    assert compiled.read_verified(get, [], "db", 1000) == []
+    stored[bytes.fromhex(oids[0])] = b""  # not even a kind byte
+    assert compiled.read_verified(get, oids[:1], "db", 100) == [None]
+    for bad in (oids[1].upper(), oids[1][:-1], oids[1] + "0", "g" * 64, oids[1][:-2] + "  ",
+                None, 5, "é" * 64):
+        assert compiled.read_verified(get, [oids[1], bad], "db", 100) is None
+    stored[bytes.fromhex(oids[1])] = "text"
     with pytest.raises(TypeError, match="not bytes"):
-        compiled.verify_records(["text"], digests[:1], 100)
+        compiled.read_verified(get, oids[1:2], "db", 100)
 
+    def broken(key, default, db):
+        raise KeyError("lookup failed")
 
-def test_parse_ids(compiled):
-    ids = [OID, hash_bytes(b"x")]
-    assert compiled.parse_ids(ids) == [bytes.fromhex(i) for i in ids]
-    assert compiled.parse_ids([]) == []
-    for bad in (OID.upper(), OID[:-1], OID + "0", "g" * 64, OID[:-2] + "  ", None, 5,
-                "é" * 64):
-        assert compiled.parse_ids([OID, bad]) is None
+    with pytest.raises(KeyError, match="lookup failed"):
+        compiled.read_verified(broken, oids, "db", 100)
+
+    def resizes(key, default, db):  # the key buffer is reused: get() must leave it be
+        key.extend(b"x")
+
+    with pytest.raises(RuntimeError, match="changed the key"):
+        compiled.read_verified(resizes, oids, "db", 100)
 
 
 def test_store_ids_agree_with_and_without_the_extension(tmp_path, monkeypatch, compiled):

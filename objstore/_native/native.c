@@ -9,11 +9,14 @@
  *       unknown codecs): the caller then runs the Python encoder, which is the
  *       reference and the one that words the error.
  *
- *   verify_records(records, digests, max_len) -> list
- *       For each stored record (kind byte + payload) and its expected 32-byte digest:
- *       the payload if BLAKE3(payload) matches, else None (missing record, mismatch,
- *       a chunked record whose payload is an index, or a record longer than max_len,
- *       which the caller hashes with the multi-threaded SIMD binding instead).
+ *   read_verified(get, oids, db, max_len) -> list | None
+ *       For each id (64 lowercase hex chars), the record get(digest, None, db) returns
+ *       (an LMDB Transaction.get: kind byte + payload), and then the payload if
+ *       BLAKE3(payload) is the id, else None (missing record, mismatch, a chunked record
+ *       whose payload is an index, or a record longer than max_len, which the caller
+ *       hashes with the multi-threaded SIMD binding instead). Returns None as a whole
+ *       if any id is not canonical; the caller then names the bad one. The key is one
+ *       32-byte bytearray rewritten for each lookup, so `get` must not keep it.
  *
  *   blake3(data) -> bytes  (32-byte digest; used by the tests against the binding)
  *
@@ -307,71 +310,59 @@ static int payload_matches(const char *rec, Py_ssize_t len, const char *digest) 
     return memcmp(got, digest, BLAKE3_OUT_LEN) == 0;
 }
 
-static PyObject *py_verify_records(PyObject *self, PyObject *args) {
-    PyObject *records, *digests;
+/* read_verified: see the top of this file. Each record is dropped as soon as its payload
+ * is copied, so the memory of one is reused for the next, as in a plain lookup loop. */
+static PyObject *py_read_verified(PyObject *self, PyObject *args) {
+    PyObject *get, *oids, *db;
     Py_ssize_t max_len;
-    if (!PyArg_ParseTuple(args, "O!O!n", &PyList_Type, &records, &PyList_Type, &digests,
-                          &max_len))
+    if (!PyArg_ParseTuple(args, "OO!On", &get, &PyList_Type, &oids, &db, &max_len))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(records);
-    if (PyList_GET_SIZE(digests) != n) {
-        PyErr_SetString(PyExc_ValueError, "records and digests differ in length");
-        return NULL;
-    }
+    Py_ssize_t n = PyList_GET_SIZE(oids);
+    /* one key buffer, rewritten for each lookup: get() must not keep it (LMDB's does not) */
+    PyObject *dig = PyByteArray_FromStringAndSize(NULL, BLAKE3_OUT_LEN);
+    if (!dig) return NULL;
     PyObject *out = PyList_New(n);
-    if (!out) return NULL;
+    if (!out) { Py_DECREF(dig); return NULL; }
+    unsigned char *raw = (unsigned char *)PyByteArray_AS_STRING(dig);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *rec = PyList_GET_ITEM(records, i);
-        PyObject *dig = PyList_GET_ITEM(digests, i);
-        PyObject *item = Py_None;
-        if (!PyBytes_Check(dig) || PyBytes_GET_SIZE(dig) != BLAKE3_OUT_LEN) {
+        PyObject *oid = PyList_GET_ITEM(oids, i);
+        if (!PyUnicode_CheckExact(oid) || !PyUnicode_IS_ASCII(oid) ||
+            PyUnicode_GET_LENGTH(oid) != 64 ||
+            unhex32((const char *)PyUnicode_DATA(oid), raw) < 0) {
             Py_DECREF(out);
-            PyErr_Format(PyExc_ValueError, "digest %zd is not 32 bytes", i);
+            Py_DECREF(dig);
+            Py_RETURN_NONE;  /* not a canonical id: the caller names the bad one */
+        }
+        PyObject *argv[3] = {dig, Py_None, db};
+        PyObject *rec = PyObject_Vectorcall(get, argv, 3, NULL);
+        if (!rec) { Py_DECREF(out); Py_DECREF(dig); return NULL; }
+        if (PyByteArray_GET_SIZE(dig) != BLAKE3_OUT_LEN) {  /* get() resized our key */
+            Py_DECREF(rec); Py_DECREF(out); Py_DECREF(dig);
+            PyErr_SetString(PyExc_RuntimeError, "read_verified: get() changed the key");
             return NULL;
         }
+        raw = (unsigned char *)PyByteArray_AS_STRING(dig);
+        PyObject *item = Py_None;
         if (rec != Py_None) {
             if (!PyBytes_Check(rec)) {
+                Py_DECREF(rec);
                 Py_DECREF(out);
+                Py_DECREF(dig);
                 PyErr_Format(PyExc_TypeError, "record %zd is not bytes", i);
                 return NULL;
             }
             Py_ssize_t len = PyBytes_GET_SIZE(rec);
             const char *data = PyBytes_AS_STRING(rec);
-            if (len >= 1 && len <= max_len &&
-                payload_matches(data, len, PyBytes_AS_STRING(dig))) {
+            if (len >= 1 && len <= max_len && payload_matches(data, len, (const char *)raw)) {
                 item = PyBytes_FromStringAndSize(data + 1, len - 1);
-                if (!item) { Py_DECREF(out); return NULL; }
+                if (!item) { Py_DECREF(rec); Py_DECREF(out); Py_DECREF(dig); return NULL; }
             }
         }
+        Py_DECREF(rec);
         if (item == Py_None) Py_INCREF(Py_None);
         PyList_SET_ITEM(out, i, item);
     }
-    return out;
-}
-
-/* Canonical ids (64 lowercase hex chars) to raw digests; None if any id is not one. */
-static PyObject *py_parse_ids(PyObject *self, PyObject *arg) {
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "parse_ids takes a list of str");
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(arg);
-    PyObject *out = PyList_New(n);
-    if (!out) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *oid = PyList_GET_ITEM(arg, i);
-        if (!PyUnicode_CheckExact(oid) || !PyUnicode_IS_ASCII(oid) ||
-            PyUnicode_GET_LENGTH(oid) != 64) {
-            Py_DECREF(out);
-            Py_RETURN_NONE;
-        }
-        const char *hex = (const char *)PyUnicode_DATA(oid);
-        unsigned char raw[32];
-        if (unhex32(hex, raw) < 0) { Py_DECREF(out); Py_RETURN_NONE; }
-        PyObject *digest = PyBytes_FromStringAndSize((const char *)raw, 32);
-        if (!digest) { Py_DECREF(out); return NULL; }
-        PyList_SET_ITEM(out, i, digest);
-    }
+    Py_DECREF(dig);
     return out;
 }
 
@@ -402,10 +393,8 @@ static PyMethodDef methods[] = {
     {"setup", py_setup, METH_VARARGS, "setup(Link, {codec: cid_prefix}): bind the Link type."},
     {"encode_record", py_encode_record, METH_VARARGS,
      "encode_record(value, kind) -> (record, digest, links) or None (use the Python encoder)."},
-    {"verify_records", py_verify_records, METH_VARARGS,
-     "verify_records(records, digests, max_len) -> [payload or None]."},
-    {"parse_ids", py_parse_ids, METH_O,
-     "parse_ids([oid, ...]) -> [32-byte digest, ...], or None if any id is not canonical."},
+    {"read_verified", py_read_verified, METH_VARARGS,
+     "read_verified(get, digests, db, max_len) -> [payload or None]: get(d, None, db) each."},
     {"blake3", py_blake3, METH_O, "blake3(data) -> 32-byte digest (single-threaded, portable C)."},
     {NULL, NULL, 0, NULL},
 };
