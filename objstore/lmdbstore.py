@@ -507,7 +507,8 @@ def _put_objects(txn: lmdb.Transaction, objects: object, batch: WriteBatch) -> N
 
     put = txn.put
     get = txn.get
-    staged = set(batch.known_present)
+    known = batch.known_present  # committed earlier by this writer (not copied: it may be big)
+    staged: set[bytes] = set()
     add = staged.add
     for digest, record, links in batch.objects:
         # positional: put(key, value, dupdata, overwrite, append, db), kwargs cost more
@@ -517,23 +518,26 @@ def _put_objects(txn: lmdb.Transaction, objects: object, batch: WriteBatch) -> N
             if not (existing[:1] == KIND_BLOB and record[:1] == KIND_STRUCT):
                 add(digest)
                 continue
-            _check_links(get, objects, staged, digest, links, MissingLinks)
+            _check_links(get, objects, staged, digest, links, MissingLinks, known)
             put(digest, record, True, True, False, objects)
         elif links:
             for link in links:
-                if link not in staged:
+                if link not in staged and link not in known:
                     if get(link, None, objects) is None:
-                        _check_links(get, objects, staged, digest, links, MissingLinks)
+                        _check_links(get, objects, staged, digest, links, MissingLinks, known)
                     add(link)
         add(digest)
 
 
-def _check_links(get, objects, staged, digest, links, missing_links) -> None:  # noqa: ANN001
+def _check_links(get, objects, staged, digest, links, missing_links,  # noqa: ANN001
+                 known=frozenset()) -> None:  # noqa: B008
+    """Every link of `digest` is staged, known present, or stored; else raise."""
     for link in links:
-        if link not in staged:
+        if link not in staged and link not in known:
             if get(link, None, objects) is None:
                 missing = [
-                    ln.hex() for ln in links if ln not in staged and get(ln, None, objects) is None
+                    ln.hex() for ln in links
+                    if ln not in staged and ln not in known and get(ln, None, objects) is None
                 ]
                 raise missing_links(digest.hex(), missing)
             staged.add(link)

@@ -498,7 +498,8 @@ def apply_checks(batch: WriteBatch, kind_of: Any, get_ref: Any, get_meta: Any) -
     from .errors import MissingLinks
 
     new_ops: list[ObjectOp] = []
-    staged = set(batch.known_present)  # in the store or this batch: a link to it holds
+    known = batch.known_present  # committed earlier by this writer (not copied: it may be big)
+    staged: set[bytes] = set()  # in the store or this batch: a link to it holds
     for op in batch.objects:
         kind = kind_of(op.digest)
         # identical bytes stored as a blob earlier may be upgraded to a structured object
@@ -506,9 +507,10 @@ def apply_checks(batch: WriteBatch, kind_of: Any, get_ref: Any, get_meta: Any) -
             staged.add(op.digest)
             continue
         for link in op.links:
-            if link not in staged:
+            if link not in staged and link not in known:
                 if kind_of(link) is None:
-                    missing = [ln.hex() for ln in op.links if ln not in staged and kind_of(ln) is None]
+                    missing = [ln.hex() for ln in op.links
+                               if ln not in staged and ln not in known and kind_of(ln) is None]
                     raise MissingLinks(op.digest.hex(), missing)
                 staged.add(link)
         staged.add(op.digest)
@@ -521,7 +523,8 @@ def apply_checks(batch: WriteBatch, kind_of: Any, get_ref: Any, get_meta: Any) -
                 ref.old.hex() if ref.old else None,
                 current.hex() if current else None,
             )
-        if ref.new is not None and ref.new not in staged and kind_of(ref.new) is None:
+        if (ref.new is not None and ref.new not in staged and ref.new not in known
+                and kind_of(ref.new) is None):
             raise MissingLinks(f"ref {ref.name}", [ref.new.hex()])
     for meta in batch.meta:
         if meta.check and get_meta(meta.key) != meta.old:

@@ -374,3 +374,39 @@ def test_get_raws_matches_get_raw(store):
     for bad in (oids[0].upper(), oids[0][:-2] + "  ", oids[0][:-1], "z" * 64, None):
         with pytest.raises(InvalidHash):
             store.get_raws([oids[1], bad])
+
+
+# ---- known_present: a writer's own earlier commits skip the closure lookups -----------
+def test_known_present_links_are_not_looked_up():
+    from objstore.store import WriteBatch, apply_checks
+
+    lookups: list[bytes] = []
+
+    def kind_of(digest):
+        lookups.append(digest)
+        return None  # nothing is "stored": only known_present can satisfy a link
+
+    known = blake3.blake3(b"committed earlier").digest()
+    b = WriteBatch()
+    b.known_present = {known}
+    b.put_object({"type": "tree", "x": Link.blob(known.hex())})
+    ops = apply_checks(b, kind_of, lambda name: None, lambda key: None)
+    assert len(ops) == 1 and known not in lookups  # only the new object itself was looked up
+    b.known_present = set()
+    with pytest.raises(MissingLinks):
+        apply_checks(b, kind_of, lambda name: None, lambda key: None)
+
+
+def test_known_present_is_read_not_changed(store):
+    leaf = store.put_blob(b"leaf")
+    with store.batch() as b:
+        known = {bytes.fromhex(leaf)}
+        b.known_present = known
+        oid = b.put_object({"type": "tree", "leaf": Link.blob(leaf)})
+        b.set_ref("heads/x", None, oid)
+    assert store.get_object(oid)["leaf"] == Link.blob(leaf)
+    assert known == {bytes.fromhex(leaf)}  # the caller's set is read, never changed
+    with store.batch() as b:  # the objects-only path honours it too
+        b.known_present = known
+        store_oid = b.put_object({"type": "tree", "again": Link.blob(leaf)})
+    assert store.type_of(store_oid) == "tree"
