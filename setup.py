@@ -33,8 +33,7 @@ native = Extension(
     include_dirs=["objstore/_native"],
     define_macros=[*NO_SIMD, ("BLAKE3_USE_NEON", "0")],
     extra_compile_args=["-O3", "-std=c11", "-fvisibility=hidden"],
-    # WFOBJ_NATIVE=0 skips it; otherwise a failed build is an error, not a silent fallback
-    optional=os.environ.get("WFOBJ_NATIVE", "1") == "0",
 )
 
+# WFOBJ_NATIVE=0 skips it; otherwise a failed build fails the install (no silent fallback)
 setup(ext_modules=[] if os.environ.get("WFOBJ_NATIVE", "1") == "0" else [native])
