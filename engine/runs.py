@@ -6,18 +6,29 @@ pending), the first audit event, `runs/<run_id>`, the list index entry and the q
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 from objstore import ConflictError, ObjectStore
 
 from .clock import Clock, format_time
 from .errors import RunAlreadyTerminal
 from .evidence import obj
-from .runstate import INDEX_NS, QUEUE_NS, TASK_TERMINAL, RunState, index_entry
+from .runstate import (
+    INDEX_NS,
+    QUEUE_NS,
+    STATE_NS,
+    TASK_TERMINAL,
+    RunState,
+    index_entry,
+    put_index,
+    state_key,
+)
 
 KILL_NS = "kill"
 
@@ -117,7 +128,46 @@ def index_run(store: ObjectStore, run_id: str) -> bool:
     except KeyError:
         return False
     entry = index_entry(run.record, run.state)
-    if store.meta_get(INDEX_NS, run_id) != entry:
+    current = store.meta_get(INDEX_NS, run_id)
+    if current != entry or store.meta_get(STATE_NS, state_key(run.state, run_id)) is None:
+        old = json.loads(current)["state"] if current is not None else None
         with store.batch() as b:
-            b.meta_put(INDEX_NS, run_id, entry)
+            put_index(b, run_id, run.record, run.state, old)
     return True
+
+
+STATE_INDEX_MARK = ("index-version", STATE_NS)  # set once the by-state index is complete
+_STATE_INDEX_BATCH = 1000
+
+
+def scan_index(store: ObjectStore, state: str | None,
+               after: str | None) -> Iterator[tuple[str, dict]]:
+    """(run_id, list-index entry) newest first, after the run id `after`; with `state`,
+    only runs the by-state index files under it (re-checked against the entry, so a
+    stale key is never reported)."""
+    if state is None:
+        for run_id, raw in store.meta_scan(INDEX_NS, start_after=after, reverse=True):
+            yield run_id, json.loads(raw)
+        return
+    ensure_state_index(store)
+    prefix = state_key(state, "")
+    start = None if after is None else state_key(state, after)
+    for key, _ in store.meta_scan(STATE_NS, prefix, start_after=start, reverse=True):
+        run_id = key[len(prefix):]
+        raw = store.meta_get(INDEX_NS, run_id)
+        if raw is not None and (entry := json.loads(raw))["state"] == state:
+            yield run_id, entry
+
+
+def ensure_state_index(store: ObjectStore) -> None:
+    """Build the by-state index from the list index once, for stores made before it
+    existed. Idempotent, so processes racing to do it agree."""
+    if store.meta_get(*STATE_INDEX_MARK) is not None:
+        return
+    entries = store.meta_scan(INDEX_NS)
+    while chunk := list(itertools.islice(entries, _STATE_INDEX_BATCH)):
+        with store.batch() as b:
+            for run_id, raw in chunk:
+                b.meta_put(STATE_NS, state_key(json.loads(raw)["state"], run_id), b"")
+    with store.batch() as b:
+        b.meta_put(*STATE_INDEX_MARK, b"1")

@@ -25,6 +25,9 @@ from .evidence import obj
 BUCKET = 64
 RUN_PREFIX = "runs/"
 INDEX_NS = "runs"
+# run ids by state, keyed "<state>/<run_id>" (empty values): `list_runs(state=…)` reads
+# only the runs in that state. Written in the same batch as the INDEX_NS entry.
+STATE_NS = "runs-by-state"
 QUEUE_NS = "queue"
 TERMINAL = frozenset({"success", "failed", "killed"})
 TASK_TERMINAL = frozenset({"success", "failed", "skipped", "killed"})
@@ -57,8 +60,10 @@ class RunState:
     manifest_oid: str | None = None
     dirty: set[int] = field(default_factory=set)
     state_changed: bool = False
+    indexed_state: str | None = None  # the state the list index holds for this run
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _committed: str | None = field(default=None, repr=False)
+    _committed_state: str | None = field(default=None, repr=False)
 
     # ---- building ---------------------------------------------------------------
     @classmethod
@@ -90,7 +95,7 @@ class RunState:
         return cls(m["run_id"], m["run"].oid, record, definition, m["state"], tasks,
                    list(tasks), [link.oid for link in m["tasks"]], m.get("started_at"),
                    m.get("ended_at"), m["audit"].oid if m.get("audit") else None,
-                   m.get("audit_count", 0), manifest_oid)
+                   m.get("audit_count", 0), manifest_oid, indexed_state=m["state"])
 
     # ---- changes ------------------------------------------------------------------
     def set_task(self, name: str, state: str) -> None:
@@ -145,18 +150,32 @@ class RunState:
         new_oid = b.put_object(manifest)
         b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
         if self.state_changed:
-            b.meta_put(INDEX_NS, self.run_id, index_entry(self.record, self.state))
+            put_index(b, self.run_id, self.record, self.state, self.indexed_state)
             self.state_changed = False
         self._committed = new_oid
+        self._committed_state = self.state
         return new_oid
 
     def committed(self) -> None:
         """Call after the batch holding commit() was written."""
         self.manifest_oid = self._committed
+        self.indexed_state = self._committed_state
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+
+def put_index(b: WriteBatch, run_id: str, record: dict, state: str, old: str | None) -> None:
+    """Write a run's list-index entry and move it from `old`'s state key to `state`'s."""
+    b.meta_put(INDEX_NS, run_id, index_entry(record, state))
+    if old is not None and old != state:
+        b.meta_delete(STATE_NS, state_key(old, run_id))
+    b.meta_put(STATE_NS, state_key(state, run_id), b"")
+
+
+def state_key(state: str, run_id: str) -> str:
+    return f"{state}/{run_id}"
 
 
 def index_entry(record: dict, state: str) -> bytes:

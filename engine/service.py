@@ -8,7 +8,6 @@ Errors are engine.errors / objstore.errors exceptions carrying data; the edges t
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import BinaryIO
@@ -20,8 +19,8 @@ from .clock import Clock
 from .errors import BadCursor, RunAlreadyTerminal, UnknownRun
 from .executor import Executor
 from .parameters import check_parameters
-from .runs import create_run, index_run, kill_pending, request_kill
-from .runstate import INDEX_NS, RUN_PREFIX, RunState
+from .runs import create_run, index_run, kill_pending, request_kill, scan_index
+from .runstate import RUN_PREFIX, RunState
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
 
@@ -106,10 +105,10 @@ class WorkflowService:
         limit = max(1, min(int(limit), 1000))
         after = decode_cursor(cursor) if cursor else None
         runs, last = [], None
-        for run_id, raw in self.store.meta_scan(INDEX_NS, start_after=after, reverse=True):
+        # a state filter reads the by-state index: only runs in that state are visited
+        for run_id, entry in scan_index(self.store, state, after):
             last = run_id
-            entry = json.loads(raw)
-            if (workflow and entry["workflow"] != workflow) or (state and entry["state"] != state):
+            if workflow and entry["workflow"] != workflow:
                 continue
             try:
                 runs.append(self.get_run(run_id))
@@ -117,12 +116,11 @@ class WorkflowService:
                 continue
             if len(runs) == limit:
                 break
-        more = len(runs) == limit and last is not None and self.has_more(last)
+        more = len(runs) == limit and last is not None and self.has_more(last, state)
         return {"runs": runs, "next_cursor": encode_cursor(last) if more else None}
 
-    def has_more(self, after: str) -> bool:
-        return next(self.store.meta_scan(INDEX_NS, start_after=after, reverse=True, limit=1),
-                    None) is not None
+    def has_more(self, after: str, state: str | None = None) -> bool:
+        return next(scan_index(self.store, state, after), None) is not None
 
     def get_run(self, run_id: str) -> dict:
         return views.run_view(self.load(run_id))

@@ -137,3 +137,82 @@ def test_a_file_default_must_be_in_the_store(store):
     svc.apply_workflow("fd", d, user="u")
     with pytest.raises(ParameterError, match="default file e+ is not in the store"):
         svc.trigger(name="fd", user="u")
+
+
+# ---- the by-state index behind list_runs(state=…) -------------------------------------
+def _by_state(store) -> dict[str, set[str]]:
+    from engine.runstate import STATE_NS
+
+    out: dict[str, set[str]] = {}
+    for key, _ in store.meta_scan(STATE_NS):
+        state, run_id = key.split("/", 1)
+        out.setdefault(state, set()).add(run_id)
+    return out
+
+
+def test_state_index_follows_every_transition(store):
+    svc = service(store)
+    one = {"tasks": {"a": {"image": "i", "command": ["true"]}}}
+    ids = [trigger(svc, one, name="w") for _ in range(4)]
+    assert _by_state(store) == {"pending": set(ids)}
+    run_with(store, ids[0])
+    svc.kill_run(ids[1], user="alice")
+    assert _by_state(store) == {"pending": {ids[2], ids[3]}, "success": {ids[0]},
+                                "killed": {ids[1]}}
+    assert [r["run_id"] for r in svc.list_runs(state="pending")["runs"]] == [ids[3], ids[2]]
+    assert [r["run_id"] for r in svc.list_runs(state="killed")["runs"]] == [ids[1]]
+    assert svc.list_runs(state="running")["runs"] == []
+    # paging within one state
+    page = svc.list_runs(state="pending", limit=1)
+    assert [r["run_id"] for r in page["runs"]] == [ids[3]] and page["next_cursor"]
+    page = svc.list_runs(state="pending", limit=1, cursor=page["next_cursor"])
+    assert [r["run_id"] for r in page["runs"]] == [ids[2]] and page["next_cursor"] is None
+    # combined with a workflow filter
+    assert svc.list_runs(state="pending", workflow="other")["runs"] == []
+
+
+def test_state_index_is_built_for_stores_made_before_it(store):
+    from engine.runs import STATE_INDEX_MARK
+    from engine.runstate import STATE_NS
+
+    svc = service(store)
+    one = {"tasks": {"a": {"image": "i", "command": ["true"]}}}
+    ids = [trigger(svc, one, name="w") for _ in range(3)]
+    run_with(store, ids[0])
+    with store.batch() as b:  # what an older store looks like: the list index only
+        for key, _ in store.meta_scan(STATE_NS):
+            b.meta_delete(STATE_NS, key)
+    assert _by_state(store) == {} and store.meta_get(*STATE_INDEX_MARK) is None
+    assert [r["run_id"] for r in svc.list_runs(state="pending")["runs"]] == [ids[2], ids[1]]
+    assert store.meta_get(*STATE_INDEX_MARK) == b"1"
+    assert _by_state(store) == {"pending": {ids[1], ids[2]}, "success": {ids[0]}}
+
+
+def test_a_stale_state_key_is_never_reported(store):
+    from engine.runstate import STATE_NS, state_key
+
+    svc = service(store)
+    run_id = trigger(svc, {"tasks": {"a": {"image": "i", "command": ["true"]}}}, name="w")
+    run_with(store, run_id)
+    with store.batch() as b:  # e.g. left by a migration racing a state change
+        b.meta_put(STATE_NS, state_key("pending", run_id), b"")
+    assert svc.list_runs(state="pending")["runs"] == []
+    assert [r["run_id"] for r in svc.list_runs(state="success")["runs"]] == [run_id]
+
+
+def test_synced_runs_enter_the_state_index(store):
+    source = MemoryObjectStore()
+    src = service(source)
+    run_id = trigger(src, wordcount(), name="wordcount", corpus=source.put_blob(b"x y"))
+    run_with(source, run_id)
+    from objstore.walk import walk_closure
+
+    head = source.get_ref(f"runs/{run_id}")
+    with store.batch() as b:
+        for oid in walk_closure(source, [head]):
+            store.stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
+        b.set_ref(f"runs/{run_id}", None, head)
+    svc = service(store)
+    svc.on_refs_updated([f"runs/{run_id}"])
+    assert [r["run_id"] for r in svc.list_runs(state="success")["runs"]] == [run_id]
+    assert _by_state(store) == {"success": {run_id}}
