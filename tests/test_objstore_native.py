@@ -97,6 +97,10 @@ class MyDict(dict):
     pass
 
 
+class MyInt(int):
+    pass
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -113,6 +117,8 @@ class MyDict(dict):
         {"type": "t", "x": bytearray(b"ab")},
         {"type": "t", "x": Link(OID.upper(), CODEC_RAW)},  # not a canonical id
         {"type": "t", "x": Link(OID, 0x70)},  # a codec wfobj does not use
+        {"type": "t", "x": Link(MyStr(OID), CODEC_RAW)},  # parts that could run Python code
+        {"type": "t", "x": Link(OID, MyInt(CODEC_RAW))},
     ],
 )
 def test_values_off_the_fast_path_are_handed_back(compiled, value):
@@ -145,6 +151,14 @@ def test_deep_nesting_falls_back_rather_than_overflowing(compiled):
         value = [value]
     assert compiled.encode_record(value, b"") is None  # beyond MAX_DEPTH
     assert codec_mod.encode(value)[0] == codec_mod.encode_python(value)[0]
+
+
+def test_large_maps_sort_like_python(compiled):
+    rng = random.Random(3)
+    keys = {"".join(rng.choice("abé€z") for _ in range(rng.randrange(1, 9))) for _ in range(6000)}
+    value = {"type": "t", **{k: len(k) for k in keys}}
+    assert len(value) > 32  # past the small-map insertion sort: qsort
+    assert compiled.encode_record(value, b"S") == reference(value)
 
 
 def test_kind_prefix_is_not_hashed(compiled):
@@ -187,6 +201,14 @@ def test_read_verified(compiled):
 
     with pytest.raises(KeyError, match="lookup failed"):
         compiled.read_verified(broken, oids, "db", 100)
+
+    ids = list(oids)
+
+    def shrinks(key, default, db):  # get() is Python code: it cannot pull ids from under us
+        ids.clear()
+        return None
+
+    assert compiled.read_verified(shrinks, ids, "db", 100) == [None] * len(oids)
 
     def resizes(key, default, db):  # the key buffer is reused: get() must leave it be
         key.extend(b"x")

@@ -126,7 +126,7 @@ static int unhex32(const char *hex, unsigned char *raw) {
     for (int i = 0; i < 32; i++) {
         int hi = HEX[(unsigned char)hex[2 * i]], lo = HEX[(unsigned char)hex[2 * i + 1]];
         bad |= hi | lo;
-        raw[i] = (unsigned char)(hi << 4 | lo);
+        raw[i] = (unsigned char)(((unsigned)hi << 4) | (unsigned)lo);  /* junk if bad */
     }
     return bad < 0 ? -1 : 0;
 }
@@ -137,18 +137,23 @@ static int encode_link(PyObject *v, Buf *b, PyObject *links) {
     PyObject *codec = PyObject_GetAttr(v, str_codec);
     if (!codec) { Py_DECREF(oid); return -1; }
     int rc = FALLBACK;
-    PyObject *prefix = PyDict_GetItemWithError(cid_prefixes, codec);  /* borrowed */
-    Py_ssize_t n = 0;
-    const char *hex = PyUnicode_Check(oid) ? PyUnicode_AsUTF8AndSize(oid, &n) : NULL;
-    if (PyErr_Occurred()) { PyErr_Clear(); }
-    if (prefix && PyBytes_Check(prefix) && PyBytes_GET_SIZE(prefix) == 4 && hex && n == 64) {
-        unsigned char raw[5 + 4 + 32] = {0xd8, 0x2a, 0x58, 0x25, 0x00};
-        memcpy(raw + 5, PyBytes_AS_STRING(prefix), 4);
-        rc = unhex32(hex, raw + 9) < 0 ? FALLBACK : 0;
-        if (rc == 0) {
-            rc = put_bytes(b, (const char *)raw, sizeof raw);
-            if (rc == 0 && PyList_Append(links, v) < 0) rc = -1;
+    /* exact str and int only: then the lookup and the read below run no Python code
+     * (anything else goes to the Python encoder, the reference) */
+    if (PyUnicode_CheckExact(oid) && PyUnicode_IS_ASCII(oid) && PyUnicode_GET_LENGTH(oid) == 64
+        && PyLong_CheckExact(codec)) {
+        PyObject *prefixes = Py_NewRef(cid_prefixes);
+        PyObject *prefix = PyDict_GetItemWithError(prefixes, codec);  /* borrowed */
+        if (!prefix && PyErr_Occurred()) {
+            rc = -1;
+        } else if (prefix && PyBytes_CheckExact(prefix) && PyBytes_GET_SIZE(prefix) == 4) {
+            unsigned char raw[5 + 4 + 32] = {0xd8, 0x2a, 0x58, 0x25, 0x00};
+            memcpy(raw + 5, PyBytes_AS_STRING(prefix), 4);
+            if (unhex32((const char *)PyUnicode_DATA(oid), raw + 9) == 0) {
+                rc = put_bytes(b, (const char *)raw, sizeof raw);
+                if (rc == 0 && PyList_Append(links, v) < 0) rc = -1;
+            }
         }
+        Py_DECREF(prefixes);
     }
     Py_DECREF(oid);
     Py_DECREF(codec);
@@ -183,6 +188,12 @@ static int key_less(const KeyRef *a, const KeyRef *b) {
     return memcmp(a->utf8, b->utf8, a->len) < 0;
 }
 
+static int key_cmp(const void *pa, const void *pb) {
+    const KeyRef *a = pa, *b = pb;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return memcmp(a->utf8, b->utf8, a->len);
+}
+
 static int encode_map(PyObject *v, Buf *b, PyObject *links, int depth) {
     Py_ssize_t n = PyDict_GET_SIZE(v);
     KeyRef stack_keys[MAX_SORT_STACK];
@@ -196,16 +207,22 @@ static int encode_map(PyObject *v, Buf *b, PyObject *links, int depth) {
         Py_ssize_t len;
         const char *u = PyUnicode_AsUTF8AndSize(key, &len);
         if (!u) { PyErr_Clear(); rc = FALLBACK; goto done; }
-        /* insertion sort: maps here are small. Each key is held (its UTF-8 lives in it)
-         * in case a finalizer run by an allocation below mutates the map. */
+        /* Each key is held (its UTF-8 lives in it) in case a finalizer run by an
+         * allocation below mutates the map. */
         Py_INCREF(key);
-        KeyRef ref = {key, u, len};
-        Py_ssize_t j = i;
-        while (j > 0 && key_less(&ref, &keys[j - 1])) { keys[j] = keys[j - 1]; j--; }
-        keys[j] = ref;
-        i++;
+        keys[i++] = (KeyRef){key, u, len};
     }
     if (i != n) { rc = FALLBACK; goto done; }  /* changed while we read it */
+    if (n <= MAX_SORT_STACK) {  /* small maps, the common case: insertion sort */
+        for (Py_ssize_t k = 1; k < n; k++) {
+            KeyRef ref = keys[k];
+            Py_ssize_t j = k;
+            while (j > 0 && key_less(&ref, &keys[j - 1])) { keys[j] = keys[j - 1]; j--; }
+            keys[j] = ref;
+        }
+    } else {
+        qsort(keys, (size_t)n, sizeof(KeyRef), key_cmp);
+    }
     for (Py_ssize_t k = 1; k < n; k++) {
         /* equal UTF-8 for distinct keys cannot happen in a dict of exact str */
         if (keys[k].len == keys[k - 1].len &&
@@ -313,57 +330,62 @@ static int payload_matches(const char *rec, Py_ssize_t len, const char *digest) 
 /* read_verified: see the top of this file. Each record is dropped as soon as its payload
  * is copied, so the memory of one is reused for the next, as in a plain lookup loop. */
 static PyObject *py_read_verified(PyObject *self, PyObject *args) {
-    PyObject *get, *oids, *db;
+    PyObject *get, *given, *db;
     Py_ssize_t max_len;
-    if (!PyArg_ParseTuple(args, "OO!On", &get, &PyList_Type, &oids, &db, &max_len))
+    if (!PyArg_ParseTuple(args, "OO!On", &get, &PyList_Type, &given, &db, &max_len))
         return NULL;
+    /* get() is Python code: work on a private copy of the ids, and hand out no list
+     * with empty slots while it runs */
+    PyObject *oids = PyList_GetSlice(given, 0, PyList_GET_SIZE(given));
+    if (!oids) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(oids);
-    /* one key buffer, rewritten for each lookup: get() must not keep it (LMDB's does not) */
-    PyObject *dig = PyByteArray_FromStringAndSize(NULL, BLAKE3_OUT_LEN);
-    if (!dig) return NULL;
     PyObject *out = PyList_New(n);
-    if (!out) { Py_DECREF(dig); return NULL; }
-    unsigned char *raw = (unsigned char *)PyByteArray_AS_STRING(dig);
+    /* one key buffer, rewritten for each lookup: get() must not keep it (LMDB's does not) */
+    PyObject *dig = out ? PyByteArray_FromStringAndSize(NULL, BLAKE3_OUT_LEN) : NULL;
+    if (!dig) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *oid = PyList_GET_ITEM(oids, i);
+        unsigned char *raw = (unsigned char *)PyByteArray_AS_STRING(dig);
         if (!PyUnicode_CheckExact(oid) || !PyUnicode_IS_ASCII(oid) ||
             PyUnicode_GET_LENGTH(oid) != 64 ||
             unhex32((const char *)PyUnicode_DATA(oid), raw) < 0) {
-            Py_DECREF(out);
-            Py_DECREF(dig);
+            Py_DECREF(oids); Py_DECREF(out); Py_DECREF(dig);
             Py_RETURN_NONE;  /* not a canonical id: the caller names the bad one */
         }
         PyObject *argv[3] = {dig, Py_None, db};
         PyObject *rec = PyObject_Vectorcall(get, argv, 3, NULL);
-        if (!rec) { Py_DECREF(out); Py_DECREF(dig); return NULL; }
+        if (!rec) goto fail;
         if (PyByteArray_GET_SIZE(dig) != BLAKE3_OUT_LEN) {  /* get() resized our key */
-            Py_DECREF(rec); Py_DECREF(out); Py_DECREF(dig);
+            Py_DECREF(rec);
             PyErr_SetString(PyExc_RuntimeError, "read_verified: get() changed the key");
-            return NULL;
+            goto fail;
         }
         raw = (unsigned char *)PyByteArray_AS_STRING(dig);
-        PyObject *item = Py_None;
         if (rec != Py_None) {
             if (!PyBytes_Check(rec)) {
                 Py_DECREF(rec);
-                Py_DECREF(out);
-                Py_DECREF(dig);
                 PyErr_Format(PyExc_TypeError, "record %zd is not bytes", i);
-                return NULL;
+                goto fail;
             }
             Py_ssize_t len = PyBytes_GET_SIZE(rec);
             const char *data = PyBytes_AS_STRING(rec);
             if (len >= 1 && len <= max_len && payload_matches(data, len, (const char *)raw)) {
-                item = PyBytes_FromStringAndSize(data + 1, len - 1);
-                if (!item) { Py_DECREF(rec); Py_DECREF(out); Py_DECREF(dig); return NULL; }
+                PyObject *payload = PyBytes_FromStringAndSize(data + 1, len - 1);
+                if (!payload) { Py_DECREF(rec); goto fail; }
+                if (PyList_SetItem(out, i, payload) < 0) { Py_DECREF(rec); goto fail; }
             }
         }
         Py_DECREF(rec);
-        if (item == Py_None) Py_INCREF(Py_None);
-        PyList_SET_ITEM(out, i, item);
     }
+    Py_DECREF(oids);
     Py_DECREF(dig);
     return out;
+fail:
+    Py_DECREF(oids);
+    Py_XDECREF(out);
+    Py_XDECREF(dig);
+    return NULL;
 }
 
 static PyObject *py_blake3(PyObject *self, PyObject *arg) {
