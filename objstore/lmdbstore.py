@@ -22,12 +22,11 @@ import blake3
 import lmdb
 
 from . import codec, native
-from .errors import ChecksumMismatch, InvalidHash, ObjectNotFound, StoreNotFound
+from .errors import StoreNotFound
 from .ids import ObjectId, checked_digest
 from .native import VERIFY_MAX_RECORD
 from .store import (
     KIND_BLOB,
-    KIND_CHUNKED,
     KIND_STRUCT,
     ObjectStore,
     WriteBatch,
@@ -43,7 +42,6 @@ FORMAT_VERSION = b"1"
 
 
 READER_MAX_AGE = 0.05  # seconds an object-lookup snapshot is reused before renewal
-SMALL_RECORD = 1 << 16  # records up to this size are verified while holding the guard
 SCAN_PAGE = 512  # keys read per short transaction by iterators
 _monotonic = time.monotonic
 _blake3 = blake3.blake3
@@ -71,7 +69,6 @@ class _SharedEnv:
         self.write_lock = threading.RLock()
         self.reader: lmdb.Transaction | None = None
         self.reader_at = 0.0
-        self.hasher = blake3.blake3()  # reused under `guard` to verify small records
 
     def renew_reader(self) -> lmdb.Transaction:
         if self.reader is not None:
@@ -262,48 +259,6 @@ class LmdbObjectStore(ObjectStore):
             if len(items) < SCAN_PAGE:
                 return
             last = items[-1][0]
-
-    # ---- hot read path ----------------------------------------------------------------
-    def get_raw(self, oid: str) -> bytes:
-        """As ObjectStore.get_raw (hash verified on every read), inlined for small records:
-        one hex parse, one lookup in the reused snapshot, one hash of the payload."""
-        shared = self._shared
-        if shared is None or shared.pid != _pid:
-            return super().get_raw(oid)
-        try:
-            digest = _fromhex(oid)
-        except (TypeError, ValueError):
-            raise InvalidHash(str(oid)) from None
-        # fromhex also takes upper case and spaces; only the canonical spelling round-trips
-        if len(digest) != 32 or digest.hex() != oid:
-            raise InvalidHash(str(oid))
-        with shared.guard:
-            txn = shared.reader
-            if txn is None or _monotonic() - shared.reader_at > READER_MAX_AGE:
-                txn = shared.renew_reader()
-            rec = txn.get(digest, None, shared.objects)
-            if rec is None:
-                rec = shared.renew_reader().get(digest, None, shared.objects)
-                if rec is None:
-                    raise ObjectNotFound(oid)
-            if rec[:1] == KIND_CHUNKED:
-                got = None
-            elif len(rec) <= SMALL_RECORD:
-                # the guard makes the shared hasher safe; reusing it is ~3x cheaper than
-                # constructing one, which dominates the cost of verifying a small record
-                payload = rec[1:]
-                hasher = shared.hasher
-                hasher.reset()
-                hasher.update(payload)
-                got = hasher.digest()
-            else:
-                payload = rec[1:]
-                got = b""
-        if got is None:
-            return super().get_raw(oid)
-        if got != digest and _blake3(payload).digest() != digest:
-            raise ChecksumMismatch(oid, _blake3(payload).hexdigest())
-        return payload
 
     def put_objects(self, values: Iterable[dict]) -> list[ObjectId]:
         """As ObjectStore.put_objects (one transaction, closure checked), but each object is
