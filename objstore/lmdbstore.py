@@ -21,7 +21,7 @@ from typing import TypeVar
 import blake3
 import lmdb
 
-from . import codec, native
+from . import native
 from .errors import StoreNotFound
 from .ids import ObjectId, checked_digest
 from .native import VERIFY_MAX_RECORD
@@ -411,7 +411,6 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
 
     put = txn.put
     get = txn.get
-    encode_record = codec.encode_record
     fromhex = bytes.fromhex
     staged: set[bytes] = set()  # links known to resolve: in the store or this transaction
     staged_ids: set[str] = set()  # the same as hex ids (a str caches its hash)
@@ -422,10 +421,7 @@ def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> lis
         gc.disable()
     try:
         for value in values:
-            if type(value) is dict and type(value.get("type")) is str:
-                record, digest, links = encode_record(value, KIND_STRUCT)
-            else:
-                record, digest, links = encode_structured_record(value)
+            record, digest, links = encode_structured_record(value)
             # positional: put(key, value, dupdata, overwrite, append, db)
             if not put(digest, record, True, False, False, objects):
                 # already stored; identical bytes stored as a blob are upgraded

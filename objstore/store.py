@@ -114,7 +114,6 @@ class WriteBatch:
         """put_object for many values, with the per-object overhead hoisted out."""
         pending = self._pending
         add_op = self.objects.append
-        encode_record = codec.encode_record
         fromhex = bytes.fromhex
         oids: list[ObjectId] = []
         add_oid = oids.append
@@ -126,10 +125,7 @@ class WriteBatch:
             gc.disable()
         try:
             for value in values:
-                if type(value) is dict and type(value.get("type")) is str:
-                    record, digest, links = encode_record(value, KIND_STRUCT)
-                else:
-                    record, digest, links = encode_structured_record(value)
+                record, digest, links = encode_structured_record(value)
                 if digest not in pending:
                     pending.add(digest)
                     if links:
