@@ -107,19 +107,25 @@ def test_list_runs_newest_first_filters_and_stable_cursor(store):
         svc.list_runs(cursor="!!")
 
 
-def test_runs_arriving_by_sync_are_indexed_and_readable(store):
-    source = MemoryObjectStore()
-    src = service(source)
-    run_id = trigger(src, wordcount(), name="wordcount", corpus=source.put_blob(b"x y"))
-    run_with(source, run_id)
-    # copy the run's closure and ref the way sync would: objects, then the ref, no meta
+def copy_finished_run_into(store) -> str:
+    """Run wordcount in another store, then copy the run's closure and ref into `store`
+    the way sync does: objects, then the ref, no meta. Returns the run id."""
     from objstore.walk import walk_closure
 
+    source = MemoryObjectStore()
+    run_id = trigger(service(source), wordcount(), name="wordcount",
+                     corpus=source.put_blob(b"x y"))
+    run_with(source, run_id)
     head = source.get_ref(f"runs/{run_id}")
     with store.batch() as b:
         for oid in walk_closure(source, [head]):
             store.stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
         b.set_ref(f"runs/{run_id}", None, head)
+    return run_id
+
+
+def test_runs_arriving_by_sync_are_indexed_and_readable(store):
+    run_id = copy_finished_run_into(store)
     svc = service(store)
     assert svc.get_run(run_id)["state"] == "success"  # straight from the ref
     assert svc.list_runs()["runs"] == []
@@ -201,17 +207,7 @@ def test_a_stale_state_key_is_never_reported(store):
 
 
 def test_synced_runs_enter_the_state_index(store):
-    source = MemoryObjectStore()
-    src = service(source)
-    run_id = trigger(src, wordcount(), name="wordcount", corpus=source.put_blob(b"x y"))
-    run_with(source, run_id)
-    from objstore.walk import walk_closure
-
-    head = source.get_ref(f"runs/{run_id}")
-    with store.batch() as b:
-        for oid in walk_closure(source, [head]):
-            store.stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
-        b.set_ref(f"runs/{run_id}", None, head)
+    run_id = copy_finished_run_into(store)
     svc = service(store)
     svc.on_refs_updated([f"runs/{run_id}"])
     assert [r["run_id"] for r in svc.list_runs(state="success")["runs"]] == [run_id]
