@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import blake3
 import lmdb
 
 from . import native
@@ -32,6 +31,7 @@ from .store import (
     WriteBatch,
     apply_checks,
     encode_structured_record,
+    payload_digest,
 )
 
 T = TypeVar("T")
@@ -44,7 +44,6 @@ FORMAT_VERSION = b"1"
 READER_MAX_AGE = 0.05  # seconds an object-lookup snapshot is reused before renewal
 SCAN_PAGE = 512  # keys read per short transaction by iterators
 _monotonic = time.monotonic
-_blake3 = blake3.blake3
 _fromhex = bytes.fromhex
 _pid = os.getpid()  # this process's id, kept current by the fork hook below
 _ENVS: dict[tuple[str, int], _SharedEnv] = {}
@@ -403,7 +402,7 @@ def _verified_payload(rec: bytes | None, digest: bytes) -> bytes | None:
     if rec is None or len(rec) > VERIFY_MAX_RECORD:
         return None
     payload = rec[1:]
-    return payload if _blake3(payload).digest() == digest else None
+    return payload if payload_digest(payload) == digest else None
 
 
 def _encode_and_put(txn: lmdb.Transaction, objects: object, values: list) -> list[ObjectId]:
