@@ -76,8 +76,8 @@ def evidence_view(oid: str, ev: dict, image: dict) -> dict:
 
 
 def load_evidence(store: ObjectStore, oid: str) -> dict:
-    ev = store.get_trusted(oid)
-    return evidence_view(oid, ev, store.get_trusted(ev["image_facts"].oid))
+    ev = store.get_object(oid)
+    return evidence_view(oid, ev, store.get_object(ev["image_facts"].oid))
 
 
 __all__ = [

@@ -85,12 +85,12 @@ class RunState:
 
     @classmethod
     def from_manifest(cls, store: ObjectStore, manifest_oid: str) -> RunState:
-        m = store.get_trusted(manifest_oid)
-        record = store.get_trusted(m["run"].oid)
-        definition = store.get_trusted(record["definition"].oid)
+        m = store.get_object(manifest_oid)
+        record = store.get_object(m["run"].oid)
+        definition = store.get_object(record["definition"].oid)
         tasks: dict[str, TaskEntry] = {}
         for link in m["tasks"]:
-            for row in store.get_trusted(link.oid)["tasks"]:
+            for row in store.get_object(link.oid)["tasks"]:
                 tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
         return cls(m["run_id"], m["run"].oid, record, definition, m["state"], tasks,
                    list(tasks), [link.oid for link in m["tasks"]], m.get("started_at"),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from objstore import ConflictError, ObjectStore, WriteBatch
+from objstore import ConflictError, ObjectStore
 
 from .clock import Clock
 from .definition import dependencies
@@ -61,9 +61,6 @@ class RunScheduler:
         self.pool: ThreadPoolExecutor | None = None
         self.stop_reason: str | None = None
         self.stop_noted = False
-        # objects this scheduler has committed: objects are never deleted, so the closure
-        # check of later steps need not look them up again (manifest buckets link many)
-        self.committed: set[bytes] = set()
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> bool:
@@ -80,7 +77,6 @@ class RunScheduler:
             self.run.set_state("running", at)
             self.run.commit(b, at)
         self.run.committed()
-        self.remember(b)
         return True
 
     def plan(self) -> None:
@@ -104,7 +100,6 @@ class RunScheduler:
         at = self.clock.stamp()
         try:
             with self.store.batch() as b:
-                b.known_present = self.committed
                 if kill:
                     self.begin_kill(b, at, kill["user"])
                 elif self.stop_reason and not self.stop_noted:
@@ -119,14 +114,9 @@ class RunScheduler:
         except ConflictError:
             raise LeaseLost(self.run_id) from None
         self.run.committed()
-        self.remember(b)
         for item in to_start:
             self.running[self.pool.submit(self.executor.run, item.spec, self.store, item.cancel)] = item
         return not self.run.terminal
-
-    def remember(self, b: WriteBatch) -> None:
-        """Note the objects of a committed batch as present (see `committed`)."""
-        self.committed.update(op.digest for op in b.objects)
 
     def shutdown(self) -> None:
         """Cancel attempts still running and release the thread pool."""

@@ -58,7 +58,7 @@ class WorkflowService:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
         out = []
         for name, oid in self.registry.names():
-            version = self.store.get_trusted(oid)
+            version = self.store.get_object(oid)
             out.append({"name": name, "definition_hash": version["definition"].oid,
                         "version": version["version"], "updated_at": version["registered_at"]})
         return out

@@ -50,7 +50,7 @@ def task_view(store: ObjectStore, run: RunState, task: str) -> dict:
 
 
 def last_evidence(store: ObjectStore, run: RunState) -> dict[str, dict]:
-    return {name: store.get_trusted(run.tasks[name].attempts[-1])
+    return {name: store.get_object(run.tasks[name].attempts[-1])
             for name in run.order if run.tasks[name].attempts}
 
 
@@ -100,7 +100,7 @@ def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
     entries = []
     oid = run.audit_head
     while oid:
-        ev = store.get_trusted(oid)
+        ev = store.get_object(oid)
         prev = ev["prev"].oid if ev.get("prev") else None
         entries.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"],
                         "event": ev["event"], "from": ev["from"], "to": ev["to"],
@@ -117,7 +117,7 @@ def logs_view(store: ObjectStore, run: RunState, task: str) -> dict:
         raise UnknownTask(run.run_id, task)
     if not entry.attempts:
         return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
-    ev = store.get_trusted(entry.attempts[-1])
+    ev = store.get_object(entry.attempts[-1])
 
     def text(stream: dict) -> str:
         return b"".join(store.iter_blob(stream["blob"].oid)).decode("utf-8", errors="replace")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
-from objstore.store import encode_structured
+from objstore.batch import encode_structured
 
 from .clock import Clock
 from .definition import check_name, normalize, parse_source
@@ -44,7 +44,7 @@ class WorkflowRegistry:
         while True:
             current = self.head(name)
             if current is not None:
-                version = self.store.get_trusted(current)
+                version = self.store.get_object(current)
                 if version["definition"].oid == self.store_hash(definition):
                     return Registered(name, version["definition"].oid, version["version"], False)
             if self.write_version(name, definition, current, user):
@@ -54,7 +54,7 @@ class WorkflowRegistry:
         return hash_bytes(encode_structured(definition)[0])
 
     def write_version(self, name: str, definition: dict, current: str | None, user: str) -> bool:
-        number = self.store.get_trusted(current)["version"] + 1 if current else 1
+        number = self.store.get_object(current)["version"] + 1 if current else 1
         try:
             with self.store.batch() as b:
                 def_oid = b.put_object(definition)
@@ -69,7 +69,7 @@ class WorkflowRegistry:
         return True
 
     def apply_result(self, name: str) -> Registered:
-        version = self.store.get_trusted(self.head(name))
+        version = self.store.get_object(self.head(name))
         return Registered(name, version["definition"].oid, version["version"], True)
 
     def head(self, name: str) -> str | None:
@@ -82,7 +82,7 @@ class WorkflowRegistry:
         oid = self.head(name)
         if oid is None:
             raise UnknownWorkflow(name)
-        return oid, self.store.get_trusted(oid)
+        return oid, self.store.get_object(oid)
 
     def history(self, name: str) -> Iterator[dict]:
         """Every version of `name`, newest first."""
@@ -92,7 +92,7 @@ class WorkflowRegistry:
             prev = version.get("previous")
             if prev is None:
                 return
-            version = self.store.get_trusted(prev.oid)
+            version = self.store.get_object(prev.oid)
 
     def names(self) -> Iterator[tuple[str, str]]:
         for ref, oid in self.store.refs(REF_PREFIX):

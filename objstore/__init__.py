@@ -1,5 +1,6 @@
 """wfobj object store: content-addressed, canonical-CBOR objects in LMDB, with refs."""
 
+from .batch import WriteBatch
 from .codec import Link
 from .errors import (
     AmbiguousPrefix,
@@ -18,7 +19,7 @@ from .errors import (
 from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, RefName, check_hash, hash_bytes
 from .lmdbstore import LmdbObjectStore, init_store, open_store
 from .memory import MemoryObjectStore
-from .store import ObjectStore, WriteBatch
+from .store import ObjectStore
 
 __all__ = [
     "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "InvalidHash", "InvalidObject",

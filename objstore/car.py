@@ -17,19 +17,12 @@ from typing import Protocol
 import blake3
 
 from . import codec
+from .batch import WriteBatch
 from .codec import Link
 from .errors import ChecksumMismatch, InvalidObject, InvalidPack
-from .ids import (
-    CODEC_DAG_CBOR,
-    CODEC_RAW,
-    ObjectId,
-    check_hash,
-    cid_bytes,
-    digest_of,
-    oid_of,
-    parse_cid,
-)
-from .store import CHUNKLIST_TYPE, KIND_BLOB, KIND_CHUNKED, KIND_STRUCT, ObjectStore, WriteBatch
+from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, check_hash, cid_bytes, parse_cid
+from .records import chunk_entries, chunked_record, verified_chunks
+from .store import ObjectStore, stage_raw
 
 CAR_VERSION = 1
 CHUNKED_FILE_TYPE = "wfobj.chunked-file"
@@ -105,24 +98,14 @@ def chunked_descriptor(file_oid: str, index_oid: str, size: int) -> bytes:
 
 
 def block_of(store: ObjectStore, oid: str) -> tuple[bytes, bytes]:
-    """(CID, data) of the block that carries `oid` in a pack."""
+    """(CID, data) of the block that carries `oid` in a pack, verified before it is sent
+    (a chunked file's chunks travel as blocks of their own, each verified in turn)."""
     rec = store.record(oid)
-    kind = rec[:1]
-    if kind == KIND_BLOB:
-        return cid_bytes(oid, CODEC_RAW), rec[1:]
-    if kind == KIND_STRUCT:
-        return cid_bytes(oid, CODEC_DAG_CBOR), rec[1:]
-    if kind == KIND_CHUNKED:
-        index = oid_of(rec[1:33])
-        data = chunked_descriptor(oid, index, int.from_bytes(rec[33:41], "big"))
+    if rec.is_chunked:
+        data = chunked_descriptor(oid, rec.index, rec.size)
         return cid_bytes(blake3.blake3(data).hexdigest(), CODEC_DAG_CBOR), data
-    raise InvalidObject(f"unknown record kind {kind!r}", oid)
-
-
-def block_size(store: ObjectStore, oid: str) -> int:
-    """Bytes `oid`'s block adds to a pack (framing included)."""
-    cid, data = block_of(store, oid)
-    return len(block_bytes(cid, data))
+    codec_id = CODEC_DAG_CBOR if rec.is_structured else CODEC_RAW
+    return cid_bytes(oid, codec_id), store.get_raw(oid)
 
 
 def iter_pack(
@@ -223,7 +206,7 @@ class _Group:
 
     def flush(self) -> None:
         if self.batch:
-            self.store._commit(self.batch)
+            self.store.commit(self.batch)
         self.batch, self.bytes = WriteBatch(), 0
 
 
@@ -250,7 +233,7 @@ def receive_pack(
             if _receive_chunked(store, group, block, stats):
                 continue
         if block.oid not in store:
-            store.stage_raw(group.batch, block.data, block.codec, block.oid)
+            stage_raw(group.batch, block.data, block.codec, block.oid)
             group.bytes += len(block.data)
             stats.stored += 1
         if group.bytes >= commit_bytes:
@@ -277,9 +260,7 @@ def _receive_chunked(store: ObjectStore, group: _Group, block: Block, stats: Rec
     group.flush()  # the chunks and the index must be readable from the store
     verify_chunked_content(store, file_oid, index, size)
     group.batch.add_record(
-        digest_of(file_oid),
-        KIND_CHUNKED + digest_of(index) + size.to_bytes(8, "big"),
-        [digest_of(index)],
+        bytes.fromhex(file_oid), chunked_record(index, size), [bytes.fromhex(index)]
     )
     stats.stored += 1
     return True
@@ -299,19 +280,8 @@ def _descriptor_fields(value: dict) -> tuple[ObjectId, ObjectId, int]:
 def verify_chunked_content(store: ObjectStore, file_oid: str, index_oid: str, size: int) -> None:
     """Re-hash a chunked file's whole content from its stored chunklist against its id."""
     index = store.get_object(index_oid)
-    chunks = index.get("chunks")
-    if index.get("type") != CHUNKLIST_TYPE or not isinstance(chunks, list):
-        raise InvalidObject(f"chunk index {index_oid} is not a chunklist", file_oid)
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    total = 0
-    for entry in chunks:
-        link, chunk_size = entry
-        data = store.get_raw(link.oid)
-        if len(data) != chunk_size:
-            raise InvalidObject(f"chunk {link.oid} is {len(data)} bytes, index says {chunk_size}")
-        hasher.update(data)
-        total += len(data)
-    if total != size or index.get("size") != size:
-        raise InvalidObject(f"chunks add up to {total} bytes, descriptor says {size}", file_oid)
-    if hasher.hexdigest() != file_oid:
-        raise ChecksumMismatch(file_oid, hasher.hexdigest())
+    for _ in verified_chunks(file_oid, chunk_entries(index, index_oid), size, store.get_raw):
+        pass
+    if index.get("size") != size:
+        raise InvalidObject(f"the chunk index says {index.get('size')!r} bytes, not {size}",
+                            file_oid)

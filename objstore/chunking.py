@@ -8,21 +8,23 @@ whatever the file size; a crash leaves only unreferenced chunks, never a broken 
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import blake3
 from pyfastcdc import FastCDC
 
-from .codec import Link
-from .ids import ObjectId, digest_of, oid_of
-from .store import CHUNKLIST_TYPE, KIND_BLOB, KIND_CHUNKED, ObjectStore
+from .batch import WriteBatch
+from .ids import ObjectId
+from .records import chunked_record, chunklist
+
+if TYPE_CHECKING:  # store.py imports this module; a store is only passed in
+    from .store import ObjectStore
 
 MIN_CHUNK = 256 << 10
 AVG_CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
 CHUNK_THRESHOLD = MAX_CHUNK
-READ_SIZE = 8 << 20
-COMMIT_BYTES = 64 << 20
+COMMIT_BYTES = 16 << 20  # chunk bytes held before a commit: bounds memory while ingesting
 
 
 def _read_head(stream: BinaryIO, limit: int) -> bytes:
@@ -62,37 +64,20 @@ def put_stream(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
 def _put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     cdc = FastCDC(AVG_CHUNK, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
     whole = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    chunks: list[list] = []
-    pending: list[tuple[bytes, bytes]] = []
-    pending_bytes = total = 0
-    committed: set[bytes] = set()
+    chunks: list[tuple[str, int]] = []
+    batch = WriteBatch()
+    pending = total = 0
     for chunk in cdc.cut_stream(stream):
-        data = chunk.data
+        data = bytes(chunk.data)
         whole.update(data)
-        digest = blake3.blake3(data).digest()
-        chunks.append([Link.blob(digest.hex()), len(data)])
-        pending.append((digest, KIND_BLOB + bytes(data)))
-        pending_bytes += len(data)
+        chunks.append((batch.put_blob(data), len(data)))
+        pending += len(data)
         total += len(data)
-        if pending_bytes >= COMMIT_BYTES:
-            _commit_chunks(store, pending)
-            committed.update(digest for digest, _ in pending)
-            pending, pending_bytes = [], 0
+        if pending >= COMMIT_BYTES:
+            store.commit(batch)
+            batch, pending = WriteBatch(), 0
     oid = whole.hexdigest()
-    with store.batch() as b:
-        b.known_present = committed
-        for digest, record in pending:
-            b.add_record(digest, record)
-        index = b.put_object({"type": CHUNKLIST_TYPE, "size": total, "chunks": chunks})
-        b.add_record(
-            digest_of(oid),
-            KIND_CHUNKED + digest_of(index) + total.to_bytes(8, "big"),
-            [digest_of(index)],
-        )
-    return oid_of(digest_of(oid)), total
-
-
-def _commit_chunks(store: ObjectStore, pending: list[tuple[bytes, bytes]]) -> None:
-    with store.batch() as b:
-        for digest, record in pending:
-            b.add_record(digest, record)
+    index = batch.put_object(chunklist(chunks, total))
+    batch.add_record(bytes.fromhex(oid), chunked_record(index, total), [bytes.fromhex(index)])
+    store.commit(batch)
+    return ObjectId(oid), total

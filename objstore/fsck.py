@@ -13,12 +13,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import blake3
-
-from . import codec
-from .errors import ObjectStoreError
+from .errors import ChecksumMismatch, ObjectStoreError
 from .ids import ObjectId
-from .store import KIND_BLOB, KIND_CHUNKED, KIND_STRUCT, ObjectStore
+from .store import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -100,50 +97,13 @@ def fsck(
 
 def verify_object(store: ObjectStore, oid: str) -> list[Damage]:
     """Re-verify one object's stored content against its hash; the problems found."""
-    rec = store.record(oid)
-    kind, payload = rec[:1], memoryview(rec)[1:]
-    if kind in (KIND_BLOB, KIND_STRUCT):
-        got = blake3.blake3(payload).hexdigest()
-        if got != oid:
-            return [Damage(oid, "checksum", f"content hashes to {got}")]
-        if kind == KIND_STRUCT:
-            return _check_structured(oid, bytes(payload))
-        return []
-    if kind == KIND_CHUNKED:
-        return _check_chunked(store, oid)
-    return [Damage(oid, "invalid", f"unknown record kind {bytes(kind)!r}")]
-
-
-def _check_structured(oid: str, data: bytes) -> list[Damage]:
     try:
-        value = codec.decode(data)
-    except ObjectStoreError as exc:
-        return [Damage(oid, "invalid", str(exc))]
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        return [Damage(oid, "invalid", "not a map with a text 'type' field")]
-    return []
-
-
-def _check_chunked(store: ObjectStore, oid: str) -> list[Damage]:
-    rec = store.record(oid)
-    try:
-        chunks = store.chunk_list(oid)
-        size = 0
-        hasher = blake3.blake3()
-        for chunk_oid, chunk_size in chunks:
-            data = store.get_raw(chunk_oid)
-            if len(data) != chunk_size:
-                return [Damage(oid, "chunked", f"chunk {chunk_oid} has {len(data)} bytes, "
-                                               f"index says {chunk_size}")]
-            hasher.update(data)
-            size += len(data)
-    except (ObjectStoreError, KeyError, TypeError, ValueError) as exc:
-        return [Damage(oid, "chunked", f"cannot read back: {exc}")]
-    if hasher.hexdigest() != oid:
-        return [Damage(oid, "checksum", f"chunks hash to {hasher.hexdigest()}")]
-    recorded = int.from_bytes(rec[33:41], "big")
-    if size != recorded:
-        return [Damage(oid, "chunked", f"chunks hold {size} bytes, record says {recorded}")]
+        store.verify(oid)
+    except ChecksumMismatch as exc:
+        return [Damage(oid, "checksum", f"content hashes to {exc.got}")]
+    except ObjectStoreError as exc:  # InvalidObject, ObjectNotFound (a missing chunk), …
+        kind = "chunked" if store.record(oid).is_chunked else "invalid"
+        return [Damage(oid, kind, str(exc))]
     return []
 
 

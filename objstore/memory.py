@@ -4,9 +4,40 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-from .store import ObjectStore, WriteBatch, apply_checks
+from .store import ObjectStore, Transaction
+
+T = TypeVar("T")
+
+
+class _MemoryTransaction:
+    """Writes staged over the committed dicts; applied only if the whole function succeeds."""
+
+    def __init__(self, store: MemoryObjectStore):
+        self.store = store
+        self.objects: dict[bytes, bytes] = {}
+        self.refs: dict[str, bytes | None] = {}
+        self.meta: dict[bytes, bytes | None] = {}
+
+    def get_record(self, digest: bytes) -> bytes | None:
+        return self.objects.get(digest) or self.store._objects.get(digest)
+
+    def put_record(self, digest: bytes, record: bytes) -> None:
+        self.objects[digest] = record
+
+    def get_ref(self, name: str) -> bytes | None:
+        return self.refs[name] if name in self.refs else self.store._refs.get(name)
+
+    def set_ref(self, name: str, digest: bytes | None) -> None:
+        self.refs[name] = digest
+
+    def get_meta(self, key: bytes) -> bytes | None:
+        return self.meta[key] if key in self.meta else self.store._meta.get(key)
+
+    def set_meta(self, key: bytes, value: bytes | None) -> None:
+        self.meta[key] = value
 
 
 class MemoryObjectStore(ObjectStore):
@@ -20,35 +51,22 @@ class MemoryObjectStore(ObjectStore):
     def _get_record(self, digest: bytes) -> bytes | None:
         return self._objects.get(digest)
 
-    def _has(self, digest: bytes) -> bool:
-        return digest in self._objects
-
-    def _kind(self, digest: bytes) -> bytes | None:
-        rec = self._objects.get(digest)
-        return None if rec is None else rec[:1]
-
     def _iter_digests(self, start: bytes = b"") -> Iterator[bytes]:
         with self._lock:
             keys = list(self._sorted)
         yield from keys[bisect.bisect_left(keys, start) :]
 
-    def _commit(self, batch: WriteBatch) -> None:
+    def _transact(self, fn: Callable[[Transaction], T]) -> T:
         with self._lock:
-            ops = apply_checks(batch, self._kind, self._refs.get, self._meta.get)
-            for op in ops:
-                if op.digest not in self._objects:
-                    bisect.insort(self._sorted, op.digest)
-                self._objects[op.digest] = op.record
-            for ref in batch.refs:
-                if ref.new is None:
-                    self._refs.pop(ref.name, None)
-                else:
-                    self._refs[ref.name] = ref.new
-            for meta in batch.meta:
-                if meta.value is None:
-                    self._meta.pop(meta.key, None)
-                else:
-                    self._meta[meta.key] = meta.value
+            txn = _MemoryTransaction(self)
+            result = fn(txn)
+            for digest, record in txn.objects.items():
+                if digest not in self._objects:
+                    bisect.insort(self._sorted, digest)
+                self._objects[digest] = record
+            _apply(self._refs, txn.refs)
+            _apply(self._meta, txn.meta)
+            return result
 
     def _get_ref(self, name: str) -> bytes | None:
         return self._refs.get(name)
@@ -74,16 +92,10 @@ class MemoryObjectStore(ObjectStore):
             items = [kv for kv in items if kv[0] >= start]
         return iter(items)
 
-    # test hooks: damage the store as a flipped disk byte or a lost page would
-    def corrupt(self, digest: bytes, record: bytes) -> None:
-        """Replace (or plant) a record without any check."""
-        with self._lock:
-            if digest not in self._objects:
-                bisect.insort(self._sorted, digest)
-            self._objects[digest] = record
 
-    def drop(self, digest: bytes) -> None:
-        """Lose a record, leaving whatever links to it dangling."""
-        with self._lock:
-            del self._objects[digest]
-            self._sorted.remove(digest)
+def _apply(table: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value

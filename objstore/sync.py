@@ -20,7 +20,7 @@ from .codec import Link
 from .errors import InvalidObject, MissingLinks, RefNotFound
 from .ids import ObjectId, check_hash
 from .refs import check_ref_name
-from .store import KIND_STRUCT, ObjectStore
+from .store import ObjectStore
 from .walk import walk_closure
 
 MISSING_BATCH = 10_000
@@ -191,9 +191,9 @@ def is_ancestor(store: ObjectStore, ancestor: str, descendant: str) -> bool:
     for _ in range(MAX_ANCESTRY):
         if oid == ancestor:
             return True
-        if oid is None or oid not in store or store.record(oid)[:1] != KIND_STRUCT:
+        if oid is None or oid not in store or not store.is_structured(oid):
             return False
-        prev = store.get_trusted(oid).get("previous")
+        prev = store.get_object(oid).get("previous")
         oid = prev.oid if isinstance(prev, Link) else None
     return False
 

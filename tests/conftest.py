@@ -6,34 +6,18 @@ import os
 
 import pytest
 
-from objstore import LmdbObjectStore, MemoryObjectStore, native
+from objstore import LmdbObjectStore, MemoryObjectStore
 
 
-@pytest.fixture(params=["memory", "lmdb", "lmdb-python"])
-def store(request, tmp_path, monkeypatch):
-    """The same contract tests run against every backend; `lmdb-python` is LMDB with the
-    compiled hot loops (objstore._cnative) turned off, so the pure-Python fallback is
-    held to the same contract."""
+@pytest.fixture(params=["memory", "lmdb"])
+def store(request, tmp_path):
+    """The same contract tests run against every backend."""
     if request.param == "memory":
         yield MemoryObjectStore()
     else:
-        if request.param == "lmdb-python":
-            monkeypatch.setattr(native, "compiled", None)
         st = LmdbObjectStore(tmp_path / "store", create=True)
         yield st
         st.close()
-
-
-@pytest.fixture
-def compiled():
-    """objstore._cnative, the compiled hot loops. In CI (WFOBJ_REQUIRE_NATIVE=1) a missing
-    extension FAILS the test instead of skipping it."""
-    if native.compiled is None:
-        msg = "objstore._cnative is not built (pip install -e . needs a C compiler)"
-        if os.environ.get("WFOBJ_REQUIRE_NATIVE") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return native.compiled
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from objstore import Link, LmdbObjectStore
+from tests.support_damage import flip_byte_on_disk
 
 
 @pytest.fixture
@@ -193,13 +194,7 @@ def test_fsck_clean_then_damaged(store_path):
 
     marker = b"cli-corruption-marker-" * 30
     damaged = with_store(store_path, lambda s: s.put_blob(marker))
-    data_file = store_path / "data.mdb"
-    raw = bytearray(data_file.read_bytes())
-    at = raw.find(marker)
-    while at >= 0:
-        raw[at + 5] ^= 1
-        at = raw.find(marker, at + 1)
-    data_file.write_bytes(bytes(raw))
+    flip_byte_on_disk(store_path, marker)
     result = run(store_path, "fsck")
     assert result.exit_code == 1
     assert f"damaged {damaged}: checksum" in result.output

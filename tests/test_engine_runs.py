@@ -9,6 +9,7 @@ import pytest
 from engine.errors import BadCursor, ParameterError, UnknownRun
 from engine.runstate import QUEUE_NS
 from objstore import MemoryObjectStore
+from objstore.store import stage_raw
 from tests.support_engine import run_with, service, trigger, wordcount
 
 
@@ -119,7 +120,7 @@ def copy_finished_run_into(store) -> str:
     head = source.get_ref(f"runs/{run_id}")
     with store.batch() as b:
         for oid in walk_closure(source, [head]):
-            store.stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
+            stage_raw(b, source.get_raw(oid), 0x71 if source.is_structured(oid) else 0x55, oid)
         b.set_ref(f"runs/{run_id}", None, head)
     return run_id
 

@@ -10,6 +10,7 @@ import pytest
 
 from objstore import ChecksumMismatch, MemoryObjectStore
 from objstore.chunking import CHUNK_THRESHOLD, MAX_CHUNK, MIN_CHUNK
+from tests.support_damage import replace_record
 
 
 class CountingReader(io.RawIOBase):
@@ -87,9 +88,9 @@ def test_corrupt_chunk_is_detected_while_streaming():
     data = big_data(2 * CHUNK_THRESHOLD, seed=4)
     oid, _ = store.put_stream(io.BytesIO(data))
     chunk_oid, size = store.chunk_list(oid)[1]
-    damaged = bytearray(store.record(chunk_oid))
+    damaged = bytearray(b"B" + store.record(chunk_oid).body)
     damaged[size // 2] ^= 0xFF
-    store.corrupt(bytes.fromhex(chunk_oid), bytes(damaged))
+    replace_record(store, chunk_oid, bytes(damaged))
     with pytest.raises(ChecksumMismatch) as info:
         b"".join(store.iter_blob(oid))
     assert info.value.expected == chunk_oid

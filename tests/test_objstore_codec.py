@@ -8,7 +8,7 @@ import blake3
 import cbor2
 import pytest
 
-from objstore import InvalidHash, InvalidObject, Link, codec, native
+from objstore import InvalidHash, InvalidObject, Link, codec
 from objstore.ids import (
     CODEC_DAG_CBOR,
     CODEC_RAW,
@@ -21,16 +21,6 @@ from objstore.ids import (
 )
 
 OID = blake3.blake3(b"hello").hexdigest()
-
-
-@pytest.fixture(autouse=True, params=["compiled", "python"])
-def encoder(request, monkeypatch):
-    """Every codec test runs with the compiled encoder (when built) and without it."""
-    if request.param == "python":
-        monkeypatch.setattr(native, "compiled", None)
-    else:
-        request.getfixturevalue("compiled")  # fails in CI, skips elsewhere, if not built
-    return request.param
 
 
 def test_hash_is_blake3_hex_as_b3sum_prints():

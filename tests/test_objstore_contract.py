@@ -12,12 +12,14 @@ from objstore import (
     InvalidObject,
     InvalidRefName,
     Link,
+    MemoryObjectStore,
     MissingLinks,
     ObjectNotFound,
     RefNotFound,
 )
 from objstore.codec import encode
 from objstore.ids import CODEC_DAG_CBOR, CODEC_RAW
+from tests.support_damage import replace_record
 
 
 def tree(**entries) -> dict:
@@ -188,9 +190,10 @@ def test_failing_meta_cas_aborts_the_batch(store):
     assert blake3.blake3(b"z").hexdigest() not in store
 
 
-def test_put_objects_in_one_batch(store):
+def test_many_objects_in_one_batch(store):
     leaf = store.put_blob(b"l")
-    oids = store.put_objects([tree(i=Link.blob(leaf), n=str(i)) for i in range(50)])
+    with store.batch() as b:
+        oids = [b.put_object(tree(i=Link.blob(leaf), n=str(i))) for i in range(50)]
     assert len(set(oids)) == 50
     assert all(o in store for o in oids)
 
@@ -314,11 +317,9 @@ def test_iteration_lists_every_object(store):
 
 # ---- corruption ----------------------------------------------------------------------
 def test_corruption_detected_in_memory_store():
-    from objstore import MemoryObjectStore
-
     store = MemoryObjectStore()
     oid = store.put_blob(b"precious bytes")
-    store.corrupt(bytes.fromhex(oid), b"B" + b"precious bytez")
+    replace_record(store, oid, b"B" + b"precious bytez")
     with pytest.raises(ChecksumMismatch) as info:
         store.get_raw(oid)
     assert info.value.expected == oid
@@ -327,30 +328,54 @@ def test_corruption_detected_in_memory_store():
         b"".join(store.iter_blob(oid))
 
 
-# ---- batched paths (put_objects, get_raws) -------------------------------------------
-def test_put_objects_upgrades_a_blob_and_skips_existing(store):
+def test_damaged_structured_object_is_never_decoded():
+    store = MemoryObjectStore()
+    oid = store.put_object({"type": "note", "command": "echo safe"})
+    good = store.record(oid).body
+    replace_record(store, oid, b"S" + good.replace(b"safe", b"evil"))
+    for read in (store.get_object, store.get_raw, store.links_of, store.type_of,
+                 store.stored_links):
+        with pytest.raises(ChecksumMismatch, match=oid):
+            read(oid)
+
+
+def test_damaged_record_kind_is_refused():
+    store = MemoryObjectStore()
+    oid = store.put_blob(b"x")
+    replace_record(store, oid, b"Z" + b"x")
+    with pytest.raises(InvalidObject, match=oid):
+        store.get_raw(oid)
+
+
+# ---- the one commit path -----------------------------------------------------------------
+def test_blob_upgraded_to_structured_and_existing_skipped(store):
     value = {"type": "tree", "entries": {}}
     data = encode(value)[0]
     blob_oid = store.put_blob(data)
-    existing = store.put_object({"type": "note", "n": 1})
-    oids = store.put_objects([value, {"type": "note", "n": 1}, value])
-    assert oids == [blob_oid, existing, blob_oid]
+    with store.batch() as b:
+        assert b.put_object(value) == blob_oid
+        b.put_object({"type": "note", "n": 1})
     assert store.type_of(blob_oid) == "tree"
     assert store.get_raw(blob_oid) == data
+    with store.batch() as b:  # already there: nothing new to write, nothing refused
+        b.put_object(value)
 
 
-def test_put_objects_with_a_missing_link_writes_nothing(store):
+def test_a_missing_link_anywhere_in_a_batch_writes_nothing(store):
     absent = blake3.blake3(b"absent").hexdigest()
     leaf = store.put_blob(b"leaf")
-    values = [tree(i=Link.blob(leaf), n=str(i)) for i in range(5)]
-    values.append(tree(a=Link.blob(leaf), b=Link.blob(absent)))
     with pytest.raises(MissingLinks) as info:
-        store.put_objects(values)
+        with store.batch() as b:
+            for i in range(5):
+                b.put_object(tree(i=Link.blob(leaf), n=str(i)))
+            b.put_object(tree(a=Link.blob(leaf), b=Link.blob(absent)))
+            b.meta_put("ns", "k", b"v")
     assert info.value.missing == [absent]
     assert list(store) == [leaf]
+    assert store.meta_get("ns", "k") is None
 
 
-def test_put_objects_matches_put_object_for_varied_values(store):
+def test_varied_values_round_trip(store):
     leaf = store.put_blob(b"leaf")
     values = [
         {"type": "t", "s": "x" * n, "i": i, "neg": -i, "big": 2**40 + i, "ok": i % 2 == 0,
@@ -358,55 +383,5 @@ def test_put_objects_matches_put_object_for_varied_values(store):
          "bytes": b"\x00\x01", "link": Link.blob(leaf), "u": "ünïcode"}
         for n, i in ((0, 0), (23, 24), (24, 255), (200, 256), (5, 65535), (7, 65536))
     ]
-    batched = store.put_objects(values)
-    assert batched == [store.put_object(v) for v in values]
-    for oid, value in zip(batched, values, strict=True):
-        assert store.get_object(oid) == value
-
-
-def test_get_raws_matches_get_raw(store):
-    oids = [store.put_blob(bytes([i]) * i) for i in range(20)]
-    oids.append(store.put_object({"type": "note"}))
-    assert store.get_raws(oids) == [store.get_raw(o) for o in oids]
-    assert store.get_raws([]) == []
-    with pytest.raises(ObjectNotFound):
-        store.get_raws([oids[0], blake3.blake3(b"never").hexdigest()])
-    for bad in (oids[0].upper(), oids[0][:-2] + "  ", oids[0][:-1], "z" * 64, None):
-        with pytest.raises(InvalidHash):
-            store.get_raws([oids[1], bad])
-
-
-# ---- known_present: a writer's own earlier commits skip the closure lookups -----------
-def test_known_present_links_are_not_looked_up():
-    from objstore.store import WriteBatch, apply_checks
-
-    lookups: list[bytes] = []
-
-    def kind_of(digest):
-        lookups.append(digest)
-        return None  # nothing is "stored": only known_present can satisfy a link
-
-    known = blake3.blake3(b"committed earlier").digest()
-    b = WriteBatch()
-    b.known_present = {known}
-    b.put_object({"type": "tree", "x": Link.blob(known.hex())})
-    ops = apply_checks(b, kind_of, lambda name: None, lambda key: None)
-    assert len(ops) == 1 and known not in lookups  # only the new object itself was looked up
-    b.known_present = set()
-    with pytest.raises(MissingLinks):
-        apply_checks(b, kind_of, lambda name: None, lambda key: None)
-
-
-def test_known_present_is_read_not_changed(store):
-    leaf = store.put_blob(b"leaf")
-    with store.batch() as b:
-        known = {bytes.fromhex(leaf)}
-        b.known_present = known
-        oid = b.put_object({"type": "tree", "leaf": Link.blob(leaf)})
-        b.set_ref("heads/x", None, oid)
-    assert store.get_object(oid)["leaf"] == Link.blob(leaf)
-    assert known == {bytes.fromhex(leaf)}  # the caller's set is read, never changed
-    with store.batch() as b:  # the objects-only path honours it too
-        b.known_present = known
-        store_oid = b.put_object({"type": "tree", "again": Link.blob(leaf)})
-    assert store.type_of(store_oid) == "tree"
+    for value in values:
+        assert store.get_object(store.put_object(value)) == value

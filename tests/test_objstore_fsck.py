@@ -11,7 +11,7 @@ import pytest
 from objstore import Link, MemoryObjectStore
 from objstore.chunking import CHUNK_THRESHOLD
 from objstore.fsck import fsck, parse_sample
-from objstore.store import KIND_STRUCT
+from tests.support_damage import drop_record, replace_record
 
 
 def populate(store) -> dict:
@@ -56,9 +56,9 @@ def test_parse_sample_refuses(text):
 def test_corrupt_blob_and_object_are_named():
     store = MemoryObjectStore()
     ids = populate(store)
-    store.corrupt(bytes.fromhex(ids["leaf"]), b"Bleap")
-    record = store.record(ids["top"])
-    store.corrupt(bytes.fromhex(ids["top"]), record[:-1] + bytes([record[-1] ^ 1]))
+    replace_record(store, ids["leaf"], b"Bleap")
+    body = store.record(ids["top"]).body
+    replace_record(store, ids["top"], b"S" + body[:-1] + bytes([body[-1] ^ 1]))
     report = fsck(store)
     assert not report.ok
     assert set(report.bad_hashes()) == {ids["leaf"], ids["top"]}
@@ -69,7 +69,7 @@ def test_damaged_chunk_breaks_the_big_blob():
     store = MemoryObjectStore()
     ids = populate(store)
     chunk, size = store.chunk_list(ids["big"])[0]
-    store.corrupt(bytes.fromhex(chunk), b"B" + bytes(size))
+    replace_record(store, chunk, b"B" + bytes(size))
     report = fsck(store)
     assert chunk in report.bad_hashes()
     assert ids["big"] in report.bad_hashes()
@@ -79,7 +79,7 @@ def test_non_canonical_structured_record_is_named():
     store = MemoryObjectStore()
     data = b"\xa1\x64type\x78\x01t"  # 'type': 't' with a non-minimal length
     oid = blake3.blake3(data).hexdigest()
-    store.corrupt(bytes.fromhex(oid), KIND_STRUCT + data)
+    replace_record(store, oid, b"S" + data)
     report = fsck(store)
     assert oid in report.bad_hashes()
     assert any(d.kind == "invalid" and "canonical" in d.detail for d in report.damage)
@@ -88,7 +88,7 @@ def test_non_canonical_structured_record_is_named():
 def test_dangling_link_and_broken_ref():
     store = MemoryObjectStore()
     ids = populate(store)
-    store.drop(bytes.fromhex(ids["leaf"]))
+    drop_record(store, ids["leaf"])
     report = fsck(store)
     assert [(d.oid, d.kind) for d in report.damage] == [(ids["top"], "dangling")]
     assert ids["leaf"] in report.damage[0].detail

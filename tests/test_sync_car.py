@@ -86,7 +86,7 @@ def test_lying_chunked_descriptor_is_refused():
     source = MemoryObjectStore()
     content = os.urandom(9 << 20)
     real, _ = source.put_stream(io.BytesIO(content))
-    index = source.chunk_index_id(real)
+    index = source.record(real).index
     chunks = [oid for oid, _ in source.chunk_list(real)]
     fake = hash_bytes(b"not the content")
     descriptor = chunked_descriptor(fake, index, len(content))

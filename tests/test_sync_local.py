@@ -6,7 +6,6 @@ import pytest
 
 from objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, RefNotFound
 from objstore.car import IterStream, iter_pack, receive_pack
-from objstore.store import KIND_CHUNKED
 from objstore.sync import (
     REFUSED,
     UNCHANGED,
@@ -129,10 +128,10 @@ def test_chunked_blob_syncs_and_verifies(stores):
     a, b, c = stores
     name, manifest = make_run(a, tasks=1, big=20 << 20)
     big = a.get_object(manifest)["big"].oid
-    assert a.record(big)[:1] == KIND_CHUNKED
+    assert a.record(big).is_chunked
     report = push(a, LocalRemote(b))
     assert report.bytes < (20 << 20) * 1.01
-    assert b.record(big)[:1] == KIND_CHUNKED
+    assert b.record(big).is_chunked
     assert b.chunk_list(big) == a.chunk_list(big)
     assert b"".join(b.iter_blob(big)) == b"".join(a.iter_blob(big))
     pull(c, LocalRemote(b))

@@ -1,0 +1,121 @@
+"""One LMDB environment per store path per process, and what fork() needs.
+
+LMDB forbids opening one environment twice in a process, and a handle must not be used
+across fork(). So environments are shared by path within a process, opened lazily in the
+process that uses them, and reopened in a forked child. The fork hooks registered at the
+bottom are this package's only import-time side effect: without them a child forked while
+a thread of the parent is inside a transaction (gunicorn, engine workers) would inherit
+that transaction's locks and reader slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import lmdb
+
+DBS = (b"objects", b"refs", b"meta")
+READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
+
+
+class SharedEnv:
+    """An open environment and the locks that keep its transactions apart from map growth."""
+
+    def __init__(self, path: Path, map_size: int):
+        self.pid = os.getpid()
+        self.env = lmdb.open(
+            str(path), map_size=map_size, max_dbs=len(DBS) + 1, max_readers=1024,
+            subdir=True, create=True, readahead=False,
+        )
+        self.dbs = {name: self.env.open_db(name) for name in DBS}
+        self.users = 0
+        # LMDB needs no transaction of this process open while the map size changes:
+        # reads hold `guard`, writes hold `write_lock`, a size change holds both (always
+        # taken in that order: write_lock, then guard)
+        self.guard = threading.RLock()
+        self.write_lock = threading.RLock()
+        self.checked_at = 0.0
+        self.check_readers()
+
+    def check_readers(self) -> None:
+        """Free reader slots of processes that died holding one: a stale slot pins its old
+        snapshot, and LMDB then cannot reuse any page freed since, so the file grows."""
+        self.env.reader_check()
+        self.checked_at = time.monotonic()
+
+    def check_readers_now_and_then(self) -> None:
+        if time.monotonic() - self.checked_at > READER_CHECK_INTERVAL:
+            self.check_readers()
+
+    def adopt_map_size(self) -> None:
+        with self.write_lock, self.guard:
+            self.env.set_mapsize(0)  # the size another process grew the map to
+
+    def grow(self) -> None:
+        with self.write_lock, self.guard:
+            self.env.set_mapsize(max(self.env.info()["map_size"] * 2, 1 << 20))
+
+    def close(self) -> None:
+        with self.write_lock, self.guard:
+            self.env.close()
+
+
+_ENVS: dict[tuple[str, int], SharedEnv] = {}
+_ENVS_LOCK = threading.Lock()
+
+
+def acquire(path: Path, map_size: int) -> SharedEnv:
+    key = (str(path.resolve()), os.getpid())
+    with _ENVS_LOCK:
+        shared = _ENVS.get(key)
+        if shared is None:
+            shared = _ENVS[key] = SharedEnv(path, map_size)
+        shared.users += 1
+        return shared
+
+
+def release(path: Path, shared: SharedEnv) -> None:
+    key = (str(path.resolve()), shared.pid)
+    with _ENVS_LOCK:
+        shared.users -= 1
+        if shared.users <= 0 and _ENVS.get(key) is shared:
+            del _ENVS[key]
+            shared.close()
+
+
+def _before_fork() -> None:
+    # No transaction of ours may be open across fork(): wait until none is.
+    _ENVS_LOCK.acquire()
+    for shared in _ENVS.values():
+        shared.write_lock.acquire()
+        shared.guard.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for shared in _ENVS.values():
+        shared.guard.release()
+        shared.write_lock.release()
+    _ENVS_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    # The child opens its own handles; the inherited ones are closed (py-lmdb refuses a
+    # second open of files still open in this process). With no transaction open this
+    # touches nothing the parent shares.
+    inherited = list(_ENVS.values())
+    _ENVS.clear()
+    for shared in inherited:
+        shared.guard.release()
+        shared.write_lock.release()
+        with contextlib.suppress(lmdb.Error):
+            shared.env.close()
+    _ENVS_LOCK.release()
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
