@@ -10,13 +10,15 @@ import logging
 import falcon
 
 from engine.errors import DefinitionError, ParameterError, RunAlreadyTerminal
-from objstore import ChecksumMismatch, ConflictError, MissingLinks, WfobjError
+from objstore import ConflictError, CorruptObject, MissingLinks, WfobjError
 
 log = logging.getLogger("wfobj.api")
 
 
 def _status_of(exc: WfobjError) -> tuple[str, str]:
     """(HTTP status, title) for a library error, by what kind of error it is."""
+    if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
+        return falcon.HTTP_500, "Corrupt object"
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal):
         return falcon.HTTP_409, "Conflict"
     if isinstance(exc, DefinitionError):
@@ -27,8 +29,6 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_404, "Not found"
     if isinstance(exc, ValueError):
         return falcon.HTTP_400, "Bad request"
-    if isinstance(exc, ChecksumMismatch):
-        return falcon.HTTP_500, "Corrupt object"
     return falcon.HTTP_400, "Bad request"
 
 

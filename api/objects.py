@@ -52,7 +52,10 @@ class ObjectItem:
         if not structured:
             resp.content_type = OCTETS
             resp.content_length = self.store.size_of(oid)
-            resp.stream = self.store.iter_blob(oid)
+            if self.store.record(oid).is_chunked:  # each chunk verified before it is sent
+                resp.stream = self.store.iter_blob(oid)
+            else:  # verified whole before the first byte goes out
+                resp.data = self.store.get_raw(oid)
         elif _wants_cbor(req):
             resp.content_type = CBOR
             resp.data = self.store.get_raw(oid)

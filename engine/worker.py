@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from objstore import ConflictError, ObjectStore, open_store
+from objstore import ConflictError, CorruptObject, ObjectStore, open_store
 
 from .clock import Clock
 from .errors import LeaseLost, UnknownRun
@@ -126,6 +126,10 @@ class Worker:
         except UnknownRun:
             log.error("claimed run %s has no ref; dropping it", run_id)
             return None
+        except CorruptObject as exc:  # never act on damaged bytes: end the run instead
+            log.error("worker %s: run %s reads a damaged object: %s", self.worker_id, run_id, exc)
+            self.fail_own(run_id, f"damaged object in the store: {exc}")
+            return "failed"
         except Exception as exc:  # an engine bug: never leave the run `running`
             log.exception("worker %s failed running %s", self.worker_id, run_id)
             self.fail_own(run_id, f"engine error: {type(exc).__name__}: {exc}")
@@ -160,7 +164,7 @@ class Worker:
 
     def fail_abandoned(self, run_id: str, raw: bytes, lease: Lease, why: str) -> bool:
         try:
-            run = RunState.load(self.store, run_id)
+            run = RunState.load(self.store, run_id, plan=False)
         except UnknownRun:
             return self.store.meta_cas(LEASE_NS, run_id, raw, None)
         at = self.clock.stamp()

@@ -6,6 +6,8 @@ from .errors import (
     AmbiguousPrefix,
     ChecksumMismatch,
     ConflictError,
+    CorruptObject,
+    DamagedRecord,
     InvalidHash,
     InvalidObject,
     InvalidRefName,
@@ -22,7 +24,7 @@ from .memory import MemoryObjectStore
 from .store import ObjectStore
 
 __all__ = [
-    "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "InvalidHash", "InvalidObject",
+    "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "CorruptObject", "DamagedRecord", "InvalidHash", "InvalidObject",
     "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError", "RefNotFound",
     "StoreNotFound", "WfobjError", "Link", "CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName",
     "check_hash", "hash_bytes", "LmdbObjectStore", "MemoryObjectStore", "ObjectStore",

@@ -43,7 +43,11 @@ class AmbiguousPrefix(ObjectStoreError, KeyError):
         return f"ambiguous hash prefix {self.prefix}: " + ", ".join(self.candidates)
 
 
-class ChecksumMismatch(ObjectStoreError):
+class CorruptObject(ObjectStoreError):
+    """Stored or received bytes that are not what their hash names: never acted on."""
+
+
+class ChecksumMismatch(CorruptObject):
     """Bytes whose BLAKE3 hash is not the one they were stored or sent under."""
 
     def __init__(self, expected: str, got: str):
@@ -60,6 +64,15 @@ class InvalidObject(ObjectStoreError, ValueError):
         self.oid = oid
         where = f" {oid}" if oid else ""
         super().__init__(f"invalid object{where}: {reason}")
+
+
+class DamagedRecord(CorruptObject):
+    """A stored record whose layout cannot be (an unknown kind byte, a wrong length)."""
+
+    def __init__(self, oid: str, detail: str):
+        self.oid = oid
+        self.detail = detail
+        super().__init__(f"damaged record {oid}: {detail}")
 
 
 class MissingLinks(ObjectStoreError):

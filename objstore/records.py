@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import blake3
 
 from .codec import Link
-from .errors import ChecksumMismatch, InvalidObject
+from .errors import ChecksumMismatch, DamagedRecord, InvalidObject
 from .ids import ObjectId, oid_of
 
 KIND_BLOB = b"B"
@@ -70,7 +70,7 @@ def parse_record(raw: bytes, oid: str) -> Record:
     kind = raw[:1]
     if kind in (KIND_BLOB, KIND_STRUCT) or (kind == KIND_CHUNKED and len(raw) == _CHUNKED_LEN):
         return Record(kind, raw[1:])
-    raise InvalidObject(f"damaged record (kind {kind!r}, {len(raw)} bytes)", oid)
+    raise DamagedRecord(oid, f"kind byte {kind!r}, {len(raw)} bytes")
 
 
 def blob_record(data: bytes) -> bytes:

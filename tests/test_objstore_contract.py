@@ -8,6 +8,7 @@ import pytest
 from objstore import (
     AmbiguousPrefix,
     ChecksumMismatch,
+    DamagedRecord,
     InvalidHash,
     InvalidObject,
     InvalidRefName,
@@ -343,7 +344,7 @@ def test_damaged_record_kind_is_refused():
     store = MemoryObjectStore()
     oid = store.put_blob(b"x")
     replace_record(store, oid, b"Z" + b"x")
-    with pytest.raises(InvalidObject, match=oid):
+    with pytest.raises(DamagedRecord, match=oid):
         store.get_raw(oid)
 
 
