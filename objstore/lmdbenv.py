@@ -22,6 +22,30 @@ DBS = (b"objects", b"refs", b"meta")
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
 
 
+class KnownPresent:
+    """Digests this process committed or found in the store lately. Objects are never
+    removed while they are this young (a collector must wait longer than MAX_AGE), so the
+    closure check can skip looking them up: a lookup faults the record's pages into this
+    process, megabytes for each chunk of a large file. Bounded in size and age."""
+
+    MAX_ENTRIES = 1 << 16
+    MAX_AGE = 300.0
+
+    def __init__(self) -> None:
+        self._digests: set[bytes] = set()
+        self._since = time.monotonic()
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._digests
+
+    def add_all(self, digests: list[bytes]) -> None:
+        if (len(self._digests) + len(digests) > self.MAX_ENTRIES
+                or time.monotonic() - self._since > self.MAX_AGE):
+            self._digests.clear()
+            self._since = time.monotonic()
+        self._digests.update(digests)
+
+
 class SharedEnv:
     """An open environment and the locks that keep its transactions apart from map growth."""
 
@@ -39,6 +63,7 @@ class SharedEnv:
         self.guard = threading.RLock()
         self.write_lock = threading.RLock()
         self.checked_at = 0.0
+        self.known = KnownPresent()
         self.check_readers()
 
     def check_readers(self) -> None:

@@ -30,15 +30,31 @@ SCAN_PAGE = 512  # keys read per short transaction by iterators
 class _LmdbTransaction:
     """Transaction (store.py) over one LMDB write transaction."""
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[bytes, object]):
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[bytes, object],
+                 known: lmdbenv.KnownPresent):
         self.txn = txn
+        self.known = known
+        self.seen: list[bytes] = []  # digests found or written: present once this commits
         self.objects, self.refs, self.meta = (dbs[name] for name in lmdbenv.DBS)
+        self.cursor = txn.cursor(db=self.objects)
 
-    def get_record(self, digest: bytes) -> bytes | None:
-        return self.txn.get(digest, db=self.objects)
+    def has(self, digest: bytes) -> bool:
+        # Positioning on a record faults its pages into this process (megabytes for a
+        # chunk), so what this process committed itself is not looked up again.
+        if digest in self.known:
+            return True
+        found = self.cursor.set_key(digest)
+        if found:
+            self.seen.append(digest)
+        return found
+
+    def kind_of(self, digest: bytes) -> bytes | None:
+        record = self.txn.get(digest, db=self.objects)
+        return None if record is None else bytes(record[:1])
 
     def put_record(self, digest: bytes, record: bytes) -> None:
         self.txn.put(digest, record, db=self.objects)
+        self.seen.append(digest)
 
     def get_ref(self, name: str) -> bytes | None:
         value = self.txn.get(name.encode(), db=self.refs)
@@ -108,7 +124,10 @@ class LmdbObjectStore(ObjectStore):
                 with shared.write_lock:
                     shared.check_readers_now_and_then()
                     with shared.env.begin(write=True) as txn:
-                        return fn(_LmdbTransaction(txn, shared.dbs))
+                        view = _LmdbTransaction(txn, shared.dbs, shared.known)
+                        result = fn(view)
+                    shared.known.add_all(view.seen)  # only once the commit succeeded
+                    return result
             except lmdb.MapResizedError:
                 shared.adopt_map_size()
             except lmdb.MapFullError:

@@ -21,8 +21,12 @@ class _MemoryTransaction:
         self.refs: dict[str, bytes | None] = {}
         self.meta: dict[bytes, bytes | None] = {}
 
-    def get_record(self, digest: bytes) -> bytes | None:
-        return self.objects.get(digest) or self.store._objects.get(digest)
+    def has(self, digest: bytes) -> bool:
+        return digest in self.objects or digest in self.store._objects
+
+    def kind_of(self, digest: bytes) -> bytes | None:
+        record = self.objects.get(digest) or self.store._objects.get(digest)
+        return None if record is None else record[:1]
 
     def put_record(self, digest: bytes, record: bytes) -> None:
         self.objects[digest] = record

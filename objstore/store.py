@@ -57,7 +57,10 @@ T = TypeVar("T")
 class Transaction(Protocol):
     """What a backend offers inside one write transaction (reads see its own writes)."""
 
-    def get_record(self, digest: bytes) -> bytes | None: ...
+    def has(self, digest: bytes) -> bool:
+        """Whether a record is stored, found without reading it (a chunk is megabytes)."""
+    def kind_of(self, digest: bytes) -> bytes | None:
+        """A stored record's kind byte, or None."""
     def put_record(self, digest: bytes, record: bytes) -> None: ...
     def get_ref(self, name: str) -> bytes | None: ...
     def set_ref(self, name: str, digest: bytes | None) -> None: ...
@@ -72,9 +75,9 @@ def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
     _check_cas(batch, txn)
     present: set[bytes] = set()  # digests known to be in the store within this transaction
     for op in batch.objects:
-        existing = txn.get_record(op.digest)
         # identical bytes stored as a blob earlier may be upgraded to a structured object
-        if existing is not None and not (existing[:1] == KIND_BLOB and op.record[:1] == KIND_STRUCT):
+        if txn.has(op.digest) and not (op.record[:1] == KIND_STRUCT
+                                       and txn.kind_of(op.digest) == KIND_BLOB):
             present.add(op.digest)
             continue
         _require(op.digest.hex(), op.links, txn, present)
@@ -100,7 +103,7 @@ def _check_cas(batch: WriteBatch, txn: Transaction) -> None:
 
 
 def _require(what: str, links: list[bytes], txn: Transaction, present: set[bytes]) -> None:
-    missing = [ln.hex() for ln in links if ln not in present and txn.get_record(ln) is None]
+    missing = [ln.hex() for ln in links if ln not in present and not txn.has(ln)]
     if missing:
         raise MissingLinks(what, missing)
     present.update(links)

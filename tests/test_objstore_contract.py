@@ -8,6 +8,7 @@ import pytest
 from objstore import (
     AmbiguousPrefix,
     ChecksumMismatch,
+    ConflictError,
     DamagedRecord,
     InvalidHash,
     InvalidObject,
@@ -386,3 +387,13 @@ def test_varied_values_round_trip(store):
     ]
     for value in values:
         assert store.get_object(store.put_object(value)) == value
+
+
+def test_objects_of_an_aborted_batch_never_satisfy_a_later_link(store):
+    with pytest.raises(ConflictError):
+        with store.batch() as b:
+            leaf = b.put_blob(b"written, then rolled back")
+            b.set_ref("heads/x", blake3.blake3(b"not the current value").hexdigest(), None)
+    assert leaf not in store
+    with pytest.raises(MissingLinks):
+        store.put_object(tree(leaf=Link.blob(leaf)))
