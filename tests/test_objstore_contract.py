@@ -155,7 +155,6 @@ def test_ref_to_missing_object_is_refused(store):
 def test_failing_cas_aborts_the_whole_batch(store):
     first = store.put_blob(b"first")
     assert store.add_ref_if_new("runs/r1", first)
-    from objstore import ConflictError
 
     with pytest.raises(ConflictError):
         with store.batch() as b:
@@ -182,7 +181,6 @@ def test_failing_meta_cas_aborts_the_batch(store):
     store.meta_cas("leases", "run1", None, b"worker-a")
     with store.batch() as b:
         b.meta_put("x", "y", b"1")
-    from objstore import ConflictError
 
     with pytest.raises(ConflictError):
         with store.batch() as b:
