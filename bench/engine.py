@@ -4,7 +4,7 @@
      scheduler, Docker executor, evidence, audit, manifest) vs a bare docker SDK
      create/start/wait/logs/remove of the same container
   2. --fanout tasks (default 40) + one fan-in task at concurrency 2 vs the bare SDK running
-     the same containers with 2 threads
+     the same containers with 2 threads (--fanout-reps interleaved runs of each, medians)
   3. scheduling cost without containers: --tasks (default 10,000) independent tasks on a
      fake executor at --sched-concurrency (default 16), full evidence and audit in LMDB, in
      tasks/s, beside writing as many small objects to the store one per transaction
@@ -14,7 +14,7 @@ long-lived, as in `wfobj worker`); the worker's idle poll interval is not counte
 --skip-docker runs 3 alone.
 
     eval "$(bash scripts/ensure-docker.sh)"
-    .venv/bin/python bench/engine.py [--reps 5] [--fanout 40] [--tasks 10000] [--smoke]
+    .venv/bin/python bench/engine.py [--reps 5] [--fanout 40] [--fanout-reps 3] [--tasks 10000] [--smoke]
 """
 
 from __future__ import annotations
@@ -82,19 +82,21 @@ def bench_one_task(svc, worker, client, reps: int) -> tuple[float, float]:
     return statistics.median(engine), statistics.median(bare)
 
 
-def bench_fanout(svc, worker, client, width: int) -> tuple[float, float]:
+def bench_fanout(svc, worker, client, width: int, reps: int) -> tuple[float, float]:
     tasks = {f"fan{i:03d}": {"image": IMAGE, "command": ["true"]} for i in range(width)}
     tasks["join"] = {"image": IMAGE, "command": ["true"], "after": sorted(tasks)}
     svc.apply_workflow("fanout", {"tasks": tasks}, user="bench")
-    engine, _ = engine_run(svc, worker, "fanout")
 
     def bare_all() -> None:
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda _: bare_container(client, ["true"]), range(width)))
         bare_container(client, ["true"])  # the fan-in
 
-    bare = timed(bare_all)
-    return engine, bare
+    engine, bare = [], []
+    for _ in range(reps):  # interleaved, like bench_one_task
+        engine.append(engine_run(svc, worker, "fanout")[0])
+        bare.append(timed(bare_all))
+    return statistics.median(engine), statistics.median(bare)
 
 
 def bench_scheduling(n: int, concurrency: int) -> tuple[float, float]:
@@ -130,8 +132,9 @@ def bench_docker(args) -> None:
         engine, bare = bench_one_task(svc, worker, client, args.reps)
         figure(f"one-task `true` run (median of {args.reps})", engine * 1000,
                "bare docker SDK", bare * 1000, "ms")
-        engine, bare = bench_fanout(svc, worker, client, args.fanout)
-        figure(f"{args.fanout}-task fan-out + fan-in, concurrency 2", engine,
+        engine, bare = bench_fanout(svc, worker, client, args.fanout, args.fanout_reps)
+        figure(f"{args.fanout}-task fan-out + fan-in, concurrency 2 (median of "
+               f"{args.fanout_reps})", engine,
                "bare docker SDK, 2 threads", bare, "s")
         worker.shutdown()
         store.close()
@@ -141,10 +144,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--fanout", type=int, default=40)
+    ap.add_argument("--fanout-reps", type=int, default=3)
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--sched-concurrency", type=int, default=16)
     ap.add_argument("--skip-docker", action="store_true", help="run the scheduling bench alone")
-    args = parse_args(ap, smoke={"reps": 1, "fanout": 4, "tasks": 200})
+    args = parse_args(ap, smoke={"reps": 1, "fanout": 4, "fanout_reps": 1,
+                                     "tasks": 200})
     if not args.skip_docker:
         bench_docker(args)
     rate, raw = bench_scheduling(args.tasks, args.sched_concurrency)
