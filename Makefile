@@ -1,7 +1,7 @@
 # wfobj: common entry points. `make demo` is the newcomer's first command.
 PY ?= .venv/bin/python
 
-.PHONY: demo test lint bench-api
+.PHONY: demo test lint bench bench-smoke
 
 demo:  ## fresh clone -> served API running examples/wordcount.yaml end to end
 	bash scripts/demo.sh
@@ -12,5 +12,13 @@ test:  ## the whole suite (Docker tests need: eval "$$(bash scripts/ensure-docke
 lint:
 	$(PY) -m ruff check .
 
-bench-api:  ## REST API benchmark (bench/api.py)
-	$(PY) bench/api.py
+BENCHES = api engine executor ingest sync
+
+bench:  ## every bench at its default size (Docker ones need DOCKER_HOST; docs/bench.md)
+	set -e; for b in $(BENCHES); do $(PY) bench/$$b.py; done
+
+bench-smoke:  ## every bench in --smoke mode, as the test suite runs them
+	$(PY) -m pytest -q tests/test_bench_smoke.py
+
+bench-%:  ## one bench at its default size: make bench-api, bench-ingest, ...
+	$(PY) bench/$*.py

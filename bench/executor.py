@@ -3,12 +3,12 @@
 Measured in one process, interleaved, several repetitions each (medians reported):
   1. a task running `true`: DockerExecutor.run (image facts, staging, hardened create,
      start, wait, logs to blobs, output collection, cleanup) vs bare SDK
-     create/start/wait/logs/remove                       (target: ratio <= 1.3)
+     create/start/wait/logs/remove
   2. a task printing --log-size bytes to stdout: the same pair, both reading the whole log
      (the executor also stores it as a blob and hashes it)
 
     eval "$(bash scripts/ensure-docker.sh)"
-    .venv/bin/python bench/executor.py [--reps 15] [--log-size 20M]
+    .venv/bin/python bench/executor.py [--reps 15] [--log-size 20M] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,17 +27,12 @@ import docker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import figure, parse_args, parse_size  # noqa: E402
 from engine.docker_executor import DockerExecutor  # noqa: E402
 from engine.executor import TaskSpec  # noqa: E402
 from objstore import LmdbObjectStore  # noqa: E402
 
 IMAGE = "wfobj/toolbox:local"
-
-
-def parse_size(text: str) -> int:
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("B")
-    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
 
 
 def spec_for(command: list[str]) -> TaskSpec:
@@ -69,34 +64,31 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
-def compare(name: str, reps: int, client, ex, store, command: list[str]) -> float:
+def compare(name: str, reps: int, client, ex, store, command: list[str]) -> None:
     bare_run(client, command)  # warm-up: page cache, daemon, executor caches
     engine_run(ex, store, command)
     bare, ours = [], []
     for _ in range(reps):
         bare.append(timed(bare_run, client, command))
         ours.append(timed(engine_run, ex, store, command))
-    b, o = statistics.median(bare), statistics.median(ours)
-    print(f"{name}: executor {o * 1000:8.1f} ms   bare SDK {b * 1000:8.1f} ms   "
-          f"ratio {o / b:.3f}  (median of {reps})")
-    return o / b
+    figure(f"{name} (median of {reps})", statistics.median(ours) * 1000, "bare docker SDK",
+           statistics.median(bare) * 1000, "ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--log-size", default="20M")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke={"reps": 2, "log_size": "1M"})
     size = parse_size(args.log_size)
     client = docker.from_env()
     with tempfile.TemporaryDirectory(prefix="wfobj-bench-") as tmp:
         store = LmdbObjectStore(Path(tmp) / "store", create=True)
         ex = DockerExecutor(client, work_root=tmp)
-        ratio = compare("one task `true`", args.reps, client, ex, store, ["true"])
+        compare("one task `true`", args.reps, client, ex, store, ["true"])
         log_cmd = ["sh", "-c", f"yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c {size}"]
         compare(f"stdout {args.log_size}", max(3, args.reps // 5), client, ex, store, log_cmd)
         store.close()
-    print(f"target one-task ratio <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'}")
 
 
 if __name__ == "__main__":

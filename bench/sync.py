@@ -1,90 +1,77 @@
-"""Sync benchmark: `wfobj push` over loopback HTTP vs `git push` of the same files.
+"""Sync benchmark: `wfobj push` to `wfobj serve` over loopback HTTP vs `git push` of the
+same files into an empty bare repo (file protocol), both in the same run.
 
-One run builds a store of 20,000 small objects plus 200 MiB of file content (200 runs,
-each a manifest over 99 small objects and one 1 MiB file), pushes it to an empty server
-(gunicorn, 2 workers) through a counting TCP proxy, and pushes the same files committed to
-a git repo into an empty bare repo over the file protocol. Then it adds 1 % new objects
-and pushes again. Prints figures and ratios; exits 1 if a target is missed.
+The data: --runs manifests, each over --small small objects (half blobs, half structured)
+and one --file-mib file of random bytes, one ref each; the same bytes are files in a git
+work tree, one commit. Then:
+  1. full push: `wfobj push URL` (the CLI, an admin token from `wfobj token create`) to
+     `wfobj serve --workers 2` through a counting TCP proxy, vs `git push`: time, and
+     bytes on the wire vs the bytes git's pack holds
+  2. incremental push after adding 1 % more runs (a second git commit): the same figures
 
-    .venv/bin/python bench/sync.py [--runs 200] [--small 99] [--file-mib 1]
+Exits 1 if a push sends other objects than the new ones or a ref is refused.
+
+    .venv/bin/python bench/sync.py [--runs 200] [--small 99] [--file-mib 1] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cli.sync_http import HttpRemote  # noqa: E402
-from objstore import Link, LmdbObjectStore, ObjectStore  # noqa: E402
-from objstore.store import KIND_CHUNKED  # noqa: E402
-from objstore.sync import push  # noqa: E402
+from bench.harness import (  # noqa: E402
+    MiB,
+    figure,
+    free_port,
+    parse_args,
+    run_measured,
+    wait_for_port,
+)
+from objstore import Link, LmdbObjectStore  # noqa: E402
 
-
-# ---- a bare sync server, when the full API app is not available -------------------------
-def bare_app():
-    """gunicorn entry: only the sync routes over $WFOBJ_STORE (no auth)."""
-    import falcon
-
-    from api.sync import add_sync_routes
-
-    app = falcon.App()
-    add_sync_routes(app, LmdbObjectStore(os.environ["WFOBJ_STORE"]))
-    return app
+CLI = [sys.executable, "-m", "cli.main"]
 
 
 # ---- data ---------------------------------------------------------------------------------
-def build_runs(store: ObjectStore, tree: Path, first: int, count: int, small: int, file_bytes: int):
-    """`count` runs: `small` small objects (half blobs, half structured) and one file each;
-    the same bytes are written under `tree` for git."""
+def build_runs(store_path: Path, tree: Path, first: int, count: int, small: int,
+               file_bytes: int) -> set[str]:
+    """`count` manifests, each over `small` small objects and one file, with a ref each;
+    the same bytes are written under `tree` for git. Returns the ids added."""
+    store = LmdbObjectStore(store_path, create=True)
+    before = set(store)
     for run in range(first, first + count):
         folder = tree / f"run{run:05d}"
         folder.mkdir(parents=True)
-        links = []
         with store.batch() as b:
-            for i in range(small):
-                if i % 2:
-                    data = os.urandom(96 + (i * 7) % 160)
-                    links.append(Link.blob(b.put_blob(data)))
-                else:
-                    value = {"type": "bench_item", "run": run, "i": i, "note": os.urandom(24).hex()}
-                    oid = b.put_object(value)
-                    data = store_bytes_of(b, oid)
-                    links.append(Link.obj(oid))
-                (folder / f"o{i:03d}").write_bytes(data)
+            links = [small_object(b, run, i) for i in range(small)]
+        for i, link in enumerate(links):
+            (folder / f"o{i:03d}").write_bytes(store.get_raw(link.oid))
         content = os.urandom(file_bytes)
         (folder / "file.bin").write_bytes(content)
-        file_oid = store.put_blob(content)
-        manifest = store.put_object(
-            {"type": "run_manifest", "run": run, "items": links, "file": Link.blob(file_oid)}
-        )
-        store.add_ref_if_new(f"runs/bench-{run:05d}", manifest)
+        manifest = store.put_object({"type": "bench_manifest", "run": run, "items": links,
+                                     "file": Link.blob(store.put_blob(content))})
+        store.add_ref_if_new(f"bench/run{run:05d}", manifest)
+    added = set(store) - before
+    store.close()
+    return added
 
 
-def store_bytes_of(batch, oid: str) -> bytes:
-    for op in reversed(batch.objects):
-        if op.digest.hex() == oid:
-            return op.record[1:]
-    raise KeyError(oid)
-
-
-def stored_size(store: ObjectStore, oids) -> int:
-    """Bytes the objects occupy as content (records without their kind byte)."""
-    total = 0
-    for oid in oids:
-        rec = store.record(oid)
-        total += 40 if rec[:1] == KIND_CHUNKED else len(rec) - 1
-    return total
+def small_object(batch, run: int, i: int) -> Link:
+    if i % 2:
+        return Link.blob(batch.put_blob(os.urandom(96 + (i * 7) % 160)))
+    return Link.obj(batch.put_object({"type": "bench_item", "run": run, "i": i,
+                                      "note": os.urandom(24).hex()}))
 
 
 # ---- a counting proxy ----------------------------------------------------------------------
@@ -97,7 +84,7 @@ class CountingProxy:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
-        self.up = self.down = 0
+        self.total = 0
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -105,20 +92,17 @@ class CountingProxy:
         while True:
             client, _ = self.sock.accept()
             server = socket.create_connection(self.target)
-            for src, dst, up in ((client, server, True), (server, client, False)):
-                threading.Thread(target=self._pump, args=(src, dst, up), daemon=True).start()
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
-    def _pump(self, src, dst, up):
+    def _pump(self, src, dst):
         buf = bytearray(1 << 20)
         view = memoryview(buf)
         try:
             while n := src.recv_into(buf):
                 dst.sendall(view[:n])
                 with self.lock:
-                    if up:
-                        self.up += n
-                    else:
-                        self.down += n
+                    self.total += n
         except OSError:
             pass
         finally:
@@ -128,168 +112,100 @@ class CountingProxy:
                 except OSError:
                     pass
 
-    def reset(self):
+    def reset(self) -> int:
         with self.lock:
-            total = self.up + self.down
-            self.up = self.down = 0
+            total, self.total = self.total, 0
         return total
 
 
-# ---- servers ------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---- the two sides -------------------------------------------------------------------------
+def start_server(store_path: Path) -> tuple[subprocess.Popen, int, str]:
+    """`wfobj serve` on a fresh store, and an admin token for it."""
+    run_measured([*CLI, "init", str(store_path)], cwd=ROOT)
+    made = run_measured([*CLI, "--store", str(store_path), "--json", "token", "create",
+                         "bench", "--role", "admin"], cwd=ROOT)
+    port = free_port()
+    proc = subprocess.Popen([*CLI, "--store", str(store_path), "serve", "--bind",
+                             f"127.0.0.1:{port}", "--workers", "2", "--engine-workers", "0"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc, "wfobj serve")
+    return proc, port, json.loads(made.stdout)["token"]
 
 
-def start_server(store_path: Path, port: int) -> tuple[subprocess.Popen, str | None]:
-    """The real `wfobj serve` if the API is there (with an admin token), else a bare one."""
-    env = dict(os.environ, WFOBJ_STORE=str(store_path))
-    try:
-        import api.app  # noqa: F401
-
-        token = (
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli.main",
-                    "--store",
-                    str(store_path),
-                    "token",
-                    "create",
-                    "bench",
-                    "--role",
-                    "admin",
-                ],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .split()[-1]
-        )
-        cmd = [
-            str(ROOT / ".venv/bin/wfobj"),
-            "--store",
-            str(store_path),
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--engine-workers",
-            "0",
-        ]
-        kind = "wfobj serve"
-    except ImportError:
-        token = None
-        cmd = [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "--pythonpath",
-            f"{ROOT / 'bench'},{ROOT}",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "600",
-            "--log-level",
-            "warning",
-            "sync:bare_app()",
-        ]
-        kind = "bare sync app on gunicorn"
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            print(f"server: {kind} on port {port}")
-            return proc, token
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
+def wfobj_push(src: Path, url: str, token: str) -> tuple[float, dict]:
+    done = run_measured([*CLI, "--store", str(src), "--json", "push", url, "--token", token],
+                        cwd=ROOT)
+    return done.seconds, json.loads(done.stdout)
 
 
 def git(*args, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def git_push_seconds(tree: Path, bare: Path) -> float:
-    git("init", "-q", "-b", "main", cwd=tree)
+def git_commit(tree: Path) -> None:
+    if not (tree / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=tree)
     git("add", "-A", cwd=tree)
     git("-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "bench", cwd=tree)
-    git("init", "-q", "--bare", str(bare), cwd=tree)
-    start = time.perf_counter()
-    git("push", "-q", f"file://{bare}", "main", cwd=tree)
-    return time.perf_counter() - start
+
+
+def git_push(tree: Path, bare: Path) -> tuple[float, int]:
+    """Seconds of `git push`, and how many bytes the bare repo's objects grew by."""
+    before = dir_bytes(bare / "objects")
+    seconds = run_measured(["git", "push", "-q", f"file://{bare}", "main"], cwd=tree).seconds
+    return seconds, dir_bytes(bare / "objects") - before
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 # ---- main ---------------------------------------------------------------------------------
+def push_both(label: str, src: Path, url: str, token: str, proxy: CountingProxy,
+              tree: Path, bare: Path, expected: set[str]) -> bool:
+    git_commit(tree)
+    git_s, git_bytes = git_push(tree, bare)
+    proxy.reset()
+    ours_s, report = wfobj_push(src, url, token)
+    wire = proxy.reset()
+    print(f"{label}: {report['objects']} objects sent ({len(expected)} new), "
+          f"{report['rounds']} requests")
+    figure(f"{label} time", ours_s, "git push", git_s, "s")
+    figure(f"{label} bytes", wire / MiB, "git pack", git_bytes / MiB, "MiB")
+    if report["objects"] != len(expected):
+        print(f"FAIL: {label} sent {report['objects']} objects, {len(expected)} were new")
+        return False
+    return True
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--small", type=int, default=99)
     parser.add_argument("--file-mib", type=float, default=1.0)
-    args = parser.parse_args()
+    args = parse_args(parser, smoke={"runs": 4, "small": 9, "file_mib": 0.25})
     work = Path(tempfile.mkdtemp(prefix="wfobj-bench-sync-"))
-    src = LmdbObjectStore(work / "src", create=True)
-    dst_path = work / "dst"
-    LmdbObjectStore(dst_path, create=True).close()
-    file_bytes = int(args.file_mib * (1 << 20))
-    build_runs(src, work / "tree", 0, args.runs, args.small, file_bytes)
-    n = len(list(src))
-    print(
-        f"store: {n} objects ({args.runs * args.small} small), "
-        f"{args.runs * file_bytes / (1 << 20):.0f} MiB of file content"
-    )
-
-    git_s = git_push_seconds(work / "tree", work / "bare.git")
-    port = free_port()
-    proc, token = start_server(dst_path, port)
-    proxy = CountingProxy(("127.0.0.1", port))
-    url = f"http://127.0.0.1:{proxy.port}"
-    ok = True
+    src, tree, bare = work / "src", work / "tree", work / "bare.git"
+    file_bytes = int(args.file_mib * MiB)
+    proc = None
     try:
-        start = time.perf_counter()
-        full = push(src, HttpRemote(url, token))
-        ours_s = time.perf_counter() - start
-        wire = proxy.reset()
-        sent_size = stored_size(src, list(src))
-        print(
-            f"full push: {full.objects} objects, {full.rounds} requests, {ours_s:.2f} s; "
-            f"git push: {git_s:.2f} s"
-        )
-        print(f"  time ratio wfobj/git = {ours_s / git_s:.2f}  (target <= 1.00)")
-        print(
-            f"  wire bytes / stored size = {wire} / {sent_size} = {wire / sent_size:.3f}"
-            f"  (target <= 1.10)"
-        )
-        ok &= ours_s <= git_s and wire <= 1.1 * sent_size and full.objects == n
-
-        before = set(src)
+        added = build_runs(src, tree, 0, args.runs, args.small, file_bytes)
+        print(f"store: {len(added)} objects ({args.runs * args.small} small), "
+              f"{args.runs * file_bytes / MiB:.0f} MiB of file content")
+        git("init", "-q", "--bare", str(bare), cwd=work)
+        proc, port, token = start_server(work / "dst")
+        proxy = CountingProxy(("127.0.0.1", port))
+        url = f"http://127.0.0.1:{proxy.port}"
+        ok = push_both("full push", src, url, token, proxy, tree, bare, added)
         extra = max(1, args.runs // 100)
-        build_runs(src, work / "tree", args.runs, extra, args.small, file_bytes)
-        new = set(src) - before
-        new_size = stored_size(src, new)
-        inc = push(src, HttpRemote(url, token))
-        wire = proxy.reset()
-        bound = math.ceil(math.log2(len(set(src))))
-        print(
-            f"incremental push (+{len(new)} objects = {len(new) / n:.1%}): {inc.objects} "
-            f"objects sent, {inc.rounds} requests (log2 n = {bound})"
-        )
-        print(
-            f"  wire bytes / new objects' size = {wire} / {new_size} = {wire / new_size:.3f}"
-            f"  (target <= 1.10)"
-        )
-        ok &= inc.objects == len(new) and wire <= 1.1 * new_size and inc.rounds <= bound
+        added = build_runs(src, tree, args.runs, extra, args.small, file_bytes)
+        ok &= push_both(f"incremental push (+{extra} runs)", src, url, token, proxy, tree,
+                        bare, added)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    print("PASS" if ok else "FAIL: a target was missed")
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 

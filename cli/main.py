@@ -45,3 +45,7 @@ for module in (objects, workflows, runs, serving, tokens, sync):
 
 def main() -> None:
     cli(obj=CliContext())
+
+
+if __name__ == "__main__":  # `python -m cli.main`, as the `wfobj` script does
+    main()

@@ -202,3 +202,16 @@ def test_fsck_clean_then_damaged(store_path):
     cat = run(store_path, "cat", damaged)
     assert cat.exit_code == 1
     assert f"checksum mismatch for {damaged}" in cat.output
+
+
+def test_python_dash_m_cli_main_runs_the_cli(tmp_path):
+    """`python -m cli.main` is the CLI, not a silent import (bench/sync.py relies on it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "init", str(tmp_path / "s")],
+                          capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "initialized" in proc.stdout
