@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from engine.errors import excerpt
 from engine.service import WorkflowService
 
 from .params import int_query, name_param, run_id_param
@@ -26,7 +27,7 @@ class RunList:
         if state is not None and state not in RUN_STATES:
             raise falcon.HTTPBadRequest(
                 title="Invalid state",
-                description=f"invalid state {state!r}: one of " + ", ".join(RUN_STATES))
+                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RUN_STATES))
         resp.media = self.service.list_runs(
             workflow=workflow, state=state, limit=int_query(req, "limit", 50, 1, MAX_PAGE),
             cursor=req.get_param("cursor") or None)

@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 import falcon
 
+from engine.errors import clip, excerpt
 from objstore import ObjectStore
 from objstore.car import CAR_MEDIA_TYPE, MAX_BLOCK, iter_pack, receive_pack
 from objstore.errors import (
@@ -35,15 +36,24 @@ STREAM_PIECE = 1 << 20
 RefsHook = Callable[[list[str]], None]
 
 
+def _problem(exc: Exception) -> str:
+    """What was wrong, quoting no more than an excerpt of the input."""
+    if isinstance(exc, InvalidHash):
+        return f"invalid hash {excerpt(exc.value)}: {exc.reason}"
+    if isinstance(exc, InvalidRefName):
+        return f"invalid ref name {excerpt(exc.name)}: {exc.reason}"
+    return clip(str(exc), 300)
+
+
 def _http_error(exc: Exception) -> falcon.HTTPError:
     """The HTTP answer for a sync failure; the description names the object."""
     if isinstance(exc, ChecksumMismatch):
-        return falcon.HTTPBadRequest(title="Checksum mismatch", description=str(exc))
+        return falcon.HTTPBadRequest(title="Checksum mismatch", description=_problem(exc))
     if isinstance(exc, MissingLinks):
-        return falcon.HTTPConflict(title="Missing links", description=str(exc))
+        return falcon.HTTPConflict(title="Missing links", description=_problem(exc))
     if isinstance(exc, RefNotFound | ObjectNotFound):
-        return falcon.HTTPNotFound(title="Not found", description=str(exc))
-    return falcon.HTTPBadRequest(title="Bad sync request", description=str(exc))
+        return falcon.HTTPNotFound(title="Not found", description=_problem(exc))
+    return falcon.HTTPBadRequest(title="Bad sync request", description=_problem(exc))
 
 
 _SYNC_ERRORS = (
@@ -78,7 +88,8 @@ def _wants_haves(req: falcon.Request) -> tuple[list[str], list[str]]:
     except (ValueError, KeyError, TypeError) as exc:
         raise falcon.HTTPBadRequest(
             title="Bad sync request",
-            description=f'expected JSON {{"wants": [hash…], "haves": [hash…]}} ({exc})',
+            description=f'expected JSON {{"wants": [hash…], "haves": [hash…]}} '
+            f"({_problem(exc)})",
         ) from None
     return wants, haves
 
@@ -125,7 +136,8 @@ class SyncRefs:
         except (KeyError, TypeError, ValueError) as exc:
             raise falcon.HTTPBadRequest(
                 title="Bad ref update",
-                description=f'expected {{"updates": [{{name, old, new}}], "force": bool}} ({exc})',
+                description=f'expected {{"updates": [{{name, old, new}}], "force": bool}} '
+                f"({_problem(exc)})",
             ) from None
         results = apply_ref_updates(self.store, updates, force=force)
         moved = [r.name for r in results if r.status == UPDATED]

@@ -9,17 +9,17 @@ and omitted defaults never change it, while the name does.
 from __future__ import annotations
 
 import heapq
-import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import yaml
-
 from objstore.ids import is_hash
+from objstore.store import encode_structured
 
-from .errors import DefinitionError
+from .documents import load_json, load_yaml
+from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
+from .limits import MAX_DEFINITION_BYTES
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
@@ -35,18 +35,14 @@ MAX_RETRIES = 100
 
 
 def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
-    """The raw mapping of a definition given as a dict, JSON text or YAML text."""
+    """The raw mapping of a definition given as a dict, JSON text or YAML text (within
+    the document limits of engine/documents.py: no YAML aliases, bounded nesting)."""
     if isinstance(source, dict):
         return source
-    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
     try:
-        if "json" in content_type:
-            value = json.loads(text)
-        else:
-            value = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise DefinitionError("", f"not valid {'JSON' if 'json' in content_type else 'YAML'}: "
-                              + " ".join(str(exc).split())) from None
+        value = load_json(source) if "json" in content_type else load_yaml(source)
+    except DocumentError as exc:
+        raise DefinitionError("", str(exc)) from None
     if not isinstance(value, dict):
         raise DefinitionError("", "a definition must be a mapping")
     return value
@@ -59,20 +55,29 @@ def normalize(raw: dict, name: str) -> dict:
         raise DefinitionError("", "a definition must be a mapping")
     check_keys(raw, TOP_KEYS, "")
     if "name" in raw and raw["name"] != name:
-        raise DefinitionError("name", f"{raw['name']!r} does not match the registered name {name!r}")
+        raise DefinitionError("name", f"{excerpt(raw['name'])} does not match the registered name {excerpt(name)}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise DefinitionError("description", "must be a string")
     params = normalize_params(raw.get("params", {}))
     tasks = normalize_tasks(raw.get("tasks"), params)
     check_acyclic(tasks)
-    return {"type": "definition", "name": name, "description": description,
-            "params": params, "tasks": tasks}
+    definition = {"type": "definition", "name": name, "description": description,
+                  "params": params, "tasks": tasks}
+    check_size(definition)
+    return definition
+
+
+def check_size(definition: dict) -> None:
+    """Refuse a normalized definition whose stored form is over MAX_DEFINITION_BYTES."""
+    size = len(encode_structured(definition)[0])
+    if size > MAX_DEFINITION_BYTES:
+        raise DefinitionTooLarge(size, MAX_DEFINITION_BYTES)
 
 
 def check_name(value: Any, place: str, pattern: re.Pattern = NAME_RE) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise DefinitionError(place, f"{value!r} is not a valid name (letters, digits, _ and -)")
+        raise DefinitionError(place, f"{excerpt(value)} is not a valid name (letters, digits, _ and -)")
     return value
 
 
@@ -113,7 +118,7 @@ def normalize_params(raw: Any) -> dict:
         check_keys(spec, PARAM_KEYS, place)
         ptype = spec.get("type")
         if ptype not in PARAM_TYPES:
-            raise DefinitionError(f"{place}.type", f"{ptype!r} is not one of {', '.join(PARAM_TYPES)}")
+            raise DefinitionError(f"{place}.type", f"{excerpt(ptype)} is not one of {', '.join(PARAM_TYPES)}")
         out: dict[str, Any] = {"type": ptype}
         if "enum" in spec:
             enum = spec["enum"]
@@ -123,7 +128,7 @@ def normalize_params(raw: Any) -> dict:
         if "default" in spec:
             out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
             if "enum" in out and out["default"] not in out["enum"]:
-                raise DefinitionError(f"{place}.default", f"{spec['default']!r} is not in enum")
+                raise DefinitionError(f"{place}.default", f"{excerpt(spec['default'])} is not in enum")
         params[pname] = out
     return params
 
@@ -149,8 +154,8 @@ def value_problem(ptype: str, value: Any) -> str | None:
     if ok:
         return None
     if ptype == "file":
-        return f"{value!r} is not a file hash (64 lower-case hex characters)"
-    return f"{value!r} is not of type {ptype}"
+        return f"{excerpt(value)} is not a file hash (64 lower-case hex characters)"
+    return f"{excerpt(value)} is not of type {ptype}"
 
 
 def stored_value(ptype: str, value: Any) -> Any:
@@ -164,7 +169,7 @@ def decimal_text(value: int | float) -> str:
     try:
         text = format(Decimal(repr(value) if isinstance(value, float) else str(value)).normalize(), "f")
     except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
+        raise ValueError(f"not a number: {excerpt(value)}") from None
     return text
 
 
@@ -250,17 +255,17 @@ def normalize_outputs(raw: Any, place: str) -> dict:
 def check_output_path(path: str, place: str) -> str:
     """Relative, no `..`, not absolute, no empty or `.` parts; a trailing / is dropped."""
     if path.startswith("/"):
-        raise DefinitionError(place, f"{path!r} is absolute; output paths are relative to /out")
+        raise DefinitionError(place, f"{excerpt(path)} is absolute; output paths are relative to /out")
     trimmed = path[:-1] if path.endswith("/") else path
     parts = trimmed.split("/")
     for part in parts:
         if part == "..":
-            where = "" if path == ".." else f" (in {path!r})"
+            where = "" if path == ".." else f" (in {excerpt(path)})"
             raise DefinitionError(place, f"'..' is not allowed{where}")
         if part in ("", "."):
-            raise DefinitionError(place, f"{path!r} is not a clean relative path")
+            raise DefinitionError(place, f"{excerpt(path)} is not a clean relative path")
         if "\x00" in part or "\\" in part:
-            raise DefinitionError(place, f"{path!r} contains a forbidden character")
+            raise DefinitionError(place, f"{excerpt(path)} contains a forbidden character")
     return trimmed
 
 
@@ -281,13 +286,13 @@ def normalize_timeout(raw: Any, place: str) -> Any:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
-        raise DefinitionError(place, f"{raw!r} is not a positive number of seconds")
+        raise DefinitionError(place, f"{excerpt(raw)} is not a positive number of seconds")
     return raw if isinstance(raw, int) else decimal_text(raw)
 
 
 def normalize_retries(raw: Any, place: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_RETRIES:
-        raise DefinitionError(place, f"{raw!r} is not an integer from 0 to {MAX_RETRIES}")
+        raise DefinitionError(place, f"{excerpt(raw)} is not an integer from 0 to {MAX_RETRIES}")
     return raw
 
 
@@ -300,13 +305,13 @@ def normalize_workdir(raw: Any, place: str) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not raw.startswith("/"):
-        raise DefinitionError(place, f"{raw!r} is not an absolute path")
+        raise DefinitionError(place, f"{excerpt(raw)} is not an absolute path")
     return raw
 
 
 def normalize_bool(raw: Any, place: str) -> bool:
     if not isinstance(raw, bool):
-        raise DefinitionError(place, f"{raw!r} is not true or false")
+        raise DefinitionError(place, f"{excerpt(raw)} is not true or false")
     return raw
 
 
@@ -317,14 +322,14 @@ def normalize_resources(raw: Any, place: str) -> dict:
     if "cpus" in raw:
         cpus = raw["cpus"]
         if isinstance(cpus, bool) or not isinstance(cpus, int | float) or not cpus > 0:
-            raise DefinitionError(f"{place}.cpus", f"{cpus!r} is not a positive number")
+            raise DefinitionError(f"{place}.cpus", f"{excerpt(cpus)} is not a positive number")
         out["cpus"] = decimal_text(cpus)
     if "memory" in raw:
         memory = raw["memory"]
         if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
             memory = str(memory)
         if not isinstance(memory, str) or not MEMORY_RE.match(memory):
-            raise DefinitionError(f"{place}.memory", f"{raw['memory']!r} is not a size like 512m")
+            raise DefinitionError(f"{place}.memory", f"{excerpt(raw['memory'])} is not a size like 512m")
         out["memory"] = memory.lower()
     return out
 
@@ -346,34 +351,34 @@ def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:
         text = ".".join(parts)
         if parts[0] == "params" and len(parts) == 2:
             if parts[1] not in params:
-                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown param")
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown param")
         elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
             other = tasks.get(parts[1])
             if other is None:
-                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown task")
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown task")
             if parts[3] not in other["outputs"]["vars"]:
                 raise DefinitionError(f"{place}.{where}",
-                                      f"{{{{{text}}}}}: task {parts[1]!r} declares no var {parts[3]!r}")
+                                      f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
         elif parts != ["run", "id"]:
-            raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} is not a known reference "
+            raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
                                   "(params.NAME, tasks.TASK.vars.VAR or run.id)")
     for iname, spec in task["inputs"].items():
         where = f"{place}.inputs.{iname}"
         if "param" in spec:
             param = params.get(spec["param"])
             if param is None:
-                raise DefinitionError(where, f"names an unknown param {spec['param']!r}")
+                raise DefinitionError(where, f"names an unknown param {excerpt(spec['param'])}")
             if param["type"] != "file":
-                raise DefinitionError(where, f"param {spec['param']!r} is not of type file")
+                raise DefinitionError(where, f"param {excerpt(spec['param'])} is not of type file")
         else:
             other = tasks.get(spec["task"])
             if other is None:
-                raise DefinitionError(where, f"names an unknown task {spec['task']!r}")
+                raise DefinitionError(where, f"names an unknown task {excerpt(spec['task'])}")
             if not declares_file(other["outputs"]["files"], spec["file"]):
-                raise DefinitionError(where, f"task {spec['task']!r} declares no output {spec['file']!r}")
+                raise DefinitionError(where, f"task {excerpt(spec['task'])} declares no output {excerpt(spec['file'])}")
     for i, dep in enumerate(task["after"]):
         if dep not in tasks:
-            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {dep!r}")
+            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
 
 def declares_file(declared: list[str], path: str) -> bool:
