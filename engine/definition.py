@@ -9,6 +9,7 @@ and omitted defaults never change it, while the name does.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
@@ -19,7 +20,7 @@ from objstore.store import encode_structured
 
 from .documents import load_json, load_yaml
 from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
-from .limits import MAX_DEFINITION_BYTES
+from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_TIMEOUT_S, MIN_CPUS
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
@@ -285,9 +286,17 @@ def normalize_env(raw: Any, place: str) -> dict:
 def normalize_timeout(raw: Any, place: str) -> Any:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
-        raise DefinitionError(place, f"{excerpt(raw)} is not a positive number of seconds")
+    if not is_number(raw) or not 0 < raw <= MAX_TIMEOUT_S:
+        raise DefinitionError(place, f"{excerpt(raw)} is not a positive number of seconds "
+                              f"(at most {MAX_TIMEOUT_S})")
     return raw if isinstance(raw, int) else decimal_text(raw)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a finite float (never a bool, NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def normalize_retries(raw: Any, place: str) -> int:
@@ -321,8 +330,9 @@ def normalize_resources(raw: Any, place: str) -> dict:
     out = {}
     if "cpus" in raw:
         cpus = raw["cpus"]
-        if isinstance(cpus, bool) or not isinstance(cpus, int | float) or not cpus > 0:
-            raise DefinitionError(f"{place}.cpus", f"{excerpt(cpus)} is not a positive number")
+        if not is_number(cpus) or not MIN_CPUS <= cpus <= MAX_CPUS:
+            raise DefinitionError(f"{place}.cpus", f"{excerpt(cpus)} is not a positive number "
+                                  f"from {MIN_CPUS} to {MAX_CPUS}")
         out["cpus"] = decimal_text(cpus)
     if "memory" in raw:
         memory = raw["memory"]
