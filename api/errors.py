@@ -14,6 +14,7 @@ from engine.errors import (
     DefinitionTooLarge,
     DocumentError,
     ParameterError,
+    RenderedTooLarge,
     RunAlreadyTerminal,
     clip,
 )
@@ -35,6 +36,8 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_400, "Invalid definition"
     if isinstance(exc, ParameterError):
         return falcon.HTTP_400, "Invalid parameters"
+    if isinstance(exc, RenderedTooLarge):
+        return falcon.HTTP_400, "Command too large"
     if isinstance(exc, KeyError):
         return falcon.HTTP_404, "Not found"
     if isinstance(exc, ValueError):

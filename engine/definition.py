@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,7 +20,7 @@ from objstore.store import encode_structured
 
 from .documents import load_json, load_yaml
 from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
-from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_TIMEOUT_S, MIN_CPUS
+from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIMEOUT_S, MIN_CPUS
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
@@ -194,6 +194,7 @@ def normalize_tasks(raw: Any, params: dict) -> dict:
     tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
+        check_literal_size(tname, task)
     return tasks
 
 
@@ -353,6 +354,36 @@ def references(task: dict) -> Iterator[tuple[str, list[str]]]:
     for key, value in task["env"].items():
         for match in REF_RE.finditer(value):
             yield f"env.{key}", match.group(1).strip().split(".")
+
+
+Lookup = Callable[[list[str]], str | None]
+
+
+def rendered_size(task: dict, lookup: Lookup) -> int:
+    """Bytes of a task's command items and env (NAME=value) once every {{…}} is replaced
+    by `lookup(parts)`; a reference it cannot tell yet (None) counts as empty."""
+    size = sum(_rendered_text_size(item, lookup) for item in task["command"])
+    for key, value in task["env"].items():
+        size += len(key.encode()) + 1 + _rendered_text_size(value, lookup)
+    return size
+
+
+def _rendered_text_size(text: str, lookup: Lookup) -> int:
+    size = len(text.encode())
+    if "{{" in text:
+        for match in REF_RE.finditer(text):
+            value = lookup(match.group(1).strip().split("."))
+            size += len((value or "").encode()) - len(match.group(0).encode())
+    return size
+
+
+def check_literal_size(tname: str, task: dict) -> None:
+    """Refuse a task whose command and env pass MAX_RENDERED_BYTES even with every
+    reference empty: no trigger could run it."""
+    size = rendered_size(task, lambda parts: None)
+    if size > MAX_RENDERED_BYTES:
+        raise DefinitionError(f"tasks.{tname}", f"command and env are {size} bytes without "
+                              f"their references, over the limit of {MAX_RENDERED_BYTES} bytes")
 
 
 def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:

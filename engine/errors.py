@@ -60,6 +60,18 @@ class DefinitionTooLarge(EngineError):
                          f"{limit} bytes")
 
 
+class RenderedTooLarge(EngineError, ValueError):
+    """A task whose command and env, rendered, would pass the limit (HTTP 400 at trigger;
+    the attempt's error when only upstream vars decide it)."""
+
+    def __init__(self, task: str, size: int, limit: int):
+        self.task = task
+        self.size = size
+        self.limit = limit
+        super().__init__(f"task {excerpt(task)}: the rendered command and env would be "
+                         f"{size} bytes, over the limit of {limit} bytes")
+
+
 class ParameterError(EngineError, ValueError):
     """Trigger parameters that do not fit the definition's `params` (HTTP 400, no run)."""
 

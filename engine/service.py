@@ -21,6 +21,7 @@ from .executor import Executor
 from .parameters import check_parameters
 from .runs import create_run, index_run, kill_pending, request_kill, scan_index
 from .runstate import RUN_PREFIX, RunState
+from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
 
@@ -92,6 +93,7 @@ class WorkflowService:
             definition_hash = version["definition"].oid
         oid, definition = self.registry.definition(definition_hash)
         values = check_parameters(definition["params"], parameters, self.store)
+        check_rendered_sizes(definition, values)
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
                          parameters=values, user=user, engine_version=self.engine_version)
         return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
