@@ -103,7 +103,10 @@ class ObjectItem:
 
 
 def _declared_hash(req: falcon.Request) -> str | None:
-    declared = req.get_header(HASH_HEADER) or req.get_param("hash")
+    """The X-Wfobj-Hash header, else the `hash` query parameter; given but empty is 400."""
+    declared = req.get_header(HASH_HEADER)
+    if declared is None:
+        declared = req.get_param("hash")
     return None if declared is None else hash_param(declared)
 
 

@@ -41,7 +41,7 @@ def hash_param(value: str) -> str:
 
 def int_query(req: falcon.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = req.get_param(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
