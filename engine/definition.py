@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from objstore.codec import encode
 from objstore.ids import is_hash
-from objstore.store import encode_structured
 
 from .documents import load_json, load_yaml
 from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
@@ -71,7 +71,7 @@ def normalize(raw: dict, name: str) -> dict:
 
 def check_size(definition: dict) -> None:
     """Refuse a normalized definition whose stored form is over MAX_DEFINITION_BYTES."""
-    size = len(encode_structured(definition)[0])
+    size = len(encode(definition)[0])
     if size > MAX_DEFINITION_BYTES:
         raise DefinitionTooLarge(size, MAX_DEFINITION_BYTES)
 
