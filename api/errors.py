@@ -9,7 +9,16 @@ import logging
 
 import falcon
 
-from engine.errors import DefinitionError, ParameterError, RunAlreadyTerminal
+from engine.errors import (
+    DefinitionError,
+    DefinitionTooLarge,
+    DocumentError,
+    ParameterError,
+    RenderedTooLarge,
+    RunAlreadyTerminal,
+    clip,
+)
+from engine.limits import MAX_DESCRIPTION_CHARS
 from objstore import ConflictError, CorruptObject, MissingLinks, WfobjError
 
 log = logging.getLogger("wfobj.api")
@@ -21,10 +30,16 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_500, "Corrupt object"
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal):
         return falcon.HTTP_409, "Conflict"
+    if isinstance(exc, DefinitionTooLarge):
+        return falcon.HTTP_413, "Definition too large"
+    if isinstance(exc, DocumentError):
+        return falcon.HTTP_400, "Malformed body"
     if isinstance(exc, DefinitionError):
         return falcon.HTTP_400, "Invalid definition"
     if isinstance(exc, ParameterError):
         return falcon.HTTP_400, "Invalid parameters"
+    if isinstance(exc, RenderedTooLarge):
+        return falcon.HTTP_400, "Command too large"
     if isinstance(exc, KeyError):
         return falcon.HTTP_404, "Not found"
     if isinstance(exc, ValueError):
@@ -50,12 +65,14 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception
 
 def serialize_error(req: falcon.Request, resp: falcon.Response,
                     exc: falcon.HTTPError) -> None:
-    """Always {"title", "description"} as JSON, whatever the client accepts."""
+    """Always {"title", "description"} as JSON, whatever the client accepts; a
+    description never passes MAX_DESCRIPTION_CHARS, whatever input it quotes."""
     resp.content_type = falcon.MEDIA_JSON
     description = exc.description
     if description is None and isinstance(exc, falcon.HTTPNotFound):
-        description = f"no such resource: {req.method} {req.path}"
-    resp.media = {"title": exc.title, "description": description or exc.title}
+        description = f"no such resource: {req.method} {clip(req.path)}"
+    resp.media = {"title": exc.title,
+                  "description": clip(description or exc.title, MAX_DESCRIPTION_CHARS)}
 
 
 def install(app: falcon.App) -> None:

@@ -1,25 +1,29 @@
-"""Request bodies: JSON or YAML documents, read within a size limit before parsing."""
+"""Request bodies: JSON or YAML documents, read within a size limit before parsing.
+
+Parsing is engine/documents.py's (no YAML aliases, bounded nesting, finite numbers)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import falcon
 import falcon.media
 import yaml
 
+from engine.documents import load_json, load_yaml
+from engine.errors import DocumentError, excerpt
+
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_DOCUMENT = 4 << 20
 
 
 class YAMLHandler(falcon.media.BaseHandler):
-    """application/yaml in and out (safe loader: no Python objects)."""
+    """application/yaml in and out (no Python objects, no aliases)."""
 
     def deserialize(self, stream, content_type, content_length) -> Any:
         try:
-            return yaml.safe_load(stream.read())
-        except yaml.YAMLError as exc:
+            return load_yaml(stream.read())
+        except DocumentError as exc:
             raise falcon.MediaMalformedError("YAML") from exc
 
     def serialize(self, media, content_type) -> bytes:
@@ -28,7 +32,7 @@ class YAMLHandler(falcon.media.BaseHandler):
 
 def media_handlers() -> dict:
     """The app's handlers: JSON (default) plus YAML."""
-    handlers = {falcon.MEDIA_JSON: falcon.media.JSONHandler()}
+    handlers = {falcon.MEDIA_JSON: falcon.media.JSONHandler(loads=load_json)}
     handlers.update({t: YAMLHandler() for t in YAML_TYPES})
     return handlers
 
@@ -72,13 +76,11 @@ def read_document(req: falcon.Request, *, yaml_ok: bool = False, limit: int = MA
     if kind not in allowed:
         raise falcon.HTTPUnsupportedMediaType(
             title="Unsupported content type",
-            description=f"content type {kind or '(none)'!r} is not accepted here; send "
+            description=f"content type {excerpt(kind) if kind else '(none)'} is not "
+            "accepted here; send "
             + " or ".join(allowed))
     try:
-        if kind == falcon.MEDIA_JSON:
-            return json.loads(data)
-        return yaml.safe_load(data)
-    except (ValueError, yaml.YAMLError) as exc:
-        what = "JSON" if kind == falcon.MEDIA_JSON else "YAML"
+        return load_json(data) if kind == falcon.MEDIA_JSON else load_yaml(data)
+    except DocumentError as exc:
         raise falcon.HTTPBadRequest(
-            title="Malformed body", description=f"body is not valid {what}: {exc}") from None
+            title="Malformed body", description=f"body is {exc}") from None

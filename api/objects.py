@@ -4,13 +4,15 @@ HEAD for existence, and streamed upload of blobs for `file` parameters."""
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import blake3
 import falcon
 
-from objstore import ObjectStore
+from objstore import ChecksumMismatch, ObjectStore
 from objstore.codec import to_json
 
 from .media import body_stream
@@ -20,8 +22,28 @@ CBOR = "application/cbor"
 OCTETS = "application/octet-stream"
 HASH_HEADER = "X-Wfobj-Hash"
 READ_PIECE = 1 << 20
+WHOLE_DOWNLOAD = 4 << 20  # blobs up to this size are read whole and verified before sending
 SPOOL_IN_MEMORY = 16 << 20
 DEFAULT_MAX_UPLOAD = 1 << 30
+log = logging.getLogger("wfobj.api")
+
+
+def verified_stream(store: ObjectStore, oid: str) -> Iterator[bytes]:
+    """A chunked blob's verified pieces, the first read now (a damaged first chunk is
+    still a JSON error). A damaged later chunk ends the stream short of Content-Length,
+    and gunicorn closes the connection, so the client sees the cut."""
+    pieces = store.iter_blob(oid)
+    first = next(pieces, b"")
+    return _after_first(first, pieces, oid)
+
+
+def _after_first(first: bytes, pieces: Iterator[bytes], oid: str) -> Iterator[bytes]:
+    yield first
+    try:
+        yield from pieces
+    except ChecksumMismatch as exc:
+        log.error("blob %s download cut off: %s", oid, exc)
+        raise
 
 
 def _wants_cbor(req: falcon.Request) -> bool:
@@ -51,11 +73,12 @@ class ObjectItem:
             return
         if not structured:
             resp.content_type = OCTETS
-            resp.content_length = self.store.size_of(oid)
-            if self.store.record(oid).is_chunked:  # each chunk verified before it is sent
-                resp.stream = self.store.iter_blob(oid)
-            else:  # verified whole before the first byte goes out
-                resp.data = self.store.get_raw(oid)
+            size = self.store.size_of(oid)
+            if size <= WHOLE_DOWNLOAD:
+                resp.data = self.store.get_raw(oid)  # verified before the first byte
+            else:
+                resp.content_length = size
+                resp.stream = verified_stream(self.store, oid)
         elif _wants_cbor(req):
             resp.content_type = CBOR
             resp.data = self.store.get_raw(oid)
@@ -80,7 +103,10 @@ class ObjectItem:
 
 
 def _declared_hash(req: falcon.Request) -> str | None:
-    declared = req.get_header(HASH_HEADER) or req.get_param("hash")
+    """The X-Wfobj-Hash header, else the `hash` query parameter; given but empty is 400."""
+    declared = req.get_header(HASH_HEADER)
+    if declared is None:
+        declared = req.get_param("hash")
     return None if declared is None else hash_param(declared)
 
 

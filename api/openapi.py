@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.definition import NAME_RE
+
 S = dict[str, Any]
 
 
@@ -21,6 +23,13 @@ def _arr(items: S) -> S:
 STR: S = {"type": "string"}
 NSTR: S = {"type": ["string", "null"]}
 HASH: S = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+NHASH: S = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
+# what api/params.py accepts (no '..' anywhere), written without look-ahead
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.?$"
+NAME: S = {"type": "string", "pattern": NAME_PATTERN, "maxLength": 128}
+DEFINITION_NAME: S = {"type": "string", "pattern": NAME_RE.pattern}  # what PUT registers
+RUN_ID: S = {"type": "string", "format": "uuid",
+             "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
 TIME: S = {"type": "string", "format": "date-time"}
 ANY: S = {}
 ERROR = _obj("title", "description", title=STR, description=STR)
@@ -54,7 +63,7 @@ SCHEMAS: dict[str, S] = {
     "RunPage": _obj("runs", "next_cursor", runs=_arr({"$ref": "#/components/schemas/Run"}),
                     next_cursor=NSTR),
     "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=STR,
-                     attempt={"type": "integer"}, evidence_hash=HASH, image=STR, image_id=STR,
+                     attempt={"type": "integer"}, evidence_hash=NHASH, image=STR, image_id=NSTR,
                      command=_arr(STR), env={"type": "object"}, inputs=_arr(ANY),
                      outputs=_arr(ANY), vars={"type": "object"},
                      exit_code={"type": ["integer", "null"]}, stdout=ANY, stderr=ANY,
@@ -116,10 +125,9 @@ def _op(summary: str, role: str | None, ok: list[tuple[str, S]], errors: str = "
     return op
 
 
-def _path(name: str, what: str, pattern: str | None = None) -> S:
-    schema = dict(STR, **({"pattern": pattern} if pattern else {}))
+def _path(name: str, what: str, schema: S | None = None) -> S:
     return {"name": name, "in": "path", "required": True, "description": what,
-            "schema": schema}
+            "schema": schema or STR}
 
 
 def _query(name: str, what: str, schema: S) -> S:
@@ -127,10 +135,11 @@ def _query(name: str, what: str, schema: S) -> S:
             "schema": schema}
 
 
-P_NAME = _path("name", "workflow name", r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-P_HASH = _path("hash", "full 64-character BLAKE3 hash", "^[0-9a-f]{64}$")
-P_RUN = _path("run_id", "run id (UUIDv7)")
-P_TASK = _path("task", "task name")
+P_NAME = _path("name", "workflow name", NAME)
+P_NEW_NAME = _path("name", "workflow name (letters, digits, _ and -)", DEFINITION_NAME)
+P_HASH = _path("hash", "full 64-character BLAKE3 hash", HASH)
+P_RUN = _path("run_id", "run id (UUIDv7, lower case)", RUN_ID)
+P_TASK = _path("task", "task name", NAME)
 TRIGGER_BODY = {"required": False, **_json(_ref("TriggerBody"))}
 DEFINITION_BODY = {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
@@ -157,7 +166,7 @@ def _paths() -> S:
                        [_answer("200", "ok", _ref("Workflow"))], "400 404", [P_NAME]),
             "put": _op("register a definition (JSON or YAML)", "runner",
                        [_answer("201", "new version", W), _answer("200", "unchanged", W)],
-                       "400 413 415", [P_NAME], DEFINITION_BODY)},
+                       "400 413 415", [P_NEW_NAME], DEFINITION_BODY)},
         "/api/workflows/{name}/versions": {"get": _op(
             "versions, newest first", "reader",
             [_answer("200", "ok", _arr(_ref("WorkflowVersion")))], "400 404", [P_NAME])},
@@ -174,11 +183,12 @@ def _paths() -> S:
             TRIGGER_BODY)},
         "/api/runs": {"get": _op("runs, newest first, paginated", "reader", [
             _answer("200", "ok", _ref("RunPage"))], "400", [
-            _query("workflow", "only runs of this workflow", STR),
+            _query("workflow", "only runs of this workflow", NAME),
             _query("state", "only runs in this state", STATE),
             _query("limit", "page size (1-1000, default 50)",
                    {"type": "integer", "minimum": 1, "maximum": 1000}),
-            _query("cursor", "next_cursor of the previous page", STR)])},
+            _query("cursor", "next_cursor of the previous page (the run id it ended at)",
+                   RUN_ID)])},
         "/api/runs/{run_id}": _run_get("a run", _ref("Run")),
         "/api/runs/{run_id}/tasks": _run_get("evidence of every task, topological",
                                              _arr(_ref("Evidence"))),
@@ -213,10 +223,18 @@ def _paths() -> S:
     }
 
 
+def _closed(*required: str, **props: S) -> S:
+    """An object with exactly these properties (the server refuses any other key)."""
+    return {**_obj(*required, **props), "additionalProperties": False}
+
+
 def _sync_paths() -> S:
     """The sync endpoints of api/sync.py (protocol: docs/sync.md)."""
-    octets = {"required": True, "content": {"application/octet-stream": BYTES}}
-    wants = {"required": True, **_json(_obj("wants", wants=_arr(HASH), haves=_arr(HASH)))}
+    octets = {"required": True, "content": {"application/octet-stream": {"schema": {
+        "type": "string", "format": "binary", "minLength": 32}}}}
+    wants = {"required": True, **_json(_closed("wants", wants=_arr(HASH), haves=_arr(HASH)))}
+    updates = _closed("updates", force={"type": "boolean"}, updates=_arr(_closed(
+        "name", "old", "new", name={"type": "string", "minLength": 1}, old=NHASH, new=HASH)))
     car = {"content": {"application/vnd.ipld.car": BYTES}}
     digests = {"content": {"application/octet-stream": BYTES}}
     return {
@@ -224,13 +242,12 @@ def _sync_paths() -> S:
             "get": _op("every ref", "reader", [_answer("200", "ok", _obj(
                 "refs", refs={"type": "object", "additionalProperties": HASH}))]),
             "post": _op("compare-and-swap ref updates", "admin", [_answer("200", "results", _obj(
-                "results", results=_arr({"type": "object"})))], "400", [], {
-                "required": True, **_json(_obj("updates", updates=_arr(_obj(
-                    "name", "old", "new", name=STR, old=NSTR, new=HASH)),
-                    force={"type": "boolean"}))})},
+                "results", results=_arr({"type": "object"})))], "400", [],
+                {"required": True, **_json(updates)})},
         "/api/sync/missing": {"post": _op(
-            "which of these 32-byte digests the server lacks", "reader",
-            [("200", {"description": "missing digests", **digests})], "400", [], octets)},
+            "which of these 32-byte digests (one or more, concatenated) the server lacks",
+            "reader", [("200", {"description": "missing digests", **digests})], "400", [],
+            octets)},
         "/api/sync/objects": {"post": _op(
             "closure of wants minus haves, as digests", "reader",
             [("200", {"description": "digests", **digests})], "400 404", [], wants)},

@@ -6,6 +6,7 @@ import re
 
 import falcon
 
+from engine.errors import excerpt
 from objstore import InvalidHash, check_hash
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
@@ -14,7 +15,7 @@ _RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 def _bad(what: str, value: str, rule: str) -> falcon.HTTPBadRequest:
     return falcon.HTTPBadRequest(
-        title=f"Invalid {what}", description=f"invalid {what} {value!r}: {rule}")
+        title=f"Invalid {what}", description=f"invalid {what} {excerpt(value)}: {rule}")
 
 
 def name_param(value: str, what: str = "workflow name") -> str:
@@ -40,7 +41,7 @@ def hash_param(value: str) -> str:
 
 def int_query(req: falcon.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = req.get_param(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from engine.errors import excerpt
 from engine.service import WorkflowService
 
 from .params import int_query, name_param, run_id_param
@@ -19,17 +20,22 @@ class RunList:
         self.service = service
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        workflow = req.get_param("workflow") or None
-        state = req.get_param("state") or None
+        # a filter given empty (`?state=`) is a bad value, not an absent one
+        workflow = req.get_param("workflow")
+        state = req.get_param("state")
+        cursor = req.get_param("cursor")
         if workflow is not None:
             name_param(workflow)
         if state is not None and state not in RUN_STATES:
             raise falcon.HTTPBadRequest(
                 title="Invalid state",
-                description=f"invalid state {state!r}: one of " + ", ".join(RUN_STATES))
+                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RUN_STATES))
+        if cursor == "":
+            raise falcon.HTTPBadRequest(title="Invalid cursor",
+                                        description="cursor is empty: pass a next_cursor")
         resp.media = self.service.list_runs(
             workflow=workflow, state=state, limit=int_query(req, "limit", 50, 1, MAX_PAGE),
-            cursor=req.get_param("cursor") or None)
+            cursor=cursor)
 
 
 class _RunView:

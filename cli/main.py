@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -11,17 +12,38 @@ from objstore import WfobjError
 from . import objects, runs, serving, sync, tokens, workflows
 from .context import CliContext
 
+DEBUG_ENV = "WFOBJ_DEBUG"
+
 
 class WfobjGroup(click.Group):
-    """Turns library errors into one readable line and a non-zero exit."""
+    """Turns library errors into one readable line and a non-zero exit; anything else
+    too, unless WFOBJ_DEBUG=1 asks for the traceback."""
 
     def invoke(self, ctx: click.Context):  # noqa: D102
         try:
             return super().invoke(ctx)
         except WfobjError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(one_line(str(exc))) from None
         except BrokenPipeError:
             sys.exit(1)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit,
+                KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            raise click.ClickException(
+                f"{type(exc).__name__}: {one_line(str(exc))} (set {DEBUG_ENV}=1 for the "
+                "traceback)") from None
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """A message on one line, cut to `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @click.group(cls=WfobjGroup)

@@ -43,7 +43,11 @@ def init(ctx: CliContext, path: str | None) -> None:
     target = path or ctx.store_path
     if not target:
         raise click.UsageError("no store: pass PATH, --store PATH or set WFOBJ_STORE")
-    store = init_store(target)
+    try:
+        store = init_store(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create a store at {target}: "
+                                   f"{exc.strerror or exc}") from None
     store.close()
     click.echo(f"initialized wfobj store at {os.path.abspath(target)}")
 
@@ -80,7 +84,10 @@ def put(ctx: CliContext, files: tuple[str, ...]) -> None:
     results = []
     for path, stream in _open_inputs(files):
         with stream if path != "-" else contextlib.nullcontext():
-            oid, size = store.put_stream(stream)
+            try:
+                oid, size = store.put_stream(stream)
+            except OSError as exc:
+                raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
         results.append({"path": path, "hash": oid, "size": size})
     ctx.emit(results, lambda rows: [click.echo(r["hash"]) for r in rows])
 

@@ -189,10 +189,16 @@ class RemoteService:
         resp = self._request("GET", f"/api/objects/{_seg(oid)}",
                              headers={"Accept": "application/cbor"}, stream=True)
         hasher = blake3.blake3()
+        received = 0
         with resp:
-            for piece in resp.iter_content(1 << 20):
-                hasher.update(piece)
-                yield piece
+            try:
+                for piece in resp.iter_content(1 << 20):
+                    hasher.update(piece)
+                    received += len(piece)
+                    yield piece
+            except requests.RequestException as exc:
+                raise ServerUnreachable(self.url, f"download of {oid} cut off after "
+                                        f"{received} bytes ({type(exc).__name__})") from None
         if hasher.hexdigest() != oid:
             raise ChecksumMismatch(oid, hasher.hexdigest())
 

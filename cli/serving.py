@@ -54,7 +54,8 @@ def ensure_admin_token(store_path: str) -> Path | None:
 
 def gunicorn_argv(bind: str, workers: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--worker-class", "sync", "--graceful-timeout", "5", "--access-logfile", "-",
+            "--worker-class", "api.gunicorn_workers.SyncWorker", "--graceful-timeout", "5",
+            "--access-logfile", "-",
             "--no-control-socket",
             "api.app:get_app()"]
 

@@ -18,7 +18,7 @@ def content_type_of(path: str) -> str:
     return "application/json" if path.lower().endswith(".json") else "application/yaml"
 
 
-def name_for(path: str, given: str | None, text: str) -> str:
+def name_for(path: str, given: str | None, text: bytes) -> str:
     """--name, else the definition's own `name`, else the file name without extension."""
     if given:
         return given
@@ -42,7 +42,7 @@ def workflow() -> None:
 @pass_ctx
 def apply(ctx: CliContext, file: str, name: str | None) -> None:
     """Register FILE (YAML or JSON); a new version only if the definition changed."""
-    with open(file, encoding="utf-8") as f:
+    with open(file, "rb") as f:  # bytes: the parser names an encoding error, not Python
         text = f.read()
     result, created = ctx.service().apply_workflow(
         name_for(file, name, text), text, user=local_user(), content_type=content_type_of(file))

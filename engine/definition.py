@@ -9,17 +9,18 @@ and omitted defaults never change it, while the name does.
 from __future__ import annotations
 
 import heapq
-import json
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import yaml
-
+from objstore.codec import encode
 from objstore.ids import is_hash
 
-from .errors import DefinitionError
+from .documents import load_json, load_yaml
+from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
+from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIMEOUT_S, MIN_CPUS
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
@@ -35,18 +36,14 @@ MAX_RETRIES = 100
 
 
 def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
-    """The raw mapping of a definition given as a dict, JSON text or YAML text."""
+    """The raw mapping of a definition given as a dict, JSON text or YAML text (within
+    the document limits of engine/documents.py: no YAML aliases, bounded nesting)."""
     if isinstance(source, dict):
         return source
-    text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
     try:
-        if "json" in content_type:
-            value = json.loads(text)
-        else:
-            value = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise DefinitionError("", f"not valid {'JSON' if 'json' in content_type else 'YAML'}: "
-                              + " ".join(str(exc).split())) from None
+        value = load_json(source) if "json" in content_type else load_yaml(source)
+    except DocumentError as exc:
+        raise DefinitionError("", str(exc)) from None
     if not isinstance(value, dict):
         raise DefinitionError("", "a definition must be a mapping")
     return value
@@ -59,20 +56,29 @@ def normalize(raw: dict, name: str) -> dict:
         raise DefinitionError("", "a definition must be a mapping")
     check_keys(raw, TOP_KEYS, "")
     if "name" in raw and raw["name"] != name:
-        raise DefinitionError("name", f"{raw['name']!r} does not match the registered name {name!r}")
+        raise DefinitionError("name", f"{excerpt(raw['name'])} does not match the registered name {excerpt(name)}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise DefinitionError("description", "must be a string")
     params = normalize_params(raw.get("params", {}))
     tasks = normalize_tasks(raw.get("tasks"), params)
     check_acyclic(tasks)
-    return {"type": "definition", "name": name, "description": description,
-            "params": params, "tasks": tasks}
+    definition = {"type": "definition", "name": name, "description": description,
+                  "params": params, "tasks": tasks}
+    check_size(definition)
+    return definition
+
+
+def check_size(definition: dict) -> None:
+    """Refuse a normalized definition whose stored form is over MAX_DEFINITION_BYTES."""
+    size = len(encode(definition)[0])
+    if size > MAX_DEFINITION_BYTES:
+        raise DefinitionTooLarge(size, MAX_DEFINITION_BYTES)
 
 
 def check_name(value: Any, place: str, pattern: re.Pattern = NAME_RE) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise DefinitionError(place, f"{value!r} is not a valid name (letters, digits, _ and -)")
+        raise DefinitionError(place, f"{excerpt(value)} is not a valid name (letters, digits, _ and -)")
     return value
 
 
@@ -113,7 +119,7 @@ def normalize_params(raw: Any) -> dict:
         check_keys(spec, PARAM_KEYS, place)
         ptype = spec.get("type")
         if ptype not in PARAM_TYPES:
-            raise DefinitionError(f"{place}.type", f"{ptype!r} is not one of {', '.join(PARAM_TYPES)}")
+            raise DefinitionError(f"{place}.type", f"{excerpt(ptype)} is not one of {', '.join(PARAM_TYPES)}")
         out: dict[str, Any] = {"type": ptype}
         if "enum" in spec:
             enum = spec["enum"]
@@ -123,7 +129,7 @@ def normalize_params(raw: Any) -> dict:
         if "default" in spec:
             out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
             if "enum" in out and out["default"] not in out["enum"]:
-                raise DefinitionError(f"{place}.default", f"{spec['default']!r} is not in enum")
+                raise DefinitionError(f"{place}.default", f"{excerpt(spec['default'])} is not in enum")
         params[pname] = out
     return params
 
@@ -149,8 +155,8 @@ def value_problem(ptype: str, value: Any) -> str | None:
     if ok:
         return None
     if ptype == "file":
-        return f"{value!r} is not a file hash (64 lower-case hex characters)"
-    return f"{value!r} is not of type {ptype}"
+        return f"{excerpt(value)} is not a file hash (64 lower-case hex characters)"
+    return f"{excerpt(value)} is not of type {ptype}"
 
 
 def stored_value(ptype: str, value: Any) -> Any:
@@ -164,7 +170,7 @@ def decimal_text(value: int | float) -> str:
     try:
         text = format(Decimal(repr(value) if isinstance(value, float) else str(value)).normalize(), "f")
     except InvalidOperation:
-        raise ValueError(f"not a number: {value!r}") from None
+        raise ValueError(f"not a number: {excerpt(value)}") from None
     return text
 
 
@@ -188,6 +194,7 @@ def normalize_tasks(raw: Any, params: dict) -> dict:
     tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
+        check_literal_size(tname, task)
     return tasks
 
 
@@ -250,17 +257,17 @@ def normalize_outputs(raw: Any, place: str) -> dict:
 def check_output_path(path: str, place: str) -> str:
     """Relative, no `..`, not absolute, no empty or `.` parts; a trailing / is dropped."""
     if path.startswith("/"):
-        raise DefinitionError(place, f"{path!r} is absolute; output paths are relative to /out")
+        raise DefinitionError(place, f"{excerpt(path)} is absolute; output paths are relative to /out")
     trimmed = path[:-1] if path.endswith("/") else path
     parts = trimmed.split("/")
     for part in parts:
         if part == "..":
-            where = "" if path == ".." else f" (in {path!r})"
+            where = "" if path == ".." else f" (in {excerpt(path)})"
             raise DefinitionError(place, f"'..' is not allowed{where}")
         if part in ("", "."):
-            raise DefinitionError(place, f"{path!r} is not a clean relative path")
+            raise DefinitionError(place, f"{excerpt(path)} is not a clean relative path")
         if "\x00" in part or "\\" in part:
-            raise DefinitionError(place, f"{path!r} contains a forbidden character")
+            raise DefinitionError(place, f"{excerpt(path)} contains a forbidden character")
     return trimmed
 
 
@@ -280,14 +287,22 @@ def normalize_env(raw: Any, place: str) -> dict:
 def normalize_timeout(raw: Any, place: str) -> Any:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
-        raise DefinitionError(place, f"{raw!r} is not a positive number of seconds")
+    if not is_number(raw) or not 0 < raw <= MAX_TIMEOUT_S:
+        raise DefinitionError(place, f"{excerpt(raw)} is not a positive number of seconds "
+                              f"(at most {MAX_TIMEOUT_S})")
     return raw if isinstance(raw, int) else decimal_text(raw)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a finite float (never a bool, NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def normalize_retries(raw: Any, place: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_RETRIES:
-        raise DefinitionError(place, f"{raw!r} is not an integer from 0 to {MAX_RETRIES}")
+        raise DefinitionError(place, f"{excerpt(raw)} is not an integer from 0 to {MAX_RETRIES}")
     return raw
 
 
@@ -300,13 +315,13 @@ def normalize_workdir(raw: Any, place: str) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not raw.startswith("/"):
-        raise DefinitionError(place, f"{raw!r} is not an absolute path")
+        raise DefinitionError(place, f"{excerpt(raw)} is not an absolute path")
     return raw
 
 
 def normalize_bool(raw: Any, place: str) -> bool:
     if not isinstance(raw, bool):
-        raise DefinitionError(place, f"{raw!r} is not true or false")
+        raise DefinitionError(place, f"{excerpt(raw)} is not true or false")
     return raw
 
 
@@ -316,15 +331,16 @@ def normalize_resources(raw: Any, place: str) -> dict:
     out = {}
     if "cpus" in raw:
         cpus = raw["cpus"]
-        if isinstance(cpus, bool) or not isinstance(cpus, int | float) or not cpus > 0:
-            raise DefinitionError(f"{place}.cpus", f"{cpus!r} is not a positive number")
+        if not is_number(cpus) or not MIN_CPUS <= cpus <= MAX_CPUS:
+            raise DefinitionError(f"{place}.cpus", f"{excerpt(cpus)} is not a positive number "
+                                  f"from {MIN_CPUS} to {MAX_CPUS}")
         out["cpus"] = decimal_text(cpus)
     if "memory" in raw:
         memory = raw["memory"]
         if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
             memory = str(memory)
         if not isinstance(memory, str) or not MEMORY_RE.match(memory):
-            raise DefinitionError(f"{place}.memory", f"{raw['memory']!r} is not a size like 512m")
+            raise DefinitionError(f"{place}.memory", f"{excerpt(raw['memory'])} is not a size like 512m")
         out["memory"] = memory.lower()
     return out
 
@@ -340,40 +356,70 @@ def references(task: dict) -> Iterator[tuple[str, list[str]]]:
             yield f"env.{key}", match.group(1).strip().split(".")
 
 
+Lookup = Callable[[list[str]], str | None]
+
+
+def rendered_size(task: dict, lookup: Lookup) -> int:
+    """Bytes of a task's command items and env (NAME=value) once every {{…}} is replaced
+    by `lookup(parts)`; a reference it cannot tell yet (None) counts as empty."""
+    size = sum(_rendered_text_size(item, lookup) for item in task["command"])
+    for key, value in task["env"].items():
+        size += len(key.encode()) + 1 + _rendered_text_size(value, lookup)
+    return size
+
+
+def _rendered_text_size(text: str, lookup: Lookup) -> int:
+    size = len(text.encode())
+    if "{{" in text:
+        for match in REF_RE.finditer(text):
+            value = lookup(match.group(1).strip().split("."))
+            size += len((value or "").encode()) - len(match.group(0).encode())
+    return size
+
+
+def check_literal_size(tname: str, task: dict) -> None:
+    """Refuse a task whose command and env pass MAX_RENDERED_BYTES even with every
+    reference empty: no trigger could run it."""
+    size = rendered_size(task, lambda parts: None)
+    if size > MAX_RENDERED_BYTES:
+        raise DefinitionError(f"tasks.{tname}", f"command and env are {size} bytes without "
+                              f"their references, over the limit of {MAX_RENDERED_BYTES} bytes")
+
+
 def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:
     place = f"tasks.{tname}"
     for where, parts in references(task):
         text = ".".join(parts)
         if parts[0] == "params" and len(parts) == 2:
             if parts[1] not in params:
-                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown param")
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown param")
         elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
             other = tasks.get(parts[1])
             if other is None:
-                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} names an unknown task")
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown task")
             if parts[3] not in other["outputs"]["vars"]:
                 raise DefinitionError(f"{place}.{where}",
-                                      f"{{{{{text}}}}}: task {parts[1]!r} declares no var {parts[3]!r}")
+                                      f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
         elif parts != ["run", "id"]:
-            raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} is not a known reference "
+            raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
                                   "(params.NAME, tasks.TASK.vars.VAR or run.id)")
     for iname, spec in task["inputs"].items():
         where = f"{place}.inputs.{iname}"
         if "param" in spec:
             param = params.get(spec["param"])
             if param is None:
-                raise DefinitionError(where, f"names an unknown param {spec['param']!r}")
+                raise DefinitionError(where, f"names an unknown param {excerpt(spec['param'])}")
             if param["type"] != "file":
-                raise DefinitionError(where, f"param {spec['param']!r} is not of type file")
+                raise DefinitionError(where, f"param {excerpt(spec['param'])} is not of type file")
         else:
             other = tasks.get(spec["task"])
             if other is None:
-                raise DefinitionError(where, f"names an unknown task {spec['task']!r}")
+                raise DefinitionError(where, f"names an unknown task {excerpt(spec['task'])}")
             if not declares_file(other["outputs"]["files"], spec["file"]):
-                raise DefinitionError(where, f"task {spec['task']!r} declares no output {spec['file']!r}")
+                raise DefinitionError(where, f"task {excerpt(spec['task'])} declares no output {excerpt(spec['file'])}")
     for i, dep in enumerate(task["after"]):
         if dep not in tasks:
-            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {dep!r}")
+            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
 
 def declares_file(declared: list[str], path: str) -> bool:

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import reprlib
+
 from objstore import WfobjError
+
+from .limits import EXCERPT_CHARS
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxstring = _EXCERPT.maxother = _EXCERPT.maxlong = EXCERPT_CHARS
+_EXCERPT.maxlist = _EXCERPT.maxtuple = _EXCERPT.maxdict = _EXCERPT.maxset = 4
+_EXCERPT.maxlevel = 2
+
+
+def excerpt(value: object) -> str:
+    """repr() of user input, cut to about EXCERPT_CHARS: a message quotes no more of
+    what it refuses (the cut never builds the whole repr first)."""
+    try:
+        return clip(_EXCERPT.repr(value))
+    except ValueError:  # an int too long to print
+        return f"<{type(value).__name__}>"
+
+
+def clip(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A message fragment made of user input (a place built from keys) cut to `limit`."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class EngineError(WfobjError):
     """Root of engine errors."""
+
+
+class DocumentError(EngineError, ValueError):
+    """A JSON or YAML text that is malformed or outside the limits (HTTP 400)."""
+
+    def __init__(self, kind: str, problem: str):
+        self.kind = kind
+        self.problem = problem
+        super().__init__(f"not valid {kind}: {problem}")
 
 
 class DefinitionError(EngineError, ValueError):
@@ -15,7 +47,29 @@ class DefinitionError(EngineError, ValueError):
     def __init__(self, place: str, problem: str):
         self.place = place
         self.problem = problem
-        super().__init__(f"{place}: {problem}" if place else problem)
+        super().__init__(f"{clip(place)}: {problem}" if place else problem)
+
+
+class DefinitionTooLarge(EngineError):
+    """A normalized definition over the size limit (HTTP 413)."""
+
+    def __init__(self, size: int, limit: int):
+        self.size = size
+        self.limit = limit
+        super().__init__(f"the normalized definition is {size} bytes, over the limit of "
+                         f"{limit} bytes")
+
+
+class RenderedTooLarge(EngineError, ValueError):
+    """A task whose command and env, rendered, would pass the limit (HTTP 400 at trigger;
+    the attempt's error when only upstream vars decide it)."""
+
+    def __init__(self, task: str, size: int, limit: int):
+        self.task = task
+        self.size = size
+        self.limit = limit
+        super().__init__(f"task {excerpt(task)}: the rendered command and env would be "
+                         f"{size} bytes, over the limit of {limit} bytes")
 
 
 class ParameterError(EngineError, ValueError):
@@ -24,7 +78,7 @@ class ParameterError(EngineError, ValueError):
     def __init__(self, name: str, problem: str):
         self.name = name
         self.problem = problem
-        super().__init__(f"parameter {name!r}: {problem}")
+        super().__init__(f"parameter {excerpt(name)}: {problem}")
 
 
 class UnknownWorkflow(EngineError, KeyError):
@@ -80,7 +134,7 @@ class RunAlreadyTerminal(EngineError):
 class BadCursor(EngineError, ValueError):
     def __init__(self, cursor: str):
         self.cursor = cursor
-        super().__init__(f"invalid cursor {cursor!r}")
+        super().__init__(f"invalid cursor {excerpt(cursor)}")
 
 
 class LeaseLost(EngineError):

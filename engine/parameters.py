@@ -8,7 +8,7 @@ from typing import Any
 from objstore import ObjectStore
 
 from .definition import render_value, stored_value, value_problem
-from .errors import ParameterError
+from .errors import ParameterError, clip, excerpt
 
 
 def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> dict:
@@ -19,7 +19,7 @@ def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> di
     for name in given:
         if name not in params:
             known = ", ".join(sorted(params)) or "none"
-            raise ParameterError(str(name), f"unknown parameter (declared: {known})")
+            raise ParameterError(name, f"unknown parameter (declared: {clip(known, 300)})")
     values = {}
     for name, spec in params.items():
         if name not in given:
@@ -40,7 +40,7 @@ def check_value(name: str, spec: dict, value: Any, store: ObjectStore) -> Any:
     stored = stored_value(spec["type"], value)
     if "enum" in spec and stored not in spec["enum"]:
         allowed = ", ".join(json.dumps(render_value(spec["type"], v)) for v in spec["enum"])
-        raise ParameterError(name, f"{value!r} is not one of {allowed}")
+        raise ParameterError(name, f"{excerpt(value)} is not one of {clip(allowed, 300)}")
     if spec["type"] == "file" and value not in store:
         raise ParameterError(name, f"file {value} is not in the store (upload it first)")
     return stored

@@ -7,7 +7,7 @@ Errors are engine.errors / objstore.errors exceptions carrying data; the edges t
 
 from __future__ import annotations
 
-import base64
+import re
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import BinaryIO
@@ -21,6 +21,7 @@ from .executor import Executor
 from .parameters import check_parameters
 from .runs import create_run, index_run, kill_pending, request_kill, scan_index
 from .runstate import RUN_PREFIX, RunState
+from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
 
@@ -92,6 +93,7 @@ class WorkflowService:
             definition_hash = version["definition"].oid
         oid, definition = self.registry.definition(definition_hash)
         values = check_parameters(definition["params"], parameters, self.store)
+        check_rendered_sizes(definition, values)
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
                          parameters=values, user=user, engine_version=self.engine_version)
         return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
@@ -202,15 +204,16 @@ def definition_json(definition: dict) -> dict:
     return {k: v for k, v in definition.items() if k != "type"}
 
 
+RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 def encode_cursor(run_id: str) -> str:
-    return base64.urlsafe_b64encode(run_id.encode()).decode().rstrip("=")
+    """The cursor is the page's last run id: every well-formed one is a valid position, so
+    its OpenAPI schema (a UUID) says exactly which cursors are accepted."""
+    return run_id
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise BadCursor(cursor) from None
-    if len(text) != 36:
+    if not isinstance(cursor, str) or not RUN_ID_RE.match(cursor):
         raise BadCursor(cursor)
-    return text
+    return cursor

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from objstore import ObjectStore
 
-from .definition import REF_RE, render_value
+from .definition import REF_RE, render_value, rendered_size
+from .errors import RenderedTooLarge
 from .executor import AttemptResult, InputFile, TaskSpec
+from .limits import MAX_RENDERED_BYTES
+
+# a run id's length, for sizes computed at trigger, before the run has its id
+UNKNOWN_RUN_ID = "00000000-0000-7000-8000-000000000000"
 
 
 class InputUnavailable(Exception):
     """A task input that an upstream task did not produce (reported as the attempt's error)."""
 
 
-def substitute(text: str, run_id: str, params: dict, values: dict,
-               results: dict[str, AttemptResult]) -> str:
-    """Replace every {{params.X}}, {{tasks.T.vars.V}} and {{run.id}} in `text`."""
-    def replace(match) -> str:
-        parts = match.group(1).strip().split(".")
+def reference_lookup(run_id: str, params: dict, values: dict,
+                     results: dict[str, AttemptResult]) -> Callable[[list[str]], str | None]:
+    """What each {{…}} reference (split on dots) stands for; None for the var of a task
+    that has not succeeded yet."""
+    def lookup(parts: list[str]) -> str | None:
         if parts[0] == "params":
             return param_text(params[parts[1]]["type"], values[parts[1]])
         if parts[0] == "tasks":
-            return results[parts[1]].vars[parts[3]]
+            result = results.get(parts[1])
+            return None if result is None else result.vars.get(parts[3])
         return run_id
 
-    return REF_RE.sub(replace, text)
+    return lookup
+
+
+def substitute(text: str, lookup: Callable[[list[str]], str | None]) -> str:
+    """Replace every {{params.X}}, {{tasks.T.vars.V}} and {{run.id}} in `text`."""
+    if "{{" not in text:
+        return text
+    return REF_RE.sub(lambda match: lookup(match.group(1).strip().split(".")) or "", text)
+
+
+def check_rendered_size(name: str, task: dict, lookup: Callable[[list[str]], str | None]) -> None:
+    """RenderedTooLarge if the task's command and env would pass MAX_RENDERED_BYTES."""
+    size = rendered_size(task, lookup)
+    if size > MAX_RENDERED_BYTES:
+        raise RenderedTooLarge(name, size, MAX_RENDERED_BYTES)
+
+
+def check_rendered_sizes(definition: dict, values: dict) -> None:
+    """At trigger: refuse parameters that make any task's command and env pass
+    MAX_RENDERED_BYTES (upstream vars, not known yet, count as empty)."""
+    lookup = reference_lookup(UNKNOWN_RUN_ID, definition["params"], values, {})
+    for name, task in definition["tasks"].items():
+        check_rendered_size(name, task, lookup)
 
 
 def param_text(ptype: str, value) -> str:
@@ -38,14 +68,19 @@ def number(value) -> float | None:
 
 def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int, definition: dict,
                values: dict, results: dict[str, AttemptResult]) -> tuple[TaskSpec, str | None]:
-    """The spec of one attempt, and why it cannot start (an upstream file missing) or None."""
+    """The spec of one attempt, and why it cannot start (an upstream file missing, a
+    rendered command over the limit) or None."""
     task = definition["tasks"][name]
-    params = definition["params"]
+    lookup = reference_lookup(run_id, definition["params"], values, results)
+    inputs, problem = [], None
+    try:
+        check_rendered_size(name, task, lookup)
+    except RenderedTooLarge as exc:  # the attempt fails unstarted; record the templates
+        problem, lookup = str(exc), None
 
     def sub(text: str) -> str:
-        return substitute(text, run_id, params, values, results) if "{{" in text else text
+        return text if lookup is None else substitute(text, lookup)
 
-    inputs, problem = [], None
     for iname, ispec in task["inputs"].items():
         try:
             inputs.append(input_file(store, iname, ispec, values, results))

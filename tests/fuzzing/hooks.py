@@ -1,0 +1,7 @@
+"""Schemathesis hooks for tests/test_e2e_schemathesis.py (loaded via its config file).
+
+CAR packs (POST /api/sync/packs) are bytes on the wire like application/octet-stream."""
+
+import schemathesis
+
+schemathesis.serializer.alias("application/vnd.ipld.car", "application/octet-stream")
