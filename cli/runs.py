@@ -7,7 +7,9 @@ import sys
 
 import click
 
-from .context import CliContext, docker_executor_factory, json_option, pass_ctx
+from engine.limits import ContainerLimits
+
+from .context import CliContext, docker_executor_factory, json_option, limit_options, pass_ctx
 from .workflows import local_user
 
 
@@ -253,17 +255,19 @@ def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@limit_options
 @pass_ctx
-def worker(ctx: CliContext, concurrency: int, workers: int) -> None:
+def worker(ctx: CliContext, concurrency: int, workers: int, limits: ContainerLimits) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (Docker)."""
+    import functools
     import logging
 
     from engine.worker import serve_workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     ctx.store()  # fail early with a readable line if there is no store
-    serve_workers(ctx.store_path, docker_executor_factory, workers=workers,
-                  concurrency=concurrency)
+    serve_workers(ctx.store_path, functools.partial(docker_executor_factory, limits),
+                  workers=workers, concurrency=concurrency)
 
 
 def register(group: click.Group) -> None:

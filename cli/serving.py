@@ -18,10 +18,11 @@ from pathlib import Path
 
 import click
 
+from engine.limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
 from engine.tokens import TokenStore
 from objstore import open_store
 
-from .context import CliContext, pass_ctx
+from .context import CliContext, limit_options, pass_ctx
 
 ADMIN_TOKEN_FILE = "admin-token"
 STOP_GRACE_S = 10.0
@@ -59,10 +60,11 @@ def gunicorn_argv(bind: str, workers: int) -> list[str]:
             "api.app:get_app()"]
 
 
-def engine_worker_argv(store_path: str, workers: int) -> list[str]:
+def engine_worker_argv(store_path: str, workers: int,
+                       limits: ContainerLimits = DEFAULT_LIMITS) -> list[str]:
     """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers)]
+            "worker", "--workers", str(workers), *limits_argv(limits)]
 
 
 @dataclass
@@ -121,7 +123,8 @@ def _raise_stop(signum: int, _frame: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int) -> int:
+def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int,
+                  limits: ContainerLimits = DEFAULT_LIMITS) -> int:
     """Run gunicorn and the engine workers until a signal or a child's death."""
     env = dict(os.environ, WFOBJ_STORE=str(Path(store_path).resolve()))
     sup = Supervisor()
@@ -129,8 +132,8 @@ def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int)
     try:
         sup.start("api", gunicorn_argv(bind, workers), env)
         if engine_workers:
-            sup.start("engine workers", engine_worker_argv(env["WFOBJ_STORE"], engine_workers),
-                      env)
+            sup.start("engine workers",
+                      engine_worker_argv(env["WFOBJ_STORE"], engine_workers, limits), env)
         while (exited := sup.first_exited()) is None:
             time.sleep(0.2)
         click.echo(f"wfobj serve: {exited[0]} exited with status {exited[1]}; stopping",
@@ -153,8 +156,10 @@ def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int)
               help="gunicorn worker processes")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
+@limit_options
 @pass_ctx
-def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int) -> None:
+def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int,
+          limits: ContainerLimits) -> None:
     """Serve the REST API and run workflows on the --store."""
     parse_bind(bind)
     if not ctx.store_path:
@@ -165,7 +170,7 @@ def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int) -> None
                    "(readable by you only)", err=True)
     click.echo(f"wfobj serve: API on http://{bind}, {engine_workers} engine worker(s), "
                f"store {ctx.store_path}", err=True)
-    sys.exit(serve_forever(ctx.store_path, bind, workers, engine_workers))
+    sys.exit(serve_forever(ctx.store_path, bind, workers, engine_workers, limits))
 
 
 def register(group: click.Group) -> None:

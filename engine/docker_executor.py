@@ -27,6 +27,7 @@ from objstore import ObjectNotFound, ObjectStore, WfobjError
 from .capture import split_frames, store_empty, store_file
 from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
+from .limits import DEFAULT_LIMITS, ContainerLimits
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName, remove_run_folders
 
@@ -68,7 +69,8 @@ class DockerExecutor(Executor):
     pull: pull images missing locally; grace: seconds between SIGTERM and SIGKILL on
     cancel; work_root: where attempt folders go (default: the system temp dir);
     network_mode: what `network: true` means (Docker's default bridge unless set);
-    init: run a tiny init as PID 1 so SIGTERM reaches the task's command.
+    init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
+    limits: the memory, pids and cpus caps of a task whose `resources` do not set them.
     """
 
     def __init__(
@@ -80,7 +82,7 @@ class DockerExecutor(Executor):
         work_root: str | None = None,
         network_mode: str | None = None,
         init: bool = True,
-        pids_limit: int | None = None,
+        limits: ContainerLimits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.05,
     ):
@@ -93,7 +95,7 @@ class DockerExecutor(Executor):
         self.work_root = work_root
         self.network_mode = network_mode
         self.init = init
-        self.pids_limit = pids_limit
+        self.limits = limits
         self.clock = clock
         self.poll_interval = poll_interval
 
@@ -144,6 +146,7 @@ class DockerAttempt:
         self.started_at = ex.clock()
         self.image: ImageFacts | None = None
         self.host: dict[str, str] = {}
+        self.limits: ContainerLimits | None = None
 
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
@@ -176,8 +179,17 @@ class DockerAttempt:
         finally:
             folder.remove()
 
+    def container_limits(self) -> ContainerLimits:
+        """The executor's default caps with the task's own `resources` over them."""
+        spec = self.spec
+        try:
+            return self.ex.limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus)
+        except ValueError as exc:
+            raise ContainerNotCreated(str(exc)) from None
+
     def create(self, folder: AttemptFolder):
         spec, ex = self.spec, self.ex
+        limits = self.limits = self.container_limits()
         try:
             container = ex.client.containers.create(
                 image=spec.image,
@@ -185,9 +197,10 @@ class DockerAttempt:
                 environment={**spec.env, "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
                 working_dir=spec.workdir or None,
                 network_mode=ex.network_mode if spec.network else "none",
-                nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-                mem_limit=spec.memory or None,
-                pids_limit=ex.pids_limit,
+                nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,  # the cap holds swap too
+                pids_limit=limits.pids,
                 labels={"wfobj.run": spec.run_id, "wfobj.task": spec.task,
                         "wfobj.attempt": str(spec.attempt)},
                 volumes=folder.volumes(),
@@ -283,6 +296,7 @@ class DockerAttempt:
             host=dict(self.host),
             workdir=self.spec.workdir or (image.workdir if image else "/"),
             error=outcome.error,
+            limits=self.limits.as_json() if self.limits else None,
         )
 
     def unstarted(self, state: str, error: str) -> AttemptResult:

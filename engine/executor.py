@@ -42,6 +42,7 @@ class TaskSpec:
     inputs: list[InputFile]
     output_files: list[str]  # relative paths under /out (a directory collects its files)
     output_vars: list[str]  # names expected in $WFOBJ_VARS
+    pids: int | None = None  # the task's own process cap (resources.pids)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class AttemptResult:
     host: dict[str, str] = field(default_factory=dict)  # {"name", "docker_version"}
     workdir: str = "/"
     error: str | None = None  # why the attempt failed, in one readable line
+    limits: dict | None = None  # {"memory", "pids", "cpus"} applied; None: no container
 
 
 class Executor(abc.ABC):
