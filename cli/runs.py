@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import click
 
+from engine.lifeline import stop_on_signals
 from engine.limits import ContainerLimits
 
 from .context import CliContext, docker_executor_factory, json_option, limit_options, pass_ctx
@@ -66,7 +68,10 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     if not wait:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
         return
-    final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress)
+    # Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once
+    with stop_on_signals(threading.Event()) as stop:
+        final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress,
+                         stop=stop)
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != "success":

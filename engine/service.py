@@ -8,6 +8,7 @@ Errors are engine.errors / objstore.errors exceptions carrying data; the edges t
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import BinaryIO
@@ -157,14 +158,17 @@ class WorkflowService:
         return {"run_id": run_id, "state": run.state}
 
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2,
-             on_progress: Progress | None = None) -> dict:
+             on_progress: Progress | None = None, stop: threading.Event | None = None) -> dict:
         """Block until the run ends and return it. If no worker has claimed it and this
-        service has an executor, run it in this process."""
+        service has an executor, run it in this process; `stop` winds it down (the run
+        ends failed, its evidence kept) or, for a run another worker has, stops waiting."""
         if self.executor_factory is not None:
             from .worker import Worker
 
             worker = Worker(self.store, self.executor_factory, clock=self.clock,
                             concurrency=self.concurrency)
+            if stop is not None:
+                worker.stop = stop
             if worker.claim(run_id):
                 worker.executor = self.executor_factory()
                 try:
@@ -172,7 +176,7 @@ class WorkflowService:
                 finally:
                     worker.shutdown()
         return poll_run(lambda: self.get_run(run_id), self.clock.sleep, poll=poll,
-                        timeout=timeout, on_progress=on_progress)
+                        timeout=timeout, on_progress=on_progress, stop=stop)
 
     def put_file(self, stream: BinaryIO) -> dict:
         """Store a file's bytes as a blob (for `file` params): {"hash", "size"}."""
