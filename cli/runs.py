@@ -71,7 +71,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     # Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once
     with stop_on_signals(threading.Event()) as stop:
         final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress,
-                         stop=stop)
+                         stop=stop, on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != "success":
@@ -267,12 +267,14 @@ def worker(ctx: CliContext, concurrency: int, workers: int, limits: ContainerLim
     import functools
     import logging
 
+    from engine.executor import check_executor
     from engine.worker import serve_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     ctx.store()  # fail early with a readable line if there is no store
-    serve_workers(ctx.store_path, functools.partial(docker_executor_factory, limits),
-                  workers=workers, concurrency=concurrency)
+    factory = functools.partial(docker_executor_factory, limits)
+    check_executor(factory)  # one line naming what is missing, before any run is claimed
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
+    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
 
 
 def register(group: click.Group) -> None:

@@ -8,6 +8,7 @@ rest are stopped too and the exit status is non-zero.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import click
 
+from engine.executor import check_executor
 from engine.limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
 from engine.tokens import TokenStore
 from objstore import open_store
 
-from .context import CliContext, limit_options, pass_ctx
+from .context import CliContext, docker_executor_factory, limit_options, pass_ctx
 
 ADMIN_TOKEN_FILE = "admin-token"
 STOP_GRACE_S = 10.0
@@ -164,6 +166,8 @@ def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int,
     parse_bind(bind)
     if not ctx.store_path:
         raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
+    if engine_workers:  # an API alone runs nothing, so needs no executor
+        check_executor(functools.partial(docker_executor_factory, limits))
     token_file = ensure_admin_token(ctx.store_path)
     if token_file is not None:
         click.echo(f"wfobj serve: first start, created an admin token in {token_file} "

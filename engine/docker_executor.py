@@ -26,6 +26,7 @@ from objstore import ObjectNotFound, ObjectStore, WfobjError
 
 from .capture import split_frames, store_empty, store_file
 from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
+from .errors import ExecutorUnavailable
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .limits import DEFAULT_LIMITS, ContainerLimits
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
@@ -40,6 +41,7 @@ KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGI
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 KILL_WAIT_S = 30.0
 LOG_READ_BYTES = 1 << 20
+CHECK_TIMEOUT_S = 10.0
 
 
 def utc_now() -> datetime:
@@ -117,6 +119,21 @@ class DockerExecutor(Executor):
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return DockerAttempt(self, spec, store, cancel).execute()
+
+    def check(self) -> None:
+        """The daemon answers a ping within CHECK_TIMEOUT_S, or ExecutorUnavailable."""
+        address = os.environ.get("DOCKER_HOST") or "the default socket"
+        try:
+            if self._owns_client:
+                client = docker.from_env(timeout=CHECK_TIMEOUT_S)
+                try:
+                    client.ping()
+                finally:
+                    client.close()
+            else:
+                self._client.ping()
+        except DOCKER_ERRORS as exc:
+            raise ExecutorUnavailable(f"Docker at {address}", one_line(exc)) from None
 
     def remove_leftovers(self, run_id: str) -> int:
         """Remove every container and attempt folder of `run_id` still around (after a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -85,6 +86,10 @@ class Executor(abc.ABC):
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,
         SIGKILL) and return a result with state "killed". Leaves no container behind."""
 
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Raise ExecutorUnavailable, naming what is missing, if attempts cannot run now
+        (the start-up check of `serve` and `worker`)."""
+
     def remove_leftovers(self, run_id: str) -> int:
         """Remove what attempts of `run_id` left behind when their worker process died
         (containers, folders); returns how many were removed. Executors that keep nothing
@@ -93,3 +98,12 @@ class Executor(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and temp folders."""
+
+
+def check_executor(factory: Callable[[], Executor]) -> None:
+    """Make one executor of `factory` and run its start-up check (ExecutorUnavailable)."""
+    executor = factory()
+    try:
+        executor.check()
+    finally:
+        executor.close()
