@@ -24,7 +24,7 @@ from .clock import Clock
 from .errors import LeaseLost, UnknownRun
 from .executor import Executor
 from .leases import LEASE_NS, Lease, process_alive, this_host
-from .lifeline import stop_on_signals
+from .lifeline import die_with_parent, stop_on_signals
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
@@ -280,13 +280,20 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
 def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
                   workers: int, concurrency: int = 4) -> list[multiprocessing.Process]:
     """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
-    cleanly on SIGTERM. The caller joins them."""
+    cleanly on SIGTERM, which it also gets if this process dies. The caller joins them."""
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_serve_one, args=(store_path, executor_factory, concurrency),
-                         name=f"wfobj-worker-{i}") for i in range(workers)]
+    args = (os.getpid(), store_path, executor_factory, concurrency)
+    procs = [ctx.Process(target=_serve_child, args=args, name=f"wfobj-worker-{i}")
+             for i in range(workers)]
     for proc in procs:
         proc.start()
     return procs
+
+
+def _serve_child(parent: int, store_path: str, executor_factory: Callable[[], Executor],
+                 concurrency: int) -> None:
+    die_with_parent(parent)  # a SIGKILLed parent must not leave its workers claiming runs
+    _serve_one(store_path, executor_factory, concurrency)
 
 
 def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
