@@ -132,28 +132,35 @@ class ServeFailed(Exception):
     """The API did not come up; the message says why."""
 
 
-def wait_until_up(url: str, api: subprocess.Popen, timeout: float = UP_TIMEOUT_S) -> None:
-    """Return once `url` answers 200; ServeFailed if the API process exits or time runs out."""
+def wait_until_up(url: str, api: subprocess.Popen, stop: StopSignal,
+                  timeout: float = UP_TIMEOUT_S) -> bool:
+    """True once `url` answers 200, False if a stop signal came first; ServeFailed if the
+    API process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stop.name:
+            return False
         if api.poll() is not None:
             raise ServeFailed(f"the API did not start (gunicorn exited with status "
                               f"{api.returncode}; its log is above)")
         try:
             if requests.get(url, timeout=2).status_code == 200:
-                return
+                return True
         except requests.RequestException:
             pass
         time.sleep(0.1)
     raise ServeFailed(f"the API did not answer {url} within {timeout:g}s")
 
 
-class _Stop(Exception):
-    pass
+@dataclass
+class StopSignal:
+    """Set by SIGINT/SIGTERM; the supervisor's loops look at it. (Raising from the handler
+    instead would be lost whenever the signal lands in a finalizer or a cleanup.)"""
 
+    name: str | None = None
 
-def _raise_stop(signum: int, _frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.name = signal.Signals(signum).name
 
 
 @dataclass
@@ -168,27 +175,27 @@ class ServePlan:
 
 def serve_forever(listener: Listener, plan: ServePlan) -> int:
     """Run the API, then the engine workers, until a signal or a child's death."""
-    sup = Supervisor()
-    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    sup, stop = Supervisor(), StopSignal()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         api = sup.start("api", plan.api_argv, plan.env, pass_fds=(listener.fd,))
         url = listener.health_url()
         listener.close()  # gunicorn holds it now; it goes when gunicorn goes
-        wait_until_up(url, api)
-        if plan.engine_argv is not None:
-            sup.start("engine workers", plan.engine_argv, plan.env)
-        click.echo(f"wfobj serve: API up on http://{listener.bind}", err=True)
-        while (exited := sup.first_exited()) is None:
+        if wait_until_up(url, api, stop):
+            if plan.engine_argv is not None and not stop.name:
+                sup.start("engine workers", plan.engine_argv, plan.env)
+            click.echo(f"wfobj serve: API up on http://{listener.bind}", err=True)
+        while not stop.name and (exited := sup.first_exited()) is None:
             time.sleep(0.2)
+        if stop.name:
+            click.echo(f"wfobj serve: {stop.name}, stopping", err=True)
+            return 0
         click.echo(f"wfobj serve: {exited[0]} exited with status {exited[1]}; stopping",
                    err=True)
         return 1
     except ServeFailed as exc:
         click.echo(f"wfobj serve: {exc}", err=True)
         return 1
-    except _Stop as stop:
-        click.echo(f"wfobj serve: {stop.args[0]}, stopping", err=True)
-        return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

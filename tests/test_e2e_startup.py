@@ -55,10 +55,10 @@ def test_no_docker_no_start_one_line(tmp_path, dead_docker, command):
 def test_serve_without_engine_workers_needs_no_docker(tmp_path, dead_docker):
     path = new_store(tmp_path)
     port = free_port()
+    log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(wfobj_argv("--store", str(path), "serve", "--bind",
                                        f"127.0.0.1:{port}", "--engine-workers", "0"),
-                            cwd=ROOT, env=dead_docker, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            cwd=ROOT, env=dead_docker, stdout=log, stderr=subprocess.STDOUT)
     try:
         import requests
 
@@ -73,7 +73,12 @@ def test_serve_without_engine_workers_needs_no_docker(tmp_path, dead_docker):
             pytest.fail("the API-only serve never came up")
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("serve did not stop on SIGTERM:\n" + (tmp_path / "serve.log").read_text())
 
 
 @pytest.mark.docker
