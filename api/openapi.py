@@ -33,6 +33,10 @@ RUN_ID: S = {"type": "string", "format": "uuid",
 TIME: S = {"type": "string", "format": "date-time"}
 ANY: S = {}
 ERROR = _obj("title", "description", title=STR, description=STR)
+NINT: S = {"type": ["integer", "null"]}
+# the caps a task's container ran with (null: no container was created, or older evidence)
+LIMITS: S = {"type": ["object", "null"], "required": ["memory", "pids", "cpus"],
+             "properties": {"memory": NINT, "pids": NINT, "cpus": {"type": ["number", "null"]}}}
 STATE = {"type": "string", "enum": ["pending", "running", "success", "failed", "killed"]}
 
 SCHEMAS: dict[str, S] = {
@@ -68,7 +72,7 @@ SCHEMAS: dict[str, S] = {
                      outputs=_arr(ANY), vars={"type": "object"},
                      exit_code={"type": ["integer", "null"]}, stdout=ANY, stderr=ANY,
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
-                     host=ANY, error=NSTR, attempts=_arr(HASH)),
+                     host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS),
     "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
                  size={"type": "integer"}),
     "Lineage": _obj("nodes", "edges",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import os
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import click
 
+from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, parse_limits
 from objstore import ObjectStore, open_store
 
 
@@ -49,10 +51,37 @@ class CliContext:
             human(data)
 
 
-def docker_executor_factory():
+def docker_executor_factory(limits: ContainerLimits = DEFAULT_LIMITS):
     from engine.docker_executor import DockerExecutor
 
-    return DockerExecutor()
+    return DockerExecutor(limits=limits)
+
+
+def limit_options(fn: Callable) -> Callable:
+    """--task-memory, --task-pids, --task-cpus: the caps of every task container whose
+    `resources` do not set them; the command receives them as `limits`."""
+
+    @functools.wraps(fn)
+    def with_limits(*args: Any, task_memory: str | None, task_pids: int | None,
+                    task_cpus: float | None, **kwargs: Any) -> Any:
+        try:
+            limits = parse_limits(memory=task_memory, pids=task_pids, cpus=task_cpus)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--task-*") from None
+        return fn(*args, limits=limits, **kwargs)
+
+    options = [
+        click.option("--task-memory", metavar="SIZE",
+                     help=f"Memory cap per task container, swap included (default "
+                          f"{DEFAULT_LIMITS.memory >> 30}g; 0 or none: no cap)."),
+        click.option("--task-pids", type=click.IntRange(min=0),
+                     help=f"Process cap per task container (default {DEFAULT_LIMITS.pids};"
+                          " 0: no cap)."),
+        click.option("--task-cpus", type=float, help="CPU cap per task container (default: none)."),
+    ]
+    for option in reversed(options):
+        with_limits = option(with_limits)
+    return with_limits
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

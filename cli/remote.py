@@ -8,8 +8,9 @@ the token's user. Object downloads are checked against the hash asked for.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -142,10 +143,13 @@ class RemoteService:
                 "stderr": text(ev["stderr"])}
 
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5,
-             on_progress: Progress | None = None) -> dict:
-        """Poll until the run ends (or `timeout` seconds pass) and return it."""
+             on_progress: Progress | None = None, stop: threading.Event | None = None,
+             on_waiting: Callable[[str], None] | None = None) -> dict:
+        """Poll until the run ends (or `timeout` seconds pass, or `stop` is set) and
+        return it; the run goes on on the server either way (whose workers run it, so
+        `on_waiting` has nothing to be told)."""
         return poll_run(lambda: self.get_run(run_id), time.sleep, poll=poll, timeout=timeout,
-                        on_progress=on_progress)
+                        on_progress=on_progress, stop=stop)
 
     # objects --------------------------------------------------------------------------
     def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:

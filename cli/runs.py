@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import click
 
-from .context import CliContext, docker_executor_factory, json_option, pass_ctx
+from engine.container_limits import ContainerLimits
+from engine.lifeline import stop_on_signals
+
+from .context import CliContext, docker_executor_factory, json_option, limit_options, pass_ctx
 from .workflows import local_user
 
 
@@ -64,7 +68,10 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     if not wait:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
         return
-    final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress)
+    # Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once
+    with stop_on_signals(threading.Event()) as stop:
+        final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress,
+                         stop=stop, on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != "success":
@@ -253,17 +260,21 @@ def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@limit_options
 @pass_ctx
-def worker(ctx: CliContext, concurrency: int, workers: int) -> None:
+def worker(ctx: CliContext, concurrency: int, workers: int, limits: ContainerLimits) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (Docker)."""
+    import functools
     import logging
 
+    from engine.executor import check_executor
     from engine.worker import serve_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     ctx.store()  # fail early with a readable line if there is no store
-    serve_workers(ctx.store_path, docker_executor_factory, workers=workers,
-                  concurrency=concurrency)
+    factory = functools.partial(docker_executor_factory, limits)
+    check_executor(factory)  # one line naming what is missing, before any run is claimed
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
+    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
 
 
 def register(group: click.Group) -> None:

@@ -1,30 +1,34 @@
 """`wfobj serve`: the gunicorn API plus engine worker processes on one store, one command.
 
-The parent only supervises: it opens the store briefly to make the first admin token,
-closes it, then starts gunicorn (whose workers open LMDB after fork, api/app.py) and the
-engine workers. Ctrl-C or SIGTERM stops every child it started; if one child dies, the
-rest are stopped too and the exit status is non-zero.
+In order, so that a serve that cannot start touches nothing: bind the API's socket (a
+taken port ends it here), check the executor, make the first admin token (the store is
+opened briefly and closed; gunicorn's workers open LMDB after fork, api/app.py), start
+gunicorn on the bound socket, and start the engine workers once the API answers
+(cli/supervisor.py).
+
+gunicorn runs threaded workers (`gthread`): a connection that sends nothing waits in the
+worker's poller without taking a thread, one that stalls mid-request is cut off after
+`--client-timeout` seconds, so idle or slow clients cannot take the API down.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
+from engine.executor import check_executor
 from engine.tokens import TokenStore
 from objstore import open_store
 
-from .context import CliContext, pass_ctx
+from .context import CliContext, docker_executor_factory, limit_options, pass_ctx
+from .supervisor import Listener, ServePlan, serve_forever
 
 ADMIN_TOKEN_FILE = "admin-token"
-STOP_GRACE_S = 10.0
 
 
 def parse_bind(value: str) -> tuple[str, int]:
@@ -52,121 +56,70 @@ def ensure_admin_token(store_path: str) -> Path | None:
     return path
 
 
-def gunicorn_argv(bind: str, workers: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "--worker-class", "api.gunicorn_workers.SyncWorker", "--graceful-timeout", "5",
-            "--access-logfile", "-",
-            "--no-control-socket",
-            "api.app:get_app()"]
+def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
+    """gunicorn on the already bound socket `fd`, with worker threads that answer gunicorn's
+    own errors as JSON (api/gunicorn_workers.py); api/gunicorn_hooks.py ties each of its
+    workers' lives to the arbiter's."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}",
+            "--workers", str(workers), "--worker-class", "api.gunicorn_workers.ThreadWorker",
+            "--threads", str(threads),
+            "--graceful-timeout", "5", "--access-logfile", "-", "--no-control-socket",
+            "--config", "python:api.gunicorn_hooks", "api.app:get_app()"]
 
 
-def engine_worker_argv(store_path: str, workers: int) -> list[str]:
+def engine_worker_argv(store_path: str, workers: int,
+                       limits: ContainerLimits = DEFAULT_LIMITS) -> list[str]:
     """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers)]
+            "worker", "--workers", str(workers), *limits_argv(limits)]
 
 
-@dataclass
-class Supervisor:
-    """Starts child processes, each in its own process group, stops them all together
-    (grandchildren too, even if a child died and left them orphaned), and reports the
-    first child to die."""
-
-    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.children.append((name, subprocess.Popen(argv, env=env, start_new_session=True)))
-
-    def first_exited(self) -> tuple[str, int] | None:
-        for name, proc in self.children:
-            if proc.poll() is not None:
-                return name, proc.returncode
-        return None
-
-    def stop(self, grace: float = STOP_GRACE_S) -> None:
-        for _, proc in self.children:
-            _signal_group(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for _, proc in self.children:
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        while time.monotonic() < deadline and any(_group_alive(p.pid) for _, p in self.children):
-            time.sleep(0.1)
-        for _, proc in self.children:
-            _signal_group(proc.pid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
+def listen(bind: str, client_timeout: float) -> Listener:
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-class _Stop(Exception):
-    pass
-
-
-def _raise_stop(signum: int, _frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
-
-
-def serve_forever(store_path: str, bind: str, workers: int, engine_workers: int) -> int:
-    """Run gunicorn and the engine workers until a signal or a child's death."""
-    env = dict(os.environ, WFOBJ_STORE=str(Path(store_path).resolve()))
-    sup = Supervisor()
-    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        sup.start("api", gunicorn_argv(bind, workers), env)
-        if engine_workers:
-            sup.start("engine workers", engine_worker_argv(env["WFOBJ_STORE"], engine_workers),
-                      env)
-        while (exited := sup.first_exited()) is None:
-            time.sleep(0.2)
-        click.echo(f"wfobj serve: {exited[0]} exited with status {exited[1]}; stopping",
-                   err=True)
-        return 1
-    except _Stop as stop:
-        click.echo(f"wfobj serve: {stop.args[0]}, stopping", err=True)
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        sup.stop()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        return Listener.open(*parse_bind(bind), client_timeout=client_timeout)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {bind}: {exc.strerror or exc}") from None
 
 
 @click.command("serve")
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="request threads per gunicorn worker")
+@click.option("--client-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(0.5, 3600),
+              help="seconds a client may stall mid-request (sending or reading) before "
+                   "it is cut off")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
+@limit_options
 @pass_ctx
-def serve(ctx: CliContext, bind: str, workers: int, engine_workers: int) -> None:
+def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
+          engine_workers: int, limits: ContainerLimits) -> None:
     """Serve the REST API and run workflows on the --store."""
     parse_bind(bind)
     if not ctx.store_path:
         raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
-    token_file = ensure_admin_token(ctx.store_path)
+    listener = listen(bind, client_timeout)
+    try:
+        if engine_workers:  # an API alone runs nothing, so needs no executor
+            check_executor(functools.partial(docker_executor_factory, limits))
+        token_file = ensure_admin_token(ctx.store_path)
+    except BaseException:
+        listener.close()
+        raise
     if token_file is not None:
         click.echo(f"wfobj serve: first start, created an admin token in {token_file} "
                    "(readable by you only)", err=True)
-    click.echo(f"wfobj serve: API on http://{bind}, {engine_workers} engine worker(s), "
-               f"store {ctx.store_path}", err=True)
-    sys.exit(serve_forever(ctx.store_path, bind, workers, engine_workers))
+    store = str(Path(ctx.store_path).resolve())
+    click.echo(f"wfobj serve: starting the API on http://{bind} ({workers}×{threads} "
+               f"threads), then {engine_workers} engine worker(s), store {store}", err=True)
+    plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
+                     engine_argv=engine_worker_argv(store, engine_workers, limits)
+                     if engine_workers else None,
+                     env=dict(os.environ, WFOBJ_STORE=store))
+    sys.exit(serve_forever(listener, plan))
 
 
 def register(group: click.Group) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from objstore.codec import encode
 from objstore.ids import is_hash
 
+from .container_limits import MEMORY_RE, parse_memory
 from .documents import load_json, load_yaml
 from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
 from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIMEOUT_S, MIN_CPUS
@@ -30,7 +31,6 @@ PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-MEMORY_RE = re.compile(r"^[0-9]+[bkmg]?$", re.IGNORECASE)
 REF_RE = re.compile(r"\{\{(.*?)\}\}")
 MAX_RETRIES = 100
 
@@ -327,7 +327,7 @@ def normalize_bool(raw: Any, place: str) -> bool:
 
 def normalize_resources(raw: Any, place: str) -> dict:
     raw = mapping(raw, place)
-    check_keys(raw, {"cpus", "memory"}, place)
+    check_keys(raw, {"cpus", "memory", "pids"}, place)
     out = {}
     if "cpus" in raw:
         cpus = raw["cpus"]
@@ -339,9 +339,14 @@ def normalize_resources(raw: Any, place: str) -> dict:
         memory = raw["memory"]
         if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
             memory = str(memory)
-        if not isinstance(memory, str) or not MEMORY_RE.match(memory):
+        if not isinstance(memory, str) or not MEMORY_RE.match(memory) or not parse_memory(memory):
             raise DefinitionError(f"{place}.memory", f"{excerpt(raw['memory'])} is not a size like 512m")
         out["memory"] = memory.lower()
+    if "pids" in raw:
+        pids = raw["pids"]
+        if isinstance(pids, bool) or not isinstance(pids, int) or pids < 1:
+            raise DefinitionError(f"{place}.pids", f"{pids!r} is not a positive integer")
+        out["pids"] = pids
     return out
 
 

@@ -25,7 +25,9 @@ import requests
 from objstore import ObjectNotFound, ObjectStore, WfobjError
 
 from .capture import split_frames, store_empty, store_file
+from .container_limits import DEFAULT_LIMITS, ContainerLimits
 from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
+from .errors import ExecutorUnavailable
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName, remove_run_folders
@@ -39,6 +41,7 @@ KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGI
 DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 KILL_WAIT_S = 30.0
 LOG_READ_BYTES = 1 << 20
+CHECK_TIMEOUT_S = 10.0
 
 
 def utc_now() -> datetime:
@@ -68,7 +71,8 @@ class DockerExecutor(Executor):
     pull: pull images missing locally; grace: seconds between SIGTERM and SIGKILL on
     cancel; work_root: where attempt folders go (default: the system temp dir);
     network_mode: what `network: true` means (Docker's default bridge unless set);
-    init: run a tiny init as PID 1 so SIGTERM reaches the task's command.
+    init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
+    limits: the memory, pids and cpus caps of a task whose `resources` do not set them.
     """
 
     def __init__(
@@ -80,7 +84,7 @@ class DockerExecutor(Executor):
         work_root: str | None = None,
         network_mode: str | None = None,
         init: bool = True,
-        pids_limit: int | None = None,
+        limits: ContainerLimits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.05,
     ):
@@ -93,7 +97,7 @@ class DockerExecutor(Executor):
         self.work_root = work_root
         self.network_mode = network_mode
         self.init = init
-        self.pids_limit = pids_limit
+        self.limits = limits
         self.clock = clock
         self.poll_interval = poll_interval
 
@@ -115,6 +119,21 @@ class DockerExecutor(Executor):
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return DockerAttempt(self, spec, store, cancel).execute()
+
+    def check(self) -> None:
+        """The daemon answers a ping within CHECK_TIMEOUT_S, or ExecutorUnavailable."""
+        address = os.environ.get("DOCKER_HOST") or "the default socket"
+        try:
+            if self._owns_client:
+                client = docker.from_env(timeout=CHECK_TIMEOUT_S)
+                try:
+                    client.ping()
+                finally:
+                    client.close()
+            else:
+                self._client.ping()
+        except DOCKER_ERRORS as exc:
+            raise ExecutorUnavailable(f"Docker at {address}", one_line(exc)) from None
 
     def remove_leftovers(self, run_id: str) -> int:
         """Remove every container and attempt folder of `run_id` still around (after a
@@ -144,6 +163,7 @@ class DockerAttempt:
         self.started_at = ex.clock()
         self.image: ImageFacts | None = None
         self.host: dict[str, str] = {}
+        self.limits: ContainerLimits | None = None
 
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
@@ -176,8 +196,17 @@ class DockerAttempt:
         finally:
             folder.remove()
 
+    def container_limits(self) -> ContainerLimits:
+        """The executor's default caps with the task's own `resources` over them."""
+        spec = self.spec
+        try:
+            return self.ex.limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus)
+        except ValueError as exc:
+            raise ContainerNotCreated(str(exc)) from None
+
     def create(self, folder: AttemptFolder):
         spec, ex = self.spec, self.ex
+        limits = self.limits = self.container_limits()
         try:
             container = ex.client.containers.create(
                 image=spec.image,
@@ -185,9 +214,10 @@ class DockerAttempt:
                 environment={**spec.env, "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
                 working_dir=spec.workdir or None,
                 network_mode=ex.network_mode if spec.network else "none",
-                nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-                mem_limit=spec.memory or None,
-                pids_limit=ex.pids_limit,
+                nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,  # the cap holds swap too
+                pids_limit=limits.pids,
                 labels={"wfobj.run": spec.run_id, "wfobj.task": spec.task,
                         "wfobj.attempt": str(spec.attempt)},
                 volumes=folder.volumes(),
@@ -283,6 +313,7 @@ class DockerAttempt:
             host=dict(self.host),
             workdir=self.spec.workdir or (image.workdir if image else "/"),
             error=outcome.error,
+            limits=self.limits.as_json() if self.limits else None,
         )
 
     def unstarted(self, state: str, error: str) -> AttemptResult:

@@ -143,3 +143,12 @@ class LeaseLost(EngineError):
     def __init__(self, run_id: str):
         self.run_id = run_id
         super().__init__(f"lease on run {run_id} was lost to another worker")
+
+
+class ExecutorUnavailable(EngineError):
+    """The executor cannot run attempts: `what` (e.g. Docker at its address) and why."""
+
+    def __init__(self, what: str, reason: str):
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what} is unreachable: {reason}")

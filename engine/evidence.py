@@ -50,7 +50,23 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str) -> dict:
         "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
         "duration_s": decimal_text(round(max(duration, 0.0), 6)),
         "host": dict(result.host), "error": result.error,
+        "limits": limits_object(result.limits),
     }
+
+
+def limits_object(limits: dict | None) -> dict | None:
+    """The caps applied, as the object model holds them (cpus as a decimal string)."""
+    if limits is None:
+        return None
+    cpus = limits["cpus"]
+    return {**limits, "cpus": None if cpus is None else decimal_text(cpus)}
+
+
+def limits_view(limits: dict | None) -> dict | None:
+    if limits is None:
+        return None
+    cpus = limits["cpus"]
+    return {**limits, "cpus": None if cpus is None else float(cpus)}
 
 
 def evidence_view(oid: str, ev: dict, image: dict) -> dict:
@@ -72,6 +88,7 @@ def evidence_view(oid: str, ev: dict, image: dict) -> dict:
         "stdout": stream_view(ev["stdout"]), "stderr": stream_view(ev["stderr"]),
         "started_at": ev["started_at"], "ended_at": ev["ended_at"],
         "duration_s": float(ev["duration_s"]), "host": ev["host"], "error": ev["error"],
+        "limits": limits_view(ev.get("limits")),  # absent in evidence older than limits
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +43,7 @@ class TaskSpec:
     inputs: list[InputFile]
     output_files: list[str]  # relative paths under /out (a directory collects its files)
     output_vars: list[str]  # names expected in $WFOBJ_VARS
+    pids: int | None = None  # the task's own process cap (resources.pids)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class AttemptResult:
     host: dict[str, str] = field(default_factory=dict)  # {"name", "docker_version"}
     workdir: str = "/"
     error: str | None = None  # why the attempt failed, in one readable line
+    limits: dict | None = None  # {"memory", "pids", "cpus"} applied; None: no container
 
 
 class Executor(abc.ABC):
@@ -82,6 +85,10 @@ class Executor(abc.ABC):
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,
         SIGKILL) and return a result with state "killed". Leaves no container behind."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Raise ExecutorUnavailable, naming what is missing, if attempts cannot run now
+        (the start-up check of `serve` and `worker`)."""
 
     def remove_leftovers(self, run_id: str) -> int:
         """Remove what attempts of `run_id` left behind when their worker process died
@@ -91,3 +98,12 @@ class Executor(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and temp folders."""
+
+
+def check_executor(factory: Callable[[], Executor]) -> None:
+    """Make one executor of `factory` and run its start-up check (ExecutorUnavailable)."""
+    executor = factory()
+    try:
+        executor.check()
+    finally:
+        executor.close()

@@ -8,6 +8,7 @@ Errors are engine.errors / objstore.errors exceptions carrying data; the edges t
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import BinaryIO
@@ -16,8 +17,8 @@ from objstore import ObjectStore
 
 from . import views
 from .clock import Clock
-from .errors import BadCursor, RunAlreadyTerminal, UnknownRun
-from .executor import Executor
+from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun
+from .executor import Executor, check_executor
 from .parameters import check_parameters
 from .runs import create_run, index_run, kill_pending, request_kill, scan_index
 from .runstate import RUN_PREFIX, RunState
@@ -159,22 +160,39 @@ class WorkflowService:
         return {"run_id": run_id, "state": run.state}
 
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2,
-             on_progress: Progress | None = None) -> dict:
+             on_progress: Progress | None = None, stop: threading.Event | None = None,
+             on_waiting: Callable[[str], None] | None = None) -> dict:
         """Block until the run ends and return it. If no worker has claimed it and this
-        service has an executor, run it in this process."""
+        service has a usable executor, run it in this process; `stop` winds it down (the
+        run ends failed, its evidence kept) or, for a run left to a worker, stops waiting.
+        `on_waiting(why)` is told when the executor is unavailable and the run waits."""
         if self.executor_factory is not None:
-            from .worker import Worker
-
-            worker = Worker(self.store, self.executor_factory, clock=self.clock,
-                            concurrency=self.concurrency)
-            if worker.claim(run_id):
-                worker.executor = self.executor_factory()
-                try:
-                    worker.execute(run_id)
-                finally:
-                    worker.shutdown()
+            self.run_here(run_id, stop, on_waiting)
         return poll_run(lambda: self.get_run(run_id), self.clock.sleep, poll=poll,
-                        timeout=timeout, on_progress=on_progress)
+                        timeout=timeout, on_progress=on_progress, stop=stop)
+
+    def run_here(self, run_id: str, stop: threading.Event | None,
+                 on_waiting: Callable[[str], None] | None) -> None:
+        """Claim and run `run_id` in this process, unless a worker has it or the executor
+        cannot run anything now (then the run stays queued for a worker)."""
+        from .worker import Worker
+
+        try:
+            check_executor(self.executor_factory)
+        except ExecutorUnavailable as exc:
+            if on_waiting is not None:
+                on_waiting(f"{exc}; run {run_id} waits for a worker")
+            return
+        worker = Worker(self.store, self.executor_factory, clock=self.clock,
+                        concurrency=self.concurrency)
+        if stop is not None:
+            worker.stop = stop
+        if worker.claim(run_id):
+            worker.executor = self.executor_factory()
+            try:
+                worker.execute(run_id)
+            finally:
+                worker.shutdown()
 
     def put_file(self, stream: BinaryIO) -> dict:
         """Store a file's bytes as a blob (for `file` params): {"hash", "size"}."""

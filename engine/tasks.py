@@ -95,6 +95,7 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int, definit
         timeout=number(task["timeout"]),
         inputs=inputs,
         output_files=list(task["outputs"]["files"]), output_vars=list(task["outputs"]["vars"]),
+        pids=task["resources"].get("pids"),
     )
     return spec, problem
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from .runstate import TERMINAL
@@ -16,9 +17,11 @@ def poll_run(
     poll: float,
     timeout: float | None = None,
     on_progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> dict:
-    """Call `get_run` until the run is terminal (or `timeout` seconds of polling pass);
-    `on_progress(run)` is called whenever the run or one of its tasks changes state."""
+    """Call `get_run` until the run is terminal (or `timeout` seconds of polling pass, or
+    `stop` is set); `on_progress(run)` is called whenever the run or one of its tasks
+    changes state."""
     waited = 0.0
     last: tuple | None = None
     while True:
@@ -28,6 +31,8 @@ def poll_run(
             on_progress(run)
         last = seen
         if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
+            return run
+        if stop is not None and stop.is_set():
             return run
         sleep(poll)
         waited += poll

@@ -23,12 +23,14 @@ from objstore import ConflictError, CorruptObject, ObjectStore, open_store
 from .clock import Clock
 from .errors import LeaseLost, UnknownRun
 from .executor import Executor
-from .leases import LEASE_NS, Lease, this_host
-from .runs import KILL_NS, end_run, kill_request
-from .runstate import QUEUE_NS, RunState
+from .leases import LEASE_NS, Lease, process_alive, this_host
+from .lifeline import die_with_parent, stop_on_signals
+from .runs import KILL_NS, end_run, kill_request, scan_index
+from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
 
 log = logging.getLogger(__name__)
+WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffix>"
 
 
 class Worker:
@@ -44,6 +46,7 @@ class Worker:
         self.poll = poll
         self.executor: Executor | None = None
         self.stop = threading.Event()
+        self.unleased_due = 0.0  # when recover() next looks for runs left without a lease
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> None:
@@ -113,9 +116,10 @@ class Worker:
         return beat
 
     def execute(self, run_id: str) -> str | None:
-        """Run a claimed run to its end, then drop the lease."""
+        """Run a claimed run to its end, then drop the lease. Interrupted (Ctrl-C twice,
+        SystemExit), it still ends the run before letting the interruption through."""
         scheduler = RunScheduler(self.store, run_id, self.executor, clock=self.clock,
-                                 concurrency=self.concurrency, actor=f"worker:{self.worker_id}",
+                                 concurrency=self.concurrency, actor=WORKER_ACTOR + self.worker_id,
                                  on_step=self.heartbeat(run_id))
         try:
             return scheduler.run_to_end(self.stop)
@@ -134,6 +138,9 @@ class Worker:
             log.exception("worker %s failed running %s", self.worker_id, run_id)
             self.fail_own(run_id, f"engine error: {type(exc).__name__}: {exc}")
             return "failed"
+        except BaseException as exc:
+            self.fail_own(run_id, f"interrupted ({type(exc).__name__})")
+            raise
         finally:
             self.release(run_id)
 
@@ -143,16 +150,29 @@ class Worker:
             self.fail_abandoned(run_id, raw, Lease.decode(raw), why)
 
     def release(self, run_id: str) -> None:
+        """Drop our lease of an ended run. The lease of a run not ended stays: its pid and
+        expiry are what lets any worker recover the run once this process is gone."""
         raw = self.store.meta_get(LEASE_NS, run_id)
         if raw is not None and Lease.decode(raw).worker == self.worker_id:
+            if not self.ended(run_id):
+                log.error("worker %s leaves run %s unended; its lease stays for recovery",
+                          self.worker_id, run_id)
+                return
             with self.store.batch() as b:
                 b.meta_cas(LEASE_NS, run_id, raw, None)
                 if self.store.meta_get(KILL_NS, run_id) is not None:
                     b.meta_delete(KILL_NS, run_id)
 
+    def ended(self, run_id: str) -> bool:
+        try:
+            return RunState.load(self.store, run_id).terminal
+        except UnknownRun:
+            return True
+
     # ---- recovery --------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """End the runs of dead workers (lease expired or process gone) as failed."""
+        """End the runs of dead workers (lease expired or process gone) as failed; now
+        and then also `running` runs left without any lease (recover_unleased)."""
         now = self.clock.epoch()
         recovered = []
         for run_id, raw in list(self.store.meta_scan(LEASE_NS)):
@@ -160,9 +180,28 @@ class Worker:
             why = lease.abandoned(now)
             if why and self.fail_abandoned(run_id, raw, lease, why):
                 recovered.append(run_id)
+        if now >= self.unleased_due:
+            self.unleased_due = now + self.lease_ttl
+            recovered += self.recover_unleased()
         return recovered
 
-    def fail_abandoned(self, run_id: str, raw: bytes, lease: Lease, why: str) -> bool:
+    def recover_unleased(self) -> list[str]:
+        """End `running` runs that have no lease and whose claiming process, on this
+        host, is gone (earlier versions released a lease without ending the run). A
+        running run claimed elsewhere (arrived by sync) is not ours to end."""
+        recovered = []
+        for run_id, _ in list(scan_index(self.store, "running", None)):
+            if self.store.meta_get(LEASE_NS, run_id) is not None:
+                continue
+            claimer = claiming_worker(self.store, run_id)
+            if claimer is None or claimer.host != this_host() or process_alive(claimer.pid):
+                continue
+            why = f"its process {claimer.pid} on {claimer.host} is gone and left no lease"
+            if self.fail_abandoned(run_id, None, claimer, why):
+                recovered.append(run_id)
+        return recovered
+
+    def fail_abandoned(self, run_id: str, raw: bytes | None, lease: Lease, why: str) -> bool:
         try:
             run = RunState.load(self.store, run_id, plan=False)
         except UnknownRun:
@@ -175,7 +214,7 @@ class Worker:
                 b.meta_cas(LEASE_NS, run_id, raw, None)
                 if not run.terminal:
                     state = "killed" if kill else "failed"
-                    end_run(run, b, at=at, actor=f"worker:{self.worker_id}", state=state,
+                    end_run(run, b, at=at, actor=WORKER_ACTOR + self.worker_id, state=state,
                             reason=reason, running_to="failed")
                     run.commit(b, at)
                 if kill:
@@ -200,6 +239,24 @@ class Worker:
                 executor.close()
         if removed:
             log.warning("removed %d leftover container(s) of run %s", removed, run_id)
+
+
+def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
+    """The worker that last wrote to the run's audit trail, as a lease that has expired
+    (worker ids are `host:pid:suffix`); None if no worker ever did."""
+    manifest = store.get_object(store.get_ref(run_ref(run_id)))
+    link = manifest.get("audit")
+    while link is not None:
+        event = store.get_object(link.oid)
+        actor = event["actor"]
+        if actor.startswith(WORKER_ACTOR):
+            worker = actor[len(WORKER_ACTOR):]
+            parts = worker.rsplit(":", 2)
+            if len(parts) != 3 or not parts[1].isdigit():
+                return None  # a worker named by hand: where it ran is unknown
+            return Lease(worker, int(parts[1]), parts[0], 0.0)
+        link = event.get("prev")
+    return None
 
 
 def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
@@ -227,13 +284,20 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
 def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
                   workers: int, concurrency: int = 4) -> list[multiprocessing.Process]:
     """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
-    cleanly on SIGTERM. The caller joins them."""
+    cleanly on SIGTERM, which it also gets if this process dies. The caller joins them."""
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_serve_one, args=(store_path, executor_factory, concurrency),
-                         name=f"wfobj-worker-{i}") for i in range(workers)]
+    args = (os.getpid(), store_path, executor_factory, concurrency)
+    procs = [ctx.Process(target=_serve_child, args=args, name=f"wfobj-worker-{i}")
+             for i in range(workers)]
     for proc in procs:
         proc.start()
     return procs
+
+
+def _serve_child(parent: int, store_path: str, executor_factory: Callable[[], Executor],
+                 concurrency: int) -> None:
+    die_with_parent(parent)  # a SIGKILLed parent must not leave its workers claiming runs
+    _serve_one(store_path, executor_factory, concurrency)
 
 
 def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
@@ -241,8 +305,8 @@ def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concur
     worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency)
     if stop is not None:
         worker.stop = stop
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: worker.stop.set())
-    log.info("worker %s serving %s", worker.worker_id, store_path)
-    worker.serve()
+    # a terminal's Ctrl-C reaches these processes and their parent's forwarded SIGTERM
+    # too: both only ask for the wind-down
+    with stop_on_signals(worker.stop, second_raises=False):
+        log.info("worker %s serving %s", worker.worker_id, store_path)
+        worker.serve()

@@ -65,7 +65,11 @@ def wfobj_argv(*args: str) -> list[str]:
 
 
 def start_server(tmp: Path, *, tokens: bool = True, engine_workers: int = 1,
-                 workers: int = 2, env: dict | None = None) -> Server:
+                 workers: int = 2, env: dict | None = None, extra: tuple[str, ...] = (),
+                 port: int | None = None) -> Server:
+    """`wfobj serve` on a new store in `tmp` (or the one already there), on `port` (or a
+    free one), with `extra` serve options; returns once /api/health answers and the
+    engine workers (started after that) are on their way."""
     store_path = tmp / "store"
     store = init_store(store_path)
     issued = {}
@@ -74,12 +78,13 @@ def start_server(tmp: Path, *, tokens: bool = True, engine_workers: int = 1,
         issued = {role: ts.create(f"{role}-user", role)[0]
                   for role in ("reader", "runner", "admin")}
     store.close()
-    port = free_port()
+    port = port or free_port()
     log_path = tmp / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             wfobj_argv("--store", str(store_path), "serve", "--bind", f"127.0.0.1:{port}",
-                       "--workers", str(workers), "--engine-workers", str(engine_workers)),
+                       "--workers", str(workers), "--engine-workers", str(engine_workers),
+                       *extra),
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})})
     server = Server(f"http://127.0.0.1:{port}", store_path, proc, log_path, issued)
     deadline = time.monotonic() + 30
@@ -87,9 +92,10 @@ def start_server(tmp: Path, *, tokens: bool = True, engine_workers: int = 1,
         if proc.poll() is not None:
             raise RuntimeError(f"wfobj serve exited {proc.returncode}:\n{server.log()}")
         try:
-            if requests.get(server.url + "/api/health", timeout=1).ok:
+            if (requests.get(server.url + "/api/health", timeout=1).ok
+                    and "API up" in server.log()):
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     server.stop()
