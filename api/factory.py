@@ -67,7 +67,7 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
 def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator, *,
                max_upload: int = objects.DEFAULT_MAX_UPLOAD,
                extensions: Iterable[Extension] = (sync_extension,)) -> falcon.App:
-    """The wfobj REST API (SPEC §4) over `store` and `service`, authenticating with `auth`."""
+    """The wfobj REST API (docs/api.md) over `store` and `service`, authenticating with `auth`."""
     app = falcon.App(middleware=[AuthMiddleware(auth)])
     handlers = media_handlers()
     app.req_options.media_handlers.update(handlers)

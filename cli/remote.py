@@ -45,7 +45,7 @@ def _seg(value: str) -> str:
 
 
 class RemoteService:
-    """WorkflowService over HTTP (SPEC §4)."""
+    """WorkflowService over HTTP (docs/api.md)."""
 
     def __init__(self, url: str, token: str | None, *, session: requests.Session | None = None,
                  timeout: float = TIMEOUT_S) -> None:

@@ -1,4 +1,4 @@
-"""Workflow definitions (SPEC §2): parse YAML or JSON, validate strictly, normalize.
+"""Workflow definitions (docs/workflow-format.md): parse YAML or JSON, validate strictly, normalize.
 
 The normalized form is what gets stored as the `definition` object: the registered name
 set, every default filled, numbers that are not integers kept as decimal strings (the

@@ -1,4 +1,7 @@
-"""Task evidence: the structured object recording one attempt, and its JSON view (SPEC §4)."""
+"""Task evidence: the structured object recording one attempt, and its JSON view.
+
+Fields: docs/object-model.md; the view: docs/api.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trigger parameters checked against a definition's `params` (SPEC §2)."""
+"""Trigger parameters checked against a definition's `params` (docs/workflow-format.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The engine's one facade: what the API resources and the local CLI call.
 
-Every method returns JSON-ready data in exactly the shapes of SPEC §4 (times as RFC 3339
+Every method returns JSON-ready data in exactly the shapes of docs/api.md (times as RFC 3339
 UTC strings with microseconds, hashes as hex), so `api/` and `cli/` only move it around.
 Errors are engine.errors / objstore.errors exceptions carrying data; the edges translate.
 """

@@ -1,4 +1,4 @@
-"""Read-side views of a run in the exact shapes of SPEC §4: run, tasks, files, lineage, audit."""
+"""Read-side views of a run in the shapes of docs/api.md: run, tasks, files, lineage, audit."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ class DamagedRecord(CorruptObject):
 
 
 class MissingLinks(ObjectStoreError):
-    """An object was offered before everything it links to (closure rule, SPEC §6)."""
+    """An object was offered before everything it links to (closure rule, docs/object-model.md)."""
 
     def __init__(self, oid: str, missing: list[str]):
         self.oid = oid

@@ -1,5 +1,5 @@
 """End to end over real HTTP: `wfobj serve` (gunicorn + engine worker) on a temp LMDB store
-with real Docker, every SPEC §4 endpoint on the example workflow."""
+with real Docker, every docs/api.md endpoint on the example workflow."""
 
 from __future__ import annotations
 
