@@ -11,20 +11,9 @@ import pytest
 from objstore import LmdbObjectStore
 
 from .support_api import make_api
+from .support_damage import flip_byte_on_disk
 
 BIG = 12 << 20  # chunked (over the 4 MiB chunk threshold), about a dozen chunks
-
-
-def flip_byte_on_disk(path, marker: bytes) -> None:
-    """Flip one bit in the middle of every copy of `marker` in the store's data.mdb."""
-    data_file = path / "data.mdb"
-    raw = bytearray(data_file.read_bytes())
-    at = raw.find(marker)
-    assert at >= 0, "marker not found in data.mdb"
-    while at >= 0:
-        raw[at + len(marker) // 2] ^= 0x01
-        at = raw.find(marker, at + 1)
-    data_file.write_bytes(bytes(raw))
 
 
 def big_content(seed: int = 7) -> bytes:
