@@ -13,6 +13,7 @@ from engine.errors import (
     DefinitionError,
     DefinitionTooLarge,
     DocumentError,
+    NothingToRepeat,
     ParameterError,
     RenderedTooLarge,
     RunAlreadyTerminal,
@@ -28,7 +29,7 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
     """(HTTP status, title) for a library error, by what kind of error it is."""
     if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
         return falcon.HTTP_500, "Corrupt object"
-    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal):
+    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat):
         return falcon.HTTP_409, "Conflict"
     if isinstance(exc, DefinitionTooLarge):
         return falcon.HTTP_413, "Definition too large"

@@ -25,7 +25,7 @@ from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIME
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
-             "workdir", "network", "resources"}
+             "workdir", "network", "resources", "cache"}
 PARAM_KEYS = {"type", "default", "enum"}
 PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
@@ -220,7 +220,16 @@ def normalize_task(tname: str, spec: Any) -> dict:
         "workdir": normalize_workdir(spec.get("workdir"), f"{place}.workdir"),
         "network": normalize_bool(spec.get("network", False), f"{place}.network"),
         "resources": normalize_resources(spec.get("resources", {}), f"{place}.resources"),
+        **normalize_cache(spec, place),
     }
+
+
+def normalize_cache(spec: dict, place: str) -> dict:
+    """`cache` is kept only when written: its default (`not network`) is derived, and
+    leaving it out keeps the hashes of definitions written before it existed."""
+    if "cache" not in spec:
+        return {}
+    return {"cache": normalize_bool(spec["cache"], f"{place}.cache")}
 
 
 def normalize_inputs(raw: Any, place: str) -> dict:

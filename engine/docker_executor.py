@@ -26,7 +26,7 @@ from objstore import ObjectNotFound, ObjectStore, WfobjError
 
 from .capture import split_frames, store_empty, store_file
 from .container_limits import DEFAULT_LIMITS, ContainerLimits
-from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, one_line
+from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, image_facts, one_line
 from .errors import ExecutorUnavailable
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
@@ -119,6 +119,17 @@ class DockerExecutor(Executor):
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return DockerAttempt(self, spec, store, cancel).execute()
+
+    def image_id(self, image: str) -> str | None:
+        """The local image's id now (looked up again: a tag may have moved); None when it
+        is not here. Never pulls."""
+        try:
+            return image_facts(self.client.images.get(image)).image_id
+        except docker.errors.ImageNotFound:
+            return None
+        except DOCKER_ERRORS as exc:
+            log.warning("cannot inspect image %r: %s", image, one_line(exc))
+            return None
 
     def check(self) -> None:
         """The daemon answers a ping within CHECK_TIMEOUT_S, or ExecutorUnavailable."""

@@ -152,3 +152,22 @@ class ExecutorUnavailable(EngineError):
         self.what = what
         self.reason = reason
         super().__init__(f"{what} is unreachable: {reason}")
+
+
+class UnknownFile(EngineError, KeyError):
+    """A file hash that is neither a blob in the store nor named by any run."""
+
+    def __init__(self, oid: str):
+        self.oid = oid
+        super().__init__(oid)
+
+    def __str__(self) -> str:
+        return f"no file {self.oid} in this store"
+
+
+class NothingToRepeat(EngineError):
+    """Resume or reproduce of a run that is not over yet (its evidence is still coming)."""
+
+    def __init__(self, run_id: str, state: str, verb: str):
+        self.run_id, self.state, self.verb = run_id, state, verb
+        super().__init__(f"run {run_id} is {state}: only an ended run can be {verb}d")

@@ -5,6 +5,9 @@ Fields: docs/object-model.md; the view: docs/api.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectId, ObjectStore, WriteBatch
 
 from .clock import format_time
@@ -31,13 +34,31 @@ def image_object(spec: TaskSpec, result: AttemptResult) -> dict:
             "digests": list(result.image_digests)}
 
 
-def record_attempt(batch: WriteBatch, spec: TaskSpec, result: AttemptResult) -> ObjectId:
-    """Add one attempt's image facts and evidence to `batch`; returns the evidence id."""
+@dataclass(frozen=True)
+class CacheFacts:
+    """What evidence says about the cache: the key object, the attempt reused (a hit),
+    and why the key was not looked up (null when it was)."""
+
+    key: str | None = None
+    cached_from: str | None = None
+    reason: str | None = None
+    looked_up_at: datetime | None = None  # when the lookup began: a hit's started_at
+
+
+NO_CACHE = CacheFacts()
+
+
+def record_attempt(batch: WriteBatch, spec: TaskSpec, result: AttemptResult,
+                   cache: CacheFacts = NO_CACHE) -> tuple[ObjectId, dict]:
+    """Add one attempt's image facts and evidence to `batch`; returns the evidence id
+    and object."""
     image = batch.put_object(image_object(spec, result))
-    return batch.put_object(evidence_object(spec, result, image))
+    ev = evidence_object(spec, result, image, cache)
+    return batch.put_object(ev), ev
 
 
-def evidence_object(spec: TaskSpec, result: AttemptResult, image: str) -> dict:
+def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
+                    cache: CacheFacts = NO_CACHE) -> dict:
     """The `task_evidence` object of one attempt; links its image facts and every blob."""
     duration = (result.ended_at - result.started_at).total_seconds()
     return {
@@ -54,6 +75,9 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str) -> dict:
         "duration_s": decimal_text(round(max(duration, 0.0), 6)),
         "host": dict(result.host), "error": result.error,
         "limits": limits_object(result.limits),
+        "cache_key": obj(cache.key) if cache.key else None,
+        "cached_from": obj(cache.cached_from) if cache.cached_from else None,
+        "cache_reason": cache.reason,
     }
 
 
@@ -92,7 +116,15 @@ def evidence_view(oid: str, ev: dict, image: dict) -> dict:
         "started_at": ev["started_at"], "ended_at": ev["ended_at"],
         "duration_s": float(ev["duration_s"]), "host": ev["host"], "error": ev["error"],
         "limits": limits_view(ev.get("limits")),  # absent in evidence older than limits
+        # absent in evidence older than the cache
+        "cache_key": link_hash(ev.get("cache_key")),
+        "cached_from": link_hash(ev.get("cached_from")),
+        "cache_reason": ev.get("cache_reason"),
     }
+
+
+def link_hash(link: Link | None) -> str | None:
+    return None if link is None else link.oid
 
 
 def load_evidence(store: ObjectStore, oid: str) -> dict:
@@ -101,6 +133,6 @@ def load_evidence(store: ObjectStore, oid: str) -> dict:
 
 
 __all__ = [
-    "evidence_object", "evidence_view", "format_time", "image_object", "load_evidence",
+    "CacheFacts", "evidence_object", "evidence_view", "format_time", "image_object", "load_evidence",
     "record_attempt",
 ]

@@ -86,6 +86,11 @@ class Executor(abc.ABC):
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,
         SIGKILL) and return a result with state "killed". Leaves no container behind."""
 
+    def image_id(self, image: str) -> str | None:
+        """The id `image` (a tag or an id) resolves to here now, without pulling; None
+        when it is not present. Cache keys use it, so a moved tag never hits."""
+        return None
+
     def check(self) -> None:  # noqa: B027 - optional hook
         """Raise ExecutorUnavailable, naming what is missing, if attempts cannot run now
         (the start-up check of `serve` and `worker`)."""

@@ -17,6 +17,9 @@ from objstore import ObjectStore
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
 
 
+FAKE_IMAGE_ID = "sha256:" + "0" * 64
+
+
 @dataclass
 class TaskBehavior:
     exit_code: int = 0
@@ -32,6 +35,7 @@ class FakeExecutor(Executor):
     behaviors: dict[str, TaskBehavior] = field(default_factory=dict)
     default: TaskBehavior = field(default_factory=TaskBehavior)
     host: dict[str, str] = field(default_factory=lambda: {"name": "fake", "docker_version": "none"})
+    image_ids: dict[str, str | None] = field(default_factory=dict)  # else FAKE_IMAGE_ID
     spans: list[tuple[str, int, float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _empty: dict[int, StoredText] = field(default_factory=dict)
@@ -48,12 +52,15 @@ class FakeExecutor(Executor):
             state="killed" if cancelled else "failed" if failed else "success",
             exit_code=exit_code, stdout=self.text(store, behavior.stdout),
             stderr=self.text(store, b""), started_at=started, ended_at=datetime.now(UTC),
-            image_id="sha256:" + "0" * 64, outputs=outputs,
+            image_id=self.image_id(spec.image), outputs=outputs,
             vars={} if failed or cancelled else self.vars(spec, behavior), host=dict(self.host),
             error="cancelled" if cancelled else f"exit code {exit_code}" if failed else None)
         with self._lock:
             self.spans.append((spec.task, spec.attempt, t0, time.monotonic()))
         return result
+
+    def image_id(self, image: str) -> str | None:
+        return self.image_ids.get(image, FAKE_IMAGE_ID)
 
     def outputs(self, spec: TaskSpec, behavior: TaskBehavior, store: ObjectStore) -> list[OutputFile]:
         files = behavior.outputs

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from objstore import ConflictError, ObjectStore
 
+from . import lineage
 from .clock import Clock, format_time
 from .errors import RunAlreadyTerminal
 from .evidence import obj
@@ -55,14 +56,16 @@ def uuid7(now_us: int | None = None) -> str:
 
 
 def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: dict,
-               parameters: dict, user: str, engine_version: str) -> RunState:
-    """Record a new pending run and queue it; returns its state."""
+               parameters: dict, user: str, engine_version: str,
+               origin: dict | None = None) -> RunState:
+    """Record a new pending run and queue it; returns its state. `origin` adds the
+    record's cache fields (`cache`, `resumes`, `reproduces`, `image_pins`)."""
     now = clock.now()
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
     record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
               "definition": obj(definition_oid), "engine_version": engine_version,
-              "triggered_by": user, "created_at": at, "parameters": parameters}
+              "triggered_by": user, "created_at": at, "parameters": parameters, **(origin or {})}
     with store.batch() as b:
         record_oid = b.put_object(record)
         run = RunState.new(run_id, record_oid, record, definition)
@@ -70,6 +73,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
                   reason=f"triggered with definition {definition_oid}")
         run.commit(b, at)
         b.meta_put(QUEUE_NS, run_id, b"1")
+        lineage.index_parameters(b, run_id, definition["params"], parameters)
     run.committed()
     return run
 

@@ -22,7 +22,10 @@ from objstore import ConflictError, ObjectStore
 from .clock import Clock
 from .definition import dependencies
 from .errors import LeaseLost
-from .evidence import record_attempt
+from . import cache as task_cache
+from . import lineage
+from .cache import TaskCache
+from .evidence import NO_CACHE, CacheFacts, record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request
 from .runstate import RunState
@@ -36,6 +39,7 @@ class Running:
     name: str
     spec: TaskSpec
     cancel: threading.Event
+    cache: CacheFacts = NO_CACHE
 
 
 class RunScheduler:
@@ -51,6 +55,7 @@ class RunScheduler:
         self.poll = poll
         self.on_step = on_step
         self.run: RunState | None = None
+        self.cache: TaskCache | None = None
         self.running: dict[Future, Running] = {}
         self.results: dict[str, AttemptResult] = {}
         self.ready: list[str] = []
@@ -69,6 +74,7 @@ class RunScheduler:
         if self.run.terminal:
             return False
         self.plan()
+        self.cache = TaskCache(self.store, self.executor, self.run.record)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
         at = self.clock.stamp()
         with self.store.batch() as b:
@@ -177,13 +183,38 @@ class RunScheduler:
                            old=self.run.tasks[name].state, new="running", task=name,
                            reason=f"attempt {attempt}")
             self.run.set_task(name, "running")
+            if not problem:
+                spec, problem = self.cache.pin(spec)
+            cache = NO_CACHE if problem else self.cache_facts(b, spec, name)
             if problem:
-                self.record_result(b, name, spec, self.unstartable(problem), at)
+                self.record_result(b, name, spec, self.unstartable(problem), at, cache)
                 if self.stopping:
                     break
                 continue
-            started.append(Running(name, spec, threading.Event()))
+            if self.reuse(b, name, spec, cache, at):
+                continue
+            started.append(Running(name, spec, threading.Event(), cache))
         return started
+
+    def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
+        """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""
+        started = self.clock.now()
+        key = self.cache.key(b, spec, self.run.definition["tasks"][name])
+        if key is None:
+            return NO_CACHE
+        hit = self.cache.lookup(key)
+        return CacheFacts(key.oid, hit, key.reason, started)
+
+    def reuse(self, b, name: str, spec: TaskSpec, cache: CacheFacts, at: str) -> bool:
+        """Record a cache hit as this attempt (no container); False on a miss."""
+        if cache.cached_from is None:
+            return False
+        result = self.cache.hit_result(cache.cached_from, cache.looked_up_at, self.clock.now())
+        self.run.audit(b, at=at, actor=self.actor, event="cache_hit", old="running",
+                       new="success", task=name,
+                       reason=f"cache hit: reused evidence {cache.cached_from}")
+        self.record_result(b, name, spec, result, at, cache)
+        return True
 
     def unstartable(self, problem: str) -> AttemptResult:
         empty = StoredText(self.store.put_blob(b""), 0, "")
@@ -197,11 +228,15 @@ class RunScheduler:
         except Exception as exc:  # an executor bug: keep the evidence, never lose the run
             log.exception("executor raised for %s/%s", self.run_id, item.name)
             result = self.unstartable(f"engine error: {type(exc).__name__}: {exc}")
-        self.record_result(b, item.name, item.spec, result, at)
+        self.record_result(b, item.name, item.spec, result, at, item.cache)
 
-    def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str) -> None:
+    def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str,
+                      cache: CacheFacts = NO_CACHE) -> None:
         run = self.run
-        run.add_attempt(name, record_attempt(b, spec, result))
+        oid, ev = record_attempt(b, spec, result, cache)
+        run.add_attempt(name, oid)
+        task_cache.index_attempt(b, run.record["workflow"], ev, oid)
+        lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]
         state = result.state if result.state in ("success", "killed") else "failed"
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"

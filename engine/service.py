@@ -13,14 +13,17 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 from typing import BinaryIO
 
-from objstore import ObjectStore
+from objstore import ObjectStore, check_hash
+from objstore.ids import HASH_HEX_LEN
 
 from . import views
 from .clock import Clock
-from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun
+from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from .runs import create_run, index_run, kill_pending, request_kill, scan_index
+from . import cache, compare, lineage, repeat
+from .reindex import index_run_everywhere
+from .runs import create_run, kill_pending, request_kill, scan_index
 from .runstate import RUN_PREFIX, RunState
 from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
@@ -85,8 +88,9 @@ class WorkflowService:
 
     # runs ---------------------------------------------------------------------------
     def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
-                parameters: dict | None = None, user: str) -> dict:
-        """Validate parameters, record the run, queue it. {"run_id", "state", "definition_hash"}"""
+                parameters: dict | None = None, user: str, cache: bool = True) -> dict:
+        """Validate parameters, record the run, queue it. {"run_id", "state", "definition_hash"}
+        With cache=False no task reuses an earlier attempt."""
         if (name is None) == (definition_hash is None):
             raise ValueError("trigger needs exactly one of name and definition_hash")
         if name is not None:
@@ -96,8 +100,49 @@ class WorkflowService:
         values = check_parameters(definition["params"], parameters, self.store)
         check_rendered_sizes(definition, values)
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
-                         parameters=values, user=user, engine_version=self.engine_version)
+                         parameters=values, user=user, engine_version=self.engine_version,
+                         origin=None if cache else {"cache": False})
         return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
+
+    def resume(self, run_id: str, *, user: str) -> dict:
+        """A new run of an ended run's definition and parameters, cache on.
+        {"run_id", "resumes", "state"}"""
+        source = self.load(run_id)
+        run = self.repeat(source, repeat.resume_origin(source), user)
+        return {"run_id": run.run_id, "resumes": run_id, "state": run.state}
+
+    def reproduce(self, run_id: str, *, user: str) -> dict:
+        """A new run of an ended run's definition and parameters, cache off, every task
+        pinned to the image id it ran. {"run_id", "reproduces", "state"}"""
+        source = self.load(run_id)
+        run = self.repeat(source, repeat.reproduce_origin(self.store, source), user)
+        return {"run_id": run.run_id, "reproduces": run_id, "state": run.state}
+
+    def repeat(self, source: RunState, origin: dict, user: str) -> RunState:
+        return create_run(self.store, self.clock, definition_oid=source.record["definition"].oid,
+                          definition=source.definition, parameters=source.record["parameters"],
+                          user=user, engine_version=self.engine_version, origin=origin)
+
+    def compare_runs(self, a: str, b: str) -> dict:
+        """{"a", "b", "same_definition", "same_parameters", "identical", "tasks"}"""
+        return compare.compare_runs(self.store, self.load(a), self.load(b))
+
+    def explain_task(self, run_id: str, task: str) -> dict:
+        """{"key", "components", "hit", "cached_from", "nearest"}: the task's cache key."""
+        run = self.load(run_id)
+        if task not in run.tasks:
+            raise UnknownTask(run_id, task)
+        return cache.explain(self.store, run, task)
+
+    # files --------------------------------------------------------------------------
+    def file_info(self, oid: str) -> dict:
+        """{"hash", "size", "produced_by", "used_by", "parameter_of"}, newest first."""
+        return lineage.file_view(self.store, self.file_hash(oid))
+
+    def file_lineage(self, oid: str, *, direction: str = "up",
+                     depth: int = lineage.DEFAULT_DEPTH) -> dict:
+        """{"nodes", "edges"} across runs from the file `oid`, up or down `depth` tasks."""
+        return lineage.file_lineage(self.store, self.file_hash(oid), direction, depth)
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
                   limit: int = 50, cursor: str | None = None) -> dict:
@@ -204,15 +249,23 @@ class WorkflowService:
         """Index runs whose refs arrived by sync (or changed elsewhere); returns how many."""
         count = 0
         for name in ref_names:
-            if name.startswith(RUN_PREFIX) and index_run(self.store, name[len(RUN_PREFIX):]):
+            if name.startswith(RUN_PREFIX) and index_run_everywhere(self.store,
+                                                                    name[len(RUN_PREFIX):]):
                 count += 1
         return count
 
     def reindex(self) -> int:
-        """Rebuild the run list index from every `runs/` ref (it is derivable)."""
+        """Rebuild the run list, cache and file indexes from every `runs/` ref (all are
+        derivable); returns how many runs were indexed."""
         return self.on_refs_updated(name for name, _ in self.store.refs(RUN_PREFIX))
 
     # helpers ------------------------------------------------------------------------
+    def file_hash(self, text: str) -> str:
+        """A full hash as given (it may name a file no longer here), a prefix resolved."""
+        if len(text) == HASH_HEX_LEN:
+            return check_hash(text.lower())
+        return self.store.resolve(text)
+
     def load(self, run_id: str) -> RunState:
         return RunState.load(self.store, run_id)
 

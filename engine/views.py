@@ -21,6 +21,8 @@ def run_view(run: RunState) -> dict:
         "parameters": render_parameters(run.definition["params"], rec["parameters"]),
         "state": run.state, "manifest_hash": run.manifest_oid,
         "tasks": {name: run.tasks[name].state for name in run.order},
+        "cache": rec.get("cache", True), "resumes": rec.get("resumes"),
+        "reproduces": rec.get("reproduces"),
     }
 
 

@@ -62,9 +62,12 @@ def run_with(store, run_id: str, behaviors: dict[str, TaskBehavior] | None = Non
     return state, ex
 
 
-def trigger(svc: WorkflowService, definition: dict, name: str = "wf", **params) -> str:
+def trigger(svc: WorkflowService, definition: dict, name: str = "wf", *, cache: bool = False,
+            **params) -> str:
+    """Register and trigger; the cache is off unless asked, since these tests are about
+    running tasks (tasks with equal keys would otherwise reuse each other)."""
     svc.apply_workflow(name, definition, user="alice")
-    return svc.trigger(name=name, parameters=params, user="alice")["run_id"]
+    return svc.trigger(name=name, parameters=params, user="alice", cache=cache)["run_id"]
 
 
 def claim(store, run_id: str) -> None:

@@ -12,7 +12,7 @@ from .support_api import WORDCOUNT, make_api, snapshot
 
 RUN_KEYS = {"run_id", "workflow", "definition_hash", "engine_version", "triggered_by",
             "created_at", "started_at", "ended_at", "parameters", "state", "manifest_hash",
-            "tasks"}
+            "tasks", "cache", "resumes", "reproduces"}
 
 
 @pytest.fixture
