@@ -14,7 +14,7 @@ import falcon
 from engine.service import WorkflowService
 from objstore import ObjectStore
 
-from . import errors, health, objects, openapi, runs, workflows
+from . import errors, files, health, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
 
@@ -59,6 +59,12 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/runs/{run_id}/lineage": runs.RunLineage(service),
         "/api/runs/{run_id}/audit": runs.RunAudit(service),
         "/api/runs/{run_id}/kill": runs.RunKill(service),
+        "/api/runs/{run_id}/tasks/{task}/cache": runs.RunTaskCache(service),
+        "/api/runs/{run_id}/resume": runs.RunResume(service),
+        "/api/runs/{run_id}/reproduce": runs.RunReproduce(service),
+        "/api/runs/{run_id}/compare/{other}": runs.RunCompare(service),
+        "/api/files/{hash}": files.FileItem(service),
+        "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),
         "/api/objects/{hash}": objects.ObjectItem(store),
     }

@@ -53,8 +53,10 @@ SCHEMAS: dict[str, S] = {
                             registered_by=STR, registered_at=TIME),
     "Definition": _obj("definition_hash", "definition", definition_hash=HASH,
                        definition={"type": "object"}),
-    "TriggerBody": {"type": "object", "properties": {"parameters": {"type": "object"}},
-                    "additionalProperties": False},
+    "TriggerBody": {"type": "object", "properties": {
+        "parameters": {"type": "object"},
+        "cache": {"type": "boolean", "description": "false: no task reuses an earlier attempt"}},
+        "additionalProperties": False},
     "Triggered": _obj("run_id", "state", "definition_hash", run_id=STR, state=STATE,
                       definition_hash=HASH),
     "Run": _obj("run_id", "workflow", "definition_hash", "engine_version", "triggered_by",
@@ -63,7 +65,9 @@ SCHEMAS: dict[str, S] = {
                 run_id=STR, workflow=STR, definition_hash=HASH, engine_version=STR,
                 triggered_by=STR, created_at=TIME, started_at=NSTR, ended_at=NSTR,
                 parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
-                tasks={"type": "object", "additionalProperties": STR}),
+                tasks={"type": "object", "additionalProperties": STR},
+                cache={"type": "boolean"}, resumes={**RUN_ID, "type": ["string", "null"]},
+                reproduces={**RUN_ID, "type": ["string", "null"]}),
     "RunPage": _obj("runs", "next_cursor", runs=_arr({"$ref": "#/components/schemas/Run"}),
                     next_cursor=NSTR),
     "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=STR,
@@ -72,7 +76,8 @@ SCHEMAS: dict[str, S] = {
                      outputs=_arr(ANY), vars={"type": "object"},
                      exit_code={"type": ["integer", "null"]}, stdout=ANY, stderr=ANY,
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
-                     host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS),
+                     host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
+                     cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR),
     "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
                  size={"type": "integer"}),
     "Lineage": _obj("nodes", "edges",
@@ -86,6 +91,37 @@ SCHEMAS: dict[str, S] = {
     "Killed": _obj("run_id", "state", run_id=STR, state=STATE),
     "Uploaded": _obj("hash", "size", hash=HASH, size={"type": "integer"}),
     "Health": _obj("status", "engine_version", status=STR, engine_version=STR),
+    "CacheExplanation": _obj(
+        "key", "components", "hit", "cached_from", "nearest", key=NHASH,
+        components={"type": ["object", "null"],
+                    "description": "image_id, command, workdir, network, env.NAME, "
+                                   "inputs./in/NAME, outputs.files, outputs.vars"},
+        hit={"type": "boolean"}, cached_from=NHASH, cacheable={"type": "boolean"},
+        reason=NSTR,
+        nearest={"oneOf": [{"type": "null"}, _obj(
+            "run_id", "key", "differs", run_id=RUN_ID, key=HASH, evidence_hash=HASH,
+            differs=_arr(_obj("component", "was", "now", component=STR, was=ANY, now=ANY)))]}),
+    "Resumed": _obj("run_id", "resumes", "state", run_id=RUN_ID, resumes=RUN_ID, state=STATE),
+    "Reproduced": _obj("run_id", "reproduces", "state", run_id=RUN_ID, reproduces=RUN_ID,
+                       state=STATE),
+    "Comparison": _obj(
+        "a", "b", "same_definition", "same_parameters", "identical", "tasks", a=RUN_ID,
+        b=RUN_ID, same_definition={"type": "boolean"}, same_parameters={"type": "boolean"},
+        identical={"type": "boolean"}, tasks=_arr(_obj(
+            "task", "same", "state", "exit_code", "outputs", "vars", task=STR,
+            same={"type": "boolean"}, state=_arr(NSTR), exit_code=_arr(NINT),
+            outputs=_arr(_obj("path", "a", "b", "same", path=STR, a=NHASH, b=NHASH,
+                              same={"type": "boolean"})),
+            vars=_arr(_obj("name", "a", "b", "same", name=STR, a=NSTR, b=NSTR,
+                           same={"type": "boolean"}))))),
+    "FileUses": _obj(
+        "hash", "size", "produced_by", "used_by", "parameter_of", hash=HASH, size=NINT,
+        produced_by=_arr(_obj("run_id", "task", "path", "attempt", run_id=RUN_ID, task=STR,
+                              path=STR, attempt={"type": "integer"}, evidence_hash=HASH,
+                              cached_from=NHASH)),
+        used_by=_arr(_obj("run_id", "task", "input", run_id=RUN_ID, task=STR, input=STR,
+                          evidence_hash=HASH)),
+        parameter_of=_arr(_obj("run_id", "param", run_id=RUN_ID, param=STR))),
 }
 
 
@@ -108,8 +144,8 @@ ERRORS = {
     "400": "bad input (malformed body, invalid hash or name, bad parameters)",
     "401": "no or bad bearer token",
     "403": "role too low",
-    "404": "unknown workflow, run, task, definition or object",
-    "409": "conflict (e.g. run already terminal)",
+    "404": "unknown workflow, run, task, definition, object or file",
+    "409": "conflict (e.g. run already terminal, or not ended yet for resume/reproduce)",
     "413": "body over the size limit",
     "415": "unsupported content type",
 }
@@ -205,6 +241,29 @@ def _paths() -> S:
         "/api/runs/{run_id}/kill": {"post": _op(
             "kill a run", "runner", [_answer("202", "killing", _ref("Killed"))], "400 404 409",
             [P_RUN])},
+        "/api/runs/{run_id}/tasks/{task}/cache": _run_get(
+            "the task's cache key, whether it hit, and on a miss what differs from the "
+            "nearest earlier attempt", _ref("CacheExplanation"), [P_TASK]),
+        "/api/runs/{run_id}/resume": {"post": _op(
+            "a new run of the same definition and parameters, cache on", "runner",
+            [_answer("202", "queued", _ref("Resumed"))], "400 404 409", [P_RUN])},
+        "/api/runs/{run_id}/reproduce": {"post": _op(
+            "a new run of the same definition and parameters, cache off, images pinned to "
+            "the recorded ids", "runner", [_answer("202", "queued", _ref("Reproduced"))],
+            "400 404 409", [P_RUN])},
+        "/api/runs/{run_id}/compare/{other}": _run_get(
+            "compare two runs by content", _ref("Comparison"),
+            [_path("other", "the other run id", RUN_ID)]),
+        "/api/files/{hash}": {"get": _op(
+            "every run that produced, used or took this file as a parameter, newest first",
+            "reader", [_answer("200", "ok", _ref("FileUses"))], "400 404", [P_HASH])},
+        "/api/files/{hash}/lineage": {"get": _op(
+            "the file's lineage across runs", "reader", [_answer("200", "ok", _ref("Lineage"))],
+            "400 404", [P_HASH,
+                        _query("direction", "up: what it was made from; down: what was made "
+                               "from it (default up)", {"type": "string", "enum": ["up", "down"]}),
+                        _query("depth", "how many tasks to follow (1-100, default 10)",
+                               {"type": "integer", "minimum": 1, "maximum": 100})])},
         "/api/objects": {"post": _op(
             "upload a blob (streamed; optional declared hash)", "runner",
             [_answer("201", "stored", _ref("Uploaded"))], "400 413", [

@@ -1,4 +1,5 @@
-"""Run resources: list, show, tasks and evidence, files, lineage, audit, kill."""
+"""Run resources: list, show, tasks and evidence, files, lineage, audit, kill; the cache
+explanation of a task, resume, reproduce and compare."""
 
 from __future__ import annotations
 
@@ -91,3 +92,48 @@ class RunKill:
     def on_post(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
         resp.media = self.service.kill_run(run_id_param(run_id), user=req.context.user)
         resp.status = falcon.HTTP_202
+
+
+class RunTaskCache:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               task: str) -> None:
+        resp.media = self.service.explain_task(run_id_param(run_id),
+                                               name_param(task, "task name"))
+
+
+class _RunRepeat:
+    """POST: a new run made from this one; `verb` names the service method."""
+
+    roles = {"POST": "runner"}
+    verb = "resume"
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.start = getattr(service, self.verb)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        resp.media = self.start(run_id_param(run_id), user=req.context.user)
+        resp.status = falcon.HTTP_202
+
+
+class RunResume(_RunRepeat):
+    verb = "resume"
+
+
+class RunReproduce(_RunRepeat):
+    verb = "reproduce"
+
+
+class RunCompare:
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               other: str) -> None:
+        resp.media = self.service.compare_runs(run_id_param(run_id), run_id_param(other))

@@ -65,24 +65,29 @@ class DefinitionByHash:
         resp.media = self.service.get_definition(hash_param(hash))
 
 
-def trigger_parameters(req: falcon.Request) -> dict:
-    """The `parameters` of a trigger body {"parameters": {…}}; an empty body means none."""
+def trigger_body(req: falcon.Request) -> dict:
+    """The trigger body {"parameters": {…}, "cache": bool} as service.trigger arguments;
+    an empty body means no parameters, cache on."""
     body = read_document(req, limit=TRIGGER_BODY_LIMIT, empty={})
     if not isinstance(body, dict):
         raise falcon.HTTPBadRequest(
             title="Bad trigger body",
             description=f'expected {{"parameters": {{…}}}}, got a JSON {type(body).__name__}')
-    unknown = sorted(set(body) - {"parameters"})
+    unknown = sorted(set(body) - {"parameters", "cache"})
     if unknown:
         raise falcon.HTTPBadRequest(
             title="Bad trigger body",
             description="unknown keys in trigger body: " + ", ".join(unknown)
-            + ' (expected {"parameters": {…}})')
+            + ' (expected {"parameters": {…}, "cache": true|false})')
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         raise falcon.HTTPBadRequest(
             title="Bad trigger body", description='"parameters" must be a JSON object')
-    return parameters
+    cache = body.get("cache", True)
+    if not isinstance(cache, bool):
+        raise falcon.HTTPBadRequest(
+            title="Bad trigger body", description='"cache" must be true or false')
+    return {"parameters": parameters, "cache": cache}
 
 
 class Trigger:
@@ -93,7 +98,7 @@ class Trigger:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         resp.media = self.service.trigger(
-            name=name_param(name), parameters=trigger_parameters(req), user=req.context.user)
+            name=name_param(name), user=req.context.user, **trigger_body(req))
         resp.status = falcon.HTTP_202
 
 
@@ -105,6 +110,5 @@ class TriggerByHash:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
         resp.media = self.service.trigger(
-            definition_hash=hash_param(hash), parameters=trigger_parameters(req),
-            user=req.context.user)
+            definition_hash=hash_param(hash), user=req.context.user, **trigger_body(req))
         resp.status = falcon.HTTP_202

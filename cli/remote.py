@@ -96,12 +96,33 @@ class RemoteService:
 
     # runs -----------------------------------------------------------------------------
     def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
-                parameters: dict | None = None, user: str | None = None) -> dict:
+                parameters: dict | None = None, user: str | None = None,
+                cache: bool = True) -> dict:
         if (name is None) == (definition_hash is None):
             raise ValueError("trigger needs exactly one of name or definition_hash")
         path = (f"/api/workflows/{_seg(name)}/trigger" if name is not None
                 else f"/api/workflows/by-hash/{_seg(definition_hash)}/trigger")
-        return self._json("POST", path, json={"parameters": parameters or {}})
+        body = {"parameters": parameters or {}, **({} if cache else {"cache": False})}
+        return self._json("POST", path, json=body)
+
+    def resume(self, run_id: str, *, user: str | None = None) -> dict:
+        return self._json("POST", f"/api/runs/{_seg(run_id)}/resume")
+
+    def reproduce(self, run_id: str, *, user: str | None = None) -> dict:
+        return self._json("POST", f"/api/runs/{_seg(run_id)}/reproduce")
+
+    def compare_runs(self, a: str, b: str) -> dict:
+        return self._json("GET", f"/api/runs/{_seg(a)}/compare/{_seg(b)}")
+
+    def explain_task(self, run_id: str, task: str) -> dict:
+        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/cache")
+
+    def file_info(self, oid: str) -> dict:
+        return self._json("GET", f"/api/files/{_seg(oid)}")
+
+    def file_lineage(self, oid: str, *, direction: str = "up", depth: int = 10) -> dict:
+        return self._json("GET", f"/api/files/{_seg(oid)}/lineage",
+                          params={"direction": direction, "depth": depth})
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
                   limit: int = 50, cursor: str | None = None) -> dict:

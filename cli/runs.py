@@ -50,10 +50,11 @@ def upload_files(svc, pairs: dict[str, str]) -> dict[str, str]:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter; NAME=@FILE uploads FILE and passes its hash.")
 @click.option("--wait", is_flag=True, help="Wait for the end (runs it here if no worker does).")
+@click.option("--no-cache", is_flag=True, help="Reuse no earlier attempt: run every task.")
 @json_option
 @pass_ctx
 def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
-            params: tuple[str, ...], wait: bool) -> None:
+            params: tuple[str, ...], wait: bool, no_cache: bool) -> None:
     """Start a run of workflow NAME (or of --hash H) with parameters."""
     if (name is None) == (definition_hash is None):
         raise click.UsageError("give a workflow NAME or --hash H (one of them)")
@@ -64,18 +65,23 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     values = parse_text_values(declared["definition"]["params"],
                                upload_files(svc, split_params(params)))
     started = svc.trigger(name=name, definition_hash=definition_hash, parameters=values,
-                          user=local_user())
+                          user=local_user(), **({"cache": False} if no_cache else {}))
     if not wait:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
         return
-    # Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once
-    with stop_on_signals(threading.Event()) as stop:
-        final = svc.wait(started["run_id"], on_progress=None if ctx.json else show_progress,
-                         stop=stop, on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
+    final = wait_for(ctx, svc, started["run_id"])
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != "success":
         sys.exit(1)
+
+
+def wait_for(ctx: CliContext, svc, run_id: str) -> dict:
+    """Wait for the run's end (running it here if no worker does) and return it.
+    Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once."""
+    with stop_on_signals(threading.Event()) as stop:
+        return svc.wait(run_id, on_progress=None if ctx.json else show_progress, stop=stop,
+                        on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
 
 
 def show_progress(run: dict) -> None:
