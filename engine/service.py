@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import metadata
 from typing import BinaryIO
 
@@ -20,8 +20,8 @@ from .clock import Clock
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from .runs import create_run, index_run, kill_pending, request_kill, scan_index
-from .runstate import RUN_PREFIX, RunState
+from .runs import create_run, kill_pending, request_kill, scan_index
+from .runstate import RunState
 from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
@@ -198,19 +198,6 @@ class WorkflowService:
         """Store a file's bytes as a blob (for `file` params): {"hash", "size"}."""
         oid, size = self.store.put_stream(stream)
         return {"hash": oid, "size": size}
-
-    # sync ---------------------------------------------------------------------------
-    def on_refs_updated(self, ref_names: Iterable[str]) -> int:
-        """Index runs whose refs arrived by sync (or changed elsewhere); returns how many."""
-        count = 0
-        for name in ref_names:
-            if name.startswith(RUN_PREFIX) and index_run(self.store, name[len(RUN_PREFIX):]):
-                count += 1
-        return count
-
-    def reindex(self) -> int:
-        """Rebuild the run list index from every `runs/` ref (it is derivable)."""
-        return self.on_refs_updated(name for name, _ in self.store.refs(RUN_PREFIX))
 
     # helpers ------------------------------------------------------------------------
     def load(self, run_id: str) -> RunState:
