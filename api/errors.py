@@ -20,13 +20,23 @@ from engine.errors import (
     clip,
 )
 from engine.limits import MAX_DESCRIPTION_CHARS
-from objstore import ConflictError, CorruptObject, MissingLinks, WfobjError
+from objstore import (
+    ConflictError,
+    CorruptObject,
+    MissingLinks,
+    PackBlockMismatch,
+    RefRefused,
+    WfobjError,
+)
+from objstore.errors import InvalidPack
 
 log = logging.getLogger("wfobj.api")
 
 
 def _status_of(exc: WfobjError) -> tuple[str, str]:
     """(HTTP status, title) for a library error, by what kind of error it is."""
+    if isinstance(exc, PackBlockMismatch):  # bad bytes sent to us: nothing was stored
+        return falcon.HTTP_400, "Checksum mismatch"
     if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
         return falcon.HTTP_500, "Corrupt object"
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat):
@@ -39,6 +49,10 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_400, "Invalid definition"
     if isinstance(exc, ParameterError):
         return falcon.HTTP_400, "Invalid parameters"
+    if isinstance(exc, RefRefused):
+        return falcon.HTTP_400, "Ref update refused"
+    if isinstance(exc, InvalidPack):
+        return falcon.HTTP_400, "Invalid pack"
     if isinstance(exc, RenderedTooLarge):
         return falcon.HTTP_400, "Command too large"
     if isinstance(exc, KeyError):

@@ -34,10 +34,12 @@ def engine_version(service: WorkflowService) -> str:
 
 
 def sync_extension(app: falcon.App, store: ObjectStore, service: WorkflowService) -> None:
-    """The /api/sync/* routes (api/sync.py); moved refs are announced to the service."""
+    """The /api/sync/* routes (api/sync.py), ref updates under the engine's ref policy."""
+    from engine.sync_policy import EngineRefPolicy
+
     from .sync import add_sync_routes
 
-    add_sync_routes(app, store, getattr(service, "on_refs_updated", None))
+    add_sync_routes(app, store, EngineRefPolicy())
 
 
 def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,

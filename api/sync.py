@@ -1,75 +1,31 @@
 """Sync endpoints (/api/sync/*): refs, missing ids, closure listing, pack upload/download.
 
-HTTP only: bodies in and out; the protocol lives in objstore.sync and objstore.car
-(docs/sync.md). Each resource says which role each method needs in `roles`.
+HTTP only: bodies in and out; the protocol lives in objstore.sync and objstore.car, the
+ref rules in the policy given (engine/sync_policy.py), and library errors become HTTP
+answers in api/errors.py (docs/sync.md). Each resource says which role each method needs
+in `roles`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
 import falcon
 
 from engine.documents import load_json
-from engine.errors import DocumentError, clip, excerpt
+from engine.errors import DocumentError, excerpt
 from objstore import ObjectStore
 from objstore.car import CAR_MEDIA_TYPE, MAX_BLOCK, iter_pack, receive_pack
-from objstore.errors import (
-    ChecksumMismatch,
-    InvalidHash,
-    InvalidObject,
-    InvalidPack,
-    InvalidRefName,
-    MissingLinks,
-    ObjectNotFound,
-    RefNotFound,
-)
 from objstore.ids import digest_of, is_hash, oid_of
-from objstore.sync import UPDATED, RefUpdate, apply_ref_updates, closure_ids, missing_ids
+from objstore.sync import RefPolicy, RefUpdate, apply_ref_updates, closure_ids, missing_ids
 
 OCTETS = "application/octet-stream"
 MAX_MISSING_IDS = 100_000
 MAX_JSON_BODY = 64 << 20
 MAX_PACK_BODY = MAX_BLOCK + (8 << 20)
 STREAM_PIECE = 1 << 20
-
-RefsHook = Callable[[list[str]], None]
-
-
-def _problem(exc: Exception) -> str:
-    """What was wrong, quoting no more than an excerpt of the input."""
-    if isinstance(exc, InvalidHash):
-        return f"invalid hash {excerpt(exc.value)}: {exc.reason}"
-    if isinstance(exc, InvalidRefName):
-        return f"invalid ref name {excerpt(exc.name)}: {exc.reason}"
-    return clip(str(exc), 300)
-
-
-def _http_error(exc: Exception) -> falcon.HTTPError:
-    """The HTTP answer for a sync failure; the description names the object."""
-    if isinstance(exc, ChecksumMismatch):
-        return falcon.HTTPBadRequest(title="Checksum mismatch", description=_problem(exc))
-    if isinstance(exc, MissingLinks):
-        return falcon.HTTPConflict(title="Missing links", description=_problem(exc))
-    if isinstance(exc, RefNotFound | ObjectNotFound):
-        return falcon.HTTPNotFound(title="Not found", description=_problem(exc))
-    return falcon.HTTPBadRequest(title="Bad sync request", description=_problem(exc))
-
-
-_SYNC_ERRORS = (
-    ChecksumMismatch,
-    InvalidHash,
-    InvalidObject,
-    InvalidPack,
-    InvalidRefName,
-    MissingLinks,
-    ObjectNotFound,
-    RefNotFound,
-    ValueError,
-)
-
 
 def _read_body(req: falcon.Request, limit: int) -> bytes:
     if req.content_length is not None and req.content_length > limit:
@@ -139,10 +95,7 @@ def _ref_updates(req: falcon.Request) -> tuple[list[RefUpdate], bool]:
     updates = []
     for item in body["updates"]:
         _fields(item, ("name", "old", "new"), (), title, REFS_BODY, "an update")
-        try:
-            updates.append(RefUpdate.from_json(item))
-        except (InvalidHash, InvalidRefName, InvalidObject) as exc:
-            raise _bad_body(title, REFS_BODY, _problem(exc)) from None
+        updates.append(RefUpdate.from_json(item))
     return updates, force
 
 
@@ -173,18 +126,15 @@ def coalesce(pieces: Iterable[bytes], size: int = STREAM_PIECE) -> Iterator[byte
 class SyncRefs:
     roles = {"GET": "reader", "POST": "admin"}
 
-    def __init__(self, store: ObjectStore, on_refs_updated: RefsHook | None):
-        self.store, self.on_refs_updated = store, on_refs_updated
+    def __init__(self, store: ObjectStore, policy: RefPolicy):
+        self.store, self.policy = store, policy
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"refs": dict(self.store.refs())}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         updates, force = _ref_updates(req)
-        results = apply_ref_updates(self.store, updates, force=force)
-        moved = [r.name for r in results if r.status == UPDATED]
-        if moved and self.on_refs_updated is not None:
-            self.on_refs_updated(moved)
+        results = apply_ref_updates(self.store, updates, self.policy, force=force)
         resp.media = {"results": [asdict(r) for r in results]}
 
 
@@ -208,10 +158,7 @@ class SyncObjects:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         wants, haves = _wants_haves(req)
-        try:
-            listed = list(closure_ids(self.store, wants, haves))
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        listed = list(closure_ids(self.store, wants, haves))
         resp.content_type = OCTETS
         resp.data = b"".join(digest_of(oid) for oid in listed)
 
@@ -225,10 +172,7 @@ class SyncPacks:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.content_length is not None and req.content_length > MAX_PACK_BODY:
             raise falcon.HTTPContentTooLarge(description=f"pack over {MAX_PACK_BODY} bytes")
-        try:
-            stats = receive_pack(self.store, req.bounded_stream)
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        stats = receive_pack(self.store, req.bounded_stream)
         resp.media = {"blocks": stats.blocks, "stored": stats.stored, "bytes": stats.bytes}
 
 
@@ -240,20 +184,17 @@ class SyncPackDownload:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         wants, haves = _wants_haves(req)
-        try:
-            oids = closure_ids(self.store, wants, haves)  # checks the wants before streaming
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        oids = closure_ids(self.store, wants, haves)  # checks the wants before streaming
         resp.content_type = CAR_MEDIA_TYPE
         resp.stream = coalesce(iter_pack(self.store, oids))
 
 
-def add_sync_routes(
-    app: falcon.App, store: ObjectStore, on_refs_updated: RefsHook | None = None
-) -> dict[str, object]:
-    """Mount the sync resources on `app`; returns {route: resource}."""
+def add_sync_routes(app: falcon.App, store: ObjectStore, policy: RefPolicy
+                    ) -> dict[str, object]:
+    """Mount the sync resources on `app`, ref updates following `policy`; returns
+    {route: resource}."""
     routes = {
-        "/api/sync/refs": SyncRefs(store, on_refs_updated),
+        "/api/sync/refs": SyncRefs(store, policy),
         "/api/sync/missing": SyncMissing(store),
         "/api/sync/objects": SyncObjects(store),
         "/api/sync/packs": SyncPacks(store),

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,9 +60,11 @@ def build_runs(store_path: Path, tree: Path, first: int, count: int, small: int,
             (folder / f"o{i:03d}").write_bytes(store.get_raw(link.oid))
         content = os.urandom(file_bytes)
         (folder / "file.bin").write_bytes(content)
-        manifest = store.put_object({"type": "bench_manifest", "run": run, "items": links,
+        run_id = str(uuid.uuid4())  # run-shaped, so the ref policy admits it
+        manifest = store.put_object({"type": "run_manifest", "run_id": run_id, "seq": run,
+                                     "items": links,
                                      "file": Link.blob(store.put_blob(content))})
-        store.add_ref_if_new(f"bench/run{run:05d}", manifest)
+        store.add_ref_if_new(f"runs/{run_id}", manifest)
     added = set(store) - before
     store.close()
     return added

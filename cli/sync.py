@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import click
 
-from objstore import ObjectStore, open_store
+from engine.sync_policy import EngineRefPolicy
+from objstore import open_store
 from objstore.sync import REFUSED, LocalRemote, Remote, SyncReport, pull, push
 
 from .context import CliContext, json_option, pass_ctx
@@ -17,13 +18,6 @@ from .context import CliContext, json_option, pass_ctx
 
 def is_url(remote: str) -> bool:
     return remote.startswith(("http://", "https://"))
-
-
-def refs_hook(store: ObjectStore) -> Callable[[list[str]], None] | None:
-    """The engine's hook that makes received runs/workflows answerable like local ones."""
-    from engine.service import WorkflowService
-
-    return getattr(WorkflowService(store), "on_refs_updated", None)
 
 
 def open_remote(remote: str, token: str | None, local_path: str | None) -> Remote:
@@ -34,8 +28,7 @@ def open_remote(remote: str, token: str | None, local_path: str | None) -> Remot
         return HttpRemote(remote, token)
     if local_path and os.path.realpath(remote) == os.path.realpath(local_path):
         raise click.UsageError(f"REMOTE {remote} is the local store itself")
-    store = open_store(remote)
-    return LocalRemote(store, on_refs_updated=refs_hook(store))
+    return LocalRemote(open_store(remote), EngineRefPolicy())
 
 
 class ProgressLine:
@@ -100,9 +93,9 @@ def _run_sync(obj: CliContext, remote: str, remote_token: str | None, label: str
     try:
         report = sync(store, other, line)
     finally:
+        line.done()
         other.close()
         store.close()
-    line.done()
     obj.emit(report.to_json(), lambda _: print_report(report))
     if any(r.status == REFUSED for r in report.refs):
         sys.exit(1)
@@ -115,7 +108,8 @@ def push_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: 
              dry_run: bool, force: bool) -> None:
     """Send REFS (default: all) and the objects they need to REMOTE (URL or store path)."""
     _run_sync(obj, remote, remote_token, "sending", lambda store, target, line: push(
-        store, target, list(refs), force=force, dry_run=dry_run, progress=line))
+        store, target, EngineRefPolicy(), list(refs), force=force, dry_run=dry_run,
+        progress=line))
 
 
 @click.command("pull")
@@ -125,8 +119,8 @@ def pull_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: 
              dry_run: bool, force: bool) -> None:
     """Fetch REFS (default: all) and the objects they need from REMOTE (URL or store path)."""
     _run_sync(obj, remote, remote_token, "receiving", lambda store, source, line: pull(
-        store, source, list(refs), force=force, dry_run=dry_run, progress=line,
-        on_refs_updated=refs_hook(store)))
+        store, source, EngineRefPolicy(), list(refs), force=force, dry_run=dry_run,
+        progress=line))
 
 
 def register(group: click.Group) -> None:

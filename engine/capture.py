@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from objstore import ObjectStore
 
+from .errors import FrameError
 from .executor import StoredText
 
 PREVIEW_BYTES = 16 << 10
@@ -37,10 +38,6 @@ def store_file(store: ObjectStore, path: str) -> StoredText:
 
 _HEADER = struct.Struct(">BxxxL")
 STREAM_STDOUT, STREAM_STDERR = 1, 2
-
-
-class FrameError(ValueError):
-    """The multiplexed log stream ended inside a frame or named an unknown stream."""
 
 
 def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:

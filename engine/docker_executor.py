@@ -22,15 +22,22 @@ import docker
 import docker.errors
 import requests
 
-from objstore import ObjectNotFound, ObjectStore, WfobjError
+from objstore import ObjectNotFound, ObjectStore
 
 from .capture import split_frames, store_empty, store_file
 from .container_limits import DEFAULT_LIMITS, ContainerLimits
-from .docker_facts import DockerFacts, ImageFacts, ImageUnavailable, image_facts, one_line
-from .errors import ExecutorUnavailable
+from .docker_facts import DockerFacts, ImageFacts, image_facts, one_line
+from .errors import (
+    BadInputName,
+    ContainerNotCreated,
+    ExecutorUnavailable,
+    ImageUnavailable,
+    MissingVar,
+    OutputRefused,
+)
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
-from .outputs import MissingVar, OutputCollector, OutputRefused, read_vars
-from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, BadInputName, remove_run_folders
+from .outputs import OutputCollector, read_vars
+from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +53,6 @@ CHECK_TIMEOUT_S = 10.0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ContainerNotCreated(WfobjError):
-    """The daemon refused to create the container (bad limits, image gone…)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(f"container could not be created: {reason}")
 
 
 @dataclass(frozen=True)

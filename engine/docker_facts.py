@@ -15,16 +15,7 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from objstore import WfobjError
-
-
-class ImageUnavailable(WfobjError):
-    """The image is not present locally (and pulling was not allowed or failed)."""
-
-    def __init__(self, image: str, reason: str):
-        self.image = image
-        self.reason = reason
-        super().__init__(f"image {image!r} {reason}")
+from .errors import ImageUnavailable
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,83 @@ class NothingToRepeat(EngineError):
     def __init__(self, run_id: str, state: str, verb: str):
         self.run_id, self.state, self.verb = run_id, state, verb
         super().__init__(f"run {run_id} is {state}: only an ended run can be {verb}d")
+
+
+class TokenError(EngineError):
+    """Root of token errors."""
+
+
+class InvalidTokenRequest(TokenError, ValueError):
+    """A user name or role that cannot be given a token."""
+
+    def __init__(self, field: str, value: object, reason: str):
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"invalid {field} {value!r}: {reason}")
+
+
+class TokenNotFound(TokenError, KeyError):
+    """No token with this id (or id prefix)."""
+
+    def __init__(self, token_id: str):
+        self.token_id = token_id
+        super().__init__(token_id)
+
+    def __str__(self) -> str:
+        return f"no token with id {self.token_id!r}"
+
+
+class OutputRefused(EngineError):
+    """A declared output or the vars file cannot be collected; `reason` says why."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"output {path!r}: {reason}")
+
+
+class MissingVar(EngineError):
+    """A declared var was not written to $WFOBJ_VARS."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"declared var {name!r} was not written to $WFOBJ_VARS")
+
+
+class BadInputName(EngineError):
+    """An input name that cannot be a file name directly under /in."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"input name {name!r} is not a plain file name")
+
+
+class ContainerNotCreated(EngineError):
+    """The daemon refused to create the container (bad limits, image gone…)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"container could not be created: {reason}")
+
+
+class FrameError(EngineError, ValueError):
+    """The multiplexed log stream ended inside a frame or named an unknown stream."""
+
+
+class ImageUnavailable(EngineError):
+    """The image is not present locally (and pulling was not allowed or failed)."""
+
+    def __init__(self, image: str, reason: str):
+        self.image = image
+        self.reason = reason
+        super().__init__(f"image {image!r} {reason}")
+
+
+class InputUnavailable(EngineError):
+    """A task input that an upstream task did not produce (reported as the attempt's error)."""
+
+
+class MissingOutput(OutputRefused):
+    """A declared output file or directory does not exist in /out."""
+
+    def __init__(self, path: str):
+        super().__init__(path, "declared output is missing from /out")

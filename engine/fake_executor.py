@@ -16,7 +16,6 @@ from objstore import ObjectStore
 
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
 
-
 FAKE_IMAGE_ID = "sha256:" + "0" * 64
 
 

@@ -15,8 +15,9 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from objstore import ObjectStore, WfobjError
+from objstore import ObjectStore
 
+from .errors import MissingOutput, MissingVar, OutputRefused
 from .executor import OutputFile
 
 MAX_VARS_BYTES = 1 << 20
@@ -24,30 +25,6 @@ MAX_DEPTH = 64  # nested directories under a declared one (each level holds an o
 MAX_FILES = 100_000  # files collected per attempt
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-class OutputRefused(WfobjError):
-    """A declared output or the vars file cannot be collected; `reason` says why."""
-
-    def __init__(self, path: str, reason: str):
-        self.path = path
-        self.reason = reason
-        super().__init__(f"output {path!r}: {reason}")
-
-
-class MissingOutput(OutputRefused):
-    """A declared output file or directory does not exist in /out."""
-
-    def __init__(self, path: str):
-        super().__init__(path, "declared output is missing from /out")
-
-
-class MissingVar(WfobjError):
-    """A declared var was not written to $WFOBJ_VARS."""
-
-    def __init__(self, name: str):
-        self.name = name
-        super().__init__(f"declared var {name!r} was not written to $WFOBJ_VARS")
 
 
 def split_output_path(path: str) -> list[str]:

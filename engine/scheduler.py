@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 from objstore import ConflictError, ObjectStore
 
-from .clock import Clock
-from .definition import dependencies
-from .errors import LeaseLost
 from . import cache as task_cache
 from . import lineage
 from .cache import TaskCache
+from .clock import Clock
+from .definition import dependencies
+from .errors import LeaseLost
 from .evidence import NO_CACHE, CacheFacts, record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request

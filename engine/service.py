@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import metadata
 from typing import BinaryIO
 
 from objstore import ObjectStore, check_hash
 from objstore.ids import HASH_HEX_LEN
 
-from . import views
+from . import cache, compare, lineage, repeat, views
 from .clock import Clock
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from . import cache, compare, lineage, repeat
-from .reindex import index_run_everywhere
 from .runs import create_run, kill_pending, request_kill, scan_index
 from .runstate import RUN_PREFIX, RunState
+from .sync_policy import index_runs
 from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
@@ -244,20 +243,11 @@ class WorkflowService:
         oid, size = self.store.put_stream(stream)
         return {"hash": oid, "size": size}
 
-    # sync ---------------------------------------------------------------------------
-    def on_refs_updated(self, ref_names: Iterable[str]) -> int:
-        """Index runs whose refs arrived by sync (or changed elsewhere); returns how many."""
-        count = 0
-        for name in ref_names:
-            if name.startswith(RUN_PREFIX) and index_run_everywhere(self.store,
-                                                                    name[len(RUN_PREFIX):]):
-                count += 1
-        return count
-
+    # indexes ------------------------------------------------------------------------
     def reindex(self) -> int:
         """Rebuild the run list, cache and file indexes from every `runs/` ref (all are
         derivable); returns how many runs were indexed."""
-        return self.on_refs_updated(name for name, _ in self.store.refs(RUN_PREFIX))
+        return index_runs(self.store, (name for name, _ in self.store.refs(RUN_PREFIX)))
 
     # helpers ------------------------------------------------------------------------
     def file_hash(self, text: str) -> str:

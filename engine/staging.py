@@ -15,20 +15,13 @@ import os
 import shutil
 import tempfile
 
-from objstore import ObjectStore, WfobjError
+from objstore import ObjectStore
 
+from .errors import BadInputName
 from .executor import InputFile
 
 VARS_MOUNT = "/wfobj"
 VARS_FILE = "vars"
-
-
-class BadInputName(WfobjError):
-    """An input name that cannot be a file name directly under /in."""
-
-    def __init__(self, name: str):
-        self.name = name
-        super().__init__(f"input name {name!r} is not a plain file name")
 
 
 def folder_prefix(run_id: str) -> str:

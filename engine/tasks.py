@@ -7,16 +7,12 @@ from collections.abc import Callable
 from objstore import ObjectStore
 
 from .definition import REF_RE, render_value, rendered_size
-from .errors import RenderedTooLarge
+from .errors import InputUnavailable, RenderedTooLarge
 from .executor import AttemptResult, InputFile, TaskSpec
 from .limits import MAX_RENDERED_BYTES
 
 # a run id's length, for sizes computed at trigger, before the run has its id
 UNKNOWN_RUN_ID = "00000000-0000-7000-8000-000000000000"
-
-
-class InputUnavailable(Exception):
-    """A task input that an upstream task did not produce (reported as the attempt's error)."""
 
 
 def reference_lookup(run_id: str, params: dict, values: dict,

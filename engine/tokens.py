@@ -14,36 +14,15 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from objstore import ObjectStore, WfobjError
+from objstore import ObjectStore
+
+from .errors import InvalidTokenRequest, TokenNotFound
 
 NAMESPACE = "tokens"
 ROLES = ("reader", "runner", "admin")
 TOKEN_PREFIX = "wfo_"
 TOKEN_ID_LEN = 12
 _USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}\Z")
-
-
-class TokenError(WfobjError):
-    """Root of token errors."""
-
-
-class InvalidTokenRequest(TokenError, ValueError):
-    """A user name or role that cannot be given a token."""
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"invalid {field} {value!r}: {reason}")
-
-
-class TokenNotFound(TokenError, KeyError):
-    """No token with this id (or id prefix)."""
-
-    def __init__(self, token_id: str):
-        self.token_id = token_id
-        super().__init__(token_id)
-
-    def __str__(self) -> str:
-        return f"no token with id {self.token_id!r}"
 
 
 @dataclass(frozen=True)

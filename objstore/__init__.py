@@ -14,7 +14,9 @@ from .errors import (
     MissingLinks,
     ObjectNotFound,
     ObjectStoreError,
+    PackBlockMismatch,
     RefNotFound,
+    RefRefused,
     StoreNotFound,
     WfobjError,
 )
@@ -25,7 +27,7 @@ from .store import ObjectStore
 
 __all__ = [
     "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "CorruptObject", "DamagedRecord", "InvalidHash", "InvalidObject",
-    "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError", "RefNotFound",
+    "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError", "PackBlockMismatch", "RefNotFound", "RefRefused",
     "StoreNotFound", "WfobjError", "Link", "CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName",
     "check_hash", "hash_bytes", "LmdbObjectStore", "MemoryObjectStore", "ObjectStore",
     "WriteBatch", "init_store", "open_store",

@@ -19,7 +19,7 @@ import blake3
 from . import codec
 from .batch import WriteBatch
 from .codec import Link
-from .errors import ChecksumMismatch, InvalidObject, InvalidPack
+from .errors import ChecksumMismatch, InvalidObject, InvalidPack, PackBlockMismatch
 from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, check_hash, cid_bytes, parse_cid
 from .records import chunk_entries, chunked_record, verified_chunks
 from .store import ObjectStore, stage_raw
@@ -220,7 +220,7 @@ def receive_pack(
     """Verify and store every block of a pack, committing every `commit_bytes`.
 
     Each block is checked against its CID before it is staged; a bad block raises
-    (ChecksumMismatch naming the hash, InvalidObject, InvalidPack, MissingLinks) and
+    (PackBlockMismatch naming the hash, InvalidObject, InvalidPack, MissingLinks) and
     drops the uncommitted group, so only verified, closure-complete objects are ever
     stored. Groups already committed stay, which is what makes a broken sync resumable.
     """
@@ -233,7 +233,7 @@ def receive_pack(
             if _receive_chunked(store, group, block, stats):
                 continue
         if block.oid not in store:
-            stage_raw(group.batch, block.data, block.codec, block.oid)
+            _stage(group, block)
             group.bytes += len(block.data)
             stats.stored += 1
         if group.bytes >= commit_bytes:
@@ -246,11 +246,20 @@ def receive_pack(
     return stats
 
 
+def _stage(group: _Group, block: Block) -> None:
+    """Stage one verified block; a block that is not what its CID names is the sender's
+    fault (PackBlockMismatch), not damage here."""
+    try:
+        stage_raw(group.batch, block.data, block.codec, block.oid)
+    except ChecksumMismatch as exc:
+        raise PackBlockMismatch(exc.expected, exc.got) from None
+
+
 def _receive_chunked(store: ObjectStore, group: _Group, block: Block, stats: ReceiveStats) -> bool:
     """Handle a chunked-file descriptor; False if the block is an ordinary object."""
     got = blake3.blake3(block.data).hexdigest()
     if got != block.oid:
-        raise ChecksumMismatch(block.oid, got)
+        raise PackBlockMismatch(block.oid, got)
     value = codec.decode(block.data)
     if not isinstance(value, dict) or value.get("type") != CHUNKED_FILE_TYPE:
         return False

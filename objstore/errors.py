@@ -132,3 +132,24 @@ class InvalidPack(ObjectStoreError, ValueError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(f"invalid pack: {reason}")
+
+
+class PackBlockMismatch(ChecksumMismatch, InvalidPack):
+    """A received pack block whose bytes are not what its CID names: bad input from the
+    sender (the store holds nothing of it), not damage in this store."""
+
+    def __init__(self, expected: str, got: str):
+        ChecksumMismatch.__init__(self, expected, got)
+        self.reason = str(self)
+
+
+class RefRefused(ObjectStoreError, ValueError):
+    """A ref update the ref policy forbids: a name outside the known namespaces, or a
+    target that is not what that ref may point at. Nothing of the update is applied."""
+
+    def __init__(self, name: str, target: str | None, reason: str):
+        self.name = name
+        self.target = target
+        self.reason = reason
+        to = f" -> {target}" if target else ""
+        super().__init__(f"ref update {name}{to} refused: {reason}")

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 from .car import ReceiveStats, block_bytes, block_of, header_bytes, iter_pack, receive_pack
-from .codec import Link
 from .errors import InvalidObject, MissingLinks, RefNotFound
 from .ids import ObjectId, check_hash
 from .refs import check_ref_name
@@ -25,9 +24,6 @@ from .walk import walk_closure
 
 MISSING_BATCH = 10_000
 PACK_BYTES = 8 << 20
-WORKFLOW_PREFIX = "workflows/"
-RUN_PREFIX = "runs/"
-MAX_ANCESTRY = 1_000_000
 
 UPDATED, UNCHANGED, REFUSED, WOULD_UPDATE = "updated", "unchanged", "refused", "would-update"
 
@@ -130,14 +126,12 @@ class Remote(abc.ABC):
 
 
 class LocalRemote(Remote):
-    """Another store reached directly (a store path). `on_refs_updated` is told which refs
-    moved, so the caller can let an engine index them (objstore never imports engine)."""
+    """Another store reached directly (a store path); its ref updates follow `policy`,
+    as a server's follow the server's."""
 
-    def __init__(
-        self, store: ObjectStore, on_refs_updated: Callable[[list[str]], None] | None = None
-    ):
+    def __init__(self, store: ObjectStore, policy: RefPolicy):
         self.store = store
-        self.on_refs_updated = on_refs_updated
+        self.policy = policy
 
     def list_refs(self) -> dict[str, ObjectId]:
         return dict(self.store.refs())
@@ -157,11 +151,7 @@ class LocalRemote(Remote):
         return iter_pack(self.store, closure_ids(self.store, wants, haves))
 
     def update_refs(self, updates: Sequence[RefUpdate], force: bool) -> list[RefResult]:
-        results = apply_ref_updates(self.store, updates, force=force)
-        moved = [r.name for r in results if r.status == UPDATED]
-        if moved and self.on_refs_updated is not None:
-            self.on_refs_updated(moved)
-        return results
+        return apply_ref_updates(self.store, updates, self.policy, force=force)
 
     def close(self) -> None:
         self.store.close()
@@ -185,66 +175,94 @@ def closure_ids(
 
 
 # ---- ref rules -----------------------------------------------------------------------------
-def is_ancestor(store: ObjectStore, ancestor: str, descendant: str) -> bool:
-    """True if `ancestor` is `descendant` or on its chain of `previous` links."""
-    oid: str | None = descendant
-    for _ in range(MAX_ANCESTRY):
-        if oid == ancestor:
-            return True
-        if oid is None or oid not in store or not store.is_structured(oid):
-            return False
-        prev = store.get_object(oid).get("previous")
-        oid = prev.oid if isinstance(prev, Link) else None
-    return False
+class RefPolicy(abc.ABC):
+    """Which refs exist and what they may point at, supplied by the layer that knows what
+    refs mean (objstore only moves them). Every update on either side of a sync passes
+    `check_name` and `check_target`; an existing ref moves only if `movable`, and then
+    only forward (`descends`) unless forced."""
+
+    @abc.abstractmethod
+    def check_name(self, name: str) -> None:
+        """RefRefused unless a ref called `name` may exist."""
+
+    @abc.abstractmethod
+    def check_target(self, store: ObjectStore, name: str, oid: str) -> None:
+        """RefRefused unless `oid` (in `store` with its closure) may be `name`'s value."""
+
+    @abc.abstractmethod
+    def movable(self, name: str) -> bool:
+        """True if an existing `name` may take another value (else it is add-only)."""
+
+    @abc.abstractmethod
+    def descends(self, store: ObjectStore, ancestor: str, descendant: str) -> bool:
+        """True if moving a ref from `ancestor` to `descendant` is a fast-forward."""
+
+    def refs_updated(self, store: ObjectStore, names: list[str]) -> None:
+        """Told which refs of `store` a sync moved (to index them, say); by default,
+        nothing to do."""
+        return None
 
 
 def decide_ref(
-    store: ObjectStore, name: str, current: str | None, new: str, force: bool
+    store: ObjectStore, policy: RefPolicy, name: str, current: str | None, new: str,
+    force: bool,
 ) -> tuple[str, str]:
     """(status, reason) for moving `name` from `current` to `new` on a side whose `store`
-    holds `new`'s closure. Runs (and any other ref) are add-only, never overwritten, even
-    with force; workflows move fast-forward only unless force."""
+    holds `new`'s closure. Add-only refs are never overwritten, even with force; movable
+    ones move fast-forward only unless force."""
     if current == new:
         return UNCHANGED, ""
     if current is None:
         return UPDATED, ""
-    if not name.startswith(WORKFLOW_PREFIX):
-        return REFUSED, _add_only_reason(name, current)
-    if is_ancestor(store, current, new):
+    if not policy.movable(name):
+        return REFUSED, _add_only_reason(current)
+    if policy.descends(store, current, new):
         return UPDATED, ""
     if force:
         return UPDATED, "forced (not a fast-forward)"
     return REFUSED, f"not a fast-forward: {current} is not an ancestor of {new} (use --force)"
 
 
-def _add_only_reason(name: str, current: str) -> str:
-    what = "run" if name.startswith(RUN_PREFIX) else "ref"
-    return f"{what} exists with a different value ({current}); only workflows/ refs ever move"
+def _add_only_reason(current: str) -> str:
+    return f"exists with a different value ({current}) and is add-only"
+
+
+def check_updates(store: ObjectStore, policy: RefPolicy, targets: Iterable[tuple[str, str]],
+                  ) -> None:
+    """RefRefused for the first (name, target) the policy forbids; targets that are not
+    in `store` are left to the caller (refused per ref, or not fetched yet)."""
+    for name, oid in targets:
+        policy.check_name(name)
+        if oid in store:
+            policy.check_target(store, name, oid)
 
 
 def apply_ref_updates(
-    store: ObjectStore, updates: Sequence[RefUpdate], *, force: bool = False
+    store: ObjectStore, updates: Sequence[RefUpdate], policy: RefPolicy, *, force: bool = False
 ) -> list[RefResult]:
     """Move refs on the receiving side, each by compare-and-swap against what the sender
-    saw. An update whose object is not (closure-complete) in the store is refused."""
-    results = []
-    for up in updates:
-        check_ref_name(up.name)
-        current = _ref_or_none(store, up.name)
-        if up.new not in store:
-            results.append(
-                RefResult(up.name, current, up.new, REFUSED, f"object {up.new} not in store")
-            )
-            continue
-        if current != up.old and current != up.new:
-            reason = f"ref moved since it was listed (expected {up.old}, found {current})"
-            results.append(RefResult(up.name, current, up.new, REFUSED, reason))
-            continue
-        status, reason = decide_ref(store, up.name, current, up.new, force)
-        if status == UPDATED and not _cas(store, up.name, current, up.new):
-            status, reason = REFUSED, "ref changed concurrently; sync again"
-        results.append(RefResult(up.name, current, up.new, status, reason))
+    saw. Every update is checked against `policy` first: one it forbids raises RefRefused
+    and none moves. An update whose object is not (closure-complete) in the store, or
+    that is not a permitted move, is refused in its result."""
+    check_updates(store, policy, ((up.name, up.new) for up in updates))
+    results = [_apply_one(store, policy, up, force) for up in updates]
+    moved = [r.name for r in results if r.status == UPDATED]
+    if moved:
+        policy.refs_updated(store, moved)
     return results
+
+
+def _apply_one(store: ObjectStore, policy: RefPolicy, up: RefUpdate, force: bool) -> RefResult:
+    current = _ref_or_none(store, up.name)
+    if up.new not in store:
+        return RefResult(up.name, current, up.new, REFUSED, f"object {up.new} not in store")
+    if current != up.old and current != up.new:
+        reason = f"ref moved since it was listed (expected {up.old}, found {current})"
+        return RefResult(up.name, current, up.new, REFUSED, reason)
+    status, reason = decide_ref(store, policy, up.name, current, up.new, force)
+    if status == UPDATED and not _cas(store, up.name, current, up.new):
+        status, reason = REFUSED, "ref changed concurrently; sync again"
+    return RefResult(up.name, current, up.new, status, reason)
 
 
 def _cas(store: ObjectStore, name: str, old: str | None, new: str) -> bool:
@@ -373,6 +391,7 @@ def plan_packs(
 def push(
     store: ObjectStore,
     remote: Remote,
+    policy: RefPolicy,
     names: Sequence[str] | None = None,
     *,
     force: bool = False,
@@ -381,13 +400,14 @@ def push(
     batch: int = MISSING_BATCH,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Send refs (default: all) and what they need to `remote`."""
+    """Send refs (default: all) and what they need to `remote`. A ref `policy` forbids
+    raises RefRefused before anything is sent."""
     report = SyncReport("push", dry_run)
+    local = select_refs(dict(store.refs()), names)
+    check_updates(store, policy, local.items())
     counted = _Rounds(remote, report)
     remote_refs = counted.list_refs()
-    updates, report.refs = _plan_push(
-        store, select_refs(dict(store.refs()), names), remote_refs, force
-    )
+    updates, report.refs = _plan_push(store, policy, local, remote_refs, force)
     known = [oid for oid in remote_refs.values() if oid in store]
     to_send = find_missing(store, counted, [u.new for u in updates], known, batch=batch)
     for pack in plan_packs(store, to_send, pack_bytes):
@@ -407,13 +427,14 @@ def push(
 
 
 def _plan_push(
-    store: ObjectStore, local: dict[str, ObjectId], remote_refs: dict[str, ObjectId], force: bool
+    store: ObjectStore, policy: RefPolicy, local: dict[str, ObjectId],
+    remote_refs: dict[str, ObjectId], force: bool,
 ) -> tuple[list[RefUpdate], list[RefResult]]:
     """Updates worth sending objects for, and refs already settled (unchanged / refused)."""
     updates, settled = [], []
     for name, new in local.items():
         current = remote_refs.get(name)
-        status, reason = decide_ref(store, name, current, new, force)
+        status, reason = decide_ref(store, policy, name, current, new, force)
         if status == UPDATED:
             updates.append(RefUpdate(name, current, new))
         else:
@@ -424,18 +445,22 @@ def _plan_push(
 def pull(
     store: ObjectStore,
     remote: Remote,
+    policy: RefPolicy,
     names: Sequence[str] | None = None,
     *,
     force: bool = False,
     dry_run: bool = False,
     commit_bytes: int = PACK_BYTES,
     progress: Progress | None = None,
-    on_refs_updated: Callable[[list[str]], None] | None = None,
 ) -> SyncReport:
-    """Fetch refs (default: all) and what they need from `remote` into `store`."""
+    """Fetch refs (default: all) and what they need from `remote` into `store`. A ref
+    name `policy` forbids raises RefRefused before anything is fetched, a forbidden
+    target once its objects are here and before any ref moves."""
     report = SyncReport("pull", dry_run)
     counted = _Rounds(remote, report)
     wanted = select_refs(counted.list_refs(), names)
+    for name in wanted:
+        policy.check_name(name)
     local_refs = dict(store.refs())
     candidates = [
         RefUpdate(name, local_refs.get(name), new)
@@ -447,7 +472,7 @@ def pull(
         for n, new in wanted.items()
         if local_refs.get(n) == new
     ]
-    candidates, refused = _refuse_add_only(candidates)
+    candidates, refused = _refuse_add_only(policy, candidates)
     report.refs += refused
     wants = list(dict.fromkeys(u.new for u in candidates if u.new not in store))
     if wants:
@@ -461,22 +486,21 @@ def pull(
             haves += [oid for oid in listed if oid not in lacking_set]
             _fetch(store, counted, wants, haves, report, commit_bytes, progress)
     if dry_run:
+        check_updates(store, policy, ((u.name, u.new) for u in candidates))
         report.refs += [RefResult(u.name, u.old, u.new, WOULD_UPDATE) for u in candidates]
         return _sorted(report)
-    results = apply_ref_updates(store, candidates, force=force)
-    report.refs += results
-    moved = [r.name for r in results if r.status == UPDATED]
-    if moved and on_refs_updated is not None:
-        on_refs_updated(moved)
+    report.refs += apply_ref_updates(store, candidates, policy, force=force)
     return _sorted(report)
 
 
-def _refuse_add_only(candidates: list[RefUpdate]) -> tuple[list[RefUpdate], list[RefResult]]:
-    """Split off add-only refs (runs/…) that exist locally with another value."""
+def _refuse_add_only(
+    policy: RefPolicy, candidates: list[RefUpdate]
+) -> tuple[list[RefUpdate], list[RefResult]]:
+    """Split off add-only refs that exist locally with another value."""
     keep, refused = [], []
     for up in candidates:
-        if up.old is not None and not up.name.startswith(WORKFLOW_PREFIX):
-            reason = _add_only_reason(up.name, up.old)
+        if up.old is not None and not policy.movable(up.name):
+            reason = _add_only_reason(up.old)
             refused.append(RefResult(up.name, up.old, up.new, REFUSED, reason))
         else:
             keep.append(up)

@@ -6,6 +6,7 @@ import io
 import os
 import uuid
 
+from engine.sync_policy import EngineRefPolicy
 from objstore import Link, ObjectStore
 from objstore.fsck import fsck
 
@@ -34,6 +35,7 @@ def make_run(
         prev_audit = Link.obj(store.put_object(audit))
     manifest = {
         "type": "run_manifest",
+        "run_id": run_id,
         "run": Link.obj(record),
         "evidence": evidence,
         "audit_head": prev_audit,
@@ -75,13 +77,32 @@ def verify_store(store: ObjectStore) -> int:
     return report.total
 
 
-def bare_sync_app():
-    """gunicorn entry for server tests: only the sync routes over $WFOBJ_STORE."""
+class RecordingPolicy(EngineRefPolicy):
+    """The engine's ref policy, remembering each batch of refs it was told moved."""
+
+    def __init__(self) -> None:
+        self.moved: list[list[str]] = []
+
+    def refs_updated(self, store: ObjectStore, names: list[str]) -> None:
+        self.moved.append(list(names))
+        super().refs_updated(store, names)
+
+
+def sync_app(store: ObjectStore, policy: EngineRefPolicy | None = None):
+    """A Falcon app with only the sync routes (and the API's error mapping) over `store`."""
     import falcon
 
+    from api import errors
     from api.sync import add_sync_routes
-    from objstore import open_store
 
     app = falcon.App()
-    add_sync_routes(app, open_store(os.environ["WFOBJ_STORE"]))
+    errors.install(app)
+    add_sync_routes(app, store, policy or EngineRefPolicy())
     return app
+
+
+def bare_sync_app():
+    """gunicorn entry for server tests: only the sync routes over $WFOBJ_STORE."""
+    from objstore import open_store
+
+    return sync_app(open_store(os.environ["WFOBJ_STORE"]))

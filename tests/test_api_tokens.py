@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from cli.context import CliContext
 from cli.main import cli
-from engine.tokens import InvalidTokenRequest, TokenNotFound, TokenStore, role_allows
+from engine.errors import InvalidTokenRequest, TokenNotFound
+from engine.tokens import TokenStore, role_allows
 from objstore import init_store
 
 

@@ -12,16 +12,14 @@ from datetime import UTC
 import blake3
 import pytest
 
-from engine.capture import PREVIEW_BYTES, FrameError, preview_text, split_frames, store_file
+from engine.capture import PREVIEW_BYTES, preview_text, split_frames, store_file
 from engine.docker_executor import DockerExecutor
+from engine.errors import FrameError, MissingOutput, MissingVar, OutputRefused
 from engine.executor import InputFile, TaskSpec
 from engine.outputs import (
     MAX_DEPTH,
     MAX_VARS_BYTES,
-    MissingOutput,
-    MissingVar,
     OutputCollector,
-    OutputRefused,
     read_vars,
     split_output_path,
 )

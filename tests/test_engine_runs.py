@@ -8,6 +8,7 @@ import pytest
 
 from engine.errors import BadCursor, ParameterError, UnknownRun
 from engine.runstate import QUEUE_NS
+from engine.sync_policy import index_runs
 from objstore import MemoryObjectStore
 from objstore.store import stage_raw
 from tests.support_engine import run_with, service, trigger, wordcount
@@ -130,7 +131,7 @@ def test_runs_arriving_by_sync_are_indexed_and_readable(store):
     svc = service(store)
     assert svc.get_run(run_id)["state"] == "success"  # straight from the ref
     assert svc.list_runs()["runs"] == []
-    assert svc.on_refs_updated([f"runs/{run_id}", "workflows/x"]) == 1
+    assert index_runs(store, [f"runs/{run_id}", "workflows/x"]) == 1
     assert [r["run_id"] for r in svc.list_runs()["runs"]] == [run_id]
     assert svc.run_audit(run_id)[-1]["to"] == "success"
     with pytest.raises(UnknownRun):
@@ -210,6 +211,6 @@ def test_a_stale_state_key_is_never_reported(store):
 def test_synced_runs_enter_the_state_index(store):
     run_id = copy_finished_run_into(store)
     svc = service(store)
-    svc.on_refs_updated([f"runs/{run_id}"])
+    index_runs(store, [f"runs/{run_id}"])
     assert [r["run_id"] for r in svc.list_runs(state="success")["runs"]] == [run_id]
     assert _by_state(store) == {"success": {run_id}}

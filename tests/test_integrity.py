@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -16,14 +17,18 @@ from click.testing import CliRunner
 from cli.context import CliContext
 from cli.main import cli
 from engine.fake_executor import FakeExecutor
+from engine.sync_policy import EngineRefPolicy
 from engine.worker import Worker
-from objstore import ChecksumMismatch, LmdbObjectStore
+from objstore import ChecksumMismatch, Link, LmdbObjectStore
 from objstore.sync import LocalRemote, push
 from tests.support_api import make_api
 from tests.support_damage import flip_byte_on_disk
 from tests.support_engine import run_with, service, task, trigger
 
 MARKER = "echo integrity-marker-" + "x" * 40
+
+
+POLICY = EngineRefPolicy()
 
 
 def damage(store: LmdbObjectStore, oid: str) -> None:
@@ -104,7 +109,10 @@ def test_damaged_chunk_is_not_served_or_sent(tmp_path):
     store = LmdbObjectStore(tmp_path / "a", create=True)
     content = os.urandom(10 << 20)
     oid, _ = store.put_stream(io.BytesIO(content))
-    store.add_ref_if_new("files/big", oid)
+    run_id = str(uuid.uuid4())
+    manifest = store.put_object({"type": "run_manifest", "run_id": run_id,
+                                 "big": Link.blob(oid)})
+    store.add_ref_if_new(f"runs/{run_id}", manifest)
     chunk = store.chunk_list(oid)[1][0]
     damage(store, chunk)
 
@@ -117,7 +125,7 @@ def test_damaged_chunk_is_not_served_or_sent(tmp_path):
     assert resp.status_code == 500 and chunk in resp.json["description"]
     target = LmdbObjectStore(tmp_path / "b", create=True)
     with pytest.raises(ChecksumMismatch):
-        push(store, LocalRemote(target), ["files/big"])
+        push(store, LocalRemote(target, POLICY), POLICY, [f"runs/{run_id}"])
     assert oid not in target and chunk not in target
     store.close()
     target.close()

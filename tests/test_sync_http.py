@@ -5,17 +5,25 @@ from __future__ import annotations
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import falcon
 import pytest
 import requests
 
-from api.sync import add_sync_routes
 from cli.sync_http import HttpRemote, RemoteError
+from engine.sync_policy import EngineRefPolicy
 from objstore import MemoryObjectStore
 from objstore.car import iter_pack
 from objstore.sync import REFUSED, UPDATED, find_missing, pull, push
 
-from .support_sync import make_run, make_workflow_version, set_workflow, verify_store
+from .support_sync import (
+    RecordingPolicy,
+    make_run,
+    make_workflow_version,
+    set_workflow,
+    sync_app,
+    verify_store,
+)
+
+POLICY = EngineRefPolicy()
 
 
 class _Quiet(WSGIRequestHandler):
@@ -31,9 +39,9 @@ class _ThreadedServer(WSGIServer):
 def served():
     """A bare app with only the sync routes over one memory store, on a loopback port."""
     store = MemoryObjectStore()
-    moved: list[list[str]] = []
-    app = falcon.App()
-    add_sync_routes(app, store, moved.append)
+    policy = RecordingPolicy()
+    app = sync_app(store, policy)
+    moved = policy.moved
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadedServer, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -46,14 +54,14 @@ def test_push_and_pull_over_http(served):
     url, remote_store, moved = served
     a = MemoryObjectStore()
     name, manifest = make_run(a, tasks=3, big=6 << 20)
-    report = push(a, HttpRemote(url, None), pack_bytes=1 << 20)
+    report = push(a, HttpRemote(url, None), POLICY, pack_bytes=1 << 20)
     assert report.objects == len(list(a)) and report.packs > 1
     assert remote_store.get_ref(name) == manifest
     assert moved == [[name]]
-    assert push(a, HttpRemote(url, None)).objects == 0
+    assert push(a, HttpRemote(url, None), POLICY).objects == 0
 
     c = MemoryObjectStore()
-    pulled = pull(c, HttpRemote(url, None))
+    pulled = pull(c, HttpRemote(url, None), POLICY)
     assert pulled.objects == len(list(a))
     assert c.get_ref(name) == manifest
     assert verify_store(c) == verify_store(remote_store) == len(list(a))
@@ -64,9 +72,9 @@ def test_diverged_workflow_refused_over_http(served):
     set_workflow(remote_store, "wc", make_workflow_version(remote_store, "wc", "theirs"))
     a = MemoryObjectStore()
     set_workflow(a, "wc", make_workflow_version(a, "wc", "mine"))
-    report = push(a, HttpRemote(url, None))
+    report = push(a, HttpRemote(url, None), POLICY)
     assert [r.status for r in report.refs] == [REFUSED]
-    forced = push(a, HttpRemote(url, None), force=True)
+    forced = push(a, HttpRemote(url, None), POLICY, force=True)
     assert [r.status for r in forced.refs] == [UPDATED]
     assert remote_store.get_ref("workflows/wc") == a.get_ref("workflows/wc")
 

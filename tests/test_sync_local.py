@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.sync_policy import EngineRefPolicy
 from objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, RefNotFound
 from objstore.car import IterStream, iter_pack, receive_pack
 from objstore.sync import (
@@ -17,7 +18,15 @@ from objstore.sync import (
     push,
 )
 
-from .support_sync import make_run, make_workflow_version, set_workflow, verify_store
+from .support_sync import (
+    RecordingPolicy,
+    make_run,
+    make_workflow_version,
+    set_workflow,
+    verify_store,
+)
+
+POLICY = EngineRefPolicy()
 
 
 @pytest.fixture(params=["memory", "lmdb"])
@@ -36,7 +45,7 @@ class FlakyRemote(LocalRemote):
     """A transport that breaks after `packs_ok` packs (a sync killed halfway)."""
 
     def __init__(self, store, packs_ok: int):
-        super().__init__(store)
+        super().__init__(store, POLICY)
         self.packs_ok = packs_ok
 
     def send_pack(self, pieces, size):
@@ -53,14 +62,14 @@ def statuses(report):
 def test_push_everything_then_nothing(stores):
     a, b, _ = stores
     names = [make_run(a)[0] for _ in range(3)]
-    report = push(a, LocalRemote(b), pack_bytes=2048)
+    report = push(a, LocalRemote(b, POLICY), POLICY, pack_bytes=2048)
     assert report.objects == len(list(a))
     assert report.packs > 1
     assert statuses(report) == {n: UPDATED for n in names}
     assert dict(b.refs()) == dict(a.refs())
     assert verify_store(a) == verify_store(b)
 
-    again = push(a, LocalRemote(b))
+    again = push(a, LocalRemote(b, POLICY), POLICY)
     assert (again.objects, again.bytes, again.packs) == (0, 0, 0)
     assert statuses(again) == {n: UNCHANGED for n in names}
 
@@ -68,11 +77,11 @@ def test_push_everything_then_nothing(stores):
 def test_incremental_push_sends_only_new_objects(stores):
     a, b, _ = stores
     make_run(a, seed=b"shared")
-    push(a, LocalRemote(b))
+    push(a, LocalRemote(b, POLICY), POLICY)
     before = set(a)
     name, _ = make_run(a, seed=b"shared")
     new = set(a) - before
-    report = push(a, LocalRemote(b))
+    report = push(a, LocalRemote(b, POLICY), POLICY)
     assert report.objects == len(new)
     assert statuses(report)[name] == UPDATED
     assert set(b) == set(a)
@@ -82,10 +91,10 @@ def test_named_refs_only(stores):
     a, b, _ = stores
     first, _ = make_run(a)
     second, _ = make_run(a)
-    push(a, LocalRemote(b), [first])
+    push(a, LocalRemote(b, POLICY), POLICY, [first])
     assert [n for n, _ in b.refs()] == [first]
     with pytest.raises(RefNotFound):
-        push(a, LocalRemote(b), ["runs/nope"])
+        push(a, LocalRemote(b, POLICY), POLICY, ["runs/nope"])
     assert second not in dict(b.refs())
 
 
@@ -95,13 +104,13 @@ def test_killed_push_resumes(stores):
         make_run(a, tasks=5)
     total = len(list(a))
     with pytest.raises(ConnectionError):
-        push(a, FlakyRemote(b, packs_ok=2), pack_bytes=1024)
+        push(a, FlakyRemote(b, packs_ok=2), POLICY, pack_bytes=1024)
     received = len(list(b))
     assert 0 < received < total
     assert list(b.refs()) == []
     verify_store(b)  # what arrived is verified and closure-complete
 
-    report = push(a, LocalRemote(b), pack_bytes=1024)
+    report = push(a, LocalRemote(b, POLICY), POLICY, pack_bytes=1024)
     assert report.objects == total - received
     assert dict(b.refs()) == dict(a.refs())
     verify_store(b)
@@ -110,7 +119,7 @@ def test_killed_push_resumes(stores):
 def test_flipped_byte_refused_naming_hash(stores):
     a, b, _ = stores
     make_run(a, tasks=2)
-    oids = list(find_missing(a, LocalRemote(b), [oid for _, oid in a.refs()]))
+    oids = list(find_missing(a, LocalRemote(b, POLICY), [oid for _, oid in a.refs()]))
     pack = bytearray(b"".join(iter_pack(a, oids)))
     victim = oids[len(oids) // 2]
     data = a.get_raw(victim)
@@ -129,12 +138,12 @@ def test_chunked_blob_syncs_and_verifies(stores):
     name, manifest = make_run(a, tasks=1, big=20 << 20)
     big = a.get_object(manifest)["big"].oid
     assert a.record(big).is_chunked
-    report = push(a, LocalRemote(b))
+    report = push(a, LocalRemote(b, POLICY), POLICY)
     assert report.bytes < (20 << 20) * 1.01
     assert b.record(big).is_chunked
     assert b.chunk_list(big) == a.chunk_list(big)
     assert b"".join(b.iter_blob(big)) == b"".join(a.iter_blob(big))
-    pull(c, LocalRemote(b))
+    pull(c, LocalRemote(b, POLICY), POLICY)
     assert dict(c.refs()) == {name: manifest}
     for st in (a, b, c):
         verify_store(st)
@@ -144,23 +153,23 @@ def test_workflow_fast_forward_and_divergence(stores):
     a, b, _ = stores
     v1 = make_workflow_version(a, "wc", "one")
     set_workflow(a, "wc", v1)
-    push(a, LocalRemote(b))
+    push(a, LocalRemote(b, POLICY), POLICY)
     v2 = make_workflow_version(a, "wc", "two", previous=v1)
     set_workflow(a, "wc", v2)
-    assert statuses(push(a, LocalRemote(b))) == {"workflows/wc": UPDATED}
+    assert statuses(push(a, LocalRemote(b, POLICY), POLICY)) == {"workflows/wc": UPDATED}
     assert b.get_ref("workflows/wc") == v2
 
     other = make_workflow_version(b, "wc", "diverged", previous=v2)
     set_workflow(b, "wc", other)
     v3 = make_workflow_version(a, "wc", "three", previous=v2)
     set_workflow(a, "wc", v3)
-    refused = push(a, LocalRemote(b))
+    refused = push(a, LocalRemote(b, POLICY), POLICY)
     assert statuses(refused) == {"workflows/wc": REFUSED}
     assert "fast-forward" in refused.refs[0].reason
     assert refused.objects == 0
     assert b.get_ref("workflows/wc") == other
 
-    forced = push(a, LocalRemote(b), force=True)
+    forced = push(a, LocalRemote(b, POLICY), POLICY, force=True)
     assert statuses(forced) == {"workflows/wc": UPDATED}
     assert b.get_ref("workflows/wc") == v3
 
@@ -169,14 +178,14 @@ def test_pull_refuses_diverged_workflow_without_force(stores):
     a, b, _ = stores
     base = make_workflow_version(a, "wc", "base")
     set_workflow(a, "wc", base)
-    pull(b, LocalRemote(a))
+    pull(b, LocalRemote(a, POLICY), POLICY)
     set_workflow(a, "wc", make_workflow_version(a, "wc", "remote", previous=base))
     mine = make_workflow_version(b, "wc", "local", previous=base)
     set_workflow(b, "wc", mine)
-    report = pull(b, LocalRemote(a))
+    report = pull(b, LocalRemote(a, POLICY), POLICY)
     assert statuses(report) == {"workflows/wc": REFUSED}
     assert b.get_ref("workflows/wc") == mine
-    assert statuses(pull(b, LocalRemote(a), force=True)) == {"workflows/wc": UPDATED}
+    assert statuses(pull(b, LocalRemote(a, POLICY), POLICY, force=True)) == {"workflows/wc": UPDATED}
 
 
 def test_runs_are_add_only(stores):
@@ -186,11 +195,11 @@ def test_runs_are_add_only(stores):
     assert b.set_ref_if_equals(own_name, theirs, None)  # b's manifest, under a's run id
     assert b.add_ref_if_new(name, theirs)
     for force in (False, True):
-        report = push(a, LocalRemote(b), force=force)
+        report = push(a, LocalRemote(b, POLICY), POLICY, force=force)
         assert statuses(report) == {name: REFUSED}
         assert "different" in report.refs[0].reason
         assert b.get_ref(name) == theirs
-        report = pull(a, LocalRemote(b), force=force)
+        report = pull(a, LocalRemote(b, POLICY), POLICY, force=force)
         assert statuses(report)[name] == REFUSED
         assert a.get_ref(name) == mine
 
@@ -198,11 +207,11 @@ def test_runs_are_add_only(stores):
 def test_dry_run_changes_nothing(stores):
     a, b, _ = stores
     name, _ = make_run(a)
-    report = push(a, LocalRemote(b), dry_run=True)
+    report = push(a, LocalRemote(b, POLICY), POLICY, dry_run=True)
     assert report.objects == len(list(a)) and report.bytes > 0
     assert statuses(report) == {name: WOULD_UPDATE}
     assert list(b) == [] and list(b.refs()) == []
-    report = pull(b, LocalRemote(a), dry_run=True)
+    report = pull(b, LocalRemote(a, POLICY), POLICY, dry_run=True)
     assert report.objects == len(list(a))
     assert list(b) == []
 
@@ -219,10 +228,10 @@ def test_pull_resumes_after_broken_stream(stores):
             yield data[: len(data) * 2 // 3]
 
     with pytest.raises(Exception, match="truncated"):
-        pull(b, Cut(a), commit_bytes=512)
+        pull(b, Cut(a, POLICY), POLICY, commit_bytes=512)
     got = len(list(b))
     assert 0 < got < total and list(b.refs()) == []
-    report = pull(b, LocalRemote(a))
+    report = pull(b, LocalRemote(a, POLICY), POLICY)
     assert report.objects == total - got
     assert dict(b.refs()) == dict(a.refs())
     verify_store(b)
@@ -231,18 +240,20 @@ def test_pull_resumes_after_broken_stream(stores):
 def test_deep_chain_costs_few_rounds(stores):
     a, b, _ = stores
     name, _ = make_run(a, tasks=200)  # a 200-link audit chain
-    report = push(a, LocalRemote(b), batch=10_000)
+    report = push(a, LocalRemote(b, POLICY), POLICY, batch=10_000)
     # list_refs + one missing() round + one pack + update_refs
     assert report.rounds == 4
     assert report.objects == len(list(a))
 
 
-def test_on_refs_updated_hook(stores):
+def test_policy_told_which_refs_moved(stores):
     a, b, _ = stores
     name, _ = make_run(a)
-    seen = []
-    push(a, LocalRemote(b, on_refs_updated=seen.append))
-    assert seen == [[name]]
-    pulled = []
-    pull(MemoryObjectStore(), LocalRemote(a), on_refs_updated=pulled.append)
-    assert pulled == [[name]]
+    pushed = RecordingPolicy()
+    push(a, LocalRemote(b, pushed), POLICY)
+    assert pushed.moved == [[name]]
+    pulled = RecordingPolicy()
+    pull(MemoryObjectStore(), LocalRemote(a, POLICY), pulled)
+    assert pulled.moved == [[name]]
+    assert push(a, LocalRemote(b, pushed), POLICY).refs_updated == []
+    assert pushed.moved == [[name]]  # nothing moved: not told again

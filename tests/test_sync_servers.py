@@ -12,12 +12,16 @@ from pathlib import Path
 import pytest
 
 from cli.sync_http import HttpRemote
+from engine.sync_policy import EngineRefPolicy
 from objstore import init_store, open_store
 from objstore.sync import UNCHANGED, UPDATED, pull, push
 
 from .support_sync import make_run, verify_store
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+POLICY = EngineRefPolicy()
 
 
 def _free_port() -> int:
@@ -78,22 +82,22 @@ def test_push_pull_repush_between_servers(two_servers, tmp_path):
     name, manifest = make_run(local, tasks=4, big=6 << 20)
     total = len(list(local))
 
-    first = push(local, HttpRemote(url1, None), pack_bytes=1 << 20)
+    first = push(local, HttpRemote(url1, None), POLICY, pack_bytes=1 << 20)
     assert first.objects == total and first.packs > 1
     assert [(r.name, r.status) for r in first.refs] == [(name, UPDATED)]
-    again = push(local, HttpRemote(url1, None))
+    again = push(local, HttpRemote(url1, None), POLICY)
     assert (again.objects, again.bytes) == (0, 0)
     assert [r.status for r in again.refs] == [UNCHANGED]
 
     before = set(local)
     second_name, _ = make_run(local, tasks=2)
     new = set(local) - before
-    assert push(local, HttpRemote(url1, None)).objects == len(new)
+    assert push(local, HttpRemote(url1, None), POLICY).objects == len(new)
 
     third = init_store(tmp_path / "third")
-    pulled = pull(third, HttpRemote(url1, None))
+    pulled = pull(third, HttpRemote(url1, None), POLICY)
     assert pulled.objects == len(list(local))
-    assert push(third, HttpRemote(url2, None)).objects == len(list(local))
+    assert push(third, HttpRemote(url2, None), POLICY).objects == len(list(local))
 
     stores = [local, third, *(open_store(p) for p in server_paths)]
     for st in stores:
