@@ -152,3 +152,13 @@ class ExecutorUnavailable(EngineError):
         self.what = what
         self.reason = reason
         super().__init__(f"{what} is unreachable: {reason}")
+
+
+class RunIdUnresolved(EngineError, ValueError):
+    """An abbreviated run id (or `latest`) that names no run, or more than one."""
+
+    def __init__(self, text: str, matches: int, problem: str):
+        self.text = text
+        self.matches = matches
+        self.problem = problem
+        super().__init__(problem)

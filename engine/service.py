@@ -18,9 +18,10 @@ from objstore import ObjectStore
 from . import views
 from .clock import Clock
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun
+from .definition import topological_order
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from .runs import create_run, index_run, kill_pending, request_kill, scan_index
+from .runs import create_run, index_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
@@ -55,6 +56,18 @@ class WorkflowService:
         reg = self.registry.apply(name, source, user=user, content_type=content_type)
         return {"name": reg.name, "definition_hash": reg.definition_hash,
                 "version": reg.version}, reg.created
+
+    def validate_workflow(self, name: str, source: str | bytes | dict, *,
+                          content_type: str = "application/json") -> dict:
+        """Check a definition as `apply_workflow` would, registering nothing.
+        {"name", "definition_hash", "registered", "params", "tasks"} (tasks in run order)."""
+        oid, definition = self.registry.validate(name, source, content_type)
+        head = self.registry.head(name)
+        registered = (head is not None
+                      and self.store.get_object(head)["definition"].oid == oid)
+        return {"name": name, "definition_hash": oid, "registered": registered,
+                "params": sorted(definition["params"]),
+                "tasks": topological_order(definition["tasks"])}
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
@@ -100,8 +113,11 @@ class WorkflowService:
         return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
-                  limit: int = 50, cursor: str | None = None) -> dict:
+                  limit: int = 50, cursor: str | None = None,
+                  id_prefix: str | None = None) -> dict:
         """{"runs": [run…], "next_cursor"}, newest first; cursor stable while runs arrive.
+        `id_prefix` keeps the runs whose id starts with it (how the CLI resolves an
+        abbreviated id).
 
         Run ids are UUIDv7, so id order is creation order: the cursor is the last id
         returned, and runs created later sort before it and never shift a page."""
@@ -109,7 +125,9 @@ class WorkflowService:
         after = decode_cursor(cursor) if cursor else None
         runs, last = [], None
         # a state filter reads the by-state index: only runs in that state are visited
-        for run_id, entry in scan_index(self.store, state, after):
+        rows = (scan_index(self.store, state, after) if id_prefix is None
+                else scan_prefix(self.store, id_prefix, state, after))
+        for run_id, entry in rows:
             last = run_id
             if workflow and entry["workflow"] != workflow:
                 continue
@@ -119,11 +137,15 @@ class WorkflowService:
                 continue
             if len(runs) == limit:
                 break
-        more = len(runs) == limit and last is not None and self.has_more(last, state)
+        more = (len(runs) == limit and last is not None
+                and self.has_more(last, state, id_prefix))
         return {"runs": runs, "next_cursor": encode_cursor(last) if more else None}
 
-    def has_more(self, after: str, state: str | None = None) -> bool:
-        return next(scan_index(self.store, state, after), None) is not None
+    def has_more(self, after: str, state: str | None = None,
+                 id_prefix: str | None = None) -> bool:
+        rows = (scan_index(self.store, state, after) if id_prefix is None
+                else scan_prefix(self.store, id_prefix, state, after))
+        return next(rows, None) is not None
 
     def get_run(self, run_id: str) -> dict:
         return views.run_view(self.load(run_id))
