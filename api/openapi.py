@@ -53,6 +53,9 @@ SCHEMAS: dict[str, S] = {
                             registered_by=STR, registered_at=TIME),
     "Definition": _obj("definition_hash", "definition", definition_hash=HASH,
                        definition={"type": "object"}),
+    "Validated": _obj("name", "definition_hash", "registered", "params", "tasks", name=STR,
+                      definition_hash=HASH, registered={"type": "boolean"},
+                      params=_arr(STR), tasks=_arr(STR)),
     "TriggerBody": {"type": "object", "properties": {
         "parameters": {"type": "object"},
         "cache": {"type": "boolean", "description": "false: no task reuses an earlier attempt"}},
@@ -214,6 +217,10 @@ def _paths() -> S:
             "trigger a run of the current version", "runner",
             [_answer("202", "queued", _ref("Triggered"))], "400 404 413 415", [P_NAME],
             TRIGGER_BODY)},
+        "/api/workflows/{name}/validate": {"post": _op(
+            "check a definition as PUT would, registering nothing", "reader",
+            [_answer("200", "valid", _ref("Validated"))], "400 413 415", [P_NEW_NAME],
+            DEFINITION_BODY)},
         "/api/workflows/by-hash/{hash}": {"get": _op(
             "a definition by its hash", "reader", [_answer("200", "ok", _ref("Definition"))],
             "400 404", [P_HASH])},
@@ -228,7 +235,9 @@ def _paths() -> S:
             _query("limit", "page size (1-1000, default 50)",
                    {"type": "integer", "minimum": 1, "maximum": 1000}),
             _query("cursor", "next_cursor of the previous page (the run id it ended at)",
-                   RUN_ID)])},
+                   RUN_ID),
+            _query("id_prefix", "only runs whose id starts with this (abbreviated ids)",
+                   {"type": "string", "pattern": "^[0-9a-f][0-9a-f-]{0,35}$"})])},
         "/api/runs/{run_id}": _run_get("a run", _ref("Run")),
         "/api/runs/{run_id}/tasks": _run_get("evidence of every task, topological",
                                              _arr(_ref("Evidence"))),

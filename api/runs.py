@@ -6,6 +6,7 @@ from __future__ import annotations
 import falcon
 
 from engine.errors import excerpt
+from engine.run_ids import PREFIX_RE
 from engine.service import WorkflowService
 
 from .params import int_query, name_param, run_id_param
@@ -25,6 +26,12 @@ class RunList:
         workflow = req.get_param("workflow")
         state = req.get_param("state")
         cursor = req.get_param("cursor")
+        id_prefix = req.get_param("id_prefix")
+        if id_prefix is not None and not PREFIX_RE.match(id_prefix):
+            raise falcon.HTTPBadRequest(
+                title="Invalid id_prefix",
+                description=f"invalid id_prefix {excerpt(id_prefix)}: the start of a "
+                            "lower-case run id (hex digits and '-', at most 36)")
         if workflow is not None:
             name_param(workflow)
         if state is not None and state not in RUN_STATES:
@@ -36,7 +43,7 @@ class RunList:
                                         description="cursor is empty: pass a next_cursor")
         resp.media = self.service.list_runs(
             workflow=workflow, state=state, limit=int_query(req, "limit", 50, 1, MAX_PAGE),
-            cursor=cursor)
+            cursor=cursor, id_prefix=id_prefix)
 
 
 class _RunView:

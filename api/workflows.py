@@ -33,16 +33,36 @@ class Workflow:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         name_param(name)
-        document = read_document(req, yaml_ok=True)
-        if not isinstance(document, dict):
-            raise falcon.HTTPBadRequest(
-                title="Invalid definition",
-                description=f"a definition is a mapping, got {type(document).__name__}")
-        kind = "application/yaml" if media_type(req) in YAML_TYPES else falcon.MEDIA_JSON
+        document, kind = definition_body(req)
         result, created = self.service.apply_workflow(
             name, document, user=req.context.user, content_type=kind)
         resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
         resp.media = result
+
+
+def definition_body(req: falcon.Request) -> tuple[dict, str]:
+    """The definition document of a PUT or validate body, with its content type."""
+    document = read_document(req, yaml_ok=True)
+    if not isinstance(document, dict):
+        raise falcon.HTTPBadRequest(
+            title="Invalid definition",
+            description=f"a definition is a mapping, got {type(document).__name__}")
+    kind = "application/yaml" if media_type(req) in YAML_TYPES else falcon.MEDIA_JSON
+    return document, kind
+
+
+class ValidateWorkflow:
+    """POST a definition to check it as PUT would, registering nothing."""
+
+    roles = {"POST": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        name_param(name)
+        document, kind = definition_body(req)
+        resp.media = self.service.validate_workflow(name, document, content_type=kind)
 
 
 class WorkflowVersions:

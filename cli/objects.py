@@ -17,6 +17,8 @@ from objstore.walk import follow_chain, walk_tree
 
 from .context import CliContext, json_option, pass_ctx
 
+WORKFLOW_REFS = "workflows/"  # engine.workflows.REF_PREFIX, as users type it
+
 LOG_FIELDS = ("version", "name", "state", "registered_by", "triggered_by")
 
 
@@ -162,20 +164,29 @@ def _log_entry(store: ObjectStore, oid: str) -> dict:
     return entry
 
 
+def _ref_or_hash(store: ObjectStore, ref: str) -> str:
+    """REF as a ref name, a workflow name (`workflows/` may be left out) or a hash prefix."""
+    for name in (ref, WORKFLOW_REFS + ref):
+        try:
+            return store.get_ref(name)
+        except (RefNotFound, ValueError):
+            continue
+    try:
+        return store.resolve(ref)
+    except (KeyError, ValueError):
+        raise click.ClickException(f"not found: {ref} (neither a ref, a workflow nor a "
+                                   "hash)") from None
+
+
 @click.command()
 @click.argument("ref")
 @json_option
 @pass_ctx
 def log(ctx: CliContext, ref: str) -> None:
-    """Follow REF's object and its `previous` links, newest first."""
+    """Follow REF's object and its `previous` links, newest first (REF: a ref, a workflow
+    name without `workflows/`, or a hash prefix)."""
     store = ctx.store()
-    try:
-        start = store.get_ref(ref)
-    except (RefNotFound, ValueError):
-        try:
-            start = store.resolve(ref)
-        except (KeyError, ValueError):
-            raise click.ClickException(f"not found: {ref} (neither a ref nor a hash)") from None
+    start = _ref_or_hash(store, ref)
     entries = [_log_entry(store, oid) for oid in follow_chain(store, start)]
 
     def human(rows: list[dict]) -> None:

@@ -82,6 +82,13 @@ class RemoteService:
                              headers={"Content-Type": content_type})
         return resp.json(), resp.status_code == 201
 
+    def validate_workflow(self, name: str, source: str | bytes | dict, *,
+                          content_type: str = "application/json") -> dict:
+        if isinstance(source, dict):
+            source, content_type = json.dumps(source), "application/json"
+        return self._json("POST", f"/api/workflows/{_seg(name)}/validate", data=source,
+                          headers={"Content-Type": content_type})
+
     def list_workflows(self) -> list[dict]:
         return self._json("GET", "/api/workflows")
 
@@ -125,9 +132,11 @@ class RemoteService:
                           params={"direction": direction, "depth": depth})
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
-                  limit: int = 50, cursor: str | None = None) -> dict:
+                  limit: int = 50, cursor: str | None = None,
+                  id_prefix: str | None = None) -> dict:
         query = {k: v for k, v in {"workflow": workflow, "state": state, "limit": limit,
-                                   "cursor": cursor}.items() if v is not None}
+                                   "cursor": cursor, "id_prefix": id_prefix}.items()
+                 if v is not None}
         return self._json("GET", "/api/runs", params=query)
 
     def get_run(self, run_id: str) -> dict:

@@ -12,6 +12,7 @@ from engine.container_limits import ContainerLimits
 from engine.lifeline import stop_on_signals
 
 from .context import CliContext, docker_executor_factory, json_option, limit_options, pass_ctx
+from .run_ref import run_id_argument, strip_workflow_prefix
 from .workflows import local_user
 
 
@@ -61,6 +62,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     from engine.parameters import parse_text_values
 
     svc = ctx.service()
+    name = strip_workflow_prefix(name)
     declared = (svc.get_workflow(name) if name else svc.get_definition(definition_hash))
     values = parse_text_values(declared["definition"]["params"],
                                upload_files(svc, split_params(params)))
@@ -136,12 +138,12 @@ def list_(ctx: CliContext, workflow: str | None, state: str | None, limit: int,
         if page["next_cursor"]:
             click.echo(f"(more: --cursor {page['next_cursor']})")
 
-    ctx.emit(ctx.service().list_runs(workflow=workflow, state=state, limit=limit, cursor=cursor),
+    ctx.emit(ctx.service().list_runs(workflow=strip_workflow_prefix(workflow), state=state, limit=limit, cursor=cursor),
              human)
 
 
 @run.command("show")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def show(ctx: CliContext, run_id: str) -> None:
@@ -158,7 +160,7 @@ def show(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("tasks")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def tasks(ctx: CliContext, run_id: str) -> None:
@@ -172,7 +174,7 @@ def tasks(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("task")
-@click.argument("run_id")
+@run_id_argument
 @click.argument("task")
 @json_option
 @pass_ctx
@@ -188,7 +190,7 @@ def task(ctx: CliContext, run_id: str, task: str) -> None:
 
 
 @run.command("files")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def files(ctx: CliContext, run_id: str) -> None:
@@ -201,7 +203,7 @@ def files(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("lineage")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def lineage(ctx: CliContext, run_id: str) -> None:
@@ -214,7 +216,7 @@ def lineage(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("audit")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def audit(ctx: CliContext, run_id: str) -> None:
@@ -230,7 +232,7 @@ def audit(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("kill")
-@click.argument("run_id")
+@run_id_argument
 @json_option
 @pass_ctx
 def kill(ctx: CliContext, run_id: str) -> None:
@@ -241,7 +243,7 @@ def kill(ctx: CliContext, run_id: str) -> None:
 
 
 @run.command("logs")
-@click.argument("run_id")
+@run_id_argument
 @click.argument("task", required=False)
 @json_option
 @pass_ctx

@@ -8,6 +8,7 @@ import os
 import click
 
 from .context import CliContext, json_option, pass_ctx
+from .run_ref import strip_workflow_prefix
 
 
 def local_user() -> str:
@@ -51,6 +52,38 @@ def apply(ctx: CliContext, file: str, name: str | None) -> None:
         f"{r['definition_hash']}"))
 
 
+def checking_service(ctx: CliContext):
+    """The service to validate with: the store's or server's, else one on an empty
+    in-memory store (a definition is checked the same either way)."""
+    if ctx.server or ctx.store_path:
+        return ctx.service()
+    from engine.service import WorkflowService
+    from objstore import MemoryObjectStore
+
+    return WorkflowService(MemoryObjectStore())
+
+
+@workflow.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", help="Check it as registered under this name (default: as apply).")
+@json_option
+@pass_ctx
+def validate(ctx: CliContext, file: str, name: str | None) -> None:
+    """Check FILE (YAML or JSON) as `apply` would, registering nothing; exit 1 naming the
+    first problem."""
+    with open(file, "rb") as f:
+        text = f.read()
+    result = checking_service(ctx).validate_workflow(name_for(file, name, text), text,
+                                                     content_type=content_type_of(file))
+
+    def human(r: dict) -> None:
+        state = "registered as the newest version" if r["registered"] else "not registered"
+        click.echo(f"{file}: valid workflow {r['name']} ({len(r['tasks'])} tasks: "
+                   f"{', '.join(r['tasks'])}); definition {r['definition_hash']}, {state}")
+
+    ctx.emit(result, human)
+
+
 @workflow.command("list")
 @json_option
 @pass_ctx
@@ -71,7 +104,8 @@ def list_(ctx: CliContext) -> None:
 def show(ctx: CliContext, name: str, by_hash: bool) -> None:
     """The newest definition of NAME (normalized), as JSON."""
     svc = ctx.service()
-    ctx.emit(svc.get_definition(name) if by_hash else svc.get_workflow(name))
+    ctx.emit(svc.get_definition(name) if by_hash
+             else svc.get_workflow(strip_workflow_prefix(name)))
 
 
 @workflow.command("log")
@@ -85,7 +119,7 @@ def log(ctx: CliContext, name: str) -> None:
             click.echo(f"v{r['version']:<4} {r['definition_hash']}  {r['registered_at']}  "
                        f"{r['registered_by']}")
 
-    ctx.emit(ctx.service().workflow_versions(name), human)
+    ctx.emit(ctx.service().workflow_versions(strip_workflow_prefix(name)), human)
 
 
 def register(group: click.Group) -> None:

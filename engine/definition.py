@@ -25,7 +25,8 @@ from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIME
 
 TOP_KEYS = {"name", "description", "params", "tasks"}
 TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
-             "workdir", "network", "resources", "cache"}
+             "workdir", "network", "resources", "cache", "pull"}
+PULL_POLICIES = ("missing", "always", "never")
 PARAM_KEYS = {"type", "default", "enum"}
 PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
@@ -221,6 +222,8 @@ def normalize_task(tname: str, spec: Any) -> dict:
         "network": normalize_bool(spec.get("network", False), f"{place}.network"),
         "resources": normalize_resources(spec.get("resources", {}), f"{place}.resources"),
         **normalize_cache(spec, place),
+        # only when given, so definitions written before `pull` existed keep their hashes
+        **({"pull": normalize_pull(spec["pull"], f"{place}.pull")} if "pull" in spec else {}),
     }
 
 
@@ -230,6 +233,12 @@ def normalize_cache(spec: dict, place: str) -> dict:
     if "cache" not in spec:
         return {}
     return {"cache": normalize_bool(spec["cache"], f"{place}.cache")}
+
+
+def normalize_pull(raw: Any, place: str) -> str:
+    if raw not in PULL_POLICIES:
+        raise DefinitionError(place, f"{excerpt(raw)} is not one of {', '.join(PULL_POLICIES)}")
+    return raw
 
 
 def normalize_inputs(raw: Any, place: str) -> dict:

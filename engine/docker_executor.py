@@ -1,6 +1,6 @@
 """The Docker executor: runs one task attempt in a hardened container and records it all.
 
-Per attempt: resolve the image locally (cached; pulled only if allowed), stage inputs in a
+Per attempt: resolve the image (cached; pulled as the pull policy says), stage inputs in a
 private folder bind-mounted read-only at /in, give the task an empty /out and a vars file
 ($WFOBJ_VARS, on /wfobj — not in /out), run with no network unless asked, capped
 capabilities and no-new-privileges, enforce the timeout and the cancel event, store stdout
@@ -26,7 +26,7 @@ from objstore import ObjectNotFound, ObjectStore
 
 from .capture import split_frames, store_empty, store_file
 from .container_limits import DEFAULT_LIMITS, ContainerLimits
-from .docker_facts import DockerFacts, ImageFacts, image_facts, one_line
+from .docker_facts import DockerFacts, ImageFacts, check_pull_policy, image_facts, one_line
 from .errors import (
     BadInputName,
     ContainerNotCreated,
@@ -67,7 +67,7 @@ class ExitOutcome:
 class DockerExecutor(Executor):
     """Runs TaskSpecs with the docker SDK. The client and the clock are injectable.
 
-    pull: pull images missing locally; grace: seconds between SIGTERM and SIGKILL on
+    pull: the image pull policy of tasks that set none (missing, always, never); grace: seconds between SIGTERM and SIGKILL on
     cancel; work_root: where attempt folders go (default: the system temp dir);
     network_mode: what `network: true` means (Docker's default bridge unless set);
     init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
@@ -78,7 +78,7 @@ class DockerExecutor(Executor):
         self,
         client: docker.DockerClient | None = None,
         *,
-        pull: bool = False,
+        pull: str = "missing",
         grace: float = 10.0,
         work_root: str | None = None,
         network_mode: str | None = None,
@@ -91,7 +91,7 @@ class DockerExecutor(Executor):
         self._owns_client = client is None
         self._pid = os.getpid()
         self._facts: DockerFacts | None = None
-        self.pull = pull
+        self.pull = check_pull_policy(pull)
         self.grace = grace
         self.work_root = work_root
         self.network_mode = network_mode
@@ -180,7 +180,7 @@ class DockerAttempt:
             return self.unstarted("killed", "cancelled before the container started")
         try:
             self.host = self.ex.facts.host()
-            self.image = self.ex.facts.image(self.spec.image)
+            self.image = self.ex.facts.image(self.spec.image, self.spec.pull)
             return self.in_folder()
         except ImageUnavailable as exc:
             return self.unstarted("failed", str(exc))

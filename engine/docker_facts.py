@@ -35,10 +35,23 @@ def image_facts(image) -> ImageFacts:
     )
 
 
-class DockerFacts:
-    """Cached image lookups (by reference) and daemon host facts for one Docker client."""
+PULL_POLICIES = ("missing", "always", "never")
 
-    def __init__(self, client: docker.DockerClient, *, pull: bool = False):
+
+def check_pull_policy(policy: str) -> str:
+    if policy not in PULL_POLICIES:
+        raise ValueError(f"pull policy {policy!r} is not one of {', '.join(PULL_POLICIES)}")
+    return policy
+
+
+class DockerFacts:
+    """Cached image lookups (by reference) and daemon host facts for one Docker client.
+
+    `pull` is the default policy of tasks that set none: `missing` pulls an image not
+    present locally, `always` pulls before every attempt, `never` refuses a missing one."""
+
+    def __init__(self, client: docker.DockerClient, *, pull: str = "missing"):
+        check_pull_policy(pull)
         self.client = client
         self.pull = pull
         self._images: dict[str, ImageFacts] = {}
@@ -55,18 +68,23 @@ class DockerFacts:
             }
         return self._host
 
-    def image(self, ref: str) -> ImageFacts:
-        """Facts of the local image `ref`; pulls it first only if allowed. Raises
-        ImageUnavailable when it cannot be found."""
+    def image(self, ref: str, policy: str | None = None) -> ImageFacts:
+        """Facts of the image `ref` as `policy` (default: the executor's) resolves it.
+        Raises ImageUnavailable when it cannot be had."""
+        policy = policy or self.pull
+        if policy == "always":
+            return self._remember(ref, image_facts(self._pull(ref, "pull failed")))
         with self._lock:
             cached = self._images.get(ref)
         if cached is not None:
             return cached
-        return self.refresh(ref)
+        return self.refresh(ref, policy)
 
-    def refresh(self, ref: str) -> ImageFacts:
+    def refresh(self, ref: str, policy: str | None = None) -> ImageFacts:
         """Look `ref` up again (the tag may have moved) and cache the answer."""
-        facts = image_facts(self._lookup(ref))
+        return self._remember(ref, image_facts(self._lookup(ref, policy or self.pull)))
+
+    def _remember(self, ref: str, facts: ImageFacts) -> ImageFacts:
         with self._lock:
             self._images[ref] = facts
         return facts
@@ -75,22 +93,23 @@ class DockerFacts:
         with self._lock:
             self._images.pop(ref, None)
 
-    def _lookup(self, ref: str):
+    def _lookup(self, ref: str, policy: str):
         try:
             return self.client.images.get(ref)
         except docker.errors.ImageNotFound:
-            if not self.pull:
-                raise ImageUnavailable(ref, "not found locally (pulling is disabled)") from None
+            if policy == "never":
+                raise ImageUnavailable(ref, "is not present locally and the pull policy "
+                                       "is never") from None
         except docker.errors.APIError as exc:
             raise ImageUnavailable(ref, f"cannot be inspected: {one_line(exc)}") from None
-        return self._pull(ref)
+        return self._pull(ref, "is not present locally and its pull failed")
 
-    def _pull(self, ref: str):
+    def _pull(self, ref: str, what: str):
         repo, tag = parse_repository_tag(ref)
         try:
             return self.client.images.pull(repo, tag=tag or "latest")
         except docker.errors.DockerException as exc:
-            raise ImageUnavailable(ref, f"not found locally and pull failed: {one_line(exc)}") from None
+            raise ImageUnavailable(ref, f"{what}: {one_line(exc)}") from None
 
 
 def one_line(exc: BaseException) -> str:

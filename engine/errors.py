@@ -251,3 +251,13 @@ class MissingOutput(OutputRefused):
 
     def __init__(self, path: str):
         super().__init__(path, "declared output is missing from /out")
+
+
+class RunIdUnresolved(EngineError, ValueError):
+    """An abbreviated run id (or `latest`) that names no run, or more than one."""
+
+    def __init__(self, text: str, matches: int, problem: str):
+        self.text = text
+        self.matches = matches
+        self.problem = problem
+        super().__init__(problem)

@@ -44,6 +44,7 @@ class TaskSpec:
     output_files: list[str]  # relative paths under /out (a directory collects its files)
     output_vars: list[str]  # names expected in $WFOBJ_VARS
     pids: int | None = None  # the task's own process cap (resources.pids)
+    pull: str | None = None  # missing | always | never; None: the executor's default
 
 
 @dataclass(frozen=True)

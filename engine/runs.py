@@ -163,6 +163,15 @@ def scan_index(store: ObjectStore, state: str | None,
             yield run_id, entry
 
 
+def scan_prefix(store: ObjectStore, prefix: str, state: str | None,
+                after: str | None) -> Iterator[tuple[str, dict]]:
+    """Like scan_index, for the run ids starting with `prefix` only."""
+    for run_id, raw in store.meta_scan(INDEX_NS, prefix, start_after=after, reverse=True):
+        entry = json.loads(raw)
+        if state is None or entry["state"] == state:
+            yield run_id, entry
+
+
 def ensure_state_index(store: ObjectStore) -> None:
     """Build the by-state index from the list index once, for stores made before it
     existed. Idempotent, so processes racing to do it agree."""

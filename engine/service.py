@@ -18,10 +18,11 @@ from objstore.ids import HASH_HEX_LEN
 
 from . import cache, compare, lineage, repeat, views
 from .clock import Clock
+from .definition import topological_order
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from .runs import create_run, kill_pending, request_kill, scan_index
+from .runs import create_run, index_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
 from .tasks import check_rendered_sizes
@@ -57,6 +58,18 @@ class WorkflowService:
         reg = self.registry.apply(name, source, user=user, content_type=content_type)
         return {"name": reg.name, "definition_hash": reg.definition_hash,
                 "version": reg.version}, reg.created
+
+    def validate_workflow(self, name: str, source: str | bytes | dict, *,
+                          content_type: str = "application/json") -> dict:
+        """Check a definition as `apply_workflow` would, registering nothing.
+        {"name", "definition_hash", "registered", "params", "tasks"} (tasks in run order)."""
+        oid, definition = self.registry.validate(name, source, content_type)
+        head = self.registry.head(name)
+        registered = (head is not None
+                      and self.store.get_object(head)["definition"].oid == oid)
+        return {"name": name, "definition_hash": oid, "registered": registered,
+                "params": sorted(definition["params"]),
+                "tasks": topological_order(definition["tasks"])}
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
@@ -144,8 +157,11 @@ class WorkflowService:
         return lineage.file_lineage(self.store, self.file_hash(oid), direction, depth)
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
-                  limit: int = 50, cursor: str | None = None) -> dict:
+                  limit: int = 50, cursor: str | None = None,
+                  id_prefix: str | None = None) -> dict:
         """{"runs": [run…], "next_cursor"}, newest first; cursor stable while runs arrive.
+        `id_prefix` keeps the runs whose id starts with it (how the CLI resolves an
+        abbreviated id).
 
         Run ids are UUIDv7, so id order is creation order: the cursor is the last id
         returned, and runs created later sort before it and never shift a page."""
@@ -153,7 +169,9 @@ class WorkflowService:
         after = decode_cursor(cursor) if cursor else None
         runs, last = [], None
         # a state filter reads the by-state index: only runs in that state are visited
-        for run_id, entry in scan_index(self.store, state, after):
+        rows = (scan_index(self.store, state, after) if id_prefix is None
+                else scan_prefix(self.store, id_prefix, state, after))
+        for run_id, entry in rows:
             last = run_id
             if workflow and entry["workflow"] != workflow:
                 continue
@@ -163,11 +181,15 @@ class WorkflowService:
                 continue
             if len(runs) == limit:
                 break
-        more = len(runs) == limit and last is not None and self.has_more(last, state)
+        more = (len(runs) == limit and last is not None
+                and self.has_more(last, state, id_prefix))
         return {"runs": runs, "next_cursor": encode_cursor(last) if more else None}
 
-    def has_more(self, after: str, state: str | None = None) -> bool:
-        return next(scan_index(self.store, state, after), None) is not None
+    def has_more(self, after: str, state: str | None = None,
+                 id_prefix: str | None = None) -> bool:
+        rows = (scan_index(self.store, state, after) if id_prefix is None
+                else scan_prefix(self.store, id_prefix, state, after))
+        return next(rows, None) is not None
 
     def get_run(self, run_id: str) -> dict:
         return views.run_view(self.load(run_id))

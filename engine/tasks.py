@@ -92,6 +92,7 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int, definit
         inputs=inputs,
         output_files=list(task["outputs"]["files"]), output_vars=list(task["outputs"]["vars"]),
         pids=task["resources"].get("pids"),
+        pull=task.get("pull"),
     )
     return spec, problem
 

@@ -50,6 +50,14 @@ class WorkflowRegistry:
             if self.write_version(name, definition, current, user):
                 return self.apply_result(name)
 
+    def validate(self, name: str, source: str | bytes | dict,
+                 content_type: str = "application/json") -> tuple[str, dict]:
+        """(definition hash, normalized definition) that `apply` would register under
+        `name`, writing nothing; refusals raise as they would there."""
+        check_name(name, "name")
+        definition = normalize(parse_source(source, content_type), name)
+        return self.store_hash(definition), definition
+
     def store_hash(self, definition: dict) -> str:
         return hash_bytes(encode_structured(definition)[0])
 

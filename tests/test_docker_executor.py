@@ -262,9 +262,49 @@ def test_missing_image_is_a_failed_result(executor, docker_client, work_root, me
     spec = make_spec("true", image="wfobj/does-not-exist:nope")
     result = run(executor, spec, mem_store)
     assert result.state == "failed" and result.exit_code is None
-    assert "wfobj/does-not-exist:nope" in result.error and "not found" in result.error
+    assert "wfobj/does-not-exist:nope" in result.error and "not present locally" in result.error
     assert result.image_id is None and result.stdout.size == 0
     assert_clean(docker_client, work_root, spec)
+
+
+def test_pull_never_refuses_a_missing_image_naming_it(executor, docker_client, work_root,
+                                                      mem_store):
+    spec = make_spec("true", image="wfobj/does-not-exist:nope", pull="never")
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.exit_code is None
+    assert result.error == ("image 'wfobj/does-not-exist:nope' is not present locally and "
+                            "the pull policy is never")
+    assert_clean(docker_client, work_root, spec)
+
+
+def test_pull_never_runs_a_present_image(executor, docker_client, work_root, mem_store):
+    result = run(executor, make_spec("echo hi", pull="never"), mem_store)
+    assert result.state == "success" and result.stdout.text == "hi\n"
+    assert result.image_id == docker_client.images.get(IMAGE).id
+
+
+def test_pull_missing_pulls_an_absent_image(executor, docker_client, work_root, mem_store):
+    """The daemon is asked to pull (this machine reaches no registry, so the pull fails and
+    says so); a present image is never pulled, as the other tests show."""
+    result = run(executor, make_spec("true", image="wfobj/does-not-exist:nope"), mem_store)
+    assert "its pull failed" in result.error
+
+
+def test_pull_always_pulls_even_a_present_image(executor, docker_client, work_root, mem_store):
+    # wfobj/toolbox:local is built here and exists in no registry: pulling it must fail
+    result = run(executor, make_spec("true", pull="always"), mem_store)
+    assert result.state == "failed" and result.exit_code is None
+    assert result.error.startswith(f"image {IMAGE!r} pull failed:")
+    assert_clean(docker_client, work_root, spec=make_spec("true"))
+
+
+def test_executor_default_pull_policy_applies_to_tasks_without_one(docker_client, work_root,
+                                                                   mem_store):
+    ex = DockerExecutor(docker_client, work_root=str(work_root), pull="never")
+    result = run(ex, make_spec("true", image="wfobj/does-not-exist:nope"), mem_store)
+    assert result.error.endswith("the pull policy is never")
+    with pytest.raises(ValueError, match="sometimes"):
+        DockerExecutor(docker_client, pull="sometimes")
 
 
 def test_command_that_cannot_start(docker_client, work_root, mem_store):

@@ -73,6 +73,9 @@ BAD_CASES = [
     (lambda d: d["tasks"]["count"].pop("image"), "tasks.count.image", "required"),
     (lambda d: d["tasks"].update({"bad name": task()}), "tasks.bad name", "not a valid name"),
     (lambda d: d.update(description=3), "description", "must be a string"),
+    (lambda d: d["tasks"]["count"].update(pull="sometimes"), "tasks.count.pull",
+     "not one of missing, always, never"),
+    (lambda d: d["tasks"]["count"].update(pull=True), "tasks.count.pull", "not one of"),
 ]
 
 
@@ -107,6 +110,14 @@ def test_defaults_are_filled_and_floats_become_decimals():
     assert norm["params"]["ratio"]["default"] == "0.5"
     assert norm["tasks"]["count"]["resources"] == {"cpus": "1.5", "memory": "512m"}
     assert norm["name"] == "wordcount" and norm["type"] == "definition"
+
+
+def test_pull_policy_is_kept_only_when_given():
+    d = wordcount()
+    d["tasks"]["count"]["pull"] = "never"
+    norm = normalize(d, "wordcount")
+    assert norm["tasks"]["count"]["pull"] == "never"
+    assert "pull" not in norm["tasks"]["split"]  # absent: the executor's default
 
 
 def test_two_styles_one_hash_and_two_names_two_hashes(store):
