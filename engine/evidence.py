@@ -54,6 +54,7 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str) -> dict:
         "duration_s": decimal_text(round(max(duration, 0.0), 6)),
         "host": dict(result.host), "error": result.error,
         "limits": limits_object(result.limits),
+        "executor": dict(result.executor),
     }
 
 
@@ -92,6 +93,7 @@ def evidence_view(oid: str, ev: dict, image: dict) -> dict:
         "started_at": ev["started_at"], "ended_at": ev["ended_at"],
         "duration_s": float(ev["duration_s"]), "host": ev["host"], "error": ev["error"],
         "limits": limits_view(ev.get("limits")),  # absent in evidence older than limits
+        "executor": ev.get("executor", {"kind": "local"}),  # absent in older evidence
     }
 
 
