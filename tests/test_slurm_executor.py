@@ -66,7 +66,8 @@ def tasks_of(server, run_id: str) -> dict[str, dict]:
 
 
 def attempts_of(server, run_id: str, task: str) -> list[dict]:
-    hashes = tasks_of(server, run_id)[task]["attempts"]
+    hashes = requests.get(f"{server.url}/api/runs/{run_id}/tasks/{task}",
+                          headers=server.h("reader"), timeout=10).json()["attempts"]
     return [requests.get(f"{server.url}/api/objects/{h}", headers=server.h("reader"),
                          timeout=10).json() for h in hashes]
 
