@@ -42,6 +42,13 @@ def sync_extension(app: falcon.App, store: ObjectStore, service: WorkflowService
     add_sync_routes(app, store, EngineRefPolicy())
 
 
+def attempts_extension(app: falcon.App, store: ObjectStore, service: WorkflowService) -> None:
+    """The /api/attempts/* routes (api/attempts.py) that `wfobj exec` on a node calls."""
+    from .attempts import add_attempt_routes
+
+    add_attempt_routes(app, store)
+
+
 def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
                 version_text: str) -> dict[str, object]:
     return {
@@ -75,7 +82,7 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
 
 def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator, *,
                max_upload: int = objects.DEFAULT_MAX_UPLOAD,
-               extensions: Iterable[Extension] = (sync_extension,)) -> falcon.App:
+               extensions: Iterable[Extension] = (sync_extension, attempts_extension)) -> falcon.App:
     """The wfobj REST API (docs/api.md) over `store` and `service`, authenticating with `auth`."""
     app = falcon.App(middleware=[AuthMiddleware(auth)])
     handlers = media_handlers()

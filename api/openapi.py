@@ -37,6 +37,9 @@ NINT: S = {"type": ["integer", "null"]}
 # the caps a task's container ran with (null: no container was created, or older evidence)
 LIMITS: S = {"type": ["object", "null"], "required": ["memory", "pids", "cpus"],
              "properties": {"memory": NINT, "pids": NINT, "cpus": {"type": ["number", "null"]}}}
+# where an attempt ran (docs/executors.md)
+EXECUTOR: S = {"type": "object", "required": ["kind"], "properties": {
+    "kind": {"type": "string", "enum": ["local", "slurm"]}, "job_id": NSTR, "node": NSTR}}
 STATE = {"type": "string", "enum": ["pending", "running", "success", "failed", "killed"]}
 
 SCHEMAS: dict[str, S] = {
@@ -80,7 +83,8 @@ SCHEMAS: dict[str, S] = {
                      exit_code={"type": ["integer", "null"]}, stdout=ANY, stderr=ANY,
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
                      host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
-                     cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR),
+                     cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
+                     executor=EXECUTOR),
     "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
                  size={"type": "integer"}),
     "Lineage": _obj("nodes", "edges",
@@ -146,7 +150,7 @@ def _answer(code: str, what: str, schema: S | None = None) -> tuple[str, S]:
 ERRORS = {
     "400": "bad input (malformed body, invalid hash or name, bad parameters)",
     "401": "no or bad bearer token",
-    "403": "role too low",
+    "403": "role too low (attempt endpoints: the attempt token does not grant this spec)",
     "404": "unknown workflow, run, task, definition, object or file",
     "409": "conflict (e.g. run already terminal, or not ended yet for resume/reproduce)",
     "413": "body over the size limit",
@@ -292,6 +296,7 @@ def _paths() -> S:
             "head": _op("does the object exist", "reader",
                         [("200", {"description": "exists"})], "400 404", [P_HASH])},
         **_sync_paths(),
+        **_attempt_paths(),
     }
 
 
@@ -333,6 +338,39 @@ def _sync_paths() -> S:
         "/api/sync/packs/download": {"post": _op(
             "download the closure of wants minus haves as a CAR pack", "reader",
             [("200", {"description": "CAR v1 pack", **car})], "400 404", [], wants)},
+    }
+
+
+def _attempt_paths() -> S:
+    """The attempt endpoints of api/attempts.py, for `wfobj exec` on a cluster node. Their
+    bearer token is an attempt token (role "attempt"): it grants the one spec in the path."""
+    spec = _path("spec", "the attempt spec's hash", HASH)
+    haves = {"required": True, **_json(_closed(haves=_arr(HASH)))}
+    car = {"content": {"application/vnd.ipld.car": BYTES}}
+    digests = {"content": {"application/octet-stream": BYTES}}
+    octets = {"required": True, "content": {"application/octet-stream": {"schema": {
+        "type": "string", "format": "binary", "minLength": 32}}}}
+    received = _obj("blocks", "stored", "bytes", blocks={"type": "integer"},
+                    stored={"type": "integer"}, bytes={"type": "integer"})
+    return {
+        "/api/attempts/{spec}/objects": {"post": _op(
+            "ids of the spec's closure minus haves", "attempt",
+            [("200", {"description": "digests", **digests})], "400 404", [spec], haves)},
+        "/api/attempts/{spec}/packs/download": {"post": _op(
+            "the spec's closure minus haves as a CAR pack", "attempt",
+            [("200", {"description": "CAR v1 pack", **car})], "400 404", [spec], haves)},
+        "/api/attempts/{spec}/missing": {"post": _op(
+            "which of these 32-byte digests the server lacks", "attempt",
+            [("200", {"description": "missing digests", **digests})], "400 404", [spec],
+            octets)},
+        "/api/attempts/{spec}/packs": {"post": _op(
+            "upload a CAR pack of the attempt's report, outputs and logs, every block "
+            "verified", "attempt", [_answer("200", "received", received)], "400 404 409 413",
+            [spec], {"required": True, **car})},
+        "/api/attempts/{spec}/report": {"put": _op(
+            "submit the attempt's report (once; its closure already uploaded)", "attempt",
+            [_answer("200", "accepted", _obj("spec", "report", spec=HASH, report=HASH))],
+            "400 404 409", [spec], {"required": True, **_json(_closed("report", report=HASH))})},
     }
 
 

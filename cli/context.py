@@ -84,6 +84,51 @@ def limit_options(fn: Callable) -> Callable:
     return with_limits
 
 
+def executor_options(fn: Callable) -> Callable:
+    """--executor and its --slurm-* options, with the --task-* caps: the command receives
+    one ExecutorSettings as `executor` (engine/executor_settings.py)."""
+    from engine.executor_settings import (
+        DEFAULT_NODE_STORE,
+        EXECUTOR_KINDS,
+        ExecutorSettings,
+        SlurmSettings,
+    )
+
+    @functools.wraps(fn)
+    def with_executor(*args: Any, executor_kind: str, slurm_server_url: str | None,
+                      slurm_partition: str | None, slurm_sbatch_arg: tuple[str, ...],
+                      slurm_node_store: str, slurm_job_output: str, slurm_poll: float,
+                      limits: ContainerLimits, **kwargs: Any) -> Any:
+        slurm = SlurmSettings(server_url=slurm_server_url, partition=slurm_partition,
+                              sbatch_args=tuple(slurm_sbatch_arg), node_store=slurm_node_store,
+                              job_output=slurm_job_output, poll=slurm_poll)
+        settings = ExecutorSettings(kind=executor_kind, limits=limits, slurm=slurm)
+        return fn(*args, executor=settings, **kwargs)
+
+    options = [
+        click.option("--executor", "executor_kind", type=click.Choice(EXECUTOR_KINDS),
+                     default="local", show_default=True,
+                     help="Where tasks run: this machine's Docker, or one Slurm batch job per "
+                          "attempt running `wfobj exec` on a node (docs/executors.md)."),
+        click.option("--slurm-server-url", metavar="URL",
+                     help="This server's URL as the Slurm nodes reach it (serve: "
+                          "http://--bind)."),
+        click.option("--slurm-partition", metavar="NAME", help="sbatch --partition."),
+        click.option("--slurm-sbatch-arg", metavar="ARG", multiple=True,
+                     help="One more sbatch argument, e.g. --slurm-sbatch-arg=--qos=low "
+                          "(repeatable)."),
+        click.option("--slurm-node-store", metavar="PATH", default=DEFAULT_NODE_STORE + "/%n",
+                     show_default=True, help="The node-local store; %n is the node's name."),
+        click.option("--slurm-job-output", metavar="PATH", default="/dev/null",
+                     show_default=True, help="sbatch --output on the node (%j: job id)."),
+        click.option("--slurm-poll", type=click.FloatRange(0.1, 60), default=1.0,
+                     show_default=True, help="Seconds between two looks at the queue."),
+    ]
+    for option in reversed(options):
+        with_executor = option(with_executor)
+    return limit_options(with_executor)
+
+
 pass_ctx = click.make_pass_decorator(CliContext)
 
 

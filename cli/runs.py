@@ -8,10 +8,10 @@ import threading
 
 import click
 
-from engine.container_limits import ContainerLimits
+from engine.executor_settings import ExecutorSettings
 from engine.lifeline import stop_on_signals
 
-from .context import CliContext, docker_executor_factory, json_option, limit_options, pass_ctx
+from .context import CliContext, executor_options, json_option, pass_ctx
 from .run_ref import run_id_argument, strip_workflow_prefix
 from .workflows import local_user
 
@@ -268,18 +268,17 @@ def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
-@limit_options
+@executor_options
 @pass_ctx
-def worker(ctx: CliContext, concurrency: int, workers: int, limits: ContainerLimits) -> None:
-    """Engine workers alone: claim pending runs on --store and execute them (Docker)."""
-    import functools
+def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSettings) -> None:
+    """Engine workers alone: claim pending runs on --store and execute them (--executor)."""
     import logging
 
     from engine.executor import check_executor
     from engine.worker import serve_workers
 
     ctx.store()  # fail early with a readable line if there is no store
-    factory = functools.partial(docker_executor_factory, limits)
+    factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)

@@ -13,19 +13,19 @@ worker's poller without taking a thread, one that stalls mid-request is cut off 
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
 from engine.executor import check_executor
+from engine.executor_settings import ExecutorSettings
 from engine.tokens import TokenStore
 from objstore import open_store
 
-from .context import CliContext, docker_executor_factory, limit_options, pass_ctx
+from .context import CliContext, executor_options, pass_ctx
 from .supervisor import Listener, ServePlan, serve_forever
 
 ADMIN_TOKEN_FILE = "admin-token"
@@ -68,10 +68,18 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
 
 
 def engine_worker_argv(store_path: str, workers: int,
-                       limits: ContainerLimits = DEFAULT_LIMITS) -> list[str]:
+                       executor: ExecutorSettings | None = None) -> list[str]:
     """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers), *limits_argv(limits)]
+            "worker", "--workers", str(workers), *(executor or ExecutorSettings()).argv()]
+
+
+def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
+    """The slurm nodes reach this server at http://--bind unless told otherwise."""
+    if executor.kind != "slurm" or executor.slurm.server_url:
+        return executor
+    slurm = dataclasses.replace(executor.slurm, server_url=f"http://{bind}")
+    return dataclasses.replace(executor, slurm=slurm)
 
 
 def listen(bind: str, client_timeout: float) -> Listener:
@@ -93,18 +101,19 @@ def listen(bind: str, client_timeout: float) -> Listener:
                    "it is cut off")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
-@limit_options
+@executor_options
 @pass_ctx
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
-          engine_workers: int, limits: ContainerLimits) -> None:
+          engine_workers: int, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
     parse_bind(bind)
     if not ctx.store_path:
         raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
+    executor = with_server_url(executor, bind)
     listener = listen(bind, client_timeout)
     try:
         if engine_workers:  # an API alone runs nothing, so needs no executor
-            check_executor(functools.partial(docker_executor_factory, limits))
+            check_executor(executor.factory())
         token_file = ensure_admin_token(ctx.store_path)
     except BaseException:
         listener.close()
@@ -114,9 +123,10 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                    "(readable by you only)", err=True)
     store = str(Path(ctx.store_path).resolve())
     click.echo(f"wfobj serve: starting the API on http://{bind} ({workers}×{threads} "
-               f"threads), then {engine_workers} engine worker(s), store {store}", err=True)
+               f"threads), then {engine_workers} engine worker(s) ({executor.kind} executor), "
+               f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
-                     engine_argv=engine_worker_argv(store, engine_workers, limits)
+                     engine_argv=engine_worker_argv(store, engine_workers, executor)
                      if engine_workers else None,
                      env=dict(os.environ, WFOBJ_STORE=store))
     sys.exit(serve_forever(listener, plan))

@@ -145,7 +145,7 @@ class DockerExecutor(Executor):
         except DOCKER_ERRORS as exc:
             raise ExecutorUnavailable(f"Docker at {address}", one_line(exc)) from None
 
-    def remove_leftovers(self, run_id: str) -> int:
+    def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
         """Remove every container and attempt folder of `run_id` still around (after a
         worker died mid-run); returns how many containers were removed."""
         containers = self.client.containers.list(

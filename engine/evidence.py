@@ -78,6 +78,7 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
         "cache_key": obj(cache.key) if cache.key else None,
         "cached_from": obj(cache.cached_from) if cache.cached_from else None,
         "cache_reason": cache.reason,
+        "executor": dict(result.executor),
     }
 
 
@@ -120,6 +121,7 @@ def evidence_view(oid: str, ev: dict, image: dict) -> dict:
         "cache_key": link_hash(ev.get("cache_key")),
         "cached_from": link_hash(ev.get("cached_from")),
         "cache_reason": ev.get("cache_reason"),
+        "executor": ev.get("executor", {"kind": "local"}),  # absent in older evidence
     }
 
 

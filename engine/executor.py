@@ -79,6 +79,8 @@ class AttemptResult:
     workdir: str = "/"
     error: str | None = None  # why the attempt failed, in one readable line
     limits: dict | None = None  # {"memory", "pids", "cpus"} applied; None: no container
+    # where it ran: {"kind": "local"} or {"kind": "slurm", "job_id", "node"}
+    executor: dict = field(default_factory=lambda: {"kind": "local"})
 
 
 class Executor(abc.ABC):
@@ -96,10 +98,11 @@ class Executor(abc.ABC):
         """Raise ExecutorUnavailable, naming what is missing, if attempts cannot run now
         (the start-up check of `serve` and `worker`)."""
 
-    def remove_leftovers(self, run_id: str) -> int:
+    def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
         """Remove what attempts of `run_id` left behind when their worker process died
-        (containers, folders); returns how many were removed. Executors that keep nothing
-        outside their own process have nothing to remove."""
+        (containers, folders, cluster jobs recorded in `store`); returns how many were
+        removed. Executors that keep nothing outside their own process have nothing to
+        remove."""
         return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -230,7 +230,7 @@ class Worker:
         """Stop and remove the dead worker's containers, so none outlives its run."""
         executor = self.executor or self.executor_factory()
         try:
-            removed = executor.remove_leftovers(run_id)
+            removed = executor.remove_leftovers(run_id, self.store)
         except Exception:  # the run is already recorded; a cleanup failure must not undo that
             log.exception("could not remove leftovers of run %s", run_id)
             return

@@ -51,3 +51,28 @@ def docker_client():
         pytest.skip(msg)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The private two-node Slurm cluster of scripts/slurm-cluster.sh, started (or reused)
+    for the session; its SLURM_CONF is set in this process's environment, so the Slurm
+    commands and every `wfobj` started from here find it. Stopped at the end if this
+    session started it. In CI (WFOBJ_REQUIRE_SLURM=1) a cluster that cannot start FAILS."""
+    from .support_slurm import start_cluster, stop_cluster
+
+    cluster, reason = start_cluster()
+    if cluster is None:
+        msg = f"no Slurm cluster ({reason}); apt-get install slurm-wlm munge"
+        if os.environ.get("WFOBJ_REQUIRE_SLURM") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.conf
+    yield cluster
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous
+    if cluster.started_here:
+        stop_cluster(cluster)

@@ -44,7 +44,7 @@ def test_operations_name_roles_responses_and_path_params():
             declared = {p["name"] for p in op["parameters"] if p["in"] == "path"}
             assert declared == names, (template, method)
             assert op["responses"] and op["x-wfobj-role"] in (
-                "none", "reader", "runner", "admin")
+                "none", "reader", "runner", "admin", "attempt")
             if op["x-wfobj-role"] != "none":
                 assert {"401", "403"} <= set(op["responses"])
     refs = {s for s in doc["components"]["schemas"]}

@@ -1,0 +1,148 @@
+"""Attempt endpoints (/api/attempts/{spec}/*): what `wfobj exec` on a cluster node calls.
+
+Each request carries an attempt token (engine/attempts.py), not an API token: it may list
+and download the closure of its own attempt spec, ask which ids the server lacks, upload
+packs (verified block by block, as /api/sync/packs) and submit its attempt's report once.
+Any other spec, an expired token or one whose attempt has ended is refused with 403.
+API tokens are not accepted here, and attempt tokens nowhere else.
+"""
+
+from __future__ import annotations
+
+import falcon
+
+from engine.attempts import (
+    AttemptGrant,
+    AttemptTokenRefused,
+    AttemptTokens,
+    BadAttemptObject,
+    ReportRefused,
+)
+from objstore import ObjectStore
+from objstore.car import CAR_MEDIA_TYPE, iter_pack, receive_pack
+from objstore.ids import digest_of, is_hash
+from objstore.sync import closure_ids, missing_ids
+
+from .auth import OPEN, bearer_token
+from .sync import (
+    _SYNC_ERRORS,
+    MAX_MISSING_IDS,
+    MAX_PACK_BODY,
+    OCTETS,
+    _bad_body,
+    _digests,
+    _fields,
+    _hash_list,
+    _http_error,
+    _json_body,
+    _read_body,
+    coalesce,
+)
+
+HAVES_BODY = '{"haves": [hash…]}'
+REPORT_BODY = '{"report": hash}'
+
+
+class AttemptResource:
+    """Checks the attempt token against the spec in the path (the auth middleware lets
+    these routes through: `roles` is open, the token check is here)."""
+
+    roles = OPEN
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.tokens = AttemptTokens(store)
+
+    def grant(self, req: falcon.Request, spec: str) -> AttemptGrant:
+        if not is_hash(spec):
+            raise falcon.HTTPNotFound(title="Not found",
+                                      description=f"{spec[:80]!r} is not an attempt spec hash")
+        token = bearer_token(req)
+        try:
+            return self.tokens.check(token, spec)
+        except AttemptTokenRefused as exc:
+            raise falcon.HTTPForbidden(title="Attempt token refused",
+                                       description=exc.reason) from None
+
+    def haves(self, req: falcon.Request) -> list[str]:
+        title = "Bad attempt request"
+        body = _fields(_json_body(req, title, HAVES_BODY), (), ("haves",), title, HAVES_BODY)
+        return _hash_list(body, "haves", title, HAVES_BODY)
+
+
+class AttemptObjects(AttemptResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        grant = self.grant(req, spec)
+        haves = self.haves(req)
+        try:
+            listed = list(closure_ids(self.store, [grant.spec], haves))
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.content_type = OCTETS
+        resp.data = b"".join(digest_of(oid) for oid in listed)
+
+
+class AttemptPackDownload(AttemptResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        grant = self.grant(req, spec)
+        haves = self.haves(req)
+        try:
+            oids = closure_ids(self.store, [grant.spec], haves)
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.content_type = CAR_MEDIA_TYPE
+        resp.stream = coalesce(iter_pack(self.store, oids))
+
+
+class AttemptMissing(AttemptResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        self.grant(req, spec)
+        ids = _digests(_read_body(req, MAX_MISSING_IDS * 32))
+        resp.content_type = OCTETS
+        resp.data = b"".join(digest_of(oid) for oid in missing_ids(self.store, ids))
+
+
+class AttemptPacks(AttemptResource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        self.grant(req, spec)
+        if req.content_length is not None and req.content_length > MAX_PACK_BODY:
+            raise falcon.HTTPContentTooLarge(description=f"pack over {MAX_PACK_BODY} bytes")
+        try:
+            stats = receive_pack(self.store, req.bounded_stream)
+        except _SYNC_ERRORS as exc:
+            raise _http_error(exc) from None
+        resp.media = {"blocks": stats.blocks, "stored": stats.stored, "bytes": stats.bytes}
+
+
+class AttemptReport(AttemptResource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        grant = self.grant(req, spec)
+        title = "Bad attempt report"
+        body = _fields(_json_body(req, title, REPORT_BODY), ("report",), (), title, REPORT_BODY)
+        report = body["report"]
+        if not is_hash(report):
+            raise _bad_body(title, REPORT_BODY, '"report" is not a 64-character hash')
+        if report not in self.store:
+            raise falcon.HTTPConflict(title="Report not stored",
+                                      description=f"object {report} is not on the server; "
+                                      "send its pack first")
+        try:
+            self.tokens.accept_report(grant, report)
+        except BadAttemptObject as exc:
+            raise _bad_body(title, REPORT_BODY, exc.reason) from None
+        except ReportRefused as exc:
+            raise falcon.HTTPConflict(title="Report refused", description=exc.reason) from None
+        resp.media = {"spec": grant.spec, "report": report}
+
+
+def add_attempt_routes(app: falcon.App, store: ObjectStore) -> dict[str, object]:
+    routes = {
+        "/api/attempts/{spec}/objects": AttemptObjects(store),
+        "/api/attempts/{spec}/packs/download": AttemptPackDownload(store),
+        "/api/attempts/{spec}/missing": AttemptMissing(store),
+        "/api/attempts/{spec}/packs": AttemptPacks(store),
+        "/api/attempts/{spec}/report": AttemptReport(store),
+    }
+    for route, resource in routes.items():
+        app.add_route(route, resource)
+    return routes

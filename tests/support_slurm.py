@@ -1,0 +1,60 @@
+"""The private Slurm cluster for tests (scripts/slurm-cluster.sh) and ways to look at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "slurm-cluster.sh"
+CLUSTER_DIR = os.environ.get("WFOBJ_SLURM_DIR", "/tmp/wfobj-slurm")
+
+
+@dataclass
+class Cluster:
+    conf: str
+    dir: str
+    started_here: bool
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SLURM_CONF": self.conf}
+
+    def squeue(self) -> list[tuple[str, str, str]]:
+        """(job id, state, node) of every job the controller knows."""
+        out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%N"], env=self.env(),
+                             capture_output=True, text=True, check=True).stdout
+        return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
+
+    def active_jobs(self) -> list[tuple[str, str, str]]:
+        out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%N"], env=self.env(),
+                             capture_output=True, text=True, check=True).stdout
+        return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; queue: {self.squeue()}")
+
+
+def start_cluster() -> tuple[Cluster | None, str | None]:
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None:
+        return None, "slurmctld or munged not installed"
+    was_running = Path(CLUSTER_DIR, "run", "slurmctld.pid").exists()
+    done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True,
+                          env={**os.environ, "WFOBJ_SLURM_DIR": CLUSTER_DIR}, timeout=120)
+    if done.returncode != 0:
+        return None, done.stderr.strip()[-1000:]
+    return Cluster(f"{CLUSTER_DIR}/slurm.conf", CLUSTER_DIR, not was_running), None
+
+
+def stop_cluster(cluster: Cluster) -> None:
+    subprocess.run(["bash", str(SCRIPT), "--stop"], capture_output=True, timeout=60,
+                   env={**os.environ, "WFOBJ_SLURM_DIR": cluster.dir}, check=False)
