@@ -16,6 +16,7 @@ from typing import BinaryIO
 from objstore import ObjectStore
 
 from . import views
+from .audit import check_audit_chain
 from .clock import Clock
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun
 from .executor import Executor, check_executor
@@ -142,6 +143,14 @@ class WorkflowService:
 
     def run_audit(self, run_id: str) -> list[dict]:
         return views.audit_view(self.store, self.load(run_id))
+
+    def verify_audit(self, run_id: str) -> dict:
+        """{"run_id", "ok", "head", "entries", "expected", "problems"}: the chain checked."""
+        return check_audit_chain(self.store, self.load(run_id)).to_json()
+
+    def run_attempt(self, run_id: str, task: str, attempt: int) -> dict:
+        """The evidence of attempt `attempt` (1-based) of `task`, with all `attempts`."""
+        return views.attempt_view(self.store, self.load(run_id), task, attempt)
 
     def run_logs(self, run_id: str, task: str) -> dict:
         """{"task", "attempt", "stdout", "stderr"}: the full streams of the last attempt."""
