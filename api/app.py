@@ -10,6 +10,7 @@ import os
 import falcon
 
 from engine.service import WorkflowService
+from engine.sessions import SessionStore
 from engine.tokens import TokenStore
 from objstore import open_store
 
@@ -22,4 +23,6 @@ def get_app() -> falcon.App:
         raise SystemExit("WFOBJ_STORE is not set: the API needs a store path")
     store = open_store(path)
     max_upload = int(os.environ.get("WFOBJ_MAX_UPLOAD", 1 << 30))
-    return create_app(store, WorkflowService(store), TokenStore(store), max_upload=max_upload)
+    tokens = TokenStore(store)
+    return create_app(store, WorkflowService(store), tokens, max_upload=max_upload,
+                      sessions=SessionStore(store, tokens))

@@ -3,6 +3,7 @@
 A resource declares what each method needs in a `roles` dict, e.g.
 `roles = {"GET": "reader", "POST": "runner"}`; `roles = {}` (or None) marks it open.
 HEAD needs what GET needs. A method a resource does not list needs `admin`.
+UI pages declare `credentials = "session"` too: their cookie is checked by api/ui/session.py.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class AuthMiddleware:
         req.context.user = req.context.role = None
         if resource is None or req.method == "OPTIONS":
             return
+        if getattr(resource, "credentials", "bearer") != "bearer":
+            return  # a UI page: api/ui/session.py checks its cookie
         needed = needed_role(resource, req.method)
         if needed is None:
             return

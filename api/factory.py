@@ -12,11 +12,13 @@ from importlib.metadata import PackageNotFoundError, version
 import falcon
 
 from engine.service import WorkflowService
+from engine.sessions import SessionStore
 from objstore import ObjectStore
 
 from . import errors, files, health, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
+from .ui import add_ui_routes
 
 # An extension adds routes: fn(app, store, service). Its resources declare `roles`
 # like every other resource and so share the auth middleware (docs/api.md).
@@ -82,8 +84,10 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
 
 def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator, *,
                max_upload: int = objects.DEFAULT_MAX_UPLOAD,
-               extensions: Iterable[Extension] = (sync_extension, attempts_extension)) -> falcon.App:
-    """The wfobj REST API (docs/api.md) over `store` and `service`, authenticating with `auth`."""
+               extensions: Iterable[Extension] = (sync_extension, attempts_extension),
+               sessions: SessionStore | None = None) -> falcon.App:
+    """The wfobj REST API (docs/api.md) over `store` and `service`, authenticating with `auth`;
+    with `sessions`, the web UI under /ui/ too (docs/ui.md)."""
     app = falcon.App(middleware=[AuthMiddleware(auth)])
     handlers = media_handlers()
     app.req_options.media_handlers.update(handlers)
@@ -94,4 +98,6 @@ def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator
         app.add_route(route, resource)
     for extend in extensions:
         extend(app, store, service)
+    if sessions is not None:
+        add_ui_routes(app, store, service, sessions, engine_version(service))
     return app

@@ -109,6 +109,17 @@ class UnknownTask(EngineError, KeyError):
         return f"run {self.run_id} has no task {self.task!r}"
 
 
+class UnknownAttempt(EngineError, KeyError):
+    """A task attempt number the run has not recorded (HTTP 404)."""
+
+    def __init__(self, run_id: str, task: str, attempt: int):
+        self.run_id, self.task, self.attempt = run_id, task, attempt
+        super().__init__(attempt)
+
+    def __str__(self) -> str:
+        return f"task {self.task!r} of run {self.run_id} has no attempt {self.attempt}"
+
+
 class NotADefinition(EngineError, KeyError):
     """A hash that names no `definition` object (HTTP 404)."""
 

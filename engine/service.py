@@ -17,6 +17,7 @@ from objstore import ObjectStore, check_hash
 from objstore.ids import HASH_HEX_LEN
 
 from . import cache, compare, lineage, repeat, views
+from .audit import check_audit_chain
 from .clock import Clock
 from .definition import topological_order
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
@@ -208,6 +209,14 @@ class WorkflowService:
 
     def run_audit(self, run_id: str) -> list[dict]:
         return views.audit_view(self.store, self.load(run_id))
+
+    def verify_audit(self, run_id: str) -> dict:
+        """{"run_id", "ok", "head", "entries", "expected", "problems"}: the chain checked."""
+        return check_audit_chain(self.store, self.load(run_id)).to_json()
+
+    def run_attempt(self, run_id: str, task: str, attempt: int) -> dict:
+        """The evidence of attempt `attempt` (1-based) of `task`, with all `attempts`."""
+        return views.attempt_view(self.store, self.load(run_id), task, attempt)
 
     def run_logs(self, run_id: str, task: str) -> dict:
         """{"task", "attempt", "stdout", "stderr"}: the full streams of the last attempt."""

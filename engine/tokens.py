@@ -88,7 +88,10 @@ class TokenStore:
         """The info of a valid token, or None."""
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        digest = token_digest(token)
+        return self.by_digest(token_digest(token))
+
+    def by_digest(self, digest: str) -> TokenInfo | None:
+        """The info of the token whose SHA-256 is `digest` (a UI session's link), or None."""
         raw = self.store.meta_get(NAMESPACE, digest)
         return None if raw is None else _info(digest, raw)
 

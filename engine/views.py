@@ -5,7 +5,7 @@ from __future__ import annotations
 from objstore import ObjectStore
 
 from .definition import dependencies, references
-from .errors import UnknownTask
+from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
 from .parameters import render_parameters
 from .runstate import RunState
@@ -47,6 +47,18 @@ def task_view(store: ObjectStore, run: RunState, task: str) -> dict:
         view = load_evidence(store, entry.attempts[-1])
     else:
         view = {"task": task, "state": entry.state, "attempt": 0, "evidence_hash": None}
+    view["attempts"] = list(entry.attempts)
+    return view
+
+
+def attempt_view(store: ObjectStore, run: RunState, task: str, attempt: int) -> dict:
+    """Evidence of one attempt (1-based) of `task`, with the task's `attempts` hashes."""
+    entry = run.tasks.get(task)
+    if entry is None:
+        raise UnknownTask(run.run_id, task)
+    if not 1 <= attempt <= len(entry.attempts):
+        raise UnknownAttempt(run.run_id, task, attempt)
+    view = load_evidence(store, entry.attempts[attempt - 1])
     view["attempts"] = list(entry.attempts)
     return view
 

@@ -1,0 +1,139 @@
+"""The run's DAG as a layered drawing: layers by longest path from the sources, nodes
+ordered within a layer by the barycentre of their neighbours, edges from the definition.
+
+The layout is plain data (positions and paths); templates/_dag.html draws it as SVG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.definition import dependencies
+
+NODE_H = 50
+MIN_W, MAX_W, CHAR_W = 132, 232, 8
+H_GAP, V_GAP, MARGIN = 28, 46, 12
+SWEEPS = 4
+MAX_DRAWN = 400  # beyond this a picture stops helping; the task table still lists all
+MAX_LABEL = 26
+
+STATE_MARKS = {"pending": "○", "running": "▶", "success": "✓", "failed": "✗",
+               "skipped": "–", "killed": "■"}
+
+
+@dataclass(frozen=True)
+class DagNode:
+    name: str
+    state: str
+    x: int
+    y: int
+    width: int
+    label: str
+    cached: bool
+
+    @property
+    def mark(self) -> str:
+        return STATE_MARKS.get(self.state, "?")
+
+    @property
+    def cx(self) -> int:
+        return self.x + self.width // 2
+
+
+@dataclass(frozen=True)
+class DagEdge:
+    source: str
+    target: str
+    path: str
+
+
+@dataclass(frozen=True)
+class DagLayout:
+    nodes: list[DagNode]
+    edges: list[DagEdge]
+    width: int
+    height: int
+    layers: int
+
+
+def task_edges(tasks: dict) -> list[tuple[str, str]]:
+    """(dependency, task) pairs from the definition, in a stable order."""
+    return [(dep, name) for name in sorted(tasks) for dep in sorted(dependencies(tasks[name]))]
+
+
+def longest_path_layers(order: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Layer of each task: 0 for sources, else one past its deepest dependency.
+    `order` is topological, so every dependency is placed before its dependents."""
+    parents: dict[str, list[str]] = {name: [] for name in order}
+    for dep, name in edges:
+        parents[name].append(dep)
+    layer: dict[str, int] = {}
+    for name in order:
+        layer[name] = 1 + max((layer[p] for p in parents[name]), default=-1)
+    return layer
+
+
+def order_layers(order: list[str], layer: dict[str, int],
+                 edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Tasks per layer, reordered by barycentre sweeps (down, then up) to cut crossings."""
+    rows: list[list[str]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
+    for name in order:
+        rows[layer[name]].append(name)
+    ups: dict[str, list[str]] = {n: [] for n in order}
+    downs: dict[str, list[str]] = {n: [] for n in order}
+    for dep, name in edges:
+        ups[name].append(dep)
+        downs[dep].append(name)
+    for sweep in range(SWEEPS):
+        down = sweep % 2 == 0
+        indices = range(1, len(rows)) if down else range(len(rows) - 2, -1, -1)
+        for i in indices:
+            ref = {n: k for k, n in enumerate(rows[i - 1] if down else rows[i + 1])}
+            here = {n: k for k, n in enumerate(rows[i])}
+            near = ups if down else downs
+            rows[i] = sorted(rows[i], key=lambda n: barycentre(near[n], ref, here[n]))
+    return rows
+
+
+def barycentre(neighbours: list[str], pos: dict[str, int], fallback: int) -> float:
+    """Mean position of the neighbours in the reference layer (own place if none)."""
+    placed = [pos[n] for n in neighbours if n in pos]
+    return sum(placed) / len(placed) if placed else float(fallback)
+
+
+def node_width(names: list[str]) -> int:
+    longest = max((len(label_of(n)) for n in names), default=0)
+    return max(MIN_W, min(MAX_W, longest * CHAR_W + 24))
+
+
+def label_of(name: str) -> str:
+    return name if len(name) <= MAX_LABEL else name[:MAX_LABEL - 1] + "…"
+
+
+def layout(order: list[str], tasks: dict, states: dict[str, str],
+           cached: frozenset[str] = frozenset()) -> DagLayout | None:
+    """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
+    if not order or len(order) > MAX_DRAWN:
+        return None
+    edges = task_edges(tasks)
+    rows = order_layers(order, longest_path_layers(order, edges), edges)
+    width = node_width(order)
+    widest = max(len(r) for r in rows) * (width + H_GAP) - H_GAP
+    nodes: dict[str, DagNode] = {}
+    for i, row in enumerate(rows):
+        left = MARGIN + (widest - (len(row) * (width + H_GAP) - H_GAP)) // 2
+        for k, name in enumerate(row):
+            nodes[name] = DagNode(name, states.get(name, "pending"), left + k * (width + H_GAP),
+                                  MARGIN + i * (NODE_H + V_GAP), width, label_of(name),
+                                  name in cached)
+    return DagLayout([nodes[n] for n in order],
+                     [DagEdge(a, b, edge_path(nodes[a], nodes[b])) for a, b in edges],
+                     widest + 2 * MARGIN, len(rows) * (NODE_H + V_GAP) - V_GAP + 2 * MARGIN,
+                     len(rows))
+
+
+def edge_path(a: DagNode, b: DagNode) -> str:
+    """A cubic curve from the bottom of `a` to the top of `b` (the arrowhead ends it)."""
+    x1, y1, x2, y2 = a.cx, a.y + NODE_H, b.cx, b.y - 4
+    bend = max(16, (y2 - y1) // 2)
+    return f"M{x1},{y1} C{x1},{y1 + bend} {x2},{y2 - bend} {x2},{y2}"

@@ -1,0 +1,180 @@
+"""The UI's pages: plain Falcon resources over the engine's read functions, rendered by
+templates. Each declares `credentials = "session"` and its `roles` (api/ui/session.py)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import falcon
+
+from engine.service import WorkflowService
+from objstore import ObjectStore, WfobjError
+
+from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
+from ..params import hash_param, int_query, name_param, run_id_param
+from ..runs import RUN_STATES
+from . import dag, features
+from .render import Renderer
+
+PAGE_SIZE = 25
+TERMINAL = ("success", "failed", "killed")
+TASK_LIVE = ("pending", "running")
+
+
+class Page:
+    credentials = "session"
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService, render: Renderer) -> None:
+        self.service, self.render = service, render
+
+
+class Home(Page):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise falcon.HTTPSeeOther("/ui/runs")
+
+
+class RunsPage(Page):
+    """Runs, newest first, filtered by workflow and state, a page at a time."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        workflow = req.get_param("workflow") or None
+        state = req.get_param("state") or None
+        cursor = req.get_param("cursor") or None
+        if workflow is not None:
+            name_param(workflow)
+        if state is not None and state not in RUN_STATES:
+            raise falcon.HTTPBadRequest(title="Invalid state",
+                                        description="state is one of " + ", ".join(RUN_STATES))
+        limit = int_query(req, "limit", PAGE_SIZE, 1, 200)
+        page = self.service.list_runs(workflow=workflow, state=state, limit=limit,
+                                      cursor=cursor)
+        filters = {k: v for k, v in (("workflow", workflow), ("state", state)) if v}
+        if limit != PAGE_SIZE:
+            filters["limit"] = str(limit)
+        nxt = page["next_cursor"]
+        self.render(req, resp, "runs.html", title="Runs", runs=page["runs"],
+                    workflows=[w["name"] for w in self.service.list_workflows()],
+                    states=RUN_STATES, workflow=workflow, state=state, paged=cursor is not None,
+                    first_url="/ui/runs" + ("?" + urlencode(filters) if filters else ""),
+                    next_url=("/ui/runs?" + urlencode({**filters, "cursor": nxt})) if nxt else None,
+                    live=any(r["state"] not in TERMINAL for r in page["runs"]))
+
+
+class RunPage(Page):
+    """One run: state, record, task table, DAG, files, exports."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        run = self.service.get_run(run_id_param(run_id))
+        tasks = self.service.run_tasks(run_id)
+        definition = self.service.get_definition(run["definition_hash"])["definition"]
+        cached = frozenset(t["task"] for t in tasks if t.get("cached_from"))
+        self.render(req, resp, "run.html", title=f"Run {run_id[:13]}", run=run, tasks=tasks,
+                    definition=definition, files=self.service.run_files(run_id),
+                    layout=dag.layout(list(run["tasks"]), definition["tasks"], run["tasks"],
+                                      cached),
+                    file_params=file_params(definition), max_drawn=dag.MAX_DRAWN,
+                    exports=features.export_formats(self.service),
+                    live=run["state"] not in TERMINAL)
+
+
+def file_params(definition: dict) -> set[str]:
+    return {name for name, p in definition["params"].items() if p["type"] == "file"}
+
+
+class AttemptPage(Page):
+    """One task attempt: every evidence field, stdout and stderr, cache, output downloads."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str, task: str,
+               attempt: int | None = None) -> None:
+        run = self.service.get_run(run_id_param(run_id))
+        task = name_param(task, "task name")
+        if attempt is None:
+            ev = self.service.run_task(run_id, task)
+        else:
+            ev = self.service.run_attempt(run_id, task, attempt)
+        state = run["tasks"][task]
+        latest = attempt is None or attempt == len(ev["attempts"])
+        running = latest and state in TASK_LIVE and run["state"] not in TERMINAL
+        self.render(req, resp, "attempt.html", title=f"{task} · run {run_id[:13]}", run=run,
+                    task=task, ev=ev, task_state=state, running=running,
+                    known=KNOWN_EVIDENCE_FIELDS,
+                    cache=features.cache_explanation(self.service, run_id, task) if latest
+                    else None,
+                    logs=features.live_logs(self.service, run_id, task) if running else None,
+                    live=running)
+
+
+# fields attempt.html lays out itself; any other evidence field is listed as it comes
+KNOWN_EVIDENCE_FIELDS = frozenset({
+    "task", "state", "attempt", "evidence_hash", "image", "image_id", "image_digests",
+    "image_facts_hash", "command", "env", "workdir", "inputs", "outputs", "vars", "exit_code",
+    "stdout", "stderr", "started_at", "ended_at", "duration_s", "host", "error", "limits",
+    "cache_key", "cached_from", "attempts"})
+
+
+class AuditPage(Page):
+    """The audit trail with its hash chain checked."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        run = self.service.get_run(run_id_param(run_id))
+        check = self.service.verify_audit(run_id)
+        try:
+            entries, unreadable = self.service.run_audit(run_id), None
+        except WfobjError as exc:
+            entries, unreadable = [], str(exc)
+        self.render(req, resp, "audit.html", title=f"Audit · run {run_id[:13]}", run=run,
+                    check=check, entries=entries, unreadable=unreadable,
+                    live=run["state"] not in TERMINAL)
+
+
+class FilePage(Page):
+    """A blob by hash: its size, a download, and the runs that made, used or passed it."""
+
+    def __init__(self, service: WorkflowService, render: Renderer, store: ObjectStore) -> None:
+        super().__init__(service, render)
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        oid = hash_param(hash)
+        if self.store.is_structured(oid):  # ObjectNotFound → 404
+            raise falcon.HTTPNotFound(title="Not a file",
+                                      description=f"{oid} is a structured object, not a file")
+        self.render(req, resp, "file.html", title=f"File {oid[:12]}", oid=oid,
+                    size=self.store.size_of(oid), name=download_name(req.get_param("name")),
+                    links=features.file_links(self.service, oid),
+                    lineage={d: features.file_lineage(self.service, oid, d)
+                             for d in ("up", "down")})
+
+
+def download_name(name: str | None) -> str | None:
+    """A file name for Content-Disposition: the last path part, printable ASCII only."""
+    if not name:
+        return None
+    base = name.rsplit("/", 1)[-1]
+    clean = "".join(c for c in base if 32 < ord(c) < 127 and c not in '"\\;')
+    return clean[:200] or None
+
+
+class FileDownload(Page):
+    """A blob's bytes as an attachment, verified on the way out (like /api/objects)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        oid = hash_param(hash)
+        if self.store.is_structured(oid):
+            raise falcon.HTTPNotFound(title="Not a file",
+                                      description=f"{oid} is a structured object, not a file")
+        name = download_name(req.get_param("name")) or oid
+        resp.content_type = OCTETS
+        resp.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.etag = oid
+        size = self.store.size_of(oid)
+        if size <= WHOLE_DOWNLOAD:
+            resp.data = self.store.get_raw(oid)
+        else:
+            resp.content_length = size
+            resp.stream = verified_stream(self.store, oid)
