@@ -25,7 +25,6 @@ from objstore.sync import closure_ids, missing_ids
 
 from .auth import OPEN, bearer_token
 from .sync import (
-    _SYNC_ERRORS,
     MAX_MISSING_IDS,
     MAX_PACK_BODY,
     OCTETS,
@@ -33,7 +32,6 @@ from .sync import (
     _digests,
     _fields,
     _hash_list,
-    _http_error,
     _json_body,
     _read_body,
     coalesce,
@@ -74,10 +72,7 @@ class AttemptObjects(AttemptResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
         grant = self.grant(req, spec)
         haves = self.haves(req)
-        try:
-            listed = list(closure_ids(self.store, [grant.spec], haves))
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        listed = list(closure_ids(self.store, [grant.spec], haves))
         resp.content_type = OCTETS
         resp.data = b"".join(digest_of(oid) for oid in listed)
 
@@ -86,10 +81,7 @@ class AttemptPackDownload(AttemptResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
         grant = self.grant(req, spec)
         haves = self.haves(req)
-        try:
-            oids = closure_ids(self.store, [grant.spec], haves)
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        oids = closure_ids(self.store, [grant.spec], haves)
         resp.content_type = CAR_MEDIA_TYPE
         resp.stream = coalesce(iter_pack(self.store, oids))
 
@@ -107,10 +99,7 @@ class AttemptPacks(AttemptResource):
         self.grant(req, spec)
         if req.content_length is not None and req.content_length > MAX_PACK_BODY:
             raise falcon.HTTPContentTooLarge(description=f"pack over {MAX_PACK_BODY} bytes")
-        try:
-            stats = receive_pack(self.store, req.bounded_stream)
-        except _SYNC_ERRORS as exc:
-            raise _http_error(exc) from None
+        stats = receive_pack(self.store, req.bounded_stream)
         resp.media = {"blocks": stats.blocks, "stored": stats.stored, "bytes": stats.bytes}
 
 
