@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import falcon
 
-from engine.attempts import (
-    AttemptGrant,
-    AttemptTokenRefused,
-    AttemptTokens,
-    BadAttemptObject,
-    ReportRefused,
-)
+from engine.attempts import AttemptGrant, AttemptTokens
+from engine.errors import AttemptTokenRefused, BadAttemptObject, ReportRefused
 from objstore import ObjectStore
 from objstore.car import CAR_MEDIA_TYPE, iter_pack, receive_pack
 from objstore.ids import digest_of, is_hash

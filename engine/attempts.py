@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from objstore import CODEC_RAW, Link, ObjectId, ObjectStore, WfobjError
+from objstore import CODEC_RAW, Link, ObjectId, ObjectStore
 
 from .clock import format_time, parse_time
 from .container_limits import ContainerLimits
 from .definition import decimal_text
+from .errors import AttemptTokenRefused, BadAttemptObject, ReportRefused
 from .executor import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from .tokens import token_digest
 
@@ -35,34 +36,6 @@ TOKENS_NS = "attempt_tokens"
 REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 ATTEMPT_TOKEN_PREFIX = "wfa_"
 STATES = ("success", "failed", "killed")
-
-
-class AttemptError(WfobjError):
-    """Root of the errors of remote attempts."""
-
-
-class BadAttemptObject(AttemptError, ValueError):
-    """An object that is not a well-formed attempt spec or report."""
-
-    def __init__(self, oid: str, reason: str):
-        self.oid, self.reason = oid, reason
-        super().__init__(f"object {oid} is not a valid attempt object: {reason}")
-
-
-class AttemptTokenRefused(AttemptError):
-    """A token that does not grant this attempt (unknown, expired, ended, other spec)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
-
-
-class ReportRefused(AttemptError):
-    """A report that does not belong to the token's attempt, or a second report."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(reason)
 
 
 # ---- the spec ------------------------------------------------------------------------------

@@ -272,3 +272,39 @@ class RunIdUnresolved(EngineError, ValueError):
         self.matches = matches
         self.problem = problem
         super().__init__(problem)
+
+
+class AttemptError(EngineError):
+    """Root of the errors of remote attempts."""
+
+
+class BadAttemptObject(AttemptError, ValueError):
+    """An object that is not a well-formed attempt spec or report."""
+
+    def __init__(self, oid: str, reason: str):
+        self.oid, self.reason = oid, reason
+        super().__init__(f"object {oid} is not a valid attempt object: {reason}")
+
+
+class AttemptTokenRefused(AttemptError):
+    """A token that does not grant this attempt (unknown, expired, ended, other spec)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ReportRefused(AttemptError):
+    """A report that does not belong to the token's attempt, or a second report."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SlurmError(EngineError):
+    """A Slurm command failed: which, and what it said."""
+
+    def __init__(self, command: str, reason: str):
+        self.command, self.reason = command, reason
+        super().__init__(f"{command} failed: {reason}")

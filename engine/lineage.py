@@ -136,7 +136,7 @@ def _step_up(store: ObjectStore, graph: Graph, files: list[str]) -> list[str]:
     """Producers of `files` and the inputs of those producers (the next frontier)."""
     nxt = []
     for oid in files:
-        for (run_id, task, _attempt, path), v in _scan(store, OUT_NS, oid):
+        for (_run_id, _task, _attempt, path), v in _scan(store, OUT_NS, oid):
             ev = store.get_object(v["evidence"])
             nid, new = graph.task(ev, v["evidence"])
             graph.edges.append({"from": nid, "to": f"file:{oid}", "kind": "output", "path": path})
@@ -154,7 +154,7 @@ def _step_down(store: ObjectStore, graph: Graph, files: list[str]) -> list[str]:
     """Users of `files` and what those users produced (the next frontier)."""
     nxt = []
     for oid in files:
-        for (run_id, task, name), v in _scan(store, IN_NS, oid):
+        for (_run_id, _task, name), v in _scan(store, IN_NS, oid):
             ev = store.get_object(v["evidence"])
             nid, new = graph.task(ev, v["evidence"])
             graph.edges.append({"from": f"file:{oid}", "to": nid, "kind": "input", "input": name})

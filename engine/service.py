@@ -23,7 +23,7 @@ from .definition import topological_order
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
-from .runs import create_run, index_run, kill_pending, request_kill, scan_index, scan_prefix
+from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
 from .tasks import check_rendered_sizes

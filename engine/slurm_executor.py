@@ -23,12 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from objstore import ObjectStore, WfobjError
+from objstore import ObjectStore
 
 from .attempts import AttemptGrant, AttemptTokens, load_report, spec_object
 from .capture import store_empty
 from .container_limits import DEFAULT_LIMITS, ContainerLimits
-from .errors import ExecutorUnavailable
+from .errors import ExecutorUnavailable, SlurmError
 from .executor import AttemptResult, Executor, TaskSpec
 from .executor_settings import SlurmSettings
 
@@ -43,14 +43,6 @@ TOKEN_TTL_S = 7 * 24 * 3600.0  # an attempt without timeout: the token's longest
 KILL_WAIT_S = 60.0
 REPORT_WAIT_S = 10.0  # after a job ended COMPLETED, how long its report may still take
 COMMAND_TIMEOUT_S = 30.0
-
-
-class SlurmError(WfobjError):
-    """A Slurm command failed: which, and what it said."""
-
-    def __init__(self, command: str, reason: str):
-        self.command, self.reason = command, reason
-        super().__init__(f"{command} failed: {reason}")
 
 
 @dataclass(frozen=True)
