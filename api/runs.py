@@ -3,14 +3,18 @@ explanation of a task, resume, reproduce and compare."""
 
 from __future__ import annotations
 
+import json
+
 import falcon
 
 from engine.errors import excerpt
+from engine.live_logs import FOLLOW_WAIT_S
 from engine.run_ids import PREFIX_RE
 from engine.service import WorkflowService
 
 from .params import int_query, name_param, run_id_param
 
+NDJSON = "application/x-ndjson"
 RUN_STATES = ("pending", "running", "success", "failed", "killed")
 MAX_PAGE = 1000
 
@@ -88,6 +92,31 @@ class RunTask:
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                task: str) -> None:
         resp.media = self.service.run_task(run_id_param(run_id), name_param(task, "task name"))
+
+
+class RunTaskLogs:
+    """stdout and stderr of a task's attempt as NDJSON lines, followed while it runs for
+    at most `wait` seconds (engine/live_logs.py); the last line says where to go on."""
+
+    roles = {"GET": "reader"}
+    MAX_OFFSET = 1 << 62
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               task: str) -> None:
+        follow = req.get_param_as_bool("follow", default=False)
+        attempt = req.get_param("attempt")
+        lines = self.service.follow_logs(
+            run_id_param(run_id), name_param(task, "task name"),
+            attempt=None if attempt is None else int_query(req, "attempt", 1, 1, 1 << 31),
+            stdout_offset=int_query(req, "stdout_offset", 0, 0, self.MAX_OFFSET),
+            stderr_offset=int_query(req, "stderr_offset", 0, 0, self.MAX_OFFSET),
+            follow=follow, wait=int_query(req, "wait", int(FOLLOW_WAIT_S), 1,
+                                          int(FOLLOW_WAIT_S)))
+        resp.content_type = NDJSON
+        resp.stream = (json.dumps(item).encode() + b"\n" for item in lines)
 
 
 class RunKill:

@@ -172,6 +172,23 @@ class RemoteService:
         return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
                 "stderr": text(ev["stderr"])}
 
+    def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
+                    stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,
+                    wait: float | None = None) -> Iterator[dict]:
+        """The records of GET …/logs (NDJSON), as they arrive. Errors before the first
+        record raise here; a stream cut before its `end` record just stops (the caller
+        sees no `end`)."""
+        params: dict[str, Any] = {"follow": "true" if follow else "false",
+                                  "stdout_offset": stdout_offset,
+                                  "stderr_offset": stderr_offset}
+        if attempt is not None:
+            params["attempt"] = attempt
+        if wait is not None:
+            params["wait"] = int(wait)
+        resp = self._request("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/logs",
+                             params=params, stream=True)
+        return _ndjson_records(resp)
+
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5,
              on_progress: Progress | None = None, stop: threading.Event | None = None,
              on_waiting: Callable[[str], None] | None = None) -> dict:
@@ -262,6 +279,17 @@ class _HashingReader:
 
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()
+
+
+def _ndjson_records(resp: requests.Response) -> Iterator[dict]:
+    """One dict per line of a streamed NDJSON answer; stops quietly if it is cut off."""
+    with resp:
+        try:
+            for line in resp.iter_lines():
+                if line:
+                    yield json.loads(line)
+        except (requests.RequestException, ValueError):
+            return
 
 
 def _api_error(resp: requests.Response) -> ApiError:

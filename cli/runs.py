@@ -245,11 +245,18 @@ def kill(ctx: CliContext, run_id: str) -> None:
 @run.command("logs")
 @run_id_argument
 @click.argument("task", required=False)
+@click.option("-f", "--follow", is_flag=True,
+              help="Print TASK's output as it is written, until its attempt ends.")
 @json_option
 @pass_ctx
-def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
+def logs(ctx: CliContext, run_id: str, task: str | None, follow: bool) -> None:
     """Full stdout and stderr of TASK's last attempt (every task without TASK)."""
     svc = ctx.service()
+    if follow:
+        if not task:
+            raise click.UsageError("--follow needs a TASK")
+        follow_logs(ctx, svc, run_id, task)
+        return
     names = [task] if task else list(svc.get_run(run_id)["tasks"])
     rows = [svc.run_logs(run_id, name) for name in names]
 
@@ -261,6 +268,19 @@ def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
             click.echo(item["stderr"], nl=False, err=True)
 
     ctx.emit(rows, human)
+
+
+def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
+    """Print each piece of output as it arrives (stdout to stdout, stderr to stderr);
+    with --json, every record of the log stream as one JSON line."""
+    from engine.live_logs import follow_to_end
+
+    for item in follow_to_end(svc.follow_logs, run_id, task):
+        if ctx.json:
+            click.echo(json.dumps(item))
+        elif item["type"] == "output":
+            click.echo(item["text"], nl=False, err=item["stream"] == "stderr")
+            (sys.stderr if item["stream"] == "stderr" else sys.stdout).flush()
 
 
 @click.command("worker")

@@ -36,6 +36,7 @@ from .errors import (
     OutputRefused,
 )
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
+from .live_logs import live_paths, open_spools, remove_run_logs, remove_spools
 from .outputs import OutputCollector, read_vars
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
 
@@ -153,6 +154,8 @@ class DockerExecutor(Executor):
         for container in containers:
             remove_container(container)
         remove_run_folders(self.work_root, run_id)
+        if store is not None:
+            remove_run_logs(store, run_id)
         return len(containers)
 
     def close(self) -> None:
@@ -247,19 +250,40 @@ class DockerAttempt:
     def in_container(self, container, folder: AttemptFolder) -> AttemptResult:
         if container.attrs.get("Image") != self.image.image_id:
             self.image = self.ex.facts.refresh(self.spec.image)  # the tag moved since cached
-        self.started_at = self.ex.clock()
+        spools, live = self.spools(folder)
         try:
-            container.start()
-        except docker.errors.APIError as exc:
-            outcome = ExitOutcome("failed", None, f"container could not start: {one_line(exc)}")
-        else:
-            outcome = self.wait(container)
-        ended_at = self.ex.clock()
-        stdout, stderr = self.capture(container, folder)
+            self.started_at = self.ex.clock()
+            tap = None
+            try:
+                container.start()
+            except docker.errors.APIError as exc:
+                outcome = ExitOutcome("failed", None,
+                                      f"container could not start: {one_line(exc)}")
+            else:
+                tap = LogTap(self.ex.client, container.id, spools)
+                outcome = self.wait(container)
+            ended_at = self.ex.clock()
+            stdout, stderr = self.capture(container, spools, tap)
+        finally:
+            if live:
+                remove_spools(spools)
         result = self.result(outcome, stdout, stderr, ended_at)
         if outcome.state == "success":
             self.collect(result, folder)
         return result
+
+    def spools(self, folder: AttemptFolder) -> tuple[dict[str, str], bool]:
+        """Where stdout and stderr are spooled, and whether that is the store's live-log
+        folder (engine/live_logs.py: readable by `follow` while the task runs)."""
+        spec = self.spec
+        paths = live_paths(self.store, spec.run_id, spec.task, spec.attempt)
+        if paths is not None:
+            try:
+                open_spools(paths)
+                return {name: str(path) for name, path in paths.items()}, True
+            except OSError as exc:
+                log.warning("no live logs for %s/%s: %s", spec.run_id, spec.task, exc)
+        return {name: folder.spool(name) for name in ("stdout", "stderr")}, False
 
     def wait(self, container) -> ExitOutcome:
         """Wait for the exit, the timeout or the cancel event, whichever comes first."""
@@ -292,12 +316,14 @@ class DockerAttempt:
         return ExitOutcome("killed", waiter.finish(KILL_WAIT_S),
                            f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
 
-    def capture(self, container, folder: AttemptFolder) -> tuple[StoredText, StoredText]:
-        """stdout and stderr, fetched in one API call and spooled to disk, as blobs."""
-        out_path, err_path = folder.spool("stdout"), folder.spool("stderr")
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            split_frames(fetch_logs(self.ex.client, container.id), out, err)
-        return store_file(self.store, out_path), store_file(self.store, err_path)
+    def capture(self, container, spools: dict[str, str],
+                tap: LogTap | None) -> tuple[StoredText, StoredText]:
+        """stdout and stderr as blobs: what the tap followed into the spools while the
+        container ran, or, if it could not follow to the end, all of it fetched again."""
+        if tap is None or not tap.finish(KILL_WAIT_S):
+            with open(spools["stdout"], "wb") as out, open(spools["stderr"], "wb") as err:
+                split_frames(fetch_logs(self.ex.client, container.id), out, err)
+        return store_file(self.store, spools["stdout"]), store_file(self.store, spools["stderr"])
 
     def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
         """Outputs and vars of a successful exit; a refusal fails the attempt."""
@@ -361,20 +387,76 @@ class ContainerWaiter:
         return int(self.status.get("StatusCode", -1))
 
 
-def fetch_logs(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
-    """The container's whole multiplexed log (stdout and stderr frames), streamed.
+class LogTap:
+    """Follows a running container's output into the spool files as it is written (so
+    live-log readers see it), in a thread; `finish` says whether it got all of it."""
 
-    The SDK's container.logs() takes one call per stream and yields one frame at a time,
-    which is slow for large outputs; this reads the same endpoint in large pieces."""
+    def __init__(self, client: docker.DockerClient, container_id: str,
+                 spools: dict[str, str]) -> None:
+        self.client, self.container_id, self.spools = client, container_id, spools
+        self.response: requests.Response | None = None
+        self.failure: BaseException | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._follow, name="wfobj-logs", daemon=True).start()
+
+    def _follow(self) -> None:
+        try:
+            self.response = open_logs(self.client, self.container_id, follow=True)
+            with (self.response, open(self.spools["stdout"], "wb", buffering=0) as out,
+                  open(self.spools["stderr"], "wb", buffering=0) as err):
+                split_frames(read_pieces(self.response), out, err)
+        except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def finish(self, timeout: float) -> bool:
+        """Wait for the followed stream to end (it does when the container stops); True
+        when everything arrived, False when it failed or did not end in time."""
+        if not self.done.wait(timeout):
+            log.error("log stream of container %s did not end within %ss",
+                      self.container_id, timeout)
+            if self.response is not None:
+                self.response.close()
+            self.done.wait(KILL_WAIT_S)
+            return False
+        if self.failure is not None:
+            log.warning("following the logs of %s failed (%s); fetching them again",
+                        self.container_id, one_line(self.failure))
+            return False
+        return True
+
+
+def open_logs(client: docker.DockerClient, container_id: str, *,
+              follow: bool) -> requests.Response:
+    """The container's multiplexed log stream (stdout and stderr frames): all of it so
+    far, and with `follow` whatever comes next until the container stops."""
     api = client.api
     url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
-    params = {"stdout": 1, "stderr": 1, "follow": 0}
-    with api.get(url, params=params, stream=True, timeout=api.timeout) as response:
-        try:
-            response.raise_for_status()
-        except requests.exceptions.HTTPError as exc:
-            raise docker.errors.create_api_error_from_http_exception(exc) from exc
-        yield from response.iter_content(LOG_READ_BYTES)
+    params = {"stdout": 1, "stderr": 1, "follow": int(follow)}
+    # a followed task may print nothing for longer than any read timeout
+    response = api.get(url, params=params, stream=True,
+                       timeout=(api.timeout, None) if follow else api.timeout)
+    try:
+        response.raise_for_status()
+    except requests.exceptions.HTTPError as exc:
+        response.close()
+        raise docker.errors.create_api_error_from_http_exception(exc) from exc
+    return response
+
+
+def read_pieces(response: requests.Response) -> Iterator[bytes]:
+    """The response body as it arrives, in pieces of at most LOG_READ_BYTES (read1 hands
+    over what is there instead of waiting for a full piece)."""
+    while piece := response.raw.read1(LOG_READ_BYTES):
+        yield piece
+
+
+def fetch_logs(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
+    """The container's whole log so far, streamed in large pieces (the SDK's
+    container.logs() yields one frame at a time, slow for large outputs)."""
+    with open_logs(client, container_id, follow=False) as response:
+        yield from read_pieces(response)
 
 
 def kill(container, signal: str) -> None:

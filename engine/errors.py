@@ -308,3 +308,13 @@ class SlurmError(EngineError):
     def __init__(self, command: str, reason: str):
         self.command, self.reason = command, reason
         super().__init__(f"{command} failed: {reason}")
+
+
+class LogStreamCut(EngineError):
+    """A followed log stream ended without its `end` record (the server or the
+    connection failed mid-answer)."""
+
+    def __init__(self, run_id: str, task: str):
+        self.run_id, self.task = run_id, task
+        super().__init__(f"the log stream of task {task!r} of run {run_id} was cut off "
+                         "before its end record")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import BinaryIO
 
 from objstore import ObjectStore, check_hash
 from objstore.ids import HASH_HEX_LEN
 
-from . import cache, compare, lineage, repeat, views
+from . import cache, compare, lineage, live_logs, repeat, views
 from .audit import check_audit_chain
 from .clock import Clock
 from .definition import topological_order
@@ -221,6 +221,25 @@ class WorkflowService:
     def run_logs(self, run_id: str, task: str) -> dict:
         """{"task", "attempt", "stdout", "stderr"}: the full streams of the last attempt."""
         return views.logs_view(self.store, self.load(run_id), task)
+
+    def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
+                    stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,
+                    wait: float = live_logs.FOLLOW_WAIT_S) -> Iterator[dict]:
+        """The task's attempt's (default: its running or last one) stdout and stderr from
+        the offsets on, as `output` pieces while they are written, then one `end` record
+        (engine/live_logs.py). Waits at most `wait` seconds (and not at all without
+        `follow`) for the attempt to end; the `end` record says from where to ask again."""
+        position = live_logs.LogPosition(attempt, stdout_offset, stderr_offset)
+        return iter(live_logs.LogFollower(self.store, run_id, task, position, follow=follow,
+                                          wait=wait, sleep=self.clock.sleep))
+
+    def live_tail(self, run_id: str, task: str) -> dict[str, str] | None:
+        """{"stdout", "stderr"}: the end of what the task's running attempt wrote so far,
+        or None when it is not running here."""
+        entry = self.load(run_id).tasks.get(task)
+        if entry is None or entry.state != "running":
+            return None
+        return live_logs.tail_text(self.store, run_id, task, len(entry.attempts) + 1)
 
     def kill_run(self, run_id: str, *, user: str) -> dict:
         """{"run_id", "state"}; raises a conflict error if the run is already terminal.
