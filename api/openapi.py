@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.definition import NAME_RE
+from engine.live_logs import FOLLOW_WAIT_S
 
 S = dict[str, Any]
 
@@ -108,6 +109,15 @@ SCHEMAS: dict[str, S] = {
         nearest={"oneOf": [{"type": "null"}, _obj(
             "run_id", "key", "differs", run_id=RUN_ID, key=HASH, evidence_hash=HASH,
             differs=_arr(_obj("component", "was", "now", component=STR, was=ANY, now=ANY)))]}),
+    "LogOutput": _obj("type", "stream", "offset", "text",
+                      type={"type": "string", "enum": ["output"]},
+                      stream={"type": "string", "enum": ["stdout", "stderr"]},
+                      offset={"type": "integer", "minimum": 0}, text=STR),
+    "LogEnd": _obj("type", "task", "attempt", "ended", "state", "stdout_offset",
+                   "stderr_offset", type={"type": "string", "enum": ["end"]}, task=STR,
+                   attempt={"type": "integer", "minimum": 0}, ended={"type": "boolean"},
+                   state=STR, stdout_offset={"type": "integer", "minimum": 0},
+                   stderr_offset={"type": "integer", "minimum": 0}),
     "Resumed": _obj("run_id", "resumes", "state", run_id=RUN_ID, resumes=RUN_ID, state=STATE),
     "Reproduced": _obj("run_id", "reproduces", "state", run_id=RUN_ID, reproduces=RUN_ID,
                        state=STATE),
@@ -257,6 +267,28 @@ def _paths() -> S:
         "/api/runs/{run_id}/tasks/{task}/cache": _run_get(
             "the task's cache key, whether it hit, and on a miss what differs from the "
             "nearest earlier attempt", _ref("CacheExplanation"), [P_TASK]),
+        "/api/runs/{run_id}/tasks/{task}/logs": {"get": _op(
+            "stdout and stderr of a task's attempt as NDJSON lines (LogOutput pieces, then one "
+            "LogEnd); with follow=true sent as they are written until the attempt ends or "
+            f"`wait` seconds (at most {int(FOLLOW_WAIT_S)}) pass, then ask again from the "
+            "LogEnd's offsets", "reader",
+            [("200", {"description": "NDJSON: LogOutput lines, then one LogEnd line",
+                      "content": {"application/x-ndjson": {"schema": {"oneOf": [
+                          _ref("LogOutput"), _ref("LogEnd")]}}}})],
+            "400 404", [P_RUN, P_TASK,
+                        _query("follow", "wait for more output until the attempt ends",
+                               {"type": "boolean"}),
+                        _query("attempt", "the attempt (1-based; default: the running one, "
+                               "else the last)", {"type": "integer", "minimum": 1,
+                                                  "maximum": 1 << 31}),
+                        _query("stdout_offset", "bytes of stdout already received",
+                               {"type": "integer", "minimum": 0, "maximum": 1 << 62}),
+                        _query("stderr_offset", "bytes of stderr already received",
+                               {"type": "integer", "minimum": 0, "maximum": 1 << 62}),
+                        _query("wait", f"longest wait in seconds (1-{int(FOLLOW_WAIT_S)}, "
+                               f"default {int(FOLLOW_WAIT_S)})",
+                               {"type": "integer", "minimum": 1,
+                                "maximum": int(FOLLOW_WAIT_S)})])},
         "/api/runs/{run_id}/resume": {"post": _op(
             "a new run of the same definition and parameters, cache on", "runner",
             [_answer("202", "queued", _ref("Resumed"))], "400 404 409", [P_RUN])},

@@ -59,5 +59,6 @@ def export_formats(service: WorkflowService) -> list[str]:
 
 
 def live_logs(service: WorkflowService, run_id: str, task: str) -> dict | None:
-    """stdout and stderr of a running attempt so far, when the engine can follow them."""
-    return None
+    """The end of what a running attempt wrote to stdout and stderr so far (the live logs
+    that GET …/logs?follow=true streams), when the engine can follow them."""
+    return service.live_tail(run_id, task)
