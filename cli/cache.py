@@ -9,6 +9,7 @@ import sys
 import click
 
 from .context import CliContext, json_option, pass_ctx
+from .human import shown
 from .runs import run, wait_for
 from .workflows import local_user
 
@@ -109,7 +110,7 @@ def print_comparison(c: dict) -> None:
                f"{'IDENTICAL' if c['identical'] else 'DIFFERENT'}")
     for t in c["tasks"]:
         click.echo(f"  {'=' if t['same'] else '≠'} {t['task']:<24} state {t['state'][0]}/"
-                   f"{t['state'][1]}  exit {t['exit_code'][0]}/{t['exit_code'][1]}")
+                   f"{t['state'][1]}  exit {shown(t['exit_code'][0])}/{shown(t['exit_code'][1])}")
         for o in t["outputs"]:
             if not o["same"]:
                 click.echo(f"      output {o['path']}: {o['a'] or '-'} vs {o['b'] or '-'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -15,11 +16,39 @@ from .context import CliContext
 DEBUG_ENV = "WFOBJ_DEBUG"
 
 
+class JsonError(click.ClickException):
+    """An error under --json: one JSON line on stderr, {"error": message, "exit_code"}."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's hook
+        click.echo(json.dumps({"error": self.format_message(), "exit_code": self.exit_code}),
+                   file=file, err=file is None)
+
+
+def wants_json(ctx: click.Context, args: list[str]) -> bool:
+    """--json given globally, or among the command's `args` (maybe not parsed yet)."""
+    obj = ctx.find_object(CliContext)
+    return bool(obj and obj.json) or "--json" in args[: args.index("--")
+                                                        if "--" in args else len(args)]
+
+
 class WfobjGroup(click.Group):
     """Turns library errors into one readable line and a non-zero exit; anything else
-    too, unless WFOBJ_DEBUG=1 asks for the traceback."""
+    too, unless WFOBJ_DEBUG=1 asks for the traceback. Under --json the line is JSON."""
 
     def invoke(self, ctx: click.Context):  # noqa: D102
+        args = list(ctx.args)  # the group's invoke consumes them
+        try:
+            return self.invoke_plain(ctx)
+        except click.ClickException as exc:
+            if not wants_json(ctx, args):
+                raise
+            raise JsonError(one_line(exc.format_message()), exc.exit_code) from None
+
+    def invoke_plain(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except WfobjError as exc:
@@ -46,7 +75,7 @@ def one_line(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@click.group(cls=WfobjGroup)
+@click.group(cls=WfobjGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", envvar="WFOBJ_STORE", type=click.Path(), help="Local store path.")
 @click.option("--server", envvar="WFOBJ_SERVER", help="Server URL for remote commands.")
 @click.option("--token", envvar="WFOBJ_TOKEN", help="API token for --server.")

@@ -16,6 +16,7 @@ from objstore.fsck import fsck, parse_sample
 from objstore.walk import follow_chain, walk_tree
 
 from .context import CliContext, json_option, pass_ctx
+from .human import shown, table
 
 WORKFLOW_REFS = "workflows/"  # engine.workflows.REF_PREFIX, as users type it
 
@@ -141,8 +142,8 @@ def ls(ctx: CliContext) -> None:
     """List every object: hash, type, size."""
     store = ctx.store()
     rows = [_summary(store, oid) for oid in store]
-    ctx.emit(rows, lambda rs: [
-        click.echo(f"{r['hash']}  {r['type']:<16} {r['size']:>12}") for r in rs])
+    ctx.emit(rows, lambda rs: table(f"{'HASH':<64}  {'TYPE':<16} {'SIZE':>12}", (
+        f"{r['hash']}  {r['type']:<16} {r['size']:>12}" for r in rs)))
 
 
 @click.command()
@@ -151,7 +152,8 @@ def ls(ctx: CliContext) -> None:
 def refs(ctx: CliContext) -> None:
     """List every ref: hash and name."""
     rows = [{"name": name, "hash": oid} for name, oid in ctx.store().refs()]
-    ctx.emit(rows, lambda rs: [click.echo(f"{r['hash']}  {r['name']}") for r in rs])
+    ctx.emit(rows, lambda rs: table(f"{'HASH':<64}  NAME",
+                                    (f"{r['hash']}  {r['name']}" for r in rs)))
 
 
 def _log_entry(store: ObjectStore, oid: str) -> dict:
@@ -191,7 +193,8 @@ def log(ctx: CliContext, ref: str) -> None:
 
     def human(rows: list[dict]) -> None:
         for row in rows:
-            extra = "  ".join(f"{k}={v}" for k, v in row.items() if k not in ("hash", "type"))
+            extra = "  ".join(f"{k}={shown(v)}" for k, v in row.items()
+                              if k not in ("hash", "type"))
             click.echo(f"{row['hash']}  {row['type']}" + (f"  {extra}" if extra else ""))
 
     ctx.emit(entries, human)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import UTC, datetime
 
 import click
 
@@ -12,6 +13,7 @@ from engine.executor_settings import ExecutorSettings
 from engine.lifeline import stop_on_signals
 
 from .context import CliContext, executor_options, json_option, pass_ctx
+from .human import seconds, shown, table, transition
 from .run_ref import run_id_argument, strip_workflow_prefix
 from .workflows import local_user
 
@@ -82,14 +84,25 @@ def wait_for(ctx: CliContext, svc, run_id: str) -> dict:
     """Wait for the run's end (running it here if no worker does) and return it.
     Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once."""
     with stop_on_signals(threading.Event()) as stop:
-        return svc.wait(run_id, on_progress=None if ctx.json else show_progress, stop=stop,
+        return svc.wait(run_id, on_progress=None if ctx.json else ProgressLines(), stop=stop,
                         on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
 
 
-def show_progress(run: dict) -> None:
-    """One stderr line per change while --wait polls: run state and each task's state."""
-    tasks = "  ".join(f"{name}:{state}" for name, state in run.get("tasks", {}).items())
-    click.echo(f"[{run['state']}] {tasks}", err=True)
+class ProgressLines:
+    """--wait's stderr: one `TIME  TASK  OLD -> NEW` line per state change as it is
+    seen (`(run)` for the run itself; the first look shows states without an arrow)."""
+
+    def __init__(self) -> None:
+        self.last: dict | None = None
+
+    def __call__(self, run: dict) -> None:
+        from engine.waiting import state_changes
+
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for change in state_changes(self.last, run):
+            what = change.task if change.task is not None else "(run)"
+            click.echo(f"{at}  {what:<20} {transition(change.old, change.new)}", err=True)
+        self.last = run
 
 
 def print_run_with_evidence(data: dict) -> None:
@@ -106,9 +119,10 @@ def print_run_with_evidence(data: dict) -> None:
 
 def print_evidence(ev: dict) -> None:
     click.echo(f"  evidence  {ev['evidence_hash']}")
-    click.echo(f"  image     {ev['image']} {ev['image_id'] or ''}")
+    click.echo(f"  image     {ev['image']} {ev['image_id'] or ''}".rstrip())
     click.echo(f"  command   {json.dumps(ev['command'])}")
-    click.echo(f"  exit      {ev['exit_code']}  {ev['duration_s']:.3f}s  host {ev['host'].get('name', '?')}")
+    click.echo(f"  exit      {shown(ev['exit_code'])}  {seconds(ev['duration_s'])}  "
+               f"host {(ev.get('host') or {}).get('name', '?')}")
     for i in ev["inputs"]:
         click.echo(f"  input     {i['path']} {i['hash']} ({i['size']} B)")
     for o in ev["outputs"]:
@@ -133,8 +147,9 @@ def list_(ctx: CliContext, workflow: str | None, state: str | None, limit: int,
           cursor: str | None) -> None:
     """Runs, newest first."""
     def human(page: dict) -> None:
-        for r in page["runs"]:
-            click.echo(f"{r['run_id']}  {r['state']:<8} {r['workflow']:<20} {r['created_at']}")
+        table(f"{'RUN':<36}  {'STATE':<8} {'WORKFLOW':<20} CREATED",
+              (f"{r['run_id']}  {r['state']:<8} {r['workflow']:<20} {r['created_at']}"
+               for r in page["runs"]))
         if page["next_cursor"]:
             click.echo(f"(more: --cursor {page['next_cursor']})")
 
@@ -151,7 +166,7 @@ def show(ctx: CliContext, run_id: str) -> None:
     def human(r: dict) -> None:
         for key in ("run_id", "workflow", "state", "definition_hash", "manifest_hash",
                     "engine_version", "triggered_by", "created_at", "started_at", "ended_at"):
-            click.echo(f"{key:<16} {r[key]}")
+            click.echo(f"{key:<16} {shown(r[key])}")
         click.echo(f"{'parameters':<16} {json.dumps(r['parameters'])}")
         for task, state in r["tasks"].items():
             click.echo(f"  {task:<24} {state}")
@@ -166,9 +181,9 @@ def show(ctx: CliContext, run_id: str) -> None:
 def tasks(ctx: CliContext, run_id: str) -> None:
     """Evidence of every task's last attempt, in topological order."""
     def human(rows: list[dict]) -> None:
-        for ev in rows:
-            click.echo(f"{ev['task']:<24} {ev['state']:<8} attempt {ev['attempt']}  "
-                       f"{ev.get('evidence_hash') or '-'}")
+        table(f"{'TASK':<24} {'STATE':<8} ATTEMPT  EVIDENCE",
+              (f"{ev['task']:<24} {ev['state']:<8} {ev['attempt']:<7}  "
+               f"{shown(ev.get('evidence_hash'))}" for ev in rows))
 
     ctx.emit(ctx.service().run_tasks(run_id), human)
 
@@ -196,8 +211,8 @@ def task(ctx: CliContext, run_id: str, task: str) -> None:
 def files(ctx: CliContext, run_id: str) -> None:
     """Every file the run produced."""
     def human(rows: list[dict]) -> None:
-        for f in rows:
-            click.echo(f"{f['hash']}  {f['size']:>10}  {f['task']}/{f['path']}")
+        table(f"{'HASH':<64}  {'SIZE':>10}  TASK/PATH",
+              (f"{f['hash']}  {f['size']:>10}  {f['task']}/{f['path']}" for f in rows))
 
     ctx.emit(ctx.service().run_files(run_id), human)
 
@@ -226,7 +241,7 @@ def audit(ctx: CliContext, run_id: str) -> None:
             task = f" {e['task']}" if e["task"] else ""
             reason = f"  ({e['reason']})" if e["reason"] else ""
             click.echo(f"{e['seq']:>4} {e['at']} {e['actor']:<28} {e['event']}{task}: "
-                       f"{e['from']} -> {e['to']}{reason}")
+                       f"{transition(e['from'], e['to'])}{reason}")
 
     ctx.emit(ctx.service().run_audit(run_id), human)
 

@@ -7,6 +7,7 @@ import click
 from engine.tokens import ROLES, TokenStore
 
 from .context import CliContext, json_option, pass_ctx
+from .human import table
 
 
 @click.group("token")
@@ -35,8 +36,8 @@ def list_tokens(ctx: CliContext) -> None:
     infos = [info.to_json() for info in TokenStore(ctx.store()).list()]
 
     def human(rows: list[dict]) -> None:
-        for r in rows:
-            click.echo(f"{r['id']}  {r['role']:<7} {r['created_at']}  {r['user']}")
+        table(f"{'ID':<12}  {'ROLE':<7} {'CREATED':<27}  USER",
+              (f"{r['id']}  {r['role']:<7} {r['created_at']}  {r['user']}" for r in rows))
 
     ctx.emit(infos, human)
 

@@ -8,6 +8,7 @@ import os
 import click
 
 from .context import CliContext, json_option, pass_ctx
+from .human import table
 from .run_ref import strip_workflow_prefix
 
 
@@ -90,8 +91,9 @@ def validate(ctx: CliContext, file: str, name: str | None) -> None:
 def list_(ctx: CliContext) -> None:
     """Registered workflows with their newest version."""
     def human(rows: list[dict]) -> None:
-        for r in rows:
-            click.echo(f"{r['name']:<24} v{r['version']:<4} {r['definition_hash'][:12]}  {r['updated_at']}")
+        table(f"{'NAME':<24} {'VER':<5} {'DEFINITION':<12}  UPDATED",
+              (f"{r['name']:<24} v{r['version']:<4} {r['definition_hash'][:12]}  "
+               f"{r['updated_at']}" for r in rows))
 
     ctx.emit(ctx.service().list_workflows(), human)
 
@@ -115,9 +117,9 @@ def show(ctx: CliContext, name: str, by_hash: bool) -> None:
 def log(ctx: CliContext, name: str) -> None:
     """Every version of NAME, newest first."""
     def human(rows: list[dict]) -> None:
-        for r in rows:
-            click.echo(f"v{r['version']:<4} {r['definition_hash']}  {r['registered_at']}  "
-                       f"{r['registered_by']}")
+        table(f"{'VER':<5} {'DEFINITION':<64}  {'REGISTERED':<27}  BY",
+              (f"v{r['version']:<4} {r['definition_hash']}  {r['registered_at']}  "
+               f"{r['registered_by']}" for r in rows))
 
     ctx.emit(ctx.service().workflow_versions(strip_workflow_prefix(name)), human)
 

@@ -27,7 +27,7 @@ from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefi
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
 from .tasks import check_rendered_sizes
-from .waiting import Progress, poll_run
+from .waiting import ChangeWatcher, Progress, poll_run
 from .workflows import WorkflowRegistry
 
 
@@ -256,19 +256,24 @@ class WorkflowService:
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2,
              on_progress: Progress | None = None, stop: threading.Event | None = None,
              on_waiting: Callable[[str], None] | None = None) -> dict:
-        """Block until the run ends and return it. If no worker has claimed it and this
-        service has a usable executor, run it in this process; `stop` winds it down (the
-        run ends failed, its evidence kept) or, for a run left to a worker, stops waiting.
-        `on_waiting(why)` is told when the executor is unavailable and the run waits."""
+        """Block until the run ends and return it; `on_progress(run)` is told of every
+        change of the run's or a task's state as it happens. If no worker has claimed it
+        and this service has a usable executor, run it in this process; `stop` winds it
+        down (the run ends failed, its evidence kept) or, for a run left to a worker,
+        stops waiting. `on_waiting(why)` is told when the executor is unavailable and the
+        run waits."""
+        watcher = ChangeWatcher(on_progress)
         if self.executor_factory is not None:
-            self.run_here(run_id, stop, on_waiting)
+            self.run_here(run_id, stop, on_waiting, watcher)
         return poll_run(lambda: self.get_run(run_id), self.clock.sleep, poll=poll,
-                        timeout=timeout, on_progress=on_progress, stop=stop)
+                        timeout=timeout, stop=stop, watcher=watcher)
 
     def run_here(self, run_id: str, stop: threading.Event | None,
-                 on_waiting: Callable[[str], None] | None) -> None:
+                 on_waiting: Callable[[str], None] | None,
+                 watcher: ChangeWatcher | None = None) -> None:
         """Claim and run `run_id` in this process, unless a worker has it or the executor
-        cannot run anything now (then the run stays queued for a worker)."""
+        cannot run anything now (then the run stays queued for a worker); `watcher` sees
+        the run after every scheduler step."""
         from .worker import Worker
 
         try:
@@ -281,6 +286,8 @@ class WorkflowService:
                         concurrency=self.concurrency)
         if stop is not None:
             worker.stop = stop
+        if watcher is not None and watcher.on_progress is not None:
+            worker.on_step = lambda: watcher.see(self.get_run(run_id))
         if worker.claim(run_id):
             worker.executor = self.executor_factory()
             try:

@@ -46,6 +46,7 @@ class Worker:
         self.poll = poll
         self.executor: Executor | None = None
         self.stop = threading.Event()
+        self.on_step: Callable[[], None] | None = None  # called after each lease heartbeat
         self.unleased_due = 0.0  # when recover() next looks for runs left without a lease
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -115,12 +116,24 @@ class Worker:
 
         return beat
 
+    def step_hook(self, run_id: str) -> Callable[[], None]:
+        """What the scheduler calls at each step: the lease heartbeat, then `on_step`."""
+        beat, extra = self.heartbeat(run_id), self.on_step
+        if extra is None:
+            return beat
+
+        def step() -> None:
+            beat()
+            extra()
+
+        return step
+
     def execute(self, run_id: str) -> str | None:
         """Run a claimed run to its end, then drop the lease. Interrupted (Ctrl-C twice,
         SystemExit), it still ends the run before letting the interruption through."""
         scheduler = RunScheduler(self.store, run_id, self.executor, clock=self.clock,
                                  concurrency=self.concurrency, actor=WORKER_ACTOR + self.worker_id,
-                                 on_step=self.heartbeat(run_id))
+                                 on_step=self.step_hook(run_id))
         try:
             return scheduler.run_to_end(self.stop)
         except LeaseLost:

@@ -112,8 +112,12 @@ def test_trigger_wait_runs_and_prints_evidence(wf, docker_client):
     result = wf("run", "trigger", "wordcount", "-p", f"corpus=@{EXAMPLES / 'corpus.txt'}", "--wait")
     assert "success" in result.stdout.splitlines()[0]
     assert "output    count.txt" in result.stdout and "var       count=" in result.stdout
-    # progress goes to stderr, one line per change, ending with the terminal state
-    assert result.stderr.splitlines()[-1].startswith("[success] split:success  count:success")
+    # progress goes to stderr, one `time task old -> new` line per change, ending with
+    # the run's own last change
+    lines = result.stderr.splitlines()
+    assert any(line.split()[1:] == ["split", "pending", "->", "running"] for line in lines)
+    assert any(line.split()[1:] == ["count", "running", "->", "success"] for line in lines)
+    assert lines[-1].split()[1:] == ["(run)", "running", "->", "success"]
     run_id = result.stdout.split()[1]
     files = json.loads(wf("run", "files", run_id, "--json").output)
     assert {f["path"] for f in files} == {"words.txt", "count.txt"}

@@ -28,3 +28,16 @@ def test_poll_stops_at_timeout_with_the_last_run():
     final = poll_run(get_run, sleeps.append, poll=1.0, timeout=3.0)
     assert final["state"] == "running"
     assert len(sleeps) == 3
+
+
+def test_state_changes_lists_each_task_move_then_the_run():
+    from engine.waiting import StateChange, state_changes
+
+    first = {"state": "running", "tasks": {"a": "running", "b": "pending"}}
+    assert state_changes(None, first) == [StateChange(None, None, "running"),
+                                          StateChange("a", None, "running")]
+    later = {"state": "failed", "tasks": {"a": "failed", "b": "skipped"}}
+    assert state_changes(first, later) == [StateChange("a", "running", "failed"),
+                                           StateChange("b", "pending", "skipped"),
+                                           StateChange(None, "running", "failed")]
+    assert state_changes(later, later) == []

@@ -99,7 +99,7 @@ def ticking(step: float = 1.0):
 
 def test_a_running_attempt_is_read_from_its_spools_until_the_wait_runs_out(running):
     running.write("stdout", b"first\n")
-    running.write("stderr", "caf".encode() + "é".encode()[:1])  # a cut character waits
+    running.write("stderr", b"caf" + "é".encode()[:1])  # a cut character waits
     sleeps = []
     follower = LogFollower(running.store, running.run_id, "talk", LogPosition(), wait=3,
                            sleep=sleeps.append, monotonic=ticking())
