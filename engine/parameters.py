@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from objstore import ObjectStore
+from objstore import AmbiguousPrefix, ObjectNotFound, ObjectStore
+from objstore.ids import HASH_HEX_LEN, MIN_PREFIX_LEN, is_hash
 
 from .definition import render_value, stored_value, value_problem
 from .errors import ParameterError, clip, excerpt
+
+FILE_PREFIX_RE = re.compile(rf"[0-9a-f]{{{MIN_PREFIX_LEN},{HASH_HEX_LEN - 1}}}\Z")
 
 
 def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> dict:
@@ -34,6 +38,8 @@ def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> di
 
 
 def check_value(name: str, spec: dict, value: Any, store: ObjectStore) -> Any:
+    if spec["type"] == "file":
+        value = resolve_file(name, value, store)
     problem = value_problem(spec["type"], value)
     if problem:
         raise ParameterError(name, problem)
@@ -44,6 +50,25 @@ def check_value(name: str, spec: dict, value: Any, store: ObjectStore) -> Any:
     if spec["type"] == "file" and value not in store:
         raise ParameterError(name, f"file {value} is not in the store (upload it first)")
     return stored
+
+
+def resolve_file(name: str, value: Any, store: ObjectStore) -> Any:
+    """A `file` value given as a unique prefix of a blob's hash (at least MIN_PREFIX_LEN
+    lower-case hex characters) is that blob's full hash; anything else is left as given."""
+    if not isinstance(value, str) or is_hash(value) or not FILE_PREFIX_RE.match(value):
+        return value
+    try:
+        oid = store.resolve(value)
+    except ObjectNotFound:
+        why = f"no file in the store has a hash starting with {value}"
+        raise ParameterError(name, why) from None
+    except AmbiguousPrefix as exc:
+        shown = ", ".join(exc.candidates[:4]) + (", …" if len(exc.candidates) > 4 else "")
+        raise ParameterError(name, f"hash prefix {value} is ambiguous: {shown}") from None
+    kind = store.type_of(oid)
+    if kind != "blob":
+        raise ParameterError(name, f"{value} names a {kind} object, not a file")
+    return oid
 
 
 def render_parameters(params: dict, values: dict) -> dict:
