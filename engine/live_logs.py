@@ -158,6 +158,12 @@ class LogFollower:
             if n == 0 and self.run.terminal:
                 yield self.end(True, entry.state)
                 return
+            if n and (entry.state != "running" or self.run.terminal):
+                # it ended without evidence (its worker died and the run was recovered):
+                # what its spool still holds is all there is
+                yield from self.live(n)
+                yield self.end(True, entry.state)
+                return
             sent = (yield from self.live(n)) if n else 0
             if not self.follow or (not sent and self.monotonic() >= deadline):
                 yield self.end(False, entry.state)

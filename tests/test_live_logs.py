@@ -205,3 +205,24 @@ def test_ui_attempt_page_shows_the_output_so_far(running):
     page = ui.get(f"/ui/runs/{running.run_id}/tasks/talk", ui.login())
     assert page.status_code == 200
     assert 'id="live-stdout"' in page.text and "so far so good" in page.text
+
+
+def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
+    from engine.clock import Clock
+    from engine.runs import end_run
+    from engine.runstate import RunState
+
+    running.write("stdout", b"last words\n")
+    follower = LogFollower(running.store, running.run_id, "talk", LogPosition(), wait=3,
+                           sleep=lambda s: None, monotonic=ticking())
+    # recovery ends the run of a dead worker: its running task fails without evidence
+    run = RunState.load(running.store, running.run_id)
+    at = Clock().stamp()
+    with running.store.batch() as b:
+        end_run(run, b, at=at, actor="test", state="failed", reason="its worker died",
+                running_to="failed")
+        run.commit(b, at)
+    assert list(follower) == [
+        {"type": "output", "stream": "stdout", "offset": 0, "text": "last words\n"},
+        {"type": "end", "task": "talk", "attempt": 1, "ended": True, "state": "failed",
+         "stdout_offset": 11, "stderr_offset": 0}]
