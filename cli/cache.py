@@ -109,8 +109,9 @@ def print_comparison(c: dict) -> None:
                f"{'same' if c['same_parameters'] else 'different'}: "
                f"{'IDENTICAL' if c['identical'] else 'DIFFERENT'}")
     for t in c["tasks"]:
-        click.echo(f"  {'=' if t['same'] else '≠'} {t['task']:<24} state {t['state'][0]}/"
-                   f"{t['state'][1]}  exit {shown(t['exit_code'][0])}/{shown(t['exit_code'][1])}")
+        click.echo(f"  {'=' if t['same'] else '≠'} {t['task']:<24} state {shown(t['state'][0])}/"
+                   f"{shown(t['state'][1])}  exit {shown(t['exit_code'][0])}/"
+                   f"{shown(t['exit_code'][1])}")
         for o in t["outputs"]:
             if not o["same"]:
                 click.echo(f"      output {o['path']}: {o['a'] or '-'} vs {o['b'] or '-'}")
@@ -126,7 +127,7 @@ def print_comparison(c: dict) -> None:
 def file_cmd(ctx: CliContext, hash_: str) -> None:
     """Every run that produced HASH, used it as an input, or took it as a parameter."""
     def human(f: dict) -> None:
-        click.echo(f"file {f['hash']} ({f['size'] if f['size'] is not None else '?'} B)")
+        click.echo(f"file {f['hash']} ({shown(f['size'])} B)")
         for p in f["produced_by"]:
             via = f" (cache hit of {p['cached_from']})" if p.get("cached_from") else ""
             click.echo(f"  produced by  {p['run_id']} {p['task']} {p['path']} "

@@ -226,3 +226,25 @@ def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
         {"type": "output", "stream": "stdout", "offset": 0, "text": "last words\n"},
         {"type": "end", "task": "talk", "attempt": 1, "ended": True, "state": "failed",
          "stdout_offset": 11, "stderr_offset": 0}]
+
+
+# ---- the command ---------------------------------------------------------------------------
+def test_cli_follow_of_an_ended_attempt_prints_it_and_ends(lmdb_store, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.context import CliContext
+    from cli.main import cli
+
+    run_id = ended_run(lmdb_store, b"done\n")
+
+    def wf(*args):
+        return CliRunner().invoke(cli, ["--store", str(lmdb_store.path), *args],
+                                  obj=CliContext())
+
+    plain = wf("run", "logs", run_id, "talk", "--follow")
+    assert plain.exit_code == 0 and plain.stdout == "done\n" and plain.stderr == ""
+    records = [json.loads(line) for line in
+               wf("run", "logs", run_id, "talk", "-f", "--json").stdout.splitlines()]
+    assert [r["type"] for r in records] == ["output", "end"] and records[-1]["ended"]
+    no_task = wf("run", "logs", run_id, "--follow")
+    assert no_task.exit_code == 2 and "--follow needs a TASK" in no_task.stderr
