@@ -24,19 +24,21 @@ class StateChange:
 
 def state_changes(before: dict | None, after: dict) -> list[StateChange]:
     """What changed from run view `before` (None: nothing seen yet) to `after`: each task
-    whose state moved, in the run's task order, then the run's state. At the first look
-    the run's state is reported, then the tasks that are no longer pending."""
+    whose state moved, in the run's task order, after the run's own change (before it,
+    when the run ended). At the first look the run's state is reported, then the tasks
+    that are no longer pending."""
     if before is None:
         return [StateChange(None, None, after["state"])] + [
             StateChange(name, None, state) for name, state in after.get("tasks", {}).items()
             if state != "pending"]
     old_tasks = before.get("tasks", {})
-    changes = [StateChange(name, old_tasks.get(name), state)
-               for name, state in after.get("tasks", {}).items()
-               if old_tasks.get(name) != state]
-    if before["state"] != after["state"]:
-        changes.append(StateChange(None, before["state"], after["state"]))
-    return changes
+    tasks = [StateChange(name, old_tasks.get(name), state)
+             for name, state in after.get("tasks", {}).items()
+             if old_tasks.get(name) != state]
+    if before["state"] == after["state"]:
+        return tasks
+    run = [StateChange(None, before["state"], after["state"])]
+    return tasks + run if after["state"] in TERMINAL else run + tasks
 
 
 class ChangeWatcher:

@@ -41,3 +41,6 @@ def test_state_changes_lists_each_task_move_then_the_run():
                                            StateChange("b", "pending", "skipped"),
                                            StateChange(None, "running", "failed")]
     assert state_changes(later, later) == []
+    queued = {"state": "pending", "tasks": {"a": "pending", "b": "pending"}}
+    assert state_changes(queued, first) == [StateChange(None, "pending", "running"),
+                                            StateChange("a", "pending", "running")]
