@@ -69,6 +69,15 @@ def test_run_page_has_record_task_table_and_a_node_per_task(ui, session):
     assert all(f"/ui/files/{f['hash']}/download?name=" in page for f in files)
 
 
+def test_run_page_links_each_export_of_the_api(ui, session):
+    run_id, _ = finished_wordcount(ui)
+    page = ui.get(f"/ui/runs/{run_id}", session).text
+    links = re.findall(r'<a href="([^"]+)" data-export="([^"]+)">', page)
+    assert links == [(f"/api/runs/{run_id}/export/{fmt}", fmt)
+                     for fmt in ("ro-crate", "prov", "openlineage", "in-toto")]
+    assert '<h2 id="exports">Exports</h2>' in page
+
+
 def test_dag_states_follow_the_run(ui, session):
     run_id = trigger(ui.service, chain("a", "b", "c"), "chain")
     run_with(ui.store, run_id, {"b": TaskBehavior(exit_code=1)})

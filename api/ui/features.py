@@ -53,9 +53,16 @@ def cache_explanation(service: WorkflowService, run_id: str, task: str) -> dict 
     return None
 
 
-def export_formats(service: WorkflowService) -> list[str]:
-    """The export formats the engine can write for a run (none yet)."""
-    return []
+# the run exports of GET /api/runs/{run_id}/export/{format}, with the name a reader knows
+EXPORTS = {"ro-crate": "RO-Crate", "prov": "W3C PROV", "openlineage": "OpenLineage",
+           "in-toto": "in-toto attestation"}
+
+
+def export_links(run_id: str) -> list[dict]:
+    """[{"format", "label", "href"}]: the run's exports, API downloads that take the UI's
+    session cookie (api/auth.py, BEARER_OR_SESSION)."""
+    return [{"format": fmt, "label": label, "href": f"/api/runs/{run_id}/export/{fmt}"}
+            for fmt, label in EXPORTS.items()]
 
 
 def live_logs(service: WorkflowService, run_id: str, task: str) -> dict | None:

@@ -74,7 +74,7 @@ class RunPage(Page):
                     layout=dag.layout(list(run["tasks"]), definition["tasks"], run["tasks"],
                                       cached),
                     file_params=file_params(definition), max_drawn=dag.MAX_DRAWN,
-                    exports=features.export_formats(self.service),
+                    exports=features.export_links(run_id),
                     live=run["state"] not in TERMINAL)
 
 
