@@ -20,7 +20,7 @@ def ui():
     return make_ui(MemoryObjectStore())
 
 
-@pytest.mark.parametrize("path", ["/ui", "/ui/runs", "/ui/runs?state=success",
+@pytest.mark.parametrize("path", ["/ui", "/ui/", "/ui/runs", "/ui/runs?state=success",
                                   "/ui/runs/01a2376e-164b-7414-80df-5b4260a4ac6e",
                                   "/ui/files/" + "ab" * 32])
 def test_without_a_cookie_only_the_login_page(ui, path):

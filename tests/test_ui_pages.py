@@ -160,12 +160,35 @@ def test_file_page_links_the_runs_that_made_and_used_it(ui, session):
     words = next(f for f in ui.service.run_files(run_id) if f["path"] == "words.txt")
     page = ui.get(f"/ui/files/{words['hash']}", session, params={"name": "words.txt"}).text
     assert words["hash"] in page and "(words.txt)" in page
-    produced = page.split("<h3>Produced by</h3>")[1].split("<h3>Used by</h3>")[0]
-    used = page.split("<h3>Used by</h3>")[1].split("<h3>Parameter of</h3>")[0]
+    produced = section(page, "produced-by")
+    used = section(page, "used-by")
     assert run_id in produced and ">split<" in produced
     assert run_id in used and ">count<" in used
     corpus_page = ui.get(f"/ui/files/{corpus}", session).text
-    assert "<code>corpus</code>" in corpus_page.split("<h3>Parameter of</h3>")[1]
+    assert "<code>corpus</code>" in section(corpus_page, "parameter-of")
+
+
+def section(page: str, ident: str) -> str:
+    return page.split(f'<section id="{ident}"')[1].split("</section>")[0]
+
+
+def test_file_page_draws_its_lineage_across_runs(ui, session):
+    run_id, corpus = finished_wordcount(ui)
+    words = next(f for f in ui.service.run_files(run_id) if f["path"] == "words.txt")
+    page = ui.get(f"/ui/files/{words['hash']}", session).text
+    up = section(page, "lineage-up-section")
+    nodes = dict(re.findall(r'data-node="([^"]+)" data-kind="(file|task)"', up))
+    assert nodes == {f"file:{corpus}": "file", f"task:{run_id}/split": "task",
+                     f"file:{words['hash']}": "file"}
+    assert f'data-from="file:{corpus}" data-to="task:{run_id}/split"' in up
+    assert f'data-from="task:{run_id}/split" data-to="file:{words["hash"]}"' in up
+    assert f'href="/ui/runs/{run_id}/tasks/split"' in up and ">corpus</text>" in up
+    down = section(page, "lineage-down-section")
+    assert f'data-node="task:{run_id}/count" data-kind="task" data-state="success"' in down
+    assert ">count.txt</text>" in down
+    count = next(f for f in ui.service.run_files(run_id) if f["path"] == "count.txt")
+    last = ui.get(f"/ui/files/{count['hash']}", session).text
+    assert 'id="lineage-up-section"' in last and 'id="lineage-down-section"' not in last
 
 
 def test_file_download_is_the_verified_bytes_as_an_attachment(ui, session):

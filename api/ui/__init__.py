@@ -27,6 +27,7 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
     app.set_error_serializer(html_errors(render, serialize_error))
     routes = {
         "/ui": pages.Home(service, render),
+        "/ui/": pages.Home(service, render),
         "/ui/login": Login(sessions, render),
         "/ui/logout": Logout(sessions),
         "/ui/runs": pages.RunsPage(service, render),

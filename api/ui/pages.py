@@ -13,7 +13,7 @@ from objstore import ObjectStore, WfobjError
 from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
 from ..params import hash_param, int_query, name_param, run_id_param
 from ..runs import RUN_STATES
-from . import dag, features
+from . import dag, features, lineage
 from .render import Renderer
 
 PAGE_SIZE = 25
@@ -143,8 +143,8 @@ class FilePage(Page):
         self.render(req, resp, "file.html", title=f"File {oid[:12]}", oid=oid,
                     size=self.store.size_of(oid), name=download_name(req.get_param("name")),
                     links=features.file_links(self.service, oid),
-                    lineage={d: features.file_lineage(self.service, oid, d)
-                             for d in ("up", "down")})
+                    lineage={d: lineage.picture(features.file_lineage(self.service, oid, d),
+                                                oid) for d in ("up", "down")})
 
 
 def download_name(name: str | None) -> str | None:
