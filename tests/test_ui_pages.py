@@ -108,6 +108,16 @@ def test_attempt_page_shows_every_evidence_field(ui, session):
     assert f'/ui/files/{ev["outputs"][0]["hash"]}/download?name=words.txt' in page
 
 
+def test_attempt_page_explains_the_cache_key(ui, session):
+    run_id, _ = finished_wordcount(ui)
+    explained = ui.service.explain_task(run_id, "count")
+    page = ui.get(f"/ui/runs/{run_id}/tasks/count", session).text
+    cache = page.split('<h2 id="cache-h">Cache</h2>')[1].split("</section>")[0]
+    assert explained["key"] in cache and explained["reason"] in cache
+    assert all(f"<li>{name}: " in cache for name in explained["components"])
+    assert "&gt; /out/count.txt" in cache and "\\u003e" not in page  # JSON shown as written
+
+
 def test_attempt_pages_per_attempt(ui, session):
     run_id, _ = finished_wordcount(ui, count=TaskBehavior(fail_attempts=1))
     last = ui.get(f"/ui/runs/{run_id}/tasks/count", session).text

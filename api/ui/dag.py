@@ -117,15 +117,16 @@ def layout(order: list[str], tasks: dict, states: dict[str, str],
 
 
 def layout_graph(order: list[str], edges: list[tuple[str, str]], states: dict[str, str],
-                 cached: frozenset[str] = frozenset(),
-                 labels: dict[str, str] | None = None) -> DagLayout | None:
+                 cached: frozenset[str] = frozenset(), labels: dict[str, str] | None = None,
+                 captions: list[str] = ()) -> DagLayout | None:
     """The layered drawing of any DAG: `order` topological, `edges` (from, to) pairs,
-    a label per node (its name unless given); None when empty or past MAX_DRAWN nodes."""
+    a label per node (its name unless given), boxes wide enough for the `captions` too;
+    None when empty or past MAX_DRAWN nodes."""
     if not order or len(order) > MAX_DRAWN:
         return None
     labels = labels or {}
     rows = order_layers(order, longest_path_layers(order, edges), edges)
-    width = node_width([labels.get(n, n) for n in order])
+    width = node_width([labels.get(n, n) for n in order] + list(captions))
     widest = max(len(r) for r in rows) * (width + H_GAP) - H_GAP
     nodes: dict[str, DagNode] = {}
     for i, row in enumerate(rows):

@@ -53,12 +53,14 @@ def describe(node: dict) -> dict:
     if node["kind"] == "file":
         return {**node, "href": f"/ui/files/{node['hash']}",
                 "caption": f"file {node['hash'][:8]}"}
+    # 13 characters: run ids are time-ordered, so runs made close together share 8
     return {**node, "href": f"/ui/runs/{node['run_id']}/tasks/{node['name']}",
-            "caption": f"run {node['run_id'][:8]}"}
+            "caption": f"run {node['run_id'][:13]}"}
 
 
-def picture(graph: dict | None, oid: str) -> LineagePicture | None:
-    """The drawing of a lineage graph around the file `oid`; None for no graph or too big."""
+def picture(graph: dict | None, oid: str, name: str | None = None) -> LineagePicture | None:
+    """The drawing of a lineage graph around the file `oid` (labelled `name` if given);
+    None for no graph or too big."""
     if graph is None:
         return None
     ids = [n["id"] for n in graph["nodes"]]
@@ -68,9 +70,10 @@ def picture(graph: dict | None, oid: str) -> LineagePicture | None:
     forward = [(a, b) for a, b in pairs if place[a] < place[b]]
     nodes = {n["id"]: describe(n) for n in graph["nodes"]}
     labels = {**{n["id"]: n["name"] for n in graph["nodes"] if n["kind"] == "task"},
-              **file_labels(graph["edges"])}
+              **file_labels(graph["edges"]), **({f"file:{oid}": name} if name else {})}
     states = {nid: n.get("state", "file") for nid, n in nodes.items()}
     cached = frozenset(nid for nid, n in nodes.items() if n.get("cached_from"))
     drawn = dag.layout_graph(order, forward, states, cached,
-                             {nid: labels.get(nid, nid.split(":", 1)[1][:12]) for nid in ids})
+                             {nid: labels.get(nid, nid.split(":", 1)[1][:12]) for nid in ids},
+                             ["✓ " + n["caption"] for n in nodes.values()])
     return None if drawn is None else LineagePicture(drawn, nodes, f"file:{oid}")

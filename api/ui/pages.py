@@ -140,11 +140,12 @@ class FilePage(Page):
         if self.store.is_structured(oid):  # ObjectNotFound → 404
             raise falcon.HTTPNotFound(title="Not a file",
                                       description=f"{oid} is a structured object, not a file")
+        name = download_name(req.get_param("name"))
         self.render(req, resp, "file.html", title=f"File {oid[:12]}", oid=oid,
-                    size=self.store.size_of(oid), name=download_name(req.get_param("name")),
+                    size=self.store.size_of(oid), name=name,
                     links=features.file_links(self.service, oid),
                     lineage={d: lineage.picture(features.file_lineage(self.service, oid, d),
-                                                oid) for d in ("up", "down")})
+                                                oid, name) for d in ("up", "down")})
 
 
 def download_name(name: str | None) -> str | None:
