@@ -36,6 +36,10 @@ class DagNode:
         return STATE_MARKS.get(self.state, "?")
 
     @property
+    def state_line(self) -> str:
+        return state_line(self.state, self.cached)
+
+    @property
     def cx(self) -> int:
         return self.x + self.width // 2
 
@@ -113,7 +117,14 @@ def label_of(name: str) -> str:
 def layout(order: list[str], tasks: dict, states: dict[str, str],
            cached: frozenset[str] = frozenset()) -> DagLayout | None:
     """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
-    return layout_graph(order, task_edges(tasks), states, cached)
+    return layout_graph(order, task_edges(tasks), states, cached,
+                        captions=[state_line(states.get(n, "pending"), n in cached)
+                                  for n in order])
+
+
+def state_line(state: str, cached: bool) -> str:
+    """The second line of a task's box: its state in words (templates/_dag.html)."""
+    return f"{STATE_MARKS.get(state, '?')} {state}" + (" · cached" if cached else "")
 
 
 def layout_graph(order: list[str], edges: list[tuple[str, str]], states: dict[str, str],
