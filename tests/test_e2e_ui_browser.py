@@ -229,7 +229,9 @@ def test_a_running_run_page_updates_itself_to_the_final_state(driver, server, gr
     first = {n.get_attribute("data-task"): n.get_attribute("data-state")
              for n in driver.find_elements(By.CSS_SELECTOR, "svg.dag g.node")}
     assert first["nap"] in ("pending", "running")
-    driver.execute_script("window.wfobjNoReload = 'still the same page';")
+    driver.execute_script("window.wfobjNoReload = 'still the same page';"
+                          "window.stateBox = document.getElementById('run-state');"
+                          "document.querySelector('g.node[data-task=\"nap\"] a').focus();")
     WebDriverWait(driver, WAIT, poll_frequency=0.5).until(
         lambda d: d.find_element(By.CSS_SELECTOR, 'svg.dag g.node[data-task="nap"]')
         .get_attribute("data-state") == "success")
@@ -238,6 +240,25 @@ def test_a_running_run_page_updates_itself_to_the_final_state(driver, server, gr
     assert "success" in text_of(driver, "#run-state")
     assert driver.execute_script("return window.wfobjNoReload") == "still the same page"
     assert "the run has ended" in text_of(driver, "footer")
+    # the status region is the same element (so screen readers announce the change) and
+    # keyboard focus is still on the same task's node
+    assert driver.execute_script("return window.stateBox === document.getElementById('run-state')")
+    assert driver.execute_script(
+        "const g = document.activeElement.closest('g.node'); return g && g.dataset.task") == "nap"
+
+
+def test_a_running_task_page_shows_its_evidence_when_the_attempt_ends(driver, server, greet):
+    login(driver, server)
+    run_id = trigger(server, "greet")
+    driver.get(f"{server.url}/ui/runs/{run_id}/tasks/nap")
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "true"
+    assert not driver.find_elements(By.ID, "evidence-h")
+    driver.execute_script("window.wfobjNoReload = 'still the same page';")
+    WebDriverWait(driver, WAIT, poll_frequency=0.5).until(
+        lambda d: d.find_elements(By.ID, "evidence-h"))
+    assert "success" in text_of(driver, "#attempt-state")
+    assert text_of(driver, "h1") == "Task nap, attempt 1"
+    assert driver.execute_script("return window.wfobjNoReload") == "still the same page"
 
 
 def test_keyboard_skip_link_and_dag_nodes(driver, server, wordcount):
