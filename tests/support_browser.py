@@ -77,7 +77,8 @@ document.querySelectorAll('h1,h2,h3,h4,h5,h6').forEach(h => {
 for (const sel of ['header', 'main', 'footer'])
   if (document.querySelectorAll(sel).length !== 1) problems.push('landmark count: ' + sel);
 document.querySelectorAll('nav').forEach(n => {
-  if (!n.getAttribute('aria-label')) problems.push('nav without aria-label'); });
+  if (!n.getAttribute('aria-label')) problems.push('nav without aria-label');
+  if (!n.querySelector('a[href]')) problems.push('empty nav ' + n.getAttribute('aria-label')); });
 document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(el => {
   if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
       !el.getAttribute('aria-labelledby')) problems.push('unlabelled control ' + el.outerHTML); });
