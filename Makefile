@@ -1,7 +1,7 @@
 # wfobj: common entry points. `make demo` is the newcomer's first command.
 PY ?= .venv/bin/python
 
-.PHONY: demo test lint bench bench-smoke
+.PHONY: demo test lint bench bench-smoke ui-screenshots
 
 demo:  ## fresh clone -> served API running examples/wordcount.yaml end to end
 	bash scripts/demo.sh
@@ -11,6 +11,9 @@ test:  ## the whole suite (Docker tests need: eval "$$(bash scripts/ensure-docke
 
 lint:
 	$(PY) -m ruff check .
+
+ui-screenshots:  ## docs/ui/*.png from a real run (needs chromium, chromium-driver; docs/ui.md)
+	eval "$$(bash scripts/ensure-docker.sh)" && $(PY) scripts/ui-screenshots.py
 
 BENCHES = api engine executor ingest sync
 

@@ -18,7 +18,7 @@ from objstore import ObjectStore
 from . import errors, files, health, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
-from .ui import add_ui_routes
+from .ui import add_ui_routes, session_cookie_auth
 
 # An extension adds routes: fn(app, store, service). Its resources declare `roles`
 # like every other resource and so share the auth middleware (docs/api.md).
@@ -89,7 +89,8 @@ def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator
                sessions: SessionStore | None = None) -> falcon.App:
     """The wfobj REST API (docs/api.md) over `store` and `service`, authenticating with `auth`;
     with `sessions`, the web UI under /ui/ too (docs/ui.md)."""
-    app = falcon.App(middleware=[AuthMiddleware(auth)])
+    cookie_auth = session_cookie_auth(sessions) if sessions is not None else None
+    app = falcon.App(middleware=[AuthMiddleware(auth, cookie_auth)])
     handlers = media_handlers()
     app.req_options.media_handlers.update(handlers)
     app.resp_options.media_handlers.update(handlers)

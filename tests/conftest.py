@@ -76,3 +76,19 @@ def slurm_cluster():
         os.environ["SLURM_CONF"] = previous
     if cluster.started_here:
         stop_cluster(cluster)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (tests/support_browser.py), one for the session. In CI
+    (WFOBJ_REQUIRE_BROWSER=1) a missing or broken browser FAILS the test instead of skipping."""
+    from .support_browser import browser_or_reason
+
+    started, reason = browser_or_reason()
+    if started is None:
+        msg = f"no headless Chromium ({reason})"
+        if os.environ.get("WFOBJ_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    yield started
+    started.quit()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from api.auth import BEARER_OR_SESSION
 from engine.sessions import NAMESPACE, SessionStore, session_digest
 from engine.tokens import token_digest
 from objstore import MemoryObjectStore
@@ -19,7 +20,7 @@ def ui():
     return make_ui(MemoryObjectStore())
 
 
-@pytest.mark.parametrize("path", ["/ui", "/ui/runs", "/ui/runs?state=success",
+@pytest.mark.parametrize("path", ["/ui", "/ui/", "/ui/runs", "/ui/runs?state=success",
                                   "/ui/runs/01a2376e-164b-7414-80df-5b4260a4ac6e",
                                   "/ui/files/" + "ab" * 32])
 def test_without_a_cookie_only_the_login_page(ui, path):
@@ -41,7 +42,7 @@ def test_login_sets_an_httponly_samesite_strict_cookie(ui):
                                    headers={"Content-Type": FORM})
     assert resp.status_code == 303 and resp.headers["location"] == "/ui/runs?state=failed"
     cookie = resp.cookies[COOKIE]
-    assert cookie.http_only and cookie.same_site == "Strict" and cookie.path == "/ui"
+    assert cookie.http_only and cookie.same_site == "Strict" and cookie.path == "/"
     assert not cookie.secure  # plain http here; https below
     page = ui.get("/ui/runs", cookie.value)
     assert page.status_code == 200 and "reader-user" in page.text
@@ -170,3 +171,79 @@ def test_an_open_login_page_goes_on_when_already_signed_in(ui):
     secret = ui.login()
     resp = ui.get("/ui/login", secret, params={"next": "/ui/runs?state=success"})
     assert resp.status_code == 303 and resp.headers["location"] == "/ui/runs?state=success"
+
+
+class CookieDownload:
+    """An API download a UI page may link to, like a run's export."""
+
+    credentials = BEARER_OR_SESSION
+    roles = {"GET": "reader", "POST": "runner"}
+
+    def on_get(self, req, resp):
+        resp.media = {"user": req.context.user, "role": req.context.role}
+
+    on_head = on_post = on_get
+
+
+class AdminDownload(CookieDownload):
+    roles = {"GET": "admin"}
+
+
+def test_an_api_download_that_allows_it_takes_the_ui_cookie(ui):
+    ui.client.app.add_route("/api/cookie-download", CookieDownload())
+    secret = ui.login("reader")
+    resp = ui.client.simulate_get("/api/cookie-download", cookies={COOKIE: secret})
+    assert resp.status_code == 200 and resp.json == {"user": "reader-user", "role": "reader"}
+    assert ui.client.simulate_head("/api/cookie-download",
+                                   cookies={COOKIE: secret}).status_code == 200
+    bearer = ui.client.simulate_get("/api/cookie-download",
+                                    headers={"Authorization": f"Bearer {ui.tokens['runner']}"})
+    assert bearer.json["user"] == "runner-user"
+
+
+def test_the_cookie_never_authorizes_a_write_or_replaces_a_bad_token(ui):
+    ui.client.app.add_route("/api/cookie-download", CookieDownload())
+    secret = ui.login("admin")
+    post = ui.client.simulate_post("/api/cookie-download", cookies={COOKIE: secret})
+    assert post.status_code == 401 and post.json["title"] == "Authentication required"
+    bad = ui.client.simulate_get("/api/cookie-download", cookies={COOKIE: secret},
+                                 headers={"Authorization": "Bearer wfo_nope"})
+    assert bad.status_code == 401 and bad.json["title"] == "Invalid token"
+
+
+def test_a_cookie_download_without_a_live_session_is_401(ui):
+    ui.client.app.add_route("/api/cookie-download", CookieDownload())
+    none = ui.client.simulate_get("/api/cookie-download")
+    assert none.status_code == 401 and "sign in to the web UI" in none.json["description"]
+    assert none.headers["www-authenticate"] == "Bearer"
+    secret = ui.login("reader")
+    ui.client.simulate_post("/ui/logout", cookies={COOKIE: secret})
+    assert ui.client.simulate_get("/api/cookie-download",
+                                  cookies={COOKIE: secret}).status_code == 401
+    forged = ui.client.simulate_get("/api/cookie-download", cookies={COOKIE: "wfs_forged"})
+    assert forged.status_code == 401
+
+
+def test_a_cookie_download_keeps_its_role_check(ui):
+    ui.client.app.add_route("/api/admin-download", AdminDownload())
+    reader = ui.client.simulate_get("/api/admin-download", cookies={COOKIE: ui.login("reader")})
+    assert reader.status_code == 403 and reader.json["title"] == "Role too low"
+    admin = ui.client.simulate_get("/api/admin-download", cookies={COOKIE: ui.login("admin")})
+    assert admin.status_code == 200 and admin.json["role"] == "admin"
+
+
+def test_without_the_ui_no_cookie_is_taken():
+    from falcon.testing import TestClient
+
+    from api import create_app
+    from engine.service import WorkflowService
+    from engine.tokens import TokenStore
+
+    store = MemoryObjectStore()
+    tokens = TokenStore(store)
+    reader = tokens.create("reader-user", "reader")[0]
+    secret = SessionStore(store, tokens).open(reader).secret
+    client = TestClient(create_app(store, WorkflowService(store), tokens))
+    client.app.add_route("/api/cookie-download", CookieDownload())
+    resp = client.simulate_get("/api/cookie-download", cookies={COOKIE: secret})
+    assert resp.status_code == 401 and resp.json["title"] == "Authentication required"

@@ -53,3 +53,33 @@ def test_long_names_are_cut_and_huge_graphs_not_drawn():
     assert node.label.endswith("…") and len(node.label) == dag.MAX_LABEL
     many = definition(**{f"t{i}": task() for i in range(dag.MAX_DRAWN + 1)})
     assert dag.layout(topological_order(many), many, {}) is None
+
+
+def test_boxes_are_wide_enough_for_the_state_line():
+    tasks = definition(a=task(), b=task(after=["a"]))
+    order = topological_order(tasks)
+    layout = dag.layout(order, tasks, {"a": "success", "b": "success"}, frozenset({"a"}))
+    line = layout.nodes[0].state_line
+    assert line == "✓ success · cached" and layout.nodes[1].state_line == "✓ success"
+    assert all(n.width >= len(line) * dag.CHAR_W for n in layout.nodes)
+
+
+def test_a_lineage_with_a_cycle_is_still_drawn():
+    """A task that writes back a byte-identical copy of its input makes a file → task → file
+    cycle; the drawing keeps every node and drops only the edge that closes the cycle."""
+    from api.ui import lineage
+
+    oid = "ab" * 32
+    graph = {"nodes": [{"id": f"file:{oid}", "kind": "file", "hash": oid, "size": 3},
+                       {"id": "task:r/copy", "kind": "task", "run_id": "r" * 36, "name": "copy",
+                        "state": "success", "attempt": 1, "evidence_hash": "e",
+                        "cached_from": None}],
+             "edges": [{"from": f"file:{oid}", "to": "task:r/copy", "kind": "input",
+                        "input": "src"},
+                       {"from": "task:r/copy", "to": f"file:{oid}", "kind": "output",
+                        "path": "same.txt"}]}
+    pic = lineage.picture(graph, oid, "x.txt")
+    assert {n.name for n in pic.layout.nodes} == {f"file:{oid}", "task:r/copy"}
+    assert len(pic.layout.edges) == 1 and pic.focus == f"file:{oid}"
+    assert next(n.label for n in pic.layout.nodes if n.name == pic.focus) == "x.txt"
+    assert lineage.picture(None, oid) is None

@@ -69,6 +69,15 @@ def test_run_page_has_record_task_table_and_a_node_per_task(ui, session):
     assert all(f"/ui/files/{f['hash']}/download?name=" in page for f in files)
 
 
+def test_run_page_links_each_export_of_the_api(ui, session):
+    run_id, _ = finished_wordcount(ui)
+    page = ui.get(f"/ui/runs/{run_id}", session).text
+    links = re.findall(r'<a href="([^"]+)" data-export="([^"]+)">', page)
+    assert links == [(f"/api/runs/{run_id}/export/{fmt}", fmt)
+                     for fmt in ("ro-crate", "prov", "openlineage", "in-toto")]
+    assert '<h2 id="exports">Exports</h2>' in page
+
+
 def test_dag_states_follow_the_run(ui, session):
     run_id = trigger(ui.service, chain("a", "b", "c"), "chain")
     run_with(ui.store, run_id, {"b": TaskBehavior(exit_code=1)})
@@ -97,6 +106,16 @@ def test_attempt_page_shows_every_evidence_field(ui, session):
                   "Limits", "Cache key", "Reused", "Started", "Ended", "Duration"):
         assert f"<dt>{label}</dt>" in page, label
     assert f'/ui/files/{ev["outputs"][0]["hash"]}/download?name=words.txt' in page
+
+
+def test_attempt_page_explains_the_cache_key(ui, session):
+    run_id, _ = finished_wordcount(ui)
+    explained = ui.service.explain_task(run_id, "count")
+    page = ui.get(f"/ui/runs/{run_id}/tasks/count", session).text
+    cache = page.split('<h2 id="cache-h">Cache</h2>')[1].split("</section>")[0]
+    assert explained["key"] in cache and explained["reason"] in cache
+    assert all(f"<li>{name}: " in cache for name in explained["components"])
+    assert "&gt; /out/count.txt" in cache and "\\u003e" not in page  # JSON shown as written
 
 
 def test_attempt_pages_per_attempt(ui, session):
@@ -151,12 +170,35 @@ def test_file_page_links_the_runs_that_made_and_used_it(ui, session):
     words = next(f for f in ui.service.run_files(run_id) if f["path"] == "words.txt")
     page = ui.get(f"/ui/files/{words['hash']}", session, params={"name": "words.txt"}).text
     assert words["hash"] in page and "(words.txt)" in page
-    produced = page.split("<h3>Produced by</h3>")[1].split("<h3>Used by</h3>")[0]
-    used = page.split("<h3>Used by</h3>")[1].split("<h3>Parameter of</h3>")[0]
+    produced = section(page, "produced-by")
+    used = section(page, "used-by")
     assert run_id in produced and ">split<" in produced
     assert run_id in used and ">count<" in used
     corpus_page = ui.get(f"/ui/files/{corpus}", session).text
-    assert "<code>corpus</code>" in corpus_page.split("<h3>Parameter of</h3>")[1]
+    assert "<code>corpus</code>" in section(corpus_page, "parameter-of")
+
+
+def section(page: str, ident: str) -> str:
+    return page.split(f'<section id="{ident}"')[1].split("</section>")[0]
+
+
+def test_file_page_draws_its_lineage_across_runs(ui, session):
+    run_id, corpus = finished_wordcount(ui)
+    words = next(f for f in ui.service.run_files(run_id) if f["path"] == "words.txt")
+    page = ui.get(f"/ui/files/{words['hash']}", session).text
+    up = section(page, "lineage-up-section")
+    nodes = dict(re.findall(r'data-node="([^"]+)" data-kind="(file|task)"', up))
+    assert nodes == {f"file:{corpus}": "file", f"task:{run_id}/split": "task",
+                     f"file:{words['hash']}": "file"}
+    assert f'data-from="file:{corpus}" data-to="task:{run_id}/split"' in up
+    assert f'data-from="task:{run_id}/split" data-to="file:{words["hash"]}"' in up
+    assert f'href="/ui/runs/{run_id}/tasks/split"' in up and ">corpus</text>" in up
+    down = section(page, "lineage-down-section")
+    assert f'data-node="task:{run_id}/count" data-kind="task" data-state="success"' in down
+    assert ">count.txt</text>" in down
+    count = next(f for f in ui.service.run_files(run_id) if f["path"] == "count.txt")
+    last = ui.get(f"/ui/files/{count['hash']}", session).text
+    assert 'id="lineage-up-section"' in last and 'id="lineage-down-section"' not in last
 
 
 def test_file_download_is_the_verified_bytes_as_an_attachment(ui, session):

@@ -14,7 +14,7 @@ from objstore import ObjectStore
 from ..errors import serialize_error
 from . import pages
 from .render import Renderer, html_errors
-from .session import Login, Logout, SessionAuth
+from .session import Login, Logout, SessionAuth, session_cookie_auth
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -27,6 +27,7 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
     app.set_error_serializer(html_errors(render, serialize_error))
     routes = {
         "/ui": pages.Home(service, render),
+        "/ui/": pages.Home(service, render),
         "/ui/login": Login(sessions, render),
         "/ui/logout": Logout(sessions),
         "/ui/runs": pages.RunsPage(service, render),
@@ -43,4 +44,4 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
     app.add_static_route("/ui/static", STATIC)
 
 
-__all__ = ["add_ui_routes"]
+__all__ = ["add_ui_routes", "session_cookie_auth"]

@@ -36,6 +36,10 @@ class DagNode:
         return STATE_MARKS.get(self.state, "?")
 
     @property
+    def state_line(self) -> str:
+        return state_line(self.state, self.cached)
+
+    @property
     def cx(self) -> int:
         return self.x + self.width // 2
 
@@ -113,19 +117,35 @@ def label_of(name: str) -> str:
 def layout(order: list[str], tasks: dict, states: dict[str, str],
            cached: frozenset[str] = frozenset()) -> DagLayout | None:
     """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
+    return layout_graph(order, task_edges(tasks), states, cached,
+                        captions=[state_line(states.get(n, "pending"), n in cached)
+                                  for n in order])
+
+
+def state_line(state: str, cached: bool) -> str:
+    """The second line of a task's box: its state in words (templates/_dag.html)."""
+    return f"{STATE_MARKS.get(state, '?')} {state}" + (" · cached" if cached else "")
+
+
+def layout_graph(order: list[str], edges: list[tuple[str, str]], states: dict[str, str],
+                 cached: frozenset[str] = frozenset(), labels: dict[str, str] | None = None,
+                 captions: list[str] = ()) -> DagLayout | None:
+    """The layered drawing of any DAG: `order` topological, `edges` (from, to) pairs,
+    a label per node (its name unless given), boxes wide enough for the `captions` too;
+    None when empty or past MAX_DRAWN nodes."""
     if not order or len(order) > MAX_DRAWN:
         return None
-    edges = task_edges(tasks)
+    labels = labels or {}
     rows = order_layers(order, longest_path_layers(order, edges), edges)
-    width = node_width(order)
+    width = node_width([labels.get(n, n) for n in order] + list(captions))
     widest = max(len(r) for r in rows) * (width + H_GAP) - H_GAP
     nodes: dict[str, DagNode] = {}
     for i, row in enumerate(rows):
         left = MARGIN + (widest - (len(row) * (width + H_GAP) - H_GAP)) // 2
         for k, name in enumerate(row):
             nodes[name] = DagNode(name, states.get(name, "pending"), left + k * (width + H_GAP),
-                                  MARGIN + i * (NODE_H + V_GAP), width, label_of(name),
-                                  name in cached)
+                                  MARGIN + i * (NODE_H + V_GAP), width,
+                                  label_of(labels.get(name, name)), name in cached)
     return DagLayout([nodes[n] for n in order],
                      [DagEdge(a, b, edge_path(nodes[a], nodes[b])) for a, b in edges],
                      widest + 2 * MARGIN, len(rows) * (NODE_H + V_GAP) - V_GAP + 2 * MARGIN,

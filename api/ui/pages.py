@@ -13,7 +13,7 @@ from objstore import ObjectStore, WfobjError
 from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
 from ..params import hash_param, int_query, name_param, run_id_param
 from ..runs import RUN_STATES
-from . import dag, features
+from . import dag, features, lineage
 from .render import Renderer
 
 PAGE_SIZE = 25
@@ -74,7 +74,7 @@ class RunPage(Page):
                     layout=dag.layout(list(run["tasks"]), definition["tasks"], run["tasks"],
                                       cached),
                     file_params=file_params(definition), max_drawn=dag.MAX_DRAWN,
-                    exports=features.export_formats(self.service),
+                    exports=features.export_links(run_id),
                     live=run["state"] not in TERMINAL)
 
 
@@ -140,11 +140,12 @@ class FilePage(Page):
         if self.store.is_structured(oid):  # ObjectNotFound → 404
             raise falcon.HTTPNotFound(title="Not a file",
                                       description=f"{oid} is a structured object, not a file")
+        name = download_name(req.get_param("name"))
         self.render(req, resp, "file.html", title=f"File {oid[:12]}", oid=oid,
-                    size=self.store.size_of(oid), name=download_name(req.get_param("name")),
+                    size=self.store.size_of(oid), name=name,
                     links=features.file_links(self.service, oid),
-                    lineage={d: features.file_lineage(self.service, oid, d)
-                             for d in ("up", "down")})
+                    lineage={d: lineage.picture(features.file_lineage(self.service, oid, d),
+                                                oid, name) for d in ("up", "down")})
 
 
 def download_name(name: str | None) -> str | None:

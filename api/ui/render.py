@@ -3,6 +3,7 @@ headers every page carries, and error pages for /ui/ paths (the API keeps JSON e
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -61,10 +62,16 @@ def size(n: int | None) -> str:
     return str(n)
 
 
+def as_json(value: object) -> str:
+    """A value as JSON text for reading; autoescape makes it safe (Jinja's `tojson` would
+    show `<` and `>` as `\u003c` and `\u003e`)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("api.ui", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(short=short, duration=duration, when=when, size=size)
+    env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json)
     return env
 
 

@@ -1,5 +1,7 @@
 """UI login: a form takes an API token and opens a server-side session (engine/sessions.py);
-the browser keeps only the session secret, in an HttpOnly, SameSite=Strict cookie.
+the browser keeps only the session secret, in an HttpOnly, SameSite=Strict cookie. Its path
+is `/` so that the API downloads a page links to (a run's exports, declared
+`credentials = BEARER_OR_SESSION` in api/auth.py) can read it too; nothing else in the API does.
 
 Pages declare `credentials = "session"` and their `roles` like any resource; SessionAuth
 checks the cookie for them (the bearer middleware leaves them alone) and sends a browser
@@ -14,13 +16,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 import falcon
 
 from engine.sessions import SessionStore
-from engine.tokens import role_allows
+from engine.tokens import TokenInfo, role_allows
 
-from ..auth import OPEN, needed_role
+from ..auth import OPEN, CookieAuth, needed_role
 from .render import Renderer
 
 COOKIE = "wfobj_session"
-COOKIE_PATH = "/ui"
+COOKIE_PATH = "/"
 LOGIN = "/ui/login"
 HOME = "/ui/runs"
 MAX_FORM = 4096
@@ -29,6 +31,15 @@ MAX_FORM = 4096
 def session_secret(req: falcon.Request) -> str | None:
     values = req.get_cookie_values(COOKIE)
     return values[0] if values else None
+
+
+def session_cookie_auth(sessions: SessionStore) -> CookieAuth:
+    """For the API's auth middleware: who the request's session cookie belongs to, if anyone."""
+
+    def who(req: falcon.Request) -> TokenInfo | None:
+        return sessions.check(session_secret(req))
+
+    return who
 
 
 def safe_next(target: str | None) -> str:
