@@ -13,6 +13,7 @@ finds the object missing and fails whole (MissingLinks): no dangling link either
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -124,3 +125,20 @@ def _links(store: ObjectStore, oid: str) -> list[ObjectId]:
 def _record_size(store: ObjectStore, oid: str) -> int:
     record = store.record(oid)
     return 1 + len(record.body)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """'90m', '2h', '1d', '3600' (seconds) -> seconds; ValueError for anything else."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], None)
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"not a duration like 30m, 2h or 1d: {text!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration like 30m, 2h or 1d: {text!r}")
+    return seconds
