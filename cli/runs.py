@@ -275,9 +275,11 @@ def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSe
     import logging
 
     from engine.executor import check_executor
+    from engine.reindex import ensure_counters
     from engine.worker import serve_workers
 
-    ctx.store()  # fail early with a readable line if there is no store
+    # fail early with a readable line if there is no store; count old runs before any moves
+    ensure_counters(ctx.store())
     factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")

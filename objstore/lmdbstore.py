@@ -218,9 +218,13 @@ class LmdbObjectStore(ObjectStore):
 
     # ---- maintenance ---------------------------------------------------------------
     def stats(self) -> dict:
+        """Objects held and bytes used (pages in use × page size: data.mdb up to its
+        last used page), from LMDB's own counts: no scan."""
         entries = self._read(lambda txn, dbs: txn.stat(dbs[b"objects"])["entries"])
-        info = self._env().env.info()
-        return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
+        env = self._env().env
+        info, page = env.info(), env.stat()["psize"]
+        return {"objects": entries, "bytes": (info["last_pgno"] + 1) * page,
+                "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
 
 
 def _position_down(cursor: lmdb.Cursor, prefix: bytes, start: bytes | None) -> bool:

@@ -100,6 +100,11 @@ class MemoryObjectStore(ObjectStore):
             items = sorted(self._times.items())
         return iter(items)
 
+    def stats(self) -> dict:
+        with self._lock:
+            return {"objects": len(self._objects),
+                    "bytes": sum(len(r) for r in self._objects.values())}
+
     def _get_ref(self, name: str) -> bytes | None:
         return self._refs.get(name)
 

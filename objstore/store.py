@@ -96,7 +96,11 @@ def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
             _require(f"ref {ref.name}", [ref.new], txn, present)
         txn.set_ref(ref.name, ref.new)
     for item in batch.meta:
-        txn.set_meta(item.key, item.value)
+        if item.delta:
+            current = txn.get_meta(item.key)
+            txn.set_meta(item.key, str(int(current or b"0") + item.delta).encode())
+        else:
+            txn.set_meta(item.key, item.value)
 
 
 def _check_cas(batch: WriteBatch, txn: Transaction) -> None:
@@ -158,6 +162,10 @@ class ObjectStore(abc.ABC):
         self, prefix: bytes, start: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         """Keys with `prefix`, ascending from `start` (or descending below it if reverse)."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict:
+        """{"objects": count, "bytes": storage used}, without reading every object."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; the store may be reopened lazily afterwards."""
