@@ -13,9 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .container_limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
+from .definition import PULL_POLICIES
 from .executor import Executor
 
 EXECUTOR_KINDS = ("local", "slurm")
+DEFAULT_PULL = "missing"
+__all__ = ["DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES", "ExecutorSettings", "SlurmSettings"]
 DEFAULT_NODE_STORE = "/tmp/wfobj-node-store"
 
 
@@ -53,20 +56,26 @@ class SlurmSettings:
 
 @dataclass(frozen=True)
 class ExecutorSettings:
+    """kind: local or slurm; limits: default caps of task containers; pull: the image pull
+    policy of tasks that set none (local executor); slurm: the slurm executor's options."""
+
     kind: str = "local"
     limits: ContainerLimits = DEFAULT_LIMITS
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    pull: str = DEFAULT_PULL
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTOR_KINDS:
             raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTOR_KINDS)}")
+        if self.pull not in PULL_POLICIES:
+            raise ValueError(f"pull policy {self.pull!r} is not one of {', '.join(PULL_POLICIES)}")
 
     def factory(self) -> Callable[[], Executor]:
         return functools.partial(make_executor, self)
 
     def argv(self) -> list[str]:
         """The `wfobj worker` flags that give a worker these settings."""
-        out = ["--executor", self.kind, *limits_argv(self.limits)]
+        out = ["--executor", self.kind, "--pull", self.pull, *limits_argv(self.limits)]
         return out + self.slurm.argv() if self.kind == "slurm" else out
 
 
@@ -77,4 +86,4 @@ def make_executor(settings: ExecutorSettings) -> Executor:
         return SlurmExecutor(settings.slurm, limits=settings.limits)
     from .docker_executor import DockerExecutor
 
-    return DockerExecutor(limits=settings.limits)
+    return DockerExecutor(limits=settings.limits, pull=settings.pull)
