@@ -278,10 +278,10 @@ def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSe
     from engine.reindex import ensure_counters
     from engine.worker import serve_workers
 
-    # fail early with a readable line if there is no store; count old runs before any moves
-    ensure_counters(ctx.store())
+    ctx.store()  # fail early with a readable line if there is no store
     factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
+    ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
 
