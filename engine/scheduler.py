@@ -235,8 +235,7 @@ class RunScheduler:
         run = self.run
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
-        counters.count_attempt(b, result.state,
-                               (result.ended_at - result.started_at).total_seconds())
+        counters.count_attempt(b, ev["state"], float(ev["duration_s"]))  # as a recount sees it
         task_cache.index_attempt(b, run.record["workflow"], ev, oid)
         lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]
