@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .errors import GcRefused, ObjectStoreError
 from .ids import ObjectId
 from .store import ObjectStore
+from .walk import reachable
 
 # Longer than any process trusts its own memory that an object is present (lmdbenv's
 # KnownPresent.MAX_AGE, 5 minutes), so no write can rely on an object gc removes.
@@ -67,7 +68,7 @@ def collect(
     young = {oid for oid, ms in times.items() if ms >= cutoff}
     report.young = len(young)
     starts = [oid for _, oid in store.refs()] + list(roots) + sorted(young)
-    marked = _mark(store, starts, set())
+    marked = reachable(starts, lambda oid: _links(store, oid))
     candidates = {oid: _links(store, oid) for oid in store if oid not in marked}
     report.objects = len(marked) + len(candidates)
     report.reachable = len(marked)
@@ -86,31 +87,14 @@ def collect(
 
 def doomed(candidates: dict[str, list[str]], is_young: Callable[[str], bool]) -> list[str]:
     """The candidates to remove: all but those young now and what they reach."""
-    kept: set[str] = set()
-    stack = [oid for oid in candidates if is_young(oid)]
-    while stack:
-        oid = stack.pop()
-        if oid in kept or oid not in candidates:
-            continue
-        kept.add(oid)
-        stack.extend(candidates[oid])
+    young = [oid for oid in candidates if is_young(oid)]
+    kept = reachable(young, lambda oid: candidates.get(oid, ()))
     return sorted(oid for oid in candidates if oid not in kept)
 
 
 def _is_young(stored_ms: int | None, cutoff: int) -> bool:
     # no time recorded: stored before the store kept them, so as old as can be
     return stored_ms is not None and stored_ms >= cutoff
-
-
-def _mark(store: ObjectStore, starts: Iterable[str], seen: set[str]) -> set[str]:
-    stack = list(starts)
-    while stack:
-        oid = stack.pop()
-        if oid in seen:
-            continue
-        seen.add(oid)
-        stack.extend(_links(store, oid))
-    return seen
 
 
 def _links(store: ObjectStore, oid: str) -> list[ObjectId]:
