@@ -13,7 +13,7 @@ exist), else `<store>/wfobj.toml` when --store or WFOBJ_STORE names a store, els
 Keys are the long option names with `_` for `-`: top-level `store`, `server`, `token`,
 `map_size`; `[serve]` and `[worker]` their own options; `[executor]` the executor options
 both share (`kind` is --executor, `pull`, `task_memory`, `task_pids`, `task_cpus`) and
-`[executor.slurm]` the --slurm-* ones. Each value is checked as its option checks a flag.
+`[executor.docker]` and `[executor.slurm]` the --docker-* and --slurm-* ones. Each value is checked as its option checks a flag.
 """
 
 from __future__ import annotations
@@ -35,9 +35,12 @@ GLOBAL_KEYS = ("store", "server", "token")
 COMMANDS = ("serve", "worker")
 EXECUTOR_KEYS = {"kind": "executor_kind", "pull": "pull", "task_memory": "task_memory",
                  "task_pids": "task_pids", "task_cpus": "task_cpus"}
+DOCKER_KEYS = {"network": "docker_network", "grace": "docker_grace",
+               "work_root": "docker_work_root"}
 SLURM_KEYS = {"server_url": "slurm_server_url", "partition": "slurm_partition",
               "sbatch_args": "slurm_sbatch_arg", "node_store": "slurm_node_store",
               "job_output": "slurm_job_output", "poll": "slurm_poll"}
+_EXECUTOR_TABLES = {"docker": DOCKER_KEYS, "slurm": SLURM_KEYS}
 # settings that only an environment variable carries today (read by child processes:
 # gunicorn's workers, every process opening the store): (section, key) -> variable
 ENV_KEYS = {("", "map_size"): "WFOBJ_MAP_SIZE", ("serve", "max_upload"): "WFOBJ_MAX_UPLOAD"}
@@ -100,13 +103,15 @@ def _globals(where: str, data: dict, group: click.Group) -> dict[str, str]:
 
 def _default_map(where: str, data: dict, group: click.Group) -> dict[str, dict[str, Any]]:
     executor = _table(where, "executor", data.get("executor", {}))
-    slurm = _table(where, "executor.slurm", executor.get("slurm", {}))
-    _no_unknown(where, "executor", executor, {*EXECUTOR_KEYS, "slurm"})
-    _no_unknown(where, "executor.slurm", slurm, set(SLURM_KEYS))
-    shared = {**{EXECUTOR_KEYS[k]: v for k, v in executor.items() if k != "slurm"},
-              **{SLURM_KEYS[k]: v for k, v in slurm.items()}}
+    _no_unknown(where, "executor", executor, {*EXECUTOR_KEYS, *_EXECUTOR_TABLES})
+    shared = {EXECUTOR_KEYS[k]: v for k, v in executor.items() if k not in _EXECUTOR_TABLES}
     names = {v: f"executor.{k}" for k, v in EXECUTOR_KEYS.items()}
-    names |= {v: f"executor.slurm.{k}" for k, v in SLURM_KEYS.items()}
+    for table_name, keys in _EXECUTOR_TABLES.items():
+        section = f"executor.{table_name}"
+        table = _table(where, section, executor.get(table_name, {}))
+        _no_unknown(where, section, table, set(keys))
+        shared |= {keys[k]: v for k, v in table.items()}
+        names |= {v: f"{section}.{k}" for k, v in keys.items()}
     out = {}
     for command_name in COMMANDS:
         command = group.commands[command_name]

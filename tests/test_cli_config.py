@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.config import COMMANDS, ENV_KEYS, EXECUTOR_KEYS, GLOBAL_KEYS, SLURM_KEYS
+from cli.config import (
+    COMMANDS,
+    DOCKER_KEYS,
+    ENV_KEYS,
+    EXECUTOR_KEYS,
+    GLOBAL_KEYS,
+    SLURM_KEYS,
+)
 from cli.main import cli
 from objstore import init_store
 
@@ -135,6 +142,8 @@ def test_server_and_token_from_the_file(runner, tmp_path):
     ("[executor.slurm]\nsbatch_args = \"--qos=low\"\n",
      "config executor.slurm.sbatch_args in {f}: must be a list of strings, not a string"),
     ("[executor.slurm]\nnodes = 2\n", "config executor.slurm.nodes in {f}: unknown key"),
+    ("[executor.docker]\ngrace = -1\n", "config executor.docker.grace in {f}: -1.0 is not in the range 0<=x<=3600."),
+    ("[executor]\ndocker = 1\n", "config executor.docker in {f}: must be a table"),
     ("executor = 1\n", "config executor in {f}: must be a table ([executor]), not an integer"),
     ("[serve\n", "config {f}: not valid TOML:"),
 ])
@@ -157,7 +166,8 @@ def test_docs_name_every_key():
     doc = (ROOT / "docs" / "config.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.MULTILINE))
     group_params = {p.name for c in COMMANDS for p in cli.commands[c].params}
-    own = group_params - set(EXECUTOR_KEYS.values()) - set(SLURM_KEYS.values()) - {"help"}
-    keys = (set(GLOBAL_KEYS) | own | set(EXECUTOR_KEYS) | set(SLURM_KEYS)
+    tables = (EXECUTOR_KEYS, DOCKER_KEYS, SLURM_KEYS)
+    own = group_params - {v for t in tables for v in t.values()} - {"help"}
+    keys = (set(GLOBAL_KEYS) | own | {k for t in tables for k in t}
             | {key for _, key in ENV_KEYS})
     assert keys - documented == set()

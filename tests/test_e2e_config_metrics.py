@@ -1,5 +1,6 @@
 """A real `wfobj serve` (gunicorn + an engine worker + Docker) configured by nothing but
-`<store>/wfobj.toml`: its port, upload limit and task caps come from the file, and its
+`<store>/wfobj.toml`: its port, upload limit, task caps and Docker network come from the
+file, and its
 `GET /metrics` passes prometheus_client's parser with the run it just did."""
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ max_upload = 4096
 pull = "never"
 task_memory = "256m"
 task_pids = 77
+
+[executor.docker]
+network = "none"   # what `network: true` means on this server
+grace = 3
 """)
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
@@ -57,8 +62,8 @@ def test_serve_reads_its_config_and_exposes_metrics(configured_server):
     too_big = requests.post(f"{srv.url}/api/objects", data=b"x" * 5000, headers=srv.h(),
                             timeout=30)
     assert too_big.status_code == 413, too_big.text  # max_upload = 4096 from the file
-    workflow = {"tasks": {"hi": {"image": "wfobj/toolbox:local",
-                                 "command": ["sh", "-c", "echo hi"]}}}
+    workflow = {"tasks": {"hi": {"image": "wfobj/toolbox:local", "network": True,
+                                 "command": ["sh", "-c", "ls /sys/class/net"]}}}
     assert requests.put(f"{srv.url}/api/workflows/hello", json=workflow, headers=srv.h(),
                         timeout=30).status_code == 201
     run_id = requests.post(f"{srv.url}/api/workflows/hello/trigger", json={},
@@ -67,6 +72,7 @@ def test_serve_reads_its_config_and_exposes_metrics(configured_server):
     evidence = requests.get(f"{srv.url}/api/runs/{run_id}/tasks/hi", headers=srv.h("reader"),
                             timeout=30).json()
     assert evidence["limits"] == {"memory": 256 << 20, "pids": 77, "cpus": None}
+    assert evidence["stdout"]["text"] == "lo\n"  # network: true ran on the configured "none"
 
     r = requests.get(f"{srv.url}/metrics", headers=srv.h("reader"), timeout=30)
     assert r.status_code == 200
