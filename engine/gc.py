@@ -14,7 +14,7 @@ from objstore import ObjectStore, RefNotFound
 from objstore.gc import DEFAULT_GRACE, GcReport, collect
 from objstore.walk import follow_chain
 
-from .attempts import REPORTS_NS
+from .attempts import REPORTS_NS, TOKENS_NS
 from .lineage import PARAM_NS
 from .runs import scan_index
 from .runstate import run_ref
@@ -26,13 +26,15 @@ IN_PROGRESS = ("pending", "running")
 
 def in_progress_roots(store: ObjectStore) -> list[str]:
     """What work in progress needs: the manifests of pending and running runs, the
-    attempt specs of cluster jobs in flight, and attempt reports not yet recorded."""
+    attempt specs of attempts run elsewhere (live token, or cluster job in flight), and
+    attempt reports not yet recorded."""
     roots: list[str] = []
     for state in IN_PROGRESS:
         for run_id, _ in scan_index(store, state, None):
             with contextlib.suppress(RefNotFound):
                 roots.append(store.get_ref(run_ref(run_id)))
-    roots.extend(json.loads(raw)["spec"] for _, raw in store.meta_scan(JOBS_NS))
+    for ns in (TOKENS_NS, JOBS_NS):  # a live attempt token, a cluster job in flight
+        roots.extend(json.loads(raw)["spec"] for _, raw in store.meta_scan(ns))
     for spec, raw in store.meta_scan(REPORTS_NS):
         roots.extend((spec, raw.decode()))
     return [oid for oid in roots if oid in store]

@@ -10,7 +10,7 @@ import time
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine.attempts import REPORTS_NS
+from engine.attempts import REPORTS_NS, TOKENS_NS
 from engine.gc import collect_garbage, in_progress_roots
 from engine.runstate import run_ref
 from engine.service import WorkflowService
@@ -43,7 +43,9 @@ def test_runs_and_attempts_in_progress_are_kept(tmp_path):
     spec = store.put_object({"type": "attempt_spec", "inputs": [Link.blob(spec_input)]})
     report = store.put_object({"type": "attempt_report", "spec": Link(spec, 0x71)})
     other_spec = store.put_object({"type": "attempt_spec", "inputs": []})
+    token_spec = store.put_object({"type": "attempt_spec", "inputs": [], "n": 3})
     with store.batch() as b:
+        b.meta_put(TOKENS_NS, "ab" * 32, json.dumps({"spec": token_spec}).encode())
         b.meta_put(JOBS_NS, f"{pending}/split/1",
                    json.dumps({"job_id": "7", "spec": spec, "token": "x"}).encode())
         b.meta_put(REPORTS_NS, other_spec, report.encode())
@@ -51,7 +53,7 @@ def test_runs_and_attempts_in_progress_are_kept(tmp_path):
     before = set(store)
 
     roots = in_progress_roots(store)
-    assert {store.get_ref(run_ref(pending)), spec, other_spec, report} <= set(roots)
+    assert {store.get_ref(run_ref(pending)), spec, other_spec, report, token_spec} <= set(roots)
     assert store.get_ref(run_ref(done)) not in roots  # ended: kept by its ref alone
     result = collect_garbage(store)
 
