@@ -81,6 +81,9 @@ def load(path: Path | None, group: click.Group) -> Config:
         raise ConfigError(where, f"cannot read it: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from None
+    if "token" in data and path.stat().st_mode & 0o077:
+        raise ConfigError(where, f"holds a token, so it must be readable by its owner only "
+                                 f"(chmod 600 {where})", "token")
     return Config(where, _globals(where, data, group), _default_map(where, data, group),
                   _environment(where, data))
 

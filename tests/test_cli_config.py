@@ -123,6 +123,12 @@ def test_server_and_token_from_the_file(runner, tmp_path):
     with busy_port() as closed:
         port = closed.getsockname()[1]
     conf = write(tmp_path / "c.toml", f'server = "http://127.0.0.1:{port}"\ntoken = "wfo_x"\n')
+    conf.chmod(0o644)
+    shared = runner.invoke(cli, ["--config", str(conf), "run", "list"])
+    assert shared.exit_code == 1
+    assert shared.output == (f"Error: config token in {conf}: holds a token, so it must be "
+                             f"readable by its owner only (chmod 600 {conf})\n")
+    conf.chmod(0o600)
     result = runner.invoke(cli, ["--config", str(conf), "run", "list"])
     assert result.exit_code == 1
     assert f"127.0.0.1:{port}" in result.output and len(result.output.splitlines()) == 1
