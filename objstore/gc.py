@@ -40,11 +40,13 @@ class GcReport:
     young: int = 0  # stored or needed within the grace period
     removed: list[ObjectId] = field(default_factory=list)
     freed_bytes: int = 0
+    stamped: int = 0  # unreachable objects with no stored-at time, given one now (kept)
 
     def to_json(self) -> dict:
         return {"dry_run": self.dry_run, "grace_s": self.grace, "objects": self.objects,
                 "reachable": self.reachable, "young": self.young,
                 "removed": len(self.removed), "freed_bytes": self.freed_bytes,
+                "stamped": self.stamped,
                 "removed_hashes": list(self.removed)}
 
 
@@ -73,6 +75,8 @@ def collect(
     report.objects = len(marked) + len(candidates)
     report.reachable = len(marked)
     sizes = {oid: _record_size(store, oid) for oid in candidates}
+    unstamped = [oid for oid in candidates if oid not in times]
+    report.stamped = len(unstamped) if dry_run else store.stamp_unstamped(unstamped)
 
     def select(stored_at: Callable[[str], int | None]) -> list[str]:
         return doomed(candidates, lambda oid: _is_young(stored_at(oid), cutoff))
@@ -93,8 +97,9 @@ def doomed(candidates: dict[str, list[str]], is_young: Callable[[str], bool]) ->
 
 
 def _is_young(stored_ms: int | None, cutoff: int) -> bool:
-    # no time recorded: stored before the store kept them, so as old as can be
-    return stored_ms is not None and stored_ms >= cutoff
+    # no time recorded (stored before the store kept them): its age is unknown, so it is
+    # kept; gc stamps such objects, and a later gc judges them by that stamp
+    return stored_ms is None or stored_ms >= cutoff
 
 
 def _links(store: ObjectStore, oid: str) -> list[ObjectId]:

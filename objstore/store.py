@@ -314,6 +314,20 @@ class ObjectStore(abc.ABC):
         written, or found present by a write that needed it."""
         return ((oid_of(d), ms) for d, ms in self._iter_stored_at())
 
+    def stamp_unstamped(self, oids: Iterable[str]) -> int:
+        """Give the objects among `oids` that have no stored-at time (stored before the
+        store kept them) the time now, so their age counts from here; how many."""
+        def stamp(txn: Transaction) -> int:
+            count = 0
+            for oid in oids:
+                digest = checked_digest(oid)
+                if txn.stored_at(digest) is None and txn.kind_of(digest) is not None:
+                    txn.touch(digest)
+                    count += 1
+            return count
+
+        return self._transact(stamp)
+
     def remove_where(
         self, select: Callable[[Callable[[str], int | None]], Iterable[str]]
     ) -> list[ObjectId]:

@@ -173,3 +173,20 @@ def test_damaged_object_stops_gc_before_anything_is_removed():
     with pytest.raises(GcRefused, match=top):
         collect(store, now=clock.now)
     assert stray in store and leaf in store
+
+
+def test_objects_without_a_time_are_stamped_then_judged_by_it():
+    """An object stored before the store kept times has no age: the first gc stamps it
+    and keeps it; one a grace period later removes it."""
+    clock = SteppedClock()
+    store = MemoryObjectStore(clock=clock)
+    legacy = store.put_blob(b"stored by an older wfobj")
+    del store._times[bytes.fromhex(legacy)]  # the memory double's table, as an old store
+    clock.now = T0 + 5 * HOUR
+    dry = collect(store, dry_run=True, now=clock.now)
+    assert dry.removed == [] and dry.stamped == 1
+    first = collect(store, now=clock.now)
+    assert first.removed == [] and first.stamped == 1 and legacy in store
+    assert collect(store, now=clock.now + 30 * 60).removed == []
+    later = collect(store, now=clock.now + 2 * HOUR)
+    assert later.removed == [legacy] and later.stamped == 0
