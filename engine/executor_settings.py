@@ -16,10 +16,11 @@ from .container_limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
 from .definition import PULL_POLICIES
 from .executor import Executor
 
+__all__ = ["DEFAULT_NODE_STORE", "DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES",
+           "DockerSettings", "ExecutorSettings", "SlurmSettings", "make_executor"]
+
 EXECUTOR_KINDS = ("local", "slurm")
-DEFAULT_PULL = "missing"
-__all__ = ["DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES", "DockerSettings",
-           "ExecutorSettings", "SlurmSettings"]
+DEFAULT_PULL = "missing"  # the image pull policy of tasks that set none
 DEFAULT_NODE_STORE = "/tmp/wfobj-node-store"
 
 
