@@ -105,20 +105,12 @@ def _globals(where: str, data: dict, group: click.Group) -> dict[str, str]:
 
 
 def _default_map(where: str, data: dict, group: click.Group) -> dict[str, dict[str, Any]]:
-    executor = _table(where, "executor", data.get("executor", {}))
-    _no_unknown(where, "executor", executor, {*EXECUTOR_KEYS, *_EXECUTOR_TABLES})
-    shared = {EXECUTOR_KEYS[k]: v for k, v in executor.items() if k not in _EXECUTOR_TABLES}
-    names = {v: f"executor.{k}" for k, v in EXECUTOR_KEYS.items()}
-    for table_name, keys in _EXECUTOR_TABLES.items():
-        section = f"executor.{table_name}"
-        table = _table(where, section, executor.get(table_name, {}))
-        _no_unknown(where, section, table, set(keys))
-        shared |= {keys[k]: v for k, v in table.items()}
-        names |= {v: f"{section}.{k}" for k, v in keys.items()}
+    """Each command's default_map: its own section, plus the shared [executor] tables."""
+    shared, names = _executor_values(where, data)
     out = {}
     for command_name in COMMANDS:
-        command = group.commands[command_name]
-        params = {p.name: p for p in command.params if isinstance(p, click.Option)}
+        params = {p.name: p for p in group.commands[command_name].params
+                  if isinstance(p, click.Option)}
         own = {n for n in params if n not in names and n != "help"}
         section = _table(where, command_name, data.get(command_name, {}))
         _no_unknown(where, command_name, section,
@@ -128,6 +120,21 @@ def _default_map(where: str, data: dict, group: click.Group) -> dict[str, dict[s
         values |= {n: _value(where, names[n], v, params[n]) for n, v in shared.items()}
         out[command_name] = values
     return out
+
+
+def _executor_values(where: str, data: dict) -> tuple[dict[str, Any], dict[str, str]]:
+    """({option name: value} from [executor] and its tables, {option name: key})."""
+    executor = _table(where, "executor", data.get("executor", {}))
+    _no_unknown(where, "executor", executor, {*EXECUTOR_KEYS, *_EXECUTOR_TABLES})
+    values = {EXECUTOR_KEYS[k]: v for k, v in executor.items() if k not in _EXECUTOR_TABLES}
+    names = {v: f"executor.{k}" for k, v in EXECUTOR_KEYS.items()}
+    for table_name, keys in _EXECUTOR_TABLES.items():
+        section = f"executor.{table_name}"
+        table = _table(where, section, executor.get(table_name, {}))
+        _no_unknown(where, section, table, set(keys))
+        values |= {keys[k]: v for k, v in table.items()}
+        names |= {v: f"{section}.{k}" for k, v in keys.items()}
+    return values, names
 
 
 def _environment(where: str, data: dict) -> dict[str, str]:
