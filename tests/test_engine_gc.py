@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -18,6 +21,8 @@ from engine.slurm_executor import JOBS_NS
 from objstore import Link, LmdbObjectStore, open_store
 from objstore.fsck import fsck
 from tests.support_engine import run_with, trigger, wordcount
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def three_hours_ago() -> float:
@@ -103,3 +108,44 @@ def test_cli_gc_refuses_bad_and_short_grace(tmp_path):
     assert short.exit_code == 1
     assert short.output.strip() == ("Error: gc refused: grace period 300s is shorter than "
                                     "the minimum 600s")
+
+
+WRITER = """
+import sys
+from objstore import Link, LmdbObjectStore, MissingLinks
+store = LmdbObjectStore(sys.argv[1])
+written = refused = 0
+for n, oid in enumerate(sys.argv[2:]):
+    try:
+        top = store.put_object({"type": "tree", "n": n, "leaf": Link.blob(oid)})
+        if n % 2:
+            store.add_ref_if_new(f"keep/{n}", top)
+        written += 1
+        if n == 20:
+            print("started", flush=True)
+    except MissingLinks:
+        refused += 1  # gc removed the leaf first: the whole write is refused
+print(written, refused, flush=True)
+"""
+
+
+def test_gc_beside_a_writer_process_never_leaves_a_dangling_link(tmp_path):
+    """A second process keeps linking old unreachable blobs while gc runs: whatever the
+    interleaving, each write either keeps its leaf alive or is refused whole, and the
+    store is whole afterwards."""
+    store = old_store(tmp_path)
+    with store.batch() as b:
+        leaves = [b.put_blob(f"old leaf {i}".encode()) for i in range(3000)]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "store"), *leaves],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "started\n"  # gc runs while the writer writes
+    collect_garbage(store)
+    out, _ = writer.communicate(timeout=300)
+    written, refused = map(int, out.split())
+    assert written + refused == len(leaves)
+    check = fsck(store)
+    assert check.ok, check.damage
+    kept = {leaf for leaf in leaves if leaf in store}
+    linked = {store.get_object(top)["leaf"].oid for _, top in store.refs("keep/")}
+    assert linked <= kept
+    assert len(kept) == written  # every leaf a write used is kept, every other one removed
