@@ -15,7 +15,7 @@ from engine.service import WorkflowService
 from engine.sessions import SessionStore
 from objstore import ObjectStore
 
-from . import errors, files, health, objects, openapi, runs, workflows
+from . import errors, files, health, metrics, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
 from .ui import add_ui_routes, session_cookie_auth
@@ -80,6 +80,7 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),
         "/api/objects/{hash}": objects.ObjectItem(store),
+        "/metrics": metrics.MetricsResource(store),
     }
 
 

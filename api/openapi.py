@@ -216,6 +216,11 @@ def _paths() -> S:
                                    [_answer("200", "ok", _ref("Health"))])},
         "/api/openapi.json": {"get": _op("this document", None,
                                          [_answer("200", "OpenAPI 3.1", {"type": "object"})])},
+        "/metrics": {"get": _op(
+            "runs and attempts by state, attempt durations, queue length and store size, "
+            "in the Prometheus text format (a scraper sends a reader token as bearer)",
+            "reader", [("200", {"description": "Prometheus text exposition format 0.0.4",
+                                "content": {"text/plain": {"schema": STR}}})])},
         "/api/workflows": {"get": _op("registered workflows", "reader", [
             _answer("200", "ok", _arr(_ref("WorkflowSummary")))])},
         "/api/workflows/{name}": {

@@ -10,12 +10,12 @@ import falcon
 from engine.errors import excerpt
 from engine.live_logs import FOLLOW_WAIT_S
 from engine.run_ids import PREFIX_RE
+from engine.runstate import RUN_STATES
 from engine.service import WorkflowService
 
 from .params import int_query, name_param, run_id_param
 
 NDJSON = "application/x-ndjson"
-RUN_STATES = ("pending", "running", "success", "failed", "killed")
 MAX_PAGE = 1000
 
 

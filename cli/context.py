@@ -18,6 +18,7 @@ from objstore import ObjectStore, open_store
 @dataclass
 class CliContext:
     store_path: str | None = None
+    config_path: str | None = None  # the config file read, if any (cli/config.py)
     server: str | None = None
     token: str | None = None
     json: bool = False
@@ -89,20 +90,28 @@ def executor_options(fn: Callable) -> Callable:
     one ExecutorSettings as `executor` (engine/executor_settings.py)."""
     from engine.executor_settings import (
         DEFAULT_NODE_STORE,
+        DEFAULT_PULL,
         EXECUTOR_KINDS,
+        PULL_POLICIES,
+        DockerSettings,
         ExecutorSettings,
         SlurmSettings,
     )
 
     @functools.wraps(fn)
-    def with_executor(*args: Any, executor_kind: str, slurm_server_url: str | None,
+    def with_executor(*args: Any, executor_kind: str, pull: str, slurm_server_url: str | None,
                       slurm_partition: str | None, slurm_sbatch_arg: tuple[str, ...],
                       slurm_node_store: str, slurm_job_output: str, slurm_poll: float,
-                      limits: ContainerLimits, **kwargs: Any) -> Any:
+                      docker_network: str | None, docker_grace: float,
+                      docker_work_root: str | None, limits: ContainerLimits,
+                      **kwargs: Any) -> Any:
         slurm = SlurmSettings(server_url=slurm_server_url, partition=slurm_partition,
                               sbatch_args=tuple(slurm_sbatch_arg), node_store=slurm_node_store,
                               job_output=slurm_job_output, poll=slurm_poll)
-        settings = ExecutorSettings(kind=executor_kind, limits=limits, slurm=slurm)
+        docker = DockerSettings(network_mode=docker_network, grace=docker_grace,
+                                work_root=docker_work_root)
+        settings = ExecutorSettings(kind=executor_kind, limits=limits, slurm=slurm, pull=pull,
+                                    docker=docker)
         return fn(*args, executor=settings, **kwargs)
 
     options = [
@@ -110,6 +119,18 @@ def executor_options(fn: Callable) -> Callable:
                      default="local", show_default=True,
                      help="Where tasks run: this machine's Docker, or one Slurm batch job per "
                           "attempt running `wfobj exec` on a node (docs/executors.md)."),
+        click.option("--pull", type=click.Choice(PULL_POLICIES), default=DEFAULT_PULL,
+                     show_default=True,
+                     help="Image pull policy of tasks that set no `pull` of their own."),
+        click.option("--docker-network", metavar="MODE",
+                     help="Docker network of tasks with `network: true` (default: the "
+                          "daemon's bridge; e.g. host)."),
+        click.option("--docker-grace", type=click.FloatRange(0, 3600), default=10.0,
+                     show_default=True,
+                     help="Seconds between SIGTERM and SIGKILL when a task is cancelled."),
+        click.option("--docker-work-root", metavar="DIR",
+                     help="Where attempt folders go; the daemon must see the same path "
+                          "(default: the system temp dir)."),
         click.option("--slurm-server-url", metavar="URL",
                      help="This server's URL as the Slurm nodes reach it (serve: "
                           "http://--bind)."),

@@ -10,7 +10,7 @@ import click
 
 from objstore import WfobjError
 
-from . import attempt_exec, cache, objects, runs, serving, sync, tokens, workflows
+from . import attempt_exec, cache, config, objects, runs, serving, sync, tokens, workflows
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
@@ -76,18 +76,27 @@ def one_line(text: str, limit: int = 500) -> str:
 
 
 @click.group(cls=WfobjGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", envvar=config.CONFIG_ENV, type=click.Path(),
+              help="Config file (TOML; docs/config.md). Default: <store>/wfobj.toml, then "
+                   "~/.config/wfobj/config.toml.")
 @click.option("--store", envvar="WFOBJ_STORE", type=click.Path(), help="Local store path.")
 @click.option("--server", envvar="WFOBJ_SERVER", help="Server URL for remote commands.")
 @click.option("--token", envvar="WFOBJ_TOKEN", help="API token for --server.")
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
 @click.version_option(package_name="wfobj")
 @click.pass_context
-def cli(ctx: click.Context, store: str | None, server: str | None, token: str | None,
-        json_: bool) -> None:
+def cli(ctx: click.Context, config_file: str | None, store: str | None, server: str | None,
+        token: str | None, json_: bool) -> None:
     """wfobj: a content-addressed workflow store and engine."""
     obj = ctx.ensure_object(CliContext)
-    obj.store_path, obj.server, obj.token = store, server, token
     obj.json = obj.json or json_
+    settings = config.load(config.find(config_file, store), cli)
+    config.apply(settings)
+    ctx.default_map = settings.default_map  # below flags and environment variables
+    obj.config_path = settings.path
+    obj.store_path = store or settings.globals.get("store")
+    obj.server = server or settings.globals.get("server")
+    obj.token = token or settings.globals.get("token")
 
 
 for module in (objects, workflows, runs, cache, serving, tokens, sync, attempt_exec):

@@ -1,4 +1,4 @@
-"""`wfobj` object commands: init, put, cat, show, type, ls, refs, log, walk, fsck."""
+"""`wfobj` object commands: init, put, cat, show, type, ls, refs, log, walk, fsck, gc."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typing import BinaryIO
 
 import click
 
+from engine.gc import collect_garbage
 from objstore import ObjectStore, RefNotFound, init_store
 from objstore.codec import to_json
 from objstore.fsck import fsck, parse_sample
+from objstore.gc import DEFAULT_GRACE, parse_duration
 from objstore.walk import follow_chain, walk_tree
 
 from .context import CliContext, json_option, pass_ctx
@@ -25,7 +27,7 @@ LOG_FIELDS = ("version", "name", "state", "registered_by", "triggered_by")
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
-    for command in (init, put, cat, show, type_, ls, refs, log, walk, fsck_command):
+    for command in (init, put, cat, show, type_, ls, refs, log, walk, fsck_command, gc_command):
         group.add_command(command)
 
 
@@ -250,3 +252,29 @@ def fsck_command(ctx: CliContext, sample_text: str | None) -> None:
     ctx.emit(report.to_json(), human)
     if not report.ok:
         sys.exit(1)
+
+
+@click.command(name="gc")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")
+@click.option("--grace", "grace_text", default=f"{int(DEFAULT_GRACE) // 3600}h",
+              show_default=True, metavar="DURATION",
+              help="Keep anything stored or needed this recently (e.g. 30m, 2h, 1d; "
+                   "at least 10m).")
+@json_option
+@pass_ctx
+def gc_command(ctx: CliContext, dry_run: bool, grace_text: str) -> None:
+    """Remove objects that no ref and no run in progress reaches and that are older than
+    the grace period; print what was freed."""
+    try:
+        grace = parse_duration(grace_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grace") from None
+    report = collect_garbage(ctx.store(), grace=grace, dry_run=dry_run)
+
+    def human(data: dict) -> None:
+        verb = "would remove" if data["dry_run"] else "removed"
+        click.echo(f"{verb} {data['removed']} of {data['objects']} objects, "
+                   f"{data['freed_bytes']} bytes ({data['reachable']} reachable, "
+                   f"{data['young']} younger than {grace_text})")
+
+    ctx.emit(report.to_json(), human)

@@ -310,11 +310,13 @@ def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSe
     import logging
 
     from engine.executor import check_executor
+    from engine.reindex import ensure_counters
     from engine.worker import serve_workers
 
     ctx.store()  # fail early with a readable line if there is no store
     factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
+    ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
 

@@ -25,6 +25,7 @@ from engine.executor_settings import ExecutorSettings
 from engine.tokens import TokenStore
 from objstore import open_store
 
+from .config import CONFIG_ENV
 from .context import CliContext, executor_options, pass_ctx
 from .supervisor import Listener, ServePlan, serve_forever
 
@@ -82,6 +83,15 @@ def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
     return dataclasses.replace(executor, slurm=slurm)
 
 
+def child_environment(store: str, config_path: str | None) -> dict[str, str]:
+    """What gunicorn and the engine workers inherit: this environment (with the config
+    file's environment settings, cli/config.py), the store, and the config file read."""
+    env = dict(os.environ, WFOBJ_STORE=store)
+    if config_path:
+        env[CONFIG_ENV] = str(Path(config_path).resolve())
+    return env
+
+
 def listen(bind: str, client_timeout: float) -> Listener:
     try:
         return Listener.open(*parse_bind(bind), client_timeout=client_timeout)
@@ -128,7 +138,7 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
                      engine_argv=engine_worker_argv(store, engine_workers, executor)
                      if engine_workers else None,
-                     env=dict(os.environ, WFOBJ_STORE=store))
+                     env=child_environment(store, ctx.config_path))
     sys.exit(serve_forever(listener, plan))
 
 

@@ -15,6 +15,7 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from .definition import PULL_POLICIES
 from .errors import ImageUnavailable
 
 
@@ -33,9 +34,6 @@ def image_facts(image) -> ImageFacts:
         digests=sorted(image.attrs.get("RepoDigests") or []),
         workdir=config.get("WorkingDir") or "/",
     )
-
-
-PULL_POLICIES = ("missing", "always", "never")
 
 
 def check_pull_policy(policy: str) -> str:

@@ -13,9 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .container_limits import DEFAULT_LIMITS, ContainerLimits, limits_argv
+from .definition import PULL_POLICIES
 from .executor import Executor
 
+__all__ = ["DEFAULT_NODE_STORE", "DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES",
+           "DockerSettings", "ExecutorSettings", "SlurmSettings", "make_executor"]
+
 EXECUTOR_KINDS = ("local", "slurm")
+DEFAULT_PULL = "missing"  # the image pull policy of tasks that set none
 DEFAULT_NODE_STORE = "/tmp/wfobj-node-store"
 
 
@@ -52,22 +57,50 @@ class SlurmSettings:
 
 
 @dataclass(frozen=True)
+class DockerSettings:
+    """Options of the local (Docker) executor (docs/executor.md): network_mode: what a
+    task's `network: true` means (None: Docker's default bridge; "host" on a daemon
+    without one); grace: seconds between SIGTERM and SIGKILL when an attempt is
+    cancelled; work_root: where attempt folders go (None: the system temp dir)."""
+
+    network_mode: str | None = None
+    grace: float = 10.0
+    work_root: str | None = None
+
+    def argv(self) -> list[str]:
+        out = ["--docker-grace", repr(self.grace)]
+        if self.network_mode:
+            out += ["--docker-network", self.network_mode]
+        if self.work_root:
+            out += ["--docker-work-root", self.work_root]
+        return out
+
+
+@dataclass(frozen=True)
 class ExecutorSettings:
+    """kind: local or slurm; limits: default caps of task containers; pull: the image pull
+    policy of tasks that set none (local executor); docker and slurm: each executor's
+    own options."""
+
     kind: str = "local"
     limits: ContainerLimits = DEFAULT_LIMITS
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    pull: str = DEFAULT_PULL
+    docker: DockerSettings = field(default_factory=DockerSettings)
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTOR_KINDS:
             raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTOR_KINDS)}")
+        if self.pull not in PULL_POLICIES:
+            raise ValueError(f"pull policy {self.pull!r} is not one of {', '.join(PULL_POLICIES)}")
 
     def factory(self) -> Callable[[], Executor]:
         return functools.partial(make_executor, self)
 
     def argv(self) -> list[str]:
         """The `wfobj worker` flags that give a worker these settings."""
-        out = ["--executor", self.kind, *limits_argv(self.limits)]
-        return out + self.slurm.argv() if self.kind == "slurm" else out
+        out = ["--executor", self.kind, "--pull", self.pull, *limits_argv(self.limits)]
+        return out + (self.slurm.argv() if self.kind == "slurm" else self.docker.argv())
 
 
 def make_executor(settings: ExecutorSettings) -> Executor:
@@ -77,4 +110,6 @@ def make_executor(settings: ExecutorSettings) -> Executor:
         return SlurmExecutor(settings.slurm, limits=settings.limits)
     from .docker_executor import DockerExecutor
 
-    return DockerExecutor(limits=settings.limits)
+    docker = settings.docker
+    return DockerExecutor(limits=settings.limits, pull=settings.pull, grace=docker.grace,
+                          network_mode=docker.network_mode, work_root=docker.work_root)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from objstore import ObjectStore, RefNotFound, WriteBatch
 
+from . import counters
 from .definition import topological_order
 from .errors import UnknownRun
 from .evidence import obj
@@ -29,6 +30,7 @@ INDEX_NS = "runs"
 # only the runs in that state. Written in the same batch as the INDEX_NS entry.
 STATE_NS = "runs-by-state"
 QUEUE_NS = "queue"
+RUN_STATES = ("pending", "running", "success", "failed", "killed")
 TERMINAL = frozenset({"success", "failed", "killed"})
 TASK_TERMINAL = frozenset({"success", "failed", "skipped", "killed"})
 
@@ -170,11 +172,13 @@ class RunState:
 
 
 def put_index(b: WriteBatch, run_id: str, record: dict, state: str, old: str | None) -> None:
-    """Write a run's list-index entry and move it from `old`'s state key to `state`'s."""
+    """Write a run's list-index entry and move it from `old`'s state key to `state`'s
+    (and its count, engine/counters.py)."""
     b.meta_put(INDEX_NS, run_id, index_entry(record, state))
     if old is not None and old != state:
         b.meta_delete(STATE_NS, state_key(old, run_id))
     b.meta_put(STATE_NS, state_key(state, run_id), b"")
+    counters.count_run_state(b, old, state)
 
 
 def state_key(state: str, run_id: str) -> str:

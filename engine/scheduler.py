@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from objstore import ConflictError, ObjectStore
 
 from . import cache as task_cache
-from . import lineage
+from . import counters, lineage
 from .cache import TaskCache
 from .clock import Clock
 from .definition import dependencies
@@ -235,6 +235,7 @@ class RunScheduler:
         run = self.run
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
+        counters.count_attempt(b, ev["state"], float(ev["duration_s"]))  # as a recount sees it
         task_cache.index_attempt(b, run.record["workflow"], ev, oid)
         lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]

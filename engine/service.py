@@ -23,6 +23,7 @@ from .definition import topological_order
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
+from .reindex import rebuild_counters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
@@ -304,7 +305,9 @@ class WorkflowService:
     def reindex(self) -> int:
         """Rebuild the run list, cache and file indexes from every `runs/` ref (all are
         derivable); returns how many runs were indexed."""
-        return index_runs(self.store, (name for name, _ in self.store.refs(RUN_PREFIX)))
+        count = index_runs(self.store, (name for name, _ in self.store.refs(RUN_PREFIX)))
+        rebuild_counters(self.store)
+        return count
 
     # helpers ------------------------------------------------------------------------
     def file_hash(self, text: str) -> str:

@@ -8,6 +8,7 @@ from .errors import (
     ConflictError,
     CorruptObject,
     DamagedRecord,
+    GcRefused,
     InvalidHash,
     InvalidObject,
     InvalidRefName,
@@ -26,7 +27,7 @@ from .memory import MemoryObjectStore
 from .store import ObjectStore
 
 __all__ = [
-    "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "CorruptObject", "DamagedRecord", "InvalidHash", "InvalidObject",
+    "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "CorruptObject", "DamagedRecord", "GcRefused", "InvalidHash", "InvalidObject",
     "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError", "PackBlockMismatch", "RefNotFound", "RefRefused",
     "StoreNotFound", "WfobjError", "Link", "CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName",
     "check_hash", "hash_bytes", "LmdbObjectStore", "MemoryObjectStore", "ObjectStore",

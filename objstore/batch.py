@@ -37,6 +37,7 @@ class MetaOp:
     value: bytes | None  # None: delete
     check: bool = False
     old: bytes | None = None
+    delta: int = 0  # non-zero: add to the decimal counter stored under key (value unused)
 
 
 @dataclass
@@ -79,6 +80,12 @@ class WriteBatch:
 
     def meta_cas(self, ns: str, key: str, old: bytes | None, new: bytes | None) -> None:
         self.meta.append(MetaOp(meta_key(ns, key), new, check=True, old=old))
+
+    def meta_add(self, ns: str, key: str, delta: int) -> None:
+        """Add `delta` to the counter under `key` (a decimal integer; absent counts as 0),
+        read and written in the commit's own transaction, so concurrent adds never race."""
+        if delta:
+            self.meta.append(MetaOp(meta_key(ns, key), None, delta=delta))
 
     def __bool__(self) -> bool:
         return bool(self.objects or self.refs or self.meta)

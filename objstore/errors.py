@@ -153,3 +153,12 @@ class RefRefused(ObjectStoreError, ValueError):
         self.reason = reason
         to = f" -> {target}" if target else ""
         super().__init__(f"ref update {name}{to} refused: {reason}")
+
+
+class GcRefused(ObjectStoreError, ValueError):
+    """gc will not run: a grace period too short to be safe, or a damaged object whose
+    links cannot be known (removing anything could then break a closure)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"gc refused: {reason}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .errors import ChecksumMismatch, ObjectStoreError
 from .ids import ObjectId
 from .store import ObjectStore
+from .walk import reachable
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,5 @@ def _reachable(store: ObjectStore, links: dict[str, list[ObjectId]], report: Fsc
         if target not in links:
             report.damage.append(Damage(name, "ref", f"points at missing object {target}"))
             continue
-        _mark(target, links, seen)
+        reachable([target], lambda oid: links.get(oid, ()), seen)
     return seen
-
-
-def _mark(root: str, links: dict[str, list[ObjectId]], seen: set[str]) -> None:
-    stack = [root]
-    while stack:
-        oid = stack.pop()
-        if oid in seen or oid not in links:
-            continue
-        seen.add(oid)
-        stack.extend(links[oid])

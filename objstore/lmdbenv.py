@@ -18,7 +18,9 @@ from pathlib import Path
 
 import lmdb
 
-DBS = (b"objects", b"refs", b"meta")
+# `stored_at`: digest -> when the record was last written or found by a write (8 bytes,
+# big-endian Unix milliseconds); gc removes only records older than its grace period
+DBS = (b"objects", b"refs", b"meta", b"stored_at")
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
 
 
@@ -36,7 +38,8 @@ class KnownPresent:
         self._since = time.monotonic()
 
     def __contains__(self, digest: bytes) -> bool:
-        return digest in self._digests
+        # an entry older than MAX_AGE no longer vouches for its digest: gc may have removed it
+        return time.monotonic() - self._since <= self.MAX_AGE and digest in self._digests
 
     def add_all(self, digests: list[bytes]) -> None:
         if (len(self._digests) + len(digests) > self.MAX_ENTRIES

@@ -10,6 +10,7 @@ of a batch or none of it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -31,11 +32,12 @@ class _LmdbTransaction:
     """Transaction (store.py) over one LMDB write transaction."""
 
     def __init__(self, txn: lmdb.Transaction, dbs: dict[bytes, object],
-                 known: lmdbenv.KnownPresent):
+                 known: lmdbenv.KnownPresent, now_ms: int):
         self.txn = txn
+        self.stamp = now_ms.to_bytes(8, "big")  # the stored-at time of what this writes
         self.known = known
         self.seen: list[bytes] = []  # digests found or written: present once this commits
-        self.objects, self.refs, self.meta = (dbs[name] for name in lmdbenv.DBS)
+        self.objects, self.refs, self.meta, self.times = (dbs[name] for name in lmdbenv.DBS)
         self.cursor = txn.cursor(db=self.objects)
 
     def has(self, digest: bytes) -> bool:
@@ -54,7 +56,19 @@ class _LmdbTransaction:
 
     def put_record(self, digest: bytes, record: bytes) -> None:
         self.txn.put(digest, record, db=self.objects)
+        self.touch(digest)
         self.seen.append(digest)
+
+    def touch(self, digest: bytes) -> None:
+        self.txn.put(digest, self.stamp, db=self.times)
+
+    def stored_at(self, digest: bytes) -> int | None:
+        value = self.txn.get(digest, db=self.times)
+        return None if value is None else int.from_bytes(value, "big")
+
+    def delete_record(self, digest: bytes) -> None:
+        self.txn.delete(digest, db=self.objects)
+        self.txn.delete(digest, db=self.times)
 
     def get_ref(self, name: str) -> bytes | None:
         value = self.txn.get(name.encode(), db=self.refs)
@@ -78,8 +92,10 @@ class _LmdbTransaction:
 
 
 class LmdbObjectStore(ObjectStore):
-    def __init__(self, path: str | os.PathLike, *, create: bool = False, map_size: int = 0):
+    def __init__(self, path: str | os.PathLike, *, create: bool = False, map_size: int = 0,
+                 clock: Callable[[], float] = time.time):
         self.path = Path(path)
+        self.clock = clock  # stamps stored-at times (gc's ages)
         self._map_size = map_size or int(os.environ.get("WFOBJ_MAP_SIZE", DEFAULT_MAP_SIZE))
         self._shared: lmdbenv.SharedEnv | None = None
         if create:
@@ -124,7 +140,8 @@ class LmdbObjectStore(ObjectStore):
                 with shared.write_lock:
                     shared.check_readers_now_and_then()
                     with shared.env.begin(write=True) as txn:
-                        view = _LmdbTransaction(txn, shared.dbs, shared.known)
+                        view = _LmdbTransaction(txn, shared.dbs, shared.known,
+                                               int(self.clock() * 1000))
                         result = fn(view)
                     shared.known.add_all(view.seen)  # only once the commit succeeded
                     return result
@@ -168,6 +185,10 @@ class LmdbObjectStore(ObjectStore):
         ):
             yield key
 
+    def _iter_stored_at(self) -> Iterator[tuple[bytes, int]]:
+        for key, value in self._pages(b"stored_at", lambda c: c.first(), "iternext"):
+            yield key, int.from_bytes(value, "big")
+
     def _get_ref(self, name: str) -> bytes | None:
         return self._read(lambda txn, dbs: txn.get(name.encode(), db=dbs[b"refs"]))
 
@@ -197,9 +218,13 @@ class LmdbObjectStore(ObjectStore):
 
     # ---- maintenance ---------------------------------------------------------------
     def stats(self) -> dict:
+        """Objects held and bytes used (pages in use × page size: data.mdb up to its
+        last used page), from LMDB's own counts: no scan."""
         entries = self._read(lambda txn, dbs: txn.stat(dbs[b"objects"])["entries"])
-        info = self._env().env.info()
-        return {"objects": entries, "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
+        env = self._env().env
+        info, page = env.info(), env.stat()["psize"]
+        return {"objects": entries, "bytes": (info["last_pgno"] + 1) * page,
+                "map_size": info["map_size"], "last_pgno": info["last_pgno"]}
 
 
 def _position_down(cursor: lmdb.Cursor, prefix: bytes, start: bytes | None) -> bool:

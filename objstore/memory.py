@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ class _MemoryTransaction:
         self.objects: dict[bytes, bytes] = {}
         self.refs: dict[str, bytes | None] = {}
         self.meta: dict[bytes, bytes | None] = {}
+        self.times: dict[bytes, int] = {}
+        self.deleted: set[bytes] = set()
 
     def has(self, digest: bytes) -> bool:
         return digest in self.objects or digest in self.store._objects
@@ -30,6 +33,19 @@ class _MemoryTransaction:
 
     def put_record(self, digest: bytes, record: bytes) -> None:
         self.objects[digest] = record
+        self.deleted.discard(digest)
+        self.touch(digest)
+
+    def touch(self, digest: bytes) -> None:
+        self.times[digest] = int(self.store.clock() * 1000)
+
+    def stored_at(self, digest: bytes) -> int | None:
+        return self.times.get(digest, self.store._times.get(digest))
+
+    def delete_record(self, digest: bytes) -> None:
+        self.objects.pop(digest, None)
+        self.times.pop(digest, None)
+        self.deleted.add(digest)
 
     def get_ref(self, name: str) -> bytes | None:
         return self.refs[name] if name in self.refs else self.store._refs.get(name)
@@ -45,11 +61,13 @@ class _MemoryTransaction:
 
 
 class MemoryObjectStore(ObjectStore):
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # stamps stored-at times (gc's ages)
         self._objects: dict[bytes, bytes] = {}
         self._sorted: list[bytes] = []
         self._refs: dict[str, bytes] = {}
         self._meta: dict[bytes, bytes] = {}
+        self._times: dict[bytes, int] = {}
         self._lock = threading.RLock()
 
     def _get_record(self, digest: bytes) -> bytes | None:
@@ -64,13 +82,28 @@ class MemoryObjectStore(ObjectStore):
         with self._lock:
             txn = _MemoryTransaction(self)
             result = fn(txn)
+            for digest in txn.deleted:
+                if self._objects.pop(digest, None) is not None:
+                    self._sorted.remove(digest)
+                self._times.pop(digest, None)
             for digest, record in txn.objects.items():
                 if digest not in self._objects:
                     bisect.insort(self._sorted, digest)
                 self._objects[digest] = record
+            self._times.update(txn.times)
             _apply(self._refs, txn.refs)
             _apply(self._meta, txn.meta)
             return result
+
+    def _iter_stored_at(self) -> Iterator[tuple[bytes, int]]:
+        with self._lock:
+            items = sorted(self._times.items())
+        return iter(items)
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"objects": len(self._objects),
+                    "bytes": sum(len(r) for r in self._objects.values())}
 
     def _get_ref(self, name: str) -> bytes | None:
         return self._refs.get(name)

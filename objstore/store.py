@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 import blake3
@@ -61,7 +61,14 @@ class Transaction(Protocol):
         """Whether a record is stored, found without reading it (a chunk is megabytes)."""
     def kind_of(self, digest: bytes) -> bytes | None:
         """A stored record's kind byte, or None."""
-    def put_record(self, digest: bytes, record: bytes) -> None: ...
+    def put_record(self, digest: bytes, record: bytes) -> None:
+        """Write a record and stamp it with the time (its stored-at time)."""
+    def touch(self, digest: bytes) -> None:
+        """Stamp a present record with the time: a write just relied on it being there."""
+    def stored_at(self, digest: bytes) -> int | None:
+        """When the record was last written or touched (Unix ms); None if never recorded."""
+    def delete_record(self, digest: bytes) -> None:
+        """Remove a record and its stored-at time (gc only)."""
     def get_ref(self, name: str) -> bytes | None: ...
     def set_ref(self, name: str, digest: bytes | None) -> None: ...
     def get_meta(self, key: bytes) -> bytes | None: ...
@@ -78,6 +85,7 @@ def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
         # identical bytes stored as a blob earlier may be upgraded to a structured object
         if txn.has(op.digest) and not (op.record[:1] == KIND_STRUCT
                                        and txn.kind_of(op.digest) == KIND_BLOB):
+            txn.touch(op.digest)  # re-stored: young again, so gc keeps it
             present.add(op.digest)
             continue
         _require(op.digest.hex(), op.links, txn, present)
@@ -88,7 +96,11 @@ def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
             _require(f"ref {ref.name}", [ref.new], txn, present)
         txn.set_ref(ref.name, ref.new)
     for item in batch.meta:
-        txn.set_meta(item.key, item.value)
+        if item.delta:
+            current = txn.get_meta(item.key)
+            txn.set_meta(item.key, str(int(current or b"0") + item.delta).encode())
+        else:
+            txn.set_meta(item.key, item.value)
 
 
 def _check_cas(batch: WriteBatch, txn: Transaction) -> None:
@@ -103,7 +115,14 @@ def _check_cas(batch: WriteBatch, txn: Transaction) -> None:
 
 
 def _require(what: str, links: list[bytes], txn: Transaction, present: set[bytes]) -> None:
-    missing = [ln.hex() for ln in links if ln not in present and not txn.has(ln)]
+    missing = []
+    for link in links:
+        if link in present:
+            continue
+        if txn.has(link):
+            txn.touch(link)  # now referenced: gc, re-checking ages in its own transaction, keeps it
+        else:
+            missing.append(link.hex())
     if missing:
         raise MissingLinks(what, missing)
     present.update(links)
@@ -126,6 +145,10 @@ class ObjectStore(abc.ABC):
         A backend may run `fn` again from the start (LMDB does when its map is full)."""
 
     @abc.abstractmethod
+    def _iter_stored_at(self) -> Iterator[tuple[bytes, int]]:
+        """(digest, stored-at Unix ms) of every record whose time is recorded."""
+
+    @abc.abstractmethod
     def _get_ref(self, name: str) -> bytes | None: ...
 
     @abc.abstractmethod
@@ -139,6 +162,10 @@ class ObjectStore(abc.ABC):
         self, prefix: bytes, start: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         """Keys with `prefix`, ascending from `start` (or descending below it if reverse)."""
+
+    @abc.abstractmethod
+    def stats(self) -> dict:
+        """{"objects": count, "bytes": storage used}, without reading every object."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release resources; the store may be reopened lazily afterwards."""
@@ -280,6 +307,40 @@ class ObjectStore(abc.ABC):
         if len(found) > 1:
             raise AmbiguousPrefix(prefix, found)
         return ObjectId(found[0])
+
+    # ---- age and removal (gc) -----------------------------------------------------
+    def stored_times(self) -> Iterator[tuple[ObjectId, int]]:
+        """(id, Unix ms) of every object whose stored-at time is recorded: when it was last
+        written, or found present by a write that needed it."""
+        return ((oid_of(d), ms) for d, ms in self._iter_stored_at())
+
+    def stamp_unstamped(self, oids: Iterable[str]) -> int:
+        """Give the objects among `oids` that have no stored-at time (stored before the
+        store kept them) the time now, so their age counts from here; how many."""
+        def stamp(txn: Transaction) -> int:
+            count = 0
+            for oid in oids:
+                digest = checked_digest(oid)
+                if txn.stored_at(digest) is None and txn.kind_of(digest) is not None:
+                    txn.touch(digest)
+                    count += 1
+            return count
+
+        return self._transact(stamp)
+
+    def remove_where(
+        self, select: Callable[[Callable[[str], int | None]], Iterable[str]]
+    ) -> list[ObjectId]:
+        """In one write transaction, `select(stored_at)` names objects to remove, reading
+        their stored-at times (`stored_at(oid)`, Unix ms or None) in that same transaction,
+        so no write can slip in between the last look and the removal. Returns the ids."""
+        def sweep(txn: Transaction) -> list[ObjectId]:
+            doomed = list(select(lambda oid: txn.stored_at(checked_digest(oid))))
+            for oid in doomed:
+                txn.delete_record(checked_digest(oid))
+            return [ObjectId(oid) for oid in doomed]
+
+        return self._transact(sweep)
 
     # ---- refs ---------------------------------------------------------------------
     def get_ref(self, name: str) -> ObjectId:

@@ -52,6 +52,22 @@ def walk_closure(
                 stack.append((child, False))
 
 
+def reachable(
+    starts: Iterable[str], links: Callable[[str], Iterable[str]], seen: set[str] | None = None
+) -> set[str]:
+    """Every id reachable from `starts` through `links(id)`, starts included, added to
+    `seen` (ids already there are not expanded again). Iterative: any depth."""
+    seen = set() if seen is None else seen
+    stack = list(starts)
+    while stack:
+        oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        stack.extend(links(oid))
+    return seen
+
+
 def _outside_links(store: ObjectStore) -> Callable[[str], list[ObjectId]]:
     return lambda oid: [link.oid for link in store.links_of(oid)]
 

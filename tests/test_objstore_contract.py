@@ -268,6 +268,27 @@ def test_meta_cas_and_delete(store):
     assert store.meta_get("q", "k") is None
 
 
+def test_meta_add_counts_within_and_across_batches(store):
+    with store.batch() as b:
+        b.meta_add("c", "runs", 2)
+        b.meta_add("c", "runs", 3)
+        b.meta_add("c", "zero", 0)
+    assert store.meta_get("c", "runs") == b"5"
+    assert store.meta_get("c", "zero") is None
+    with store.batch() as b:
+        b.meta_add("c", "runs", -5)
+    assert store.meta_get("c", "runs") == b"0"
+
+
+def test_meta_add_is_undone_with_its_batch(store):
+    store.meta_cas("c", "guard", None, b"x")
+    with pytest.raises(ConflictError):
+        with store.batch() as b:
+            b.meta_add("c", "n", 1)
+            b.meta_cas("c", "guard", None, b"y")
+    assert store.meta_get("c", "n") is None
+
+
 # ---- prefixes ------------------------------------------------------------------------
 def test_resolve_unique_prefix(store):
     oid = store.put_blob(b"resolve me")

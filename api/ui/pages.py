@@ -7,12 +7,12 @@ from urllib.parse import urlencode
 
 import falcon
 
+from engine.runstate import RUN_STATES
 from engine.service import WorkflowService
 from objstore import ObjectStore, WfobjError
 
 from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
 from ..params import hash_param, int_query, name_param, run_id_param
-from ..runs import RUN_STATES
 from . import dag, features, lineage
 from .render import Renderer
 

@@ -1,0 +1,20 @@
+"""GET /metrics: the Prometheus text format of engine/metrics.py, for a scraper holding a
+reader token (`Authorization: Bearer …`, docs/api.md)."""
+
+from __future__ import annotations
+
+import falcon
+
+from engine.metrics import CONTENT_TYPE, exposition, gather
+from objstore import ObjectStore
+
+
+class MetricsResource:
+    roles = {"GET": "reader"}
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = CONTENT_TYPE
+        resp.text = exposition(gather(self.store))

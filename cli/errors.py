@@ -1,0 +1,21 @@
+"""Errors of the command line itself (not of the library it calls), under one root."""
+
+from __future__ import annotations
+
+from objstore.errors import WfobjError
+
+
+class CliError(WfobjError):
+    """Root of command-line errors."""
+
+
+class ConfigError(CliError, ValueError):
+    """A config file that cannot be used: missing, not TOML, an unknown key, a wrong type
+    or value. Names the file and, when there is one, the key."""
+
+    def __init__(self, path: str, reason: str, key: str | None = None):
+        self.path = path
+        self.key = key
+        self.reason = reason
+        where = f"{key} in {path}" if key else path
+        super().__init__(f"config {where}: {reason}")

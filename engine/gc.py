@@ -1,0 +1,63 @@
+"""gc of a wfobj store: the object store's collector with the engine's extra roots.
+
+Two kinds of objects are needed without any link reaching them: what work in progress
+holds (a pending or running run, an attempt out on a cluster, a report not yet recorded),
+and files named by hash rather than linked (`file` parameters of runs, which resume and
+reproduce read again, and `file` defaults of registered definitions)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from objstore import ObjectStore, RefNotFound
+from objstore.gc import DEFAULT_GRACE, GcReport, collect
+from objstore.walk import follow_chain
+
+from .attempts import REPORTS_NS, TOKENS_NS
+from .lineage import PARAM_NS
+from .runs import scan_index
+from .runstate import run_ref
+from .slurm_executor import JOBS_NS
+from .workflows import REF_PREFIX
+
+IN_PROGRESS = ("pending", "running")
+
+
+def in_progress_roots(store: ObjectStore) -> list[str]:
+    """What work in progress needs: the manifests of pending and running runs, the
+    attempt specs of attempts run elsewhere (live token, or cluster job in flight), and
+    attempt reports not yet recorded."""
+    roots: list[str] = []
+    for state in IN_PROGRESS:
+        for run_id, _ in scan_index(store, state, None):
+            with contextlib.suppress(RefNotFound):
+                roots.append(store.get_ref(run_ref(run_id)))
+    for ns in (TOKENS_NS, JOBS_NS):  # a live attempt token, a cluster job in flight
+        roots.extend(json.loads(raw)["spec"] for _, raw in store.meta_scan(ns))
+    for spec, raw in store.meta_scan(REPORTS_NS):
+        roots.extend((spec, raw.decode()))
+    return [oid for oid in roots if oid in store]
+
+
+def file_roots(store: ObjectStore) -> set[str]:
+    """Files named by hash, not linked: every run's file parameters (from the lineage
+    index written with the run) and the file defaults of every registered version."""
+    files = {key.split("/", 1)[0] for key, _ in store.meta_scan(PARAM_NS)}
+    for _, head in store.refs(REF_PREFIX):
+        for oid in follow_chain(store, head):
+            version = store.get_object(oid) if store.is_structured(oid) else {}
+            if version.get("type") != "workflow_version":
+                break
+            definition = store.get_object(version["definition"].oid)
+            files.update(spec["default"] for spec in definition["params"].values()
+                         if spec["type"] == "file" and spec.get("default") is not None)
+    return files
+
+
+def collect_garbage(store: ObjectStore, *, grace: float = DEFAULT_GRACE,
+                    dry_run: bool = False, now: float | None = None) -> GcReport:
+    """Remove (or with dry_run only list) what no ref, no work in progress and no object
+    younger than `grace` seconds reaches; GcRefused if it cannot be done safely."""
+    roots = in_progress_roots(store) + sorted(f for f in file_roots(store) if f in store)
+    return collect(store, grace=grace, roots=roots, dry_run=dry_run, now=now)
