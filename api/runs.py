@@ -1,11 +1,12 @@
 """Run resources: list, show, tasks and evidence, files, lineage, audit, kill; the cache
-explanation of a task, resume, reproduce and compare."""
+explanation of a task, resume, reproduce and compare; provenance exports."""
 
 from __future__ import annotations
 
 import falcon
 
 from engine.errors import excerpt
+from engine.exports import check_format
 from engine.run_ids import PREFIX_RE
 from engine.service import WorkflowService
 
@@ -144,3 +145,22 @@ class RunCompare:
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                other: str) -> None:
         resp.media = self.service.compare_runs(run_id_param(run_id), run_id_param(other))
+
+
+class RunExport:
+    """GET a run as a provenance export (docs/exports.md): the bytes with their media
+    type, and a file name in Content-Disposition."""
+
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               format: str) -> None:  # noqa: A002 - the route's own name
+        fmt = check_format(format)
+        files = req.get_param("files", default="all")
+        export = self.service.export_run(run_id_param(run_id), fmt, files=files)
+        resp.content_type = export.content_type
+        resp.downloadable_as = export.filename
+        resp.data = export.content

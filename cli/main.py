@@ -9,7 +9,7 @@ import click
 
 from objstore import WfobjError
 
-from . import attempt_exec, cache, objects, runs, serving, sync, tokens, workflows
+from . import attempt_exec, cache, exports, objects, runs, serving, sync, tokens, workflows
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
@@ -61,7 +61,7 @@ def cli(ctx: click.Context, store: str | None, server: str | None, token: str | 
     obj.json = obj.json or json_
 
 
-for module in (objects, workflows, runs, cache, serving, tokens, sync, attempt_exec):
+for module in (objects, workflows, runs, cache, exports, serving, tokens, sync, attempt_exec):
     module.register(cli)
 
 

@@ -22,6 +22,7 @@ import click
 
 from engine.executor import check_executor
 from engine.executor_settings import ExecutorSettings
+from engine.exports import KeyFile
 from engine.tokens import TokenStore
 from objstore import open_store
 
@@ -115,6 +116,7 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
         if engine_workers:  # an API alone runs nothing, so needs no executor
             check_executor(executor.factory())
         token_file = ensure_admin_token(ctx.store_path)
+        KeyFile(ctx.store_path).key()  # the signing key of signed exports, made on first start
     except BaseException:
         listener.close()
         raise
