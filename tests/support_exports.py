@@ -1,0 +1,74 @@
+"""Third-party readers of wfobj's exports: the checks each format must pass, written with
+the formats' own libraries (rocrate, prov, jsonschema on the published OpenLineage
+schema, securesystemslib), never with wfobj's code."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import jsonschema
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from referencing import Registry, Resource
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+
+SCHEMAS = Path(__file__).resolve().parent / "openlineage"
+PROFILES = {"https://w3id.org/ro/wfrun/process/0.5", "https://w3id.org/ro/wfrun/workflow/0.5",
+            "https://w3id.org/ro/wfrun/provenance/0.5"}
+
+
+def openlineage_validators() -> tuple[jsonschema.Validator, jsonschema.Validator]:
+    """(event validator, ParentRunFacet validator) from the vendored 2-0-2 schemas, with
+    formats (uuid, date-time, uri) checked; nothing is fetched."""
+    spec = json.loads((SCHEMAS / "OpenLineage.json").read_text())
+    parent = json.loads((SCHEMAS / "ParentRunFacet.json").read_text())
+    registry = Registry().with_resources([(spec["$id"], Resource.from_contents(spec)),
+                                          (parent["$id"], Resource.from_contents(parent))])
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    return (jsonschema.Draft202012Validator(spec, registry=registry, format_checker=checker),
+            jsonschema.Draft202012Validator(parent, registry=registry, format_checker=checker))
+
+
+def check_openlineage(events: list[dict]) -> None:
+    """Every event valid; every task run's parent facet valid; START first per run."""
+    event_schema, parent_schema = openlineage_validators()
+    seen: dict[str, list[str]] = {}
+    for event in events:
+        event_schema.validate(event)
+        facets = event["run"].get("facets", {})
+        if "parent" in facets:
+            parent_schema.validate({"parent": facets["parent"]})
+        seen.setdefault(event["run"]["runId"], []).append(event["eventType"])
+    for kinds in seen.values():
+        assert kinds[0] == "START"
+        assert all(k in ("COMPLETE", "FAIL", "ABORT") for k in kinds[1:]) and len(kinds) <= 2
+
+
+def crate_metadata(zip_bytes: bytes) -> tuple[list[str], dict]:
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+        return z.namelist(), json.loads(z.read("ro-crate-metadata.json"))
+
+
+def envelope_verifies(envelope: dict, key: dict) -> bool:
+    """securesystemslib's DSSE check with the key as GET /api/keys serves it."""
+    public = load_pem_public_key(key["public_key_pem"].encode())
+    sslib_key = SSlibKey.from_crypto(public, keyid=key["keyid"], scheme="ed25519")
+    try:
+        Envelope.from_dict(envelope).verify([sslib_key], 1)
+    except Exception:  # noqa: BLE001 - securesystemslib raises VerificationError and kin
+        return False
+    return True
+
+
+def flip_payload_byte(envelope: dict, index: int = 10) -> dict:
+    payload = bytearray(base64.b64decode(envelope["payload"]))
+    payload[index] ^= 0x01
+    return {**envelope, "payload": base64.b64encode(bytes(payload)).decode()}
+
+
+def statement_of(envelope: dict) -> dict:
+    return json.loads(base64.b64decode(envelope["payload"]))
