@@ -1,4 +1,5 @@
-"""`wfobj export` and `wfobj verify`: provenance exports of a run, and checking a signed one."""
+"""`wfobj export`, `verify` and `keys`: provenance exports of a run, checking a signed one,
+and the keys that check it."""
 
 from __future__ import annotations
 
@@ -66,7 +67,21 @@ def verify(ctx: CliContext, file, key_file) -> None:
     ctx.emit(result, human)
 
 
+@click.command("keys")
+@json_option
+@pass_ctx
+def keys(ctx: CliContext) -> None:
+    """The public keys signed exports verify with (the --store's own, or the --server's)."""
+    def human(rows: list[dict]) -> None:
+        for k in rows:
+            click.echo(f"{k['keyid']} {k['algorithm']}")
+            click.echo(k["public_key_pem"], nl=False)
+
+    ctx.emit(ctx.service().public_keys(), human)
+
+
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
     group.add_command(export)
     group.add_command(verify)
+    group.add_command(keys)

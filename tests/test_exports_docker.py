@@ -381,3 +381,11 @@ def test_unknown_format_is_a_usage_error(runs):
     wf = runs["wf"]
     bad = wf("export", "spdx", runs["first"]["run"]["run_id"], ok=False)
     assert bad.exit_code == 2 and "spdx" in bad.output
+
+
+def test_wfobj_keys_prints_the_key_the_envelope_names(runs):
+    wf = runs["wf"]
+    envelope = json.loads(wf.export("in-toto", runs["first"]["run"]["run_id"]))
+    (key,) = wf.json("keys")
+    assert key["keyid"] == envelope["signatures"][0]["keyid"] == server_key(wf)["keyid"]
+    assert wf("keys").stdout.startswith(f"{key['keyid']} ed25519\n-----BEGIN PUBLIC KEY-----")

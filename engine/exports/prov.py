@@ -6,6 +6,8 @@ definition, each image. Agents: the triggering user and the engine (with its ver
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from prov.model import PROV, PROV_TYPE, Namespace, ProvDocument
 
 from ..clock import parse_time
@@ -68,7 +70,7 @@ def add_run(doc: ProvDocument, run: RunExport) -> None:
 
 
 def user_id(run: RunExport) -> str:
-    return f"user:{run.triggered_by}"
+    return "user:" + quote(run.triggered_by, safe=":")
 
 
 def engine_id(run: RunExport) -> str:

@@ -17,6 +17,7 @@ import tempfile
 import warnings
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import quote
 
 from rocrate.model.computerlanguage import ComputerLanguage
 from rocrate.model.contextentity import ContextEntity
@@ -71,7 +72,7 @@ class CrateBuilder:
         crate.datePublished = run.ended_at or run.created_at
         crate.root_dataset["conformsTo"] = [self.add_profile(uri, name)
                                             for uri, name in PROFILES.items()]
-        self.person = self.entity(f"#user-{run.triggered_by}", "Person",
+        self.person = self.entity("#user-" + quote(run.triggered_by, safe=":"), "Person",
                                   name=run.triggered_by)
         self.engine = self.entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
                                   softwareVersion=run.engine_version)
