@@ -160,6 +160,15 @@ def test_rocrate_library_reads_the_crate_and_finds_the_profile_entities(runs, tm
     for control in crate.get_by_type("ControlAction"):
         assert control["instrument"].type == "HowToStep"
 
+    # declared slots: the workflow's params and each task's inputs and outputs
+    assert {p["name"] for p in as_list(workflow["input"])} == {"corpus", "min_len"}
+    assert {p["name"] for p in as_list(workflow["output"])} == {"words.txt", "count.txt"}
+    for ev in evidence:
+        for out in ev["outputs"]:
+            slots = as_list(crate.dereference(f"files/{out['hash']}")["exampleOfWork"])
+            assert out["path"] in {s["name"] for s in slots}
+            assert all(s.type == "FormalParameter" for s in slots)
+
     # the files' bytes are in the zip, under their BLAKE3 hash, with their SHA-256 listed
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         for entity in crate.get_by_type("File"):

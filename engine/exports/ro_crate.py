@@ -40,6 +40,9 @@ STATUS = {"success": "CompletedActionStatus", "failed": "FailedActionStatus",
           "killed": "FailedActionStatus", "running": "ActiveActionStatus",
           "pending": "PotentialActionStatus"}
 DEFINITION_PATH = "workflow/definition.json"
+FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
+PARAM_TYPES = {"file": "File", "int": "Integer", "float": "Float", "bool": "Boolean",
+               "string": "Text"}
 WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"]
 
 
@@ -78,6 +81,7 @@ class CrateBuilder:
                                   softwareVersion=run.engine_version)
         self.files = {oid: self.add_file(f) for oid, f in run.files().items()}
         self.workflow = self.add_workflow()
+        self.link_examples()
         controls = [self.add_control(name) for name in run.task_order
                     if any(a.task == name for a in run.attempts)]
         run_action = self.add_run_action()
@@ -117,17 +121,57 @@ class CrateBuilder:
         text = json.dumps(run.definition, indent=2, sort_keys=True).encode()
         workflow = self.crate.add_workflow(
             BytesIO(text), dest_path=DEFINITION_PATH, main=True, lang=lang,
-            properties={"@type": WORKFLOW_TYPES, "name": run.workflow, "identifier": run.definition_hash,
-                        "encodingFormat": "application/json",
+            properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
+                        "identifier": run.definition_hash, "encodingFormat": "application/json",
                         "description": run.definition.get("description") or None})
-        self.tools = {name: self.entity(f"#tool-{name}", "SoftwareApplication", name=name)
-                      for name in run.task_order}
+        params = run.definition["params"]
+        self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec["type"],
+                                                defaultValue=text_of(spec.get("default")))
+                              for name, spec in sorted(params.items())}
+        self.tools = {name: self.add_tool(name) for name in run.task_order}
         self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
                                         position=str(i), workExample=self.tools[name])
                       for i, name in enumerate(run.task_order)}
         workflow["hasPart"] = list(self.tools.values())
         workflow["step"] = list(self.steps.values())
+        workflow["input"] = list(self.param_formals.values())
+        workflow["output"] = [out for tool in self.tools.values()
+                              for out in as_list(tool.get("output"))]
         return workflow
+
+    def formal(self, entity_id: str, name: str, kind: str, **props) -> ContextEntity:
+        """A FormalParameter (Bioschemas): a declared input or output slot."""
+        return self.entity(entity_id, "FormalParameter", name=name,
+                           additionalType=PARAM_TYPES.get(kind, "Text"),
+                           conformsTo={"@id": FORMAL_PARAMETER_PROFILE}, **props)
+
+    def add_tool(self, task: str) -> ContextEntity:
+        """The task as a tool, with its declared inputs and output files as parameters."""
+        spec = self.run.definition["tasks"][task]
+        inputs = [self.formal(formal_id(task, "in", name), name, "file")
+                  for name in sorted(spec["inputs"])]
+        outputs = [self.formal(formal_id(task, "out", path), path, "file")
+                   for path in spec["outputs"]["files"]]
+        return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
+                           input=inputs or None, output=outputs or None)
+
+    def link_examples(self) -> None:
+        """Each file names the parameters it filled (`exampleOfWork`): a workflow
+        parameter, a task's input, a task's declared output."""
+        slots: dict[str, dict[str, ContextEntity]] = {}
+        for f in self.run.param_files:
+            slots.setdefault(f.hash, {})[f"p/{f.path}"] = self.param_formals[f.path]
+        for a in self.run.attempts:
+            for f in a.inputs:
+                found = self.crate.dereference(formal_id(a.task, "in", f.path.rsplit("/", 1)[-1]))
+                if found is not None:
+                    slots.setdefault(f.hash, {})[found.id] = found
+            for f in a.outputs:
+                found = self.crate.dereference(formal_id(a.task, "out", f.path))
+                if found is not None:
+                    slots.setdefault(f.hash, {})[found.id] = found
+        for oid, found in slots.items():
+            self.files[oid]["exampleOfWork"] = list(found.values())
 
     def add_control(self, task: str) -> ContextEntity:
         actions = [self.add_attempt(a) for a in self.run.attempts if a.task == task]
@@ -165,8 +209,9 @@ class CrateBuilder:
     def add_run_action(self) -> ContextEntity:
         run = self.run
         params = [self.entity(f"#param-{name}", "PropertyValue", name=name,
-                              value=json.dumps(value) if not isinstance(value, str) else value)
-                  for name, value in sorted(run.parameters.items())]
+                              value=text_of(value), exampleOfWork=self.param_formals.get(name))
+                  for name, value in sorted(run.parameters.items())
+                  if run.definition["params"].get(name, {}).get("type") != "file"]
         param_files = [self.files[f.hash] for f in run.param_files]
         return self.entity(
             f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",
@@ -175,6 +220,21 @@ class CrateBuilder:
             result=[self.files[f.hash] for _, f in run.outputs()],
             actionStatus={"@id": "http://schema.org/" + STATUS[run.state]},
             **times(run.started_at or run.created_at, run.ended_at))
+
+
+def formal_id(task: str, side: str, name: str) -> str:
+    return f"#formal-{task}-{side}-{quote(name, safe='/')}"
+
+
+def text_of(value) -> str | None:
+    """A parameter value as text (JSON for numbers and booleans); None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def times(start: str | None, end: str | None) -> dict:
