@@ -20,7 +20,6 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "urn:wfobj:buildtype:run:v1"
 BUILDER_ID = "urn:wfobj:engine"
-CONTENT_TYPE = "application/vnd.dsse.envelope.v1+json"
 
 
 def export_intoto(store: ObjectStore, run: RunExport, key: ServerKey) -> bytes:

@@ -34,7 +34,6 @@ from ..clock import parse_time
 from .model import Attempt, FileRef, RunExport
 
 NAMESPACE = "wfobj"
-CONTENT_TYPE = "application/json"
 ATTEMPT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjAttemptRunFacet:1"
 END_EVENT = {"success": RunState.COMPLETE, "failed": RunState.FAIL, "killed": RunState.ABORT}
 

@@ -13,7 +13,6 @@ from prov.model import PROV, PROV_TYPE, Namespace, ProvDocument
 from ..clock import parse_time
 from .model import Attempt, RunExport
 
-CONTENT_TYPE = "application/json"
 NAMESPACES = {
     "wfobj": "urn:wfobj:ns#",
     "run": "urn:wfobj:run:",

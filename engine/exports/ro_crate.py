@@ -27,7 +27,6 @@ from objstore import ObjectStore
 
 from .model import Attempt, FileRef, RunExport, sha256_of_blob
 
-CONTENT_TYPE = "application/zip"
 WFRUN_VERSION = "0.5"
 PROFILES = {
     f"https://w3id.org/ro/wfrun/process/{WFRUN_VERSION}": "Process Run Crate",
