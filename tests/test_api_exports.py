@@ -123,3 +123,19 @@ def test_a_service_without_a_key_refuses_to_sign(tmp_path):
     resp = client.simulate_get(f"/api/runs/{run_id}/export/in-toto",
                                headers={"Authorization": f"Bearer {reader}"})
     assert resp.status_code == 409 and json.loads(resp.text)["title"] == "Conflict"
+
+
+def test_a_killed_run_ends_with_abort_and_a_failed_action(api):
+    client, h, _, trigger = api
+    run_id = trigger()
+    runner = TokenStore(api[2]).create("rob", "runner")[0]
+    killed = client.simulate_post(f"/api/runs/{run_id}/kill",
+                                  headers={"Authorization": f"Bearer {runner}"})
+    assert killed.status_code == 202 and killed.json["state"] == "killed"
+    events = client.simulate_get(f"/api/runs/{run_id}/export/openlineage", headers=h).json
+    check_openlineage(events)
+    assert [e["eventType"] for e in events] == ["START", "ABORT"]
+    crate = client.simulate_get(f"/api/runs/{run_id}/export/ro-crate", headers=h).content
+    graph = json.loads(zipfile.ZipFile(io.BytesIO(crate)).read("ro-crate-metadata.json"))
+    (run_action,) = [e for e in graph["@graph"] if e["@id"] == f"#run-{run_id}"]
+    assert run_action["actionStatus"]["@id"] == "http://schema.org/FailedActionStatus"
