@@ -72,3 +72,41 @@ def flip_payload_byte(envelope: dict, index: int = 10) -> dict:
 
 def statement_of(envelope: dict) -> dict:
     return json.loads(base64.b64decode(envelope["payload"]))
+
+
+class LineageReceiver:
+    """A local HTTP endpoint that keeps every OpenLineage event POSTed to it (the
+    /api/v1/lineage path Marquez serves); `fail` makes it answer 503 instead."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.events: list[dict] = []
+        self.paths: list[str] = []
+        self.fail = False
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail:
+                    self.send_response(503)
+                else:
+                    receiver.paths.append(self.path)
+                    receiver.events.append(json.loads(body))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
