@@ -23,6 +23,8 @@ from .run_ref import run_id_argument
 @pass_ctx
 def export(ctx: CliContext, fmt: str, run_id: str, output: str | None, files: str) -> None:
     """Write RUN as FORMAT: ro-crate, prov, openlineage or in-toto (docs/exports.md)."""
+    if output is None and fmt == "ro-crate" and sys.stdout.isatty():
+        raise click.UsageError("a crate is a zip: pass -o FILE or redirect standard output")
     result = ctx.service().export_run(run_id, fmt, files=files)
     if output is None:
         sys.stdout.buffer.write(result.content)
