@@ -138,4 +138,4 @@ def test_a_killed_run_ends_with_abort_and_a_failed_action(api):
     crate = client.simulate_get(f"/api/runs/{run_id}/export/ro-crate", headers=h).content
     graph = json.loads(zipfile.ZipFile(io.BytesIO(crate)).read("ro-crate-metadata.json"))
     (run_action,) = [e for e in graph["@graph"] if e["@id"] == f"#run-{run_id}"]
-    assert run_action["actionStatus"]["@id"] == "http://schema.org/FailedActionStatus"
+    assert run_action["actionStatus"] == "http://schema.org/FailedActionStatus"

@@ -13,6 +13,7 @@ their bytes are left out of the zip.
 from __future__ import annotations
 
 import json
+import mimetypes
 import tempfile
 import warnings
 from io import BytesIO
@@ -25,6 +26,7 @@ from rocrate.rocrate import ROCrate
 
 from objstore import ObjectStore
 
+from ..clock import parse_time
 from .model import Attempt, FileRef, RunExport, sha256_of_blob
 
 WFRUN_VERSION = "0.5"
@@ -32,8 +34,13 @@ PROFILES = {
     f"https://w3id.org/ro/wfrun/process/{WFRUN_VERSION}": "Process Run Crate",
     f"https://w3id.org/ro/wfrun/workflow/{WFRUN_VERSION}": "Workflow Run Crate",
     f"https://w3id.org/ro/wfrun/provenance/{WFRUN_VERSION}": "Provenance Run Crate",
-}  # the library adds the Workflow RO-Crate profile itself with the main workflow
+    "https://w3id.org/workflowhub/workflow-ro-crate/1.0": "Workflow RO-Crate",
+}
+# the RO-Crate version the Workflow Run Crate 0.5 profiles are written for
+CRATE_VERSION = "1.1"
 WFRUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
+# terms no published context defines yet, in wfobj's own namespace
+WFOBJ_TERMS = {"exitCode": "urn:wfobj:ns#exitCode"}
 DOCKER_IMAGE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 STATUS = {"success": "CompletedActionStatus", "failed": "FailedActionStatus",
           "killed": "FailedActionStatus", "running": "ActiveActionStatus",
@@ -60,7 +67,7 @@ class CrateBuilder:
 
     def __init__(self, store: ObjectStore, run: RunExport, tmp: Path, files: bool) -> None:
         self.store, self.run, self.tmp, self.with_files = store, run, tmp, files
-        self.crate = ROCrate()
+        self.crate = ROCrate(version=CRATE_VERSION)
         # an empty folder as the crate's source: the zip writer adds whatever lies there
         self.crate.source = tmp / "crate"
         self.crate.source.mkdir()
@@ -68,6 +75,11 @@ class CrateBuilder:
     def build(self) -> ROCrate:
         crate, run = self.crate, self.run
         crate.metadata.extra_contexts.append(WFRUN_CONTEXT)
+        crate.metadata.extra_terms.update(WFOBJ_TERMS)
+        crate.license = self.entity(
+            "#license-not-declared", "CreativeWork", name="No licence declared",
+            description="wfobj does not know the licence of this run's workflow and files; "
+                        "set one before publishing the crate")
         crate.name = f"wfobj run {run.run_id} of {run.workflow}"
         crate.description = (f"Provenance of run {run.run_id} of workflow {run.workflow} "
                              f"(definition {run.definition_hash}), state {run.state}")
@@ -76,6 +88,7 @@ class CrateBuilder:
                                             for uri, name in PROFILES.items()]
         self.person = self.entity("#user-" + quote(run.triggered_by, safe=":"), "Person",
                                   name=run.triggered_by)
+        crate.root_dataset["author"] = self.person
         self.engine = self.entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
                                   softwareVersion=run.engine_version)
         self.files = {oid: self.add_file(f) for oid, f in run.files().items()}
@@ -84,15 +97,19 @@ class CrateBuilder:
         controls = [self.add_control(name) for name in run.task_order
                     if any(a.task == name for a in run.attempts)]
         run_action = self.add_run_action()
-        crate.root_dataset["mentions"] = [run_action]
+        crate.root_dataset["mentions"] = [run_action] + crate.get_by_type("CreateAction")[:-1]
         self.entity(f"#organize-{run.run_id}", "OrganizeAction",
                     name=f"wfobj ran {run.run_id}", instrument=self.engine,
+                    description=f"the wfobj engine ran run {run.run_id}: {run.state}",
                     agent=self.person, object=controls, result=run_action,
+                    actionStatus=status(run.state),
                     **times(run.started_at or run.created_at, run.ended_at))
         return crate
 
     def entity(self, entity_id: str, kind: str | list[str], **props) -> ContextEntity:
-        props = {k: v for k, v in props.items() if v is not None}
+        """A contextual entity; None and [] values are left out, a one-item list is
+        written as its item (RO-Crate's JSON-LD recommendation)."""
+        props = {k: one_or_many(v) for k, v in props.items() if one_or_many(v) is not None}
         return self.crate.add(ContextEntity(self.crate, entity_id,
                                             properties={"@type": kind, **props}))
 
@@ -102,7 +119,8 @@ class CrateBuilder:
 
     def add_file(self, f: FileRef):
         props = {"name": f.path, "contentSize": str(f.size), "identifier": f"blake3:{f.hash}",
-                 "sha256": sha256_of_blob(self.store, f.hash)}
+                 "sha256": sha256_of_blob(self.store, f.hash),
+                 "encodingFormat": mimetypes.guess_type(f.path)[0] or "application/octet-stream"}
         source = self.blob_file(f.hash) if self.with_files else None
         return self.crate.add_file(source, dest_path=f"files/{f.hash}", properties=props)
 
@@ -121,7 +139,8 @@ class CrateBuilder:
         workflow = self.crate.add_workflow(
             BytesIO(text), dest_path=DEFINITION_PATH, main=True, lang=lang,
             properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
-                        "identifier": run.definition_hash, "encodingFormat": "application/json",
+                        "identifier": run.definition_hash, "version": run.definition_hash,
+                        "encodingFormat": "application/json",
                         "description": run.definition.get("description") or None})
         params = run.definition["params"]
         self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec["type"],
@@ -131,11 +150,13 @@ class CrateBuilder:
         self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
                                         position=str(i), workExample=self.tools[name])
                       for i, name in enumerate(run.task_order)}
-        workflow["hasPart"] = list(self.tools.values())
-        workflow["step"] = list(self.steps.values())
-        workflow["input"] = list(self.param_formals.values())
-        workflow["output"] = [out for tool in self.tools.values()
-                              for out in as_list(tool.get("output"))]
+        slots = {"hasPart": list(self.tools.values()), "step": list(self.steps.values()),
+                 "input": list(self.param_formals.values()),
+                 "output": [out for tool in self.tools.values()
+                            for out in as_list(tool.get("output"))]}
+        for key, values in slots.items():
+            if values:
+                workflow[key] = one_or_many(values)
         return workflow
 
     def formal(self, entity_id: str, name: str, kind: str, **props) -> ContextEntity:
@@ -170,17 +191,23 @@ class CrateBuilder:
                 if found is not None:
                     slots.setdefault(f.hash, {})[found.id] = found
         for oid, found in slots.items():
-            self.files[oid]["exampleOfWork"] = list(found.values())
+            self.files[oid]["exampleOfWork"] = one_or_many(list(found.values()))
 
     def add_control(self, task: str) -> ContextEntity:
-        actions = [self.add_attempt(a) for a in self.run.attempts if a.task == task]
+        attempts = [a for a in self.run.attempts if a.task == task]
         return self.entity(f"#control-{task}", "ControlAction", name=f"orchestrate {task}",
-                           instrument=self.steps[task], object=actions)
+                           description=f"the engine ran task {task}: {len(attempts)} "
+                                       f"attempt(s), the last {attempts[-1].state}",
+                           instrument=self.steps[task],
+                           object=[self.add_attempt(a) for a in attempts],
+                           actionStatus=status(attempts[-1].state),
+                           **times(attempts[0].started_at, attempts[-1].ended_at))
 
     def add_attempt(self, a: Attempt) -> ContextEntity:
+        registry, name, tag = split_image(a.image)
         image = self.entity(f"#image-{a.image_facts_hash}", "ContainerImage",
-                            additionalType={"@id": DOCKER_IMAGE}, name=a.image,
-                            identifier=a.image_id,
+                            additionalType={"@id": DOCKER_IMAGE}, name=name, tag=tag,
+                            registry=registry, alternateName=a.image, identifier=a.image_id,
                             sha256=(a.image_id or "").removeprefix("sha256:") or None)
         reused = self.reused(a.cached_from) if a.cached_from else None
         return self.entity(
@@ -189,10 +216,8 @@ class CrateBuilder:
             instrument=self.tools[a.task], containerImage=image, agent=self.person,
             object=[self.files[f.hash] for f in a.inputs],
             result=[self.files[f.hash] for f in a.outputs],
-            actionStatus={"@id": "http://schema.org/" + STATUS.get(a.state, "FailedActionStatus")},
-            error=a.error, exitCode=a.exit_code, isBasedOn=reused,
-            description=(f"cache hit: reused the outputs of attempt {a.cached_from}"
-                         if a.cached_from else None),
+            actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
+            isBasedOn=reused, description=attempt_description(a),
             **times(a.started_at, a.ended_at))
 
     def reused(self, evidence_hash: str) -> ContextEntity:
@@ -217,8 +242,41 @@ class CrateBuilder:
             identifier=run.run_id, instrument=self.workflow, agent=self.person,
             object=param_files + params,
             result=[self.files[f.hash] for _, f in run.outputs()],
-            actionStatus={"@id": "http://schema.org/" + STATUS[run.state]},
+            actionStatus=status(run.state),
+            description=f"run {run.run_id} of workflow {run.workflow}: {run.state}",
             **times(run.started_at or run.created_at, run.ended_at))
+
+
+def status(state: str) -> str:
+    """As the profile's examples write it: the schema.org status IRI as text."""
+    return "http://schema.org/" + STATUS.get(state, "FailedActionStatus")
+
+
+def attempt_description(a: Attempt) -> str:
+    text = f"attempt {a.number} of task {a.task}: {a.state}, exit code {a.exit_code}"
+    if a.cached_from:
+        text += f"; cache hit: reused the outputs of attempt {a.cached_from}"
+    return text
+
+
+def split_image(reference: str) -> tuple[str, str, str | None]:
+    """(registry, repository, tag) of a Docker image reference; Docker Hub when the
+    first part names no registry host."""
+    rest, _, digest = reference.partition("@")
+    first, sep, remainder = rest.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, rest = first, remainder
+    else:
+        registry = "docker.io"
+    name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    return registry, name, tag or (digest or None)
+
+
+def one_or_many(value):
+    """[] -> None, [x] -> x, anything else as it is."""
+    if isinstance(value, list):
+        return None if not value else value[0] if len(value) == 1 else value
+    return value
 
 
 def formal_id(task: str, side: str, name: str) -> str:
@@ -237,4 +295,12 @@ def as_list(value) -> list:
 
 
 def times(start: str | None, end: str | None) -> dict:
-    return {"startTime": start, "endTime": end}
+    return {"startTime": crate_time(start), "endTime": crate_time(end)}
+
+
+def crate_time(text: str | None) -> str | None:
+    """An engine time (microseconds, `Z`) as the profile writes times: milliseconds and
+    a `+00:00` offset. The exact times stay in the evidence the action names."""
+    if text is None:
+        return None
+    return parse_time(text).isoformat(timespec="milliseconds")
