@@ -5,6 +5,8 @@ schema, securesystemslib), never with wfobj's code."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import email.message
 import io
 import json
 import zipfile
@@ -110,3 +112,71 @@ class LineageReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+CONTEXTS = Path(__file__).resolve().parent / "rocrate"
+CONTEXT_FILES = {
+    "https://w3id.org/ro/crate/1.1/context": CONTEXTS / "ro-crate-1.1-context.jsonld",
+    "https://w3id.org/ro/terms/workflow-run/context": CONTEXTS / "workflow-run-context.jsonld",
+}
+
+
+def context_bytes(url: str) -> bytes:
+    path = CONTEXT_FILES.get(url.rstrip("/"))
+    if path is None:
+        raise OSError(f"tests are offline: no copy of {url}")
+    return path.read_bytes()
+
+
+@contextlib.contextmanager
+def offline_contexts():
+    """The JSON-LD contexts a crate names, served from tests/rocrate/ to both HTTP
+    clients the RO-Crate validator uses: urllib (rdflib), through an installed opener,
+    and its requests session, through a mounted transport adapter. Anything else fails."""
+    import urllib.error
+    import urllib.request
+
+    import requests.adapters
+    from rocrate_validator.utils.http import HttpRequester
+
+    class ContextHandler(urllib.request.BaseHandler):
+        def https_open(self, req):
+            try:
+                data = context_bytes(req.full_url)
+            except OSError as exc:
+                raise urllib.error.URLError(str(exc)) from None
+            headers = email.message.Message()
+            headers["Content-Type"] = "application/ld+json"
+            return urllib.response.addinfourl(io.BytesIO(data), headers, req.full_url, 200)
+
+    class ContextAdapter(requests.adapters.BaseAdapter):
+        def send(self, request, **_kw):
+            resp = requests.Response()
+            resp.status_code, resp._content, resp.url = 200, context_bytes(request.url), request.url
+            resp.headers["Content-Type"] = "application/ld+json"
+            resp.request = request
+            return resp
+
+        def close(self) -> None:
+            pass
+
+    urllib.request.install_opener(urllib.request.build_opener(ContextHandler))
+    session = HttpRequester(no_cache=True).session
+    session.mount("https://w3id.org/", ContextAdapter())
+    try:
+        yield
+    finally:
+        urllib.request.install_opener(None)
+
+
+def rocrate_validation(zip_path: Path, severity: str = "REQUIRED") -> list[str]:
+    """The RO-Crate validator's issues with the crate at `zip_path` against the
+    Provenance Run Crate 0.5 profile (and the profiles it builds on), at `severity`."""
+    from rocrate_validator import services
+
+    settings = services.ValidationSettings(
+        rocrate_uri=str(zip_path), profile_identifier="provenance-run-crate-0.5",
+        requirement_severity=severity, no_cache=True)
+    with offline_contexts():
+        result = services.validate(settings)
+    return [f"{i.check.identifier}: {i.message}" for i in result.get_issues()]

@@ -4,6 +4,7 @@ whose task fails twice) is read by the format's own third-party library."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ from .support_exports import (
     crate_metadata,
     envelope_verifies,
     flip_payload_byte,
+    rocrate_validation,
     statement_of,
 )
 
@@ -195,13 +197,21 @@ def test_rocrate_without_files_keeps_ids_and_hashes_but_no_bytes(runs):
     wf, run_id = runs["wf"], runs["first"]["run"]["run_id"]
     names, metadata = crate_metadata(wf.export("ro-crate", run_id, "--files", "none"))
     assert not [n for n in names if n.startswith("files/")]
-    files = [e for e in metadata["@graph"] if str(e["@id"]).startswith("files/")]
-    produced = {f["hash"] for f in wf.json("run", "files", run_id)}
-    assert produced <= {f["@id"].removeprefix("files/") for f in files}
-    assert all(len(f["sha256"]) == 64 and f["identifier"] == "blake3:" + f["@id"][6:]
-               for f in files)
+    files = {e["identifier"].removeprefix("blake3:"): e for e in metadata["@graph"]
+             if e["@type"] == "File" and e.get("identifier", "").startswith("blake3:")}
+    produced = wf.json("run", "files", run_id)
+    assert {f["hash"] for f in produced} <= set(files)
+    for f in produced:
+        content = wf("cat", f["hash"]).stdout_bytes
+        entity = files[f["hash"]]
+        sha256 = hashlib.sha256(content)
+        assert entity["sha256"] == sha256.hexdigest()
+        # named by content: RFC 6920 ni URI of the SHA-256
+        assert entity["@id"] == "ni:///sha-256;" + base64.urlsafe_b64encode(
+            sha256.digest()).rstrip(b"=").decode()
+        assert entity["contentSize"] == str(f["size"])
     full_names, _ = crate_metadata(wf.export("ro-crate", run_id))
-    assert {f"files/{h}" for h in produced} <= set(full_names)
+    assert {f"files/{f['hash']}" for f in produced} <= set(full_names)
 
 
 def test_rocrate_cache_hits_name_the_attempt_they_reused(runs):
@@ -406,3 +416,31 @@ def test_wfobj_keys_prints_the_key_the_envelope_names(runs):
     (key,) = wf.json("keys")
     assert key["keyid"] == envelope["signatures"][0]["keyid"] == server_key(wf)["keyid"]
     assert wf("keys").stdout.startswith(f"{key['keyid']} ed25519\n-----BEGIN PUBLIC KEY-----")
+
+
+def test_rocrate_validator_finds_no_required_issue(runs, tmp_path):
+    """The RO-Crate project's validator, Provenance Run Crate 0.5 (and the Workflow Run,
+    Process Run, Workflow RO-Crate and RO-Crate 1.1 profiles under it), REQUIRED level."""
+    wf = runs["wf"]
+    for key in ("first", "again", "failed"):
+        path = tmp_path / f"{key}.zip"
+        wf("export", "ro-crate", runs[key]["run"]["run_id"], "-o", str(path))
+        assert rocrate_validation(path) == [], key
+    bare = tmp_path / "bare.zip"
+    wf("export", "ro-crate", runs["first"]["run"]["run_id"], "--files", "none", "-o", str(bare))
+    assert rocrate_validation(bare) == []
+
+
+def test_rocrate_validator_refuses_a_crate_missing_a_required_entity(runs, tmp_path):
+    """The same validator does fail a crate whose workflow lost its step links."""
+    data = runs["wf"].export("ro-crate", runs["first"]["run"]["run_id"])
+    names, metadata = crate_metadata(data)
+    for entity in metadata["@graph"]:
+        entity.pop("step", None)
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(broken, "w") as out:
+        for name in names:
+            out.writestr(name, json.dumps(metadata) if name == "ro-crate-metadata.json"
+                         else src.read(name))
+    issues = rocrate_validation(broken)
+    assert any("HowToStep" in issue for issue in issues), issues

@@ -6,12 +6,13 @@ tool (SoftwareApplication) and a step (HowToStep); each task attempt is a Create
 (instrument: the tool, containerImage: the image by id, object: inputs, result: outputs,
 agent: the user who triggered the run); a ControlAction per step groups its attempts; the
 run is the workflow's CreateAction, and an OrganizeAction by the engine ties them together.
-Files are `files/<blake3>`; with `files=False` they stay listed (ids, sizes, hashes) but
-their bytes are left out of the zip.
+Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
+an `ni:` URI of their SHA-256) but their bytes are left out of the zip.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
 import tempfile
@@ -83,7 +84,7 @@ class CrateBuilder:
         crate.name = f"wfobj run {run.run_id} of {run.workflow}"
         crate.description = (f"Provenance of run {run.run_id} of workflow {run.workflow} "
                              f"(definition {run.definition_hash}), state {run.state}")
-        crate.datePublished = run.ended_at or run.created_at
+        crate.datePublished = crate_time(run.ended_at or run.created_at)
         crate.root_dataset["conformsTo"] = [self.add_profile(uri, name)
                                             for uri, name in PROFILES.items()]
         self.person = self.entity("#user-" + quote(run.triggered_by, safe=":"), "Person",
@@ -118,11 +119,17 @@ class CrateBuilder:
                            version=uri.rsplit("/", 1)[-1])
 
     def add_file(self, f: FileRef):
+        """In the zip as `files/<blake3>`; without files, named by its content (an RFC
+        6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants a file not in the payload to
+        have an absolute URI."""
+        sha256 = sha256_of_blob(self.store, f.hash)
         props = {"name": f.path, "contentSize": str(f.size), "identifier": f"blake3:{f.hash}",
-                 "sha256": sha256_of_blob(self.store, f.hash),
+                 "sha256": sha256,
                  "encodingFormat": mimetypes.guess_type(f.path)[0] or "application/octet-stream"}
-        source = self.blob_file(f.hash) if self.with_files else None
-        return self.crate.add_file(source, dest_path=f"files/{f.hash}", properties=props)
+        if not self.with_files:
+            return self.crate.add_file(ni_uri(sha256), properties=props)
+        return self.crate.add_file(self.blob_file(f.hash), dest_path=f"files/{f.hash}",
+                                   properties=props)
 
     def blob_file(self, oid: str) -> Path:
         path = self.tmp / oid
@@ -270,6 +277,12 @@ def split_image(reference: str) -> tuple[str, str, str | None]:
         registry = "docker.io"
     name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
     return registry, name, tag or (digest or None)
+
+
+def ni_uri(sha256_hex: str) -> str:
+    """RFC 6920 Named Information URI of a SHA-256 digest."""
+    digest = base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).rstrip(b"=").decode()
+    return f"ni:///sha-256;{digest}"
 
 
 def one_or_many(value):
