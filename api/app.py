@@ -9,6 +9,7 @@ import os
 
 import falcon
 
+from engine.exports import KeyFile
 from engine.service import WorkflowService
 from engine.sessions import SessionStore
 from engine.tokens import TokenStore
@@ -24,5 +25,6 @@ def get_app() -> falcon.App:
     store = open_store(path)
     max_upload = int(os.environ.get("WFOBJ_MAX_UPLOAD", 1 << 30))
     tokens = TokenStore(store)
-    return create_app(store, WorkflowService(store), tokens, max_upload=max_upload,
+    service = WorkflowService(store, keys=KeyFile(path))
+    return create_app(store, service, tokens, max_upload=max_upload,
                       sessions=SessionStore(store, tokens))

@@ -13,10 +13,12 @@ from engine.errors import (
     DefinitionError,
     DefinitionTooLarge,
     DocumentError,
+    NoSigningKey,
     NothingToRepeat,
     ParameterError,
     RenderedTooLarge,
     RunAlreadyTerminal,
+    RunNotEnded,
     clip,
 )
 from engine.limits import MAX_DESCRIPTION_CHARS
@@ -39,7 +41,8 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_400, "Checksum mismatch"
     if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
         return falcon.HTTP_500, "Corrupt object"
-    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat):
+    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat
+                  | RunNotEnded | NoSigningKey):
         return falcon.HTTP_409, "Conflict"
     if isinstance(exc, DefinitionTooLarge):
         return falcon.HTTP_413, "Definition too large"

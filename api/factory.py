@@ -15,7 +15,7 @@ from engine.service import WorkflowService
 from engine.sessions import SessionStore
 from objstore import ObjectStore
 
-from . import errors, files, health, metrics, objects, openapi, runs, workflows
+from . import errors, files, health, keys, metrics, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
 from .ui import add_ui_routes, session_cookie_auth
@@ -76,6 +76,8 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/runs/{run_id}/resume": runs.RunResume(service),
         "/api/runs/{run_id}/reproduce": runs.RunReproduce(service),
         "/api/runs/{run_id}/compare/{other}": runs.RunCompare(service),
+        "/api/runs/{run_id}/export/{format}": runs.RunExport(service),
+        "/api/keys": keys.Keys(service),
         "/api/files/{hash}": files.FileItem(service),
         "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),

@@ -139,6 +139,8 @@ SCHEMAS: dict[str, S] = {
         used_by=_arr(_obj("run_id", "task", "input", run_id=RUN_ID, task=STR, input=STR,
                           evidence_hash=HASH)),
         parameter_of=_arr(_obj("run_id", "param", run_id=RUN_ID, param=STR))),
+    "PublicKey": _obj("keyid", "algorithm", "public_key_pem", keyid=STR,
+                      algorithm={"type": "string", "enum": ["ed25519"]}, public_key_pem=STR),
 }
 
 
@@ -161,8 +163,9 @@ ERRORS = {
     "400": "bad input (malformed body, invalid hash or name, bad parameters)",
     "401": "no or bad bearer token",
     "403": "role too low (attempt endpoints: the attempt token does not grant this spec)",
-    "404": "unknown workflow, run, task, definition, object or file",
-    "409": "conflict (e.g. run already terminal, or not ended yet for resume/reproduce)",
+    "404": "unknown workflow, run, task, definition, object, file or export format",
+    "409": "conflict (e.g. run already terminal, or not ended yet for resume/reproduce or "
+           "a signed export)",
     "413": "body over the size limit",
     "415": "unsupported content type",
 }
@@ -304,6 +307,22 @@ def _paths() -> S:
         "/api/runs/{run_id}/compare/{other}": _run_get(
             "compare two runs by content", _ref("Comparison"),
             [_path("other", "the other run id", RUN_ID)]),
+        "/api/runs/{run_id}/export/{format}": {"get": _op(
+            "the run as a provenance export (docs/exports.md): ro-crate (zip), prov "
+            "(PROV-JSON), openlineage (JSON array of RunEvents), in-toto (signed DSSE "
+            "envelope; 409 until the run has ended)", "reader",
+            [("200", {"description": "the export (Content-Disposition names a file)",
+                      "content": {"application/zip": BYTES,
+                                  "application/json": {"schema": ANY},
+                                  "application/vnd.dsse.envelope.v1+json": {
+                                      "schema": {"type": "object"}}}})],
+            "400 404 409", [P_RUN, _path("format", "export format", {
+                "type": "string", "enum": ["ro-crate", "prov", "openlineage", "in-toto"]}),
+                _query("files", "ro-crate: all (default) puts the files' bytes in the zip, "
+                       "none lists them by id and hash only",
+                       {"type": "string", "enum": ["all", "none"]})])},
+        "/api/keys": {"get": _op("public keys that verify this server's signed exports", None,
+                                 [_answer("200", "ok", _arr(_ref("PublicKey")))])},
         "/api/files/{hash}": {"get": _op(
             "every run that produced, used or took this file as a parameter, newest first",
             "reader", [_answer("200", "ok", _ref("FileUses"))], "400 404", [P_HASH])},

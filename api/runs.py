@@ -1,5 +1,5 @@
 """Run resources: list, show, tasks and evidence, files, lineage, audit, kill; the cache
-explanation of a task, resume, reproduce and compare."""
+explanation of a task, resume, reproduce and compare; provenance exports."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import json
 import falcon
 
 from engine.errors import excerpt
+from engine.exports import check_format
 from engine.live_logs import FOLLOW_WAIT_S
 from engine.run_ids import PREFIX_RE
 from engine.runstate import RUN_STATES
 from engine.service import WorkflowService
 
+from .auth import BEARER_OR_SESSION
 from .params import int_query, name_param, run_id_param
 
 NDJSON = "application/x-ndjson"
@@ -173,3 +175,24 @@ class RunCompare:
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                other: str) -> None:
         resp.media = self.service.compare_runs(run_id_param(run_id), run_id_param(other))
+
+
+class RunExport:
+    """GET a run as a provenance export (docs/exports.md): the bytes with their media
+    type, and a file name in Content-Disposition. The run page of the web UI links here, so
+    its session cookie is taken too (GET only)."""
+
+    roles = {"GET": "reader"}
+    credentials = BEARER_OR_SESSION
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+               format: str) -> None:  # noqa: A002 - the route's own name
+        fmt = check_format(format)
+        files = req.get_param("files", default="all")
+        export = self.service.export_run(run_id_param(run_id), fmt, files=files)
+        resp.content_type = export.content_type
+        resp.downloadable_as = export.filename
+        resp.data = export.content

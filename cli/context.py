@@ -40,9 +40,11 @@ class CliContext:
             from .remote import RemoteService
 
             return RemoteService(self.server, self.token)
+        from engine.exports import KeyFile
         from engine.service import WorkflowService
 
-        return WorkflowService(self.store(), executor_factory=docker_executor_factory)
+        return WorkflowService(self.store(), executor_factory=docker_executor_factory,
+                               keys=KeyFile(self.store_path))
 
     def emit(self, data: Any, human: Callable[[Any], None] | None = None) -> None:
         """Print `data` as JSON with --json, else through `human` (default: pretty JSON)."""

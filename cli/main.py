@@ -10,7 +10,7 @@ import click
 
 from objstore import WfobjError
 
-from . import attempt_exec, cache, config, objects, runs, serving, sync, tokens, workflows
+from . import attempt_exec, cache, config, exports, objects, runs, serving, sync, tokens, workflows
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
@@ -99,7 +99,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
     obj.token = token or settings.globals.get("token")
 
 
-for module in (objects, workflows, runs, cache, serving, tokens, sync, attempt_exec):
+for module in (objects, workflows, runs, cache, exports, serving, tokens, sync, attempt_exec):
     module.register(cli)
 
 

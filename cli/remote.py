@@ -18,6 +18,9 @@ from urllib.parse import quote
 import blake3
 import requests
 
+from engine.exports import SUFFIXES, Export
+from engine.exports.signing import PublicKey
+from engine.exports.verify import verify_attestation
 from engine.waiting import Progress, poll_run
 from objstore import ChecksumMismatch, WfobjError
 
@@ -159,6 +162,33 @@ class RemoteService:
 
     def kill_run(self, run_id: str, *, user: str | None = None) -> dict:
         return self._json("POST", f"/api/runs/{_seg(run_id)}/kill")
+
+    def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
+        """The run in an export format, as the server wrote it."""
+        resp = self._request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
+                             params={"files": files})
+        return Export(fmt, resp.content, resp.headers.get("Content-Type", ""),
+                      f"{run_id}{SUFFIXES.get(fmt, '')}")
+
+    def public_keys(self) -> list[dict]:
+        return self._json("GET", "/api/keys")
+
+    def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict:
+        """Check a signed export here: its signature with `keys` (PEM texts; default the
+        server's `GET /api/keys`), each subject against the server's copy of the file
+        (downloaded and checked by hash)."""
+        pems = keys if keys is not None else [k["public_key_pem"] for k in self.public_keys()]
+        public = [PublicKey.from_pem(pem) for pem in pems]
+        return verify_attestation(data, public, self.iter_file).to_json()
+
+    def iter_file(self, oid: str) -> Iterator[bytes]:
+        """iter_object, with a file the server lacks as KeyError (as a store says it)."""
+        try:
+            yield from self.iter_object(oid)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise KeyError(oid) from None
+            raise
 
     def run_logs(self, run_id: str, task: str) -> dict:
         """{"task", "attempt", "stdout", "stderr"}: full streams, each checked by hash."""

@@ -303,9 +303,13 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@click.option("--openlineage-url", metavar="URL",
+              help="Post each run's OpenLineage events to URL/api/v1/lineage as it runs "
+                   "(docs/exports.md).")
 @executor_options
 @pass_ctx
-def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSettings) -> None:
+def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str | None,
+           executor: ExecutorSettings) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (--executor)."""
     import logging
 
@@ -318,7 +322,13 @@ def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSe
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
-    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
+    feed = None
+    if openlineage_url:
+        from engine.exports.openlineage_feed import OpenLineageFeed
+
+        feed = OpenLineageFeed(openlineage_url).step
+    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency,
+                  on_run_step=feed)
 
 
 def register(group: click.Group) -> None:

@@ -22,6 +22,7 @@ import click
 
 from engine.executor import check_executor
 from engine.executor_settings import ExecutorSettings
+from engine.exports import KeyFile
 from engine.tokens import TokenStore
 from objstore import open_store
 
@@ -69,10 +70,12 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
 
 
 def engine_worker_argv(store_path: str, workers: int,
-                       executor: ExecutorSettings | None = None) -> list[str]:
+                       executor: ExecutorSettings | None = None,
+                       openlineage_url: str | None = None) -> list[str]:
     """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
+    feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers), *(executor or ExecutorSettings()).argv()]
+            "worker", "--workers", str(workers), *feed, *(executor or ExecutorSettings()).argv()]
 
 
 def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
@@ -111,10 +114,13 @@ def listen(bind: str, client_timeout: float) -> Listener:
                    "it is cut off")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
+@click.option("--openlineage-url", metavar="URL",
+              help="engine workers post each run's OpenLineage events to URL/api/v1/lineage "
+                   "as it runs (docs/exports.md)")
 @executor_options
 @pass_ctx
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
-          engine_workers: int, executor: ExecutorSettings) -> None:
+          engine_workers: int, openlineage_url: str | None, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
     parse_bind(bind)
     if not ctx.store_path:
@@ -125,6 +131,7 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
         if engine_workers:  # an API alone runs nothing, so needs no executor
             check_executor(executor.factory())
         token_file = ensure_admin_token(ctx.store_path)
+        KeyFile(ctx.store_path).key()  # the signing key of signed exports, made on first start
     except BaseException:
         listener.close()
         raise
@@ -136,7 +143,8 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                f"threads), then {engine_workers} engine worker(s) ({executor.kind} executor), "
                f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
-                     engine_argv=engine_worker_argv(store, engine_workers, executor)
+                     engine_argv=engine_worker_argv(store, engine_workers, executor,
+                                                    openlineage_url)
                      if engine_workers else None,
                      env=child_environment(store, ctx.config_path))
     sys.exit(serve_forever(listener, plan))

@@ -318,3 +318,69 @@ class LogStreamCut(EngineError):
         self.run_id, self.task = run_id, task
         super().__init__(f"the log stream of task {task!r} of run {run_id} was cut off "
                          "before its end record")
+
+
+class ExportError(EngineError):
+    """Root of the errors of provenance exports and their verification."""
+
+
+class UnknownExportFormat(ExportError, KeyError):
+    """An export format wfobj does not write (HTTP 404)."""
+
+    def __init__(self, name: str, known: tuple[str, ...]):
+        self.name, self.known = name, known
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"unknown export format {excerpt(self.name)}: one of {', '.join(self.known)}"
+
+
+class BadExportOption(ExportError, ValueError):
+    """An export option out of its values (HTTP 400)."""
+
+    def __init__(self, option: str, value: str, allowed: tuple[str, ...]):
+        self.option, self.value, self.allowed = option, value, allowed
+        super().__init__(f"invalid {option} {excerpt(value)}: one of {', '.join(allowed)}")
+
+
+class RunNotEnded(ExportError):
+    """A signed attestation asked of a run still going (HTTP 409): it would not cover
+    the outputs to come."""
+
+    def __init__(self, run_id: str, state: str):
+        self.run_id, self.state = run_id, state
+        super().__init__(f"run {run_id} is {state}: an in-toto attestation is signed "
+                         "only once the run has ended")
+
+
+class SigningKeyError(ExportError, ValueError):
+    """A signing or verifying key that cannot be used: where, and why."""
+
+    def __init__(self, where: str, problem: str):
+        self.where, self.problem = where, problem
+        super().__init__(f"{where}: {problem}")
+
+
+class NoSigningKey(ExportError):
+    """Signing asked of a service that was given no key (HTTP 409)."""
+
+    def __init__(self) -> None:
+        super().__init__("this server has no signing key")
+
+
+class BadSignature(ExportError, ValueError):
+    """An envelope whose signature does not verify, or that is not an envelope."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"signature check failed: {reason}")
+
+
+class SubjectMismatch(ExportError, ValueError):
+    """An attested file whose bytes are missing or differ from the subject's digest."""
+
+    def __init__(self, name: str, algorithm: str, expected: str, got: str | None):
+        self.name, self.algorithm, self.expected, self.got = name, algorithm, expected, got
+        found = "is not in the store" if got is None else f"has {algorithm} {got}"
+        super().__init__(f"subject {excerpt(name)}: expected {algorithm} {expected}, "
+                         f"the file {found}")

@@ -20,8 +20,18 @@ from . import cache, compare, lineage, live_logs, repeat, views
 from .audit import check_audit_chain
 from .clock import Clock
 from .definition import topological_order
-from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
+from .errors import (
+    BadCursor,
+    ExecutorUnavailable,
+    NoSigningKey,
+    RunAlreadyTerminal,
+    UnknownRun,
+    UnknownTask,
+)
 from .executor import Executor, check_executor
+from .exports import Export, KeyFile, export_run
+from .exports.signing import PublicKey
+from .exports.verify import verify_attestation
 from .parameters import check_parameters
 from .reindex import rebuild_counters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
@@ -40,12 +50,14 @@ def engine_version() -> str:
 
 
 class WorkflowService:
-    """`executor_factory` is used only when this process runs a run itself (`wait`)."""
+    """`executor_factory` is used only when this process runs a run itself (`wait`);
+    `keys` is the store folder's signing key, for signed exports and `public_keys`."""
 
     def __init__(self, store: ObjectStore, *, clock: Clock | None = None,
                  executor_factory: Callable[[], Executor] | None = None,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, keys: KeyFile | None = None) -> None:
         self.store = store
+        self.keys = keys
         self.clock = clock or Clock()
         self.executor_factory = executor_factory
         self.concurrency = concurrency
@@ -241,6 +253,28 @@ class WorkflowService:
         if entry is None or entry.state != "running":
             return None
         return live_logs.tail_text(self.store, run_id, task, len(entry.attempts) + 1)
+
+    def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
+        """The run in an export format (docs/exports.md): bytes, media type, file name."""
+        return export_run(self.store, self.load(run_id), fmt, files=files, keys=self.keys)
+
+    def public_keys(self) -> list[dict]:
+        """[{"keyid", "algorithm", "public_key_pem"}]: the keys signed exports verify with."""
+        if self.keys is None:
+            return []
+        return [self.keys.key().public.to_json()]
+
+    def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict:
+        """Check a signed in-toto export: its signature with `keys` (PEM texts; default
+        this store's own key) and every subject against the files in this store.
+        {"ok", "keyid", "run_id", "subjects", "subjects_checked"}"""
+        if keys is None:
+            if self.keys is None or not self.keys.exists():
+                raise NoSigningKey()
+            public = [self.keys.key().public]
+        else:
+            public = [PublicKey.from_pem(pem) for pem in keys]
+        return verify_attestation(data, public, self.store.iter_blob).to_json()
 
     def kill_run(self, run_id: str, *, user: str) -> dict:
         """{"run_id", "state"}; raises a conflict error if the run is already terminal.

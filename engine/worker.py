@@ -33,11 +33,18 @@ log = logging.getLogger(__name__)
 WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffix>"
 
 
+# told (store, run_id) at every scheduler step of a run this worker drives (the
+# OpenLineage feed, engine/exports/openlineage_feed.py)
+RunStepHook = Callable[[ObjectStore, str], None]
+
+
 class Worker:
     def __init__(self, store: ObjectStore, executor_factory: Callable[[], Executor], *,
                  clock: Clock | None = None, concurrency: int = 4, worker_id: str | None = None,
-                 lease_ttl: float = 15.0, poll: float = 0.2):
+                 lease_ttl: float = 15.0, poll: float = 0.2,
+                 on_run_step: RunStepHook | None = None):
         self.store = store
+        self.on_run_step = on_run_step
         self.executor_factory = executor_factory
         self.clock = clock or Clock()
         self.concurrency = concurrency
@@ -114,7 +121,23 @@ class Worker:
                 raise LeaseLost(run_id)
             state["value"], state["renewed"] = new, now
 
-        return beat
+        if self.on_run_step is None:
+            return beat
+
+        def beat_and_tell() -> None:
+            beat()
+            self.tell(run_id)
+
+        return beat_and_tell
+
+    def tell(self, run_id: str) -> None:
+        """Give `on_run_step` a look at the run; its failures are logged, never the run's."""
+        if self.on_run_step is None:
+            return
+        try:
+            self.on_run_step(self.store, run_id)
+        except Exception:  # noqa: BLE001 - an observer must not fail the run it watches
+            log.exception("worker %s: run step hook failed on run %s", self.worker_id, run_id)
 
     def step_hook(self, run_id: str) -> Callable[[], None]:
         """What the scheduler calls at each step: the lease heartbeat, then `on_step`."""
@@ -129,8 +152,15 @@ class Worker:
         return step
 
     def execute(self, run_id: str) -> str | None:
-        """Run a claimed run to its end, then drop the lease. Interrupted (Ctrl-C twice,
-        SystemExit), it still ends the run before letting the interruption through."""
+        """Run a claimed run to its end, then drop the lease; `on_run_step` gets a last
+        look at the ended run."""
+        state = self.drive(run_id)
+        self.tell(run_id)
+        return state
+
+    def drive(self, run_id: str) -> str | None:
+        """Run a claimed run to its end. Interrupted (Ctrl-C twice, SystemExit), it still
+        ends the run before letting the interruption through."""
         scheduler = RunScheduler(self.store, run_id, self.executor, clock=self.clock,
                                  concurrency=self.concurrency, actor=WORKER_ACTOR + self.worker_id,
                                  on_step=self.step_hook(run_id))
@@ -273,12 +303,14 @@ def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
 
 
 def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int = 1, concurrency: int = 4, stop: threading.Event | None = None) -> None:
+                  workers: int = 1, concurrency: int = 4, stop: threading.Event | None = None,
+                  on_run_step: RunStepHook | None = None) -> None:
     """Run `workers` worker processes on the store at `store_path` until SIGINT/SIGTERM."""
     if workers <= 1:
-        _serve_one(store_path, executor_factory, concurrency, stop)
+        _serve_one(store_path, executor_factory, concurrency, stop, on_run_step)
         return
-    procs = spawn_workers(store_path, executor_factory, workers=workers, concurrency=concurrency)
+    procs = spawn_workers(store_path, executor_factory, workers=workers, concurrency=concurrency,
+                          on_run_step=on_run_step)
 
     def forward(signum, _frame) -> None:  # each child winds its run down on SIGTERM
         for proc in procs:
@@ -295,11 +327,12 @@ def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
 
 
 def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int, concurrency: int = 4) -> list[multiprocessing.Process]:
+                  workers: int, concurrency: int = 4,
+                  on_run_step: RunStepHook | None = None) -> list[multiprocessing.Process]:
     """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
     cleanly on SIGTERM, which it also gets if this process dies. The caller joins them."""
     ctx = multiprocessing.get_context("fork")
-    args = (os.getpid(), store_path, executor_factory, concurrency)
+    args = (os.getpid(), store_path, executor_factory, concurrency, on_run_step)
     procs = [ctx.Process(target=_serve_child, args=args, name=f"wfobj-worker-{i}")
              for i in range(workers)]
     for proc in procs:
@@ -308,14 +341,16 @@ def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
 
 
 def _serve_child(parent: int, store_path: str, executor_factory: Callable[[], Executor],
-                 concurrency: int) -> None:
+                 concurrency: int, on_run_step: RunStepHook | None) -> None:
     die_with_parent(parent)  # a SIGKILLed parent must not leave its workers claiming runs
-    _serve_one(store_path, executor_factory, concurrency)
+    _serve_one(store_path, executor_factory, concurrency, None, on_run_step)
 
 
 def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
-               stop: threading.Event | None = None) -> None:
-    worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency)
+               stop: threading.Event | None = None,
+               on_run_step: RunStepHook | None = None) -> None:
+    worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency,
+                    on_run_step=on_run_step)
     if stop is not None:
         worker.stop = stop
     # a terminal's Ctrl-C reaches these processes and their parent's forwarded SIGTERM
