@@ -138,8 +138,11 @@ def utc_now() -> datetime:
 
 
 def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits) -> list[str]:
-    """The job's resources: cpus, memory (the container's cap plus exec's own), time."""
+    """The job's resources: cpus, memory (the container's cap plus exec's own), time.
+    `--no-requeue`: a job whose node fails ends NODE_FAIL instead of Slurm starting it
+    again behind the engine's back; the engine's `retries` decide what runs again."""
     args = [f"--job-name=wfobj-{spec.task}"[:100], f"--output={settings.job_output}",
+            "--no-requeue",
             f"--cpus-per-task={max(1, math.ceil(spec.cpus or 1))}"]
     cap = limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus).memory
     if cap:
