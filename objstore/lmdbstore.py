@@ -135,10 +135,12 @@ class LmdbObjectStore(ObjectStore):
 
     def _pages(
         self, db_name: bytes, first: Callable[[lmdb.Cursor], bool], step: str,
-        values: bool = True,
+        values: bool = True, prefix: bytes | None = None,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Iterate a table in pages of SCAN_PAGE keys, each read in its own short
-        transaction, so a slow consumer never pins a snapshot (or blocks map growth)."""
+        transaction, so a slow consumer never pins a snapshot (or blocks map growth).
+        With `prefix`, a page ends at the first key without it (and so does the scan):
+        a prefix scan reads what it answers, not a page of the keys after it."""
         last: bytes | None = None
         while True:
             def page(txn: lmdb.Transaction, dbs: dict, last=last) -> list[tuple[bytes, bytes]]:
@@ -147,6 +149,8 @@ class LmdbObjectStore(ObjectStore):
                     return []
                 out = []
                 for item in getattr(cursor, step)(keys=True, values=values):
+                    if prefix is not None and not (item[0] if values else item).startswith(prefix):
+                        break
                     out.append(item if values else (item, b""))
                     if len(out) >= SCAN_PAGE:
                         break
@@ -173,7 +177,8 @@ class LmdbObjectStore(ObjectStore):
 
     def _iter_refs(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         raw_prefix = prefix.encode()
-        for key, value in self._pages(b"refs", lambda c: c.set_range(raw_prefix), "iternext"):
+        for key, value in self._pages(b"refs", lambda c: c.set_range(raw_prefix), "iternext",
+                                      prefix=raw_prefix):
             if not key.startswith(raw_prefix):
                 return
             yield key.decode(), value
@@ -185,10 +190,12 @@ class LmdbObjectStore(ObjectStore):
         self, prefix: bytes, start: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         if reverse:
-            pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev")
+            pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev",
+                                prefix=prefix)
         else:
             pages = self._pages(
-                b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext"
+                b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext",
+                prefix=prefix,
             )
         for key, value in pages:
             if not key.startswith(prefix):
