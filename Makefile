@@ -12,9 +12,9 @@ test:  ## the whole suite (Docker tests need: eval "$$(bash scripts/ensure-docke
 lint:
 	$(PY) -m ruff check .
 
-BENCHES = api engine executor ingest sync
+BENCHES = api cache engine executor ingest slurm sync
 
-bench:  ## every bench at its default size (Docker ones need DOCKER_HOST; docs/bench.md)
+bench:  ## every bench at its default size (Docker ones need DOCKER_HOST, slurm.py SLURM_CONF; docs/bench.md)
 	set -e; for b in $(BENCHES); do $(PY) bench/$$b.py; done
 
 bench-smoke:  ## every bench in --smoke mode, as the test suite runs them
