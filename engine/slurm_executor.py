@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shlex
 import subprocess
 import threading
@@ -34,6 +35,7 @@ from .executor_settings import SlurmSettings
 
 log = logging.getLogger(__name__)
 
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
          "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
@@ -188,6 +190,12 @@ class SlurmExecutor(Executor):
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return SlurmAttempt(self, spec, store, cancel).execute()
+
+    def image_id(self, image: str) -> str | None:
+        """An image id (`sha256:…`) names itself; whether a node holds it is checked on
+        the node, which fails the attempt naming the id. A tag resolves only on the node
+        that runs it, after the cache lookup: None here (such attempts have no key)."""
+        return image if IMAGE_ID.fullmatch(image) else None
 
     def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
         """Cancel the jobs of `run_id` recorded in the store (their worker died) and end

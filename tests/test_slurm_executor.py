@@ -295,3 +295,43 @@ def test_a_dead_workers_job_is_found_in_the_store_and_cancelled(tmp_path, slurm_
                 proc.terminate()
                 proc.wait(timeout=60)
         server.stop()
+
+
+def test_reproduce_on_the_cluster_pins_image_ids_and_an_id_is_cacheable(slurm_server):
+    hello = {"name": "hello", "tasks": {"hi": {
+        "image": "wfobj/toolbox:local", "command": ["sh", "-c", "echo hi > /out/hi.txt"],
+        "outputs": {"files": ["hi.txt"]}, "resources": {"memory": "64m"}}}}
+    first = run_workflow(slurm_server, hello)
+    assert first["state"] == "success", slurm_server.log()
+    [ran] = attempts_of(slurm_server, first["run_id"], "hi")
+    image_id = tasks_of(slurm_server, first["run_id"])["hi"]["image_id"]
+    assert image_id.startswith("sha256:") and ran["executor"]["kind"] == "slurm"
+    # a tag resolves only on the node, after the lookup: no key, and so no reuse
+    assert ran["cache_key"] is None
+
+    started = requests.post(f"{slurm_server.url}/api/runs/{first['run_id']}/reproduce",
+                            headers=slurm_server.h("runner"), timeout=10)
+    assert started.status_code == 202, started.text
+    again = wait_terminal(slurm_server, started.json()["run_id"], timeout=180)
+    assert again["state"] == "success" and again["reproduces"] == first["run_id"]
+    row = tasks_of(slurm_server, again["run_id"])["hi"]
+    assert row["image_id"] == image_id and row["executor"]["kind"] == "slurm"
+    compared = requests.get(f"{slurm_server.url}/api/runs/{first['run_id']}/compare/"
+                            f"{again['run_id']}", headers=slurm_server.h("reader"),
+                            timeout=10).json()
+    assert compared["identical"], compared
+
+    # an image named by id has a key on the cluster: the pinned reproduction's attempt has
+    # one, and a task naming that id (same command and outputs) reuses it
+    assert row["cache_key"] and row["cached_from"] is None
+    by_id = {"name": "by-id", "tasks": {"hi": {**hello["tasks"]["hi"], "image": image_id}}}
+    reused = tasks_of(slurm_server, run_workflow(slurm_server, by_id)["run_id"])["hi"]
+    assert reused["cache_key"] == row["cache_key"]
+    assert reused["cached_from"] == row["evidence_hash"]
+
+    gone = "sha256:" + "0" * 64
+    missing = run_workflow(slurm_server, {"name": "gone", "tasks": {"t": {
+        "image": gone, "command": ["true"], "resources": {"memory": "64m"}}}})
+    assert missing["state"] == "failed"
+    error = tasks_of(slurm_server, missing["run_id"])["t"]["error"]
+    assert gone in error, error
