@@ -126,7 +126,33 @@ def executor_options(fn: Callable) -> Callable:
     ]
     for option in reversed(options):
         with_executor = option(with_executor)
-    return limit_options(with_executor)
+    return config_option(limit_options(with_executor))
+
+
+def config_option(fn: Callable) -> Callable:
+    """--executor-config FILE: a TOML file whose keys are the executor and --task-* flags'
+    names; flags given on the command line win over it."""
+
+    def load(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
+        if path is None:
+            return
+        from engine.errors import ExecutorConfigError
+        from engine.executor_settings import read_config
+
+        try:
+            values = read_config(path)
+        except ExecutorConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--executor-config") from None
+        names = {key: "executor_kind" if key == "executor" else key.replace("-", "_")
+                 for key in values}
+        ctx.default_map = {**(ctx.default_map or {}),
+                           **{names[key]: value for key, value in values.items()}}
+
+    return click.option(
+        "--executor-config", metavar="FILE", is_eager=True, expose_value=False,
+        callback=load, type=click.Path(dir_okay=False),
+        help="A TOML file setting the executor and --task-* options by their flag names, "
+             "e.g. slurm-partition = \"batch\" (flags given here win; docs/executors.md).")(fn)
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

@@ -165,6 +165,17 @@ class ExecutorUnavailable(EngineError):
         super().__init__(f"{what} is unreachable: {reason}")
 
 
+class ExecutorConfigError(EngineError, ValueError):
+    """An executor config file that cannot be used: its path, the key (None: the whole
+    file) and why."""
+
+    def __init__(self, path: str, key: str | None, reason: str):
+        self.path = path
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{path}: {key}: {reason}" if key else f"{path}: {reason}")
+
+
 class UnknownFile(EngineError, KeyError):
     """A file hash that is neither a blob in the store nor named by any run."""
 

@@ -335,3 +335,31 @@ def test_reproduce_on_the_cluster_pins_image_ids_and_an_id_is_cacheable(slurm_se
     assert missing["state"] == "failed"
     error = tasks_of(slurm_server, missing["run_id"])["t"]["error"]
     assert gone in error, error
+
+
+def test_a_config_file_sets_the_slurm_options(tmp_path, slurm_cluster, docker_client):
+    server = start_server(tmp_path / "configured", engine_workers=0, env=slurm_cluster.env())
+    config = tmp_path / "executor.toml"
+    config.write_text("\n".join([
+        'executor = "slurm"', f'slurm-server-url = "{server.url}"',
+        f'slurm-node-store = "{tmp_path / "nodes" / "%n"}"', "slurm-poll = 0.3",
+        'slurm-partition = "wfobj"', 'slurm-sbatch-arg = ["--nodelist=node2"]', ""]))
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        wfobj_argv("--store", str(server.store_path), "worker", "--executor-config", str(config)),
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=slurm_cluster.env())
+    try:
+        pair = {"name": "pair", "tasks": {name: {
+            "image": "wfobj/toolbox:local", "command": ["sh", "-c", f"echo {name}"],
+            "resources": {"memory": "64m"}} for name in ("a", "b")}}
+        run = run_workflow(server, pair)
+        assert run["state"] == "success", (tmp_path / "worker.log").read_text()
+        rows = tasks_of(server, run["run_id"])
+        # the file's sbatch argument held every job to node2
+        assert {(r["executor"]["kind"], r["executor"]["node"]) for r in rows.values()} == {
+            ("slurm", "node2")}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+        server.stop()
