@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api import start_gunicorn  # noqa: E402
+from bench.engine import claim_and_run  # noqa: E402
 from bench.harness import figure, parse_args  # noqa: E402
 from engine.fake_executor import FakeExecutor, TaskBehavior  # noqa: E402
 from engine.service import WorkflowService  # noqa: E402
@@ -49,20 +50,12 @@ def warm_worker(store) -> Worker:
     return worker
 
 
-def execute(worker: Worker, run_id: str) -> None:
-    if not worker.claim(run_id):
-        raise SystemExit(f"worker could not claim run {run_id}")
-    state = worker.execute(run_id)
-    if state != "success":
-        raise SystemExit(f"bench run {run_id} ended {state}")
-
-
 # ---- 1. resume -----------------------------------------------------------------------------
 def timed_run(svc: WorkflowService, worker: Worker, start) -> tuple[float, str]:
     """(seconds from trigger to the run's end, run id); `start` triggers."""
     t0 = time.perf_counter()
     run_id = start()["run_id"]
-    execute(worker, run_id)
+    claim_and_run(svc, worker, run_id)
     return time.perf_counter() - t0, run_id
 
 
@@ -111,7 +104,7 @@ def build_store(path: Path, runs: int) -> tuple[str, str]:
     for i in range(runs):
         oid = store.put_blob(f"input of run {i}\n".encode())
         run_id = svc.trigger(name="one", parameters={"f": oid}, user="bench")["run_id"]
-        execute(worker, run_id)
+        claim_and_run(svc, worker, run_id)
         if i == runs // 2:
             asked = oid
     token, _ = TokenStore(store).create("bench", "reader")

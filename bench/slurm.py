@@ -26,13 +26,13 @@ import re
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api import start_gunicorn  # noqa: E402
+from bench.engine import engine_run  # noqa: E402
 from bench.harness import figure, parse_args, parse_size  # noqa: E402
 from engine.docker_executor import DockerExecutor  # noqa: E402
 from engine.executor_settings import SlurmSettings  # noqa: E402
@@ -46,19 +46,6 @@ CONCURRENCY = 4  # two nodes of two CPUs: four one-CPU jobs at once
 NODE = "node1"
 EXEC_LINE = re.compile(r"^(?P<spec>[0-9a-f]{64}) (?P<state>\w+): fetched (?P<fo>\d+) object\(s\), "
                        r"(?P<fb>\d+) bytes; sent (?P<so>\d+) object\(s\), (?P<sb>\d+) bytes$", re.M)
-
-
-def engine_run(svc: WorkflowService, worker: Worker, name: str, **params) -> tuple[float, str]:
-    """Trigger `name` (cache off) and have `worker` claim and run it; (seconds, run id)."""
-    t0 = time.perf_counter()
-    run_id = svc.trigger(name=name, parameters=params, user="bench", cache=False)["run_id"]
-    if not worker.claim(run_id):
-        raise SystemExit(f"worker could not claim run {run_id}")
-    state = worker.execute(run_id)
-    elapsed = time.perf_counter() - t0
-    if state != "success":
-        raise SystemExit(f"bench run {run_id} ended {state}: {svc.run_tasks(run_id)}")
-    return elapsed, run_id
 
 
 def slurm_worker(store, tmp: Path, url: str, *sbatch_args: str) -> Worker:
