@@ -135,12 +135,13 @@ class LmdbObjectStore(ObjectStore):
 
     def _pages(
         self, db_name: bytes, first: Callable[[lmdb.Cursor], bool], step: str,
-        values: bool = True, prefix: bytes | None = None,
+        values: bool = True, prefix: bytes | None = None, page_size: int = SCAN_PAGE,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Iterate a table in pages of SCAN_PAGE keys, each read in its own short
         transaction, so a slow consumer never pins a snapshot (or blocks map growth).
         With `prefix`, a page ends at the first key without it (and so does the scan):
-        a prefix scan reads what it answers, not a page of the keys after it."""
+        a prefix scan reads what it answers, not a page of the keys after it. A caller
+        that takes only a few keys asks for pages of `page_size`."""
         last: bytes | None = None
         while True:
             def page(txn: lmdb.Transaction, dbs: dict, last=last) -> list[tuple[bytes, bytes]]:
@@ -152,13 +153,13 @@ class LmdbObjectStore(ObjectStore):
                     if prefix is not None and not (item[0] if values else item).startswith(prefix):
                         break
                     out.append(item if values else (item, b""))
-                    if len(out) >= SCAN_PAGE:
+                    if len(out) >= page_size:
                         break
                 return out
 
             items = self._read(page)
             yield from items
-            if len(items) < SCAN_PAGE:
+            if len(items) < page_size:
                 return
             last = items[-1][0]
 
@@ -187,15 +188,16 @@ class LmdbObjectStore(ObjectStore):
         return self._read(lambda txn, dbs: txn.get(key, db=dbs[b"meta"]))
 
     def _meta_scan(
-        self, prefix: bytes, start: bytes | None, reverse: bool
+        self, prefix: bytes, start: bytes | None, reverse: bool, wanted: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
+        size = SCAN_PAGE if wanted is None else max(1, min(SCAN_PAGE, wanted))
         if reverse:
             pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev",
-                                prefix=prefix)
+                                prefix=prefix, page_size=size)
         else:
             pages = self._pages(
                 b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext",
-                prefix=prefix,
+                prefix=prefix, page_size=size,
             )
         for key, value in pages:
             if not key.startswith(prefix):

@@ -160,4 +160,10 @@ def test_prefix_scans_page_through_their_keys_and_read_no_further(tmp_path):
     assert sum(read) == n
     read.clear()
     assert list(store.meta_scan("ns", "bb")) == [] and sum(read) == 0
+    # a scan that takes one key reads one past the cursor at most, not a page
+    newest = list(store.meta_scan("ns", "b/", start_after=f"b/{n - 1:05d}", reverse=True,
+                                  limit=1))
+    assert newest == [(f"b/{n - 2:05d}", str(n - 2).encode())] and sum(read) <= 2
+    read.clear()
+    assert len(list(store.meta_scan("ns", "b/", limit=3))) == 3 and sum(read) <= 4
     store.close()
