@@ -52,18 +52,22 @@ def bare_container(client: docker.DockerClient, command: list[str]) -> None:
         container.remove(force=True)
 
 
-def engine_run(svc: WorkflowService, worker: Worker, name: str) -> tuple[float, str]:
-    """Trigger `name` and have `worker` claim and run it; (seconds, run id)."""
-    t0 = time.perf_counter()
-    # cache off: these benches measure running tasks (their keys are equal)
-    run_id = svc.trigger(name=name, parameters={}, user="bench", cache=False)["run_id"]
+def claim_and_run(svc: WorkflowService, worker: Worker, run_id: str) -> None:
+    """Have `worker` claim the queued run and run it to its end, which must be success."""
     if not worker.claim(run_id):
         raise SystemExit(f"worker could not claim run {run_id}")
     state = worker.execute(run_id)
-    elapsed = time.perf_counter() - t0
     if state != "success":
         raise SystemExit(f"bench run {run_id} ended {state}: {svc.run_tasks(run_id)}")
-    return elapsed, run_id
+
+
+def engine_run(svc: WorkflowService, worker: Worker, name: str, **params) -> tuple[float, str]:
+    """Trigger `name` and have `worker` claim and run it; (seconds, run id)."""
+    t0 = time.perf_counter()
+    # cache off: these benches measure running tasks (their keys are equal)
+    run_id = svc.trigger(name=name, parameters=params, user="bench", cache=False)["run_id"]
+    claim_and_run(svc, worker, run_id)
+    return time.perf_counter() - t0, run_id
 
 
 def timed(fn) -> float:

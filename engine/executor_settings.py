@@ -1,8 +1,9 @@
 """Which executor a worker uses and its options, as one typed object.
 
-`wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags (a config file
-can build the same object); `factory()` makes the executors, `argv()` passes the same
-settings on to the `wfobj worker` processes that `serve` starts.
+`wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags, whose values
+may also come from the config file (cli/config.py, docs/config.md);
+`factory()` makes the executors, `argv()` passes the same settings on to the `wfobj
+worker` processes that `serve` starts.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class SlurmSettings:
 
 @dataclass(frozen=True)
 class DockerSettings:
-    """Options of the local (Docker) executor (docs/executor.md): network_mode: what a
+    """Options of the local (Docker) executor (docs/executors.md): network_mode: what a
     task's `network: true` means (None: Docker's default bridge; "host" on a daemon
     without one); grace: seconds between SIGTERM and SIGKILL when an attempt is
     cancelled; work_root: where attempt folders go (None: the system temp dir)."""

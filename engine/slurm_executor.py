@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shlex
 import subprocess
 import threading
@@ -34,6 +35,7 @@ from .executor_settings import SlurmSettings
 
 log = logging.getLogger(__name__)
 
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
          "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
@@ -138,8 +140,11 @@ def utc_now() -> datetime:
 
 
 def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits) -> list[str]:
-    """The job's resources: cpus, memory (the container's cap plus exec's own), time."""
+    """The job's resources: cpus, memory (the container's cap plus exec's own), time.
+    `--no-requeue`: a job whose node fails ends NODE_FAIL instead of Slurm starting it
+    again behind the engine's back; the engine's `retries` decide what runs again."""
     args = [f"--job-name=wfobj-{spec.task}"[:100], f"--output={settings.job_output}",
+            "--no-requeue",
             f"--cpus-per-task={max(1, math.ceil(spec.cpus or 1))}"]
     cap = limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus).memory
     if cap:
@@ -185,6 +190,12 @@ class SlurmExecutor(Executor):
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         return SlurmAttempt(self, spec, store, cancel).execute()
+
+    def image_id(self, image: str) -> str | None:
+        """An image id (`sha256:…`) names itself; whether a node holds it is checked on
+        the node, which fails the attempt naming the id. A tag resolves only on the node
+        that runs it, after the cache lookup: None here (such attempts have no key)."""
+        return image if IMAGE_ID.fullmatch(image) else None
 
     def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
         """Cancel the jobs of `run_id` recorded in the store (their worker died) and end

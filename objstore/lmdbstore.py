@@ -152,10 +152,13 @@ class LmdbObjectStore(ObjectStore):
 
     def _pages(
         self, db_name: bytes, first: Callable[[lmdb.Cursor], bool], step: str,
-        values: bool = True,
+        values: bool = True, prefix: bytes | None = None, page_size: int = SCAN_PAGE,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Iterate a table in pages of SCAN_PAGE keys, each read in its own short
-        transaction, so a slow consumer never pins a snapshot (or blocks map growth)."""
+        transaction, so a slow consumer never pins a snapshot (or blocks map growth).
+        With `prefix`, a page ends at the first key without it (and so does the scan):
+        a prefix scan reads what it answers, not a page of the keys after it. A caller
+        that takes only a few keys asks for pages of `page_size`."""
         last: bytes | None = None
         while True:
             def page(txn: lmdb.Transaction, dbs: dict, last=last) -> list[tuple[bytes, bytes]]:
@@ -164,14 +167,16 @@ class LmdbObjectStore(ObjectStore):
                     return []
                 out = []
                 for item in getattr(cursor, step)(keys=True, values=values):
+                    if prefix is not None and not (item[0] if values else item).startswith(prefix):
+                        break
                     out.append(item if values else (item, b""))
-                    if len(out) >= SCAN_PAGE:
+                    if len(out) >= page_size:
                         break
                 return out
 
             items = self._read(page)
             yield from items
-            if len(items) < SCAN_PAGE:
+            if len(items) < page_size:
                 return
             last = items[-1][0]
 
@@ -194,7 +199,8 @@ class LmdbObjectStore(ObjectStore):
 
     def _iter_refs(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         raw_prefix = prefix.encode()
-        for key, value in self._pages(b"refs", lambda c: c.set_range(raw_prefix), "iternext"):
+        for key, value in self._pages(b"refs", lambda c: c.set_range(raw_prefix), "iternext",
+                                      prefix=raw_prefix):
             if not key.startswith(raw_prefix):
                 return
             yield key.decode(), value
@@ -203,13 +209,16 @@ class LmdbObjectStore(ObjectStore):
         return self._read(lambda txn, dbs: txn.get(key, db=dbs[b"meta"]))
 
     def _meta_scan(
-        self, prefix: bytes, start: bytes | None, reverse: bool
+        self, prefix: bytes, start: bytes | None, reverse: bool, wanted: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
+        size = SCAN_PAGE if wanted is None else max(1, min(SCAN_PAGE, wanted))
         if reverse:
-            pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev")
+            pages = self._pages(b"meta", lambda c: _position_down(c, prefix, start), "iterprev",
+                                prefix=prefix, page_size=size)
         else:
             pages = self._pages(
-                b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext"
+                b"meta", lambda c: c.set_range(start if start is not None else prefix), "iternext",
+                prefix=prefix, page_size=size,
             )
         for key, value in pages:
             if not key.startswith(prefix):

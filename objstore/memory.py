@@ -117,7 +117,7 @@ class MemoryObjectStore(ObjectStore):
         return self._meta.get(key)
 
     def _meta_scan(
-        self, prefix: bytes, start: bytes | None, reverse: bool
+        self, prefix: bytes, start: bytes | None, reverse: bool, wanted: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
         with self._lock:
             items = sorted((k, v) for k, v in self._meta.items() if k.startswith(prefix))

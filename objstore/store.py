@@ -159,9 +159,10 @@ class ObjectStore(abc.ABC):
 
     @abc.abstractmethod
     def _meta_scan(
-        self, prefix: bytes, start: bytes | None, reverse: bool
+        self, prefix: bytes, start: bytes | None, reverse: bool, wanted: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Keys with `prefix`, ascending from `start` (or descending below it if reverse)."""
+        """Keys with `prefix`, ascending from `start` (or descending below it if reverse).
+        `wanted`: how many the caller will take at most (a backend may read no more)."""
 
     @abc.abstractmethod
     def stats(self) -> dict:
@@ -382,7 +383,9 @@ class ObjectStore(abc.ABC):
         full_prefix = base + prefix.encode()
         start = None if start_after is None else base + start_after.encode()
         count = 0
-        for key, value in self._meta_scan(full_prefix, start, reverse):
+        # one more than the limit: the cursor's own key is skipped, not counted
+        wanted = None if limit is None else limit + 1
+        for key, value in self._meta_scan(full_prefix, start, reverse, wanted):
             if start is not None and key == start:
                 continue
             yield key[len(base) :].decode(), value

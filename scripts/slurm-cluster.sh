@@ -17,6 +17,9 @@ SOCKET="$DIR/munge/munge.socket"
 NODES=(node1 node2)
 CPUS_PER_NODE="${WFOBJ_SLURM_CPUS:-2}"
 MEMORY_MB="${WFOBJ_SLURM_MEMORY_MB:-4096}"
+# seconds without an answer from a slurmd before the controller declares its node DOWN and
+# ends its jobs NODE_FAIL (Slurm's default is 300; a test that kills a slurmd waits this long)
+NODE_TIMEOUT="${WFOBJ_SLURM_NODE_TIMEOUT:-6}"
 
 say() { printf 'slurm-cluster: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -120,7 +123,7 @@ SchedulerParameters=sched_interval=2
 MinJobAge=600
 KillWait=5
 InactiveLimit=0
-SlurmdTimeout=30
+SlurmdTimeout=$NODE_TIMEOUT
 SlurmctldTimeout=30
 MessageTimeout=10
 NodeName=node1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$PORT1 CPUs=$CPUS_PER_NODE RealMemory=$MEMORY_MB State=UNKNOWN

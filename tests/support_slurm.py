@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -33,6 +34,31 @@ class Cluster:
         out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%N"], env=self.env(),
                              capture_output=True, text=True, check=True).stdout
         return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
+
+    def nodes(self) -> dict[str, str]:
+        """node name -> state as sinfo prints it (idle, mix, down*, …)."""
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], env=self.env(),
+                             capture_output=True, text=True, check=True).stdout
+        return dict(line.split() for line in out.splitlines() if line.strip())
+
+    def kill_slurmd(self, node: str) -> None:
+        """SIGKILL the slurmd serving `node` (its jobs' processes live on, unsupervised)."""
+        pid = int(Path(self.dir, "run", f"slurmd-{node}.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+
+    def restart_slurmd(self, node: str) -> None:
+        """Start `node`'s slurmd again; it kills the jobs the controller has ended, and the
+        node returns to service (ReturnToService=2)."""
+        subprocess.run(["slurmd", "-f", self.conf, "-N", node], env=self.env(), check=True,
+                       capture_output=True, timeout=30)
+        self.wait_for(lambda: self.nodes().get(node) in ("idle", "mix", "alloc"),
+                      what=f"{node} back in service")
+
+    def batch_script(self, job_id: str) -> str:
+        """The script a job was submitted with, as the controller holds it."""
+        return subprocess.run(["scontrol", "write", "batch_script", job_id, "-"],
+                              env=self.env(), capture_output=True, text=True,
+                              check=True).stdout
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
         deadline = time.monotonic() + timeout

@@ -18,9 +18,14 @@ FIGURE = re.compile(r"^figure (?P<name>.+?): wfobj \S+ .+ \| .+ \| ratio \d+\.\d
 # bench file -> the figures (name prefixes) it must print in smoke mode
 FIGURES = {
     "api.py": ["GET /api/runs/{id}", "POST /api/workflows/{name}/trigger"],
+    "cache.py": ["resume of a 50-task run, every task a hit, total",
+                 "resume of a 50-task run, every task a hit, per task",
+                 "GET /api/files/{hash}, 100 runs in the store"],
     "engine.py": ["one-task `true` run", "4-task fan-out", "scheduling 200 fake tasks"],
     "executor.py": ["one task `true`", "stdout 1M"],
     "ingest.py": ["put time", "fsck time"],
+    "slurm.py": ["4-task fan-out of `true`, per attempt", "bytes moved per attempt",
+                 "bytes fetched by the same attempt on a node holding its input"],
     "sync.py": ["full push time", "full push bytes", "incremental push (+1 runs) time",
                 "incremental push (+1 runs) bytes"],
 }
@@ -61,6 +66,15 @@ def test_engine_bench(docker_client):
 @pytest.mark.docker
 def test_executor_bench(docker_client):
     assert_figures(run_bench("executor.py"), FIGURES["executor.py"])
+
+
+def test_cache_bench():
+    assert_figures(run_bench("cache.py"), FIGURES["cache.py"])
+
+
+@pytest.mark.docker
+def test_slurm_bench(docker_client, slurm_cluster):
+    assert_figures(run_bench("slurm.py"), FIGURES["slurm.py"])
 
 
 def test_ingest_bench():

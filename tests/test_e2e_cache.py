@@ -142,16 +142,23 @@ def test_opt_outs_never_hit(server):
     apply(server, "optouts", {"tasks": {
         "runid": {"image": IMAGE, "command": ["sh", "-c", "echo {{run.id}}"]},
         "net": {"image": IMAGE, "command": ["true"], "network": True},
+        "nocache": {"image": IMAGE, "command": ["sh", "-c", "echo no"], "cache": False},
         "plain": {"image": IMAGE, "command": ["sh", "-c", "echo plain"]}}})
     run(server, "optouts")
     second = run(server, "optouts")
     assert second["state"] == "success", server.log()
     assert task(server, second["run_id"], "plain")["cached_from"]
-    for name, why in (("runid", "{{run.id}}"), ("net", "network")):
+    for name, why in (("runid", "{{run.id}}"), ("net", "network"),
+                      ("nocache", "cache: false")):
         assert task(server, second["run_id"], name)["cached_from"] is None
         assert why in explain(server, second["run_id"], name)["reason"]
     off = run(server, "optouts", cache=False)
     assert off["cache"] is False and task(server, off["run_id"], "plain")["cached_from"] is None
+    cli = json.loads(wfobj("--server", server.url, "--token", server.tokens["runner"], "--json",
+                           "run", "trigger", "optouts", "--no-cache", "--wait").stdout)
+    assert cli["run"]["cache"] is False
+    assert [t["cached_from"] for t in cli["tasks"]] == [None] * 4
+    assert "cache off" in explain(server, cli["run"]["run_id"], "plain")["reason"]
     bad = api(server, "POST", "/api/workflows/optouts/trigger", json={"cache": "no"})
     assert bad.status_code == 400 and "cache" in bad.json()["description"]
 
@@ -202,6 +209,7 @@ def test_reproduce_identical_and_different(server):
     [row] = c["tasks"][0]["outputs"]
     assert row["path"] == "r.bin" and not row["same"] and row["a"] != row["b"]
     assert row["a"] == task(server, noisy["run_id"], "rand")["outputs"][0]["hash"]
+    assert row["b"] == task(server, again["run_id"], "rand")["outputs"][0]["hash"]
     cli = wfobj("--server", server.url, "--token", server.tokens["reader"], "run", "compare",
                 noisy["run_id"], again["run_id"], ok=False)
     assert cli.returncode == 0 and "DIFFERENT" in cli.stdout and row["b"] in cli.stdout
@@ -282,3 +290,6 @@ def test_file_lineage_across_runs_and_a_synced_run(server, tmp_path):
           "--token", server.tokens["admin"])
     synced = ok(api(server, "GET", f"/api/files/{local_sorted}", "reader"))
     assert [p["run_id"] for p in synced["produced_by"]] == [made["run"]["run_id"]]
+    graph = ok(api(server, "GET", f"/api/files/{local_sorted}/lineage", "reader",
+                   params={"direction": "up"}))
+    assert f"task:{made['run']['run_id']}/sort" in {n["id"] for n in graph["nodes"]}

@@ -128,3 +128,42 @@ def test_several_processes_stay_consistent(tmp_path, opened_before_fork):
     assert len(trees) == workers * count
     store.close()
     assert blake3.blake3(b"common").hexdigest() == common
+
+
+def test_prefix_scans_page_through_their_keys_and_read_no_further(tmp_path):
+    from objstore.lmdbstore import SCAN_PAGE
+
+    store = LmdbObjectStore(tmp_path / "s", create=True)
+    n = SCAN_PAGE + 7  # more than one page of the prefix, with neighbours on both sides
+    with store.batch() as b:
+        for i in range(SCAN_PAGE):
+            b.meta_put("ns", f"a/{i:05d}", b"before")
+            b.meta_put("ns", f"c/{i:05d}", b"after")
+        for i in range(n):
+            b.meta_put("ns", f"b/{i:05d}", str(i).encode())
+    read = []
+    real_read = store._read
+
+    def counting_read(fn):  # how many entries each short read transaction returned
+        out = real_read(fn)
+        if isinstance(out, list):
+            read.append(len(out))
+        return out
+
+    store._read = counting_read
+    forward = list(store.meta_scan("ns", "b/"))
+    assert [k for k, _ in forward] == [f"b/{i:05d}" for i in range(n)]
+    assert sum(read) == n
+    read.clear()
+    backward = list(store.meta_scan("ns", "b/", reverse=True))
+    assert [k for k, _ in backward] == [f"b/{i:05d}" for i in reversed(range(n))]
+    assert sum(read) == n
+    read.clear()
+    assert list(store.meta_scan("ns", "bb")) == [] and sum(read) == 0
+    # a scan that takes one key reads one past the cursor at most, not a page
+    newest = list(store.meta_scan("ns", "b/", start_after=f"b/{n - 1:05d}", reverse=True,
+                                  limit=1))
+    assert newest == [(f"b/{n - 2:05d}", str(n - 2).encode())] and sum(read) <= 2
+    read.clear()
+    assert len(list(store.meta_scan("ns", "b/", limit=3))) == 3 and sum(read) <= 4
+    store.close()
