@@ -44,7 +44,7 @@ def store_with_ref(path: Path, name: str) -> Path:
 def refs(runner, *args, env=None) -> list[str]:
     result = runner.invoke(cli, [*args, "refs"], env=env)
     assert result.exit_code == 0, result.output
-    return [line.split()[1] for line in result.output.splitlines()]
+    return [line.split()[1] for line in result.output.splitlines()[1:]]  # after the header
 
 
 def write(path: Path, text: str) -> Path:
@@ -142,7 +142,7 @@ def test_server_and_token_from_the_file(runner, tmp_path):
     ("[serve]\nworkers = 99\n", "config serve.workers in {f}: 99 is not in the range 1<=x<=64."),
     ("[serve]\nclient_timeout = 0.1\n", "config serve.client_timeout in {f}: 0.1 is not in the range"),
     ("[serve]\nmax_upload = -1\n", "config serve.max_upload in {f}: must be a positive integer"),
-    ("[worker]\nbind = \"x:1\"\n", "config worker.bind in {f}: unknown key (known: concurrency, workers)"),
+    ("[worker]\nbind = \"x:1\"\n", "config worker.bind in {f}: unknown key (known: concurrency, openlineage_url, workers)"),
     ("[executor]\nkind = \"cloud\"\n", "config executor.kind in {f}: 'cloud' is not one of"),
     ("[executor]\ntask_pids = -1\n", "config executor.task_pids in {f}: -1 is not in the range x>=0."),
     ("[executor.slurm]\nsbatch_args = \"--qos=low\"\n",
