@@ -8,10 +8,10 @@ import falcon
 from engine.errors import excerpt
 from engine.run_ids import PREFIX_RE
 from engine.service import WorkflowService
+from engine.states import RunStatus
 
 from .params import int_query, name_param, run_id_param
 
-RUN_STATES = ("pending", "running", "success", "failed", "killed")
 MAX_PAGE = 1000
 
 
@@ -34,10 +34,10 @@ class RunList:
                             "lower-case run id (hex digits and '-', at most 36)")
         if workflow is not None:
             name_param(workflow)
-        if state is not None and state not in RUN_STATES:
+        if state is not None and state not in set(RunStatus):
             raise falcon.HTTPBadRequest(
                 title="Invalid state",
-                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RUN_STATES))
+                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RunStatus))
         if cursor == "":
             raise falcon.HTTPBadRequest(title="Invalid cursor",
                                         description="cursor is empty: pass a next_cursor")

@@ -10,6 +10,7 @@ import click
 
 from engine.executor_settings import ExecutorSettings
 from engine.lifeline import stop_on_signals
+from engine.states import RunStatus
 
 from .context import CliContext, executor_options, json_option, pass_ctx
 from .run_ref import run_id_argument, strip_workflow_prefix
@@ -74,7 +75,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     final = wait_for(ctx, svc, started["run_id"])
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
-    if final["state"] != "success":
+    if final["state"] != RunStatus.SUCCESS:
         sys.exit(1)
 
 
@@ -124,7 +125,7 @@ def print_evidence(ev: dict) -> None:
 
 @run.command("list")
 @click.option("--workflow", help="Only runs of this workflow.")
-@click.option("--state", type=click.Choice(["pending", "running", "success", "failed", "killed"]))
+@click.option("--state", type=click.Choice([str(s) for s in RunStatus]))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page.")
 @json_option
@@ -239,7 +240,7 @@ def kill(ctx: CliContext, run_id: str) -> None:
     """Kill a run: at once if pending, else its worker stops its containers."""
     ctx.emit(ctx.service().kill_run(run_id, user=local_user()),
              lambda r: click.echo(f"{r['run_id']} {r['state']}"
-                                  + (" (kill requested)" if r["state"] == "running" else "")))
+                                  + (" (kill requested)" if r["state"] == RunStatus.RUNNING else "")))
 
 
 @run.command("logs")

@@ -23,6 +23,7 @@ from objstore import ObjectStore, WriteBatch
 from .definition import references
 from .evidence import blob
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from .states import AttemptStatus
 
 CACHE_NS = "cache"
 TASK_NS = "cache-task"
@@ -155,7 +156,7 @@ def find_hit(store: ObjectStore, key_oid: str) -> str | None:
     if oid not in store:
         return None
     ev = store.get_object(oid)
-    if ev["state"] != "success" or any(o["blob"].oid not in store for o in ev["outputs"]):
+    if ev["state"] != AttemptStatus.SUCCESS or any(o["blob"].oid not in store for o in ev["outputs"]):
         return None
     return oid
 
@@ -170,7 +171,7 @@ def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
         return StoredText(s["blob"].oid, s["size"], s["text"])
 
     return AttemptResult(
-        state="success", exit_code=ev["exit_code"], stdout=text(ev["stdout"]),
+        state=AttemptStatus.SUCCESS, exit_code=ev["exit_code"], stdout=text(ev["stdout"]),
         stderr=text(ev["stderr"]), started_at=started_at, ended_at=ended_at,
         image_id=image["image_id"], image_digests=list(image["digests"]),
         outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in ev["outputs"]],
@@ -190,7 +191,7 @@ def index_attempt(b: WriteBatch, workflow: str, ev: dict, evidence_oid: str) -> 
         return
     value = json.dumps({"key": link.oid, "evidence": evidence_oid}).encode()
     b.meta_put(TASK_NS, task_index_key(workflow, ev["task"], ev["run_id"]), value)
-    if ev["state"] == "success" and ev.get("cached_from") is None:
+    if ev["state"] == AttemptStatus.SUCCESS and ev.get("cached_from") is None:
         b.meta_put(CACHE_NS, link.oid, evidence_oid.encode())
 
 

@@ -142,6 +142,16 @@ class RunAlreadyTerminal(EngineError):
         super().__init__(f"run {run_id} is already {state}")
 
 
+class IllegalTransition(EngineError):
+    """A run or task state change the state machine does not allow (an engine bug)."""
+
+    def __init__(self, kind: str, old: str, new: str):
+        self.kind = kind
+        self.old = str(old)
+        self.new = str(new)
+        super().__init__(f"a {kind} cannot go from {self.old!r} to {self.new!r}")
+
+
 class BadCursor(EngineError, ValueError):
     def __init__(self, cursor: str):
         self.cursor = cursor

@@ -24,12 +24,12 @@ from .runstate import (
     INDEX_NS,
     QUEUE_NS,
     STATE_NS,
-    TASK_TERMINAL,
     RunState,
     index_entry,
     put_index,
     state_key,
 )
+from .states import TASK_TERMINAL, RunStatus, TaskStatus
 
 KILL_NS = "kill"
 
@@ -69,7 +69,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     with store.batch() as b:
         record_oid = b.put_object(record)
         run = RunState.new(run_id, record_oid, record, definition)
-        run.audit(b, at=at, actor=user, event="run_created", old=None, new="pending",
+        run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
         run.commit(b, at)
         b.meta_put(QUEUE_NS, run_id, b"1")
@@ -89,7 +89,7 @@ def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> Ru
     try:
         with store.batch() as b:
             b.meta_cas(QUEUE_NS, run_id, b"1", None)
-            end_run(run, b, at=at, actor=user, state="killed",
+            end_run(run, b, at=at, actor=user, state=RunStatus.KILLED,
                     reason=f"killed by {user} before it started")
             run.commit(b, at)
     except ConflictError:
@@ -110,14 +110,14 @@ def kill_request(store: ObjectStore, run_id: str) -> dict | None:
 
 
 def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
-            running_to: str = "failed") -> None:
+            running_to: TaskStatus = TaskStatus.FAILED) -> None:
     """Finish every open task (running → `running_to`, pending → skipped) and the run;
     the caller commits."""
     for name in run.order:
         entry = run.tasks[name]
         if entry.state in TASK_TERMINAL:
             continue
-        new = running_to if entry.state == "running" else "skipped"
+        new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
         run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
                   task=name, reason=reason)
         run.set_task(name, new)

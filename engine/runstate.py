@@ -21,6 +21,7 @@ from objstore import ObjectStore, RefNotFound, WriteBatch
 from .definition import topological_order
 from .errors import UnknownRun
 from .evidence import obj
+from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 
 BUCKET = 64
 RUN_PREFIX = "runs/"
@@ -29,8 +30,6 @@ INDEX_NS = "runs"
 # only the runs in that state. Written in the same batch as the INDEX_NS entry.
 STATE_NS = "runs-by-state"
 QUEUE_NS = "queue"
-TERMINAL = frozenset({"success", "failed", "killed"})
-TASK_TERMINAL = frozenset({"success", "failed", "skipped", "killed"})
 
 
 def run_ref(run_id: str) -> str:
@@ -39,7 +38,7 @@ def run_ref(run_id: str) -> str:
 
 @dataclass
 class TaskEntry:
-    state: str = "pending"
+    state: str = TaskStatus.PENDING
     attempts: list[str] = field(default_factory=list)
 
 
@@ -70,7 +69,7 @@ class RunState:
     def new(cls, run_id: str, record_oid: str, record: dict, definition: dict) -> RunState:
         order = topological_order(definition["tasks"])
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
-        return cls(run_id, record_oid, record, definition, "pending",
+        return cls(run_id, record_oid, record, definition, RunStatus.PENDING,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
                    dirty=set(range(n_buckets)), state_changed=True)
 
@@ -102,7 +101,9 @@ class RunState:
 
     # ---- changes ------------------------------------------------------------------
     def set_task(self, name: str, state: str) -> None:
-        self.tasks[name].state = state
+        """Move a task to `state`; IllegalTransition if its state machine forbids it."""
+        entry = self.tasks[name]
+        entry.state = task_transition(entry.state, state)
         self.dirty.add(self.position(name) // BUCKET)
 
     def position(self, name: str) -> int:
@@ -115,11 +116,12 @@ class RunState:
         self.dirty.add(self.position(name) // BUCKET)
 
     def set_state(self, state: str, at: str) -> None:
-        self.state = state
+        """Move the run to `state`; IllegalTransition if its state machine forbids it."""
+        self.state = run_transition(self.state, state)
         self.state_changed = True
-        if state == "running" and self.started_at is None:
+        if state == RunStatus.RUNNING and self.started_at is None:
             self.started_at = at
-        if state in TERMINAL:
+        if state in RUN_TERMINAL:
             self.ended_at = at
 
     def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
@@ -166,7 +168,7 @@ class RunState:
 
     @property
     def terminal(self) -> bool:
-        return self.state in TERMINAL
+        return self.state in RUN_TERMINAL
 
 
 def put_index(b: WriteBatch, run_id: str, record: dict, state: str, old: str | None) -> None:

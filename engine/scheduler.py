@@ -29,6 +29,7 @@ from .evidence import NO_CACHE, CacheFacts, record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request
 from .runstate import RunState
+from .states import AttemptStatus, RunStatus, TaskStatus, attempt_task_status
 from .tasks import build_spec
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class RunScheduler:
         self.ready: list[str] = []
         self.waiting: dict[str, int] = {}
         self.dependents: dict[str, list[str]] = {}
-        self.stopping: str | None = None  # "failed" | "killed"
+        self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
         self.killer: str | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.stop_reason: str | None = None
@@ -79,8 +80,8 @@ class RunScheduler:
         at = self.clock.stamp()
         with self.store.batch() as b:
             self.run.audit(b, at=at, actor=self.actor, event="run_state", old=self.run.state,
-                           new="running", reason="claimed by a worker")
-            self.run.set_state("running", at)
+                           new=RunStatus.RUNNING, reason="claimed by a worker")
+            self.run.set_state(RunStatus.RUNNING, at)
             self.run.commit(b, at)
         self.run.committed()
         return True
@@ -101,7 +102,7 @@ class RunScheduler:
         if self.on_step:
             self.on_step()
         finished = self.collect()
-        kill = None if self.stopping == "killed" else kill_request(self.store, self.run_id)
+        kill = None if self.stopping == RunStatus.KILLED else kill_request(self.store, self.run_id)
         to_start: list[Running] = []
         at = self.clock.stamp()
         try:
@@ -114,7 +115,7 @@ class RunScheduler:
                     self.record(b, self.running.pop(future), future, at)
                 if not self.stopping:
                     to_start = self.start_ready(b, at)
-                if not self.running and not to_start and self.run.state == "running":
+                if not self.running and not to_start and self.run.state == RunStatus.RUNNING:
                     self.finish(b, at)
                 self.run.commit(b, at)
         except ConflictError:
@@ -155,19 +156,19 @@ class RunScheduler:
         return list(done)
 
     def begin_kill(self, b, at: str, user: str) -> None:
-        self.stopping = "killed"
+        self.stopping = RunStatus.KILLED
         self.killer = user
         self.run.audit(b, at=at, actor=user, event="kill_requested", old=self.run.state,
-                       new="killed", reason=f"kill requested by {user}")
+                       new=RunStatus.KILLED, reason=f"kill requested by {user}")
         for item in self.running.values():
             item.cancel.set()
 
     def begin_stop(self, b, at: str) -> None:
         self.stop_noted = True
         if not self.stopping:
-            self.stopping = "failed"
+            self.stopping = RunStatus.FAILED
         self.run.audit(b, at=at, actor=self.actor, event="worker_stopping", old=self.run.state,
-                       new="failed", reason=self.stop_reason)
+                       new=RunStatus.FAILED, reason=self.stop_reason)
         for item in self.running.values():
             item.cancel.set()
 
@@ -180,9 +181,9 @@ class RunScheduler:
                                        self.run.definition, self.run.record["parameters"],
                                        self.results)
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
-                           old=self.run.tasks[name].state, new="running", task=name,
+                           old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
                            reason=f"attempt {attempt}")
-            self.run.set_task(name, "running")
+            self.run.set_task(name, TaskStatus.RUNNING)
             if not problem:
                 spec, problem = self.cache.pin(spec)
             cache = NO_CACHE if problem else self.cache_facts(b, spec, name)
@@ -210,8 +211,8 @@ class RunScheduler:
         if cache.cached_from is None:
             return False
         result = self.cache.hit_result(cache.cached_from, cache.looked_up_at, self.clock.now())
-        self.run.audit(b, at=at, actor=self.actor, event="cache_hit", old="running",
-                       new="success", task=name,
+        self.run.audit(b, at=at, actor=self.actor, event="cache_hit",
+                       old=TaskStatus.RUNNING, new=TaskStatus.SUCCESS, task=name,
                        reason=f"cache hit: reused evidence {cache.cached_from}")
         self.record_result(b, name, spec, result, at, cache)
         return True
@@ -219,7 +220,7 @@ class RunScheduler:
     def unstartable(self, problem: str) -> AttemptResult:
         empty = StoredText(self.store.put_blob(b""), 0, "")
         now = self.clock.now()
-        return AttemptResult(state="failed", exit_code=None, stdout=empty, stderr=empty,
+        return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty, stderr=empty,
                              started_at=now, ended_at=now, error=problem)
 
     def record(self, b, item: Running, future: Future, at: str) -> None:
@@ -238,22 +239,22 @@ class RunScheduler:
         task_cache.index_attempt(b, run.record["workflow"], ev, oid)
         lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]
-        state = result.state if result.state in ("success", "killed") else "failed"
+        state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
-        if state == "failed" and spec.attempt <= retries and not self.stopping:
-            run.audit(b, at=at, actor=self.actor, event="task_state", old="running",
-                      new="pending", task=name, reason=f"{reason}; retrying")
-            run.set_task(name, "pending")
+        if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:
+            run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                      new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying")
+            run.set_task(name, TaskStatus.PENDING)
             self.ready.append(name)
             return
-        run.audit(b, at=at, actor=self.actor, event="task_state", old="running", new=state,
-                  task=name, reason=None if state == "success" else reason)
+        run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                  new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)
         run.set_task(name, state)
-        if state == "success":
+        if state == TaskStatus.SUCCESS:
             self.results[name] = result
             self.release(name)
         elif not self.stopping:
-            self.stopping = "failed"
+            self.stopping = RunStatus.FAILED
 
     def release(self, name: str) -> None:
         for child in self.dependents[name]:
@@ -262,13 +263,14 @@ class RunScheduler:
                 self.ready.append(child)
 
     def finish(self, b, at: str) -> None:
-        if self.stopping == "killed":
-            state, actor, reason = "killed", self.killer, f"killed by {self.killer}"
-        elif self.stopping == "failed" or any(t.state != "success" for t in self.run.tasks.values()):
-            failed = [n for n in self.run.order if self.run.tasks[n].state == "failed"]
+        if self.stopping == RunStatus.KILLED:
+            state, actor, reason = RunStatus.KILLED, self.killer, f"killed by {self.killer}"
+        elif self.stopping == RunStatus.FAILED or any(
+                t.state != TaskStatus.SUCCESS for t in self.run.tasks.values()):
+            failed = [n for n in self.run.order if self.run.tasks[n].state == TaskStatus.FAILED]
             why = self.stop_reason if self.stop_noted else "task failed: " + ", ".join(failed[:5])
-            state, actor, reason = "failed", self.actor, why
+            state, actor, reason = RunStatus.FAILED, self.actor, why
         else:
-            state, actor, reason = "success", self.actor, None
+            state, actor, reason = RunStatus.SUCCESS, self.actor, None
         end_run(self.run, b, at=at, actor=actor, state=state, reason=reason or "all tasks succeeded",
-                running_to="killed")
+                running_to=TaskStatus.KILLED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from .runstate import TERMINAL
+from .states import RUN_TERMINAL
 
 Progress = Callable[[dict], None]
 
@@ -30,7 +30,7 @@ def poll_run(
         if on_progress is not None and seen != last:
             on_progress(run)
         last = seen
-        if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
+        if run["state"] in RUN_TERMINAL or (timeout is not None and waited >= timeout):
             return run
         if stop is not None and stop.is_set():
             return run

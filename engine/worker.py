@@ -28,6 +28,7 @@ from .lifeline import die_with_parent, stop_on_signals
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
+from .states import RunStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffix>"
@@ -133,11 +134,11 @@ class Worker:
         except CorruptObject as exc:  # never act on damaged bytes: end the run instead
             log.error("worker %s: run %s reads a damaged object: %s", self.worker_id, run_id, exc)
             self.fail_own(run_id, f"damaged object in the store: {exc}")
-            return "failed"
+            return RunStatus.FAILED
         except Exception as exc:  # an engine bug: never leave the run `running`
             log.exception("worker %s failed running %s", self.worker_id, run_id)
             self.fail_own(run_id, f"engine error: {type(exc).__name__}: {exc}")
-            return "failed"
+            return RunStatus.FAILED
         except BaseException as exc:
             self.fail_own(run_id, f"interrupted ({type(exc).__name__})")
             raise
@@ -190,7 +191,7 @@ class Worker:
         host, is gone (earlier versions released a lease without ending the run). A
         running run claimed elsewhere (arrived by sync) is not ours to end."""
         recovered = []
-        for run_id, _ in list(scan_index(self.store, "running", None)):
+        for run_id, _ in list(scan_index(self.store, RunStatus.RUNNING, None)):
             if self.store.meta_get(LEASE_NS, run_id) is not None:
                 continue
             claimer = claiming_worker(self.store, run_id)
@@ -213,9 +214,9 @@ class Worker:
             with self.store.batch() as b:
                 b.meta_cas(LEASE_NS, run_id, raw, None)
                 if not run.terminal:
-                    state = "killed" if kill else "failed"
+                    state = RunStatus.KILLED if kill else RunStatus.FAILED
                     end_run(run, b, at=at, actor=WORKER_ACTOR + self.worker_id, state=state,
-                            reason=reason, running_to="failed")
+                            reason=reason, running_to=TaskStatus.FAILED)
                     run.commit(b, at)
                 if kill:
                     b.meta_delete(KILL_NS, run_id)

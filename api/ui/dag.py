@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.definition import dependencies
+from engine.states import TaskStatus
 
 NODE_H = 50
 MIN_W, MAX_W, CHAR_W = 132, 232, 8
@@ -17,8 +18,8 @@ SWEEPS = 4
 MAX_DRAWN = 400  # beyond this a picture stops helping; the task table still lists all
 MAX_LABEL = 26
 
-STATE_MARKS = {"pending": "○", "running": "▶", "success": "✓", "failed": "✗",
-               "skipped": "–", "killed": "■"}
+STATE_MARKS = {TaskStatus.PENDING: "○", TaskStatus.RUNNING: "▶", TaskStatus.SUCCESS: "✓",
+               TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "–", TaskStatus.KILLED: "■"}
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def layout(order: list[str], tasks: dict, states: dict[str, str],
     for i, row in enumerate(rows):
         left = MARGIN + (widest - (len(row) * (width + H_GAP) - H_GAP)) // 2
         for k, name in enumerate(row):
-            nodes[name] = DagNode(name, states.get(name, "pending"), left + k * (width + H_GAP),
+            nodes[name] = DagNode(name, states.get(name, TaskStatus.PENDING), left + k * (width + H_GAP),
                                   MARGIN + i * (NODE_H + V_GAP), width, label_of(name),
                                   name in cached)
     return DagLayout([nodes[n] for n in order],
