@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from objstore import ObjectStore, RefNotFound, WriteBatch
 
-from .definition import topological_order
 from .errors import UnknownRun
 from .evidence import obj
 from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
+from .taskgraph import TaskGraph
 
 BUCKET = 64
 RUN_PREFIX = "runs/"
@@ -67,7 +67,7 @@ class RunState:
     # ---- building ---------------------------------------------------------------
     @classmethod
     def new(cls, run_id: str, record_oid: str, record: dict, definition: dict) -> RunState:
-        order = topological_order(definition["tasks"])
+        order = TaskGraph.of(definition["tasks"]).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
         return cls(run_id, record_oid, record, definition, RunStatus.PENDING,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,

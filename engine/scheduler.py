@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 
 from objstore import ConflictError, ObjectStore
 
@@ -23,13 +24,13 @@ from . import cache as task_cache
 from . import lineage
 from .cache import TaskCache
 from .clock import Clock
-from .definition import dependencies
 from .errors import LeaseLost
 from .evidence import NO_CACHE, CacheFacts, record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request
 from .runstate import RunState
 from .states import AttemptStatus, RunStatus, TaskStatus, attempt_task_status
+from .taskgraph import TaskGraph
 from .tasks import build_spec
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,8 @@ class RunScheduler:
         self.cache: TaskCache | None = None
         self.running: dict[Future, Running] = {}
         self.results: dict[str, AttemptResult] = {}
-        self.ready: list[str] = []
-        self.waiting: dict[str, int] = {}
-        self.dependents: dict[str, list[str]] = {}
+        self.ready: list[str] = []  # pop() takes the next task to start
+        self.steps: TopologicalSorter | None = None  # releases tasks as their needs succeed
         self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
         self.killer: str | None = None
         self.pool: ThreadPoolExecutor | None = None
@@ -87,15 +87,8 @@ class RunScheduler:
         return True
 
     def plan(self) -> None:
-        tasks = self.run.definition["tasks"]
-        deps = {name: dependencies(tasks[name]) for name in self.run.order}
-        self.dependents = {name: [] for name in self.run.order}
-        for name, ds in deps.items():
-            for dep in ds:
-                self.dependents[dep].append(name)
-        self.waiting = {name: len(ds) for name, ds in deps.items()}
-        self.ready = [name for name in self.run.order if not deps[name]]
-        self.ready.reverse()  # pop() takes them in topological order
+        self.steps = TaskGraph.of(self.run.definition["tasks"]).sorter(self.run.order)
+        self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
 
     def loop(self) -> bool:
         """One step. Returns True while the run goes on."""
@@ -257,10 +250,8 @@ class RunScheduler:
             self.stopping = RunStatus.FAILED
 
     def release(self, name: str) -> None:
-        for child in self.dependents[name]:
-            self.waiting[child] -= 1
-            if self.waiting[child] == 0:
-                self.ready.append(child)
+        self.steps.done(name)
+        self.ready.extend(self.steps.get_ready())
 
     def finish(self, b, at: str) -> None:
         if self.stopping == RunStatus.KILLED:

@@ -19,13 +19,13 @@ from objstore.ids import HASH_HEX_LEN
 from . import cache, compare, lineage, repeat, views
 from .audit import check_audit_chain
 from .clock import Clock
-from .definition import topological_order
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
 from .parameters import check_parameters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
+from .taskgraph import TaskGraph
 from .tasks import check_rendered_sizes
 from .waiting import Progress, poll_run
 from .workflows import WorkflowRegistry
@@ -70,7 +70,7 @@ class WorkflowService:
                       and self.store.get_object(head)["definition"].oid == oid)
         return {"name": name, "definition_hash": oid, "registered": registered,
                 "params": sorted(definition["params"]),
-                "tasks": topological_order(definition["tasks"])}
+                "tasks": TaskGraph.of(definition["tasks"]).order()}
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from objstore import ObjectStore
 
-from .definition import dependencies, references
+from .definition import references
 from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
 from .parameters import render_parameters
 from .runstate import RunState
+from .taskgraph import TaskGraph
 
 
 def run_view(run: RunState) -> dict:
@@ -90,6 +91,7 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
         return f"file:{oid}"
 
     evidence = last_evidence(store, run)
+    graph = TaskGraph.of(run.definition["tasks"])
     for name in run.order:
         task = run.definition["tasks"][name]
         used = {parts[1] for _, parts in references(task) if parts[0] == "params"}
@@ -97,7 +99,7 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
         edges += [{"from": f"param:{p}", "to": f"task:{name}", "kind": "input"} for p in sorted(used)]
         ev = evidence.get(name)
         if ev is None:
-            for dep in sorted(dependencies(task)):
+            for dep in graph.upstream(name):
                 edges.append({"from": f"task:{dep}", "to": f"task:{name}", "kind": "input"})
             continue
         for inp in ev["inputs"]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.definition import dependencies
 from engine.states import TaskStatus
+from engine.taskgraph import TaskGraph
 
 NODE_H = 50
 MIN_W, MAX_W, CHAR_W = 132, 232, 8
@@ -55,11 +55,6 @@ class DagLayout:
     width: int
     height: int
     layers: int
-
-
-def task_edges(tasks: dict) -> list[tuple[str, str]]:
-    """(dependency, task) pairs from the definition, in a stable order."""
-    return [(dep, name) for name in sorted(tasks) for dep in sorted(dependencies(tasks[name]))]
 
 
 def longest_path_layers(order: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -116,7 +111,7 @@ def layout(order: list[str], tasks: dict, states: dict[str, str],
     """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
     if not order or len(order) > MAX_DRAWN:
         return None
-    edges = task_edges(tasks)
+    edges = TaskGraph.of(tasks).edges()
     rows = order_layers(order, longest_path_layers(order, edges), edges)
     width = node_width(order)
     widest = max(len(r) for r in rows) * (width + H_GAP) - H_GAP
