@@ -66,15 +66,13 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
               "definition": obj(definition_oid), "engine_version": engine_version,
               "triggered_by": user, "created_at": at, "parameters": parameters, **(origin or {})}
-    with store.batch() as b:
-        record_oid = b.put_object(record)
-        run = RunState.new(run_id, record_oid, record, definition)
+    run = RunState.new(run_id, record, definition)
+    with run.change(store, at) as b:
+        run.record_oid = b.put_object(record)
         run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
-        run.commit(b, at)
         b.meta_put(QUEUE_NS, run_id, b"1")
         lineage.index_parameters(b, run_id, definition["params"], parameters)
-    run.committed()
     return run
 
 
@@ -87,14 +85,12 @@ def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> Ru
         return None
     at = clock.stamp()
     try:
-        with store.batch() as b:
+        with run.change(store, at) as b:
             b.meta_cas(QUEUE_NS, run_id, b"1", None)
             end_run(run, b, at=at, actor=user, state=RunStatus.KILLED,
                     reason=f"killed by {user} before it started")
-            run.commit(b, at)
     except ConflictError:
         return None  # claimed (or changed) meanwhile: the worker handles the kill
-    run.committed()
     return run
 
 
@@ -111,8 +107,8 @@ def kill_request(store: ObjectStore, run_id: str) -> dict | None:
 
 def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
             running_to: TaskStatus = TaskStatus.FAILED) -> None:
-    """Finish every open task (running → `running_to`, pending → skipped) and the run;
-    the caller commits."""
+    """Finish every open task (running → `running_to`, pending → skipped) and the run,
+    in the caller's `run.change()` batch `b`."""
     for name in run.order:
         entry = run.tasks[name]
         if entry.state in TASK_TERMINAL:

@@ -14,6 +14,8 @@ rewritten, so a scheduler step costs O(changed tasks + buckets), not O(all tasks
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from objstore import ObjectStore, RefNotFound, WriteBatch
@@ -61,15 +63,14 @@ class RunState:
     state_changed: bool = False
     indexed_state: str | None = None  # the state the list index holds for this run
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
-    _committed: str | None = field(default=None, repr=False)
-    _committed_state: str | None = field(default=None, repr=False)
 
     # ---- building ---------------------------------------------------------------
     @classmethod
-    def new(cls, run_id: str, record_oid: str, record: dict, definition: dict) -> RunState:
+    def new(cls, run_id: str, record: dict, definition: dict) -> RunState:
+        """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
         order = TaskGraph.of(definition["tasks"]).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
-        return cls(run_id, record_oid, record, definition, RunStatus.PENDING,
+        return cls(run_id, "", record, definition, RunStatus.PENDING,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
                    dirty=set(range(n_buckets)), state_changed=True)
 
@@ -135,7 +136,21 @@ class RunState:
         self.audit_count += 1
         return self.audit_head
 
-    def commit(self, b: WriteBatch, at: str) -> str:
+    @contextmanager
+    def change(self, store: ObjectStore, at: str) -> Iterator[WriteBatch]:
+        """A store batch for changes to this run. When the block ends without error the
+        run's new manifest (changed buckets, ref move by CAS, index) joins the batch, it is
+        written, and only then does the run take the new manifest as its own: the commit
+        cannot be half-done."""
+        with store.batch() as b:
+            yield b
+            new_oid = self._stage(b, at)
+        self.dirty.clear()
+        self.manifest_oid = new_oid
+        self.indexed_state = self.state
+        self.state_changed = False
+
+    def _stage(self, b: WriteBatch, at: str) -> str:
         """Add changed buckets, a new manifest, the ref move (CAS) and the index to `b`."""
         for i in sorted(self.dirty):
             names = self.order[i * BUCKET:(i + 1) * BUCKET]
@@ -143,7 +158,6 @@ class RunState:
                      "attempts": [obj(a) for a in self.tasks[n].attempts]} for n in names]
             self.bucket_oids[i] = b.put_object({"type": "run_tasks", "run_id": self.run_id,
                                                 "first": i * BUCKET, "tasks": rows})
-        self.dirty.clear()
         manifest = {"type": "run_manifest", "run_id": self.run_id, "run": obj(self.record_oid),
                     "workflow": self.record["workflow"], "state": self.state,
                     "started_at": self.started_at, "ended_at": self.ended_at,
@@ -156,15 +170,7 @@ class RunState:
         b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
         if self.state_changed:
             put_index(b, self.run_id, self.record, self.state, self.indexed_state)
-            self.state_changed = False
-        self._committed = new_oid
-        self._committed_state = self.state
         return new_oid
-
-    def committed(self) -> None:
-        """Call after the batch holding commit() was written."""
-        self.manifest_oid = self._committed
-        self.indexed_state = self._committed_state
 
     @property
     def terminal(self) -> bool:

@@ -78,12 +78,10 @@ class RunScheduler:
         self.cache = TaskCache(self.store, self.executor, self.run.record)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
         at = self.clock.stamp()
-        with self.store.batch() as b:
+        with self.run.change(self.store, at) as b:
             self.run.audit(b, at=at, actor=self.actor, event="run_state", old=self.run.state,
                            new=RunStatus.RUNNING, reason="claimed by a worker")
             self.run.set_state(RunStatus.RUNNING, at)
-            self.run.commit(b, at)
-        self.run.committed()
         return True
 
     def plan(self) -> None:
@@ -99,7 +97,7 @@ class RunScheduler:
         to_start: list[Running] = []
         at = self.clock.stamp()
         try:
-            with self.store.batch() as b:
+            with self.run.change(self.store, at) as b:
                 if kill:
                     self.begin_kill(b, at, kill["user"])
                 elif self.stop_reason and not self.stop_noted:
@@ -110,10 +108,8 @@ class RunScheduler:
                     to_start = self.start_ready(b, at)
                 if not self.running and not to_start and self.run.state == RunStatus.RUNNING:
                     self.finish(b, at)
-                self.run.commit(b, at)
         except ConflictError:
             raise LeaseLost(self.run_id) from None
-        self.run.committed()
         for item in to_start:
             self.running[self.pool.submit(self.executor.run, item.spec, self.store, item.cancel)] = item
         return not self.run.terminal

@@ -211,18 +211,17 @@ class Worker:
         reason = f"worker {lease.worker} stopped: {why}"
         kill = kill_request(self.store, run_id)
         try:
-            with self.store.batch() as b:
+            # an ended run only loses the dead worker's lease (and kill request)
+            with (self.store.batch() if run.terminal else run.change(self.store, at)) as b:
                 b.meta_cas(LEASE_NS, run_id, raw, None)
                 if not run.terminal:
                     state = RunStatus.KILLED if kill else RunStatus.FAILED
                     end_run(run, b, at=at, actor=WORKER_ACTOR + self.worker_id, state=state,
                             reason=reason, running_to=TaskStatus.FAILED)
-                    run.commit(b, at)
                 if kill:
                     b.meta_delete(KILL_NS, run_id)
         except ConflictError:
             return False  # another worker recovered it first
-        run.committed()
         log.warning("run %s ended %s: %s", run_id, run.state, reason)
         self.remove_leftovers(run_id)
         return True

@@ -138,9 +138,8 @@ def test_audit_page_says_when_the_chain_breaks(ui, session):
     head = ui.store.get_object(run.audit_head)
     # a forged trail: the same head event re-pointed at nothing, manifest moved to it
     forged = dict(head, prev=None)
-    with ui.store.batch() as b:
+    with run.change(ui.store, head["at"]) as b:
         run.audit_head = b.put_object(forged)
-        run.commit(b, head["at"])
     page = ui.get(f"/ui/runs/{run_id}/audit", session).text
     assert 'data-verified="false"' in page and "does not verify" in page
     assert "the chain has 1" in page
