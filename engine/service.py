@@ -39,7 +39,7 @@ def engine_version() -> str:
 
 
 class WorkflowService:
-    """`executor_factory` is used only when this process runs a run itself (`wait`)."""
+    """The engine.service_protocol.Service on a local store. `executor_factory` is used only when this process runs a run itself (`wait`)."""
 
     def __init__(self, store: ObjectStore, *, clock: Clock | None = None,
                  executor_factory: Callable[[], Executor] | None = None,
