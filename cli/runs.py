@@ -272,17 +272,26 @@ def logs(ctx: CliContext, run_id: str, task: str | None) -> None:
 @executor_options
 @pass_ctx
 def worker(ctx: CliContext, concurrency: int, workers: int, executor: ExecutorSettings) -> None:
-    """Engine workers alone: claim pending runs on --store and execute them (--executor)."""
+    """Engine workers alone: claim pending runs on --store and execute them (--executor).
+    With --workers N, N worker processes, each started and owned by cli/supervisor.py."""
     import logging
+    import os
 
     from engine.executor import check_executor
-    from engine.worker import serve_workers
+    from engine.worker import serve_worker
+
+    from .serving import engine_worker_argv
+    from .supervisor import run_engine_workers
 
     ctx.store()  # fail early with a readable line if there is no store
     factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
+    if workers > 1:
+        store = os.path.abspath(ctx.store_path)
+        argv = engine_worker_argv(store, executor, concurrency)
+        sys.exit(run_engine_workers(argv, workers, dict(os.environ, WFOBJ_STORE=store)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
-    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency)
+    serve_worker(ctx.store_path, factory, concurrency=concurrency)
 
 
 def register(group: click.Group) -> None:

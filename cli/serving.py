@@ -67,11 +67,12 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
             "--config", "python:api.gunicorn_hooks", "api.app:get_app()"]
 
 
-def engine_worker_argv(store_path: str, workers: int,
-                       executor: ExecutorSettings | None = None) -> list[str]:
-    """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
+def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
+                       concurrency: int | None = None) -> list[str]:
+    """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
+    extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers), *(executor or ExecutorSettings()).argv()]
+            "worker", "--workers", "1", *extra, *(executor or ExecutorSettings()).argv()]
 
 
 def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
@@ -126,9 +127,8 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                f"threads), then {engine_workers} engine worker(s) ({executor.kind} executor), "
                f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
-                     engine_argv=engine_worker_argv(store, engine_workers, executor)
-                     if engine_workers else None,
-                     env=dict(os.environ, WFOBJ_STORE=store))
+                     engine_argv=engine_worker_argv(store, executor),
+                     engine_workers=engine_workers, env=dict(os.environ, WFOBJ_STORE=store))
     sys.exit(serve_forever(listener, plan))
 
 

@@ -11,9 +11,7 @@ that notices its lease expired, with an audit entry naming the worker and why.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,7 +22,7 @@ from .clock import Clock
 from .errors import LeaseLost, UnknownRun
 from .executor import Executor
 from .leases import LEASE_NS, Lease, process_alive, this_host
-from .lifeline import die_with_parent, stop_on_signals
+from .lifeline import stop_on_signals
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
@@ -259,54 +257,12 @@ def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
     return None
 
 
-def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int = 1, concurrency: int = 4, stop: threading.Event | None = None) -> None:
-    """Run `workers` worker processes on the store at `store_path` until SIGINT/SIGTERM."""
-    if workers <= 1:
-        _serve_one(store_path, executor_factory, concurrency, stop)
-        return
-    procs = spawn_workers(store_path, executor_factory, workers=workers, concurrency=concurrency)
-
-    def forward(signum, _frame) -> None:  # each child winds its run down on SIGTERM
-        for proc in procs:
-            if proc.is_alive() and proc.pid:
-                os.kill(proc.pid, signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for proc in procs:
-            proc.join()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int, concurrency: int = 4) -> list[multiprocessing.Process]:
-    """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
-    cleanly on SIGTERM, which it also gets if this process dies. The caller joins them."""
-    ctx = multiprocessing.get_context("fork")
-    args = (os.getpid(), store_path, executor_factory, concurrency)
-    procs = [ctx.Process(target=_serve_child, args=args, name=f"wfobj-worker-{i}")
-             for i in range(workers)]
-    for proc in procs:
-        proc.start()
-    return procs
-
-
-def _serve_child(parent: int, store_path: str, executor_factory: Callable[[], Executor],
-                 concurrency: int) -> None:
-    die_with_parent(parent)  # a SIGKILLed parent must not leave its workers claiming runs
-    _serve_one(store_path, executor_factory, concurrency)
-
-
-def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
-               stop: threading.Event | None = None) -> None:
+def serve_worker(store_path: str, executor_factory: Callable[[], Executor], *,
+                 concurrency: int = 4) -> None:
+    """Run one worker on the store at `store_path` until SIGINT/SIGTERM (several worker
+    processes are started and owned by the CLI's supervisor, cli/supervisor.py)."""
     worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency)
-    if stop is not None:
-        worker.stop = stop
-    # a terminal's Ctrl-C reaches these processes and their parent's forwarded SIGTERM
-    # too: both only ask for the wind-down
+    # a terminal's Ctrl-C and the supervisor's SIGTERM both only ask for the wind-down
     with stop_on_signals(worker.stop, second_raises=False):
         log.info("worker %s serving %s", worker.worker_id, store_path)
         worker.serve()
