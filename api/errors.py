@@ -13,6 +13,7 @@ from engine.errors import (
     DefinitionError,
     DefinitionTooLarge,
     DocumentError,
+    InvalidStoredObject,
     NothingToRepeat,
     ParameterError,
     RenderedTooLarge,
@@ -39,6 +40,8 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_400, "Checksum mismatch"
     if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
         return falcon.HTTP_500, "Corrupt object"
+    if isinstance(exc, InvalidStoredObject):  # a stored object the engine cannot read
+        return falcon.HTTP_500, "Invalid stored object"
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat):
         return falcon.HTTP_409, "Conflict"
     if isinstance(exc, DefinitionTooLarge):

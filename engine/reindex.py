@@ -6,6 +6,7 @@ from __future__ import annotations
 from objstore import ObjectStore
 
 from . import cache, lineage
+from .model import TaskEvidence, read
 from .runs import index_run
 from .runstate import RunState
 
@@ -20,7 +21,7 @@ def index_run_everywhere(store: ObjectStore, run_id: str) -> bool:
         lineage.index_parameters(b, run_id, run.definition["params"], run.record["parameters"])
         for name in run.order:
             for oid in run.tasks[name].attempts:
-                ev = store.get_object(oid)
+                ev = read(store, oid, TaskEvidence)
                 cache.index_attempt(b, run.record["workflow"], ev, oid)
                 lineage.index_attempt(b, ev, oid)
     return True

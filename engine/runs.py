@@ -18,7 +18,7 @@ from objstore import ConflictError, ObjectStore
 
 from . import lineage
 from .clock import Clock, format_time
-from .errors import RunAlreadyTerminal
+from .errors import InvalidStoredObject, RunAlreadyTerminal
 from .evidence import obj
 from .runstate import (
     INDEX_NS,
@@ -122,10 +122,11 @@ def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
 
 
 def index_run(store: ObjectStore, run_id: str) -> bool:
-    """(Re)build the list index entry of a run from its ref; False if it has none."""
+    """(Re)build the list index entry of a run from its ref; False if it has none (or
+    what it points at is not a run the engine can read)."""
     try:
         run = RunState.load(store, run_id)
-    except KeyError:
+    except (KeyError, InvalidStoredObject):
         return False
     entry = index_entry(run.record, run.state)
     current = store.meta_get(INDEX_NS, run_id)

@@ -22,6 +22,7 @@ from objstore import ObjectStore, RefNotFound, WriteBatch
 
 from .errors import UnknownRun
 from .evidence import obj
+from .model import RunManifest, RunTasks, read
 from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 from .taskgraph import TaskGraph
 
@@ -88,17 +89,17 @@ class RunState:
     @classmethod
     def from_manifest(cls, store: ObjectStore, manifest_oid: str, *,
                       plan: bool = True) -> RunState:
-        m = store.get_object(manifest_oid)
-        record = store.get_object(m["run"].oid)
+        m = read(store, manifest_oid, RunManifest)
+        record = store.get_object(m.run.oid)
         definition = store.get_object(record["definition"].oid) if plan else {}
         tasks: dict[str, TaskEntry] = {}
-        for link in m["tasks"]:
-            for row in store.get_object(link.oid)["tasks"]:
+        for link in m.tasks:
+            for row in read(store, link.oid, RunTasks).tasks:
                 tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
-        return cls(m["run_id"], m["run"].oid, record, definition, m["state"], tasks,
-                   list(tasks), [link.oid for link in m["tasks"]], m.get("started_at"),
-                   m.get("ended_at"), m["audit"].oid if m.get("audit") else None,
-                   m.get("audit_count", 0), manifest_oid, indexed_state=m["state"])
+        return cls(m.run_id, m.run.oid, record, definition, m.state, tasks,
+                   list(tasks), [link.oid for link in m.tasks], m.started_at,
+                   m.ended_at, m.audit.oid if m.audit else None,
+                   m.audit_count, manifest_oid, indexed_state=m.state)
 
     # ---- changes ------------------------------------------------------------------
     def set_task(self, name: str, state: str) -> None:
@@ -156,17 +157,15 @@ class RunState:
             names = self.order[i * BUCKET:(i + 1) * BUCKET]
             rows = [{"name": n, "state": self.tasks[n].state,
                      "attempts": [obj(a) for a in self.tasks[n].attempts]} for n in names]
-            self.bucket_oids[i] = b.put_object({"type": "run_tasks", "run_id": self.run_id,
-                                                "first": i * BUCKET, "tasks": rows})
-        manifest = {"type": "run_manifest", "run_id": self.run_id, "run": obj(self.record_oid),
-                    "workflow": self.record["workflow"], "state": self.state,
-                    "started_at": self.started_at, "ended_at": self.ended_at,
-                    "tasks": [obj(o) for o in self.bucket_oids], "task_count": len(self.order),
-                    "audit": obj(self.audit_head), "audit_count": self.audit_count,
-                    "updated_at": at}
-        if self.manifest_oid:
-            manifest["previous"] = obj(self.manifest_oid)
-        new_oid = b.put_object(manifest)
+            bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
+            self.bucket_oids[i] = b.put_object(bucket.to_value())
+        manifest = RunManifest(
+            run_id=self.run_id, run=obj(self.record_oid), workflow=self.record["workflow"],
+            state=self.state, started_at=self.started_at, ended_at=self.ended_at,
+            tasks=[obj(o) for o in self.bucket_oids], task_count=len(self.order),
+            audit=obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
+            previous=obj(self.manifest_oid) if self.manifest_oid else None)
+        new_oid = b.put_object(manifest.to_value())
         b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
         if self.state_changed:
             put_index(b, self.run_id, self.record, self.state, self.indexed_state)

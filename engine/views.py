@@ -7,6 +7,7 @@ from objstore import ObjectStore
 from .definition import references
 from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
+from .model import TaskEvidence, read
 from .parameters import render_parameters
 from .runstate import RunState
 from .taskgraph import TaskGraph
@@ -64,15 +65,15 @@ def attempt_view(store: ObjectStore, run: RunState, task: str, attempt: int) -> 
     return view
 
 
-def last_evidence(store: ObjectStore, run: RunState) -> dict[str, dict]:
-    return {name: store.get_object(run.tasks[name].attempts[-1])
+def last_evidence(store: ObjectStore, run: RunState) -> dict[str, TaskEvidence]:
+    return {name: read(store, run.tasks[name].attempts[-1], TaskEvidence)
             for name in run.order if run.tasks[name].attempts}
 
 
 def files_view(store: ObjectStore, run: RunState) -> list[dict]:
     """Every file the run produced: the outputs of each task's last attempt."""
     return [{"task": name, "path": out["path"], "hash": out["blob"].oid, "size": out["size"]}
-            for name, ev in last_evidence(store, run).items() for out in ev["outputs"]]
+            for name, ev in last_evidence(store, run).items() for out in ev.outputs]
 
 
 def lineage_view(store: ObjectStore, run: RunState) -> dict:
@@ -102,10 +103,10 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
             for dep in graph.upstream(name):
                 edges.append({"from": f"task:{dep}", "to": f"task:{name}", "kind": "input"})
             continue
-        for inp in ev["inputs"]:
+        for inp in ev.inputs:
             edges.append({"from": file_node(inp["blob"].oid, inp["size"]), "to": f"task:{name}",
                           "kind": "input"})
-        for out in ev["outputs"]:
+        for out in ev.outputs:
             edges.append({"from": f"task:{name}", "to": file_node(out["blob"].oid, out["size"]),
                           "kind": "output", "path": out["path"]})
     return {"nodes": nodes + list(files.values()), "edges": edges}
@@ -133,10 +134,10 @@ def logs_view(store: ObjectStore, run: RunState, task: str) -> dict:
         raise UnknownTask(run.run_id, task)
     if not entry.attempts:
         return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
-    ev = store.get_object(entry.attempts[-1])
+    ev = read(store, entry.attempts[-1], TaskEvidence)
 
     def text(stream: dict) -> str:
         return b"".join(store.iter_blob(stream["blob"].oid)).decode("utf-8", errors="replace")
 
-    return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
-            "stderr": text(ev["stderr"])}
+    return {"task": task, "attempt": ev.attempt, "stdout": text(ev.stdout),
+            "stderr": text(ev.stderr)}

@@ -23,6 +23,7 @@ from .errors import LeaseLost, UnknownRun
 from .executor import Executor
 from .leases import LEASE_NS, Lease, process_alive, this_host
 from .lifeline import stop_on_signals
+from .model import RunManifest, read
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
@@ -242,8 +243,7 @@ class Worker:
 def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
     """The worker that last wrote to the run's audit trail, as a lease that has expired
     (worker ids are `host:pid:suffix`); None if no worker ever did."""
-    manifest = store.get_object(store.get_ref(run_ref(run_id)))
-    link = manifest.get("audit")
+    link = read(store, store.get_ref(run_ref(run_id)), RunManifest).audit
     while link is not None:
         event = store.get_object(link.oid)
         actor = event["actor"]

@@ -1,0 +1,145 @@
+"""Typed stored objects: one small class per object type the engine writes and reads back,
+each declaring its `type_name` and how it becomes a structured object (`to_value`) and
+back (`from_value`), all registered in TYPES (dulwich's ShaFile family is the model).
+
+Readers get attributes, not `obj["field"]`. A stored object with a field its class does not
+know, or without one it requires, fails with InvalidStoredObject naming its hash. Fields
+with a default were added after the first objects of their type were written: objects
+without them still read. Field layouts: docs/object-model.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar, Self, TypeVar
+
+from objstore import Link, ObjectStore
+
+from .errors import InvalidStoredObject
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Base of the typed objects: checking and converting the structured form."""
+
+    type_name: ClassVar[str]
+    # fields left out of the stored form while None (absent on the first of a chain)
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_value(cls, oid: str, value: Any) -> Self:
+        """The typed object of the structured `value` stored under `oid`."""
+        if not isinstance(value, dict) or value.get("type") != cls.type_name:
+            found = value.get("type") if isinstance(value, dict) else type(value).__name__
+            raise InvalidStoredObject(oid, cls.type_name, f"it is a {found!r}")
+        known, required = _layout(cls)
+        unknown = sorted(set(value) - known - {"type"})
+        if unknown:
+            raise InvalidStoredObject(oid, cls.type_name, "unknown field(s) " + ", ".join(unknown))
+        missing = sorted(required - set(value))
+        if missing:
+            raise InvalidStoredObject(oid, cls.type_name, "missing field(s) " + ", ".join(missing))
+        return cls(**{k: v for k, v in value.items() if k != "type"})
+
+    def to_value(self) -> dict:
+        """The structured object to store."""
+        value = {"type": self.type_name}
+        for f in fields(self):
+            item = getattr(self, f.name)
+            if item is not None or f.name not in self.omitted_when_none:
+                value[f.name] = item
+        return value
+
+
+@dataclass(frozen=True)
+class ImageFacts(StoredObject):
+    """What an image reference resolved to; attempts that ran the same image share it."""
+
+    type_name: ClassVar[str] = "image"
+    reference: str
+    image_id: str | None
+    digests: list[str]
+
+
+@dataclass(frozen=True)
+class TaskEvidence(StoredObject):
+    """One attempt of one task, whatever its outcome."""
+
+    type_name: ClassVar[str] = "task_evidence"
+    run_id: str
+    task: str
+    attempt: int
+    state: str
+    image: str
+    image_facts: Link
+    command: list[str]
+    env: dict[str, str]
+    workdir: str
+    inputs: list[dict]
+    outputs: list[dict]
+    vars: dict[str, str]
+    exit_code: int | None
+    stdout: dict
+    stderr: dict
+    started_at: str
+    ended_at: str
+    duration_s: str
+    host: dict[str, str]
+    error: str | None
+    # added after the first evidence was written
+    limits: dict | None = None
+    cache_key: Link | None = None
+    cached_from: Link | None = None
+    cache_reason: str | None = None
+    executor: dict | None = None
+
+
+@dataclass(frozen=True)
+class RunTasks(StoredObject):
+    """One bucket of a run's task table: [{"name", "state", "attempts": [→ evidence]}]."""
+
+    type_name: ClassVar[str] = "run_tasks"
+    run_id: str
+    first: int
+    tasks: list[dict]
+
+
+@dataclass(frozen=True)
+class RunManifest(StoredObject):
+    """The newest state of a run; `runs/<run_id>` points at it."""
+
+    type_name: ClassVar[str] = "run_manifest"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"previous"})
+    run_id: str
+    run: Link
+    state: str
+    tasks: list[Link]
+    workflow: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    task_count: int | None = None
+    audit: Link | None = None
+    audit_count: int = 0
+    updated_at: str | None = None
+    previous: Link | None = None
+
+
+@functools.cache
+def _layout(cls: type[StoredObject]) -> tuple[frozenset[str], frozenset[str]]:
+    """(every field name, the required ones) of a typed object class."""
+    own = fields(cls)
+    return (frozenset(f.name for f in own),
+            frozenset(f.name for f in own if f.default is MISSING and f.default_factory is MISSING))
+
+
+TYPES: tuple[type[StoredObject], ...] = (ImageFacts, TaskEvidence, RunTasks, RunManifest)
+BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
+
+
+T = TypeVar("T", bound=StoredObject)
+
+
+def read(store: ObjectStore, oid: str, cls: type[T]) -> T:
+    """The object `oid` as a `cls`, read through the store's verifying read path."""
+    return cls.from_value(oid, store.get_object(oid))
