@@ -23,7 +23,7 @@ from objstore import ObjectStore, WriteBatch
 from .definition import references
 from .evidence import blob
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
-from .model import ImageFacts, TaskEvidence, read
+from .model import ImageFacts, RunRecord, TaskEvidence, read
 from .states import AttemptStatus
 
 CACHE_NS = "cache"
@@ -39,9 +39,9 @@ class CachePolicy:
     pinned_from: str | None = None  # the run the pins come from
 
     @classmethod
-    def of_record(cls, record: dict) -> CachePolicy:
-        return cls(enabled=record.get("cache", True), pins=record.get("image_pins"),
-                   pinned_from=record.get("reproduces"))
+    def of_record(cls, record: RunRecord) -> CachePolicy:
+        return cls(enabled=record.cache if record.cache is not None else True,
+                   pins=record.image_pins, pinned_from=record.reproduces)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def differs(was: dict, now: dict) -> list[dict]:
 class TaskCache:
     """What the scheduler asks about one run: pin images, make keys, find hits."""
 
-    def __init__(self, store: ObjectStore, executor: Executor, record: dict) -> None:
+    def __init__(self, store: ObjectStore, executor: Executor, record: RunRecord) -> None:
         self.store = store
         self.executor = executor
         self.record = record
@@ -221,7 +221,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
            "cacheable": ev.cache_reason is None, "reason": ev.cache_reason,
            "nearest": None}
     if cached_from is None:
-        near = nearest(store, run.record["workflow"], task, run.run_id)
+        near = nearest(store, run.record.workflow, task, run.run_id)
         if near is not None:
             was = components(store.get_object(near["key"]))
             out["nearest"] = {"run_id": near["run_id"], "key": near["key"],

@@ -46,6 +46,6 @@ def compare_runs(store: ObjectStore, ra: RunState, rb: RunState) -> dict:
     names = list(ra.order) + [n for n in rb.order if n not in ra.tasks]
     tasks = [compare_task(store, ra, rb, n) for n in names]
     return {"a": ra.run_id, "b": rb.run_id,
-            "same_definition": ra.record["definition"].oid == rb.record["definition"].oid,
-            "same_parameters": ra.record["parameters"] == rb.record["parameters"],
+            "same_definition": ra.record.definition.oid == rb.record.definition.oid,
+            "same_parameters": ra.record.parameters == rb.record.parameters,
             "identical": all(t["same"] for t in tasks), "tasks": tasks}

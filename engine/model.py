@@ -26,6 +26,8 @@ class StoredObject:
     type_name: ClassVar[str]
     # fields left out of the stored form while None (absent on the first of a chain)
     omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+    # attribute -> stored field name, where the stored name is a Python keyword
+    stored_as: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def from_value(cls, oid: str, value: Any) -> Self:
@@ -33,14 +35,14 @@ class StoredObject:
         if not isinstance(value, dict) or value.get("type") != cls.type_name:
             found = value.get("type") if isinstance(value, dict) else type(value).__name__
             raise InvalidStoredObject(oid, cls.type_name, f"it is a {found!r}")
-        known, required = _layout(cls)
-        unknown = sorted(set(value) - known - {"type"})
+        attrs, required = _layout(cls)
+        unknown = sorted(set(value) - set(attrs) - {"type"})
         if unknown:
             raise InvalidStoredObject(oid, cls.type_name, "unknown field(s) " + ", ".join(unknown))
         missing = sorted(required - set(value))
         if missing:
             raise InvalidStoredObject(oid, cls.type_name, "missing field(s) " + ", ".join(missing))
-        return cls(**{k: v for k, v in value.items() if k != "type"})
+        return cls(**{attrs[k]: v for k, v in value.items() if k != "type"})
 
     def to_value(self) -> dict:
         """The structured object to store."""
@@ -48,7 +50,7 @@ class StoredObject:
         for f in fields(self):
             item = getattr(self, f.name)
             if item is not None or f.name not in self.omitted_when_none:
-                value[f.name] = item
+                value[self.stored_as.get(f.name, f.name)] = item
         return value
 
 
@@ -96,6 +98,27 @@ class TaskEvidence(StoredObject):
 
 
 @dataclass(frozen=True)
+class RunRecord(StoredObject):
+    """What a run is: written once, at trigger."""
+
+    type_name: ClassVar[str] = "run_record"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"cache", "resumes", "reproduces", "image_pins"})
+    run_id: str
+    workflow: str
+    definition: Link
+    engine_version: str
+    triggered_by: str
+    created_at: str
+    parameters: dict
+    # present only on runs that asked for them (docs/cache.md)
+    cache: bool | None = None
+    resumes: str | None = None
+    reproduces: str | None = None
+    image_pins: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class RunTasks(StoredObject):
     """One bucket of a run's task table: [{"name", "state", "attempts": [→ evidence]}]."""
 
@@ -103,6 +126,24 @@ class RunTasks(StoredObject):
     run_id: str
     first: int
     tasks: list[dict]
+
+
+@dataclass(frozen=True)
+class AuditEvent(StoredObject):
+    """One entry of a run's hash-chained audit trail; `prev` links the one before."""
+
+    type_name: ClassVar[str] = "audit_event"
+    stored_as: ClassVar[dict[str, str]] = {"from_": "from"}
+    run_id: str
+    seq: int
+    at: str
+    actor: str
+    event: str
+    from_: str | None
+    to: str | None
+    task: str | None
+    reason: str | None
+    prev: Link | None
 
 
 @dataclass(frozen=True)
@@ -126,14 +167,17 @@ class RunManifest(StoredObject):
 
 
 @functools.cache
-def _layout(cls: type[StoredObject]) -> tuple[frozenset[str], frozenset[str]]:
-    """(every field name, the required ones) of a typed object class."""
+def _layout(cls: type[StoredObject]) -> tuple[dict[str, str], frozenset[str]]:
+    """({stored field name: attribute}, the required stored names) of a typed class."""
     own = fields(cls)
-    return (frozenset(f.name for f in own),
-            frozenset(f.name for f in own if f.default is MISSING and f.default_factory is MISSING))
+    attrs = {cls.stored_as.get(f.name, f.name): f.name for f in own}
+    required = frozenset(cls.stored_as.get(f.name, f.name) for f in own
+                         if f.default is MISSING and f.default_factory is MISSING)
+    return attrs, required
 
 
-TYPES: tuple[type[StoredObject], ...] = (ImageFacts, TaskEvidence, RunTasks, RunManifest)
+TYPES: tuple[type[StoredObject], ...] = (ImageFacts, TaskEvidence, RunRecord, RunTasks,
+                                         AuditEvent, RunManifest)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 
 

@@ -20,6 +20,7 @@ from . import lineage
 from .clock import Clock, format_time
 from .errors import InvalidStoredObject, RunAlreadyTerminal
 from .evidence import obj
+from .model import RunRecord
 from .runstate import (
     INDEX_NS,
     QUEUE_NS,
@@ -63,12 +64,12 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     now = clock.now()
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
-    record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
-              "definition": obj(definition_oid), "engine_version": engine_version,
-              "triggered_by": user, "created_at": at, "parameters": parameters, **(origin or {})}
+    record = RunRecord(run_id=run_id, workflow=definition["name"],
+                       definition=obj(definition_oid), engine_version=engine_version,
+                       triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
     run = RunState.new(run_id, record, definition)
     with run.change(store, at) as b:
-        run.record_oid = b.put_object(record)
+        run.record_oid = b.put_object(record.to_value())
         run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
         b.meta_put(QUEUE_NS, run_id, b"1")

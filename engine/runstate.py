@@ -22,7 +22,7 @@ from objstore import ObjectStore, RefNotFound, WriteBatch
 
 from .errors import UnknownRun
 from .evidence import obj
-from .model import RunManifest, RunTasks, read
+from .model import AuditEvent, RunManifest, RunRecord, RunTasks, read
 from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 from .taskgraph import TaskGraph
 
@@ -49,7 +49,7 @@ class TaskEntry:
 class RunState:
     run_id: str
     record_oid: str
-    record: dict
+    record: RunRecord
     definition: dict
     state: str
     tasks: dict[str, TaskEntry]
@@ -67,7 +67,7 @@ class RunState:
 
     # ---- building ---------------------------------------------------------------
     @classmethod
-    def new(cls, run_id: str, record: dict, definition: dict) -> RunState:
+    def new(cls, run_id: str, record: RunRecord, definition: dict) -> RunState:
         """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
         order = TaskGraph.of(definition["tasks"]).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
@@ -90,8 +90,8 @@ class RunState:
     def from_manifest(cls, store: ObjectStore, manifest_oid: str, *,
                       plan: bool = True) -> RunState:
         m = read(store, manifest_oid, RunManifest)
-        record = store.get_object(m.run.oid)
-        definition = store.get_object(record["definition"].oid) if plan else {}
+        record = read(store, m.run.oid, RunRecord)
+        definition = store.get_object(record.definition.oid) if plan else {}
         tasks: dict[str, TaskEntry] = {}
         for link in m.tasks:
             for row in read(store, link.oid, RunTasks).tasks:
@@ -129,11 +129,10 @@ class RunState:
     def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
               new: str | None, task: str | None = None, reason: str | None = None) -> str:
         """Append one hash-chained audit event (linking the previous one) to `b`."""
-        event_obj = {"type": "audit_event", "run_id": self.run_id, "seq": self.audit_count + 1,
-                     "at": at, "actor": actor, "event": event, "from": old, "to": new,
-                     "task": task, "reason": reason,
-                     "prev": obj(self.audit_head) if self.audit_head else None}
-        self.audit_head = b.put_object(event_obj)
+        entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
+                           event=event, from_=old, to=new, task=task, reason=reason,
+                           prev=obj(self.audit_head) if self.audit_head else None)
+        self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1
         return self.audit_head
 
@@ -160,7 +159,7 @@ class RunState:
             bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
             self.bucket_oids[i] = b.put_object(bucket.to_value())
         manifest = RunManifest(
-            run_id=self.run_id, run=obj(self.record_oid), workflow=self.record["workflow"],
+            run_id=self.run_id, run=obj(self.record_oid), workflow=self.record.workflow,
             state=self.state, started_at=self.started_at, ended_at=self.ended_at,
             tasks=[obj(o) for o in self.bucket_oids], task_count=len(self.order),
             audit=obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
@@ -176,7 +175,8 @@ class RunState:
         return self.state in RUN_TERMINAL
 
 
-def put_index(b: WriteBatch, run_id: str, record: dict, state: str, old: str | None) -> None:
+def put_index(b: WriteBatch, run_id: str, record: RunRecord, state: str,
+              old: str | None) -> None:
     """Write a run's list-index entry and move it from `old`'s state key to `state`'s."""
     b.meta_put(INDEX_NS, run_id, index_entry(record, state))
     if old is not None and old != state:
@@ -188,6 +188,6 @@ def state_key(state: str, run_id: str) -> str:
     return f"{state}/{run_id}"
 
 
-def index_entry(record: dict, state: str) -> bytes:
-    return json.dumps({"workflow": record["workflow"], "state": state,
-                       "created_at": record["created_at"]}, separators=(",", ":")).encode()
+def index_entry(record: RunRecord, state: str) -> bytes:
+    return json.dumps({"workflow": record.workflow, "state": state,
+                       "created_at": record.created_at}, separators=(",", ":")).encode()

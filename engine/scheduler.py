@@ -167,7 +167,7 @@ class RunScheduler:
             name = self.ready.pop()
             attempt = len(self.run.tasks[name].attempts) + 1
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
-                                       self.run.definition, self.run.record["parameters"],
+                                       self.run.definition, self.run.record.parameters,
                                        self.results)
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
                            old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
@@ -225,7 +225,7 @@ class RunScheduler:
         run = self.run
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
-        task_cache.index_attempt(b, run.record["workflow"], ev, oid)
+        task_cache.index_attempt(b, run.record.workflow, ev, oid)
         lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]
         state = attempt_task_status(result.state)

@@ -132,8 +132,8 @@ class WorkflowService:
         return {"run_id": run.run_id, "reproduces": run_id, "state": run.state}
 
     def repeat(self, source: RunState, origin: dict, user: str) -> RunState:
-        return create_run(self.store, self.clock, definition_oid=source.record["definition"].oid,
-                          definition=source.definition, parameters=source.record["parameters"],
+        return create_run(self.store, self.clock, definition_oid=source.record.definition.oid,
+                          definition=source.definition, parameters=source.record.parameters,
                           user=user, engine_version=self.engine_version, origin=origin)
 
     def compare_runs(self, a: str, b: str) -> dict:

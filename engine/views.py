@@ -7,7 +7,7 @@ from objstore import ObjectStore
 from .definition import references
 from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
-from .model import TaskEvidence, read
+from .model import AuditEvent, TaskEvidence, read
 from .parameters import render_parameters
 from .runstate import RunState
 from .taskgraph import TaskGraph
@@ -16,15 +16,15 @@ from .taskgraph import TaskGraph
 def run_view(run: RunState) -> dict:
     rec = run.record
     return {
-        "run_id": run.run_id, "workflow": rec["workflow"],
-        "definition_hash": rec["definition"].oid, "engine_version": rec["engine_version"],
-        "triggered_by": rec["triggered_by"], "created_at": rec["created_at"],
+        "run_id": run.run_id, "workflow": rec.workflow,
+        "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
+        "triggered_by": rec.triggered_by, "created_at": rec.created_at,
         "started_at": run.started_at, "ended_at": run.ended_at,
-        "parameters": render_parameters(run.definition["params"], rec["parameters"]),
+        "parameters": render_parameters(run.definition["params"], rec.parameters),
         "state": run.state, "manifest_hash": run.manifest_oid,
         "tasks": {name: run.tasks[name].state for name in run.order},
-        "cache": rec.get("cache", True), "resumes": rec.get("resumes"),
-        "reproduces": rec.get("reproduces"),
+        "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
+        "reproduces": rec.reproduces,
     }
 
 
@@ -79,7 +79,7 @@ def files_view(store: ObjectStore, run: RunState) -> list[dict]:
 def lineage_view(store: ObjectStore, run: RunState) -> dict:
     """Params, tasks and files as nodes; `input` edges into tasks, `output` edges out."""
     params = run.definition["params"]
-    values = render_parameters(params, run.record["parameters"])
+    values = render_parameters(params, run.record.parameters)
     nodes = [{"id": f"param:{n}", "kind": "param", "name": n, "type": params[n]["type"],
               "value": values[n]} for n in params]
     nodes += [{"id": f"task:{n}", "kind": "task", "name": n, "state": run.tasks[n].state}
@@ -117,11 +117,11 @@ def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
     entries = []
     oid = run.audit_head
     while oid:
-        ev = store.get_object(oid)
-        prev = ev["prev"].oid if ev.get("prev") else None
-        entries.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"],
-                        "event": ev["event"], "from": ev["from"], "to": ev["to"],
-                        "task": ev["task"], "reason": ev["reason"], "hash": oid, "prev": prev})
+        ev = read(store, oid, AuditEvent)
+        prev = ev.prev.oid if ev.prev else None
+        entries.append({"seq": ev.seq, "at": ev.at, "actor": ev.actor, "event": ev.event,
+                        "from": ev.from_, "to": ev.to, "task": ev.task, "reason": ev.reason,
+                        "hash": oid, "prev": prev})
         oid = prev
     entries.reverse()
     return entries

@@ -23,7 +23,7 @@ from .errors import LeaseLost, UnknownRun
 from .executor import Executor
 from .leases import LEASE_NS, Lease, process_alive, this_host
 from .lifeline import stop_on_signals
-from .model import RunManifest, read
+from .model import AuditEvent, RunManifest, read
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
@@ -245,15 +245,15 @@ def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
     (worker ids are `host:pid:suffix`); None if no worker ever did."""
     link = read(store, store.get_ref(run_ref(run_id)), RunManifest).audit
     while link is not None:
-        event = store.get_object(link.oid)
-        actor = event["actor"]
+        event = read(store, link.oid, AuditEvent)
+        actor = event.actor
         if actor.startswith(WORKER_ACTOR):
             worker = actor[len(WORKER_ACTOR):]
             parts = worker.rsplit(":", 2)
             if len(parts) != 3 or not parts[1].isdigit():
                 return None  # a worker named by hand: where it ran is unknown
             return Lease(worker, int(parts[1]), parts[0], 0.0)
-        link = event.get("prev")
+        link = event.prev
     return None
 
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import InvalidStoredObject
-from engine.model import BY_NAME, TYPES, RunManifest, RunTasks, TaskEvidence, read
+from engine.model import (
+    BY_NAME,
+    TYPES,
+    AuditEvent,
+    RunManifest,
+    RunRecord,
+    RunTasks,
+    TaskEvidence,
+    read,
+)
 from engine.runstate import RunState, run_ref
 from tests.support_api import make_api
 from tests.support_engine import chain, run_with, service, trigger
@@ -21,7 +30,8 @@ def finished_run(store) -> RunState:
 
 def test_types_are_registered_once_by_name():
     assert len(BY_NAME) == len(TYPES)
-    assert set(BY_NAME) == {"image", "task_evidence", "run_tasks", "run_manifest"}
+    assert set(BY_NAME) == {"image", "task_evidence", "run_record", "run_tasks", "audit_event",
+                            "run_manifest"}
 
 
 def test_a_real_run_reads_back_as_typed_objects_that_round_trip(store):
@@ -35,6 +45,14 @@ def test_a_real_run_reads_back_as_typed_objects_that_round_trip(store):
     ev = read(store, run.tasks["b"].attempts[-1], TaskEvidence)
     assert (ev.task, ev.state, ev.attempt) == ("b", "success", 1)
     assert store.put_object(ev.to_value()) == run.tasks["b"].attempts[-1]  # same bytes
+    record = read(store, manifest.run.oid, RunRecord)
+    assert (record.run_id, record.cache, record.resumes) == (run.run_id, False, None)
+    assert "resumes" not in record.to_value() and store.put_object(record.to_value()) == (
+        manifest.run.oid)
+    head = read(store, manifest.audit.oid, AuditEvent)
+    assert (head.seq, head.from_, head.to) == (manifest.audit_count, "running", "success")
+    assert head.to_value()["from"] == "running" and "from_" not in head.to_value()
+    assert store.put_object(head.to_value()) == manifest.audit.oid
 
 
 def test_the_first_manifest_has_no_previous_field(store):
