@@ -98,6 +98,20 @@ class TaskEvidence(StoredObject):
 
 
 @dataclass(frozen=True)
+class WorkflowVersion(StoredObject):
+    """One registered version of a workflow; `workflows/<name>` points at the newest."""
+
+    type_name: ClassVar[str] = "workflow_version"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"previous"})
+    name: str
+    version: int
+    definition: Link
+    registered_by: str
+    registered_at: str
+    previous: Link | None = None
+
+
+@dataclass(frozen=True)
 class RunRecord(StoredObject):
     """What a run is: written once, at trigger."""
 
@@ -176,8 +190,8 @@ def _layout(cls: type[StoredObject]) -> tuple[dict[str, str], frozenset[str]]:
     return attrs, required
 
 
-TYPES: tuple[type[StoredObject], ...] = (ImageFacts, TaskEvidence, RunRecord, RunTasks,
-                                         AuditEvent, RunManifest)
+TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
+                                         RunTasks, AuditEvent, RunManifest)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 
 

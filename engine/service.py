@@ -21,6 +21,7 @@ from .audit import check_audit_chain
 from .clock import Clock
 from .errors import BadCursor, ExecutorUnavailable, RunAlreadyTerminal, UnknownRun, UnknownTask
 from .executor import Executor, check_executor
+from .model import WorkflowVersion, read
 from .parameters import check_parameters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
@@ -67,7 +68,7 @@ class WorkflowService:
         oid, definition = self.registry.validate(name, source, content_type)
         head = self.registry.head(name)
         registered = (head is not None
-                      and self.store.get_object(head)["definition"].oid == oid)
+                      and read(self.store, head, WorkflowVersion).definition.oid == oid)
         return {"name": name, "definition_hash": oid, "registered": registered,
                 "params": sorted(definition["params"]),
                 "tasks": TaskGraph.of(definition["tasks"]).order()}
@@ -76,22 +77,22 @@ class WorkflowService:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
         out = []
         for name, oid in self.registry.names():
-            version = self.store.get_object(oid)
-            out.append({"name": name, "definition_hash": version["definition"].oid,
-                        "version": version["version"], "updated_at": version["registered_at"]})
+            version = read(self.store, oid, WorkflowVersion)
+            out.append({"name": name, "definition_hash": version.definition.oid,
+                        "version": version.version, "updated_at": version.registered_at})
         return out
 
     def get_workflow(self, name: str) -> dict:
         """{"name", "definition_hash", "version", "definition"}"""
         _, version = self.registry.newest(name)
-        oid, definition = self.registry.definition(version["definition"].oid)
-        return {"name": name, "definition_hash": oid, "version": version["version"],
+        oid, definition = self.registry.definition(version.definition.oid)
+        return {"name": name, "definition_hash": oid, "version": version.version,
                 "definition": definition_json(definition)}
 
     def workflow_versions(self, name: str) -> list[dict]:
         """[{"version", "definition_hash", "registered_by", "registered_at"}], newest first"""
-        return [{"version": v["version"], "definition_hash": v["definition"].oid,
-                 "registered_by": v["registered_by"], "registered_at": v["registered_at"]}
+        return [{"version": v.version, "definition_hash": v.definition.oid,
+                 "registered_by": v.registered_by, "registered_at": v.registered_at}
                 for v in self.registry.history(name)]
 
     def get_definition(self, definition_hash: str) -> dict:
@@ -108,7 +109,7 @@ class WorkflowService:
             raise ValueError("trigger needs exactly one of name and definition_hash")
         if name is not None:
             _, version = self.registry.newest(name)
-            definition_hash = version["definition"].oid
+            definition_hash = version.definition.oid
         oid, definition = self.registry.definition(definition_hash)
         values = check_parameters(definition["params"], parameters, self.store)
         check_rendered_sizes(definition, values)

@@ -15,6 +15,7 @@ from engine.model import (
     RunRecord,
     RunTasks,
     TaskEvidence,
+    WorkflowVersion,
     read,
 )
 from engine.runstate import RunState, run_ref
@@ -30,8 +31,20 @@ def finished_run(store) -> RunState:
 
 def test_types_are_registered_once_by_name():
     assert len(BY_NAME) == len(TYPES)
-    assert set(BY_NAME) == {"image", "task_evidence", "run_record", "run_tasks", "audit_event",
-                            "run_manifest"}
+    assert set(BY_NAME) == {"workflow_version", "image", "task_evidence", "run_record",
+                            "run_tasks", "audit_event", "run_manifest"}
+
+
+def test_workflow_versions_read_back_typed_and_chain(store):
+    svc = service(store)
+    svc.apply_workflow("wf", chain("a"), user="alice")
+    svc.apply_workflow("wf", chain("a", "b"), user="bob")
+    head = read(store, store.get_ref("workflows/wf"), WorkflowVersion)
+    assert (head.name, head.version, head.registered_by) == ("wf", 2, "bob")
+    first = read(store, head.previous.oid, WorkflowVersion)
+    assert (first.version, first.previous) == (1, None)
+    assert "previous" not in first.to_value()
+    assert store.put_object(head.to_value()) == store.get_ref("workflows/wf")
 
 
 def test_a_real_run_reads_back_as_typed_objects_that_round_trip(store):
