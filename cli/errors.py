@@ -1,11 +1,15 @@
-"""Errors of the CLI's own parts, under wfobj's one root (the CLI prints them in one line)."""
+"""Errors of the command line itself (not of the library it calls), under one root."""
 
 from __future__ import annotations
 
-from objstore import WfobjError
+from objstore.errors import WfobjError
 
 
-class HttpError(WfobjError):
+class CliError(WfobjError):
+    """Root of command-line errors."""
+
+
+class HttpError(CliError):
     """A wfobj server answered with an error (`status`, and the `title` and `description`
     of the API's JSON error shape), or could not be reached (`status` None)."""
 
