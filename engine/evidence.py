@@ -63,7 +63,7 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
     """The `task_evidence` object of one attempt; links its image facts and every blob."""
     duration = (result.ended_at - result.started_at).total_seconds()
     return TaskEvidence(
-        run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=result.state,
+        run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=str(result.state),
         image=spec.image, image_facts=obj(image),
         command=list(spec.command), env=dict(spec.env), workdir=result.workdir,
         inputs=[{"name": f.name, "path": f"/in/{f.name}", "blob": blob(f.oid), "size": f.size}

@@ -47,10 +47,10 @@ class StoredObject:
     def to_value(self) -> dict:
         """The structured object to store."""
         value = {"type": self.type_name}
-        for f in fields(self):
-            item = getattr(self, f.name)
-            if item is not None or f.name not in self.omitted_when_none:
-                value[self.stored_as.get(f.name, f.name)] = item
+        for attr, stored, omissible in _stored_fields(type(self)):
+            item = getattr(self, attr)
+            if item is not None or not omissible:
+                value[stored] = item
         return value
 
 
@@ -188,6 +188,13 @@ def _layout(cls: type[StoredObject]) -> tuple[dict[str, str], frozenset[str]]:
     required = frozenset(cls.stored_as.get(f.name, f.name) for f in own
                          if f.default is MISSING and f.default_factory is MISSING)
     return attrs, required
+
+
+@functools.cache
+def _stored_fields(cls: type[StoredObject]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, stored field name, left out while None) of each field of a class."""
+    return tuple((f.name, cls.stored_as.get(f.name, f.name), f.name in cls.omitted_when_none)
+                 for f in fields(cls))
 
 
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,

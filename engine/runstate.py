@@ -41,7 +41,7 @@ def run_ref(run_id: str) -> str:
 
 @dataclass
 class TaskEntry:
-    state: str = TaskStatus.PENDING
+    state: str = TaskStatus.PENDING.value
     attempts: list[str] = field(default_factory=list)
 
 
@@ -71,7 +71,7 @@ class RunState:
         """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
         order = TaskGraph.of(definition["tasks"]).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
-        return cls(run_id, "", record, definition, RunStatus.PENDING,
+        return cls(run_id, "", record, definition, RunStatus.PENDING.value,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
                    dirty=set(range(n_buckets)), state_changed=True)
 
@@ -130,7 +130,8 @@ class RunState:
               new: str | None, task: str | None = None, reason: str | None = None) -> str:
         """Append one hash-chained audit event (linking the previous one) to `b`."""
         entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
-                           event=event, from_=old, to=new, task=task, reason=reason,
+                           event=event, from_=None if old is None else str(old),
+                           to=None if new is None else str(new), task=task, reason=reason,
                            prev=obj(self.audit_head) if self.audit_head else None)
         self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1

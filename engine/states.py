@@ -59,25 +59,29 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 
-def run_transition(old: str, new: str) -> RunStatus:
-    """`new` as a RunStatus, if a run may move to it from `old`; else IllegalTransition."""
-    return _checked("run", RUN_TRANSITIONS, RunStatus, old, new)
+def run_transition(old: str, new: str) -> str:
+    """`new` as the plain string stored objects hold, if a run may move to it from `old`;
+    else IllegalTransition."""
+    return _checked("run", RUN_TRANSITIONS, old, new)
 
 
-def task_transition(old: str, new: str) -> TaskStatus:
-    """`new` as a TaskStatus, if a task may move to it from `old`; else IllegalTransition."""
-    return _checked("task", TASK_TRANSITIONS, TaskStatus, old, new)
+def task_transition(old: str, new: str) -> str:
+    """`new` as the plain string stored objects hold, if a task may move to it from
+    `old`; else IllegalTransition."""
+    return _checked("task", TASK_TRANSITIONS, old, new)
 
 
-def _checked(kind: str, allowed: dict, status: type[StrEnum], old: str, new: str):
-    if old not in allowed or new not in allowed or status(new) not in allowed[status(old)]:
+def _checked(kind: str, allowed: dict[StrEnum, frozenset], old: str, new: str) -> str:
+    # a StrEnum hashes and compares as its string: plain strings look up directly
+    targets = allowed.get(old)
+    if targets is None or new not in targets:
         raise IllegalTransition(kind, old, new)
-    return status(new)
+    return str(new)
 
 
 def attempt_task_status(state: str) -> TaskStatus:
     """The task state an attempt's outcome leads to: success and killed carry over,
     anything else is a failure."""
-    if state in (AttemptStatus.SUCCESS, AttemptStatus.KILLED):
-        return TaskStatus(state)
-    return TaskStatus.FAILED
+    if state == AttemptStatus.SUCCESS:
+        return TaskStatus.SUCCESS
+    return TaskStatus.KILLED if state == AttemptStatus.KILLED else TaskStatus.FAILED
