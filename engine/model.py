@@ -35,22 +35,32 @@ class StoredObject:
         if not isinstance(value, dict) or value.get("type") != cls.type_name:
             found = value.get("type") if isinstance(value, dict) else type(value).__name__
             raise InvalidStoredObject(oid, cls.type_name, f"it is a {found!r}")
-        attrs, required = _layout(cls)
-        unknown = sorted(set(value) - set(attrs) - {"type"})
-        if unknown:
-            raise InvalidStoredObject(oid, cls.type_name, "unknown field(s) " + ", ".join(unknown))
-        missing = sorted(required - set(value))
-        if missing:
-            raise InvalidStoredObject(oid, cls.type_name, "missing field(s) " + ", ".join(missing))
-        return cls(**{attrs[k]: v for k, v in value.items() if k != "type"})
+        layout = _layout(cls)
+        keys = value.keys()
+        if not keys <= layout.known:
+            unknown = ", ".join(sorted(keys - layout.known))
+            raise InvalidStoredObject(oid, cls.type_name, f"unknown field(s) {unknown}")
+        if not layout.required <= keys:
+            missing = ", ".join(sorted(layout.required - keys))
+            raise InvalidStoredObject(oid, cls.type_name, f"missing field(s) {missing}")
+        fields_ = {**layout.defaults, **value}
+        del fields_["type"]
+        for stored, attr in layout.renamed:
+            fields_[attr] = fields_.pop(stored)
+        # every field is checked above: fill the instance directly (readers are hot paths,
+        # and a frozen dataclass's __init__ sets each field through object.__setattr__)
+        obj = object.__new__(cls)
+        obj.__dict__.update(fields_)
+        return obj
 
     def to_value(self) -> dict:
         """The structured object to store."""
-        value = {"type": self.type_name}
-        for attr, stored, omissible in _stored_fields(type(self)):
-            item = getattr(self, attr)
-            if item is not None or not omissible:
-                value[stored] = item
+        value = {"type": self.type_name, **self.__dict__}  # the fields, copied at C speed
+        for attr in self.omitted_when_none:
+            if value[attr] is None:
+                del value[attr]
+        for attr, stored in self.stored_as.items():
+            value[stored] = value.pop(attr)
         return value
 
 
@@ -180,21 +190,25 @@ class RunManifest(StoredObject):
     previous: Link | None = None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    known: frozenset[str]  # stored field names, "type" included
+    required: frozenset[str]
+    defaults: dict[str, Any]  # by stored name, for fields older objects may lack
+    renamed: tuple[tuple[str, str], ...]  # (stored name, attribute)
+
+
 @functools.cache
-def _layout(cls: type[StoredObject]) -> tuple[dict[str, str], frozenset[str]]:
-    """({stored field name: attribute}, the required stored names) of a typed class."""
+def _layout(cls: type[StoredObject]) -> _Layout:
+    """How a typed class's fields are stored."""
     own = fields(cls)
-    attrs = {cls.stored_as.get(f.name, f.name): f.name for f in own}
-    required = frozenset(cls.stored_as.get(f.name, f.name) for f in own
-                         if f.default is MISSING and f.default_factory is MISSING)
-    return attrs, required
-
-
-@functools.cache
-def _stored_fields(cls: type[StoredObject]) -> tuple[tuple[str, str, bool], ...]:
-    """(attribute, stored field name, left out while None) of each field of a class."""
-    return tuple((f.name, cls.stored_as.get(f.name, f.name), f.name in cls.omitted_when_none)
-                 for f in fields(cls))
+    stored = {f.name: cls.stored_as.get(f.name, f.name) for f in own}
+    return _Layout(
+        known=frozenset(stored.values()) | {"type"},
+        required=frozenset(stored[f.name] for f in own
+                           if f.default is MISSING and f.default_factory is MISSING),
+        defaults={stored[f.name]: f.default for f in own if f.default is not MISSING},
+        renamed=tuple((s, a) for a, s in stored.items() if s != a))
 
 
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
