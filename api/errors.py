@@ -13,6 +13,7 @@ from engine.errors import (
     DefinitionError,
     DefinitionTooLarge,
     DocumentError,
+    InvalidStoredObject,
     NoSigningKey,
     NothingToRepeat,
     ParameterError,
@@ -41,6 +42,8 @@ def _status_of(exc: WfobjError) -> tuple[str, str]:
         return falcon.HTTP_400, "Checksum mismatch"
     if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
         return falcon.HTTP_500, "Corrupt object"
+    if isinstance(exc, InvalidStoredObject):  # a stored object the engine cannot read
+        return falcon.HTTP_500, "Invalid stored object"
     if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat
                   | RunNotEnded | NoSigningKey):
         return falcon.HTTP_409, "Conflict"

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.definition import NAME_RE
 from engine.live_logs import FOLLOW_WAIT_S
+from engine.states import RunStatus, TaskStatus
 
 S = dict[str, Any]
 
@@ -41,7 +42,8 @@ LIMITS: S = {"type": ["object", "null"], "required": ["memory", "pids", "cpus"],
 # where an attempt ran (docs/executors.md)
 EXECUTOR: S = {"type": "object", "required": ["kind"], "properties": {
     "kind": {"type": "string", "enum": ["local", "slurm"]}, "job_id": NSTR, "node": NSTR}}
-STATE = {"type": "string", "enum": ["pending", "running", "success", "failed", "killed"]}
+STATE = {"type": "string", "enum": [str(s) for s in RunStatus]}
+TASK_STATE = {"type": "string", "enum": [str(s) for s in TaskStatus]}
 
 SCHEMAS: dict[str, S] = {
     "Error": ERROR,
@@ -72,12 +74,12 @@ SCHEMAS: dict[str, S] = {
                 run_id=STR, workflow=STR, definition_hash=HASH, engine_version=STR,
                 triggered_by=STR, created_at=TIME, started_at=NSTR, ended_at=NSTR,
                 parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
-                tasks={"type": "object", "additionalProperties": STR},
+                tasks={"type": "object", "additionalProperties": TASK_STATE},
                 cache={"type": "boolean"}, resumes={**RUN_ID, "type": ["string", "null"]},
                 reproduces={**RUN_ID, "type": ["string", "null"]}),
     "RunPage": _obj("runs", "next_cursor", runs=_arr({"$ref": "#/components/schemas/Run"}),
                     next_cursor=NSTR),
-    "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=STR,
+    "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=TASK_STATE,
                      attempt={"type": "integer"}, evidence_hash=NHASH, image=STR, image_id=NSTR,
                      command=_arr(STR), env={"type": "object"}, inputs=_arr(ANY),
                      outputs=_arr(ANY), vars={"type": "object"},

@@ -11,8 +11,8 @@ from engine.errors import excerpt
 from engine.exports import check_format
 from engine.live_logs import FOLLOW_WAIT_S
 from engine.run_ids import PREFIX_RE
-from engine.runstate import RUN_STATES
 from engine.service import WorkflowService
+from engine.states import RunStatus
 
 from .auth import BEARER_OR_SESSION
 from .params import int_query, name_param, run_id_param
@@ -40,10 +40,10 @@ class RunList:
                             "lower-case run id (hex digits and '-', at most 36)")
         if workflow is not None:
             name_param(workflow)
-        if state is not None and state not in RUN_STATES:
+        if state is not None and state not in set(RunStatus):
             raise falcon.HTTPBadRequest(
                 title="Invalid state",
-                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RUN_STATES))
+                description=f"invalid state {excerpt(state)}: one of " + ", ".join(RunStatus))
         if cursor == "":
             raise falcon.HTTPBadRequest(title="Invalid cursor",
                                         description="cursor is empty: pass a next_cursor")

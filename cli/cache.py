@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from engine.states import RunStatus
+
 from .context import CliContext, json_option, pass_ctx
 from .human import shown
 from .runs import run, wait_for
@@ -66,7 +68,7 @@ def resume(ctx: CliContext, run_id: str, wait: bool) -> None:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']} (resumes {run_id})"))
         return
     ctx.emit(final, lambda r: click.echo(f"{r['run_id']} {r['state']} (resumes {run_id})"))
-    if final["state"] != "success":
+    if final["state"] != RunStatus.SUCCESS:
         sys.exit(1)
 
 

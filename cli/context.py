@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, parse_limits
+from engine.service_protocol import Service
 from objstore import ObjectStore, open_store
 
 
@@ -32,8 +33,8 @@ class CliContext:
             self._store = open_store(self.store_path)
         return self._store
 
-    def service(self) -> Any:
-        """The WorkflowService the workflow/run commands call. Local store mode: an engine
+    def service(self) -> Service:
+        """The Service the workflow/run commands call. Local store mode: an engine
         service on --store whose `wait` runs a run in-process with the Docker executor.
         With --server: the same methods over HTTP (cli/remote.py), as the --token's user."""
         if self.server:

@@ -22,24 +22,12 @@ from engine.exports import SUFFIXES, Export
 from engine.exports.signing import PublicKey
 from engine.exports.verify import verify_attestation
 from engine.waiting import Progress, poll_run
-from objstore import ChecksumMismatch, WfobjError
+from objstore import ChecksumMismatch
 
-USER_AGENT = "wfobj-cli"
-TIMEOUT_S = 60
+from .errors import HttpError
+from .http_client import HttpClient
 
-
-class ApiError(WfobjError):
-    """An error answer from the server: status plus its {"title", "description"}."""
-
-    def __init__(self, status: int, title: str, description: str):
-        self.status, self.title, self.description = status, title, description
-        super().__init__(f"{description} (HTTP {status} {title})")
-
-
-class ServerUnreachable(WfobjError):
-    def __init__(self, url: str, reason: str):
-        self.url, self.reason = url, reason
-        super().__init__(f"cannot reach {url}: {reason}")
+TIMEOUT_S = (10, 60)  # connect, read: API calls answer quickly
 
 
 def _seg(value: str) -> str:
@@ -48,40 +36,23 @@ def _seg(value: str) -> str:
 
 
 class RemoteService:
-    """WorkflowService over HTTP (docs/api.md)."""
+    """The engine.service_protocol.Service over HTTP (docs/api.md)."""
 
     def __init__(self, url: str, token: str | None, *, session: requests.Session | None = None,
-                 timeout: float = TIMEOUT_S) -> None:
-        self.url = url.rstrip("/")
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
-        self.timeout = timeout
-
-    # transport ------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        try:
-            resp = self.session.request(method, self.url + path, timeout=self.timeout, **kw)
-        except requests.RequestException as exc:
-            raise ServerUnreachable(self.url, str(exc)) from None
-        if resp.status_code >= 400:
-            raise _api_error(resp)
-        return resp
-
-    def _json(self, method: str, path: str, **kw: Any) -> Any:
-        return self._request(method, path, **kw).json()
+                 timeout: float | tuple[float, float] = TIMEOUT_S) -> None:
+        self.http = HttpClient(url, token, session=session, timeout=timeout)
+        self.url = self.http.url
 
     # health ---------------------------------------------------------------------------
     def health(self) -> dict:
-        return self._json("GET", "/api/health")
+        return self.http.json("GET", "/api/health")
 
     # workflows ------------------------------------------------------------------------
     def apply_workflow(self, name: str, source: str | bytes | dict, *, user: str | None = None,
                        content_type: str = "application/json") -> tuple[dict, bool]:
         if isinstance(source, dict):
             source, content_type = json.dumps(source), "application/json"
-        resp = self._request("PUT", f"/api/workflows/{_seg(name)}", data=source,
+        resp = self.http.request("PUT", f"/api/workflows/{_seg(name)}", data=source,
                              headers={"Content-Type": content_type})
         return resp.json(), resp.status_code == 201
 
@@ -89,20 +60,20 @@ class RemoteService:
                           content_type: str = "application/json") -> dict:
         if isinstance(source, dict):
             source, content_type = json.dumps(source), "application/json"
-        return self._json("POST", f"/api/workflows/{_seg(name)}/validate", data=source,
+        return self.http.json("POST", f"/api/workflows/{_seg(name)}/validate", data=source,
                           headers={"Content-Type": content_type})
 
     def list_workflows(self) -> list[dict]:
-        return self._json("GET", "/api/workflows")
+        return self.http.json("GET", "/api/workflows")
 
     def get_workflow(self, name: str) -> dict:
-        return self._json("GET", f"/api/workflows/{_seg(name)}")
+        return self.http.json("GET", f"/api/workflows/{_seg(name)}")
 
     def workflow_versions(self, name: str) -> list[dict]:
-        return self._json("GET", f"/api/workflows/{_seg(name)}/versions")
+        return self.http.json("GET", f"/api/workflows/{_seg(name)}/versions")
 
     def get_definition(self, definition_hash: str) -> dict:
-        return self._json("GET", f"/api/workflows/by-hash/{_seg(definition_hash)}")
+        return self.http.json("GET", f"/api/workflows/by-hash/{_seg(definition_hash)}")
 
     # runs -----------------------------------------------------------------------------
     def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
@@ -113,25 +84,25 @@ class RemoteService:
         path = (f"/api/workflows/{_seg(name)}/trigger" if name is not None
                 else f"/api/workflows/by-hash/{_seg(definition_hash)}/trigger")
         body = {"parameters": parameters or {}, **({} if cache else {"cache": False})}
-        return self._json("POST", path, json=body)
+        return self.http.json("POST", path, json=body)
 
     def resume(self, run_id: str, *, user: str | None = None) -> dict:
-        return self._json("POST", f"/api/runs/{_seg(run_id)}/resume")
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/resume")
 
     def reproduce(self, run_id: str, *, user: str | None = None) -> dict:
-        return self._json("POST", f"/api/runs/{_seg(run_id)}/reproduce")
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/reproduce")
 
     def compare_runs(self, a: str, b: str) -> dict:
-        return self._json("GET", f"/api/runs/{_seg(a)}/compare/{_seg(b)}")
+        return self.http.json("GET", f"/api/runs/{_seg(a)}/compare/{_seg(b)}")
 
     def explain_task(self, run_id: str, task: str) -> dict:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/cache")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/cache")
 
     def file_info(self, oid: str) -> dict:
-        return self._json("GET", f"/api/files/{_seg(oid)}")
+        return self.http.json("GET", f"/api/files/{_seg(oid)}")
 
     def file_lineage(self, oid: str, *, direction: str = "up", depth: int = 10) -> dict:
-        return self._json("GET", f"/api/files/{_seg(oid)}/lineage",
+        return self.http.json("GET", f"/api/files/{_seg(oid)}/lineage",
                           params={"direction": direction, "depth": depth})
 
     def list_runs(self, *, workflow: str | None = None, state: str | None = None,
@@ -140,38 +111,38 @@ class RemoteService:
         query = {k: v for k, v in {"workflow": workflow, "state": state, "limit": limit,
                                    "cursor": cursor, "id_prefix": id_prefix}.items()
                  if v is not None}
-        return self._json("GET", "/api/runs", params=query)
+        return self.http.json("GET", "/api/runs", params=query)
 
     def get_run(self, run_id: str) -> dict:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}")
 
     def run_tasks(self, run_id: str) -> list[dict]:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks")
 
     def run_task(self, run_id: str, task: str) -> dict:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")
 
     def run_files(self, run_id: str) -> list[dict]:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/files")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/files")
 
     def run_lineage(self, run_id: str) -> dict:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/lineage")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/lineage")
 
     def run_audit(self, run_id: str) -> list[dict]:
-        return self._json("GET", f"/api/runs/{_seg(run_id)}/audit")
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/audit")
 
     def kill_run(self, run_id: str, *, user: str | None = None) -> dict:
-        return self._json("POST", f"/api/runs/{_seg(run_id)}/kill")
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/kill")
 
     def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
         """The run in an export format, as the server wrote it."""
-        resp = self._request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
-                             params={"files": files})
+        resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
+                                 params={"files": files})
         return Export(fmt, resp.content, resp.headers.get("Content-Type", ""),
                       f"{run_id}{SUFFIXES.get(fmt, '')}")
 
     def public_keys(self) -> list[dict]:
-        return self._json("GET", "/api/keys")
+        return self.http.json("GET", "/api/keys")
 
     def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict:
         """Check a signed export here: its signature with `keys` (PEM texts; default the
@@ -185,7 +156,7 @@ class RemoteService:
         """iter_object, with a file the server lacks as KeyError (as a store says it)."""
         try:
             yield from self.iter_object(oid)
-        except ApiError as exc:
+        except HttpError as exc:
             if exc.status == 404:
                 raise KeyError(oid) from None
             raise
@@ -215,8 +186,8 @@ class RemoteService:
             params["attempt"] = attempt
         if wait is not None:
             params["wait"] = int(wait)
-        resp = self._request("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/logs",
-                             params=params, stream=True)
+        resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/logs",
+                                 params=params, stream=True)
         return _ndjson_records(resp)
 
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5,
@@ -234,7 +205,7 @@ class RemoteService:
         headers = {"Content-Type": "application/octet-stream"}
         if expected:
             headers["X-Wfobj-Hash"] = expected
-        return self._json("POST", "/api/objects", data=stream, headers=headers)
+        return self.http.json("POST", "/api/objects", data=stream, headers=headers)
 
     def put_file(self, stream: BinaryIO) -> dict:
         """Stream a file to the server, hashing what is sent; the server's answer must name
@@ -257,8 +228,8 @@ class RemoteService:
 
     def has_object(self, oid: str) -> bool:
         try:
-            self._request("HEAD", f"/api/objects/{_seg(oid)}")
-        except ApiError as exc:
+            self.http.request("HEAD", f"/api/objects/{_seg(oid)}")
+        except HttpError as exc:
             if exc.status == 404:
                 return False
             raise
@@ -267,19 +238,11 @@ class RemoteService:
     def iter_object(self, oid: str) -> Iterator[bytes]:
         """The exact bytes whose hash is `oid` (a blob's content, a structured object's
         CBOR), streamed and checked against `oid` at the end (ChecksumMismatch)."""
-        resp = self._request("GET", f"/api/objects/{_seg(oid)}",
-                             headers={"Accept": "application/cbor"}, stream=True)
         hasher = blake3.blake3()
-        received = 0
-        with resp:
-            try:
-                for piece in resp.iter_content(1 << 20):
-                    hasher.update(piece)
-                    received += len(piece)
-                    yield piece
-            except requests.RequestException as exc:
-                raise ServerUnreachable(self.url, f"download of {oid} cut off after "
-                                        f"{received} bytes ({type(exc).__name__})") from None
+        for piece in self.http.stream("GET", f"/api/objects/{_seg(oid)}",
+                                      headers={"Accept": "application/cbor"}):
+            hasher.update(piece)
+            yield piece
         if hasher.hexdigest() != oid:
             raise ChecksumMismatch(oid, hasher.hexdigest())
 
@@ -288,7 +251,7 @@ class RemoteService:
 
     def get_object_json(self, oid: str) -> dict:
         """A structured object rendered as JSON by the server (links as hashes)."""
-        return self._json("GET", f"/api/objects/{_seg(oid)}",
+        return self.http.json("GET", f"/api/objects/{_seg(oid)}",
                           headers={"Accept": "application/json"})
 
 
@@ -321,11 +284,3 @@ def _ndjson_records(resp: requests.Response) -> Iterator[dict]:
         except (requests.RequestException, ValueError):
             return
 
-
-def _api_error(resp: requests.Response) -> ApiError:
-    try:
-        body = resp.json()
-        return ApiError(resp.status_code, str(body.get("title", resp.reason)),
-                        str(body.get("description", resp.reason)))
-    except (ValueError, AttributeError):
-        return ApiError(resp.status_code, resp.reason or "error", resp.text[:200] or "")

@@ -11,6 +11,7 @@ import click
 
 from engine.executor_settings import ExecutorSettings
 from engine.lifeline import stop_on_signals
+from engine.states import RunStatus
 
 from .context import CliContext, executor_options, json_option, pass_ctx
 from .human import seconds, shown, table, transition
@@ -76,7 +77,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     final = wait_for(ctx, svc, started["run_id"])
     tasks = svc.run_tasks(started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
-    if final["state"] != "success":
+    if final["state"] != RunStatus.SUCCESS:
         sys.exit(1)
 
 
@@ -138,7 +139,7 @@ def print_evidence(ev: dict) -> None:
 
 @run.command("list")
 @click.option("--workflow", help="Only runs of this workflow.")
-@click.option("--state", type=click.Choice(["pending", "running", "success", "failed", "killed"]))
+@click.option("--state", type=click.Choice([str(s) for s in RunStatus]))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page.")
 @json_option
@@ -254,7 +255,7 @@ def kill(ctx: CliContext, run_id: str) -> None:
     """Kill a run: at once if pending, else its worker stops its containers."""
     ctx.emit(ctx.service().kill_run(run_id, user=local_user()),
              lambda r: click.echo(f"{r['run_id']} {r['state']}"
-                                  + (" (kill requested)" if r["state"] == "running" else "")))
+                                  + (" (kill requested)" if r["state"] == RunStatus.RUNNING else "")))
 
 
 @run.command("logs")
@@ -310,25 +311,33 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
 @pass_ctx
 def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str | None,
            executor: ExecutorSettings) -> None:
-    """Engine workers alone: claim pending runs on --store and execute them (--executor)."""
+    """Engine workers alone: claim pending runs on --store and execute them (--executor).
+    With --workers N, N worker processes, each started and owned by cli/supervisor.py."""
     import logging
+    import os
 
     from engine.executor import check_executor
     from engine.reindex import ensure_counters
-    from engine.worker import serve_workers
+    from engine.worker import serve_worker
+
+    from .serving import child_environment, engine_worker_argv
+    from .supervisor import run_engine_workers
 
     ctx.store()  # fail early with a readable line if there is no store
     factory = executor.factory()
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
+    if workers > 1:
+        store = os.path.abspath(ctx.store_path)
+        argv = engine_worker_argv(store, executor, concurrency, openlineage_url)
+        sys.exit(run_engine_workers(argv, workers, child_environment(store, ctx.config_path)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     feed = None
     if openlineage_url:
         from engine.exports.openlineage_feed import OpenLineageFeed
 
         feed = OpenLineageFeed(openlineage_url).step
-    serve_workers(ctx.store_path, factory, workers=workers, concurrency=concurrency,
-                  on_run_step=feed)
+    serve_worker(ctx.store_path, factory, concurrency=concurrency, on_run_step=feed)
 
 
 def register(group: click.Group) -> None:

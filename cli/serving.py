@@ -69,13 +69,14 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
             "--config", "python:api.gunicorn_hooks", "api.app:get_app()"]
 
 
-def engine_worker_argv(store_path: str, workers: int,
-                       executor: ExecutorSettings | None = None,
+def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
+                       concurrency: int | None = None,
                        openlineage_url: str | None = None) -> list[str]:
-    """`wfobj worker` (cli/runs.py): engine worker processes on the store."""
+    """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
+    extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
     return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", str(workers), *feed, *(executor or ExecutorSettings()).argv()]
+            "worker", "--workers", "1", *extra, *feed, *(executor or ExecutorSettings()).argv()]
 
 
 def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
@@ -143,9 +144,9 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                f"threads), then {engine_workers} engine worker(s) ({executor.kind} executor), "
                f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
-                     engine_argv=engine_worker_argv(store, engine_workers, executor,
-                                                    openlineage_url)
-                     if engine_workers else None,
+                     engine_argv=engine_worker_argv(store, executor,
+                                                    openlineage_url=openlineage_url),
+                     engine_workers=engine_workers,
                      env=child_environment(store, ctx.config_path))
     sys.exit(serve_forever(listener, plan))
 

@@ -1,4 +1,6 @@
-"""The processes of `wfobj serve`: the listening socket, gunicorn, the engine workers.
+"""The one owner of child processes: gunicorn and the engine workers of `wfobj serve`,
+and the engine worker processes of `wfobj worker --workers N` (each engine worker is one
+`wfobj worker --workers 1` process started here; nothing else forks workers).
 
 The supervisor binds the API's socket itself, so a taken port fails the serve before
 anything else starts, then hands the socket to gunicorn (`--bind fd://N`). Engine workers
@@ -16,6 +18,8 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import click
@@ -97,6 +101,14 @@ class Supervisor:
                 return name, proc.returncode
         return None
 
+    def watch(self, stop: StopSignal, poll: float = 0.2) -> tuple[str, int] | None:
+        """Wait for a stop signal (None) or a child's death ((name, exit status))."""
+        while not stop.name:
+            if (exited := self.first_exited()) is not None:
+                return exited
+            time.sleep(poll)
+        return None
+
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         for _, proc in self.children:
             _signal_group(proc.pid, signal.SIGTERM)
@@ -163,42 +175,68 @@ class StopSignal:
         self.name = signal.Signals(signum).name
 
 
-@dataclass
-class ServePlan:
-    """What `serve_forever` starts: gunicorn's argv (taking the listener's fd), the
-    engine workers' argv (None: no engine workers), and the children's environment."""
-
-    api_argv: list[str]
-    engine_argv: list[str] | None
-    env: dict[str, str]
-
-
-def serve_forever(listener: Listener, plan: ServePlan) -> int:
-    """Run the API, then the engine workers, until a signal or a child's death."""
+@contextmanager
+def supervising() -> Iterator[tuple[Supervisor, StopSignal]]:
+    """A Supervisor and the StopSignal SIGINT/SIGTERM set while inside; on the way out
+    (however it is left) every child is stopped."""
     sup, stop = Supervisor(), StopSignal()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        api = sup.start("api", plan.api_argv, plan.env, pass_fds=(listener.fd,))
-        url = listener.health_url()
-        listener.close()  # gunicorn holds it now; it goes when gunicorn goes
-        if wait_until_up(url, api, stop):
-            if plan.engine_argv is not None and not stop.name:
-                sup.start("engine workers", plan.engine_argv, plan.env)
-            click.echo(f"wfobj serve: API up on http://{listener.bind}", err=True)
-        while not stop.name and (exited := sup.first_exited()) is None:
-            time.sleep(0.2)
-        if stop.name:
-            click.echo(f"wfobj serve: {stop.name}, stopping", err=True)
-            return 0
-        click.echo(f"wfobj serve: {exited[0]} exited with status {exited[1]}; stopping",
-                   err=True)
-        return 1
-    except ServeFailed as exc:
-        click.echo(f"wfobj serve: {exc}", err=True)
-        return 1
+        yield sup, stop
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sup.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def ended(who: str, stop: StopSignal, exited: tuple[str, int] | None) -> int:
+    """Say why the supervision ended; the exit status: 0 on a signal, 1 on a death."""
+    if exited is None:
+        click.echo(f"{who}: {stop.name}, stopping", err=True)
+        return 0
+    click.echo(f"{who}: {exited[0]} exited with status {exited[1]}; stopping", err=True)
+    return 1
+
+
+@dataclass
+class ServePlan:
+    """What `serve_forever` starts: gunicorn's argv (taking the listener's fd), one
+    engine worker's argv and how many of them, and the children's environment."""
+
+    api_argv: list[str]
+    engine_argv: list[str]
+    engine_workers: int
+    env: dict[str, str]
+
+
+def start_engine_workers(sup: Supervisor, argv: list[str], count: int,
+                         env: dict[str, str]) -> None:
+    for i in range(count):
+        sup.start(f"engine worker {i + 1}", argv, env)
+
+
+def serve_forever(listener: Listener, plan: ServePlan) -> int:
+    """Run the API, then the engine workers, until a signal or a child's death."""
+    with supervising() as (sup, stop):
+        try:
+            api = sup.start("api", plan.api_argv, plan.env, pass_fds=(listener.fd,))
+            url = listener.health_url()
+            listener.close()  # gunicorn holds it now; it goes when gunicorn goes
+            if wait_until_up(url, api, stop):
+                if not stop.name:
+                    start_engine_workers(sup, plan.engine_argv, plan.engine_workers, plan.env)
+                click.echo(f"wfobj serve: API up on http://{listener.bind}", err=True)
+        except ServeFailed as exc:
+            click.echo(f"wfobj serve: {exc}", err=True)
+            return 1
+        return ended("wfobj serve", stop, sup.watch(stop))
+
+
+def run_engine_workers(argv: list[str], count: int, env: dict[str, str]) -> int:
+    """`wfobj worker --workers N`: N engine worker processes (`argv`, each one worker)
+    until a signal or a worker's death."""
+    with supervising() as (sup, stop):
+        start_engine_workers(sup, argv, count, env)
+        return ended("wfobj worker", stop, sup.watch(stop))

@@ -28,6 +28,7 @@ from .container_limits import ContainerLimits
 from .definition import decimal_text
 from .errors import AttemptTokenRefused, BadAttemptObject, ReportRefused
 from .executor import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
+from .states import AttemptStatus
 from .tokens import token_digest
 
 SPEC_TYPE = "attempt_spec"
@@ -35,7 +36,6 @@ REPORT_TYPE = "attempt_report"
 TOKENS_NS = "attempt_tokens"
 REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 ATTEMPT_TOKEN_PREFIX = "wfa_"
-STATES = ("success", "failed", "killed")
 
 
 # ---- the spec ------------------------------------------------------------------------------
@@ -117,8 +117,8 @@ def load_report(store: ObjectStore, oid: str) -> tuple[str, AttemptResult]:
     try:
         if obj.get("type") != REPORT_TYPE:
             raise ValueError(f"type is {obj.get('type')!r}, not {REPORT_TYPE!r}")
-        if obj["state"] not in STATES:
-            raise ValueError(f"state {obj['state']!r} is not one of {', '.join(STATES)}")
+        if obj["state"] not in set(AttemptStatus):
+            raise ValueError(f"state {obj['state']!r} is not one of {', '.join(AttemptStatus)}")
         limits = obj["limits"]
         result = AttemptResult(
             state=obj["state"], exit_code=obj["exit_code"], stdout=_stored(obj["stdout"]),

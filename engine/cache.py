@@ -23,6 +23,8 @@ from objstore import ObjectStore, WriteBatch
 from .definition import references
 from .evidence import blob
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from .model import ImageFacts, RunRecord, TaskEvidence, read
+from .states import AttemptStatus
 
 CACHE_NS = "cache"
 TASK_NS = "cache-task"
@@ -37,9 +39,9 @@ class CachePolicy:
     pinned_from: str | None = None  # the run the pins come from
 
     @classmethod
-    def of_record(cls, record: dict) -> CachePolicy:
-        return cls(enabled=record.get("cache", True), pins=record.get("image_pins"),
-                   pinned_from=record.get("reproduces"))
+    def of_record(cls, record: RunRecord) -> CachePolicy:
+        return cls(enabled=record.cache if record.cache is not None else True,
+                   pins=record.image_pins, pinned_from=record.reproduces)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def differs(was: dict, now: dict) -> list[dict]:
 class TaskCache:
     """What the scheduler asks about one run: pin images, make keys, find hits."""
 
-    def __init__(self, store: ObjectStore, executor: Executor, record: dict) -> None:
+    def __init__(self, store: ObjectStore, executor: Executor, record: RunRecord) -> None:
         self.store = store
         self.executor = executor
         self.record = record
@@ -154,8 +156,8 @@ def find_hit(store: ObjectStore, key_oid: str) -> str | None:
     oid = raw.decode()
     if oid not in store:
         return None
-    ev = store.get_object(oid)
-    if ev["state"] != "success" or any(o["blob"].oid not in store for o in ev["outputs"]):
+    ev = read(store, oid, TaskEvidence)
+    if ev.state != AttemptStatus.SUCCESS or any(o["blob"].oid not in store for o in ev.outputs):
         return None
     return oid
 
@@ -163,18 +165,18 @@ def find_hit(store: ObjectStore, key_oid: str) -> str | None:
 def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
                          ended_at: datetime) -> AttemptResult:
     """The AttemptResult a cache hit records: the earlier attempt's results, new times."""
-    ev = store.get_object(oid)
-    image = store.get_object(ev["image_facts"].oid)
+    ev = read(store, oid, TaskEvidence)
+    image = read(store, ev.image_facts.oid, ImageFacts)
 
     def text(s: dict) -> StoredText:
         return StoredText(s["blob"].oid, s["size"], s["text"])
 
     return AttemptResult(
-        state="success", exit_code=ev["exit_code"], stdout=text(ev["stdout"]),
-        stderr=text(ev["stderr"]), started_at=started_at, ended_at=ended_at,
-        image_id=image["image_id"], image_digests=list(image["digests"]),
-        outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in ev["outputs"]],
-        vars=dict(ev["vars"]), host=dict(ev["host"]), workdir=ev["workdir"], limits=None)
+        state=AttemptStatus.SUCCESS, exit_code=ev.exit_code, stdout=text(ev.stdout),
+        stderr=text(ev.stderr), started_at=started_at, ended_at=ended_at,
+        image_id=image.image_id, image_digests=list(image.digests),
+        outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in ev.outputs],
+        vars=dict(ev.vars), host=dict(ev.host), workdir=ev.workdir, limits=None)
 
 
 # ---- indexes --------------------------------------------------------------------------
@@ -182,15 +184,15 @@ def task_index_key(workflow: str, task: str, run_id: str) -> str:
     return f"{workflow}/{task}/{run_id}"
 
 
-def index_attempt(b: WriteBatch, workflow: str, ev: dict, evidence_oid: str) -> None:
+def index_attempt(b: WriteBatch, workflow: str, ev: TaskEvidence, evidence_oid: str) -> None:
     """Index one recorded attempt: its key for explanations and, when it ran and
     succeeded, as a hit for that key."""
-    link = ev.get("cache_key")
+    link = ev.cache_key
     if link is None:
         return
     value = json.dumps({"key": link.oid, "evidence": evidence_oid}).encode()
-    b.meta_put(TASK_NS, task_index_key(workflow, ev["task"], ev["run_id"]), value)
-    if ev["state"] == "success" and ev.get("cached_from") is None:
+    b.meta_put(TASK_NS, task_index_key(workflow, ev.task, ev.run_id), value)
+    if ev.state == AttemptStatus.SUCCESS and ev.cached_from is None:
         b.meta_put(CACHE_NS, link.oid, evidence_oid.encode())
 
 
@@ -207,19 +209,19 @@ def explain(store: ObjectStore, run, task: str) -> dict:
     """GET /api/runs/{id}/tasks/{task}/cache: the key of the task's last attempt, its
     components, whether it was a hit, and on a miss how it differs from the nearest."""
     attempts = run.tasks[task].attempts
-    ev = store.get_object(attempts[-1]) if attempts else None
-    link = ev.get("cache_key") if ev else None
+    ev = read(store, attempts[-1], TaskEvidence) if attempts else None
+    link = ev.cache_key if ev else None
     if link is None:
         return {"key": None, "components": None, "hit": False, "cached_from": None,
                 "cacheable": False, "reason": explain_no_key(ev), "nearest": None}
     comps = components(store.get_object(link.oid))
-    cached_from = ev.get("cached_from")
+    cached_from = ev.cached_from
     out = {"key": link.oid, "components": comps, "hit": cached_from is not None,
            "cached_from": cached_from.oid if cached_from else None,
-           "cacheable": ev.get("cache_reason") is None, "reason": ev.get("cache_reason"),
+           "cacheable": ev.cache_reason is None, "reason": ev.cache_reason,
            "nearest": None}
     if cached_from is None:
-        near = nearest(store, run.record["workflow"], task, run.run_id)
+        near = nearest(store, run.record.workflow, task, run.run_id)
         if near is not None:
             was = components(store.get_object(near["key"]))
             out["nearest"] = {"run_id": near["run_id"], "key": near["key"],
@@ -227,7 +229,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
     return out
 
 
-def explain_no_key(ev: dict | None) -> str:
+def explain_no_key(ev: TaskEvidence | None) -> str:
     if ev is None:
         return "the task never started"
     return "the attempt has no cache key (its image could not be resolved, or it predates keys)"

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from objstore import ObjectStore
 
+from .model import TaskEvidence, read
 from .runstate import RunState
 
 
-def last_attempt(store: ObjectStore, run: RunState, task: str) -> dict | None:
+def last_attempt(store: ObjectStore, run: RunState, task: str) -> TaskEvidence | None:
     entry = run.tasks.get(task)
     if entry is None or not entry.attempts:
         return None
-    return store.get_object(entry.attempts[-1])
+    return read(store, entry.attempts[-1], TaskEvidence)
 
 
 def side_by_side(a: dict, b: dict, name: str) -> list[dict]:
@@ -26,14 +27,14 @@ def side_by_side(a: dict, b: dict, name: str) -> list[dict]:
 def compare_task(store: ObjectStore, ra: RunState, rb: RunState, task: str) -> dict:
     ea, eb = last_attempt(store, ra, task), last_attempt(store, rb, task)
 
-    def outputs(ev: dict | None) -> dict:
-        return {o["path"]: o["blob"].oid for o in ev["outputs"]} if ev else {}
+    def outputs(ev: TaskEvidence | None) -> dict:
+        return {o["path"]: o["blob"].oid for o in ev.outputs} if ev else {}
 
     state = [ra.tasks[task].state if task in ra.tasks else None,
              rb.tasks[task].state if task in rb.tasks else None]
-    exit_code = [ea["exit_code"] if ea else None, eb["exit_code"] if eb else None]
+    exit_code = [ea.exit_code if ea else None, eb.exit_code if eb else None]
     outs = side_by_side(outputs(ea), outputs(eb), "path")
-    var_rows = side_by_side(ea["vars"] if ea else {}, eb["vars"] if eb else {}, "name")
+    var_rows = side_by_side(ea.vars if ea else {}, eb.vars if eb else {}, "name")
     same = (state[0] == state[1] and exit_code[0] == exit_code[1]
             and all(r["same"] for r in outs + var_rows))
     return {"task": task, "same": same, "state": state, "exit_code": exit_code,
@@ -45,6 +46,6 @@ def compare_runs(store: ObjectStore, ra: RunState, rb: RunState) -> dict:
     names = list(ra.order) + [n for n in rb.order if n not in ra.tasks]
     tasks = [compare_task(store, ra, rb, n) for n in names]
     return {"a": ra.run_id, "b": rb.run_id,
-            "same_definition": ra.record["definition"].oid == rb.record["definition"].oid,
-            "same_parameters": ra.record["parameters"] == rb.record["parameters"],
+            "same_definition": ra.record.definition.oid == rb.record.definition.oid,
+            "same_parameters": ra.record.parameters == rb.record.parameters,
             "identical": all(t["same"] for t in tasks), "tasks": tasks}

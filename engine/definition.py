@@ -8,7 +8,6 @@ and omitted defaults never change it, while the name does.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -63,7 +62,9 @@ def normalize(raw: dict, name: str) -> dict:
         raise DefinitionError("description", "must be a string")
     params = normalize_params(raw.get("params", {}))
     tasks = normalize_tasks(raw.get("tasks"), params)
-    check_acyclic(tasks)
+    from .taskgraph import TaskGraph  # the graph is built from this module's dependencies()
+
+    TaskGraph.of(tasks).check_acyclic()
     definition = {"type": "definition", "name": name, "description": description,
                   "params": params, "tasks": tasks}
     check_size(definition)
@@ -455,49 +456,3 @@ def dependencies(task: dict) -> set[str]:
     deps.update(spec["task"] for spec in task["inputs"].values() if "task" in spec)
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
     return deps
-
-
-def check_acyclic(tasks: dict) -> None:
-    deps = {name: dependencies(task) for name, task in tasks.items()}
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    for root in tasks:
-        if state.get(root):
-            continue
-        stack: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(deps[root])))]
-        path = [root]
-        state[root] = 1
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                state[node] = 2
-                stack.pop()
-                path.pop()
-            elif state.get(child) == 1:
-                cycle = path[path.index(child):] + [child]
-                raise DefinitionError("tasks", "dependency cycle: " + " -> ".join(cycle))
-            elif not state.get(child):
-                state[child] = 1
-                stack.append((child, iter(sorted(deps[child]))))
-                path.append(child)
-
-
-def topological_order(tasks: dict) -> list[str]:
-    """Task names, dependencies first, ties in name order (deterministic)."""
-    deps = {name: dependencies(task) for name, task in tasks.items()}
-    waiting = {name: len(d) for name, d in deps.items()}
-    dependents: dict[str, list[str]] = {name: [] for name in tasks}
-    for name, ds in deps.items():
-        for dep in ds:
-            dependents[dep].append(name)
-    ready = [name for name, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        name = heapq.heappop(ready)
-        order.append(name)
-        for child in dependents[name]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, child)
-    return order

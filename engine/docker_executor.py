@@ -39,6 +39,7 @@ from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .live_logs import live_paths, open_spools, remove_run_logs, remove_spools
 from .outputs import OutputCollector, read_vars
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
+from .states import AttemptStatus
 
 log = logging.getLogger(__name__)
 
@@ -180,16 +181,16 @@ class DockerAttempt:
 
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
-            return self.unstarted("killed", "cancelled before the container started")
+            return self.unstarted(AttemptStatus.KILLED, "cancelled before the container started")
         try:
             self.host = self.ex.facts.host()
             self.image = self.ex.facts.image(self.spec.image, self.spec.pull)
             return self.in_folder()
         except ImageUnavailable as exc:
-            return self.unstarted("failed", str(exc))
+            return self.unstarted(AttemptStatus.FAILED, str(exc))
         except DOCKER_ERRORS as exc:
             log.exception("docker failed for %s/%s", self.spec.run_id, self.spec.task)
-            return self.unstarted("failed", f"docker error: {one_line(exc)}")
+            return self.unstarted(AttemptStatus.FAILED, f"docker error: {one_line(exc)}")
 
     def in_folder(self) -> AttemptResult:
         folder = AttemptFolder(self.ex.work_root, self.spec.run_id)
@@ -197,11 +198,11 @@ class DockerAttempt:
             try:
                 folder.stage_inputs(self.store, self.spec.inputs)
             except (BadInputName, ObjectNotFound) as exc:
-                return self.unstarted("failed", f"cannot stage inputs: {exc}")
+                return self.unstarted(AttemptStatus.FAILED, f"cannot stage inputs: {exc}")
             try:
                 container = self.create(folder)
             except ContainerNotCreated as exc:
-                return self.unstarted("failed", str(exc))
+                return self.unstarted(AttemptStatus.FAILED, str(exc))
             try:
                 return self.in_container(container, folder)
             finally:
@@ -257,7 +258,7 @@ class DockerAttempt:
             try:
                 container.start()
             except docker.errors.APIError as exc:
-                outcome = ExitOutcome("failed", None,
+                outcome = ExitOutcome(AttemptStatus.FAILED, None,
                                       f"container could not start: {one_line(exc)}")
             else:
                 tap = LogTap(self.ex.client, container.id, spools)
@@ -268,7 +269,7 @@ class DockerAttempt:
             if live:
                 remove_spools(spools)
         result = self.result(outcome, stdout, stderr, ended_at)
-        if outcome.state == "success":
+        if outcome.state == AttemptStatus.SUCCESS:
             self.collect(result, folder)
         return result
 
@@ -295,12 +296,12 @@ class DockerAttempt:
                 return self.stop(container, waiter)
             if deadline is not None and time.monotonic() >= deadline:
                 kill(container, "SIGKILL")
-                return ExitOutcome("failed", waiter.finish(KILL_WAIT_S),
+                return ExitOutcome(AttemptStatus.FAILED, waiter.finish(KILL_WAIT_S),
                                    f"timed out after {timeout:g}s")
         code = waiter.finish(0)
         if code == 0:
-            return ExitOutcome("success", 0, None)
-        return ExitOutcome("failed", code, f"exited with code {code}")
+            return ExitOutcome(AttemptStatus.SUCCESS, 0, None)
+        return ExitOutcome(AttemptStatus.FAILED, code, f"exited with code {code}")
 
     def _poll_slice(self, deadline: float | None) -> float:
         if deadline is None:
@@ -311,9 +312,9 @@ class DockerAttempt:
         """SIGTERM, wait the grace period, then SIGKILL."""
         kill(container, "SIGTERM")
         if waiter.done.wait(self.ex.grace):
-            return ExitOutcome("killed", waiter.finish(0), "killed on request (SIGTERM)")
+            return ExitOutcome(AttemptStatus.KILLED, waiter.finish(0), "killed on request (SIGTERM)")
         kill(container, "SIGKILL")
-        return ExitOutcome("killed", waiter.finish(KILL_WAIT_S),
+        return ExitOutcome(AttemptStatus.KILLED, waiter.finish(KILL_WAIT_S),
                            f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
 
     def capture(self, container, spools: dict[str, str],
@@ -332,7 +333,7 @@ class DockerAttempt:
                 self.spec.output_files)
             result.vars = read_vars(folder.meta_dir, VARS_FILE, self.spec.output_vars)
         except (OutputRefused, MissingVar) as exc:
-            result.state, result.error = "failed", str(exc)
+            result.state, result.error = AttemptStatus.FAILED, str(exc)
 
     def result(self, outcome: ExitOutcome, stdout: StoredText, stderr: StoredText,
                ended_at: datetime) -> AttemptResult:

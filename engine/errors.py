@@ -142,6 +142,27 @@ class RunAlreadyTerminal(EngineError):
         super().__init__(f"run {run_id} is already {state}")
 
 
+class IllegalTransition(EngineError):
+    """A run or task state change the state machine does not allow (an engine bug)."""
+
+    def __init__(self, kind: str, old: str, new: str):
+        self.kind = kind
+        self.old = str(old)
+        self.new = str(new)
+        super().__init__(f"a {kind} cannot go from {self.old!r} to {self.new!r}")
+
+
+class InvalidStoredObject(EngineError, ValueError):
+    """A stored object that is not the type a reader expects, or has fields its type does
+    not know or lacks fields it requires; names the object's hash."""
+
+    def __init__(self, oid: str, type_name: str, problem: str):
+        self.oid = oid
+        self.type_name = type_name
+        self.problem = problem
+        super().__init__(f"object {oid} is not a valid {type_name}: {problem}")
+
+
 class BadCursor(EngineError, ValueError):
     def __init__(self, cursor: str):
         self.cursor = cursor

@@ -65,7 +65,7 @@ class OutputFile:
 
 @dataclass
 class AttemptResult:
-    state: str  # "success" | "failed" | "killed"
+    state: str  # an AttemptStatus
     exit_code: int | None
     stdout: StoredText
     stderr: StoredText

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from objstore import ObjectStore
 
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from .states import AttemptStatus
 
 FAKE_IMAGE_ID = "sha256:" + "0" * 64
 
@@ -48,7 +49,7 @@ class FakeExecutor(Executor):
         exit_code = 137 if cancelled else (behavior.exit_code or 1) if failed else 0
         outputs = [] if cancelled or failed else self.outputs(spec, behavior, store)
         result = AttemptResult(
-            state="killed" if cancelled else "failed" if failed else "success",
+            state=AttemptStatus.KILLED if cancelled else AttemptStatus.FAILED if failed else AttemptStatus.SUCCESS,
             exit_code=exit_code, stdout=self.text(store, behavior.stdout),
             stderr=self.text(store, b""), started_at=started, ended_at=datetime.now(UTC),
             image_id=self.image_id(spec.image), outputs=outputs,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from objstore import ObjectStore, WriteBatch
 
 from .errors import UnknownFile
+from .model import TaskEvidence, read
 
 OUT_NS = "file-out"
 IN_NS = "file-in"
@@ -32,15 +33,15 @@ def _json(value: dict) -> bytes:
 
 
 # ---- writing --------------------------------------------------------------------------
-def index_attempt(b: WriteBatch, ev: dict, evidence_oid: str) -> None:
+def index_attempt(b: WriteBatch, ev: TaskEvidence, evidence_oid: str) -> None:
     """Index one attempt's outputs and inputs by blob hash."""
-    run_id, task = ev["run_id"], ev["task"]
-    cached = ev.get("cached_from")
-    for out in ev["outputs"]:
-        key = f"{out['blob'].oid}/{run_id}/{task}/{ev['attempt']:06d}/{out['path']}"
+    run_id, task = ev.run_id, ev.task
+    cached = ev.cached_from
+    for out in ev.outputs:
+        key = f"{out['blob'].oid}/{run_id}/{task}/{ev.attempt:06d}/{out['path']}"
         b.meta_put(OUT_NS, key, _json({"evidence": evidence_oid, "size": out["size"],
                                        "cached_from": cached.oid if cached else None}))
-    for inp in ev["inputs"]:
+    for inp in ev.inputs:
         key = f"{inp['blob'].oid}/{run_id}/{task}/{inp['name']}"
         b.meta_put(IN_NS, key, _json({"evidence": evidence_oid, "size": inp["size"]}))
 
@@ -98,14 +99,14 @@ class Graph:
         self.nodes.setdefault(nid, {"id": nid, "kind": "file", "hash": oid, "size": size})
         return nid
 
-    def task(self, ev: dict, evidence_oid: str) -> tuple[str, bool]:
+    def task(self, ev: TaskEvidence, evidence_oid: str) -> tuple[str, bool]:
         """The task node id and whether it is new."""
-        nid = f"task:{ev['run_id']}/{ev['task']}"
+        nid = f"task:{ev.run_id}/{ev.task}"
         if nid in self.nodes:
             return nid, False
-        cached = ev.get("cached_from")
-        self.nodes[nid] = {"id": nid, "kind": "task", "run_id": ev["run_id"], "name": ev["task"],
-                           "state": ev["state"], "attempt": ev["attempt"],
+        cached = ev.cached_from
+        self.nodes[nid] = {"id": nid, "kind": "task", "run_id": ev.run_id, "name": ev.task,
+                           "state": ev.state, "attempt": ev.attempt,
                            "evidence_hash": evidence_oid,
                            "cached_from": cached.oid if cached else None}
         return nid, True
@@ -137,12 +138,12 @@ def _step_up(store: ObjectStore, graph: Graph, files: list[str]) -> list[str]:
     nxt = []
     for oid in files:
         for (_run_id, _task, _attempt, path), v in _scan(store, OUT_NS, oid):
-            ev = store.get_object(v["evidence"])
+            ev = read(store, v["evidence"], TaskEvidence)
             nid, new = graph.task(ev, v["evidence"])
             graph.edges.append({"from": nid, "to": f"file:{oid}", "kind": "output", "path": path})
             if not new:
                 continue
-            for inp in ev["inputs"]:
+            for inp in ev.inputs:
                 fid = graph.file(inp["blob"].oid, inp["size"])
                 graph.edges.append({"from": fid, "to": nid, "kind": "input",
                                     "input": inp["name"]})
@@ -155,12 +156,12 @@ def _step_down(store: ObjectStore, graph: Graph, files: list[str]) -> list[str]:
     nxt = []
     for oid in files:
         for (_run_id, _task, name), v in _scan(store, IN_NS, oid):
-            ev = store.get_object(v["evidence"])
+            ev = read(store, v["evidence"], TaskEvidence)
             nid, new = graph.task(ev, v["evidence"])
             graph.edges.append({"from": f"file:{oid}", "to": nid, "kind": "input", "input": name})
             if not new:
                 continue
-            for out in ev["outputs"]:
+            for out in ev.outputs:
                 fid = graph.file(out["blob"].oid, out["size"])
                 graph.edges.append({"from": nid, "to": fid, "kind": "output", "path": out["path"]})
                 nxt.append(out["blob"].oid)

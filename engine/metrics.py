@@ -14,7 +14,7 @@ from objstore import ObjectStore
 
 from .counters import ATTEMPT_STATES, COUNTERS_NS, DURATION_BUCKETS, READY, bucket_key
 from .reindex import ensure_counters
-from .runstate import RUN_STATES
+from .states import RunStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -40,7 +40,7 @@ def gather(store: ObjectStore) -> Metrics:
     stats = store.stats()
     attempt_states = dict.fromkeys(ATTEMPT_STATES, 0) | {
         key.split("/", 1)[1]: n for key, n in raw.items() if key.startswith("attempts/")}
-    out = Metrics(runs={s: raw.get(f"runs/{s}", 0) for s in RUN_STATES},
+    out = Metrics(runs={s: raw.get(f"runs/{s}", 0) for s in RunStatus},
                   attempts=attempt_states,
                   duration_sum=raw.get("duration/sum_us", 0) / 1_000_000,
                   duration_count=raw.get("duration/count", 0),

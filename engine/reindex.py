@@ -10,6 +10,7 @@ from objstore import ObjectStore, WriteBatch
 
 from . import cache, lineage
 from .counters import COUNTERS_NS, READY, count_attempt
+from .model import TaskEvidence, read
 from .runs import index_run
 from .runstate import INDEX_NS, RUN_PREFIX, RunState
 
@@ -21,11 +22,11 @@ def index_run_everywhere(store: ObjectStore, run_id: str) -> bool:
         return False
     run = RunState.load(store, run_id)
     with store.batch() as b:
-        lineage.index_parameters(b, run_id, run.definition["params"], run.record["parameters"])
+        lineage.index_parameters(b, run_id, run.definition["params"], run.record.parameters)
         for name in run.order:
             for oid in run.tasks[name].attempts:
-                ev = store.get_object(oid)
-                cache.index_attempt(b, run.record["workflow"], ev, oid)
+                ev = read(store, oid, TaskEvidence)
+                cache.index_attempt(b, run.record.workflow, ev, oid)
                 lineage.index_attempt(b, ev, oid)
     return True
 
@@ -45,8 +46,8 @@ def rebuild_counters(store: ObjectStore) -> None:
         run = RunState.load(store, name[len(RUN_PREFIX):], plan=False)
         for entry in run.tasks.values():
             for oid in entry.attempts:
-                ev = store.get_object(oid)
-                count_attempt(adds, ev["state"], float(ev["duration_s"]))
+                ev = read(store, oid, TaskEvidence)
+                count_attempt(adds, ev.state, float(ev.duration_s))
     with store.batch() as b:
         for key, _ in store.meta_scan(COUNTERS_NS):
             b.meta_delete(COUNTERS_NS, key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from objstore import ObjectStore
 
 from .errors import NothingToRepeat
+from .model import ImageFacts, TaskEvidence, read
 from .runstate import RunState
 
 
@@ -32,8 +33,8 @@ def image_pins(store: ObjectStore, run: RunState) -> dict[str, str]:
     for name in run.order:
         attempts = run.tasks[name].attempts
         if attempts:
-            ev = store.get_object(attempts[-1])
-            image_id = store.get_object(ev["image_facts"].oid)["image_id"]
+            ev = read(store, attempts[-1], TaskEvidence)
+            image_id = read(store, ev.image_facts.oid, ImageFacts).image_id
             if image_id:
                 pins[name] = image_id
     return pins

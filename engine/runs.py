@@ -18,18 +18,19 @@ from objstore import ConflictError, ObjectStore
 
 from . import lineage
 from .clock import Clock, format_time
-from .errors import RunAlreadyTerminal
+from .errors import InvalidStoredObject, RunAlreadyTerminal
 from .evidence import obj
+from .model import RunRecord
 from .runstate import (
     INDEX_NS,
     QUEUE_NS,
     STATE_NS,
-    TASK_TERMINAL,
     RunState,
     index_entry,
     put_index,
     state_key,
 )
+from .states import TASK_TERMINAL, RunStatus, TaskStatus
 
 KILL_NS = "kill"
 
@@ -63,18 +64,16 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     now = clock.now()
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
-    record = {"type": "run_record", "run_id": run_id, "workflow": definition["name"],
-              "definition": obj(definition_oid), "engine_version": engine_version,
-              "triggered_by": user, "created_at": at, "parameters": parameters, **(origin or {})}
-    with store.batch() as b:
-        record_oid = b.put_object(record)
-        run = RunState.new(run_id, record_oid, record, definition)
-        run.audit(b, at=at, actor=user, event="run_created", old=None, new="pending",
+    record = RunRecord(run_id=run_id, workflow=definition["name"],
+                       definition=obj(definition_oid), engine_version=engine_version,
+                       triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
+    run = RunState.new(run_id, record, definition)
+    with run.change(store, at) as b:
+        run.record_oid = b.put_object(record.to_value())
+        run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
-        run.commit(b, at)
         b.meta_put(QUEUE_NS, run_id, b"1")
         lineage.index_parameters(b, run_id, definition["params"], parameters)
-    run.committed()
     return run
 
 
@@ -87,14 +86,12 @@ def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> Ru
         return None
     at = clock.stamp()
     try:
-        with store.batch() as b:
+        with run.change(store, at) as b:
             b.meta_cas(QUEUE_NS, run_id, b"1", None)
-            end_run(run, b, at=at, actor=user, state="killed",
+            end_run(run, b, at=at, actor=user, state=RunStatus.KILLED,
                     reason=f"killed by {user} before it started")
-            run.commit(b, at)
     except ConflictError:
         return None  # claimed (or changed) meanwhile: the worker handles the kill
-    run.committed()
     return run
 
 
@@ -110,14 +107,14 @@ def kill_request(store: ObjectStore, run_id: str) -> dict | None:
 
 
 def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
-            running_to: str = "failed") -> None:
-    """Finish every open task (running → `running_to`, pending → skipped) and the run;
-    the caller commits."""
+            running_to: TaskStatus = TaskStatus.FAILED) -> None:
+    """Finish every open task (running → `running_to`, pending → skipped) and the run,
+    in the caller's `run.change()` batch `b`."""
     for name in run.order:
         entry = run.tasks[name]
         if entry.state in TASK_TERMINAL:
             continue
-        new = running_to if entry.state == "running" else "skipped"
+        new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
         run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
                   task=name, reason=reason)
         run.set_task(name, new)
@@ -126,10 +123,11 @@ def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
 
 
 def index_run(store: ObjectStore, run_id: str) -> bool:
-    """(Re)build the list index entry of a run from its ref; False if it has none."""
+    """(Re)build the list index entry of a run from its ref; False if it has none (or
+    what it points at is not a run the engine can read)."""
     try:
         run = RunState.load(store, run_id)
-    except KeyError:
+    except (KeyError, InvalidStoredObject):
         return False
     entry = index_entry(run.record, run.state)
     current = store.meta_get(INDEX_NS, run_id)

@@ -14,14 +14,18 @@ rewritten, so a scheduler step costs O(changed tasks + buckets), not O(all tasks
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from objstore import ObjectStore, RefNotFound, WriteBatch
 
 from . import counters
-from .definition import topological_order
 from .errors import UnknownRun
 from .evidence import obj
+from .model import AuditEvent, RunManifest, RunRecord, RunTasks, read
+from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
+from .taskgraph import TaskGraph
 
 BUCKET = 64
 RUN_PREFIX = "runs/"
@@ -30,9 +34,6 @@ INDEX_NS = "runs"
 # only the runs in that state. Written in the same batch as the INDEX_NS entry.
 STATE_NS = "runs-by-state"
 QUEUE_NS = "queue"
-RUN_STATES = ("pending", "running", "success", "failed", "killed")
-TERMINAL = frozenset({"success", "failed", "killed"})
-TASK_TERMINAL = frozenset({"success", "failed", "skipped", "killed"})
 
 
 def run_ref(run_id: str) -> str:
@@ -41,7 +42,7 @@ def run_ref(run_id: str) -> str:
 
 @dataclass
 class TaskEntry:
-    state: str = "pending"
+    state: str = TaskStatus.PENDING.value
     attempts: list[str] = field(default_factory=list)
 
 
@@ -49,7 +50,7 @@ class TaskEntry:
 class RunState:
     run_id: str
     record_oid: str
-    record: dict
+    record: RunRecord
     definition: dict
     state: str
     tasks: dict[str, TaskEntry]
@@ -64,15 +65,14 @@ class RunState:
     state_changed: bool = False
     indexed_state: str | None = None  # the state the list index holds for this run
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
-    _committed: str | None = field(default=None, repr=False)
-    _committed_state: str | None = field(default=None, repr=False)
 
     # ---- building ---------------------------------------------------------------
     @classmethod
-    def new(cls, run_id: str, record_oid: str, record: dict, definition: dict) -> RunState:
-        order = topological_order(definition["tasks"])
+    def new(cls, run_id: str, record: RunRecord, definition: dict) -> RunState:
+        """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
+        order = TaskGraph.of(definition["tasks"]).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
-        return cls(run_id, record_oid, record, definition, "pending",
+        return cls(run_id, "", record, definition, RunStatus.PENDING.value,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
                    dirty=set(range(n_buckets)), state_changed=True)
 
@@ -90,21 +90,23 @@ class RunState:
     @classmethod
     def from_manifest(cls, store: ObjectStore, manifest_oid: str, *,
                       plan: bool = True) -> RunState:
-        m = store.get_object(manifest_oid)
-        record = store.get_object(m["run"].oid)
-        definition = store.get_object(record["definition"].oid) if plan else {}
+        m = read(store, manifest_oid, RunManifest)
+        record = read(store, m.run.oid, RunRecord)
+        definition = store.get_object(record.definition.oid) if plan else {}
         tasks: dict[str, TaskEntry] = {}
-        for link in m["tasks"]:
-            for row in store.get_object(link.oid)["tasks"]:
+        for link in m.tasks:
+            for row in read(store, link.oid, RunTasks).tasks:
                 tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
-        return cls(m["run_id"], m["run"].oid, record, definition, m["state"], tasks,
-                   list(tasks), [link.oid for link in m["tasks"]], m.get("started_at"),
-                   m.get("ended_at"), m["audit"].oid if m.get("audit") else None,
-                   m.get("audit_count", 0), manifest_oid, indexed_state=m["state"])
+        return cls(m.run_id, m.run.oid, record, definition, m.state, tasks,
+                   list(tasks), [link.oid for link in m.tasks], m.started_at,
+                   m.ended_at, m.audit.oid if m.audit else None,
+                   m.audit_count, manifest_oid, indexed_state=m.state)
 
     # ---- changes ------------------------------------------------------------------
     def set_task(self, name: str, state: str) -> None:
-        self.tasks[name].state = state
+        """Move a task to `state`; IllegalTransition if its state machine forbids it."""
+        entry = self.tasks[name]
+        entry.state = task_transition(entry.state, state)
         self.dirty.add(self.position(name) // BUCKET)
 
     def position(self, name: str) -> int:
@@ -117,61 +119,66 @@ class RunState:
         self.dirty.add(self.position(name) // BUCKET)
 
     def set_state(self, state: str, at: str) -> None:
-        self.state = state
+        """Move the run to `state`; IllegalTransition if its state machine forbids it."""
+        self.state = run_transition(self.state, state)
         self.state_changed = True
-        if state == "running" and self.started_at is None:
+        if state == RunStatus.RUNNING and self.started_at is None:
             self.started_at = at
-        if state in TERMINAL:
+        if state in RUN_TERMINAL:
             self.ended_at = at
 
     def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
               new: str | None, task: str | None = None, reason: str | None = None) -> str:
         """Append one hash-chained audit event (linking the previous one) to `b`."""
-        event_obj = {"type": "audit_event", "run_id": self.run_id, "seq": self.audit_count + 1,
-                     "at": at, "actor": actor, "event": event, "from": old, "to": new,
-                     "task": task, "reason": reason,
-                     "prev": obj(self.audit_head) if self.audit_head else None}
-        self.audit_head = b.put_object(event_obj)
+        entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
+                           event=event, from_=None if old is None else str(old),
+                           to=None if new is None else str(new), task=task, reason=reason,
+                           prev=obj(self.audit_head) if self.audit_head else None)
+        self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1
         return self.audit_head
 
-    def commit(self, b: WriteBatch, at: str) -> str:
+    @contextmanager
+    def change(self, store: ObjectStore, at: str) -> Iterator[WriteBatch]:
+        """A store batch for changes to this run. When the block ends without error the
+        run's new manifest (changed buckets, ref move by CAS, index) joins the batch, it is
+        written, and only then does the run take the new manifest as its own: the commit
+        cannot be half-done."""
+        with store.batch() as b:
+            yield b
+            new_oid = self._stage(b, at)
+        self.dirty.clear()
+        self.manifest_oid = new_oid
+        self.indexed_state = self.state
+        self.state_changed = False
+
+    def _stage(self, b: WriteBatch, at: str) -> str:
         """Add changed buckets, a new manifest, the ref move (CAS) and the index to `b`."""
         for i in sorted(self.dirty):
             names = self.order[i * BUCKET:(i + 1) * BUCKET]
             rows = [{"name": n, "state": self.tasks[n].state,
                      "attempts": [obj(a) for a in self.tasks[n].attempts]} for n in names]
-            self.bucket_oids[i] = b.put_object({"type": "run_tasks", "run_id": self.run_id,
-                                                "first": i * BUCKET, "tasks": rows})
-        self.dirty.clear()
-        manifest = {"type": "run_manifest", "run_id": self.run_id, "run": obj(self.record_oid),
-                    "workflow": self.record["workflow"], "state": self.state,
-                    "started_at": self.started_at, "ended_at": self.ended_at,
-                    "tasks": [obj(o) for o in self.bucket_oids], "task_count": len(self.order),
-                    "audit": obj(self.audit_head), "audit_count": self.audit_count,
-                    "updated_at": at}
-        if self.manifest_oid:
-            manifest["previous"] = obj(self.manifest_oid)
-        new_oid = b.put_object(manifest)
+            bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
+            self.bucket_oids[i] = b.put_object(bucket.to_value())
+        manifest = RunManifest(
+            run_id=self.run_id, run=obj(self.record_oid), workflow=self.record.workflow,
+            state=self.state, started_at=self.started_at, ended_at=self.ended_at,
+            tasks=[obj(o) for o in self.bucket_oids], task_count=len(self.order),
+            audit=obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
+            previous=obj(self.manifest_oid) if self.manifest_oid else None)
+        new_oid = b.put_object(manifest.to_value())
         b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
         if self.state_changed:
             put_index(b, self.run_id, self.record, self.state, self.indexed_state)
-            self.state_changed = False
-        self._committed = new_oid
-        self._committed_state = self.state
         return new_oid
-
-    def committed(self) -> None:
-        """Call after the batch holding commit() was written."""
-        self.manifest_oid = self._committed
-        self.indexed_state = self._committed_state
 
     @property
     def terminal(self) -> bool:
-        return self.state in TERMINAL
+        return self.state in RUN_TERMINAL
 
 
-def put_index(b: WriteBatch, run_id: str, record: dict, state: str, old: str | None) -> None:
+def put_index(b: WriteBatch, run_id: str, record: RunRecord, state: str,
+              old: str | None) -> None:
     """Write a run's list-index entry and move it from `old`'s state key to `state`'s
     (and its count, engine/counters.py)."""
     b.meta_put(INDEX_NS, run_id, index_entry(record, state))
@@ -185,6 +192,6 @@ def state_key(state: str, run_id: str) -> str:
     return f"{state}/{run_id}"
 
 
-def index_entry(record: dict, state: str) -> bytes:
-    return json.dumps({"workflow": record["workflow"], "state": state,
-                       "created_at": record["created_at"]}, separators=(",", ":")).encode()
+def index_entry(record: RunRecord, state: str) -> bytes:
+    return json.dumps({"workflow": record.workflow, "state": state,
+                       "created_at": record.created_at}, separators=(",", ":")).encode()

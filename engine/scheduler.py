@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 
 from objstore import ConflictError, ObjectStore
 
@@ -23,12 +24,13 @@ from . import cache as task_cache
 from . import counters, lineage
 from .cache import TaskCache
 from .clock import Clock
-from .definition import dependencies
 from .errors import LeaseLost
 from .evidence import NO_CACHE, CacheFacts, record_attempt
 from .executor import AttemptResult, Executor, StoredText, TaskSpec
 from .runs import end_run, kill_request
 from .runstate import RunState
+from .states import AttemptStatus, RunStatus, TaskStatus, attempt_task_status
+from .taskgraph import TaskGraph
 from .tasks import build_spec
 
 log = logging.getLogger(__name__)
@@ -58,10 +60,9 @@ class RunScheduler:
         self.cache: TaskCache | None = None
         self.running: dict[Future, Running] = {}
         self.results: dict[str, AttemptResult] = {}
-        self.ready: list[str] = []
-        self.waiting: dict[str, int] = {}
-        self.dependents: dict[str, list[str]] = {}
-        self.stopping: str | None = None  # "failed" | "killed"
+        self.ready: list[str] = []  # pop() takes the next task to start
+        self.steps: TopologicalSorter | None = None  # releases tasks as their needs succeed
+        self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
         self.killer: str | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.stop_reason: str | None = None
@@ -77,35 +78,26 @@ class RunScheduler:
         self.cache = TaskCache(self.store, self.executor, self.run.record)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
         at = self.clock.stamp()
-        with self.store.batch() as b:
+        with self.run.change(self.store, at) as b:
             self.run.audit(b, at=at, actor=self.actor, event="run_state", old=self.run.state,
-                           new="running", reason="claimed by a worker")
-            self.run.set_state("running", at)
-            self.run.commit(b, at)
-        self.run.committed()
+                           new=RunStatus.RUNNING, reason="claimed by a worker")
+            self.run.set_state(RunStatus.RUNNING, at)
         return True
 
     def plan(self) -> None:
-        tasks = self.run.definition["tasks"]
-        deps = {name: dependencies(tasks[name]) for name in self.run.order}
-        self.dependents = {name: [] for name in self.run.order}
-        for name, ds in deps.items():
-            for dep in ds:
-                self.dependents[dep].append(name)
-        self.waiting = {name: len(ds) for name, ds in deps.items()}
-        self.ready = [name for name in self.run.order if not deps[name]]
-        self.ready.reverse()  # pop() takes them in topological order
+        self.steps = TaskGraph.of(self.run.definition["tasks"]).sorter(self.run.order)
+        self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
 
     def loop(self) -> bool:
         """One step. Returns True while the run goes on."""
         if self.on_step:
             self.on_step()
         finished = self.collect()
-        kill = None if self.stopping == "killed" else kill_request(self.store, self.run_id)
+        kill = None if self.stopping == RunStatus.KILLED else kill_request(self.store, self.run_id)
         to_start: list[Running] = []
         at = self.clock.stamp()
         try:
-            with self.store.batch() as b:
+            with self.run.change(self.store, at) as b:
                 if kill:
                     self.begin_kill(b, at, kill["user"])
                 elif self.stop_reason and not self.stop_noted:
@@ -114,12 +106,10 @@ class RunScheduler:
                     self.record(b, self.running.pop(future), future, at)
                 if not self.stopping:
                     to_start = self.start_ready(b, at)
-                if not self.running and not to_start and self.run.state == "running":
+                if not self.running and not to_start and self.run.state == RunStatus.RUNNING:
                     self.finish(b, at)
-                self.run.commit(b, at)
         except ConflictError:
             raise LeaseLost(self.run_id) from None
-        self.run.committed()
         for item in to_start:
             self.running[self.pool.submit(self.executor.run, item.spec, self.store, item.cancel)] = item
         return not self.run.terminal
@@ -155,19 +145,19 @@ class RunScheduler:
         return list(done)
 
     def begin_kill(self, b, at: str, user: str) -> None:
-        self.stopping = "killed"
+        self.stopping = RunStatus.KILLED
         self.killer = user
         self.run.audit(b, at=at, actor=user, event="kill_requested", old=self.run.state,
-                       new="killed", reason=f"kill requested by {user}")
+                       new=RunStatus.KILLED, reason=f"kill requested by {user}")
         for item in self.running.values():
             item.cancel.set()
 
     def begin_stop(self, b, at: str) -> None:
         self.stop_noted = True
         if not self.stopping:
-            self.stopping = "failed"
+            self.stopping = RunStatus.FAILED
         self.run.audit(b, at=at, actor=self.actor, event="worker_stopping", old=self.run.state,
-                       new="failed", reason=self.stop_reason)
+                       new=RunStatus.FAILED, reason=self.stop_reason)
         for item in self.running.values():
             item.cancel.set()
 
@@ -177,12 +167,12 @@ class RunScheduler:
             name = self.ready.pop()
             attempt = len(self.run.tasks[name].attempts) + 1
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
-                                       self.run.definition, self.run.record["parameters"],
+                                       self.run.definition, self.run.record.parameters,
                                        self.results)
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
-                           old=self.run.tasks[name].state, new="running", task=name,
+                           old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
                            reason=f"attempt {attempt}")
-            self.run.set_task(name, "running")
+            self.run.set_task(name, TaskStatus.RUNNING)
             if not problem:
                 spec, problem = self.cache.pin(spec)
             cache = NO_CACHE if problem else self.cache_facts(b, spec, name)
@@ -210,8 +200,8 @@ class RunScheduler:
         if cache.cached_from is None:
             return False
         result = self.cache.hit_result(cache.cached_from, cache.looked_up_at, self.clock.now())
-        self.run.audit(b, at=at, actor=self.actor, event="cache_hit", old="running",
-                       new="success", task=name,
+        self.run.audit(b, at=at, actor=self.actor, event="cache_hit",
+                       old=TaskStatus.RUNNING, new=TaskStatus.SUCCESS, task=name,
                        reason=f"cache hit: reused evidence {cache.cached_from}")
         self.record_result(b, name, spec, result, at, cache)
         return True
@@ -219,7 +209,7 @@ class RunScheduler:
     def unstartable(self, problem: str) -> AttemptResult:
         empty = StoredText(self.store.put_blob(b""), 0, "")
         now = self.clock.now()
-        return AttemptResult(state="failed", exit_code=None, stdout=empty, stderr=empty,
+        return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty, stderr=empty,
                              started_at=now, ended_at=now, error=problem)
 
     def record(self, b, item: Running, future: Future, at: str) -> None:
@@ -235,41 +225,40 @@ class RunScheduler:
         run = self.run
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
-        counters.count_attempt(b, ev["state"], float(ev["duration_s"]))  # as a recount sees it
-        task_cache.index_attempt(b, run.record["workflow"], ev, oid)
+        counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
+        task_cache.index_attempt(b, run.record.workflow, ev, oid)
         lineage.index_attempt(b, ev, oid)
         retries = run.definition["tasks"][name]["retries"]
-        state = result.state if result.state in ("success", "killed") else "failed"
+        state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
-        if state == "failed" and spec.attempt <= retries and not self.stopping:
-            run.audit(b, at=at, actor=self.actor, event="task_state", old="running",
-                      new="pending", task=name, reason=f"{reason}; retrying")
-            run.set_task(name, "pending")
+        if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:
+            run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                      new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying")
+            run.set_task(name, TaskStatus.PENDING)
             self.ready.append(name)
             return
-        run.audit(b, at=at, actor=self.actor, event="task_state", old="running", new=state,
-                  task=name, reason=None if state == "success" else reason)
+        run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                  new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)
         run.set_task(name, state)
-        if state == "success":
+        if state == TaskStatus.SUCCESS:
             self.results[name] = result
             self.release(name)
         elif not self.stopping:
-            self.stopping = "failed"
+            self.stopping = RunStatus.FAILED
 
     def release(self, name: str) -> None:
-        for child in self.dependents[name]:
-            self.waiting[child] -= 1
-            if self.waiting[child] == 0:
-                self.ready.append(child)
+        self.steps.done(name)
+        self.ready.extend(self.steps.get_ready())
 
     def finish(self, b, at: str) -> None:
-        if self.stopping == "killed":
-            state, actor, reason = "killed", self.killer, f"killed by {self.killer}"
-        elif self.stopping == "failed" or any(t.state != "success" for t in self.run.tasks.values()):
-            failed = [n for n in self.run.order if self.run.tasks[n].state == "failed"]
+        if self.stopping == RunStatus.KILLED:
+            state, actor, reason = RunStatus.KILLED, self.killer, f"killed by {self.killer}"
+        elif self.stopping == RunStatus.FAILED or any(
+                t.state != TaskStatus.SUCCESS for t in self.run.tasks.values()):
+            failed = [n for n in self.run.order if self.run.tasks[n].state == TaskStatus.FAILED]
             why = self.stop_reason if self.stop_noted else "task failed: " + ", ".join(failed[:5])
-            state, actor, reason = "failed", self.actor, why
+            state, actor, reason = RunStatus.FAILED, self.actor, why
         else:
-            state, actor, reason = "success", self.actor, None
+            state, actor, reason = RunStatus.SUCCESS, self.actor, None
         end_run(self.run, b, at=at, actor=actor, state=state, reason=reason or "all tasks succeeded",
-                running_to="killed")
+                running_to=TaskStatus.KILLED)

@@ -19,7 +19,6 @@ from objstore.ids import HASH_HEX_LEN
 from . import cache, compare, lineage, live_logs, repeat, views
 from .audit import check_audit_chain
 from .clock import Clock
-from .definition import topological_order
 from .errors import (
     BadCursor,
     ExecutorUnavailable,
@@ -32,11 +31,13 @@ from .executor import Executor, check_executor
 from .exports import Export, KeyFile, export_run
 from .exports.signing import PublicKey
 from .exports.verify import verify_attestation
+from .model import WorkflowVersion, read
 from .parameters import check_parameters
 from .reindex import rebuild_counters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
 from .sync_policy import index_runs
+from .taskgraph import TaskGraph
 from .tasks import check_rendered_sizes
 from .waiting import ChangeWatcher, Progress, poll_run
 from .workflows import WorkflowRegistry
@@ -50,8 +51,9 @@ def engine_version() -> str:
 
 
 class WorkflowService:
-    """`executor_factory` is used only when this process runs a run itself (`wait`);
-    `keys` is the store folder's signing key, for signed exports and `public_keys`."""
+    """The engine.service_protocol.Service on a local store. `executor_factory` is used
+    only when this process runs a run itself (`wait`); `keys` is the store folder's signing
+    key, for signed exports and `public_keys`."""
 
     def __init__(self, store: ObjectStore, *, clock: Clock | None = None,
                  executor_factory: Callable[[], Executor] | None = None,
@@ -80,31 +82,31 @@ class WorkflowService:
         oid, definition = self.registry.validate(name, source, content_type)
         head = self.registry.head(name)
         registered = (head is not None
-                      and self.store.get_object(head)["definition"].oid == oid)
+                      and read(self.store, head, WorkflowVersion).definition.oid == oid)
         return {"name": name, "definition_hash": oid, "registered": registered,
                 "params": sorted(definition["params"]),
-                "tasks": topological_order(definition["tasks"])}
+                "tasks": TaskGraph.of(definition["tasks"]).order()}
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
         out = []
         for name, oid in self.registry.names():
-            version = self.store.get_object(oid)
-            out.append({"name": name, "definition_hash": version["definition"].oid,
-                        "version": version["version"], "updated_at": version["registered_at"]})
+            version = read(self.store, oid, WorkflowVersion)
+            out.append({"name": name, "definition_hash": version.definition.oid,
+                        "version": version.version, "updated_at": version.registered_at})
         return out
 
     def get_workflow(self, name: str) -> dict:
         """{"name", "definition_hash", "version", "definition"}"""
         _, version = self.registry.newest(name)
-        oid, definition = self.registry.definition(version["definition"].oid)
-        return {"name": name, "definition_hash": oid, "version": version["version"],
+        oid, definition = self.registry.definition(version.definition.oid)
+        return {"name": name, "definition_hash": oid, "version": version.version,
                 "definition": definition_json(definition)}
 
     def workflow_versions(self, name: str) -> list[dict]:
         """[{"version", "definition_hash", "registered_by", "registered_at"}], newest first"""
-        return [{"version": v["version"], "definition_hash": v["definition"].oid,
-                 "registered_by": v["registered_by"], "registered_at": v["registered_at"]}
+        return [{"version": v.version, "definition_hash": v.definition.oid,
+                 "registered_by": v.registered_by, "registered_at": v.registered_at}
                 for v in self.registry.history(name)]
 
     def get_definition(self, definition_hash: str) -> dict:
@@ -121,7 +123,7 @@ class WorkflowService:
             raise ValueError("trigger needs exactly one of name and definition_hash")
         if name is not None:
             _, version = self.registry.newest(name)
-            definition_hash = version["definition"].oid
+            definition_hash = version.definition.oid
         oid, definition = self.registry.definition(definition_hash)
         values = check_parameters(definition["params"], parameters, self.store)
         check_rendered_sizes(definition, values)
@@ -145,8 +147,8 @@ class WorkflowService:
         return {"run_id": run.run_id, "reproduces": run_id, "state": run.state}
 
     def repeat(self, source: RunState, origin: dict, user: str) -> RunState:
-        return create_run(self.store, self.clock, definition_oid=source.record["definition"].oid,
-                          definition=source.definition, parameters=source.record["parameters"],
+        return create_run(self.store, self.clock, definition_oid=source.record.definition.oid,
+                          definition=source.definition, parameters=source.record.parameters,
                           user=user, engine_version=self.engine_version, origin=origin)
 
     def compare_runs(self, a: str, b: str) -> dict:

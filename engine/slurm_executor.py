@@ -32,6 +32,7 @@ from .container_limits import DEFAULT_LIMITS, ContainerLimits
 from .errors import ExecutorUnavailable, SlurmError
 from .executor import AttemptResult, Executor, TaskSpec
 from .executor_settings import SlurmSettings
+from .states import AttemptStatus
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class SlurmAttempt:
 
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
-            return self.unreported("killed", "cancelled before the job was submitted")
+            return self.unreported(AttemptStatus.KILLED, "cancelled before the job was submitted")
         spec_oid = self.store.put_object(spec_object(self.spec, self.ex.limits))
         ttl = (self.spec.timeout or TOKEN_TTL_S) + 60 * (TIME_MARGIN_MIN + 5)
         token, grant = self.tokens.create(spec_oid, self.spec, ttl)
@@ -239,7 +240,7 @@ class SlurmAttempt:
                     batch_script(self.ex.settings, token, spec_oid, self.spec),
                     sbatch_args(self.spec, self.ex.settings, self.ex.limits))
             except SlurmError as exc:
-                return self.unreported("failed", str(exc))
+                return self.unreported(AttemptStatus.FAILED, str(exc))
             self.store.meta_cas(JOBS_NS, self.key, None, json.dumps(
                 {"job_id": self.job_id, "spec": spec_oid, "token": grant.digest}).encode())
             self.ex.queue.forget_age()
@@ -266,7 +267,7 @@ class SlurmAttempt:
                 if job is None or job.state != "COMPLETED" or \
                         time.monotonic() - ended_at >= REPORT_WAIT_S:
                     result = self.reported(grant)
-                    return result or self.unreported("failed", self.why_ended(job))
+                    return result or self.unreported(AttemptStatus.FAILED, self.why_ended(job))
             self.cancel.wait(min(self.ex.settings.poll, 1.0))
 
     def why_ended(self, job: JobState | None) -> str:
@@ -292,10 +293,10 @@ class SlurmAttempt:
             time.sleep(min(self.ex.settings.poll, 0.5))
         result = self.reported(grant)
         if result is not None:
-            result.state = "killed"
+            result.state = AttemptStatus.KILLED
             result.error = result.error or "killed"
             return result
-        return self.unreported("killed", f"killed: Slurm job {self.job_id} cancelled")
+        return self.unreported(AttemptStatus.KILLED, f"killed: Slurm job {self.job_id} cancelled")
 
     def reported(self, grant: AttemptGrant) -> AttemptResult | None:
         report = self.tokens.report_of(grant.spec)

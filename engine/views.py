@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from objstore import ObjectStore
 
-from .definition import dependencies, references
+from .definition import references
 from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
+from .model import AuditEvent, TaskEvidence, read
 from .parameters import render_parameters
 from .runstate import RunState
+from .taskgraph import TaskGraph
 
 
 def run_view(run: RunState) -> dict:
     rec = run.record
     return {
-        "run_id": run.run_id, "workflow": rec["workflow"],
-        "definition_hash": rec["definition"].oid, "engine_version": rec["engine_version"],
-        "triggered_by": rec["triggered_by"], "created_at": rec["created_at"],
+        "run_id": run.run_id, "workflow": rec.workflow,
+        "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
+        "triggered_by": rec.triggered_by, "created_at": rec.created_at,
         "started_at": run.started_at, "ended_at": run.ended_at,
-        "parameters": render_parameters(run.definition["params"], rec["parameters"]),
+        "parameters": render_parameters(run.definition["params"], rec.parameters),
         "state": run.state, "manifest_hash": run.manifest_oid,
         "tasks": {name: run.tasks[name].state for name in run.order},
-        "cache": rec.get("cache", True), "resumes": rec.get("resumes"),
-        "reproduces": rec.get("reproduces"),
+        "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
+        "reproduces": rec.reproduces,
     }
 
 
@@ -63,21 +65,21 @@ def attempt_view(store: ObjectStore, run: RunState, task: str, attempt: int) -> 
     return view
 
 
-def last_evidence(store: ObjectStore, run: RunState) -> dict[str, dict]:
-    return {name: store.get_object(run.tasks[name].attempts[-1])
+def last_evidence(store: ObjectStore, run: RunState) -> dict[str, TaskEvidence]:
+    return {name: read(store, run.tasks[name].attempts[-1], TaskEvidence)
             for name in run.order if run.tasks[name].attempts}
 
 
 def files_view(store: ObjectStore, run: RunState) -> list[dict]:
     """Every file the run produced: the outputs of each task's last attempt."""
     return [{"task": name, "path": out["path"], "hash": out["blob"].oid, "size": out["size"]}
-            for name, ev in last_evidence(store, run).items() for out in ev["outputs"]]
+            for name, ev in last_evidence(store, run).items() for out in ev.outputs]
 
 
 def lineage_view(store: ObjectStore, run: RunState) -> dict:
     """Params, tasks and files as nodes; `input` edges into tasks, `output` edges out."""
     params = run.definition["params"]
-    values = render_parameters(params, run.record["parameters"])
+    values = render_parameters(params, run.record.parameters)
     nodes = [{"id": f"param:{n}", "kind": "param", "name": n, "type": params[n]["type"],
               "value": values[n]} for n in params]
     nodes += [{"id": f"task:{n}", "kind": "task", "name": n, "state": run.tasks[n].state}
@@ -90,6 +92,7 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
         return f"file:{oid}"
 
     evidence = last_evidence(store, run)
+    graph = TaskGraph.of(run.definition["tasks"])
     for name in run.order:
         task = run.definition["tasks"][name]
         used = {parts[1] for _, parts in references(task) if parts[0] == "params"}
@@ -97,13 +100,13 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
         edges += [{"from": f"param:{p}", "to": f"task:{name}", "kind": "input"} for p in sorted(used)]
         ev = evidence.get(name)
         if ev is None:
-            for dep in sorted(dependencies(task)):
+            for dep in graph.upstream(name):
                 edges.append({"from": f"task:{dep}", "to": f"task:{name}", "kind": "input"})
             continue
-        for inp in ev["inputs"]:
+        for inp in ev.inputs:
             edges.append({"from": file_node(inp["blob"].oid, inp["size"]), "to": f"task:{name}",
                           "kind": "input"})
-        for out in ev["outputs"]:
+        for out in ev.outputs:
             edges.append({"from": f"task:{name}", "to": file_node(out["blob"].oid, out["size"]),
                           "kind": "output", "path": out["path"]})
     return {"nodes": nodes + list(files.values()), "edges": edges}
@@ -114,11 +117,11 @@ def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
     entries = []
     oid = run.audit_head
     while oid:
-        ev = store.get_object(oid)
-        prev = ev["prev"].oid if ev.get("prev") else None
-        entries.append({"seq": ev["seq"], "at": ev["at"], "actor": ev["actor"],
-                        "event": ev["event"], "from": ev["from"], "to": ev["to"],
-                        "task": ev["task"], "reason": ev["reason"], "hash": oid, "prev": prev})
+        ev = read(store, oid, AuditEvent)
+        prev = ev.prev.oid if ev.prev else None
+        entries.append({"seq": ev.seq, "at": ev.at, "actor": ev.actor, "event": ev.event,
+                        "from": ev.from_, "to": ev.to, "task": ev.task, "reason": ev.reason,
+                        "hash": oid, "prev": prev})
         oid = prev
     entries.reverse()
     return entries
@@ -131,10 +134,10 @@ def logs_view(store: ObjectStore, run: RunState, task: str) -> dict:
         raise UnknownTask(run.run_id, task)
     if not entry.attempts:
         return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
-    ev = store.get_object(entry.attempts[-1])
+    ev = read(store, entry.attempts[-1], TaskEvidence)
 
     def text(stream: dict) -> str:
         return b"".join(store.iter_blob(stream["blob"].oid)).decode("utf-8", errors="replace")
 
-    return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
-            "stderr": text(ev["stderr"])}
+    return {"task": task, "attempt": ev.attempt, "stdout": text(ev.stdout),
+            "stderr": text(ev.stderr)}

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .runstate import TERMINAL
+from .states import RUN_TERMINAL
 
 Progress = Callable[[dict], None]
 
@@ -38,7 +38,7 @@ def state_changes(before: dict | None, after: dict) -> list[StateChange]:
     if before["state"] == after["state"]:
         return tasks
     run = [StateChange(None, before["state"], after["state"])]
-    return tasks + run if after["state"] in TERMINAL else run + tasks
+    return tasks + run if after["state"] in RUN_TERMINAL else run + tasks
 
 
 class ChangeWatcher:
@@ -74,7 +74,7 @@ def poll_run(
     while True:
         run = get_run()
         watcher.see(run)
-        if run["state"] in TERMINAL or (timeout is not None and waited >= timeout):
+        if run["state"] in RUN_TERMINAL or (timeout is not None and waited >= timeout):
             return run
         if stop is not None and stop.is_set():
             return run

@@ -11,9 +11,7 @@ that notices its lease expired, with an audit entry naming the worker and why.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,10 +22,12 @@ from .clock import Clock
 from .errors import LeaseLost, UnknownRun
 from .executor import Executor
 from .leases import LEASE_NS, Lease, process_alive, this_host
-from .lifeline import die_with_parent, stop_on_signals
+from .lifeline import stop_on_signals
+from .model import AuditEvent, RunManifest, read
 from .runs import KILL_NS, end_run, kill_request, scan_index
 from .runstate import QUEUE_NS, RunState, run_ref
 from .scheduler import RunScheduler
+from .states import RunStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffix>"
@@ -176,11 +176,11 @@ class Worker:
         except CorruptObject as exc:  # never act on damaged bytes: end the run instead
             log.error("worker %s: run %s reads a damaged object: %s", self.worker_id, run_id, exc)
             self.fail_own(run_id, f"damaged object in the store: {exc}")
-            return "failed"
+            return RunStatus.FAILED
         except Exception as exc:  # an engine bug: never leave the run `running`
             log.exception("worker %s failed running %s", self.worker_id, run_id)
             self.fail_own(run_id, f"engine error: {type(exc).__name__}: {exc}")
-            return "failed"
+            return RunStatus.FAILED
         except BaseException as exc:
             self.fail_own(run_id, f"interrupted ({type(exc).__name__})")
             raise
@@ -233,7 +233,7 @@ class Worker:
         host, is gone (earlier versions released a lease without ending the run). A
         running run claimed elsewhere (arrived by sync) is not ours to end."""
         recovered = []
-        for run_id, _ in list(scan_index(self.store, "running", None)):
+        for run_id, _ in list(scan_index(self.store, RunStatus.RUNNING, None)):
             if self.store.meta_get(LEASE_NS, run_id) is not None:
                 continue
             claimer = claiming_worker(self.store, run_id)
@@ -253,18 +253,17 @@ class Worker:
         reason = f"worker {lease.worker} stopped: {why}"
         kill = kill_request(self.store, run_id)
         try:
-            with self.store.batch() as b:
+            # an ended run only loses the dead worker's lease (and kill request)
+            with (self.store.batch() if run.terminal else run.change(self.store, at)) as b:
                 b.meta_cas(LEASE_NS, run_id, raw, None)
                 if not run.terminal:
-                    state = "killed" if kill else "failed"
+                    state = RunStatus.KILLED if kill else RunStatus.FAILED
                     end_run(run, b, at=at, actor=WORKER_ACTOR + self.worker_id, state=state,
-                            reason=reason, running_to="failed")
-                    run.commit(b, at)
+                            reason=reason, running_to=TaskStatus.FAILED)
                 if kill:
                     b.meta_delete(KILL_NS, run_id)
         except ConflictError:
             return False  # another worker recovered it first
-        run.committed()
         log.warning("run %s ended %s: %s", run_id, run.state, reason)
         self.remove_leftovers(run_id)
         return True
@@ -287,74 +286,27 @@ class Worker:
 def claiming_worker(store: ObjectStore, run_id: str) -> Lease | None:
     """The worker that last wrote to the run's audit trail, as a lease that has expired
     (worker ids are `host:pid:suffix`); None if no worker ever did."""
-    manifest = store.get_object(store.get_ref(run_ref(run_id)))
-    link = manifest.get("audit")
+    link = read(store, store.get_ref(run_ref(run_id)), RunManifest).audit
     while link is not None:
-        event = store.get_object(link.oid)
-        actor = event["actor"]
+        event = read(store, link.oid, AuditEvent)
+        actor = event.actor
         if actor.startswith(WORKER_ACTOR):
             worker = actor[len(WORKER_ACTOR):]
             parts = worker.rsplit(":", 2)
             if len(parts) != 3 or not parts[1].isdigit():
                 return None  # a worker named by hand: where it ran is unknown
             return Lease(worker, int(parts[1]), parts[0], 0.0)
-        link = event.get("prev")
+        link = event.prev
     return None
 
 
-def serve_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int = 1, concurrency: int = 4, stop: threading.Event | None = None,
-                  on_run_step: RunStepHook | None = None) -> None:
-    """Run `workers` worker processes on the store at `store_path` until SIGINT/SIGTERM."""
-    if workers <= 1:
-        _serve_one(store_path, executor_factory, concurrency, stop, on_run_step)
-        return
-    procs = spawn_workers(store_path, executor_factory, workers=workers, concurrency=concurrency,
-                          on_run_step=on_run_step)
-
-    def forward(signum, _frame) -> None:  # each child winds its run down on SIGTERM
-        for proc in procs:
-            if proc.is_alive() and proc.pid:
-                os.kill(proc.pid, signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for proc in procs:
-            proc.join()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def spawn_workers(store_path: str, executor_factory: Callable[[], Executor], *,
-                  workers: int, concurrency: int = 4,
-                  on_run_step: RunStepHook | None = None) -> list[multiprocessing.Process]:
-    """Start `workers` worker processes (for embedding, e.g. `wfobj serve`); each stops
-    cleanly on SIGTERM, which it also gets if this process dies. The caller joins them."""
-    ctx = multiprocessing.get_context("fork")
-    args = (os.getpid(), store_path, executor_factory, concurrency, on_run_step)
-    procs = [ctx.Process(target=_serve_child, args=args, name=f"wfobj-worker-{i}")
-             for i in range(workers)]
-    for proc in procs:
-        proc.start()
-    return procs
-
-
-def _serve_child(parent: int, store_path: str, executor_factory: Callable[[], Executor],
-                 concurrency: int, on_run_step: RunStepHook | None) -> None:
-    die_with_parent(parent)  # a SIGKILLed parent must not leave its workers claiming runs
-    _serve_one(store_path, executor_factory, concurrency, None, on_run_step)
-
-
-def _serve_one(store_path: str, executor_factory: Callable[[], Executor], concurrency: int,
-               stop: threading.Event | None = None,
-               on_run_step: RunStepHook | None = None) -> None:
+def serve_worker(store_path: str, executor_factory: Callable[[], Executor], *,
+                 concurrency: int = 4, on_run_step: RunStepHook | None = None) -> None:
+    """Run one worker on the store at `store_path` until SIGINT/SIGTERM (several worker
+    processes are started and owned by the CLI's supervisor, cli/supervisor.py)."""
     worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency,
                     on_run_step=on_run_step)
-    if stop is not None:
-        worker.stop = stop
-    # a terminal's Ctrl-C reaches these processes and their parent's forwarded SIGTERM
-    # too: both only ask for the wind-down
+    # a terminal's Ctrl-C and the supervisor's SIGTERM both only ask for the wind-down
     with stop_on_signals(worker.stop, second_raises=False):
         log.info("worker %s serving %s", worker.worker_id, store_path)
         worker.serve()

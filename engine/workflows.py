@@ -15,6 +15,7 @@ from objstore.batch import encode_structured
 from .clock import Clock
 from .definition import check_name, normalize, parse_source
 from .errors import NotADefinition, UnknownWorkflow
+from .model import WorkflowVersion, read
 
 REF_PREFIX = "workflows/"
 
@@ -44,9 +45,9 @@ class WorkflowRegistry:
         while True:
             current = self.head(name)
             if current is not None:
-                version = self.store.get_object(current)
-                if version["definition"].oid == self.store_hash(definition):
-                    return Registered(name, version["definition"].oid, version["version"], False)
+                version = read(self.store, current, WorkflowVersion)
+                if version.definition.oid == self.store_hash(definition):
+                    return Registered(name, version.definition.oid, version.version, False)
             if self.write_version(name, definition, current, user):
                 return self.apply_result(name)
 
@@ -62,23 +63,22 @@ class WorkflowRegistry:
         return hash_bytes(encode_structured(definition)[0])
 
     def write_version(self, name: str, definition: dict, current: str | None, user: str) -> bool:
-        number = self.store.get_object(current)["version"] + 1 if current else 1
+        number = read(self.store, current, WorkflowVersion).version + 1 if current else 1
         try:
             with self.store.batch() as b:
                 def_oid = b.put_object(definition)
-                version = {"type": "workflow_version", "name": name, "version": number,
-                           "definition": Link.obj(def_oid), "registered_by": user,
-                           "registered_at": self.clock.stamp()}
-                if current:
-                    version["previous"] = Link.obj(current)
-                b.set_ref(workflow_ref(name), current, b.put_object(version))
+                version = WorkflowVersion(
+                    name=name, version=number, definition=Link.obj(def_oid), registered_by=user,
+                    registered_at=self.clock.stamp(),
+                    previous=Link.obj(current) if current else None)
+                b.set_ref(workflow_ref(name), current, b.put_object(version.to_value()))
         except ConflictError:
             return False  # someone registered concurrently: look again
         return True
 
     def apply_result(self, name: str) -> Registered:
-        version = self.store.get_object(self.head(name))
-        return Registered(name, version["definition"].oid, version["version"], True)
+        version = read(self.store, self.head(name), WorkflowVersion)
+        return Registered(name, version.definition.oid, version.version, True)
 
     def head(self, name: str) -> str | None:
         try:
@@ -86,21 +86,20 @@ class WorkflowRegistry:
         except (RefNotFound, ValueError):
             return None
 
-    def newest(self, name: str) -> tuple[str, dict]:
+    def newest(self, name: str) -> tuple[str, WorkflowVersion]:
         oid = self.head(name)
         if oid is None:
             raise UnknownWorkflow(name)
-        return oid, self.store.get_object(oid)
+        return oid, read(self.store, oid, WorkflowVersion)
 
-    def history(self, name: str) -> Iterator[dict]:
+    def history(self, name: str) -> Iterator[WorkflowVersion]:
         """Every version of `name`, newest first."""
         oid, version = self.newest(name)
         while True:
             yield version
-            prev = version.get("previous")
-            if prev is None:
+            if version.previous is None:
                 return
-            version = self.store.get_object(prev.oid)
+            version = read(self.store, version.previous.oid, WorkflowVersion)
 
     def names(self) -> Iterator[tuple[str, str]]:
         for ref, oid in self.store.refs(REF_PREFIX):

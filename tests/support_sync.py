@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 from engine.sync_policy import EngineRefPolicy
-from objstore import Link, ObjectStore
+from objstore import Link, ObjectStore, init_store
 from objstore.fsck import fsck
+
+from .support_e2e import ROOT, free_port
 
 
 def make_run(
@@ -106,3 +113,37 @@ def bare_sync_app():
     from objstore import open_store
 
     return sync_app(open_store(os.environ["WFOBJ_STORE"]))
+
+
+def serve_sync(store_path: Path) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving only the sync routes over a new store at `store_path`; (process, url)."""
+    init_store(store_path).close()
+    port = free_port()
+    env = dict(os.environ, WFOBJ_STORE=str(store_path))
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "--pythonpath",
+            str(ROOT),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "tests.support_sync:bare_sync_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn exited") from None
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")

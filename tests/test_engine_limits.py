@@ -152,7 +152,7 @@ def test_serve_hands_its_limits_to_the_engine_workers():
     from cli.serving import engine_worker_argv
     from engine.executor_settings import ExecutorSettings
 
-    argv = engine_worker_argv("/s", 2, ExecutorSettings(
+    argv = engine_worker_argv("/s", ExecutorSettings(
         limits=ContainerLimits(memory=1 << 30, pids=99)))
     assert argv[argv.index("--task-memory") + 1] == str(1 << 30)
     assert argv[argv.index("--task-pids") + 1] == "99"

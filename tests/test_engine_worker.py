@@ -131,20 +131,28 @@ def test_an_engine_error_mid_run_ends_the_run_failed(store, monkeypatch):
     assert store.meta_get(LEASE_NS, run_id) is None
 
 
+FAKE_WORKER_SCRIPT = textwrap.dedent("""
+    import sys
+    from engine.fake_executor import FakeExecutor
+    from engine.worker import serve_worker
+    serve_worker(sys.argv[1], FakeExecutor, concurrency=2)
+""")
+
+
 def test_worker_processes_share_the_queue_and_stop_on_sigterm(lmdb_store, tmp_path):
-    from engine.worker import spawn_workers
+    from cli.supervisor import Supervisor
 
     svc = service(lmdb_store)
     ids = [trigger(svc, {"tasks": {"a": task(), "b": task(after=["a"])}}) for _ in range(6)]
-    procs = spawn_workers(str(tmp_path / "store"), FakeExecutor, workers=2, concurrency=2)
+    sup = Supervisor()
+    for i in range(2):
+        sup.start(f"worker {i}", [sys.executable, "-c", FAKE_WORKER_SCRIPT, str(tmp_path / "store")],
+                  dict(os.environ))
     try:
         wait_for(lambda: all(svc.get_run(i)["state"] == "success" for i in ids))
     finally:
-        for proc in procs:
-            os.kill(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.join(20)
-    assert all(proc.exitcode == 0 for proc in procs)
+        sup.stop()  # SIGTERM to each: a clean wind-down, exit status 0
+    assert [proc.returncode for _, proc in sup.children] == [0, 0]
     runners = {svc.run_audit(i)[1]["actor"] for i in ids}
     assert all(actor.startswith("worker:") for actor in runners)
     assert list(lmdb_store.meta_scan(LEASE_NS)) == [] and list(lmdb_store.meta_scan(QUEUE_NS)) == []

@@ -211,6 +211,7 @@ def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
     from engine.clock import Clock
     from engine.runs import end_run
     from engine.runstate import RunState
+    from engine.states import RunStatus, TaskStatus
 
     running.write("stdout", b"last words\n")
     follower = LogFollower(running.store, running.run_id, "talk", LogPosition(), wait=3,
@@ -218,10 +219,9 @@ def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
     # recovery ends the run of a dead worker: its running task fails without evidence
     run = RunState.load(running.store, running.run_id)
     at = Clock().stamp()
-    with running.store.batch() as b:
-        end_run(run, b, at=at, actor="test", state="failed", reason="its worker died",
-                running_to="failed")
-        run.commit(b, at)
+    with run.change(running.store, at) as b:
+        end_run(run, b, at=at, actor="test", state=RunStatus.FAILED, reason="its worker died",
+                running_to=TaskStatus.FAILED)
     assert list(follower) == [
         {"type": "output", "stream": "stdout", "offset": 0, "text": "last words\n"},
         {"type": "end", "task": "talk", "attempt": 1, "ended": True, "state": "failed",

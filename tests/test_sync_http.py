@@ -8,7 +8,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import requests
 
-from cli.sync_http import HttpRemote, RemoteError
+from cli.errors import HttpError
+from cli.sync_http import HttpRemote
 from engine.sync_policy import EngineRefPolicy
 from objstore import MemoryObjectStore
 from objstore.car import iter_pack
@@ -89,7 +90,7 @@ def test_flipped_byte_pack_refused_with_hash(served):
     victim = oids[-2]
     data = a.get_raw(victim)
     pack[pack.index(data) + 3] ^= 0x40
-    with pytest.raises(RemoteError) as err:
+    with pytest.raises(HttpError) as err:
         remote.send_pack([bytes(pack)], len(pack))
     assert err.value.status == 400
     assert victim in str(err.value)

@@ -16,8 +16,9 @@ import requests
 from click.testing import CliRunner
 
 from cli.context import CliContext
+from cli.errors import HttpError
 from cli.main import cli
-from cli.sync_http import HttpRemote, RemoteError
+from cli.sync_http import HttpRemote
 from engine.service import WorkflowService
 from engine.sync_policy import EngineRefPolicy
 from objstore import MemoryObjectStore, ObjectStore, RefRefused, init_store, open_store
@@ -205,7 +206,7 @@ def test_push_over_http_is_refused_by_sender_and_by_server(server):
         name, _ = poisoned(a, kind)
         with pytest.raises(RefRefused, match=POISONS[kind][1]):
             push(a, HttpRemote(server.url, server.tokens["admin"]), POLICY)
-        with pytest.raises(RemoteError) as err:
+        with pytest.raises(HttpError) as err:
             push(a, HttpRemote(server.url, server.tokens["admin"]), AnyRefs(), force=True)
         assert err.value.status == 400 and name in str(err.value), kind
         assert POISONS[kind][1] in str(err.value), kind

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from cli.sync_http import HttpRemote
@@ -16,58 +9,16 @@ from engine.sync_policy import EngineRefPolicy
 from objstore import init_store, open_store
 from objstore.sync import UNCHANGED, UPDATED, pull, push
 
-from .support_sync import make_run, verify_store
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from .support_sync import make_run, serve_sync, verify_store
 
 POLICY = EngineRefPolicy()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(store_path: Path):
-    init_store(store_path).close()
-    port = _free_port()
-    env = dict(os.environ, WFOBJ_STORE=str(store_path))
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen(
-        [
-            str(gunicorn),
-            "--pythonpath",
-            str(ROOT),
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "tests.support_sync:bare_sync_app()",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited") from None
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 @pytest.fixture
 def two_servers(tmp_path):
     procs, urls = [], []
     for name in ("server1", "server2"):
-        proc, url = _serve(tmp_path / name)
+        proc, url = serve_sync(tmp_path / name)
         procs.append(proc)
         urls.append(url)
     yield urls, [tmp_path / "server1", tmp_path / "server2"]

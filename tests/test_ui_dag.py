@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from api.ui import dag
-from engine.definition import normalize, topological_order
+from engine.definition import normalize
+from engine.taskgraph import TaskGraph
 
 from .support_engine import task
 
@@ -16,7 +17,7 @@ def test_layers_are_longest_paths_and_edges_come_from_the_definition():
     tasks = definition(a=task(), b=task(after=["a"], outputs={"vars": ["v"]}),
                        c=task(after=["a", "b"]), d=task(command="echo {{tasks.b.vars.v}}"),
                        e=task())
-    order = topological_order(tasks)
+    order = TaskGraph.of(tasks).order()
     layout = dag.layout(order, tasks, {n: "success" for n in order})
     y = {n.name: n.y for n in layout.nodes}
     assert y["a"] == y["e"] < y["b"] < y["c"] == y["d"]  # c waits on b, one past it
@@ -28,7 +29,7 @@ def test_layers_are_longest_paths_and_edges_come_from_the_definition():
 def test_nodes_do_not_overlap_and_fit_the_canvas():
     tasks = definition(**{f"t{i}": task() for i in range(6)},
                        sink=task(after=[f"t{i}" for i in range(6)]))
-    order = topological_order(tasks)
+    order = TaskGraph.of(tasks).order()
     layout = dag.layout(order, tasks, {})
     boxes = [(n.x, n.x + n.width, n.y) for n in layout.nodes]
     for i, (x0, x1, y0) in enumerate(boxes):
@@ -40,7 +41,7 @@ def test_nodes_do_not_overlap_and_fit_the_canvas():
 
 def test_barycentre_ordering_uncrosses_two_chains():
     tasks = definition(a=task(), b=task(), x=task(after=["b"]), y=task(after=["a"]))
-    order = topological_order(tasks)
+    order = TaskGraph.of(tasks).order()
     layout = dag.layout(order, tasks, {})
     x = {n.name: n.x for n in layout.nodes}
     assert (x["a"] < x["b"]) == (x["y"] < x["x"])
@@ -52,12 +53,12 @@ def test_long_names_are_cut_and_huge_graphs_not_drawn():
     node = dag.layout([long], tasks, {}).nodes[0]
     assert node.label.endswith("…") and len(node.label) == dag.MAX_LABEL
     many = definition(**{f"t{i}": task() for i in range(dag.MAX_DRAWN + 1)})
-    assert dag.layout(topological_order(many), many, {}) is None
+    assert dag.layout(TaskGraph.of(many).order(), many, {}) is None
 
 
 def test_boxes_are_wide_enough_for_the_state_line():
     tasks = definition(a=task(), b=task(after=["a"]))
-    order = topological_order(tasks)
+    order = TaskGraph.of(tasks).order()
     layout = dag.layout(order, tasks, {"a": "success", "b": "success"}, frozenset({"a"}))
     line = layout.nodes[0].state_line
     assert line == "✓ success · cached" and layout.nodes[1].state_line == "✓ success"

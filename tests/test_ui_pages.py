@@ -157,9 +157,8 @@ def test_audit_page_says_when_the_chain_breaks(ui, session):
     head = ui.store.get_object(run.audit_head)
     # a forged trail: the same head event re-pointed at nothing, manifest moved to it
     forged = dict(head, prev=None)
-    with ui.store.batch() as b:
+    with run.change(ui.store, head["at"]) as b:
         run.audit_head = b.put_object(forged)
-        run.commit(b, head["at"])
     page = ui.get(f"/ui/runs/{run_id}/audit", session).text
     assert 'data-verified="false"' in page and "does not verify" in page
     assert "the chain has 1" in page
@@ -240,3 +239,11 @@ def test_pages_have_landmarks_and_labels(ui, session):
         assert 'class="skip" href="#main"' in page and page.count("<h1") == 1, path
     runs = ui.get("/ui/runs", session).text
     assert '<label for="f-workflow">' in runs and '<label for="f-state">' in runs
+
+
+def test_a_skipped_task_page_says_it_never_started(ui, session):
+    run_id = trigger(ui.service, chain("a", "b"), "chain")
+    run_with(ui.store, run_id, {"a": TaskBehavior(exit_code=1)})
+    page = ui.get(f"/ui/runs/{run_id}/tasks/b", session).text
+    assert "– skipped" in page
+    assert "No attempt of this task has been recorded: it was skipped before it started" in page

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.definition import dependencies
+from engine.states import TaskStatus
+from engine.taskgraph import TaskGraph
 
 NODE_H = 50
 MIN_W, MAX_W, CHAR_W = 132, 232, 8
@@ -17,8 +18,8 @@ SWEEPS = 4
 MAX_DRAWN = 400  # beyond this a picture stops helping; the task table still lists all
 MAX_LABEL = 26
 
-STATE_MARKS = {"pending": "○", "running": "▶", "success": "✓", "failed": "✗",
-               "skipped": "–", "killed": "■"}
+STATE_MARKS = {TaskStatus.PENDING: "○", TaskStatus.RUNNING: "▶", TaskStatus.SUCCESS: "✓",
+               TaskStatus.FAILED: "✗", TaskStatus.SKIPPED: "–", TaskStatus.KILLED: "■"}
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,6 @@ class DagLayout:
     width: int
     height: int
     layers: int
-
-
-def task_edges(tasks: dict) -> list[tuple[str, str]]:
-    """(dependency, task) pairs from the definition, in a stable order."""
-    return [(dep, name) for name in sorted(tasks) for dep in sorted(dependencies(tasks[name]))]
 
 
 def longest_path_layers(order: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -117,8 +113,8 @@ def label_of(name: str) -> str:
 def layout(order: list[str], tasks: dict, states: dict[str, str],
            cached: frozenset[str] = frozenset()) -> DagLayout | None:
     """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
-    return layout_graph(order, task_edges(tasks), states, cached,
-                        captions=[state_line(states.get(n, "pending"), n in cached)
+    return layout_graph(order, TaskGraph.of(tasks).edges(), states, cached,
+                        captions=[state_line(states.get(n, TaskStatus.PENDING), n in cached)
                                   for n in order])
 
 
@@ -143,7 +139,7 @@ def layout_graph(order: list[str], edges: list[tuple[str, str]], states: dict[st
     for i, row in enumerate(rows):
         left = MARGIN + (widest - (len(row) * (width + H_GAP) - H_GAP)) // 2
         for k, name in enumerate(row):
-            nodes[name] = DagNode(name, states.get(name, "pending"), left + k * (width + H_GAP),
+            nodes[name] = DagNode(name, states.get(name, TaskStatus.PENDING), left + k * (width + H_GAP),
                                   MARGIN + i * (NODE_H + V_GAP), width,
                                   label_of(labels.get(name, name)), name in cached)
     return DagLayout([nodes[n] for n in order],

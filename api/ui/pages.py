@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import falcon
 
-from engine.runstate import RUN_STATES
 from engine.service import WorkflowService
+from engine.states import RUN_TERMINAL, TASK_LIVE, RunStatus
 from objstore import ObjectStore, WfobjError
 
 from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
@@ -17,8 +17,6 @@ from . import dag, features, lineage
 from .render import Renderer
 
 PAGE_SIZE = 25
-TERMINAL = ("success", "failed", "killed")
-TASK_LIVE = ("pending", "running")
 
 
 class Page:
@@ -43,9 +41,9 @@ class RunsPage(Page):
         cursor = req.get_param("cursor") or None
         if workflow is not None:
             name_param(workflow)
-        if state is not None and state not in RUN_STATES:
+        if state is not None and state not in set(RunStatus):
             raise falcon.HTTPBadRequest(title="Invalid state",
-                                        description="state is one of " + ", ".join(RUN_STATES))
+                                        description="state is one of " + ", ".join(RunStatus))
         limit = int_query(req, "limit", PAGE_SIZE, 1, 200)
         page = self.service.list_runs(workflow=workflow, state=state, limit=limit,
                                       cursor=cursor)
@@ -55,10 +53,10 @@ class RunsPage(Page):
         nxt = page["next_cursor"]
         self.render(req, resp, "runs.html", title="Runs", runs=page["runs"],
                     workflows=[w["name"] for w in self.service.list_workflows()],
-                    states=RUN_STATES, workflow=workflow, state=state, paged=cursor is not None,
+                    states=[str(s) for s in RunStatus], workflow=workflow, state=state, paged=cursor is not None,
                     first_url="/ui/runs" + ("?" + urlencode(filters) if filters else ""),
                     next_url=("/ui/runs?" + urlencode({**filters, "cursor": nxt})) if nxt else None,
-                    live=any(r["state"] not in TERMINAL for r in page["runs"]))
+                    live=any(r["state"] not in RUN_TERMINAL for r in page["runs"]))
 
 
 class RunPage(Page):
@@ -75,7 +73,7 @@ class RunPage(Page):
                                       cached),
                     file_params=file_params(definition), max_drawn=dag.MAX_DRAWN,
                     exports=features.export_links(run_id),
-                    live=run["state"] not in TERMINAL)
+                    live=run["state"] not in RUN_TERMINAL)
 
 
 def file_params(definition: dict) -> set[str]:
@@ -95,7 +93,7 @@ class AttemptPage(Page):
             ev = self.service.run_attempt(run_id, task, attempt)
         state = run["tasks"][task]
         latest = attempt is None or attempt == len(ev["attempts"])
-        running = latest and state in TASK_LIVE and run["state"] not in TERMINAL
+        running = latest and state in TASK_LIVE and run["state"] not in RUN_TERMINAL
         self.render(req, resp, "attempt.html", title=f"{task} · run {run_id[:13]}", run=run,
                     task=task, ev=ev, task_state=state, running=running,
                     known=KNOWN_EVIDENCE_FIELDS,
@@ -125,7 +123,7 @@ class AuditPage(Page):
             entries, unreadable = [], str(exc)
         self.render(req, resp, "audit.html", title=f"Audit · run {run_id[:13]}", run=run,
                     check=check, entries=entries, unreadable=unreadable,
-                    live=run["state"] not in TERMINAL)
+                    live=run["state"] not in RUN_TERMINAL)
 
 
 class FilePage(Page):

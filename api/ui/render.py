@@ -11,6 +11,9 @@ import falcon
 import jinja2
 
 from engine.errors import clip
+from engine.states import TaskStatus
+
+from .dag import STATE_MARKS
 
 UI_PREFIX = "/ui"
 # everything from this origin, nothing inline, no framing: the pages need no more
@@ -72,6 +75,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("api.ui", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json)
+    env.globals.update(state_marks=STATE_MARKS, TaskStatus=TaskStatus)
     return env
 
 
