@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from objstore import WriteBatch
 
+from .states import AttemptStatus
+
 COUNTERS_NS = "counters"
-ATTEMPT_STATES = ("success", "failed", "killed")
+ATTEMPT_STATES = tuple(AttemptStatus)
 # upper bounds (seconds) of the duration histogram's buckets; +Inf is implied
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0)
 READY = "ready"  # set once the counters hold every run and attempt of the store

@@ -19,9 +19,10 @@ from .lineage import PARAM_NS
 from .runs import scan_index
 from .runstate import run_ref
 from .slurm_executor import JOBS_NS
+from .states import RunStatus
 from .workflows import REF_PREFIX
 
-IN_PROGRESS = ("pending", "running")
+IN_PROGRESS = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
 def in_progress_roots(store: ObjectStore) -> list[str]:

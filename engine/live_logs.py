@@ -24,6 +24,7 @@ from objstore import LmdbObjectStore, ObjectStore
 
 from .errors import LogStreamCut, UnknownAttempt, UnknownTask
 from .runstate import RunState
+from .states import TaskStatus
 
 STREAMS = ("stdout", "stderr")
 LIVE_DIR = "live-logs"
@@ -132,7 +133,7 @@ class LogFollower:
     def check_attempt(self) -> None:
         entry = self.run.tasks[self.task]
         n = self.pos.attempt
-        live = len(entry.attempts) + 1 if entry.state == "running" else None
+        live = len(entry.attempts) + 1 if entry.state == TaskStatus.RUNNING else None
         if n is not None and not (1 <= n <= len(entry.attempts) or n == live):
             raise UnknownAttempt(self.run_id, self.task, n)
 
@@ -140,7 +141,7 @@ class LogFollower:
         """The attempt followed: the one asked for, else the running one, else the last."""
         if self.pos.attempt is None:
             entry = self.run.tasks[self.task]
-            running = entry.state == "running"
+            running = entry.state == TaskStatus.RUNNING
             latest = len(entry.attempts) + (1 if running else 0)
             if latest == 0:
                 return 0
@@ -158,7 +159,7 @@ class LogFollower:
             if n == 0 and self.run.terminal:
                 yield self.end(True, entry.state)
                 return
-            if n and (entry.state != "running" or self.run.terminal):
+            if n and (entry.state != TaskStatus.RUNNING or self.run.terminal):
                 # it ended without evidence (its worker died and the run was recovered):
                 # what its spool still holds is all there is
                 yield from self.live(n)

@@ -66,7 +66,7 @@ def _lines(m: Metrics) -> Iterator[str]:
     yield from _family("wfobj_runs", "gauge", "Runs in each state.")
     yield from (f'wfobj_runs{{state="{s}"}} {n}' for s, n in m.runs.items())
     yield from _family("wfobj_runs_queued", "gauge", "Runs waiting for a worker (pending).")
-    yield f"wfobj_runs_queued {m.runs.get('pending', 0)}"
+    yield f"wfobj_runs_queued {m.runs.get(RunStatus.PENDING, 0)}"
     yield from _family("wfobj_task_attempts_total", "counter",
                        "Task attempts that ended, by their state (cache hits included).")
     yield from (f'wfobj_task_attempts_total{{state="{s}"}} {n}' for s, n in m.attempts.items())

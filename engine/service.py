@@ -36,6 +36,7 @@ from .parameters import check_parameters
 from .reindex import rebuild_counters
 from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
 from .runstate import RUN_PREFIX, RunState
+from .states import TaskStatus
 from .sync_policy import index_runs
 from .taskgraph import TaskGraph
 from .tasks import check_rendered_sizes
@@ -252,7 +253,7 @@ class WorkflowService:
         """{"stdout", "stderr"}: the end of what the task's running attempt wrote so far,
         or None when it is not running here."""
         entry = self.load(run_id).tasks.get(task)
-        if entry is None or entry.state != "running":
+        if entry is None or entry.state != TaskStatus.RUNNING:
             return None
         return live_logs.tail_text(self.store, run_id, task, len(entry.attempts) + 1)
 

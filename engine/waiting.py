@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .states import RUN_TERMINAL
+from .states import RUN_TERMINAL, TaskStatus
 
 Progress = Callable[[dict], None]
 
@@ -30,7 +30,7 @@ def state_changes(before: dict | None, after: dict) -> list[StateChange]:
     if before is None:
         return [StateChange(None, None, after["state"])] + [
             StateChange(name, None, state) for name, state in after.get("tasks", {}).items()
-            if state != "pending"]
+            if state != TaskStatus.PENDING]
     old_tasks = before.get("tasks", {})
     tasks = [StateChange(name, old_tasks.get(name), state)
              for name, state in after.get("tasks", {}).items()

@@ -14,6 +14,7 @@ from objstore import ObjectStore
 
 from ..evidence import load_evidence
 from ..runstate import RunState
+from ..states import RUN_TERMINAL
 from ..views import run_view
 
 
@@ -71,7 +72,7 @@ class RunExport:
 
     @property
     def terminal(self) -> bool:
-        return self.state in ("success", "failed", "killed")
+        return self.state in RUN_TERMINAL
 
     def last_attempts(self) -> list[Attempt]:
         """The last attempt of each task that has one: what the run's files come from."""

@@ -31,11 +31,13 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from ..clock import parse_time
+from ..states import AttemptStatus, RunStatus
 from .model import Attempt, FileRef, RunExport
 
 NAMESPACE = "wfobj"
 ATTEMPT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjAttemptRunFacet:1"
-END_EVENT = {"success": RunState.COMPLETE, "failed": RunState.FAIL, "killed": RunState.ABORT}
+END_EVENT = {RunStatus.SUCCESS: RunState.COMPLETE, RunStatus.FAILED: RunState.FAIL,
+             RunStatus.KILLED: RunState.ABORT}
 
 
 @attr.define
@@ -123,7 +125,7 @@ def attempt_facets(run: RunExport, a: Attempt, producer: str, ended: bool) -> di
             imageId=a.image_id, exitCode=a.exit_code if ended else None,
             cachedFrom=a.cached_from, producer=producer),
     }
-    if ended and a.state != "success":
+    if ended and a.state != AttemptStatus.SUCCESS:
         message = a.error or f"exit code {a.exit_code}"
         facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=message, programmingLanguage="shell", producer=producer)

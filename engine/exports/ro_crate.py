@@ -28,6 +28,7 @@ from rocrate.rocrate import ROCrate
 from objstore import ObjectStore
 
 from ..clock import parse_time
+from ..states import TaskStatus
 from .model import Attempt, FileRef, RunExport, sha256_of_blob
 
 WFRUN_VERSION = "0.5"
@@ -43,9 +44,9 @@ WFRUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
 # terms no published context defines yet, in wfobj's own namespace
 WFOBJ_TERMS = {"exitCode": "urn:wfobj:ns#exitCode"}
 DOCKER_IMAGE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
-STATUS = {"success": "CompletedActionStatus", "failed": "FailedActionStatus",
-          "killed": "FailedActionStatus", "running": "ActiveActionStatus",
-          "pending": "PotentialActionStatus"}
+STATUS = {TaskStatus.SUCCESS: "CompletedActionStatus", TaskStatus.FAILED: "FailedActionStatus",
+          TaskStatus.KILLED: "FailedActionStatus", TaskStatus.RUNNING: "ActiveActionStatus",
+          TaskStatus.PENDING: "PotentialActionStatus"}
 DEFINITION_PATH = "workflow/definition.json"
 FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
 PARAM_TYPES = {"file": "File", "int": "Integer", "float": "Float", "bool": "Boolean",
