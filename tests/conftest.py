@@ -27,6 +27,17 @@ def lmdb_store(tmp_path):
     st.close()
 
 
+def require_or_skip(part: str, value, reason: str | None, hint: str):
+    """`value` when the real part is there; else skip the test or, in CI (WFOBJ_REQUIRE_<PART>=1),
+    fail it: a missing Docker, Slurm or browser never passes as a skip there."""
+    if value is not None:
+        return value
+    msg = f"{hint} ({reason})"
+    if os.environ.get(f"WFOBJ_REQUIRE_{part}") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def _docker_or_reason():
     try:
         import docker
@@ -43,12 +54,8 @@ def _docker_or_reason():
 def docker_client():
     """A Docker client with the wfobj/toolbox:local image. In CI (WFOBJ_REQUIRE_DOCKER=1)
     a missing daemon or image FAILS the test instead of skipping it."""
-    client, reason = _docker_or_reason()
-    if client is None:
-        msg = f"Docker not usable ({reason}); run: eval \"$(bash scripts/ensure-docker.sh)\""
-        if os.environ.get("WFOBJ_REQUIRE_DOCKER") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    client = require_or_skip("DOCKER", *_docker_or_reason(),
+                             'Docker not usable; run: eval "$(bash scripts/ensure-docker.sh)"')
     yield client
     client.close()
 
@@ -61,12 +68,8 @@ def slurm_cluster():
     session started it. In CI (WFOBJ_REQUIRE_SLURM=1) a cluster that cannot start FAILS."""
     from .support_slurm import start_cluster, stop_cluster
 
-    cluster, reason = start_cluster()
-    if cluster is None:
-        msg = f"no Slurm cluster ({reason}); apt-get install slurm-wlm munge"
-        if os.environ.get("WFOBJ_REQUIRE_SLURM") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    cluster = require_or_skip("SLURM", *start_cluster(),
+                              "no Slurm cluster; apt-get install slurm-wlm munge")
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = cluster.conf
     yield cluster
@@ -84,11 +87,6 @@ def browser():
     (WFOBJ_REQUIRE_BROWSER=1) a missing or broken browser FAILS the test instead of skipping."""
     from .support_browser import browser_or_reason
 
-    started, reason = browser_or_reason()
-    if started is None:
-        msg = f"no headless Chromium ({reason})"
-        if os.environ.get("WFOBJ_REQUIRE_BROWSER") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    started = require_or_skip("BROWSER", *browser_or_reason(), "no headless Chromium")
     yield started
     started.quit()

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import blake3
 import requests
 
+from engine.states import RUN_TERMINAL
 from engine.tokens import TokenStore
 from objstore import init_store, open_store
 
@@ -102,11 +105,38 @@ def start_server(tmp: Path, *, tokens: bool = True, engine_workers: int = 1,
     raise RuntimeError(f"wfobj serve did not come up:\n{server.log()}")
 
 
+def served(tmp: Path, **kw) -> Iterator[Server]:
+    """The body of a module's `server` fixture (`yield from served(...)`): a server for the
+    module, which must stop cleanly (exit 0) at its end."""
+    srv = start_server(tmp, **kw)
+    yield srv
+    assert srv.stop() == 0, srv.log()
+
+
+def finished_wordcount(server: Server) -> dict:
+    """examples/wordcount.yaml applied, its corpus uploaded (hash sent along), one run
+    triggered by name and ended in success: {"definition", "corpus", "run", "data"}."""
+    put = requests.put(f"{server.url}/api/workflows/wordcount",
+                       data=(ROOT / "examples" / "wordcount.yaml").read_bytes(),
+                       headers=server.h(**{"Content-Type": "application/yaml"}))
+    assert put.status_code == 201, put.text
+    data = (ROOT / "examples" / "corpus.txt").read_bytes()
+    up = requests.post(f"{server.url}/api/objects", data=data, headers=server.h(
+        **{"X-Wfobj-Hash": blake3.blake3(data).hexdigest()}))
+    assert up.status_code == 201, up.text
+    trig = requests.post(f"{server.url}/api/workflows/wordcount/trigger",
+                         json={"parameters": {"corpus": up.json()["hash"]}}, headers=server.h())
+    assert trig.status_code == 202 and trig.json()["state"] == "pending", trig.text
+    run = wait_terminal(server, trig.json()["run_id"])
+    assert run["state"] == "success", (run, server.log())
+    return {"definition": put.json(), "corpus": up.json(), "run": run, "data": data}
+
+
 def wait_terminal(server: Server, run_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         run = requests.get(f"{server.url}/api/runs/{run_id}", headers=server.h("reader"),
                            timeout=10).json()
-        if run["state"] in ("success", "failed", "killed") or time.monotonic() > deadline:
+        if run["state"] in RUN_TERMINAL or time.monotonic() > deadline:
             return run
         time.sleep(0.2)

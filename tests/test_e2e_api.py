@@ -10,38 +10,22 @@ import blake3
 import pytest
 import requests
 
-from .support_e2e import ROOT, start_server, wait_terminal
+from .support_e2e import finished_wordcount, served, start_server, wait_terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-EXAMPLE = ROOT / "examples" / "wordcount.yaml"
-CORPUS = ROOT / "examples" / "corpus.txt"
 SLOW = {"name": "slow", "tasks": {"nap": {"image": "wfobj/toolbox:local",
                                           "command": ["sh", "-c", "sleep 60"]}}}
 
 
 @pytest.fixture(scope="module")
 def server(docker_client, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("e2e-api"))
-    yield srv
-    assert srv.stop() == 0, srv.log()
+    yield from served(tmp_path_factory.mktemp("e2e-api"))
 
 
 @pytest.fixture(scope="module")
 def finished(server):
     """The example applied, the corpus uploaded, one run triggered by name and finished."""
-    put = requests.put(f"{server.url}/api/workflows/wordcount", data=EXAMPLE.read_bytes(),
-                       headers=server.h(**{"Content-Type": "application/yaml"}))
-    assert put.status_code == 201, put.text
-    data = CORPUS.read_bytes()
-    up = requests.post(f"{server.url}/api/objects", data=data, headers=server.h(
-        **{"X-Wfobj-Hash": blake3.blake3(data).hexdigest()}))
-    assert up.status_code == 201
-    trig = requests.post(f"{server.url}/api/workflows/wordcount/trigger",
-                         json={"parameters": {"corpus": up.json()["hash"]}}, headers=server.h())
-    assert trig.status_code == 202 and trig.json()["state"] == "pending"
-    run = wait_terminal(server, trig.json()["run_id"])
-    assert run["state"] == "success", (run, server.log())
-    return {"definition": put.json(), "corpus": up.json(), "run": run, "data": data}
+    return finished_wordcount(server)
 
 
 def get(server, path, role="reader", headers=None, **kw):

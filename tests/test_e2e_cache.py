@@ -16,7 +16,7 @@ import requests
 
 from objstore import init_store
 
-from .support_e2e import ROOT, Server, start_server, wait_terminal, wfobj_argv
+from .support_e2e import ROOT, Server, served, wait_terminal, wfobj_argv
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 IMAGE = "wfobj/toolbox:local"
@@ -46,9 +46,7 @@ def wfobj(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def server(docker_client, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("e2e-cache"))
-    yield srv
-    assert srv.stop() == 0, srv.log()
+    yield from served(tmp_path_factory.mktemp("e2e-cache"))
 
 
 @pytest.fixture

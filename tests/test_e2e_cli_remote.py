@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from cli.context import CliContext
 from cli.main import cli
 
-from .support_e2e import ROOT, snapshot, start_server, wait_terminal
+from .support_e2e import ROOT, served, snapshot, wait_terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 EXAMPLE = ROOT / "examples" / "wordcount.yaml"
@@ -19,9 +19,7 @@ CORPUS = ROOT / "examples" / "corpus.txt"
 
 @pytest.fixture(scope="module")
 def server(docker_client, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("e2e-cli"))
-    yield srv
-    assert srv.stop() == 0, srv.log()
+    yield from served(tmp_path_factory.mktemp("e2e-cli"))
 
 
 def wfobj(server, *args, role="runner", token=None):

@@ -18,7 +18,7 @@ import blake3
 import pytest
 import requests
 
-from .support_e2e import ROOT, start_server, wait_terminal, wfobj_argv
+from .support_e2e import ROOT, finished_wordcount, served, wfobj_argv
 from .support_exports import (
     check_openlineage,
     envelope_verifies,
@@ -27,28 +27,16 @@ from .support_exports import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-EXAMPLE = ROOT / "examples" / "wordcount.yaml"
-CORPUS = ROOT / "examples" / "corpus.txt"
 
 
 @pytest.fixture(scope="module")
 def server(docker_client, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("e2e-exports"))
-    yield srv
-    assert srv.stop() == 0, srv.log()
+    yield from served(tmp_path_factory.mktemp("e2e-exports"))
 
 
 @pytest.fixture(scope="module")
 def finished(server):
-    put = requests.put(f"{server.url}/api/workflows/wordcount", data=EXAMPLE.read_bytes(),
-                       headers=server.h(**{"Content-Type": "application/yaml"}))
-    assert put.status_code == 201, put.text
-    up = requests.post(f"{server.url}/api/objects", data=CORPUS.read_bytes(), headers=server.h())
-    trig = requests.post(f"{server.url}/api/workflows/wordcount/trigger",
-                         json={"parameters": {"corpus": up.json()["hash"]}}, headers=server.h())
-    run = wait_terminal(server, trig.json()["run_id"])
-    assert run["state"] == "success", (run, server.log())
-    return run
+    return finished_wordcount(server)["run"]
 
 
 def get(server, path: str, **kw) -> requests.Response:
