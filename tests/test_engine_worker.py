@@ -132,7 +132,8 @@ def test_an_engine_error_mid_run_ends_the_run_failed(store, monkeypatch):
 
 
 FAKE_WORKER_SCRIPT = textwrap.dedent("""
-    import sys
+    import logging, sys
+    logging.basicConfig(filename=sys.argv[2], level=logging.INFO)  # "worker … serving"
     from engine.fake_executor import FakeExecutor
     from engine.worker import serve_worker
     serve_worker(sys.argv[1], FakeExecutor, concurrency=2)
@@ -145,11 +146,15 @@ def test_worker_processes_share_the_queue_and_stop_on_sigterm(lmdb_store, tmp_pa
     svc = service(lmdb_store)
     ids = [trigger(svc, {"tasks": {"a": task(), "b": task(after=["a"])}}) for _ in range(6)]
     sup = Supervisor()
-    for i in range(2):
-        sup.start(f"worker {i}", [sys.executable, "-c", FAKE_WORKER_SCRIPT, str(tmp_path / "store")],
-                  dict(os.environ))
+    logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
+    for i, log in enumerate(logs):
+        sup.start(f"worker {i}", [sys.executable, "-c", FAKE_WORKER_SCRIPT,
+                                  str(tmp_path / "store"), str(log)], dict(os.environ))
     try:
         wait_for(lambda: all(svc.get_run(i)["state"] == "success" for i in ids))
+        # a SIGTERM before a worker's handler is installed would just kill it: the
+        # wind-down is what is under test, so each must be serving first
+        wait_for(lambda: all(log.exists() and "serving" in log.read_text() for log in logs))
     finally:
         sup.stop()  # SIGTERM to each: a clean wind-down, exit status 0
     assert [proc.returncode for _, proc in sup.children] == [0, 0]
