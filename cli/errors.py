@@ -31,3 +31,7 @@ class HttpError(CliError):
             super().__init__(f"cannot reach {url}: unreachable: {description}")
         else:
             super().__init__(f"{description} (HTTP {status} {title})")
+
+
+class ServeFailed(CliError):
+    """`serve`'s API did not come up; the message says why."""

@@ -27,6 +27,8 @@ import requests
 
 from engine.lifeline import die_with_parent
 
+from .errors import ServeFailed
+
 STOP_GRACE_S = 10.0
 UP_TIMEOUT_S = 60.0
 LISTEN_BACKLOG = 2048
@@ -138,10 +140,6 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-class ServeFailed(Exception):
-    """The API did not come up; the message says why."""
 
 
 def wait_until_up(url: str, api: subprocess.Popen, stop: StopSignal,
