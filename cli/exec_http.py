@@ -3,19 +3,18 @@ reached with an attempt token (docs/api.md, docs/executors.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import requests
 
 from engine.remote_exec import AttemptServer
-from objstore.car import CAR_MEDIA_TYPE, ReceiveStats
 from objstore.ids import ObjectId, check_hash
 
 from .http_client import HttpClient
-from .sync_http import OCTETS, pack_digests, unpack_digests
+from .sync_http import PackEndpoints, unpack_digests
 
 
-class HttpAttemptServer(AttemptServer):
+class HttpAttemptServer(PackEndpoints, AttemptServer):
     """One attempt's endpoints; `wants` must be the attempt's spec (the server checks)."""
 
     def __init__(self, url: str, token: str, spec_oid: str,
@@ -31,15 +30,6 @@ class HttpAttemptServer(AttemptServer):
     def fetch_pack(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[bytes]:
         return self.http.stream("POST", "/packs/download", json={"haves": list(haves)})
 
-    def missing(self, ids: Sequence[str]) -> list[ObjectId]:
-        response = self.http.request("POST", "/missing", data=pack_digests(ids),
-                                     headers={"Content-Type": OCTETS})
-        return unpack_digests(response.content)
-
-    def send_pack(self, pieces: Iterable[bytes], size: int) -> ReceiveStats:
-        answer = self.http.json("POST", "/packs", data=b"".join(pieces),
-                                headers={"Content-Type": CAR_MEDIA_TYPE})
-        return ReceiveStats(answer["blocks"], answer["stored"], answer["bytes"])
 
     def submit_report(self, report_oid: str) -> None:
         self.http.request("PUT", "/report", json={"report": report_oid})

@@ -25,15 +25,11 @@ def unpack_digests(data: bytes) -> list[ObjectId]:
     return [oid_of(data[i : i + 32]) for i in range(0, len(data), 32)]
 
 
-class HttpRemote(Remote):
-    """Speaks the /api/sync/* endpoints of a wfobj server with a bearer token."""
+class PackEndpoints:
+    """`POST …/missing` and `POST …/packs` under `self.http`: the two calls that send
+    objects, the same for sync (/api/sync) and for an attempt (/api/attempts/{spec})."""
 
-    def __init__(self, url: str, token: str | None, session: requests.Session | None = None):
-        self.http = HttpClient(url.rstrip("/") + "/api/sync", token, session=session)
-
-    def list_refs(self) -> dict[str, ObjectId]:
-        refs = self.http.json("GET", "/refs")["refs"]
-        return {name: check_hash(oid) for name, oid in refs.items()}
+    http: HttpClient
 
     def missing(self, ids: Sequence[str]) -> list[ObjectId]:
         response = self.http.request("POST", "/missing", data=pack_digests(ids),
@@ -44,6 +40,18 @@ class HttpRemote(Remote):
         answer = self.http.json("POST", "/packs", data=b"".join(pieces),
                                 headers={"Content-Type": CAR_MEDIA_TYPE})
         return ReceiveStats(answer["blocks"], answer["stored"], answer["bytes"])
+
+
+class HttpRemote(PackEndpoints, Remote):
+    """Speaks the /api/sync/* endpoints of a wfobj server with a bearer token."""
+
+    def __init__(self, url: str, token: str | None, session: requests.Session | None = None):
+        self.http = HttpClient(url.rstrip("/") + "/api/sync", token, session=session)
+
+    def list_refs(self) -> dict[str, ObjectId]:
+        refs = self.http.json("GET", "/refs")["refs"]
+        return {name: check_hash(oid) for name, oid in refs.items()}
+
 
     def list_objects(self, wants: Sequence[str], haves: Sequence[str]) -> list[ObjectId]:
         body = {"wants": list(wants), "haves": list(haves)}
