@@ -79,6 +79,19 @@ def _not_a_uuid(store):
     return f"runs/{run_id}", store.put_object({"type": "run_manifest", "run_id": run_id})
 
 
+def _manifest_with_unknown_field(store):
+    _, manifest = make_run(store, tasks=1)
+    run_id = str(uuid.uuid4())  # a ref of its own: the run's ref is taken
+    forged = {**store.get_object(manifest), "run_id": run_id, "smuggled": "x"}
+    return f"runs/{run_id}", store.put_object(forged)
+
+
+def _version_without_registered_at(store):
+    value = store.get_object(make_workflow_version(store, "wc", "body"))
+    del value["registered_at"]
+    return "workflows/wc", store.put_object(value)
+
+
 def _unknown_namespace(store):
     return "notes/x", store.put_object({"type": "note", "text": "hello"})
 
@@ -91,6 +104,10 @@ POISONS = {
     "wrong-run-id": (_wrong_run_id, "run_id is"),
     "run-to-workflow": (_run_to_workflow, "not a run_manifest"),
     "not-a-uuid": (_not_a_uuid, "not a run id"),
+    "invalid-manifest": (_manifest_with_unknown_field,
+                         "the run_manifest is not valid: unknown field"),
+    "invalid-version": (_version_without_registered_at,
+                        "the workflow_version is not valid: missing field"),
     "unknown-namespace": (_unknown_namespace, "unknown ref namespace"),
 }
 
