@@ -159,6 +159,15 @@ def attempt_result(store) -> AttemptResult:
         limits={"memory": 64 << 20, "pids": 32, "cpus": 1.5})
 
 
+def stored_as(store, typed, layout: dict) -> str:
+    """`typed` stores as exactly `layout` (same bytes, same hash) and reads back equal."""
+    assert typed.to_value() == layout
+    oid = store.put_object(typed.to_value())
+    assert oid == store.put_object(layout)
+    assert read(store, oid, type(typed)) == typed
+    return oid
+
+
 def test_an_attempt_spec_is_stored_in_the_same_bytes_and_reads_back(store):
     spec, limits = attempt_spec(store)
     typed = spec_object(spec, limits)
@@ -172,10 +181,7 @@ def test_an_attempt_spec_is_stored_in_the_same_bytes_and_reads_back(store):
         "inputs": [{"name": "text", "blob": Link(spec.inputs[0].oid, CODEC_RAW), "size": 11}],
         "output_files": ["up.txt"], "output_vars": ["done"],
         "default_limits": {"memory": 512 << 20, "pids": 256, "cpus": "2"}}
-    assert typed.to_value() == layout
-    oid = store.put_object(typed.to_value())
-    assert oid == store.put_object(layout)
-    assert read(store, oid, AttemptSpec) == typed
+    oid = stored_as(store, typed, layout)
     assert load_spec(store, oid) == (spec, limits)
 
 
@@ -196,10 +202,7 @@ def test_an_attempt_report_is_stored_in_the_same_bytes_and_reads_back(store):
         "vars": {"done": "yes"}, "host": {"name": "node1", "docker_version": "27.1"},
         "workdir": "/work", "error": None,
         "limits": {"memory": 64 << 20, "pids": 32, "cpus": "1.5"}}
-    assert typed.to_value() == layout
-    oid = store.put_object(typed.to_value())
-    assert oid == store.put_object(layout)
-    assert read(store, oid, AttemptReport) == typed
+    oid = stored_as(store, typed, layout)
     assert load_report(store, oid) == (spec_oid, result)
 
 
