@@ -275,3 +275,15 @@ def test_cli_push_to_a_path_names_the_poisoned_ref(tmp_path):
     finally:
         reopened.close()
 
+
+
+def test_descends_follows_only_valid_workflow_versions():
+    store = MemoryObjectStore()
+    v1 = make_workflow_version(store, "wc", "one")
+    v2 = make_workflow_version(store, "wc", "two", previous=v1)
+    assert POLICY.descends(store, v1, v2) and not POLICY.descends(store, v2, v1)
+    # a "version" that links v1 but has a field no version has is no step on the chain
+    forged = store.put_object({**store.get_object(v2), "smuggled": "x"})
+    assert not POLICY.descends(store, v1, forged)
+    assert not POLICY.descends(store, v1, store.put_blob(b"a blob"))
+    assert not POLICY.descends(store, v1, "0" * 64)  # not in the store
