@@ -3,7 +3,8 @@
 Two namespaces exist. `workflows/<name>` (a valid workflow name) points at a
 `workflow_version` of that same name and moves fast-forward along its `previous` chain
 (or by force); `runs/<run id>` points at a `run_manifest` of that run and is add-only,
-never overwritten. Any other ref is refused. objstore.sync applies these rules on both
+never overwritten. Targets are read through their typed classes (engine/model.py), so one
+with a field its type does not know or without one it requires is refused too. Any other ref is refused. objstore.sync applies these rules on both
 sides of every push and pull; runs that arrive are indexed so they list like local ones.
 """
 
