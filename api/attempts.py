@@ -12,7 +12,7 @@ from __future__ import annotations
 import falcon
 
 from engine.attempts import AttemptGrant, AttemptTokens
-from engine.errors import AttemptTokenRefused, BadAttemptObject, ReportRefused
+from engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
 from objstore import ObjectStore
 from objstore.car import CAR_MEDIA_TYPE, iter_pack, receive_pack
 from objstore.ids import digest_of, is_hash
@@ -112,8 +112,8 @@ class AttemptReport(AttemptResource):
                                       "send its pack first")
         try:
             self.tokens.accept_report(grant, report)
-        except BadAttemptObject as exc:
-            raise _bad_body(title, REPORT_BODY, exc.reason) from None
+        except InvalidStoredObject as exc:  # the client's object, not damage here: 400
+            raise _bad_body(title, REPORT_BODY, str(exc)) from None
         except ReportRefused as exc:
             raise falcon.HTTPConflict(title="Report refused", description=exc.reason) from None
         resp.media = {"spec": grant.spec, "report": report}

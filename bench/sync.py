@@ -39,6 +39,7 @@ from bench.harness import (  # noqa: E402
     run_measured,
     wait_for_port,
 )
+from engine.model import RunManifest  # noqa: E402
 from objstore import Link, LmdbObjectStore  # noqa: E402
 
 CLI = [sys.executable, "-m", "cli.main"]
@@ -60,10 +61,14 @@ def build_runs(store_path: Path, tree: Path, first: int, count: int, small: int,
             (folder / f"o{i:03d}").write_bytes(store.get_raw(link.oid))
         content = os.urandom(file_bytes)
         (folder / "file.bin").write_bytes(content)
-        run_id = str(uuid.uuid4())  # run-shaped, so the ref policy admits it
-        manifest = store.put_object({"type": "run_manifest", "run_id": run_id, "seq": run,
-                                     "items": links,
-                                     "file": Link.blob(store.put_blob(content))})
+        run_id = str(uuid.uuid4())
+        # the items hang off a run-shaped record; the ref names a valid run_manifest (the
+        # only object the ref policy reads)
+        record = store.put_object({"type": "run_record", "run_id": run_id, "seq": run,
+                                   "items": links,
+                                   "file": Link.blob(store.put_blob(content))})
+        manifest = store.put_object(RunManifest(run_id=run_id, run=Link.obj(record),
+                                                state="success", tasks=[]).to_value())
         store.add_ref_if_new(f"runs/{run_id}", manifest)
     added = set(store) - before
     store.close()

@@ -14,10 +14,11 @@ nothing else. Like API tokens it is stored as the SHA-256 of its text (namespace
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,13 +27,12 @@ from objstore import CODEC_RAW, Link, ObjectId, ObjectStore
 from .clock import format_time, parse_time
 from .container_limits import ContainerLimits
 from .definition import decimal_text
-from .errors import AttemptTokenRefused, BadAttemptObject, ReportRefused
+from .errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
 from .executor import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
+from .model import AttemptReport, AttemptSpec, StoredObject, read
 from .states import AttemptStatus
 from .tokens import token_digest
 
-SPEC_TYPE = "attempt_spec"
-REPORT_TYPE = "attempt_report"
 TOKENS_NS = "attempt_tokens"
 REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 ATTEMPT_TOKEN_PREFIX = "wfa_"
@@ -47,41 +47,45 @@ def _number(text: str | None) -> float | None:
     return None if text is None else float(text)
 
 
-def spec_object(spec: TaskSpec, limits: ContainerLimits) -> dict:
+def spec_object(spec: TaskSpec, limits: ContainerLimits) -> AttemptSpec:
     """The `attempt_spec` object of `spec`; `limits` are the server's default caps, which
     the node applies under the task's own `resources` exactly as the local executor."""
-    return {
-        "type": SPEC_TYPE, "run_id": spec.run_id, "task": spec.task, "attempt": spec.attempt,
-        "image": spec.image, "command": list(spec.command), "env": dict(spec.env),
-        "workdir": spec.workdir, "network": spec.network, "cpus": _decimal(spec.cpus),
-        "memory": spec.memory, "timeout": _decimal(spec.timeout), "pids": spec.pids,
-        "inputs": [{"name": f.name, "blob": Link(f.oid, CODEC_RAW), "size": f.size}
-                   for f in spec.inputs],
-        "output_files": list(spec.output_files), "output_vars": list(spec.output_vars),
-        "default_limits": {"memory": limits.memory, "pids": limits.pids,
-                           "cpus": _decimal(limits.cpus)},
-    }
+    return AttemptSpec(
+        run_id=spec.run_id, task=spec.task, attempt=spec.attempt, image=spec.image,
+        command=list(spec.command), env=dict(spec.env), workdir=spec.workdir,
+        network=spec.network, cpus=_decimal(spec.cpus), memory=spec.memory,
+        timeout=_decimal(spec.timeout), pids=spec.pids,
+        inputs=[{"name": f.name, "blob": Link(f.oid, CODEC_RAW), "size": f.size}
+                for f in spec.inputs],
+        output_files=list(spec.output_files), output_vars=list(spec.output_vars),
+        default_limits={"memory": limits.memory, "pids": limits.pids,
+                        "cpus": _decimal(limits.cpus)})
 
 
 def load_spec(store: ObjectStore, oid: str) -> tuple[TaskSpec, ContainerLimits]:
-    """The TaskSpec and default caps of a stored `attempt_spec` (BadAttemptObject)."""
-    obj = store.get_object(oid)
-    try:
-        if obj.get("type") != SPEC_TYPE:
-            raise ValueError(f"type is {obj.get('type')!r}, not {SPEC_TYPE!r}")
+    """The TaskSpec and default caps of a stored `attempt_spec` (InvalidStoredObject)."""
+    obj = read(store, oid, AttemptSpec)
+    with _invalid(oid, AttemptSpec):
         spec = TaskSpec(
-            run_id=obj["run_id"], task=obj["task"], attempt=obj["attempt"], image=obj["image"],
-            command=list(obj["command"]), env=dict(obj["env"]), workdir=obj["workdir"],
-            network=bool(obj["network"]), cpus=_number(obj["cpus"]), memory=obj["memory"],
-            timeout=_number(obj["timeout"]),
-            inputs=[InputFile(i["name"], i["blob"].oid, i["size"]) for i in obj["inputs"]],
-            output_files=list(obj["output_files"]), output_vars=list(obj["output_vars"]),
-            pids=obj["pids"])
-        caps = obj["default_limits"]
+            run_id=obj.run_id, task=obj.task, attempt=obj.attempt, image=obj.image,
+            command=list(obj.command), env=dict(obj.env), workdir=obj.workdir,
+            network=bool(obj.network), cpus=_number(obj.cpus), memory=obj.memory,
+            timeout=_number(obj.timeout),
+            inputs=[InputFile(i["name"], i["blob"].oid, i["size"]) for i in obj.inputs],
+            output_files=list(obj.output_files), output_vars=list(obj.output_vars),
+            pids=obj.pids)
+        caps = obj.default_limits
         limits = ContainerLimits(caps["memory"], caps["pids"], _number(caps["cpus"]))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadAttemptObject(oid, f"{type(exc).__name__}: {exc}") from None
     return spec, limits
+
+
+@contextlib.contextmanager
+def _invalid(oid: str, cls: type[StoredObject]) -> Iterator[None]:
+    """A field of the right name but the wrong shape: InvalidStoredObject naming `oid`."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidStoredObject(oid, cls.type_name, f"{type(exc).__name__}: {exc}") from None
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -93,46 +97,41 @@ def _stored(value: dict) -> StoredText:
     return StoredText(value["blob"].oid, value["size"], value["text"])
 
 
-def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> dict:
+def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> AttemptReport:
     """The `attempt_report` of one attempt's result: every field of the evidence the
     node knows, its blobs linked (so the report's closure is all it sends)."""
-    return {
-        "type": REPORT_TYPE, "spec": Link(spec_oid), "run_id": spec.run_id, "task": spec.task,
-        "attempt": spec.attempt, "state": result.state, "exit_code": result.exit_code,
-        "stdout": _stream(result.stdout), "stderr": _stream(result.stderr),
-        "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
-        "image_id": result.image_id, "image_digests": list(result.image_digests),
-        "outputs": [{"path": o.path, "blob": Link(o.oid, CODEC_RAW), "size": o.size}
-                    for o in result.outputs],
-        "vars": dict(result.vars), "host": dict(result.host), "workdir": result.workdir,
-        "error": result.error,
-        "limits": None if result.limits is None else
-        {**result.limits, "cpus": _decimal(result.limits["cpus"])},
-    }
+    return AttemptReport(
+        spec=Link(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
+        state=result.state, exit_code=result.exit_code, stdout=_stream(result.stdout),
+        stderr=_stream(result.stderr), started_at=format_time(result.started_at),
+        ended_at=format_time(result.ended_at), image_id=result.image_id,
+        image_digests=list(result.image_digests),
+        outputs=[{"path": o.path, "blob": Link(o.oid, CODEC_RAW), "size": o.size}
+                 for o in result.outputs],
+        vars=dict(result.vars), host=dict(result.host), workdir=result.workdir,
+        error=result.error,
+        limits=None if result.limits is None else
+        {**result.limits, "cpus": _decimal(result.limits["cpus"])})
 
 
 def load_report(store: ObjectStore, oid: str) -> tuple[str, AttemptResult]:
-    """(spec id, AttemptResult) of a stored `attempt_report` (BadAttemptObject)."""
-    obj = store.get_object(oid)
-    try:
-        if obj.get("type") != REPORT_TYPE:
-            raise ValueError(f"type is {obj.get('type')!r}, not {REPORT_TYPE!r}")
-        if obj["state"] not in set(AttemptStatus):
-            raise ValueError(f"state {obj['state']!r} is not one of {', '.join(AttemptStatus)}")
-        limits = obj["limits"]
+    """(spec id, AttemptResult) of a stored `attempt_report` (InvalidStoredObject)."""
+    obj = read(store, oid, AttemptReport)
+    with _invalid(oid, AttemptReport):
+        if obj.state not in set(AttemptStatus):
+            raise ValueError(f"state {obj.state!r} is not one of {', '.join(AttemptStatus)}")
+        limits = obj.limits
         result = AttemptResult(
-            state=obj["state"], exit_code=obj["exit_code"], stdout=_stored(obj["stdout"]),
-            stderr=_stored(obj["stderr"]), started_at=parse_time(obj["started_at"]),
-            ended_at=parse_time(obj["ended_at"]), image_id=obj["image_id"],
-            image_digests=list(obj["image_digests"]),
-            outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in obj["outputs"]],
-            vars={str(k): str(v) for k, v in obj["vars"].items()},
-            host={str(k): str(v) for k, v in obj["host"].items()}, workdir=obj["workdir"],
-            error=obj["error"],
+            state=obj.state, exit_code=obj.exit_code, stdout=_stored(obj.stdout),
+            stderr=_stored(obj.stderr), started_at=parse_time(obj.started_at),
+            ended_at=parse_time(obj.ended_at), image_id=obj.image_id,
+            image_digests=list(obj.image_digests),
+            outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in obj.outputs],
+            vars={str(k): str(v) for k, v in obj.vars.items()},
+            host={str(k): str(v) for k, v in obj.host.items()}, workdir=obj.workdir,
+            error=obj.error,
             limits=None if limits is None else {**limits, "cpus": _number(limits["cpus"])})
-        spec = obj["spec"].oid
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadAttemptObject(oid, f"{type(exc).__name__}: {exc}") from None
+        spec = obj.spec.oid
     return spec, result
 
 

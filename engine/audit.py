@@ -2,7 +2,9 @@
 
 The manifest names the chain's head and its length; the check walks from the head back to
 the first event, reading each object through the store (which re-hashes its bytes), and
-reports what does not hold instead of stopping at the first bad entry.
+reports what does not hold instead of stopping at the first bad entry. An entry that is
+not a valid `audit_event` (another type, unknown or missing fields) ends the walk: its
+`prev` cannot be trusted, so the problem names it and the count falls short.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 
 from objstore import ObjectStore, WfobjError
 
+from .model import AuditEvent, read
 from .runstate import RunState
 
 
@@ -35,8 +38,8 @@ class AuditCheck:
 
 
 def check_audit_chain(store: ObjectStore, run: RunState) -> AuditCheck:
-    """Walk the chain from the manifest's head; each entry must hash to its id, belong to
-    this run, link the one before it, and count down to seq 1."""
+    """Walk the chain from the manifest's head; each entry must hash to its id, be an
+    `audit_event` of this run, link the one before it, and count down to seq 1."""
     problems: list[str] = []
     seen: set[str] = set()
     count, oid, want_seq = 0, run.audit_head, run.audit_count
@@ -46,26 +49,23 @@ def check_audit_chain(store: ObjectStore, run: RunState) -> AuditCheck:
             break
         seen.add(oid)
         try:
-            event = store.get_object(oid)  # re-hashes the stored bytes
+            event = read(store, oid, AuditEvent)  # re-hashes the stored bytes
         except (WfobjError, KeyError) as exc:
             problems.append(f"entry {oid} cannot be read: {exc}")
             break
         count += 1
         problems += entry_problems(oid, event, run.run_id, want_seq)
         want_seq -= 1
-        prev = event.get("prev")
-        oid = prev.oid if prev is not None else None
+        oid = event.prev.oid if event.prev is not None else None
     if count != run.audit_count:
         problems.append(f"the manifest counts {run.audit_count} entries, the chain has {count}")
     return AuditCheck(run.run_id, run.audit_head, count, run.audit_count, problems)
 
 
-def entry_problems(oid: str, event: dict, run_id: str, want_seq: int) -> list[str]:
+def entry_problems(oid: str, event: AuditEvent, run_id: str, want_seq: int) -> list[str]:
     problems = []
-    if event.get("type") != "audit_event":
-        problems.append(f"entry {oid} is a {event.get('type')!r}, not an audit event")
-    if event.get("run_id") != run_id:
-        problems.append(f"entry {oid} belongs to run {event.get('run_id')!r}")
-    if event.get("seq") != want_seq:
-        problems.append(f"entry {oid} has seq {event.get('seq')!r} where {want_seq} belongs")
+    if event.run_id != run_id:
+        problems.append(f"entry {oid} belongs to run {event.run_id!r}")
+    if event.seq != want_seq:
+        problems.append(f"entry {oid} has seq {event.seq!r} where {want_seq} belongs")
     return problems

@@ -23,7 +23,7 @@ from objstore import ObjectStore, WriteBatch
 from .definition import references
 from .evidence import blob
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
-from .model import ImageFacts, RunRecord, TaskEvidence, read
+from .model import CacheKey, ImageFacts, RunRecord, TaskEvidence, read
 from .states import AttemptStatus
 
 CACHE_NS = "cache"
@@ -71,26 +71,25 @@ def opt_out_reason(task: dict, policy: CachePolicy) -> str | None:
     return None
 
 
-def key_object(spec: TaskSpec, image_id: str) -> dict:
+def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
     """The `task_key` of an attempt (docs/object-model.md)."""
-    return {
-        "type": "task_key", "image_id": image_id, "command": list(spec.command),
-        "env": dict(spec.env), "workdir": spec.workdir,
-        "inputs": [{"path": f"/in/{f.name}", "blob": blob(f.oid)}
-                   for f in sorted(spec.inputs, key=lambda f: f.name)],
-        "outputs": {"files": list(spec.output_files), "vars": list(spec.output_vars)},
-        "network": spec.network,
-    }
+    return CacheKey(
+        image_id=image_id, command=list(spec.command), env=dict(spec.env),
+        workdir=spec.workdir,
+        inputs=[{"path": f"/in/{f.name}", "blob": blob(f.oid)}
+                for f in sorted(spec.inputs, key=lambda f: f.name)],
+        outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
+        network=spec.network)
 
 
-def components(key: dict) -> dict:
+def components(key: CacheKey) -> dict:
     """The key's parts in the user's terms: image_id, command, env.NAME, inputs./in/x…"""
-    out: dict = {"image_id": key["image_id"], "command": key["command"],
-                 "workdir": key["workdir"], "network": key["network"]}
-    out.update({f"env.{name}": value for name, value in sorted(key["env"].items())})
-    out.update({f"inputs.{i['path']}": i["blob"].oid for i in key["inputs"]})
-    out["outputs.files"] = key["outputs"]["files"]
-    out["outputs.vars"] = key["outputs"]["vars"]
+    out: dict = {"image_id": key.image_id, "command": key.command,
+                 "workdir": key.workdir, "network": key.network}
+    out.update({f"env.{name}": value for name, value in sorted(key.env.items())})
+    out.update({f"inputs.{i['path']}": i["blob"].oid for i in key.inputs})
+    out["outputs.files"] = key.outputs["files"]
+    out["outputs.vars"] = key.outputs["vars"]
     return out
 
 
@@ -136,7 +135,7 @@ class TaskCache:
         if image_id is None:
             return None
         reason = opt_out_reason(task, self.policy)
-        return TaskKey(b.put_object(key_object(spec, image_id)), reason is None, reason)
+        return TaskKey(b.put_object(key_object(spec, image_id).to_value()), reason is None, reason)
 
     def lookup(self, key: TaskKey) -> str | None:
         """The evidence hash of a reusable attempt for `key`, or None."""
@@ -214,7 +213,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
     if link is None:
         return {"key": None, "components": None, "hit": False, "cached_from": None,
                 "cacheable": False, "reason": explain_no_key(ev), "nearest": None}
-    comps = components(store.get_object(link.oid))
+    comps = components(read(store, link.oid, CacheKey))
     cached_from = ev.cached_from
     out = {"key": link.oid, "components": comps, "hit": cached_from is not None,
            "cached_from": cached_from.oid if cached_from else None,
@@ -223,7 +222,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
     if cached_from is None:
         near = nearest(store, run.record.workflow, task, run.run_id)
         if near is not None:
-            was = components(store.get_object(near["key"]))
+            was = components(read(store, near["key"], CacheKey))
             out["nearest"] = {"run_id": near["run_id"], "key": near["key"],
                               "evidence_hash": near["evidence"], "differs": differs(was, comps)}
     return out

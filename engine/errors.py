@@ -299,14 +299,6 @@ class AttemptError(EngineError):
     """Root of the errors of remote attempts."""
 
 
-class BadAttemptObject(AttemptError, ValueError):
-    """An object that is not a well-formed attempt spec or report."""
-
-    def __init__(self, oid: str, reason: str):
-        self.oid, self.reason = oid, reason
-        super().__init__(f"object {oid} is not a valid attempt object: {reason}")
-
-
 class AttemptTokenRefused(AttemptError):
     """A token that does not grant this attempt (unknown, expired, ended, other spec)."""
 

@@ -12,7 +12,6 @@ import json
 
 from objstore import ObjectStore, RefNotFound
 from objstore.gc import DEFAULT_GRACE, GcReport, collect
-from objstore.walk import follow_chain
 
 from .attempts import REPORTS_NS, TOKENS_NS
 from .lineage import PARAM_NS
@@ -20,7 +19,7 @@ from .runs import scan_index
 from .runstate import run_ref
 from .slurm_executor import JOBS_NS
 from .states import RunStatus
-from .workflows import REF_PREFIX
+from .workflows import REF_PREFIX, versions
 
 IN_PROGRESS = (RunStatus.PENDING, RunStatus.RUNNING)
 
@@ -43,14 +42,13 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
 
 def file_roots(store: ObjectStore) -> set[str]:
     """Files named by hash, not linked: every run's file parameters (from the lineage
-    index written with the run) and the file defaults of every registered version."""
+    index written with the run) and the file defaults of every registered version. A
+    `workflows/` ref whose chain holds something else stops gc (InvalidStoredObject):
+    what it roots cannot be known, so nothing is removed."""
     files = {key.split("/", 1)[0] for key, _ in store.meta_scan(PARAM_NS)}
     for _, head in store.refs(REF_PREFIX):
-        for oid in follow_chain(store, head):
-            version = store.get_object(oid) if store.is_structured(oid) else {}
-            if version.get("type") != "workflow_version":
-                break
-            definition = store.get_object(version["definition"].oid)
+        for version in versions(store, head):
+            definition = store.get_object(version.definition.oid)
             files.update(spec["default"] for spec in definition["params"].values()
                          if spec["type"] == "file" and spec.get("default") is not None)
     return files

@@ -23,6 +23,7 @@ from pathlib import Path
 from objstore import LmdbObjectStore, ObjectStore
 
 from .errors import LogStreamCut, UnknownAttempt, UnknownTask
+from .model import TaskEvidence, read
 from .runstate import RunState
 from .states import TaskStatus
 
@@ -187,17 +188,18 @@ class LogFollower:
 
     def stored(self, evidence_oid: str) -> Iterator[dict]:
         """The rest of an ended attempt's streams, from its verified blobs; then the end."""
-        ev = self.store.get_object(evidence_oid)
+        ev = read(self.store, evidence_oid, TaskEvidence)
+        streams = {"stdout": ev.stdout, "stderr": ev.stderr}
         for stream in STREAMS:
             skip = self.pos.offset(stream)
-            for piece in self.store.iter_blob(ev[stream]["blob"].oid):
+            for piece in self.store.iter_blob(streams[stream]["blob"].oid):
                 if skip >= len(piece):
                     skip -= len(piece)
                     continue
                 piece, skip = piece[skip:], 0
                 for start in range(0, len(piece), READ_BYTES):
                     yield self.output(stream, piece[start:start + READ_BYTES])
-        yield self.end(True, ev["state"])
+        yield self.end(True, ev.state)
 
     def output(self, stream: str, data: bytes) -> dict:
         item = {"type": "output", "stream": stream, "offset": self.pos.offset(stream),

@@ -190,6 +190,71 @@ class RunManifest(StoredObject):
     previous: Link | None = None
 
 
+
+@dataclass(frozen=True)
+class AttemptSpec(StoredObject):
+    """One attempt to run elsewhere (`wfobj exec`): its TaskSpec and the server's default
+    caps; `inputs[].blob` links the input blobs, so its closure is all a node needs."""
+
+    type_name: ClassVar[str] = "attempt_spec"
+    run_id: str
+    task: str
+    attempt: int
+    image: str
+    command: list[str]
+    env: dict[str, str]
+    workdir: str | None
+    network: bool
+    cpus: str | None  # decimal text
+    memory: str | None  # docker-style size, e.g. "512m"
+    timeout: str | None  # decimal text, seconds
+    pids: int | None
+    inputs: list[dict]  # [{"name", "blob": → blob, "size"}]
+    output_files: list[str]
+    output_vars: list[str]
+    default_limits: dict  # {"memory", "pids", "cpus" (decimal text)}
+
+
+@dataclass(frozen=True)
+class AttemptReport(StoredObject):
+    """What a node sends back for one `attempt_spec`: the attempt's result, linking its
+    stdout, stderr and output blobs."""
+
+    type_name: ClassVar[str] = "attempt_report"
+    spec: Link
+    run_id: str
+    task: str
+    attempt: int
+    state: str
+    exit_code: int | None
+    stdout: dict  # {"blob": → blob, "size", "text"}
+    stderr: dict
+    started_at: str
+    ended_at: str
+    image_id: str | None
+    image_digests: list[str]
+    outputs: list[dict]  # [{"path", "blob": → blob, "size"}]
+    vars: dict[str, str]
+    host: dict[str, str]
+    workdir: str | None
+    error: str | None
+    limits: dict | None  # the container's caps, "cpus" as decimal text
+
+
+@dataclass(frozen=True)
+class CacheKey(StoredObject):
+    """A `task_key`: exactly what decides an attempt's result; its hash is the cache key."""
+
+    type_name: ClassVar[str] = "task_key"
+    image_id: str
+    command: list[str]
+    env: dict[str, str]
+    workdir: str | None
+    inputs: list[dict]  # [{"path": "/in/<name>", "blob": → blob}], sorted by path
+    outputs: dict  # {"files": [...], "vars": [...]}
+    network: bool
+
+
 @dataclass(frozen=True)
 class _Layout:
     known: frozenset[str]  # stored field names, "type" included
@@ -212,7 +277,8 @@ def _layout(cls: type[StoredObject]) -> _Layout:
 
 
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
-                                         RunTasks, AuditEvent, RunManifest)
+                                         RunTasks, AuditEvent, RunManifest, AttemptSpec,
+                                         AttemptReport, CacheKey)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 
 

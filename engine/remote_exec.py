@@ -104,4 +104,4 @@ def execute(store: ObjectStore, server: AttemptServer, spec_oid: str,
 
 
 def store_report(store: ObjectStore, spec_oid: str, spec, result: AttemptResult) -> ObjectId:
-    return store.put_object(report_object(spec_oid, spec, result))
+    return store.put_object(report_object(spec_oid, spec, result).to_value())

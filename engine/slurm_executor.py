@@ -231,7 +231,7 @@ class SlurmAttempt:
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
             return self.unreported(AttemptStatus.KILLED, "cancelled before the job was submitted")
-        spec_oid = self.store.put_object(spec_object(self.spec, self.ex.limits))
+        spec_oid = self.store.put_object(spec_object(self.spec, self.ex.limits).to_value())
         ttl = (self.spec.timeout or TOKEN_TTL_S) + 60 * (TIME_MARGIN_MIN + 5)
         token, grant = self.tokens.create(spec_oid, self.spec, ttl)
         try:

@@ -3,7 +3,8 @@
 Two namespaces exist. `workflows/<name>` (a valid workflow name) points at a
 `workflow_version` of that same name and moves fast-forward along its `previous` chain
 (or by force); `runs/<run id>` points at a `run_manifest` of that run and is add-only,
-never overwritten. Any other ref is refused. objstore.sync applies these rules on both
+never overwritten. Targets are read through their typed classes (engine/model.py), so one
+with a field its type does not know or without one it requires is refused too. Any other ref is refused. objstore.sync applies these rules on both
 sides of every push and pull; runs that arrive are indexed so they list like local ones.
 """
 
@@ -12,16 +13,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from objstore import Link, ObjectStore, RefRefused
+from objstore import ObjectStore, RefRefused
 from objstore.sync import RefPolicy
 
 from .definition import NAME_RE
+from .errors import InvalidStoredObject
+from .model import RunManifest, StoredObject, T, WorkflowVersion, read
 from .reindex import index_run_everywhere
 from .runstate import RUN_PREFIX
 from .workflows import REF_PREFIX as WORKFLOW_PREFIX
 
-WORKFLOW_TYPE = "workflow_version"
-MANIFEST_TYPE = "run_manifest"
 MAX_ANCESTRY = 1_000_000
 
 
@@ -51,19 +52,11 @@ class EngineRefPolicy(RefPolicy):
     def check_target(self, store: ObjectStore, name: str, oid: str) -> None:
         self.check_name(name)
         if name.startswith(WORKFLOW_PREFIX):
-            self._expect(store, name, oid, WORKFLOW_TYPE, "name", name[len(WORKFLOW_PREFIX):])
+            version = target(store, name, oid, WorkflowVersion)
+            expect(name, oid, version, "name", version.name, name[len(WORKFLOW_PREFIX):])
         else:
-            self._expect(store, name, oid, MANIFEST_TYPE, "run_id", name[len(RUN_PREFIX):])
-
-    def _expect(self, store: ObjectStore, name: str, oid: str, kind: str, key: str,
-                value: str) -> None:
-        """RefRefused unless `oid` is a `kind` object whose `key` is `value`."""
-        found = store.type_of(oid)
-        if found != kind:
-            raise RefRefused(name, oid, f"points at a {found}, not a {kind}")
-        actual = store.get_object(oid).get(key)
-        if actual != value:
-            raise RefRefused(name, oid, f"the {kind}'s {key} is {actual!r}, not {value!r}")
+            manifest = target(store, name, oid, RunManifest)
+            expect(name, oid, manifest, "run_id", manifest.run_id, name[len(RUN_PREFIX):])
 
     def movable(self, name: str) -> bool:
         return name.startswith(WORKFLOW_PREFIX)
@@ -76,8 +69,11 @@ class EngineRefPolicy(RefPolicy):
                 return True
             if oid is None or oid not in store or not store.is_structured(oid):
                 return False
-            prev = store.get_object(oid).get("previous")
-            oid = prev.oid if isinstance(prev, Link) else None
+            try:
+                previous = read(store, oid, WorkflowVersion).previous
+            except InvalidStoredObject:
+                return False
+            oid = previous.oid if previous is not None else None
         return False
 
     def refs_updated(self, store: ObjectStore, names: list[str]) -> None:
@@ -91,3 +87,23 @@ def index_runs(store: ObjectStore, ref_names: Iterable[str]) -> int:
         if name.startswith(RUN_PREFIX) and index_run_everywhere(store, name[len(RUN_PREFIX):]):
             count += 1
     return count
+
+
+def target(store: ObjectStore, name: str, oid: str, cls: type[T]) -> T:
+    """The object `oid` the ref `name` would point at, as a `cls`; RefRefused if it is
+    another type or not a valid `cls` (unknown or missing fields)."""
+    value = store.get_object(oid) if store.is_structured(oid) else None
+    found = value.get("type") if isinstance(value, dict) else "blob"
+    if found != cls.type_name:
+        raise RefRefused(name, oid, f"points at a {found}, not a {cls.type_name}")
+    try:
+        return cls.from_value(oid, value)
+    except InvalidStoredObject as exc:
+        raise RefRefused(name, oid, f"the {cls.type_name} is not valid: {exc.problem}") from None
+
+
+def expect(name: str, oid: str, obj: StoredObject, key: str, actual: str, wanted: str) -> None:
+    """RefRefused unless the target's `key` (`actual`) is what the ref's name says."""
+    if actual != wanted:
+        raise RefRefused(name, oid,
+                         f"the {obj.type_name}'s {key} is {actual!r}, not {wanted!r}")

@@ -24,6 +24,16 @@ def workflow_ref(name: str) -> str:
     return REF_PREFIX + name
 
 
+def versions(store: ObjectStore, head: str) -> Iterator[WorkflowVersion]:
+    """The version `head` and every one before it, newest first (InvalidStoredObject if
+    one is not a `workflow_version`)."""
+    oid: str | None = head
+    while oid is not None:
+        version = read(store, oid, WorkflowVersion)
+        yield version
+        oid = version.previous.oid if version.previous else None
+
+
 @dataclass(frozen=True)
 class Registered:
     name: str
@@ -94,12 +104,10 @@ class WorkflowRegistry:
 
     def history(self, name: str) -> Iterator[WorkflowVersion]:
         """Every version of `name`, newest first."""
-        oid, version = self.newest(name)
-        while True:
-            yield version
-            if version.previous is None:
-                return
-            version = read(self.store, version.previous.oid, WorkflowVersion)
+        oid = self.head(name)
+        if oid is None:
+            raise UnknownWorkflow(name)
+        return versions(self.store, oid)
 
     def names(self) -> Iterator[tuple[str, str]]:
         for ref, oid in self.store.refs(REF_PREFIX):

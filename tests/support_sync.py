@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from engine.model import RunManifest, RunTasks, WorkflowVersion, read
 from engine.sync_policy import EngineRefPolicy
 from objstore import Link, ObjectStore, init_store
 from objstore.fsck import fsck
@@ -21,12 +22,18 @@ from .support_e2e import ROOT, free_port
 def make_run(
     store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None, big: int = 0
 ) -> tuple[str, str]:
-    """A run-shaped object graph (blobs → evidence → manifest) and its `runs/<id>` ref.
-    Returns (ref name, manifest hash). `big` adds a chunked output of that many bytes."""
+    """A run-shaped object graph (blobs → evidence → bucket → manifest) and its
+    `runs/<id>` ref. The manifest and its bucket are valid typed objects (what the ref
+    policy reads); the record and evidence below only carry links. Returns (ref name,
+    manifest hash). `big` adds a chunked blob of that many bytes, linked by the record."""
     seed = seed if seed is not None else os.urandom(8)
     run_id = str(uuid.uuid4())
-    record = store.put_object({"type": "run_record", "run_id": run_id, "seed": seed})
-    evidence = []
+    record_value: dict = {"type": "run_record", "run_id": run_id, "seed": seed}
+    if big:
+        oid, _ = store.put_stream(io.BytesIO(os.urandom(big)))
+        record_value["big"] = Link.blob(oid)
+    record = store.put_object(record_value)
+    rows = []
     prev_audit = None
     for index in range(tasks):
         out = store.put_blob(seed + b"output %d " % index + os.urandom(64))
@@ -37,20 +44,15 @@ def make_run(
             "outputs": [Link.blob(out)],
             "stdout": Link.blob(log),
         }
-        evidence.append(Link.obj(store.put_object(ev)))
+        rows.append({"name": f"t{index}", "state": "success",
+                     "attempts": [Link.obj(store.put_object(ev))]})
         audit = {"type": "audit_event", "seq": index, "prev": prev_audit}
         prev_audit = Link.obj(store.put_object(audit))
-    manifest = {
-        "type": "run_manifest",
-        "run_id": run_id,
-        "run": Link.obj(record),
-        "evidence": evidence,
-        "audit_head": prev_audit,
-    }
-    if big:
-        oid, _ = store.put_stream(io.BytesIO(os.urandom(big)))
-        manifest["big"] = Link.blob(oid)
-    mid = store.put_object(manifest)
+    bucket = store.put_object(RunTasks(run_id=run_id, first=0, tasks=rows).to_value())
+    manifest = RunManifest(run_id=run_id, run=Link.obj(record), state="success",
+                           tasks=[Link.obj(bucket)], task_count=tasks, audit=prev_audit,
+                           audit_count=tasks)
+    mid = store.put_object(manifest.to_value())
     name = f"runs/{run_id}"
     assert store.add_ref_if_new(name, mid)
     return name, mid
@@ -61,13 +63,12 @@ def make_workflow_version(
 ) -> str:
     """A workflow_version object linking its definition and the version before it."""
     definition = store.put_object({"type": "definition", "name": name, "body": body})
-    value = {
-        "type": "workflow_version",
-        "name": name,
-        "definition": Link.obj(definition),
-        "previous": Link.obj(previous) if previous else None,
-    }
-    return store.put_object(value)
+    number = read(store, previous, WorkflowVersion).version + 1 if previous else 1
+    version = WorkflowVersion(
+        name=name, version=number, definition=Link.obj(definition), registered_by="sync-test",
+        registered_at="2026-12-04T00:00:00.000000Z",
+        previous=Link.obj(previous) if previous else None)
+    return store.put_object(version.to_value())
 
 
 def set_workflow(store: ObjectStore, name: str, oid: str) -> None:

@@ -8,9 +8,10 @@ import subprocess
 
 import pytest
 
-from engine.attempts import AttemptTokens, load_report, spec_object
+from engine.attempts import AttemptTokens, load_report, report_object, spec_object
+from engine.clock import parse_time
 from engine.container_limits import DEFAULT_LIMITS
-from engine.executor import InputFile, TaskSpec
+from engine.executor import AttemptResult, InputFile, StoredText, TaskSpec
 from objstore import MemoryObjectStore, open_store
 
 from .support_api import make_api
@@ -26,7 +27,7 @@ def make_spec(store, attempt: int = 1, command: str = "tr a-z A-Z < /in/text > /
                     workdir=None, network=False, cpus=None, memory="64m", timeout=60.0,
                     inputs=[InputFile("text", text, 11)], output_files=["up.txt"],
                     output_vars=["done"])
-    return store.put_object(spec_object(spec, DEFAULT_LIMITS)), spec
+    return store.put_object(spec_object(spec, DEFAULT_LIMITS).to_value()), spec
 
 
 def bearer(token: str) -> dict:
@@ -90,10 +91,33 @@ def test_a_report_must_be_stored_well_formed_and_for_the_tokens_spec(api):
     assert absent.status_code == 409 and "not on the server" in absent.json["description"]
     # the spec object is stored but is no report
     wrong = api.client.simulate_put(url, json={"report": spec_oid}, headers=bearer(token))
-    assert wrong.status_code == 400 and "attempt_report" in wrong.json["description"]
+    assert wrong.status_code == 400 and wrong.json["title"] == "Bad attempt report"
+    assert wrong.json["description"].startswith(
+        f"object {spec_oid} is not a valid attempt_report: it is a 'attempt_spec'")
     extra = api.client.simulate_put(url, json={"report": spec_oid, "x": 1},
                                     headers=bearer(token))
     assert extra.status_code == 400
+
+
+def test_a_report_with_a_field_no_report_has_is_refused_naming_it(api):
+    spec_oid, spec = make_spec(api.store)
+    token, _ = AttemptTokens(api.store).create(spec_oid, spec, ttl=60)
+    empty = api.store.put_blob(b"")
+    result = AttemptResult(state="success", exit_code=0, stdout=StoredText(empty, 0, ""),
+                           stderr=StoredText(empty, 0, ""),
+                           started_at=parse_time("2026-12-04T00:00:00.000000Z"),
+                           ended_at=parse_time("2026-12-04T00:00:01.000000Z"))
+    good = report_object(spec_oid, spec, result).to_value()
+    forged = api.store.put_object({**good, "smuggled": "x"})
+    url = f"/api/attempts/{spec_oid}/report"
+    resp = api.client.simulate_put(url, json={"report": forged}, headers=bearer(token))
+    assert resp.status_code == 400 and resp.json["title"] == "Bad attempt report"
+    assert resp.json["description"].startswith(
+        f"object {forged} is not a valid attempt_report: unknown field(s) smuggled")
+    assert AttemptTokens(api.store).report_of(spec_oid) is None
+    ok = api.client.simulate_put(url, json={"report": api.store.put_object(good)},
+                                 headers=bearer(token))
+    assert ok.status_code == 200 and AttemptTokens(api.store).report_of(spec_oid)
 
 
 @pytest.fixture

@@ -110,6 +110,27 @@ def test_cli_gc_refuses_bad_and_short_grace(tmp_path):
                                     "the minimum 600s")
 
 
+def test_gc_refuses_a_workflow_chain_it_cannot_read(tmp_path):
+    """A `workflows/` ref whose chain holds something other than a workflow_version could
+    root file defaults gc cannot see: gc stops naming the object and removes nothing."""
+    store = old_store(tmp_path)
+    svc = WorkflowService(store)
+    svc.apply_workflow("wordcount", wordcount(), user="t")
+    head = store.get_object(store.get_ref("workflows/wordcount"))
+    note = store.put_object({"type": "note", "text": "not a version"})
+    forged = store.put_object({**head, "version": 2, "previous": Link(note, 0x71)})
+    assert store.set_ref_if_equals("workflows/wordcount", store.get_ref("workflows/wordcount"),
+                                  forged)
+    stray = store.put_blob(b"stray bytes")
+    store.close()
+    path = str(tmp_path / "store")
+    result = CliRunner().invoke(cli, ["--store", path, "gc"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: object {note} is not a valid workflow_version: "
+                                     "it is a 'note'")
+    assert stray in open_store(path)
+
+
 WRITER = """
 import sys
 from objstore import Link, LmdbObjectStore, MissingLinks

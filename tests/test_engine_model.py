@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import pytest
 
+from engine.attempts import load_report, load_spec, report_object, spec_object
+from engine.cache import components
+from engine.clock import parse_time
+from engine.container_limits import ContainerLimits
 from engine.errors import InvalidStoredObject
+from engine.executor import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from engine.model import (
     BY_NAME,
     TYPES,
+    AttemptReport,
+    AttemptSpec,
     AuditEvent,
+    CacheKey,
     RunManifest,
     RunRecord,
     RunTasks,
@@ -19,6 +27,7 @@ from engine.model import (
     read,
 )
 from engine.runstate import RunState, run_ref
+from objstore import CODEC_RAW, Link
 from tests.support_api import make_api
 from tests.support_engine import chain, run_with, service, trigger
 
@@ -32,7 +41,8 @@ def finished_run(store) -> RunState:
 def test_types_are_registered_once_by_name():
     assert len(BY_NAME) == len(TYPES)
     assert set(BY_NAME) == {"workflow_version", "image", "task_evidence", "run_record",
-                            "run_tasks", "audit_event", "run_manifest"}
+                            "run_tasks", "audit_event", "run_manifest", "attempt_spec",
+                            "attempt_report", "task_key"}
 
 
 def test_workflow_versions_read_back_typed_and_chain(store):
@@ -119,3 +129,151 @@ def test_evidence_with_an_unknown_field_is_refused_at_the_api_naming_it():
     assert bad in resp.json["description"] and "smuggled" in resp.json["description"]
     ok = api.client.simulate_get(f"/api/runs/{run.run_id}/tasks/b", headers=api.h("reader"))
     assert ok.status_code == 200 and ok.json["state"] == "success"
+
+
+# ---- attempt specs and reports, task keys ------------------------------------------
+RUN_ID = "01a2376e-0000-7000-8000-000000000002"
+
+
+def attempt_spec(store) -> tuple[TaskSpec, ContainerLimits]:
+    text = store.put_blob(b"hello node\n")
+    spec = TaskSpec(run_id=RUN_ID, task="upper", attempt=2, image="wfobj/toolbox:local",
+                    command=["sh", "-c", "tr a-z A-Z < /in/text > /out/up.txt"],
+                    env={"LC_ALL": "C"}, workdir="/work", network=False, cpus=1.5,
+                    memory="64m", timeout=60.25, inputs=[InputFile("text", text, 11)],
+                    output_files=["up.txt"], output_vars=["done"], pids=32)
+    return spec, ContainerLimits(memory=512 << 20, pids=256, cpus=2.0)
+
+
+def attempt_result(store) -> AttemptResult:
+    out = store.put_blob(b"HELLO NODE\n")
+    log = store.put_blob(b"")
+    return AttemptResult(
+        state="success", exit_code=0, stdout=StoredText(log, 0, ""),
+        stderr=StoredText(log, 0, ""),
+        started_at=parse_time("2026-12-04T00:01:02.000003Z"),
+        ended_at=parse_time("2026-12-04T00:01:04.500000Z"), image_id="sha256:" + "ab" * 32,
+        image_digests=["wfobj/toolbox@sha256:" + "cd" * 32],
+        outputs=[OutputFile("up.txt", out, 11)], vars={"done": "yes"},
+        host={"name": "node1", "docker_version": "27.1"}, workdir="/work",
+        limits={"memory": 64 << 20, "pids": 32, "cpus": 1.5})
+
+
+def stored_as(store, typed, layout: dict) -> str:
+    """`typed` stores as exactly `layout` (same bytes, same hash) and reads back equal."""
+    assert typed.to_value() == layout
+    oid = store.put_object(typed.to_value())
+    assert oid == store.put_object(layout)
+    assert read(store, oid, type(typed)) == typed
+    return oid
+
+
+def test_an_attempt_spec_is_stored_in_the_same_bytes_and_reads_back(store):
+    spec, limits = attempt_spec(store)
+    typed = spec_object(spec, limits)
+    # the field layout of docs/object-model.md, as a literal: the typed class must not
+    # change a stored spec's bytes (and so its hash)
+    layout = {
+        "type": "attempt_spec", "run_id": RUN_ID, "task": "upper", "attempt": 2,
+        "image": "wfobj/toolbox:local", "command": list(spec.command), "env": {"LC_ALL": "C"},
+        "workdir": "/work", "network": False, "cpus": "1.5", "memory": "64m",
+        "timeout": "60.25", "pids": 32,
+        "inputs": [{"name": "text", "blob": Link(spec.inputs[0].oid, CODEC_RAW), "size": 11}],
+        "output_files": ["up.txt"], "output_vars": ["done"],
+        "default_limits": {"memory": 512 << 20, "pids": 256, "cpus": "2"}}
+    oid = stored_as(store, typed, layout)
+    assert load_spec(store, oid) == (spec, limits)
+
+
+def test_an_attempt_report_is_stored_in_the_same_bytes_and_reads_back(store):
+    spec, limits = attempt_spec(store)
+    spec_oid = store.put_object(spec_object(spec, limits).to_value())
+    result = attempt_result(store)
+    typed = report_object(spec_oid, spec, result)
+    stream = {"blob": Link(result.stdout.oid, CODEC_RAW), "size": 0, "text": ""}
+    layout = {
+        "type": "attempt_report", "spec": Link(spec_oid), "run_id": RUN_ID, "task": "upper",
+        "attempt": 2, "state": "success", "exit_code": 0, "stdout": stream,
+        "stderr": stream, "started_at": "2026-12-04T00:01:02.000003Z",
+        "ended_at": "2026-12-04T00:01:04.500000Z", "image_id": result.image_id,
+        "image_digests": result.image_digests,
+        "outputs": [{"path": "up.txt", "blob": Link(result.outputs[0].oid, CODEC_RAW),
+                     "size": 11}],
+        "vars": {"done": "yes"}, "host": {"name": "node1", "docker_version": "27.1"},
+        "workdir": "/work", "error": None,
+        "limits": {"memory": 64 << 20, "pids": 32, "cpus": "1.5"}}
+    oid = stored_as(store, typed, layout)
+    assert load_report(store, oid) == (spec_oid, result)
+
+
+def test_a_task_key_reads_back_typed_and_round_trips(store):
+    run_id = trigger(service(store), chain("a", "b"), cache=True)
+    run_with(store, run_id)
+    run = RunState.load(store, run_id)
+    ev = read(store, run.tasks["b"].attempts[-1], TaskEvidence)
+    key = read(store, ev.cache_key.oid, CacheKey)
+    assert key.to_value() == store.get_object(ev.cache_key.oid)
+    assert store.put_object(key.to_value()) == ev.cache_key.oid
+    assert key.command == ev.command and key.network is False
+    parts = components(key)
+    assert parts["image_id"] == key.image_id and parts["outputs.files"] == []
+
+
+def stored_spec(store) -> str:
+    return store.put_object(spec_object(*attempt_spec(store)).to_value())
+
+
+def stored_report(store) -> str:
+    spec, limits = attempt_spec(store)
+    spec_oid = store.put_object(spec_object(spec, limits).to_value())
+    return store.put_object(report_object(spec_oid, spec, attempt_result(store)).to_value())
+
+
+def stored_key(store) -> str:
+    run_id = trigger(service(store), chain("a"), cache=True)
+    run_with(store, run_id)
+    run = RunState.load(store, run_id)
+    return read(store, run.tasks["a"].attempts[-1], TaskEvidence).cache_key.oid
+
+
+NEW_TYPES = {"attempt_spec": (stored_spec, AttemptSpec, "default_limits"),
+             "attempt_report": (stored_report, AttemptReport, "spec"),
+             "task_key": (stored_key, CacheKey, "image_id")}
+
+
+@pytest.mark.parametrize("kind", NEW_TYPES)
+@pytest.mark.parametrize("change", ["unknown", "missing"])
+def test_a_new_type_refuses_unknown_and_missing_fields_naming_the_hash(store, kind, change):
+    make, cls, required = NEW_TYPES[kind]
+    value = store.get_object(make(store))
+    if change == "unknown":
+        value["smuggled"] = 1
+        problem = "unknown field(s) smuggled"
+    else:
+        del value[required]
+        problem = f"missing field(s) {required}"
+    oid = store.put_object(value)
+    with pytest.raises(InvalidStoredObject) as info:
+        read(store, oid, cls)
+    assert (info.value.oid, info.value.type_name) == (oid, kind)
+    assert str(info.value) == f"object {oid} is not a valid {kind}: {problem}"
+
+
+@pytest.mark.parametrize(("load", "make", "change", "problem"), [
+    (load_spec, stored_spec, lambda v: v.update(type="attempt_report"),
+     "it is a 'attempt_report'"),
+    (load_spec, stored_spec, lambda v: v["inputs"][0].update(blob="not a link"),
+     "AttributeError"),
+    (load_spec, stored_spec, lambda v: v.update(cpus="many"), "ValueError"),
+    (load_report, stored_report, lambda v: v.update(state="great"),
+     "state 'great' is not one of"),
+    (load_report, stored_report, lambda v: v.update(started_at="yesterday"), "ValueError"),
+    (load_report, stored_report, lambda v: v.pop("limits"), "missing field(s) limits"),
+])
+def test_a_bad_attempt_object_is_refused_naming_its_hash(store, load, make, change, problem):
+    value = store.get_object(make(store))
+    change(value)
+    oid = store.put_object(value)
+    with pytest.raises(InvalidStoredObject) as info:
+        load(store, oid)
+    assert info.value.oid == oid and problem in info.value.problem

@@ -7,10 +7,6 @@ the run, the API, the CLI and sync refuse that object with an error naming its h
 
 from __future__ import annotations
 
-import io
-import os
-import uuid
-
 import pytest
 from click.testing import CliRunner
 
@@ -19,11 +15,12 @@ from cli.main import cli
 from engine.fake_executor import FakeExecutor
 from engine.sync_policy import EngineRefPolicy
 from engine.worker import Worker
-from objstore import ChecksumMismatch, Link, LmdbObjectStore
+from objstore import ChecksumMismatch, LmdbObjectStore
 from objstore.sync import LocalRemote, push
 from tests.support_api import make_api
 from tests.support_damage import flip_byte_on_disk
 from tests.support_engine import run_with, service, task, trigger
+from tests.support_sync import make_run
 
 MARKER = "echo integrity-marker-" + "x" * 40
 
@@ -107,12 +104,8 @@ def test_damaged_audit_event_is_refused(finished):
 
 def test_damaged_chunk_is_not_served_or_sent(tmp_path):
     store = LmdbObjectStore(tmp_path / "a", create=True)
-    content = os.urandom(10 << 20)
-    oid, _ = store.put_stream(io.BytesIO(content))
-    run_id = str(uuid.uuid4())
-    manifest = store.put_object({"type": "run_manifest", "run_id": run_id,
-                                 "big": Link.blob(oid)})
-    store.add_ref_if_new(f"runs/{run_id}", manifest)
+    ref, manifest = make_run(store, tasks=1, big=10 << 20)  # the record links a chunked blob
+    oid = store.get_object(store.get_object(manifest)["run"].oid)["big"].oid
     chunk = store.chunk_list(oid)[1][0]
     damage(store, chunk)
 
@@ -125,7 +118,7 @@ def test_damaged_chunk_is_not_served_or_sent(tmp_path):
     assert resp.status_code == 500 and chunk in resp.json["description"]
     target = LmdbObjectStore(tmp_path / "b", create=True)
     with pytest.raises(ChecksumMismatch):
-        push(store, LocalRemote(target, POLICY), POLICY, [f"runs/{run_id}"])
+        push(store, LocalRemote(target, POLICY), POLICY, [ref])
     assert oid not in target and chunk not in target
     store.close()
     target.close()

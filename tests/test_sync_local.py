@@ -136,7 +136,7 @@ def test_flipped_byte_refused_naming_hash(stores):
 def test_chunked_blob_syncs_and_verifies(stores):
     a, b, c = stores
     name, manifest = make_run(a, tasks=1, big=20 << 20)
-    big = a.get_object(manifest)["big"].oid
+    big = a.get_object(a.get_object(manifest)["run"].oid)["big"].oid
     assert a.record(big).is_chunked
     report = push(a, LocalRemote(b, POLICY), POLICY)
     assert report.bytes < (20 << 20) * 1.01

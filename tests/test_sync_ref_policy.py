@@ -79,6 +79,19 @@ def _not_a_uuid(store):
     return f"runs/{run_id}", store.put_object({"type": "run_manifest", "run_id": run_id})
 
 
+def _manifest_with_unknown_field(store):
+    _, manifest = make_run(store, tasks=1)
+    run_id = str(uuid.uuid4())  # a ref of its own: the run's ref is taken
+    forged = {**store.get_object(manifest), "run_id": run_id, "smuggled": "x"}
+    return f"runs/{run_id}", store.put_object(forged)
+
+
+def _version_without_registered_at(store):
+    value = store.get_object(make_workflow_version(store, "wc", "body"))
+    del value["registered_at"]
+    return "workflows/wc", store.put_object(value)
+
+
 def _unknown_namespace(store):
     return "notes/x", store.put_object({"type": "note", "text": "hello"})
 
@@ -91,6 +104,10 @@ POISONS = {
     "wrong-run-id": (_wrong_run_id, "run_id is"),
     "run-to-workflow": (_run_to_workflow, "not a run_manifest"),
     "not-a-uuid": (_not_a_uuid, "not a run id"),
+    "invalid-manifest": (_manifest_with_unknown_field,
+                         "the run_manifest is not valid: unknown field"),
+    "invalid-version": (_version_without_registered_at,
+                        "the workflow_version is not valid: missing field"),
     "unknown-namespace": (_unknown_namespace, "unknown ref namespace"),
 }
 
@@ -258,3 +275,15 @@ def test_cli_push_to_a_path_names_the_poisoned_ref(tmp_path):
     finally:
         reopened.close()
 
+
+
+def test_descends_follows_only_valid_workflow_versions():
+    store = MemoryObjectStore()
+    v1 = make_workflow_version(store, "wc", "one")
+    v2 = make_workflow_version(store, "wc", "two", previous=v1)
+    assert POLICY.descends(store, v1, v2) and not POLICY.descends(store, v2, v1)
+    # a "version" that links v1 but has a field no version has is no step on the chain
+    forged = store.put_object({**store.get_object(v2), "smuggled": "x"})
+    assert not POLICY.descends(store, v1, forged)
+    assert not POLICY.descends(store, v1, store.put_blob(b"a blob"))
+    assert not POLICY.descends(store, v1, "0" * 64)  # not in the store
