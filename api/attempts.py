@@ -12,7 +12,7 @@ from __future__ import annotations
 import falcon
 
 from engine.attempts import AttemptGrant, AttemptTokens
-from engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
+from engine.errors import InvalidStoredObject
 from objstore import ObjectStore
 from objstore.car import CAR_MEDIA_TYPE, iter_pack, receive_pack
 from objstore.ids import digest_of, is_hash
@@ -51,11 +51,7 @@ class AttemptResource:
             raise falcon.HTTPNotFound(title="Not found",
                                       description=f"{spec[:80]!r} is not an attempt spec hash")
         token = bearer_token(req)
-        try:
-            return self.tokens.check(token, spec)
-        except AttemptTokenRefused as exc:
-            raise falcon.HTTPForbidden(title="Attempt token refused",
-                                       description=exc.reason) from None
+        return self.tokens.check(token, spec)  # AttemptTokenRefused: 403 (api/errors.py)
 
     def haves(self, req: falcon.Request) -> list[str]:
         title = "Bad attempt request"
@@ -114,8 +110,6 @@ class AttemptReport(AttemptResource):
             self.tokens.accept_report(grant, report)
         except InvalidStoredObject as exc:  # the client's object, not damage here: 400
             raise _bad_body(title, REPORT_BODY, str(exc)) from None
-        except ReportRefused as exc:
-            raise falcon.HTTPConflict(title="Report refused", description=exc.reason) from None
         resp.media = {"spec": grant.spec, "report": report}
 
 

@@ -10,6 +10,7 @@ import logging
 import falcon
 
 from engine.errors import (
+    AttemptTokenRefused,
     DefinitionError,
     DefinitionTooLarge,
     DocumentError,
@@ -18,6 +19,7 @@ from engine.errors import (
     NothingToRepeat,
     ParameterError,
     RenderedTooLarge,
+    ReportRefused,
     RunAlreadyTerminal,
     RunNotEnded,
     clip,
@@ -36,35 +38,32 @@ from objstore.errors import InvalidPack
 log = logging.getLogger("wfobj.api")
 
 
+# (error classes, HTTP status, title), first match wins: the one place a library error
+# becomes an HTTP answer. Anything else under WfobjError is a 400 "Bad request".
+STATUSES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
+    (PackBlockMismatch, falcon.HTTP_400, "Checksum mismatch"),  # bad bytes sent: none stored
+    (CorruptObject, falcon.HTTP_500, "Corrupt object"),  # damage in this server's store
+    (InvalidStoredObject, falcon.HTTP_500, "Invalid stored object"),  # one it cannot read
+    (AttemptTokenRefused, falcon.HTTP_403, "Attempt token refused"),
+    (ReportRefused, falcon.HTTP_409, "Report refused"),
+    ((ConflictError, MissingLinks, RunAlreadyTerminal, NothingToRepeat, RunNotEnded,
+      NoSigningKey), falcon.HTTP_409, "Conflict"),
+    (DefinitionTooLarge, falcon.HTTP_413, "Definition too large"),
+    (DocumentError, falcon.HTTP_400, "Malformed body"),
+    (DefinitionError, falcon.HTTP_400, "Invalid definition"),
+    (ParameterError, falcon.HTTP_400, "Invalid parameters"),
+    (RefRefused, falcon.HTTP_400, "Ref update refused"),
+    (InvalidPack, falcon.HTTP_400, "Invalid pack"),
+    (RenderedTooLarge, falcon.HTTP_400, "Command too large"),
+    (KeyError, falcon.HTTP_404, "Not found"),
+)
+
+
 def _status_of(exc: WfobjError) -> tuple[str, str]:
     """(HTTP status, title) for a library error, by what kind of error it is."""
-    if isinstance(exc, PackBlockMismatch):  # bad bytes sent to us: nothing was stored
-        return falcon.HTTP_400, "Checksum mismatch"
-    if isinstance(exc, CorruptObject):  # damage in this server's store, not bad input
-        return falcon.HTTP_500, "Corrupt object"
-    if isinstance(exc, InvalidStoredObject):  # a stored object the engine cannot read
-        return falcon.HTTP_500, "Invalid stored object"
-    if isinstance(exc, ConflictError | MissingLinks | RunAlreadyTerminal | NothingToRepeat
-                  | RunNotEnded | NoSigningKey):
-        return falcon.HTTP_409, "Conflict"
-    if isinstance(exc, DefinitionTooLarge):
-        return falcon.HTTP_413, "Definition too large"
-    if isinstance(exc, DocumentError):
-        return falcon.HTTP_400, "Malformed body"
-    if isinstance(exc, DefinitionError):
-        return falcon.HTTP_400, "Invalid definition"
-    if isinstance(exc, ParameterError):
-        return falcon.HTTP_400, "Invalid parameters"
-    if isinstance(exc, RefRefused):
-        return falcon.HTTP_400, "Ref update refused"
-    if isinstance(exc, InvalidPack):
-        return falcon.HTTP_400, "Invalid pack"
-    if isinstance(exc, RenderedTooLarge):
-        return falcon.HTTP_400, "Command too large"
-    if isinstance(exc, KeyError):
-        return falcon.HTTP_404, "Not found"
-    if isinstance(exc, ValueError):
-        return falcon.HTTP_400, "Bad request"
+    for kinds, status, title in STATUSES:
+        if isinstance(exc, kinds):
+            return status, title
     return falcon.HTTP_400, "Bad request"
 
 
