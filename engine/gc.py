@@ -16,6 +16,7 @@ from objstore.walk import follow_chain
 
 from .attempts import REPORTS_NS, TOKENS_NS
 from .lineage import PARAM_NS
+from .model import Definition, read
 from .runs import scan_index
 from .runstate import run_ref
 from .slurm_executor import JOBS_NS
@@ -50,9 +51,9 @@ def file_roots(store: ObjectStore) -> set[str]:
             version = store.get_object(oid) if store.is_structured(oid) else {}
             if version.get("type") != "workflow_version":
                 break
-            definition = store.get_object(version["definition"].oid)
-            files.update(spec["default"] for spec in definition["params"].values()
-                         if spec["type"] == "file" and spec.get("default") is not None)
+            definition = read(store, version["definition"].oid, Definition)
+            files.update(spec.default for spec in definition.params.values()
+                         if spec.type == "file" and spec.default is not None)
     return files
 
 
