@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,11 +34,18 @@ from .model import (
     TaskResources,
 )
 
-TOP_KEYS = {"name", "description", "params", "tasks"}
-TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
-             "workdir", "network", "resources", "cache", "pull"}
+
+def keys_of(part: type) -> set[str]:
+    """The keys a user may write for a part: the fields of its typed class."""
+    return {f.name for f in fields(part)}
+
+
+TOP_KEYS = keys_of(Definition)
+TASK_KEYS = keys_of(TaskDefinition)
+OUTPUT_KEYS = keys_of(TaskOutputs)
+RESOURCE_KEYS = keys_of(TaskResources)
 PULL_POLICIES = ("missing", "always", "never")
-PARAM_KEYS = {"type", "default", "enum"}
+PARAM_KEYS = keys_of(ParamDefinition)
 PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -251,7 +259,7 @@ def normalize_inputs(raw: Any, place: str) -> dict[str, TaskInput]:
 
 def normalize_outputs(raw: Any, place: str) -> TaskOutputs:
     raw = mapping(raw, place)
-    check_keys(raw, {"files", "vars"}, place)
+    check_keys(raw, OUTPUT_KEYS, place)
     files = string_list(raw.get("files", []), f"{place}.files")
     for i, path in enumerate(files):
         files[i] = check_output_path(path, f"{place}.files[{i}]")
@@ -338,7 +346,7 @@ def normalize_bool(raw: Any, place: str) -> bool:
 
 def normalize_resources(raw: Any, place: str) -> TaskResources:
     raw = mapping(raw, place)
-    check_keys(raw, {"cpus", "memory", "pids"}, place)
+    check_keys(raw, RESOURCE_KEYS, place)
     out = {}
     if "cpus" in raw:
         cpus = raw["cpus"]
