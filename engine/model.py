@@ -197,18 +197,20 @@ class DefinitionPart:
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:
-        """The part at `place` of the definition stored under `oid`."""
-        if not isinstance(value, dict):
-            raise InvalidStoredObject(oid, Definition.type_name,
-                                      f"{place}: is a {type(value).__name__}, not a mapping")
+        """The part at `place` of the definition stored under `oid`. (A definition has a
+        part or more per task, and every run view reads it: the checks are set
+        operations, and the error is worked out only when they fail.)"""
         layout = _part_layout(cls)
-        _check_fields(layout, value.keys(), oid, Definition.type_name, place)
-        nulls = sorted(k for k in cls.omitted_when_none if k in value and value[k] is None)
-        if nulls:  # stored only when set: a null would not survive to_value
-            raise InvalidStoredObject(oid, Definition.type_name,
-                                      f"{place}: null field(s) {', '.join(nulls)}")
+        if (type(value) is not dict or not layout.known.issuperset(value)
+                or not layout.required.issubset(value)):
+            raise _part_problem(cls, oid, place, value)
+        optional = cls.omitted_when_none.intersection(value)
+        if optional and any(value[k] is None for k in optional):
+            raise _part_problem(cls, oid, place, value)
         obj = object.__new__(cls)
-        obj.__dict__.update({**layout.defaults, **value})
+        if layout.defaults:
+            obj.__dict__.update(layout.defaults)
+        obj.__dict__.update(value)
         return obj
 
     def to_value(self) -> dict:
@@ -263,6 +265,9 @@ class TaskResources(DefinitionPart):
     pids: int | None = None
 
 
+NO_RESOURCES = TaskResources()
+
+
 @dataclass(frozen=True)
 class TaskDefinition(DefinitionPart):
     """One task. `timeout` is whole seconds or a decimal string. `cache` and `pull` are
@@ -287,11 +292,15 @@ class TaskDefinition(DefinitionPart):
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:
         task = super().from_value(oid, place, value)
-        task.__dict__.update(
-            inputs={name: _input(oid, f"{place}.inputs.{name}", spec)
-                    for name, spec in _mapping(oid, f"{place}.inputs", task.inputs).items()},
-            outputs=TaskOutputs.from_value(oid, f"{place}.outputs", task.outputs),
-            resources=TaskResources.from_value(oid, f"{place}.resources", task.resources))
+        parts = task.__dict__
+        if parts["inputs"] != {}:
+            parts["inputs"] = {name: _input(oid, f"{place}.inputs.{name}", spec) for name, spec
+                               in _mapping(oid, f"{place}.inputs", parts["inputs"]).items()}
+        parts["outputs"] = TaskOutputs.from_value(oid, place + ".outputs", parts["outputs"])
+        # most tasks set no resources: they share one (immutable) empty part
+        parts["resources"] = (NO_RESOURCES if parts["resources"] == {} else
+                              TaskResources.from_value(oid, place + ".resources",
+                                                       parts["resources"]))
         return task
 
     def to_value(self) -> dict:
@@ -340,6 +349,16 @@ class Definition(StoredObject):
         value = self.to_value()
         del value["type"]
         return value
+
+
+def _part_problem(cls: type[DefinitionPart], oid: str, place: str,
+                  value: Any) -> InvalidStoredObject:
+    """Why `value` is not a valid `cls` at `place` of the definition `oid`."""
+    _mapping(oid, place, value)
+    _check_fields(_part_layout(cls), value.keys(), oid, Definition.type_name, place)
+    # stored only when set: a null would not survive to_value
+    nulls = ", ".join(sorted(k for k in cls.omitted_when_none if k in value and value[k] is None))
+    return InvalidStoredObject(oid, Definition.type_name, f"{place}: null field(s) {nulls}")
 
 
 def _mapping(oid: str, place: str, value: Any) -> dict:
