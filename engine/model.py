@@ -201,7 +201,7 @@ class DefinitionPart:
         part or more per task, and every run view reads it: the checks are set
         operations, and the error is worked out only when they fail.)"""
         layout = _part_layout(cls)
-        if (type(value) is not dict or not layout.known.issuperset(value)
+        if (not isinstance(value, dict) or not layout.known.issuperset(value)
                 or not layout.required.issubset(value)):
             raise _part_problem(cls, oid, place, value)
         optional = cls.omitted_when_none.intersection(value)
@@ -376,7 +376,7 @@ def _input(oid: str, place: str, value: Any) -> TaskInput:
 
 @dataclass(frozen=True)
 class _Layout:
-    known: frozenset[str]  # stored field names, "type" included
+    known: frozenset[str]  # stored field names ("type" included for a StoredObject)
     required: frozenset[str]
     defaults: dict[str, Any]  # by stored name, for fields older objects may lack
     renamed: tuple[tuple[str, str], ...]  # (stored name, attribute)
