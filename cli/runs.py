@@ -62,13 +62,14 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     """Start a run of workflow NAME (or of --hash H) with parameters."""
     if (name is None) == (definition_hash is None):
         raise click.UsageError("give a workflow NAME or --hash H (one of them)")
+    from engine.model import Definition
     from engine.parameters import parse_text_values
 
     svc = ctx.service()
     name = strip_workflow_prefix(name)
     declared = (svc.get_workflow(name) if name else svc.get_definition(definition_hash))
-    values = parse_text_values(declared["definition"]["params"],
-                               upload_files(svc, split_params(params)))
+    definition = Definition.from_json(declared["definition_hash"], declared["definition"])
+    values = parse_text_values(definition.params, upload_files(svc, split_params(params)))
     started = svc.trigger(name=name, definition_hash=definition_hash, parameters=values,
                           user=local_user(), **({"cache": False} if no_cache else {}))
     if not wait:

@@ -23,7 +23,7 @@ from objstore import ObjectStore, WriteBatch
 from .definition import references
 from .evidence import blob
 from .executor import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
-from .model import CacheKey, ImageFacts, RunRecord, TaskEvidence, read
+from .model import CacheKey, ImageFacts, RunRecord, TaskDefinition, TaskEvidence, read
 from .states import AttemptStatus
 
 CACHE_NS = "cache"
@@ -53,20 +53,20 @@ class TaskKey:
     reason: str | None  # why not cacheable
 
 
-def uses_run_id(task: dict) -> bool:
+def uses_run_id(task: TaskDefinition) -> bool:
     return any(parts[0] == "run" for _, parts in references(task))
 
 
-def opt_out_reason(task: dict, policy: CachePolicy) -> str | None:
+def opt_out_reason(task: TaskDefinition, policy: CachePolicy) -> str | None:
     """Why this task is never looked up in the cache, or None. docs/cache.md says why each
     rule exists."""
     if not policy.enabled:
         return "the run was triggered with the cache off"
     if uses_run_id(task):
         return "its command or env uses {{run.id}}"
-    if task.get("cache") is False:
+    if task.cache is False:
         return "the task sets cache: false"
-    if task["network"] and task.get("cache") is not True:
+    if task.network and task.cache is not True:
         return "it uses the network (set cache: true to allow reuse)"
     return None
 
@@ -128,7 +128,7 @@ class TaskCache:
             self._image_ids[image] = self.executor.image_id(image)
         return self._image_ids[image]
 
-    def key(self, b: WriteBatch, spec: TaskSpec, task: dict) -> TaskKey | None:
+    def key(self, b: WriteBatch, spec: TaskSpec, task: TaskDefinition) -> TaskKey | None:
         """Store the attempt's key object in `b`; None when the image cannot be resolved
         (the attempt will fail on it)."""
         image_id = self.image_id(spec.image)

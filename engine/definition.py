@@ -1,9 +1,10 @@
 """Workflow definitions (docs/workflow-format.md): parse YAML or JSON, validate strictly, normalize.
 
-The normalized form is what gets stored as the `definition` object: the registered name
-set, every default filled, numbers that are not integers kept as decimal strings (the
-object model has no floats). Its hash is the definition hash, so formatting, key order
-and omitted defaults never change it, while the name does.
+The normalized form is what gets stored as the `definition` object, built here as the
+typed `Definition` of engine/model.py: the registered name set, every default filled (the
+defaults are those of the typed parts), numbers that are not integers kept as decimal
+strings (the object model has no floats). Its hash is the definition hash, so formatting,
+key order and omitted defaults never change it, while the name does.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,12 +23,29 @@ from .container_limits import MEMORY_RE, parse_memory
 from .documents import load_json, load_yaml
 from .errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
 from .limits import MAX_CPUS, MAX_DEFINITION_BYTES, MAX_RENDERED_BYTES, MAX_TIMEOUT_S, MIN_CPUS
+from .model import (
+    Definition,
+    ParamDefinition,
+    ParamInput,
+    TaskDefinition,
+    TaskFileInput,
+    TaskInput,
+    TaskOutputs,
+    TaskResources,
+)
 
-TOP_KEYS = {"name", "description", "params", "tasks"}
-TASK_KEYS = {"image", "command", "inputs", "outputs", "env", "timeout", "retries", "after",
-             "workdir", "network", "resources", "cache", "pull"}
+
+def keys_of(part: type) -> set[str]:
+    """The keys a user may write for a part: the fields of its typed class."""
+    return {f.name for f in fields(part)}
+
+
+TOP_KEYS = keys_of(Definition)
+TASK_KEYS = keys_of(TaskDefinition)
+OUTPUT_KEYS = keys_of(TaskOutputs)
+RESOURCE_KEYS = keys_of(TaskResources)
 PULL_POLICIES = ("missing", "always", "never")
-PARAM_KEYS = {"type", "default", "enum"}
+PARAM_KEYS = keys_of(ParamDefinition)
 PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -49,7 +68,7 @@ def parse_source(source: str | bytes | dict, content_type: str = "application/js
     return value
 
 
-def normalize(raw: dict, name: str) -> dict:
+def normalize(raw: dict, name: str) -> Definition:
     """Validate `raw` and return the normalized `definition` object for `name`."""
     check_name(name, "name")
     if not isinstance(raw, dict):
@@ -65,15 +84,14 @@ def normalize(raw: dict, name: str) -> dict:
     from .taskgraph import TaskGraph  # the graph is built from this module's dependencies()
 
     TaskGraph.of(tasks).check_acyclic()
-    definition = {"type": "definition", "name": name, "description": description,
-                  "params": params, "tasks": tasks}
+    definition = Definition(name=name, description=description, params=params, tasks=tasks)
     check_size(definition)
     return definition
 
 
-def check_size(definition: dict) -> None:
+def check_size(definition: Definition) -> None:
     """Refuse a normalized definition whose stored form is over MAX_DEFINITION_BYTES."""
-    size = len(encode(definition)[0])
+    size = len(encode(definition.to_value())[0])
     if size > MAX_DEFINITION_BYTES:
         raise DefinitionTooLarge(size, MAX_DEFINITION_BYTES)
 
@@ -112,7 +130,7 @@ def type_name(value: Any) -> str:
 
 
 # ---- params ---------------------------------------------------------------------------
-def normalize_params(raw: Any) -> dict:
+def normalize_params(raw: Any) -> dict[str, ParamDefinition]:
     params = {}
     for pname, spec in mapping(raw, "params").items():
         place = f"params.{pname}"
@@ -122,7 +140,7 @@ def normalize_params(raw: Any) -> dict:
         ptype = spec.get("type")
         if ptype not in PARAM_TYPES:
             raise DefinitionError(f"{place}.type", f"{excerpt(ptype)} is not one of {', '.join(PARAM_TYPES)}")
-        out: dict[str, Any] = {"type": ptype}
+        out: dict[str, Any] = {}
         if "enum" in spec:
             enum = spec["enum"]
             if not isinstance(enum, list) or not enum:
@@ -132,7 +150,7 @@ def normalize_params(raw: Any) -> dict:
             out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
             if "enum" in out and out["default"] not in out["enum"]:
                 raise DefinitionError(f"{place}.default", f"{excerpt(spec['default'])} is not in enum")
-        params[pname] = out
+        params[pname] = ParamDefinition(type=ptype, **out)
     return params
 
 
@@ -185,7 +203,7 @@ def render_value(ptype: str, value: Any) -> Any:
 
 
 # ---- tasks ----------------------------------------------------------------------------
-def normalize_tasks(raw: Any, params: dict) -> dict:
+def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, TaskDefinition]:
     if raw is None:
         raise DefinitionError("tasks", "missing: a workflow needs at least one task")
     raw = mapping(raw, "tasks")
@@ -200,7 +218,9 @@ def normalize_tasks(raw: Any, params: dict) -> dict:
     return tasks
 
 
-def normalize_task(tname: str, spec: Any) -> dict:
+def normalize_task(tname: str, spec: Any) -> TaskDefinition:
+    """The task from the keys written; TaskDefinition's defaults fill the others (`cache`
+    and `pull` stay unset when not written, so older definitions keep their hashes)."""
     place = f"tasks.{tname}"
     spec = mapping(spec, place)
     check_keys(spec, TASK_KEYS, place)
@@ -210,30 +230,9 @@ def normalize_task(tname: str, spec: Any) -> dict:
     command = string_list(spec.get("command"), f"{place}.command") if "command" in spec else None
     if not command:
         raise DefinitionError(f"{place}.command", "required: a non-empty list of strings")
-    return {
-        "image": image,
-        "command": command,
-        "inputs": normalize_inputs(spec.get("inputs", {}), f"{place}.inputs"),
-        "outputs": normalize_outputs(spec.get("outputs", {}), f"{place}.outputs"),
-        "env": normalize_env(spec.get("env", {}), f"{place}.env"),
-        "timeout": normalize_timeout(spec.get("timeout"), f"{place}.timeout"),
-        "retries": normalize_retries(spec.get("retries", 0), f"{place}.retries"),
-        "after": normalize_after(spec.get("after", []), f"{place}.after"),
-        "workdir": normalize_workdir(spec.get("workdir"), f"{place}.workdir"),
-        "network": normalize_bool(spec.get("network", False), f"{place}.network"),
-        "resources": normalize_resources(spec.get("resources", {}), f"{place}.resources"),
-        **normalize_cache(spec, place),
-        # only when given, so definitions written before `pull` existed keep their hashes
-        **({"pull": normalize_pull(spec["pull"], f"{place}.pull")} if "pull" in spec else {}),
-    }
-
-
-def normalize_cache(spec: dict, place: str) -> dict:
-    """`cache` is kept only when written: its default (`not network`) is derived, and
-    leaving it out keeps the hashes of definitions written before it existed."""
-    if "cache" not in spec:
-        return {}
-    return {"cache": normalize_bool(spec["cache"], f"{place}.cache")}
+    given = {key: check(spec[key], f"{place}.{key}")
+             for key, check in TASK_FIELDS.items() if key in spec}
+    return TaskDefinition(image=image, command=command, **given)
 
 
 def normalize_pull(raw: Any, place: str) -> str:
@@ -242,24 +241,25 @@ def normalize_pull(raw: Any, place: str) -> str:
     return raw
 
 
-def normalize_inputs(raw: Any, place: str) -> dict:
-    inputs = {}
+def normalize_inputs(raw: Any, place: str) -> dict[str, TaskInput]:
+    inputs: dict[str, TaskInput] = {}
     for iname, spec in mapping(raw, place).items():
         where = f"{place}.{iname}"
         check_name(iname, where, INPUT_NAME_RE)
         spec = mapping(spec, where)
         if set(spec) == {"param"} and isinstance(spec["param"], str):
-            inputs[iname] = {"param": spec["param"]}
+            inputs[iname] = ParamInput(param=spec["param"])
         elif set(spec) == {"task", "file"} and all(isinstance(v, str) for v in spec.values()):
-            inputs[iname] = {"task": spec["task"], "file": check_output_path(spec["file"], f"{where}.file")}
+            inputs[iname] = TaskFileInput(task=spec["task"],
+                                          file=check_output_path(spec["file"], f"{where}.file"))
         else:
             raise DefinitionError(where, "must be {param: NAME} or {task: NAME, file: PATH}")
     return inputs
 
 
-def normalize_outputs(raw: Any, place: str) -> dict:
+def normalize_outputs(raw: Any, place: str) -> TaskOutputs:
     raw = mapping(raw, place)
-    check_keys(raw, {"files", "vars"}, place)
+    check_keys(raw, OUTPUT_KEYS, place)
     files = string_list(raw.get("files", []), f"{place}.files")
     for i, path in enumerate(files):
         files[i] = check_output_path(path, f"{place}.files[{i}]")
@@ -270,7 +270,7 @@ def normalize_outputs(raw: Any, place: str) -> dict:
         check_name(var, f"{place}.vars[{i}]", VAR_RE)
     if len(set(names)) != len(names):
         raise DefinitionError(f"{place}.vars", "lists a var twice")
-    return {"files": files, "vars": names}
+    return TaskOutputs(files=files, vars=names)
 
 
 def check_output_path(path: str, place: str) -> str:
@@ -344,9 +344,9 @@ def normalize_bool(raw: Any, place: str) -> bool:
     return raw
 
 
-def normalize_resources(raw: Any, place: str) -> dict:
+def normalize_resources(raw: Any, place: str) -> TaskResources:
     raw = mapping(raw, place)
-    check_keys(raw, {"cpus", "memory", "pids"}, place)
+    check_keys(raw, RESOURCE_KEYS, place)
     out = {}
     if "cpus" in raw:
         cpus = raw["cpus"]
@@ -366,16 +366,16 @@ def normalize_resources(raw: Any, place: str) -> dict:
         if isinstance(pids, bool) or not isinstance(pids, int) or pids < 1:
             raise DefinitionError(f"{place}.pids", f"{pids!r} is not a positive integer")
         out["pids"] = pids
-    return out
+    return TaskResources(**out)
 
 
 # ---- references and the graph ---------------------------------------------------------
-def references(task: dict) -> Iterator[tuple[str, list[str]]]:
+def references(task: TaskDefinition) -> Iterator[tuple[str, list[str]]]:
     """(place suffix, reference path parts) of every {{…}} in command items and env values."""
-    for i, item in enumerate(task["command"]):
+    for i, item in enumerate(task.command):
         for match in REF_RE.finditer(item):
             yield f"command[{i}]", match.group(1).strip().split(".")
-    for key, value in task["env"].items():
+    for key, value in task.env.items():
         for match in REF_RE.finditer(value):
             yield f"env.{key}", match.group(1).strip().split(".")
 
@@ -383,11 +383,11 @@ def references(task: dict) -> Iterator[tuple[str, list[str]]]:
 Lookup = Callable[[list[str]], str | None]
 
 
-def rendered_size(task: dict, lookup: Lookup) -> int:
+def rendered_size(task: TaskDefinition, lookup: Lookup) -> int:
     """Bytes of a task's command items and env (NAME=value) once every {{…}} is replaced
     by `lookup(parts)`; a reference it cannot tell yet (None) counts as empty."""
-    size = sum(_rendered_text_size(item, lookup) for item in task["command"])
-    for key, value in task["env"].items():
+    size = sum(_rendered_text_size(item, lookup) for item in task.command)
+    for key, value in task.env.items():
         size += len(key.encode()) + 1 + _rendered_text_size(value, lookup)
     return size
 
@@ -401,7 +401,7 @@ def _rendered_text_size(text: str, lookup: Lookup) -> int:
     return size
 
 
-def check_literal_size(tname: str, task: dict) -> None:
+def check_literal_size(tname: str, task: TaskDefinition) -> None:
     """Refuse a task whose command and env pass MAX_RENDERED_BYTES even with every
     reference empty: no trigger could run it."""
     size = rendered_size(task, lambda parts: None)
@@ -410,7 +410,8 @@ def check_literal_size(tname: str, task: dict) -> None:
                               f"their references, over the limit of {MAX_RENDERED_BYTES} bytes")
 
 
-def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:
+def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefinition],
+                     params: dict[str, ParamDefinition]) -> None:
     place = f"tasks.{tname}"
     for where, parts in references(task):
         text = ".".join(parts)
@@ -421,27 +422,27 @@ def check_references(tname: str, task: dict, tasks: dict, params: dict) -> None:
             other = tasks.get(parts[1])
             if other is None:
                 raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown task")
-            if parts[3] not in other["outputs"]["vars"]:
+            if parts[3] not in other.outputs.vars:
                 raise DefinitionError(f"{place}.{where}",
                                       f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
         elif parts != ["run", "id"]:
             raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
                                   "(params.NAME, tasks.TASK.vars.VAR or run.id)")
-    for iname, spec in task["inputs"].items():
+    for iname, spec in task.inputs.items():
         where = f"{place}.inputs.{iname}"
-        if "param" in spec:
-            param = params.get(spec["param"])
+        if isinstance(spec, ParamInput):
+            param = params.get(spec.param)
             if param is None:
-                raise DefinitionError(where, f"names an unknown param {excerpt(spec['param'])}")
-            if param["type"] != "file":
-                raise DefinitionError(where, f"param {excerpt(spec['param'])} is not of type file")
+                raise DefinitionError(where, f"names an unknown param {excerpt(spec.param)}")
+            if param.type != "file":
+                raise DefinitionError(where, f"param {excerpt(spec.param)} is not of type file")
         else:
-            other = tasks.get(spec["task"])
+            other = tasks.get(spec.task)
             if other is None:
-                raise DefinitionError(where, f"names an unknown task {excerpt(spec['task'])}")
-            if not declares_file(other["outputs"]["files"], spec["file"]):
-                raise DefinitionError(where, f"task {excerpt(spec['task'])} declares no output {excerpt(spec['file'])}")
-    for i, dep in enumerate(task["after"]):
+                raise DefinitionError(where, f"names an unknown task {excerpt(spec.task)}")
+            if not declares_file(other.outputs.files, spec.file):
+                raise DefinitionError(where, f"task {excerpt(spec.task)} declares no output {excerpt(spec.file)}")
+    for i, dep in enumerate(task.after):
         if dep not in tasks:
             raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
@@ -450,9 +451,18 @@ def declares_file(declared: list[str], path: str) -> bool:
     return any(path == d or path.startswith(d + "/") for d in declared)
 
 
-def dependencies(task: dict) -> set[str]:
+def dependencies(task: TaskDefinition) -> set[str]:
     """Tasks that must succeed before `task` starts: inputs, var references, `after`."""
-    deps = set(task["after"])
-    deps.update(spec["task"] for spec in task["inputs"].values() if "task" in spec)
+    deps = set(task.after)
+    deps.update(spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput))
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
     return deps
+
+
+# how each optional task key is checked and normalized (image and command, required, apart)
+TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "inputs": normalize_inputs, "outputs": normalize_outputs, "env": normalize_env,
+    "timeout": normalize_timeout, "retries": normalize_retries, "after": normalize_after,
+    "workdir": normalize_workdir, "network": normalize_bool,
+    "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
+}

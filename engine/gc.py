@@ -15,6 +15,7 @@ from objstore.gc import DEFAULT_GRACE, GcReport, collect
 
 from .attempts import REPORTS_NS, TOKENS_NS
 from .lineage import PARAM_NS
+from .model import Definition, read
 from .runs import scan_index
 from .runstate import run_ref
 from .slurm_executor import JOBS_NS
@@ -48,9 +49,9 @@ def file_roots(store: ObjectStore) -> set[str]:
     files = {key.split("/", 1)[0] for key, _ in store.meta_scan(PARAM_NS)}
     for _, head in store.refs(REF_PREFIX):
         for version in versions(store, head):
-            definition = store.get_object(version.definition.oid)
-            files.update(spec["default"] for spec in definition["params"].values()
-                         if spec["type"] == "file" and spec.get("default") is not None)
+            definition = read(store, version.definition.oid, Definition)
+            files.update(spec.default for spec in definition.params.values()
+                         if spec.type == "file" and spec.default is not None)
     return files
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from objstore import ObjectStore, WriteBatch
 
 from .errors import UnknownFile
-from .model import TaskEvidence, read
+from .model import ParamDefinition, TaskEvidence, read
 
 OUT_NS = "file-out"
 IN_NS = "file-in"
@@ -46,10 +46,11 @@ def index_attempt(b: WriteBatch, ev: TaskEvidence, evidence_oid: str) -> None:
         b.meta_put(IN_NS, key, _json({"evidence": evidence_oid, "size": inp["size"]}))
 
 
-def index_parameters(b: WriteBatch, run_id: str, params: dict, values: dict) -> None:
+def index_parameters(b: WriteBatch, run_id: str, params: dict[str, ParamDefinition],
+                     values: dict) -> None:
     """Index a run's `file` parameters by hash (at trigger)."""
     for name, spec in params.items():
-        if spec["type"] == "file" and values.get(name) is not None:
+        if spec.type == "file" and values.get(name) is not None:
             b.meta_put(PARAM_NS, f"{values[name]}/{run_id}/{name}", b"")
 
 

@@ -11,7 +11,7 @@ without them still read. Field layouts: docs/object-model.md.
 from __future__ import annotations
 
 import functools
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
 from objstore import Link, ObjectStore
@@ -36,13 +36,7 @@ class StoredObject:
             found = value.get("type") if isinstance(value, dict) else type(value).__name__
             raise InvalidStoredObject(oid, cls.type_name, f"it is a {found!r}")
         layout = _layout(cls)
-        keys = value.keys()
-        if not keys <= layout.known:
-            unknown = ", ".join(sorted(keys - layout.known))
-            raise InvalidStoredObject(oid, cls.type_name, f"unknown field(s) {unknown}")
-        if not layout.required <= keys:
-            missing = ", ".join(sorted(layout.required - keys))
-            raise InvalidStoredObject(oid, cls.type_name, f"missing field(s) {missing}")
+        _check_fields(layout, value.keys(), oid, cls.type_name)
         fields_ = {**layout.defaults, **value}
         del fields_["type"]
         for stored, attr in layout.renamed:
@@ -255,12 +249,214 @@ class CacheKey(StoredObject):
     network: bool
 
 
+# ---- the workflow definition (docs/workflow-format.md) ----------------------------------
+@dataclass(frozen=True)
+class DefinitionPart:
+    """Base of a definition's typed parts (a param, a task and what a task holds): a
+    mapping without a `type` field, checked like a stored object. Its stored form holds
+    every field except those in `omitted_when_none`, which are left out while None; the
+    defaults are the ones registration fills in (engine/definition.py builds parts from
+    the keys a user wrote)."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_value(cls, oid: str, place: str, value: Any) -> Self:
+        """The part at `place` of the definition stored under `oid`. (A definition has a
+        part or more per task, and every run view reads it: the checks are set
+        operations, and the error is worked out only when they fail.)"""
+        layout = _part_layout(cls)
+        if (not isinstance(value, dict) or not layout.known.issuperset(value)
+                or not layout.required.issubset(value)):
+            raise _part_problem(cls, oid, place, value)
+        optional = cls.omitted_when_none.intersection(value)
+        if optional and any(value[k] is None for k in optional):
+            raise _part_problem(cls, oid, place, value)
+        obj = object.__new__(cls)
+        if layout.defaults:
+            obj.__dict__.update(layout.defaults)
+        obj.__dict__.update(value)
+        return obj
+
+    def to_value(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()
+                if v is not None or k not in self.omitted_when_none}
+
+
+@dataclass(frozen=True)
+class ParamDefinition(DefinitionPart):
+    """A declared trigger parameter; `enum` and `default` hold stored values (a `float`
+    as its decimal string). No `default`: the param is required at trigger."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"enum", "default"})
+    type: str
+    enum: list | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class ParamInput(DefinitionPart):
+    """A task input filled by the blob given for a `file` param."""
+
+    param: str
+
+
+@dataclass(frozen=True)
+class TaskFileInput(DefinitionPart):
+    """A task input filled by an output file of another task."""
+
+    task: str
+    file: str
+
+
+TaskInput = ParamInput | TaskFileInput
+
+
+@dataclass(frozen=True)
+class TaskOutputs(DefinitionPart):
+    """What a task declares it produces: paths under /out and vars."""
+
+    files: list[str] = field(default_factory=list)
+    vars: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaskResources(DefinitionPart):
+    """A task's container limits; each stored only when set (`cpus` a decimal string)."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"cpus", "memory", "pids"})
+    cpus: str | None = None
+    memory: str | None = None
+    pids: int | None = None
+
+
+NO_RESOURCES = TaskResources()
+
+
+@dataclass(frozen=True)
+class TaskDefinition(DefinitionPart):
+    """One task. `timeout` is whole seconds or a decimal string. `cache` and `pull` are
+    stored only when written (definitions from before they existed keep their hashes):
+    `cache` None means `not network`, `pull` None the server's policy."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"cache", "pull"})
+    image: str
+    command: list[str]
+    inputs: dict[str, TaskInput] = field(default_factory=dict)
+    outputs: TaskOutputs = field(default_factory=TaskOutputs)
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: int | str | None = None
+    retries: int = 0
+    after: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    network: bool = False
+    resources: TaskResources = field(default_factory=TaskResources)
+    cache: bool | None = None
+    pull: str | None = None
+
+    @classmethod
+    def from_value(cls, oid: str, place: str, value: Any) -> Self:
+        task = super().from_value(oid, place, value)
+        parts = task.__dict__
+        if parts["inputs"] != {}:
+            parts["inputs"] = {name: _input(oid, f"{place}.inputs.{name}", spec) for name, spec
+                               in _mapping(oid, f"{place}.inputs", parts["inputs"]).items()}
+        parts["outputs"] = TaskOutputs.from_value(oid, place + ".outputs", parts["outputs"])
+        # most tasks set no resources: they share one (immutable) empty part
+        parts["resources"] = (NO_RESOURCES if parts["resources"] == {} else
+                              TaskResources.from_value(oid, place + ".resources",
+                                                       parts["resources"]))
+        return task
+
+    def to_value(self) -> dict:
+        value = super().to_value()
+        value.update(inputs={name: spec.to_value() for name, spec in self.inputs.items()},
+                     outputs=self.outputs.to_value(), resources=self.resources.to_value())
+        return value
+
+
+@dataclass(frozen=True)
+class Definition(StoredObject):
+    """A registered workflow as normalized by engine/definition.py; its hash is the
+    definition hash, so `to_value()` gives back exactly the object that was stored."""
+
+    type_name: ClassVar[str] = "definition"
+    name: str
+    description: str
+    params: dict[str, ParamDefinition]
+    tasks: dict[str, TaskDefinition]
+
+    @classmethod
+    def from_value(cls, oid: str, value: Any) -> Self:
+        definition = super().from_value(oid, value)
+        definition.__dict__.update(
+            params={name: ParamDefinition.from_value(oid, f"params.{name}", spec)
+                    for name, spec in _mapping(oid, "params", definition.params).items()},
+            tasks={name: TaskDefinition.from_value(oid, f"tasks.{name}", spec)
+                   for name, spec in _mapping(oid, "tasks", definition.tasks).items()})
+        return definition
+
+    @classmethod
+    def from_json(cls, oid: str, value: Any) -> Self:
+        """The definition `oid` as the API shows it (`as_json()`), typed again."""
+        if not isinstance(value, dict):
+            raise InvalidStoredObject(oid, cls.type_name, f"it is a {type(value).__name__}")
+        return cls.from_value(oid, {**value, "type": cls.type_name})
+
+    def to_value(self) -> dict:
+        value = super().to_value()
+        value.update(params={name: p.to_value() for name, p in self.params.items()},
+                     tasks={name: t.to_value() for name, t in self.tasks.items()})
+        return value
+
+    def as_json(self) -> dict:
+        """The stored definition as the API shows it: without the object's `type` field."""
+        value = self.to_value()
+        del value["type"]
+        return value
+
+
+def _part_problem(cls: type[DefinitionPart], oid: str, place: str,
+                  value: Any) -> InvalidStoredObject:
+    """Why `value` is not a valid `cls` at `place` of the definition `oid`."""
+    _mapping(oid, place, value)
+    _check_fields(_part_layout(cls), value.keys(), oid, Definition.type_name, place)
+    # stored only when set: a null would not survive to_value
+    nulls = ", ".join(sorted(k for k in cls.omitted_when_none if k in value and value[k] is None))
+    return InvalidStoredObject(oid, Definition.type_name, f"{place}: null field(s) {nulls}")
+
+
+def _mapping(oid: str, place: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidStoredObject(oid, Definition.type_name,
+                                  f"{place}: is a {type(value).__name__}, not a mapping")
+    return value
+
+
+def _input(oid: str, place: str, value: Any) -> TaskInput:
+    """`{param}` or `{task, file}`: which one is told by the `param` field."""
+    kind = ParamInput if isinstance(value, dict) and "param" in value else TaskFileInput
+    return kind.from_value(oid, place, value)
+
+
 @dataclass(frozen=True)
 class _Layout:
-    known: frozenset[str]  # stored field names, "type" included
+    known: frozenset[str]  # stored field names ("type" included for a StoredObject)
     required: frozenset[str]
     defaults: dict[str, Any]  # by stored name, for fields older objects may lack
     renamed: tuple[tuple[str, str], ...]  # (stored name, attribute)
+
+
+def _check_fields(layout: _Layout, keys: Any, oid: str, type_name: str, place: str = "") -> None:
+    """InvalidStoredObject naming `oid` if `keys` has a field `layout` does not know or
+    lacks one it requires (`place`: where in the object, for nested parts)."""
+    where = f"{place}: " if place else ""
+    if not keys <= layout.known:
+        unknown = ", ".join(sorted(keys - layout.known))
+        raise InvalidStoredObject(oid, type_name, f"{where}unknown field(s) {unknown}")
+    if not layout.required <= keys:
+        missing = ", ".join(sorted(layout.required - keys))
+        raise InvalidStoredObject(oid, type_name, f"{where}missing field(s) {missing}")
 
 
 @functools.cache
@@ -276,9 +472,17 @@ def _layout(cls: type[StoredObject]) -> _Layout:
         renamed=tuple((s, a) for a, s in stored.items() if s != a))
 
 
+@functools.cache
+def _part_layout(cls: type[DefinitionPart]) -> _Layout:
+    """How a definition part's fields are stored: all of them, but those omitted while None."""
+    names = frozenset(f.name for f in fields(cls))
+    return _Layout(known=names, required=names - cls.omitted_when_none,
+                   defaults=dict.fromkeys(cls.omitted_when_none), renamed=())
+
+
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
                                          RunTasks, AuditEvent, RunManifest, AttemptSpec,
-                                         AttemptReport, CacheKey)
+                                         AttemptReport, CacheKey, Definition)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 
 

@@ -11,11 +11,13 @@ from objstore.ids import HASH_HEX_LEN, MIN_PREFIX_LEN, is_hash
 
 from .definition import render_value, stored_value, value_problem
 from .errors import ParameterError, clip, excerpt
+from .model import ParamDefinition
 
 FILE_PREFIX_RE = re.compile(rf"[0-9a-f]{{{MIN_PREFIX_LEN},{HASH_HEX_LEN - 1}}}\Z")
 
 
-def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> dict:
+def check_parameters(params: dict[str, ParamDefinition], given: dict | None,
+                     store: ObjectStore) -> dict:
     """The values a run uses (defaults filled, stored form); raises ParameterError."""
     given = {} if given is None else given
     if not isinstance(given, dict):
@@ -27,27 +29,27 @@ def check_parameters(params: dict, given: dict | None, store: ObjectStore) -> di
     values = {}
     for name, spec in params.items():
         if name not in given:
-            if "default" not in spec:
-                raise ParameterError(name, f"missing required value of type {spec['type']}")
-            if spec["type"] == "file" and spec["default"] not in store:
-                raise ParameterError(name, f"default file {spec['default']} is not in the store")
-            values[name] = spec["default"]
+            if spec.default is None:
+                raise ParameterError(name, f"missing required value of type {spec.type}")
+            if spec.type == "file" and spec.default not in store:
+                raise ParameterError(name, f"default file {spec.default} is not in the store")
+            values[name] = spec.default
             continue
         values[name] = check_value(name, spec, given[name], store)
     return values
 
 
-def check_value(name: str, spec: dict, value: Any, store: ObjectStore) -> Any:
-    if spec["type"] == "file":
+def check_value(name: str, spec: ParamDefinition, value: Any, store: ObjectStore) -> Any:
+    if spec.type == "file":
         value = resolve_file(name, value, store)
-    problem = value_problem(spec["type"], value)
+    problem = value_problem(spec.type, value)
     if problem:
         raise ParameterError(name, problem)
-    stored = stored_value(spec["type"], value)
-    if "enum" in spec and stored not in spec["enum"]:
-        allowed = ", ".join(json.dumps(render_value(spec["type"], v)) for v in spec["enum"])
+    stored = stored_value(spec.type, value)
+    if spec.enum is not None and stored not in spec.enum:
+        allowed = ", ".join(json.dumps(render_value(spec.type, v)) for v in spec.enum)
         raise ParameterError(name, f"{excerpt(value)} is not one of {clip(allowed, 300)}")
-    if spec["type"] == "file" and value not in store:
+    if spec.type == "file" and value not in store:
         raise ParameterError(name, f"file {value} is not in the store (upload it first)")
     return stored
 
@@ -71,19 +73,21 @@ def resolve_file(name: str, value: Any, store: ObjectStore) -> Any:
     return oid
 
 
-def render_parameters(params: dict, values: dict) -> dict:
+def render_parameters(params: dict[str, ParamDefinition], values: dict) -> dict:
     """Stored values as JSON shows them (float decimals back to numbers)."""
-    return {k: render_value(params.get(k, {}).get("type", "string"), v) for k, v in values.items()}
+    return {k: render_value(param_type(params, k), v) for k, v in values.items()}
 
 
-def parse_text_values(params: dict, pairs: dict[str, str]) -> dict:
+def parse_text_values(params: dict[str, ParamDefinition], pairs: dict[str, str]) -> dict:
     """Command-line `k=v` strings typed by the declared param types (unknown names kept as
     text so the engine reports them)."""
-    out: dict[str, Any] = {}
-    for name, text in pairs.items():
-        ptype = params.get(name, {}).get("type", "string")
-        out[name] = parse_text(ptype, text)
-    return out
+    return {name: parse_text(param_type(params, name), text) for name, text in pairs.items()}
+
+
+def param_type(params: dict[str, ParamDefinition], name: str) -> str:
+    """The declared type of `name`; `string` for a name not declared."""
+    spec = params.get(name)
+    return "string" if spec is None else spec.type
 
 
 def parse_text(ptype: str, text: str) -> Any:

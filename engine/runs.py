@@ -20,7 +20,7 @@ from . import lineage
 from .clock import Clock, format_time
 from .errors import InvalidStoredObject, RunAlreadyTerminal
 from .evidence import obj
-from .model import RunRecord
+from .model import Definition, RunRecord
 from .runstate import (
     INDEX_NS,
     QUEUE_NS,
@@ -56,7 +56,7 @@ def uuid7(now_us: int | None = None) -> str:
     return str(uuid.UUID(int=value))
 
 
-def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: dict,
+def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: Definition,
                parameters: dict, user: str, engine_version: str,
                origin: dict | None = None) -> RunState:
     """Record a new pending run and queue it; returns its state. `origin` adds the
@@ -64,7 +64,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     now = clock.now()
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
-    record = RunRecord(run_id=run_id, workflow=definition["name"],
+    record = RunRecord(run_id=run_id, workflow=definition.name,
                        definition=obj(definition_oid), engine_version=engine_version,
                        triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
     run = RunState.new(run_id, record, definition)
@@ -73,7 +73,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
         run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
         b.meta_put(QUEUE_NS, run_id, b"1")
-        lineage.index_parameters(b, run_id, definition["params"], parameters)
+        lineage.index_parameters(b, run_id, definition.params, parameters)
     return run
 
 

@@ -23,7 +23,7 @@ from objstore import ObjectStore, RefNotFound, WriteBatch
 from . import counters
 from .errors import UnknownRun
 from .evidence import obj
-from .model import AuditEvent, RunManifest, RunRecord, RunTasks, read
+from .model import AuditEvent, Definition, RunManifest, RunRecord, RunTasks, read
 from .states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 from .taskgraph import TaskGraph
 
@@ -51,7 +51,7 @@ class RunState:
     run_id: str
     record_oid: str
     record: RunRecord
-    definition: dict
+    definition: Definition | None  # None when loaded with plan=False
     state: str
     tasks: dict[str, TaskEntry]
     order: list[str]
@@ -68,9 +68,9 @@ class RunState:
 
     # ---- building ---------------------------------------------------------------
     @classmethod
-    def new(cls, run_id: str, record: RunRecord, definition: dict) -> RunState:
+    def new(cls, run_id: str, record: RunRecord, definition: Definition) -> RunState:
         """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
-        order = TaskGraph.of(definition["tasks"]).order()
+        order = TaskGraph.of(definition.tasks).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
         return cls(run_id, "", record, definition, RunStatus.PENDING.value,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
@@ -92,7 +92,7 @@ class RunState:
                       plan: bool = True) -> RunState:
         m = read(store, manifest_oid, RunManifest)
         record = read(store, m.run.oid, RunRecord)
-        definition = store.get_object(record.definition.oid) if plan else {}
+        definition = read(store, record.definition.oid, Definition) if plan else None
         tasks: dict[str, TaskEntry] = {}
         for link in m.tasks:
             for row in read(store, link.oid, RunTasks).tasks:

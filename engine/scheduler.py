@@ -85,7 +85,7 @@ class RunScheduler:
         return True
 
     def plan(self) -> None:
-        self.steps = TaskGraph.of(self.run.definition["tasks"]).sorter(self.run.order)
+        self.steps = TaskGraph.of(self.run.definition.tasks).sorter(self.run.order)
         self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
 
     def loop(self) -> bool:
@@ -189,7 +189,7 @@ class RunScheduler:
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""
         started = self.clock.now()
-        key = self.cache.key(b, spec, self.run.definition["tasks"][name])
+        key = self.cache.key(b, spec, self.run.definition.tasks[name])
         if key is None:
             return NO_CACHE
         hit = self.cache.lookup(key)
@@ -228,7 +228,7 @@ class RunScheduler:
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
         task_cache.index_attempt(b, run.record.workflow, ev, oid)
         lineage.index_attempt(b, ev, oid)
-        retries = run.definition["tasks"][name]["retries"]
+        retries = run.definition.tasks[name].retries
         state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
         if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:

@@ -85,8 +85,8 @@ class WorkflowService:
         registered = (head is not None
                       and read(self.store, head, WorkflowVersion).definition.oid == oid)
         return {"name": name, "definition_hash": oid, "registered": registered,
-                "params": sorted(definition["params"]),
-                "tasks": TaskGraph.of(definition["tasks"]).order()}
+                "params": sorted(definition.params),
+                "tasks": TaskGraph.of(definition.tasks).order()}
 
     def list_workflows(self) -> list[dict]:
         """[{"name", "definition_hash", "version", "updated_at"}]"""
@@ -102,7 +102,7 @@ class WorkflowService:
         _, version = self.registry.newest(name)
         oid, definition = self.registry.definition(version.definition.oid)
         return {"name": name, "definition_hash": oid, "version": version.version,
-                "definition": definition_json(definition)}
+                "definition": definition.as_json()}
 
     def workflow_versions(self, name: str) -> list[dict]:
         """[{"version", "definition_hash", "registered_by", "registered_at"}], newest first"""
@@ -113,7 +113,7 @@ class WorkflowService:
     def get_definition(self, definition_hash: str) -> dict:
         """{"definition_hash", "definition"}"""
         oid, definition = self.registry.definition(definition_hash)
-        return {"definition_hash": oid, "definition": definition_json(definition)}
+        return {"definition_hash": oid, "definition": definition.as_json()}
 
     # runs ---------------------------------------------------------------------------
     def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
@@ -126,7 +126,7 @@ class WorkflowService:
             _, version = self.registry.newest(name)
             definition_hash = version.definition.oid
         oid, definition = self.registry.definition(definition_hash)
-        values = check_parameters(definition["params"], parameters, self.store)
+        values = check_parameters(definition.params, parameters, self.store)
         check_rendered_sizes(definition, values)
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
                          parameters=values, user=user, engine_version=self.engine_version,
@@ -355,11 +355,6 @@ class WorkflowService:
 
     def load(self, run_id: str) -> RunState:
         return RunState.load(self.store, run_id)
-
-
-def definition_json(definition: dict) -> dict:
-    """The stored definition as JSON (without the object's `type` field)."""
-    return {k: v for k, v in definition.items() if k != "type"}
 
 
 RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

@@ -10,6 +10,7 @@ from graphlib import CycleError, TopologicalSorter
 
 from .definition import dependencies
 from .errors import DefinitionError
+from .model import TaskDefinition
 
 
 class TaskGraph:
@@ -19,7 +20,7 @@ class TaskGraph:
         self.needs: dict[str, frozenset[str]] = {n: frozenset(d) for n, d in needs.items()}
 
     @classmethod
-    def of(cls, tasks: dict) -> TaskGraph:
+    def of(cls, tasks: Mapping[str, TaskDefinition]) -> TaskGraph:
         """The graph of a definition's `tasks` mapping."""
         return cls({name: dependencies(task) for name, task in tasks.items()})
 

@@ -7,7 +7,7 @@ from objstore import ObjectStore
 from .definition import references
 from .errors import UnknownAttempt, UnknownTask
 from .evidence import load_evidence
-from .model import AuditEvent, TaskEvidence, read
+from .model import AuditEvent, ParamInput, TaskEvidence, read
 from .parameters import render_parameters
 from .runstate import RunState
 from .taskgraph import TaskGraph
@@ -20,7 +20,7 @@ def run_view(run: RunState) -> dict:
         "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
         "triggered_by": rec.triggered_by, "created_at": rec.created_at,
         "started_at": run.started_at, "ended_at": run.ended_at,
-        "parameters": render_parameters(run.definition["params"], rec.parameters),
+        "parameters": render_parameters(run.definition.params, rec.parameters),
         "state": run.state, "manifest_hash": run.manifest_oid,
         "tasks": {name: run.tasks[name].state for name in run.order},
         "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
@@ -78,9 +78,9 @@ def files_view(store: ObjectStore, run: RunState) -> list[dict]:
 
 def lineage_view(store: ObjectStore, run: RunState) -> dict:
     """Params, tasks and files as nodes; `input` edges into tasks, `output` edges out."""
-    params = run.definition["params"]
+    params = run.definition.params
     values = render_parameters(params, run.record.parameters)
-    nodes = [{"id": f"param:{n}", "kind": "param", "name": n, "type": params[n]["type"],
+    nodes = [{"id": f"param:{n}", "kind": "param", "name": n, "type": params[n].type,
               "value": values[n]} for n in params]
     nodes += [{"id": f"task:{n}", "kind": "task", "name": n, "state": run.tasks[n].state}
               for n in run.order]
@@ -92,11 +92,11 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
         return f"file:{oid}"
 
     evidence = last_evidence(store, run)
-    graph = TaskGraph.of(run.definition["tasks"])
+    graph = TaskGraph.of(run.definition.tasks)
     for name in run.order:
-        task = run.definition["tasks"][name]
+        task = run.definition.tasks[name]
         used = {parts[1] for _, parts in references(task) if parts[0] == "params"}
-        used |= {spec["param"] for spec in task["inputs"].values() if "param" in spec}
+        used |= {spec.param for spec in task.inputs.values() if isinstance(spec, ParamInput)}
         edges += [{"from": f"param:{p}", "to": f"task:{name}", "kind": "input"} for p in sorted(used)]
         ev = evidence.get(name)
         if ev is None:

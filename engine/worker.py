@@ -208,7 +208,7 @@ class Worker:
 
     def ended(self, run_id: str) -> bool:
         try:
-            return RunState.load(self.store, run_id).terminal
+            return RunState.load(self.store, run_id, plan=False).terminal
         except UnknownRun:
             return True
 

@@ -15,7 +15,7 @@ from objstore.batch import encode_structured
 from .clock import Clock
 from .definition import check_name, normalize, parse_source
 from .errors import NotADefinition, UnknownWorkflow
-from .model import WorkflowVersion, read
+from .model import Definition, WorkflowVersion, read
 
 REF_PREFIX = "workflows/"
 
@@ -62,21 +62,22 @@ class WorkflowRegistry:
                 return self.apply_result(name)
 
     def validate(self, name: str, source: str | bytes | dict,
-                 content_type: str = "application/json") -> tuple[str, dict]:
+                 content_type: str = "application/json") -> tuple[str, Definition]:
         """(definition hash, normalized definition) that `apply` would register under
         `name`, writing nothing; refusals raise as they would there."""
         check_name(name, "name")
         definition = normalize(parse_source(source, content_type), name)
         return self.store_hash(definition), definition
 
-    def store_hash(self, definition: dict) -> str:
-        return hash_bytes(encode_structured(definition)[0])
+    def store_hash(self, definition: Definition) -> str:
+        return hash_bytes(encode_structured(definition.to_value())[0])
 
-    def write_version(self, name: str, definition: dict, current: str | None, user: str) -> bool:
+    def write_version(self, name: str, definition: Definition, current: str | None,
+                      user: str) -> bool:
         number = read(self.store, current, WorkflowVersion).version + 1 if current else 1
         try:
             with self.store.batch() as b:
-                def_oid = b.put_object(definition)
+                def_oid = b.put_object(definition.to_value())
                 version = WorkflowVersion(
                     name=name, version=number, definition=Link.obj(def_oid), registered_by=user,
                     registered_at=self.clock.stamp(),
@@ -113,7 +114,7 @@ class WorkflowRegistry:
         for ref, oid in self.store.refs(REF_PREFIX):
             yield ref[len(REF_PREFIX):], oid
 
-    def definition(self, definition_hash: str) -> tuple[str, dict]:
+    def definition(self, definition_hash: str) -> tuple[str, Definition]:
         """(full hash, definition) for a possibly abbreviated definition hash."""
         try:
             oid = self.store.resolve(definition_hash)
@@ -122,4 +123,4 @@ class WorkflowRegistry:
         kind = self.store.type_of(oid)
         if kind != "definition":
             raise NotADefinition(oid, kind)
-        return oid, self.store.get_object(oid)
+        return oid, read(self.store, oid, Definition)

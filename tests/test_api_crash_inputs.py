@@ -94,8 +94,8 @@ def test_normalize_refuses_timeouts_and_cpus_out_of_range(value):
 def test_sane_timeouts_and_cpus_still_register():
     raw = {"tasks": {"t": {"image": "i", "command": ["x"], "timeout": 86400 * 30,
                            "resources": {"cpus": 0.5}}}}
-    task = normalize(raw, "wc")["tasks"]["t"]
-    assert task["timeout"] == 86400 * 30 and task["resources"]["cpus"] == "0.5"
+    task = normalize(raw, "wc").tasks["t"]
+    assert task.timeout == 86400 * 30 and task.resources.cpus == "0.5"
 
 
 def crafted_pack(chunks: list) -> bytes:

@@ -10,6 +10,7 @@ import yaml
 from engine.clock import Clock
 from engine.definition import normalize, parse_source
 from engine.errors import DefinitionError
+from engine.model import TaskOutputs, TaskResources
 from engine.workflows import WorkflowRegistry
 from tests.support_engine import task, wordcount
 
@@ -103,21 +104,25 @@ def test_defaults_are_filled_and_floats_become_decimals():
     d["params"]["ratio"] = {"type": "float", "default": 0.5}
     d["tasks"]["count"]["resources"] = {"cpus": 1.5, "memory": "512M"}
     norm = normalize(d, "wordcount")
-    split = norm["tasks"]["split"]
-    assert split["retries"] == 0 and split["network"] is False and split["after"] == []
-    assert split["env"] == {} and split["timeout"] is None and split["workdir"] is None
-    assert split["outputs"] == {"files": ["words.txt"], "vars": []}
-    assert norm["params"]["ratio"]["default"] == "0.5"
-    assert norm["tasks"]["count"]["resources"] == {"cpus": "1.5", "memory": "512m"}
-    assert norm["name"] == "wordcount" and norm["type"] == "definition"
+    split = norm.tasks["split"]
+    assert split.retries == 0 and split.network is False and split.after == []
+    assert split.env == {} and split.timeout is None and split.workdir is None
+    assert split.outputs == TaskOutputs(files=["words.txt"], vars=[])
+    assert norm.params["ratio"].default == "0.5"
+    assert norm.tasks["count"].resources == TaskResources(cpus="1.5", memory="512m")
+    stored = norm.to_value()
+    assert stored["name"] == "wordcount" and stored["type"] == "definition"
+    assert stored["tasks"]["split"]["outputs"] == {"files": ["words.txt"], "vars": []}
+    assert stored["tasks"]["count"]["resources"] == {"cpus": "1.5", "memory": "512m"}
 
 
 def test_pull_policy_is_kept_only_when_given():
     d = wordcount()
     d["tasks"]["count"]["pull"] = "never"
     norm = normalize(d, "wordcount")
-    assert norm["tasks"]["count"]["pull"] == "never"
-    assert "pull" not in norm["tasks"]["split"]  # absent: the executor's default
+    assert norm.tasks["count"].pull == "never"
+    assert norm.tasks["split"].pull is None
+    assert "pull" not in norm.to_value()["tasks"]["split"]  # absent: the executor's default
 
 
 def test_two_styles_one_hash_and_two_names_two_hashes(store):
@@ -142,4 +147,4 @@ def test_output_directories_feed_inputs_by_path_below_them():
     d = {"tasks": {"a": task(outputs={"files": ["results/"]}),
                    "b": task(inputs={"x": {"task": "a", "file": "results/part1.txt"}})}}
     norm = normalize(d, "dirs")
-    assert norm["tasks"]["a"]["outputs"]["files"] == ["results"]
+    assert norm.tasks["a"].outputs.files == ["results"]

@@ -109,7 +109,7 @@ def test_definitions_take_a_pids_resource():
     from engine.definition import normalize
 
     norm = normalize({"tasks": {"t": task("true", resources={"pids": 64, "memory": "1G"})}}, "wf")
-    assert norm["tasks"]["t"]["resources"] == {"pids": 64, "memory": "1g"}
+    assert norm.tasks["t"].resources.to_value() == {"pids": 64, "memory": "1g"}
 
 
 @pytest.mark.parametrize("resources,place", [({"pids": 0}, "pids"), ({"pids": "9"}, "pids"),

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from engine.errors import DefinitionError
+from engine.model import TaskDefinition, TaskFileInput
 from engine.taskgraph import TaskGraph
-from tests.support_engine import task
 
 
 def graph(**needs: str) -> TaskGraph:
@@ -55,11 +55,11 @@ def test_a_cycle_is_named_in_the_error(needs, cycle):
 
 def test_graph_of_a_definition_counts_inputs_references_and_after():
     tasks = {
-        "fetch": {**task(), "inputs": {}, "env": {}, "after": []},
-        "split": {**task("cat /in/raw"), "inputs": {"raw": {"task": "fetch", "file": "x"}},
-                  "env": {}, "after": []},
-        "count": {**task("echo {{tasks.split.vars.n}}"), "inputs": {}, "env": {},
-                  "after": ["fetch"]},
+        "fetch": TaskDefinition(image="i", command=["true"]),
+        "split": TaskDefinition(image="i", command=["cat", "/in/raw"],
+                                inputs={"raw": TaskFileInput(task="fetch", file="x")}),
+        "count": TaskDefinition(image="i", command=["echo", "{{tasks.split.vars.n}}"],
+                                after=["fetch"]),
     }
     g = TaskGraph.of(tasks)
     assert g.upstream("count") == ["fetch", "split"]

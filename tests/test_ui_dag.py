@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from api.ui import dag
 from engine.definition import normalize
+from engine.model import TaskDefinition
 from engine.taskgraph import TaskGraph
 
 from .support_engine import task
 
 
-def definition(**tasks) -> dict:
-    return normalize({"tasks": tasks}, "wf")["tasks"]
+def definition(**tasks) -> dict[str, TaskDefinition]:
+    return normalize({"tasks": tasks}, "wf").tasks
 
 
 def test_layers_are_longest_paths_and_edges_come_from_the_definition():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.model import TaskDefinition
 from engine.states import TaskStatus
 from engine.taskgraph import TaskGraph
 
@@ -110,7 +111,7 @@ def label_of(name: str) -> str:
     return name if len(name) <= MAX_LABEL else name[:MAX_LABEL - 1] + "…"
 
 
-def layout(order: list[str], tasks: dict, states: dict[str, str],
+def layout(order: list[str], tasks: dict[str, TaskDefinition], states: dict[str, str],
            cached: frozenset[str] = frozenset()) -> DagLayout | None:
     """Positions for every task and a path for every edge; None past MAX_DRAWN tasks."""
     return layout_graph(order, TaskGraph.of(tasks).edges(), states, cached,

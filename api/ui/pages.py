@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import falcon
 
+from engine.model import Definition, ParamDefinition
 from engine.service import WorkflowService
 from engine.states import RUN_TERMINAL, TASK_LIVE, RunStatus
 from objstore import ObjectStore, WfobjError
@@ -65,19 +66,20 @@ class RunPage(Page):
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
         run = self.service.get_run(run_id_param(run_id))
         tasks = self.service.run_tasks(run_id)
-        definition = self.service.get_definition(run["definition_hash"])["definition"]
+        shown = self.service.get_definition(run["definition_hash"])
+        definition = Definition.from_json(shown["definition_hash"], shown["definition"])
         cached = frozenset(t["task"] for t in tasks if t.get("cached_from"))
         self.render(req, resp, "run.html", title=f"Run {run_id[:13]}", run=run, tasks=tasks,
                     definition=definition, files=self.service.run_files(run_id),
-                    layout=dag.layout(list(run["tasks"]), definition["tasks"], run["tasks"],
+                    layout=dag.layout(list(run["tasks"]), definition.tasks, run["tasks"],
                                       cached),
-                    file_params=file_params(definition), max_drawn=dag.MAX_DRAWN,
+                    file_params=file_params(definition.params), max_drawn=dag.MAX_DRAWN,
                     exports=features.export_links(run_id),
                     live=run["state"] not in RUN_TERMINAL)
 
 
-def file_params(definition: dict) -> set[str]:
-    return {name for name, p in definition["params"].items() if p["type"] == "file"}
+def file_params(params: dict[str, ParamDefinition]) -> set[str]:
+    return {name for name, p in params.items() if p.type == "file"}
 
 
 class AttemptPage(Page):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from objstore import ObjectStore
 
 from ..evidence import load_evidence
+from ..model import Definition
 from ..runstate import RunState
 from ..states import RUN_TERMINAL
 from ..views import run_view
@@ -57,7 +58,7 @@ class RunExport:
     workflow: str
     state: str
     definition_hash: str
-    definition: dict
+    definition: Definition
     parameters: dict
     param_files: tuple[FileRef, ...]
     triggered_by: str
@@ -100,7 +101,7 @@ def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
     return RunExport(
         run_id=run.run_id, workflow=view["workflow"], state=view["state"],
         definition_hash=view["definition_hash"],
-        definition={k: v for k, v in run.definition.items() if k != "type"},
+        definition=run.definition,
         parameters=view["parameters"], param_files=param_files(store, run, view["parameters"]),
         triggered_by=view["triggered_by"], engine_version=view["engine_version"],
         created_at=view["created_at"], started_at=view["started_at"],
@@ -109,9 +110,9 @@ def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
 
 
 def param_files(store: ObjectStore, run: RunState, values: dict) -> tuple[FileRef, ...]:
-    params = run.definition["params"]
+    params = run.definition.params
     return tuple(FileRef(values[name], store.size_of(values[name]), name)
-                 for name in sorted(params) if params[name]["type"] == "file"
+                 for name in sorted(params) if params[name].type == "file"
                  and values.get(name) and values[name] in store)
 
 

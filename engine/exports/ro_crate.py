@@ -28,6 +28,7 @@ from rocrate.rocrate import ROCrate
 from objstore import ObjectStore
 
 from ..clock import parse_time
+from ..parameters import param_type
 from ..states import TaskStatus
 from .model import Attempt, FileRef, RunExport, sha256_of_blob
 
@@ -143,16 +144,16 @@ class CrateBuilder:
         run = self.run
         lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
             "name": "wfobj workflow definition", "alternateName": "wfobj"}))
-        text = json.dumps(run.definition, indent=2, sort_keys=True).encode()
+        text = json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
         workflow = self.crate.add_workflow(
             BytesIO(text), dest_path=DEFINITION_PATH, main=True, lang=lang,
             properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
                         "identifier": run.definition_hash, "version": run.definition_hash,
                         "encodingFormat": "application/json",
-                        "description": run.definition.get("description") or None})
-        params = run.definition["params"]
-        self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec["type"],
-                                                defaultValue=text_of(spec.get("default")))
+                        "description": run.definition.description or None})
+        params = run.definition.params
+        self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec.type,
+                                                defaultValue=text_of(spec.default))
                               for name, spec in sorted(params.items())}
         self.tools = {name: self.add_tool(name) for name in run.task_order}
         self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
@@ -175,11 +176,11 @@ class CrateBuilder:
 
     def add_tool(self, task: str) -> ContextEntity:
         """The task as a tool, with its declared inputs and output files as parameters."""
-        spec = self.run.definition["tasks"][task]
+        spec = self.run.definition.tasks[task]
         inputs = [self.formal(formal_id(task, "in", name), name, "file")
-                  for name in sorted(spec["inputs"])]
+                  for name in sorted(spec.inputs)]
         outputs = [self.formal(formal_id(task, "out", path), path, "file")
-                   for path in spec["outputs"]["files"]]
+                   for path in spec.outputs.files]
         return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
                            input=inputs or None, output=outputs or None)
 
@@ -243,7 +244,7 @@ class CrateBuilder:
         params = [self.entity(f"#param-{name}", "PropertyValue", name=name,
                               value=text_of(value), exampleOfWork=self.param_formals.get(name))
                   for name, value in sorted(run.parameters.items())
-                  if run.definition["params"].get(name, {}).get("type") != "file"]
+                  if param_type(run.definition.params, name) != "file"]
         param_files = [self.files[f.hash] for f in run.param_files]
         return self.entity(
             f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",
