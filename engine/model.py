@@ -31,20 +31,25 @@ class StoredObject:
 
     @classmethod
     def from_value(cls, oid: str, value: Any) -> Self:
-        """The typed object of the structured `value` stored under `oid`."""
+        """The typed object of the structured `value` stored under `oid`. (Every run
+        read makes several: the checks are set operations, the error is worked out only
+        when they fail, and the instance is filled directly, a frozen dataclass's
+        __init__ setting each field through object.__setattr__.)"""
         if not isinstance(value, dict) or value.get("type") != cls.type_name:
             found = value.get("type") if isinstance(value, dict) else type(value).__name__
             raise InvalidStoredObject(oid, cls.type_name, f"it is a {found!r}")
         layout = _layout(cls)
-        _check_fields(layout, value.keys(), oid, cls.type_name)
-        fields_ = {**layout.defaults, **value}
+        keys = value.keys()
+        if not (keys <= layout.known and layout.required <= keys):
+            _check_fields(layout, keys, oid, cls.type_name)
+        obj = object.__new__(cls)
+        fields_ = obj.__dict__
+        if layout.defaults:
+            fields_.update(layout.defaults)
+        fields_.update(value)
         del fields_["type"]
         for stored, attr in layout.renamed:
             fields_[attr] = fields_.pop(stored)
-        # every field is checked above: fill the instance directly (readers are hot paths,
-        # and a frozen dataclass's __init__ sets each field through object.__setattr__)
-        obj = object.__new__(cls)
-        obj.__dict__.update(fields_)
         return obj
 
     def to_value(self) -> dict:

@@ -14,7 +14,8 @@ def check_ref_name(name: str) -> RefName:
         raise InvalidRefName(str(name), "empty")
     if len(name.encode()) > MAX_REF_LEN:
         raise InvalidRefName(name, f"longer than {MAX_REF_LEN} bytes")
-    if not name.isprintable() or any(c.isspace() for c in name):
+    # every whitespace character but " " is non-printable, so this covers them all
+    if not name.isprintable() or " " in name:
         raise InvalidRefName(name, "contains whitespace or non-printable characters")
     if "\\" in name or "\x00" in name:
         raise InvalidRefName(name, "contains a backslash")
