@@ -129,12 +129,17 @@ def link_hash(link: Link | None) -> str | None:
     return None if link is None else link.oid
 
 
-def load_evidence(store: ObjectStore, oid: str) -> dict:
+def read_evidence(store: ObjectStore, oid: str) -> tuple[TaskEvidence, ImageFacts]:
+    """An attempt's evidence and the image facts it links, typed and verified."""
     ev = read(store, oid, TaskEvidence)
-    return evidence_view(oid, ev, read(store, ev.image_facts.oid, ImageFacts))
+    return ev, read(store, ev.image_facts.oid, ImageFacts)
+
+
+def load_evidence(store: ObjectStore, oid: str) -> dict:
+    return evidence_view(oid, *read_evidence(store, oid))
 
 
 __all__ = [
     "CacheFacts", "evidence_object", "evidence_view", "format_time", "image_object", "load_evidence",
-    "record_attempt",
+    "read_evidence", "record_attempt",
 ]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from objstore import ObjectStore
 
-from ..evidence import load_evidence
-from ..model import Definition
+from ..evidence import link_hash, read_evidence
+from ..model import Definition, ImageFacts, TaskEvidence
 from ..runstate import RunState
 from ..states import RUN_TERMINAL
 from ..views import run_view
@@ -96,7 +96,7 @@ class RunExport:
 def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
     """The run and all its attempts, every object read verified by the store."""
     view = run_view(run)
-    attempts = tuple(attempt_of(load_evidence(store, oid))
+    attempts = tuple(attempt_of(oid, *read_evidence(store, oid))
                      for name in run.order for oid in run.tasks[name].attempts)
     return RunExport(
         run_id=run.run_id, workflow=view["workflow"], state=view["state"],
@@ -116,17 +116,17 @@ def param_files(store: ObjectStore, run: RunState, values: dict) -> tuple[FileRe
                  and values.get(name) and values[name] in store)
 
 
-def attempt_of(ev: dict) -> Attempt:
-    def refs(rows: list[dict]) -> tuple[FileRef, ...]:
-        return tuple(FileRef(r["hash"], r["size"], r["path"]) for r in rows)
+def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts) -> Attempt:
+    """The export's view of the attempt whose evidence `ev` is stored under `oid`."""
+    def refs(rows: list[dict]) -> tuple[FileRef, ...]:  # evidence's inputs and outputs
+        return tuple(FileRef(r["blob"].oid, r["size"], r["path"]) for r in rows)
 
     return Attempt(
-        task=ev["task"], number=ev["attempt"], evidence_hash=ev["evidence_hash"],
-        state=ev["state"], image=ev["image"], image_id=ev["image_id"],
-        image_facts_hash=ev["image_facts_hash"], command=tuple(ev["command"]),
-        inputs=refs(ev["inputs"]), outputs=refs(ev["outputs"]), started_at=ev["started_at"],
-        ended_at=ev["ended_at"], exit_code=ev["exit_code"], error=ev["error"],
-        cached_from=ev["cached_from"])
+        task=ev.task, number=ev.attempt, evidence_hash=oid, state=ev.state, image=ev.image,
+        image_id=image.image_id, image_facts_hash=ev.image_facts.oid,
+        command=tuple(ev.command), inputs=refs(ev.inputs), outputs=refs(ev.outputs),
+        started_at=ev.started_at, ended_at=ev.ended_at, exit_code=ev.exit_code,
+        error=ev.error, cached_from=link_hash(ev.cached_from))
 
 
 def sha256_of_blob(store: ObjectStore, oid: str) -> str:
