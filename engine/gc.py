@@ -19,10 +19,8 @@ from .model import Definition, read
 from .runs import scan_index
 from .runstate import run_ref
 from .slurm_executor import JOBS_NS
-from .states import RunStatus
+from .states import RUN_LIVE
 from .workflows import REF_PREFIX, versions
-
-IN_PROGRESS = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
 def in_progress_roots(store: ObjectStore) -> list[str]:
@@ -30,7 +28,7 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
     attempt specs of attempts run elsewhere (live token, or cluster job in flight), and
     attempt reports not yet recorded."""
     roots: list[str] = []
-    for state in IN_PROGRESS:
+    for state in sorted(RUN_LIVE):
         for run_id, _ in scan_index(store, state, None):
             with contextlib.suppress(RefNotFound):
                 roots.append(store.get_ref(run_ref(run_id)))

@@ -41,6 +41,7 @@ RUN_TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.FAILED, RunStatus.KILLED}
 TASK_TERMINAL = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.SKIPPED,
                            TaskStatus.KILLED})
 TASK_LIVE = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
+RUN_LIVE = frozenset(RunStatus) - RUN_TERMINAL
 
 # A run is claimed (pending -> running) or ended before a worker got to it (killed, or
 # failed when its worker died between claim and start); a running run ends once.
