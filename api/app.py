@@ -1,4 +1,4 @@
-"""gunicorn entry: `gunicorn 'api.app:get_app()'` with WFOBJ_STORE naming the store.
+"""gunicorn entry: `gunicorn 'wfobj.api.app:get_app()'` with WFOBJ_STORE naming the store.
 
 get_app() runs in each worker after fork, so LMDB is opened in the process that uses it.
 """
@@ -9,11 +9,8 @@ import os
 
 import falcon
 
-from engine.exports import KeyFile
-from engine.service import WorkflowService
-from engine.sessions import SessionStore
-from engine.tokens import TokenStore
-from objstore import open_store
+from wfobj.engine import KeyFile, SessionStore, TokenStore, WorkflowService
+from wfobj.objstore import open_store
 
 from .factory import create_app
 

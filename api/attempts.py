@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import falcon
 
-from engine.attempts import AttemptGrant, AttemptTokens
-from engine.errors import InvalidStoredObject
-from objstore import ObjectStore
-from objstore.car import CAR_MEDIA_TYPE, iter_pack, receive_pack
-from objstore.ids import digest_of, is_hash
-from objstore.sync import closure_ids, missing_ids
+from wfobj.engine import AttemptGrant, AttemptTokens, InvalidStoredObject
+from wfobj.objstore import (
+    CAR_MEDIA_TYPE,
+    ObjectStore,
+    closure_ids,
+    digest_of,
+    is_hash,
+    iter_pack,
+    missing_ids,
+    receive_pack,
+)
 
 from .auth import OPEN, bearer_token
 from .sync import (

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import falcon
 
-from engine.tokens import TokenInfo, role_allows
+from wfobj.engine import TokenInfo, role_allows
 
 OPEN: dict[str, str] = {}
 BEARER_OR_SESSION = "bearer-or-session"

@@ -9,7 +9,8 @@ import logging
 
 import falcon
 
-from engine.errors import (
+from wfobj.engine import (
+    MAX_DESCRIPTION_CHARS,
     AttemptTokenRefused,
     DefinitionError,
     DefinitionTooLarge,
@@ -24,16 +25,15 @@ from engine.errors import (
     RunNotEnded,
     clip,
 )
-from engine.limits import MAX_DESCRIPTION_CHARS
-from objstore import (
+from wfobj.objstore import (
     ConflictError,
     CorruptObject,
+    InvalidPack,
     MissingLinks,
     PackBlockMismatch,
     RefRefused,
     WfobjError,
 )
-from objstore.errors import InvalidPack
 
 log = logging.getLogger("wfobj.api")
 

@@ -11,9 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import falcon
 
-from engine.service import WorkflowService
-from engine.sessions import SessionStore
-from objstore import ObjectStore
+from wfobj.engine import SessionStore, WorkflowService
+from wfobj.objstore import ObjectStore
 
 from . import errors, files, health, keys, metrics, objects, openapi, runs, workflows
 from .auth import Authenticator, AuthMiddleware
@@ -37,7 +36,7 @@ def engine_version(service: WorkflowService) -> str:
 
 def sync_extension(app: falcon.App, store: ObjectStore, service: WorkflowService) -> None:
     """The /api/sync/* routes (api/sync.py), ref updates under the engine's ref policy."""
-    from engine.sync_policy import EngineRefPolicy
+    from wfobj.engine import EngineRefPolicy
 
     from .sync import add_sync_routes
 

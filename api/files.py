@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import falcon
 
-from engine.errors import excerpt
-from engine.lineage import DEFAULT_DEPTH, MAX_DEPTH
-from engine.service import WorkflowService
+from wfobj.engine import DEFAULT_DEPTH, MAX_DEPTH, WorkflowService, excerpt
 
 from .params import hash_param, int_query
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import falcon
 
-from engine.service import WorkflowService
+from wfobj.engine import WorkflowService
 
 from .auth import OPEN
 

@@ -10,8 +10,7 @@ import falcon
 import falcon.media
 import yaml
 
-from engine.documents import load_json, load_yaml
-from engine.errors import DocumentError, excerpt
+from wfobj.engine import DocumentError, excerpt, load_json, load_yaml
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 MAX_DOCUMENT = 4 << 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import falcon
 
-from engine.metrics import CONTENT_TYPE, exposition, gather
-from objstore import ObjectStore
+from wfobj.engine import CONTENT_TYPE, exposition, gather
+from wfobj.objstore import ObjectStore
 
 
 class MetricsResource:

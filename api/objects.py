@@ -12,8 +12,7 @@ from typing import BinaryIO
 import blake3
 import falcon
 
-from objstore import ChecksumMismatch, ObjectStore
-from objstore.codec import to_json
+from wfobj.objstore import ChecksumMismatch, ObjectStore, to_json
 
 from .media import body_stream
 from .params import hash_param

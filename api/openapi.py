@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.definition import NAME_RE
-from engine.live_logs import FOLLOW_WAIT_S
-from engine.states import RunStatus, TaskStatus
+from wfobj.engine import FOLLOW_WAIT_S, NAME_RE, RunStatus, TaskStatus
 
 S = dict[str, Any]
 

@@ -6,8 +6,8 @@ import re
 
 import falcon
 
-from engine.errors import excerpt
-from objstore import InvalidHash, check_hash
+from wfobj.engine import excerpt
+from wfobj.objstore import InvalidHash, check_hash
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

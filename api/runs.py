@@ -7,12 +7,7 @@ import json
 
 import falcon
 
-from engine.errors import excerpt
-from engine.exports import check_format
-from engine.live_logs import FOLLOW_WAIT_S
-from engine.run_ids import PREFIX_RE
-from engine.service import WorkflowService
-from engine.states import RunStatus
+from wfobj.engine import FOLLOW_WAIT_S, PREFIX_RE, RunStatus, WorkflowService, check_format, excerpt
 
 from .auth import BEARER_OR_SESSION
 from .params import int_query, name_param, run_id_param

@@ -14,12 +14,22 @@ from typing import Any
 
 import falcon
 
-from engine.documents import load_json
-from engine.errors import DocumentError, excerpt
-from objstore import ObjectStore
-from objstore.car import CAR_MEDIA_TYPE, MAX_BLOCK, iter_pack, receive_pack
-from objstore.ids import digest_of, is_hash, oid_of
-from objstore.sync import RefPolicy, RefUpdate, apply_ref_updates, closure_ids, missing_ids
+from wfobj.engine import DocumentError, excerpt, load_json
+from wfobj.objstore import (
+    CAR_MEDIA_TYPE,
+    MAX_BLOCK,
+    ObjectStore,
+    RefPolicy,
+    RefUpdate,
+    apply_ref_updates,
+    closure_ids,
+    digest_of,
+    is_hash,
+    iter_pack,
+    missing_ids,
+    oid_of,
+    receive_pack,
+)
 
 OCTETS = "application/octet-stream"
 MAX_MISSING_IDS = 100_000

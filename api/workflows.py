@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from engine.service import WorkflowService
+from wfobj.engine import WorkflowService
 
 from .media import YAML_TYPES, media_type, read_document
 from .params import hash_param, name_param

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import figure, free_port, parse_args, wait_for_port  # noqa: E402
-from engine.service import WorkflowService  # noqa: E402
-from engine.tokens import TokenStore  # noqa: E402
-from objstore import init_store  # noqa: E402
+from wfobj.engine.access.tokens import TokenStore  # noqa: E402
+from wfobj.engine.service import WorkflowService  # noqa: E402
+from wfobj.objstore import init_store  # noqa: E402
 
 GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "16",
             "--backlog", "512", "--keep-alive", "30", "--no-control-socket"]
@@ -218,7 +218,7 @@ def main() -> int:
         store_path = Path(tmp) / "store"
         token, run_id = setup_store(store_path)
         env = dict(os.environ, WFOBJ_STORE=str(store_path))
-        api_proc, api_port = start_gunicorn("api.app:get_app()", env)
+        api_proc, api_port = start_gunicorn("wfobj.api.app:get_app()", env)
         bare_proc, bare_port = start_gunicorn("bench.api:bare_app()", env)
         try:
             ok = bench_get(api_port, bare_port, token, run_id, args)

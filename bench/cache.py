@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT))
 from bench.api import start_gunicorn  # noqa: E402
 from bench.engine import claim_and_run  # noqa: E402
 from bench.harness import figure, parse_args  # noqa: E402
-from engine.fake_executor import FakeExecutor, TaskBehavior  # noqa: E402
-from engine.service import WorkflowService  # noqa: E402
-from engine.tokens import TokenStore  # noqa: E402
-from engine.worker import Worker  # noqa: E402
-from objstore import LmdbObjectStore  # noqa: E402
+from wfobj.engine.access.tokens import TokenStore  # noqa: E402
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior  # noqa: E402
+from wfobj.engine.scheduling.worker import Worker  # noqa: E402
+from wfobj.engine.service import WorkflowService  # noqa: E402
+from wfobj.objstore import LmdbObjectStore  # noqa: E402
 
 
 def warm_worker(store) -> Worker:
@@ -143,7 +143,7 @@ def bench_files(runs: int, small_runs: int, requests: int) -> None:
         print(f"built a store of {runs} runs in {build_s:.1f} s")
         servers, conns = [], []
         for name, (token, oid) in (("big", big), ("small", small)):
-            proc, port = start_gunicorn("api.app:get_app()",
+            proc, port = start_gunicorn("wfobj.api.app:get_app()",
                                         dict(os.environ, WFOBJ_STORE=str(Path(tmp) / name)))
             servers.append(proc)
             conns.append((http.client.HTTPConnection("127.0.0.1", port, timeout=30),

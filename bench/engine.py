@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 import docker  # noqa: E402
 
 from bench.harness import figure, parse_args  # noqa: E402
-from engine.docker_executor import DockerExecutor  # noqa: E402
-from engine.fake_executor import FakeExecutor, TaskBehavior  # noqa: E402
-from engine.service import WorkflowService  # noqa: E402
-from engine.worker import Worker  # noqa: E402
-from objstore import LmdbObjectStore  # noqa: E402
+from wfobj.engine.executors.docker import DockerExecutor  # noqa: E402
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior  # noqa: E402
+from wfobj.engine.scheduling.worker import Worker  # noqa: E402
+from wfobj.engine.service import WorkflowService  # noqa: E402
+from wfobj.objstore import LmdbObjectStore  # noqa: E402
 
 IMAGE = "wfobj/toolbox:local"
 

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import figure, parse_args, parse_size  # noqa: E402
-from engine.docker_executor import DockerExecutor  # noqa: E402
-from engine.executor import TaskSpec  # noqa: E402
-from objstore import LmdbObjectStore  # noqa: E402
+from wfobj.engine.executors.base import TaskSpec  # noqa: E402
+from wfobj.engine.executors.docker import DockerExecutor  # noqa: E402
+from wfobj.objstore import LmdbObjectStore  # noqa: E402
 
 IMAGE = "wfobj/toolbox:local"
 

@@ -52,7 +52,7 @@ def make_file(path: Path, size: int) -> None:
 def wfobj_cmd() -> list[str]:
     """The installed `wfobj` script beside this interpreter, else the same CLI via -m."""
     script = Path(sys.executable).parent / "wfobj"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wfobj.cli.main"]
 
 
 def b3sum_cmd(smoke: bool) -> tuple[list[str], str]:

@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 from bench.api import start_gunicorn  # noqa: E402
 from bench.engine import engine_run  # noqa: E402
 from bench.harness import figure, parse_args, parse_size  # noqa: E402
-from engine.docker_executor import DockerExecutor  # noqa: E402
-from engine.executor_settings import SlurmSettings  # noqa: E402
-from engine.service import WorkflowService  # noqa: E402
-from engine.slurm_executor import SlurmExecutor  # noqa: E402
-from engine.worker import Worker  # noqa: E402
-from objstore import LmdbObjectStore  # noqa: E402
+from wfobj.engine.executors.docker import DockerExecutor  # noqa: E402
+from wfobj.engine.executors.settings import SlurmSettings  # noqa: E402
+from wfobj.engine.executors.slurm import SlurmExecutor  # noqa: E402
+from wfobj.engine.scheduling.worker import Worker  # noqa: E402
+from wfobj.engine.service import WorkflowService  # noqa: E402
+from wfobj.objstore import LmdbObjectStore  # noqa: E402
 
 IMAGE = "wfobj/toolbox:local"
 CONCURRENCY = 4  # two nodes of two CPUs: four one-CPU jobs at once
@@ -52,7 +52,7 @@ def slurm_worker(store, tmp: Path, url: str, *sbatch_args: str) -> Worker:
     settings = SlurmSettings(server_url=url, node_store=str(tmp / "nodes" / "%n"),
                              job_output=str(tmp / "job-%j.out"), poll=0.3,
                              sbatch_args=sbatch_args, wfobj_command=(sys.executable, "-m",
-                                                                     "cli.main"))
+                                                                     "wfobj.cli.main"))
     worker = Worker(store, lambda: SlurmExecutor(settings), concurrency=CONCURRENCY,
                     worker_id="bench-slurm")
     worker.initialize()
@@ -121,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wfobj-bench-slurm-") as tmp_name:
         tmp = Path(tmp_name)
         store = LmdbObjectStore(tmp / "store", create=True)
-        api, port = start_gunicorn("api.app:get_app()",
+        api, port = start_gunicorn("wfobj.api.app:get_app()",
                                    dict(os.environ, WFOBJ_STORE=str(tmp / "store")))
         url = f"http://127.0.0.1:{port}"
         svc = WorkflowService(store)

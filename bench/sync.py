@@ -39,10 +39,10 @@ from bench.harness import (  # noqa: E402
     run_measured,
     wait_for_port,
 )
-from engine.model import RunManifest  # noqa: E402
-from objstore import Link, LmdbObjectStore  # noqa: E402
+from wfobj.engine.model import RunManifest  # noqa: E402
+from wfobj.objstore import Link, LmdbObjectStore  # noqa: E402
 
-CLI = [sys.executable, "-m", "cli.main"]
+CLI = [sys.executable, "-m", "wfobj.cli.main"]
 
 
 # ---- data ---------------------------------------------------------------------------------

@@ -17,19 +17,18 @@ import threading
 
 import click
 
-from engine.container_limits import ContainerLimits
-from engine.lifeline import stop_on_signals
-from objstore import init_store
-from objstore.ids import check_hash
+from wfobj.cli.client.attempts import HttpAttemptServer
+from wfobj.cli.processes.lifeline import stop_on_signals
+from wfobj.engine import ContainerLimits
+from wfobj.objstore import check_hash, init_store
 
 from .context import CliContext, pass_ctx
-from .exec_http import HttpAttemptServer
 
 EXEC_GRACE_S = 3.0  # SIGTERM to SIGKILL in the container: below Slurm's KillWait
 
 
 def node_executor(limits: ContainerLimits):
-    from engine.docker_executor import DockerExecutor
+    from wfobj.engine import DockerExecutor
 
     return DockerExecutor(limits=limits, grace=EXEC_GRACE_S)
 
@@ -46,7 +45,7 @@ def node_executor(limits: ContainerLimits):
 def exec_attempt(ctx: CliContext, spec_hash: str, server: str | None, token: str | None,
                  node: str | None) -> None:
     """Fetch, run and report the attempt SPEC_HASH (needs --server, --token and --store)."""
-    from engine.remote_exec import execute
+    from wfobj.engine import execute
 
     try:
         spec_hash = check_hash(spec_hash)

@@ -11,9 +11,8 @@ from typing import Any
 
 import click
 
-from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, parse_limits
-from engine.service_protocol import Service
-from objstore import ObjectStore, open_store
+from wfobj.engine import DEFAULT_LIMITS, ContainerLimits, Service, parse_limits
+from wfobj.objstore import ObjectStore, open_store
 
 
 @dataclass
@@ -38,11 +37,10 @@ class CliContext:
         service on --store whose `wait` runs a run in-process with the Docker executor.
         With --server: the same methods over HTTP (cli/remote.py), as the --token's user."""
         if self.server:
-            from .remote import RemoteService
+            from wfobj.cli.client.service import RemoteService
 
             return RemoteService(self.server, self.token)
-        from engine.exports import KeyFile
-        from engine.service import WorkflowService
+        from wfobj.engine import KeyFile, WorkflowService
 
         return WorkflowService(self.store(), executor_factory=docker_executor_factory,
                                keys=KeyFile(self.store_path))
@@ -56,7 +54,7 @@ class CliContext:
 
 
 def docker_executor_factory(limits: ContainerLimits = DEFAULT_LIMITS):
-    from engine.docker_executor import DockerExecutor
+    from wfobj.engine import DockerExecutor
 
     return DockerExecutor(limits=limits)
 
@@ -91,7 +89,7 @@ def limit_options(fn: Callable) -> Callable:
 def executor_options(fn: Callable) -> Callable:
     """--executor and its --slurm-* options, with the --task-* caps: the command receives
     one ExecutorSettings as `executor` (engine/executor_settings.py)."""
-    from engine.executor_settings import (
+    from wfobj.engine import (
         DEFAULT_NODE_STORE,
         DEFAULT_PULL,
         EXECUTOR_KINDS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from objstore.errors import WfobjError
+from wfobj.objstore import WfobjError
 
 
 class CliError(WfobjError):

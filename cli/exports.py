@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from engine.exports import FILE_MODES, FORMATS
+from wfobj.engine import FILE_MODES, FORMATS
 
 from .context import CliContext, json_option, pass_ctx
 from .run_ref import run_id_argument
@@ -51,8 +51,7 @@ def verify(ctx: CliContext, file, key_file) -> None:
     if ctx.server or ctx.store_path:
         result = ctx.service().verify_export(data, keys)
     elif keys is not None:
-        from engine.exports.signing import PublicKey
-        from engine.exports.verify import verify_attestation
+        from wfobj.engine import PublicKey, verify_attestation
 
         result = verify_attestation(data, [PublicKey.from_pem(keys[0])]).to_json()
     else:

@@ -8,9 +8,10 @@ import sys
 
 import click
 
-from objstore import WfobjError
+from wfobj.objstore import WfobjError
 
-from . import attempt_exec, cache, config, exports, objects, runs, serving, sync, tokens, workflows
+from . import attempt_exec, config, exports, objects, runs, serving, sync, tokens, workflows
+from . import history as cache
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"

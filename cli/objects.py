@@ -10,12 +10,19 @@ from typing import BinaryIO
 
 import click
 
-from engine.gc import collect_garbage
-from objstore import ObjectStore, RefNotFound, init_store
-from objstore.codec import to_json
-from objstore.fsck import fsck, parse_sample
-from objstore.gc import DEFAULT_GRACE, parse_duration
-from objstore.walk import follow_chain, walk_tree
+from wfobj.engine import collect_garbage
+from wfobj.objstore import (
+    DEFAULT_GRACE,
+    ObjectStore,
+    RefNotFound,
+    follow_chain,
+    fsck,
+    init_store,
+    parse_duration,
+    parse_sample,
+    to_json,
+    walk_tree,
+)
 
 from .context import CliContext, json_option, pass_ctx
 from .human import shown, table

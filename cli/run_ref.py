@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from engine.run_ids import MIN_PREFIX, resolve_run_id
+from wfobj.engine import MIN_PREFIX, resolve_run_id
 
 from .context import CliContext
 
@@ -35,7 +35,7 @@ RUN_HELP = (f"RUN is a run id, a unique prefix of it (at least {MIN_PREFIX} char
 
 def strip_workflow_prefix(name: str | None) -> str | None:
     """Workflow refs may be named with or without their `workflows/` prefix."""
-    from engine.workflows import REF_PREFIX
+    from wfobj.engine import REF_PREFIX
 
     if name is not None and name.startswith(REF_PREFIX):
         return name[len(REF_PREFIX):]

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import click
 
-from engine.executor_settings import ExecutorSettings
-from engine.lifeline import stop_on_signals
-from engine.states import RunStatus
+from wfobj.cli.processes.lifeline import stop_on_signals
+from wfobj.engine import ExecutorSettings, RunStatus
 
 from .context import CliContext, executor_options, json_option, pass_ctx
 from .human import seconds, shown, table, transition
@@ -62,8 +61,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     """Start a run of workflow NAME (or of --hash H) with parameters."""
     if (name is None) == (definition_hash is None):
         raise click.UsageError("give a workflow NAME or --hash H (one of them)")
-    from engine.model import Definition
-    from engine.parameters import parse_text_values
+    from wfobj.engine import Definition, parse_text_values
 
     svc = ctx.service()
     name = strip_workflow_prefix(name)
@@ -98,7 +96,7 @@ class ProgressLines:
         self.last: dict | None = None
 
     def __call__(self, run: dict) -> None:
-        from engine.waiting import state_changes
+        from wfobj.engine import state_changes
 
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for change in state_changes(self.last, run):
@@ -290,7 +288,7 @@ def logs(ctx: CliContext, run_id: str, task: str | None, follow: bool) -> None:
 def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
     """Print each piece of output as it arrives (stdout to stdout, stderr to stderr);
     with --json, every record of the log stream as one JSON line."""
-    from engine.live_logs import follow_to_end
+    from wfobj.engine import follow_to_end
 
     for item in follow_to_end(svc.follow_logs, run_id, task):
         if ctx.json:
@@ -317,12 +315,11 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
     import logging
     import os
 
-    from engine.executor import check_executor
-    from engine.reindex import ensure_counters
-    from engine.worker import serve_worker
+    from wfobj.cli.processes.supervisor import run_engine_workers
+    from wfobj.engine import check_executor, ensure_counters
 
+    from .processes.worker import serve_worker
     from .serving import child_environment, engine_worker_argv
-    from .supervisor import run_engine_workers
 
     ctx.store()  # fail early with a readable line if there is no store
     factory = executor.factory()
@@ -335,7 +332,7 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     feed = None
     if openlineage_url:
-        from engine.exports.openlineage_feed import OpenLineageFeed
+        from wfobj.engine import OpenLineageFeed
 
         feed = OpenLineageFeed(openlineage_url).step
     serve_worker(ctx.store_path, factory, concurrency=concurrency, on_run_step=feed)

@@ -20,15 +20,12 @@ from pathlib import Path
 
 import click
 
-from engine.executor import check_executor
-from engine.executor_settings import ExecutorSettings
-from engine.exports import KeyFile
-from engine.tokens import TokenStore
-from objstore import open_store
+from wfobj.cli.processes.supervisor import Listener, ServePlan, serve_forever
+from wfobj.engine import ExecutorSettings, KeyFile, TokenStore, check_executor
+from wfobj.objstore import open_store
 
 from .config import CONFIG_ENV
 from .context import CliContext, executor_options, pass_ctx
-from .supervisor import Listener, ServePlan, serve_forever
 
 ADMIN_TOKEN_FILE = "admin-token"
 
@@ -63,10 +60,10 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
     own errors as JSON (api/gunicorn_workers.py); api/gunicorn_hooks.py ties each of its
     workers' lives to the arbiter's."""
     return [sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}",
-            "--workers", str(workers), "--worker-class", "api.gunicorn_workers.ThreadWorker",
+            "--workers", str(workers), "--worker-class", "wfobj.cli.processes.gunicorn_workers.ThreadWorker",
             "--threads", str(threads),
             "--graceful-timeout", "5", "--access-logfile", "-", "--no-control-socket",
-            "--config", "python:api.gunicorn_hooks", "api.app:get_app()"]
+            "--config", "python:wfobj.cli.processes.gunicorn_hooks", "wfobj.api.app:get_app()"]
 
 
 def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
@@ -75,7 +72,7 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
     """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
-    return [sys.executable, "-c", "from cli.main import main; main()", "--store", store_path,
+    return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
             "worker", "--workers", "1", *extra, *feed, *(executor or ExecutorSettings()).argv()]
 
 

@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 import click
 
-from engine.sync_policy import EngineRefPolicy
-from objstore import open_store
-from objstore.sync import REFUSED, LocalRemote, Remote, SyncReport, pull, push
+from wfobj.engine import EngineRefPolicy
+from wfobj.objstore import REFUSED, LocalRemote, Remote, SyncReport, open_store, pull, push
 
 from .context import CliContext, json_option, pass_ctx
 
@@ -23,7 +22,7 @@ def is_url(remote: str) -> bool:
 def open_remote(remote: str, token: str | None, local_path: str | None) -> Remote:
     """A Remote for an http(s) URL of `wfobj serve`, or for a store path."""
     if is_url(remote):
-        from .sync_http import HttpRemote
+        from wfobj.cli.client.sync import HttpRemote
 
         return HttpRemote(remote, token)
     if local_path and os.path.realpath(remote) == os.path.realpath(local_path):

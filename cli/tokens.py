@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.tokens import ROLES, TokenStore
+from wfobj.engine import ROLES, TokenStore
 
 from .context import CliContext, json_option, pass_ctx
 from .human import table

@@ -24,7 +24,7 @@ def name_for(path: str, given: str | None, text: bytes) -> str:
     """--name, else the definition's own `name`, else the file name without extension."""
     if given:
         return given
-    from engine.definition import parse_source
+    from wfobj.engine import parse_source
 
     raw = parse_source(text, content_type_of(path))
     if isinstance(raw.get("name"), str):
@@ -58,8 +58,8 @@ def checking_service(ctx: CliContext):
     in-memory store (a definition is checked the same either way)."""
     if ctx.server or ctx.store_path:
         return ctx.service()
-    from engine.service import WorkflowService
-    from objstore import MemoryObjectStore
+    from wfobj.engine import WorkflowService
+    from wfobj.objstore import MemoryObjectStore
 
     return WorkflowService(MemoryObjectStore())
 

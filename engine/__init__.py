@@ -1,0 +1,122 @@
+"""The engine's one face: what the API (api/) and the command line (cli/) may use.
+
+The engine drives workflows on an object store. Its sub-packages, each one concept:
+
+    definitions/  the workflow format, the task graph, parameters, the workflow registry
+    access/       API tokens and web sessions
+    indexes/      derived meta entries: counters, lineage, what indexes an attempt
+    executors/    where attempts run: the seam, Docker, Slurm and its node side, caps, settings
+    runs/         a run's state, lifecycle, ids, evidence, waiting, resume/reproduce origins
+    scheduling/   the scheduler, workers under leases, rendering, the task cache
+    provenance/   views, logs, compare, the audit check, explain, exports
+    upkeep/       gc, reindex, the sync ref policy, metrics
+
+and at this level the vocabulary they share (model, values, layout, states, clock, errors,
+bounds) and the face: `WorkflowService` (service.py) implementing `Service` (protocol.py).
+A sub-package imports only those below it (pyproject.toml's import-linter contracts, run by
+the tests); api/ and cli/ import only this module. Names are imported on first use, so a
+command pays only for what it touches (objstore/lazy.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wfobj.objstore.lazy import face
+
+_FACE = {
+    ".service": ("WorkflowService",),
+    ".protocol": ("Service",),
+    ".errors": ("AttemptTokenRefused", "DefinitionError", "DefinitionTooLarge", "DocumentError",
+        "EngineError", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
+        "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
+        "RunNotEnded", "clip", "excerpt"),
+    ".bounds": ("MAX_DESCRIPTION_CHARS",),
+    ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
+    ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
+    ".access.sessions": ("SessionStore",),
+    ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
+    ".definitions.documents": ("load_json", "load_yaml"),
+    ".definitions.format": ("NAME_RE", "PULL_POLICIES", "parse_source"),
+    ".definitions.graph": ("TaskGraph",),
+    ".definitions.params": ("parse_text_values",),
+    ".definitions.registry": ("REF_PREFIX",),
+    ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
+    ".executors.base": ("Executor", "check_executor"),
+    ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
+    ".executors.docker": ("DockerExecutor",),
+    ".executors.node": ("AttemptServer", "execute"),
+    ".executors.settings": ("DEFAULT_NODE_STORE", "DEFAULT_PULL", "DockerSettings", "EXECUTOR_KINDS",
+        "ExecutorSettings", "SlurmSettings"),
+    ".indexes.lineage": ("DEFAULT_DEPTH", "MAX_DEPTH"),
+    ".provenance.exports": ("Export", "FILE_MODES", "FORMATS", "KeyFile", "SUFFIXES", "check_format"),
+    ".provenance.exports.openlineage_feed": ("OpenLineageFeed",),
+    ".provenance.exports.signing": ("PublicKey",),
+    ".provenance.exports.verify": ("verify_attestation",),
+    ".provenance.logs": ("FOLLOW_WAIT_S", "follow_to_end"),
+    ".runs.ids": ("MIN_PREFIX", "PREFIX_RE", "resolve_run_id"),
+    ".runs.waiting": ("Progress", "poll_run", "state_changes"),
+    ".scheduling.worker": ("RunStepHook", "Worker"),
+    ".upkeep.gc": ("collect_garbage",),
+    ".upkeep.metrics": ("CONTENT_TYPE", "exposition", "gather"),
+    ".upkeep.reindex": ("ensure_counters",),
+    ".upkeep.sync_policy": ("EngineRefPolicy",),
+}
+__all__, __getattr__, __dir__ = face(__name__, _FACE)
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports
+    from .access.sessions import SessionStore  # noqa: F401
+    from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
+    from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
+    from .definitions.documents import load_json, load_yaml  # noqa: F401
+    from .definitions.format import NAME_RE, PULL_POLICIES, parse_source  # noqa: F401
+    from .definitions.graph import TaskGraph  # noqa: F401
+    from .definitions.params import parse_text_values  # noqa: F401
+    from .definitions.registry import REF_PREFIX  # noqa: F401
+    from .errors import (  # noqa: F401
+        AttemptTokenRefused,
+        DefinitionError,
+        DefinitionTooLarge,
+        DocumentError,
+        EngineError,
+        InvalidStoredObject,
+        NoSigningKey,
+        NothingToRepeat,
+        ParameterError,
+        RenderedTooLarge,
+        ReportRefused,
+        RunAlreadyTerminal,
+        RunNotEnded,
+        clip,
+        excerpt,
+    )
+    from .executors.attempts import AttemptGrant, AttemptTokens  # noqa: F401
+    from .executors.base import Executor, check_executor  # noqa: F401
+    from .executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits  # noqa: F401
+    from .executors.docker import DockerExecutor  # noqa: F401
+    from .executors.node import AttemptServer, execute  # noqa: F401
+    from .executors.settings import (  # noqa: F401
+        DEFAULT_NODE_STORE,
+        DEFAULT_PULL,
+        EXECUTOR_KINDS,
+        DockerSettings,
+        ExecutorSettings,
+        SlurmSettings,
+    )
+    from .indexes.lineage import DEFAULT_DEPTH, MAX_DEPTH  # noqa: F401
+    from .model import Definition, ParamDefinition, TaskDefinition  # noqa: F401
+    from .protocol import Service  # noqa: F401
+    from .provenance.exports import FILE_MODES, FORMATS, SUFFIXES, Export, KeyFile, check_format  # noqa: F401
+    from .provenance.exports.openlineage_feed import OpenLineageFeed  # noqa: F401
+    from .provenance.exports.signing import PublicKey  # noqa: F401
+    from .provenance.exports.verify import verify_attestation  # noqa: F401
+    from .provenance.logs import FOLLOW_WAIT_S, follow_to_end  # noqa: F401
+    from .runs.ids import MIN_PREFIX, PREFIX_RE, resolve_run_id  # noqa: F401
+    from .runs.waiting import Progress, poll_run, state_changes  # noqa: F401
+    from .scheduling.worker import RunStepHook, Worker  # noqa: F401
+    from .service import WorkflowService  # noqa: F401
+    from .states import RUN_TERMINAL, TASK_LIVE, RunStatus, TaskStatus  # noqa: F401
+    from .upkeep.gc import collect_garbage  # noqa: F401
+    from .upkeep.metrics import CONTENT_TYPE, exposition, gather  # noqa: F401
+    from .upkeep.reindex import ensure_counters  # noqa: F401
+    from .upkeep.sync_policy import EngineRefPolicy  # noqa: F401

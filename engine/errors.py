@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reprlib
 
-from objstore import WfobjError
+from wfobj.objstore import WfobjError
 
-from .limits import EXCERPT_CHARS
+from .bounds import EXCERPT_CHARS
 
 _EXCERPT = reprlib.Repr()
 _EXCERPT.maxstring = _EXCERPT.maxother = _EXCERPT.maxlong = EXCERPT_CHARS

@@ -14,7 +14,7 @@ import functools
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
-from objstore import Link, ObjectStore
+from wfobj.objstore import Link, ObjectStore
 
 from .errors import InvalidStoredObject
 

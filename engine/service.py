@@ -13,11 +13,29 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import BinaryIO
 
-from objstore import ObjectStore, check_hash
-from objstore.ids import HASH_HEX_LEN
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.definitions.params import check_parameters
+from wfobj.engine.definitions.registry import WorkflowRegistry
+from wfobj.engine.executors.base import Executor, check_executor
+from wfobj.engine.provenance.audit import check_audit_chain
+from wfobj.engine.provenance.exports import Export, KeyFile, export_run
+from wfobj.engine.provenance.exports.signing import PublicKey
+from wfobj.engine.provenance.exports.verify import verify_attestation
+from wfobj.engine.runs.lifecycle import (
+    create_run,
+    kill_pending,
+    request_kill,
+    scan_index,
+    scan_prefix,
+)
+from wfobj.engine.runs.state import RUN_PREFIX, RunState
+from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
+from wfobj.engine.scheduling.render import check_rendered_sizes
+from wfobj.engine.upkeep.reindex import rebuild_counters
+from wfobj.engine.upkeep.sync_policy import index_runs
+from wfobj.objstore import ObjectStore, check_hash
+from wfobj.objstore.ids import HASH_HEX_LEN
 
-from . import cache, compare, lineage, live_logs, repeat, views
-from .audit import check_audit_chain
 from .clock import Clock
 from .errors import (
     BadCursor,
@@ -27,21 +45,13 @@ from .errors import (
     UnknownRun,
     UnknownTask,
 )
-from .executor import Executor, check_executor
-from .exports import Export, KeyFile, export_run
-from .exports.signing import PublicKey
-from .exports.verify import verify_attestation
+from .indexes import lineage
 from .model import WorkflowVersion, read
-from .parameters import check_parameters
-from .reindex import rebuild_counters
-from .runs import create_run, kill_pending, request_kill, scan_index, scan_prefix
-from .runstate import RUN_PREFIX, RunState
+from .provenance import compare, views
+from .provenance import logs as live_logs
+from .runs import repeat
+from .scheduling import cache
 from .states import TaskStatus
-from .sync_policy import index_runs
-from .taskgraph import TaskGraph
-from .tasks import check_rendered_sizes
-from .waiting import ChangeWatcher, Progress, poll_run
-from .workflows import WorkflowRegistry
 
 
 def engine_version() -> str:
@@ -312,7 +322,7 @@ class WorkflowService:
         """Claim and run `run_id` in this process, unless a worker has it or the executor
         cannot run anything now (then the run stays queued for a worker); `watcher` sees
         the run after every scheduler step."""
-        from .worker import Worker
+        from wfobj.engine.scheduling.worker import Worker
 
         try:
             check_executor(self.executor_factory)

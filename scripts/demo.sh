@@ -21,7 +21,7 @@ die() { printf 'demo.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. venv -------------------------------------------------------------------------------
 PY="$ROOT/.venv/bin/python"
-if [ ! -x "$PY" ] || ! "$PY" -c 'import cli.main, falcon, gunicorn' 2>/dev/null; then
+if [ ! -x "$PY" ] || ! "$PY" -c 'import wfobj.cli.main, falcon, gunicorn' 2>/dev/null; then
     say "setting up .venv (python -m venv, pip install -e .)"
     command -v python3 >/dev/null || die "python3 (3.11 or newer) is needed"
     python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
@@ -30,7 +30,7 @@ if [ ! -x "$PY" ] || ! "$PY" -c 'import cli.main, falcon, gunicorn' 2>/dev/null;
     "$PY" -m pip install -q --upgrade pip
     "$PY" -m pip install -q -e "$ROOT"
 fi
-WFOBJ=("$PY" -c 'from cli.main import main; main()')
+WFOBJ=("$PY" -c 'from wfobj.cli.main import main; main()')
 
 # --- Docker --------------------------------------------------------------------------------
 docker_answers() {

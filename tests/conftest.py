@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from objstore import LmdbObjectStore, MemoryObjectStore
+from wfobj.objstore import LmdbObjectStore, MemoryObjectStore
 
 
 @pytest.fixture(params=["memory", "lmdb"])

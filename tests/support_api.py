@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from falcon.testing import TestClient
 
-from api import create_app
-from engine.service import WorkflowService
-from engine.tokens import TokenStore
-from objstore import ObjectStore
+from wfobj.api import create_app
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import ObjectStore
 
 WORDCOUNT = {
     "name": "wc",

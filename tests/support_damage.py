@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 
 def flip_byte_on_disk(path: Path, marker: bytes) -> None:

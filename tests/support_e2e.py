@@ -15,9 +15,9 @@ from pathlib import Path
 import blake3
 import requests
 
-from engine.states import RUN_TERMINAL
-from engine.tokens import TokenStore
-from objstore import init_store, open_store
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.engine.states import RUN_TERMINAL
+from wfobj.objstore import init_store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ class Server:
 
 
 def wfobj_argv(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from cli.main import main; main()", *args]
+    return [sys.executable, "-c", "from wfobj.cli.main import main; main()", *args]
 
 
 def start_server(tmp: Path, *, tokens: bool = True, engine_workers: int = 1,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from engine.fake_executor import FakeExecutor, TaskBehavior
-from engine.runstate import QUEUE_NS
-from engine.scheduler import RunScheduler
-from engine.service import WorkflowService
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.runs.state import QUEUE_NS
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.engine.service import WorkflowService
 
 WORDCOUNT = {
     "name": "wordcount",

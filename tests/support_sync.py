@@ -11,10 +11,10 @@ import time
 import uuid
 from pathlib import Path
 
-from engine.model import RunManifest, RunTasks, WorkflowVersion, read
-from engine.sync_policy import EngineRefPolicy
-from objstore import Link, ObjectStore, init_store
-from objstore.fsck import fsck
+from wfobj.engine.model import RunManifest, RunTasks, WorkflowVersion, read
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import Link, ObjectStore, init_store
+from wfobj.objstore.fsck import fsck
 
 from .support_e2e import ROOT, free_port
 
@@ -100,8 +100,8 @@ def sync_app(store: ObjectStore, policy: EngineRefPolicy | None = None):
     """A Falcon app with only the sync routes (and the API's error mapping) over `store`."""
     import falcon
 
-    from api import errors
-    from api.sync import add_sync_routes
+    from wfobj.api import errors
+    from wfobj.api.sync import add_sync_routes
 
     app = falcon.App()
     errors.install(app)
@@ -111,7 +111,7 @@ def sync_app(store: ObjectStore, policy: EngineRefPolicy | None = None):
 
 def bare_sync_app():
     """gunicorn entry for server tests: only the sync routes over $WFOBJ_STORE."""
-    from objstore import open_store
+    from wfobj.objstore import open_store
 
     return sync_app(open_store(os.environ["WFOBJ_STORE"]))
 

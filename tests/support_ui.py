@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from falcon.testing import TestClient
 
-from api import create_app
-from engine.fake_executor import TaskBehavior
-from engine.service import WorkflowService
-from engine.sessions import SessionStore
-from engine.tokens import TokenStore
-from objstore import ObjectStore
+from wfobj.api import create_app
+from wfobj.engine.access.sessions import SessionStore
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.engine.executors.fake import TaskBehavior
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import ObjectStore
 
 from .support_engine import run_with, trigger, wordcount
 

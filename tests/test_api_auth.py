@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import needed_role
-from engine.tokens import TokenStore
-from objstore import MemoryObjectStore
+from wfobj.api.auth import needed_role
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import make_api, snapshot
 

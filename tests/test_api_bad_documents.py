@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import WORDCOUNT, make_api, snapshot
 

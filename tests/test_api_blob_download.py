@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from objstore import LmdbObjectStore
+from wfobj.objstore import LmdbObjectStore
 
 from .support_api import make_api
 from .support_damage import flip_byte_on_disk

@@ -8,11 +8,11 @@ import json
 import blake3
 import pytest
 
-from engine.definition import normalize
-from engine.errors import DefinitionError
-from objstore import Link, MemoryObjectStore, codec
-from objstore.car import block_bytes, chunked_descriptor, header_bytes
-from objstore.ids import CODEC_DAG_CBOR, cid_bytes
+from wfobj.engine.definitions.format import normalize
+from wfobj.engine.errors import DefinitionError
+from wfobj.objstore import Link, MemoryObjectStore, codec
+from wfobj.objstore.car import block_bytes, chunked_descriptor, header_bytes
+from wfobj.objstore.ids import CODEC_DAG_CBOR, cid_bytes
 
 from .support_api import WORDCOUNT, make_api, snapshot
 

@@ -11,11 +11,11 @@ import pytest
 from falcon.testing import TestClient
 from prov.model import ProvDocument
 
-from api import create_app
-from engine.exports import KeyFile
-from engine.service import WorkflowService
-from engine.tokens import TokenStore
-from objstore import MemoryObjectStore
+from wfobj.api import create_app
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.engine.provenance.exports import KeyFile
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import MemoryObjectStore
 
 from .support_engine import run_with, wordcount
 from .support_exports import check_openlineage, envelope_verifies, flip_payload_byte

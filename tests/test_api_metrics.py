@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.fake_executor import FakeExecutor, TaskBehavior
-from engine.service import WorkflowService
-from objstore import LmdbObjectStore, MemoryObjectStore
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import LmdbObjectStore, MemoryObjectStore
 
 from .support_api import WORDCOUNT, make_api
 

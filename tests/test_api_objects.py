@@ -8,9 +8,9 @@ import os
 import blake3
 import pytest
 
-from objstore import MemoryObjectStore
-from objstore.chunking import CHUNK_THRESHOLD
-from objstore.codec import Link
+from wfobj.objstore import MemoryObjectStore
+from wfobj.objstore.chunking import CHUNK_THRESHOLD
+from wfobj.objstore.codec import Link
 
 from .support_api import make_api, snapshot
 

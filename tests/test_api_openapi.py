@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import make_api
 

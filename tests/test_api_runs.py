@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.fake_executor import FakeExecutor
-from engine.service import WorkflowService
-from objstore import MemoryObjectStore
+from wfobj.engine.executors.fake import FakeExecutor
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import WORDCOUNT, make_api, snapshot
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jsonschema_rs  # comes with schemathesis (the test extra)
 import pytest
 
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import WORDCOUNT, make_api, snapshot
 

@@ -7,11 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from engine.errors import InvalidTokenRequest, TokenNotFound
-from engine.tokens import TokenStore, role_allows
-from objstore import init_store
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.engine.access.tokens import TokenStore, role_allows
+from wfobj.engine.errors import InvalidTokenRequest, TokenNotFound
+from wfobj.objstore import init_store
 
 
 def test_create_authenticate_list_revoke(store):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import WORDCOUNT, WORDCOUNT_YAML, make_api, snapshot
 

@@ -8,11 +8,11 @@ import subprocess
 
 import pytest
 
-from engine.attempts import AttemptTokens, load_report, report_object, spec_object
-from engine.clock import parse_time
-from engine.container_limits import DEFAULT_LIMITS
-from engine.executor import AttemptResult, InputFile, StoredText, TaskSpec
-from objstore import MemoryObjectStore, open_store
+from wfobj.engine.clock import parse_time
+from wfobj.engine.executors.attempts import AttemptTokens, load_report, report_object, spec_object
+from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
+from wfobj.engine.executors.caps import DEFAULT_LIMITS
+from wfobj.objstore import MemoryObjectStore, open_store
 
 from .support_api import make_api
 from .support_e2e import ROOT, start_server, wfobj_argv

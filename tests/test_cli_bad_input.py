@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from wfobj.cli.main import cli
 
 from .test_api_bad_documents import alias_bomb
 

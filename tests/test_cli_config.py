@@ -11,16 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.config import (
-    COMMANDS,
-    DOCKER_KEYS,
-    ENV_KEYS,
-    EXECUTOR_KEYS,
-    GLOBAL_KEYS,
-    SLURM_KEYS,
-)
-from cli.main import cli
-from objstore import init_store
+from wfobj.cli.config import COMMANDS, DOCKER_KEYS, ENV_KEYS, EXECUTOR_KEYS, GLOBAL_KEYS, SLURM_KEYS
+from wfobj.cli.main import cli
+from wfobj.objstore import init_store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from engine.clock import Clock
-from engine.errors import RunIdUnresolved
-from engine.run_ids import resolve_run_id
-from engine.service import WorkflowService
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.engine.clock import Clock
+from wfobj.engine.errors import RunIdUnresolved
+from wfobj.engine.runs.ids import resolve_run_id
+from wfobj.engine.service import WorkflowService
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CORPUS = EXAMPLES / "corpus.txt"

@@ -9,9 +9,9 @@ import blake3
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
-from objstore import Link, LmdbObjectStore
 from tests.support_damage import flip_byte_on_disk
+from wfobj.cli.main import cli
+from wfobj.objstore import Link, LmdbObjectStore
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_python_dash_m_cli_main_runs_the_cli(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "init", str(tmp_path / "s")],
+    proc = subprocess.run([sys.executable, "-m", "wfobj.cli.main", "init", str(tmp_path / "s")],
                           capture_output=True, text=True, cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert "initialized" in proc.stdout

@@ -12,11 +12,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from engine.service import WorkflowService
-from engine.tokens import TokenStore
-from objstore import init_store
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import init_store
 
 from .support_e2e import ROOT, wfobj_argv
 from .support_engine import run_with, task, trigger

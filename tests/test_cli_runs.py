@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

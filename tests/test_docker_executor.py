@@ -12,18 +12,18 @@ from datetime import UTC
 import blake3
 import pytest
 
-from engine.capture import PREVIEW_BYTES, preview_text, split_frames, store_file
-from engine.docker_executor import DockerExecutor
-from engine.errors import FrameError, MissingOutput, MissingVar, OutputRefused
-from engine.executor import InputFile, TaskSpec
-from engine.outputs import (
+from wfobj.engine.errors import FrameError, MissingOutput, MissingVar, OutputRefused
+from wfobj.engine.executors.base import InputFile, TaskSpec
+from wfobj.engine.executors.capture import PREVIEW_BYTES, preview_text, split_frames, store_file
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.executors.outputs import (
     MAX_DEPTH,
     MAX_VARS_BYTES,
     OutputCollector,
     read_vars,
     split_output_path,
 )
-from objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore
 
 IMAGE = "wfobj/toolbox:local"
 

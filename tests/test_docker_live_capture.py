@@ -12,9 +12,9 @@ import uuid
 import docker
 import pytest
 
-from engine.docker_executor import DockerExecutor
-from engine.executor import TaskSpec
-from engine.live_logs import live_paths
+from wfobj.engine.executors.base import TaskSpec
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.provenance.logs import live_paths
 
 pytestmark = pytest.mark.docker
 
@@ -56,7 +56,7 @@ def test_a_task_quieter_than_the_clients_read_timeout_is_followed_to_the_end(
     client = docker.from_env(timeout=2)  # the task is silent for longer than this
     ex = DockerExecutor(client, work_root=str(tmp_path))
     try:
-        with caplog.at_level(logging.WARNING, logger="engine.docker_executor"):
+        with caplog.at_level(logging.WARNING, logger="wfobj.engine.executors.docker"):
             result = ex.run(spec("echo a; sleep 4; echo b >&2; echo c"), lmdb_store,
                             threading.Event())
     finally:

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-from engine import definition
-from objstore import MemoryObjectStore
+from wfobj.engine.definitions import format as definition
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import make_api
 from .test_api_openapi import app_routes
@@ -36,7 +36,7 @@ def cli_page() -> str:
 
 
 def test_every_command_has_a_row_in_cli_md():
-    from cli.main import cli
+    from wfobj.cli.main import cli
 
     page = cli_page()
     missing = [path for path, cmd in commands(cli) if not cmd.hidden
@@ -45,7 +45,7 @@ def test_every_command_has_a_row_in_cli_md():
 
 
 def test_every_option_is_named_in_cli_md():
-    from cli.main import cli
+    from wfobj.cli.main import cli
 
     page = cli_page()
     missing = set()
@@ -79,8 +79,8 @@ def is_documented(method: str, template: str, documented: set[str]) -> bool:
 
 
 def test_every_route_and_method_is_in_api_md_or_ui_md():
-    from engine.sessions import SessionStore
-    from engine.tokens import TokenStore
+    from wfobj.engine.access.sessions import SessionStore
+    from wfobj.engine.access.tokens import TokenStore
 
     store = MemoryObjectStore()
     app = make_api(store, sessions=SessionStore(store, TokenStore(store))).client.app

@@ -14,7 +14,7 @@ import docker.errors
 import pytest
 import requests
 
-from objstore import init_store
+from wfobj.objstore import init_store
 
 from .support_e2e import ROOT, Server, served, wait_terminal, wfobj_argv
 

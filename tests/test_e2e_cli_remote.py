@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
 
 from .support_e2e import ROOT, served, snapshot, wait_terminal
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.tokens import TokenStore
-from objstore import init_store
 from tests.support_e2e import ROOT, Server, free_port, wait_terminal, wfobj_argv
+from wfobj.engine.access.tokens import TokenStore
+from wfobj.objstore import init_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cli.remote import RemoteService
-from objstore import WfobjError, init_store
+from wfobj.cli.client.service import RemoteService
+from wfobj.objstore import WfobjError, init_store
 
 from .support_e2e import start_server
 from .test_api_blob_download import big_content, flip_byte_on_disk

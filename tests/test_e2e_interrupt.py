@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from engine.docker_executor import DockerExecutor
-from engine.leases import LEASE_NS
-from engine.worker import Worker
-from objstore import init_store, open_store
 from tests.support_e2e import ROOT, wfobj_argv
 from tests.support_engine import service, task, trigger
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.leases import LEASE_NS
+from wfobj.engine.scheduling.worker import Worker
+from wfobj.objstore import init_store, open_store
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -119,8 +119,8 @@ def test_one_ctrl_c_winds_the_run_down_with_its_evidence(tmp_path, docker_client
 def test_a_run_stranded_without_lease_by_a_dead_local_process_is_recovered(lmdb_store):
     """Runs stranded by earlier versions (lease released, run left `running`): a worker
     on the same host whose claiming process is gone ends them."""
-    from engine.fake_executor import FakeExecutor, TaskBehavior
-    from engine.leases import this_host
+    from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+    from wfobj.engine.scheduling.leases import this_host
 
     svc = service(lmdb_store)
     run_id = trigger(svc, {"tasks": {"a": task()}})
@@ -145,7 +145,7 @@ def test_a_run_stranded_without_lease_by_a_dead_local_process_is_recovered(lmdb_
 def test_a_lease_less_running_run_of_another_host_is_left_alone(lmdb_store):
     """A running run that arrived by sync has no local lease either; its worker is
     elsewhere, so it is not ours to end."""
-    from engine.fake_executor import FakeExecutor, TaskBehavior
+    from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
 
     svc = service(lmdb_store)
     run_id = trigger(svc, {"tasks": {"a": task()}})
@@ -162,7 +162,7 @@ def test_a_lease_less_running_run_of_another_host_is_left_alone(lmdb_store):
 
 
 def doomed_scheduler(worker: Worker, run_id: str):
-    from engine.scheduler import RunScheduler
+    from wfobj.engine.scheduling.scheduler import RunScheduler
 
     return RunScheduler(worker.store, run_id, worker.executor, poll=0.05,
                         actor=f"worker:{worker.worker_id}")

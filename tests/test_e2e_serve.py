@@ -11,8 +11,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
 
 from .support_e2e import start_server
 
@@ -62,7 +62,7 @@ def test_bad_bind_is_a_usage_error(tmp_path, bind):
 
 
 def test_get_app_needs_a_store():
-    code = "import api.app; api.app.get_app()"
+    code = "import wfobj.api.app; wfobj.api.app.get_app()"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PATH": "/usr/bin"}, cwd=str(__import__("pathlib").Path(
                               __file__).resolve().parent.parent))

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from engine.docker_executor import DockerExecutor
-from engine.worker import Worker
-from objstore import init_store, open_store
 from tests.support_e2e import ROOT, free_port, snapshot, wfobj_argv
 from tests.support_engine import service, task
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.worker import Worker
+from wfobj.objstore import init_store, open_store
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 import requests
 
-from engine.service import WorkflowService
-from objstore import init_store, open_store
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import init_store, open_store
 
 from .support_e2e import ROOT, start_server, wfobj_argv
 

@@ -12,9 +12,9 @@ import time
 import pytest
 import requests
 
-from engine.states import RunStatus
-from objstore import init_store
 from tests.support_engine import service, task, trigger
+from wfobj.engine.states import RunStatus
+from wfobj.objstore import init_store
 
 from .support_e2e import ROOT, wfobj_argv
 

@@ -4,9 +4,9 @@ entry of another run or out of order is reported, naming the entry, not raised."
 
 from __future__ import annotations
 
-from engine.audit import check_audit_chain
-from engine.runstate import RunState
 from tests.support_engine import chain, run_with, service, trigger
+from wfobj.engine.provenance.audit import check_audit_chain
+from wfobj.engine.runs.state import RunState
 
 
 def finished(store) -> RunState:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import NothingToRepeat, UnknownFile
-from engine.fake_executor import FAKE_IMAGE_ID, TaskBehavior
-from engine.service import WorkflowService
 from tests.support_engine import claim, run_with, task, trigger
+from wfobj.engine.errors import NothingToRepeat, UnknownFile
+from wfobj.engine.executors.fake import FAKE_IMAGE_ID, TaskBehavior
+from wfobj.engine.service import WorkflowService
 
 PIPE = {"params": {"text": {"type": "file"}},
         "tasks": {"a": task("cp /in/x /out/a.txt", inputs={"x": {"param": "text"}},
@@ -90,8 +90,8 @@ def test_a_moved_image_tag_misses(store):
     cached_run(svc, d)
     run_id = trigger(svc, d, cache=True)
     claim(store, run_id)
-    from engine.fake_executor import FakeExecutor
-    from engine.scheduler import RunScheduler
+    from wfobj.engine.executors.fake import FakeExecutor
+    from wfobj.engine.scheduling.scheduler import RunScheduler
 
     ex = FakeExecutor(image_ids={"wfobj/toolbox:local": "sha256:" + "1" * 64})
     assert RunScheduler(store, run_id, ex, poll=0.05).run_to_end() == "success"
@@ -132,8 +132,8 @@ def test_reproduce_pins_image_ids_and_compares(store):
 
 
 def test_reproduce_fails_a_task_whose_image_id_is_gone(store):
-    from engine.fake_executor import FakeExecutor
-    from engine.scheduler import RunScheduler
+    from wfobj.engine.executors.fake import FakeExecutor
+    from wfobj.engine.scheduling.scheduler import RunScheduler
 
     svc = WorkflowService(store)
     first, _, _ = cached_run(svc, {"tasks": {"t": task("true")}})

@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 
-from engine.clock import Clock
-from engine.definition import normalize, parse_source
-from engine.errors import DefinitionError
-from engine.model import TaskOutputs, TaskResources
-from engine.workflows import WorkflowRegistry
 from tests.support_engine import task, wordcount
+from wfobj.engine.clock import Clock
+from wfobj.engine.definitions.format import normalize, parse_source
+from wfobj.engine.definitions.registry import WorkflowRegistry
+from wfobj.engine.errors import DefinitionError
+from wfobj.engine.model import TaskOutputs, TaskResources
 
 
 def bad(mutate, place: str, words: str, name: str = "wordcount"):

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import Clock
-from engine.definition import normalize, parse_source
-from engine.errors import InvalidStoredObject
-from engine.model import (
+from tests.support_api import make_api
+from tests.support_engine import run_with, service, task, trigger, wordcount
+from wfobj.engine.clock import Clock
+from wfobj.engine.definitions.format import normalize, parse_source
+from wfobj.engine.definitions.registry import WorkflowRegistry
+from wfobj.engine.errors import InvalidStoredObject
+from wfobj.engine.model import (
     Definition,
     ParamDefinition,
     ParamInput,
@@ -22,10 +25,7 @@ from engine.model import (
     TaskResources,
     read,
 )
-from engine.runstate import RunState
-from engine.workflows import WorkflowRegistry
-from tests.support_api import make_api
-from tests.support_engine import run_with, service, task, trigger, wordcount
+from wfobj.engine.runs.state import RunState
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wordcount.yaml"
 
@@ -147,7 +147,7 @@ def test_runs_read_their_definition_typed(store):
 
 
 def test_the_api_shows_the_stored_definition_as_before_and_refuses_a_bad_one():
-    from objstore import MemoryObjectStore
+    from wfobj.objstore import MemoryObjectStore
 
     api = make_api(MemoryObjectStore())
     oid, value = stored_wordcount(api.store)

@@ -9,9 +9,9 @@ from pathlib import Path
 import blake3
 import pytest
 
-from engine.docker_executor import DockerExecutor
-from engine.scheduler import RunScheduler
 from tests.support_engine import claim, service, task, trigger
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.scheduler import RunScheduler
 
 pytestmark = pytest.mark.docker
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

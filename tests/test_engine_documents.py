@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.documents import load_json, load_yaml
-from engine.errors import DocumentError, excerpt
-from engine.limits import EXCERPT_CHARS, MAX_DOCUMENT_DEPTH
+from wfobj.engine.bounds import EXCERPT_CHARS, MAX_DOCUMENT_DEPTH
+from wfobj.engine.definitions.documents import load_json, load_yaml
+from wfobj.engine.errors import DocumentError, excerpt
 
 
 @pytest.mark.parametrize("text, words", [

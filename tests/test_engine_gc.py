@@ -12,15 +12,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli.main import cli
-from engine.attempts import REPORTS_NS, TOKENS_NS
-from engine.gc import collect_garbage, in_progress_roots
-from engine.runstate import run_ref
-from engine.service import WorkflowService
-from engine.slurm_executor import JOBS_NS
-from objstore import Link, LmdbObjectStore, open_store
-from objstore.fsck import fsck
 from tests.support_engine import run_with, trigger, wordcount
+from wfobj.cli.main import cli
+from wfobj.engine.executors.attempts import REPORTS_NS, TOKENS_NS
+from wfobj.engine.executors.slurm import JOBS_NS
+from wfobj.engine.runs.state import run_ref
+from wfobj.engine.service import WorkflowService
+from wfobj.engine.upkeep.gc import collect_garbage, in_progress_roots
+from wfobj.objstore import Link, LmdbObjectStore, open_store
+from wfobj.objstore.fsck import fsck
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from engine.lifeline import stop_on_signals
+from wfobj.cli.processes.lifeline import stop_on_signals
 
 
 def test_first_signal_sets_the_flag_the_second_interrupts():
@@ -38,7 +38,7 @@ def test_without_escalation_every_signal_only_asks_to_stop():
 # waits to be killed
 FAMILY = textwrap.dedent("""
     import os, sys, time
-    from engine.lifeline import die_with_parent
+    from wfobj.cli.processes.lifeline import die_with_parent
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -73,7 +73,7 @@ def test_a_child_dies_when_its_parent_is_killed_9():
 
 
 def test_a_child_whose_parent_is_already_gone_exits_at_once():
-    code = "from engine.lifeline import die_with_parent; die_with_parent(1); print('alive')"
+    code = "from wfobj.cli.processes.lifeline import die_with_parent; die_with_parent(1); print('alive')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(__file__)))
     if sys.platform.startswith("linux"):

@@ -8,12 +8,12 @@ import uuid
 
 import pytest
 
-from engine.container_limits import DEFAULT_LIMITS, ContainerLimits, parse_limits, parse_memory
-from engine.docker_executor import DockerExecutor
-from engine.executor import TaskSpec
-from engine.scheduler import RunScheduler
-from objstore import MemoryObjectStore
 from tests.support_engine import claim, service, task, trigger
+from wfobj.engine.executors.base import TaskSpec
+from wfobj.engine.executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits, parse_memory
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.objstore import MemoryObjectStore
 
 IMAGE = "wfobj/toolbox:local"
 GIB = 1 << 30
@@ -106,7 +106,7 @@ def test_bad_server_limits_are_refused(memory, pids, cpus):
 
 
 def test_definitions_take_a_pids_resource():
-    from engine.definition import normalize
+    from wfobj.engine.definitions.format import normalize
 
     norm = normalize({"tasks": {"t": task("true", resources={"pids": 64, "memory": "1G"})}}, "wf")
     assert norm.tasks["t"].resources.to_value() == {"pids": 64, "memory": "1g"}
@@ -115,8 +115,8 @@ def test_definitions_take_a_pids_resource():
 @pytest.mark.parametrize("resources,place", [({"pids": 0}, "pids"), ({"pids": "9"}, "pids"),
                                              ({"pids": True}, "pids"), ({"memory": "0"}, "memory")])
 def test_bad_task_limits_name_the_place(resources, place):
-    from engine.definition import normalize
-    from engine.errors import DefinitionError
+    from wfobj.engine.definitions.format import normalize
+    from wfobj.engine.errors import DefinitionError
 
     with pytest.raises(DefinitionError) as info:
         normalize({"tasks": {"t": task("true", resources=resources)}}, "wf")
@@ -124,7 +124,7 @@ def test_bad_task_limits_name_the_place(resources, place):
 
 
 def test_server_limits_round_trip_through_the_command_line():
-    from engine.container_limits import limits_argv
+    from wfobj.engine.executors.caps import limits_argv
 
     limits = ContainerLimits(memory=3 << 20, pids=7, cpus=1.5)
     argv = limits_argv(limits)
@@ -139,8 +139,8 @@ def test_server_limits_round_trip_through_the_command_line():
 def test_bad_limit_options_are_usage_errors(tmp_path, command):
     from click.testing import CliRunner
 
-    from cli.context import CliContext
-    from cli.main import cli
+    from wfobj.cli.context import CliContext
+    from wfobj.cli.main import cli
 
     result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), command,
                                       "--task-memory", "lots"], obj=CliContext())
@@ -149,8 +149,8 @@ def test_bad_limit_options_are_usage_errors(tmp_path, command):
 
 
 def test_serve_hands_its_limits_to_the_engine_workers():
-    from cli.serving import engine_worker_argv
-    from engine.executor_settings import ExecutorSettings
+    from wfobj.cli.serving import engine_worker_argv
+    from wfobj.engine.executors.settings import ExecutorSettings
 
     argv = engine_worker_argv("/s", ExecutorSettings(
         limits=ContainerLimits(memory=1 << 30, pids=99)))

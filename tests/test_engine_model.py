@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.attempts import load_report, load_spec, report_object, spec_object
-from engine.cache import components
-from engine.clock import parse_time
-from engine.container_limits import ContainerLimits
-from engine.errors import InvalidStoredObject
-from engine.executor import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
-from engine.model import (
+from tests.support_api import make_api
+from tests.support_engine import chain, run_with, service, trigger
+from wfobj.engine.clock import parse_time
+from wfobj.engine.errors import InvalidStoredObject
+from wfobj.engine.executors.attempts import load_report, load_spec, report_object, spec_object
+from wfobj.engine.executors.base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
+from wfobj.engine.executors.caps import ContainerLimits
+from wfobj.engine.model import (
     BY_NAME,
     TYPES,
     AttemptReport,
@@ -26,10 +27,9 @@ from engine.model import (
     WorkflowVersion,
     read,
 )
-from engine.runstate import RunState, run_ref
-from objstore import CODEC_RAW, Link
-from tests.support_api import make_api
-from tests.support_engine import chain, run_with, service, trigger
+from wfobj.engine.runs.state import RunState, run_ref
+from wfobj.engine.scheduling.cache import components
+from wfobj.objstore import CODEC_RAW, Link
 
 
 def finished_run(store) -> RunState:
@@ -112,7 +112,7 @@ def test_a_bad_stored_object_names_its_hash(store, change, problem):
 
 
 def test_evidence_with_an_unknown_field_is_refused_at_the_api_naming_it():
-    from objstore import MemoryObjectStore
+    from wfobj.objstore import MemoryObjectStore
 
     api = make_api(MemoryObjectStore())
     store = api.store

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DefinitionError, RenderedTooLarge
-from engine.fake_executor import TaskBehavior
-from engine.limits import MAX_RENDERED_BYTES
-from objstore import MemoryObjectStore
 from tests.support_engine import run_with, service, task, trigger
+from wfobj.engine.bounds import MAX_RENDERED_BYTES
+from wfobj.engine.errors import DefinitionError, RenderedTooLarge
+from wfobj.engine.executors.fake import TaskBehavior
+from wfobj.objstore import MemoryObjectStore
 
 from .support_api import make_api
 

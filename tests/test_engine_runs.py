@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
-from engine.errors import BadCursor, ParameterError, UnknownRun
-from engine.runstate import QUEUE_NS
-from engine.sync_policy import index_runs
-from objstore import MemoryObjectStore
-from objstore.store import stage_raw
 from tests.support_engine import run_with, service, trigger, wordcount
+from wfobj.engine.errors import BadCursor, ParameterError, UnknownRun
+from wfobj.engine.runs.state import QUEUE_NS
+from wfobj.engine.upkeep.sync_policy import index_runs
+from wfobj.objstore import MemoryObjectStore
+from wfobj.objstore.store import stage_raw
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_list_runs_newest_first_filters_and_stable_cursor(store):
 def copy_finished_run_into(store) -> str:
     """Run wordcount in another store, then copy the run's closure and ref into `store`
     the way sync does: objects, then the ref, no meta. Returns the run id."""
-    from objstore.walk import walk_closure
+    from wfobj.objstore.walk import walk_closure
 
     source = MemoryObjectStore()
     run_id = trigger(service(source), wordcount(), name="wordcount",
@@ -149,7 +149,7 @@ def test_a_file_default_must_be_in_the_store(store):
 
 # ---- the by-state index behind list_runs(state=…) -------------------------------------
 def _by_state(store) -> dict[str, set[str]]:
-    from engine.runstate import STATE_NS
+    from wfobj.engine.runs.state import STATE_NS
 
     out: dict[str, set[str]] = {}
     for key, _ in store.meta_scan(STATE_NS):
@@ -180,8 +180,8 @@ def test_state_index_follows_every_transition(store):
 
 
 def test_state_index_is_built_for_stores_made_before_it(store):
-    from engine.runs import STATE_INDEX_MARK
-    from engine.runstate import STATE_NS
+    from wfobj.engine.runs.lifecycle import STATE_INDEX_MARK
+    from wfobj.engine.runs.state import STATE_NS
 
     svc = service(store)
     one = {"tasks": {"a": {"image": "i", "command": ["true"]}}}
@@ -197,7 +197,7 @@ def test_state_index_is_built_for_stores_made_before_it(store):
 
 
 def test_a_stale_state_key_is_never_reported(store):
-    from engine.runstate import STATE_NS, state_key
+    from wfobj.engine.runs.state import STATE_NS, state_key
 
     svc = service(store)
     run_id = trigger(svc, {"tasks": {"a": {"image": "i", "command": ["true"]}}}, name="w")

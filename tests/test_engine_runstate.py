@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.runs import scan_index
-from engine.runstate import RunState, run_ref
-from engine.states import RunStatus, TaskStatus
-from objstore import ConflictError
 from tests.support_engine import chain, service, trigger
+from wfobj.engine.runs.lifecycle import scan_index
+from wfobj.engine.runs.state import RunState, run_ref
+from wfobj.engine.states import RunStatus, TaskStatus
+from wfobj.objstore import ConflictError
 
 AT = "2026-12-03T10:00:00.000000Z"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from engine.fake_executor import FakeExecutor, TaskBehavior
-from engine.scheduler import RunScheduler
-from objstore import hash_bytes
 from tests.support_engine import chain, claim, run_with, service, task, trigger, wordcount
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.objstore import hash_bytes
 
 
 def test_success_records_evidence_vars_and_substitution(store):
@@ -41,7 +41,7 @@ def test_success_records_evidence_vars_and_substitution(store):
     assert {"from": "task:split", "to": f"file:{words['hash']}", "kind": "output",
             "path": "words.txt"} in lineage["edges"]
     # one manifest hash commits to everything: evidence is reachable from it
-    from objstore.walk import walk_closure
+    from wfobj.objstore.walk import walk_closure
 
     reachable = set(walk_closure(store, [run["manifest_hash"]]))
     assert count["evidence_hash"] in reachable and corpus in reachable
@@ -127,7 +127,7 @@ def test_kill_pending_is_immediate_and_terminal_never_changes(store):
     assert state == "killed" and ex.spans == []
     import pytest
 
-    from engine.errors import RunAlreadyTerminal
+    from wfobj.engine.errors import RunAlreadyTerminal
 
     with pytest.raises(RunAlreadyTerminal, match="already killed"):
         svc.kill_run(run_id, user="carol")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
-from engine.errors import EngineError, IllegalTransition
-from engine.runstate import RunState
-from engine.states import (
+from tests.support_api import make_api
+from tests.support_engine import chain, run_with, service, trigger
+from wfobj.cli.main import cli
+from wfobj.engine.errors import EngineError, IllegalTransition
+from wfobj.engine.runs.state import RunState
+from wfobj.engine.states import (
     RUN_TERMINAL,
     RUN_TRANSITIONS,
     TASK_TERMINAL,
@@ -19,9 +21,7 @@ from engine.states import (
     run_transition,
     task_transition,
 )
-from objstore import MemoryObjectStore
-from tests.support_api import make_api
-from tests.support_engine import chain, run_with, service, trigger
+from wfobj.objstore import MemoryObjectStore
 
 
 def test_states_are_the_stored_strings():

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from engine.errors import DefinitionError
-from engine.model import TaskDefinition, TaskFileInput
-from engine.taskgraph import TaskGraph
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.errors import DefinitionError
+from wfobj.engine.model import TaskDefinition, TaskFileInput
 
 
 def graph(**needs: str) -> TaskGraph:

@@ -1,4 +1,4 @@
-from engine.waiting import poll_run
+from wfobj.engine.runs.waiting import poll_run
 
 
 def _runs(*states):
@@ -31,7 +31,7 @@ def test_poll_stops_at_timeout_with_the_last_run():
 
 
 def test_state_changes_lists_each_task_move_then_the_run():
-    from engine.waiting import StateChange, state_changes
+    from wfobj.engine.runs.waiting import StateChange, state_changes
 
     first = {"state": "running", "tasks": {"a": "running", "b": "pending"}}
     assert state_changes(None, first) == [StateChange(None, None, "running"),

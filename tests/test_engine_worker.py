@@ -9,17 +9,17 @@ import sys
 import textwrap
 import time
 
-from engine.fake_executor import FakeExecutor, TaskBehavior
-from engine.leases import LEASE_NS, Lease
-from engine.runstate import QUEUE_NS
-from engine.worker import Worker
 from tests.support_engine import service, task, trigger
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.runs.state import QUEUE_NS
+from wfobj.engine.scheduling.leases import LEASE_NS, Lease
+from wfobj.engine.scheduling.worker import Worker
 
 WORKER_SCRIPT = textwrap.dedent("""
     import sys
-    from objstore import open_store
-    from engine.fake_executor import FakeExecutor, TaskBehavior
-    from engine.worker import Worker
+    from wfobj.objstore import open_store
+    from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+    from wfobj.engine.scheduling.worker import Worker
     store = open_store(sys.argv[1])
     ex = FakeExecutor(default=TaskBehavior(sleep=60))
     Worker(store, lambda: ex, worker_id="doomed", lease_ttl=float(sys.argv[2]), poll=0.05).serve()
@@ -112,7 +112,7 @@ def test_stopping_worker_winds_its_run_down(store):
 
 
 def test_an_engine_error_mid_run_ends_the_run_failed(store, monkeypatch):
-    from engine.scheduler import RunScheduler
+    from wfobj.engine.scheduling.scheduler import RunScheduler
 
     svc = service(store)
     run_id = trigger(svc, {"tasks": {"a": task()}})
@@ -134,14 +134,14 @@ def test_an_engine_error_mid_run_ends_the_run_failed(store, monkeypatch):
 FAKE_WORKER_SCRIPT = textwrap.dedent("""
     import logging, sys
     logging.basicConfig(filename=sys.argv[2], level=logging.INFO)  # "worker … serving"
-    from engine.fake_executor import FakeExecutor
-    from engine.worker import serve_worker
+    from wfobj.engine.executors.fake import FakeExecutor
+    from wfobj.cli.processes.worker import serve_worker
     serve_worker(sys.argv[1], FakeExecutor, concurrency=2)
 """)
 
 
 def test_worker_processes_share_the_queue_and_stop_on_sigterm(lmdb_store, tmp_path):
-    from cli.supervisor import Supervisor
+    from wfobj.cli.processes.supervisor import Supervisor
 
     svc = service(lmdb_store)
     ids = [trigger(svc, {"tasks": {"a": task(), "b": task(after=["a"])}}) for _ in range(6)]
@@ -165,9 +165,9 @@ def test_worker_processes_share_the_queue_and_stop_on_sigterm(lmdb_store, tmp_pa
 
 DOCKER_WORKER_SCRIPT = textwrap.dedent("""
     import sys
-    from objstore import open_store
-    from engine.docker_executor import DockerExecutor
-    from engine.worker import Worker
+    from wfobj.objstore import open_store
+    from wfobj.engine.executors.docker import DockerExecutor
+    from wfobj.engine.scheduling.worker import Worker
     store = open_store(sys.argv[1])
     Worker(store, lambda: DockerExecutor(grace=1), worker_id="doomed", lease_ttl=60,
            poll=0.05).serve()
@@ -176,7 +176,7 @@ DOCKER_WORKER_SCRIPT = textwrap.dedent("""
 
 def test_sigkilled_docker_worker_leaves_no_container_after_recovery(lmdb_store, tmp_path,
                                                                    docker_client):
-    from engine.docker_executor import DockerExecutor
+    from wfobj.engine.executors.docker import DockerExecutor
 
     svc = service(lmdb_store)
     run_id = trigger(svc, {"tasks": {"slow": task("sleep 300")}})

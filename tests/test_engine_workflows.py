@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import DefinitionError, NotADefinition, UnknownWorkflow
 from tests.support_engine import service, wordcount
+from wfobj.engine.errors import DefinitionError, NotADefinition, UnknownWorkflow
 
 
 def test_versions_chain_and_unchanged_apply_creates_nothing(store):

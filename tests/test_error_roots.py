@@ -8,17 +8,17 @@ import pkgutil
 
 import pytest
 
-import engine
-import objstore
-from engine.errors import EngineError
-from objstore.errors import ObjectStoreError
+import wfobj.engine as engine
+import wfobj.objstore as objstore
+from wfobj.engine.errors import EngineError
+from wfobj.objstore.errors import ObjectStoreError
 
 ROOTS = [(engine, EngineError), (objstore, ObjectStoreError)]
 
 
 def _exceptions(package):
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
         for _, value in inspect.getmembers(module, inspect.isclass):
             if issubclass(value, BaseException) and value.__module__.startswith(
                     package.__name__ + "."):

@@ -30,9 +30,9 @@ from prov.model import (
 )
 from rocrate.rocrate import ROCrate
 
-from cli.context import CliContext
-from cli.main import cli
-from objstore import open_store
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.objstore import open_store
 
 from .support_exports import (
     PROFILES,
@@ -112,7 +112,7 @@ def attempts_of(wf: Local, run_id: str) -> list[dict]:
 def attempt_json(wf: Local, run_id: str, task: str, n: int) -> dict:
     store = open_store(wf.store)
     try:
-        from engine.service import WorkflowService
+        from wfobj.engine.service import WorkflowService
 
         return WorkflowService(store).run_attempt(run_id, task, n)
     finally:
@@ -299,8 +299,8 @@ def test_openlineage_schema_check_catches_a_broken_event(runs):
 def server_key(wf: Local) -> dict:
     store = open_store(wf.store)
     try:
-        from engine.exports import KeyFile
-        from engine.service import WorkflowService
+        from wfobj.engine.provenance.exports import KeyFile
+        from wfobj.engine.service import WorkflowService
 
         (key,) = WorkflowService(store, keys=KeyFile(wf.store)).public_keys()
         return key
@@ -371,8 +371,8 @@ def test_wfobj_verify_accepts_a_good_file_and_refuses_a_tampered_one(runs, tmp_p
 
 def test_wfobj_verify_refuses_a_subject_whose_bytes_differ(runs, tmp_path):
     """A statement re-signed by the right key but naming a file with another SHA-256."""
-    from engine.exports import KeyFile
-    from engine.exports.signing import sign_envelope
+    from wfobj.engine.provenance.exports import KeyFile
+    from wfobj.engine.provenance.exports.signing import sign_envelope
 
     wf, run_id = runs["wf"], runs["first"]["run"]["run_id"]
     statement = statement_of(json.loads(wf.export("in-toto", run_id)))

@@ -10,11 +10,11 @@ import time
 import pytest
 import requests
 
-from engine.exports.openlineage_feed import OpenLineageFeed
-from engine.fake_executor import FakeExecutor
-from engine.service import WorkflowService
-from engine.worker import Worker
-from objstore import MemoryObjectStore
+from wfobj.engine.executors.fake import FakeExecutor
+from wfobj.engine.provenance.exports.openlineage_feed import OpenLineageFeed
+from wfobj.engine.scheduling.worker import Worker
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import MemoryObjectStore
 
 from .support_e2e import ROOT, start_server, wait_terminal
 from .support_engine import wordcount

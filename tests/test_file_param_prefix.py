@@ -10,11 +10,11 @@ import blake3
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from engine.errors import ParameterError
-from engine.service import WorkflowService
-from objstore import init_store
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.engine.errors import ParameterError
+from wfobj.engine.service import WorkflowService
+from wfobj.objstore import init_store
 
 from .support_api import make_api
 from .support_engine import task

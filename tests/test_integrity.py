@@ -10,17 +10,17 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from engine.fake_executor import FakeExecutor
-from engine.sync_policy import EngineRefPolicy
-from engine.worker import Worker
-from objstore import ChecksumMismatch, LmdbObjectStore
-from objstore.sync import LocalRemote, push
 from tests.support_api import make_api
 from tests.support_damage import flip_byte_on_disk
 from tests.support_engine import run_with, service, task, trigger
 from tests.support_sync import make_run
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.engine.executors.fake import FakeExecutor
+from wfobj.engine.scheduling.worker import Worker
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import ChecksumMismatch, LmdbObjectStore
+from wfobj.objstore.sync import LocalRemote, push
 
 MARKER = "echo integrity-marker-" + "x" * 40
 

@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from engine import live_logs
-from engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
-from engine.fake_executor import FakeExecutor, TaskBehavior
-from engine.live_logs import LogFollower, LogPosition, follow_to_end, utf8_complete
-from engine.scheduler import RunScheduler
-from engine.service import WorkflowService
+from wfobj.engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.provenance import logs as live_logs
+from wfobj.engine.provenance.logs import LogFollower, LogPosition, follow_to_end, utf8_complete
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.engine.service import WorkflowService
 
 from .support_api import make_api
 from .support_engine import claim, run_with, task, trigger
@@ -208,10 +208,10 @@ def test_ui_attempt_page_shows_the_output_so_far(running):
 
 
 def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
-    from engine.clock import Clock
-    from engine.runs import end_run
-    from engine.runstate import RunState
-    from engine.states import RunStatus, TaskStatus
+    from wfobj.engine.clock import Clock
+    from wfobj.engine.runs.lifecycle import end_run
+    from wfobj.engine.runs.state import RunState
+    from wfobj.engine.states import RunStatus, TaskStatus
 
     running.write("stdout", b"last words\n")
     follower = LogFollower(running.store, running.run_id, "talk", LogPosition(), wait=3,
@@ -232,8 +232,8 @@ def test_an_attempt_whose_worker_died_ends_with_what_its_spool_held(running):
 def test_cli_follow_of_an_ended_attempt_prints_it_and_ends(lmdb_store, tmp_path):
     from click.testing import CliRunner
 
-    from cli.context import CliContext
-    from cli.main import cli
+    from wfobj.cli.context import CliContext
+    from wfobj.cli.main import cli
 
     run_id = ended_run(lmdb_store, b"done\n")
 

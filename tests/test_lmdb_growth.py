@@ -22,7 +22,7 @@ LIMIT_PER_UPLOAD = 4096
 
 READER = textwrap.dedent("""
     import sys, time
-    from objstore import open_store
+    from wfobj.objstore import open_store
     store = open_store(sys.argv[1])
     for _ in range(100):  # lookups and scans, each in its own short snapshot
         for name, oid in store.refs():

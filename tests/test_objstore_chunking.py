@@ -8,9 +8,9 @@ import random
 import blake3
 import pytest
 
-from objstore import ChecksumMismatch, MemoryObjectStore
-from objstore.chunking import CHUNK_THRESHOLD, MAX_CHUNK, MIN_CHUNK
 from tests.support_damage import replace_record
+from wfobj.objstore import ChecksumMismatch, MemoryObjectStore
+from wfobj.objstore.chunking import CHUNK_THRESHOLD, MAX_CHUNK, MIN_CHUNK
 
 
 class CountingReader(io.RawIOBase):

@@ -8,8 +8,8 @@ import blake3
 import cbor2
 import pytest
 
-from objstore import InvalidHash, InvalidObject, Link, codec
-from objstore.ids import (
+from wfobj.objstore import InvalidHash, InvalidObject, Link, codec
+from wfobj.objstore.ids import (
     CODEC_DAG_CBOR,
     CODEC_RAW,
     check_hash,

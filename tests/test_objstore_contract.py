@@ -5,7 +5,8 @@ from __future__ import annotations
 import blake3
 import pytest
 
-from objstore import (
+from tests.support_damage import replace_record
+from wfobj.objstore import (
     AmbiguousPrefix,
     ChecksumMismatch,
     ConflictError,
@@ -19,9 +20,8 @@ from objstore import (
     ObjectNotFound,
     RefNotFound,
 )
-from objstore.codec import encode
-from objstore.ids import CODEC_DAG_CBOR, CODEC_RAW
-from tests.support_damage import replace_record
+from wfobj.objstore.codec import encode
+from wfobj.objstore.ids import CODEC_DAG_CBOR, CODEC_RAW
 
 
 def tree(**entries) -> dict:

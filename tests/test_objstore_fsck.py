@@ -8,10 +8,10 @@ import random
 import blake3
 import pytest
 
-from objstore import Link, MemoryObjectStore
-from objstore.chunking import CHUNK_THRESHOLD
-from objstore.fsck import fsck, parse_sample
 from tests.support_damage import drop_record, replace_record
+from wfobj.objstore import Link, MemoryObjectStore
+from wfobj.objstore.chunking import CHUNK_THRESHOLD
+from wfobj.objstore.fsck import fsck, parse_sample
 
 
 def populate(store) -> dict:

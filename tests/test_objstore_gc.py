@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from objstore import GcRefused, Link, LmdbObjectStore, MemoryObjectStore
-from objstore.chunking import CHUNK_THRESHOLD
-from objstore.fsck import fsck
-from objstore.gc import DEFAULT_GRACE, collect
 from tests.support_damage import replace_record
+from wfobj.objstore import GcRefused, Link, LmdbObjectStore, MemoryObjectStore
+from wfobj.objstore.chunking import CHUNK_THRESHOLD
+from wfobj.objstore.fsck import fsck
+from wfobj.objstore.gc import DEFAULT_GRACE, collect
 
 HOUR = 3600.0
 T0 = 1_800_000_000.0  # when the "old" objects were stored

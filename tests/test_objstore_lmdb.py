@@ -8,9 +8,9 @@ import os
 import blake3
 import pytest
 
-from objstore import ChecksumMismatch, Link, LmdbObjectStore, StoreNotFound, open_store
-from objstore.fsck import fsck
 from tests.support_damage import flip_byte_on_disk
+from wfobj.objstore import ChecksumMismatch, Link, LmdbObjectStore, StoreNotFound, open_store
+from wfobj.objstore.fsck import fsck
 
 
 def test_open_missing_store_says_so(tmp_path):
@@ -131,7 +131,7 @@ def test_several_processes_stay_consistent(tmp_path, opened_before_fork):
 
 
 def test_prefix_scans_page_through_their_keys_and_read_no_further(tmp_path):
-    from objstore.lmdbstore import SCAN_PAGE
+    from wfobj.objstore.lmdbstore import SCAN_PAGE
 
     store = LmdbObjectStore(tmp_path / "s", create=True)
     n = SCAN_PAGE + 7  # more than one page of the prefix, with neighbours on both sides

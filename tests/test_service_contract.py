@@ -12,12 +12,12 @@ import uuid
 import blake3
 import pytest
 
-from cli.context import docker_executor_factory
-from cli.remote import RemoteService
-from engine.service import WorkflowService
-from engine.service_protocol import Service
-from engine.states import RunStatus, TaskStatus
-from objstore import WfobjError, init_store
+from wfobj.cli.client.service import RemoteService
+from wfobj.cli.context import docker_executor_factory
+from wfobj.engine.protocol import Service
+from wfobj.engine.service import WorkflowService
+from wfobj.engine.states import RunStatus, TaskStatus
+from wfobj.objstore import WfobjError, init_store
 
 from .support_e2e import start_server
 

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from engine.slurm_executor import JOBS_NS
-from objstore import open_store
+from wfobj.engine.executors.slurm import JOBS_NS
+from wfobj.objstore import open_store
 
 from .support_e2e import ROOT, start_server, wait_terminal, wfobj_argv
 

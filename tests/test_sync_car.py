@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from objstore import ChecksumMismatch, InvalidObject, Link, MemoryObjectStore
-from objstore.car import (
+from wfobj.objstore import ChecksumMismatch, InvalidObject, Link, MemoryObjectStore
+from wfobj.objstore.car import (
     CarReader,
     IterStream,
     block_bytes,
@@ -19,8 +19,8 @@ from objstore.car import (
     read_varint,
     receive_pack,
 )
-from objstore.errors import InvalidPack, MissingLinks
-from objstore.ids import CODEC_DAG_CBOR, CODEC_RAW, cid_bytes, hash_bytes
+from wfobj.objstore.errors import InvalidPack, MissingLinks
+from wfobj.objstore.ids import CODEC_DAG_CBOR, CODEC_RAW, cid_bytes, hash_bytes
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**35 + 7])

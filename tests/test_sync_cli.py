@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.main import cli
-from objstore import init_store, open_store
+from wfobj.cli.context import CliContext
+from wfobj.cli.main import cli
+from wfobj.objstore import init_store, open_store
 
 from .support_sync import make_run, make_workflow_version, set_workflow, verify_store
 

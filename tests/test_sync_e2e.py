@@ -13,7 +13,7 @@ import blake3
 import pytest
 import requests
 
-from objstore import init_store
+from wfobj.objstore import init_store
 
 from .support_e2e import ROOT, Server, start_server, wait_terminal, wfobj_argv
 

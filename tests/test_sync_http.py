@@ -8,12 +8,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import requests
 
-from cli.errors import HttpError
-from cli.sync_http import HttpRemote
-from engine.sync_policy import EngineRefPolicy
-from objstore import MemoryObjectStore
-from objstore.car import iter_pack
-from objstore.sync import REFUSED, UPDATED, find_missing, pull, push
+from wfobj.cli.client.sync import HttpRemote
+from wfobj.cli.errors import HttpError
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import MemoryObjectStore
+from wfobj.objstore.car import iter_pack
+from wfobj.objstore.sync import REFUSED, UPDATED, find_missing, pull, push
 
 from .support_sync import (
     RecordingPolicy,
@@ -115,9 +115,9 @@ def test_bad_requests_get_4xx_with_message(served):
 def test_cli_push_and_pull_by_url(served, tmp_path):
     from click.testing import CliRunner
 
-    from cli.context import CliContext
-    from cli.main import cli
-    from objstore import init_store, open_store
+    from wfobj.cli.context import CliContext
+    from wfobj.cli.main import cli
+    from wfobj.objstore import init_store, open_store
 
     url, remote_store, _ = served
     local_path, other_path = str(tmp_path / "local"), str(tmp_path / "other")
@@ -145,7 +145,7 @@ def test_cli_push_and_pull_by_url(served, tmp_path):
 def test_oversized_pack_is_413(served):
     import http.client
 
-    from api.sync import MAX_PACK_BODY
+    from wfobj.api.sync import MAX_PACK_BODY
 
     url, remote_store, _ = served
     conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.sync_policy import EngineRefPolicy
-from objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, RefNotFound
-from objstore.car import IterStream, iter_pack, receive_pack
-from objstore.sync import (
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, RefNotFound
+from wfobj.objstore.car import IterStream, iter_pack, receive_pack
+from wfobj.objstore.sync import (
     REFUSED,
     UNCHANGED,
     UPDATED,

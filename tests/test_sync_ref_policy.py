@@ -15,16 +15,16 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from cli.context import CliContext
-from cli.errors import HttpError
-from cli.main import cli
-from cli.sync_http import HttpRemote
-from engine.service import WorkflowService
-from engine.sync_policy import EngineRefPolicy
-from objstore import MemoryObjectStore, ObjectStore, RefRefused, init_store, open_store
-from objstore.car import iter_pack
-from objstore.sync import LocalRemote, RefPolicy, pull, push
-from objstore.walk import walk_closure
+from wfobj.cli.client.sync import HttpRemote
+from wfobj.cli.context import CliContext
+from wfobj.cli.errors import HttpError
+from wfobj.cli.main import cli
+from wfobj.engine.service import WorkflowService
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import MemoryObjectStore, ObjectStore, RefRefused, init_store, open_store
+from wfobj.objstore.car import iter_pack
+from wfobj.objstore.sync import LocalRemote, RefPolicy, pull, push
+from wfobj.objstore.walk import walk_closure
 
 from .support_api import WORDCOUNT, make_api
 from .support_e2e import start_server

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from cli.sync_http import HttpRemote
-from engine.sync_policy import EngineRefPolicy
-from objstore import WfobjError, init_store, open_store
-from objstore.car import CarReader, IterStream, iter_pack
-from objstore.sync import REFUSED, UNCHANGED, UPDATED, LocalRemote, RefUpdate, pull, push
-from objstore.walk import walk_closure
+from wfobj.cli.client.sync import HttpRemote
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import WfobjError, init_store, open_store
+from wfobj.objstore.car import CarReader, IterStream, iter_pack
+from wfobj.objstore.sync import REFUSED, UNCHANGED, UPDATED, LocalRemote, RefUpdate, pull, push
+from wfobj.objstore.walk import walk_closure
 
 from .support_sync import (
     make_run,

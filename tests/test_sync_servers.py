@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cli.sync_http import HttpRemote
-from engine.sync_policy import EngineRefPolicy
-from objstore import init_store, open_store
-from objstore.sync import UNCHANGED, UPDATED, pull, push
+from wfobj.cli.client.sync import HttpRemote
+from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
+from wfobj.objstore import init_store, open_store
+from wfobj.objstore.sync import UNCHANGED, UPDATED, pull, push
 
 from .support_sync import make_run, serve_sync, verify_store
 

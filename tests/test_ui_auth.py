@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from api.auth import BEARER_OR_SESSION
-from engine.sessions import NAMESPACE, SessionStore, session_digest
-from engine.tokens import token_digest
-from objstore import MemoryObjectStore
+from wfobj.api.auth import BEARER_OR_SESSION
+from wfobj.engine.access.sessions import NAMESPACE, SessionStore, session_digest
+from wfobj.engine.access.tokens import token_digest
+from wfobj.objstore import MemoryObjectStore
 
 from .support_ui import COOKIE, FORM, finished_wordcount, make_ui
 
@@ -104,7 +104,7 @@ def test_logout_ends_the_session_server_side(ui):
 
 def test_revoking_the_token_ends_its_sessions(ui):
     secret = ui.login("runner")
-    from engine.tokens import TokenStore
+    from wfobj.engine.access.tokens import TokenStore
 
     tokens = TokenStore(ui.store)
     runner = next(i for i in tokens.list() if i.role == "runner")
@@ -152,7 +152,7 @@ def test_a_reader_sees_every_page_of_a_run(ui):
 
 
 def test_a_page_above_the_role_is_403_and_shows_nothing(ui):
-    from api.ui.pages import Page
+    from wfobj.api.ui.pages import Page
 
     class AdminOnly(Page):
         roles = {"GET": "admin"}
@@ -235,9 +235,9 @@ def test_a_cookie_download_keeps_its_role_check(ui):
 def test_without_the_ui_no_cookie_is_taken():
     from falcon.testing import TestClient
 
-    from api import create_app
-    from engine.service import WorkflowService
-    from engine.tokens import TokenStore
+    from wfobj.api import create_app
+    from wfobj.engine.access.tokens import TokenStore
+    from wfobj.engine.service import WorkflowService
 
     store = MemoryObjectStore()
     tokens = TokenStore(store)

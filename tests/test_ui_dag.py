@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.ui import dag
-from engine.definition import normalize
-from engine.model import TaskDefinition
-from engine.taskgraph import TaskGraph
+from wfobj.api.ui import dag
+from wfobj.engine.definitions.format import normalize
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.model import TaskDefinition
 
 from .support_engine import task
 
@@ -69,7 +69,7 @@ def test_boxes_are_wide_enough_for_the_state_line():
 def test_a_lineage_with_a_cycle_is_still_drawn():
     """A task that writes back a byte-identical copy of its input makes a file → task → file
     cycle; the drawing keeps every node and drops only the edge that closes the cycle."""
-    from api.ui import lineage
+    from wfobj.api.ui import lineage
 
     oid = "ab" * 32
     graph = {"nodes": [{"id": f"file:{oid}", "kind": "file", "hash": oid, "size": 3},

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from engine.fake_executor import TaskBehavior
-from engine.runstate import RunState
-from objstore import MemoryObjectStore
+from wfobj.engine.executors.fake import TaskBehavior
+from wfobj.engine.runs.state import RunState
+from wfobj.objstore import MemoryObjectStore
 
 from .support_engine import chain, run_with, trigger
 from .support_ui import finished_wordcount, make_ui, svg_nodes
@@ -129,7 +129,7 @@ def test_attempt_pages_per_attempt(ui, session):
 
 
 def test_unknown_fields_of_evidence_are_listed_too(ui, session):
-    from api.ui import pages
+    from wfobj.api.ui import pages
 
     run_id, _ = finished_wordcount(ui)
     ev = ui.service.run_task(run_id, "count")

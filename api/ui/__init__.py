@@ -7,11 +7,10 @@ from pathlib import Path
 
 import falcon
 
-from engine.service import WorkflowService
-from engine.sessions import SessionStore
-from objstore import ObjectStore
+from wfobj.api.errors import serialize_error
+from wfobj.engine import SessionStore, WorkflowService
+from wfobj.objstore import ObjectStore
 
-from ..errors import serialize_error
 from . import pages
 from .render import Renderer, html_errors
 from .session import Login, Logout, SessionAuth, session_cookie_auth

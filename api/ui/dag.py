@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.model import TaskDefinition
-from engine.states import TaskStatus
-from engine.taskgraph import TaskGraph
+from wfobj.engine import TaskDefinition, TaskGraph, TaskStatus
 
 NODE_H = 50
 MIN_W, MAX_W, CHAR_W = 132, 232, 8

@@ -5,7 +5,7 @@ a page shows the section only when its function returns something.
 
 from __future__ import annotations
 
-from engine.service import WorkflowService
+from wfobj.engine import WorkflowService
 
 
 def file_links(service: WorkflowService, oid: str) -> dict:

@@ -7,13 +7,18 @@ from urllib.parse import urlencode
 
 import falcon
 
-from engine.model import Definition, ParamDefinition
-from engine.service import WorkflowService
-from engine.states import RUN_TERMINAL, TASK_LIVE, RunStatus
-from objstore import ObjectStore, WfobjError
+from wfobj.api.objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
+from wfobj.api.params import hash_param, int_query, name_param, run_id_param
+from wfobj.engine import (
+    RUN_TERMINAL,
+    TASK_LIVE,
+    Definition,
+    ParamDefinition,
+    RunStatus,
+    WorkflowService,
+)
+from wfobj.objstore import ObjectStore, WfobjError
 
-from ..objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
-from ..params import hash_param, int_query, name_param, run_id_param
 from . import dag, features, lineage
 from .render import Renderer
 

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import falcon
 import jinja2
 
-from engine.errors import clip
-from engine.states import TaskStatus
+from wfobj.engine import TaskStatus, clip
 
 from .dag import STATE_MARKS
 
@@ -72,7 +71,7 @@ def as_json(value: object) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("api.ui", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("wfobj.api.ui", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json)
     env.globals.update(state_marks=STATE_MARKS, TaskStatus=TaskStatus)

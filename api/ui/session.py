@@ -15,10 +15,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import falcon
 
-from engine.sessions import SessionStore
-from engine.tokens import TokenInfo, role_allows
+from wfobj.api.auth import OPEN, CookieAuth, needed_role
+from wfobj.engine import SessionStore, TokenInfo, role_allows
 
-from ..auth import OPEN, CookieAuth, needed_role
 from .render import Renderer
 
 COOKIE = "wfobj_session"

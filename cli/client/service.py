@@ -1,0 +1,283 @@
+"""An HTTP client for the wfobj REST API with the same methods and return shapes as
+engine.service.WorkflowService, so CLI commands run unchanged against --server.
+
+`user` arguments are accepted for signature compatibility and ignored: the server records
+the token's user. Object downloads are checked against the hash asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import blake3
+import requests
+
+from wfobj.cli.errors import HttpError
+from wfobj.engine import SUFFIXES, Export, Progress, PublicKey, poll_run, verify_attestation
+from wfobj.objstore import ChecksumMismatch
+
+from .http import HttpClient
+
+TIMEOUT_S = (10, 60)  # connect, read: API calls answer quickly
+
+
+def _seg(value: str) -> str:
+    """One path segment, escaped so it can never become another path."""
+    return quote(str(value), safe="")
+
+
+class RemoteService:
+    """The engine.service_protocol.Service over HTTP (docs/api.md)."""
+
+    def __init__(self, url: str, token: str | None, *, session: requests.Session | None = None,
+                 timeout: float | tuple[float, float] = TIMEOUT_S) -> None:
+        self.http = HttpClient(url, token, session=session, timeout=timeout)
+        self.url = self.http.url
+
+    # health ---------------------------------------------------------------------------
+    def health(self) -> dict:
+        return self.http.json("GET", "/api/health")
+
+    # workflows ------------------------------------------------------------------------
+    def apply_workflow(self, name: str, source: str | bytes | dict, *, user: str | None = None,
+                       content_type: str = "application/json") -> tuple[dict, bool]:
+        if isinstance(source, dict):
+            source, content_type = json.dumps(source), "application/json"
+        resp = self.http.request("PUT", f"/api/workflows/{_seg(name)}", data=source,
+                             headers={"Content-Type": content_type})
+        return resp.json(), resp.status_code == 201
+
+    def validate_workflow(self, name: str, source: str | bytes | dict, *,
+                          content_type: str = "application/json") -> dict:
+        if isinstance(source, dict):
+            source, content_type = json.dumps(source), "application/json"
+        return self.http.json("POST", f"/api/workflows/{_seg(name)}/validate", data=source,
+                          headers={"Content-Type": content_type})
+
+    def list_workflows(self) -> list[dict]:
+        return self.http.json("GET", "/api/workflows")
+
+    def get_workflow(self, name: str) -> dict:
+        return self.http.json("GET", f"/api/workflows/{_seg(name)}")
+
+    def workflow_versions(self, name: str) -> list[dict]:
+        return self.http.json("GET", f"/api/workflows/{_seg(name)}/versions")
+
+    def get_definition(self, definition_hash: str) -> dict:
+        return self.http.json("GET", f"/api/workflows/by-hash/{_seg(definition_hash)}")
+
+    # runs -----------------------------------------------------------------------------
+    def trigger(self, *, name: str | None = None, definition_hash: str | None = None,
+                parameters: dict | None = None, user: str | None = None,
+                cache: bool = True) -> dict:
+        if (name is None) == (definition_hash is None):
+            raise ValueError("trigger needs exactly one of name or definition_hash")
+        path = (f"/api/workflows/{_seg(name)}/trigger" if name is not None
+                else f"/api/workflows/by-hash/{_seg(definition_hash)}/trigger")
+        body = {"parameters": parameters or {}, **({} if cache else {"cache": False})}
+        return self.http.json("POST", path, json=body)
+
+    def resume(self, run_id: str, *, user: str | None = None) -> dict:
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/resume")
+
+    def reproduce(self, run_id: str, *, user: str | None = None) -> dict:
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/reproduce")
+
+    def compare_runs(self, a: str, b: str) -> dict:
+        return self.http.json("GET", f"/api/runs/{_seg(a)}/compare/{_seg(b)}")
+
+    def explain_task(self, run_id: str, task: str) -> dict:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/cache")
+
+    def file_info(self, oid: str) -> dict:
+        return self.http.json("GET", f"/api/files/{_seg(oid)}")
+
+    def file_lineage(self, oid: str, *, direction: str = "up", depth: int = 10) -> dict:
+        return self.http.json("GET", f"/api/files/{_seg(oid)}/lineage",
+                          params={"direction": direction, "depth": depth})
+
+    def list_runs(self, *, workflow: str | None = None, state: str | None = None,
+                  limit: int = 50, cursor: str | None = None,
+                  id_prefix: str | None = None) -> dict:
+        query = {k: v for k, v in {"workflow": workflow, "state": state, "limit": limit,
+                                   "cursor": cursor, "id_prefix": id_prefix}.items()
+                 if v is not None}
+        return self.http.json("GET", "/api/runs", params=query)
+
+    def get_run(self, run_id: str) -> dict:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}")
+
+    def run_tasks(self, run_id: str) -> list[dict]:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks")
+
+    def run_task(self, run_id: str, task: str) -> dict:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")
+
+    def run_files(self, run_id: str) -> list[dict]:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/files")
+
+    def run_lineage(self, run_id: str) -> dict:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/lineage")
+
+    def run_audit(self, run_id: str) -> list[dict]:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/audit")
+
+    def kill_run(self, run_id: str, *, user: str | None = None) -> dict:
+        return self.http.json("POST", f"/api/runs/{_seg(run_id)}/kill")
+
+    def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
+        """The run in an export format, as the server wrote it."""
+        resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
+                                 params={"files": files})
+        return Export(fmt, resp.content, resp.headers.get("Content-Type", ""),
+                      f"{run_id}{SUFFIXES.get(fmt, '')}")
+
+    def public_keys(self) -> list[dict]:
+        return self.http.json("GET", "/api/keys")
+
+    def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict:
+        """Check a signed export here: its signature with `keys` (PEM texts; default the
+        server's `GET /api/keys`), each subject against the server's copy of the file
+        (downloaded and checked by hash)."""
+        pems = keys if keys is not None else [k["public_key_pem"] for k in self.public_keys()]
+        public = [PublicKey.from_pem(pem) for pem in pems]
+        return verify_attestation(data, public, self.iter_file).to_json()
+
+    def iter_file(self, oid: str) -> Iterator[bytes]:
+        """iter_object, with a file the server lacks as KeyError (as a store says it)."""
+        try:
+            yield from self.iter_object(oid)
+        except HttpError as exc:
+            if exc.status == 404:
+                raise KeyError(oid) from None
+            raise
+
+    def run_logs(self, run_id: str, task: str) -> dict:
+        """{"task", "attempt", "stdout", "stderr"}: full streams, each checked by hash."""
+        ev = self.run_task(run_id, task)
+        if not ev.get("evidence_hash"):
+            return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
+
+        def text(stream: dict) -> str:
+            return self.get_object_bytes(stream["hash"]).decode("utf-8", errors="replace")
+
+        return {"task": task, "attempt": ev["attempt"], "stdout": text(ev["stdout"]),
+                "stderr": text(ev["stderr"])}
+
+    def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
+                    stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,
+                    wait: float | None = None) -> Iterator[dict]:
+        """The records of GET …/logs (NDJSON), as they arrive. Errors before the first
+        record raise here; a stream cut before its `end` record just stops (the caller
+        sees no `end`)."""
+        params: dict[str, Any] = {"follow": "true" if follow else "false",
+                                  "stdout_offset": stdout_offset,
+                                  "stderr_offset": stderr_offset}
+        if attempt is not None:
+            params["attempt"] = attempt
+        if wait is not None:
+            params["wait"] = int(wait)
+        resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/logs",
+                                 params=params, stream=True)
+        return _ndjson_records(resp)
+
+    def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.5,
+             on_progress: Progress | None = None, stop: threading.Event | None = None,
+             on_waiting: Callable[[str], None] | None = None) -> dict:
+        """Poll until the run ends (or `timeout` seconds pass, or `stop` is set) and
+        return it; the run goes on on the server either way (whose workers run it, so
+        `on_waiting` has nothing to be told)."""
+        return poll_run(lambda: self.get_run(run_id), time.sleep, poll=poll, timeout=timeout,
+                        on_progress=on_progress, stop=stop)
+
+    # objects --------------------------------------------------------------------------
+    def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:
+        """POST a blob (streamed from a file object); {"hash", "size"}."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if expected:
+            headers["X-Wfobj-Hash"] = expected
+        return self.http.json("POST", "/api/objects", data=stream, headers=headers)
+
+    def put_file(self, stream: BinaryIO) -> dict:
+        """Stream a file to the server, hashing what is sent; the server's answer must name
+        the same hash (else ChecksumMismatch). {"hash", "size"}"""
+        reader = _HashingReader(stream)
+        stored = self.upload(reader)
+        if stored["hash"] != reader.hexdigest():
+            raise ChecksumMismatch(reader.hexdigest(), stored["hash"])
+        return stored
+
+    def upload_file(self, path: str | Path) -> dict:
+        """Upload a file's content, declaring its hash so the server checks what arrived."""
+        path = Path(path)
+        hasher = blake3.blake3()
+        with path.open("rb") as fh:
+            while piece := fh.read(1 << 20):
+                hasher.update(piece)
+        with path.open("rb") as fh:
+            return self.upload(fh, hasher.hexdigest())
+
+    def has_object(self, oid: str) -> bool:
+        try:
+            self.http.request("HEAD", f"/api/objects/{_seg(oid)}")
+        except HttpError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def iter_object(self, oid: str) -> Iterator[bytes]:
+        """The exact bytes whose hash is `oid` (a blob's content, a structured object's
+        CBOR), streamed and checked against `oid` at the end (ChecksumMismatch)."""
+        hasher = blake3.blake3()
+        for piece in self.http.stream("GET", f"/api/objects/{_seg(oid)}",
+                                      headers={"Accept": "application/cbor"}):
+            hasher.update(piece)
+            yield piece
+        if hasher.hexdigest() != oid:
+            raise ChecksumMismatch(oid, hasher.hexdigest())
+
+    def get_object_bytes(self, oid: str) -> bytes:
+        return b"".join(self.iter_object(oid))
+
+    def get_object_json(self, oid: str) -> dict:
+        """A structured object rendered as JSON by the server (links as hashes)."""
+        return self.http.json("GET", f"/api/objects/{_seg(oid)}",
+                          headers={"Accept": "application/json"})
+
+
+class _HashingReader:
+    """A file wrapper that hashes what is read from it (requests streams it in pieces)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.hasher = stream, blake3.blake3()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.hasher.update(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while piece := self.read(1 << 20):
+            yield piece
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+
+def _ndjson_records(resp: requests.Response) -> Iterator[dict]:
+    """One dict per line of a streamed NDJSON answer; stops quietly if it is cut off."""
+    with resp:
+        try:
+            for line in resp.iter_lines():
+                if line:
+                    yield json.loads(line)
+        except (requests.RequestException, ValueError):
+            return
+

@@ -1,0 +1,2 @@
+"""Access: API tokens (stored hashed) and the web UI's sessions.
+"""

@@ -1,0 +1,474 @@
+"""Workflow definitions (docs/workflow-format.md): parse YAML or JSON, validate strictly, normalize.
+
+The normalized form is what gets stored as the `definition` object, built here as the
+typed `Definition` of engine/model.py: the registered name set, every default filled (the
+defaults are those of the typed parts), numbers that are not integers kept as decimal
+strings (the object model has no floats). Its hash is the definition hash, so formatting,
+key order and omitted defaults never change it, while the name does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from wfobj.engine.bounds import (
+    MAX_CPUS,
+    MAX_DEFINITION_BYTES,
+    MAX_RENDERED_BYTES,
+    MAX_TIMEOUT_S,
+    MIN_CPUS,
+)
+from wfobj.engine.errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
+from wfobj.engine.executors.caps import MEMORY_RE, parse_memory
+from wfobj.engine.model import (
+    Definition,
+    ParamDefinition,
+    ParamInput,
+    TaskDefinition,
+    TaskFileInput,
+    TaskInput,
+    TaskOutputs,
+    TaskResources,
+)
+from wfobj.objstore.codec import encode
+from wfobj.objstore.ids import is_hash
+
+from .documents import load_json, load_yaml
+
+
+def keys_of(part: type) -> set[str]:
+    """The keys a user may write for a part: the fields of its typed class."""
+    return {f.name for f in fields(part)}
+
+
+TOP_KEYS = keys_of(Definition)
+TASK_KEYS = keys_of(TaskDefinition)
+OUTPUT_KEYS = keys_of(TaskOutputs)
+RESOURCE_KEYS = keys_of(TaskResources)
+PULL_POLICIES = ("missing", "always", "never")
+PARAM_KEYS = keys_of(ParamDefinition)
+PARAM_TYPES = ("string", "int", "float", "bool", "file")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+REF_RE = re.compile(r"\{\{(.*?)\}\}")
+MAX_RETRIES = 100
+
+
+def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
+    """The raw mapping of a definition given as a dict, JSON text or YAML text (within
+    the document limits of engine/documents.py: no YAML aliases, bounded nesting)."""
+    if isinstance(source, dict):
+        return source
+    try:
+        value = load_json(source) if "json" in content_type else load_yaml(source)
+    except DocumentError as exc:
+        raise DefinitionError("", str(exc)) from None
+    if not isinstance(value, dict):
+        raise DefinitionError("", "a definition must be a mapping")
+    return value
+
+
+def normalize(raw: dict, name: str) -> Definition:
+    """Validate `raw` and return the normalized `definition` object for `name`."""
+    check_name(name, "name")
+    if not isinstance(raw, dict):
+        raise DefinitionError("", "a definition must be a mapping")
+    check_keys(raw, TOP_KEYS, "")
+    if "name" in raw and raw["name"] != name:
+        raise DefinitionError("name", f"{excerpt(raw['name'])} does not match the registered name {excerpt(name)}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise DefinitionError("description", "must be a string")
+    params = normalize_params(raw.get("params", {}))
+    tasks = normalize_tasks(raw.get("tasks"), params)
+    from .graph import TaskGraph
+
+    TaskGraph.of(tasks).check_acyclic()
+    definition = Definition(name=name, description=description, params=params, tasks=tasks)
+    check_size(definition)
+    return definition
+
+
+def check_size(definition: Definition) -> None:
+    """Refuse a normalized definition whose stored form is over MAX_DEFINITION_BYTES."""
+    size = len(encode(definition.to_value())[0])
+    if size > MAX_DEFINITION_BYTES:
+        raise DefinitionTooLarge(size, MAX_DEFINITION_BYTES)
+
+
+def check_name(value: Any, place: str, pattern: re.Pattern = NAME_RE) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise DefinitionError(place, f"{excerpt(value)} is not a valid name (letters, digits, _ and -)")
+    return value
+
+
+def check_keys(value: dict, allowed: set[str], place: str) -> None:
+    for key in value:
+        if key not in allowed:
+            where = f"{place}.{key}" if place else str(key)
+            raise DefinitionError(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def mapping(value: Any, place: str) -> dict:
+    if not isinstance(value, dict):
+        raise DefinitionError(place, f"must be a mapping, not {type_name(value)}")
+    return value
+
+
+def string_list(value: Any, place: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DefinitionError(place, f"must be a list, not {type_name(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise DefinitionError(f"{place}[{i}]", f"must be a string, not {type_name(item)}")
+    return list(value)
+
+
+def type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+# ---- params ---------------------------------------------------------------------------
+def normalize_params(raw: Any) -> dict[str, ParamDefinition]:
+    params = {}
+    for pname, spec in mapping(raw, "params").items():
+        place = f"params.{pname}"
+        check_name(pname, place)
+        spec = mapping(spec, place)
+        check_keys(spec, PARAM_KEYS, place)
+        ptype = spec.get("type")
+        if ptype not in PARAM_TYPES:
+            raise DefinitionError(f"{place}.type", f"{excerpt(ptype)} is not one of {', '.join(PARAM_TYPES)}")
+        out: dict[str, Any] = {}
+        if "enum" in spec:
+            enum = spec["enum"]
+            if not isinstance(enum, list) or not enum:
+                raise DefinitionError(f"{place}.enum", "must be a non-empty list")
+            out["enum"] = [coerce_value(ptype, v, f"{place}.enum[{i}]") for i, v in enumerate(enum)]
+        if "default" in spec:
+            out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
+            if "enum" in out and out["default"] not in out["enum"]:
+                raise DefinitionError(f"{place}.default", f"{excerpt(spec['default'])} is not in enum")
+        params[pname] = ParamDefinition(type=ptype, **out)
+    return params
+
+
+def coerce_value(ptype: str, value: Any, place: str) -> Any:
+    """A parameter value in stored form (floats as decimal strings); raises if mistyped."""
+    problem = value_problem(ptype, value)
+    if problem:
+        raise DefinitionError(place, problem)
+    return stored_value(ptype, value)
+
+
+def value_problem(ptype: str, value: Any) -> str | None:
+    """Why `value` is not a valid `ptype` value, or None."""
+    ok = {
+        "string": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool)
+        and value == value and value not in (float("inf"), float("-inf")),
+        "bool": isinstance(value, bool),
+        "file": isinstance(value, str) and is_hash(value),
+    }[ptype]
+    if ok:
+        return None
+    if ptype == "file":
+        return f"{excerpt(value)} is not a file hash (64 lower-case hex characters)"
+    return f"{excerpt(value)} is not of type {ptype}"
+
+
+def stored_value(ptype: str, value: Any) -> Any:
+    if ptype == "float":
+        return decimal_text(value)
+    return value
+
+
+def decimal_text(value: int | float) -> str:
+    """A number as a canonical decimal string: 1.5 → '1.5', 2 → '2'."""
+    try:
+        text = format(Decimal(repr(value) if isinstance(value, float) else str(value)).normalize(), "f")
+    except InvalidOperation:
+        raise ValueError(f"not a number: {excerpt(value)}") from None
+    return text
+
+
+def render_value(ptype: str, value: Any) -> Any:
+    """A stored parameter value as JSON shows it (decimal strings back to numbers)."""
+    if ptype == "float" and isinstance(value, str):
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value else number
+    return value
+
+
+# ---- tasks ----------------------------------------------------------------------------
+def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, TaskDefinition]:
+    if raw is None:
+        raise DefinitionError("tasks", "missing: a workflow needs at least one task")
+    raw = mapping(raw, "tasks")
+    if not raw:
+        raise DefinitionError("tasks", "empty: a workflow needs at least one task")
+    for tname in raw:
+        check_name(tname, f"tasks.{tname}")
+    tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
+    for tname, task in tasks.items():
+        check_references(tname, task, tasks, params)
+        check_literal_size(tname, task)
+    return tasks
+
+
+def normalize_task(tname: str, spec: Any) -> TaskDefinition:
+    """The task from the keys written; TaskDefinition's defaults fill the others (`cache`
+    and `pull` stay unset when not written, so older definitions keep their hashes)."""
+    place = f"tasks.{tname}"
+    spec = mapping(spec, place)
+    check_keys(spec, TASK_KEYS, place)
+    image = spec.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise DefinitionError(f"{place}.image", "required: a non-empty image reference")
+    command = string_list(spec.get("command"), f"{place}.command") if "command" in spec else None
+    if not command:
+        raise DefinitionError(f"{place}.command", "required: a non-empty list of strings")
+    given = {key: check(spec[key], f"{place}.{key}")
+             for key, check in TASK_FIELDS.items() if key in spec}
+    return TaskDefinition(image=image, command=command, **given)
+
+
+def normalize_pull(raw: Any, place: str) -> str:
+    if raw not in PULL_POLICIES:
+        raise DefinitionError(place, f"{excerpt(raw)} is not one of {', '.join(PULL_POLICIES)}")
+    return raw
+
+
+def normalize_inputs(raw: Any, place: str) -> dict[str, TaskInput]:
+    inputs: dict[str, TaskInput] = {}
+    for iname, spec in mapping(raw, place).items():
+        where = f"{place}.{iname}"
+        check_name(iname, where, INPUT_NAME_RE)
+        spec = mapping(spec, where)
+        if set(spec) == {"param"} and isinstance(spec["param"], str):
+            inputs[iname] = ParamInput(param=spec["param"])
+        elif set(spec) == {"task", "file"} and all(isinstance(v, str) for v in spec.values()):
+            inputs[iname] = TaskFileInput(task=spec["task"],
+                                          file=check_output_path(spec["file"], f"{where}.file"))
+        else:
+            raise DefinitionError(where, "must be {param: NAME} or {task: NAME, file: PATH}")
+    return inputs
+
+
+def normalize_outputs(raw: Any, place: str) -> TaskOutputs:
+    raw = mapping(raw, place)
+    check_keys(raw, OUTPUT_KEYS, place)
+    files = string_list(raw.get("files", []), f"{place}.files")
+    for i, path in enumerate(files):
+        files[i] = check_output_path(path, f"{place}.files[{i}]")
+    if len(set(files)) != len(files):
+        raise DefinitionError(f"{place}.files", "lists a path twice")
+    names = string_list(raw.get("vars", []), f"{place}.vars")
+    for i, var in enumerate(names):
+        check_name(var, f"{place}.vars[{i}]", VAR_RE)
+    if len(set(names)) != len(names):
+        raise DefinitionError(f"{place}.vars", "lists a var twice")
+    return TaskOutputs(files=files, vars=names)
+
+
+def check_output_path(path: str, place: str) -> str:
+    """Relative, no `..`, not absolute, no empty or `.` parts; a trailing / is dropped."""
+    if path.startswith("/"):
+        raise DefinitionError(place, f"{excerpt(path)} is absolute; output paths are relative to /out")
+    trimmed = path[:-1] if path.endswith("/") else path
+    parts = trimmed.split("/")
+    for part in parts:
+        if part == "..":
+            where = "" if path == ".." else f" (in {excerpt(path)})"
+            raise DefinitionError(place, f"'..' is not allowed{where}")
+        if part in ("", "."):
+            raise DefinitionError(place, f"{excerpt(path)} is not a clean relative path")
+        if "\x00" in part or "\\" in part:
+            raise DefinitionError(place, f"{excerpt(path)} contains a forbidden character")
+    return trimmed
+
+
+def normalize_env(raw: Any, place: str) -> dict:
+    env = {}
+    for key, value in mapping(raw, place).items():
+        if not isinstance(key, str) or not VAR_RE.match(key):
+            raise DefinitionError(f"{place}.{key}", "is not a valid environment variable name")
+        if key == "WFOBJ_VARS":
+            raise DefinitionError(f"{place}.{key}", "is reserved by the engine")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise DefinitionError(f"{place}.{key}", f"must be a string, not {type_name(value)}")
+        env[key] = value if isinstance(value, str) else decimal_text(value)
+    return env
+
+
+def normalize_timeout(raw: Any, place: str) -> Any:
+    if raw is None:
+        return None
+    if not is_number(raw) or not 0 < raw <= MAX_TIMEOUT_S:
+        raise DefinitionError(place, f"{excerpt(raw)} is not a positive number of seconds "
+                              f"(at most {MAX_TIMEOUT_S})")
+    return raw if isinstance(raw, int) else decimal_text(raw)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a finite float (never a bool, NaN or infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def normalize_retries(raw: Any, place: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_RETRIES:
+        raise DefinitionError(place, f"{excerpt(raw)} is not an integer from 0 to {MAX_RETRIES}")
+    return raw
+
+
+def normalize_after(raw: Any, place: str) -> list[str]:
+    after = string_list(raw, place)
+    return sorted(set(after))
+
+
+def normalize_workdir(raw: Any, place: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.startswith("/"):
+        raise DefinitionError(place, f"{excerpt(raw)} is not an absolute path")
+    return raw
+
+
+def normalize_bool(raw: Any, place: str) -> bool:
+    if not isinstance(raw, bool):
+        raise DefinitionError(place, f"{excerpt(raw)} is not true or false")
+    return raw
+
+
+def normalize_resources(raw: Any, place: str) -> TaskResources:
+    raw = mapping(raw, place)
+    check_keys(raw, RESOURCE_KEYS, place)
+    out = {}
+    if "cpus" in raw:
+        cpus = raw["cpus"]
+        if not is_number(cpus) or not MIN_CPUS <= cpus <= MAX_CPUS:
+            raise DefinitionError(f"{place}.cpus", f"{excerpt(cpus)} is not a positive number "
+                                  f"from {MIN_CPUS} to {MAX_CPUS}")
+        out["cpus"] = decimal_text(cpus)
+    if "memory" in raw:
+        memory = raw["memory"]
+        if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
+            memory = str(memory)
+        if not isinstance(memory, str) or not MEMORY_RE.match(memory) or not parse_memory(memory):
+            raise DefinitionError(f"{place}.memory", f"{excerpt(raw['memory'])} is not a size like 512m")
+        out["memory"] = memory.lower()
+    if "pids" in raw:
+        pids = raw["pids"]
+        if isinstance(pids, bool) or not isinstance(pids, int) or pids < 1:
+            raise DefinitionError(f"{place}.pids", f"{pids!r} is not a positive integer")
+        out["pids"] = pids
+    return TaskResources(**out)
+
+
+# ---- references and the graph ---------------------------------------------------------
+def references(task: TaskDefinition) -> Iterator[tuple[str, list[str]]]:
+    """(place suffix, reference path parts) of every {{…}} in command items and env values."""
+    for i, item in enumerate(task.command):
+        for match in REF_RE.finditer(item):
+            yield f"command[{i}]", match.group(1).strip().split(".")
+    for key, value in task.env.items():
+        for match in REF_RE.finditer(value):
+            yield f"env.{key}", match.group(1).strip().split(".")
+
+
+Lookup = Callable[[list[str]], str | None]
+
+
+def rendered_size(task: TaskDefinition, lookup: Lookup) -> int:
+    """Bytes of a task's command items and env (NAME=value) once every {{…}} is replaced
+    by `lookup(parts)`; a reference it cannot tell yet (None) counts as empty."""
+    size = sum(_rendered_text_size(item, lookup) for item in task.command)
+    for key, value in task.env.items():
+        size += len(key.encode()) + 1 + _rendered_text_size(value, lookup)
+    return size
+
+
+def _rendered_text_size(text: str, lookup: Lookup) -> int:
+    size = len(text.encode())
+    if "{{" in text:
+        for match in REF_RE.finditer(text):
+            value = lookup(match.group(1).strip().split("."))
+            size += len((value or "").encode()) - len(match.group(0).encode())
+    return size
+
+
+def check_literal_size(tname: str, task: TaskDefinition) -> None:
+    """Refuse a task whose command and env pass MAX_RENDERED_BYTES even with every
+    reference empty: no trigger could run it."""
+    size = rendered_size(task, lambda parts: None)
+    if size > MAX_RENDERED_BYTES:
+        raise DefinitionError(f"tasks.{tname}", f"command and env are {size} bytes without "
+                              f"their references, over the limit of {MAX_RENDERED_BYTES} bytes")
+
+
+def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefinition],
+                     params: dict[str, ParamDefinition]) -> None:
+    place = f"tasks.{tname}"
+    for where, parts in references(task):
+        text = ".".join(parts)
+        if parts[0] == "params" and len(parts) == 2:
+            if parts[1] not in params:
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown param")
+        elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
+            other = tasks.get(parts[1])
+            if other is None:
+                raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown task")
+            if parts[3] not in other.outputs.vars:
+                raise DefinitionError(f"{place}.{where}",
+                                      f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
+        elif parts != ["run", "id"]:
+            raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
+                                  "(params.NAME, tasks.TASK.vars.VAR or run.id)")
+    for iname, spec in task.inputs.items():
+        where = f"{place}.inputs.{iname}"
+        if isinstance(spec, ParamInput):
+            param = params.get(spec.param)
+            if param is None:
+                raise DefinitionError(where, f"names an unknown param {excerpt(spec.param)}")
+            if param.type != "file":
+                raise DefinitionError(where, f"param {excerpt(spec.param)} is not of type file")
+        else:
+            other = tasks.get(spec.task)
+            if other is None:
+                raise DefinitionError(where, f"names an unknown task {excerpt(spec.task)}")
+            if not declares_file(other.outputs.files, spec.file):
+                raise DefinitionError(where, f"task {excerpt(spec.task)} declares no output {excerpt(spec.file)}")
+    for i, dep in enumerate(task.after):
+        if dep not in tasks:
+            raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
+
+
+def declares_file(declared: list[str], path: str) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in declared)
+
+
+def dependencies(task: TaskDefinition) -> set[str]:
+    """Tasks that must succeed before `task` starts: inputs, var references, `after`."""
+    deps = set(task.after)
+    deps.update(spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput))
+    deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
+    return deps
+
+
+# how each optional task key is checked and normalized (image and command, required, apart)
+TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "inputs": normalize_inputs, "outputs": normalize_outputs, "env": normalize_env,
+    "timeout": normalize_timeout, "retries": normalize_retries, "after": normalize_after,
+    "workdir": normalize_workdir, "network": normalize_bool,
+    "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
+}

@@ -1,0 +1,126 @@
+"""Workflow versions: a git-like chain of version objects per name, moved by CAS.
+
+`workflows/<name>` points at the newest `workflow_version`, which links its `definition`
+and the `previous` version. Registering an unchanged definition writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from wfobj.engine.clock import Clock
+from wfobj.engine.errors import NotADefinition, UnknownWorkflow
+from wfobj.engine.model import Definition, WorkflowVersion, read
+from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
+from wfobj.objstore.batch import encode_structured
+
+from .format import check_name, normalize, parse_source
+
+REF_PREFIX = "workflows/"
+
+
+def workflow_ref(name: str) -> str:
+    return REF_PREFIX + name
+
+
+def versions(store: ObjectStore, head: str) -> Iterator[WorkflowVersion]:
+    """The version `head` and every one before it, newest first (InvalidStoredObject if
+    one is not a `workflow_version`)."""
+    oid: str | None = head
+    while oid is not None:
+        version = read(store, oid, WorkflowVersion)
+        yield version
+        oid = version.previous.oid if version.previous else None
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    definition_hash: str
+    version: int
+    created: bool
+
+
+class WorkflowRegistry:
+    def __init__(self, store: ObjectStore, clock: Clock):
+        self.store = store
+        self.clock = clock
+
+    def apply(self, name: str, source: str | bytes | dict, *, user: str,
+              content_type: str = "application/json") -> Registered:
+        """Register `source` under `name`; a new version only if the definition changed."""
+        check_name(name, "name")
+        definition = normalize(parse_source(source, content_type), name)
+        while True:
+            current = self.head(name)
+            if current is not None:
+                version = read(self.store, current, WorkflowVersion)
+                if version.definition.oid == self.store_hash(definition):
+                    return Registered(name, version.definition.oid, version.version, False)
+            if self.write_version(name, definition, current, user):
+                return self.apply_result(name)
+
+    def validate(self, name: str, source: str | bytes | dict,
+                 content_type: str = "application/json") -> tuple[str, Definition]:
+        """(definition hash, normalized definition) that `apply` would register under
+        `name`, writing nothing; refusals raise as they would there."""
+        check_name(name, "name")
+        definition = normalize(parse_source(source, content_type), name)
+        return self.store_hash(definition), definition
+
+    def store_hash(self, definition: Definition) -> str:
+        return hash_bytes(encode_structured(definition.to_value())[0])
+
+    def write_version(self, name: str, definition: Definition, current: str | None,
+                      user: str) -> bool:
+        number = read(self.store, current, WorkflowVersion).version + 1 if current else 1
+        try:
+            with self.store.batch() as b:
+                def_oid = b.put_object(definition.to_value())
+                version = WorkflowVersion(
+                    name=name, version=number, definition=Link.obj(def_oid), registered_by=user,
+                    registered_at=self.clock.stamp(),
+                    previous=Link.obj(current) if current else None)
+                b.set_ref(workflow_ref(name), current, b.put_object(version.to_value()))
+        except ConflictError:
+            return False  # someone registered concurrently: look again
+        return True
+
+    def apply_result(self, name: str) -> Registered:
+        version = read(self.store, self.head(name), WorkflowVersion)
+        return Registered(name, version.definition.oid, version.version, True)
+
+    def head(self, name: str) -> str | None:
+        try:
+            return self.store.get_ref(workflow_ref(name))
+        except (RefNotFound, ValueError):
+            return None
+
+    def newest(self, name: str) -> tuple[str, WorkflowVersion]:
+        oid = self.head(name)
+        if oid is None:
+            raise UnknownWorkflow(name)
+        return oid, read(self.store, oid, WorkflowVersion)
+
+    def history(self, name: str) -> Iterator[WorkflowVersion]:
+        """Every version of `name`, newest first."""
+        oid = self.head(name)
+        if oid is None:
+            raise UnknownWorkflow(name)
+        return versions(self.store, oid)
+
+    def names(self) -> Iterator[tuple[str, str]]:
+        for ref, oid in self.store.refs(REF_PREFIX):
+            yield ref[len(REF_PREFIX):], oid
+
+    def definition(self, definition_hash: str) -> tuple[str, Definition]:
+        """(full hash, definition) for a possibly abbreviated definition hash."""
+        try:
+            oid = self.store.resolve(definition_hash)
+        except ObjectNotFound:
+            raise NotADefinition(definition_hash) from None
+        kind = self.store.type_of(oid)
+        if kind != "definition":
+            raise NotADefinition(oid, kind)
+        return oid, read(self.store, oid, Definition)

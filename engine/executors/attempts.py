@@ -1,0 +1,225 @@
+"""Attempts run elsewhere: the attempt spec and report objects, and attempt tokens.
+
+A cluster executor (engine/slurm_executor.py) stores each attempt's TaskSpec as an
+`attempt_spec` object, whose links are the attempt's input blobs, so the spec's closure
+is everything a node needs. The node (`wfobj exec`, engine/remote_exec.py) runs it and
+sends back an `attempt_report` object: the AttemptResult, linking the stdout, stderr and
+output blobs. The worker turns the report back into an AttemptResult and records the
+evidence exactly as for a local attempt.
+
+An attempt token lets its holder fetch one spec's closure and submit one report for it,
+nothing else. Like API tokens it is stored as the SHA-256 of its text (namespace
+`attempt_tokens`); it is deleted when the attempt ends and refused after its expiry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from wfobj.engine.access.tokens import token_digest
+from wfobj.engine.clock import format_time, parse_time
+from wfobj.engine.definitions.format import decimal_text
+from wfobj.engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
+from wfobj.engine.model import AttemptReport, AttemptSpec, StoredObject, read
+from wfobj.engine.states import AttemptStatus
+from wfobj.objstore import CODEC_RAW, Link, ObjectId, ObjectStore
+
+from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
+from .caps import ContainerLimits
+
+TOKENS_NS = "attempt_tokens"
+REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
+ATTEMPT_TOKEN_PREFIX = "wfa_"
+
+
+# ---- the spec ------------------------------------------------------------------------------
+def _decimal(value: float | None) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(text)
+
+
+def spec_object(spec: TaskSpec, limits: ContainerLimits) -> AttemptSpec:
+    """The `attempt_spec` object of `spec`; `limits` are the server's default caps, which
+    the node applies under the task's own `resources` exactly as the local executor."""
+    return AttemptSpec(
+        run_id=spec.run_id, task=spec.task, attempt=spec.attempt, image=spec.image,
+        command=list(spec.command), env=dict(spec.env), workdir=spec.workdir,
+        network=spec.network, cpus=_decimal(spec.cpus), memory=spec.memory,
+        timeout=_decimal(spec.timeout), pids=spec.pids,
+        inputs=[{"name": f.name, "blob": Link(f.oid, CODEC_RAW), "size": f.size}
+                for f in spec.inputs],
+        output_files=list(spec.output_files), output_vars=list(spec.output_vars),
+        default_limits={"memory": limits.memory, "pids": limits.pids,
+                        "cpus": _decimal(limits.cpus)})
+
+
+def load_spec(store: ObjectStore, oid: str) -> tuple[TaskSpec, ContainerLimits]:
+    """The TaskSpec and default caps of a stored `attempt_spec` (InvalidStoredObject)."""
+    obj = read(store, oid, AttemptSpec)
+    with _invalid(oid, AttemptSpec):
+        spec = TaskSpec(
+            run_id=obj.run_id, task=obj.task, attempt=obj.attempt, image=obj.image,
+            command=list(obj.command), env=dict(obj.env), workdir=obj.workdir,
+            network=bool(obj.network), cpus=_number(obj.cpus), memory=obj.memory,
+            timeout=_number(obj.timeout),
+            inputs=[InputFile(i["name"], i["blob"].oid, i["size"]) for i in obj.inputs],
+            output_files=list(obj.output_files), output_vars=list(obj.output_vars),
+            pids=obj.pids)
+        caps = obj.default_limits
+        limits = ContainerLimits(caps["memory"], caps["pids"], _number(caps["cpus"]))
+    return spec, limits
+
+
+@contextlib.contextmanager
+def _invalid(oid: str, cls: type[StoredObject]) -> Iterator[None]:
+    """A field of the right name but the wrong shape: InvalidStoredObject naming `oid`."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidStoredObject(oid, cls.type_name, f"{type(exc).__name__}: {exc}") from None
+
+
+# ---- the report ----------------------------------------------------------------------------
+def _stream(text: StoredText) -> dict:
+    return {"blob": Link(text.oid, CODEC_RAW), "size": text.size, "text": text.text}
+
+
+def _stored(value: dict) -> StoredText:
+    return StoredText(value["blob"].oid, value["size"], value["text"])
+
+
+def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> AttemptReport:
+    """The `attempt_report` of one attempt's result: every field of the evidence the
+    node knows, its blobs linked (so the report's closure is all it sends)."""
+    return AttemptReport(
+        spec=Link(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
+        state=result.state, exit_code=result.exit_code, stdout=_stream(result.stdout),
+        stderr=_stream(result.stderr), started_at=format_time(result.started_at),
+        ended_at=format_time(result.ended_at), image_id=result.image_id,
+        image_digests=list(result.image_digests),
+        outputs=[{"path": o.path, "blob": Link(o.oid, CODEC_RAW), "size": o.size}
+                 for o in result.outputs],
+        vars=dict(result.vars), host=dict(result.host), workdir=result.workdir,
+        error=result.error,
+        limits=None if result.limits is None else
+        {**result.limits, "cpus": _decimal(result.limits["cpus"])})
+
+
+def load_report(store: ObjectStore, oid: str) -> tuple[str, AttemptResult]:
+    """(spec id, AttemptResult) of a stored `attempt_report` (InvalidStoredObject)."""
+    obj = read(store, oid, AttemptReport)
+    with _invalid(oid, AttemptReport):
+        if obj.state not in set(AttemptStatus):
+            raise ValueError(f"state {obj.state!r} is not one of {', '.join(AttemptStatus)}")
+        limits = obj.limits
+        result = AttemptResult(
+            state=obj.state, exit_code=obj.exit_code, stdout=_stored(obj.stdout),
+            stderr=_stored(obj.stderr), started_at=parse_time(obj.started_at),
+            ended_at=parse_time(obj.ended_at), image_id=obj.image_id,
+            image_digests=list(obj.image_digests),
+            outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in obj.outputs],
+            vars={str(k): str(v) for k, v in obj.vars.items()},
+            host={str(k): str(v) for k, v in obj.host.items()}, workdir=obj.workdir,
+            error=obj.error,
+            limits=None if limits is None else {**limits, "cpus": _number(limits["cpus"])})
+        spec = obj.spec.oid
+    return spec, result
+
+
+# ---- tokens --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AttemptGrant:
+    """What an attempt token grants: one spec (and so one run, task and attempt)."""
+
+    digest: str
+    spec: ObjectId
+    run_id: str
+    task: str
+    attempt: int
+    expires_at: float  # epoch seconds
+
+
+class AttemptTokens:
+    """Create, check and delete attempt tokens; accept the one report of an attempt."""
+
+    def __init__(self, store: ObjectStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def create(self, spec_oid: str, spec: TaskSpec, ttl: float) -> tuple[str, AttemptGrant]:
+        """A new token for the attempt of `spec_oid`, valid `ttl` seconds at most."""
+        while True:
+            token = ATTEMPT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+            grant = AttemptGrant(token_digest(token), ObjectId(spec_oid), spec.run_id, spec.task,
+                                 spec.attempt, self.clock() + ttl)
+            record = json.dumps({"spec": grant.spec, "run_id": grant.run_id, "task": grant.task,
+                                 "attempt": grant.attempt, "expires_at": grant.expires_at})
+            if self.store.meta_cas(TOKENS_NS, grant.digest, None, record.encode()):
+                return token, grant
+
+    def check(self, token: str, spec_oid: str) -> AttemptGrant:
+        """The grant of `token` if it is a live token for `spec_oid`; else AttemptTokenRefused."""
+        if not token or not token.startswith(ATTEMPT_TOKEN_PREFIX) or len(token) > 200:
+            raise AttemptTokenRefused("not an attempt token")
+        digest = token_digest(token)
+        raw = self.store.meta_get(TOKENS_NS, digest)
+        if raw is None:
+            raise AttemptTokenRefused("unknown attempt token, or its attempt has ended")
+        record = json.loads(raw)
+        grant = AttemptGrant(digest, record["spec"], record["run_id"], record["task"],
+                             record["attempt"], record["expires_at"])
+        if self.clock() >= grant.expires_at:
+            raise AttemptTokenRefused("the attempt token has expired")
+        if grant.spec != spec_oid:
+            raise AttemptTokenRefused(
+                f"this token is for attempt spec {grant.spec}, not {spec_oid}")
+        return grant
+
+    def accept_report(self, grant: AttemptGrant, report_oid: str) -> None:
+        """Record `report_oid` (already stored) as the attempt's report, once."""
+        spec, result = load_report(self.store, report_oid)
+        if spec != grant.spec:
+            raise ReportRefused(f"report {report_oid} is for spec {spec}, not {grant.spec}")
+        del result  # it decoded: well-formed
+        current = self.store.meta_get(REPORTS_NS, grant.spec)
+        if current == report_oid.encode():
+            return  # the same report sent again (a retried request)
+        if current is not None or not self.store.meta_cas(
+                REPORTS_NS, grant.spec, None, report_oid.encode()):
+            raise ReportRefused(f"attempt spec {grant.spec} already has a report")
+
+    def report_of(self, spec_oid: str) -> ObjectId | None:
+        raw = self.store.meta_get(REPORTS_NS, spec_oid)
+        return None if raw is None else ObjectId(raw.decode())
+
+    def end(self, grant: AttemptGrant) -> None:
+        """The attempt ended: its token stops working and its report entry is dropped."""
+        with self.store.batch() as b:
+            if self.store.meta_get(TOKENS_NS, grant.digest) is not None:
+                b.meta_delete(TOKENS_NS, grant.digest)
+            if self.store.meta_get(REPORTS_NS, grant.spec) is not None:
+                b.meta_delete(REPORTS_NS, grant.spec)
+
+    def end_run(self, run_id: str) -> int:
+        """Delete every token of `run_id` (its worker died); returns how many."""
+        ended = 0
+        for digest, raw in list(self.store.meta_scan(TOKENS_NS)):
+            record = json.loads(raw)
+            if record["run_id"] == run_id:
+                self.end(AttemptGrant(digest, record["spec"], run_id, record["task"],
+                                      record["attempt"], record["expires_at"]))
+                ended += 1
+        return ended
+
+
+def seconds_until(moment: datetime, now: datetime) -> float:
+    return max(0.0, (moment - now).total_seconds())

@@ -1,0 +1,70 @@
+"""Store a task's stdout and stderr as blobs, never holding a whole log in memory.
+
+Docker serves both streams in one multiplexed response (8-byte frame headers: stream
+type, 3 zero bytes, big-endian payload size). split_frames writes each stream to its own
+spool file in one pass; store_file then streams a spool into ObjectStore.put_stream. The
+first PREVIEW_BYTES become the readable text preview recorded in the evidence.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from wfobj.engine.errors import FrameError
+from wfobj.objstore import ObjectStore
+
+from .base import StoredText
+
+PREVIEW_BYTES = 16 << 10
+
+
+def preview_text(head: bytes, truncated: bool) -> str:
+    """UTF-8 text of `head` (errors replaced); a character cut at the end is dropped."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return decoder.decode(bytes(head), final=not truncated)
+
+
+def store_file(store: ObjectStore, path: str) -> StoredText:
+    """Store a spooled stream as one blob; returns its id, size and a text preview."""
+    with open(path, "rb") as f:
+        head = f.read(PREVIEW_BYTES)
+        f.seek(0)
+        oid, size = store.put_stream(f)
+    return StoredText(oid=oid, size=size, text=preview_text(head, size > len(head)))
+
+
+_HEADER = struct.Struct(">BxxxL")
+STREAM_STDOUT, STREAM_STDERR = 1, 2
+
+
+def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
+    """Demultiplex Docker's framed log stream into two files, in one pass."""
+    sinks = {STREAM_STDOUT: stdout, STREAM_STDERR: stderr}
+    buf = b""
+    for chunk in chunks:
+        buf = _write_frames(buf + chunk if buf else chunk, sinks)
+    if buf:
+        raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
+
+
+def _write_frames(data: bytes, sinks: dict[int, BinaryIO]) -> bytes:
+    """Write every complete frame in `data`; returns the incomplete rest."""
+    view, pos, end = memoryview(data), 0, len(data)
+    while end - pos >= _HEADER.size:
+        kind, size = _HEADER.unpack_from(view, pos)
+        if end - pos - _HEADER.size < size:
+            break
+        sink = sinks.get(kind)
+        if sink is None:
+            raise FrameError(f"unknown log stream type {kind}")
+        sink.write(view[pos + _HEADER.size : pos + _HEADER.size + size])
+        pos += _HEADER.size + size
+    return bytes(view[pos:])
+
+
+def store_empty(store: ObjectStore) -> StoredText:
+    """The empty stream, for attempts that never produced output."""
+    return StoredText(oid=store.put_blob(b""), size=0, text="")

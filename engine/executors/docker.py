@@ -1,0 +1,479 @@
+"""The Docker executor: runs one task attempt in a hardened container and records it all.
+
+Per attempt: resolve the image (cached; pulled as the pull policy says), stage inputs in a
+private folder bind-mounted read-only at /in, give the task an empty /out and a vars file
+($WFOBJ_VARS, on /wfobj — not in /out), run with no network unless asked, capped
+capabilities and no-new-privileges, enforce the timeout and the cancel event, store stdout
+and stderr as blobs, collect declared outputs and vars safely (engine/outputs.py), and
+always remove the container and the folder. Task failures are results, never exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import docker
+import docker.errors
+import requests
+
+from wfobj.engine.errors import (
+    BadInputName,
+    ContainerNotCreated,
+    ExecutorUnavailable,
+    ImageUnavailable,
+    MissingVar,
+    OutputRefused,
+)
+from wfobj.engine.provenance.logs import live_paths, open_spools, remove_run_logs, remove_spools
+from wfobj.engine.states import AttemptStatus
+from wfobj.objstore import ObjectNotFound, ObjectStore
+
+from .base import AttemptResult, Executor, StoredText, TaskSpec
+from .caps import DEFAULT_LIMITS, ContainerLimits
+from .capture import split_frames, store_empty, store_file
+from .images import DockerFacts, ImageFacts, check_pull_policy, image_facts, one_line
+from .outputs import OutputCollector, read_vars
+from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
+
+log = logging.getLogger(__name__)
+
+# What a root task needs to work on its own files; everything else Docker grants by
+# default (MKNOD, NET_RAW, SETPCAP, SETFCAP, SYS_CHROOT, AUDIT_WRITE) is dropped.
+KEPT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                     "NET_BIND_SERVICE"]
+DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+KILL_WAIT_S = 30.0
+LOG_READ_BYTES = 1 << 20
+CHECK_TIMEOUT_S = 10.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ExitOutcome:
+    """How the container ended: state, exit code and why it did not succeed."""
+
+    state: str
+    exit_code: int | None
+    error: str | None
+
+
+class DockerExecutor(Executor):
+    """Runs TaskSpecs with the docker SDK. The client and the clock are injectable.
+
+    pull: the image pull policy of tasks that set none (missing, always, never); grace: seconds between SIGTERM and SIGKILL on
+    cancel; work_root: where attempt folders go (default: the system temp dir);
+    network_mode: what `network: true` means (Docker's default bridge unless set);
+    init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
+    limits: the memory, pids and cpus caps of a task whose `resources` do not set them.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        pull: str = "missing",
+        grace: float = 10.0,
+        work_root: str | None = None,
+        network_mode: str | None = None,
+        init: bool = True,
+        limits: ContainerLimits = DEFAULT_LIMITS,
+        clock: Callable[[], datetime] = utc_now,
+        poll_interval: float = 0.05,
+    ):
+        self._client = client
+        self._owns_client = client is None
+        self._pid = os.getpid()
+        self._facts: DockerFacts | None = None
+        self.pull = check_pull_policy(pull)
+        self.grace = grace
+        self.work_root = work_root
+        self.network_mode = network_mode
+        self.init = init
+        self.limits = limits
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker client; one owned by the executor is reopened after a fork."""
+        if self._owns_client and (self._client is None or self._pid != os.getpid()):
+            self._client = docker.from_env()
+            self._pid = os.getpid()
+            self._facts = None
+        return self._client
+
+    @property
+    def facts(self) -> DockerFacts:
+        client = self.client
+        if self._facts is None:
+            self._facts = DockerFacts(client, pull=self.pull)
+        return self._facts
+
+    def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
+        return DockerAttempt(self, spec, store, cancel).execute()
+
+    def image_id(self, image: str) -> str | None:
+        """The local image's id now (looked up again: a tag may have moved); None when it
+        is not here. Never pulls."""
+        try:
+            return image_facts(self.client.images.get(image)).image_id
+        except docker.errors.ImageNotFound:
+            return None
+        except DOCKER_ERRORS as exc:
+            log.warning("cannot inspect image %r: %s", image, one_line(exc))
+            return None
+
+    def check(self) -> None:
+        """The daemon answers a ping within CHECK_TIMEOUT_S, or ExecutorUnavailable."""
+        address = os.environ.get("DOCKER_HOST") or "the default socket"
+        try:
+            if self._owns_client:
+                client = docker.from_env(timeout=CHECK_TIMEOUT_S)
+                try:
+                    client.ping()
+                finally:
+                    client.close()
+            else:
+                self._client.ping()
+        except DOCKER_ERRORS as exc:
+            raise ExecutorUnavailable(f"Docker at {address}", one_line(exc)) from None
+
+    def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
+        """Remove every container and attempt folder of `run_id` still around (after a
+        worker died mid-run); returns how many containers were removed."""
+        containers = self.client.containers.list(
+            all=True, filters={"label": f"wfobj.run={run_id}"})
+        for container in containers:
+            remove_container(container)
+        remove_run_folders(self.work_root, run_id)
+        if store is not None:
+            remove_run_logs(store, run_id)
+        return len(containers)
+
+    def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class DockerAttempt:
+    """One attempt from image lookup to cleanup; holds what the steps share."""
+
+    def __init__(self, ex: DockerExecutor, spec: TaskSpec, store: ObjectStore,
+                 cancel: threading.Event):
+        self.ex = ex
+        self.spec = spec
+        self.store = store
+        self.cancel = cancel
+        self.started_at = ex.clock()
+        self.image: ImageFacts | None = None
+        self.host: dict[str, str] = {}
+        self.limits: ContainerLimits | None = None
+
+    def execute(self) -> AttemptResult:
+        if self.cancel.is_set():
+            return self.unstarted(AttemptStatus.KILLED, "cancelled before the container started")
+        try:
+            self.host = self.ex.facts.host()
+            self.image = self.ex.facts.image(self.spec.image, self.spec.pull)
+            return self.in_folder()
+        except ImageUnavailable as exc:
+            return self.unstarted(AttemptStatus.FAILED, str(exc))
+        except DOCKER_ERRORS as exc:
+            log.exception("docker failed for %s/%s", self.spec.run_id, self.spec.task)
+            return self.unstarted(AttemptStatus.FAILED, f"docker error: {one_line(exc)}")
+
+    def in_folder(self) -> AttemptResult:
+        folder = AttemptFolder(self.ex.work_root, self.spec.run_id)
+        try:
+            try:
+                folder.stage_inputs(self.store, self.spec.inputs)
+            except (BadInputName, ObjectNotFound) as exc:
+                return self.unstarted(AttemptStatus.FAILED, f"cannot stage inputs: {exc}")
+            try:
+                container = self.create(folder)
+            except ContainerNotCreated as exc:
+                return self.unstarted(AttemptStatus.FAILED, str(exc))
+            try:
+                return self.in_container(container, folder)
+            finally:
+                remove_container(container)
+        finally:
+            folder.remove()
+
+    def container_limits(self) -> ContainerLimits:
+        """The executor's default caps with the task's own `resources` over them."""
+        spec = self.spec
+        try:
+            return self.ex.limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus)
+        except ValueError as exc:
+            raise ContainerNotCreated(str(exc)) from None
+
+    def create(self, folder: AttemptFolder):
+        spec, ex = self.spec, self.ex
+        limits = self.limits = self.container_limits()
+        try:
+            container = ex.client.containers.create(
+                image=spec.image,
+                command=list(spec.command),
+                environment={**spec.env, "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
+                working_dir=spec.workdir or None,
+                network_mode=ex.network_mode if spec.network else "none",
+                nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,  # the cap holds swap too
+                pids_limit=limits.pids,
+                labels={"wfobj.run": spec.run_id, "wfobj.task": spec.task,
+                        "wfobj.attempt": str(spec.attempt)},
+                volumes=folder.volumes(),
+                cap_drop=["ALL"],
+                cap_add=KEPT_CAPABILITIES,
+                security_opt=["no-new-privileges"],
+                privileged=False,
+                init=ex.init,
+            )
+        except docker.errors.ImageNotFound as exc:
+            ex.facts.forget(spec.image)
+            raise ContainerNotCreated(f"image {spec.image!r} not found: {one_line(exc)}") from None
+        except docker.errors.DockerException as exc:  # API refusal or bad limit values
+            raise ContainerNotCreated(one_line(exc)) from None
+        return container
+
+    def in_container(self, container, folder: AttemptFolder) -> AttemptResult:
+        if container.attrs.get("Image") != self.image.image_id:
+            self.image = self.ex.facts.refresh(self.spec.image)  # the tag moved since cached
+        spools, live = self.spools(folder)
+        try:
+            self.started_at = self.ex.clock()
+            tap = None
+            try:
+                container.start()
+            except docker.errors.APIError as exc:
+                outcome = ExitOutcome(AttemptStatus.FAILED, None,
+                                      f"container could not start: {one_line(exc)}")
+            else:
+                tap = LogTap(self.ex.client, container.id, spools)
+                outcome = self.wait(container)
+            ended_at = self.ex.clock()
+            stdout, stderr = self.capture(container, spools, tap)
+        finally:
+            if live:
+                remove_spools(spools)
+        result = self.result(outcome, stdout, stderr, ended_at)
+        if outcome.state == AttemptStatus.SUCCESS:
+            self.collect(result, folder)
+        return result
+
+    def spools(self, folder: AttemptFolder) -> tuple[dict[str, str], bool]:
+        """Where stdout and stderr are spooled, and whether that is the store's live-log
+        folder (engine/live_logs.py: readable by `follow` while the task runs)."""
+        spec = self.spec
+        paths = live_paths(self.store, spec.run_id, spec.task, spec.attempt)
+        if paths is not None:
+            try:
+                open_spools(paths)
+                return {name: str(path) for name, path in paths.items()}, True
+            except OSError as exc:
+                log.warning("no live logs for %s/%s: %s", spec.run_id, spec.task, exc)
+        return {name: folder.spool(name) for name in ("stdout", "stderr")}, False
+
+    def wait(self, container) -> ExitOutcome:
+        """Wait for the exit, the timeout or the cancel event, whichever comes first."""
+        waiter = ContainerWaiter(container)
+        timeout = self.spec.timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        while not waiter.done.wait(self._poll_slice(deadline)):
+            if self.cancel.is_set():
+                return self.stop(container, waiter)
+            if deadline is not None and time.monotonic() >= deadline:
+                kill(container, "SIGKILL")
+                return ExitOutcome(AttemptStatus.FAILED, waiter.finish(KILL_WAIT_S),
+                                   f"timed out after {timeout:g}s")
+        code = waiter.finish(0)
+        if code == 0:
+            return ExitOutcome(AttemptStatus.SUCCESS, 0, None)
+        return ExitOutcome(AttemptStatus.FAILED, code, f"exited with code {code}")
+
+    def _poll_slice(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.ex.poll_interval
+        return max(0.0, min(self.ex.poll_interval, deadline - time.monotonic()))
+
+    def stop(self, container, waiter: ContainerWaiter) -> ExitOutcome:
+        """SIGTERM, wait the grace period, then SIGKILL."""
+        kill(container, "SIGTERM")
+        if waiter.done.wait(self.ex.grace):
+            return ExitOutcome(AttemptStatus.KILLED, waiter.finish(0), "killed on request (SIGTERM)")
+        kill(container, "SIGKILL")
+        return ExitOutcome(AttemptStatus.KILLED, waiter.finish(KILL_WAIT_S),
+                           f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
+
+    def capture(self, container, spools: dict[str, str],
+                tap: LogTap | None) -> tuple[StoredText, StoredText]:
+        """stdout and stderr as blobs: what the tap followed into the spools while the
+        container ran, or, if it could not follow to the end, all of it fetched again."""
+        if tap is None or not tap.finish(KILL_WAIT_S):
+            with open(spools["stdout"], "wb") as out, open(spools["stderr"], "wb") as err:
+                split_frames(fetch_logs(self.ex.client, container.id), out, err)
+        return store_file(self.store, spools["stdout"]), store_file(self.store, spools["stderr"])
+
+    def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
+        """Outputs and vars of a successful exit; a refusal fails the attempt."""
+        try:
+            result.outputs = OutputCollector(self.store, folder.out_dir).collect(
+                self.spec.output_files)
+            result.vars = read_vars(folder.meta_dir, VARS_FILE, self.spec.output_vars)
+        except (OutputRefused, MissingVar) as exc:
+            result.state, result.error = AttemptStatus.FAILED, str(exc)
+
+    def result(self, outcome: ExitOutcome, stdout: StoredText, stderr: StoredText,
+               ended_at: datetime) -> AttemptResult:
+        image = self.image
+        return AttemptResult(
+            state=outcome.state,
+            exit_code=outcome.exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            image_id=image.image_id if image else None,
+            image_digests=list(image.digests) if image else [],
+            host=dict(self.host),
+            workdir=self.spec.workdir or (image.workdir if image else "/"),
+            error=outcome.error,
+            limits=self.limits.as_json() if self.limits else None,
+        )
+
+    def unstarted(self, state: str, error: str) -> AttemptResult:
+        """The result of an attempt whose container never ran."""
+        empty = store_empty(self.store)
+        return self.result(ExitOutcome(state, None, error), empty, empty, self.ex.clock())
+
+
+class ContainerWaiter:
+    """Blocks on the container's wait endpoint in a thread, so the caller can also watch
+    the clock and the cancel event."""
+
+    def __init__(self, container):
+        self.container = container
+        self.done = threading.Event()
+        self.status: dict | None = None
+        self.failure: BaseException | None = None
+        threading.Thread(target=self._wait, name="wfobj-wait", daemon=True).start()
+
+    def _wait(self) -> None:
+        try:
+            self.status = self.container.wait()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller via finish()
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def finish(self, timeout: float) -> int | None:
+        """The exit code once the wait returns; None if it does not within `timeout`."""
+        if not self.done.wait(timeout):
+            log.error("container %s did not stop within %ss", self.container.id, timeout)
+            return None
+        if self.failure is not None:
+            raise self.failure
+        return int(self.status.get("StatusCode", -1))
+
+
+class LogTap:
+    """Follows a running container's output into the spool files as it is written (so
+    live-log readers see it), in a thread; `finish` says whether it got all of it."""
+
+    def __init__(self, client: docker.DockerClient, container_id: str,
+                 spools: dict[str, str]) -> None:
+        self.client, self.container_id, self.spools = client, container_id, spools
+        self.response: requests.Response | None = None
+        self.failure: BaseException | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._follow, name="wfobj-logs", daemon=True).start()
+
+    def _follow(self) -> None:
+        try:
+            self.response = open_logs(self.client, self.container_id, follow=True)
+            with (self.response, open(self.spools["stdout"], "wb", buffering=0) as out,
+                  open(self.spools["stderr"], "wb", buffering=0) as err):
+                split_frames(read_pieces(self.response), out, err)
+        except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
+            self.failure = exc
+        finally:
+            self.done.set()
+
+    def finish(self, timeout: float) -> bool:
+        """Wait for the followed stream to end (it does when the container stops); True
+        when everything arrived, False when it failed or did not end in time."""
+        if not self.done.wait(timeout):
+            log.error("log stream of container %s did not end within %ss",
+                      self.container_id, timeout)
+            if self.response is not None:
+                self.response.close()
+            self.done.wait(KILL_WAIT_S)
+            return False
+        if self.failure is not None:
+            log.warning("following the logs of %s failed (%s); fetching them again",
+                        self.container_id, one_line(self.failure))
+            return False
+        return True
+
+
+def open_logs(client: docker.DockerClient, container_id: str, *,
+              follow: bool) -> requests.Response:
+    """The container's multiplexed log stream (stdout and stderr frames): all of it so
+    far, and with `follow` whatever comes next until the container stops."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
+    params = {"stdout": 1, "stderr": 1, "follow": int(follow)}
+    # a followed task may print nothing for longer than any read timeout
+    response = api.get(url, params=params, stream=True,
+                       timeout=(api.timeout, None) if follow else api.timeout)
+    try:
+        response.raise_for_status()
+    except requests.exceptions.HTTPError as exc:
+        response.close()
+        raise docker.errors.create_api_error_from_http_exception(exc) from exc
+    return response
+
+
+def read_pieces(response: requests.Response) -> Iterator[bytes]:
+    """The response body as it arrives, in pieces of at most LOG_READ_BYTES (read1 hands
+    over what is there instead of waiting for a full piece)."""
+    while piece := response.raw.read1(LOG_READ_BYTES):
+        yield piece
+
+
+def fetch_logs(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
+    """The container's whole log so far, streamed in large pieces (the SDK's
+    container.logs() yields one frame at a time, slow for large outputs)."""
+    with open_logs(client, container_id, follow=False) as response:
+        yield from read_pieces(response)
+
+
+def kill(container, signal: str) -> None:
+    """Send a signal; a container that already exited is not an error."""
+    try:
+        container.kill(signal=signal)
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: not running any more
+            raise
+
+
+def remove_container(container) -> None:
+    """Remove the container whatever state it is in; failures are logged, never raised."""
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except DOCKER_ERRORS:
+        log.exception("could not remove container %s", container.id)

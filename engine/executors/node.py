@@ -1,0 +1,107 @@
+"""The node side of a cluster attempt (`wfobj exec`): fetch, run, report.
+
+1. fetch the attempt spec's closure (spec and input blobs) into the node-local store:
+   the server lists the closure's ids, the node keeps those it holds as `haves`, and
+   only the rest comes, as one pack verified block by block (objstore.sync machinery);
+2. run the spec with the node's Docker through the same DockerExecutor as a local
+   attempt (same isolation, output collection and evidence fields);
+3. store an `attempt_report` (engine/attempts.py), send what of its closure the server
+   lacks in verified packs, and submit the report.
+
+The server is an AttemptServer (the HTTP one is cli/exec_http.py); nothing here assumes
+a filesystem shared with the server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from wfobj.objstore import ObjectId, ObjectStore
+from wfobj.objstore.car import IterStream, ReceiveStats, receive_pack
+from wfobj.objstore.sync import find_missing, missing_ids, plan_packs
+
+from .attempts import load_spec, report_object
+from .base import AttemptResult, Executor
+from .caps import ContainerLimits
+
+
+class AttemptServer:
+    """What the node asks of the server, for the one attempt its token grants."""
+
+    def list_objects(self, wants: Sequence[str], haves: Sequence[str]) -> list[ObjectId]:
+        raise NotImplementedError
+
+    def fetch_pack(self, wants: Sequence[str], haves: Sequence[str]) -> Iterable[bytes]:
+        raise NotImplementedError
+
+    def missing(self, ids: Sequence[str]) -> list[ObjectId]:
+        raise NotImplementedError
+
+    def send_pack(self, pieces: Iterable[bytes], size: int) -> ReceiveStats:
+        raise NotImplementedError
+
+    def submit_report(self, report_oid: str) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class ExecReport:
+    """What one `wfobj exec` did: bytes and objects each way, and the attempt's end."""
+
+    spec: str
+    report: str
+    state: str
+    fetched_objects: int = 0
+    fetched_bytes: int = 0
+    sent_objects: int = 0
+    sent_bytes: int = 0
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def fetch_closure(store: ObjectStore, server: AttemptServer, spec_oid: str) -> ReceiveStats:
+    """Bring the spec and its inputs into `store`: only what it lacks, each verified."""
+    if spec_oid in store:
+        return ReceiveStats(0, 0, 0)
+    listed = server.list_objects([spec_oid], [])
+    lacking = set(missing_ids(store, listed))
+    haves = [oid for oid in listed if oid not in lacking]
+    return receive_pack(store, IterStream(server.fetch_pack([spec_oid], haves)))
+
+
+def send_closure(store: ObjectStore, server: AttemptServer, root: str) -> tuple[int, int]:
+    """Send what the server lacks below `root`; returns (objects, bytes)."""
+    objects = size = 0
+    for pack in plan_packs(store, find_missing(store, server, [root])):
+        server.send_pack(pack.pieces, pack.size)
+        objects += len(pack.oids)
+        size += pack.size
+    return objects, size
+
+
+def execute(store: ObjectStore, server: AttemptServer, spec_oid: str,
+            executor_factory: Callable[[ContainerLimits], Executor], *,
+            node: str | None = None, cancel: threading.Event | None = None) -> ExecReport:
+    """Fetch, run and report one attempt. A task failure is a report too; only a server
+    that cannot be reached or refuses raises."""
+    fetched = fetch_closure(store, server, spec_oid)
+    spec, limits = load_spec(store, spec_oid)
+    executor = executor_factory(limits)
+    try:
+        result = executor.run(spec, store, cancel or threading.Event())
+    finally:
+        executor.close()
+    if node:
+        result.host = {**result.host, "name": node}
+    report_oid = store_report(store, spec_oid, spec, result)
+    objects, size = send_closure(store, server, report_oid)
+    server.submit_report(report_oid)
+    return ExecReport(spec_oid, report_oid, result.state, fetched.stored, fetched.bytes,
+                      objects, size)
+
+
+def store_report(store: ObjectStore, spec_oid: str, spec, result: AttemptResult) -> ObjectId:
+    return store.put_object(report_object(spec_oid, spec, result).to_value())

@@ -1,0 +1,117 @@
+"""Which executor a worker uses and its options, as one typed object.
+
+`wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags, whose values
+may also come from the config file (cli/config.py, docs/config.md);
+`factory()` makes the executors, `argv()` passes the same settings on to the `wfobj
+worker` processes that `serve` starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wfobj.engine.definitions.format import PULL_POLICIES
+
+from .base import Executor
+from .caps import DEFAULT_LIMITS, ContainerLimits, limits_argv
+
+__all__ = ["DEFAULT_NODE_STORE", "DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES",
+           "DockerSettings", "ExecutorSettings", "SlurmSettings", "make_executor"]
+
+EXECUTOR_KINDS = ("local", "slurm")
+DEFAULT_PULL = "missing"  # the image pull policy of tasks that set none
+DEFAULT_NODE_STORE = "/tmp/wfobj-node-store"
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    """Options of the slurm executor (docs/executors.md).
+
+    server_url: the URL of this server as the nodes reach it (`wfobj exec --server`);
+    partition: sbatch --partition (None: the cluster's default); sbatch_args: more sbatch
+    arguments, as given; node_store: the node-local store folder, `%n` standing for the
+    node's name; wfobj_command: how a node runs wfobj; job_output: the batch job's own
+    output file on the node (sbatch --output, `%j` the job id); poll: seconds between two
+    looks at the queue (one squeue call for every job followed)."""
+
+    server_url: str | None = None
+    partition: str | None = None
+    sbatch_args: tuple[str, ...] = ()
+    node_store: str = DEFAULT_NODE_STORE + "/%n"
+    wfobj_command: tuple[str, ...] = (sys.executable, "-m", "wfobj.cli.main")
+    job_output: str = "/dev/null"
+    poll: float = 1.0
+
+    def argv(self) -> list[str]:
+        out = []
+        if self.server_url:
+            out += ["--slurm-server-url", self.server_url]
+        if self.partition:
+            out += ["--slurm-partition", self.partition]
+        for arg in self.sbatch_args:
+            out += ["--slurm-sbatch-arg", arg]
+        out += ["--slurm-node-store", self.node_store, "--slurm-job-output", self.job_output,
+                "--slurm-poll", repr(self.poll)]
+        return out
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """Options of the local (Docker) executor (docs/executors.md): network_mode: what a
+    task's `network: true` means (None: Docker's default bridge; "host" on a daemon
+    without one); grace: seconds between SIGTERM and SIGKILL when an attempt is
+    cancelled; work_root: where attempt folders go (None: the system temp dir)."""
+
+    network_mode: str | None = None
+    grace: float = 10.0
+    work_root: str | None = None
+
+    def argv(self) -> list[str]:
+        out = ["--docker-grace", repr(self.grace)]
+        if self.network_mode:
+            out += ["--docker-network", self.network_mode]
+        if self.work_root:
+            out += ["--docker-work-root", self.work_root]
+        return out
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """kind: local or slurm; limits: default caps of task containers; pull: the image pull
+    policy of tasks that set none (local executor); docker and slurm: each executor's
+    own options."""
+
+    kind: str = "local"
+    limits: ContainerLimits = DEFAULT_LIMITS
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    pull: str = DEFAULT_PULL
+    docker: DockerSettings = field(default_factory=DockerSettings)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXECUTOR_KINDS:
+            raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTOR_KINDS)}")
+        if self.pull not in PULL_POLICIES:
+            raise ValueError(f"pull policy {self.pull!r} is not one of {', '.join(PULL_POLICIES)}")
+
+    def factory(self) -> Callable[[], Executor]:
+        return functools.partial(make_executor, self)
+
+    def argv(self) -> list[str]:
+        """The `wfobj worker` flags that give a worker these settings."""
+        out = ["--executor", self.kind, "--pull", self.pull, *limits_argv(self.limits)]
+        return out + (self.slurm.argv() if self.kind == "slurm" else self.docker.argv())
+
+
+def make_executor(settings: ExecutorSettings) -> Executor:
+    if settings.kind == "slurm":
+        from .slurm import SlurmExecutor
+
+        return SlurmExecutor(settings.slurm, limits=settings.limits)
+    from .docker import DockerExecutor
+
+    docker = settings.docker
+    return DockerExecutor(limits=settings.limits, pull=settings.pull, grace=docker.grace,
+                          network_mode=docker.network_mode, work_root=docker.work_root)

@@ -1,0 +1,319 @@
+"""The Slurm executor: one batch job per attempt, running `wfobj exec` on a node.
+
+Per attempt: store the TaskSpec as an `attempt_spec` object, make an attempt token for it,
+submit one job with `sbatch` (resources.cpus → --cpus-per-task, the memory cap →
+--mem, timeout → --time), record the job id in the store (namespace `slurm_jobs`, so a
+worker recovering a dead one's runs cancels the right jobs), then wait for the node's
+report. Every attempt in the worker shares one JobQueue, which looks at all followed jobs
+with one `squeue` call per poll interval. Kill: `scancel`. A job that ends, or vanishes,
+without a report fails the attempt with the Slurm state as the reason, so `retries`
+apply and no run waits on a job that is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from wfobj.engine.errors import ExecutorUnavailable, SlurmError
+from wfobj.engine.states import AttemptStatus
+from wfobj.objstore import ObjectStore
+
+from .attempts import AttemptGrant, AttemptTokens, load_report, spec_object
+from .base import AttemptResult, Executor, TaskSpec
+from .caps import DEFAULT_LIMITS, ContainerLimits
+from .capture import store_empty
+from .settings import SlurmSettings
+
+log = logging.getLogger(__name__)
+
+IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+         "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
+EXEC_OVERHEAD_MB = 256  # memory for `wfobj exec` itself beside the container's cap
+TIME_MARGIN_MIN = 2  # minutes of --time beyond the task's timeout (fetch and report)
+TOKEN_TTL_S = 7 * 24 * 3600.0  # an attempt without timeout: the token's longest life
+KILL_WAIT_S = 60.0
+REPORT_WAIT_S = 10.0  # after a job ended COMPLETED, how long its report may still take
+COMMAND_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    state: str  # squeue's %T: PENDING, RUNNING, COMPLETED, CANCELLED, …
+    node: str  # "" while pending
+    reason: str
+
+    @property
+    def ended(self) -> bool:
+        return self.state.split()[0] in ENDED
+
+
+Runner = Callable[[Sequence[str], str | None], str]
+
+
+def run_command(argv: Sequence[str], stdin: str | None = None) -> str:
+    """Run a Slurm command; its stdout, or SlurmError with its stderr."""
+    try:
+        done = subprocess.run(list(argv), input=stdin, capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlurmError(argv[0], str(exc)) from None
+    if done.returncode != 0:
+        raise SlurmError(argv[0], " ".join((done.stderr or done.stdout).split())[:500])
+    return done.stdout
+
+
+class SlurmCommands:
+    """sbatch, squeue, scancel and sinfo; the runner is injectable."""
+
+    def __init__(self, runner: Runner = run_command):
+        self.runner = runner
+
+    def submit(self, script: str, args: Sequence[str]) -> str:
+        out = self.runner(["sbatch", "--parsable", *args], script).strip()
+        job_id = out.split(";")[0]
+        if not job_id.isdigit():
+            raise SlurmError("sbatch", f"answered {out[:200]!r}, not a job id")
+        return job_id
+
+    def queue(self) -> dict[str, JobState]:
+        """Every job the controller still knows (pending, running and recently ended)."""
+        out = self.runner(["squeue", "-h", "-t", "all", "-o", "%i|%T|%N|%r"], None)
+        jobs = {}
+        for line in out.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 4:
+                jobs[parts[0]] = JobState(parts[0], parts[1], parts[2], parts[3])
+        return jobs
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        if job_ids:
+            self.runner(["scancel", *job_ids], None)
+
+    def check(self) -> None:
+        self.runner(["sinfo", "-h", "-o", "%P"], None)
+
+
+class JobQueue:
+    """The queue as last seen, refreshed by at most one squeue per `poll` seconds,
+    whichever attempt thread asks."""
+
+    def __init__(self, commands: SlurmCommands, poll: float):
+        self.commands = commands
+        self.poll = poll
+        self.lock = threading.Lock()
+        self.seen_at = 0.0
+        self.jobs: dict[str, JobState] = {}
+        self.error: str | None = None
+
+    def state(self, job_id: str) -> JobState | None:
+        """The job's state, or None if the controller no longer knows it."""
+        with self.lock:
+            if time.monotonic() - self.seen_at >= self.poll:
+                try:
+                    self.jobs, self.error = self.commands.queue(), None
+                except SlurmError as exc:  # the controller may be restarting: keep the last
+                    self.error = str(exc)
+                    log.warning("squeue: %s", exc)
+                self.seen_at = time.monotonic()
+            return self.jobs.get(job_id)
+
+    def forget_age(self) -> None:
+        """The next state() looks again (after a submit or a cancel)."""
+        with self.lock:
+            self.seen_at = 0.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits) -> list[str]:
+    """The job's resources: cpus, memory (the container's cap plus exec's own), time.
+    `--no-requeue`: a job whose node fails ends NODE_FAIL instead of Slurm starting it
+    again behind the engine's back; the engine's `retries` decide what runs again."""
+    args = [f"--job-name=wfobj-{spec.task}"[:100], f"--output={settings.job_output}",
+            "--no-requeue",
+            f"--cpus-per-task={max(1, math.ceil(spec.cpus or 1))}"]
+    cap = limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus).memory
+    if cap:
+        args.append(f"--mem={math.ceil(cap / (1 << 20)) + EXEC_OVERHEAD_MB}M")
+    if spec.timeout:
+        args.append(f"--time={math.ceil(spec.timeout / 60) + TIME_MARGIN_MIN}")
+    if settings.partition:
+        args.append(f"--partition={settings.partition}")
+    return args + list(settings.sbatch_args)
+
+
+def batch_script(settings: SlurmSettings, token: str, spec_oid: str, spec: TaskSpec) -> str:
+    """The job: `wfobj exec` with the token in its environment (never on a command line)."""
+    store = shlex.quote(settings.node_store).replace("%n", "'\"$SLURMD_NODENAME\"'")
+    wfobj = " ".join(shlex.quote(part) for part in settings.wfobj_command)
+    return "\n".join([
+        "#!/bin/sh",
+        f"# wfobj attempt {spec.attempt} of task {spec.task!r}, run {spec.run_id}",
+        f"WFOBJ_TOKEN={shlex.quote(token)}; export WFOBJ_TOKEN",
+        f'exec {wfobj} --store {store} exec --server {shlex.quote(settings.server_url)} '
+        f'--node "$SLURMD_NODENAME" {spec_oid}',
+        ""])
+
+
+class SlurmExecutor(Executor):
+    def __init__(self, settings: SlurmSettings, *, limits: ContainerLimits = DEFAULT_LIMITS,
+                 commands: SlurmCommands | None = None,
+                 clock: Callable[[], datetime] = utc_now):
+        self.settings = settings
+        self.limits = limits
+        self.commands = commands or SlurmCommands()
+        self.queue = JobQueue(self.commands, settings.poll)
+        self.clock = clock
+
+    def check(self) -> None:
+        if not self.settings.server_url:
+            raise ExecutorUnavailable("the slurm executor", "no server URL for the nodes "
+                                      "(--slurm-server-url)")
+        try:
+            self.commands.check()
+        except SlurmError as exc:
+            raise ExecutorUnavailable("Slurm", exc.reason) from None
+
+    def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
+        return SlurmAttempt(self, spec, store, cancel).execute()
+
+    def image_id(self, image: str) -> str | None:
+        """An image id (`sha256:…`) names itself; whether a node holds it is checked on
+        the node, which fails the attempt naming the id. A tag resolves only on the node
+        that runs it, after the cache lookup: None here (such attempts have no key)."""
+        return image if IMAGE_ID.fullmatch(image) else None
+
+    def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
+        """Cancel the jobs of `run_id` recorded in the store (their worker died) and end
+        their tokens; returns how many jobs."""
+        if store is None:
+            return 0
+        records = list(store.meta_scan(JOBS_NS, f"{run_id}/"))
+        job_ids = [json.loads(raw)["job_id"] for _, raw in records]
+        try:
+            self.commands.cancel(job_ids)
+        except SlurmError as exc:
+            log.warning("could not cancel jobs %s of run %s: %s", job_ids, run_id, exc)
+        AttemptTokens(store).end_run(run_id)
+        with store.batch() as b:
+            for key, _ in records:
+                b.meta_delete(JOBS_NS, key)
+        return len(job_ids)
+
+
+class SlurmAttempt:
+    """One attempt from submit to report (or to the job's end without one)."""
+
+    def __init__(self, ex: SlurmExecutor, spec: TaskSpec, store: ObjectStore,
+                 cancel: threading.Event):
+        self.ex, self.spec, self.store, self.cancel = ex, spec, store, cancel
+        self.tokens = AttemptTokens(store)
+        self.key = f"{spec.run_id}/{spec.task}/{spec.attempt}"
+        self.started_at = ex.clock()
+        self.job_id: str | None = None
+        self.node = ""
+
+    def execute(self) -> AttemptResult:
+        if self.cancel.is_set():
+            return self.unreported(AttemptStatus.KILLED, "cancelled before the job was submitted")
+        spec_oid = self.store.put_object(spec_object(self.spec, self.ex.limits).to_value())
+        ttl = (self.spec.timeout or TOKEN_TTL_S) + 60 * (TIME_MARGIN_MIN + 5)
+        token, grant = self.tokens.create(spec_oid, self.spec, ttl)
+        try:
+            try:
+                self.job_id = self.ex.commands.submit(
+                    batch_script(self.ex.settings, token, spec_oid, self.spec),
+                    sbatch_args(self.spec, self.ex.settings, self.ex.limits))
+            except SlurmError as exc:
+                return self.unreported(AttemptStatus.FAILED, str(exc))
+            self.store.meta_cas(JOBS_NS, self.key, None, json.dumps(
+                {"job_id": self.job_id, "spec": spec_oid, "token": grant.digest}).encode())
+            self.ex.queue.forget_age()
+            return self.follow(grant)
+        finally:
+            self.tokens.end(grant)
+            self.store.meta_cas(JOBS_NS, self.key, self.store.meta_get(JOBS_NS, self.key), None)
+
+    def follow(self, grant: AttemptGrant) -> AttemptResult:
+        ended_at: float | None = None
+        while True:
+            result = self.reported(grant)
+            if result is not None:
+                return result
+            if self.cancel.is_set():
+                return self.kill(grant)
+            job = self.ex.queue.state(self.job_id)
+            if job is not None and job.node and job.node != "(null)":
+                self.node = job.node
+            if job is None or job.ended:
+                # exec submits its report before it exits; give a COMPLETED job's report
+                # a moment to become visible, then call the job ended without one
+                ended_at = ended_at or time.monotonic()
+                if job is None or job.state != "COMPLETED" or \
+                        time.monotonic() - ended_at >= REPORT_WAIT_S:
+                    result = self.reported(grant)
+                    return result or self.unreported(AttemptStatus.FAILED, self.why_ended(job))
+            self.cancel.wait(min(self.ex.settings.poll, 1.0))
+
+    def why_ended(self, job: JobState | None) -> str:
+        if job is None:
+            return f"Slurm job {self.job_id} vanished from the queue without evidence"
+        where = f" on {job.node}" if job.node and job.node != "(null)" else ""
+        why = f" ({job.reason})" if job.reason and job.reason != "None" else ""
+        return f"Slurm job {self.job_id} ended {job.state}{where}{why} without evidence"
+
+    def kill(self, grant: AttemptGrant) -> AttemptResult:
+        """scancel, then wait for the job to leave the queue (or end); a report the node
+        still sent is kept (it has the logs up to the kill)."""
+        try:
+            self.ex.commands.cancel([self.job_id])
+        except SlurmError as exc:
+            log.warning("scancel %s: %s", self.job_id, exc)
+        self.ex.queue.forget_age()
+        deadline = time.monotonic() + KILL_WAIT_S
+        while time.monotonic() < deadline:
+            job = self.ex.queue.state(self.job_id)
+            if job is None or job.ended:
+                break
+            time.sleep(min(self.ex.settings.poll, 0.5))
+        result = self.reported(grant)
+        if result is not None:
+            result.state = AttemptStatus.KILLED
+            result.error = result.error or "killed"
+            return result
+        return self.unreported(AttemptStatus.KILLED, f"killed: Slurm job {self.job_id} cancelled")
+
+    def reported(self, grant: AttemptGrant) -> AttemptResult | None:
+        report = self.tokens.report_of(grant.spec)
+        if report is None:
+            return None
+        _, result = load_report(self.store, report)
+        node = result.host.get("name") or self.node
+        result.host = {**result.host, "name": node}
+        result.executor = {"kind": "slurm", "job_id": self.job_id, "node": node}
+        return result
+
+    def unreported(self, state: str, error: str) -> AttemptResult:
+        empty = store_empty(self.store)
+        result = AttemptResult(state=state, exit_code=None, stdout=empty, stderr=empty,
+                               started_at=self.started_at, ended_at=self.ex.clock(),
+                               error=error)
+        if self.job_id is not None:
+            result.host = {"name": self.node} if self.node else {}
+            result.executor = {"kind": "slurm", "job_id": self.job_id, "node": self.node or None}
+        return result

@@ -1,0 +1,3 @@
+"""Indexes: derived, rebuildable meta entries (counters, lineage, attempts) that
+answer questions without walking the graph.
+"""

@@ -1,0 +1,321 @@
+"""RO-Crate: a zip holding a Workflow Run Crate that follows the Provenance Run Crate
+profile, built with the `rocrate` library.
+
+The workflow is its normalized definition (`workflow/definition.json`); each task is a
+tool (SoftwareApplication) and a step (HowToStep); each task attempt is a CreateAction
+(instrument: the tool, containerImage: the image by id, object: inputs, result: outputs,
+agent: the user who triggered the run); a ControlAction per step groups its attempts; the
+run is the workflow's CreateAction, and an OrganizeAction by the engine ties them together.
+Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
+an `ni:` URI of their SHA-256) but their bytes are left out of the zip.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import tempfile
+import warnings
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import quote
+
+from rocrate.model.computerlanguage import ComputerLanguage
+from rocrate.model.contextentity import ContextEntity
+from rocrate.rocrate import ROCrate
+
+from wfobj.engine.clock import parse_time
+from wfobj.engine.definitions.params import param_type
+from wfobj.engine.states import TaskStatus
+from wfobj.objstore import ObjectStore
+
+from .run_export import Attempt, FileRef, RunExport, sha256_of_blob
+
+WFRUN_VERSION = "0.5"
+PROFILES = {
+    f"https://w3id.org/ro/wfrun/process/{WFRUN_VERSION}": "Process Run Crate",
+    f"https://w3id.org/ro/wfrun/workflow/{WFRUN_VERSION}": "Workflow Run Crate",
+    f"https://w3id.org/ro/wfrun/provenance/{WFRUN_VERSION}": "Provenance Run Crate",
+    "https://w3id.org/workflowhub/workflow-ro-crate/1.0": "Workflow RO-Crate",
+}
+# the RO-Crate version the Workflow Run Crate 0.5 profiles are written for
+CRATE_VERSION = "1.1"
+WFRUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
+# terms no published context defines yet, in wfobj's own namespace
+WFOBJ_TERMS = {"exitCode": "urn:wfobj:ns#exitCode"}
+DOCKER_IMAGE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
+STATUS = {TaskStatus.SUCCESS: "CompletedActionStatus", TaskStatus.FAILED: "FailedActionStatus",
+          TaskStatus.KILLED: "FailedActionStatus", TaskStatus.RUNNING: "ActiveActionStatus",
+          TaskStatus.PENDING: "PotentialActionStatus"}
+DEFINITION_PATH = "workflow/definition.json"
+FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
+PARAM_TYPES = {"file": "File", "int": "Integer", "float": "Float", "bool": "Boolean",
+               "string": "Text"}
+WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"]
+
+
+def export_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> bytes:
+    """The crate as zip bytes; file contents streamed from the store (verified reads)."""
+    with tempfile.TemporaryDirectory(prefix="wfobj-crate-") as tmp:
+        crate = CrateBuilder(store, run, Path(tmp), files).build()
+        with warnings.catch_warnings():
+            # without files the library warns once per file it lists but does not hold
+            warnings.filterwarnings("ignore", "No source for", UserWarning)
+            return b"".join(crate.stream_zip())
+
+
+class CrateBuilder:
+    """Adds the entities of one run to a new crate."""
+
+    def __init__(self, store: ObjectStore, run: RunExport, tmp: Path, files: bool) -> None:
+        self.store, self.run, self.tmp, self.with_files = store, run, tmp, files
+        self.crate = ROCrate(version=CRATE_VERSION)
+        # an empty folder as the crate's source: the zip writer adds whatever lies there
+        self.crate.source = tmp / "crate"
+        self.crate.source.mkdir()
+
+    def build(self) -> ROCrate:
+        crate, run = self.crate, self.run
+        crate.metadata.extra_contexts.append(WFRUN_CONTEXT)
+        crate.metadata.extra_terms.update(WFOBJ_TERMS)
+        crate.license = self.entity(
+            "#license-not-declared", "CreativeWork", name="No licence declared",
+            description="wfobj does not know the licence of this run's workflow and files; "
+                        "set one before publishing the crate")
+        crate.name = f"wfobj run {run.run_id} of {run.workflow}"
+        crate.description = (f"Provenance of run {run.run_id} of workflow {run.workflow} "
+                             f"(definition {run.definition_hash}), state {run.state}")
+        crate.datePublished = crate_time(run.ended_at or run.created_at)
+        crate.root_dataset["conformsTo"] = [self.add_profile(uri, name)
+                                            for uri, name in PROFILES.items()]
+        self.person = self.entity("#user-" + quote(run.triggered_by, safe=":"), "Person",
+                                  name=run.triggered_by)
+        crate.root_dataset["author"] = self.person
+        self.engine = self.entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
+                                  softwareVersion=run.engine_version)
+        self.files = {oid: self.add_file(f) for oid, f in run.files().items()}
+        self.workflow = self.add_workflow()
+        self.link_examples()
+        controls = [self.add_control(name) for name in run.task_order
+                    if any(a.task == name for a in run.attempts)]
+        run_action = self.add_run_action()
+        crate.root_dataset["mentions"] = [run_action] + crate.get_by_type("CreateAction")[:-1]
+        self.entity(f"#organize-{run.run_id}", "OrganizeAction",
+                    name=f"wfobj ran {run.run_id}", instrument=self.engine,
+                    description=f"the wfobj engine ran run {run.run_id}: {run.state}",
+                    agent=self.person, object=controls, result=run_action,
+                    actionStatus=status(run.state),
+                    **times(run.started_at or run.created_at, run.ended_at))
+        return crate
+
+    def entity(self, entity_id: str, kind: str | list[str], **props) -> ContextEntity:
+        """A contextual entity; None and [] values are left out, a one-item list is
+        written as its item (RO-Crate's JSON-LD recommendation)."""
+        props = {k: one_or_many(v) for k, v in props.items() if one_or_many(v) is not None}
+        return self.crate.add(ContextEntity(self.crate, entity_id,
+                                            properties={"@type": kind, **props}))
+
+    def add_profile(self, uri: str, name: str) -> ContextEntity:
+        return self.entity(uri, "CreativeWork", name=name,
+                           version=uri.rsplit("/", 1)[-1])
+
+    def add_file(self, f: FileRef):
+        """In the zip as `files/<blake3>`; without files, named by its content (an RFC
+        6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants a file not in the payload to
+        have an absolute URI."""
+        sha256 = sha256_of_blob(self.store, f.hash)
+        props = {"name": f.path, "contentSize": str(f.size), "identifier": f"blake3:{f.hash}",
+                 "sha256": sha256,
+                 "encodingFormat": mimetypes.guess_type(f.path)[0] or "application/octet-stream"}
+        if not self.with_files:
+            return self.crate.add_file(ni_uri(sha256), properties=props)
+        return self.crate.add_file(self.blob_file(f.hash), dest_path=f"files/{f.hash}",
+                                   properties=props)
+
+    def blob_file(self, oid: str) -> Path:
+        path = self.tmp / oid
+        with path.open("wb") as fh:
+            for piece in self.store.iter_blob(oid):
+                fh.write(piece)
+        return path
+
+    def add_workflow(self):
+        run = self.run
+        lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
+            "name": "wfobj workflow definition", "alternateName": "wfobj"}))
+        text = json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
+        workflow = self.crate.add_workflow(
+            BytesIO(text), dest_path=DEFINITION_PATH, main=True, lang=lang,
+            properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
+                        "identifier": run.definition_hash, "version": run.definition_hash,
+                        "encodingFormat": "application/json",
+                        "description": run.definition.description or None})
+        params = run.definition.params
+        self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec.type,
+                                                defaultValue=text_of(spec.default))
+                              for name, spec in sorted(params.items())}
+        self.tools = {name: self.add_tool(name) for name in run.task_order}
+        self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
+                                        position=str(i), workExample=self.tools[name])
+                      for i, name in enumerate(run.task_order)}
+        slots = {"hasPart": list(self.tools.values()), "step": list(self.steps.values()),
+                 "input": list(self.param_formals.values()),
+                 "output": [out for tool in self.tools.values()
+                            for out in as_list(tool.get("output"))]}
+        for key, values in slots.items():
+            if values:
+                workflow[key] = one_or_many(values)
+        return workflow
+
+    def formal(self, entity_id: str, name: str, kind: str, **props) -> ContextEntity:
+        """A FormalParameter (Bioschemas): a declared input or output slot."""
+        return self.entity(entity_id, "FormalParameter", name=name,
+                           additionalType=PARAM_TYPES.get(kind, "Text"),
+                           conformsTo={"@id": FORMAL_PARAMETER_PROFILE}, **props)
+
+    def add_tool(self, task: str) -> ContextEntity:
+        """The task as a tool, with its declared inputs and output files as parameters."""
+        spec = self.run.definition.tasks[task]
+        inputs = [self.formal(formal_id(task, "in", name), name, "file")
+                  for name in sorted(spec.inputs)]
+        outputs = [self.formal(formal_id(task, "out", path), path, "file")
+                   for path in spec.outputs.files]
+        return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
+                           input=inputs or None, output=outputs or None)
+
+    def link_examples(self) -> None:
+        """Each file names the parameters it filled (`exampleOfWork`): a workflow
+        parameter, a task's input, a task's declared output."""
+        slots: dict[str, dict[str, ContextEntity]] = {}
+        for f in self.run.param_files:
+            slots.setdefault(f.hash, {})[f"p/{f.path}"] = self.param_formals[f.path]
+        for a in self.run.attempts:
+            for f in a.inputs:
+                found = self.crate.dereference(formal_id(a.task, "in", f.path.rsplit("/", 1)[-1]))
+                if found is not None:
+                    slots.setdefault(f.hash, {})[found.id] = found
+            for f in a.outputs:
+                found = self.crate.dereference(formal_id(a.task, "out", f.path))
+                if found is not None:
+                    slots.setdefault(f.hash, {})[found.id] = found
+        for oid, found in slots.items():
+            self.files[oid]["exampleOfWork"] = one_or_many(list(found.values()))
+
+    def add_control(self, task: str) -> ContextEntity:
+        attempts = [a for a in self.run.attempts if a.task == task]
+        return self.entity(f"#control-{task}", "ControlAction", name=f"orchestrate {task}",
+                           description=f"the engine ran task {task}: {len(attempts)} "
+                                       f"attempt(s), the last {attempts[-1].state}",
+                           instrument=self.steps[task],
+                           object=[self.add_attempt(a) for a in attempts],
+                           actionStatus=status(attempts[-1].state),
+                           **times(attempts[0].started_at, attempts[-1].ended_at))
+
+    def add_attempt(self, a: Attempt) -> ContextEntity:
+        registry, name, tag = split_image(a.image)
+        image = self.entity(f"#image-{a.image_facts_hash}", "ContainerImage",
+                            additionalType={"@id": DOCKER_IMAGE}, name=name, tag=tag,
+                            registry=registry, alternateName=a.image, identifier=a.image_id,
+                            sha256=(a.image_id or "").removeprefix("sha256:") or None)
+        reused = self.reused(a.cached_from) if a.cached_from else None
+        return self.entity(
+            f"#attempt-{a.evidence_hash}", "CreateAction",
+            name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
+            instrument=self.tools[a.task], containerImage=image, agent=self.person,
+            object=[self.files[f.hash] for f in a.inputs],
+            result=[self.files[f.hash] for f in a.outputs],
+            actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
+            isBasedOn=reused, description=attempt_description(a),
+            **times(a.started_at, a.ended_at))
+
+    def reused(self, evidence_hash: str) -> ContextEntity:
+        """The attempt a cache hit reused: this crate's action for it if it is in this
+        run, else an entity naming its evidence hash."""
+        found = self.crate.dereference(f"#attempt-{evidence_hash}")
+        if found is not None:
+            return found
+        return self.entity(f"#evidence-{evidence_hash}", "CreativeWork",
+                           name=f"task evidence {evidence_hash}", identifier=evidence_hash,
+                           description="the attempt whose outputs a cache hit reused")
+
+    def add_run_action(self) -> ContextEntity:
+        run = self.run
+        params = [self.entity(f"#param-{name}", "PropertyValue", name=name,
+                              value=text_of(value), exampleOfWork=self.param_formals.get(name))
+                  for name, value in sorted(run.parameters.items())
+                  if param_type(run.definition.params, name) != "file"]
+        param_files = [self.files[f.hash] for f in run.param_files]
+        return self.entity(
+            f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",
+            identifier=run.run_id, instrument=self.workflow, agent=self.person,
+            object=param_files + params,
+            result=[self.files[f.hash] for _, f in run.outputs()],
+            actionStatus=status(run.state),
+            description=f"run {run.run_id} of workflow {run.workflow}: {run.state}",
+            **times(run.started_at or run.created_at, run.ended_at))
+
+
+def status(state: str) -> str:
+    """As the profile's examples write it: the schema.org status IRI as text."""
+    return "http://schema.org/" + STATUS.get(state, "FailedActionStatus")
+
+
+def attempt_description(a: Attempt) -> str:
+    text = f"attempt {a.number} of task {a.task}: {a.state}, exit code {a.exit_code}"
+    if a.cached_from:
+        text += f"; cache hit: reused the outputs of attempt {a.cached_from}"
+    return text
+
+
+def split_image(reference: str) -> tuple[str, str, str | None]:
+    """(registry, repository, tag) of a Docker image reference; Docker Hub when the
+    first part names no registry host."""
+    rest, _, digest = reference.partition("@")
+    first, sep, remainder = rest.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, rest = first, remainder
+    else:
+        registry = "docker.io"
+    name, _, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    return registry, name, tag or (digest or None)
+
+
+def ni_uri(sha256_hex: str) -> str:
+    """RFC 6920 Named Information URI of a SHA-256 digest."""
+    digest = base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).rstrip(b"=").decode()
+    return f"ni:///sha-256;{digest}"
+
+
+def one_or_many(value):
+    """[] -> None, [x] -> x, anything else as it is."""
+    if isinstance(value, list):
+        return None if not value else value[0] if len(value) == 1 else value
+    return value
+
+
+def formal_id(task: str, side: str, name: str) -> str:
+    return f"#formal-{task}-{side}-{quote(name, safe='/')}"
+
+
+def text_of(value) -> str | None:
+    """A parameter value as text (JSON for numbers and booleans); None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def times(start: str | None, end: str | None) -> dict:
+    return {"startTime": crate_time(start), "endTime": crate_time(end)}
+
+
+def crate_time(text: str | None) -> str | None:
+    """An engine time (microseconds, `Z`) as the profile writes times: milliseconds and
+    a `+00:00` offset. The exact times stay in the evidence the action names."""
+    if text is None:
+        return None
+    return parse_time(text).isoformat(timespec="milliseconds")

@@ -1,0 +1,171 @@
+"""The server's ed25519 signing key: one PEM file in the store folder, mode 0600.
+
+Created on first start (`wfobj serve`, or the first local signed export), never written as
+an object, so neither sync nor any API read can carry it off; only its public half is served
+(`GET /api/keys`). Envelopes are DSSE (PAE over the payload type and bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from wfobj.engine.errors import BadSignature, SigningKeyError
+
+KEY_FILE = "signing-key.pem"
+ALGORITHM = "ed25519"
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A verifying key as `GET /api/keys` lists it."""
+
+    keyid: str
+    public_pem: str
+
+    def to_json(self) -> dict:
+        return {"keyid": self.keyid, "algorithm": ALGORITHM, "public_key_pem": self.public_pem}
+
+    def crypto_key(self) -> Ed25519PublicKey:
+        return load_public(self.public_pem)
+
+    @classmethod
+    def from_pem(cls, pem: str) -> PublicKey:
+        """A key given as PEM text (checked: an ed25519 public key)."""
+        text = public_pem_of(load_public(pem))
+        return cls(keyid_of(text), text)
+
+
+def load_public(pem: str) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError as exc:
+        raise SigningKeyError("public key", f"not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError("public key", "not an ed25519 key")
+    return key
+
+
+@dataclass(frozen=True)
+class ServerKey:
+    """The private key and its public half."""
+
+    private: Ed25519PrivateKey
+    public: PublicKey
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private.sign(data)
+
+
+def public_pem_of(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def keyid_of(public_pem: str) -> str:
+    """SHA-256 of the key's DER SubjectPublicKeyInfo: stable, and the same for every copy."""
+    der = load_public(public_pem).public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def server_key(private: Ed25519PrivateKey) -> ServerKey:
+    pem = public_pem_of(private.public_key())
+    return ServerKey(private, PublicKey(keyid_of(pem), pem))
+
+
+class KeyFile:
+    """The key of one store folder, loaded (or created) on first use, then kept."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / KEY_FILE
+        self._key: ServerKey | None = None
+        self._lock = threading.Lock()
+
+    def key(self) -> ServerKey:
+        with self._lock:
+            if self._key is None:
+                self._key = load_or_create(self.path)
+            return self._key
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
+def load_or_create(path: Path) -> ServerKey:
+    """Read the key at `path`, or make one there (0600, created exclusively, so two
+    processes starting at once agree on one key)."""
+    if not path.exists():
+        try:
+            create_key(path)
+        except FileExistsError:
+            pass
+    return load_key(path)
+
+
+def create_key(path: Path) -> None:
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    try:
+        os.link(tmp, path)  # fails if another process made the key first
+    finally:
+        tmp.unlink()
+
+
+def load_key(path: Path) -> ServerKey:
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(str(path), f"cannot read the signing key ({exc})") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise SigningKeyError(str(path), "not an ed25519 private key")
+    return server_key(private)
+
+
+# DSSE ---------------------------------------------------------------------------------
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what is signed."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def sign_envelope(key: ServerKey, payload_type: str, payload: bytes) -> dict:
+    sig = key.sign(pae(payload_type, payload))
+    return {"payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
+            "signatures": [{"keyid": key.public.keyid, "sig": base64.b64encode(sig).decode()}]}
+
+
+def verify_envelope(envelope: dict, keys: list[PublicKey]) -> tuple[bytes, str]:
+    """The payload of `envelope` and the keyid that signed it, if one signature verifies
+    with one of `keys`; else BadSignature."""
+    try:
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        payload_type = envelope["payloadType"]
+        signatures = [(s.get("keyid"), base64.b64decode(s["sig"], validate=True))
+                      for s in envelope["signatures"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadSignature(f"not a DSSE envelope ({type(exc).__name__}: {exc})") from None
+    message = pae(payload_type, payload)
+    for key in keys:
+        for keyid, sig in signatures:
+            if keyid not in (None, "", key.keyid):
+                continue
+            try:
+                key.crypto_key().verify(sig, message)
+            except InvalidSignature:
+                continue
+            return payload, key.keyid
+    raise BadSignature(f"no signature verifies with key(s) {', '.join(k.keyid for k in keys)}")

@@ -1,0 +1,260 @@
+"""Live logs: a running attempt's stdout and stderr, readable while they are written.
+
+The Docker executor follows the container's output into two spool files and stores them
+as blobs when the attempt ends (engine/docker_executor.py). For an LMDB store the spool
+files live where any process on the store can find them:
+
+    <store>/live-logs/<run_id>/<task>.<attempt>.stdout   (and .stderr; folders 0700)
+
+so the API, in other processes, can send what a running attempt has written so far
+(`follow`). Once the attempt is recorded, the rest comes from its stored, verified blobs
+and the spool files are gone. Nothing is held in memory but one read of READ_BYTES.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfobj.engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
+from wfobj.engine.model import TaskEvidence, read
+from wfobj.engine.runs.state import RunState
+from wfobj.engine.states import TaskStatus
+from wfobj.objstore import LmdbObjectStore, ObjectStore
+
+STREAMS = ("stdout", "stderr")
+LIVE_DIR = "live-logs"
+READ_BYTES = 64 << 10
+FOLLOW_WAIT_S = 30.0  # the longest one follow request waits; the client asks again after
+POLL_S = 0.2
+_SAFE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
+
+
+def live_root(store: ObjectStore) -> Path | None:
+    """Where the live logs of `store` go; None for a store without a folder (memory)."""
+    if isinstance(store, LmdbObjectStore):
+        return store.path / LIVE_DIR
+    return None
+
+
+def _run_dir(root: Path, run_id: str) -> Path | None:
+    return root / run_id if _SAFE_RE.match(run_id) and ".." not in run_id else None
+
+
+def live_paths(store: ObjectStore, run_id: str, task: str,
+               attempt: int) -> dict[str, Path] | None:
+    """{"stdout": path, "stderr": path} of one attempt, or None when it has none."""
+    root = live_root(store)
+    folder = None if root is None else _run_dir(root, run_id)
+    if folder is None or not _SAFE_RE.match(task):
+        return None
+    return {name: folder / f"{task}.{attempt}.{name}" for name in STREAMS}
+
+
+def open_spools(paths: dict[str, Path]) -> None:
+    """Create the run's folder (0700) and two empty spool files."""
+    paths["stdout"].parent.parent.mkdir(mode=0o700, exist_ok=True)
+    paths["stdout"].parent.mkdir(mode=0o700, exist_ok=True)
+    for path in paths.values():
+        path.open("wb").close()
+
+
+def remove_spools(paths: dict[str, str | Path]) -> None:
+    """Delete an attempt's spool files, and the run's folder once it is empty."""
+    for path in paths.values():
+        Path(path).unlink(missing_ok=True)
+    try:
+        Path(paths["stdout"]).parent.rmdir()
+    except OSError:
+        pass  # other attempts of the run still write there
+
+
+def remove_run_logs(store: ObjectStore, run_id: str) -> None:
+    """Delete whatever live logs a dead worker left for `run_id`."""
+    root = live_root(store)
+    folder = None if root is None else _run_dir(root, run_id)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def utf8_complete(data: bytes) -> int:
+    """How many bytes of `data` end on a whole UTF-8 character (a cut one waits)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # a lead byte: is its sequence complete?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= need else len(data) - back
+    return len(data)
+
+
+@dataclass
+class LogPosition:
+    """What a follower has sent of one attempt: the attempt and a byte offset per stream."""
+
+    attempt: int | None = None
+    stdout: int = 0
+    stderr: int = 0
+
+    def offset(self, stream: str) -> int:
+        return getattr(self, stream)
+
+    def advance(self, stream: str, size: int) -> None:
+        setattr(self, stream, getattr(self, stream) + size)
+
+
+class LogFollower:
+    """Yields {"type": "output", …} pieces of one attempt's streams, then one
+    {"type": "end", …} record: `ended` true when the attempt (or, for a task never
+    started, the run) has ended, false when `wait` seconds passed first or `follow` is
+    off; the client then asks again from the offsets it names."""
+
+    def __init__(self, store: ObjectStore, run_id: str, task: str, position: LogPosition, *,
+                 follow: bool = True, wait: float = FOLLOW_WAIT_S, poll: float = POLL_S,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.run_id, self.task, self.pos = store, run_id, task, position
+        self.follow, self.wait, self.poll = follow, wait, poll
+        self.sleep, self.monotonic = sleep, monotonic
+        self.run = self.load()
+        self.check_attempt()
+
+    def load(self) -> RunState:
+        run = RunState.load(self.store, self.run_id, plan=False)
+        if self.task not in run.tasks:
+            raise UnknownTask(self.run_id, self.task)
+        return run
+
+    def check_attempt(self) -> None:
+        entry = self.run.tasks[self.task]
+        n = self.pos.attempt
+        live = len(entry.attempts) + 1 if entry.state == TaskStatus.RUNNING else None
+        if n is not None and not (1 <= n <= len(entry.attempts) or n == live):
+            raise UnknownAttempt(self.run_id, self.task, n)
+
+    def current(self) -> int:
+        """The attempt followed: the one asked for, else the running one, else the last."""
+        if self.pos.attempt is None:
+            entry = self.run.tasks[self.task]
+            running = entry.state == TaskStatus.RUNNING
+            latest = len(entry.attempts) + (1 if running else 0)
+            if latest == 0:
+                return 0
+            self.pos.attempt = latest
+        return self.pos.attempt
+
+    def __iter__(self) -> Iterator[dict]:
+        deadline = self.monotonic() + self.wait
+        while True:
+            n = self.current()
+            entry = self.run.tasks[self.task]
+            if n and n <= len(entry.attempts):
+                yield from self.stored(entry.attempts[n - 1])
+                return
+            if n == 0 and self.run.terminal:
+                yield self.end(True, entry.state)
+                return
+            if n and (entry.state != TaskStatus.RUNNING or self.run.terminal):
+                # it ended without evidence (its worker died and the run was recovered):
+                # what its spool still holds is all there is
+                yield from self.live(n)
+                yield self.end(True, entry.state)
+                return
+            sent = (yield from self.live(n)) if n else 0
+            if not self.follow or (not sent and self.monotonic() >= deadline):
+                yield self.end(False, entry.state)
+                return
+            if not sent:
+                self.sleep(self.poll)
+            self.run = self.load()
+
+    def live(self, attempt: int) -> Iterator[dict]:
+        """What the spool files hold past the offsets; returns how many bytes were sent."""
+        paths = live_paths(self.store, self.run_id, self.task, attempt)
+        sent = 0
+        for stream in STREAMS if paths else ():
+            data = read_from(paths[stream], self.pos.offset(stream))
+            size = utf8_complete(data)
+            if size:
+                yield self.output(stream, data[:size])
+                sent += size
+        return sent
+
+    def stored(self, evidence_oid: str) -> Iterator[dict]:
+        """The rest of an ended attempt's streams, from its verified blobs; then the end."""
+        ev = read(self.store, evidence_oid, TaskEvidence)
+        streams = {"stdout": ev.stdout, "stderr": ev.stderr}
+        for stream in STREAMS:
+            skip = self.pos.offset(stream)
+            for piece in self.store.iter_blob(streams[stream]["blob"].oid):
+                if skip >= len(piece):
+                    skip -= len(piece)
+                    continue
+                piece, skip = piece[skip:], 0
+                for start in range(0, len(piece), READ_BYTES):
+                    yield self.output(stream, piece[start:start + READ_BYTES])
+        yield self.end(True, ev.state)
+
+    def output(self, stream: str, data: bytes) -> dict:
+        item = {"type": "output", "stream": stream, "offset": self.pos.offset(stream),
+                "text": data.decode("utf-8", errors="replace")}
+        self.pos.advance(stream, len(data))
+        return item
+
+    def end(self, ended: bool, state: str) -> dict:
+        return {"type": "end", "task": self.task, "attempt": self.pos.attempt or 0,
+                "ended": ended, "state": state, "stdout_offset": self.pos.stdout,
+                "stderr_offset": self.pos.stderr}
+
+
+def read_from(path: Path, offset: int) -> bytes:
+    """Up to READ_BYTES of `path` from `offset`; nothing when it is not there (yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(READ_BYTES)
+    except FileNotFoundError:
+        return b""
+
+
+def tail_text(store: ObjectStore, run_id: str, task: str, attempt: int,
+              limit: int = READ_BYTES) -> dict[str, str] | None:
+    """The last `limit` bytes of each live stream of a running attempt, as text; None
+    when the attempt has no live logs here (the web UI's view of a running attempt)."""
+    paths = live_paths(store, run_id, task, attempt)
+    if paths is None or not paths["stdout"].exists():
+        return None
+    out = {}
+    for stream, path in paths.items():
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        data = read_from(path, max(0, size - limit))
+        out[stream] = data[:utf8_complete(data)].decode("utf-8", errors="replace")
+    return out
+
+
+def follow_to_end(follow_logs: Callable[..., Iterator[dict]], run_id: str,
+                  task: str) -> Iterator[dict]:
+    """Every record of `follow_logs` (a service's, local or remote) for one attempt,
+    asking again from the offsets of each `end` record that is not `ended`, until one
+    is; the records are passed on as they come, the `end` records included."""
+    attempt, offsets = None, {"stdout_offset": 0, "stderr_offset": 0}
+    while True:
+        end = None
+        for item in follow_logs(run_id, task, attempt=attempt, follow=True, **offsets):
+            if item["type"] == "end":
+                end = item
+            yield item
+        if end is None:
+            raise LogStreamCut(run_id, task)
+        if end["ended"]:
+            return
+        attempt = end["attempt"] or None
+        offsets = {"stdout_offset": end["stdout_offset"], "stderr_offset": end["stderr_offset"]}

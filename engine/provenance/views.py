@@ -1,0 +1,142 @@
+"""Read-side views of a run in the shapes of docs/api.md: run, tasks, files, lineage, audit."""
+
+from __future__ import annotations
+
+from wfobj.engine.definitions.format import references
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.definitions.params import render_parameters
+from wfobj.engine.errors import UnknownAttempt, UnknownTask
+from wfobj.engine.model import AuditEvent, ParamInput, TaskEvidence, read
+from wfobj.engine.runs.evidence import load_evidence
+from wfobj.engine.runs.state import RunState
+from wfobj.objstore import ObjectStore
+
+
+def run_view(run: RunState) -> dict:
+    rec = run.record
+    return {
+        "run_id": run.run_id, "workflow": rec.workflow,
+        "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
+        "triggered_by": rec.triggered_by, "created_at": rec.created_at,
+        "started_at": run.started_at, "ended_at": run.ended_at,
+        "parameters": render_parameters(run.definition.params, rec.parameters),
+        "state": run.state, "manifest_hash": run.manifest_oid,
+        "tasks": {name: run.tasks[name].state for name in run.order},
+        "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
+        "reproduces": rec.reproduces,
+    }
+
+
+def tasks_view(store: ObjectStore, run: RunState) -> list[dict]:
+    """The last attempt's evidence of every task in topological order; tasks never
+    attempted appear with their state, attempt 0 and no evidence."""
+    out = []
+    for name in run.order:
+        entry = run.tasks[name]
+        if entry.attempts:
+            out.append(load_evidence(store, entry.attempts[-1]))
+        else:
+            out.append({"task": name, "state": entry.state, "attempt": 0, "evidence_hash": None})
+    return out
+
+
+def task_view(store: ObjectStore, run: RunState, task: str) -> dict:
+    entry = run.tasks.get(task)
+    if entry is None:
+        raise UnknownTask(run.run_id, task)
+    if entry.attempts:
+        view = load_evidence(store, entry.attempts[-1])
+    else:
+        view = {"task": task, "state": entry.state, "attempt": 0, "evidence_hash": None}
+    view["attempts"] = list(entry.attempts)
+    return view
+
+
+def attempt_view(store: ObjectStore, run: RunState, task: str, attempt: int) -> dict:
+    """Evidence of one attempt (1-based) of `task`, with the task's `attempts` hashes."""
+    entry = run.tasks.get(task)
+    if entry is None:
+        raise UnknownTask(run.run_id, task)
+    if not 1 <= attempt <= len(entry.attempts):
+        raise UnknownAttempt(run.run_id, task, attempt)
+    view = load_evidence(store, entry.attempts[attempt - 1])
+    view["attempts"] = list(entry.attempts)
+    return view
+
+
+def last_evidence(store: ObjectStore, run: RunState) -> dict[str, TaskEvidence]:
+    return {name: read(store, run.tasks[name].attempts[-1], TaskEvidence)
+            for name in run.order if run.tasks[name].attempts}
+
+
+def files_view(store: ObjectStore, run: RunState) -> list[dict]:
+    """Every file the run produced: the outputs of each task's last attempt."""
+    return [{"task": name, "path": out["path"], "hash": out["blob"].oid, "size": out["size"]}
+            for name, ev in last_evidence(store, run).items() for out in ev.outputs]
+
+
+def lineage_view(store: ObjectStore, run: RunState) -> dict:
+    """Params, tasks and files as nodes; `input` edges into tasks, `output` edges out."""
+    params = run.definition.params
+    values = render_parameters(params, run.record.parameters)
+    nodes = [{"id": f"param:{n}", "kind": "param", "name": n, "type": params[n].type,
+              "value": values[n]} for n in params]
+    nodes += [{"id": f"task:{n}", "kind": "task", "name": n, "state": run.tasks[n].state}
+              for n in run.order]
+    edges: list[dict] = []
+    files: dict[str, dict] = {}
+
+    def file_node(oid: str, size: int) -> str:
+        files.setdefault(oid, {"id": f"file:{oid}", "kind": "file", "hash": oid, "size": size})
+        return f"file:{oid}"
+
+    evidence = last_evidence(store, run)
+    graph = TaskGraph.of(run.definition.tasks)
+    for name in run.order:
+        task = run.definition.tasks[name]
+        used = {parts[1] for _, parts in references(task) if parts[0] == "params"}
+        used |= {spec.param for spec in task.inputs.values() if isinstance(spec, ParamInput)}
+        edges += [{"from": f"param:{p}", "to": f"task:{name}", "kind": "input"} for p in sorted(used)]
+        ev = evidence.get(name)
+        if ev is None:
+            for dep in graph.upstream(name):
+                edges.append({"from": f"task:{dep}", "to": f"task:{name}", "kind": "input"})
+            continue
+        for inp in ev.inputs:
+            edges.append({"from": file_node(inp["blob"].oid, inp["size"]), "to": f"task:{name}",
+                          "kind": "input"})
+        for out in ev.outputs:
+            edges.append({"from": f"task:{name}", "to": file_node(out["blob"].oid, out["size"]),
+                          "kind": "output", "path": out["path"]})
+    return {"nodes": nodes + list(files.values()), "edges": edges}
+
+
+def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
+    """The audit chain oldest first; `prev` is the previous entry's `hash`."""
+    entries = []
+    oid = run.audit_head
+    while oid:
+        ev = read(store, oid, AuditEvent)
+        prev = ev.prev.oid if ev.prev else None
+        entries.append({"seq": ev.seq, "at": ev.at, "actor": ev.actor, "event": ev.event,
+                        "from": ev.from_, "to": ev.to, "task": ev.task, "reason": ev.reason,
+                        "hash": oid, "prev": prev})
+        oid = prev
+    entries.reverse()
+    return entries
+
+
+def logs_view(store: ObjectStore, run: RunState, task: str) -> dict:
+    """Full stdout and stderr of a task's last attempt."""
+    entry = run.tasks.get(task)
+    if entry is None:
+        raise UnknownTask(run.run_id, task)
+    if not entry.attempts:
+        return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
+    ev = read(store, entry.attempts[-1], TaskEvidence)
+
+    def text(stream: dict) -> str:
+        return b"".join(store.iter_blob(stream["blob"].oid)).decode("utf-8", errors="replace")
+
+    return {"task": task, "attempt": ev.attempt, "stdout": text(ev.stdout),
+            "stderr": text(ev.stderr)}

@@ -1,0 +1,176 @@
+"""Creating runs and ending them from outside the scheduler (kill while pending, recovery).
+
+Trigger writes, in one transaction: the run record, the first manifest (every task
+pending), the first audit event, `runs/<run_id>`, the list index entry and the queue entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+from wfobj.engine.clock import Clock, format_time
+from wfobj.engine.errors import InvalidStoredObject, RunAlreadyTerminal
+from wfobj.engine.indexes import lineage
+from wfobj.engine.model import Definition, RunRecord
+from wfobj.engine.states import TASK_TERMINAL, RunStatus, TaskStatus
+from wfobj.objstore import ConflictError, ObjectStore
+
+from .evidence import obj
+from .state import INDEX_NS, QUEUE_NS, STATE_NS, RunState, index_entry, put_index, state_key
+
+KILL_NS = "kill"
+
+
+_last_uuid7 = [0, 0]  # (ms, sub-ms) of the newest id made by this process
+_uuid7_lock = threading.Lock()
+
+
+def uuid7(now_us: int | None = None) -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix ms, 12 bits of sub-millisecond time (method 3,
+    kept strictly increasing within the process), random rest. Id order is time order."""
+    us = int(time.time() * 1_000_000) if now_us is None else now_us
+    ms, sub = divmod(us, 1000)
+    sub = sub * 4  # 0..3996 of 4096
+    with _uuid7_lock:
+        if (ms, sub) <= tuple(_last_uuid7):
+            ms, sub = _last_uuid7[0], _last_uuid7[1] + 1
+            if sub > 0xFFF:
+                ms, sub = ms + 1, 0
+        _last_uuid7[:] = [ms, sub]
+    rand = int.from_bytes(secrets.token_bytes(8), "big") & (2**62 - 1)
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | sub << 64 | 0b10 << 62 | rand
+    return str(uuid.UUID(int=value))
+
+
+def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: Definition,
+               parameters: dict, user: str, engine_version: str,
+               origin: dict | None = None) -> RunState:
+    """Record a new pending run and queue it; returns its state. `origin` adds the
+    record's cache fields (`cache`, `resumes`, `reproduces`, `image_pins`)."""
+    now = clock.now()
+    at = format_time(now)
+    run_id = uuid7(int(now.timestamp() * 1_000_000))
+    record = RunRecord(run_id=run_id, workflow=definition.name,
+                       definition=obj(definition_oid), engine_version=engine_version,
+                       triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
+    run = RunState.new(run_id, record, definition)
+    with run.change(store, at) as b:
+        run.record_oid = b.put_object(record.to_value())
+        run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
+                  reason=f"triggered with definition {definition_oid}")
+        b.meta_put(QUEUE_NS, run_id, b"1")
+        lineage.index_parameters(b, run_id, definition.params, parameters)
+    return run
+
+
+def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> RunState | None:
+    """Kill a run no worker has claimed yet, at once. None if a worker holds it."""
+    run = RunState.load(store, run_id)
+    if run.terminal:
+        raise RunAlreadyTerminal(run_id, run.state)
+    if store.meta_get(QUEUE_NS, run_id) is None:
+        return None
+    at = clock.stamp()
+    try:
+        with run.change(store, at) as b:
+            b.meta_cas(QUEUE_NS, run_id, b"1", None)
+            end_run(run, b, at=at, actor=user, state=RunStatus.KILLED,
+                    reason=f"killed by {user} before it started")
+    except ConflictError:
+        return None  # claimed (or changed) meanwhile: the worker handles the kill
+    return run
+
+
+def request_kill(store: ObjectStore, clock: Clock, run_id: str, user: str) -> None:
+    """Ask the worker running `run_id` to stop it (it polls this every step)."""
+    value = json.dumps({"user": user, "at": clock.stamp()}).encode()
+    store.meta_cas(KILL_NS, run_id, None, value)
+
+
+def kill_request(store: ObjectStore, run_id: str) -> dict | None:
+    raw = store.meta_get(KILL_NS, run_id)
+    return None if raw is None else json.loads(raw)
+
+
+def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
+            running_to: TaskStatus = TaskStatus.FAILED) -> None:
+    """Finish every open task (running → `running_to`, pending → skipped) and the run,
+    in the caller's `run.change()` batch `b`."""
+    for name in run.order:
+        entry = run.tasks[name]
+        if entry.state in TASK_TERMINAL:
+            continue
+        new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
+        run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
+                  task=name, reason=reason)
+        run.set_task(name, new)
+    run.audit(b, at=at, actor=actor, event="run_state", old=run.state, new=state, reason=reason)
+    run.set_state(state, at)
+
+
+def index_run(store: ObjectStore, run_id: str) -> bool:
+    """(Re)build the list index entry of a run from its ref; False if it has none (or
+    what it points at is not a run the engine can read)."""
+    try:
+        run = RunState.load(store, run_id)
+    except (KeyError, InvalidStoredObject):
+        return False
+    entry = index_entry(run.record, run.state)
+    current = store.meta_get(INDEX_NS, run_id)
+    if current != entry or store.meta_get(STATE_NS, state_key(run.state, run_id)) is None:
+        old = json.loads(current)["state"] if current is not None else None
+        with store.batch() as b:
+            put_index(b, run_id, run.record, run.state, old)
+    return True
+
+
+STATE_INDEX_MARK = ("index-version", STATE_NS)  # set once the by-state index is complete
+_STATE_INDEX_BATCH = 1000
+
+
+def scan_index(store: ObjectStore, state: str | None,
+               after: str | None) -> Iterator[tuple[str, dict]]:
+    """(run_id, list-index entry) newest first, after the run id `after`; with `state`,
+    only runs the by-state index files under it (re-checked against the entry, so a
+    stale key is never reported)."""
+    if state is None:
+        for run_id, raw in store.meta_scan(INDEX_NS, start_after=after, reverse=True):
+            yield run_id, json.loads(raw)
+        return
+    ensure_state_index(store)
+    prefix = state_key(state, "")
+    start = None if after is None else state_key(state, after)
+    for key, _ in store.meta_scan(STATE_NS, prefix, start_after=start, reverse=True):
+        run_id = key[len(prefix):]
+        raw = store.meta_get(INDEX_NS, run_id)
+        if raw is not None and (entry := json.loads(raw))["state"] == state:
+            yield run_id, entry
+
+
+def scan_prefix(store: ObjectStore, prefix: str, state: str | None,
+                after: str | None) -> Iterator[tuple[str, dict]]:
+    """Like scan_index, for the run ids starting with `prefix` only."""
+    for run_id, raw in store.meta_scan(INDEX_NS, prefix, start_after=after, reverse=True):
+        entry = json.loads(raw)
+        if state is None or entry["state"] == state:
+            yield run_id, entry
+
+
+def ensure_state_index(store: ObjectStore) -> None:
+    """Build the by-state index from the list index once, for stores made before it
+    existed. Idempotent, so processes racing to do it agree."""
+    if store.meta_get(*STATE_INDEX_MARK) is not None:
+        return
+    entries = store.meta_scan(INDEX_NS)
+    while chunk := list(itertools.islice(entries, _STATE_INDEX_BATCH)):
+        with store.batch() as b:
+            for run_id, raw in chunk:
+                b.meta_put(STATE_NS, state_key(json.loads(raw)["state"], run_id), b"")
+    with store.batch() as b:
+        b.meta_put(*STATE_INDEX_MARK, b"1")

@@ -1,0 +1,197 @@
+"""A run as the engine keeps it: record, task table, audit chain and manifest.
+
+Objects (all immutable, Merkle-linked):
+  run_record    run_id, workflow, definition link, engine_version, triggered_by,
+                created_at, parameters
+  run_tasks     one bucket of up to BUCKET tasks: [{name, state, attempts: [evidence…]}]
+  audit_event   seq, at, actor, event, from, to, task, reason, prev (link)
+  run_manifest  run (record link), state, started_at, ended_at, tasks (bucket links),
+                audit (head link), audit_count, previous (manifest link)
+`runs/<run_id>` points at the newest manifest. Only buckets whose tasks changed are
+rewritten, so a scheduler step costs O(changed tasks + buckets), not O(all tasks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.errors import UnknownRun
+from wfobj.engine.indexes import counters
+from wfobj.engine.model import AuditEvent, Definition, RunManifest, RunRecord, RunTasks, read
+from wfobj.engine.states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
+from wfobj.objstore import ObjectStore, RefNotFound, WriteBatch
+
+from .evidence import obj
+
+BUCKET = 64
+RUN_PREFIX = "runs/"
+INDEX_NS = "runs"
+# run ids by state, keyed "<state>/<run_id>" (empty values): `list_runs(state=…)` reads
+# only the runs in that state. Written in the same batch as the INDEX_NS entry.
+STATE_NS = "runs-by-state"
+QUEUE_NS = "queue"
+
+
+def run_ref(run_id: str) -> str:
+    return RUN_PREFIX + run_id
+
+
+@dataclass
+class TaskEntry:
+    state: str = TaskStatus.PENDING.value
+    attempts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunState:
+    run_id: str
+    record_oid: str
+    record: RunRecord
+    definition: Definition | None  # None when loaded with plan=False
+    state: str
+    tasks: dict[str, TaskEntry]
+    order: list[str]
+    bucket_oids: list[str | None]
+    started_at: str | None = None
+    ended_at: str | None = None
+    audit_head: str | None = None
+    audit_count: int = 0
+    manifest_oid: str | None = None
+    dirty: set[int] = field(default_factory=set)
+    state_changed: bool = False
+    indexed_state: str | None = None  # the state the list index holds for this run
+    _positions: dict[str, int] = field(default_factory=dict, repr=False)
+
+    # ---- building ---------------------------------------------------------------
+    @classmethod
+    def new(cls, run_id: str, record: RunRecord, definition: Definition) -> RunState:
+        """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
+        order = TaskGraph.of(definition.tasks).order()
+        n_buckets = (len(order) + BUCKET - 1) // BUCKET
+        return cls(run_id, "", record, definition, RunStatus.PENDING.value,
+                   {name: TaskEntry() for name in order}, order, [None] * n_buckets,
+                   dirty=set(range(n_buckets)), state_changed=True)
+
+    @classmethod
+    def load(cls, store: ObjectStore, run_id: str, *, plan: bool = True) -> RunState:
+        """The newest state of a run, straight from its ref (works for synced runs).
+        With plan=False the definition is not read: enough to end the run, even when
+        its definition is damaged."""
+        try:
+            manifest_oid = store.get_ref(run_ref(run_id))
+        except (RefNotFound, ValueError):
+            raise UnknownRun(run_id) from None
+        return cls.from_manifest(store, manifest_oid, plan=plan)
+
+    @classmethod
+    def from_manifest(cls, store: ObjectStore, manifest_oid: str, *,
+                      plan: bool = True) -> RunState:
+        m = read(store, manifest_oid, RunManifest)
+        record = read(store, m.run.oid, RunRecord)
+        definition = read(store, record.definition.oid, Definition) if plan else None
+        tasks: dict[str, TaskEntry] = {}
+        for link in m.tasks:
+            for row in read(store, link.oid, RunTasks).tasks:
+                tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
+        return cls(m.run_id, m.run.oid, record, definition, m.state, tasks,
+                   list(tasks), [link.oid for link in m.tasks], m.started_at,
+                   m.ended_at, m.audit.oid if m.audit else None,
+                   m.audit_count, manifest_oid, indexed_state=m.state)
+
+    # ---- changes ------------------------------------------------------------------
+    def set_task(self, name: str, state: str) -> None:
+        """Move a task to `state`; IllegalTransition if its state machine forbids it."""
+        entry = self.tasks[name]
+        entry.state = task_transition(entry.state, state)
+        self.dirty.add(self.position(name) // BUCKET)
+
+    def position(self, name: str) -> int:
+        if len(self._positions) != len(self.order):
+            self._positions = {n: i for i, n in enumerate(self.order)}
+        return self._positions[name]
+
+    def add_attempt(self, name: str, evidence_oid: str) -> None:
+        self.tasks[name].attempts.append(evidence_oid)
+        self.dirty.add(self.position(name) // BUCKET)
+
+    def set_state(self, state: str, at: str) -> None:
+        """Move the run to `state`; IllegalTransition if its state machine forbids it."""
+        self.state = run_transition(self.state, state)
+        self.state_changed = True
+        if state == RunStatus.RUNNING and self.started_at is None:
+            self.started_at = at
+        if state in RUN_TERMINAL:
+            self.ended_at = at
+
+    def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
+              new: str | None, task: str | None = None, reason: str | None = None) -> str:
+        """Append one hash-chained audit event (linking the previous one) to `b`."""
+        entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
+                           event=event, from_=None if old is None else str(old),
+                           to=None if new is None else str(new), task=task, reason=reason,
+                           prev=obj(self.audit_head) if self.audit_head else None)
+        self.audit_head = b.put_object(entry.to_value())
+        self.audit_count += 1
+        return self.audit_head
+
+    @contextmanager
+    def change(self, store: ObjectStore, at: str) -> Iterator[WriteBatch]:
+        """A store batch for changes to this run. When the block ends without error the
+        run's new manifest (changed buckets, ref move by CAS, index) joins the batch, it is
+        written, and only then does the run take the new manifest as its own: the commit
+        cannot be half-done."""
+        with store.batch() as b:
+            yield b
+            new_oid = self._stage(b, at)
+        self.dirty.clear()
+        self.manifest_oid = new_oid
+        self.indexed_state = self.state
+        self.state_changed = False
+
+    def _stage(self, b: WriteBatch, at: str) -> str:
+        """Add changed buckets, a new manifest, the ref move (CAS) and the index to `b`."""
+        for i in sorted(self.dirty):
+            names = self.order[i * BUCKET:(i + 1) * BUCKET]
+            rows = [{"name": n, "state": self.tasks[n].state,
+                     "attempts": [obj(a) for a in self.tasks[n].attempts]} for n in names]
+            bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
+            self.bucket_oids[i] = b.put_object(bucket.to_value())
+        manifest = RunManifest(
+            run_id=self.run_id, run=obj(self.record_oid), workflow=self.record.workflow,
+            state=self.state, started_at=self.started_at, ended_at=self.ended_at,
+            tasks=[obj(o) for o in self.bucket_oids], task_count=len(self.order),
+            audit=obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
+            previous=obj(self.manifest_oid) if self.manifest_oid else None)
+        new_oid = b.put_object(manifest.to_value())
+        b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
+        if self.state_changed:
+            put_index(b, self.run_id, self.record, self.state, self.indexed_state)
+        return new_oid
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in RUN_TERMINAL
+
+
+def put_index(b: WriteBatch, run_id: str, record: RunRecord, state: str,
+              old: str | None) -> None:
+    """Write a run's list-index entry and move it from `old`'s state key to `state`'s
+    (and its count, engine/counters.py)."""
+    b.meta_put(INDEX_NS, run_id, index_entry(record, state))
+    if old is not None and old != state:
+        b.meta_delete(STATE_NS, state_key(old, run_id))
+    b.meta_put(STATE_NS, state_key(state, run_id), b"")
+    counters.count_run_state(b, old, state)
+
+
+def state_key(state: str, run_id: str) -> str:
+    return f"{state}/{run_id}"
+
+
+def index_entry(record: RunRecord, state: str) -> bytes:
+    return json.dumps({"workflow": record.workflow, "state": state,
+                       "created_at": record.created_at}, separators=(",", ":")).encode()

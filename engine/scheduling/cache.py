@@ -1,0 +1,233 @@
+"""Task cache keys, lookups and explanations (docs/cache.md).
+
+A task key is a structured `task_key` object holding exactly what decides an attempt's
+result: the image id (never the tag), the rendered command, env and workdir, every input as
+(mount path, blob), the declared outputs and `network`. Its hash is the attempt's cache key.
+
+Two meta indexes, written in the same transaction as the step that records the attempt
+and rebuilt from the runs by engine/reindex.py:
+  cache        <key>                          -> evidence hash of a successful attempt that ran
+  cache-task   <workflow>/<task>/<run_id>     -> {"key", "evidence"} of the run's last keyed attempt
+The first answers "is there a hit" in one read; the second finds the nearest earlier
+attempt of the same task for an explanation, in one reverse seek.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from wfobj.engine.definitions.format import references
+from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from wfobj.engine.model import CacheKey, ImageFacts, RunRecord, TaskDefinition, TaskEvidence, read
+from wfobj.engine.runs.evidence import blob
+from wfobj.engine.states import AttemptStatus
+from wfobj.objstore import ObjectStore, WriteBatch
+
+CACHE_NS = "cache"
+TASK_NS = "cache-task"
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How one run uses the cache: `enabled` (trigger `cache`), image pins (reproduce)."""
+
+    enabled: bool = True
+    pins: dict[str, str] | None = None  # task -> image id to run instead of the tag
+    pinned_from: str | None = None  # the run the pins come from
+
+    @classmethod
+    def of_record(cls, record: RunRecord) -> CachePolicy:
+        return cls(enabled=record.cache if record.cache is not None else True,
+                   pins=record.image_pins, pinned_from=record.reproduces)
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """The stored key object and its hash."""
+
+    oid: str
+    cacheable: bool  # false: looked up never (opted out, {{run.id}}, network)
+    reason: str | None  # why not cacheable
+
+
+def uses_run_id(task: TaskDefinition) -> bool:
+    return any(parts[0] == "run" for _, parts in references(task))
+
+
+def opt_out_reason(task: TaskDefinition, policy: CachePolicy) -> str | None:
+    """Why this task is never looked up in the cache, or None. docs/cache.md says why each
+    rule exists."""
+    if not policy.enabled:
+        return "the run was triggered with the cache off"
+    if uses_run_id(task):
+        return "its command or env uses {{run.id}}"
+    if task.cache is False:
+        return "the task sets cache: false"
+    if task.network and task.cache is not True:
+        return "it uses the network (set cache: true to allow reuse)"
+    return None
+
+
+def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
+    """The `task_key` of an attempt (docs/object-model.md)."""
+    return CacheKey(
+        image_id=image_id, command=list(spec.command), env=dict(spec.env),
+        workdir=spec.workdir,
+        inputs=[{"path": f"/in/{f.name}", "blob": blob(f.oid)}
+                for f in sorted(spec.inputs, key=lambda f: f.name)],
+        outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
+        network=spec.network)
+
+
+def components(key: CacheKey) -> dict:
+    """The key's parts in the user's terms: image_id, command, env.NAME, inputs./in/x…"""
+    out: dict = {"image_id": key.image_id, "command": key.command,
+                 "workdir": key.workdir, "network": key.network}
+    out.update({f"env.{name}": value for name, value in sorted(key.env.items())})
+    out.update({f"inputs.{i['path']}": i["blob"].oid for i in key.inputs})
+    out["outputs.files"] = key.outputs["files"]
+    out["outputs.vars"] = key.outputs["vars"]
+    return out
+
+
+def differs(was: dict, now: dict) -> list[dict]:
+    """[{component, was, now}] for every component that changed (absent: null)."""
+    names = list(now) + [n for n in was if n not in now]
+    return [{"component": n, "was": was.get(n), "now": now.get(n)}
+            for n in names if was.get(n) != now.get(n)]
+
+
+class TaskCache:
+    """What the scheduler asks about one run: pin images, make keys, find hits."""
+
+    def __init__(self, store: ObjectStore, executor: Executor, record: RunRecord) -> None:
+        self.store = store
+        self.executor = executor
+        self.record = record
+        self.policy = CachePolicy.of_record(record)
+        self._image_ids: dict[str, str | None] = {}
+
+    def pin(self, spec: TaskSpec) -> tuple[TaskSpec, str | None]:
+        """The spec with its image pinned (reproduce), and why it cannot run (the pinned
+        image id is gone) or None. Never pulls: a pinned id must be present."""
+        pin = (self.policy.pins or {}).get(spec.task)
+        if pin is None:
+            return spec, None
+        if self.image_id(pin) is None:
+            return spec, (f"image id {pin} (recorded for {spec.task!r} in run "
+                          f"{self.policy.pinned_from}) is no longer present; reproduce does "
+                          "not pull")
+        return replace(spec, image=pin), None
+
+    def image_id(self, image: str) -> str | None:
+        """The image id `image` resolves to now, asked once per run (None: unknown)."""
+        if image not in self._image_ids:
+            self._image_ids[image] = self.executor.image_id(image)
+        return self._image_ids[image]
+
+    def key(self, b: WriteBatch, spec: TaskSpec, task: TaskDefinition) -> TaskKey | None:
+        """Store the attempt's key object in `b`; None when the image cannot be resolved
+        (the attempt will fail on it)."""
+        image_id = self.image_id(spec.image)
+        if image_id is None:
+            return None
+        reason = opt_out_reason(task, self.policy)
+        return TaskKey(b.put_object(key_object(spec, image_id).to_value()), reason is None, reason)
+
+    def lookup(self, key: TaskKey) -> str | None:
+        """The evidence hash of a reusable attempt for `key`, or None."""
+        if not key.cacheable:
+            return None
+        return find_hit(self.store, key.oid)
+
+    def hit_result(self, evidence_oid: str, started_at: datetime, ended_at: datetime) -> AttemptResult:
+        return result_from_evidence(self.store, evidence_oid, started_at, ended_at)
+
+
+def find_hit(store: ObjectStore, key_oid: str) -> str | None:
+    """A successful attempt with this key whose evidence and outputs are all here."""
+    raw = store.meta_get(CACHE_NS, key_oid)
+    if raw is None:
+        return None
+    oid = raw.decode()
+    if oid not in store:
+        return None
+    ev = read(store, oid, TaskEvidence)
+    if ev.state != AttemptStatus.SUCCESS or any(o["blob"].oid not in store for o in ev.outputs):
+        return None
+    return oid
+
+
+def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
+                         ended_at: datetime) -> AttemptResult:
+    """The AttemptResult a cache hit records: the earlier attempt's results, new times."""
+    ev = read(store, oid, TaskEvidence)
+    image = read(store, ev.image_facts.oid, ImageFacts)
+
+    def text(s: dict) -> StoredText:
+        return StoredText(s["blob"].oid, s["size"], s["text"])
+
+    return AttemptResult(
+        state=AttemptStatus.SUCCESS, exit_code=ev.exit_code, stdout=text(ev.stdout),
+        stderr=text(ev.stderr), started_at=started_at, ended_at=ended_at,
+        image_id=image.image_id, image_digests=list(image.digests),
+        outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in ev.outputs],
+        vars=dict(ev.vars), host=dict(ev.host), workdir=ev.workdir, limits=None)
+
+
+# ---- indexes --------------------------------------------------------------------------
+def task_index_key(workflow: str, task: str, run_id: str) -> str:
+    return f"{workflow}/{task}/{run_id}"
+
+
+def index_attempt(b: WriteBatch, workflow: str, ev: TaskEvidence, evidence_oid: str) -> None:
+    """Index one recorded attempt: its key for explanations and, when it ran and
+    succeeded, as a hit for that key."""
+    link = ev.cache_key
+    if link is None:
+        return
+    value = json.dumps({"key": link.oid, "evidence": evidence_oid}).encode()
+    b.meta_put(TASK_NS, task_index_key(workflow, ev.task, ev.run_id), value)
+    if ev.state == AttemptStatus.SUCCESS and ev.cached_from is None:
+        b.meta_put(CACHE_NS, link.oid, evidence_oid.encode())
+
+
+def nearest(store: ObjectStore, workflow: str, task: str, run_id: str) -> dict | None:
+    """The latest keyed attempt of `task` in a run of `workflow` older than `run_id`."""
+    prefix = task_index_key(workflow, task, "")
+    for key, raw in store.meta_scan(TASK_NS, prefix, start_after=prefix + run_id,
+                                    reverse=True, limit=1):
+        return {"run_id": key[len(prefix):], **json.loads(raw)}
+    return None
+
+
+def explain(store: ObjectStore, run, task: str) -> dict:
+    """GET /api/runs/{id}/tasks/{task}/cache: the key of the task's last attempt, its
+    components, whether it was a hit, and on a miss how it differs from the nearest."""
+    attempts = run.tasks[task].attempts
+    ev = read(store, attempts[-1], TaskEvidence) if attempts else None
+    link = ev.cache_key if ev else None
+    if link is None:
+        return {"key": None, "components": None, "hit": False, "cached_from": None,
+                "cacheable": False, "reason": explain_no_key(ev), "nearest": None}
+    comps = components(read(store, link.oid, CacheKey))
+    cached_from = ev.cached_from
+    out = {"key": link.oid, "components": comps, "hit": cached_from is not None,
+           "cached_from": cached_from.oid if cached_from else None,
+           "cacheable": ev.cache_reason is None, "reason": ev.cache_reason,
+           "nearest": None}
+    if cached_from is None:
+        near = nearest(store, run.record.workflow, task, run.run_id)
+        if near is not None:
+            was = components(read(store, near["key"], CacheKey))
+            out["nearest"] = {"run_id": near["run_id"], "key": near["key"],
+                              "evidence_hash": near["evidence"], "differs": differs(was, comps)}
+    return out
+
+
+def explain_no_key(ev: TaskEvidence | None) -> str:
+    if ev is None:
+        return "the task never started"
+    return "the attempt has no cache key (its image could not be resolved, or it predates keys)"

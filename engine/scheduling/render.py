@@ -1,0 +1,109 @@
+"""Turning a definition's task into the TaskSpec of one attempt: substitution and inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from wfobj.engine.bounds import MAX_RENDERED_BYTES
+from wfobj.engine.definitions.format import REF_RE, render_value, rendered_size
+from wfobj.engine.errors import InputUnavailable, RenderedTooLarge
+from wfobj.engine.executors.base import AttemptResult, InputFile, TaskSpec
+from wfobj.engine.model import Definition, ParamDefinition, ParamInput, TaskDefinition, TaskInput
+from wfobj.objstore import ObjectStore
+
+# a run id's length, for sizes computed at trigger, before the run has its id
+UNKNOWN_RUN_ID = "00000000-0000-7000-8000-000000000000"
+
+
+def reference_lookup(run_id: str, params: dict[str, ParamDefinition], values: dict,
+                     results: dict[str, AttemptResult]) -> Callable[[list[str]], str | None]:
+    """What each {{…}} reference (split on dots) stands for; None for the var of a task
+    that has not succeeded yet."""
+    def lookup(parts: list[str]) -> str | None:
+        if parts[0] == "params":
+            return param_text(params[parts[1]].type, values[parts[1]])
+        if parts[0] == "tasks":
+            result = results.get(parts[1])
+            return None if result is None else result.vars.get(parts[3])
+        return run_id
+
+    return lookup
+
+
+def substitute(text: str, lookup: Callable[[list[str]], str | None]) -> str:
+    """Replace every {{params.X}}, {{tasks.T.vars.V}} and {{run.id}} in `text`."""
+    if "{{" not in text:
+        return text
+    return REF_RE.sub(lambda match: lookup(match.group(1).strip().split(".")) or "", text)
+
+
+def check_rendered_size(name: str, task: TaskDefinition, lookup: Callable[[list[str]], str | None]) -> None:
+    """RenderedTooLarge if the task's command and env would pass MAX_RENDERED_BYTES."""
+    size = rendered_size(task, lookup)
+    if size > MAX_RENDERED_BYTES:
+        raise RenderedTooLarge(name, size, MAX_RENDERED_BYTES)
+
+
+def check_rendered_sizes(definition: Definition, values: dict) -> None:
+    """At trigger: refuse parameters that make any task's command and env pass
+    MAX_RENDERED_BYTES (upstream vars, not known yet, count as empty)."""
+    lookup = reference_lookup(UNKNOWN_RUN_ID, definition.params, values, {})
+    for name, task in definition.tasks.items():
+        check_rendered_size(name, task, lookup)
+
+
+def param_text(ptype: str, value) -> str:
+    if ptype == "bool":
+        return "true" if value else "false"
+    return str(render_value(ptype, value)) if ptype != "float" else value
+
+
+def number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
+               definition: Definition, values: dict,
+               results: dict[str, AttemptResult]) -> tuple[TaskSpec, str | None]:
+    """The spec of one attempt, and why it cannot start (an upstream file missing, a
+    rendered command over the limit) or None."""
+    task = definition.tasks[name]
+    lookup = reference_lookup(run_id, definition.params, values, results)
+    inputs, problem = [], None
+    try:
+        check_rendered_size(name, task, lookup)
+    except RenderedTooLarge as exc:  # the attempt fails unstarted; record the templates
+        problem, lookup = str(exc), None
+
+    def sub(text: str) -> str:
+        return text if lookup is None else substitute(text, lookup)
+
+    for iname, ispec in task.inputs.items():
+        try:
+            inputs.append(input_file(store, iname, ispec, values, results))
+        except InputUnavailable as exc:
+            problem = problem or str(exc)
+    spec = TaskSpec(
+        run_id=run_id, task=name, attempt=attempt, image=task.image,
+        command=[sub(item) for item in task.command],
+        env={k: sub(v) for k, v in task.env.items()},
+        workdir=task.workdir, network=task.network,
+        cpus=number(task.resources.cpus), memory=task.resources.memory,
+        timeout=number(task.timeout),
+        inputs=inputs,
+        output_files=list(task.outputs.files), output_vars=list(task.outputs.vars),
+        pids=task.resources.pids,
+        pull=task.pull,
+    )
+    return spec, problem
+
+
+def input_file(store: ObjectStore, name: str, spec: TaskInput, values: dict,
+               results: dict[str, AttemptResult]) -> InputFile:
+    if isinstance(spec, ParamInput):
+        oid = values[spec.param]
+        return InputFile(name, oid, store.size_of(oid))
+    for out in results[spec.task].outputs:
+        if out.path == spec.file:
+            return InputFile(name, out.oid, out.size)
+    raise InputUnavailable(f"input {name!r}: task {spec.task!r} produced no file {spec.file!r}")

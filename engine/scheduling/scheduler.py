@@ -1,0 +1,264 @@
+"""The scheduler: drives one run from pending to a terminal state.
+
+Lifecycle (an outer driver owns the stop flag): initialize() loads the run and marks it
+running; loop() does one step and returns False when the run has ended; shutdown() cancels
+what still runs. A step waits for finished attempts, records their evidence and audit
+events, starts the tasks the DAG and the concurrency limit allow, and writes all of it in
+one store transaction (one new manifest per step, not per task). Fail-fast: after a
+failure no new task starts, running ones finish, the rest are skipped. Executor and clock
+are injected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+
+from wfobj.engine.clock import Clock
+from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.errors import LeaseLost
+from wfobj.engine.executors.base import AttemptResult, Executor, StoredText, TaskSpec
+from wfobj.engine.indexes import counters, lineage
+from wfobj.engine.runs.evidence import NO_CACHE, CacheFacts, record_attempt
+from wfobj.engine.runs.lifecycle import end_run, kill_request
+from wfobj.engine.runs.state import RunState
+from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus, attempt_task_status
+from wfobj.objstore import ConflictError, ObjectStore
+
+from . import cache as task_cache
+from .cache import TaskCache
+from .render import build_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    name: str
+    spec: TaskSpec
+    cancel: threading.Event
+    cache: CacheFacts = NO_CACHE
+
+
+class RunScheduler:
+    def __init__(self, store: ObjectStore, run_id: str, executor: Executor, *,
+                 clock: Clock | None = None, concurrency: int = 4, actor: str = "engine",
+                 poll: float = 0.5, on_step: Callable[[], None] | None = None):
+        self.store = store
+        self.run_id = run_id
+        self.executor = executor
+        self.clock = clock or Clock()
+        self.concurrency = max(1, concurrency)
+        self.actor = actor
+        self.poll = poll
+        self.on_step = on_step
+        self.run: RunState | None = None
+        self.cache: TaskCache | None = None
+        self.running: dict[Future, Running] = {}
+        self.results: dict[str, AttemptResult] = {}
+        self.ready: list[str] = []  # pop() takes the next task to start
+        self.steps: TopologicalSorter | None = None  # releases tasks as their needs succeed
+        self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
+        self.killer: str | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.stop_reason: str | None = None
+        self.stop_noted = False
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def initialize(self) -> bool:
+        """Load the run and mark it running. False if there is nothing to do."""
+        self.run = RunState.load(self.store, self.run_id)
+        if self.run.terminal:
+            return False
+        self.plan()
+        self.cache = TaskCache(self.store, self.executor, self.run.record)
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
+        at = self.clock.stamp()
+        with self.run.change(self.store, at) as b:
+            self.run.audit(b, at=at, actor=self.actor, event="run_state", old=self.run.state,
+                           new=RunStatus.RUNNING, reason="claimed by a worker")
+            self.run.set_state(RunStatus.RUNNING, at)
+        return True
+
+    def plan(self) -> None:
+        self.steps = TaskGraph.of(self.run.definition.tasks).sorter(self.run.order)
+        self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
+
+    def loop(self) -> bool:
+        """One step. Returns True while the run goes on."""
+        if self.on_step:
+            self.on_step()
+        finished = self.collect()
+        kill = None if self.stopping == RunStatus.KILLED else kill_request(self.store, self.run_id)
+        to_start: list[Running] = []
+        at = self.clock.stamp()
+        try:
+            with self.run.change(self.store, at) as b:
+                if kill:
+                    self.begin_kill(b, at, kill["user"])
+                elif self.stop_reason and not self.stop_noted:
+                    self.begin_stop(b, at)
+                for future in finished:
+                    self.record(b, self.running.pop(future), future, at)
+                if not self.stopping:
+                    to_start = self.start_ready(b, at)
+                if not self.running and not to_start and self.run.state == RunStatus.RUNNING:
+                    self.finish(b, at)
+        except ConflictError:
+            raise LeaseLost(self.run_id) from None
+        for item in to_start:
+            self.running[self.pool.submit(self.executor.run, item.spec, self.store, item.cancel)] = item
+        return not self.run.terminal
+
+    def shutdown(self) -> None:
+        """Cancel attempts still running and release the thread pool."""
+        for item in self.running.values():
+            item.cancel.set()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def request_stop(self, reason: str) -> None:
+        """Wind the run down (its worker is stopping): cancel attempts, end it failed."""
+        self.stop_reason = reason
+
+    def run_to_end(self, stop: threading.Event | None = None) -> str:
+        """Drive the run until it ends; `stop` winds it down early. Returns its state."""
+        try:
+            if self.initialize():
+                while self.loop():
+                    if stop is not None and stop.is_set() and not self.stop_reason:
+                        self.request_stop("the worker was asked to stop")
+        finally:
+            self.shutdown()
+        return self.run.state
+
+    # ---- steps ----------------------------------------------------------------------
+    def collect(self) -> list[Future]:
+        if not self.running:
+            return []
+        done, _ = wait(list(self.running), timeout=self.poll, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def begin_kill(self, b, at: str, user: str) -> None:
+        self.stopping = RunStatus.KILLED
+        self.killer = user
+        self.run.audit(b, at=at, actor=user, event="kill_requested", old=self.run.state,
+                       new=RunStatus.KILLED, reason=f"kill requested by {user}")
+        for item in self.running.values():
+            item.cancel.set()
+
+    def begin_stop(self, b, at: str) -> None:
+        self.stop_noted = True
+        if not self.stopping:
+            self.stopping = RunStatus.FAILED
+        self.run.audit(b, at=at, actor=self.actor, event="worker_stopping", old=self.run.state,
+                       new=RunStatus.FAILED, reason=self.stop_reason)
+        for item in self.running.values():
+            item.cancel.set()
+
+    def start_ready(self, b, at: str) -> list[Running]:
+        started = []
+        while self.ready and len(self.running) + len(started) < self.concurrency:
+            name = self.ready.pop()
+            attempt = len(self.run.tasks[name].attempts) + 1
+            spec, problem = build_spec(self.store, self.run_id, name, attempt,
+                                       self.run.definition, self.run.record.parameters,
+                                       self.results)
+            self.run.audit(b, at=at, actor=self.actor, event="task_state",
+                           old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
+                           reason=f"attempt {attempt}")
+            self.run.set_task(name, TaskStatus.RUNNING)
+            if not problem:
+                spec, problem = self.cache.pin(spec)
+            cache = NO_CACHE if problem else self.cache_facts(b, spec, name)
+            if problem:
+                self.record_result(b, name, spec, self.unstartable(problem), at, cache)
+                if self.stopping:
+                    break
+                continue
+            if self.reuse(b, name, spec, cache, at):
+                continue
+            started.append(Running(name, spec, threading.Event(), cache))
+        return started
+
+    def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
+        """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""
+        started = self.clock.now()
+        key = self.cache.key(b, spec, self.run.definition.tasks[name])
+        if key is None:
+            return NO_CACHE
+        hit = self.cache.lookup(key)
+        return CacheFacts(key.oid, hit, key.reason, started)
+
+    def reuse(self, b, name: str, spec: TaskSpec, cache: CacheFacts, at: str) -> bool:
+        """Record a cache hit as this attempt (no container); False on a miss."""
+        if cache.cached_from is None:
+            return False
+        result = self.cache.hit_result(cache.cached_from, cache.looked_up_at, self.clock.now())
+        self.run.audit(b, at=at, actor=self.actor, event="cache_hit",
+                       old=TaskStatus.RUNNING, new=TaskStatus.SUCCESS, task=name,
+                       reason=f"cache hit: reused evidence {cache.cached_from}")
+        self.record_result(b, name, spec, result, at, cache)
+        return True
+
+    def unstartable(self, problem: str) -> AttemptResult:
+        empty = StoredText(self.store.put_blob(b""), 0, "")
+        now = self.clock.now()
+        return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty, stderr=empty,
+                             started_at=now, ended_at=now, error=problem)
+
+    def record(self, b, item: Running, future: Future, at: str) -> None:
+        try:
+            result = future.result()
+        except Exception as exc:  # an executor bug: keep the evidence, never lose the run
+            log.exception("executor raised for %s/%s", self.run_id, item.name)
+            result = self.unstartable(f"engine error: {type(exc).__name__}: {exc}")
+        self.record_result(b, item.name, item.spec, result, at, item.cache)
+
+    def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str,
+                      cache: CacheFacts = NO_CACHE) -> None:
+        run = self.run
+        oid, ev = record_attempt(b, spec, result, cache)
+        run.add_attempt(name, oid)
+        counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
+        task_cache.index_attempt(b, run.record.workflow, ev, oid)
+        lineage.index_attempt(b, ev, oid)
+        retries = run.definition.tasks[name].retries
+        state = attempt_task_status(result.state)
+        reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
+        if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:
+            run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                      new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying")
+            run.set_task(name, TaskStatus.PENDING)
+            self.ready.append(name)
+            return
+        run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                  new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)
+        run.set_task(name, state)
+        if state == TaskStatus.SUCCESS:
+            self.results[name] = result
+            self.release(name)
+        elif not self.stopping:
+            self.stopping = RunStatus.FAILED
+
+    def release(self, name: str) -> None:
+        self.steps.done(name)
+        self.ready.extend(self.steps.get_ready())
+
+    def finish(self, b, at: str) -> None:
+        if self.stopping == RunStatus.KILLED:
+            state, actor, reason = RunStatus.KILLED, self.killer, f"killed by {self.killer}"
+        elif self.stopping == RunStatus.FAILED or any(
+                t.state != TaskStatus.SUCCESS for t in self.run.tasks.values()):
+            failed = [n for n in self.run.order if self.run.tasks[n].state == TaskStatus.FAILED]
+            why = self.stop_reason if self.stop_noted else "task failed: " + ", ".join(failed[:5])
+            state, actor, reason = RunStatus.FAILED, self.actor, why
+        else:
+            state, actor, reason = RunStatus.SUCCESS, self.actor, None
+        end_run(self.run, b, at=at, actor=actor, state=state, reason=reason or "all tasks succeeded",
+                running_to=TaskStatus.KILLED)

@@ -1,0 +1,2 @@
+"""Upkeep: gc, reindexing, the sync ref policy and metrics.
+"""
