@@ -6,26 +6,15 @@ import contextlib
 import json
 import os
 import sys
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from wfobj.engine import collect_garbage
-from wfobj.objstore import (
-    DEFAULT_GRACE,
-    ObjectStore,
-    RefNotFound,
-    follow_chain,
-    fsck,
-    init_store,
-    parse_duration,
-    parse_sample,
-    to_json,
-    walk_tree,
-)
-
-from .context import CliContext, json_option, pass_ctx
+from .context import CliContext, Command, json_option, late_options, pass_ctx
 from .human import shown, table
+
+if TYPE_CHECKING:
+    from wfobj.objstore import ObjectStore
 
 WORKFLOW_REFS = "workflows/"  # engine.workflows.REF_PREFIX, as users type it
 
@@ -55,6 +44,8 @@ def init(ctx: CliContext, path: str | None) -> None:
     target = path or ctx.store_path
     if not target:
         raise click.UsageError("no store: pass PATH, --store PATH or set WFOBJ_STORE")
+    from wfobj.objstore import init_store
+
     try:
         store = init_store(target)
     except OSError as exc:
@@ -122,6 +113,8 @@ def cat(ctx: CliContext, hash_: str) -> None:
 @pass_ctx
 def show(ctx: CliContext, hash_: str) -> None:
     """Show a structured object as JSON (links as hashes); a blob is described."""
+    from wfobj.objstore import to_json
+
     store, oid = _resolve(ctx, hash_)
     if store.type_of(oid) == "blob":
         info = _summary(store, oid)
@@ -166,6 +159,8 @@ def refs(ctx: CliContext) -> None:
 
 
 def _log_entry(store: ObjectStore, oid: str) -> dict:
+    from wfobj.objstore import to_json
+
     entry = {"hash": oid, "type": store.type_of(oid)}
     if entry["type"] != "blob":
         value = to_json(store.get_object(oid))
@@ -177,6 +172,8 @@ def _log_entry(store: ObjectStore, oid: str) -> dict:
 
 def _ref_or_hash(store: ObjectStore, ref: str) -> str:
     """REF as a ref name, a workflow name (`workflows/` may be left out) or a hash prefix."""
+    from wfobj.objstore import RefNotFound
+
     for name in (ref, WORKFLOW_REFS + ref):
         try:
             return store.get_ref(name)
@@ -196,6 +193,8 @@ def _ref_or_hash(store: ObjectStore, ref: str) -> str:
 def log(ctx: CliContext, ref: str) -> None:
     """Follow REF's object and its `previous` links, newest first (REF: a ref, a workflow
     name without `workflows/`, or a hash prefix)."""
+    from wfobj.objstore import follow_chain
+
     store = ctx.store()
     start = _ref_or_hash(store, ref)
     entries = [_log_entry(store, oid) for oid in follow_chain(store, start)]
@@ -215,6 +214,8 @@ def log(ctx: CliContext, ref: str) -> None:
 @pass_ctx
 def walk(ctx: CliContext, hash_: str) -> None:
     """Print the object graph below HASH as an indented tree (shared parts shown once)."""
+    from wfobj.objstore import walk_tree
+
     store, oid = _resolve(ctx, hash_)
     rows = []
     for entry in walk_tree(store, oid):
@@ -240,11 +241,13 @@ def walk(ctx: CliContext, hash_: str) -> None:
 @pass_ctx
 def fsck_command(ctx: CliContext, sample_text: str | None) -> None:
     """Verify every object, link and ref; exit 1 naming each damaged hash."""
+    from wfobj.objstore import fsck_store, parse_sample
+
     try:
         sample = parse_sample(sample_text) if sample_text is not None else 1.0
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sample") from None
-    report = fsck(ctx.store(), sample=sample)
+    report = fsck_store(ctx.store(), sample=sample)
 
     def human(data: dict) -> None:
         click.echo(f"checked {data['checked']} of {data['objects']} objects, "
@@ -261,17 +264,26 @@ def fsck_command(ctx: CliContext, sample_text: str | None) -> None:
         sys.exit(1)
 
 
-@click.command(name="gc")
+def _grace_option() -> list[click.Parameter]:
+    from wfobj.objstore import DEFAULT_GRACE
+
+    return [click.Option(["--grace", "grace_text"], default=f"{int(DEFAULT_GRACE) // 3600}h",
+                         show_default=True, metavar="DURATION",
+                         help="Keep anything stored or needed this recently (e.g. 30m, 2h, "
+                              "1d; at least 10m).")]
+
+
+@click.command(name="gc", cls=Command)
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")
-@click.option("--grace", "grace_text", default=f"{int(DEFAULT_GRACE) // 3600}h",
-              show_default=True, metavar="DURATION",
-              help="Keep anything stored or needed this recently (e.g. 30m, 2h, 1d; "
-                   "at least 10m).")
+@late_options(_grace_option)
 @json_option
 @pass_ctx
 def gc_command(ctx: CliContext, dry_run: bool, grace_text: str) -> None:
     """Remove objects that no ref and no run in progress reaches and that are older than
     the grace period; print what was freed."""
+    from wfobj.engine import collect_garbage
+    from wfobj.objstore import parse_duration
+
     try:
         grace = parse_duration(grace_text)
     except ValueError as exc:

@@ -6,16 +6,17 @@ import json
 import sys
 import threading
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from wfobj.cli.processes.lifeline import stop_on_signals
-from wfobj.engine import ExecutorSettings, RunStatus
-
-from .context import CliContext, executor_options, json_option, pass_ctx
+from .context import CliContext, Command, executor_options, json_option, late_options, pass_ctx
 from .human import seconds, shown, table, transition
 from .run_ref import run_id_argument, strip_workflow_prefix
 from .workflows import local_user
+
+if TYPE_CHECKING:
+    from wfobj.engine import ExecutorSettings
 
 
 @click.group("run")
@@ -61,7 +62,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     """Start a run of workflow NAME (or of --hash H) with parameters."""
     if (name is None) == (definition_hash is None):
         raise click.UsageError("give a workflow NAME or --hash H (one of them)")
-    from wfobj.engine import Definition, parse_text_values
+    from wfobj.engine import Definition, RunStatus, parse_text_values
 
     svc = ctx.service()
     name = strip_workflow_prefix(name)
@@ -83,6 +84,8 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
 def wait_for(ctx: CliContext, svc, run_id: str) -> dict:
     """Wait for the run's end (running it here if no worker does) and return it.
     Ctrl-C (or SIGTERM) once: the run winds down and ends, evidence kept; twice: at once."""
+    from wfobj.cli.processes.lifeline import stop_on_signals
+
     with stop_on_signals(threading.Event()) as stop:
         return svc.wait(run_id, on_progress=None if ctx.json else ProgressLines(), stop=stop,
                         on_waiting=lambda why: click.echo(f"wfobj: {why}", err=True))
@@ -136,9 +139,15 @@ def print_evidence(ev: dict) -> None:
         click.echo(f"  error     {ev['error']}")
 
 
-@run.command("list")
+def _state_option() -> list[click.Parameter]:
+    from wfobj.engine import RunStatus
+
+    return [click.Option(["--state"], type=click.Choice([str(s) for s in RunStatus]))]
+
+
+@run.command("list", cls=Command)
 @click.option("--workflow", help="Only runs of this workflow.")
-@click.option("--state", type=click.Choice([str(s) for s in RunStatus]))
+@late_options(_state_option)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page.")
 @json_option
@@ -252,6 +261,8 @@ def audit(ctx: CliContext, run_id: str) -> None:
 @pass_ctx
 def kill(ctx: CliContext, run_id: str) -> None:
     """Kill a run: at once if pending, else its worker stops its containers."""
+    from wfobj.engine import RunStatus
+
     ctx.emit(ctx.service().kill_run(run_id, user=local_user()),
              lambda r: click.echo(f"{r['run_id']} {r['state']}"
                                   + (" (kill requested)" if r["state"] == RunStatus.RUNNING else "")))
@@ -298,7 +309,7 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
             (sys.stderr if item["stream"] == "stderr" else sys.stdout).flush()
 
 
-@click.command("worker")
+@click.command("worker", cls=Command)
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 1024),
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
@@ -316,13 +327,13 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
     import os
 
     from wfobj.cli.processes.supervisor import run_engine_workers
-    from wfobj.engine import check_executor, ensure_counters
+    from wfobj.engine import check_executor, ensure_counters, executor_factory
 
     from .processes.worker import serve_worker
     from .serving import child_environment, engine_worker_argv
 
     ctx.store()  # fail early with a readable line if there is no store
-    factory = executor.factory()
+    factory = executor_factory(executor)
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     if workers > 1:

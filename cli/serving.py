@@ -17,15 +17,16 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from wfobj.cli.processes.supervisor import Listener, ServePlan, serve_forever
-from wfobj.engine import ExecutorSettings, KeyFile, TokenStore, check_executor
-from wfobj.objstore import open_store
-
 from .config import CONFIG_ENV
-from .context import CliContext, executor_options, pass_ctx
+from .context import CliContext, Command, executor_options, pass_ctx
+
+if TYPE_CHECKING:
+    from wfobj.cli.processes.supervisor import Listener
+    from wfobj.engine import ExecutorSettings
 
 ADMIN_TOKEN_FILE = "admin-token"
 
@@ -40,6 +41,9 @@ def parse_bind(value: str) -> tuple[str, int]:
 def ensure_admin_token(store_path: str) -> Path | None:
     """On first start (no tokens at all) create an admin token and write it to a file
     readable only by its owner, next to the store. Returns the file, or None."""
+    from wfobj.engine import TokenStore
+    from wfobj.objstore import open_store
+
     store = open_store(store_path)
     try:
         tokens = TokenStore(store)
@@ -70,6 +74,8 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
                        concurrency: int | None = None,
                        openlineage_url: str | None = None) -> list[str]:
     """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
+    from wfobj.engine import ExecutorSettings
+
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
     return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
@@ -94,13 +100,15 @@ def child_environment(store: str, config_path: str | None) -> dict[str, str]:
 
 
 def listen(bind: str, client_timeout: float) -> Listener:
+    from wfobj.cli.processes.supervisor import Listener
+
     try:
         return Listener.open(*parse_bind(bind), client_timeout=client_timeout)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {bind}: {exc.strerror or exc}") from None
 
 
-@click.command("serve")
+@click.command("serve", cls=Command)
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes")
@@ -120,6 +128,9 @@ def listen(bind: str, client_timeout: float) -> Listener:
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
           engine_workers: int, openlineage_url: str | None, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
+    from wfobj.cli.processes.supervisor import ServePlan, serve_forever
+    from wfobj.engine import KeyFile, check_executor, executor_factory
+
     parse_bind(bind)
     if not ctx.store_path:
         raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
@@ -127,7 +138,7 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
     listener = listen(bind, client_timeout)
     try:
         if engine_workers:  # an API alone runs nothing, so needs no executor
-            check_executor(executor.factory())
+            check_executor(executor_factory(executor))
         token_file = ensure_admin_token(ctx.store_path)
         KeyFile(ctx.store_path).key()  # the signing key of signed exports, made on first start
     except BaseException:

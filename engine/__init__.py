@@ -32,6 +32,7 @@ _FACE = {
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
         "RunNotEnded", "clip", "excerpt"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
+    ".layout": ("REF_PREFIX",),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
     ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
     ".access.sessions": ("SessionStore",),
@@ -40,11 +41,11 @@ _FACE = {
     ".definitions.format": ("NAME_RE", "PULL_POLICIES", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.params": ("parse_text_values",),
-    ".definitions.registry": ("REF_PREFIX",),
-    ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
+       ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
     ".executors.base": ("Executor", "check_executor"),
     ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
     ".executors.docker": ("DockerExecutor",),
+    ".executors.factory": ("executor_factory", "make_executor"),
     ".executors.node": ("AttemptServer", "execute"),
     ".executors.settings": ("DEFAULT_NODE_STORE", "DEFAULT_PULL", "DockerSettings", "EXECUTOR_KINDS",
         "ExecutorSettings", "SlurmSettings"),
@@ -72,7 +73,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .definitions.format import NAME_RE, PULL_POLICIES, parse_source  # noqa: F401
     from .definitions.graph import TaskGraph  # noqa: F401
     from .definitions.params import parse_text_values  # noqa: F401
-    from .definitions.registry import REF_PREFIX  # noqa: F401
     from .errors import (  # noqa: F401
         AttemptTokenRefused,
         DefinitionError,
@@ -94,6 +94,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .executors.base import Executor, check_executor  # noqa: F401
     from .executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits  # noqa: F401
     from .executors.docker import DockerExecutor  # noqa: F401
+    from .executors.factory import executor_factory, make_executor  # noqa: F401
     from .executors.node import AttemptServer, execute  # noqa: F401
     from .executors.settings import (  # noqa: F401
         DEFAULT_NODE_STORE,
@@ -104,6 +105,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         SlurmSettings,
     )
     from .indexes.lineage import DEFAULT_DEPTH, MAX_DEPTH  # noqa: F401
+    from .layout import REF_PREFIX  # noqa: F401
     from .model import Definition, ParamDefinition, TaskDefinition  # noqa: F401
     from .protocol import Service  # noqa: F401
     from .provenance.exports import FILE_MODES, FORMATS, SUFFIXES, Export, KeyFile, check_format  # noqa: F401

@@ -17,6 +17,7 @@ from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.definitions.params import check_parameters
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.executors.base import Executor, check_executor
+from wfobj.engine.layout import RUN_PREFIX
 from wfobj.engine.provenance.audit import check_audit_chain
 from wfobj.engine.provenance.exports import Export, KeyFile, export_run
 from wfobj.engine.provenance.exports.signing import PublicKey
@@ -28,7 +29,7 @@ from wfobj.engine.runs.lifecycle import (
     scan_index,
     scan_prefix,
 )
-from wfobj.engine.runs.state import RUN_PREFIX, RunState
+from wfobj.engine.runs.state import RunState
 from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
 from wfobj.engine.scheduling.render import check_rendered_sizes
 from wfobj.engine.upkeep.reindex import rebuild_counters

@@ -19,7 +19,7 @@ _FACE = {
         "DamagedRecord", "GcRefused", "InvalidHash", "InvalidObject", "InvalidPack",
         "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError",
         "PackBlockMismatch", "RefNotFound", "RefRefused", "StoreNotFound", "WfobjError"),
-    ".fsck": ("fsck", "parse_sample"),
+    ".fsck": ("fsck_store", "parse_sample"),
     ".gc": ("DEFAULT_GRACE", "parse_duration"),
     ".ids": ("CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName", "check_hash", "digest_of",
              "hash_bytes", "is_hash", "oid_of"),
@@ -37,19 +37,53 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .car import CAR_MEDIA_TYPE, MAX_BLOCK, ReceiveStats, iter_pack, receive_pack  # noqa: F401
     from .codec import Link, to_json  # noqa: F401
     from .errors import (  # noqa: F401
-        AmbiguousPrefix, ChecksumMismatch, ConflictError, CorruptObject, DamagedRecord,
-        GcRefused, InvalidHash, InvalidObject, InvalidPack, InvalidRefName, MissingLinks,
-        ObjectNotFound, ObjectStoreError, PackBlockMismatch, RefNotFound, RefRefused,
-        StoreNotFound, WfobjError)
-    from .fsck import fsck, parse_sample  # noqa: F401
+        AmbiguousPrefix,
+        ChecksumMismatch,
+        ConflictError,
+        CorruptObject,
+        DamagedRecord,
+        GcRefused,
+        InvalidHash,
+        InvalidObject,
+        InvalidPack,
+        InvalidRefName,
+        MissingLinks,
+        ObjectNotFound,
+        ObjectStoreError,
+        PackBlockMismatch,
+        RefNotFound,
+        RefRefused,
+        StoreNotFound,
+        WfobjError,
+    )
+    from .fsck import fsck_store, parse_sample  # noqa: F401
     from .gc import DEFAULT_GRACE, parse_duration  # noqa: F401
     from .ids import (  # noqa: F401
-        CODEC_DAG_CBOR, CODEC_RAW, ObjectId, RefName, check_hash, digest_of, hash_bytes,
-        is_hash, oid_of)
+        CODEC_DAG_CBOR,
+        CODEC_RAW,
+        ObjectId,
+        RefName,
+        check_hash,
+        digest_of,
+        hash_bytes,
+        is_hash,
+        oid_of,
+    )
     from .lmdbstore import LmdbObjectStore, init_store, open_store  # noqa: F401
     from .memory import MemoryObjectStore  # noqa: F401
     from .store import ObjectStore  # noqa: F401
     from .sync import (  # noqa: F401
-        REFUSED, LocalRemote, RefPolicy, RefResult, RefUpdate, Remote, SyncReport,
-        apply_ref_updates, closure_ids, missing_ids, pull, push)
+        REFUSED,
+        LocalRemote,
+        RefPolicy,
+        RefResult,
+        RefUpdate,
+        Remote,
+        SyncReport,
+        apply_ref_updates,
+        closure_ids,
+        missing_ids,
+        pull,
+        push,
+    )
     from .walk import follow_chain, walk_tree  # noqa: F401

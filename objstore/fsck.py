@@ -67,7 +67,7 @@ def parse_sample(text: str) -> float:
     return fraction
 
 
-def fsck(
+def fsck_store(
     store: ObjectStore,
     *,
     sample: float = 1.0,

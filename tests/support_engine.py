@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
-from wfobj.engine.runs.state import QUEUE_NS
+from wfobj.engine.layout import QUEUE_NS
 from wfobj.engine.scheduling.scheduler import RunScheduler
 from wfobj.engine.service import WorkflowService
 

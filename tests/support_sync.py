@@ -14,7 +14,7 @@ from pathlib import Path
 from wfobj.engine.model import RunManifest, RunTasks, WorkflowVersion, read
 from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
 from wfobj.objstore import Link, ObjectStore, init_store
-from wfobj.objstore.fsck import fsck
+from wfobj.objstore.fsck import fsck_store
 
 from .support_e2e import ROOT, free_port
 
@@ -80,7 +80,7 @@ def set_workflow(store: ObjectStore, name: str, oid: str) -> None:
 def verify_store(store: ObjectStore) -> int:
     """`wfobj fsck` must find the store clean (hashes, canonical form, chunked content,
     closure, refs). Returns the number of objects."""
-    report = fsck(store)
+    report = fsck_store(store)
     assert report.ok, [str(d) for d in report.damage]
     return report.total
 

@@ -14,7 +14,7 @@ import pytest
 
 from wfobj.engine.executors.base import TaskSpec
 from wfobj.engine.executors.docker import DockerExecutor
-from wfobj.engine.provenance.logs import live_paths
+from wfobj.engine.executors.spools import live_paths
 
 pytestmark = pytest.mark.docker
 

@@ -14,7 +14,7 @@ import pytest
 from tests.support_e2e import ROOT, wfobj_argv
 from tests.support_engine import service, task, trigger
 from wfobj.engine.executors.docker import DockerExecutor
-from wfobj.engine.scheduling.leases import LEASE_NS
+from wfobj.engine.layout import LEASE_NS
 from wfobj.engine.scheduling.worker import Worker
 from wfobj.objstore import init_store, open_store
 

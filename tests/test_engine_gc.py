@@ -14,13 +14,12 @@ from click.testing import CliRunner
 
 from tests.support_engine import run_with, trigger, wordcount
 from wfobj.cli.main import cli
-from wfobj.engine.executors.attempts import REPORTS_NS, TOKENS_NS
-from wfobj.engine.executors.slurm import JOBS_NS
+from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, REPORTS_NS
 from wfobj.engine.runs.state import run_ref
 from wfobj.engine.service import WorkflowService
 from wfobj.engine.upkeep.gc import collect_garbage, in_progress_roots
 from wfobj.objstore import Link, LmdbObjectStore, open_store
-from wfobj.objstore.fsck import fsck
+from wfobj.objstore.fsck import fsck_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +49,7 @@ def test_runs_and_attempts_in_progress_are_kept(tmp_path):
     other_spec = store.put_object({"type": "attempt_spec", "inputs": []})
     token_spec = store.put_object({"type": "attempt_spec", "inputs": [], "n": 3})
     with store.batch() as b:
-        b.meta_put(TOKENS_NS, "ab" * 32, json.dumps({"spec": token_spec}).encode())
+        b.meta_put(ATTEMPT_TOKENS_NS, "ab" * 32, json.dumps({"spec": token_spec}).encode())
         b.meta_put(JOBS_NS, f"{pending}/split/1",
                    json.dumps({"job_id": "7", "spec": spec, "token": "x"}).encode())
         b.meta_put(REPORTS_NS, other_spec, report.encode())
@@ -67,7 +66,7 @@ def test_runs_and_attempts_in_progress_are_kept(tmp_path):
     assert svc.get_run(pending)["state"] == "pending"
     assert store.get_raw(upload) == b"some words to count here"  # a pending run's parameter
     assert store.get_raw(default) == b"a default file, named by hash only"
-    check = fsck(store)
+    check = fsck_store(store)
     assert check.ok, check.damage
 
 
@@ -164,7 +163,7 @@ def test_gc_beside_a_writer_process_never_leaves_a_dangling_link(tmp_path):
     out, _ = writer.communicate(timeout=300)
     written, refused = map(int, out.split())
     assert written + refused == len(leaves)
-    check = fsck(store)
+    check = fsck_store(store)
     assert check.ok, check.damage
     kept = {leaf for leaf in leaves if leaf in store}
     linked = {store.get_object(top)["leaf"].oid for _, top in store.refs("keep/")}

@@ -10,9 +10,10 @@ import pytest
 
 from tests.support_engine import claim, service, task, trigger
 from wfobj.engine.executors.base import TaskSpec
-from wfobj.engine.executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits, parse_memory
+from wfobj.engine.executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits
 from wfobj.engine.executors.docker import DockerExecutor
 from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.engine.values import parse_memory
 from wfobj.objstore import MemoryObjectStore
 
 IMAGE = "wfobj/toolbox:local"

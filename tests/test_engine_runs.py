@@ -8,7 +8,7 @@ import pytest
 
 from tests.support_engine import run_with, service, trigger, wordcount
 from wfobj.engine.errors import BadCursor, ParameterError, UnknownRun
-from wfobj.engine.runs.state import QUEUE_NS
+from wfobj.engine.layout import QUEUE_NS
 from wfobj.engine.upkeep.sync_policy import index_runs
 from wfobj.objstore import MemoryObjectStore
 from wfobj.objstore.store import stage_raw
@@ -149,7 +149,7 @@ def test_a_file_default_must_be_in_the_store(store):
 
 # ---- the by-state index behind list_runs(state=…) -------------------------------------
 def _by_state(store) -> dict[str, set[str]]:
-    from wfobj.engine.runs.state import STATE_NS
+    from wfobj.engine.layout import STATE_NS
 
     out: dict[str, set[str]] = {}
     for key, _ in store.meta_scan(STATE_NS):
@@ -180,8 +180,7 @@ def test_state_index_follows_every_transition(store):
 
 
 def test_state_index_is_built_for_stores_made_before_it(store):
-    from wfobj.engine.runs.lifecycle import STATE_INDEX_MARK
-    from wfobj.engine.runs.state import STATE_NS
+    from wfobj.engine.layout import STATE_INDEX_MARK, STATE_NS
 
     svc = service(store)
     one = {"tasks": {"a": {"image": "i", "command": ["true"]}}}
@@ -197,7 +196,8 @@ def test_state_index_is_built_for_stores_made_before_it(store):
 
 
 def test_a_stale_state_key_is_never_reported(store):
-    from wfobj.engine.runs.state import STATE_NS, state_key
+    from wfobj.engine.layout import STATE_NS
+    from wfobj.engine.runs.state import state_key
 
     svc = service(store)
     run_id = trigger(svc, {"tasks": {"a": {"image": "i", "command": ["true"]}}}, name="w")

@@ -11,8 +11,8 @@ import time
 
 from tests.support_engine import service, task, trigger
 from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
-from wfobj.engine.runs.state import QUEUE_NS
-from wfobj.engine.scheduling.leases import LEASE_NS, Lease
+from wfobj.engine.layout import LEASE_NS, QUEUE_NS
+from wfobj.engine.scheduling.leases import Lease
 from wfobj.engine.scheduling.worker import Worker
 
 WORKER_SCRIPT = textwrap.dedent("""

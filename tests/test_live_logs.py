@@ -13,8 +13,8 @@ import json
 import pytest
 
 from wfobj.engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
+from wfobj.engine.executors import spools
 from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
-from wfobj.engine.provenance import logs as live_logs
 from wfobj.engine.provenance.logs import LogFollower, LogPosition, follow_to_end, utf8_complete
 from wfobj.engine.scheduling.scheduler import RunScheduler
 from wfobj.engine.service import WorkflowService
@@ -73,8 +73,8 @@ class Running:
                                       FakeExecutor({"talk": TaskBehavior(sleep=300)}), poll=0.01)
         assert self.scheduler.initialize()
         self.scheduler.loop()
-        self.paths = live_logs.live_paths(store, self.run_id, "talk", 1)
-        live_logs.open_spools(self.paths)
+        self.paths = spools.live_paths(store, self.run_id, "talk", 1)
+        spools.open_spools(self.paths)
 
     def write(self, stream: str, data: bytes) -> None:
         with open(self.paths[stream], "ab") as f:
@@ -157,7 +157,7 @@ def test_follow_to_end_says_when_a_stream_was_cut_off():
 
 def test_dead_workers_spools_are_removed(running):
     running.write("stdout", b"x")
-    live_logs.remove_run_logs(running.store, running.run_id)
+    spools.remove_run_logs(running.store, running.run_id)
     assert not running.paths["stdout"].parent.exists()
 
 

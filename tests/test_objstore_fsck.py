@@ -11,7 +11,7 @@ import pytest
 from tests.support_damage import drop_record, replace_record
 from wfobj.objstore import Link, MemoryObjectStore
 from wfobj.objstore.chunking import CHUNK_THRESHOLD
-from wfobj.objstore.fsck import fsck, parse_sample
+from wfobj.objstore.fsck import fsck_store, parse_sample
 
 
 def populate(store) -> dict:
@@ -27,7 +27,7 @@ def populate(store) -> dict:
 
 def test_clean_store(store):
     ids = populate(store)
-    report = fsck(store)
+    report = fsck_store(store)
     assert report.ok, report.damage
     assert report.checked == report.total == len(list(store))
     assert report.refs == 2
@@ -37,7 +37,7 @@ def test_clean_store(store):
 
 def test_sample_checks_a_share_but_links_in_full(store):
     populate(store)
-    report = fsck(store, sample=0.5, rng=random.Random(1))
+    report = fsck_store(store, sample=0.5, rng=random.Random(1))
     assert 0 < report.checked < report.total
     assert report.ok
 
@@ -59,7 +59,7 @@ def test_corrupt_blob_and_object_are_named():
     replace_record(store, ids["leaf"], b"Bleap")
     body = store.record(ids["top"]).body
     replace_record(store, ids["top"], b"S" + body[:-1] + bytes([body[-1] ^ 1]))
-    report = fsck(store)
+    report = fsck_store(store)
     assert not report.ok
     assert set(report.bad_hashes()) == {ids["leaf"], ids["top"]}
     assert all(d.kind == "checksum" for d in report.damage)
@@ -70,7 +70,7 @@ def test_damaged_chunk_breaks_the_big_blob():
     ids = populate(store)
     chunk, size = store.chunk_list(ids["big"])[0]
     replace_record(store, chunk, b"B" + bytes(size))
-    report = fsck(store)
+    report = fsck_store(store)
     assert chunk in report.bad_hashes()
     assert ids["big"] in report.bad_hashes()
 
@@ -80,7 +80,7 @@ def test_non_canonical_structured_record_is_named():
     data = b"\xa1\x64type\x78\x01t"  # 'type': 't' with a non-minimal length
     oid = blake3.blake3(data).hexdigest()
     replace_record(store, oid, b"S" + data)
-    report = fsck(store)
+    report = fsck_store(store)
     assert oid in report.bad_hashes()
     assert any(d.kind == "invalid" and "canonical" in d.detail for d in report.damage)
 
@@ -89,6 +89,6 @@ def test_dangling_link_and_broken_ref():
     store = MemoryObjectStore()
     ids = populate(store)
     drop_record(store, ids["leaf"])
-    report = fsck(store)
+    report = fsck_store(store)
     assert [(d.oid, d.kind) for d in report.damage] == [(ids["top"], "dangling")]
     assert ids["leaf"] in report.damage[0].detail

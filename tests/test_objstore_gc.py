@@ -11,7 +11,7 @@ import pytest
 from tests.support_damage import replace_record
 from wfobj.objstore import GcRefused, Link, LmdbObjectStore, MemoryObjectStore
 from wfobj.objstore.chunking import CHUNK_THRESHOLD
-from wfobj.objstore.fsck import fsck
+from wfobj.objstore.fsck import fsck_store
 from wfobj.objstore.gc import DEFAULT_GRACE, collect
 
 HOUR = 3600.0
@@ -64,7 +64,7 @@ def test_removes_old_unreachable_keeps_reachable_and_young(clocked):
     assert set(store) == (before | {upload}) - {stray} - stray_parts
     assert b"".join(store.iter_blob(big)) == big_bytes(1)  # chunks kept through the blob's links
     assert upload in store
-    after = fsck(store)
+    after = fsck_store(store)
     assert after.ok, after.damage
     assert after.unreachable == [upload]
 
@@ -137,7 +137,7 @@ def test_a_write_during_gc_keeps_what_it_needs(clocked):
     report = collect(store, now=clock.now)
     assert report.removed == [old_other]
     assert {old_leaf, old_tree, written[0]} <= set(store)
-    assert fsck(store).ok
+    assert fsck_store(store).ok
 
 
 def test_a_ref_moved_during_gc_keeps_its_target(clocked):

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support_damage import flip_byte_on_disk
 from wfobj.objstore import ChecksumMismatch, Link, LmdbObjectStore, StoreNotFound, open_store
-from wfobj.objstore.fsck import fsck
+from wfobj.objstore.fsck import fsck_store
 
 
 def test_open_missing_store_says_so(tmp_path):
@@ -35,7 +35,7 @@ def test_flipped_byte_on_disk_is_detected(tmp_path):
     assert info.value.expected == oid
     assert oid in str(info.value)
     assert store.get_raw(healthy) == b"a healthy neighbour"
-    report = fsck(store)
+    report = fsck_store(store)
     assert not report.ok
     assert oid in report.bad_hashes()
     assert healthy not in report.bad_hashes()
@@ -56,7 +56,7 @@ def test_flipped_byte_in_structured_object(tmp_path):
     with pytest.raises(ChecksumMismatch, match=oid):
         store.get_raw(oid)
     assert store.get_raw(blob) == b"leaf"
-    assert oid in fsck(store).bad_hashes()
+    assert oid in fsck_store(store).bad_hashes()
     store.close()
 
 
@@ -123,7 +123,7 @@ def test_several_processes_stay_consistent(tmp_path, opened_before_fork):
     assert store.meta_get("test", "counter") == str(workers * count).encode()
     assert sorted(n for n, _ in store.refs("workers/")) == [f"workers/{w}" for w in range(workers)]
     assert all(store.get_raw(o) for o in parent_oids)
-    assert fsck(store).ok
+    assert fsck_store(store).ok
     trees = [o for o in store if store.type_of(o) == "tree"]
     assert len(trees) == workers * count
     store.close()

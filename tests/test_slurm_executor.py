@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 
-from wfobj.engine.executors.slurm import JOBS_NS
+from wfobj.engine.layout import JOBS_NS
 from wfobj.objstore import open_store
 
 from .support_e2e import ROOT, start_server, wait_terminal, wfobj_argv

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from wfobj.api.auth import BEARER_OR_SESSION
-from wfobj.engine.access.sessions import NAMESPACE, SessionStore, session_digest
+from wfobj.engine.access.sessions import SessionStore, session_digest
 from wfobj.engine.access.tokens import token_digest
+from wfobj.engine.layout import SESSIONS_NS as NAMESPACE
 from wfobj.objstore import MemoryObjectStore
 
 from .support_ui import COOKIE, FORM, finished_wordcount, make_ui

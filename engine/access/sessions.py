@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from wfobj.engine.clock import Clock, format_time, parse_time
+from wfobj.engine.layout import SESSIONS_NS
 from wfobj.objstore import ObjectStore
 
 from .tokens import TokenInfo, TokenStore, token_digest
 
-NAMESPACE = "ui-sessions"
 SESSION_PREFIX = "wfs_"
 DEFAULT_LIFETIME = timedelta(hours=12)
 PRUNE_BATCH = 100
@@ -58,7 +58,7 @@ class SessionStore:
                              "created_at": self.clock.stamp(), "expires_at": expires}).encode()
         while True:
             secret = SESSION_PREFIX + secrets.token_urlsafe(32)
-            if self.store.meta_cas(NAMESPACE, session_digest(secret), None, record):
+            if self.store.meta_cas(SESSIONS_NS, session_digest(secret), None, record):
                 return Session(secret, info, expires)
 
     def check(self, secret: str | None) -> TokenInfo | None:
@@ -66,12 +66,12 @@ class SessionStore:
         if not secret or not secret.startswith(SESSION_PREFIX) or len(secret) > 200:
             return None
         key = session_digest(secret)
-        raw = self.store.meta_get(NAMESPACE, key)
+        raw = self.store.meta_get(SESSIONS_NS, key)
         if raw is None:
             return None
         record = json.loads(raw)
         if self.expired(record):
-            self.store.meta_cas(NAMESPACE, key, raw, None)
+            self.store.meta_cas(SESSIONS_NS, key, raw, None)
             return None
         return self.tokens.by_digest(record["token"])
 
@@ -80,8 +80,8 @@ class SessionStore:
         if not secret or not secret.startswith(SESSION_PREFIX) or len(secret) > 200:
             return False
         key = session_digest(secret)
-        raw = self.store.meta_get(NAMESPACE, key)
-        return raw is not None and self.store.meta_cas(NAMESPACE, key, raw, None)
+        raw = self.store.meta_get(SESSIONS_NS, key)
+        return raw is not None and self.store.meta_cas(SESSIONS_NS, key, raw, None)
 
     def expired(self, record: dict) -> bool:
         return parse_time(record["expires_at"]) <= self.clock.now()
@@ -89,7 +89,7 @@ class SessionStore:
     def prune(self) -> int:
         """Delete up to PRUNE_BATCH expired sessions (called on each login); returns how many."""
         gone = 0
-        for key, raw in list(self.store.meta_scan(NAMESPACE, limit=PRUNE_BATCH)):
-            if self.expired(json.loads(raw)) and self.store.meta_cas(NAMESPACE, key, raw, None):
+        for key, raw in list(self.store.meta_scan(SESSIONS_NS, limit=PRUNE_BATCH)):
+            if self.expired(json.loads(raw)) and self.store.meta_cas(SESSIONS_NS, key, raw, None):
                 gone += 1
         return gone

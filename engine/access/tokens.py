@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from wfobj.engine.errors import InvalidTokenRequest, TokenNotFound
+from wfobj.engine.layout import TOKENS_NS
 from wfobj.objstore import ObjectStore
 
-NAMESPACE = "tokens"
 ROLES = ("reader", "runner", "admin")
 TOKEN_PREFIX = "wfo_"
 TOKEN_ID_LEN = 12
@@ -80,7 +80,7 @@ class TokenStore:
             digest = token_digest(token)
             info = TokenInfo(digest[:TOKEN_ID_LEN], user, role, _now())
             record = json.dumps({"user": user, "role": role, "created_at": info.created_at})
-            if self.store.meta_cas(NAMESPACE, digest, None, record.encode()):
+            if self.store.meta_cas(TOKENS_NS, digest, None, record.encode()):
                 return token, info
 
     def authenticate(self, token: str) -> TokenInfo | None:
@@ -91,28 +91,28 @@ class TokenStore:
 
     def by_digest(self, digest: str) -> TokenInfo | None:
         """The info of the token whose SHA-256 is `digest` (a UI session's link), or None."""
-        raw = self.store.meta_get(NAMESPACE, digest)
+        raw = self.store.meta_get(TOKENS_NS, digest)
         return None if raw is None else _info(digest, raw)
 
     def list(self) -> list[TokenInfo]:
         """Every token's info, oldest first."""
-        infos = [_info(key, raw) for key, raw in self.store.meta_scan(NAMESPACE)]
+        infos = [_info(key, raw) for key, raw in self.store.meta_scan(TOKENS_NS)]
         return sorted(infos, key=lambda i: (i.created_at, i.id))
 
     def is_empty(self) -> bool:
-        return next(iter(self.store.meta_scan(NAMESPACE, limit=1)), None) is None
+        return next(iter(self.store.meta_scan(TOKENS_NS, limit=1)), None) is None
 
     def revoke(self, token_id: str) -> TokenInfo:
         """Delete the token whose id starts with `token_id` (at least 6 chars, unique)."""
         if not isinstance(token_id, str) or not re.fullmatch(r"[0-9a-f]{6,64}", token_id):
             raise InvalidTokenRequest("token id", token_id, "6-64 lower-case hex characters")
-        found = list(self.store.meta_scan(NAMESPACE, token_id, limit=2))
+        found = list(self.store.meta_scan(TOKENS_NS, token_id, limit=2))
         if len(found) != 1:
             raise TokenNotFound(token_id) if not found else InvalidTokenRequest(
                 "token id", token_id, "matches more than one token; give more characters"
             )
         digest, raw = found[0]
-        if not self.store.meta_cas(NAMESPACE, digest, raw, None):
+        if not self.store.meta_cas(TOKENS_NS, digest, raw, None):
             raise TokenNotFound(token_id)
         return _info(digest, raw)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,7 +24,6 @@ from wfobj.engine.bounds import (
     MIN_CPUS,
 )
 from wfobj.engine.errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
-from wfobj.engine.executors.caps import MEMORY_RE, parse_memory
 from wfobj.engine.model import (
     Definition,
     ParamDefinition,
@@ -35,10 +34,13 @@ from wfobj.engine.model import (
     TaskOutputs,
     TaskResources,
 )
+from wfobj.engine.values import MEMORY_RE, parse_memory
 from wfobj.objstore.codec import encode
 from wfobj.objstore.ids import is_hash
 
 from .documents import load_json, load_yaml
+from .graph import TaskGraph
+from .templates import references, rendered_size
 
 
 def keys_of(part: type) -> set[str]:
@@ -56,7 +58,6 @@ PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-REF_RE = re.compile(r"\{\{(.*?)\}\}")
 MAX_RETRIES = 100
 
 
@@ -87,8 +88,6 @@ def normalize(raw: dict, name: str) -> Definition:
         raise DefinitionError("description", "must be a string")
     params = normalize_params(raw.get("params", {}))
     tasks = normalize_tasks(raw.get("tasks"), params)
-    from .graph import TaskGraph
-
     TaskGraph.of(tasks).check_acyclic()
     definition = Definition(name=name, description=description, params=params, tasks=tasks)
     check_size(definition)
@@ -375,36 +374,7 @@ def normalize_resources(raw: Any, place: str) -> TaskResources:
     return TaskResources(**out)
 
 
-# ---- references and the graph ---------------------------------------------------------
-def references(task: TaskDefinition) -> Iterator[tuple[str, list[str]]]:
-    """(place suffix, reference path parts) of every {{…}} in command items and env values."""
-    for i, item in enumerate(task.command):
-        for match in REF_RE.finditer(item):
-            yield f"command[{i}]", match.group(1).strip().split(".")
-    for key, value in task.env.items():
-        for match in REF_RE.finditer(value):
-            yield f"env.{key}", match.group(1).strip().split(".")
-
-
-Lookup = Callable[[list[str]], str | None]
-
-
-def rendered_size(task: TaskDefinition, lookup: Lookup) -> int:
-    """Bytes of a task's command items and env (NAME=value) once every {{…}} is replaced
-    by `lookup(parts)`; a reference it cannot tell yet (None) counts as empty."""
-    size = sum(_rendered_text_size(item, lookup) for item in task.command)
-    for key, value in task.env.items():
-        size += len(key.encode()) + 1 + _rendered_text_size(value, lookup)
-    return size
-
-
-def _rendered_text_size(text: str, lookup: Lookup) -> int:
-    size = len(text.encode())
-    if "{{" in text:
-        for match in REF_RE.finditer(text):
-            value = lookup(match.group(1).strip().split("."))
-            size += len((value or "").encode()) - len(match.group(0).encode())
-    return size
+# ---- references ---------------------------------------------------------------------
 
 
 def check_literal_size(tname: str, task: TaskDefinition) -> None:
@@ -455,14 +425,6 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
 
 def declares_file(declared: list[str], path: str) -> bool:
     return any(path == d or path.startswith(d + "/") for d in declared)
-
-
-def dependencies(task: TaskDefinition) -> set[str]:
-    """Tasks that must succeed before `task` starts: inputs, var references, `after`."""
-    deps = set(task.after)
-    deps.update(spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput))
-    deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
-    return deps
 
 
 # how each optional task key is checked and normalized (image and command, required, apart)

@@ -8,10 +8,9 @@ import heapq
 from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 
+from wfobj.engine.definitions.templates import dependencies
 from wfobj.engine.errors import DefinitionError
 from wfobj.engine.model import TaskDefinition
-
-from .format import dependencies
 
 
 class TaskGraph:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import NotADefinition, UnknownWorkflow
+from wfobj.engine.layout import REF_PREFIX
 from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
 from .format import check_name, normalize, parse_source
-
-REF_PREFIX = "workflows/"
 
 
 def workflow_ref(name: str) -> str:

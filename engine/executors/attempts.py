@@ -26,6 +26,7 @@ from wfobj.engine.access.tokens import token_digest
 from wfobj.engine.clock import format_time, parse_time
 from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
+from wfobj.engine.layout import ATTEMPT_TOKENS_NS, REPORTS_NS
 from wfobj.engine.model import AttemptReport, AttemptSpec, StoredObject, read
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import CODEC_RAW, Link, ObjectId, ObjectStore
@@ -33,8 +34,6 @@ from wfobj.objstore import CODEC_RAW, Link, ObjectId, ObjectStore
 from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from .caps import ContainerLimits
 
-TOKENS_NS = "attempt_tokens"
-REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 ATTEMPT_TOKEN_PREFIX = "wfa_"
 
 
@@ -163,7 +162,7 @@ class AttemptTokens:
                                  spec.attempt, self.clock() + ttl)
             record = json.dumps({"spec": grant.spec, "run_id": grant.run_id, "task": grant.task,
                                  "attempt": grant.attempt, "expires_at": grant.expires_at})
-            if self.store.meta_cas(TOKENS_NS, grant.digest, None, record.encode()):
+            if self.store.meta_cas(ATTEMPT_TOKENS_NS, grant.digest, None, record.encode()):
                 return token, grant
 
     def check(self, token: str, spec_oid: str) -> AttemptGrant:
@@ -171,7 +170,7 @@ class AttemptTokens:
         if not token or not token.startswith(ATTEMPT_TOKEN_PREFIX) or len(token) > 200:
             raise AttemptTokenRefused("not an attempt token")
         digest = token_digest(token)
-        raw = self.store.meta_get(TOKENS_NS, digest)
+        raw = self.store.meta_get(ATTEMPT_TOKENS_NS, digest)
         if raw is None:
             raise AttemptTokenRefused("unknown attempt token, or its attempt has ended")
         record = json.loads(raw)
@@ -204,15 +203,15 @@ class AttemptTokens:
     def end(self, grant: AttemptGrant) -> None:
         """The attempt ended: its token stops working and its report entry is dropped."""
         with self.store.batch() as b:
-            if self.store.meta_get(TOKENS_NS, grant.digest) is not None:
-                b.meta_delete(TOKENS_NS, grant.digest)
+            if self.store.meta_get(ATTEMPT_TOKENS_NS, grant.digest) is not None:
+                b.meta_delete(ATTEMPT_TOKENS_NS, grant.digest)
             if self.store.meta_get(REPORTS_NS, grant.spec) is not None:
                 b.meta_delete(REPORTS_NS, grant.spec)
 
     def end_run(self, run_id: str) -> int:
         """Delete every token of `run_id` (its worker died); returns how many."""
         ended = 0
-        for digest, raw in list(self.store.meta_scan(TOKENS_NS)):
+        for digest, raw in list(self.store.meta_scan(ATTEMPT_TOKENS_NS)):
             record = json.loads(raw)
             if record["run_id"] == run_id:
                 self.end(AttemptGrant(digest, record["spec"], run_id, record["task"],

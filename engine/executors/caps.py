@@ -8,12 +8,9 @@ process count are capped unless the server is told otherwise; CPU is shared, not
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
-NO_LIMIT = ("", "0", "none", "unlimited")
+from wfobj.engine.values import parse_memory
 
 
 @dataclass(frozen=True)
@@ -37,16 +34,6 @@ class ContainerLimits:
 
 
 DEFAULT_LIMITS = ContainerLimits(memory=2 << 30, pids=1024)
-
-
-def parse_memory(text: str) -> int | None:
-    """A docker-style size (`512m`, `2g`, `4096`) in bytes; `0` or `none`: no cap."""
-    if text.strip().lower() in NO_LIMIT:
-        return None
-    match = MEMORY_RE.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a size like 512m or 2g")
-    return int(match.group(1)) * MEMORY_UNITS[match.group(2).lower()] or None
 
 
 def parse_limits(*, memory: str | None = None, pids: int | None = None,

@@ -30,7 +30,7 @@ from wfobj.engine.errors import (
     MissingVar,
     OutputRefused,
 )
-from wfobj.engine.provenance.logs import live_paths, open_spools, remove_run_logs, remove_spools
+from wfobj.engine.executors.spools import live_paths, open_spools, remove_run_logs, remove_spools
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectNotFound, ObjectStore
 

@@ -2,24 +2,21 @@
 
 `wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags, whose values
 may also come from the config file (cli/config.py, docs/config.md);
-`factory()` makes the executors, `argv()` passes the same settings on to the `wfobj
+executors/factory.py makes the executors from them, `argv()` passes the same settings on to the `wfobj
 worker` processes that `serve` starts.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wfobj.engine.definitions.format import PULL_POLICIES
 
-from .base import Executor
 from .caps import DEFAULT_LIMITS, ContainerLimits, limits_argv
 
 __all__ = ["DEFAULT_NODE_STORE", "DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES",
-           "DockerSettings", "ExecutorSettings", "SlurmSettings", "make_executor"]
+           "DockerSettings", "ExecutorSettings", "SlurmSettings"]
 
 EXECUTOR_KINDS = ("local", "slurm")
 DEFAULT_PULL = "missing"  # the image pull policy of tasks that set none
@@ -96,22 +93,8 @@ class ExecutorSettings:
         if self.pull not in PULL_POLICIES:
             raise ValueError(f"pull policy {self.pull!r} is not one of {', '.join(PULL_POLICIES)}")
 
-    def factory(self) -> Callable[[], Executor]:
-        return functools.partial(make_executor, self)
-
     def argv(self) -> list[str]:
         """The `wfobj worker` flags that give a worker these settings."""
         out = ["--executor", self.kind, "--pull", self.pull, *limits_argv(self.limits)]
         return out + (self.slurm.argv() if self.kind == "slurm" else self.docker.argv())
 
-
-def make_executor(settings: ExecutorSettings) -> Executor:
-    if settings.kind == "slurm":
-        from .slurm import SlurmExecutor
-
-        return SlurmExecutor(settings.slurm, limits=settings.limits)
-    from .docker import DockerExecutor
-
-    docker = settings.docker
-    return DockerExecutor(limits=settings.limits, pull=settings.pull, grace=docker.grace,
-                          network_mode=docker.network_mode, work_root=docker.work_root)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from wfobj.engine.errors import ExecutorUnavailable, SlurmError
+from wfobj.engine.layout import JOBS_NS
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectStore
 
@@ -37,7 +38,6 @@ from .settings import SlurmSettings
 log = logging.getLogger(__name__)
 
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
-JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
          "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
 EXEC_OVERHEAD_MB = 256  # memory for `wfobj exec` itself beside the container's cap

@@ -11,10 +11,10 @@ store made before the counters existed).
 
 from __future__ import annotations
 
+from wfobj.engine.layout import COUNTERS_NS
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import WriteBatch
 
-COUNTERS_NS = "counters"
 ATTEMPT_STATES = tuple(AttemptStatus)
 # upper bounds (seconds) of the duration histogram's buckets; +Inf is implied
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0)

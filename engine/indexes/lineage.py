@@ -17,12 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wfobj.engine.errors import UnknownFile
+from wfobj.engine.layout import IN_NS, OUT_NS, PARAM_NS
 from wfobj.engine.model import ParamDefinition, TaskEvidence, read
 from wfobj.objstore import ObjectStore, WriteBatch
 
-OUT_NS = "file-out"
-IN_NS = "file-in"
-PARAM_NS = "file-param"
 DEFAULT_DEPTH = 10
 MAX_DEPTH = 100
 

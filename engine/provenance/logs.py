@@ -1,84 +1,27 @@
 """Live logs: a running attempt's stdout and stderr, readable while they are written.
 
 The Docker executor follows the container's output into two spool files and stores them
-as blobs when the attempt ends (engine/docker_executor.py). For an LMDB store the spool
-files live where any process on the store can find them:
-
-    <store>/live-logs/<run_id>/<task>.<attempt>.stdout   (and .stderr; folders 0700)
-
-so the API, in other processes, can send what a running attempt has written so far
+as blobs when the attempt ends (engine/executors/spools.py), so the API, in other
+processes, can send what a running attempt has written so far
 (`follow`). Once the attempt is recorded, the rest comes from its stored, verified blobs
 and the spool files are gone. Nothing is held in memory but one read of READ_BYTES.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from wfobj.engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
+from wfobj.engine.executors.spools import READ_BYTES, STREAMS, live_paths, read_from
 from wfobj.engine.model import TaskEvidence, read
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import TaskStatus
-from wfobj.objstore import LmdbObjectStore, ObjectStore
+from wfobj.objstore import ObjectStore
 
-STREAMS = ("stdout", "stderr")
-LIVE_DIR = "live-logs"
-READ_BYTES = 64 << 10
 FOLLOW_WAIT_S = 30.0  # the longest one follow request waits; the client asks again after
 POLL_S = 0.2
-_SAFE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
-
-
-def live_root(store: ObjectStore) -> Path | None:
-    """Where the live logs of `store` go; None for a store without a folder (memory)."""
-    if isinstance(store, LmdbObjectStore):
-        return store.path / LIVE_DIR
-    return None
-
-
-def _run_dir(root: Path, run_id: str) -> Path | None:
-    return root / run_id if _SAFE_RE.match(run_id) and ".." not in run_id else None
-
-
-def live_paths(store: ObjectStore, run_id: str, task: str,
-               attempt: int) -> dict[str, Path] | None:
-    """{"stdout": path, "stderr": path} of one attempt, or None when it has none."""
-    root = live_root(store)
-    folder = None if root is None else _run_dir(root, run_id)
-    if folder is None or not _SAFE_RE.match(task):
-        return None
-    return {name: folder / f"{task}.{attempt}.{name}" for name in STREAMS}
-
-
-def open_spools(paths: dict[str, Path]) -> None:
-    """Create the run's folder (0700) and two empty spool files."""
-    paths["stdout"].parent.parent.mkdir(mode=0o700, exist_ok=True)
-    paths["stdout"].parent.mkdir(mode=0o700, exist_ok=True)
-    for path in paths.values():
-        path.open("wb").close()
-
-
-def remove_spools(paths: dict[str, str | Path]) -> None:
-    """Delete an attempt's spool files, and the run's folder once it is empty."""
-    for path in paths.values():
-        Path(path).unlink(missing_ok=True)
-    try:
-        Path(paths["stdout"]).parent.rmdir()
-    except OSError:
-        pass  # other attempts of the run still write there
-
-
-def remove_run_logs(store: ObjectStore, run_id: str) -> None:
-    """Delete whatever live logs a dead worker left for `run_id`."""
-    root = live_root(store)
-    folder = None if root is None else _run_dir(root, run_id)
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def utf8_complete(data: bytes) -> int:
@@ -210,16 +153,6 @@ class LogFollower:
         return {"type": "end", "task": self.task, "attempt": self.pos.attempt or 0,
                 "ended": ended, "state": state, "stdout_offset": self.pos.stdout,
                 "stderr_offset": self.pos.stderr}
-
-
-def read_from(path: Path, offset: int) -> bytes:
-    """Up to READ_BYTES of `path` from `offset`; nothing when it is not there (yet)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read(READ_BYTES)
-    except FileNotFoundError:
-        return b""
 
 
 def tail_text(store: ObjectStore, run_id: str, task: str, attempt: int,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wfobj.engine.definitions.format import references
 from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.definitions.params import render_parameters
+from wfobj.engine.definitions.templates import references
 from wfobj.engine.errors import UnknownAttempt, UnknownTask
 from wfobj.engine.model import AuditEvent, ParamInput, TaskEvidence, read
 from wfobj.engine.runs.evidence import load_evidence

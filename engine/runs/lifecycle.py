@@ -17,15 +17,13 @@ from collections.abc import Iterator
 from wfobj.engine.clock import Clock, format_time
 from wfobj.engine.errors import InvalidStoredObject, RunAlreadyTerminal
 from wfobj.engine.indexes import lineage
+from wfobj.engine.layout import INDEX_NS, KILL_NS, QUEUE_NS, STATE_INDEX_MARK, STATE_NS
 from wfobj.engine.model import Definition, RunRecord
 from wfobj.engine.states import TASK_TERMINAL, RunStatus, TaskStatus
 from wfobj.objstore import ConflictError, ObjectStore
 
 from .evidence import obj
-from .state import INDEX_NS, QUEUE_NS, STATE_NS, RunState, index_entry, put_index, state_key
-
-KILL_NS = "kill"
-
+from .state import RunState, index_entry, put_index, state_key
 
 _last_uuid7 = [0, 0]  # (ms, sub-ms) of the newest id made by this process
 _uuid7_lock = threading.Lock()
@@ -130,7 +128,6 @@ def index_run(store: ObjectStore, run_id: str) -> bool:
     return True
 
 
-STATE_INDEX_MARK = ("index-version", STATE_NS)  # set once the by-state index is complete
 _STATE_INDEX_BATCH = 1000
 
 

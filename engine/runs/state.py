@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import UnknownRun
 from wfobj.engine.indexes import counters
+from wfobj.engine.layout import INDEX_NS, RUN_PREFIX, STATE_NS
 from wfobj.engine.model import AuditEvent, Definition, RunManifest, RunRecord, RunTasks, read
 from wfobj.engine.states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 from wfobj.objstore import ObjectStore, RefNotFound, WriteBatch
@@ -28,12 +29,8 @@ from wfobj.objstore import ObjectStore, RefNotFound, WriteBatch
 from .evidence import obj
 
 BUCKET = 64
-RUN_PREFIX = "runs/"
-INDEX_NS = "runs"
 # run ids by state, keyed "<state>/<run_id>" (empty values): `list_runs(state=…)` reads
 # only the runs in that state. Written in the same batch as the INDEX_NS entry.
-STATE_NS = "runs-by-state"
-QUEUE_NS = "queue"
 
 
 def run_ref(run_id: str) -> str:

@@ -18,15 +18,13 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from wfobj.engine.definitions.format import references
+from wfobj.engine.definitions.templates import references
 from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from wfobj.engine.layout import CACHE_NS, TASK_NS
 from wfobj.engine.model import CacheKey, ImageFacts, RunRecord, TaskDefinition, TaskEvidence, read
 from wfobj.engine.runs.evidence import blob
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectStore, WriteBatch
-
-CACHE_NS = "cache"
-TASK_NS = "cache-task"
 
 
 @dataclass(frozen=True)

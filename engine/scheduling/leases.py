@@ -12,8 +12,6 @@ import os
 import socket
 from dataclasses import dataclass
 
-LEASE_NS = "lease"
-
 
 @dataclass(frozen=True)
 class Lease:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wfobj.engine.bounds import MAX_RENDERED_BYTES
-from wfobj.engine.definitions.format import REF_RE, render_value, rendered_size
+from wfobj.engine.definitions.format import render_value
+from wfobj.engine.definitions.templates import REF_RE, rendered_size
 from wfobj.engine.errors import InputUnavailable, RenderedTooLarge
 from wfobj.engine.executors.base import AttemptResult, InputFile, TaskSpec
 from wfobj.engine.model import Definition, ParamDefinition, ParamInput, TaskDefinition, TaskInput

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import LeaseLost, UnknownRun
 from wfobj.engine.executors.base import Executor
+from wfobj.engine.layout import KILL_NS, LEASE_NS, QUEUE_NS
 from wfobj.engine.model import AuditEvent, RunManifest, read
-from wfobj.engine.runs.lifecycle import KILL_NS, end_run, kill_request, scan_index
-from wfobj.engine.runs.state import QUEUE_NS, RunState, run_ref
+from wfobj.engine.runs.lifecycle import end_run, kill_request, scan_index
+from wfobj.engine.runs.state import RunState, run_ref
 from wfobj.engine.states import RunStatus, TaskStatus
 from wfobj.objstore import ConflictError, CorruptObject, ObjectStore
 
-from .leases import LEASE_NS, Lease, process_alive, this_host
+from .leases import Lease, process_alive, this_host
 from .scheduler import RunScheduler
 
 log = logging.getLogger(__name__)

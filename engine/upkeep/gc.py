@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 
-from wfobj.engine.definitions.registry import REF_PREFIX, versions
-from wfobj.engine.executors.attempts import REPORTS_NS, TOKENS_NS
-from wfobj.engine.executors.slurm import JOBS_NS
-from wfobj.engine.indexes.lineage import PARAM_NS
+from wfobj.engine.definitions.registry import versions
+from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, PARAM_NS, REF_PREFIX, REPORTS_NS
 from wfobj.engine.model import Definition, read
 from wfobj.engine.runs.lifecycle import scan_index
 from wfobj.engine.runs.state import run_ref
@@ -31,7 +29,7 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
         for run_id, _ in scan_index(store, state, None):
             with contextlib.suppress(RefNotFound):
                 roots.append(store.get_ref(run_ref(run_id)))
-    for ns in (TOKENS_NS, JOBS_NS):  # a live attempt token, a cluster job in flight
+    for ns in (ATTEMPT_TOKENS_NS, JOBS_NS):  # a live attempt token, a cluster job in flight
         roots.extend(json.loads(raw)["spec"] for _, raw in store.meta_scan(ns))
     for spec, raw in store.meta_scan(REPORTS_NS):
         roots.extend((spec, raw.decode()))

@@ -10,13 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from wfobj.engine.indexes.counters import (
-    ATTEMPT_STATES,
-    COUNTERS_NS,
-    DURATION_BUCKETS,
-    READY,
-    bucket_key,
-)
+from wfobj.engine.indexes.counters import ATTEMPT_STATES, DURATION_BUCKETS, READY, bucket_key
+from wfobj.engine.layout import COUNTERS_NS
 from wfobj.engine.states import RunStatus
 from wfobj.objstore import ObjectStore
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 from wfobj.engine.indexes import lineage
-from wfobj.engine.indexes.counters import COUNTERS_NS, READY, count_attempt
+from wfobj.engine.indexes.counters import READY, count_attempt
+from wfobj.engine.layout import COUNTERS_NS, INDEX_NS, RUN_PREFIX
 from wfobj.engine.model import TaskEvidence, read
 from wfobj.engine.runs.lifecycle import index_run
-from wfobj.engine.runs.state import INDEX_NS, RUN_PREFIX, RunState
+from wfobj.engine.runs.state import RunState
 from wfobj.engine.scheduling import cache
 from wfobj.objstore import ObjectStore, WriteBatch
 

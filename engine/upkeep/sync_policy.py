@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Iterable
 
 from wfobj.engine.definitions.format import NAME_RE
-from wfobj.engine.definitions.registry import REF_PREFIX as WORKFLOW_PREFIX
 from wfobj.engine.errors import InvalidStoredObject
+from wfobj.engine.layout import REF_PREFIX as WORKFLOW_PREFIX
+from wfobj.engine.layout import RUN_PREFIX
 from wfobj.engine.model import RunManifest, StoredObject, T, WorkflowVersion, read
-from wfobj.engine.runs.state import RUN_PREFIX
 from wfobj.objstore import ObjectStore, RefRefused
 from wfobj.objstore.sync import RefPolicy
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wfobj.engine.errors import BadSignature, SigningKeyError
+from wfobj.engine.layout import KEY_FILE
 
-KEY_FILE = "signing-key.pem"
 ALGORITHM = "ed25519"
 
 

@@ -1,0 +1,40 @@
+"""The store layout: every ref prefix, meta namespace and file the engine keeps beside its
+objects, declared here once. Writers, readers, gc and reindex all take the names from here.
+
+Objects (content-addressed, immutable) are reached from refs; meta entries are mutable
+keyed bytes (objstore `meta_*`), either derived indexes that reindex can rebuild from the
+objects, or state of work in progress that gc must treat as roots.
+"""
+
+from __future__ import annotations
+
+# --- refs (objects reachable from them are kept by gc and carried by sync) -------------
+RUN_PREFIX = "runs/"  # runs/<run_id> -> the run's newest manifest
+REF_PREFIX = "workflows/"  # workflows/<name> -> the newest workflow version
+
+# --- derived indexes (rebuilt by `reindex` from the objects) ---------------------------
+INDEX_NS = "runs"  # run_id -> the run's list entry (workflow, state, times)
+STATE_NS = "runs-by-state"  # "<state>/<run_id>" -> "" : runs listed by state
+STATE_INDEX_MARK = ("index-version", STATE_NS)  # set once the by-state index is complete
+COUNTERS_NS = "counters"  # runs and attempts counted by state (GET /metrics)
+OUT_NS = "file-out"  # lineage: file hash -> the attempts that wrote it
+IN_NS = "file-in"  # lineage: file hash -> the attempts that read it
+PARAM_NS = "file-param"  # lineage: file hash -> the runs that took it as a parameter
+CACHE_NS = "cache"  # cache key hash -> evidence of the attempt that made it
+TASK_NS = "cache-task"  # "<workflow>/<task>/<run_id>" -> a task's evidence, for explain
+
+# --- work in progress (roots for gc, never rebuilt) ------------------------------------
+QUEUE_NS = "queue"  # run_id -> "" while the run waits for a worker
+KILL_NS = "kill"  # run_id -> who asked to kill the run, until a worker ends it
+LEASE_NS = "lease"  # run_id -> the worker driving it and until when
+ATTEMPT_TOKENS_NS = "attempt_tokens"  # token digest -> an attempt out on another node
+REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
+JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
+
+# --- access ----------------------------------------------------------------------------
+TOKENS_NS = "tokens"  # SHA-256 of an API token -> its user, role and id
+SESSIONS_NS = "ui-sessions"  # SHA-256 of a web session secret -> its user and expiry
+
+# --- files in the store folder, beside data.mdb ----------------------------------------
+LIVE_DIR = "live-logs"  # spools of running attempts' stdout and stderr
+KEY_FILE = "signing-key.pem"  # the ed25519 key of in-toto exports (mode 0600)
