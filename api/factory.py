@@ -7,7 +7,6 @@ itself; api/app.py opens the store in each gunicorn worker after fork.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from importlib.metadata import PackageNotFoundError, version
 
 import falcon
 
@@ -22,16 +21,6 @@ from .ui import add_ui_routes, session_cookie_auth
 # An extension adds routes: fn(app, store, service). Its resources declare `roles`
 # like every other resource and so share the auth middleware (docs/api.md).
 Extension = Callable[[falcon.App, ObjectStore, WorkflowService], None]
-
-
-def engine_version(service: WorkflowService) -> str:
-    declared = getattr(service, "engine_version", None)
-    if isinstance(declared, str):
-        return declared
-    try:
-        return version("wfobj")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def sync_extension(app: falcon.App, store: ObjectStore, service: WorkflowService) -> None:
@@ -98,10 +87,10 @@ def create_app(store: ObjectStore, service: WorkflowService, auth: Authenticator
     app.resp_options.media_handlers.update(handlers)
     errors.install(app)
     for route, resource in core_routes(store, service, max_upload,
-                                       engine_version(service)).items():
+                                       service.engine_version).items():
         app.add_route(route, resource)
     for extend in extensions:
         extend(app, store, service)
     if sessions is not None:
-        add_ui_routes(app, store, service, sessions, engine_version(service))
+        add_ui_routes(app, store, service, sessions, service.engine_version)
     return app

@@ -30,7 +30,7 @@ _FACE = {
     ".errors": ("AttemptTokenRefused", "DefinitionError", "DefinitionTooLarge", "DocumentError",
         "EngineError", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
-        "RunNotEnded", "clip", "excerpt"),
+        "RunNotEnded", "clip", "excerpt", "one_line"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
     ".layout": ("REF_PREFIX",),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
@@ -89,6 +89,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         RunNotEnded,
         clip,
         excerpt,
+        one_line,
     )
     from .executors.attempts import AttemptGrant, AttemptTokens  # noqa: F401
     from .executors.base import Executor, check_executor  # noqa: F401

@@ -28,6 +28,12 @@ def clip(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """A message on one line (Docker's and click's often span several), cut to `limit`."""
+    text = " ".join(text.split())
+    return text if limit is None else clip(text, limit)
+
+
 class EngineError(WfobjError):
     """Root of engine errors."""
 

@@ -14,7 +14,7 @@ import functools
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
-from wfobj.objstore import Link, ObjectStore
+from wfobj.objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectStore
 
 from .errors import InvalidStoredObject
 
@@ -497,3 +497,13 @@ T = TypeVar("T", bound=StoredObject)
 def read(store: ObjectStore, oid: str, cls: type[T]) -> T:
     """The object `oid` as a `cls`, read through the store's verifying read path."""
     return cls.from_value(oid, store.get_object(oid))
+
+
+def blob_link(oid: str) -> Link:
+    """The link to a blob (raw bytes) of this store."""
+    return Link(oid, CODEC_RAW)  # ids from our own store: already checked
+
+
+def object_link(oid: str) -> Link:
+    """The link to a DAG-CBOR object of this store."""
+    return Link(oid, CODEC_DAG_CBOR)

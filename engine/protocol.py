@@ -1,7 +1,7 @@
 """`Service`: the operations the CLI's workflow and run commands call, one interface with
 two implementations: the engine's own (engine.service.WorkflowService, on a local store)
-and the CLI's client of a server (cli.remote.RemoteService, over docs/api.md). One
-contract test (tests/test_service_contract.py) runs against both.
+and the CLI's client of a server (cli/client/service.py RemoteService, over docs/api.md).
+One contract test (tests/test_service_contract.py) runs against both.
 
 `user` names who acts for a local store; a server takes it from the caller's token.
 Errors are WfobjError subclasses either way.
@@ -10,9 +10,10 @@ Errors are WfobjError subclasses either way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from wfobj.engine.provenance.exports import Export
 from wfobj.engine.runs.waiting import Progress
 
 
@@ -63,6 +64,10 @@ class Service(Protocol):
 
     def run_logs(self, run_id: str, task: str) -> dict: ...
 
+    def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
+                    stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,
+                    wait: float | None = None) -> Iterator[dict]: ...
+
     def kill_run(self, run_id: str, *, user: str) -> dict: ...
 
     def wait(self, run_id: str, *, timeout: float | None = None, poll: float = 0.2,
@@ -75,3 +80,10 @@ class Service(Protocol):
     def file_info(self, oid: str) -> dict: ...
 
     def file_lineage(self, oid: str, *, direction: str = "up", depth: int = 10) -> dict: ...
+
+    # provenance exports
+    def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export: ...
+
+    def public_keys(self) -> list[dict]: ...
+
+    def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict: ...

@@ -251,11 +251,13 @@ class WorkflowService:
 
     def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
                     stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,
-                    wait: float = live_logs.FOLLOW_WAIT_S) -> Iterator[dict]:
+                    wait: float | None = None) -> Iterator[dict]:
         """The task's attempt's (default: its running or last one) stdout and stderr from
         the offsets on, as `output` pieces while they are written, then one `end` record
-        (engine/live_logs.py). Waits at most `wait` seconds (and not at all without
-        `follow`) for the attempt to end; the `end` record says from where to ask again."""
+        (engine/provenance/logs.py). Waits at most `wait` seconds (default FOLLOW_WAIT_S; not
+        at all without `follow`) for the attempt to end; the `end` record says from where to
+        ask again."""
+        wait = live_logs.FOLLOW_WAIT_S if wait is None else wait
         position = live_logs.LogPosition(attempt, stdout_offset, stderr_offset)
         return iter(live_logs.LogFollower(self.store, run_id, task, position, follow=follow,
                                           wait=wait, sleep=self.clock.sleep))

@@ -80,10 +80,6 @@ class SyncReport:
     def refs_updated(self) -> list[str]:
         return [r.name for r in self.refs if r.status in (UPDATED, WOULD_UPDATE)]
 
-    @property
-    def refs_refused(self) -> list[RefResult]:
-        return [r for r in self.refs if r.status == REFUSED]
-
     def to_json(self) -> dict:
         out = asdict(self)
         out["refs"] = [asdict(r) for r in self.refs]

@@ -112,3 +112,24 @@ def test_stored_hashes_are_those_from_before_the_move():
         reg, _ = svc.apply_workflow(name, source, user="admin",
                                     content_type="application/yaml")
         assert reg["definition_hash"] == BEFORE[name]
+
+
+def test_the_service_protocol_names_everything_both_services_offer():
+    """What the engine's service and the CLI's client of a server both implement is in
+    the Service protocol, with the same parameters, so the CLI can call it on either."""
+    import inspect
+
+    from wfobj.cli.client.service import RemoteService
+    from wfobj.engine import Service
+
+    def public(cls):
+        return {name for name, value in vars(cls).items()
+                if callable(value) and not name.startswith("_")}
+
+    shared = public(WorkflowService) & public(RemoteService)
+    assert shared <= public(Service), shared - public(Service)
+    for name in public(Service):
+        expected = list(inspect.signature(getattr(Service, name)).parameters)
+        for cls in (WorkflowService, RemoteService):
+            assert list(inspect.signature(getattr(cls, name)).parameters) == expected, \
+                (cls.__name__, name)

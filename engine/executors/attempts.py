@@ -17,19 +17,24 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from wfobj.engine.access.tokens import token_digest
-from wfobj.engine.clock import format_time, parse_time
+from wfobj.engine.clock import Clock, format_time, parse_time
 from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
 from wfobj.engine.layout import ATTEMPT_TOKENS_NS, REPORTS_NS
-from wfobj.engine.model import AttemptReport, AttemptSpec, StoredObject, read
+from wfobj.engine.model import (
+    AttemptReport,
+    AttemptSpec,
+    StoredObject,
+    blob_link,
+    object_link,
+    read,
+)
 from wfobj.engine.states import AttemptStatus
-from wfobj.objstore import CODEC_RAW, Link, ObjectId, ObjectStore
+from wfobj.objstore import ObjectId, ObjectStore
 
 from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from .caps import ContainerLimits
@@ -54,7 +59,7 @@ def spec_object(spec: TaskSpec, limits: ContainerLimits) -> AttemptSpec:
         command=list(spec.command), env=dict(spec.env), workdir=spec.workdir,
         network=spec.network, cpus=_decimal(spec.cpus), memory=spec.memory,
         timeout=_decimal(spec.timeout), pids=spec.pids,
-        inputs=[{"name": f.name, "blob": Link(f.oid, CODEC_RAW), "size": f.size}
+        inputs=[{"name": f.name, "blob": blob_link(f.oid), "size": f.size}
                 for f in spec.inputs],
         output_files=list(spec.output_files), output_vars=list(spec.output_vars),
         default_limits={"memory": limits.memory, "pids": limits.pids,
@@ -88,10 +93,6 @@ def _invalid(oid: str, cls: type[StoredObject]) -> Iterator[None]:
 
 
 # ---- the report ----------------------------------------------------------------------------
-def _stream(text: StoredText) -> dict:
-    return {"blob": Link(text.oid, CODEC_RAW), "size": text.size, "text": text.text}
-
-
 def _stored(value: dict) -> StoredText:
     return StoredText(value["blob"].oid, value["size"], value["text"])
 
@@ -100,12 +101,12 @@ def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> Attem
     """The `attempt_report` of one attempt's result: every field of the evidence the
     node knows, its blobs linked (so the report's closure is all it sends)."""
     return AttemptReport(
-        spec=Link(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
-        state=result.state, exit_code=result.exit_code, stdout=_stream(result.stdout),
-        stderr=_stream(result.stderr), started_at=format_time(result.started_at),
+        spec=object_link(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
+        state=result.state, exit_code=result.exit_code, stdout=result.stdout.record(),
+        stderr=result.stderr.record(), started_at=format_time(result.started_at),
         ended_at=format_time(result.ended_at), image_id=result.image_id,
         image_digests=list(result.image_digests),
-        outputs=[{"path": o.path, "blob": Link(o.oid, CODEC_RAW), "size": o.size}
+        outputs=[{"path": o.path, "blob": blob_link(o.oid), "size": o.size}
                  for o in result.outputs],
         vars=dict(result.vars), host=dict(result.host), workdir=result.workdir,
         error=result.error,
@@ -150,16 +151,16 @@ class AttemptGrant:
 class AttemptTokens:
     """Create, check and delete attempt tokens; accept the one report of an attempt."""
 
-    def __init__(self, store: ObjectStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: ObjectStore, clock: Clock | None = None) -> None:
         self.store = store
-        self.clock = clock
+        self.clock = clock or Clock()
 
     def create(self, spec_oid: str, spec: TaskSpec, ttl: float) -> tuple[str, AttemptGrant]:
         """A new token for the attempt of `spec_oid`, valid `ttl` seconds at most."""
         while True:
             token = ATTEMPT_TOKEN_PREFIX + secrets.token_urlsafe(32)
             grant = AttemptGrant(token_digest(token), ObjectId(spec_oid), spec.run_id, spec.task,
-                                 spec.attempt, self.clock() + ttl)
+                                 spec.attempt, self.clock.epoch() + ttl)
             record = json.dumps({"spec": grant.spec, "run_id": grant.run_id, "task": grant.task,
                                  "attempt": grant.attempt, "expires_at": grant.expires_at})
             if self.store.meta_cas(ATTEMPT_TOKENS_NS, grant.digest, None, record.encode()):
@@ -176,7 +177,7 @@ class AttemptTokens:
         record = json.loads(raw)
         grant = AttemptGrant(digest, record["spec"], record["run_id"], record["task"],
                              record["attempt"], record["expires_at"])
-        if self.clock() >= grant.expires_at:
+        if self.clock.epoch() >= grant.expires_at:
             raise AttemptTokenRefused("the attempt token has expired")
         if grant.spec != spec_oid:
             raise AttemptTokenRefused(
@@ -220,5 +221,3 @@ class AttemptTokens:
         return ended
 
 
-def seconds_until(moment: datetime, now: datetime) -> float:
-    return max(0.0, (moment - now).total_seconds())

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from wfobj.engine.model import blob_link
 from wfobj.objstore import ObjectId, ObjectStore
 
 
@@ -54,6 +55,10 @@ class StoredText:
     oid: ObjectId
     size: int
     text: str
+
+    def record(self) -> dict:
+        """As evidence and attempt reports store it: {"blob": link, "size", "text"}."""
+        return {"blob": blob_link(self.oid), "size": self.size, "text": self.text}
 
 
 @dataclass(frozen=True)

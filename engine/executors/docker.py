@@ -14,14 +14,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import docker
 import docker.errors
 import requests
 
+from wfobj.engine.clock import Clock
 from wfobj.engine.errors import (
     BadInputName,
     ContainerNotCreated,
@@ -37,7 +38,7 @@ from wfobj.objstore import ObjectNotFound, ObjectStore
 from .base import AttemptResult, Executor, StoredText, TaskSpec
 from .caps import DEFAULT_LIMITS, ContainerLimits
 from .capture import split_frames, store_empty, store_file
-from .images import DockerFacts, ImageFacts, check_pull_policy, image_facts, one_line
+from .images import DockerFacts, DockerImage, check_pull_policy, docker_message, image_facts
 from .outputs import OutputCollector, read_vars
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
 
@@ -51,10 +52,6 @@ DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExcep
 KILL_WAIT_S = 30.0
 LOG_READ_BYTES = 1 << 20
 CHECK_TIMEOUT_S = 10.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ class DockerExecutor(Executor):
         network_mode: str | None = None,
         init: bool = True,
         limits: ContainerLimits = DEFAULT_LIMITS,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock | None = None,
         poll_interval: float = 0.05,
     ):
         self._client = client
@@ -99,7 +96,7 @@ class DockerExecutor(Executor):
         self.network_mode = network_mode
         self.init = init
         self.limits = limits
-        self.clock = clock
+        self.clock = clock or Clock()
         self.poll_interval = poll_interval
 
     @property
@@ -129,7 +126,7 @@ class DockerExecutor(Executor):
         except docker.errors.ImageNotFound:
             return None
         except DOCKER_ERRORS as exc:
-            log.warning("cannot inspect image %r: %s", image, one_line(exc))
+            log.warning("cannot inspect image %r: %s", image, docker_message(exc))
             return None
 
     def check(self) -> None:
@@ -145,7 +142,7 @@ class DockerExecutor(Executor):
             else:
                 self._client.ping()
         except DOCKER_ERRORS as exc:
-            raise ExecutorUnavailable(f"Docker at {address}", one_line(exc)) from None
+            raise ExecutorUnavailable(f"Docker at {address}", docker_message(exc)) from None
 
     def remove_leftovers(self, run_id: str, store: ObjectStore | None = None) -> int:
         """Remove every container and attempt folder of `run_id` still around (after a
@@ -174,8 +171,8 @@ class DockerAttempt:
         self.spec = spec
         self.store = store
         self.cancel = cancel
-        self.started_at = ex.clock()
-        self.image: ImageFacts | None = None
+        self.started_at = ex.clock.now()
+        self.image: DockerImage | None = None
         self.host: dict[str, str] = {}
         self.limits: ContainerLimits | None = None
 
@@ -190,7 +187,7 @@ class DockerAttempt:
             return self.unstarted(AttemptStatus.FAILED, str(exc))
         except DOCKER_ERRORS as exc:
             log.exception("docker failed for %s/%s", self.spec.run_id, self.spec.task)
-            return self.unstarted(AttemptStatus.FAILED, f"docker error: {one_line(exc)}")
+            return self.unstarted(AttemptStatus.FAILED, f"docker error: {docker_message(exc)}")
 
     def in_folder(self) -> AttemptResult:
         folder = AttemptFolder(self.ex.work_root, self.spec.run_id)
@@ -243,9 +240,9 @@ class DockerAttempt:
             )
         except docker.errors.ImageNotFound as exc:
             ex.facts.forget(spec.image)
-            raise ContainerNotCreated(f"image {spec.image!r} not found: {one_line(exc)}") from None
+            raise ContainerNotCreated(f"image {spec.image!r} not found: {docker_message(exc)}") from None
         except docker.errors.DockerException as exc:  # API refusal or bad limit values
-            raise ContainerNotCreated(one_line(exc)) from None
+            raise ContainerNotCreated(docker_message(exc)) from None
         return container
 
     def in_container(self, container, folder: AttemptFolder) -> AttemptResult:
@@ -253,17 +250,17 @@ class DockerAttempt:
             self.image = self.ex.facts.refresh(self.spec.image)  # the tag moved since cached
         spools, live = self.spools(folder)
         try:
-            self.started_at = self.ex.clock()
+            self.started_at = self.ex.clock.now()
             tap = None
             try:
                 container.start()
             except docker.errors.APIError as exc:
                 outcome = ExitOutcome(AttemptStatus.FAILED, None,
-                                      f"container could not start: {one_line(exc)}")
+                                      f"container could not start: {docker_message(exc)}")
             else:
                 tap = LogTap(self.ex.client, container.id, spools)
                 outcome = self.wait(container)
-            ended_at = self.ex.clock()
+            ended_at = self.ex.clock.now()
             stdout, stderr = self.capture(container, spools, tap)
         finally:
             if live:
@@ -356,7 +353,7 @@ class DockerAttempt:
     def unstarted(self, state: str, error: str) -> AttemptResult:
         """The result of an attempt whose container never ran."""
         empty = store_empty(self.store)
-        return self.result(ExitOutcome(state, None, error), empty, empty, self.ex.clock())
+        return self.result(ExitOutcome(state, None, error), empty, empty, self.ex.clock.now())
 
 
 class ContainerWaiter:
@@ -423,7 +420,7 @@ class LogTap:
             return False
         if self.failure is not None:
             log.warning("following the logs of %s failed (%s); fetching them again",
-                        self.container_id, one_line(self.failure))
+                        self.container_id, docker_message(self.failure))
             return False
         return True
 

@@ -16,20 +16,20 @@ import docker.errors
 from docker.utils import parse_repository_tag
 
 from wfobj.engine.definitions.format import PULL_POLICIES
-from wfobj.engine.errors import ImageUnavailable
+from wfobj.engine.errors import ImageUnavailable, one_line
 
 
 @dataclass(frozen=True)
-class ImageFacts:
+class DockerImage:
     image_id: str  # sha256:…
     digests: list[str] = field(default_factory=list)  # repo digests, name@sha256:…
     workdir: str = "/"  # the image's working directory
 
 
-def image_facts(image) -> ImageFacts:
+def image_facts(image) -> DockerImage:
     """The recorded facts of a docker SDK Image."""
     config = image.attrs.get("Config") or {}
-    return ImageFacts(
+    return DockerImage(
         image_id=image.id,
         digests=sorted(image.attrs.get("RepoDigests") or []),
         workdir=config.get("WorkingDir") or "/",
@@ -52,7 +52,7 @@ class DockerFacts:
         check_pull_policy(pull)
         self.client = client
         self.pull = pull
-        self._images: dict[str, ImageFacts] = {}
+        self._images: dict[str, DockerImage] = {}
         self._host: dict[str, str] | None = None
         self._lock = threading.Lock()
 
@@ -66,7 +66,7 @@ class DockerFacts:
             }
         return self._host
 
-    def image(self, ref: str, policy: str | None = None) -> ImageFacts:
+    def image(self, ref: str, policy: str | None = None) -> DockerImage:
         """Facts of the image `ref` as `policy` (default: the executor's) resolves it.
         Raises ImageUnavailable when it cannot be had."""
         policy = policy or self.pull
@@ -78,11 +78,11 @@ class DockerFacts:
             return cached
         return self.refresh(ref, policy)
 
-    def refresh(self, ref: str, policy: str | None = None) -> ImageFacts:
+    def refresh(self, ref: str, policy: str | None = None) -> DockerImage:
         """Look `ref` up again (the tag may have moved) and cache the answer."""
         return self._remember(ref, image_facts(self._lookup(ref, policy or self.pull)))
 
-    def _remember(self, ref: str, facts: ImageFacts) -> ImageFacts:
+    def _remember(self, ref: str, facts: DockerImage) -> DockerImage:
         with self._lock:
             self._images[ref] = facts
         return facts
@@ -99,7 +99,7 @@ class DockerFacts:
                 raise ImageUnavailable(ref, "is not present locally and the pull policy "
                                        "is never") from None
         except docker.errors.APIError as exc:
-            raise ImageUnavailable(ref, f"cannot be inspected: {one_line(exc)}") from None
+            raise ImageUnavailable(ref, f"cannot be inspected: {docker_message(exc)}") from None
         return self._pull(ref, "is not present locally and its pull failed")
 
     def _pull(self, ref: str, what: str):
@@ -107,10 +107,9 @@ class DockerFacts:
         try:
             return self.client.images.pull(repo, tag=tag or "latest")
         except docker.errors.DockerException as exc:
-            raise ImageUnavailable(ref, f"{what}: {one_line(exc)}") from None
+            raise ImageUnavailable(ref, f"{what}: {docker_message(exc)}") from None
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (Docker errors often span several)."""
-    text = getattr(exc, "explanation", None) or str(exc)
-    return " ".join(str(text).split())
+def docker_message(exc: BaseException) -> str:
+    """A Docker SDK error's message on one line (its explanation when it has one)."""
+    return one_line(str(getattr(exc, "explanation", None) or exc))

@@ -22,8 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from wfobj.engine.clock import Clock
 from wfobj.engine.errors import ExecutorUnavailable, SlurmError
 from wfobj.engine.layout import JOBS_NS
 from wfobj.engine.states import AttemptStatus
@@ -136,10 +136,6 @@ class JobQueue:
             self.seen_at = 0.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits) -> list[str]:
     """The job's resources: cpus, memory (the container's cap plus exec's own), time.
     `--no-requeue`: a job whose node fails ends NODE_FAIL instead of Slurm starting it
@@ -173,12 +169,12 @@ def batch_script(settings: SlurmSettings, token: str, spec_oid: str, spec: TaskS
 class SlurmExecutor(Executor):
     def __init__(self, settings: SlurmSettings, *, limits: ContainerLimits = DEFAULT_LIMITS,
                  commands: SlurmCommands | None = None,
-                 clock: Callable[[], datetime] = utc_now):
+                 clock: Clock | None = None):
         self.settings = settings
         self.limits = limits
         self.commands = commands or SlurmCommands()
         self.queue = JobQueue(self.commands, settings.poll)
-        self.clock = clock
+        self.clock = clock or Clock()
 
     def check(self) -> None:
         if not self.settings.server_url:
@@ -224,7 +220,7 @@ class SlurmAttempt:
         self.ex, self.spec, self.store, self.cancel = ex, spec, store, cancel
         self.tokens = AttemptTokens(store)
         self.key = f"{spec.run_id}/{spec.task}/{spec.attempt}"
-        self.started_at = ex.clock()
+        self.started_at = ex.clock.now()
         self.job_id: str | None = None
         self.node = ""
 
@@ -311,7 +307,7 @@ class SlurmAttempt:
     def unreported(self, state: str, error: str) -> AttemptResult:
         empty = store_empty(self.store)
         result = AttemptResult(state=state, exit_code=None, stdout=empty, stderr=empty,
-                               started_at=self.started_at, ended_at=self.ex.clock(),
+                               started_at=self.started_at, ended_at=self.ex.clock.now(),
                                error=error)
         if self.job_id is not None:
             result.host = {"name": self.node} if self.node else {}

@@ -11,20 +11,8 @@ from datetime import datetime
 from wfobj.engine.clock import format_time
 from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.executors.base import AttemptResult, TaskSpec
-from wfobj.engine.model import ImageFacts, TaskEvidence, read
-from wfobj.objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectId, ObjectStore, WriteBatch
-
-
-def blob(oid: str) -> Link:
-    return Link(oid, CODEC_RAW)  # ids from our own store: already checked
-
-
-def obj(oid: str) -> Link:
-    return Link(oid, CODEC_DAG_CBOR)
-
-
-def stream(text) -> dict:
-    return {"blob": blob(text.oid), "size": text.size, "text": text.text}
+from wfobj.engine.model import ImageFacts, TaskEvidence, blob_link, object_link, read
+from wfobj.objstore import Link, ObjectId, ObjectStore, WriteBatch
 
 
 def image_object(spec: TaskSpec, result: AttemptResult) -> ImageFacts:
@@ -63,19 +51,19 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
     duration = (result.ended_at - result.started_at).total_seconds()
     return TaskEvidence(
         run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=str(result.state),
-        image=spec.image, image_facts=obj(image),
+        image=spec.image, image_facts=object_link(image),
         command=list(spec.command), env=dict(spec.env), workdir=result.workdir,
-        inputs=[{"name": f.name, "path": f"/in/{f.name}", "blob": blob(f.oid), "size": f.size}
+        inputs=[{"name": f.name, "path": f"/in/{f.name}", "blob": blob_link(f.oid), "size": f.size}
                 for f in spec.inputs],
-        outputs=[{"path": o.path, "blob": blob(o.oid), "size": o.size} for o in result.outputs],
+        outputs=[{"path": o.path, "blob": blob_link(o.oid), "size": o.size} for o in result.outputs],
         vars=dict(result.vars), exit_code=result.exit_code,
-        stdout=stream(result.stdout), stderr=stream(result.stderr),
+        stdout=result.stdout.record(), stderr=result.stderr.record(),
         started_at=format_time(result.started_at), ended_at=format_time(result.ended_at),
         duration_s=decimal_text(round(max(duration, 0.0), 6)),
         host=dict(result.host), error=result.error,
         limits=limits_object(result.limits),
-        cache_key=obj(cache.key) if cache.key else None,
-        cached_from=obj(cache.cached_from) if cache.cached_from else None,
+        cache_key=object_link(cache.key) if cache.key else None,
+        cached_from=object_link(cache.cached_from) if cache.cached_from else None,
         cache_reason=cache.reason,
         executor=dict(result.executor),
     )

@@ -21,8 +21,15 @@ from datetime import datetime
 from wfobj.engine.definitions.templates import references
 from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
 from wfobj.engine.layout import CACHE_NS, TASK_NS
-from wfobj.engine.model import CacheKey, ImageFacts, RunRecord, TaskDefinition, TaskEvidence, read
-from wfobj.engine.runs.evidence import blob
+from wfobj.engine.model import (
+    CacheKey,
+    ImageFacts,
+    RunRecord,
+    TaskDefinition,
+    TaskEvidence,
+    blob_link,
+    read,
+)
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectStore, WriteBatch
 
@@ -73,7 +80,7 @@ def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
     return CacheKey(
         image_id=image_id, command=list(spec.command), env=dict(spec.env),
         workdir=spec.workdir,
-        inputs=[{"path": f"/in/{f.name}", "blob": blob(f.oid)}
+        inputs=[{"path": f"/in/{f.name}", "blob": blob_link(f.oid)}
                 for f in sorted(spec.inputs, key=lambda f: f.name)],
         outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
         network=spec.network)
