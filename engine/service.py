@@ -50,8 +50,8 @@ from .indexes import lineage
 from .model import WorkflowVersion, read
 from .provenance import compare, views
 from .provenance import logs as live_logs
+from .provenance.explain import explain
 from .runs import repeat
-from .scheduling import cache
 from .states import TaskStatus
 
 
@@ -172,7 +172,7 @@ class WorkflowService:
         run = self.load(run_id)
         if task not in run.tasks:
             raise UnknownTask(run_id, task)
-        return cache.explain(self.store, run, task)
+        return explain(self.store, run, task)
 
     # files --------------------------------------------------------------------------
     def file_info(self, oid: str) -> dict:

@@ -27,8 +27,8 @@ from wfobj.engine.model import (
     WorkflowVersion,
     read,
 )
+from wfobj.engine.provenance.explain import components
 from wfobj.engine.runs.state import RunState, run_ref
-from wfobj.engine.scheduling.cache import components
 from wfobj.objstore import CODEC_RAW, Link
 
 

@@ -1,26 +1,20 @@
-"""Task cache keys, lookups and explanations (docs/cache.md).
+"""Task cache keys and lookups (docs/cache.md); explanations are provenance/explain.py.
 
 A task key is a structured `task_key` object holding exactly what decides an attempt's
 result: the image id (never the tag), the rendered command, env and workdir, every input as
 (mount path, blob), the declared outputs and `network`. Its hash is the attempt's cache key.
 
-Two meta indexes, written in the same transaction as the step that records the attempt
-and rebuilt from the runs by engine/reindex.py:
-  cache        <key>                          -> evidence hash of a successful attempt that ran
-  cache-task   <workflow>/<task>/<run_id>     -> {"key", "evidence"} of the run's last keyed attempt
-The first answers "is there a hit" in one read; the second finds the nearest earlier
-attempt of the same task for an explanation, in one reverse seek.
+Its indexes are engine/indexes/cache.py.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from wfobj.engine.definitions.templates import references
 from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
-from wfobj.engine.layout import CACHE_NS, TASK_NS
+from wfobj.engine.layout import CACHE_NS
 from wfobj.engine.model import (
     CacheKey,
     ImageFacts,
@@ -84,24 +78,6 @@ def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
                 for f in sorted(spec.inputs, key=lambda f: f.name)],
         outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
         network=spec.network)
-
-
-def components(key: CacheKey) -> dict:
-    """The key's parts in the user's terms: image_id, command, env.NAME, inputs./in/x…"""
-    out: dict = {"image_id": key.image_id, "command": key.command,
-                 "workdir": key.workdir, "network": key.network}
-    out.update({f"env.{name}": value for name, value in sorted(key.env.items())})
-    out.update({f"inputs.{i['path']}": i["blob"].oid for i in key.inputs})
-    out["outputs.files"] = key.outputs["files"]
-    out["outputs.vars"] = key.outputs["vars"]
-    return out
-
-
-def differs(was: dict, now: dict) -> list[dict]:
-    """[{component, was, now}] for every component that changed (absent: null)."""
-    names = list(now) + [n for n in was if n not in now]
-    return [{"component": n, "was": was.get(n), "now": now.get(n)}
-            for n in names if was.get(n) != now.get(n)]
 
 
 class TaskCache:
@@ -183,56 +159,5 @@ def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
 
 
 # ---- indexes --------------------------------------------------------------------------
-def task_index_key(workflow: str, task: str, run_id: str) -> str:
-    return f"{workflow}/{task}/{run_id}"
 
 
-def index_attempt(b: WriteBatch, workflow: str, ev: TaskEvidence, evidence_oid: str) -> None:
-    """Index one recorded attempt: its key for explanations and, when it ran and
-    succeeded, as a hit for that key."""
-    link = ev.cache_key
-    if link is None:
-        return
-    value = json.dumps({"key": link.oid, "evidence": evidence_oid}).encode()
-    b.meta_put(TASK_NS, task_index_key(workflow, ev.task, ev.run_id), value)
-    if ev.state == AttemptStatus.SUCCESS and ev.cached_from is None:
-        b.meta_put(CACHE_NS, link.oid, evidence_oid.encode())
-
-
-def nearest(store: ObjectStore, workflow: str, task: str, run_id: str) -> dict | None:
-    """The latest keyed attempt of `task` in a run of `workflow` older than `run_id`."""
-    prefix = task_index_key(workflow, task, "")
-    for key, raw in store.meta_scan(TASK_NS, prefix, start_after=prefix + run_id,
-                                    reverse=True, limit=1):
-        return {"run_id": key[len(prefix):], **json.loads(raw)}
-    return None
-
-
-def explain(store: ObjectStore, run, task: str) -> dict:
-    """GET /api/runs/{id}/tasks/{task}/cache: the key of the task's last attempt, its
-    components, whether it was a hit, and on a miss how it differs from the nearest."""
-    attempts = run.tasks[task].attempts
-    ev = read(store, attempts[-1], TaskEvidence) if attempts else None
-    link = ev.cache_key if ev else None
-    if link is None:
-        return {"key": None, "components": None, "hit": False, "cached_from": None,
-                "cacheable": False, "reason": explain_no_key(ev), "nearest": None}
-    comps = components(read(store, link.oid, CacheKey))
-    cached_from = ev.cached_from
-    out = {"key": link.oid, "components": comps, "hit": cached_from is not None,
-           "cached_from": cached_from.oid if cached_from else None,
-           "cacheable": ev.cache_reason is None, "reason": ev.cache_reason,
-           "nearest": None}
-    if cached_from is None:
-        near = nearest(store, run.record.workflow, task, run.run_id)
-        if near is not None:
-            was = components(read(store, near["key"], CacheKey))
-            out["nearest"] = {"run_id": near["run_id"], "key": near["key"],
-                              "evidence_hash": near["evidence"], "differs": differs(was, comps)}
-    return out
-
-
-def explain_no_key(ev: TaskEvidence | None) -> str:
-    if ev is None:
-        return "the task never started"
-    return "the attempt has no cache key (its image could not be resolved, or it predates keys)"

@@ -22,14 +22,14 @@ from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import LeaseLost
 from wfobj.engine.executors.base import AttemptResult, Executor, StoredText, TaskSpec
-from wfobj.engine.indexes import counters, lineage
+from wfobj.engine.indexes import counters
+from wfobj.engine.indexes.attempts import index_attempt
 from wfobj.engine.runs.evidence import NO_CACHE, CacheFacts, record_attempt
 from wfobj.engine.runs.lifecycle import end_run, kill_request
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus, attempt_task_status
 from wfobj.objstore import ConflictError, ObjectStore
 
-from . import cache as task_cache
 from .cache import TaskCache
 from .render import build_spec
 
@@ -226,8 +226,7 @@ class RunScheduler:
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
-        task_cache.index_attempt(b, run.record.workflow, ev, oid)
-        lineage.index_attempt(b, ev, oid)
+        index_attempt(b, run.record.workflow, ev, oid)
         retries = run.definition.tasks[name].retries
         state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 from wfobj.engine.indexes import lineage
+from wfobj.engine.indexes.attempts import index_attempt
 from wfobj.engine.indexes.counters import READY, count_attempt
 from wfobj.engine.layout import COUNTERS_NS, INDEX_NS, RUN_PREFIX
 from wfobj.engine.model import TaskEvidence, read
 from wfobj.engine.runs.lifecycle import index_run
 from wfobj.engine.runs.state import RunState
-from wfobj.engine.scheduling import cache
 from wfobj.objstore import ObjectStore, WriteBatch
 
 
@@ -27,8 +27,7 @@ def index_run_everywhere(store: ObjectStore, run_id: str) -> bool:
         for name in run.order:
             for oid in run.tasks[name].attempts:
                 ev = read(store, oid, TaskEvidence)
-                cache.index_attempt(b, run.record.workflow, ev, oid)
-                lineage.index_attempt(b, ev, oid)
+                index_attempt(b, run.record.workflow, ev, oid)
     return True
 
 
