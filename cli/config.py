@@ -109,10 +109,13 @@ def _default_map(where: str, data: dict, group: click.Group) -> dict[str, dict[s
     shared, names = _executor_values(where, data)
     out = {}
     for command_name in COMMANDS:
+        section = _table(where, command_name, data.get(command_name, {}))
+        if not section and not shared:  # nothing to check: its late options stay unmade
+            out[command_name] = {}
+            continue
         params = {p.name: p for p in group.commands[command_name].params
                   if isinstance(p, click.Option)}
         own = {n for n in params if n not in names and n != "help"}
-        section = _table(where, command_name, data.get(command_name, {}))
         _no_unknown(where, command_name, section,
                     own | {k for s, k in ENV_KEYS if s == command_name})
         values = {n: _value(where, f"{command_name}.{n}", v, params[n])
