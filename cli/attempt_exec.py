@@ -12,17 +12,15 @@ or refused.
 from __future__ import annotations
 
 import json
-import socket
 import threading
+from typing import TYPE_CHECKING
 
 import click
 
-from wfobj.cli.client.attempts import HttpAttemptServer
-from wfobj.cli.processes.lifeline import stop_on_signals
-from wfobj.engine import ContainerLimits
-from wfobj.objstore import check_hash, init_store
-
 from .context import CliContext, pass_ctx
+
+if TYPE_CHECKING:
+    from wfobj.engine import ContainerLimits
 
 EXEC_GRACE_S = 3.0  # SIGTERM to SIGKILL in the container: below Slurm's KillWait
 
@@ -45,7 +43,12 @@ def node_executor(limits: ContainerLimits):
 def exec_attempt(ctx: CliContext, spec_hash: str, server: str | None, token: str | None,
                  node: str | None) -> None:
     """Fetch, run and report the attempt SPEC_HASH (needs --server, --token and --store)."""
+    import socket
+
+    from wfobj.cli.client.attempts import HttpAttemptServer
+    from wfobj.cli.processes.lifeline import stop_on_signals
     from wfobj.engine import execute
+    from wfobj.objstore import check_hash, init_store
 
     try:
         spec_hash = check_hash(spec_hash)

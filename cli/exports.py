@@ -7,19 +7,30 @@ import sys
 
 import click
 
-from wfobj.engine import FILE_MODES, FORMATS
-
-from .context import CliContext, json_option, pass_ctx
+from .context import CliContext, Command, json_option, late_options, pass_ctx
 from .run_ref import run_id_argument
 
 
-@click.command("export")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMATS))
+def _format_argument() -> list[click.Parameter]:
+    from wfobj.engine import FORMATS
+
+    return [click.Argument(["fmt"], metavar="FORMAT", type=click.Choice(FORMATS))]
+
+
+def _files_option() -> list[click.Parameter]:
+    from wfobj.engine import FILE_MODES
+
+    return [click.Option(["--files"], type=click.Choice(FILE_MODES), default="all",
+                         show_default=True, help="ro-crate: put the files' bytes in the zip "
+                                                 "(all) or only list them (none).")]
+
+
+@click.command("export", cls=Command)
+@late_options(_format_argument)
 @run_id_argument
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the export to this file (default: standard output).")
-@click.option("--files", type=click.Choice(FILE_MODES), default="all", show_default=True,
-              help="ro-crate: put the files' bytes in the zip (all) or only list them (none).")
+@late_options(_files_option)
 @pass_ctx
 def export(ctx: CliContext, fmt: str, run_id: str, output: str | None, files: str) -> None:
     """Write RUN as FORMAT: ro-crate, prov, openlineage or in-toto (docs/exports.md)."""

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from wfobj.engine import MIN_PREFIX, resolve_run_id
-
 from .context import CliContext
 
 
@@ -19,6 +17,8 @@ def run_id_argument(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def resolved(*args: Any, run_id: str, latest_of: str | None, **kwargs: Any) -> Any:
+        from wfobj.engine import resolve_run_id
+
         ctx = click.get_current_context().find_object(CliContext)
         full = resolve_run_id(ctx.service().list_runs, run_id, strip_workflow_prefix(latest_of))
         return fn(*args, run_id=full, **kwargs)
@@ -27,10 +27,6 @@ def run_id_argument(fn: Callable) -> Callable:
         "--workflow", "latest_of", metavar="W",
         help="RUN is `latest` or a prefix among the runs of workflow W.")(resolved)
     return click.argument("run_id", metavar="RUN")(resolved)
-
-
-RUN_HELP = (f"RUN is a run id, a unique prefix of it (at least {MIN_PREFIX} characters) "
-            "or `latest`.")
 
 
 def strip_workflow_prefix(name: str | None) -> str | None:

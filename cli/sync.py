@@ -6,13 +6,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from wfobj.engine import EngineRefPolicy
-from wfobj.objstore import REFUSED, LocalRemote, Remote, SyncReport, open_store, pull, push
-
 from .context import CliContext, json_option, pass_ctx
+
+if TYPE_CHECKING:
+    from wfobj.objstore import Remote, SyncReport
 
 
 def is_url(remote: str) -> bool:
@@ -27,6 +28,9 @@ def open_remote(remote: str, token: str | None, local_path: str | None) -> Remot
         return HttpRemote(remote, token)
     if local_path and os.path.realpath(remote) == os.path.realpath(local_path):
         raise click.UsageError(f"REMOTE {remote} is the local store itself")
+    from wfobj.engine import EngineRefPolicy
+    from wfobj.objstore import LocalRemote, open_store
+
     return LocalRemote(open_store(remote), EngineRefPolicy())
 
 
@@ -86,6 +90,8 @@ def _sync_options(fn: Callable) -> Callable:
 def _run_sync(obj: CliContext, remote: str, remote_token: str | None, label: str,
               sync: Callable[..., SyncReport]) -> None:
     """Open the local store and REMOTE, run `sync(store, remote, progress)`, report."""
+    from wfobj.objstore import REFUSED
+
     store = obj.store()
     other = open_remote(remote, remote_token or obj.token, obj.store_path)
     line = ProgressLine(label, sys.stderr.isatty() or not obj.json)
@@ -106,6 +112,9 @@ def _run_sync(obj: CliContext, remote: str, remote_token: str | None, label: str
 def push_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: str | None,
              dry_run: bool, force: bool) -> None:
     """Send REFS (default: all) and the objects they need to REMOTE (URL or store path)."""
+    from wfobj.engine import EngineRefPolicy
+    from wfobj.objstore import push
+
     _run_sync(obj, remote, remote_token, "sending", lambda store, target, line: push(
         store, target, EngineRefPolicy(), list(refs), force=force, dry_run=dry_run,
         progress=line))
@@ -117,6 +126,9 @@ def push_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: 
 def pull_cmd(obj: CliContext, remote: str, refs: tuple[str, ...], remote_token: str | None,
              dry_run: bool, force: bool) -> None:
     """Fetch REFS (default: all) and the objects they need from REMOTE (URL or store path)."""
+    from wfobj.engine import EngineRefPolicy
+    from wfobj.objstore import pull
+
     _run_sync(obj, remote, remote_token, "receiving", lambda store, source, line: pull(
         store, source, EngineRefPolicy(), list(refs), force=force, dry_run=dry_run,
         progress=line))

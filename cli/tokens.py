@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wfobj.engine import ROLES, TokenStore
-
-from .context import CliContext, json_option, pass_ctx
+from .context import CliContext, Command, json_option, late_options, pass_ctx
 from .human import table
 
 
@@ -15,13 +13,22 @@ def token_group() -> None:
     """Manage API tokens (stored only as hashes; a token is shown once)."""
 
 
-@token_group.command("create")
+def _role_option() -> list[click.Parameter]:
+    from wfobj.engine import ROLES
+
+    return [click.Option(["--role"], type=click.Choice(ROLES), default="reader",
+                         show_default=True)]
+
+
+@token_group.command("create", cls=Command)
 @click.argument("user")
-@click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
+@late_options(_role_option)
 @json_option
 @pass_ctx
 def create(ctx: CliContext, user: str, role: str) -> None:
     """Create a token for USER and print it (the only time it is shown)."""
+    from wfobj.engine import TokenStore
+
     token, info = TokenStore(ctx.store()).create(user, role)
     ctx.emit({"user": info.user, "role": info.role, "token": token},
              lambda d: click.echo(f"{d['token']}\n(token {info.id} for {d['user']}, "
@@ -33,6 +40,8 @@ def create(ctx: CliContext, user: str, role: str) -> None:
 @pass_ctx
 def list_tokens(ctx: CliContext) -> None:
     """List tokens: id, user, role, created_at (never the token)."""
+    from wfobj.engine import TokenStore
+
     infos = [info.to_json() for info in TokenStore(ctx.store()).list()]
 
     def human(rows: list[dict]) -> None:
@@ -48,6 +57,8 @@ def list_tokens(ctx: CliContext) -> None:
 @pass_ctx
 def revoke(ctx: CliContext, token_id: str) -> None:
     """Revoke the token whose id (from `token list`) starts with TOKEN_ID."""
+    from wfobj.engine import TokenStore
+
     info = TokenStore(ctx.store()).revoke(token_id)
     ctx.emit(info.to_json(), lambda d: click.echo(f"revoked {d['id']} ({d['user']}, {d['role']})"))
 
