@@ -8,8 +8,6 @@ import sys
 
 import click
 
-from wfobj.engine import RunStatus
-
 from .context import CliContext, json_option, pass_ctx
 from .human import shown
 from .runs import run, wait_for
@@ -21,7 +19,7 @@ def short(value) -> str:
     return text if len(text) <= 72 else text[:71] + "…"
 
 
-@run.command("explain")
+@click.command("explain")
 @click.argument("run_id")
 @click.argument("task")
 @json_option
@@ -56,13 +54,15 @@ def repeat(ctx: CliContext, verb: str, run_id: str, wait: bool) -> tuple[dict, d
     return started, wait_for(ctx, svc, started["run_id"]) if wait else None
 
 
-@run.command("resume")
+@click.command("resume")
 @click.argument("run_id")
 @click.option("--wait", is_flag=True, help="Wait for the end (runs it here if no worker does).")
 @json_option
 @pass_ctx
 def resume(ctx: CliContext, run_id: str, wait: bool) -> None:
     """A new run of RUN's definition and parameters, cache on: finished tasks are reused."""
+    from wfobj.engine import RunStatus
+
     started, final = repeat(ctx, "resume", run_id, wait)
     if final is None:
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']} (resumes {run_id})"))
@@ -72,7 +72,7 @@ def resume(ctx: CliContext, run_id: str, wait: bool) -> None:
         sys.exit(1)
 
 
-@run.command("reproduce")
+@click.command("reproduce")
 @click.argument("run_id")
 @click.option("--wait", is_flag=True, help="Wait for the end, then print the comparison.")
 @json_option
@@ -95,7 +95,7 @@ def reproduce(ctx: CliContext, run_id: str, wait: bool) -> None:
         sys.exit(1)
 
 
-@run.command("compare")
+@click.command("compare")
 @click.argument("a")
 @click.argument("b")
 @json_option
@@ -172,7 +172,8 @@ def reindex(ctx: CliContext) -> None:
 
 
 def register(group: click.Group) -> None:
-    """Add the top-level commands of this module (the run verbs join `run`)."""
-    group.add_command(file_cmd)
-    group.add_command(lineage_cmd)
-    group.add_command(reindex)
+    """Add this module's commands to `group`; its run verbs join `run` (cli/runs.py)."""
+    for command in (explain, resume, reproduce, compare):
+        run.add_command(command)
+    for command in (file_cmd, lineage_cmd, reindex):
+        group.add_command(command)

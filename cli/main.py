@@ -10,8 +10,18 @@ import click
 
 from wfobj.objstore import WfobjError
 
-from . import attempt_exec, config, exports, objects, runs, serving, sync, tokens, workflows
-from . import history as cache
+from . import (
+    attempt_exec,
+    config,
+    exports,
+    history,
+    objects,
+    runs,
+    serving,
+    sync,
+    tokens,
+    workflows,
+)
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
@@ -100,7 +110,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
     obj.token = token or settings.globals.get("token")
 
 
-for module in (objects, workflows, runs, cache, exports, serving, tokens, sync, attempt_exec):
+for module in (objects, workflows, runs, history, exports, serving, tokens, sync, attempt_exec):
     module.register(cli)
 
 
@@ -108,5 +118,5 @@ def main() -> None:
     cli(obj=CliContext())
 
 
-if __name__ == "__main__":  # `python -m cli.main`, as the `wfobj` script does
+if __name__ == "__main__":  # `python -m wfobj.cli.main`, as the `wfobj` script does
     main()
