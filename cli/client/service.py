@@ -11,18 +11,19 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import blake3
 import requests
 
 from wfobj.cli.errors import HttpError
-from wfobj.engine import SUFFIXES, Export, Progress, PublicKey, poll_run, verify_attestation
 from wfobj.objstore import ChecksumMismatch
 
 from .http import HttpClient
+
+if TYPE_CHECKING:
+    from wfobj.engine import Export, Progress
 
 TIMEOUT_S = (10, 60)  # connect, read: API calls answer quickly
 
@@ -133,6 +134,8 @@ class RemoteService:
 
     def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
         """The run in an export format, as the server wrote it."""
+        from wfobj.engine import SUFFIXES, Export
+
         resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
                                  params={"files": files})
         return Export(fmt, resp.content, resp.headers.get("Content-Type", ""),
@@ -145,6 +148,8 @@ class RemoteService:
         """Check a signed export here: its signature with `keys` (PEM texts; default the
         server's `GET /api/keys`), each subject against the server's copy of the file
         (downloaded and checked by hash)."""
+        from wfobj.engine import PublicKey, verify_attestation
+
         pems = keys if keys is not None else [k["public_key_pem"] for k in self.public_keys()]
         public = [PublicKey.from_pem(pem) for pem in pems]
         return verify_attestation(data, public, self.iter_file).to_json()
@@ -193,16 +198,16 @@ class RemoteService:
         """Poll until the run ends (or `timeout` seconds pass, or `stop` is set) and
         return it; the run goes on on the server either way (whose workers run it, so
         `on_waiting` has nothing to be told)."""
+        from wfobj.engine import poll_run
+
         return poll_run(lambda: self.get_run(run_id), time.sleep, poll=poll, timeout=timeout,
                         on_progress=on_progress, stop=stop)
 
     # objects --------------------------------------------------------------------------
-    def upload(self, stream: BinaryIO | bytes, expected: str | None = None) -> dict:
+    def upload(self, stream: BinaryIO | bytes) -> dict:
         """POST a blob (streamed from a file object); {"hash", "size"}."""
-        headers = {"Content-Type": "application/octet-stream"}
-        if expected:
-            headers["X-Wfobj-Hash"] = expected
-        return self.http.json("POST", "/api/objects", data=stream, headers=headers)
+        return self.http.json("POST", "/api/objects", data=stream,
+                              headers={"Content-Type": "application/octet-stream"})
 
     def put_file(self, stream: BinaryIO) -> dict:
         """Stream a file to the server, hashing what is sent; the server's answer must name
@@ -212,25 +217,6 @@ class RemoteService:
         if stored["hash"] != reader.hexdigest():
             raise ChecksumMismatch(reader.hexdigest(), stored["hash"])
         return stored
-
-    def upload_file(self, path: str | Path) -> dict:
-        """Upload a file's content, declaring its hash so the server checks what arrived."""
-        path = Path(path)
-        hasher = blake3.blake3()
-        with path.open("rb") as fh:
-            while piece := fh.read(1 << 20):
-                hasher.update(piece)
-        with path.open("rb") as fh:
-            return self.upload(fh, hasher.hexdigest())
-
-    def has_object(self, oid: str) -> bool:
-        try:
-            self.http.request("HEAD", f"/api/objects/{_seg(oid)}")
-        except HttpError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
 
     def iter_object(self, oid: str) -> Iterator[bytes]:
         """The exact bytes whose hash is `oid` (a blob's content, a structured object's
@@ -245,11 +231,6 @@ class RemoteService:
 
     def get_object_bytes(self, oid: str) -> bytes:
         return b"".join(self.iter_object(oid))
-
-    def get_object_json(self, oid: str) -> dict:
-        """A structured object rendered as JSON by the server (links as hashes)."""
-        return self.http.json("GET", f"/api/objects/{_seg(oid)}",
-                          headers={"Accept": "application/json"})
 
 
 class _HashingReader:
