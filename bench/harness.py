@@ -1,5 +1,6 @@
-"""What every bench shares: `--smoke`, sizes, ports, measured child processes, and the one
-format of a figure line (wfobj beside its baseline from the same run, and their ratio)."""
+"""What every bench shares: `--smoke`, sizes, ports, the `wfobj` command, measured child
+processes, and the one format of a figure line (wfobj beside its baseline from the same
+run, and their ratio)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import argparse
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 MiB = 1 << 20
 
@@ -42,6 +45,12 @@ def figure(name: str, ours: float, baseline_name: str, baseline: float, unit: st
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def wfobj_cmd() -> list[str]:
+    """The installed `wfobj` script beside this interpreter, else the same CLI via -m."""
+    script = Path(sys.executable).parent / "wfobj"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wfobj.cli.main"]
 
 
 def free_port() -> int:

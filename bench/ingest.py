@@ -29,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Measured, MiB, figure, parse_args, parse_size, run_measured  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Measured,
+    MiB,
+    figure,
+    parse_args,
+    parse_size,
+    run_measured,
+    wfobj_cmd,
+)
 
 # what stands in for b3sum in smoke mode: the same hash, printed the way b3sum prints it
 PY_B3SUM = ("import sys, blake3\n"
@@ -47,12 +55,6 @@ def make_file(path: Path, size: int) -> None:
             n = min(left, 8 * MiB)
             fh.write(os.urandom(n))
             left -= n
-
-
-def wfobj_cmd() -> list[str]:
-    """The installed `wfobj` script beside this interpreter, else the same CLI via -m."""
-    script = Path(sys.executable).parent / "wfobj"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "wfobj.cli.main"]
 
 
 def b3sum_cmd(smoke: bool) -> tuple[list[str], str]:

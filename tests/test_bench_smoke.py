@@ -26,6 +26,7 @@ FIGURES = {
     "ingest.py": ["put time", "fsck time"],
     "slurm.py": ["4-task fan-out of `true`, per attempt", "bytes moved per attempt",
                  "bytes fetched by the same attempt on a node holding its input"],
+    "startup.py": ["wfobj --help", "wfobj --store S cat HASH", "wfobj --version"],
     "sync.py": ["full push time", "full push bytes", "incremental push (+1 runs) time",
                 "incremental push (+1 runs) bytes"],
 }
@@ -85,6 +86,10 @@ def test_ingest_bench():
         assert_figures(output, ["put time vs dvc", "put peak RSS vs dvc"])
     else:
         assert "DVC baseline unavailable" in output
+
+
+def test_startup_bench():
+    assert_figures(run_bench("startup.py"), FIGURES["startup.py"])
 
 
 def test_sync_bench():
