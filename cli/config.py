@@ -28,18 +28,15 @@ from typing import Any
 import click
 
 from .errors import ConfigError
+from .executor_flags import config_keys
 
 CONFIG_ENV = "WFOBJ_CONFIG"
 STORE_FILE = "wfobj.toml"
 GLOBAL_KEYS = ("store", "server", "token")
 COMMANDS = ("serve", "worker")
-EXECUTOR_KEYS = {"kind": "executor_kind", "pull": "pull", "task_memory": "task_memory",
-                 "task_pids": "task_pids", "task_cpus": "task_cpus"}
-DOCKER_KEYS = {"network": "docker_network", "grace": "docker_grace",
-               "work_root": "docker_work_root"}
-SLURM_KEYS = {"server_url": "slurm_server_url", "partition": "slurm_partition",
-              "sbatch_args": "slurm_sbatch_arg", "node_store": "slurm_node_store",
-              "job_output": "slurm_job_output", "poll": "slurm_poll"}
+EXECUTOR_KEYS = config_keys("")  # the executor's flags and their keys: cli/executor_flags.py
+DOCKER_KEYS = config_keys("docker")
+SLURM_KEYS = config_keys("slurm")
 _EXECUTOR_TABLES = {"docker": DOCKER_KEYS, "slurm": SLURM_KEYS}
 # settings that only an environment variable carries today (read by child processes:
 # gunicorn's workers, every process opening the store): (section, key) -> variable

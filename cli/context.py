@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json as jsonlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,99 +97,12 @@ class Command(click.Command):
         self._params = value
 
 
-def limit_options(fn: Callable) -> Callable:
-    """--task-memory, --task-pids, --task-cpus: the caps of every task container whose
-    `resources` do not set them; the command receives them as `limits`."""
-
-    @functools.wraps(fn)
-    def with_limits(*args: Any, task_memory: str | None, task_pids: int | None,
-                    task_cpus: float | None, **kwargs: Any) -> Any:
-        from wfobj.engine import parse_limits
-
-        try:
-            limits = parse_limits(memory=task_memory, pids=task_pids, cpus=task_cpus)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--task-*") from None
-        return fn(*args, limits=limits, **kwargs)
-
-    return late_options(_limit_options)(with_limits)
-
-
-def _limit_options() -> list[click.Parameter]:
-    from wfobj.engine import DEFAULT_LIMITS
-
-    return [
-        click.Option(["--task-memory"], metavar="SIZE",
-                     help=f"Memory cap per task container, swap included (default "
-                          f"{DEFAULT_LIMITS.memory >> 30}g; 0 or none: no cap)."),
-        click.Option(["--task-pids"], type=click.IntRange(min=0),
-                     help=f"Process cap per task container (default {DEFAULT_LIMITS.pids};"
-                          " 0: no cap)."),
-        click.Option(["--task-cpus"], type=float,
-                     help="CPU cap per task container (default: none)."),
-    ]
-
-
 def executor_options(fn: Callable) -> Callable:
-    """--executor and its --slurm-* options, with the --task-* caps: the command receives
-    one ExecutorSettings as `executor` (engine/executors/settings.py)."""
+    """--executor, --pull, --docker-*, --slurm-* and the --task-* caps, declared once in
+    cli/executor_flags.py: the command receives one ExecutorSettings as `executor`."""
+    from .executor_flags import all_options, with_settings
 
-    @functools.wraps(fn)
-    def with_executor(*args: Any, executor_kind: str, pull: str, slurm_server_url: str | None,
-                      slurm_partition: str | None, slurm_sbatch_arg: tuple[str, ...],
-                      slurm_node_store: str, slurm_job_output: str, slurm_poll: float,
-                      docker_network: str | None, docker_grace: float,
-                      docker_work_root: str | None, limits: ContainerLimits,
-                      **kwargs: Any) -> Any:
-        from wfobj.engine import DockerSettings, ExecutorSettings, SlurmSettings
-
-        slurm = SlurmSettings(server_url=slurm_server_url, partition=slurm_partition,
-                              sbatch_args=tuple(slurm_sbatch_arg), node_store=slurm_node_store,
-                              job_output=slurm_job_output, poll=slurm_poll)
-        docker = DockerSettings(network_mode=docker_network, grace=docker_grace,
-                                work_root=docker_work_root)
-        settings = ExecutorSettings(kind=executor_kind, limits=limits, slurm=slurm, pull=pull,
-                                    docker=docker)
-        return fn(*args, executor=settings, **kwargs)
-
-    return limit_options(late_options(_executor_options)(with_executor))
-
-
-def _executor_options() -> list[click.Parameter]:
-    from wfobj.engine import DEFAULT_NODE_STORE, DEFAULT_PULL, EXECUTOR_KINDS, PULL_POLICIES
-
-    return [
-        click.Option(["--executor", "executor_kind"], type=click.Choice(EXECUTOR_KINDS),
-                     default="local", show_default=True,
-                     help="Where tasks run: this machine's Docker, or one Slurm batch job per "
-                          "attempt running `wfobj exec` on a node (docs/executors.md)."),
-        click.Option(["--pull"], type=click.Choice(PULL_POLICIES), default=DEFAULT_PULL,
-                     show_default=True,
-                     help="Image pull policy of tasks that set no `pull` of their own."),
-        click.Option(["--docker-network"], metavar="MODE",
-                     help="Docker network of tasks with `network: true` (default: the "
-                          "daemon's bridge; e.g. host)."),
-        click.Option(["--docker-grace"], type=click.FloatRange(0, 3600), default=10.0,
-                     show_default=True,
-                     help="Seconds between SIGTERM and SIGKILL when a task is cancelled."),
-        click.Option(["--docker-work-root"], metavar="DIR",
-                     help="Where attempt folders go; the daemon must see the same path "
-                          "(default: the system temp dir)."),
-        click.Option(["--slurm-server-url"], metavar="URL",
-                     help="This server's URL as the Slurm nodes reach it (serve: "
-                          "http://--bind)."),
-        click.Option(["--slurm-partition"], metavar="NAME", help="sbatch --partition."),
-        click.Option(["--slurm-sbatch-arg"], metavar="ARG", multiple=True,
-                     help="One more sbatch argument, e.g. --slurm-sbatch-arg=--qos=low "
-                          "(repeatable)."),
-        click.Option(["--slurm-node-store"], metavar="PATH",
-                     default=DEFAULT_NODE_STORE + "/%n", show_default=True,
-                     help="The node-local store; %n is the node's name."),
-        click.Option(["--slurm-job-output"], metavar="PATH", default="/dev/null",
-                     show_default=True, help="sbatch --output on the node (%j: job id)."),
-        click.Option(["--slurm-poll"], type=click.FloatRange(0.1, 60), default=1.0,
-                     show_default=True, help="Seconds between two looks at the queue."),
-    ]
+    return late_options(all_options)(with_settings(fn))
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

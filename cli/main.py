@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from wfobj.engine import one_line
 from wfobj.objstore import WfobjError
 
 from . import (
@@ -25,6 +26,7 @@ from . import (
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
+MESSAGE_CHARS = 500  # the longest error line the command line prints
 
 
 class JsonError(click.ClickException):
@@ -57,13 +59,13 @@ class WfobjGroup(click.Group):
         except click.ClickException as exc:
             if not wants_json(ctx, args):
                 raise
-            raise JsonError(one_line(exc.format_message()), exc.exit_code) from None
+            raise JsonError(one_line(exc.format_message(), MESSAGE_CHARS), exc.exit_code) from None
 
     def invoke_plain(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except WfobjError as exc:
-            raise click.ClickException(one_line(str(exc))) from None
+            raise click.ClickException(one_line(str(exc), MESSAGE_CHARS)) from None
         except BrokenPipeError:
             sys.exit(1)
         except OSError as exc:
@@ -76,14 +78,8 @@ class WfobjGroup(click.Group):
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
             raise click.ClickException(
-                f"{type(exc).__name__}: {one_line(str(exc))} (set {DEBUG_ENV}=1 for the "
+                f"{type(exc).__name__}: {one_line(str(exc), MESSAGE_CHARS)} (set {DEBUG_ENV}=1 for the "
                 "traceback)") from None
-
-
-def one_line(text: str, limit: int = 500) -> str:
-    """A message on one line, cut to `limit` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @click.group(cls=WfobjGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -76,10 +76,12 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
     """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
     from wfobj.engine import ExecutorSettings
 
+    from .executor_flags import executor_argv
+
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
     return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", "1", *extra, *feed, *(executor or ExecutorSettings()).argv()]
+            "worker", "--workers", "1", *extra, *feed, *executor_argv(executor or ExecutorSettings())]
 
 
 def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:

@@ -34,11 +34,12 @@ _FACE = {
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
     ".layout": ("REF_PREFIX",),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
+    ".values": ("PULL_POLICIES",),
     ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
     ".access.sessions": ("SessionStore",),
     ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
     ".definitions.documents": ("load_json", "load_yaml"),
-    ".definitions.format": ("NAME_RE", "PULL_POLICIES", "parse_source"),
+    ".definitions.format": ("NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.params": ("parse_text_values",),
        ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
@@ -70,7 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
     from .definitions.documents import load_json, load_yaml  # noqa: F401
-    from .definitions.format import NAME_RE, PULL_POLICIES, parse_source  # noqa: F401
+    from .definitions.format import NAME_RE, parse_source  # noqa: F401
     from .definitions.graph import TaskGraph  # noqa: F401
     from .definitions.params import parse_text_values  # noqa: F401
     from .errors import (  # noqa: F401
@@ -123,3 +124,4 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .upkeep.metrics import CONTENT_TYPE, exposition, gather  # noqa: F401
     from .upkeep.reindex import ensure_counters  # noqa: F401
     from .upkeep.sync_policy import EngineRefPolicy  # noqa: F401
+    from .values import PULL_POLICIES  # noqa: F401

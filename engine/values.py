@@ -7,6 +7,7 @@ import re
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
 NO_LIMIT = ("", "0", "none", "unlimited")
+PULL_POLICIES = ("missing", "always", "never")  # a task's `pull`: when to pull its image
 
 
 def parse_memory(text: str) -> int | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, BinaryIO
 
 import blake3
-from pyfastcdc import FastCDC
 
 from .batch import WriteBatch
 from .ids import ObjectId
@@ -62,6 +61,8 @@ def put_stream(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
 
 
 def _put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
+    from pyfastcdc import FastCDC  # compiled; only writing a large blob needs it
+
     cdc = FastCDC(AVG_CHUNK, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
     whole = blake3.blake3(max_threads=blake3.blake3.AUTO)
     chunks: list[tuple[str, int]] = []

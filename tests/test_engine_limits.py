@@ -124,16 +124,40 @@ def test_bad_task_limits_name_the_place(resources, place):
     assert info.value.place == f"tasks.t.resources.{place}"
 
 
-def test_server_limits_round_trip_through_the_command_line():
-    from wfobj.engine.executors.caps import limits_argv
-
-    limits = ContainerLimits(memory=3 << 20, pids=7, cpus=1.5)
-    argv = limits_argv(limits)
-    opts = dict(zip(argv[::2], argv[1::2], strict=True))
-    assert parse_limits(memory=opts["--task-memory"], pids=int(opts["--task-pids"]),
-                        cpus=float(opts["--task-cpus"])) == limits
+def test_server_limits_parse_with_their_defaults():
+    assert parse_limits(memory=str(3 << 20), pids=7, cpus=1.5) == ContainerLimits(
+        memory=3 << 20, pids=7, cpus=1.5)
     assert parse_limits() == DEFAULT_LIMITS
     assert parse_limits(memory="none", pids=0) == ContainerLimits()
+
+
+@pytest.mark.parametrize("kind", ["local", "slurm"])
+def test_executor_settings_round_trip_through_the_command_line(kind):
+    """What `serve` hands its worker processes (executor_argv) parses back, through the
+    same options, to the very settings it had: every flag declared once."""
+    import click
+    from click.testing import CliRunner
+
+    from wfobj.cli.context import Command, executor_options
+    from wfobj.cli.executor_flags import executor_argv
+    from wfobj.engine.executors.settings import DockerSettings, ExecutorSettings, SlurmSettings
+
+    got = {}
+
+    @click.command(cls=Command)
+    @executor_options
+    def probe(executor):
+        got["settings"] = executor
+
+    settings = ExecutorSettings(
+        kind=kind, pull="never", limits=ContainerLimits(memory=3 << 20, pids=7, cpus=1.5),
+        slurm=SlurmSettings(server_url="http://h:1", partition="p", job_output="/j",
+                            sbatch_args=("--qos=low", "-N1"), node_store="/n/%n", poll=0.5),
+        docker=DockerSettings(network_mode="host", grace=2.5, work_root="/w"))
+    for case in (settings, ExecutorSettings(kind=kind)):
+        result = CliRunner().invoke(probe, executor_argv(case), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert got["settings"] == case
 
 
 @pytest.mark.parametrize("command", ["worker", "serve"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pkgutil
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -89,8 +90,15 @@ def test_pyproject_lists_every_package_under_wfobj():
 
 @pytest.mark.slow
 def test_the_wheel_installs_nothing_but_wfobj(tmp_path):
+    source = tmp_path / "src"  # setuptools builds in the source tree: build a copy
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in FOLDERS:
+        shutil.copytree(ROOT / name, source / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                    str(tmp_path), str(ROOT)], check=True, timeout=300,
+                    str(tmp_path), str(source)], check=True, timeout=300,
                    capture_output=True)
     (wheel,) = tmp_path.glob("wfobj-*.whl")
     tops = {name.split("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist()}

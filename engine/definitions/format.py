@@ -34,7 +34,7 @@ from wfobj.engine.model import (
     TaskOutputs,
     TaskResources,
 )
-from wfobj.engine.values import MEMORY_RE, parse_memory
+from wfobj.engine.values import MEMORY_RE, PULL_POLICIES, parse_memory
 from wfobj.objstore.codec import encode
 from wfobj.objstore.ids import is_hash
 
@@ -52,7 +52,6 @@ TOP_KEYS = keys_of(Definition)
 TASK_KEYS = keys_of(TaskDefinition)
 OUTPUT_KEYS = keys_of(TaskOutputs)
 RESOURCE_KEYS = keys_of(TaskResources)
-PULL_POLICIES = ("missing", "always", "never")
 PARAM_KEYS = keys_of(ParamDefinition)
 PARAM_TYPES = ("string", "int", "float", "bool", "file")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")

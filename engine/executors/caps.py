@@ -48,9 +48,3 @@ def parse_limits(*, memory: str | None = None, pids: int | None = None,
         memory=DEFAULT_LIMITS.memory if memory is None else parse_memory(memory),
         pids=DEFAULT_LIMITS.pids if pids is None else pids or None,
         cpus=DEFAULT_LIMITS.cpus if cpus is None else cpus)
-
-
-def limits_argv(limits: ContainerLimits) -> list[str]:
-    """The command-line options that give `limits` (a supervisor passes them on)."""
-    argv = ["--task-memory", str(limits.memory or 0), "--task-pids", str(limits.pids or 0)]
-    return argv + (["--task-cpus", str(limits.cpus)] if limits.cpus else [])

@@ -15,8 +15,8 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from wfobj.engine.definitions.format import PULL_POLICIES
 from wfobj.engine.errors import ImageUnavailable, one_line
+from wfobj.engine.values import PULL_POLICIES
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """Which executor a worker uses and its options, as one typed object.
 
-`wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags, whose values
-may also come from the config file (cli/config.py, docs/config.md);
-executors/factory.py makes the executors from them, `argv()` passes the same settings on to the `wfobj
-worker` processes that `serve` starts.
+`wfobj serve` and `wfobj worker` build an ExecutorSettings from their flags (declared once,
+from these fields, in cli/executor_flags.py), whose values may also come from the config
+file (cli/config.py, docs/config.md); executors/factory.py makes the executors from them.
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from wfobj.engine.definitions.format import PULL_POLICIES
+from wfobj.engine.values import PULL_POLICIES
 
-from .caps import DEFAULT_LIMITS, ContainerLimits, limits_argv
+from .caps import DEFAULT_LIMITS, ContainerLimits
 
 __all__ = ["DEFAULT_NODE_STORE", "DEFAULT_PULL", "EXECUTOR_KINDS", "PULL_POLICIES",
            "DockerSettings", "ExecutorSettings", "SlurmSettings"]
@@ -42,17 +41,6 @@ class SlurmSettings:
     job_output: str = "/dev/null"
     poll: float = 1.0
 
-    def argv(self) -> list[str]:
-        out = []
-        if self.server_url:
-            out += ["--slurm-server-url", self.server_url]
-        if self.partition:
-            out += ["--slurm-partition", self.partition]
-        for arg in self.sbatch_args:
-            out += ["--slurm-sbatch-arg", arg]
-        out += ["--slurm-node-store", self.node_store, "--slurm-job-output", self.job_output,
-                "--slurm-poll", repr(self.poll)]
-        return out
 
 
 @dataclass(frozen=True)
@@ -66,13 +54,6 @@ class DockerSettings:
     grace: float = 10.0
     work_root: str | None = None
 
-    def argv(self) -> list[str]:
-        out = ["--docker-grace", repr(self.grace)]
-        if self.network_mode:
-            out += ["--docker-network", self.network_mode]
-        if self.work_root:
-            out += ["--docker-work-root", self.work_root]
-        return out
 
 
 @dataclass(frozen=True)
@@ -93,8 +74,4 @@ class ExecutorSettings:
         if self.pull not in PULL_POLICIES:
             raise ValueError(f"pull policy {self.pull!r} is not one of {', '.join(PULL_POLICIES)}")
 
-    def argv(self) -> list[str]:
-        """The `wfobj worker` flags that give a worker these settings."""
-        out = ["--executor", self.kind, "--pull", self.pull, *limits_argv(self.limits)]
-        return out + (self.slurm.argv() if self.kind == "slurm" else self.docker.argv())
 
