@@ -21,7 +21,7 @@ bench:  ## every bench at its default size (Docker ones need DOCKER_HOST, slurm.
 	set -e; for b in $(BENCHES); do $(PY) bench/$$b.py; done
 
 bench-smoke:  ## every bench in --smoke mode, as the test suite runs them
-	$(PY) -m pytest -q tests/test_bench_smoke.py
+	$(PY) -m pytest -q tests/repo/test_bench_smoke.py
 
 bench-%:  ## one bench at its default size: make bench-api, bench-ingest, ...
 	$(PY) bench/$*.py

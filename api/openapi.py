@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of every route, served at GET /api/openapi.json.
 
-tests/test_api_openapi.py walks the app's router and checks each route and method is here.
+tests/api/test_openapi.py walks the app's router and checks each route and method is here.
 """
 
 from __future__ import annotations

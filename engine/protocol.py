@@ -1,7 +1,7 @@
 """`Service`: the operations the CLI's workflow and run commands call, one interface with
 two implementations: the engine's own (engine.service.WorkflowService, on a local store)
 and the CLI's client of a server (cli/client/service.py RemoteService, over docs/api.md).
-One contract test (tests/test_service_contract.py) runs against both.
+One contract test (tests/engine/test_service_contract.py) runs against both.
 
 `user` names who acts for a local store; a server takes it from the caller's token.
 Errors are WfobjError subclasses either way.

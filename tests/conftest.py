@@ -66,7 +66,7 @@ def slurm_cluster():
     for the session; its SLURM_CONF is set in this process's environment, so the Slurm
     commands and every `wfobj` started from here find it. Stopped at the end if this
     session started it. In CI (WFOBJ_REQUIRE_SLURM=1) a cluster that cannot start FAILS."""
-    from .support_slurm import start_cluster, stop_cluster
+    from tests.support_slurm import start_cluster, stop_cluster
 
     cluster = require_or_skip("SLURM", *start_cluster(),
                               "no Slurm cluster; apt-get install slurm-wlm munge")
@@ -85,7 +85,7 @@ def slurm_cluster():
 def browser():
     """Headless Chromium (tests/support_browser.py), one for the session. In CI
     (WFOBJ_REQUIRE_BROWSER=1) a missing or broken browser FAILS the test instead of skipping."""
-    from .support_browser import browser_or_reason
+    from tests.support_browser import browser_or_reason
 
     started = require_or_skip("BROWSER", *browser_or_reason(), "no headless Chromium")
     yield started

@@ -11,12 +11,11 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.support_e2e import ROOT, free_port
 from wfobj.engine.model import RunManifest, RunTasks, WorkflowVersion, read
 from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
 from wfobj.objstore import Link, ObjectStore, init_store
 from wfobj.objstore.fsck import fsck_store
-
-from .support_e2e import ROOT, free_port
 
 
 def make_run(

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 from falcon.testing import TestClient
 
+from tests.support_engine import run_with, trigger, wordcount
 from wfobj.api import create_app
 from wfobj.engine.access.sessions import SessionStore
 from wfobj.engine.access.tokens import TokenStore
 from wfobj.engine.executors.fake import TaskBehavior
 from wfobj.engine.service import WorkflowService
 from wfobj.objstore import ObjectStore
-
-from .support_engine import run_with, trigger, wordcount
 
 COOKIE = "wfobj_session"
 

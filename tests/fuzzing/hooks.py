@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/test_e2e_schemathesis.py (loaded via its config file).
+"""Schemathesis hooks for tests/e2e/test_schemathesis.py (loaded via its config file).
 
 CAR packs (POST /api/sync/packs) are bytes on the wire like application/octet-stream."""
 
