@@ -214,11 +214,11 @@ def log(ctx: CliContext, ref: str) -> None:
 @pass_ctx
 def walk(ctx: CliContext, hash_: str) -> None:
     """Print the object graph below HASH as an indented tree (shared parts shown once)."""
-    from wfobj.objstore import walk_tree
+    from wfobj.objstore import walk_graph
 
     store, oid = _resolve(ctx, hash_)
     rows = []
-    for entry in walk_tree(store, oid):
+    for entry in walk_graph(store, oid):
         row = {"depth": entry.depth, "field": entry.label, "hash": entry.oid,
                "repeated": entry.repeated}
         if not entry.repeated:

@@ -18,7 +18,7 @@ _FACE = {
         "AmbiguousPrefix", "ChecksumMismatch", "ConflictError", "CorruptObject",
         "DamagedRecord", "GcRefused", "InvalidHash", "InvalidObject", "InvalidPack",
         "InvalidRefName", "MissingLinks", "ObjectNotFound", "ObjectStoreError",
-        "PackBlockMismatch", "RefNotFound", "RefRefused", "StoreNotFound", "WfobjError"),
+        "PackBlockMismatch", "RefNotFound", "RefRefused", "StoreNotFound", "WfobjError", "TreeRefused", "NotATree", "PathNotInTree"),
     ".fsck": ("fsck_store", "parse_sample"),
     ".gc": ("DEFAULT_GRACE", "parse_duration"),
     ".ids": ("CODEC_DAG_CBOR", "CODEC_RAW", "ObjectId", "RefName", "check_hash", "digest_of",
@@ -28,7 +28,11 @@ _FACE = {
     ".store": ("ObjectStore",),
     ".sync": ("REFUSED", "LocalRemote", "RefPolicy", "RefResult", "RefUpdate", "Remote",
               "SyncReport", "apply_ref_updates", "closure_ids", "missing_ids", "pull", "push"),
-    ".walk": ("follow_chain", "walk_tree"),
+    ".trees": ("MAX_DEPTH", "MAX_ENTRIES", "MAX_NAME_BYTES", "MAX_PATH_BYTES",
+               "MAX_UPLOAD_ENTRIES", "StoredTree", "Tree", "TreeBuilder", "TreeEntry",
+               "archive_tree", "checkout_tree", "entry_at", "is_tree", "put_directory",
+               "put_tar", "read_tree", "walk_tree"),
+    ".walk": ("follow_chain", "walk_graph"),
 }
 __all__, __getattr__, __dir__ = face(__name__, _FACE)
 
@@ -86,4 +90,22 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         pull,
         push,
     )
-    from .walk import follow_chain, walk_tree  # noqa: F401
+    from .trees import (  # noqa: F401
+        MAX_DEPTH,
+        MAX_ENTRIES,
+        MAX_NAME_BYTES,
+        MAX_PATH_BYTES,
+        MAX_UPLOAD_ENTRIES,
+        StoredTree,
+        Tree,
+        TreeBuilder,
+        TreeEntry,
+        archive,
+        checkout,
+        is_tree,
+        lookup,
+        put_directory,
+        put_tar,
+        read_tree,
+    )
+    from .walk import follow_chain, walk_graph  # noqa: F401

@@ -26,7 +26,7 @@ CHUNK_THRESHOLD = MAX_CHUNK
 COMMIT_BYTES = 16 << 20  # chunk bytes held before a commit: bounds memory while ingesting
 
 
-def _read_head(stream: BinaryIO, limit: int) -> bytes:
+def read_head(stream: BinaryIO, limit: int) -> bytes:
     parts, size = [], 0
     while size <= limit:
         data = stream.read(limit + 1 - size)
@@ -37,7 +37,7 @@ def _read_head(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(parts)
 
 
-class _Prefixed:
+class Prefixed:
     """A stream that first replays `head`, then reads the rest of `stream`."""
 
     def __init__(self, head: bytes, stream: BinaryIO):
@@ -53,14 +53,14 @@ class _Prefixed:
 
 def put_stream(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     """Store a stream as one blob; returns (blake3 of the content, size)."""
-    head = _read_head(stream, CHUNK_THRESHOLD)
+    head = read_head(stream, CHUNK_THRESHOLD)
     if len(head) <= CHUNK_THRESHOLD:
         with store.batch() as b:
             return b.put_blob(head), len(head)
-    return _put_chunked(store, _Prefixed(head, stream))
+    return put_chunked(store, Prefixed(head, stream))
 
 
-def _put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
+def put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     from pyfastcdc import FastCDC  # compiled; only writing a large blob needs it
 
     cdc = FastCDC(AVG_CHUNK, min_size=MIN_CHUNK, max_size=MAX_CHUNK)

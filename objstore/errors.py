@@ -162,3 +162,35 @@ class GcRefused(ObjectStoreError, ValueError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(f"gc refused: {reason}")
+
+
+class TreeRefused(ObjectStoreError, ValueError):
+    """A directory or tar archive that cannot be stored as a tree: a link, device or other
+    special entry, an absolute or `..` name, a duplicate, or past a bound (docs/limits.md).
+    `path` names the entry; nothing links to what was read before the refusal."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class NotATree(ObjectStoreError, ValueError):
+    """A hash that names a blob or another structured object where a tree was asked for."""
+
+    def __init__(self, oid: str, found: str):
+        self.oid = oid
+        self.found = found
+        super().__init__(f"{oid} is not a tree (it is a {found})")
+
+
+class PathNotInTree(ObjectStoreError, KeyError):
+    """A path that names nothing inside a tree."""
+
+    def __init__(self, oid: str, path: str):
+        self.oid = oid
+        self.path = path
+        super().__init__(f"no {path!r} in tree {oid}")
+
+    def __str__(self) -> str:
+        return f"no {self.path!r} in tree {self.oid}"

@@ -73,8 +73,8 @@ def _outside_links(store: ObjectStore) -> Callable[[str], list[ObjectId]]:
 
 
 @dataclass(frozen=True)
-class TreeEntry:
-    """One line of `walk_tree`: depth below the root, the field that links here, the
+class GraphEntry:
+    """One line of `walk_graph`: depth below the root, the field that links here, the
     object, and whether it was already shown above (shared subtrees appear once)."""
 
     depth: int
@@ -95,7 +95,7 @@ def named_links(value: Any, path: str = "") -> Iterator[tuple[str, Link]]:
             yield from named_links(item, f"{path}[{index}]")
 
 
-def walk_tree(store: ObjectStore, root: str) -> Iterator[TreeEntry]:
+def walk_graph(store: ObjectStore, root: str) -> Iterator[GraphEntry]:
     """The graph below `root`, depth first, as the outside sees it (a chunked blob is one
     blob); an object reached a second time is yielded with repeated=True and not expanded."""
     shown: set[str] = set()
@@ -103,7 +103,7 @@ def walk_tree(store: ObjectStore, root: str) -> Iterator[TreeEntry]:
     while stack:
         depth, label, oid = stack.pop()
         repeated = oid in shown
-        yield TreeEntry(depth, label, ObjectId(oid), repeated)
+        yield GraphEntry(depth, label, ObjectId(oid), repeated)
         if repeated:
             continue
         shown.add(oid)

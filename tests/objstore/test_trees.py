@@ -1,0 +1,223 @@
+"""Trees: directories stored as git-like objects, from a folder or a tar stream, read back,
+checked out and archived; every bad entry refused by name, nothing half-linked."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from wfobj.objstore import (
+    InvalidObject,
+    Link,
+    NotATree,
+    PathNotInTree,
+    TreeRefused,
+    archive_tree,
+    checkout_tree,
+    entry_at,
+    put_directory,
+    put_tar,
+    read_tree,
+    walk_tree,
+)
+from wfobj.objstore import trees as trees_module
+from wfobj.objstore.trees import Tree
+
+
+def make_folder(root, files: dict[str, bytes], executable=(), empty_dirs=()):
+    for path, data in files.items():
+        place = root / path
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.write_bytes(data)
+        os.chmod(place, 0o755 if path in executable else 0o644)
+    for path in empty_dirs:
+        (root / path).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+SAMPLE = {"genome.fa": b">chr1\nACGT\n", "reads/a.fq": b"@a\nAC\n+\nII\n",
+          "reads/b.fq": b"@b\nGT\n+\nII\n", "bin/run.sh": b"#!/bin/sh\necho hi\n"}
+
+
+def tar_of(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> io.BytesIO:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    out.seek(0)
+    return out
+
+
+def file_info(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    return info, data
+
+
+def test_a_folder_is_one_tree_whose_hash_depends_only_on_content(store, tmp_path):
+    one = make_folder(tmp_path / "one", SAMPLE, executable={"bin/run.sh"}, empty_dirs=["out"])
+    two = make_folder(tmp_path / "two", dict(reversed(SAMPLE.items())),
+                      executable={"bin/run.sh"}, empty_dirs=["out"])
+    os.utime(two / "genome.fa", (0, 0))  # times are not kept
+    first, second = put_directory(store, one), put_directory(store, two)
+    assert first == second
+    assert first.files == 4 and first.size == sum(map(len, SAMPLE.values()))
+    root = read_tree(store, first.oid)
+    assert [e.name for e in root.entries] == ["bin", "genome.fa", "out", "reads"]
+    assert entry_at(store, first.oid, "bin/run.sh").executable
+    assert not entry_at(store, first.oid, "genome.fa").executable
+    assert read_tree(store, entry_at(store, first.oid, "out").oid).entries == ()
+    make_folder(two, {}, executable=(), empty_dirs=[])
+    os.chmod(two / "bin/run.sh", 0o644)  # the executable bit is part of the content
+    assert put_directory(store, two).oid != first.oid
+
+
+def test_a_file_in_a_tree_is_the_blob_b3sum_names(store, tmp_path):
+    import blake3
+
+    stored = put_directory(store, make_folder(tmp_path / "d", SAMPLE))
+    entry = entry_at(store, stored.oid, "reads/a.fq")
+    assert entry.oid == blake3.blake3(SAMPLE["reads/a.fq"]).hexdigest()
+    assert store.get_raw(entry.oid) == SAMPLE["reads/a.fq"]
+    with pytest.raises(PathNotInTree):
+        entry_at(store, stored.oid, "reads/c.fq")
+    with pytest.raises(PathNotInTree):
+        entry_at(store, stored.oid, "genome.fa/x")
+
+
+def test_the_same_content_as_tar_gives_the_same_tree(store, tmp_path):
+    folder = make_folder(tmp_path / "d", SAMPLE, executable={"bin/run.sh"})
+    members = [file_info("./" + path, data, 0o755 if path == "bin/run.sh" else 0o600)
+               for path, data in SAMPLE.items()]
+    assert put_tar(store, tar_of(members)).oid == put_directory(store, folder).oid
+
+
+def test_archive_is_deterministic_and_reads_back_to_the_same_tree(store, tmp_path):
+    stored = put_directory(store, make_folder(tmp_path / "d", SAMPLE, empty_dirs=["e/f"]))
+    data = b"".join(archive_tree(store, stored.oid))
+    assert data == b"".join(archive_tree(store, stored.oid))
+    assert len(data) % 512 == 0
+    names = tarfile.open(fileobj=io.BytesIO(data)).getnames()
+    assert names == [path for path, _ in walk_tree(store, stored.oid)]
+    assert put_tar(store, io.BytesIO(data)).oid == stored.oid
+
+
+def test_checkout_restores_bytes_and_executable_bits(store, tmp_path):
+    stored = put_directory(store, make_folder(tmp_path / "d", SAMPLE,
+                                              executable={"bin/run.sh"}, empty_dirs=["o"]))
+    out = tmp_path / "out"
+    assert checkout_tree(store, stored.oid, out) == stored
+    for path, data in SAMPLE.items():
+        assert (out / path).read_bytes() == data
+    assert os.stat(out / "bin/run.sh").st_mode & 0o777 == 0o755
+    assert os.stat(out / "genome.fa").st_mode & 0o777 == 0o644
+    assert (out / "o").is_dir()
+    assert put_directory(store, out).oid == stored.oid
+    with pytest.raises(TreeRefused, match="not an empty directory"):
+        checkout_tree(store, stored.oid, out)
+
+
+def test_not_a_tree_is_refused_before_anything_is_written(store, tmp_path):
+    blob = store.put_blob(b"just bytes")
+    with pytest.raises(NotATree):
+        read_tree(store, blob)
+    with pytest.raises(NotATree):
+        checkout_tree(store, blob, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(NotATree):
+        read_tree(store, store.put_object({"type": "note"}))
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "socket"])
+def test_special_files_in_a_folder_are_refused_by_path(store, tmp_path, kind):
+    import socket
+
+    folder = make_folder(tmp_path / "d", SAMPLE)
+    place = folder / "reads" / "odd"
+    if kind == "symlink":
+        place.symlink_to("/etc/passwd")
+    elif kind == "fifo":
+        os.mkfifo(place)
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(place))
+    before = set(store)
+    with pytest.raises(TreeRefused) as info:
+        put_directory(store, folder)
+    assert info.value.path == "reads/odd"
+    assert not any(store.type_of(o) == "tree" for o in set(store) - before)
+
+
+def _special(name: str, type_: bytes, **fields) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = type_
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info, None
+
+
+@pytest.mark.parametrize(("member", "path", "reason"), [
+    (file_info("/etc/passwd", b"x"), "/etc/passwd", "absolute"),
+    (file_info("a/../../x", b"x"), "a/../../x", "'..'"),
+    (file_info("a/./../x", b"x"), "a/./../x", "'..'"),
+    (_special("link", tarfile.SYMTYPE, linkname="/etc/passwd"), "link", "symbolic link"),
+    (_special("hard", tarfile.LNKTYPE, linkname="genome.fa"), "hard", "hard link"),
+    (_special("dev", tarfile.CHRTYPE, devmajor=1, devminor=3), "dev", "device"),
+    (_special("fifo", tarfile.FIFOTYPE), "fifo", "FIFO"),
+    (file_info("x" * 300, b"x"), "x" * 300, "over 255 bytes"),
+])
+def test_bad_tar_entries_are_refused_by_name_and_nothing_is_linked(store, member, path,
+                                                                   reason):
+    members = [file_info("genome.fa", SAMPLE["genome.fa"]), member]
+    before = set(store)
+    with pytest.raises(TreeRefused) as info:
+        put_tar(store, tar_of(members))
+    assert info.value.path == path and reason in info.value.reason
+    assert not any(store.type_of(o) == "tree" for o in set(store) - before)
+
+
+def test_a_duplicate_or_a_file_under_a_file_is_refused(store):
+    with pytest.raises(TreeRefused, match="given twice"):
+        put_tar(store, tar_of([file_info("a", b"1"), file_info("./a", b"2")]))
+    with pytest.raises(TreeRefused, match="is a file"):
+        put_tar(store, tar_of([file_info("a", b"1"), file_info("a/b", b"2")]))
+
+
+def test_a_cut_tar_stores_no_tree(store):
+    whole = tar_of([file_info(f"f{i}", bytes(3000)) for i in range(5)]).getvalue()
+    before = set(store)
+    with pytest.raises(TreeRefused, match="cut short|not a tar"):
+        put_tar(store, io.BytesIO(whole[:4000]))
+    assert not any(store.type_of(o) == "tree" for o in set(store) - before)
+    with pytest.raises(TreeRefused, match="not a tar"):
+        put_tar(store, io.BytesIO(b"\x01" * 1024))
+
+
+def test_bounds_on_width_and_depth(store, monkeypatch):
+    monkeypatch.setattr(trees_module, "MAX_ENTRIES", 3)
+    with pytest.raises(TreeRefused, match="more than 3 entries"):
+        put_tar(store, tar_of([file_info(f"f{i}", b"") for i in range(4)]))
+    deep = "/".join(["d"] * (trees_module.MAX_DEPTH + 1)) + "/f"
+    with pytest.raises(TreeRefused, match="deep"):
+        put_tar(store, tar_of([file_info(deep, b"")]))
+
+
+def test_tree_objects_are_read_strictly(store):
+    blob = store.put_blob(b"x")
+    good = {"name": "a", "kind": "file", "blob": Link.blob(blob), "size": 1,
+            "executable": False}
+    assert read_tree(store, store.put_object({"type": "tree", "entries": [good]})).size == 1
+    for bad in ({**good, "extra": 1}, {**good, "kind": "dir"}, {**good, "size": -1},
+                {**good, "name": ".."}, {**good, "name": "a/b"},
+                {**good, "blob": Link.obj(store.put_object({"type": "note"}))}):
+        oid = store.put_object({"type": "tree", "entries": [bad]})
+        with pytest.raises(InvalidObject):
+            read_tree(store, oid)
+    unordered = store.put_object({"type": "tree", "entries": [
+        {**good, "name": "b"}, {**good, "name": "a"}]})
+    with pytest.raises(InvalidObject, match="order"):
+        read_tree(store, unordered)
+    assert Tree.of([]).to_value() == {"type": "tree", "entries": []}
