@@ -34,7 +34,16 @@ from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
 from wfobj.engine.scheduling.render import check_rendered_sizes
 from wfobj.engine.upkeep.reindex import rebuild_counters
 from wfobj.engine.upkeep.sync_policy import index_runs
-from wfobj.objstore import ObjectStore, check_hash
+from wfobj.objstore import (
+    NotATree,
+    ObjectStore,
+    TreeEntry,
+    check_hash,
+    entry_at,
+    put_tar,
+    read_tree,
+    walk_tree,
+)
 from wfobj.objstore.ids import HASH_HEX_LEN
 
 from .clock import Clock
@@ -351,6 +360,39 @@ class WorkflowService:
         oid, size = self.store.put_stream(stream)
         return {"hash": oid, "size": size}
 
+    # trees ----------------------------------------------------------------------------
+    def put_tree(self, stream: BinaryIO) -> dict:
+        """Store a directory sent as a tar stream (for `dir` params): {"hash", "files",
+        "size"}. A bad entry is TreeRefused naming it, and nothing links to what was read."""
+        return put_tar(self.store, stream).to_json()
+
+    def get_tree(self, oid: str, *, recursive: bool = False) -> dict:
+        """{"hash", "size", "entries"}: a tree's entries ({"name", "kind", "hash", "size",
+        "executable"}), or with `recursive` every file below it by its full `path`."""
+        oid = self.tree_hash(oid)
+        tree = read_tree(self.store, oid)
+        if recursive:
+            entries = [{"path": path, **_entry_view(e)}
+                       for path, e in walk_tree(self.store, oid) if e.kind == "file"]
+        else:
+            entries = [{"name": e.name, **_entry_view(e)} for e in tree.entries]
+        return {"hash": oid, "size": tree.size, "entries": entries}
+
+    def tree_file(self, oid: str, path: str) -> dict:
+        """{"hash", "size", "executable"} of the file at `path` in the tree (PathNotInTree
+        when there is none; NotATree when `path` names a directory)."""
+        entry = entry_at(self.store, self.tree_hash(oid), path)
+        if entry.kind != "file":
+            raise NotATree(entry.oid, f"directory {path!r}, not a file")
+        return _entry_view(entry)
+
+    def tree_hash(self, text: str) -> str:
+        """The tree a full hash or unique prefix names (NotATree if it is something else)."""
+        oid = self.store.resolve(text)
+        if self.store.type_of(oid) != "tree":
+            raise NotATree(oid, self.store.type_of(oid))
+        return oid
+
     # indexes ------------------------------------------------------------------------
     def reindex(self) -> int:
         """Rebuild the run list, cache and file indexes from every `runs/` ref (all are
@@ -383,3 +425,8 @@ def decode_cursor(cursor: str) -> str:
     if not isinstance(cursor, str) or not RUN_ID_RE.match(cursor):
         raise BadCursor(cursor)
     return cursor
+
+
+def _entry_view(entry: TreeEntry) -> dict:
+    return {"kind": entry.kind, "hash": entry.oid, "size": entry.size,
+            "executable": entry.executable}
