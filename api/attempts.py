@@ -1,6 +1,6 @@
 """Attempt endpoints (/api/attempts/{spec}/*): what `wfobj exec` on a cluster node calls.
 
-Each request carries an attempt token (engine/attempts.py), not an API token: it may list
+Each request carries an attempt token (engine/executors/attempts.py), not an API token: it may list
 and download the closure of its own attempt spec, ask which ids the server lacks, upload
 packs (verified block by block, as /api/sync/packs) and submit its attempt's report once.
 Any other spec, an expired token or one whose attempt has ended is refused with 403.

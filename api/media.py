@@ -1,6 +1,6 @@
 """Request bodies: JSON or YAML documents, read within a size limit before parsing.
 
-Parsing is engine/documents.py's (no YAML aliases, bounded nesting, finite numbers)."""
+Parsing is engine/definitions/documents.py's (no YAML aliases, bounded nesting, finite numbers)."""
 
 from __future__ import annotations
 

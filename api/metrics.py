@@ -1,4 +1,4 @@
-"""GET /metrics: the Prometheus text format of engine/metrics.py, for a scraper holding a
+"""GET /metrics: the Prometheus text format of engine/upkeep/metrics.py, for a scraper holding a
 reader token (`Authorization: Bearer …`, docs/api.md)."""
 
 from __future__ import annotations

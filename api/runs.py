@@ -93,7 +93,7 @@ class RunTask:
 
 class RunTaskLogs:
     """stdout and stderr of a task's attempt as NDJSON lines, followed while it runs for
-    at most `wait` seconds (engine/live_logs.py); the last line says where to go on."""
+    at most `wait` seconds (engine/provenance/logs.py); the last line says where to go on."""
 
     roles = {"GET": "reader"}
     MAX_OFFSET = 1 << 62

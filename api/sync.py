@@ -1,7 +1,7 @@
 """Sync endpoints (/api/sync/*): refs, missing ids, closure listing, pack upload/download.
 
 HTTP only: bodies in and out; the protocol lives in objstore.sync and objstore.car, the
-ref rules in the policy given (engine/sync_policy.py), and library errors become HTTP
+ref rules in the policy given (engine/upkeep/sync_policy.py), and library errors become HTTP
 answers in api/errors.py (docs/sync.md). Each resource says which role each method needs
 in `roles`.
 """

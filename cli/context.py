@@ -36,7 +36,7 @@ class CliContext:
     def service(self) -> Service:
         """The Service the workflow/run commands call. Local store mode: an engine
         service on --store whose `wait` runs a run in-process with the Docker executor.
-        With --server: the same methods over HTTP (cli/remote.py), as the --token's user."""
+        With --server: the same methods over HTTP (cli/client/service.py), as the --token's user."""
         if self.server:
             from wfobj.cli.client.service import RemoteService
 

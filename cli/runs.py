@@ -322,7 +322,7 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
 def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str | None,
            executor: ExecutorSettings) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (--executor).
-    With --workers N, N worker processes, each started and owned by cli/supervisor.py."""
+    With --workers N, N worker processes, each started and owned by cli/processes/supervisor.py."""
     import logging
     import os
 

@@ -4,7 +4,7 @@ In order, so that a serve that cannot start touches nothing: bind the API's sock
 taken port ends it here), check the executor, make the first admin token (the store is
 opened briefly and closed; gunicorn's workers open LMDB after fork, api/app.py), start
 gunicorn on the bound socket, and start the engine workers once the API answers
-(cli/supervisor.py).
+(cli/processes/supervisor.py).
 
 gunicorn runs threaded workers (`gthread`): a connection that sends nothing waits in the
 worker's poller without taking a thread, one that stalls mid-request is cut off after
@@ -61,7 +61,7 @@ def ensure_admin_token(store_path: str) -> Path | None:
 
 def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
     """gunicorn on the already bound socket `fd`, with worker threads that answer gunicorn's
-    own errors as JSON (api/gunicorn_workers.py); api/gunicorn_hooks.py ties each of its
+    own errors as JSON (cli/processes/gunicorn_workers.py); cli/processes/gunicorn_hooks.py ties each of its
     workers' lives to the arbiter's."""
     return [sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}",
             "--workers", str(workers), "--worker-class", "wfobj.cli.processes.gunicorn_workers.ThreadWorker",

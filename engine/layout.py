@@ -24,7 +24,7 @@ CACHE_NS = "cache"  # cache key hash -> evidence of the attempt that made it
 TASK_NS = "cache-task"  # "<workflow>/<task>/<run_id>" -> a task's evidence, for explain
 
 # --- work in progress (roots for gc, never rebuilt) ------------------------------------
-QUEUE_NS = "queue"  # run_id -> "" while the run waits for a worker
+QUEUE_NS = "queue"  # run_id -> b"1" while the run waits for a worker
 KILL_NS = "kill"  # run_id -> who asked to kill the run, until a worker ends it
 LEASE_NS = "lease"  # run_id -> the worker driving it and until when
 ATTEMPT_TOKENS_NS = "attempt_tokens"  # token digest -> an attempt out on another node

@@ -260,7 +260,7 @@ class DefinitionPart:
     """Base of a definition's typed parts (a param, a task and what a task holds): a
     mapping without a `type` field, checked like a stored object. Its stored form holds
     every field except those in `omitted_when_none`, which are left out while None; the
-    defaults are the ones registration fills in (engine/definition.py builds parts from
+    defaults are the ones registration fills in (engine/definitions/format.py builds parts from
     the keys a user wrote)."""
 
     omitted_when_none: ClassVar[frozenset[str]] = frozenset()
@@ -382,7 +382,7 @@ class TaskDefinition(DefinitionPart):
 
 @dataclass(frozen=True)
 class Definition(StoredObject):
-    """A registered workflow as normalized by engine/definition.py; its hash is the
+    """A registered workflow as normalized by engine/definitions/format.py; its hash is the
     definition hash, so `to_value()` gives back exactly the object that was stored."""
 
     type_name: ClassVar[str] = "definition"

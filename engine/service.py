@@ -72,7 +72,7 @@ def engine_version() -> str:
 
 
 class WorkflowService:
-    """The engine.service_protocol.Service on a local store. `executor_factory` is used
+    """The engine.protocol.Service on a local store. `executor_factory` is used
     only when this process runs a run itself (`wait`); `keys` is the store folder's signing
     key, for signed exports and `public_keys`."""
 

@@ -1,5 +1,5 @@
 """A file's lineage across runs as a picture: the engine's graph of files and task attempts
-({"nodes", "edges"}, engine/lineage.py) laid out like a run's DAG (api/ui/dag.py) and drawn
+({"nodes", "edges"}, engine/indexes/lineage.py) laid out like a run's DAG (api/ui/dag.py) and drawn
 by templates/_lineage.html."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""UI login: a form takes an API token and opens a server-side session (engine/sessions.py);
+"""UI login: a form takes an API token and opens a server-side session (engine/access/sessions.py);
 the browser keeps only the session secret, in an HttpOnly, SameSite=Strict cookie. Its path
 is `/` so that the API downloads a page links to (a run's exports, declared
 `credentials = BEARER_OR_SESSION` in api/auth.py) can read it too; nothing else in the API does.

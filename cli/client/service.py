@@ -34,7 +34,7 @@ def _seg(value: str) -> str:
 
 
 class RemoteService:
-    """The engine.service_protocol.Service over HTTP (docs/api.md)."""
+    """The engine.protocol.Service over HTTP (docs/api.md)."""
 
     def __init__(self, url: str, token: str | None, *, session: requests.Session | None = None,
                  timeout: float | tuple[float, float] = TIMEOUT_S) -> None:

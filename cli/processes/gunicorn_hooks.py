@@ -1,10 +1,10 @@
-"""gunicorn settings and hooks of `wfobj serve` (`--config python:api.gunicorn_hooks`).
+"""gunicorn settings and hooks of `wfobj serve` (`--config python:wfobj.cli.processes.gunicorn_hooks`).
 
 Each gunicorn worker asks the kernel for SIGTERM when the arbiter that forked it dies,
 even by SIGKILL, so no worker goes on serving (or holding the port) without it; gunicorn's
 own check of its parent runs once a second at best and not while a request is in hand.
 
-A client cut off by the listener's timeouts (cli/supervisor.py `Listener`) makes a
+A client cut off by the listener's timeouts (cli/processes/supervisor.py `Listener`) makes a
 blocking socket call fail with EAGAIN, which gunicorn logs with a traceback; the logger
 below says it in one line instead, so stalling clients cannot flood the error log.
 """

@@ -4,7 +4,7 @@ gunicorn answers by itself, before the app sees anything, for a request line ove
 `limit_request_line` (414), headers over their limits (431), a malformed request (400),
 and an app that failed before it sent a byte (500). `JsonErrors.handle_error` keeps
 gunicorn's statuses and logging and writes {"title", "description"} instead. Use it as
-`--worker-class api.gunicorn_workers.SyncWorker` (or `ThreadWorker`).
+`--worker-class wfobj.cli.processes.gunicorn_workers.SyncWorker` (or `ThreadWorker`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ and the engine worker processes of `wfobj worker --workers N` (each engine worke
 The supervisor binds the API's socket itself, so a taken port fails the serve before
 anything else starts, then hands the socket to gunicorn (`--bind fd://N`). Engine workers
 start only once the API answers /api/health: a serve whose API cannot come up never
-claims a run. Every child is asked to die with the supervisor (engine/lifeline.py), so a
+claims a run. Every child is asked to die with the supervisor (cli/processes/lifeline.py), so a
 SIGKILLed supervisor leaves nothing serving; Ctrl-C or SIGTERM stops every child; if one
 child dies, the rest are stopped too and the exit status is non-zero.
 """

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def serve_worker(store_path: str, executor_factory: Callable[[], Executor], *,
                  concurrency: int = 4, on_run_step: RunStepHook | None = None) -> None:
     """Run one worker on the store at `store_path` until SIGINT/SIGTERM (several worker
-    processes are started and owned by the CLI's supervisor, cli/supervisor.py)."""
+    processes are started and owned by the CLI's supervisor, cli/processes/supervisor.py)."""
     worker = Worker(open_store(store_path), executor_factory, concurrency=concurrency,
                     on_run_step=on_run_step)
     # a terminal's Ctrl-C and the supervisor's SIGTERM both only ask for the wind-down

@@ -62,7 +62,7 @@ MAX_RETRIES = 100
 
 def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
     """The raw mapping of a definition given as a dict, JSON text or YAML text (within
-    the document limits of engine/documents.py: no YAML aliases, bounded nesting)."""
+    the document limits of engine/definitions/documents.py: no YAML aliases, bounded nesting)."""
     if isinstance(source, dict):
         return source
     try:

@@ -1,8 +1,8 @@
 """Attempts run elsewhere: the attempt spec and report objects, and attempt tokens.
 
-A cluster executor (engine/slurm_executor.py) stores each attempt's TaskSpec as an
+A cluster executor (engine/executors/slurm.py) stores each attempt's TaskSpec as an
 `attempt_spec` object, whose links are the attempt's input blobs, so the spec's closure
-is everything a node needs. The node (`wfobj exec`, engine/remote_exec.py) runs it and
+is everything a node needs. The node (`wfobj exec`, engine/executors/node.py) runs it and
 sends back an `attempt_report` object: the AttemptResult, linking the stdout, stderr and
 output blobs. The worker turns the report back into an AttemptResult and records the
 evidence exactly as for a local attempt.

@@ -1,6 +1,6 @@
 """The executor interface: how the scheduler runs one task attempt, whatever runs it.
 
-The Docker executor (engine/docker_executor.py) is the real one; tests and the scheduling
+The Docker executor (engine/executors/docker.py) is the real one; tests and the scheduling
 benchmark use a fake. An executor stages inputs from the store, runs the command, stores
 stdout/stderr/outputs as blobs, and returns an AttemptResult. It never raises for task
 failures (non-zero exit, timeout, missing output, bad image): those are results with

@@ -4,7 +4,7 @@ Per attempt: resolve the image (cached; pulled as the pull policy says), stage i
 private folder bind-mounted read-only at /in, give the task an empty /out and a vars file
 ($WFOBJ_VARS, on /wfobj — not in /out), run with no network unless asked, capped
 capabilities and no-new-privileges, enforce the timeout and the cancel event, store stdout
-and stderr as blobs, collect declared outputs and vars safely (engine/outputs.py), and
+and stderr as blobs, collect declared outputs and vars safely (engine/executors/outputs.py), and
 always remove the container and the folder. Task failures are results, never exceptions.
 """
 
@@ -272,7 +272,7 @@ class DockerAttempt:
 
     def spools(self, folder: AttemptFolder) -> tuple[dict[str, str], bool]:
         """Where stdout and stderr are spooled, and whether that is the store's live-log
-        folder (engine/live_logs.py: readable by `follow` while the task runs)."""
+        folder (engine/provenance/logs.py: readable by `follow` while the task runs)."""
         spec = self.spec
         paths = live_paths(self.store, spec.run_id, spec.task, spec.attempt)
         if paths is not None:

@@ -5,10 +5,10 @@
    only the rest comes, as one pack verified block by block (objstore.sync machinery);
 2. run the spec with the node's Docker through the same DockerExecutor as a local
    attempt (same isolation, output collection and evidence fields);
-3. store an `attempt_report` (engine/attempts.py), send what of its closure the server
+3. store an `attempt_report` (engine/executors/attempts.py), send what of its closure the server
    lacks in verified packs, and submit the report.
 
-The server is an AttemptServer (the HTTP one is cli/exec_http.py); nothing here assumes
+The server is an AttemptServer (the HTTP one is cli/client/attempts.py); nothing here assumes
 a filesystem shared with the server.
 """
 

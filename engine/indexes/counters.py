@@ -4,7 +4,7 @@ of attempt durations, kept in the store's `counters` meta namespace.
 Each is changed by `WriteBatch.meta_add` in the same batch as the step it counts (a run's
 index entry moving state, an attempt's evidence being recorded), so the counters are
 exactly as committed as the runs, and reading them all costs one scan of a few dozen
-keys, whatever the size of the store (engine/metrics.py reads them). reindex.py
+keys, whatever the size of the store (engine/upkeep/metrics.py reads them). reindex.py
 recounts everything from the run index and the evidence (`wfobj reindex`, or once for a
 store made before the counters existed).
 """

@@ -7,7 +7,7 @@ answer, not the store), newest first because run ids are UUIDv7 (time-ordered):
   file-in     <hash>/<run_id>/<task>/<input>           -> {"evidence", "size"}
   file-param  <hash>/<run_id>/<param>                  -> ""
 Written in the transaction that records the attempt (or creates the run), rebuilt from a
-run's objects by engine/reindex.py (reindex, runs arriving by sync).
+run's objects by engine/upkeep/reindex.py (reindex, runs arriving by sync).
 """
 
 from __future__ import annotations

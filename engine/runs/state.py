@@ -183,7 +183,7 @@ class RunState:
 def put_index(b: WriteBatch, run_id: str, record: RunRecord, state: str,
               old: str | None) -> None:
     """Write a run's list-index entry and move it from `old`'s state key to `state`'s
-    (and its count, engine/counters.py)."""
+    (and its count, engine/indexes/counters.py)."""
     b.meta_put(INDEX_NS, run_id, index_entry(record, state))
     if old is not None and old != state:
         b.meta_delete(STATE_NS, state_key(old, run_id))

@@ -34,7 +34,7 @@ WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffi
 
 
 # told (store, run_id) at every scheduler step of a run this worker drives (the
-# OpenLineage feed, engine/exports/openlineage_feed.py)
+# OpenLineage feed, engine/provenance/exports/openlineage_feed.py)
 RunStepHook = Callable[[ObjectStore, str], None]
 
 

@@ -1,7 +1,7 @@
 """What `GET /metrics` tells a Prometheus scraper, in its text exposition format (0.0.4).
 
 Everything comes from counters kept in the same transactions as the run steps
-(engine/counters.py) and from the store's own statistics, so a scrape costs a few dozen
+(engine/indexes/counters.py) and from the store's own statistics, so a scrape costs a few dozen
 key reads whatever the number of runs or objects.
 """
 

@@ -33,7 +33,7 @@ def index_run_everywhere(store: ObjectStore, run_id: str) -> bool:
 
 def rebuild_counters(store: ObjectStore) -> None:
     """Recount every run (from the run index) and attempt (from the evidence of every
-    `runs/` ref), replacing what the counters held (engine/counters.py). O(store): for
+    `runs/` ref), replacing what the counters held (engine/indexes/counters.py). O(store): for
     reindex and for a store made before the counters existed. A run step committed while
     this runs may be miscounted; `serve` and `worker` build the counters before their
     workers start, and `wfobj reindex` recounts."""

@@ -1,4 +1,4 @@
-"""Provenance exports: one module per format, each taking a run (engine/exports/model.py)
+"""Provenance exports: one module per format, each taking a run (engine/provenance/exports/run_export.py)
 and returning bytes that the format's own tools read (docs/exports.md)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """in-toto/SLSA: a DSSE envelope over an in-toto Statement v1 whose predicate is SLSA
-Provenance v1, signed with the server's ed25519 key (engine/exports/signing.py).
+Provenance v1, signed with the server's ed25519 key (engine/provenance/exports/signing.py).
 
 Subjects are every file the run produced, each with its `sha256` (for tools that know
 only that) and `blake3` (the store's own name for it) digests.

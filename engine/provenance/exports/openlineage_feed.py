@@ -2,7 +2,7 @@
 
 A worker calls `OpenLineageFeed.step(store, run_id)` at every scheduler step; when the
 run's manifest has changed since the last look, the events of the export
-(engine/exports/openlineage.py) not yet sent are posted with the `openlineage-python`
+(engine/provenance/exports/openlineage.py) not yet sent are posted with the `openlineage-python`
 HTTP transport (`POST <url>/api/v1/lineage`, the endpoint Marquez serves). Best effort:
 an event the endpoint refuses is logged and tried again at the next change, never
 failing the run.

@@ -1,5 +1,5 @@
 """A run as every export sees it: record, definition and each task attempt, read through
-the store's verified read path (engine/views.py, engine/evidence.py).
+the store's verified read path (engine/provenance/views.py, engine/runs/evidence.py).
 
 Typed and JSON-free, so each format module only maps these fields to its vocabulary.
 """
