@@ -44,6 +44,34 @@ def body_stream(req: falcon.Request):
     return req.bounded_stream
 
 
+def too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    return falcon.HTTPContentTooLarge(
+        title="Body too large", description=f"upload is over the limit of {limit} bytes")
+
+
+class LimitedBody:
+    """A request body read as a file that answers 413 once more than `limit` bytes have
+    come, so a streamed upload is cut off at the bound however it is sent."""
+
+    def __init__(self, stream, limit: int) -> None:
+        self.stream, self.limit, self.count = stream, limit, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(self.limit - self.count + 1 if n is None or n < 0 else n)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise too_large(self.limit)
+        return data
+
+
+def upload_body(req: falcon.Request, limit: int) -> LimitedBody:
+    """The body of an upload as a file of at most `limit` bytes: 413 at once if its
+    Content-Length says more, else as soon as more has been read."""
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large(limit)
+    return LimitedBody(body_stream(req), limit)
+
+
 def read_body(req: falcon.Request, limit: int) -> bytes:
     """The whole body, or 413 if it is (or claims to be) over `limit` bytes."""
     if req.content_length is not None and req.content_length > limit:

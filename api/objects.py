@@ -12,9 +12,9 @@ from typing import BinaryIO
 import blake3
 import falcon
 
-from wfobj.objstore import ChecksumMismatch, ObjectStore, to_json
+from wfobj.objstore import ObjectStore, WfobjError, to_json
 
-from .media import body_stream
+from .media import upload_body
 from .params import hash_param
 
 CBOR = "application/cbor"
@@ -29,20 +29,37 @@ log = logging.getLogger("wfobj.api")
 
 def verified_stream(store: ObjectStore, oid: str) -> Iterator[bytes]:
     """A chunked blob's verified pieces, the first read now (a damaged first chunk is
-    still a JSON error). A damaged later chunk ends the stream short of Content-Length,
-    and gunicorn closes the connection, so the client sees the cut."""
-    pieces = store.iter_blob(oid)
+    still a JSON error)."""
+    return primed(store.iter_blob(oid), f"blob {oid}")
+
+
+def primed(pieces: Iterator[bytes], what: str) -> Iterator[bytes]:
+    """`pieces` with the first one read now, so a failure there is still a JSON error. A
+    failure later ends the stream short (of Content-Length, or of a tar's end), and
+    gunicorn closes the connection, so the client sees the cut."""
     first = next(pieces, b"")
-    return _after_first(first, pieces, oid)
+    return _after_first(first, pieces, what)
 
 
-def _after_first(first: bytes, pieces: Iterator[bytes], oid: str) -> Iterator[bytes]:
+def _after_first(first: bytes, pieces: Iterator[bytes], what: str) -> Iterator[bytes]:
     yield first
     try:
         yield from pieces
-    except ChecksumMismatch as exc:
-        log.error("blob %s download cut off: %s", oid, exc)
+    except WfobjError as exc:
+        log.error("%s download cut off: %s", what, exc)
         raise
+
+
+def send_blob(store: ObjectStore, resp: falcon.Response, oid: str) -> None:
+    """A blob's bytes as the answer: read whole and verified before the first byte up to
+    WHOLE_DOWNLOAD, streamed and verified piece by piece past it."""
+    resp.content_type = OCTETS
+    size = store.size_of(oid)
+    if size <= WHOLE_DOWNLOAD:
+        resp.data = store.get_raw(oid)
+    else:
+        resp.content_length = size
+        resp.stream = verified_stream(store, oid)
 
 
 def _wants_cbor(req: falcon.Request) -> bool:
@@ -71,13 +88,7 @@ class ObjectItem:
         if self._headers(req, resp, oid):
             return
         if not structured:
-            resp.content_type = OCTETS
-            size = self.store.size_of(oid)
-            if size <= WHOLE_DOWNLOAD:
-                resp.data = self.store.get_raw(oid)  # verified before the first byte
-            else:
-                resp.content_length = size
-                resp.stream = verified_stream(self.store, oid)
+            send_blob(self.store, resp, oid)
         elif _wants_cbor(req):
             resp.content_type = CBOR
             resp.data = self.store.get_raw(oid)
@@ -109,22 +120,15 @@ def _declared_hash(req: falcon.Request) -> str | None:
     return None if declared is None else hash_param(declared)
 
 
-def _too_large(limit: int) -> falcon.HTTPContentTooLarge:
-    return falcon.HTTPContentTooLarge(
-        title="Body too large", description=f"upload is over the limit of {limit} bytes")
-
-
-def spool_upload(stream: BinaryIO, limit: int) -> tuple[BinaryIO, str, int]:
-    """Copy the body to a spool file, hashing as it goes: (spool, hash, size); 413 past
-    `limit`. Nothing reaches the store until the whole body has been read and checked."""
+def spool_upload(stream: BinaryIO) -> tuple[BinaryIO, str, int]:
+    """Copy the body to a spool file, hashing as it goes: (spool, hash, size). Nothing
+    reaches the store until the whole body has been read and checked."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     hasher = blake3.blake3()
     size = 0
     try:
         while piece := stream.read(READ_PIECE):
             size += len(piece)
-            if size > limit:
-                raise _too_large(limit)
             hasher.update(piece)
             spool.write(piece)
     except BaseException:
@@ -142,9 +146,7 @@ class ObjectUpload:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         declared = _declared_hash(req)
-        if req.content_length is not None and req.content_length > self.max_upload:
-            raise _too_large(self.max_upload)
-        spool, oid, size = spool_upload(body_stream(req), self.max_upload)
+        spool, oid, size = spool_upload(upload_body(req, self.max_upload))
         with spool:
             if declared is not None and declared != oid:
                 raise falcon.HTTPBadRequest(
