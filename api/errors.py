@@ -30,8 +30,11 @@ from wfobj.objstore import (
     CorruptObject,
     InvalidPack,
     MissingLinks,
+    NotATree,
     PackBlockMismatch,
+    PathNotInTree,
     RefRefused,
+    TreeRefused,
     WfobjError,
 )
 
@@ -55,6 +58,9 @@ STATUSES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
     (RefRefused, falcon.HTTP_400, "Ref update refused"),
     (InvalidPack, falcon.HTTP_400, "Invalid pack"),
     (RenderedTooLarge, falcon.HTTP_400, "Command too large"),
+    (TreeRefused, falcon.HTTP_400, "Tree refused"),  # names the entry; nothing links to it
+    (NotATree, falcon.HTTP_400, "Not a tree"),  # a blob or another object, or a directory
+    (PathNotInTree, falcon.HTTP_404, "Not found"),  # where a file was asked for
     (KeyError, falcon.HTTP_404, "Not found"),
 )
 

@@ -13,7 +13,7 @@ import falcon
 from wfobj.engine import SessionStore, WorkflowService
 from wfobj.objstore import ObjectStore
 
-from . import errors, files, health, keys, metrics, objects, openapi, runs, workflows
+from . import errors, files, health, keys, metrics, objects, openapi, runs, trees, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
 from .ui import add_ui_routes, session_cookie_auth
@@ -70,6 +70,10 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),
         "/api/objects/{hash}": objects.ObjectItem(store),
+        "/api/trees": trees.TreeUpload(service, max_upload),
+        "/api/trees/{hash}": trees.TreeItem(service),
+        "/api/trees/{hash}/files/{path:path}": trees.TreeFile(store, service),
+        "/api/trees/{hash}/archive": trees.TreeArchive(store, service),
         "/metrics": metrics.MetricsResource(store),
     }
 

@@ -41,6 +41,11 @@ LIMITS: S = {"type": ["object", "null"], "required": ["memory", "pids", "cpus"],
 EXECUTOR: S = {"type": "object", "required": ["kind"], "properties": {
     "kind": {"type": "string", "enum": ["local", "slurm"]}, "job_id": NSTR, "node": NSTR}}
 STATE = {"type": "string", "enum": [str(s) for s in RunStatus]}
+# one entry of a tree listing (api/trees.py): by `name`, or with ?recursive=true by `path`
+TREE_ENTRY = ("kind", "hash", "size", "executable")
+TREE_FIELDS: dict[str, S] = {"kind": {"type": "string", "enum": ["file", "dir"]}, "hash": HASH,
+                             "size": {"type": "integer", "minimum": 0},
+                             "executable": {"type": "boolean"}}
 TASK_STATE = {"type": "string", "enum": [str(s) for s in TaskStatus]}
 
 SCHEMAS: dict[str, S] = {
@@ -98,6 +103,11 @@ SCHEMAS: dict[str, S] = {
                        task=NSTR, hash=HASH, prev=NSTR, **{"from": NSTR}),
     "Killed": _obj("run_id", "state", run_id=STR, state=STATE),
     "Uploaded": _obj("hash", "size", hash=HASH, size={"type": "integer"}),
+    "StoredTree": _obj("hash", "files", "size", hash=HASH, files={"type": "integer"},
+                       size={"type": "integer"}),
+    "Tree": _obj("hash", "size", "entries", hash=HASH, size={"type": "integer"},
+                 entries=_arr({"oneOf": [_obj("name", *TREE_ENTRY, name=STR, **TREE_FIELDS),
+                                         _obj("path", *TREE_ENTRY, path=STR, **TREE_FIELDS)]})),
     "Health": _obj("status", "engine_version", status=STR, engine_version=STR),
     "CacheExplanation": _obj(
         "key", "components", "hit", "cached_from", "nearest", key=NHASH,
@@ -163,7 +173,8 @@ ERRORS = {
     "400": "bad input (malformed body, invalid hash or name, bad parameters)",
     "401": "no or bad bearer token",
     "403": "role too low (attempt endpoints: the attempt token does not grant this spec)",
-    "404": "unknown workflow, run, task, definition, object, file or export format",
+    "404": "unknown workflow, run, task, definition, object, file, tree, path in a tree or "
+           "export format",
     "409": "conflict (e.g. run already terminal, or not ended yet for resume/reproduce or "
            "a signed export)",
     "413": "body over the size limit",
@@ -198,6 +209,8 @@ def _query(name: str, what: str, schema: S) -> S:
 P_NAME = _path("name", "workflow name", NAME)
 P_NEW_NAME = _path("name", "workflow name (letters, digits, _ and -)", DEFINITION_NAME)
 P_HASH = _path("hash", "full 64-character BLAKE3 hash", HASH)
+P_TREE = _path("hash", "a tree's hash, or a unique prefix of it (at least 6 hex digits)",
+               {"type": "string", "pattern": "^[0-9a-fA-F]{6,64}$"})
 P_RUN = _path("run_id", "run id (UUIDv7, lower case)", RUN_ID)
 P_TASK = _path("task", "task name", NAME)
 TRIGGER_BODY = {"required": False, **_json(_ref("TriggerBody"))}
@@ -351,8 +364,37 @@ def _paths() -> S:
                        "400 404", [P_HASH]),
             "head": _op("does the object exist", "reader",
                         [("200", {"description": "exists"})], "400 404", [P_HASH])},
+        **_tree_paths(),
         **_sync_paths(),
         **_attempt_paths(),
+    }
+
+
+def _tree_paths() -> S:
+    """The tree endpoints of api/trees.py (directories as tree objects)."""
+    tar = {"application/x-tar": BYTES}
+    return {
+        "/api/trees": {"post": _op(
+            "store a directory sent as a tar (streamed; regular files and directories only; "
+            "a link, device, absolute or `..` name, duplicate or entry past a bound is 400 "
+            "naming it, and nothing links to what was read)", "runner",
+            [_answer("201", "stored", _ref("StoredTree"))], "400 413 415", [],
+            {"required": True, "content": tar})},
+        "/api/trees/{hash}": {"get": _op(
+            "a tree's entries, or with recursive=true every file below it by its path",
+            "reader", [_answer("200", "ok", _ref("Tree"))], "400 404", [
+                P_TREE, _query("recursive", "list every file below the tree by its full path",
+                               {"type": "boolean"})])},
+        "/api/trees/{hash}/files/{path}": {"get": _op(
+            "the bytes of one file of the tree (400 if the path names a directory)",
+            "reader", [("200", {"description": "the file's bytes",
+                                "content": {"application/octet-stream": BYTES}})],
+            "400 404", [P_TREE, _path("path", "the file's path inside the tree")])},
+        "/api/trees/{hash}/archive": {"get": _op(
+            "the tree as a tar: names in order, owners and times zero, modes 0644/0755, so "
+            "the same tree always gives the same bytes", "reader",
+            [("200", {"description": "a tar archive", "content": tar})], "400 404",
+            [P_TREE])},
     }
 
 

@@ -7,7 +7,7 @@ import re
 import falcon
 
 from wfobj.engine import excerpt
-from wfobj.objstore import InvalidHash, check_hash
+from wfobj.objstore import InvalidHash, check_hash, check_prefix
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -35,6 +35,14 @@ def run_id_param(value: str) -> str:
 def hash_param(value: str) -> str:
     try:
         return check_hash(value)
+    except InvalidHash as exc:
+        raise _bad("hash", value, exc.reason) from None
+
+
+def prefix_param(value: str) -> str:
+    """A full hash, or an abbreviated one (at least 6 hex digits) the store resolves."""
+    try:
+        return check_prefix(value.lower())
     except InvalidHash as exc:
         raise _bad("hash", value, exc.reason) from None
 
