@@ -17,18 +17,23 @@ hashes of the entries, never their bytes.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+import blake3
+
 from . import chunking
 from .batch import WriteBatch
 from .codec import Link
-from .errors import InvalidObject, NotATree, PathNotInTree, TreeRefused
+from .errors import ChecksumMismatch, InvalidObject, NotATree, PathNotInTree, TreeRefused
 from .ids import ObjectId
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ MAX_UPLOAD_ENTRIES = 1_000_000  # files and directories in one stored tree
 BATCH_BYTES = 8 << 20  # small-file bytes written per transaction
 BATCH_FILES = 2000  # small files written per transaction
 BLOCK = 512  # tar's record unit
+PIECE = 1 << 20  # bytes read from a file at a time
 
 
 @dataclass(frozen=True)
@@ -170,9 +176,10 @@ class TreeBuilder:
     """Collects files by path, storing their bytes as they come; finish() writes the
     trees, bottom-up, and returns the root. Paths may come in any order; a directory
     named by no file is added with add_dir. Refuses duplicates and over-wide or
-    over-deep input (TreeRefused) before anything links to what was stored."""
+    over-deep input (TreeRefused) before anything links to what was stored. Without a
+    store (None) it only hashes: files come by add_hashed, the root by hashed()."""
 
-    def __init__(self, store: ObjectStore):
+    def __init__(self, store: ObjectStore | None):
         self.store = store
         self.root: dict = {}
         self.batch = WriteBatch()
@@ -183,20 +190,35 @@ class TreeBuilder:
         self._folder(split_path(path), path)
 
     def add_file(self, path: str, stream: BinaryIO, *, executable: bool = False) -> None:
+        self.add_hashed(path, lambda: self._store_bytes(stream), executable=executable)
+
+    def add_hashed(self, path: str, write: Callable[[], tuple[ObjectId, int]], *,
+                   executable: bool = False) -> None:
+        """A file whose bytes go elsewhere (a checkout, an upload): `write()` is called
+        once `path` is accepted and returns the hash and size of what it wrote."""
         parts = split_path(path)
         if not parts:
             raise TreeRefused(path, "names no file")
         folder = self._folder(parts[:-1], path)
         self._claim(folder, parts[-1], path)
-        oid, size = self._store_bytes(stream)
+        oid, size = write()
         folder[parts[-1]] = TreeEntry(parts[-1], FILE, oid, size, executable)
 
     def finish(self) -> StoredTree:
         self._flush()
-        files = sum(1 for _ in _leaves(self.root))
         batch = WriteBatch()
-        entry = self._write(batch, "", self.root)
+        stored = self._trees(batch)
         self.store.commit(batch)
+        return stored
+
+    def hashed(self) -> StoredTree:
+        """The tree finish() would store, hashed, storing nothing: for files written
+        elsewhere (add_hashed), as by a builder with no store."""
+        return self._trees(WriteBatch())
+
+    def _trees(self, batch: WriteBatch) -> StoredTree:
+        files = sum(1 for _ in _leaves(self.root))
+        entry = self._write(batch, "", self.root)
         return StoredTree(entry.oid, files, entry.size)
 
     def _folder(self, parts: list[str], path: str) -> dict:
@@ -214,11 +236,8 @@ class TreeBuilder:
     def _claim(self, folder: dict, name: str, path: str) -> None:
         if name in folder:
             raise TreeRefused(path, "is given twice")
-        if len(folder) >= MAX_ENTRIES:
-            raise TreeRefused(path, f"its directory has more than {MAX_ENTRIES} entries")
         self.count += 1
-        if self.count > MAX_UPLOAD_ENTRIES:
-            raise TreeRefused(path, f"the tree has more than {MAX_UPLOAD_ENTRIES} entries")
+        _check_counts(path, len(folder) + 1, self.count)
 
     def _store_bytes(self, stream: BinaryIO) -> tuple[ObjectId, int]:
         head = chunking.read_head(stream, chunking.CHUNK_THRESHOLD)
@@ -244,6 +263,14 @@ class TreeBuilder:
         return TreeEntry(name, DIR, batch.put_object(tree.to_value()), tree.size)
 
 
+def _check_counts(path: str, in_folder: int, in_tree: int) -> None:
+    """Refuse `path` if it makes its directory or the whole tree wider than allowed."""
+    if in_folder > MAX_ENTRIES:
+        raise TreeRefused(path, f"its directory has more than {MAX_ENTRIES} entries")
+    if in_tree > MAX_UPLOAD_ENTRIES:
+        raise TreeRefused(path, f"the tree has more than {MAX_UPLOAD_ENTRIES} entries")
+
+
 def _leaves(folder: dict) -> Iterator[TreeEntry]:
     for value in folder.values():
         if isinstance(value, dict):
@@ -256,31 +283,72 @@ def put_directory(store: ObjectStore, path: str | Path) -> StoredTree:
     """Store the directory at `path`: regular files and directories only (a symlink,
     device, FIFO or socket is refused naming its path); nothing is followed."""
     builder = TreeBuilder(store)
-    root = Path(path)
-    if not root.is_dir() or root.is_symlink():
-        raise TreeRefused(str(path), "is not a directory")
-    _add_folder(builder, root, "")
+    for item in scan_directory(path):
+        if item.is_dir:
+            builder.add_dir(item.path)
+            continue
+        with item.open() as f:
+            builder.add_file(item.path, f, executable=item.executable)
     return builder.finish()
 
 
-def _add_folder(builder: TreeBuilder, folder: Path, prefix: str) -> None:
+@dataclass(frozen=True)
+class FolderItem:
+    """One entry below a folder on disk: its path from the folder, where it is, and
+    whether it is a directory or an (executable) file."""
+
+    path: str
+    source: str
+    is_dir: bool
+    executable: bool = False
+
+    def open(self) -> BinaryIO:
+        """The file, opened without following a link put in its place since the scan."""
+        try:
+            fd = os.open(self.source, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise TreeRefused(self.path, _REFUSED_KIND.format("symbolic link")) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise TreeRefused(self.path, "changed while it was read: no longer a file")
+        return os.fdopen(fd, "rb")
+
+
+def scan_directory(path: str | Path) -> Iterator[FolderItem]:
+    """Every entry below the directory at `path`, in name order, a directory before what
+    it holds, checked as put_directory checks it (TreeRefused naming a symlink, device,
+    FIFO or socket, a bad name, or an entry past a bound) without reading a file."""
+    root = Path(path)
+    if not root.is_dir() or root.is_symlink():
+        raise TreeRefused(str(path), "is not a directory")
+    count = 0
+    for item in _scan(root, ""):
+        count += 1
+        _check_counts(item.path, 0, count)
+        yield item
+
+
+def _scan(folder: Path, prefix: str) -> Iterator[FolderItem]:
     with os.scandir(folder) as it:
         items = sorted(it, key=lambda e: e.name)
-    if not items and prefix:
-        builder.add_dir(prefix)
+    if items:  # too wide: refused before anything in it is read
+        _check_counts(f"{prefix}{items[-1].name}", len(items), 0)
     for item in items:
         rel = f"{prefix}{item.name}"
+        split_path(rel)
         mode = item.stat(follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode):
-            builder.add_dir(rel)
-            _add_folder(builder, Path(item.path), rel + "/")
+            yield FolderItem(rel, item.path, True)
+            yield from _scan(Path(item.path), rel + "/")
         elif stat.S_ISREG(mode):
-            fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as f:
-                builder.add_file(rel, f, executable=bool(mode & stat.S_IXUSR))
+            yield FolderItem(rel, item.path, False, bool(mode & stat.S_IXUSR))
         else:
-            raise TreeRefused(rel, f"is a {_kind_of(mode)}; only files and directories "
-                                   "are stored")
+            raise TreeRefused(rel, _REFUSED_KIND.format(_kind_of(mode)))
+
+
+_REFUSED_KIND = "is a {}; only files and directories are stored"
 
 
 def _kind_of(mode: int) -> str:
@@ -298,6 +366,19 @@ def put_tar(store: ObjectStore, stream: BinaryIO) -> StoredTree:
     file is refused naming the entry (TreeRefused), as is an archive without its end
     (two zero blocks): a cut upload is never taken for a smaller tree."""
     builder = TreeBuilder(store)
+    for member, data in _members(stream):
+        if data is None:
+            builder.add_dir(member.name)
+        else:
+            builder.add_file(member.name, data, executable=_executable(member))
+            data.check_whole(member)
+    return builder.finish()
+
+
+def _members(stream: BinaryIO) -> Iterator[tuple[tarfile.TarInfo, _Counted | None]]:
+    """Each member of the tar archive read from `stream`: a directory with None, a regular
+    file with its bytes (to be read before the next member). Anything else, or an archive
+    without its end (two zero blocks), is refused (TreeRefused)."""
     tape = _Tape(stream)
     try:
         archive = tarfile.open(fileobj=tape, mode="r|")
@@ -305,13 +386,27 @@ def put_tar(store: ObjectStore, stream: BinaryIO) -> StoredTree:
         raise TreeRefused("(archive)", f"is not a tar archive: {exc}") from None
     try:
         for member in archive:
-            _add_member(builder, archive, member, tape)
+            if member.isdir():
+                yield member, None
+            elif member.isreg() and not member.issparse():
+                yield member, _Counted(archive.extractfile(member), tape, member.offset_data)
+            else:
+                raise TreeRefused(member.name, _REFUSED_KIND.format(_member_kind(member)))
     except tarfile.TarError as exc:
         raise TreeRefused("(archive)", f"is cut short or damaged: {exc}") from None
     if tape.block_at(archive.offset, 2 * BLOCK) != bytes(2 * BLOCK):
         raise TreeRefused("(archive)", "is cut short or damaged: no end-of-archive blocks "
                                        f"at byte {archive.offset}")
-    return builder.finish()
+
+
+def _executable(member: tarfile.TarInfo) -> bool:
+    return bool(member.mode & stat.S_IXUSR)
+
+
+def _member_kind(member: tarfile.TarInfo) -> str:
+    return ("sparse file" if member.issparse() else "symbolic link" if member.issym()
+            else "hard link" if member.islnk() else "FIFO" if member.isfifo()
+            else "device" if member.isdev() else "special entry")
 
 
 class _Tape:
@@ -339,23 +434,6 @@ class _Tape:
         return bytes(self.kept[:size]) if self.kept_at == offset else b""
 
 
-def _add_member(builder: TreeBuilder, archive: tarfile.TarFile, member: tarfile.TarInfo,
-                tape: _Tape) -> None:
-    name = member.name
-    if member.isdir():
-        builder.add_dir(name)
-    elif member.isreg() and not member.issparse():
-        data = _Counted(archive.extractfile(member), tape, member.offset_data)
-        builder.add_file(name, data, executable=bool(member.mode & stat.S_IXUSR))
-        if data.count != member.size:
-            raise TreeRefused(name, f"is cut short: {data.count} of {member.size} bytes")
-    else:
-        kind = ("sparse file" if member.issparse() else "symbolic link" if member.issym()
-                else "hard link" if member.islnk() else "FIFO" if member.isfifo()
-                else "device" if member.isdev() else "special entry")
-        raise TreeRefused(name, f"is a {kind}; only files and directories are stored")
-
-
 class _Counted:
     """A member's bytes, counted as they are read; what is behind them is let go."""
 
@@ -363,10 +441,18 @@ class _Counted:
         self.stream, self.tape, self.start, self.count = stream, tape, start, 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self.stream.read(n)
+        try:
+            data = self.stream.read(n)
+        except tarfile.TarError as exc:
+            raise TreeRefused("(archive)", f"is cut short or damaged: {exc}") from None
         self.count += len(data)
         self.tape.forget_before(self.start + self.count)
         return data
+
+    def check_whole(self, member: tarfile.TarInfo) -> None:
+        if self.count != member.size:
+            raise TreeRefused(member.name, f"is cut short: {self.count} of {member.size} "
+                                           "bytes")
 
 
 # ---- reading --------------------------------------------------------------------------
@@ -446,15 +532,140 @@ def archive_tree(store: ObjectStore, oid: str) -> Iterator[bytes]:
     order, owners and times zero, modes 0644/0755); file bytes verified as they go."""
     read_tree(store, oid)
     for path, entry in walk_tree(store, oid):
-        info = tarfile.TarInfo(path + ("/" if entry.kind == DIR else ""))
-        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-        if entry.kind == DIR:
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
-            continue
-        info.size, info.mode = entry.size, 0o755 if entry.executable else 0o644
-        yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
-        yield from store.iter_blob(entry.oid)
-        if entry.size % BLOCK:
-            yield bytes(BLOCK - entry.size % BLOCK)
+        yield _tar_header(path, entry.kind, entry.size, entry.executable)
+        if entry.kind == FILE:
+            yield from store.iter_blob(entry.oid)
+            yield _tar_padding(entry.size)
     yield bytes(2 * BLOCK)
+
+
+def _tar_header(path: str, kind: str, size: int, executable: bool) -> bytes:
+    """One entry's tar header, the same for the same entry: owners and times zero, modes
+    0644/0755."""
+    info = tarfile.TarInfo(path + ("/" if kind == DIR else ""))
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    if kind == DIR:
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+    else:
+        info.size, info.mode = size, 0o755 if executable else 0o644
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+
+
+def _tar_padding(size: int) -> bytes:
+    return bytes(-size % BLOCK)
+
+
+
+# ---- between a folder and a tar -------------------------------------------------------
+class DirectoryArchive:
+    """The directory at `path` as the tar stream put_tar stores, made as its files are
+    read (never whole in memory or on disk); read() it once. Checked as put_directory
+    checks a folder; a file that changes while it is read is refused (TreeRefused), which
+    leaves the stream without its end, so put_tar refuses it too. Once read to the end,
+    `stored` is the tree the stream makes, hashed from the bytes that were read."""
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        self.stored: StoredTree | None = None
+        self._pieces = self._generate()
+        self._buffer = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buffer += piece
+        taken = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        data = bytes(self._buffer[:taken])
+        del self._buffer[:taken]
+        return data
+
+    def _generate(self) -> Iterator[bytes]:
+        hashes = TreeBuilder(None)
+        for item in scan_directory(self.path):
+            if item.is_dir:
+                hashes.add_dir(item.path)
+                yield _tar_header(item.path, DIR, 0, False)
+                continue
+            with item.open() as f:
+                size = os.fstat(f.fileno()).st_size
+                yield _tar_header(item.path, FILE, size, item.executable)
+                hasher = blake3.blake3()
+                yield from _read_exactly(f, size, hasher, item.path)
+            hashes.add_hashed(item.path, lambda h=hasher, n=size: (ObjectId(h.hexdigest()), n),
+                              executable=item.executable)
+            yield _tar_padding(size)
+        yield bytes(2 * BLOCK)
+        self.stored = hashes.hashed()
+
+
+def _read_exactly(f: BinaryIO, size: int, hasher: blake3.blake3, path: str) -> Iterator[bytes]:
+    left = size
+    while left and (piece := f.read(min(PIECE, left))):
+        hasher.update(piece)
+        left -= len(piece)
+        yield piece
+    if left or f.read(1):
+        raise TreeRefused(path, "changed while it was read")
+
+
+def checkout_archive(stream: BinaryIO, oid: str, dest: str | Path) -> StoredTree:
+    """Write the tar archive read from `stream` into `dest` (created, or an existing
+    empty directory) if it holds exactly the tree `oid`: unpacked aside under put_tar's
+    rules (TreeRefused naming the entry), each file hashed as it is written, the tree's
+    hash made from what was written and compared (ChecksumMismatch). Only then do the
+    entries get their names; a refusal leaves `dest` as it was."""
+    target = Path(dest)
+    _check_empty(target)
+    made = not target.exists()
+    target.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=".wfobj-checkout-", dir=target))
+    try:
+        stored = _unpack(stream, aside)
+        if stored.oid != oid:
+            raise ChecksumMismatch(oid, stored.oid)
+        for child in aside.iterdir():
+            child.rename(target / child.name)
+        aside.rmdir()
+    except BaseException:
+        shutil.rmtree(aside, ignore_errors=True)
+        if made:
+            target.rmdir()
+        raise
+    return stored
+
+
+def _check_empty(target: Path) -> None:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise TreeRefused(str(target), "is not an empty directory")
+
+
+def _unpack(stream: BinaryIO, root: Path) -> StoredTree:
+    hashes = TreeBuilder(None)
+    for member, data in _members(stream):
+        place = root.joinpath(*split_path(member.name))
+        if data is None:
+            hashes.add_dir(member.name)
+            place.mkdir(parents=True, exist_ok=True)
+            continue
+        executable = _executable(member)
+        hashes.add_hashed(member.name, lambda d=data, p=place, x=executable: _write_new(d, p, x),
+                          executable=executable)
+        data.check_whole(member)
+    return hashes.hashed()
+
+
+def _write_new(stream: BinaryIO, place: Path, executable: bool) -> tuple[ObjectId, int]:
+    """Write `stream` to the new file `place`; its hash and size."""
+    place.parent.mkdir(parents=True, exist_ok=True)
+    mode = 0o755 if executable else 0o644
+    hasher, size = blake3.blake3(), 0
+    fd = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        while piece := stream.read(PIECE):
+            hasher.update(piece)
+            size += len(piece)
+            f.write(piece)
+    os.chmod(place, mode)  # whatever the umask
+    return ObjectId(hasher.hexdigest()), size
