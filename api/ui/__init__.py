@@ -37,6 +37,8 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
         "/ui/runs/{run_id}/audit": pages.AuditPage(service, render),
         "/ui/files/{hash}": pages.FilePage(service, render, store),
         "/ui/files/{hash}/download": pages.FileDownload(store),
+        "/ui/trees/{hash}": pages.TreePage(service, render, store),
+        "/ui/trees/{hash}/archive": pages.TreeArchive(service, store),
     }
     for route, resource in routes.items():
         app.add_route(route, resource)

@@ -16,8 +16,15 @@ from wfobj.engine import (
     ParamDefinition,
     RunStatus,
     WorkflowService,
+    excerpt,
 )
-from wfobj.objstore import ObjectStore, WfobjError
+from wfobj.objstore import (
+    MAX_PATH_BYTES,
+    ObjectStore,
+    WfobjError,
+    archive_tree,
+    entry_at,
+)
 
 from . import dag, features, lineage
 from .render import Renderer
@@ -184,3 +191,49 @@ class FileDownload(Page):
         else:
             resp.content_length = size
             resp.stream = verified_stream(self.store, oid)
+
+
+class TreePage(Page):
+    """A directory by its tree hash: its entries (folders browsable, files linked to their
+    file page and download), the way back up, and the whole tree as a tar."""
+
+    def __init__(self, service: WorkflowService, render: Renderer, store: ObjectStore) -> None:
+        super().__init__(service, render)
+        self.store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        root = self.service.tree_hash(hash_param(hash))  # NotATree → 400, unknown → 404
+        path = tree_path(req.get_param("path") or "")
+        here = entry_at(self.store, root, path) if path else None
+        if here is not None and here.kind != "dir":
+            raise falcon.HTTPBadRequest(title="Not a directory",
+                                        description=f"{path!r} is a file in {root}")
+        listing = self.service.get_tree(here.oid if here else root)
+        parts = path.split("/") if path else []
+        crumbs = [("/".join(parts[:i + 1]), part) for i, part in enumerate(parts)]
+        self.render(req, resp, "tree.html", title=f"Tree {root[:12]}", root=root, path=path,
+                    crumbs=crumbs, tree=listing)
+
+
+def tree_path(text: str) -> str:
+    """A path inside a tree as a query gives it, normalized (no empty, `.` or `..` parts)."""
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts or len(text) > MAX_PATH_BYTES:
+        raise falcon.HTTPBadRequest(title="Invalid path",
+                                    description=f"{excerpt(text)} is not a path inside a tree")
+    return "/".join(parts)
+
+
+class TreeArchive(Page):
+    """The tree as a tar attachment, every file verified as it is sent."""
+
+    def __init__(self, service: WorkflowService, store: ObjectStore) -> None:
+        self.service, self.store = service, store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, hash: str) -> None:
+        root = self.service.tree_hash(hash_param(hash))
+        resp.content_type = "application/x-tar"
+        resp.set_header("Content-Disposition", f'attachment; filename="{root[:12]}.tar"')
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.etag = root
+        resp.stream = archive_tree(self.store, root)
