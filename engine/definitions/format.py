@@ -53,7 +53,8 @@ TASK_KEYS = keys_of(TaskDefinition)
 OUTPUT_KEYS = keys_of(TaskOutputs)
 RESOURCE_KEYS = keys_of(TaskResources)
 PARAM_KEYS = keys_of(ParamDefinition)
-PARAM_TYPES = ("string", "int", "float", "bool", "file")
+PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir")
+STORED_TYPES = {"file": "blob", "dir": "tree"}  # param types whose value names an object
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -175,11 +176,12 @@ def value_problem(ptype: str, value: Any) -> str | None:
         and value == value and value not in (float("inf"), float("-inf")),
         "bool": isinstance(value, bool),
         "file": isinstance(value, str) and is_hash(value),
+        "dir": isinstance(value, str) and is_hash(value),
     }[ptype]
     if ok:
         return None
-    if ptype == "file":
-        return f"{excerpt(value)} is not a file hash (64 lower-case hex characters)"
+    if ptype in STORED_TYPES:
+        return f"{excerpt(value)} is not a {ptype} hash (64 lower-case hex characters)"
     return f"{excerpt(value)} is not of type {ptype}"
 
 
@@ -409,8 +411,8 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
             param = params.get(spec.param)
             if param is None:
                 raise DefinitionError(where, f"names an unknown param {excerpt(spec.param)}")
-            if param.type != "file":
-                raise DefinitionError(where, f"param {excerpt(spec.param)} is not of type file")
+            if param.type not in STORED_TYPES:
+                raise DefinitionError(where, f"param {excerpt(spec.param)} is not of type file or dir")
         else:
             other = tasks.get(spec.task)
             if other is None:

@@ -11,7 +11,7 @@ from wfobj.engine.model import ParamDefinition
 from wfobj.objstore import AmbiguousPrefix, ObjectNotFound, ObjectStore
 from wfobj.objstore.ids import HASH_HEX_LEN, MIN_PREFIX_LEN, is_hash
 
-from .format import render_value, stored_value, value_problem
+from .format import STORED_TYPES, render_value, stored_value, value_problem
 
 FILE_PREFIX_RE = re.compile(rf"[0-9a-f]{{{MIN_PREFIX_LEN},{HASH_HEX_LEN - 1}}}\Z")
 
@@ -31,8 +31,8 @@ def check_parameters(params: dict[str, ParamDefinition], given: dict | None,
         if name not in given:
             if spec.default is None:
                 raise ParameterError(name, f"missing required value of type {spec.type}")
-            if spec.type == "file" and spec.default not in store:
-                raise ParameterError(name, f"default file {spec.default} is not in the store")
+            if spec.type in STORED_TYPES:
+                check_stored(name, spec.type, spec.default, store, "default ")
             values[name] = spec.default
             continue
         values[name] = check_value(name, spec, given[name], store)
@@ -40,8 +40,8 @@ def check_parameters(params: dict[str, ParamDefinition], given: dict | None,
 
 
 def check_value(name: str, spec: ParamDefinition, value: Any, store: ObjectStore) -> Any:
-    if spec.type == "file":
-        value = resolve_file(name, value, store)
+    if spec.type in STORED_TYPES:
+        value = resolve_prefix(name, spec.type, value, store)
     problem = value_problem(spec.type, value)
     if problem:
         raise ParameterError(name, problem)
@@ -49,27 +49,38 @@ def check_value(name: str, spec: ParamDefinition, value: Any, store: ObjectStore
     if spec.enum is not None and stored not in spec.enum:
         allowed = ", ".join(json.dumps(render_value(spec.type, v)) for v in spec.enum)
         raise ParameterError(name, f"{excerpt(value)} is not one of {clip(allowed, 300)}")
-    if spec.type == "file" and value not in store:
-        raise ParameterError(name, f"file {value} is not in the store (upload it first)")
+    if spec.type in STORED_TYPES:
+        check_stored(name, spec.type, value, store)
     return stored
 
 
-def resolve_file(name: str, value: Any, store: ObjectStore) -> Any:
-    """A `file` value given as a unique prefix of a blob's hash (at least MIN_PREFIX_LEN
-    lower-case hex characters) is that blob's full hash; anything else is left as given."""
+def check_stored(name: str, ptype: str, oid: str, store: ObjectStore, what: str = "") -> None:
+    """A `file` value must name a blob of the store, a `dir` value a tree (ParameterError)."""
+    if oid not in store:
+        upload = "" if what else " (upload it first)"
+        raise ParameterError(name, f"{what}{ptype} {oid} is not in the store{upload}")
+    kind = store.type_of(oid)
+    if kind != STORED_TYPES[ptype]:
+        raise ParameterError(name, f"{what}{oid} names a {kind} object, not a {ptype}")
+
+
+def resolve_prefix(name: str, ptype: str, value: Any, store: ObjectStore) -> Any:
+    """A `file` or `dir` value given as a unique prefix of a blob's or tree's hash (at
+    least MIN_PREFIX_LEN lower-case hex characters) is that object's full hash; anything
+    else is left as given."""
     if not isinstance(value, str) or is_hash(value) or not FILE_PREFIX_RE.match(value):
         return value
     try:
         oid = store.resolve(value)
     except ObjectNotFound:
-        why = f"no file in the store has a hash starting with {value}"
+        why = f"no {ptype} in the store has a hash starting with {value}"
         raise ParameterError(name, why) from None
     except AmbiguousPrefix as exc:
         shown = ", ".join(exc.candidates[:4]) + (", …" if len(exc.candidates) > 4 else "")
         raise ParameterError(name, f"hash prefix {value} is ambiguous: {shown}") from None
     kind = store.type_of(oid)
-    if kind != "blob":
-        raise ParameterError(name, f"{value} names a {kind} object, not a file")
+    if kind != STORED_TYPES[ptype]:
+        raise ParameterError(name, f"{value} names a {kind} object, not a {ptype}")
     return oid
 
 
