@@ -59,6 +59,24 @@ class HttpClient:
         self.session.close()
 
 
+class PieceReader:
+    """An answer's pieces as a file to read() from, for readers that pull (a tar reader)."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces, self.buffer = pieces, bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            piece = next(self.pieces, None)
+            if piece is None:
+                break
+            self.buffer += piece
+        taken = len(self.buffer) if size < 0 else min(size, len(self.buffer))
+        data = bytes(self.buffer[:taken])
+        del self.buffer[:taken]
+        return data
+
+
 def error_of(url: str, resp: requests.Response) -> HttpError:
     """The HttpError of an error answer: the API's {"title", "description"} when it has
     them, else the reason and the start of the body."""

@@ -18,9 +18,9 @@ import blake3
 import requests
 
 from wfobj.cli.errors import HttpError
-from wfobj.objstore import ChecksumMismatch
+from wfobj.objstore import ChecksumMismatch, NotATree, PathNotInTree
 
-from .http import HttpClient
+from .http import PIECE, HttpClient, PieceReader
 
 if TYPE_CHECKING:
     from wfobj.engine import Export, Progress
@@ -28,9 +28,17 @@ if TYPE_CHECKING:
 TIMEOUT_S = (10, 60)  # connect, read: API calls answer quickly
 
 
+TAR = "application/x-tar"
+
+
 def _seg(value: str) -> str:
     """One path segment, escaped so it can never become another path."""
     return quote(str(value), safe="")
+
+
+def _segs(path: str) -> str:
+    """A relative path, each of its segments escaped (`..` and `.` left out)."""
+    return "/".join(_seg(p) for p in path.split("/") if p not in ("", ".", ".."))
 
 
 class RemoteService:
@@ -221,16 +229,79 @@ class RemoteService:
     def iter_object(self, oid: str) -> Iterator[bytes]:
         """The exact bytes whose hash is `oid` (a blob's content, a structured object's
         CBOR), streamed and checked against `oid` at the end (ChecksumMismatch)."""
-        hasher = blake3.blake3()
-        for piece in self.http.stream("GET", f"/api/objects/{_seg(oid)}",
-                                      headers={"Accept": "application/cbor"}):
-            hasher.update(piece)
-            yield piece
-        if hasher.hexdigest() != oid:
-            raise ChecksumMismatch(oid, hasher.hexdigest())
+        return _checked(oid, self.http.stream("GET", f"/api/objects/{_seg(oid)}",
+                                              headers={"Accept": "application/cbor"}))
 
     def get_object_bytes(self, oid: str) -> bytes:
         return b"".join(self.iter_object(oid))
+
+    # trees ----------------------------------------------------------------------------
+    def put_tree(self, stream: BinaryIO) -> dict:
+        """POST a tar archive (streamed from a file object) as a tree: {"hash", "files",
+        "size"}."""
+        return self.http.json("POST", "/api/trees", data=iter(lambda: stream.read(PIECE), b""),
+                              headers={"Content-Type": TAR})
+
+    def put_directory(self, path: str) -> dict:
+        """Stream the folder at `path` as a tar, made and hashed as its files are read; the
+        server must name the tree the CLI computed (else ChecksumMismatch)."""
+        from wfobj.objstore import DirectoryArchive
+
+        archive = DirectoryArchive(path)
+        stored = self.put_tree(archive)
+        if archive.stored is None or stored["hash"] != archive.stored.oid:
+            raise ChecksumMismatch(archive.stored.oid if archive.stored else "(not sent whole)",
+                                   stored["hash"])
+        return stored
+
+    def get_tree(self, oid: str, *, recursive: bool = False) -> dict:
+        return self.http.json("GET", f"/api/trees/{_seg(oid)}",
+                              params={"recursive": "true"} if recursive else None)
+
+    def tree_file(self, oid: str, path: str) -> dict:
+        """{"kind", "hash", "size", "executable"} of the file at `path` in the tree
+        (PathNotInTree when there is none; NotATree when `path` names a directory)."""
+        entry = self.tree_entry(oid, path)
+        if entry["kind"] != "file":
+            raise NotATree(entry["hash"], f"directory {path!r}, not a file")
+        return entry
+
+    def tree_entry(self, oid: str, path: str) -> dict:
+        """{"kind", "hash", "size", "executable"} of what `path` names in the tree (the
+        tree itself for an empty path), found by listing one directory at a time."""
+        root = self.get_tree(oid)
+        entry = {"kind": "dir", "hash": root["hash"], "size": root["size"], "executable": False}
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        for i, part in enumerate(parts):
+            listing = root if i == 0 else self.get_tree(entry["hash"])
+            found = next((e for e in listing["entries"] if e["name"] == part), None)
+            if found is None:
+                raise PathNotInTree(root["hash"], "/".join(parts[:i + 1]))
+            entry = {k: found[k] for k in ("kind", "hash", "size", "executable")}
+            if entry["kind"] != "dir" and i < len(parts) - 1:
+                raise PathNotInTree(root["hash"], path)
+        return entry
+
+    def iter_tree_file(self, oid: str, path: str, blob: str) -> Iterator[bytes]:
+        """The bytes of the file at `path` in the tree, checked against `blob`, the hash
+        tree_file gives it (ChecksumMismatch)."""
+        return _checked(blob, self.http.stream("GET",
+                                               f"/api/trees/{_seg(oid)}/files/{_segs(path)}"))
+
+    def tree_archive(self, oid: str) -> BinaryIO:
+        """The tree as a tar archive, read as it arrives (unchecked: checkout_archive
+        checks it against the tree)."""
+        return PieceReader(self.http.stream("GET", f"/api/trees/{_seg(oid)}/archive"))
+
+
+def _checked(oid: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """`pieces`, whose BLAKE3 is checked against `oid` once they end (ChecksumMismatch)."""
+    hasher = blake3.blake3()
+    for piece in pieces:
+        hasher.update(piece)
+        yield piece
+    if hasher.hexdigest() != oid:
+        raise ChecksumMismatch(oid, hasher.hexdigest())
 
 
 class _HashingReader:
