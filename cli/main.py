@@ -21,6 +21,7 @@ from . import (
     serving,
     sync,
     tokens,
+    trees,
     workflows,
 )
 from .context import CliContext
@@ -106,7 +107,8 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
     obj.token = token or settings.globals.get("token")
 
 
-for module in (objects, workflows, runs, history, exports, serving, tokens, sync, attempt_exec):
+for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
+               attempt_exec):
     module.register(cli)
 
 

@@ -1,4 +1,5 @@
-"""`wfobj` object commands: init, put, cat, show, type, ls, refs, log, walk, fsck, gc."""
+"""`wfobj` object commands: init, put, cat, show, type, ls, refs, log, walk, fsck, gc
+(the tree halves of put and cat: cli/trees.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import click
 
 from .context import CliContext, Command, json_option, late_options, pass_ctx
 from .human import shown, table
+from .trees import check_folder, store_folder, tree_file_pieces
 
 if TYPE_CHECKING:
     from wfobj.objstore import ObjectStore
@@ -55,40 +57,45 @@ def init(ctx: CliContext, path: str | None) -> None:
     click.echo(f"initialized wfobj store at {os.path.abspath(target)}")
 
 
-def _open_inputs(paths: tuple[str, ...]) -> list[tuple[str, BinaryIO]]:
-    """Open every input before storing anything, so one bad path stores nothing."""
-    opened: list[tuple[str, BinaryIO]] = []
+def _open_inputs(paths: tuple[str, ...]) -> list[tuple[str, BinaryIO | None]]:
+    """Open every file and check every folder (None) before storing anything, so one bad
+    path stores nothing."""
+    opened: list[tuple[str, BinaryIO | None]] = []
     try:
         for path in paths:
             if path == "-":
                 opened.append((path, sys.stdin.buffer))
             elif os.path.isdir(path):
-                raise click.ClickException(f"cannot put {path}: is a directory")
+                check_folder(path)
+                opened.append((path, None))
             else:
                 try:
                     opened.append((path, open(path, "rb")))  # noqa: SIM115 - closed below
                 except OSError as exc:
                     raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
-    except click.ClickException:
+    except BaseException:
         for path, stream in opened:
-            if path != "-":
+            if path != "-" and stream is not None:
                 stream.close()
         raise
     return opened
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|DIR…")
 @json_option
 @pass_ctx
 def put(ctx: CliContext, files: tuple[str, ...]) -> None:
-    """Store FILE… as blobs (streamed; `-` reads stdin) and print their hashes."""
-    store = ctx.store()
+    """Store FILE… as blobs (streamed; `-` reads stdin) and DIR… as trees, and print
+    their hashes. With --server a DIR is sent to the server; files stay in --store."""
     results = []
     for path, stream in _open_inputs(files):
+        if stream is None:
+            results.append({"path": path, **store_folder(ctx, path)})
+            continue
         with stream if path != "-" else contextlib.nullcontext():
             try:
-                oid, size = store.put_stream(stream)
+                oid, size = ctx.store().put_stream(stream)
             except OSError as exc:
                 raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
         results.append({"path": path, "hash": oid, "size": size})
@@ -96,13 +103,18 @@ def put(ctx: CliContext, files: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("hash_")
+@click.argument("hash_", metavar="HASH[:PATH]")
 @pass_ctx
 def cat(ctx: CliContext, hash_: str) -> None:
-    """Write the exact bytes whose BLAKE3 is HASH (verified) to stdout."""
-    store, oid = _resolve(ctx, hash_)
+    """Write the exact bytes whose BLAKE3 is HASH (verified) to stdout; HASH:PATH, the
+    file at PATH inside tree HASH (also over --server)."""
+    if ":" in hash_:
+        pieces = tree_file_pieces(ctx, hash_)
+    else:
+        store, oid = _resolve(ctx, hash_)
+        pieces = store.iter_blob(oid)
     out = sys.stdout.buffer
-    for piece in store.iter_blob(oid):
+    for piece in pieces:
         out.write(piece)
     out.flush()
 

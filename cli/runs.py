@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import click
 from .context import CliContext, Command, executor_options, json_option, late_options, pass_ctx
 from .human import seconds, shown, table, transition
 from .run_ref import run_id_argument, strip_workflow_prefix
+from .trees import store_folder
 from .workflows import local_user
 
 if TYPE_CHECKING:
@@ -34,11 +36,14 @@ def split_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def upload_files(svc, pairs: dict[str, str]) -> dict[str, str]:
-    """`NAME=@FILE` puts FILE in the store and passes its hash."""
+def upload_files(ctx: CliContext, svc, pairs: dict[str, str]) -> dict[str, str]:
+    """`NAME=@FILE` puts FILE in the store and passes its hash; `NAME=@DIR` stores DIR as
+    a tree (on --server, as a streamed tar) and passes the tree's hash."""
     out = dict(pairs)
     for name, value in pairs.items():
-        if value.startswith("@"):
+        if value.startswith("@") and os.path.isdir(value[1:]):
+            out[name] = store_folder(ctx, value[1:])["hash"]
+        elif value.startswith("@"):
             try:
                 with open(value[1:], "rb") as f:
                     out[name] = svc.put_file(f)["hash"]
@@ -52,7 +57,8 @@ def upload_files(svc, pairs: dict[str, str]) -> dict[str, str]:
 @click.argument("name", required=False)
 @click.option("--hash", "definition_hash", help="Trigger this definition hash (pinned).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter; NAME=@FILE uploads FILE and passes its hash.")
+              help="A parameter; NAME=@FILE uploads FILE and passes its hash, NAME=@DIR "
+                   "a folder as a tree.")
 @click.option("--wait", is_flag=True, help="Wait for the end (runs it here if no worker does).")
 @click.option("--no-cache", is_flag=True, help="Reuse no earlier attempt: run every task.")
 @json_option
@@ -68,7 +74,7 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     name = strip_workflow_prefix(name)
     declared = (svc.get_workflow(name) if name else svc.get_definition(definition_hash))
     definition = Definition.from_json(declared["definition_hash"], declared["definition"])
-    values = parse_text_values(definition.params, upload_files(svc, split_params(params)))
+    values = parse_text_values(definition.params, upload_files(ctx, svc, split_params(params)))
     started = svc.trigger(name=name, definition_hash=definition_hash, parameters=values,
                           user=local_user(), **({"cache": False} if no_cache else {}))
     if not wait:

@@ -66,12 +66,15 @@ def test_put_stdin_and_json(store_path):
     assert rows == [{"path": "-", "hash": blake3.blake3(b"from stdin").hexdigest(), "size": 10}]
 
 
-def test_put_directory_or_unreadable_stores_nothing(store_path, tmp_path):
+def test_a_bad_folder_or_unreadable_file_stores_nothing(store_path, tmp_path):
     good = tmp_path / "good.txt"
     good.write_bytes(b"good")
-    result = run(store_path, "put", str(good), str(tmp_path))
+    bad_folder = tmp_path / "folder"
+    bad_folder.mkdir()
+    (bad_folder / "link").symlink_to(good)
+    result = run(store_path, "put", str(good), str(bad_folder))  # a folder is a tree (test_trees.py)
     assert result.exit_code == 1
-    assert "is a directory" in result.output
+    assert "link: is a symbolic link" in result.output
     result = run(store_path, "put", str(good), str(tmp_path / "missing.txt"))
     assert result.exit_code == 1
     assert "cannot read" in result.output and "missing.txt" in result.output

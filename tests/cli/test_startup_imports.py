@@ -1,6 +1,7 @@
 """`wfobj` imports only what a command uses (issue "fast start"): `--help` and `--version`
 load none of the heavy libraries nor the engine's service or exports, `cat` on a local
-store the object store but no HTTP client, Docker, templates or engine service.
+store (of a blob, or of a file in a tree) the object store but no HTTP client, Docker,
+templates or engine service.
 
 Checked on `sys.modules` of a fresh interpreter that runs one command through click's
 CliRunner. No timings here: bench/startup.py measures them.
@@ -66,4 +67,19 @@ def test_cat_of_a_local_store_loads_the_store_only(tmp_path):
     assert result["exit_code"] == 0, result["output"]
     assert result["output"] == "hello, store\n"
     assert "lmdb" in result["modules"]  # the command did open the store
+    assert loaded(result["modules"], HEAVY) == []
+
+
+def test_cat_of_a_file_in_a_tree_loads_the_store_only(tmp_path):
+    store = str(tmp_path / "store")
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "hello.txt").write_bytes(b"hello, tree\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--store", store, "init"]).exit_code == 0
+    put = runner.invoke(cli, ["--store", store, "put", str(tmp_path / "d")])
+    assert put.exit_code == 0, put.output
+
+    result = probe(tmp_path, "--store", store, "cat", f"{put.output.strip()}:sub/hello.txt")
+    assert result["exit_code"] == 0, result["output"]
+    assert result["output"] == "hello, tree\n"
     assert loaded(result["modules"], HEAVY) == []
