@@ -85,13 +85,15 @@ class RunPage(Page):
                     definition=definition, files=self.service.run_files(run_id),
                     layout=dag.layout(list(run["tasks"]), definition.tasks, run["tasks"],
                                       cached),
-                    file_params=file_params(definition.params), max_drawn=dag.MAX_DRAWN,
+                    file_params=params_of_type(definition.params, "file"),
+                    dir_params=params_of_type(definition.params, "dir"), max_drawn=dag.MAX_DRAWN,
                     exports=features.export_links(run_id),
                     live=run["state"] not in RUN_TERMINAL)
 
 
-def file_params(params: dict[str, ParamDefinition]) -> set[str]:
-    return {name for name, p in params.items() if p.type == "file"}
+def params_of_type(params: dict[str, ParamDefinition], type_: str) -> set[str]:
+    """The names of the params of one type (`file`, `dir`): their values are hashes."""
+    return {name for name, p in params.items() if p.type == type_}
 
 
 class AttemptPage(Page):

@@ -246,3 +246,11 @@ def test_a_skipped_task_page_says_it_never_started(ui, session):
     page = ui.get(f"/ui/runs/{run_id}/tasks/b", session).text
     assert "– skipped" in page
     assert "No attempt of this task has been recorded: it was skipped before it started" in page
+
+
+def test_run_page_shows_no_raw_null_for_a_run_that_resumes_nothing(ui, session):
+    run_id, _ = finished_wordcount(ui)
+    record = ui.get(f"/ui/runs/{run_id}", session).text.split('id="run-record"', 1)[1]
+    record = record.split("</dl>", 1)[0]
+    assert "<code>null</code>" not in record
+    assert re.search(r"<dt>Resumes</dt><dd><span class=\"muted\">—</span></dd>", record)
