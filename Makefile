@@ -15,7 +15,7 @@ lint:
 ui-screenshots:  ## docs/ui/*.png from a real run (needs chromium, chromium-driver; docs/ui.md)
 	eval "$$(bash scripts/ensure-docker.sh)" && $(PY) scripts/ui-screenshots.py
 
-BENCHES = api cache engine executor ingest slurm startup sync
+BENCHES = api cache engine executor ingest slurm startup sync trees
 
 bench:  ## every bench at its default size (Docker ones need DOCKER_HOST, slurm.py SLURM_CONF; docs/bench.md)
 	set -e; for b in $(BENCHES); do $(PY) bench/$$b.py; done

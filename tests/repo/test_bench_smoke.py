@@ -29,6 +29,8 @@ FIGURES = {
     "startup.py": ["wfobj --help", "wfobj --store S cat HASH", "wfobj --version"],
     "sync.py": ["full push time", "full push bytes", "incremental push (+1 runs) time",
                 "incremental push (+1 runs) bytes"],
+    "trees.py": ["put of 200 files", "checkout of 200 files", "fsck of 200 files",
+                 "put of one 8 MiB file", "fsck of one 8 MiB file"],
 }
 
 
@@ -90,6 +92,16 @@ def test_ingest_bench():
 
 def test_startup_bench():
     assert_figures(run_bench("startup.py"), FIGURES["startup.py"])
+
+
+def test_trees_bench():
+    output = run_bench("trees.py")
+    assert_figures(output, FIGURES["trees.py"])
+    assert "put peak RSS: wfobj" in output
+    if shutil.which("dvc"):
+        assert_figures(output, ["put of 200 files vs dvc"])
+    else:
+        assert "DVC baseline unavailable" in output
 
 
 def test_sync_bench():

@@ -1,0 +1,218 @@
+"""Trees benchmark: storing a folder of many small files and writing it out again, and
+one large file, each beside a baseline run on the same input in the same run.
+
+  1. `wfobj --store S put DIR` of --files small files (1-8 KiB of seeded random bytes, in
+     --folders folders two levels deep) into a fresh store vs `git init` + `git add -A` +
+     `git commit -q` of the same folder in a fresh repository (its git dir beside the
+     folder, so the folder stays as it is), and vs `dvc add` of a copy of the folder in a
+     fresh `git init` + `dvc init` repo (when a dvc is found; a line says so when not)
+  2. `wfobj --store S checkout HASH OUT` into a new OUT vs `git worktree add --detach OUT
+     HEAD`: both write a tree their store already holds into an empty folder (git also
+     writes OUT's index and a `.git` file). `git clone` of the repository would also copy
+     or link its objects into a new repository, which the checkout does not
+  3. `wfobj --store S fsck` of that store vs `git fsck --full` of that repository
+  4. `wfobj --store S put FILE` of one --size file of random bytes into a fresh store vs
+     `b3sum FILE` + `cp FILE DEST` + `sync` (ingest.py's baseline), with the peak RSS of the
+     `wfobj put` process; then `wfobj fsck` of that store vs `b3sum FILE`
+
+Every side starts after a `sync`, its input in the page cache. Each checkout is compared
+with the folder, and each put's hash checked (the tree's by that checkout, the file's
+against b3sum): a difference exits 1. Git runs without the user's config and with auto gc
+off: past 6,700 loose objects `git commit` would start a detached `git gc` that runs into
+the next measurement, so git's objects stay loose, as the commit wrote them. Git does not
+fsync loose objects (core.fsync's default); LMDB syncs each commit: the `sync` after each
+put is printed beside the figure, not in it. DVC comes from --dvc PATH or PATH (see
+ingest.py); b3sum as in ingest.py (only --smoke falls back to Python's blake3).
+
+    .venv/bin/python bench/trees.py [--files 10000] [--folders 100] [--size 512M]
+                                    [--dvc PATH] [--dir DIR] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    Measured,
+    MiB,
+    figure,
+    parse_args,
+    parse_size,
+    run_measured,
+    wfobj_cmd,
+)
+from bench.ingest import b3sum_cmd, find_dvc, hash_copy_sync, make_file, measured  # noqa: E402
+
+SEED = 20261205
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.auto", "GIT_CONFIG_VALUE_0": "0",
+    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
+
+
+def make_tree(root: Path, files: int, folders: int) -> int:
+    """`files` files of 1-8 KiB of seeded random bytes, spread over `folders` folders
+    ten to a parent (d00/d00 … d09/d09 for 100); returns their total size."""
+    rng = random.Random(SEED)
+    total = 0
+    for i in range(files):
+        k = i % folders
+        folder = root / f"d{k // 10:02d}" / f"d{k % 10:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = rng.randbytes(rng.randint(1024, 8192))
+        (folder / f"f{i:05d}.bin").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def tree_difference(want: Path, got: Path, ignore: frozenset[str] = frozenset()) -> str | None:
+    """The first path where `got` differs from `want` (names, bytes, executable bits), or
+    None; names in `ignore` are skipped at got's top level."""
+    for folder, dirs, files in os.walk(want):
+        rel = Path(folder).relative_to(want)
+        there = got / rel
+        names = set(os.listdir(there)) - (ignore if rel == Path() else set())
+        if names != set(dirs) | set(files):
+            return f"{rel}: {sorted(names ^ (set(dirs) | set(files)))[:5]}"
+        for name in files:
+            a, b = Path(folder) / name, there / name
+            if (a.read_bytes() != b.read_bytes() or b.is_dir()
+                    or os.access(a, os.X_OK) != os.access(b, os.X_OK)):
+                return str(rel / name)
+    return None
+
+
+def synced(cmd: list[str], **kwargs) -> tuple[Measured, float]:
+    """`cmd` after a sync, then the seconds of the sync that flushes what it left."""
+    result = measured(cmd, **kwargs)
+    return result, run_measured(["sync"]).seconds
+
+
+def git_commit(tree: Path, repo: Path) -> tuple[Measured, float]:
+    """`git init` + `git add -A` + `git commit -q` of `tree`, its git dir at `repo`."""
+    env = dict(os.environ, **GIT_ENV, GIT_DIR=str(repo), GIT_WORK_TREE=str(tree))
+    steps = [measured(["git", "init", "-q"], env=env),
+             run_measured(["git", "add", "-A"], env=env),
+             run_measured(["git", "commit", "-q", "-m", "bench"], env=env)]
+    total = Measured(sum(s.seconds for s in steps), max(s.peak_rss for s in steps), "")
+    return total, run_measured(["sync"]).seconds
+
+
+def git(repo: Path, *args: str) -> list[str]:
+    return ["git", f"--git-dir={repo}", *args]
+
+
+def dvc_add_tree(dvc: str, tree: Path, repo: Path) -> tuple[Measured, float, str]:
+    """`dvc add` of a copy of `tree` in a fresh `git init` + `dvc init` repo; its time,
+    the sync after it and DVC's version."""
+    env = dict(os.environ, **GIT_ENV, DVC_NO_ANALYTICS="1")
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
+    subprocess.run([dvc, "init", "-q"], cwd=repo, env=env, check=True)
+    shutil.copytree(tree, repo / tree.name)
+    version = subprocess.run([dvc, "--version"], capture_output=True, text=True, env=env,
+                             check=True).stdout.strip()
+    return *synced([dvc, "add", "-q", tree.name], cwd=repo, env=env), version
+
+
+def check_same(want: Path, got: Path, what: str, ignore: frozenset[str] = frozenset()) -> None:
+    difference = tree_difference(want, got, ignore)
+    if difference is not None:
+        raise SystemExit(f"{what} differs from the folder at {difference}")
+
+
+def bench_tree(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
+    tree = work / "tree"
+    size = make_tree(tree, args.files, args.folders)
+    print(f"tree: {args.files:,} files, {size / MiB:,.1f} MiB, {args.folders} folders, "
+          f"in {work}")
+    store = work / "tree-store"
+    run_measured([*wfobj, "init", str(store)])
+    put, put_sync = synced([*wfobj, "--store", str(store), "put", str(tree)])
+    oid = put.stdout.split()[0]
+    repo = work / "tree.git"
+    commit, commit_sync = git_commit(tree, repo)
+    name = f"put of {args.files:,} files"
+    figure(name, put.seconds, "git init + add + commit", commit.seconds, "s")
+    print(f"sync after: wfobj put {put_sync:.3g} s, git {commit_sync:.3g} s; peak RSS: "
+          f"wfobj put {put.peak_rss / MiB:,.0f} MiB, git {commit.peak_rss / MiB:,.0f} MiB")
+
+    dvc = find_dvc(args.dvc)
+    if dvc is None:
+        print(f"DVC baseline unavailable: no dvc at {args.dvc or 'PATH'}")
+    else:
+        add, add_sync, version = dvc_add_tree(dvc, tree, work / "dvc")
+        print(f"dvc: {dvc}, version {version}; sync after dvc add {add_sync:.3g} s; peak "
+              f"RSS {add.peak_rss / MiB:,.0f} MiB")
+        figure(f"{name} vs dvc", put.seconds, "dvc add", add.seconds, "s")
+
+    out, git_out = work / "out-wfobj", work / "out-git"
+    checkout = measured([*wfobj, "--store", str(store), "checkout", oid, str(out)])
+    worktree = measured(git(repo, "worktree", "add", "-q", "--detach", str(git_out), "HEAD"),
+                        env=dict(os.environ, **GIT_ENV))
+    check_same(tree, out, f"wfobj checkout of {oid}")
+    check_same(tree, git_out, "git worktree add", frozenset({".git"}))
+    figure(f"checkout of {args.files:,} files", checkout.seconds, "git worktree add",
+           worktree.seconds, "s")
+
+    check = measured([*wfobj, "--store", str(store), "fsck"])
+    git_check = measured(git(repo, "fsck", "--full", "--no-progress"),
+                         env=dict(os.environ, **GIT_ENV))
+    figure(f"fsck of {args.files:,} files", check.seconds, "git fsck --full",
+           git_check.seconds, "s")
+
+
+def bench_file(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
+    b3sum, b3sum_name = b3sum_cmd(args.smoke)
+    size = parse_size(args.size)
+    path = work / "file.bin"
+    make_file(path, size)
+    print(f"file: {size / MiB:,.0f} MiB of random bytes")
+    base, expected = hash_copy_sync(b3sum, path, work / "copy.bin")
+    store = work / "file-store"
+    run_measured([*wfobj, "init", str(store)])
+    put = measured([*wfobj, "--store", str(store), "put", str(path)])
+    if put.stdout.split()[0] != expected:
+        raise SystemExit(f"wfobj put printed {put.stdout.strip()!r}, {b3sum_name} "
+                         f"says {expected}")
+    figure(f"put of one {size / MiB:,.0f} MiB file", put.seconds, f"{b3sum_name} + cp + sync",
+           base.seconds, "s")
+    print(f"put peak RSS: wfobj {put.peak_rss / MiB:,.0f} MiB")
+    check = measured([*wfobj, "--store", str(store), "fsck"])
+    hashed = measured([*b3sum, str(path)])
+    figure(f"fsck of one {size / MiB:,.0f} MiB file", check.seconds, b3sum_name,
+           hashed.seconds, "s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=10_000, help="small files in the tree")
+    parser.add_argument("--folders", type=int, default=100, help="folders they are spread over")
+    parser.add_argument("--size", default="512M", help="the large file's size (e.g. 64M, 1G)")
+    parser.add_argument("--dvc", default=None, help="dvc executable (default: dvc on PATH)")
+    parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
+    args = parse_args(parser, smoke={"files": 200, "folders": 10, "size": "8M"})
+    wfobj = wfobj_cmd()
+    work = Path(tempfile.mkdtemp(prefix="wfobj-bench-trees-", dir=args.dir))
+    try:
+        bench_tree(args, work, wfobj)
+        bench_file(args, work, wfobj)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
