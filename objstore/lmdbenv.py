@@ -21,6 +21,7 @@ import lmdb
 # `stored_at`: digest -> when the record was last written or found by a write (8 bytes,
 # big-endian Unix milliseconds); gc removes only records older than its grace period
 DBS = (b"objects", b"refs", b"meta", b"stored_at")
+FILE_MODE = 0o600  # data.mdb and lock.mdb, when LMDB creates them: the owner's only
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
 
 
@@ -56,7 +57,7 @@ class SharedEnv:
         self.pid = os.getpid()
         self.env = lmdb.open(
             str(path), map_size=map_size, max_dbs=len(DBS) + 1, max_readers=1024,
-            subdir=True, create=True, readahead=False,
+            subdir=True, create=True, readahead=False, mode=FILE_MODE,
         )
         self.dbs = {name: self.env.open_db(name) for name in DBS}
         self.users = 0

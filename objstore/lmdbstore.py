@@ -5,6 +5,10 @@ that needed it (a held snapshot stops LMDB from reusing freed pages, and the fil
 A full map is grown and the write retried; a map grown by another process is adopted on
 the next transaction. A transaction is the unit of atomicity: a kill -9 leaves either all
 of a batch or none of it.
+
+A store is private to its owner: a new store's folder is made 0700 and LMDB creates its
+files 0600 (lmdbenv.py), whatever the umask, since it holds every parameter, log, output
+and token hash. An existing store's modes are left as they are.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ T = TypeVar("T")
 DEFAULT_MAP_SIZE = 64 << 30
 _VERSION_KEY = b"store\x00format"
 FORMAT_VERSION = b"1"
+STORE_FOLDER_MODE = 0o700  # a new store's folder: its owner only
 SCAN_PAGE = 512  # keys read per short transaction by iterators
 
 
@@ -99,7 +104,7 @@ class LmdbObjectStore(ObjectStore):
         self._map_size = map_size or int(os.environ.get("WFOBJ_MAP_SIZE", DEFAULT_MAP_SIZE))
         self._shared: lmdbenv.SharedEnv | None = None
         if create:
-            self.path.mkdir(parents=True, exist_ok=True)
+            make_store_folder(self.path)
             self._transact(lambda txn: txn.txn.put(_VERSION_KEY, FORMAT_VERSION,
                                                    db=txn.meta, overwrite=False))
         elif not (self.path / "data.mdb").is_file():
@@ -263,6 +268,15 @@ def _prefix_end(prefix: bytes) -> bytes | None:
     if not stripped:
         return None
     return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def make_store_folder(path: Path) -> None:
+    """The folder of a store about to be created: 0700 whatever the umask. A folder that
+    already holds a store keeps its mode (its owner may share it on purpose)."""
+    new_store = not (path / "data.mdb").exists()
+    path.mkdir(mode=STORE_FOLDER_MODE, parents=True, exist_ok=True)
+    if new_store:
+        os.chmod(path, STORE_FOLDER_MODE)
 
 
 def open_store(path: str | os.PathLike) -> LmdbObjectStore:
