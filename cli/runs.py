@@ -335,10 +335,12 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
     from wfobj.cli.processes.supervisor import run_engine_workers
     from wfobj.engine import check_executor, ensure_counters, executor_factory
 
+    from .file_modes import warn_if_exposed
     from .processes.worker import serve_worker
     from .serving import child_environment, engine_worker_argv
 
     ctx.store()  # fail early with a readable line if there is no store
+    warn_if_exposed("wfobj worker", ctx.store_path)
     factory = executor_factory(executor)
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves

@@ -23,6 +23,7 @@ import click
 
 from .config import CONFIG_ENV
 from .context import CliContext, Command, executor_options, pass_ctx
+from .file_modes import CHECKED_ENV, warn_if_exposed
 
 if TYPE_CHECKING:
     from wfobj.cli.processes.supervisor import Listener
@@ -94,8 +95,9 @@ def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
 
 def child_environment(store: str, config_path: str | None) -> dict[str, str]:
     """What gunicorn and the engine workers inherit: this environment (with the config
-    file's environment settings, cli/config.py), the store, and the config file read."""
-    env = dict(os.environ, WFOBJ_STORE=store)
+    file's environment settings, cli/config.py), the store, the config file read, and
+    that the store's modes were looked at (cli/file_modes.py)."""
+    env = dict(os.environ, WFOBJ_STORE=store, **{CHECKED_ENV: "1"})
     if config_path:
         env[CONFIG_ENV] = str(Path(config_path).resolve())
     return env
@@ -136,6 +138,7 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
     parse_bind(bind)
     if not ctx.store_path:
         raise click.UsageError("no store: pass --store PATH or set WFOBJ_STORE")
+    warn_if_exposed("wfobj serve", ctx.store_path)
     executor = with_server_url(executor, bind)
     listener = listen(bind, client_timeout)
     try:
