@@ -3,18 +3,20 @@ LMDB store, through click's CliRunner (over --server: tests/e2e/test_cli_trees.p
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 
 import blake3
 import pytest
+import requests
 from click.testing import CliRunner
 
 from tests.objstore.test_trees import SAMPLE, make_folder
 from wfobj.cli.context import CliContext
 from wfobj.cli.main import cli
-from wfobj.objstore import LmdbObjectStore, MemoryObjectStore, put_directory
+from wfobj.objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, put_directory
 from wfobj.objstore import trees as trees_module
 
 
@@ -180,3 +182,34 @@ def test_trigger_with_a_folder_passes_its_tree_hash(store_path, folder, tmp_path
     (folder / "link").symlink_to("genome.fa")
     one_error_line(run(store_path, "run", "trigger", "flow", "-p", f"data=@{folder}"),
                    "link", "symbolic link")
+
+
+class LyingServer(requests.Session):
+    """Answers every request with `status` and `body`, after reading what was sent."""
+
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        super().__init__()
+        self.body, self.status, self.sent = body, status, 0
+
+    def request(self, method, url, data=None, **kw):
+        self.sent += sum(len(piece) for piece in data) if data is not None else 0
+        resp = requests.Response()
+        resp.status_code, resp.raw = self.status, io.BytesIO(self.body)
+        return resp
+
+
+def test_a_server_naming_another_tree_is_caught(folder):
+    from wfobj.cli.client.service import RemoteService
+
+    session = LyingServer(json.dumps({"hash": "0" * 64, "files": 4, "size": 1}).encode(), 201)
+    with pytest.raises(ChecksumMismatch):
+        RemoteService("http://wfobj.invalid", None, session=session).put_directory(str(folder))
+    assert session.sent > sum(len(v) for v in SAMPLE.values())  # the tar went out whole
+
+
+def test_a_tree_file_that_is_not_the_listed_one_is_caught():
+    from wfobj.cli.client.service import RemoteService
+
+    svc = RemoteService("http://wfobj.invalid", None, session=LyingServer(b"other bytes"))
+    with pytest.raises(ChecksumMismatch):
+        b"".join(svc.iter_tree_file("a" * 64, "x.txt", blake3.blake3(b"x").hexdigest()))
