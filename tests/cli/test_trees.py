@@ -170,8 +170,9 @@ def test_an_over_wide_or_over_deep_folder_is_refused_by_path(store_path, tmp_pat
 
 def test_trigger_with_a_folder_passes_its_tree_hash(store_path, folder, tmp_path):
     flow = tmp_path / "flow.yaml"
-    flow.write_text("name: flow\nparams:\n  data: {type: string}\n"
-                    "tasks:\n  a: {image: wfobj/toolbox:local, command: ['true']}\n")
+    flow.write_text("name: flow\nparams:\n  data: {type: dir}\ntasks:\n"
+                    "  a: {image: wfobj/toolbox:local, command: [ls, /in/data],\n"
+                    "      inputs: {data: {param: data}}}\n")
     ok(run(store_path, "workflow", "apply", str(flow)))
     started = json.loads(ok(run(store_path, "run", "trigger", "flow", "-p", f"data=@{folder}",
                                 "--json")).output)

@@ -120,8 +120,9 @@ def test_a_reader_cannot_put_a_folder(server, folder):
 
 def test_trigger_with_a_folder_uploads_it_as_a_tree(server, folder, tmp_path):
     flow = tmp_path / "flow.yaml"
-    flow.write_text("name: treeflow\nparams:\n  data: {type: string}\n"
-                    "tasks:\n  a: {image: wfobj/toolbox:local, command: ['true']}\n")
+    flow.write_text("name: treeflow\nparams:\n  data: {type: dir}\ntasks:\n"
+                    "  a: {image: wfobj/toolbox:local, command: [ls, /in/data],\n"
+                    "      inputs: {data: {param: data}}}\n")
     ok(wfobj(server, "workflow", "apply", str(flow)))
     started = json.loads(ok(wfobj(server, "run", "trigger", "treeflow", "-p",
                                   f"data=@{folder}", "--json")).output)
