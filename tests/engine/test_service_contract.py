@@ -18,7 +18,15 @@ from wfobj.cli.context import docker_executor_factory
 from wfobj.engine.protocol import Service
 from wfobj.engine.service import WorkflowService
 from wfobj.engine.states import RunStatus, TaskStatus
-from wfobj.objstore import WfobjError, init_store
+from wfobj.objstore import (
+    DirectoryArchive,
+    MemoryObjectStore,
+    NotATree,
+    PathNotInTree,
+    WfobjError,
+    init_store,
+    put_directory,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 IMAGE = "wfobj/toolbox:local"
@@ -146,3 +154,31 @@ def test_kill_ends_a_run_killed_and_a_second_kill_is_refused(impl):
         svc.kill_run(run_id, user="alice")
     with pytest.raises(WfobjError):
         svc.get_run(str(uuid.uuid4()))
+
+
+def test_trees_put_list_and_find_a_file(impl, tmp_path):
+    svc, _ = impl
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"alpha\n")
+    (folder / "sub" / "run.sh").write_bytes(b"#!/bin/sh\n")
+    (folder / "sub" / "run.sh").chmod(0o755)
+    stored = svc.put_tree(DirectoryArchive(folder))
+    assert stored == put_directory(MemoryObjectStore(), folder).to_json()
+    oid = stored["hash"]
+    listed = svc.get_tree(oid[:10])
+    assert listed["hash"] == oid and listed["size"] == 16
+    assert [(e["name"], e["kind"]) for e in listed["entries"]] == [("a.txt", "file"),
+                                                                  ("sub", "dir")]
+    every = svc.get_tree(oid, recursive=True)
+    assert [(e["path"], e["executable"]) for e in every["entries"]] == [
+        ("a.txt", False), ("sub/run.sh", True)]
+    assert svc.tree_file(oid, "sub/run.sh") == {
+        "kind": "file", "hash": blake3.blake3(b"#!/bin/sh\n").hexdigest(), "size": 10,
+        "executable": True}
+    with pytest.raises(PathNotInTree, match="sub/nope"):
+        svc.tree_file(oid, "sub/nope")
+    with pytest.raises(NotATree, match="directory 'sub'"):
+        svc.tree_file(oid, "sub")
+    with pytest.raises(WfobjError, match="is not a tree"):  # over HTTP: a 400 HttpError
+        svc.get_tree(blake3.blake3(b"alpha\n").hexdigest())
