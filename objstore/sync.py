@@ -12,6 +12,7 @@ is verified and closure-complete, so an interrupted sync simply runs again.
 from __future__ import annotations
 
 import abc
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -315,42 +316,43 @@ def find_missing(
 ) -> list[ObjectId]:
     """Objects below `roots` the remote lacks, children first.
 
-    Each round walks breadth-first through objects of unknown status, speculatively past
-    ones just asked about, until `batch` ids are collected, and asks about all of them
-    at once; a chain of new objects therefore costs one round per `batch` objects, not
-    one per link. Anything the remote has is pruned with everything below it.
+    Each round asks about at most `batch` ids at once: first the pending ones (children
+    of objects the remote lacks), then, speculatively, what lies below them, breadth
+    first; a chain of new objects therefore costs one round per `batch` objects, not one
+    per link. What a round leaves unasked stays pending, so every object below one the
+    remote lacks is asked about once (a chunked file's chunks too), and anything the
+    remote has is pruned with everything below it.
     """
-    status: dict[str, bool] = {oid: True for oid in known_present}
-    frontier = [r for r in dict.fromkeys(roots) if r not in status]
-    while frontier:
-        asked, children = _collect(store, frontier, status, batch)
+    status: dict[str, bool] = dict.fromkeys(known_present, True)
+    pending = deque(r for r in dict.fromkeys(roots) if r not in status)
+    while pending:
+        asked, children = _collect(store, pending, status, batch)
+        if not asked:
+            break
         lacking = set(remote.missing(asked))
         for oid in asked:
             status[oid] = oid not in lacking
-        frontier = list(
-            dict.fromkeys(
-                c for oid in asked if oid in lacking for c in children[oid] if c not in status
-            )
-        )
+        pending.extend(dict.fromkeys(
+            c for oid in asked if oid in lacking for c in children[oid] if c not in status))
     roots_lacking = [r for r in dict.fromkeys(roots) if status.get(r) is False]
     return list(walk_closure(store, roots_lacking, prune=lambda o: status.get(o, False)))
 
 
 def _collect(
-    store: ObjectStore, frontier: list[str], status: dict[str, bool], batch: int
+    store: ObjectStore, pending: deque[str], status: dict[str, bool], batch: int
 ) -> tuple[list[str], dict[str, list[ObjectId]]]:
+    """Up to `batch` ids of unknown status to ask about: taken from `pending` (which
+    keeps what is left), then from below them, breadth first; with each one's links."""
     asked: list[str] = []
     children: dict[str, list[ObjectId]] = {}
-    queue = list(frontier)
-    pos = 0
-    while pos < len(queue) and len(asked) < batch:
-        oid = queue[pos]
-        pos += 1
+    below: deque[str] = deque()
+    while len(asked) < batch and (pending or below):
+        oid = pending.popleft() if pending else below.popleft()
         if oid in status or oid in children:
             continue
         asked.append(oid)
         children[oid] = store.stored_links(oid)
-        queue.extend(c for c in children[oid] if c not in status and c not in children)
+        below.extend(c for c in children[oid] if c not in status and c not in children)
     return asked, children
 
 

@@ -9,25 +9,39 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.support_e2e import ROOT, free_port
 from wfobj.engine.model import RunManifest, RunTasks, WorkflowVersion, read
 from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
 from wfobj.objstore import Link, ObjectStore, init_store
+from wfobj.objstore.car import (
+    IterStream,
+    block_bytes,
+    block_of,
+    header_bytes,
+    iter_pack,
+    receive_pack,
+)
 from wfobj.objstore.fsck import fsck_store
+from wfobj.objstore.sync import Remote
+from wfobj.objstore.trees import TreeBuilder, read_tree
 
 
 def make_run(
-    store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None, big: int = 0
+    store: ObjectStore, *, tasks: int = 3, seed: bytes | None = None, big: int = 0,
+    links: dict[str, Link] | None = None,
 ) -> tuple[str, str]:
     """A run-shaped object graph (blobs → evidence → bucket → manifest) and its
     `runs/<id>` ref. The manifest and its bucket are valid typed objects (what the ref
     policy reads); the record and evidence below only carry links. Returns (ref name,
-    manifest hash). `big` adds a chunked blob of that many bytes, linked by the record."""
+    manifest hash). `big` adds a chunked blob of that many bytes, linked by the record,
+    and `links` more fields of the record (a tree of outputs, say)."""
     seed = seed if seed is not None else os.urandom(8)
     run_id = str(uuid.uuid4())
-    record_value: dict = {"type": "run_record", "run_id": run_id, "seed": seed}
+    record_value: dict = {"type": "run_record", "run_id": run_id, "seed": seed,
+                          **(links or {})}
     if big:
         oid, _ = store.put_stream(io.BytesIO(os.urandom(big)))
         record_value["big"] = Link.blob(oid)
@@ -68,6 +82,47 @@ def make_workflow_version(
         registered_at="2026-12-04T00:00:00.000000Z",
         previous=Link.obj(previous) if previous else None)
     return store.put_object(version.to_value())
+
+
+def wide_tree(store: ObjectStore, files: int, big: int = 0, big_size: int = 6 << 20
+               ) -> tuple[str, list[str]]:
+    """A tree of one folder: `files` tiny files, then (by name) `big` chunked files of
+    `big_size` random bytes. Returns (tree hash, the big files' hashes)."""
+    builder = TreeBuilder(store)
+    for index in range(files):
+        builder.add_file(f"f{index:06d}", io.BytesIO(b"file %d " % index + os.urandom(8)))
+    for index in range(big):
+        builder.add_file(f"z{index:03d}", io.BytesIO(os.urandom(big_size)))
+    root = builder.finish().oid
+    entries = read_tree(store, root).entries
+    return root, [e.oid for e in entries if e.name.startswith("z")]
+
+
+def deliver(source: ObjectStore, target: ObjectStore, oids: Iterable[str]) -> None:
+    """Copy `oids` (children first) to `target` as a pack, as a push cut short would."""
+    receive_pack(target, IterStream(iter_pack(source, oids)))
+
+
+def sent_bytes(store: ObjectStore, oids: Iterable[str], packs: int) -> int:
+    """The wire bytes of sending `oids` from `store` in `packs` packs."""
+    return packs * len(header_bytes()) + sum(
+        len(block_bytes(*block_of(store, oid))) for oid in oids)
+
+
+class CutRemote:
+    """Any Remote whose transport dies after `packs` packs: a push killed part-way."""
+
+    def __init__(self, remote: Remote, packs: int):
+        self.remote, self.packs = remote, packs
+
+    def send_pack(self, pieces, size):
+        if self.packs == 0:
+            raise ConnectionError("transport died")
+        self.packs -= 1
+        return self.remote.send_pack(pieces, size)
+
+    def __getattr__(self, name: str):
+        return getattr(self.remote, name)
 
 
 def set_workflow(store: ObjectStore, name: str, oid: str) -> None:

@@ -6,13 +6,22 @@ import pytest
 
 from tests.support_sync import (
     RecordingPolicy,
+    deliver,
     make_run,
     make_workflow_version,
+    sent_bytes,
     set_workflow,
     verify_store,
+    wide_tree,
 )
 from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
-from wfobj.objstore import ChecksumMismatch, LmdbObjectStore, MemoryObjectStore, RefNotFound
+from wfobj.objstore import (
+    ChecksumMismatch,
+    Link,
+    LmdbObjectStore,
+    MemoryObjectStore,
+    RefNotFound,
+)
 from wfobj.objstore.car import IterStream, iter_pack, receive_pack
 from wfobj.objstore.sync import (
     REFUSED,
@@ -24,6 +33,7 @@ from wfobj.objstore.sync import (
     pull,
     push,
 )
+from wfobj.objstore.trees import read_tree
 
 POLICY = EngineRefPolicy()
 
@@ -113,6 +123,44 @@ def test_killed_push_resumes(stores):
     assert report.objects == total - received
     assert dict(b.refs()) == dict(a.refs())
     verify_store(b)
+
+
+def test_chunks_the_peer_holds_are_not_sent_again(stores):
+    """Chunked files behind 30,000 small ones: the peer holds the small ones and the
+    first half of each big file's chunks; a push sends the other chunks and what links
+    them (the folder's tree, the run), nothing more."""
+    a, b, _ = stores
+    tree, bigs = wide_tree(a, files=30_000, big=3)
+    make_run(a, tasks=1, links={"outputs": Link.obj(tree)})
+    small = [e.oid for e in read_tree(a, tree).entries if e.oid not in bigs]
+    held = [c for big in bigs for c in a.chunk_list(big)[: len(a.chunk_list(big)) // 2]]
+    deliver(a, b, small + [oid for oid, _ in held])
+    lacking = set(a) - set(b)
+    report = push(a, LocalRemote(b, POLICY), POLICY)
+    assert (report.objects, report.bytes) == (len(lacking), sent_bytes(a, lacking, report.packs))
+    rest = 3 * (6 << 20) - sum(size for _, size in held) + len(a.get_raw(tree))
+    assert report.bytes < rest + (64 << 10)  # the other chunks, the tree, the run
+    assert set(b) == set(a)
+    verify_store(b)
+
+
+def test_negotiation_asks_every_id_once_in_bounded_rounds(stores):
+    """However wide the graph against the round's size, no id goes unasked: what the
+    remote holds is never planned, and no round asks more than `batch` ids."""
+    a, b, _ = stores
+    tree, _ = wide_tree(a, files=1_000)
+    entries = read_tree(a, tree).entries
+    deliver(a, b, [e.oid for e in entries[::2]])
+    asked: list[int] = []
+
+    class Counting(LocalRemote):
+        def missing(self, ids):
+            asked.append(len(ids))
+            return super().missing(ids)
+
+    planned = find_missing(a, Counting(b, POLICY), [tree], batch=100)
+    assert sorted(planned) == sorted(set(a) - set(b))
+    assert max(asked) <= 100 and sum(asked) == len(list(a))
 
 
 def test_flipped_byte_refused_naming_hash(stores):
