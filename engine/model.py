@@ -507,3 +507,23 @@ def blob_link(oid: str) -> Link:
 def object_link(oid: str) -> Link:
     """The link to a DAG-CBOR object of this store."""
     return Link(oid, CODEC_DAG_CBOR)
+
+
+# ---- what an input or output holds: a file (a blob) or a directory (a tree) -------------
+FILE, DIR = "file", "dir"
+
+
+def content_link(kind: str, oid: str) -> dict:
+    """How evidence, task keys, specs and reports link an input's or output's content:
+    {"blob": → blob} for a file, {"tree": → tree} for a directory."""
+    return {"tree": object_link(oid)} if kind == DIR else {"blob": blob_link(oid)}
+
+
+def row_kind(row: dict) -> str:
+    """`file` or `dir` of an input or output row; rows written before trees were files."""
+    return row.get("kind") or (DIR if "tree" in row else FILE)
+
+
+def row_oid(row: dict) -> str:
+    """The hash of a row's content: its blob's or its tree's."""
+    return (row["tree"] if "tree" in row else row["blob"]).oid

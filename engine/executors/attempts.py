@@ -26,12 +26,16 @@ from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
 from wfobj.engine.layout import ATTEMPT_TOKENS_NS, REPORTS_NS
 from wfobj.engine.model import (
+    DIR,
+    FILE,
     AttemptReport,
     AttemptSpec,
     StoredObject,
-    blob_link,
+    content_link,
     object_link,
     read,
+    row_kind,
+    row_oid,
 )
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectId, ObjectStore
@@ -59,8 +63,7 @@ def spec_object(spec: TaskSpec, limits: ContainerLimits) -> AttemptSpec:
         command=list(spec.command), env=dict(spec.env), workdir=spec.workdir,
         network=spec.network, cpus=_decimal(spec.cpus), memory=spec.memory,
         timeout=_decimal(spec.timeout), pids=spec.pids,
-        inputs=[{"name": f.name, "blob": blob_link(f.oid), "size": f.size}
-                for f in spec.inputs],
+        inputs=[spec_input(f) for f in spec.inputs],
         output_files=list(spec.output_files), output_vars=list(spec.output_vars),
         default_limits={"memory": limits.memory, "pids": limits.pids,
                         "cpus": _decimal(limits.cpus)})
@@ -75,12 +78,20 @@ def load_spec(store: ObjectStore, oid: str) -> tuple[TaskSpec, ContainerLimits]:
             command=list(obj.command), env=dict(obj.env), workdir=obj.workdir,
             network=bool(obj.network), cpus=_number(obj.cpus), memory=obj.memory,
             timeout=_number(obj.timeout),
-            inputs=[InputFile(i["name"], i["blob"].oid, i["size"]) for i in obj.inputs],
+            inputs=[InputFile(i["name"], row_oid(i), i["size"], row_kind(i))
+                    for i in obj.inputs],
             output_files=list(obj.output_files), output_vars=list(obj.output_vars),
             pids=obj.pids)
         caps = obj.default_limits
         limits = ContainerLimits(caps["memory"], caps["pids"], _number(caps["cpus"]))
     return spec, limits
+
+
+def spec_input(f: InputFile) -> dict:
+    """A spec's input: {"name", "blob": →, "size"} for a file (as before trees), and
+    {"name", "kind": "dir", "tree": →, "size"} for a directory."""
+    kind = {"kind": DIR} if f.kind == DIR else {}
+    return {"name": f.name, **kind, **content_link(f.kind, f.oid), "size": f.size}
 
 
 @contextlib.contextmanager
@@ -106,7 +117,7 @@ def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> Attem
         stderr=result.stderr.record(), started_at=format_time(result.started_at),
         ended_at=format_time(result.ended_at), image_id=result.image_id,
         image_digests=list(result.image_digests),
-        outputs=[{"path": o.path, "blob": blob_link(o.oid), "size": o.size}
+        outputs=[{"path": o.path, "kind": o.kind, **content_link(o.kind, o.oid), "size": o.size}
                  for o in result.outputs],
         vars=dict(result.vars), host=dict(result.host), workdir=result.workdir,
         error=result.error,
@@ -126,13 +137,23 @@ def load_report(store: ObjectStore, oid: str) -> tuple[str, AttemptResult]:
             stderr=_stored(obj.stderr), started_at=parse_time(obj.started_at),
             ended_at=parse_time(obj.ended_at), image_id=obj.image_id,
             image_digests=list(obj.image_digests),
-            outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in obj.outputs],
+            outputs=[report_output(store, o) for o in obj.outputs],
             vars={str(k): str(v) for k, v in obj.vars.items()},
             host={str(k): str(v) for k, v in obj.host.items()}, workdir=obj.workdir,
             error=obj.error,
             limits=None if limits is None else {**limits, "cpus": _number(limits["cpus"])})
         spec = obj.spec.oid
     return spec, result
+
+
+def report_output(store: ObjectStore, row: dict) -> OutputFile:
+    """An output a node reported: a file links a blob, a directory a tree (ValueError)."""
+    kind, oid = row_kind(row), row_oid(row)
+    link = row["tree"] if kind == DIR else row["blob"]
+    if kind not in (FILE, DIR) or link.is_blob != (kind == FILE) or (
+            kind == DIR and store.type_of(oid) != "tree"):
+        raise ValueError(f"output {row['path']!r} of kind {kind!r} does not link a {kind}")
+    return OutputFile(row["path"], oid, row["size"], kind)
 
 
 # ---- tokens --------------------------------------------------------------------------------

@@ -15,15 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wfobj.engine.model import blob_link
+from wfobj.engine.model import FILE, blob_link
 from wfobj.objstore import ObjectId, ObjectStore
 
 
 @dataclass(frozen=True)
 class InputFile:
-    name: str  # mounted read-only at /in/<name>
+    """One input, mounted read-only at /in/<name>: a file (`oid` a blob) or a directory
+    (`oid` a tree, `size` the total of its files)."""
+
+    name: str
     oid: ObjectId
     size: int
+    kind: str = FILE  # FILE or DIR
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class TaskSpec:
     memory: str | None  # docker-style size, e.g. "512m"
     timeout: float | None  # seconds
     inputs: list[InputFile]
-    output_files: list[str]  # relative paths under /out (a directory collects its files)
+    output_files: list[str]  # relative paths under /out (a directory is stored as a tree)
     output_vars: list[str]  # names expected in $WFOBJ_VARS
     pids: int | None = None  # the task's own process cap (resources.pids)
     pull: str | None = None  # missing | always | never; None: the executor's default
@@ -63,9 +67,12 @@ class StoredText:
 
 @dataclass(frozen=True)
 class OutputFile:
+    """One declared output: a file (`oid` a blob) or a directory (`oid` a tree)."""
+
     path: str  # relative to /out
     oid: ObjectId
     size: int
+    kind: str = FILE  # FILE or DIR
 
 
 @dataclass

@@ -33,7 +33,7 @@ from wfobj.engine.errors import (
 )
 from wfobj.engine.executors.spools import live_paths, open_spools, remove_run_logs, remove_spools
 from wfobj.engine.states import AttemptStatus
-from wfobj.objstore import ObjectNotFound, ObjectStore
+from wfobj.objstore import CorruptObject, NotATree, ObjectNotFound, ObjectStore, TreeRefused
 
 from .base import AttemptResult, Executor, StoredText, TaskSpec
 from .caps import DEFAULT_LIMITS, ContainerLimits
@@ -194,7 +194,7 @@ class DockerAttempt:
         try:
             try:
                 folder.stage_inputs(self.store, self.spec.inputs)
-            except (BadInputName, ObjectNotFound) as exc:
+            except (BadInputName, ObjectNotFound, NotATree, TreeRefused, CorruptObject) as exc:
                 return self.unstarted(AttemptStatus.FAILED, f"cannot stage inputs: {exc}")
             try:
                 container = self.create(folder)

@@ -2,18 +2,20 @@
 
 Each task behaves as its TaskBehavior says (exit code, sleep, failures on early attempts,
 outputs, vars); declared outputs and vars are produced unless told otherwise. It honours
-the cancel event like the real one, and records when each attempt ran.
+the cancel event like the real one, and records when each attempt ran and its spec.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from wfobj.engine.model import DIR
 from wfobj.engine.states import AttemptStatus
-from wfobj.objstore import ObjectStore
+from wfobj.objstore import ObjectStore, TreeBuilder
 
 from .base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
 
@@ -25,7 +27,9 @@ class TaskBehavior:
     exit_code: int = 0
     sleep: float = 0.0
     fail_attempts: int = 0  # the first N attempts fail with exit code 1
-    outputs: dict[str, bytes] | None = None  # None: one file per declared output
+    # path -> a file's bytes, or a directory as {path inside it: bytes};
+    # None: one file per declared output
+    outputs: dict[str, bytes | dict[str, bytes]] | None = None
     vars: dict[str, str] | None = None  # None: "1" per declared var
     stdout: bytes = b""
 
@@ -37,12 +41,15 @@ class FakeExecutor(Executor):
     host: dict[str, str] = field(default_factory=lambda: {"name": "fake", "docker_version": "none"})
     image_ids: dict[str, str | None] = field(default_factory=dict)  # else FAKE_IMAGE_ID
     spans: list[tuple[str, int, float, float]] = field(default_factory=list)
+    specs: list[TaskSpec] = field(default_factory=list)  # every attempt's, in start order
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _empty: dict[int, StoredText] = field(default_factory=dict)
     _blobs: dict[tuple[int, bytes], str] = field(default_factory=dict)
 
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         behavior = self.behaviors.get(spec.task, self.default)
+        with self._lock:
+            self.specs.append(spec)
         started, t0 = datetime.now(UTC), time.monotonic()
         cancelled = cancel.wait(behavior.sleep) if behavior.sleep else cancel.is_set()
         failed = spec.attempt <= behavior.fail_attempts or behavior.exit_code != 0
@@ -66,7 +73,16 @@ class FakeExecutor(Executor):
         files = behavior.outputs
         if files is None:
             files = {path: f"{spec.task}:{path}\n".encode() for path in spec.output_files}
-        return [OutputFile(path, self.blob(store, data), len(data)) for path, data in files.items()]
+        return [self.tree(store, path, data) if isinstance(data, dict) else
+                OutputFile(path, self.blob(store, data), len(data)) for path, data in files.items()]
+
+    def tree(self, store: ObjectStore, path: str, files: dict[str, bytes]) -> OutputFile:
+        """A directory output: its files stored as one tree."""
+        builder = TreeBuilder(store)
+        for inner, data in sorted(files.items()):
+            builder.add_file(inner, io.BytesIO(data))
+        stored = builder.finish()
+        return OutputFile(path, stored.oid, stored.size, DIR)
 
     def blob(self, store: ObjectStore, data: bytes) -> str:
         """Store `data` once per store (repeated contents cost no write transaction)."""

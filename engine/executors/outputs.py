@@ -5,6 +5,9 @@ path is walked one component at a time relative to an open directory (openat-sty
 O_NOFOLLOW, and anything that is not a plain directory or regular file — symlinks, FIFOs,
 devices, sockets — is refused. The engine therefore never reads or writes a host file
 outside the attempt's own folders, whatever the container left behind.
+
+A declared file is stored as a blob; a declared directory as one tree (objstore/trees.py,
+the same hash `put_directory` gives the same content), built from that same careful walk.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from wfobj.engine.errors import MissingOutput, MissingVar, OutputRefused
-from wfobj.objstore import ObjectStore
+from wfobj.engine.model import DIR
+from wfobj.objstore import ObjectStore, TreeBuilder, TreeRefused
 
 from .base import OutputFile
 
@@ -83,7 +86,8 @@ def _open_regular_at(dir_fd: int, name: str, shown: str) -> BinaryIO:
 
 
 class OutputCollector:
-    """Store the declared outputs found under one attempt's /out folder as blobs."""
+    """Store the declared outputs found under one attempt's /out folder: each file as a
+    blob, each directory as a tree."""
 
     def __init__(self, store: ObjectStore, out_dir: str):
         self.store = store
@@ -91,14 +95,14 @@ class OutputCollector:
         self.count = 0
 
     def collect(self, declared: list[str]) -> list[OutputFile]:
-        """Every declared file, and every regular file under each declared directory."""
+        """One output per declared path (a path declared twice is collected once)."""
         found: dict[str, OutputFile] = {}
         for path in declared:
-            for out in self._collect_one(split_output_path(path)):
-                found.setdefault(out.path, out)
+            out = self._collect_one(split_output_path(path))
+            found.setdefault(out.path, out)
         return list(found.values())
 
-    def _collect_one(self, parts: list[str]) -> list[OutputFile]:
+    def _collect_one(self, parts: list[str]) -> OutputFile:
         shown = "/".join(parts)
         fd = os.open(self.out_dir, _DIR_FLAGS)
         try:
@@ -108,38 +112,56 @@ class OutputCollector:
                 fd = nxt
             st = _lstat_at(fd, parts[-1], shown)
             if stat.S_ISDIR(st.st_mode):
-                return list(self._walk_dir(fd, parts[-1], shown, 0))
+                return self._store_dir(fd, parts[-1], shown)
             if not stat.S_ISREG(st.st_mode):
                 raise OutputRefused(shown, f"is {_kind(st.st_mode)}")
-            return [self._store_file(fd, parts[-1], shown)]
+            with _open_regular_at(fd, parts[-1], shown) as f:
+                oid, size = self._store_file(f, shown)
+            return OutputFile(path=shown, oid=oid, size=size)
         finally:
             os.close(fd)
 
-    def _walk_dir(self, parent_fd: int, name: str, shown: str, depth: int
-                  ) -> Iterator[OutputFile]:
+    def _store_dir(self, parent_fd: int, name: str, shown: str) -> OutputFile:
+        """The directory as one tree, stored bottom-up once every file below it is."""
+        builder = TreeBuilder(self.store)
+        try:
+            self._walk_dir(builder, parent_fd, name, shown, "", 0)
+            stored = builder.finish()
+        except TreeRefused as exc:  # a name or a width the tree format does not take
+            raise OutputRefused(f"{shown}/{exc.path}", exc.reason) from None
+        return OutputFile(path=shown, oid=stored.oid, size=stored.size, kind=DIR)
+
+    def _walk_dir(self, builder: TreeBuilder, parent_fd: int, name: str, shown: str,
+                  prefix: str, depth: int) -> None:
         if depth > MAX_DEPTH:
             raise OutputRefused(shown, f"directories nested deeper than {MAX_DEPTH} levels")
         fd = _open_dir_at(parent_fd, name, shown)
         try:
+            if prefix:
+                builder.add_dir(prefix)
             for entry in sorted(os.listdir(fd)):
                 child = f"{shown}/{_checked_name(entry, shown)}"
+                rel = f"{prefix}/{entry}" if prefix else entry
                 st = _lstat_at(fd, entry, child)
                 if stat.S_ISDIR(st.st_mode):
-                    yield from self._walk_dir(fd, entry, child, depth + 1)
+                    self._walk_dir(builder, fd, entry, child, rel, depth + 1)
                 elif stat.S_ISREG(st.st_mode):
-                    yield self._store_file(fd, entry, child)
+                    with _open_regular_at(fd, entry, child) as f:
+                        self._count(child)
+                        builder.add_file(rel, f, executable=bool(st.st_mode & stat.S_IXUSR))
                 else:
                     raise OutputRefused(child, f"is {_kind(st.st_mode)}")
         finally:
             os.close(fd)
 
-    def _store_file(self, dir_fd: int, name: str, shown: str) -> OutputFile:
+    def _store_file(self, f: BinaryIO, shown: str) -> tuple[str, int]:
+        self._count(shown)
+        return self.store.put_stream(f)
+
+    def _count(self, shown: str) -> None:
         self.count += 1
         if self.count > MAX_FILES:
             raise OutputRefused(shown, f"more than {MAX_FILES} output files")
-        with _open_regular_at(dir_fd, name, shown) as f:
-            oid, size = self.store.put_stream(f)
-        return OutputFile(path=shown, oid=oid, size=size)
 
 
 def _checked_name(name: str, parent: str) -> str:

@@ -1,7 +1,8 @@
 """One attempt's private host folders: inputs staged read-only, an empty /out, the vars file.
 
     <root>/wfobj-<run_id>-XXXX/  (0700: only the engine's user may look inside)
-        in/<name>                 input blobs, bind-mounted read-only at /in
+        in/<name>                 input blobs, and input trees checked out as folders,
+                                  bind-mounted read-only at /in
         out/                      empty, bind-mounted read-write at /out
         meta/vars                 empty, /wfobj in the container; $WFOBJ_VARS=/wfobj/vars
         stdout, stderr            the task's logs, spooled here by the engine (not mounted)
@@ -16,7 +17,8 @@ import shutil
 import tempfile
 
 from wfobj.engine.errors import BadInputName
-from wfobj.objstore import ObjectStore
+from wfobj.engine.model import DIR
+from wfobj.objstore import ObjectStore, checkout_tree
 
 from .base import InputFile
 
@@ -71,9 +73,14 @@ class AttemptFolder:
         os.chmod(vars_path, 0o666)
 
     def stage_inputs(self, store: ObjectStore, inputs: list[InputFile]) -> None:
-        """Write each input blob to in/<name>, read-only for the task."""
+        """Write each input to in/<name>, read-only for the task: a blob as a file, a
+        tree as a folder (checkout_tree: every file verified before it gets its name)."""
         for item in inputs:
             path = os.path.join(self.in_dir, check_input_name(item.name))
+            if item.kind == DIR:
+                checkout_tree(store, item.oid, path)
+                _read_only(path)
+                continue
             with open(path, "xb") as f:
                 for piece in store.iter_blob(item.oid):
                     f.write(piece)
@@ -94,6 +101,19 @@ class AttemptFolder:
     def remove(self) -> None:
         """Delete everything, even folders the task made unreadable or unwritable."""
         shutil.rmtree(self.path, onerror=_make_removable)
+
+
+def _read_only(folder: str) -> None:
+    """Take the write bits off a checked-out tree (its files keep their executable bit),
+    whatever the umask gave, so any user the task runs as may read it and none write it
+    (the /in mount is read-only as well)."""
+    for parent, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            path = os.path.join(parent, name)
+            os.chmod(path, 0o555 if os.stat(path).st_mode & 0o100 else 0o444)
+        for name in dirs:
+            os.chmod(os.path.join(parent, name), 0o555)
+    os.chmod(folder, 0o555)
 
 
 def _make_removable(func, path, exc_info) -> None:

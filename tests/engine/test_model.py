@@ -4,6 +4,10 @@ error naming its hash (also at the API edge)."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
+
+import blake3
 import pytest
 
 from tests.support_api import make_api
@@ -29,7 +33,7 @@ from wfobj.engine.model import (
 )
 from wfobj.engine.provenance.explain import components
 from wfobj.engine.runs.state import RunState, run_ref
-from wfobj.objstore import CODEC_RAW, Link
+from wfobj.objstore import CODEC_RAW, Link, TreeBuilder, closure_ids
 
 
 def finished_run(store) -> RunState:
@@ -197,13 +201,51 @@ def test_an_attempt_report_is_stored_in_the_same_bytes_and_reads_back(store):
         "stderr": stream, "started_at": "2026-12-04T00:01:02.000003Z",
         "ended_at": "2026-12-04T00:01:04.500000Z", "image_id": result.image_id,
         "image_digests": result.image_digests,
-        "outputs": [{"path": "up.txt", "blob": Link(result.outputs[0].oid, CODEC_RAW),
-                     "size": 11}],
+        "outputs": [{"path": "up.txt", "kind": "file",
+                     "blob": Link(result.outputs[0].oid, CODEC_RAW), "size": 11}],
         "vars": {"done": "yes"}, "host": {"name": "node1", "docker_version": "27.1"},
         "workdir": "/work", "error": None,
         "limits": {"memory": 64 << 20, "pids": 32, "cpus": "1.5"}}
     oid = stored_as(store, typed, layout)
     assert load_report(store, oid) == (spec_oid, result)
+
+
+def test_directories_travel_in_specs_and_reports_as_links_to_their_trees(store):
+    """A `dir` input is linked as a tree in the spec (its closure holds every file of it),
+    a directory output as a tree in the report; a file input keeps its form from before
+    trees. A report whose directory links a blob is refused."""
+    tree = put_directory_of(store, {"a.txt": b"A", "sub/b.txt": b"B"})
+    spec, limits = attempt_spec(store)
+    spec = replace(spec, inputs=[*spec.inputs, InputFile("data", tree.oid, tree.size, "dir")])
+    value = spec_object(spec, limits).to_value()
+    assert value["inputs"][0] == {"name": "text", "blob": Link(spec.inputs[0].oid, CODEC_RAW),
+                                  "size": 11}
+    assert value["inputs"][1] == {"name": "data", "kind": "dir", "tree": Link(tree.oid),
+                                  "size": 2}
+    spec_oid = store.put_object(value)
+    assert load_spec(store, spec_oid) == (spec, limits)
+    assert set(closure_ids(store, [spec_oid], [])) >= {tree.oid, b3(b"A"), b3(b"B")}
+    result = replace(attempt_result(store),
+                     outputs=[OutputFile("parts", tree.oid, tree.size, "dir")])
+    report = report_object(spec_oid, spec, result).to_value()
+    assert report["outputs"] == [{"path": "parts", "kind": "dir", "tree": Link(tree.oid),
+                                  "size": 2}]
+    assert load_report(store, store.put_object(report)) == (spec_oid, result)
+    forged = {**report, "outputs": [{"path": "parts", "kind": "dir", "tree": Link(b3(b"A")),
+                                     "size": 1}]}
+    with pytest.raises(InvalidStoredObject, match="does not link a dir"):
+        load_report(store, store.put_object(forged))
+
+
+def put_directory_of(store, files: dict[str, bytes]):
+    builder = TreeBuilder(store)
+    for path, data in files.items():
+        builder.add_file(path, io.BytesIO(data))
+    return builder.finish()
+
+
+def b3(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
 
 
 def test_a_task_key_reads_back_typed_and_round_trips(store):

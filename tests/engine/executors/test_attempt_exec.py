@@ -3,6 +3,7 @@ fetching, running and reporting an attempt against a real served store."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 
@@ -14,7 +15,7 @@ from wfobj.engine.clock import parse_time
 from wfobj.engine.executors.attempts import AttemptTokens, load_report, report_object, spec_object
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.executors.caps import DEFAULT_LIMITS
-from wfobj.objstore import MemoryObjectStore, open_store
+from wfobj.objstore import MemoryObjectStore, TreeBuilder, open_store, walk_tree
 
 RUN_ID = "01a2376e-0000-7000-8000-000000000001"
 
@@ -165,6 +166,41 @@ def test_exec_fetches_runs_and_reports_an_attempt(tmp_path, served, docker_clien
     # the first token cannot report again (one report per attempt)
     twice = exec_attempt(tmp_path, served, token, spec_oid, node_store="node2")
     assert twice.returncode != 0 and "already has a report" in twice.stderr
+
+
+def test_exec_carries_directories_both_ways(tmp_path, served, docker_client):
+    """A tree input travels in the spec's closure (every file of it), a directory output
+    comes back as a tree in the report's closure."""
+    store = open_store(served.store_path)
+    try:
+        builder = TreeBuilder(store)
+        builder.add_file("a.txt", io.BytesIO(b"alpha\n"))
+        builder.add_file("sub/b.txt", io.BytesIO(b"beta\n"))
+        data = builder.finish()
+        spec = TaskSpec(run_id=RUN_ID, task="copy", attempt=1, image="wfobj/toolbox:local",
+                        command=["sh", "-c", "cp -r /in/data /out/copy && "
+                                 "echo new > /out/copy/sub/new.txt"],
+                        env={}, workdir=None, network=False, cpus=None, memory="64m",
+                        timeout=60.0, inputs=[InputFile("data", data.oid, data.size, "dir")],
+                        output_files=["copy"], output_vars=[])
+        spec_oid = store.put_object(spec_object(spec, DEFAULT_LIMITS).to_value())
+        token, _ = AttemptTokens(store).create(spec_oid, spec, ttl=120)
+    finally:
+        store.close()
+    done = exec_attempt(tmp_path, served, token, spec_oid)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["state"] == "success"
+    assert summary["fetched_objects"] == 5  # the spec, two trees, two files
+    store = open_store(served.store_path)
+    try:
+        _, result = load_report(store, summary["report"])
+        [out] = result.outputs
+        assert (out.path, out.kind, out.size) == ("copy", "dir", 6 + 5 + 4)
+        files = {p: store.get_raw(e.oid) for p, e in walk_tree(store, out.oid) if e.kind == "file"}
+        assert files == {"a.txt": b"alpha\n", "sub/b.txt": b"beta\n", "sub/new.txt": b"new\n"}
+    finally:
+        store.close()
 
 
 def test_exec_with_a_wrong_token_fails_in_one_line_and_runs_nothing(tmp_path, served):

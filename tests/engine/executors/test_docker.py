@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -23,13 +24,23 @@ from wfobj.engine.executors.outputs import (
     read_vars,
     split_output_path,
 )
-from wfobj.objstore import MemoryObjectStore
+from wfobj.objstore import MemoryObjectStore, put_directory, walk_tree
 
 IMAGE = "wfobj/toolbox:local"
 
 
 def b3(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
+
+
+def tmp_tree(files: dict[str, bytes]) -> str:
+    """The hash put_directory gives a folder holding `files`."""
+    with tempfile.TemporaryDirectory() as folder:
+        for path, data in files.items():
+            os.makedirs(os.path.dirname(os.path.join(folder, path)), exist_ok=True)
+            with open(os.path.join(folder, path), "wb") as f:
+                f.write(data)
+        return put_directory(MemoryObjectStore(), folder).oid
 
 
 def make_spec(script: str, **kw) -> TaskSpec:
@@ -99,13 +110,15 @@ def test_success_records_outputs_vars_and_evidence(executor, docker_client, work
     result = run(executor, spec, lmdb_store)
 
     assert result.error is None and result.state == "success" and result.exit_code == 0
-    outputs = {o.path: (o.oid, o.size) for o in result.outputs}
+    outputs = {o.path: (o.kind, o.oid, o.size) for o in result.outputs}
+    nested = tmp_tree({"a.txt": b"one", "deeper/b.txt": b"two"})
     assert outputs == {
-        "double.txt": (b3(corpus * 2), len(corpus) * 2),
-        "nested/a.txt": (b3(b"one"), 3),
-        "nested/deeper/b.txt": (b3(b"two"), 3),
+        "double.txt": ("file", b3(corpus * 2), len(corpus) * 2),
+        "nested": ("dir", nested, 6),  # a directory is one output: its tree
     }
-    assert lmdb_store.get_raw(outputs["double.txt"][0]) == corpus * 2
+    assert {p: e.oid for p, e in walk_tree(lmdb_store, nested) if e.kind == "file"} == {
+        "a.txt": b3(b"one"), "deeper/b.txt": b3(b"two")}
+    assert lmdb_store.get_raw(outputs["double.txt"][1]) == corpus * 2
     assert result.vars == {"greeting": "hello world", "count": str(len(corpus))}
     assert result.workdir == "/tmp"
     assert (result.stdout.oid, result.stdout.size, result.stdout.text) == (b3(b"/tmp\n"), 5, "/tmp\n")
@@ -333,6 +346,16 @@ def test_missing_input_object_is_a_failed_result(executor, docker_client, work_r
     assert_clean(docker_client, work_root, spec)
 
 
+def test_a_directory_input_that_is_no_tree_is_a_failed_result(executor, docker_client,
+                                                             work_root, mem_store):
+    blob = mem_store.put_blob(b"a file, not a directory")
+    spec = make_spec("true", inputs=[InputFile("x", blob, 23, "dir")])
+    result = run(executor, spec, mem_store)
+    assert result.state == "failed" and result.error.startswith("cannot stage inputs:")
+    assert "blob" in result.error
+    assert_clean(docker_client, work_root, spec)
+
+
 # ---- cancel ----------------------------------------------------------------------------------
 
 def wait_for_output(docker_client, spec, marker: str) -> None:
@@ -484,13 +507,34 @@ def test_collector_refuses_sockets_and_reports_missing(tmp_path):
         sock.close()
 
 
-def test_collector_dedupes_overlapping_declarations(tmp_path):
+def test_collector_takes_each_declared_path_once(tmp_path):
+    """A directory is one output (its tree), a file inside it declared too is another."""
     out = tmp_path / "out"
     (out / "d").mkdir(parents=True)
     (out / "d" / "x").write_bytes(b"x")
     store = MemoryObjectStore()
-    found = OutputCollector(store, str(out)).collect(["d", "d/x"])
-    assert [(o.path, o.oid, o.size) for o in found] == [("d/x", b3(b"x"), 1)]
+    found = OutputCollector(store, str(out)).collect(["d", "d/x", "d/"])
+    tree = put_directory(MemoryObjectStore(), out / "d")
+    assert [(o.path, o.kind, o.oid, o.size) for o in found] == [
+        ("d", "dir", tree.oid, 1), ("d/x", "file", b3(b"x"), 1)]
+
+
+def test_collector_stores_a_directory_as_the_tree_put_directory_makes(tmp_path):
+    out = tmp_path / "out"
+    (out / "d" / "empty").mkdir(parents=True)
+    (out / "d" / "sub" / "deeper").mkdir(parents=True)
+    (out / "d" / "a.txt").write_bytes(b"a")
+    (out / "d" / "sub" / "deeper" / "b.bin").write_bytes(bytes(range(256)) * 40)
+    (out / "d" / "run.sh").write_bytes(b"#!/bin/sh\n")
+    os.chmod(out / "d" / "run.sh", 0o755)
+    store = MemoryObjectStore()
+    [found] = OutputCollector(store, str(out)).collect(["d"])
+    expected = put_directory(MemoryObjectStore(), out / "d")
+    assert (found.kind, found.oid, found.size) == ("dir", expected.oid, expected.size)
+    entries = {path: e for path, e in walk_tree(store, found.oid)}
+    assert entries["run.sh"].executable and not entries["a.txt"].executable
+    assert entries["empty"].kind == "dir" and entries["sub/deeper/b.bin"].size == 10240
+    assert store.get_raw(entries["a.txt"].oid) == b"a"
 
 
 def test_collector_bounds_depth_and_refuses_non_utf8_names(tmp_path):
