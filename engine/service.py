@@ -237,8 +237,11 @@ class WorkflowService:
     def run_task(self, run_id: str, task: str) -> dict:
         return views.task_view(self.store, self.load(run_id), task)
 
-    def run_files(self, run_id: str) -> list[dict]:
-        return views.files_view(self.store, self.load(run_id))
+    def run_files(self, run_id: str, *, recursive: bool = False) -> list[dict]:
+        """[{"task", "path", "kind", "hash", "size"}]: every output of each task's last
+        attempt; with `recursive` also every file inside output directories, by its full
+        path, with the `tree` it sits in."""
+        return views.files_view(self.store, self.load(run_id), recursive)
 
     def run_lineage(self, run_id: str) -> dict:
         return views.lineage_view(self.store, self.load(run_id))

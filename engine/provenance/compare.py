@@ -3,7 +3,7 @@ code, output hashes (by path) and vars of the last attempt (docs/cache.md)."""
 
 from __future__ import annotations
 
-from wfobj.engine.model import TaskEvidence, read
+from wfobj.engine.model import TaskEvidence, read, row_oid
 from wfobj.engine.runs.state import RunState
 from wfobj.objstore import ObjectStore
 
@@ -27,7 +27,7 @@ def compare_task(store: ObjectStore, ra: RunState, rb: RunState, task: str) -> d
     ea, eb = last_attempt(store, ra, task), last_attempt(store, rb, task)
 
     def outputs(ev: TaskEvidence | None) -> dict:
-        return {o["path"]: o["blob"].oid for o in ev.outputs} if ev else {}
+        return {o["path"]: row_oid(o) for o in ev.outputs} if ev else {}
 
     state = [ra.tasks[task].state if task in ra.tasks else None,
              rb.tasks[task].state if task in rb.tasks else None]

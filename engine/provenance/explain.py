@@ -5,7 +5,7 @@ of the same task (one reverse seek in the cache-task index)."""
 from __future__ import annotations
 
 from wfobj.engine.indexes.cache import nearest
-from wfobj.engine.model import CacheKey, TaskEvidence, read
+from wfobj.engine.model import CacheKey, TaskEvidence, read, row_oid
 from wfobj.objstore import ObjectStore
 
 
@@ -14,7 +14,7 @@ def components(key: CacheKey) -> dict:
     out: dict = {"image_id": key.image_id, "command": key.command,
                  "workdir": key.workdir, "network": key.network}
     out.update({f"env.{name}": value for name, value in sorted(key.env.items())})
-    out.update({f"inputs.{i['path']}": i["blob"].oid for i in key.inputs})
+    out.update({f"inputs.{i['path']}": row_oid(i) for i in key.inputs})
     out["outputs.files"] = key.outputs["files"]
     out["outputs.vars"] = key.outputs["vars"]
     return out

@@ -6,10 +6,10 @@ from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.definitions.params import render_parameters
 from wfobj.engine.definitions.templates import references
 from wfobj.engine.errors import UnknownAttempt, UnknownTask
-from wfobj.engine.model import AuditEvent, ParamInput, TaskEvidence, read
+from wfobj.engine.model import DIR, AuditEvent, ParamInput, TaskEvidence, read, row_kind, row_oid
 from wfobj.engine.runs.evidence import load_evidence
 from wfobj.engine.runs.state import RunState
-from wfobj.objstore import ObjectStore
+from wfobj.objstore import ObjectStore, walk_tree
 
 
 def run_view(run: RunState) -> dict:
@@ -69,10 +69,21 @@ def last_evidence(store: ObjectStore, run: RunState) -> dict[str, TaskEvidence]:
             for name in run.order if run.tasks[name].attempts}
 
 
-def files_view(store: ObjectStore, run: RunState) -> list[dict]:
-    """Every file the run produced: the outputs of each task's last attempt."""
-    return [{"task": name, "path": out["path"], "hash": out["blob"].oid, "size": out["size"]}
-            for name, ev in last_evidence(store, run).items() for out in ev.outputs]
+def files_view(store: ObjectStore, run: RunState, recursive: bool = False) -> list[dict]:
+    """Every output of each task's last attempt ({"task", "path", "kind", "hash", "size"});
+    with `recursive`, after each output directory every file inside it, by its full path
+    under /out and the `tree` it sits in (one tree read per directory below it)."""
+    rows = []
+    for name, ev in last_evidence(store, run).items():
+        for out in ev.outputs:
+            kind, oid = row_kind(out), row_oid(out)
+            rows.append({"task": name, "path": out["path"], "kind": kind, "hash": oid,
+                         "size": out["size"]})
+            if recursive and kind == DIR:
+                rows.extend({"task": name, "path": f"{out['path']}/{path}", "kind": e.kind,
+                             "hash": e.oid, "size": e.size, "tree": oid}
+                            for path, e in walk_tree(store, oid) if e.kind != DIR)
+    return rows
 
 
 def lineage_view(store: ObjectStore, run: RunState) -> dict:
@@ -86,8 +97,10 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
     edges: list[dict] = []
     files: dict[str, dict] = {}
 
-    def file_node(oid: str, size: int) -> str:
-        files.setdefault(oid, {"id": f"file:{oid}", "kind": "file", "hash": oid, "size": size})
+    def file_node(row: dict) -> str:
+        oid = row_oid(row)
+        files.setdefault(oid, {"id": f"file:{oid}", "kind": "file", "hash": oid,
+                               "size": row["size"], "dir": row_kind(row) == DIR})
         return f"file:{oid}"
 
     evidence = last_evidence(store, run)
@@ -103,11 +116,10 @@ def lineage_view(store: ObjectStore, run: RunState) -> dict:
                 edges.append({"from": f"task:{dep}", "to": f"task:{name}", "kind": "input"})
             continue
         for inp in ev.inputs:
-            edges.append({"from": file_node(inp["blob"].oid, inp["size"]), "to": f"task:{name}",
-                          "kind": "input"})
+            edges.append({"from": file_node(inp), "to": f"task:{name}", "kind": "input"})
         for out in ev.outputs:
-            edges.append({"from": f"task:{name}", "to": file_node(out["blob"].oid, out["size"]),
-                          "kind": "output", "path": out["path"]})
+            edges.append({"from": f"task:{name}", "to": file_node(out), "kind": "output",
+                          "path": out["path"]})
     return {"nodes": nodes + list(files.values()), "edges": edges}
 
 

@@ -11,7 +11,15 @@ from datetime import datetime
 from wfobj.engine.clock import format_time
 from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.executors.base import AttemptResult, TaskSpec
-from wfobj.engine.model import ImageFacts, TaskEvidence, blob_link, object_link, read
+from wfobj.engine.model import (
+    ImageFacts,
+    TaskEvidence,
+    content_link,
+    object_link,
+    read,
+    row_kind,
+    row_oid,
+)
 from wfobj.objstore import Link, ObjectId, ObjectStore, WriteBatch
 
 
@@ -53,9 +61,10 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
         run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=str(result.state),
         image=spec.image, image_facts=object_link(image),
         command=list(spec.command), env=dict(spec.env), workdir=result.workdir,
-        inputs=[{"name": f.name, "path": f"/in/{f.name}", "blob": blob_link(f.oid), "size": f.size}
-                for f in spec.inputs],
-        outputs=[{"path": o.path, "blob": blob_link(o.oid), "size": o.size} for o in result.outputs],
+        inputs=[{"name": f.name, "path": f"/in/{f.name}", "kind": f.kind,
+                 **content_link(f.kind, f.oid), "size": f.size} for f in spec.inputs],
+        outputs=[{"path": o.path, "kind": o.kind, **content_link(o.kind, o.oid), "size": o.size}
+                 for o in result.outputs],
         vars=dict(result.vars), exit_code=result.exit_code,
         stdout=result.stdout.record(), stderr=result.stderr.record(),
         started_at=format_time(result.started_at), ended_at=format_time(result.ended_at),
@@ -95,10 +104,10 @@ def evidence_view(oid: str, ev: TaskEvidence, image: ImageFacts) -> dict:
         "image": ev.image, "image_id": image.image_id, "image_digests": image.digests,
         "image_facts_hash": ev.image_facts.oid,
         "command": ev.command, "env": ev.env, "workdir": ev.workdir,
-        "inputs": [{"name": i["name"], "path": i["path"], "hash": i["blob"].oid, "size": i["size"]}
-                   for i in ev.inputs],
-        "outputs": [{"path": o["path"], "hash": o["blob"].oid, "size": o["size"]}
-                    for o in ev.outputs],
+        "inputs": [{"name": i["name"], "path": i["path"], "kind": row_kind(i),
+                    "hash": row_oid(i), "size": i["size"]} for i in ev.inputs],
+        "outputs": [{"path": o["path"], "kind": row_kind(o), "hash": row_oid(o),
+                     "size": o["size"]} for o in ev.outputs],
         "vars": ev.vars, "exit_code": ev.exit_code,
         "stdout": stream_view(ev.stdout), "stderr": stream_view(ev.stderr),
         "started_at": ev.started_at, "ended_at": ev.ended_at,

@@ -2,7 +2,8 @@
 
 A task key is a structured `task_key` object holding exactly what decides an attempt's
 result: the image id (never the tag), the rendered command, env and workdir, every input as
-(mount path, blob), the declared outputs and `network`. Its hash is the attempt's cache key.
+(mount path, blob or tree), the declared outputs and `network`. Its hash is the attempt's
+cache key.
 
 Its indexes are engine/indexes/cache.py.
 """
@@ -21,8 +22,10 @@ from wfobj.engine.model import (
     RunRecord,
     TaskDefinition,
     TaskEvidence,
-    blob_link,
+    content_link,
     read,
+    row_kind,
+    row_oid,
 )
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import ObjectStore, WriteBatch
@@ -49,6 +52,7 @@ class TaskKey:
     oid: str
     cacheable: bool  # false: looked up never (opted out, {{run.id}}, network)
     reason: str | None  # why not cacheable
+    declared: tuple[str, ...] = ()  # the output paths the task declares
 
 
 def uses_run_id(task: TaskDefinition) -> bool:
@@ -70,11 +74,13 @@ def opt_out_reason(task: TaskDefinition, policy: CachePolicy) -> str | None:
 
 
 def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
-    """The `task_key` of an attempt (docs/object-model.md)."""
+    """The `task_key` of an attempt (docs/object-model.md). An input is its mount path
+    and its content: {"blob": →} for a file (as before trees, so those keys never
+    changed), {"tree": →} for a directory, whose hash stands for every file in it."""
     return CacheKey(
         image_id=image_id, command=list(spec.command), env=dict(spec.env),
         workdir=spec.workdir,
-        inputs=[{"path": f"/in/{f.name}", "blob": blob_link(f.oid)}
+        inputs=[{"path": f"/in/{f.name}", **content_link(f.kind, f.oid)}
                 for f in sorted(spec.inputs, key=lambda f: f.name)],
         outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
         network=spec.network)
@@ -115,20 +121,22 @@ class TaskCache:
         if image_id is None:
             return None
         reason = opt_out_reason(task, self.policy)
-        return TaskKey(b.put_object(key_object(spec, image_id).to_value()), reason is None, reason)
+        return TaskKey(b.put_object(key_object(spec, image_id).to_value()), reason is None,
+                       reason, tuple(spec.output_files))
 
     def lookup(self, key: TaskKey) -> str | None:
         """The evidence hash of a reusable attempt for `key`, or None."""
         if not key.cacheable:
             return None
-        return find_hit(self.store, key.oid)
+        return find_hit(self.store, key.oid, key.declared)
 
     def hit_result(self, evidence_oid: str, started_at: datetime, ended_at: datetime) -> AttemptResult:
         return result_from_evidence(self.store, evidence_oid, started_at, ended_at)
 
 
-def find_hit(store: ObjectStore, key_oid: str) -> str | None:
-    """A successful attempt with this key whose evidence and outputs are all here."""
+def find_hit(store: ObjectStore, key_oid: str, declared: tuple[str, ...] = ()) -> str | None:
+    """A successful attempt with this key whose evidence and outputs are all here (a
+    tree present brings all its files: the closure rule), in today's output shape."""
     raw = store.meta_get(CACHE_NS, key_oid)
     if raw is None:
         return None
@@ -136,9 +144,18 @@ def find_hit(store: ObjectStore, key_oid: str) -> str | None:
     if oid not in store:
         return None
     ev = read(store, oid, TaskEvidence)
-    if ev.state != AttemptStatus.SUCCESS or any(o["blob"].oid not in store for o in ev.outputs):
+    if ev.state != AttemptStatus.SUCCESS or any(row_oid(o) not in store for o in ev.outputs):
         return None
-    return oid
+    return oid if same_shape(ev, declared) else None
+
+
+def same_shape(ev: TaskEvidence, declared: tuple[str, ...]) -> bool:
+    """Whether evidence's outputs are one per declared path, as recorded today. Evidence
+    from before trees (outputs without `kind`) listed a declared directory's files one by
+    one; reusing it would give downstream tasks files where they expect the directory."""
+    if all("kind" in o for o in ev.outputs):
+        return True
+    return sorted({o["path"] for o in ev.outputs}) == sorted(set(declared))
 
 
 def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
@@ -154,7 +171,7 @@ def result_from_evidence(store: ObjectStore, oid: str, started_at: datetime,
         state=AttemptStatus.SUCCESS, exit_code=ev.exit_code, stdout=text(ev.stdout),
         stderr=text(ev.stderr), started_at=started_at, ended_at=ended_at,
         image_id=image.image_id, image_digests=list(image.digests),
-        outputs=[OutputFile(o["path"], o["blob"].oid, o["size"]) for o in ev.outputs],
+        outputs=[OutputFile(o["path"], row_oid(o), o["size"], row_kind(o)) for o in ev.outputs],
         vars=dict(ev.vars), host=dict(ev.host), workdir=ev.workdir, limits=None)
 
 

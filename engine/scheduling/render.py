@@ -9,8 +9,16 @@ from wfobj.engine.definitions.format import render_value
 from wfobj.engine.definitions.templates import REF_RE, rendered_size
 from wfobj.engine.errors import InputUnavailable, RenderedTooLarge
 from wfobj.engine.executors.base import AttemptResult, InputFile, TaskSpec
-from wfobj.engine.model import Definition, ParamDefinition, ParamInput, TaskDefinition, TaskInput
-from wfobj.objstore import ObjectStore
+from wfobj.engine.model import (
+    DIR,
+    FILE,
+    Definition,
+    ParamDefinition,
+    ParamInput,
+    TaskDefinition,
+    TaskInput,
+)
+from wfobj.objstore import ObjectStore, PathNotInTree, entry_at, read_tree
 
 # a run id's length, for sizes computed at trigger, before the run has its id
 UNKNOWN_RUN_ID = "00000000-0000-7000-8000-000000000000"
@@ -81,7 +89,7 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
 
     for iname, ispec in task.inputs.items():
         try:
-            inputs.append(input_file(store, iname, ispec, values, results))
+            inputs.append(input_file(store, iname, ispec, definition.params, values, results))
         except InputUnavailable as exc:
             problem = problem or str(exc)
     spec = TaskSpec(
@@ -99,12 +107,25 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
     return spec, problem
 
 
-def input_file(store: ObjectStore, name: str, spec: TaskInput, values: dict,
+def input_file(store: ObjectStore, name: str, spec: TaskInput,
+               params: dict[str, ParamDefinition], values: dict,
                results: dict[str, AttemptResult]) -> InputFile:
+    """What input `name` mounts: a param's blob or tree, or an upstream output (a file, a
+    directory, or a file or folder inside an output directory)."""
     if isinstance(spec, ParamInput):
         oid = values[spec.param]
+        if params[spec.param].type == DIR:
+            return InputFile(name, oid, read_tree(store, oid).size, DIR)
         return InputFile(name, oid, store.size_of(oid))
-    for out in results[spec.task].outputs:
+    outputs = results[spec.task].outputs
+    for out in outputs:
         if out.path == spec.file:
-            return InputFile(name, out.oid, out.size)
+            return InputFile(name, out.oid, out.size, out.kind)
+    for out in outputs:  # inside an output directory: one tree read per level
+        if out.kind == DIR and spec.file.startswith(out.path + "/"):
+            try:
+                entry = entry_at(store, out.oid, spec.file[len(out.path) + 1:])
+            except PathNotInTree:
+                break
+            return InputFile(name, entry.oid, entry.size, DIR if entry.kind == DIR else FILE)
     raise InputUnavailable(f"input {name!r}: task {spec.task!r} produced no file {spec.file!r}")

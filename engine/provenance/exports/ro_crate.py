@@ -50,8 +50,8 @@ STATUS = {TaskStatus.SUCCESS: "CompletedActionStatus", TaskStatus.FAILED: "Faile
           TaskStatus.PENDING: "PotentialActionStatus"}
 DEFINITION_PATH = "workflow/definition.json"
 FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
-PARAM_TYPES = {"file": "File", "int": "Integer", "float": "Float", "bool": "Boolean",
-               "string": "Text"}
+PARAM_TYPES = {"file": "File", "dir": "Dataset", "int": "Integer", "float": "Float",
+               "bool": "Boolean", "string": "Text"}
 WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"]
 
 
@@ -244,7 +244,7 @@ class CrateBuilder:
         params = [self.entity(f"#param-{name}", "PropertyValue", name=name,
                               value=text_of(value), exampleOfWork=self.param_formals.get(name))
                   for name, value in sorted(run.parameters.items())
-                  if param_type(run.definition.params, name) != "file"]
+                  if param_type(run.definition.params, name) not in ("file", "dir")]
         param_files = [self.files[f.hash] for f in run.param_files]
         return self.entity(
             f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",

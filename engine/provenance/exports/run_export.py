@@ -2,6 +2,8 @@
 the store's verified read path (engine/provenance/views.py, engine/runs/evidence.py).
 
 Typed and JSON-free, so each format module only maps these fields to its vocabulary.
+A directory (a tree: a `dir` parameter, input or output) is seen as the files in it, each
+named by its path below the directory; exports do not describe the tree itself yet.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from wfobj.engine.model import Definition, ImageFacts, TaskEvidence
+from wfobj.engine.model import DIR, Definition, ImageFacts, TaskEvidence, row_kind, row_oid
 from wfobj.engine.provenance.views import run_view
 from wfobj.engine.runs.evidence import link_hash, read_evidence
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import RUN_TERMINAL
-from wfobj.objstore import ObjectStore
+from wfobj.objstore import ObjectStore, walk_tree
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class RunExport:
 def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
     """The run and all its attempts, every object read verified by the store."""
     view = run_view(run)
-    attempts = tuple(attempt_of(oid, *read_evidence(store, oid))
+    attempts = tuple(attempt_of(store, oid, *read_evidence(store, oid))
                      for name in run.order for oid in run.tasks[name].attempts)
     return RunExport(
         run_id=run.run_id, workflow=view["workflow"], state=view["state"],
@@ -110,15 +112,32 @@ def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
 
 def param_files(store: ObjectStore, run: RunState, values: dict) -> tuple[FileRef, ...]:
     params = run.definition.params
-    return tuple(FileRef(values[name], store.size_of(values[name]), name)
-                 for name in sorted(params) if params[name].type == "file"
-                 and values.get(name) and values[name] in store)
+    found: list[FileRef] = []
+    for name in sorted(params):
+        oid = values.get(name)
+        if params[name].type == "file" and oid and oid in store:
+            found.append(FileRef(oid, store.size_of(oid), name))
+        elif params[name].type == DIR and oid and oid in store:
+            found.extend(tree_files(store, oid, name))
+    return tuple(found)
 
 
-def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts) -> Attempt:
+def tree_files(store: ObjectStore, oid: str, path: str) -> list[FileRef]:
+    """The files of the tree `oid`, named `<path>/<path inside it>`."""
+    return [FileRef(e.oid, e.size, f"{path}/{inner}")
+            for inner, e in walk_tree(store, oid) if e.kind != DIR]
+
+
+def attempt_of(store: ObjectStore, oid: str, ev: TaskEvidence, image: ImageFacts) -> Attempt:
     """The export's view of the attempt whose evidence `ev` is stored under `oid`."""
     def refs(rows: list[dict]) -> tuple[FileRef, ...]:  # evidence's inputs and outputs
-        return tuple(FileRef(r["blob"].oid, r["size"], r["path"]) for r in rows)
+        found: list[FileRef] = []
+        for r in rows:
+            if row_kind(r) == DIR:
+                found.extend(tree_files(store, row_oid(r), r["path"]))
+            else:
+                found.append(FileRef(row_oid(r), r["size"], r["path"]))
+        return tuple(found)
 
     return Attempt(
         task=ev.task, number=ev.attempt, evidence_hash=oid, state=ev.state, image=ev.image,

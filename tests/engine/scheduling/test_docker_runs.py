@@ -35,11 +35,13 @@ def test_wordcount_example_end_to_end(store, docker_client):
     count = f"{len(words.splitlines())}\n".encode()
     split, counted = svc.run_tasks(run_id)
     assert corpus == b3(text)
-    assert split["inputs"] == [{"name": "corpus", "path": "/in/corpus", "hash": b3(text),
-                                "size": len(text)}]
-    assert split["outputs"] == [{"path": "words.txt", "hash": b3(words), "size": len(words)}]
+    assert split["inputs"] == [{"name": "corpus", "path": "/in/corpus", "kind": "file",
+                                "hash": b3(text), "size": len(text)}]
+    assert split["outputs"] == [{"path": "words.txt", "kind": "file", "hash": b3(words),
+                                 "size": len(words)}]
     assert counted["inputs"][0]["hash"] == b3(words)
-    assert counted["outputs"] == [{"path": "count.txt", "hash": b3(count), "size": len(count)}]
+    assert counted["outputs"] == [{"path": "count.txt", "kind": "file", "hash": b3(count),
+                                   "size": len(count)}]
     assert counted["vars"] == {"count": count.decode().strip()}
     image = docker_client.images.get("wfobj/toolbox:local")
     for ev in (split, counted):

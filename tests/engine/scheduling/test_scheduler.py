@@ -28,8 +28,8 @@ def test_success_records_evidence_vars_and_substitution(store):
     assert report["command"][2] == f"echo 117 {run_id} 4" and report["env"] == {"N": "117"}
     count = svc.run_task(run_id, "count")
     words = svc.run_task(run_id, "split")["outputs"][0]
-    assert count["inputs"] == [{"name": "words", "path": "/in/words", "hash": words["hash"],
-                                "size": words["size"]}]
+    assert count["inputs"] == [{"name": "words", "path": "/in/words", "kind": "file",
+                                "hash": words["hash"], "size": words["size"]}]
     assert svc.run_task(run_id, "split")["inputs"][0]["hash"] == corpus == hash_bytes(b"alpha beta gamma")
     assert [t["task"] for t in svc.run_tasks(run_id)] == ["split", "count", "report"]
     files = svc.run_files(run_id)
