@@ -20,6 +20,8 @@ COUNTERS_NS = "counters"  # runs and attempts counted by state (GET /metrics)
 OUT_NS = "file-out"  # lineage: file hash -> the attempts that wrote it
 IN_NS = "file-in"  # lineage: file hash -> the attempts that read it
 PARAM_NS = "file-param"  # lineage: file hash -> the runs that took it as a parameter
+TREE_NS = "file-tree"  # lineage: "<entry hash>/<tree>/<name>" -> "": which trees hold a file
+TREE_DONE_NS = "tree-indexed"  # tree hash -> "": its entries (and its subtrees') are indexed
 CACHE_NS = "cache"  # cache key hash -> evidence of the attempt that made it
 TASK_NS = "cache-task"  # "<workflow>/<task>/<run_id>" -> a task's evidence, for explain
 

@@ -62,7 +62,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
         run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
                   reason=f"triggered with definition {definition_oid}")
         b.meta_put(QUEUE_NS, run_id, b"1")
-        lineage.index_parameters(b, run_id, definition.params, parameters)
+        lineage.index_parameters(store, b, run_id, definition.params, parameters)
     return run
 
 

@@ -226,7 +226,7 @@ class RunScheduler:
         oid, ev = record_attempt(b, spec, result, cache)
         run.add_attempt(name, oid)
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
-        index_attempt(b, run.record.workflow, ev, oid)
+        index_attempt(self.store, b, run.record.workflow, ev, oid)
         retries = run.definition.tasks[name].retries
         state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"

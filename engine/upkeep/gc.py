@@ -3,13 +3,15 @@
 Two kinds of objects are needed without any link reaching them: what work in progress
 holds (a pending or running run, an attempt out on a cluster, a report not yet recorded),
 and files named by hash rather than linked (`file` parameters of runs, which resume and
-reproduce read again, and `file` defaults of registered definitions)."""
+reproduce read again, and `file` defaults of registered definitions; `dir` parameters and defaults likewise
+name their trees, which keep every file in them)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 
+from wfobj.engine.definitions.format import STORED_TYPES
 from wfobj.engine.definitions.registry import versions
 from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, PARAM_NS, REF_PREFIX, REPORTS_NS
 from wfobj.engine.model import Definition, read
@@ -37,8 +39,9 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
 
 
 def file_roots(store: ObjectStore) -> set[str]:
-    """Files named by hash, not linked: every run's file parameters (from the lineage
-    index written with the run) and the file defaults of every registered version. A
+    """Files and trees named by hash, not linked: every run's `file` and `dir` parameters
+    (from the lineage index written with the run) and the `file` and `dir` defaults of
+    every registered version. A
     `workflows/` ref whose chain holds something else stops gc (InvalidStoredObject):
     what it roots cannot be known, so nothing is removed."""
     files = {key.split("/", 1)[0] for key, _ in store.meta_scan(PARAM_NS)}
@@ -46,7 +49,7 @@ def file_roots(store: ObjectStore) -> set[str]:
         for version in versions(store, head):
             definition = read(store, version.definition.oid, Definition)
             files.update(spec.default for spec in definition.params.values()
-                         if spec.type == "file" and spec.default is not None)
+                         if spec.type in STORED_TYPES and spec.default is not None)
     return files
 
 

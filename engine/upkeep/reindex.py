@@ -23,11 +23,11 @@ def index_run_everywhere(store: ObjectStore, run_id: str) -> bool:
         return False
     run = RunState.load(store, run_id)
     with store.batch() as b:
-        lineage.index_parameters(b, run_id, run.definition.params, run.record.parameters)
+        lineage.index_parameters(store, b, run_id, run.definition.params, run.record.parameters)
         for name in run.order:
             for oid in run.tasks[name].attempts:
                 ev = read(store, oid, TaskEvidence)
-                index_attempt(b, run.record.workflow, ev, oid)
+                index_attempt(store, b, run.record.workflow, ev, oid)
     return True
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import blake3
 from click.testing import CliRunner
 
 from tests import ROOT
@@ -18,7 +19,7 @@ from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, REPORTS_NS
 from wfobj.engine.runs.state import run_ref
 from wfobj.engine.service import WorkflowService
 from wfobj.engine.upkeep.gc import collect_garbage, in_progress_roots
-from wfobj.objstore import Link, LmdbObjectStore, open_store
+from wfobj.objstore import Link, LmdbObjectStore, TreeBuilder, open_store, read_tree, walk_tree
 from wfobj.objstore.fsck import fsck_store
 
 
@@ -167,3 +168,37 @@ def test_gc_beside_a_writer_process_never_leaves_a_dangling_link(tmp_path):
     linked = {store.get_object(top)["leaf"].oid for _, top in store.refs("keep/")}
     assert linked <= kept
     assert len(kept) == written  # every leaf a write used is kept, every other one removed
+
+
+def test_dir_parameters_and_defaults_keep_their_trees(tmp_path):
+    """A tree named by hash only, as a run's `dir` parameter or a registered `dir`
+    default, is kept with every file in it; a tree nothing names goes."""
+    store = old_store(tmp_path)
+    svc = WorkflowService(store)
+
+    def upload(files: dict[str, bytes]) -> str:
+        builder = TreeBuilder(store)
+        for path, data in files.items():
+            builder.add_file(path, io.BytesIO(data))
+        return builder.finish().oid
+
+    given = upload({"a.txt": b"given", "sub/b.txt": b"given below"})
+    default = upload({"d.txt": b"the default"})
+    stray = upload({"s.txt": b"nobody's"})
+    registered = upload({"r.txt": b"a default no run took yet"})
+    svc.apply_workflow("unused", {"params": {"d": {"type": "dir", "default": registered}},
+                                  "tasks": {"t": {"image": "i", "command": ["true"]}}},
+                       user="alice")
+    run_id = trigger(svc, {"params": {"data": {"type": "dir"},
+                                      "more": {"type": "dir", "default": default}},
+                           "tasks": {"t": {"image": "wfobj/toolbox:local", "command": ["true"]}}},
+                     "dirs", data=given)
+    assert run_with(store, run_id)[0] == "success"
+    result = collect_garbage(store)
+    kept = {path: e.oid for path, e in walk_tree(store, given)}
+    assert set(result.removed) == {stray, blake3.blake3(b"nobody's").hexdigest()}
+    assert store.get_raw(kept["sub/b.txt"]) == b"given below"
+    assert [e.name for e in read_tree(store, default).entries] == ["d.txt"]
+    assert store.get_raw(read_tree(store, registered).entries[0].oid).startswith(b"a default")
+    check = fsck_store(store)
+    assert check.ok, check.damage
