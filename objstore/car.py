@@ -19,7 +19,13 @@ import blake3
 from . import codec
 from .batch import WriteBatch
 from .codec import Link
-from .errors import ChecksumMismatch, InvalidObject, InvalidPack, PackBlockMismatch
+from .errors import (
+    ChecksumMismatch,
+    InvalidObject,
+    InvalidPack,
+    MissingLinks,
+    PackBlockMismatch,
+)
 from .ids import CODEC_DAG_CBOR, CODEC_RAW, ObjectId, check_hash, cid_bytes, parse_cid
 from .records import chunk_entries, chunked_record, verified_chunks
 from .store import ObjectStore, stage_raw
@@ -267,6 +273,8 @@ def _receive_chunked(store: ObjectStore, group: _Group, block: Block, stats: Rec
     if file_oid in store:
         return True
     group.flush()  # the chunks and the index must be readable from the store
+    if index not in store:
+        raise MissingLinks(file_oid, [index])
     verify_chunked_content(store, file_oid, index, size)
     group.batch.add_record(
         bytes.fromhex(file_oid), chunked_record(index, size), [bytes.fromhex(index)]
@@ -287,10 +295,17 @@ def _descriptor_fields(value: dict) -> tuple[ObjectId, ObjectId, int]:
 
 
 def verify_chunked_content(store: ObjectStore, file_oid: str, index_oid: str, size: int) -> None:
-    """Re-hash a chunked file's whole content from its stored chunklist against its id."""
+    """Re-hash a chunked file's whole content from its stored chunklist against the id a
+    descriptor claims. Content that is not `file_oid` is the sender's lie
+    (PackBlockMismatch, bad input); a stored chunk failing its own hash is damage here."""
     index = store.get_object(index_oid)
-    for _ in verified_chunks(file_oid, chunk_entries(index, index_oid), size, store.get_raw):
-        pass
+    try:
+        for _ in verified_chunks(file_oid, chunk_entries(index, index_oid), size, store.get_raw):
+            pass
+    except ChecksumMismatch as exc:
+        if exc.expected != file_oid:
+            raise
+        raise PackBlockMismatch(exc.expected, exc.got) from None
     if index.get("size") != size:
         raise InvalidObject(f"the chunk index says {index.get('size')!r} bytes, not {size}",
                             file_oid)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -20,7 +23,8 @@ from wfobj.cli.client.sync import HttpRemote
 from wfobj.cli.errors import HttpError
 from wfobj.engine.upkeep.sync_policy import EngineRefPolicy
 from wfobj.objstore import MemoryObjectStore
-from wfobj.objstore.car import iter_pack
+from wfobj.objstore.car import block_bytes, chunked_descriptor, iter_pack
+from wfobj.objstore.ids import CODEC_DAG_CBOR, cid_bytes, hash_bytes
 from wfobj.objstore.sync import REFUSED, UPDATED, find_missing, pull, push
 
 POLICY = EngineRefPolicy()
@@ -94,6 +98,30 @@ def test_flipped_byte_pack_refused_with_hash(served):
     assert err.value.status == 400
     assert victim in str(err.value)
     assert victim not in remote_store
+
+
+def test_lying_chunked_descriptor_is_bad_input_not_damage(served, caplog):
+    """A peer's chunked-file descriptor whose content does not hash to the file id it
+    claims (or whose chunklist is nowhere) is the sender's fault: 400 or 409 naming the
+    file, nothing logged as damage to this store, which stays clean."""
+    url, remote_store, _ = served
+    a = MemoryObjectStore()
+    real, _ = a.put_stream(io.BytesIO(os.urandom(9 << 20)))
+    index = a.record(real).index
+    chunks = [oid for oid, _ in a.chunk_list(real)]
+    fake = hash_bytes(b"not the content")
+    remote = HttpRemote(url, None)
+    for blocks, kept, status in (([], False, 409), (chunks + [index], True, 400)):
+        lie = chunked_descriptor(fake, index, a.record(real).size)
+        pack = b"".join(iter_pack(a, blocks)) + block_bytes(
+            cid_bytes(hash_bytes(lie), CODEC_DAG_CBOR), lie)
+        with caplog.at_level(logging.ERROR, logger="wfobj.api"):
+            with pytest.raises(HttpError) as err:
+                remote.send_pack([pack], len(pack))
+        assert err.value.status == status and fake in str(err.value)
+        assert "Corrupt" not in str(err.value) and not caplog.records
+        assert fake not in remote_store and (index in remote_store) == kept
+    verify_store(remote_store)
 
 
 def test_bad_requests_get_4xx_with_message(served):
