@@ -138,29 +138,36 @@ def _inputs_holding(store: ObjectStore, oid: str) -> Iterator[tuple[list[str], d
             yield parts, v, None if inner is None else where, inner
 
 
+def _in_tree(tree: str | None, **where: str | None) -> dict:
+    """What an entry found through a tree adds: the tree (and the path inside it);
+    entries for the hash itself keep their shape from before trees."""
+    return {} if tree is None else {"tree": tree, **where}
+
+
 def produced_by(store: ObjectStore, oid: str) -> list[dict]:
-    """The attempts that wrote `oid`, as an output or inside an output directory (`tree`
-    then names that directory's tree, and `path` the file's full path under /out)."""
+    """The attempts that wrote `oid`, as an output or inside an output directory (then
+    with `tree`, that directory's tree; `path` is the file's full path under /out)."""
     return _newest_first([
         {"run_id": run_id, "task": task, "path": path, "attempt": int(attempt),
-         "evidence_hash": v["evidence"], "cached_from": v["cached_from"], "tree": tree}
+         "evidence_hash": v["evidence"], "cached_from": v["cached_from"], **_in_tree(tree)}
         for (run_id, task, attempt, path), v, tree in _outputs_holding(store, oid)])
 
 
 def used_by(store: ObjectStore, oid: str) -> list[dict]:
-    """The attempts that read `oid`, as an input or inside an input directory (`tree`
-    and the `path` inside it)."""
+    """The attempts that read `oid`, as an input or inside an input directory (then with
+    `tree` and the `path` inside it)."""
     return _newest_first([
         {"run_id": run_id, "task": task, "input": name, "evidence_hash": v["evidence"],
-         "tree": tree, "path": path}
+         **_in_tree(tree, path=path)}
         for (run_id, task, name), v, tree, path in _inputs_holding(store, oid)])
 
 
 def parameter_of(store: ObjectStore, oid: str) -> list[dict]:
-    """The runs that took `oid` as a parameter, or a `dir` parameter holding it."""
+    """The runs that took `oid` as a parameter, or a `dir` parameter holding it (then
+    with `tree` and the `path` inside it)."""
     return _newest_first([
-        {"run_id": run_id, "param": name, "tree": None if inner is None else where,
-         "path": inner}
+        {"run_id": run_id, "param": name,
+         **_in_tree(None if inner is None else where, path=inner)}
         for where, inner in _places(store, oid)
         for (run_id, name), _ in _scan(store, PARAM_NS, where)])
 

@@ -176,8 +176,7 @@ def test_file_index_across_runs_and_reindex(store):
         (first, "a", "a.txt", 1)]
     assert [(u["run_id"], u["task"], u["input"]) for u in info["used_by"]] == [
         (second, "use", "f"), (first, "b", "a")]  # newest first
-    assert info["parameter_of"] == [{"run_id": second, "param": "f", "tree": None,
-                                     "path": None}]
+    assert info["parameter_of"] == [{"run_id": second, "param": "f"}]
     u_out = svc.run_task(second, "use")["outputs"][0]["hash"]
     up = svc.file_lineage(u_out, direction="up")
     ids = {n["id"] for n in up["nodes"]}
