@@ -92,7 +92,9 @@ SCHEMAS: dict[str, S] = {
                      cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
                      executor=EXECUTOR),
     "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
-                 size={"type": "integer"}),
+                 size={"type": "integer"}, kind={"type": "string", "enum": ["file", "dir"]},
+                 tree={**HASH, "description": "with recursive=true: the output directory's "
+                                              "tree a file inside it sits in"}),
     "Lineage": _obj("nodes", "edges",
                     nodes=_arr(_obj("id", "kind", id=STR, kind={
                         "type": "string", "enum": ["param", "task", "file"]})),
@@ -278,8 +280,10 @@ def _paths() -> S:
                                              _arr(_ref("Evidence"))),
         "/api/runs/{run_id}/tasks/{task}": _run_get(
             "evidence of a task's last attempt", _ref("Evidence"), [P_TASK]),
-        "/api/runs/{run_id}/files": _run_get("every file the run produced",
-                                             _arr(_ref("File"))),
+        "/api/runs/{run_id}/files": _run_get(
+            "every output of the run (files, and directories as trees)", _arr(_ref("File")),
+            [_query("recursive", "also list every file inside an output directory, by its "
+                    "full path", {"type": "boolean"})]),
         "/api/runs/{run_id}/lineage": _run_get("param/task/file graph", _ref("Lineage")),
         "/api/runs/{run_id}/audit": _run_get("audit hash chain", _arr(_ref("AuditEntry"))),
         "/api/runs/{run_id}/kill": {"post": _op(

@@ -68,8 +68,17 @@ class RunTasks(_RunView):
     view = "run_tasks"
 
 
-class RunFiles(_RunView):
-    view = "run_files"
+class RunFiles:
+    """GET a run's outputs; with ?recursive=true also every file inside its directories."""
+
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        recursive = req.get_param_as_bool("recursive", default=False)
+        resp.media = self.service.run_files(run_id_param(run_id), recursive=recursive)
 
 
 class RunLineage(_RunView):

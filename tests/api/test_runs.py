@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support_api import WORDCOUNT, make_api, snapshot
-from wfobj.engine.executors.fake import FakeExecutor
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
 from wfobj.engine.service import WorkflowService
 from wfobj.objstore import MemoryObjectStore
 
@@ -116,6 +116,28 @@ def test_reader_cannot_kill(api):
     run_id = _trigger(api)
     r = api.client.simulate_post(f"/api/runs/{run_id}/kill", headers=api.h("reader"))
     assert r.status_code == 403
+
+
+def test_run_files_recursive_lists_the_files_inside_output_directories(api):
+    run_id = _trigger(api)
+    parts = {"a.txt": b"a", "sub/b.txt": b"bb"}
+    fake = FakeExecutor(behaviors={"split": TaskBehavior(
+        outputs={"words.txt": b"w\n", "parts": parts})})
+    assert WorkflowService(api.store, executor_factory=lambda: fake).wait(
+        run_id, timeout=30)["state"] == "success"
+    h = api.h("reader")
+    top = api.client.simulate_get(f"/api/runs/{run_id}/files", headers=h).json
+    assert [(f["task"], f["path"], f["kind"]) for f in top] == [
+        ("split", "words.txt", "file"), ("split", "parts", "dir"), ("count", "count.txt", "file")]
+    tree = top[1]["hash"]
+    every = api.client.simulate_get(f"/api/runs/{run_id}/files", params={"recursive": "true"},
+                                    headers=h).json
+    inside = [(f["path"], f["size"], f["tree"]) for f in every if "tree" in f]
+    assert inside == [("parts/a.txt", 1, tree), ("parts/sub/b.txt", 2, tree)]
+    assert [f for f in every if "tree" not in f] == top
+    bad = api.client.simulate_get(f"/api/runs/{run_id}/files", params={"recursive": "maybe"},
+                                  headers=h)
+    assert bad.status_code == 400
 
 
 def test_unknown_run_and_task_are_404(api):
