@@ -1,4 +1,5 @@
-"""The server's ed25519 signing key: one PEM file in the store folder, mode 0600.
+"""The server's ed25519 signing key: one PEM file in the store folder, mode 0600 (a key
+open to other users is refused).
 
 Created on first start (`wfobj serve`, or the first local signed export), never written as
 an object, so neither sync nor any API read can carry it off; only its public half is served
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,10 +128,16 @@ def create_key(path: Path) -> None:
 
 
 def load_key(path: Path) -> ServerKey:
+    """The key at `path`, if only its owner may read it: a key others can read could
+    sign anything as this server."""
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
         raise SigningKeyError(str(path), f"cannot read the signing key ({exc})") from None
+    if mode & 0o077:
+        raise SigningKeyError(str(path), f"the signing key is mode {mode:04o}, open to other "
+                                         f"users, so it is not used (chmod 600 {path})")
     if not isinstance(private, Ed25519PrivateKey):
         raise SigningKeyError(str(path), "not an ed25519 private key")
     return server_key(private)
