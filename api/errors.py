@@ -30,6 +30,7 @@ from wfobj.objstore import (
     CorruptObject,
     InvalidPack,
     MissingLinks,
+    NotAFile,
     NotATree,
     PackBlockMismatch,
     PathNotInTree,
@@ -59,7 +60,8 @@ STATUSES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
     (InvalidPack, falcon.HTTP_400, "Invalid pack"),
     (RenderedTooLarge, falcon.HTTP_400, "Command too large"),
     (TreeRefused, falcon.HTTP_400, "Tree refused"),  # names the entry; nothing links to it
-    (NotATree, falcon.HTTP_400, "Not a tree"),  # a blob or another object, or a directory
+    (NotATree, falcon.HTTP_400, "Not a tree"),  # a blob or another object
+    (NotAFile, falcon.HTTP_400, "Not a file"),  # a path in a tree naming a directory
     (PathNotInTree, falcon.HTTP_404, "Not found"),  # where a file was asked for
     (KeyError, falcon.HTTP_404, "Not found"),
 )

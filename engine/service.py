@@ -35,6 +35,7 @@ from wfobj.engine.scheduling.render import check_rendered_sizes
 from wfobj.engine.upkeep.reindex import rebuild_counters
 from wfobj.engine.upkeep.sync_policy import index_runs
 from wfobj.objstore import (
+    NotAFile,
     NotATree,
     ObjectStore,
     TreeEntry,
@@ -383,10 +384,10 @@ class WorkflowService:
 
     def tree_file(self, oid: str, path: str) -> dict:
         """{"hash", "size", "executable"} of the file at `path` in the tree (PathNotInTree
-        when there is none; NotATree when `path` names a directory)."""
+        when there is none; NotAFile when `path` names a directory)."""
         entry = entry_at(self.store, self.tree_hash(oid), path)
         if entry.kind != "file":
-            raise NotATree(entry.oid, f"directory {path!r}, not a file")
+            raise NotAFile(oid, path)
         return _entry_view(entry)
 
     def tree_hash(self, text: str) -> str:

@@ -194,3 +194,12 @@ class PathNotInTree(ObjectStoreError, KeyError):
 
     def __str__(self) -> str:
         return f"no {self.path!r} in tree {self.oid}"
+
+
+class NotAFile(ObjectStoreError, ValueError):
+    """A path inside a tree that names a directory where a file was asked for."""
+
+    def __init__(self, oid: str, path: str):
+        self.oid = oid
+        self.path = path
+        super().__init__(f"{path!r} in tree {oid} is a directory, not a file")

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import falcon
 
-from wfobj.api.objects import OCTETS, WHOLE_DOWNLOAD, verified_stream
+from wfobj.api.objects import send_blob
 from wfobj.api.params import hash_param, int_query, name_param, run_id_param
 from wfobj.engine import (
     RUN_TERMINAL,
@@ -183,16 +183,10 @@ class FileDownload(Page):
             raise falcon.HTTPNotFound(title="Not a file",
                                       description=f"{oid} is a structured object, not a file")
         name = download_name(req.get_param("name")) or oid
-        resp.content_type = OCTETS
         resp.set_header("Content-Disposition", f'attachment; filename="{name}"')
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.etag = oid
-        size = self.store.size_of(oid)
-        if size <= WHOLE_DOWNLOAD:
-            resp.data = self.store.get_raw(oid)
-        else:
-            resp.content_length = size
-            resp.stream = verified_stream(self.store, oid)
+        send_blob(self.store, resp, oid)
 
 
 class TreePage(Page):
