@@ -56,3 +56,12 @@ def warn_if_exposed(who: str, store_path: str | Path) -> None:
                f"store holds every parameter, log, output and token hash: "
                f"chmod -R go-rwx {Path(store_path)}", err=True)
 
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only (0600) whatever
+    the umask, and even when the file was already there with a wider mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fd, 0o600)  # before a byte is written: O_CREAT keeps an old file's mode
+        fh.write(text)

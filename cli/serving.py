@@ -1,10 +1,11 @@
 """`wfobj serve`: the gunicorn API plus engine worker processes on one store, one command.
 
-In order, so that a serve that cannot start touches nothing: bind the API's socket (a
-taken port ends it here), check the executor, make the first admin token (the store is
-opened briefly and closed; gunicorn's workers open LMDB after fork, api/app.py), start
-gunicorn on the bound socket, and start the engine workers once the API answers
-(cli/processes/supervisor.py).
+In order, so that a serve that cannot start touches nothing: say if the store is open to
+other users (cli/file_modes.py), bind the API's socket (a taken port ends it here), check
+the executor, load the signing key (made on first start; refused if open to others), make
+the first admin token (the store is opened briefly and closed; gunicorn's workers open
+LMDB after fork, api/app.py), start gunicorn on the bound socket, and start the engine
+workers once the API answers (cli/processes/supervisor.py).
 
 gunicorn runs threaded workers (`gthread`): a connection that sends nothing waits in the
 worker's poller without taking a thread, one that stalls mid-request is cut off after
@@ -23,7 +24,7 @@ import click
 
 from .config import CONFIG_ENV
 from .context import CliContext, Command, executor_options, pass_ctx
-from .file_modes import CHECKED_ENV, warn_if_exposed
+from .file_modes import CHECKED_ENV, warn_if_exposed, write_private
 
 if TYPE_CHECKING:
     from wfobj.cli.processes.supervisor import Listener
@@ -54,9 +55,7 @@ def ensure_admin_token(store_path: str) -> Path | None:
     finally:
         store.close()
     path = Path(store_path) / ADMIN_TOKEN_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
+    write_private(path, token + "\n")
     return path
 
 
@@ -144,8 +143,8 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
     try:
         if engine_workers:  # an API alone runs nothing, so needs no executor
             check_executor(executor_factory(executor))
-        token_file = ensure_admin_token(ctx.store_path)
         KeyFile(ctx.store_path).key()  # the signing key of signed exports, made on first start
+        token_file = ensure_admin_token(ctx.store_path)
     except BaseException:
         listener.close()
         raise

@@ -98,3 +98,35 @@ def test_several_exposed_files_make_one_line(runner, tmp_path):
         path.chmod(0o755 if path == store else 0o644)
     [line] = warnings(start(runner, store, "worker").output)
     assert f"{store} is mode 0755" in line and "and 2 more" in line
+
+
+# ---- secrets in the store ------------------------------------------------------------
+
+def test_a_stale_admin_token_file_is_rewritten_private(tmp_path):
+    from wfobj.cli.serving import ensure_admin_token
+
+    store = tmp_path / "store"
+    init_store(store).close()
+    stale = store / "admin-token"
+    stale.write_text("stale\n")
+    stale.chmod(0o644)
+    with umask(0o022):
+        assert ensure_admin_token(str(store)) == stale
+    assert mode(stale) == 0o600 and stale.read_text().startswith("wfo_")
+
+
+def test_serve_refuses_a_signing_key_open_to_others_and_touches_nothing(runner, tmp_path):
+    from wfobj.engine import KeyFile
+
+    store = tmp_path / "store"
+    init_store(store).close()
+    key = store / "signing-key.pem"
+    KeyFile(store).key()
+    key.chmod(0o644)
+    result = runner.invoke(cli, ["--store", str(store), "serve", "--bind",
+                                 f"127.0.0.1:{free_port()}", "--engine-workers", "0"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        f"Error: {key}: the signing key is mode 0644, open to other users, so it is not "
+        f"used (chmod 600 {key})")  # after the warning naming it too
+    assert not (store / "admin-token").exists()

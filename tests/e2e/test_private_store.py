@@ -8,6 +8,7 @@ import stat
 import time
 
 import pytest
+import requests
 
 from tests.objstore.test_private_store import umask
 from tests.support_e2e import start_server
@@ -47,5 +48,21 @@ def test_what_serve_writes_in_the_store_is_private_under_a_lax_umask(docker_clie
             "signing-key.pem": 0o600}
         assert mode(store) == 0o700
         assert "warning" not in srv.log()
+    finally:
+        assert srv.stop() == 0, srv.log()
+
+
+def test_first_start_rewrites_a_stale_admin_token_file_private(tmp_path):
+    store = tmp_path / "store"
+    init_store(store).close()
+    stale = store / "admin-token"
+    stale.write_text("left over\n")
+    stale.chmod(0o644)
+    srv = start_server(tmp_path, tokens=False, engine_workers=0, workers=1)
+    try:
+        assert mode(stale) == 0o600
+        token = stale.read_text().strip()
+        assert requests.get(srv.url + "/api/workflows", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}).status_code == 200
     finally:
         assert srv.stop() == 0, srv.log()
