@@ -49,6 +49,7 @@ MAX_UPLOAD_ENTRIES = 1_000_000  # files and directories in one stored tree
 BATCH_BYTES = 8 << 20  # small-file bytes written per transaction
 BATCH_FILES = 2000  # small files written per transaction
 BLOCK = 512  # tar's record unit
+MAX_HEADER_BYTES = 64 << 10  # one pax or GNU long-name header of an uploaded tar
 PIECE = 1 << 20  # bytes read from a file at a time
 
 
@@ -381,11 +382,13 @@ def _members(stream: BinaryIO) -> Iterator[tuple[tarfile.TarInfo, _Counted | Non
     without its end (two zero blocks), is refused (TreeRefused)."""
     tape = _Tape(stream)
     try:
-        archive = tarfile.open(fileobj=tape, mode="r|")
+        archive = tarfile.open(fileobj=tape, mode="r|", tarinfo=_BoundedInfo)
     except tarfile.TarError as exc:
         raise TreeRefused("(archive)", f"is not a tar archive: {exc}") from None
     try:
-        for member in archive:
+        while (member := archive.next()) is not None:
+            archive.members.clear()  # the reader would keep every header it saw
+            tape.forget_before(member.offset_data)
             if member.isdir():
                 yield member, None
             elif member.isreg() and not member.issparse():
@@ -397,6 +400,24 @@ def _members(stream: BinaryIO) -> Iterator[tuple[tarfile.TarInfo, _Counted | Non
     if tape.block_at(archive.offset, 2 * BLOCK) != bytes(2 * BLOCK):
         raise TreeRefused("(archive)", "is cut short or damaged: no end-of-archive blocks "
                                        f"at byte {archive.offset}")
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """A tar header that refuses, before reading them, a long-name or pax header over
+    MAX_HEADER_BYTES and a sparse map: the reader would hold them whole."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _LONG_HEADERS and self.size > MAX_HEADER_BYTES:
+            raise TreeRefused(self.name or "(archive)",
+                              f"has a {self.size}-byte extended header, over "
+                              f"{MAX_HEADER_BYTES}")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise TreeRefused(self.name, _REFUSED_KIND.format("sparse file"))
+        return super()._proc_member(tarfile_)
+
+
+_LONG_HEADERS = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                 tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 
 
 def _executable(member: tarfile.TarInfo) -> bool:

@@ -221,3 +221,57 @@ def test_tree_objects_are_read_strictly(store):
     with pytest.raises(InvalidObject, match="order"):
         read_tree(store, unordered)
     assert Tree.of([]).to_value() == {"type": "tree", "entries": []}
+
+
+class _Lazy:
+    """A stream read from a generator of byte pieces: the whole never exists at once."""
+
+    def __init__(self, pieces):
+        self.pieces, self.buffer = iter(pieces), b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self.buffer) < n:
+            piece = next(self.pieces, None)
+            if piece is None:
+                break
+            self.buffer += piece
+        out, self.buffer = (self.buffer, b"") if n < 0 else (self.buffer[:n], self.buffer[n:])
+        return out
+
+
+def _peak_of(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_huge_extended_header_is_refused_before_it_is_read(store):
+    info = tarfile.TarInfo("x")
+    info.pax_headers = {"comment": "c" * (50 << 20)}
+    head = info.tobuf(tarfile.PAX_FORMAT)  # the header alone; bytes come lazily below
+
+    def upload():
+        with pytest.raises(TreeRefused, match="extended header"):
+            put_tar(store, _Lazy([head[:512]] + [b"c" * (1 << 20)] * 60))
+
+    assert _peak_of(upload) < 8 << 20
+
+
+def test_directories_between_files_are_not_held(store):
+    def pieces():
+        for i in range(800):  # 800 folders, each with a 60 KiB pax comment: ~48 MiB
+            info = tarfile.TarInfo(f"d{i}")
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            info.pax_headers = {"comment": "c" * (60 << 10)}
+            yield info.tobuf(tarfile.PAX_FORMAT)
+        yield bytes(2 * 512)
+
+    result = {}
+    peak = _peak_of(lambda: result.setdefault("tree", put_tar(store, _Lazy(pieces()))))
+    assert result["tree"].files == 0
+    assert peak < 16 << 20
