@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -78,9 +79,11 @@ def load(path: Path | None, group: click.Group) -> Config:
         raise ConfigError(where, f"cannot read it: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from None
-    if "token" in data and path.stat().st_mode & 0o077:
-        raise ConfigError(where, f"holds a token, so it must be readable by its owner only "
-                                 f"(chmod 600 {where})", "token")
+    secret = next(_credentials(data), None)
+    if secret is not None and path.stat().st_mode & 0o077:
+        key, what = secret
+        raise ConfigError(where, f"holds {what}, so it must be readable by its owner only "
+                                 f"(chmod 600 {where})", key)
     return Config(where, _globals(where, data, group), _default_map(where, data, group),
                   _environment(where, data))
 
@@ -93,6 +96,29 @@ def apply(config: Config) -> None:
 
 
 # ---- checking ----------------------------------------------------------------------------
+def _credentials(table: Mapping, section: str = "") -> Iterator[tuple[str, str]]:
+    """(key, what it holds) of each secret in the file: the top-level `token`, and any URL
+    with a user or password in it (`http://user:password@host`, an OpenLineage or a
+    server URL)."""
+    for key, value in table.items():
+        name = f"{section}.{key}" if section else key
+        if isinstance(value, dict):
+            yield from _credentials(value, name)
+        elif name == "token":
+            yield name, "a token"
+        elif isinstance(value, str) and _has_userinfo(value):
+            yield name, "credentials in its URL"
+
+
+def _has_userinfo(text: str) -> bool:
+    if "://" not in text:
+        return False
+    try:
+        return "@" in urlsplit(text).netloc
+    except ValueError:
+        return False
+
+
 def _globals(where: str, data: dict, group: click.Group) -> dict[str, str]:
     known = {*GLOBAL_KEYS, *COMMANDS, "executor", *(k for s, k in ENV_KEYS if not s)}
     _no_unknown(where, "", data, known)

@@ -126,6 +126,34 @@ def test_server_and_token_from_the_file(runner, tmp_path):
     assert f"127.0.0.1:{port}" in result.output and len(result.output.splitlines()) == 1
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ('server = "https://alice:s3cret@wfobj.example"\n', "server"),
+    ('[serve]\nopenlineage_url = "http://alice:s3cret@127.0.0.1:9/"\n', "serve.openlineage_url"),
+    ('[worker]\nopenlineage_url = "http://s3cret@127.0.0.1:9/"\n', "worker.openlineage_url"),
+    ('[executor.slurm]\nserver_url = "http://alice:s3cret@127.0.0.1:9"\n',
+     "executor.slurm.server_url"),
+])
+def test_a_url_carrying_credentials_needs_a_private_file(runner, tmp_path, text, key):
+    """A user:password in a URL is a secret like `token`: the file must be the owner's."""
+    conf = write(tmp_path / "c.toml", text)
+    conf.chmod(0o644)
+    shared = runner.invoke(cli, ["--config", str(conf), "refs"])
+    assert shared.exit_code == 1
+    assert shared.output == (f"Error: config {key} in {conf}: holds credentials in its URL, "
+                             f"so it must be readable by its owner only (chmod 600 {conf})\n")
+    conf.chmod(0o600)
+    private = runner.invoke(cli, ["--config", str(conf), "refs"])
+    assert "config" not in private.output and "no store" in private.output
+
+
+def test_a_url_without_credentials_is_fine_in_a_shared_file(runner, tmp_path):
+    conf = write(tmp_path / "c.toml", 'server = "http://wfobj.example:8080"\n'
+                                      '[serve]\nopenlineage_url = "http://127.0.0.1:9/"\n')
+    conf.chmod(0o644)
+    result = runner.invoke(cli, ["--config", str(conf), "refs"])
+    assert "config" not in result.output and "no store" in result.output
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("stor = 1\n", "config stor in {f}: unknown key (known: "),
     ("store = 3\n", "config store in {f}: must be a string, not an integer"),
