@@ -14,7 +14,7 @@ import functools
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
-from wfobj.objstore import CODEC_DAG_CBOR, CODEC_RAW, Link, ObjectStore
+from wfobj.objstore import Link, ObjectStore
 
 from .errors import InvalidStoredObject
 
@@ -499,16 +499,6 @@ def read(store: ObjectStore, oid: str, cls: type[T]) -> T:
     return cls.from_value(oid, store.get_object(oid))
 
 
-def blob_link(oid: str) -> Link:
-    """The link to a blob (raw bytes) of this store."""
-    return Link(oid, CODEC_RAW)  # ids from our own store: already checked
-
-
-def object_link(oid: str) -> Link:
-    """The link to a DAG-CBOR object of this store."""
-    return Link(oid, CODEC_DAG_CBOR)
-
-
 # ---- what an input or output holds: a file (a blob) or a directory (a tree) -------------
 FILE, DIR = "file", "dir"
 
@@ -516,7 +506,7 @@ FILE, DIR = "file", "dir"
 def content_link(kind: str, oid: str) -> dict:
     """How evidence, task keys, specs and reports link an input's or output's content:
     {"blob": → blob} for a file, {"tree": → tree} for a directory."""
-    return {"tree": object_link(oid)} if kind == DIR else {"blob": blob_link(oid)}
+    return {"tree": Link.obj(oid)} if kind == DIR else {"blob": Link.blob(oid)}
 
 
 def row_kind(row: dict) -> str:

@@ -32,13 +32,12 @@ from wfobj.engine.model import (
     AttemptSpec,
     StoredObject,
     content_link,
-    object_link,
     read,
     row_kind,
     row_oid,
 )
 from wfobj.engine.states import AttemptStatus
-from wfobj.objstore import ObjectId, ObjectStore
+from wfobj.objstore import Link, ObjectId, ObjectStore
 
 from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from .caps import ContainerLimits
@@ -112,7 +111,7 @@ def report_object(spec_oid: str, spec: TaskSpec, result: AttemptResult) -> Attem
     """The `attempt_report` of one attempt's result: every field of the evidence the
     node knows, its blobs linked (so the report's closure is all it sends)."""
     return AttemptReport(
-        spec=object_link(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
+        spec=Link.obj(spec_oid), run_id=spec.run_id, task=spec.task, attempt=spec.attempt,
         state=result.state, exit_code=result.exit_code, stdout=result.stdout.record(),
         stderr=result.stderr.record(), started_at=format_time(result.started_at),
         ended_at=format_time(result.ended_at), image_id=result.image_id,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from wfobj.engine.model import FILE, blob_link
-from wfobj.objstore import ObjectId, ObjectStore
+from wfobj.engine.model import FILE
+from wfobj.objstore import Link, ObjectId, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class StoredText:
 
     def record(self) -> dict:
         """As evidence and attempt reports store it: {"blob": link, "size", "text"}."""
-        return {"blob": blob_link(self.oid), "size": self.size, "text": self.text}
+        return {"blob": Link.blob(self.oid), "size": self.size, "text": self.text}
 
 
 @dataclass(frozen=True)

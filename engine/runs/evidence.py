@@ -11,15 +11,7 @@ from datetime import datetime
 from wfobj.engine.clock import format_time
 from wfobj.engine.definitions.format import decimal_text
 from wfobj.engine.executors.base import AttemptResult, TaskSpec
-from wfobj.engine.model import (
-    ImageFacts,
-    TaskEvidence,
-    content_link,
-    object_link,
-    read,
-    row_kind,
-    row_oid,
-)
+from wfobj.engine.model import ImageFacts, TaskEvidence, content_link, read, row_kind, row_oid
 from wfobj.objstore import Link, ObjectId, ObjectStore, WriteBatch
 
 
@@ -59,7 +51,7 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
     duration = (result.ended_at - result.started_at).total_seconds()
     return TaskEvidence(
         run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=str(result.state),
-        image=spec.image, image_facts=object_link(image),
+        image=spec.image, image_facts=Link.obj(image),
         command=list(spec.command), env=dict(spec.env), workdir=result.workdir,
         inputs=[{"name": f.name, "path": f"/in/{f.name}", "kind": f.kind,
                  **content_link(f.kind, f.oid), "size": f.size} for f in spec.inputs],
@@ -71,8 +63,8 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
         duration_s=decimal_text(round(max(duration, 0.0), 6)),
         host=dict(result.host), error=result.error,
         limits=limits_object(result.limits),
-        cache_key=object_link(cache.key) if cache.key else None,
-        cached_from=object_link(cache.cached_from) if cache.cached_from else None,
+        cache_key=Link.obj(cache.key) if cache.key else None,
+        cached_from=Link.obj(cache.cached_from) if cache.cached_from else None,
         cache_reason=cache.reason,
         executor=dict(result.executor),
     )

@@ -18,9 +18,9 @@ from wfobj.engine.clock import Clock, format_time
 from wfobj.engine.errors import InvalidStoredObject, RunAlreadyTerminal
 from wfobj.engine.indexes import lineage
 from wfobj.engine.layout import INDEX_NS, KILL_NS, QUEUE_NS, STATE_INDEX_MARK, STATE_NS
-from wfobj.engine.model import Definition, RunRecord, object_link
+from wfobj.engine.model import Definition, RunRecord
 from wfobj.engine.states import TASK_TERMINAL, RunStatus, TaskStatus
-from wfobj.objstore import ConflictError, ObjectStore
+from wfobj.objstore import ConflictError, Link, ObjectStore
 
 from .state import RunState, index_entry, put_index, state_key
 
@@ -54,7 +54,7 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
     record = RunRecord(run_id=run_id, workflow=definition.name,
-                       definition=object_link(definition_oid), engine_version=engine_version,
+                       definition=Link.obj(definition_oid), engine_version=engine_version,
                        triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
     run = RunState.new(run_id, record, definition)
     with run.change(store, at) as b:

@@ -22,17 +22,9 @@ from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import UnknownRun
 from wfobj.engine.indexes import counters
 from wfobj.engine.layout import INDEX_NS, RUN_PREFIX, STATE_NS
-from wfobj.engine.model import (
-    AuditEvent,
-    Definition,
-    RunManifest,
-    RunRecord,
-    RunTasks,
-    object_link,
-    read,
-)
+from wfobj.engine.model import AuditEvent, Definition, RunManifest, RunRecord, RunTasks, read
 from wfobj.engine.states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
-from wfobj.objstore import ObjectStore, RefNotFound, WriteBatch
+from wfobj.objstore import Link, ObjectStore, RefNotFound, WriteBatch
 
 BUCKET = 64
 # run ids by state, keyed "<state>/<run_id>" (empty values): `list_runs(state=…)` reads
@@ -136,7 +128,7 @@ class RunState:
         entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
                            event=event, from_=None if old is None else str(old),
                            to=None if new is None else str(new), task=task, reason=reason,
-                           prev=object_link(self.audit_head) if self.audit_head else None)
+                           prev=Link.obj(self.audit_head) if self.audit_head else None)
         self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1
         return self.audit_head
@@ -160,15 +152,15 @@ class RunState:
         for i in sorted(self.dirty):
             names = self.order[i * BUCKET:(i + 1) * BUCKET]
             rows = [{"name": n, "state": self.tasks[n].state,
-                     "attempts": [object_link(a) for a in self.tasks[n].attempts]} for n in names]
+                     "attempts": [Link.obj(a) for a in self.tasks[n].attempts]} for n in names]
             bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
             self.bucket_oids[i] = b.put_object(bucket.to_value())
         manifest = RunManifest(
-            run_id=self.run_id, run=object_link(self.record_oid), workflow=self.record.workflow,
+            run_id=self.run_id, run=Link.obj(self.record_oid), workflow=self.record.workflow,
             state=self.state, started_at=self.started_at, ended_at=self.ended_at,
-            tasks=[object_link(o) for o in self.bucket_oids], task_count=len(self.order),
-            audit=object_link(self.audit_head), audit_count=self.audit_count, updated_at=at,
-            previous=object_link(self.manifest_oid) if self.manifest_oid else None)
+            tasks=[Link.obj(o) for o in self.bucket_oids], task_count=len(self.order),
+            audit=Link.obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
+            previous=Link.obj(self.manifest_oid) if self.manifest_oid else None)
         new_oid = b.put_object(manifest.to_value())
         b.set_ref(run_ref(self.run_id), self.manifest_oid, new_oid)
         if self.state_changed:
