@@ -128,8 +128,9 @@ class RemoteService:
     def run_task(self, run_id: str, task: str) -> dict:
         return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")
 
-    def run_files(self, run_id: str) -> list[dict]:
-        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/files")
+    def run_files(self, run_id: str, *, recursive: bool = False) -> list[dict]:
+        query = "?recursive=true" if recursive else ""
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/files{query}")
 
     def run_lineage(self, run_id: str) -> dict:
         return self.http.json("GET", f"/api/runs/{_seg(run_id)}/lineage")
