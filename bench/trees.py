@@ -5,7 +5,8 @@ one large file, each beside a baseline run on the same input in the same run.
      --folders folders two levels deep) into a fresh store vs `git init` + `git add -A` +
      `git commit -q` of the same folder in a fresh repository (its git dir beside the
      folder, so the folder stays as it is), and vs `dvc add` of a copy of the folder in a
-     fresh `git init` + `dvc init` repo (when a dvc is found; a line says so when not)
+     fresh `git init` + `dvc init` repo (when a dvc is found; a line says so when not);
+     then the store's size on disk vs the repository's after `git gc` (see below)
   2. `wfobj --store S checkout HASH OUT` into a new OUT vs `git worktree add --detach OUT
      HEAD`: both write a tree their store already holds into an empty folder (git also
      writes OUT's index and a `.git` file). `git clone` of the repository would also copy
@@ -112,6 +113,12 @@ def git_commit(tree: Path, repo: Path) -> tuple[Measured, float]:
     return total, run_measured(["sync"]).seconds
 
 
+def disk_use(path: Path) -> int:
+    """Bytes the files under `path` take on disk (allocated blocks, as du counts them)."""
+    return sum(os.lstat(Path(folder) / name).st_blocks * 512
+               for folder, dirs, files in os.walk(path) for name in files + dirs)
+
+
 def git(repo: Path, *args: str) -> list[str]:
     return ["git", f"--git-dir={repo}", *args]
 
@@ -160,8 +167,13 @@ def bench_tree(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
               f"RSS {add.peak_rss / MiB:,.0f} MiB")
         figure(f"{name} vs dvc", put.seconds, "dvc add", add.seconds, "s")
 
+    loose = disk_use(repo)
     packing = measured(git(repo, "gc", "-q"), env=dict(os.environ, **GIT_ENV))
     print(f"git gc (auto gc's work after that commit; in no figure): {packing.seconds:.3g} s")
+    figure(f"disk use of {args.files:,} files", disk_use(store) / MiB, "git repository "
+           "after gc", disk_use(repo) / MiB, "MiB")
+    print(f"disk use: the folder itself {disk_use(tree) / MiB:,.1f} MiB, git repository "
+          f"before gc {loose / MiB:,.1f} MiB")
 
     out, git_out = work / "out-wfobj", work / "out-git"
     checkout = measured([*wfobj, "--store", str(store), "checkout", oid, str(out)])
