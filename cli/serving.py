@@ -7,8 +7,9 @@ the first admin token (the store is opened briefly and closed; gunicorn's worker
 LMDB after fork, api/app.py), start gunicorn on the bound socket, and start the engine
 workers once the API answers (cli/processes/supervisor.py).
 
-gunicorn runs threaded workers (`gthread`): a connection that sends nothing waits in the
-worker's poller without taking a thread, one that stalls mid-request is cut off after
+gunicorn runs threaded workers (`gthread`): a connection waits in the worker's poller,
+without taking a thread, until its request line and headers are all in, for at most
+`--header-timeout` seconds in all; one that stalls later in the request is cut off after
 `--client-timeout` seconds, so idle or slow clients cannot take the API down.
 """
 
@@ -25,6 +26,7 @@ import click
 from .config import CONFIG_ENV
 from .context import CliContext, Command, executor_options, pass_ctx
 from .file_modes import CHECKED_ENV, warn_if_exposed, write_private
+from .processes import request_heads
 
 if TYPE_CHECKING:
     from wfobj.cli.processes.supervisor import Listener
@@ -102,6 +104,12 @@ def child_environment(store: str, config_path: str | None) -> dict[str, str]:
     return env
 
 
+def head_environment(timeout: float, limit: int) -> dict[str, str]:
+    """How gunicorn's workers learn the header deadline and how many heads may wait at
+    once (cli/processes/request_heads.py)."""
+    return {request_heads.TIMEOUT_ENV: repr(timeout), request_heads.LIMIT_ENV: str(limit)}
+
+
 def listen(bind: str, client_timeout: float) -> Listener:
     from wfobj.cli.processes.supervisor import Listener
 
@@ -121,6 +129,13 @@ def listen(bind: str, client_timeout: float) -> Listener:
               type=click.FloatRange(0.5, 3600),
               help="seconds a client may stall mid-request (sending or reading) before "
                    "it is cut off")
+@click.option("--header-timeout", type=click.FloatRange(0.5, 3600), metavar="S",
+              help="seconds a request's line and headers may take to arrive, all of them "
+                   "[default: --client-timeout]")
+@click.option("--header-connections", default=request_heads.DEFAULT_LIMIT, show_default=True,
+              type=click.IntRange(1, 1000),
+              help="connections per API worker process whose request head is still "
+                   "arriving; one more closes the oldest")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
 @click.option("--openlineage-url", metavar="URL",
@@ -129,7 +144,8 @@ def listen(bind: str, client_timeout: float) -> Listener:
 @executor_options
 @pass_ctx
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
-          engine_workers: int, openlineage_url: str | None, executor: ExecutorSettings) -> None:
+          header_timeout: float | None, header_connections: int, engine_workers: int,
+          openlineage_url: str | None, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
     from wfobj.cli.processes.supervisor import ServePlan, serve_forever
     from wfobj.engine import KeyFile, check_executor, executor_factory
@@ -159,7 +175,8 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                      engine_argv=engine_worker_argv(store, executor,
                                                     openlineage_url=openlineage_url),
                      engine_workers=engine_workers,
-                     env=child_environment(store, ctx.config_path))
+                     env=child_environment(store, ctx.config_path)
+                     | head_environment(header_timeout or client_timeout, header_connections))
     sys.exit(serve_forever(listener, plan))
 
 

@@ -5,18 +5,33 @@ gunicorn answers by itself, before the app sees anything, for a request line ove
 and an app that failed before it sent a byte (500). `JsonErrors.handle_error` keeps
 gunicorn's statuses and logging and writes {"title", "description"} instead. Use it as
 `--worker-class wfobj.cli.processes.gunicorn_workers.SyncWorker` (or `ThreadWorker`).
+
+`ThreadWorker`, the one `serve` runs, also reads each request's line and headers in its
+poller rather than in a thread, with one deadline for all of them (request_heads.py), so
+clients that trickle their headers hold sockets, never the request threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import selectors
+import socket
+from functools import partial
 
+from gunicorn import http as parsers
 from gunicorn import util
 from gunicorn.http import errors as http
+from gunicorn.http2 import negotiation
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER as STOP_LINGER
 from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
 from gunicorn.workers.sync import SyncWorker as _SyncWorker
 
 from wfobj.engine import clip
+
+from . import request_heads
+
+HEAD_READ_BYTES = 16 << 10  # one read of a head in the poller
 
 # the statuses of gunicorn's own Worker.handle_error; any other ParseException is a 400
 _CLIENT_STATUS = (
@@ -70,4 +85,100 @@ class SyncWorker(JsonErrors, _SyncWorker):
 
 
 class ThreadWorker(JsonErrors, _ThreadWorker):
-    """gunicorn's threaded worker with JSON error answers."""
+    """gunicorn's threaded worker with JSON error answers, which reads each request's head
+    in its poller and hands a connection to a thread only once the head is all in
+    (request_heads.py): a client trickling its headers holds no thread. A head that takes
+    longer than the header deadline is answered 408, one over MAX_HEAD_BYTES 431; past
+    the limit of waiting heads the oldest connection is closed. (TLS, PROXY protocol and
+    HTTP/2 prior knowledge, which `serve` never sets, are left to gunicorn as they are.)"""
+
+    def init_process(self) -> None:
+        self.heads = request_heads.from_environment()
+        super().init_process()
+
+    def enqueue_req(self, conn) -> None:  # noqa: ANN001 - gunicorn's TConn
+        """Every connection with a request to read comes here (new, kept alive, or with
+        bytes read ahead): it waits in the poller until its head is in."""
+        if not self._reads_heads(conn):
+            super().enqueue_req(conn)
+            return
+        sent = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+        if sent and request_heads.head_state(sent) is not request_heads.Verdict.WAIT:
+            self._to_thread(conn, sent)
+            return
+        for oldest in self.heads.hold(conn, sent):
+            self.log.info("more than %d request heads arriving at once; the oldest "
+                          "connection was closed", self.heads.limit)
+            self._close_waiting(oldest)
+        conn.sock.setblocking(False)
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self._on_head_bytes, conn))
+
+    def _reads_heads(self, conn) -> bool:  # noqa: ANN001
+        return not (self.cfg.is_ssl or getattr(self.cfg, "proxy_protocol", "off") != "off"
+                    or negotiation.prior_knowledge_allowed(self.cfg, conn.client))
+
+    def _on_head_bytes(self, conn, _sock) -> None:  # noqa: ANN001
+        try:
+            chunk = conn.sock.recv(HEAD_READ_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client went away before its head ended
+            self._close_waiting(conn)
+            return
+        verdict = self.heads.feed(conn, chunk)
+        if verdict is request_heads.Verdict.READY:
+            self.poller.unregister(conn.sock)
+            self._to_thread(conn, self.heads.take(conn))
+        elif verdict is request_heads.Verdict.TOO_LARGE:
+            self.log.warning("Invalid request from ip=%s: request head over %d bytes",
+                             (conn.client or ("",))[0], request_heads.MAX_HEAD_BYTES)
+            self._close_waiting(conn, error_response(
+                431, "Request Header Fields Too Large",
+                f"the request line and headers are over {request_heads.MAX_HEAD_BYTES} bytes"))
+
+    def _to_thread(self, conn, head: bytes) -> None:  # noqa: ANN001
+        """The head is in: gunicorn's parser reads it from memory, the body (if any) from
+        the socket, in a thread."""
+        if conn.parser is None:
+            conn.parser = parsers.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(head)
+        conn.data_ready = True  # no wait for a first byte in the thread
+        super().enqueue_req(conn)
+
+    def murder_pending(self) -> None:
+        """Also close the connections whose head is past its deadline (gunicorn calls
+        this about once a second, and while it stops)."""
+        super().murder_pending()
+        if not self.alive:
+            self.heads.cut_short(STOP_LINGER)
+        for conn, sent_some in self.heads.expired():
+            if sent_some:
+                self.log.info("a client did not send its request head within %gs "
+                              "(--header-timeout); its connection was closed",
+                              self.heads.timeout)
+            self._close_waiting(conn, error_response(
+                408, "Request Timeout", f"the request line and headers did not arrive "
+                                        f"within {self.heads.timeout:g}s") if sent_some else b"")
+
+    def _close_waiting(self, conn, answer: bytes = b"") -> None:  # noqa: ANN001
+        self.heads.take(conn)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        close_answered(conn.sock, answer)
+
+
+def close_answered(sock, answer: bytes) -> None:  # noqa: ANN001 - a non-blocking socket
+    """Send `answer` (as much as the socket takes now), and close without waiting: the
+    write side first, so the answer is not lost to a reset for unread bytes."""
+    with contextlib.suppress(OSError):
+        if answer:
+            sock.send(answer)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(HEAD_READ_BYTES):  # drop what is already here, never wait
+                pass
+    with contextlib.suppress(OSError):
+        sock.close()
