@@ -174,7 +174,8 @@ class WorkflowService:
                           user=user, engine_version=self.engine_version, origin=origin)
 
     def compare_runs(self, a: str, b: str) -> dict:
-        """{"a", "b", "same_definition", "same_parameters", "identical", "tasks"}"""
+        """{"a", "b", "same_definition", "same_parameters", "identical", "tasks"}; an output
+        directory on both sides lists the `paths` inside it that differ."""
         return compare.compare_runs(self.store, self.load(a), self.load(b))
 
     def explain_task(self, run_id: str, task: str) -> dict:

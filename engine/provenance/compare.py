@@ -1,11 +1,14 @@
 """Comparing two runs by content: definition, parameters, and per task the state, exit
-code, output hashes (by path) and vars of the last attempt (docs/cache.md)."""
+code, output hashes (by path) and vars of the last attempt; for an output directory on
+both sides, which paths inside it differ (docs/cache.md)."""
 
 from __future__ import annotations
 
-from wfobj.engine.model import TaskEvidence, read, row_oid
+from collections.abc import Iterator
+
+from wfobj.engine.model import DIR, FILE, TaskEvidence, read, row_kind, row_oid
 from wfobj.engine.runs.state import RunState
-from wfobj.objstore import ObjectStore
+from wfobj.objstore import ObjectStore, TreeEntry, read_tree
 
 
 def last_attempt(store: ObjectStore, run: RunState, task: str) -> TaskEvidence | None:
@@ -23,16 +26,64 @@ def side_by_side(a: dict, b: dict, name: str) -> list[dict]:
             for k in keys]
 
 
+def compare_outputs(store: ObjectStore, ea: TaskEvidence | None,
+                    eb: TaskEvidence | None) -> list[dict]:
+    """A file's row is {path, a, b, same}; a row with a directory on either side adds
+    `kind` [a, b] and, when both sides are directories, the `paths` that differ."""
+    def outputs(ev: TaskEvidence | None) -> dict[str, dict]:
+        return {o["path"]: o for o in ev.outputs} if ev else {}
+
+    rows_a, rows_b = outputs(ea), outputs(eb)
+    rows = side_by_side({p: row_oid(r) for p, r in rows_a.items()},
+                        {p: row_oid(r) for p, r in rows_b.items()}, "path")
+    for row in rows:
+        kinds = [row_kind(side[row["path"]]) if row["path"] in side else None
+                 for side in (rows_a, rows_b)]
+        if DIR in kinds:
+            row["kind"] = kinds
+        if kinds == [DIR, DIR]:
+            row["paths"] = list(tree_changes(store, row["a"], row["b"]))
+    return rows
+
+
+def tree_changes(store: ObjectStore, a: str, b: str, prefix: str = "") -> Iterator[dict]:
+    """The paths at which the trees `a` and `b` differ, in name order: {path (inside the
+    trees), change, kind [a, b], a, b}. Only directories whose hashes differ are read, two
+    tree objects each, so the cost grows with the directories along the differing paths
+    (and their widths), not with the whole tree; a directory on one side only is one row,
+    its tree hash, not its files."""
+    if a == b:
+        return
+    left = {e.name: e for e in read_tree(store, a).entries}
+    right = {e.name: e for e in read_tree(store, b).entries}
+    for name in sorted(left.keys() | right.keys(), key=str.encode):
+        x, y, path = left.get(name), right.get(name), prefix + name
+        if x is not None and y is not None and x.kind == y.kind == DIR:
+            yield from tree_changes(store, x.oid, y.oid, path + "/")
+        elif x != y:
+            yield change_row(path, x, y)
+
+
+def change_row(path: str, x: TreeEntry | None, y: TreeEntry | None) -> dict:
+    """`added`, `removed`, `changed` (content or kind), or `mode` (the same file whose
+    executable bit differs, with `executable` [a, b])."""
+    if x is None or y is None:
+        change = "added" if x is None else "removed"
+    else:
+        change = "mode" if x.kind == y.kind == FILE and x.oid == y.oid else "changed"
+    row = {"path": path, "change": change, "kind": [x.kind if x else None, y.kind if y else None],
+           "a": x.oid if x else None, "b": y.oid if y else None}
+    if change == "mode":
+        row["executable"] = [x.executable, y.executable]
+    return row
+
+
 def compare_task(store: ObjectStore, ra: RunState, rb: RunState, task: str) -> dict:
     ea, eb = last_attempt(store, ra, task), last_attempt(store, rb, task)
-
-    def outputs(ev: TaskEvidence | None) -> dict:
-        return {o["path"]: row_oid(o) for o in ev.outputs} if ev else {}
-
     state = [ra.tasks[task].state if task in ra.tasks else None,
              rb.tasks[task].state if task in rb.tasks else None]
     exit_code = [ea.exit_code if ea else None, eb.exit_code if eb else None]
-    outs = side_by_side(outputs(ea), outputs(eb), "path")
+    outs = compare_outputs(store, ea, eb)
     var_rows = side_by_side(ea.vars if ea else {}, eb.vars if eb else {}, "name")
     same = (state[0] == state[1] and exit_code[0] == exit_code[1]
             and all(r["same"] for r in outs + var_rows))
