@@ -2,17 +2,21 @@
 Provenance v1, signed with the server's ed25519 key (engine/provenance/exports/signing.py).
 
 Subjects are every file the run produced, each with its `sha256` (for tools that know
-only that) and `blake3` (the store's own name for it) digests.
+only that) and `blake3` (the store's own name for it) digests; an output directory gives
+a subject per file inside it, named by its path below the directory and annotated with
+the directory's tree hash.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 
 from wfobj.engine.errors import RunNotEnded
 from wfobj.objstore import ObjectStore
 
-from .run_export import Attempt, RunExport, sha256_of_blob
+from .run_export import Attempt, Content, RunExport, sha256_of_blob
 from .signing import ServerKey, sign_envelope
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -20,6 +24,7 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "urn:wfobj:buildtype:run:v1"
 BUILDER_ID = "urn:wfobj:engine"
+Sha256 = Callable[[str], str]  # a blob's SHA-256 (hex) by its hash
 
 
 def export_intoto(store: ObjectStore, run: RunExport, key: ServerKey) -> bytes:
@@ -32,18 +37,28 @@ def export_intoto(store: ObjectStore, run: RunExport, key: ServerKey) -> bytes:
 
 
 def statement(store: ObjectStore, run: RunExport) -> dict:
-    return {"_type": STATEMENT_TYPE, "subject": subjects(store, run),
-            "predicateType": PREDICATE_TYPE, "predicate": provenance(store, run)}
+    # each file's bytes read once, however many paths and directories hold it
+    sha256 = functools.cache(lambda oid: sha256_of_blob(store, oid))
+    return {"_type": STATEMENT_TYPE, "subject": subjects(sha256, run),
+            "predicateType": PREDICATE_TYPE, "predicate": provenance(sha256, run)}
 
 
-def subjects(store: ObjectStore, run: RunExport) -> list[dict]:
-    """One subject per output, named `<task>/<path>`."""
-    return [{"name": f"{a.task}/{f.path}",
-             "digest": {"sha256": sha256_of_blob(store, f.hash), "blake3": f.hash}}
-            for a, f in run.outputs()]
+def subjects(sha256: Sha256, run: RunExport) -> list[dict]:
+    """One subject per output file, named `<task>/<path>`; a directory's files named
+    `<task>/<directory>/<path inside>`."""
+    return [file_descriptor(sha256, f"{a.task}/{f.path}", f)
+            for a, c in run.outputs() for f in run.files_in(c)]
 
 
-def provenance(store: ObjectStore, run: RunExport) -> dict:
+def file_descriptor(sha256: Sha256, name: str, f: Content) -> dict:
+    """A file by its digests; one found inside a directory names that directory's tree."""
+    found = {"name": name, "digest": {"sha256": sha256(f.hash), "blake3": f.hash}}
+    if f.tree:
+        found["annotations"] = {"tree": f.tree}
+    return found
+
+
+def provenance(sha256: Sha256, run: RunExport) -> dict:
     return {
         "buildDefinition": {
             "buildType": BUILD_TYPE,
@@ -51,7 +66,7 @@ def provenance(store: ObjectStore, run: RunExport) -> dict:
                                    "definition_hash": run.definition_hash,
                                    "parameters": run.parameters},
             "internalParameters": {"cache": run.cache},
-            "resolvedDependencies": dependencies(store, run),
+            "resolvedDependencies": dependencies(sha256, run),
         },
         "runDetails": {
             "builder": {"id": BUILDER_ID, "version": {"wfobj": run.engine_version}},
@@ -64,13 +79,17 @@ def provenance(store: ObjectStore, run: RunExport) -> dict:
     }
 
 
-def dependencies(store: ObjectStore, run: RunExport) -> list[dict]:
-    """The definition and every parameter file, by hash."""
+def dependencies(sha256: Sha256, run: RunExport) -> list[dict]:
+    """The definition and every parameter file, by hash; a `dir` parameter is its tree
+    (by its hash) followed by each file inside it."""
     deps = [{"name": "definition", "uri": f"urn:wfobj:definition:{run.definition_hash}",
              "digest": {"blake3": run.definition_hash}}]
-    deps += [{"name": f"params.{f.path}", "uri": f"urn:wfobj:blob:{f.hash}",
-              "digest": {"blake3": f.hash, "sha256": sha256_of_blob(store, f.hash)}}
-             for f in run.param_files]
+    for c in run.param_contents:
+        if c.is_dir:
+            deps.append({"name": f"params.{c.path}", "uri": f"urn:wfobj:tree:{c.hash}",
+                         "digest": {"blake3": c.hash}})
+        deps += [{**file_descriptor(sha256, f"params.{f.path}", f),
+                  "uri": f"urn:wfobj:blob:{f.hash}"} for f in run.files_in(c)]
     return deps
 
 

@@ -3,7 +3,12 @@ event classes (spec 2-0-2).
 
 The run is one job (`<workflow>`), each task attempt a job run of `<workflow>.<task>` whose
 ParentRunFacet names the run. Each gets START, then COMPLETE, FAIL or ABORT once it has
-ended. Datasets are files, named by their BLAKE3 hash in the `wfobj` namespace.
+ended. Datasets are named by hash in the `wfobj` namespace: a file by its BLAKE3, a
+directory by its tree hash, as one dataset (as a folder is one dataset to OpenLineage's
+own integrations), never a dataset per file inside it: an event stays the same size
+whatever the directory holds, and no tree is read to write it. A directory's dataset, and
+an input taken from inside another task's output directory, carry the `wfobj_content`
+facet: the kind, size, and the directory and path it came from.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from openlineage.client.event_v2 import (
     RunState,
 )
 from openlineage.client.facet_v2 import (
+    DatasetFacet,
     RunFacet,
     error_message_run,
     job_type_job,
@@ -33,10 +39,11 @@ from openlineage.client.serde import Serde
 from wfobj.engine.clock import parse_time
 from wfobj.engine.states import AttemptStatus, RunStatus
 
-from .run_export import Attempt, FileRef, RunExport
+from .run_export import Attempt, Content, RunExport
 
 NAMESPACE = "wfobj"
 ATTEMPT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjAttemptRunFacet:1"
+CONTENT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjContentDatasetFacet:1"
 END_EVENT = {RunStatus.SUCCESS: RunState.COMPLETE, RunStatus.FAILED: RunState.FAIL,
              RunStatus.KILLED: RunState.ABORT}
 
@@ -57,6 +64,22 @@ class WfobjAttemptRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return ATTEMPT_FACET_SCHEMA
+
+
+@attr.define
+class WfobjContentDatasetFacet(DatasetFacet):
+    """wfobj's own facet on a directory's dataset (`kind` dir, `size` the total of its
+    files) and on an input taken from inside another task's output directory (`within`
+    that directory's tree hash, `path` the input's path inside it)."""
+
+    kind: str
+    size: int
+    within: str | None = attr.field(default=None)
+    path: str | None = attr.field(default=None)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return CONTENT_FACET_SCHEMA
 
 
 def export_openlineage(run: RunExport) -> bytes:
@@ -86,15 +109,17 @@ def run_event(run: RunExport, kind: RunState, at: str, producer: str) -> RunEven
         eventType=kind, eventTime=at, producer=producer,
         run=Run(runId=run.run_id, facets=facets),
         job=Job(namespace=NAMESPACE, name=run.workflow, facets=job_facets("DAG", producer)),
-        inputs=[input_dataset(f) for f in run.param_files] if kind == RunState.START else [],
-        outputs=[output_dataset(f) for _, f in run.outputs()] if kind != RunState.START else [])
+        inputs=[input_dataset(c, producer) for c in run.param_contents]
+        if kind == RunState.START else [],
+        outputs=[output_dataset(c, producer) for _, c in run.outputs()]
+        if kind != RunState.START else [])
 
 
 def attempt_events(run: RunExport, a: Attempt, producer: str) -> list[RunEvent]:
     run_id = attempt_run_id(a)
     job = Job(namespace=NAMESPACE, name=f"{run.workflow}.{a.task}",
               facets=job_facets("TASK", producer))
-    inputs = [input_dataset(f) for f in a.inputs]
+    inputs = [input_dataset(c, producer) for c in a.inputs]
     start = RunEvent(eventType=RunState.START, eventTime=a.started_at, producer=producer,
                      run=Run(runId=run_id, facets=attempt_facets(run, a, producer, False)),
                      job=job, inputs=inputs)
@@ -102,7 +127,8 @@ def attempt_events(run: RunExport, a: Attempt, producer: str) -> list[RunEvent]:
         return [start]
     end = RunEvent(eventType=END_EVENT[a.state], eventTime=a.ended_at, producer=producer,
                    run=Run(runId=run_id, facets=attempt_facets(run, a, producer, True)),
-                   job=job, inputs=inputs, outputs=[output_dataset(f) for f in a.outputs])
+                   job=job, inputs=inputs,
+                   outputs=[output_dataset(c, producer) for c in a.outputs])
     return [start, end]
 
 
@@ -138,9 +164,19 @@ def job_facets(kind: str, producer: str) -> dict:
         processingType="BATCH", integration="WFOBJ", jobType=kind, producer=producer)}
 
 
-def input_dataset(f: FileRef) -> InputDataset:
-    return InputDataset(namespace=NAMESPACE, name=f.hash)
+def input_dataset(c: Content, producer: str) -> InputDataset:
+    return InputDataset(namespace=NAMESPACE, name=c.hash, facets=content_facets(c, producer))
 
 
-def output_dataset(f: FileRef) -> OutputDataset:
-    return OutputDataset(namespace=NAMESPACE, name=f.hash)
+def output_dataset(c: Content, producer: str) -> OutputDataset:
+    return OutputDataset(namespace=NAMESPACE, name=c.hash, facets=content_facets(c, producer))
+
+
+def content_facets(c: Content, producer: str) -> dict | None:
+    """The `wfobj_content` facet of a directory or of something taken from inside one;
+    a plain file's dataset has no facets."""
+    if not c.is_dir and c.within is None:
+        return None
+    return {"wfobj_content": WfobjContentDatasetFacet(
+        kind=c.kind, size=c.size, within=c.within.tree if c.within else None,
+        path=c.within.path if c.within else None, producer=producer)}

@@ -1,7 +1,8 @@
 """W3C PROV-JSON, built with the `prov` library's document model.
 
-Activities: the run and each task attempt. Entities: files (by BLAKE3 hash), the
-definition, each image. Agents: the triggering user and the engine (with its version).
+Activities: the run and each task attempt. Entities: files (by BLAKE3 hash), directories
+(`prov:Collection`s by tree hash, `prov:hadMember` each file inside), the definition,
+each image. Agents: the triggering user and the engine (with its version).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from prov.model import PROV, PROV_TYPE, Namespace, ProvDocument
 
 from wfobj.engine.clock import parse_time
 
-from .run_export import Attempt, RunExport
+from .run_export import Attempt, Content, RunExport
 
 NAMESPACES = {
     "wfobj": "urn:wfobj:ns#",
     "run": "urn:wfobj:run:",
     "evidence": "urn:wfobj:evidence:",
     "blob": "urn:wfobj:blob:",
+    "tree": "urn:wfobj:tree:",
     "definition": "urn:wfobj:definition:",
     "image": "urn:wfobj:image:",
     "user": "urn:wfobj:user:",
@@ -38,6 +40,8 @@ def document(run: RunExport) -> ProvDocument:
     for f in run.files().values():
         doc.entity(f"blob:{f.hash}", {PROV_TYPE: WFOBJ["File"], "wfobj:blake3": f.hash,
                                       "wfobj:size": f.size})
+    for t in run.trees().values():
+        add_collection(doc, run, t)
     for a in {a.image_facts_hash: a for a in run.attempts}.values():
         doc.entity(f"image:{a.image_facts_hash}",
                    {PROV_TYPE: WFOBJ["ContainerImage"], "wfobj:reference": a.image,
@@ -46,6 +50,18 @@ def document(run: RunExport) -> ProvDocument:
     for a in run.attempts:
         add_attempt(doc, run, a)
     return doc
+
+
+def add_collection(doc: ProvDocument, run: RunExport, tree: Content) -> None:
+    """A directory: a collection whose members are the files below it (each once)."""
+    doc.collection(entity_id(tree), [(PROV_TYPE, WFOBJ["Directory"]), ("wfobj:tree", tree.hash),
+                                     ("wfobj:size", tree.size)])
+    for oid in dict.fromkeys(f.hash for f in run.files_in(tree)):
+        doc.hadMember(entity_id(tree), f"blob:{oid}")
+
+
+def entity_id(c: Content) -> str:
+    return f"tree:{c.hash}" if c.is_dir else f"blob:{c.hash}"
 
 
 def time_of(text: str | None):
@@ -65,8 +81,8 @@ def add_run(doc: ProvDocument, run: RunExport) -> None:
     doc.wasAssociatedWith(activity, user_id(run), f"definition:{run.definition_hash}")
     doc.wasAssociatedWith(activity, engine_id(run))
     doc.used(activity, f"definition:{run.definition_hash}")
-    for f in run.param_files:
-        doc.used(activity, f"blob:{f.hash}", other_attributes={"prov:role": f"params.{f.path}"})
+    for c in run.param_contents:
+        doc.used(activity, entity_id(c), other_attributes={"prov:role": f"params.{c.path}"})
 
 
 def user_id(run: RunExport) -> str:
@@ -89,16 +105,17 @@ def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt) -> None:
     doc.wasInformedBy(activity, f"run:{run.run_id}")
     doc.wasAssociatedWith(activity, engine_id(run), f"definition:{run.definition_hash}")
     doc.used(activity, f"image:{a.image_facts_hash}", other_attributes={"prov:role": "image"})
-    for f in a.inputs:
-        doc.used(activity, f"blob:{f.hash}", other_attributes={"prov:role": f.path})
-    for f in a.outputs:
-        doc.wasGeneratedBy(f"blob:{f.hash}", activity, other_attributes={"prov:role": f.path})
+    for c in a.inputs:
+        doc.used(activity, entity_id(c), other_attributes={"prov:role": c.path})
+    for c in a.outputs:
+        doc.wasGeneratedBy(entity_id(c), activity, other_attributes={"prov:role": c.path})
     for upstream in producers(run, a):
         doc.wasInformedBy(activity, f"evidence:{upstream}")
 
 
 def producers(run: RunExport, a: Attempt) -> list[str]:
-    """Evidence hashes of the last attempts whose outputs this attempt read."""
-    inputs = {f.hash for f in a.inputs}
+    """Evidence hashes of the last attempts whose outputs this attempt read (or read
+    something inside)."""
+    inputs = {c.hash for c in a.inputs} | {c.within.tree for c in a.inputs if c.within}
     return sorted({b.evidence_hash for b in run.last_attempts()
                    if b is not a and inputs & {f.hash for f in b.outputs}})

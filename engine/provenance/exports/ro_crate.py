@@ -7,7 +7,10 @@ tool (SoftwareApplication) and a step (HowToStep); each task attempt is a Create
 agent: the user who triggered the run); a ControlAction per step groups its attempts; the
 run is the workflow's CreateAction, and an OrganizeAction by the engine ties them together.
 Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
-an `ni:` URI of their SHA-256) but their bytes are left out of the zip.
+an `ni:` URI of their SHA-256) but their bytes are left out of the zip. A directory (a
+`dir` parameter, input or output) is a Dataset, the folder `trees/<tree hash>/`, whose
+`hasPart` lists the File entities of the files inside it (their bytes stay under
+`files/`, once however many directories hold them).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import mimetypes
 import tempfile
 import warnings
+import zipfile
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote
@@ -30,7 +34,7 @@ from wfobj.engine.definitions.params import param_type
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
 
-from .run_export import Attempt, FileRef, RunExport, sha256_of_blob
+from .run_export import Attempt, Content, RunExport, sha256_of_blob
 
 WFRUN_VERSION = "0.5"
 PROFILES = {
@@ -58,11 +62,26 @@ WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"
 def export_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> bytes:
     """The crate as zip bytes; file contents streamed from the store (verified reads)."""
     with tempfile.TemporaryDirectory(prefix="wfobj-crate-") as tmp:
-        crate = CrateBuilder(store, run, Path(tmp), files).build()
+        builder = CrateBuilder(store, run, Path(tmp), files)
+        crate = builder.build()
         with warnings.catch_warnings():
             # without files the library warns once per file it lists but does not hold
             warnings.filterwarnings("ignore", "No source for", UserWarning)
-            return b"".join(crate.stream_zip())
+            data = b"".join(crate.stream_zip())
+    return with_folders(data, [d.id for d in builder.trees.values()])
+
+
+def with_folders(data: bytes, folders: list[str]) -> bytes:
+    """The zip with an entry for each folder: a Dataset's folder must be in the payload,
+    and the library writes only files (these folders hold none: their files' bytes are
+    under `files/`)."""
+    if not folders:
+        return data
+    out = BytesIO(data)
+    with zipfile.ZipFile(out, "a") as z:
+        for folder in folders:
+            z.writestr(zipfile.ZipInfo(folder), b"")
+    return out.getvalue()
 
 
 class CrateBuilder:
@@ -95,6 +114,7 @@ class CrateBuilder:
         self.engine = self.entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
                                   softwareVersion=run.engine_version)
         self.files = {oid: self.add_file(f) for oid, f in run.files().items()}
+        self.trees = {oid: self.add_folder(t) for oid, t in run.trees().items()}
         self.workflow = self.add_workflow()
         self.link_examples()
         controls = [self.add_control(name) for name in run.task_order
@@ -120,7 +140,7 @@ class CrateBuilder:
         return self.entity(uri, "CreativeWork", name=name,
                            version=uri.rsplit("/", 1)[-1])
 
-    def add_file(self, f: FileRef):
+    def add_file(self, f: Content):
         """In the zip as `files/<blake3>`; without files, named by its content (an RFC
         6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants a file not in the payload to
         have an absolute URI."""
@@ -132,6 +152,21 @@ class CrateBuilder:
             return self.crate.add_file(ni_uri(sha256), properties=props)
         return self.crate.add_file(self.blob_file(f.hash), dest_path=f"files/{f.hash}",
                                    properties=props)
+
+    def add_folder(self, tree: Content):
+        """A directory as a Dataset: the folder `trees/<tree hash>/`, `hasPart` its files."""
+        inside = self.run.files_in(tree)
+        parts = list({f.hash: self.files[f.hash] for f in inside}.values())
+        props = {"name": tree.path, "contentSize": str(tree.size),
+                 "identifier": f"urn:wfobj:tree:{tree.hash}",
+                 "description": f"directory (tree {tree.hash}) of {len(inside)} file(s)"}
+        if parts:
+            props["hasPart"] = one_or_many(parts)
+        return self.crate.add_dataset(dest_path=f"trees/{tree.hash}/", properties=props)
+
+    def data(self, c: Content):
+        """The entity of a content: its Dataset for a directory, else its File."""
+        return self.trees[c.hash] if c.is_dir else self.files[c.hash]
 
     def blob_file(self, oid: str) -> Path:
         path = self.tmp / oid
@@ -177,30 +212,38 @@ class CrateBuilder:
     def add_tool(self, task: str) -> ContextEntity:
         """The task as a tool, with its declared inputs and output files as parameters."""
         spec = self.run.definition.tasks[task]
-        inputs = [self.formal(formal_id(task, "in", name), name, "file")
+        dirs = self.dir_slots()
+        inputs = [self.formal(formal_id(task, "in", name), name,
+                              "dir" if (task, f"/in/{name}") in dirs else "file")
                   for name in sorted(spec.inputs)]
-        outputs = [self.formal(formal_id(task, "out", path), path, "file")
+        outputs = [self.formal(formal_id(task, "out", path), path,
+                               "dir" if (task, path) in dirs else "file")
                    for path in spec.outputs.files]
         return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
                            input=inputs or None, output=outputs or None)
 
+    def dir_slots(self) -> set[tuple[str, str]]:
+        """(task, path) of every input and output some attempt recorded as a directory."""
+        return {(a.task, c.path) for a in self.run.attempts for c in a.inputs + a.outputs
+                if c.is_dir}
+
     def link_examples(self) -> None:
         """Each file names the parameters it filled (`exampleOfWork`): a workflow
         parameter, a task's input, a task's declared output."""
-        slots: dict[str, dict[str, ContextEntity]] = {}
-        for f in self.run.param_files:
-            slots.setdefault(f.hash, {})[f"p/{f.path}"] = self.param_formals[f.path]
+        slots: dict[str, dict[str, ContextEntity]] = {}  # entity id -> the slots it filled
+        for c in self.run.param_contents:
+            slots.setdefault(self.data(c).id, {})[f"p/{c.path}"] = self.param_formals[c.path]
         for a in self.run.attempts:
-            for f in a.inputs:
-                found = self.crate.dereference(formal_id(a.task, "in", f.path.rsplit("/", 1)[-1]))
+            for c in a.inputs:
+                found = self.crate.dereference(formal_id(a.task, "in", c.path.rsplit("/", 1)[-1]))
                 if found is not None:
-                    slots.setdefault(f.hash, {})[found.id] = found
-            for f in a.outputs:
-                found = self.crate.dereference(formal_id(a.task, "out", f.path))
+                    slots.setdefault(self.data(c).id, {})[found.id] = found
+            for c in a.outputs:
+                found = self.crate.dereference(formal_id(a.task, "out", c.path))
                 if found is not None:
-                    slots.setdefault(f.hash, {})[found.id] = found
-        for oid, found in slots.items():
-            self.files[oid]["exampleOfWork"] = one_or_many(list(found.values()))
+                    slots.setdefault(self.data(c).id, {})[found.id] = found
+        for entity_id, found in slots.items():
+            self.crate.dereference(entity_id)["exampleOfWork"] = one_or_many(list(found.values()))
 
     def add_control(self, task: str) -> ContextEntity:
         attempts = [a for a in self.run.attempts if a.task == task]
@@ -223,8 +266,8 @@ class CrateBuilder:
             f"#attempt-{a.evidence_hash}", "CreateAction",
             name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
             instrument=self.tools[a.task], containerImage=image, agent=self.person,
-            object=[self.files[f.hash] for f in a.inputs],
-            result=[self.files[f.hash] for f in a.outputs],
+            object=[self.data(c) for c in a.inputs],
+            result=[self.data(c) for c in a.outputs],
             actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
             isBasedOn=reused, description=attempt_description(a),
             **times(a.started_at, a.ended_at))
@@ -245,12 +288,12 @@ class CrateBuilder:
                               value=text_of(value), exampleOfWork=self.param_formals.get(name))
                   for name, value in sorted(run.parameters.items())
                   if param_type(run.definition.params, name) not in ("file", "dir")]
-        param_files = [self.files[f.hash] for f in run.param_files]
+        param_files = [self.data(c) for c in run.param_contents]
         return self.entity(
             f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",
             identifier=run.run_id, instrument=self.workflow, agent=self.person,
             object=param_files + params,
-            result=[self.files[f.hash] for _, f in run.outputs()],
+            result=[self.data(c) for _, c in run.outputs()],
             actionStatus=status(run.state),
             description=f"run {run.run_id} of workflow {run.workflow}: {run.state}",
             **times(run.started_at or run.created_at, run.ended_at))

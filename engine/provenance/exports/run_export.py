@@ -2,31 +2,61 @@
 the store's verified read path (engine/provenance/views.py, engine/runs/evidence.py).
 
 Typed and JSON-free, so each format module only maps these fields to its vocabulary.
-A directory (a tree: a `dir` parameter, input or output) is seen as the files in it, each
-named by its path below the directory; exports do not describe the tree itself yet.
+A directory (a tree: a `dir` parameter, input or output) is one `Content` of kind `dir`;
+a format that needs its files asks `files_in`, which walks each tree once per export
+(one tree object read per directory below it), so a format that names only the tree
+(OpenLineage) never reads below it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from wfobj.engine.model import DIR, Definition, ImageFacts, TaskEvidence, row_kind, row_oid
+from wfobj.engine.model import (
+    DIR,
+    FILE,
+    Definition,
+    ImageFacts,
+    TaskEvidence,
+    TaskFileInput,
+    row_kind,
+    row_oid,
+)
 from wfobj.engine.provenance.views import run_view
 from wfobj.engine.runs.evidence import link_hash, read_evidence
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import RUN_TERMINAL
-from wfobj.objstore import ObjectStore, walk_tree
+from wfobj.objstore import ObjectStore, read_tree, walk_tree
 
 
 @dataclass(frozen=True)
-class FileRef:
-    """A file an attempt read or wrote: its blob hash (BLAKE3), size and name there."""
+class Within:
+    """Where an input taken from inside another task's output directory lies: that
+    directory's tree hash and the path inside it."""
+
+    tree: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """A file (a blob) or a directory (a tree) an attempt read or wrote, or a parameter's:
+    its hash, size (a directory's: the total of its files), kind, and its name there (a
+    path under /out, `/in/<name>`, a parameter's name; a file found inside a directory,
+    `<its path>/<path inside>`, with the directory's `tree`)."""
 
     hash: str
     size: int
     path: str
+    kind: str = FILE
+    within: Within | None = None
+    tree: str | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == DIR
 
 
 @dataclass(frozen=True)
@@ -41,13 +71,28 @@ class Attempt:
     image_id: str | None
     image_facts_hash: str
     command: tuple[str, ...]
-    inputs: tuple[FileRef, ...]
-    outputs: tuple[FileRef, ...]
+    inputs: tuple[Content, ...]
+    outputs: tuple[Content, ...]
     started_at: str
     ended_at: str
     exit_code: int | None
     error: str | None
     cached_from: str | None
+
+
+class TreeFiles:
+    """The files below each tree, (path inside, blob hash, size) in walk order; each tree
+    walked once, on first ask."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.walked: dict[str, list[tuple[str, str, int]]] = {}
+
+    def __call__(self, oid: str) -> list[tuple[str, str, int]]:
+        if oid not in self.walked:
+            self.walked[oid] = [(path, e.oid, e.size) for path, e in walk_tree(self.store, oid)
+                                if e.kind != DIR]
+        return self.walked[oid]
 
 
 @dataclass(frozen=True)
@@ -61,7 +106,7 @@ class RunExport:
     definition_hash: str
     definition: Definition
     parameters: dict
-    param_files: tuple[FileRef, ...]
+    param_contents: tuple[Content, ...]  # `file` and `dir` parameters, by name
     triggered_by: str
     engine_version: str
     created_at: str
@@ -71,6 +116,7 @@ class RunExport:
     cache: bool
     attempts: tuple[Attempt, ...]
     task_order: tuple[str, ...]
+    tree_files: TreeFiles = field(compare=False, repr=False)
 
     @property
     def terminal(self) -> bool:
@@ -81,68 +127,96 @@ class RunExport:
         last = {a.task: a for a in self.attempts}
         return [last[name] for name in self.task_order if name in last]
 
-    def outputs(self) -> list[tuple[Attempt, FileRef]]:
-        """Every file the run produced (outputs of each task's last attempt)."""
-        return [(a, f) for a in self.last_attempts() for f in a.outputs]
+    def outputs(self) -> list[tuple[Attempt, Content]]:
+        """Every output the run produced (of each task's last attempt), a directory as one."""
+        return [(a, c) for a in self.last_attempts() for c in a.outputs]
 
-    def files(self) -> dict[str, FileRef]:
-        """Every distinct file the run touched (parameters, inputs, outputs) by hash."""
-        found: dict[str, FileRef] = {f.hash: f for f in self.param_files}
-        for a in self.attempts:
-            for f in a.inputs + a.outputs:
+    def files_in(self, content: Content) -> list[Content]:
+        """A file itself; a directory's files, each named `<its path>/<path inside>`."""
+        if not content.is_dir:
+            return [content]
+        return [Content(oid, size, f"{content.path}/{inner}", tree=content.hash)
+                for inner, oid, size in self.tree_files(content.hash)]
+
+    def contents(self) -> list[Content]:
+        """Every parameter, input and output content, in that order, repeats included."""
+        return [*self.param_contents,
+                *(c for a in self.attempts for c in a.inputs + a.outputs)]
+
+    def files(self) -> dict[str, Content]:
+        """Every distinct file the run touched by hash, those inside its directories too."""
+        found: dict[str, Content] = {}
+        for c in self.contents():
+            for f in self.files_in(c):
                 found.setdefault(f.hash, f)
+        return found
+
+    def trees(self) -> dict[str, Content]:
+        """Every distinct directory the run touched (parameters, inputs, outputs) by hash."""
+        found: dict[str, Content] = {}
+        for c in self.contents():
+            if c.is_dir:
+                found.setdefault(c.hash, c)
         return found
 
 
 def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
     """The run and all its attempts, every object read verified by the store."""
     view = run_view(run)
-    attempts = tuple(attempt_of(store, oid, *read_evidence(store, oid))
-                     for name in run.order for oid in run.tasks[name].attempts)
+    outputs: dict[str, tuple[Content, ...]] = {}  # task -> its latest attempt's, so far
+    attempts = []
+    for name in run.order:
+        for oid in run.tasks[name].attempts:
+            attempt = attempt_of(oid, *read_evidence(store, oid), run.definition, outputs)
+            outputs[name] = attempt.outputs
+            attempts.append(attempt)
     return RunExport(
         run_id=run.run_id, workflow=view["workflow"], state=view["state"],
         definition_hash=view["definition_hash"],
-        definition=run.definition,
-        parameters=view["parameters"], param_files=param_files(store, run, view["parameters"]),
+        definition=run.definition, parameters=view["parameters"],
+        param_contents=param_contents(store, run, view["parameters"]),
         triggered_by=view["triggered_by"], engine_version=view["engine_version"],
         created_at=view["created_at"], started_at=view["started_at"],
         ended_at=view["ended_at"], manifest_hash=view["manifest_hash"], cache=view["cache"],
-        attempts=attempts, task_order=tuple(run.order))
+        attempts=tuple(attempts), task_order=tuple(run.order), tree_files=TreeFiles(store))
 
 
-def param_files(store: ObjectStore, run: RunState, values: dict) -> tuple[FileRef, ...]:
+def param_contents(store: ObjectStore, run: RunState, values: dict) -> tuple[Content, ...]:
+    """The run's `file` and `dir` parameters whose content the store holds, by name."""
     params = run.definition.params
-    found: list[FileRef] = []
+    found: list[Content] = []
     for name in sorted(params):
-        oid = values.get(name)
-        if params[name].type == "file" and oid and oid in store:
-            found.append(FileRef(oid, store.size_of(oid), name))
-        elif params[name].type == DIR and oid and oid in store:
-            found.extend(tree_files(store, oid, name))
+        oid, kind = values.get(name), params[name].type
+        if kind in (FILE, DIR) and oid and oid in store:
+            size = store.size_of(oid) if kind == FILE else read_tree(store, oid).size
+            found.append(Content(oid, size, name, kind))
     return tuple(found)
 
 
-def tree_files(store: ObjectStore, oid: str, path: str) -> list[FileRef]:
-    """The files of the tree `oid`, named `<path>/<path inside it>`."""
-    return [FileRef(e.oid, e.size, f"{path}/{inner}")
-            for inner, e in walk_tree(store, oid) if e.kind != DIR]
+def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts, definition: Definition,
+               upstream: dict[str, tuple[Content, ...]]) -> Attempt:
+    """The export's view of the attempt whose evidence `ev` is stored under `oid`;
+    `upstream` holds each earlier task's latest outputs, for inputs taken from inside
+    one of its directories."""
+    inputs = definition.tasks[ev.task].inputs if ev.task in definition.tasks else {}
 
-
-def attempt_of(store: ObjectStore, oid: str, ev: TaskEvidence, image: ImageFacts) -> Attempt:
-    """The export's view of the attempt whose evidence `ev` is stored under `oid`."""
-    def refs(rows: list[dict]) -> tuple[FileRef, ...]:  # evidence's inputs and outputs
-        found: list[FileRef] = []
-        for r in rows:
-            if row_kind(r) == DIR:
-                found.extend(tree_files(store, row_oid(r), r["path"]))
-            else:
-                found.append(FileRef(row_oid(r), r["size"], r["path"]))
-        return tuple(found)
+    def within(name: str) -> Within | None:
+        spec = inputs.get(name)
+        if not isinstance(spec, TaskFileInput):
+            return None
+        for out in upstream.get(spec.task, ()):
+            if out.is_dir and spec.file.startswith(out.path + "/"):
+                return Within(out.hash, spec.file[len(out.path) + 1:])
+        return None
 
     return Attempt(
         task=ev.task, number=ev.attempt, evidence_hash=oid, state=ev.state, image=ev.image,
         image_id=image.image_id, image_facts_hash=ev.image_facts.oid,
-        command=tuple(ev.command), inputs=refs(ev.inputs), outputs=refs(ev.outputs),
+        command=tuple(ev.command),
+        inputs=tuple(Content(row_oid(r), r["size"], r["path"], row_kind(r),
+                             within(r.get("name", ""))) for r in ev.inputs),
+        outputs=tuple(Content(row_oid(r), r["size"], r["path"], row_kind(r))
+                      for r in ev.outputs),
         started_at=ev.started_at, ended_at=ev.ended_at, exit_code=ev.exit_code,
         error=ev.error, cached_from=link_hash(ev.cached_from))
 
