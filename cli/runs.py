@@ -221,15 +221,18 @@ def task(ctx: CliContext, run_id: str, task: str) -> None:
 
 @run.command("files")
 @run_id_argument
+@click.option("-r", "--recursive", is_flag=True,
+              help="Also list every file inside output folders, by its full path.")
 @json_option
 @pass_ctx
-def files(ctx: CliContext, run_id: str) -> None:
-    """Every file the run produced."""
+def files(ctx: CliContext, run_id: str, recursive: bool) -> None:
+    """Every file (and folder, a tree: `dir/`) the run produced."""
     def human(rows: list[dict]) -> None:
-        table(f"{'HASH':<64}  {'SIZE':>10}  TASK/PATH",
-              (f"{f['hash']}  {f['size']:>10}  {f['task']}/{f['path']}" for f in rows))
+        table(f"{'HASH':<64}  {'SIZE':>10}  TASK/PATH", (
+            f"{f['hash']}  {f['size']:>10}  {f['task']}/{f['path']}"
+            f"{'/' if f.get('kind') == 'dir' else ''}" for f in rows))
 
-    ctx.emit(ctx.service().run_files(run_id), human)
+    ctx.emit(ctx.service().run_files(run_id, recursive=recursive), human)
 
 
 @run.command("lineage")

@@ -188,7 +188,10 @@ class TreeBuilder:
         self.count = 0
 
     def add_dir(self, path: str) -> None:
-        self._folder(split_path(path), path)
+        parts = split_path(path)
+        if len(parts) > MAX_DEPTH:  # split_path allows one more part: a file's name
+            raise TreeRefused(path, f"is more than {MAX_DEPTH} directories deep")
+        self._folder(parts, path)
 
     def add_file(self, path: str, stream: BinaryIO, *, executable: bool = False) -> None:
         self.add_hashed(path, lambda: self._store_bytes(stream), executable=executable)

@@ -135,3 +135,33 @@ def test_trigger_wait_exits_non_zero_when_the_run_fails(wf, docker_client, tmp_p
     result = wf("run", "trigger", "fails", "--wait", ok=False)
     assert result.exit_code == 1 and "failed" in result.stdout.splitlines()[0]
     assert "exit      3" in result.output
+
+
+def test_run_files_lists_output_folders_and_with_r_their_files(tmp_path):
+    from tests.support_engine import run_with, task, trigger
+    from wfobj.engine.executors.fake import TaskBehavior
+    from wfobj.engine.service import WorkflowService
+    from wfobj.objstore import init_store
+
+    store_path = tmp_path / "s"
+    store = init_store(store_path)
+    svc = WorkflowService(store)
+    definition = {"tasks": {"make": task("split", outputs={"files": ["parts", "top.txt"]})}}
+    run_id = trigger(svc, definition, "folders")
+    run_with(store, run_id, {"make": TaskBehavior(
+        outputs={"parts": {"a.txt": b"A", "sub/b.txt": b"BB"}, "top.txt": b"top"})})
+    store.close()
+
+    def files(*flags):
+        result = CliRunner().invoke(cli, ["--store", str(store_path), "run", "files", run_id,
+                                          *flags], obj=CliContext())
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    flat = files()
+    assert "make/parts/\n" in flat and "make/top.txt\n" in flat and "a.txt" not in flat
+    deep = json.loads(files("-r", "--json"))
+    assert [(f["path"], f["kind"]) for f in deep] == [
+        ("parts", "dir"), ("parts/a.txt", "file"), ("parts/sub/b.txt", "file"),
+        ("top.txt", "file")]
+    assert deep[1]["tree"] == deep[0]["hash"]

@@ -275,3 +275,10 @@ def test_directories_between_files_are_not_held(store):
     peak = _peak_of(lambda: result.setdefault("tree", put_tar(store, _Lazy(pieces()))))
     assert result["tree"].files == 0
     assert peak < 16 << 20
+
+
+def test_an_empty_folder_is_bound_by_depth_like_a_file(store):
+    deepest = "/".join(["d"] * trees_module.MAX_DEPTH)
+    put_tar(store, tar_of([_special(deepest, tarfile.DIRTYPE)]))
+    with pytest.raises(TreeRefused, match="deep"):
+        put_tar(store, tar_of([_special(deepest + "/d", tarfile.DIRTYPE)]))
