@@ -14,9 +14,9 @@ clients that trickle their headers hold sockets, never the request threads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import selectors
-import socket
 from functools import partial
 
 from gunicorn import http as parsers
@@ -24,12 +24,14 @@ from gunicorn import util
 from gunicorn.http import errors as http
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER as STOP_LINGER
+from gunicorn.workers.gthread import TConn
 from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
 from gunicorn.workers.sync import SyncWorker as _SyncWorker
 
 from wfobj.engine import clip
 
 from . import request_heads
+from .lingering import LingeringCloses
 
 HEAD_READ_BYTES = 16 << 10  # one read of a head in the poller
 
@@ -89,12 +91,31 @@ class ThreadWorker(JsonErrors, _ThreadWorker):
     in its poller and hands a connection to a thread only once the head is all in
     (request_heads.py): a client trickling its headers holds no thread. A head that takes
     longer than the header deadline is answered 408, one over MAX_HEAD_BYTES 431; past
-    the limit of waiting heads the oldest connection is closed. (TLS, PROXY protocol and
-    HTTP/2 prior knowledge, which `serve` never sets, are left to gunicorn as they are.)"""
+    the limit of waiting heads the oldest connection is closed. A connection it closes
+    politely lingers in the poller too (lingering.py), never in its main loop. (TLS, PROXY
+    protocol and HTTP/2 prior knowledge, which `serve` never sets, are left to gunicorn as
+    they are.)"""
 
     def init_process(self) -> None:
         self.heads = request_heads.from_environment()
         super().init_process()
+
+    def run(self) -> None:
+        self.closes = LingeringCloses(self.poller)  # the poller is made in init_process
+        super().run()
+
+    def accept(self, listener) -> None:  # noqa: ANN001 - gunicorn's listener socket
+        """gunicorn's accept, with a connection whose polite close does not block the
+        loop (lingering.py)."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        self.enqueue_req(LingeringConn(self.closes, self.cfg, client_sock, client_addr,
+                                       listener.getsockname()))
 
     def enqueue_req(self, conn) -> None:  # noqa: ANN001 - gunicorn's TConn
         """Every connection with a request to read comes here (new, kept alive, or with
@@ -149,36 +170,48 @@ class ThreadWorker(JsonErrors, _ThreadWorker):
         super().enqueue_req(conn)
 
     def murder_pending(self) -> None:
-        """Also close the connections whose head is past its deadline (gunicorn calls
-        this about once a second, and while it stops)."""
+        """Also close the connections whose head is past its deadline, and end the polite
+        closes whose time is up (gunicorn calls this about once a second, and while it
+        stops)."""
         super().murder_pending()
+        self.closes.expire()
         if not self.alive:
             self.heads.cut_short(STOP_LINGER)
         for conn, sent_some in self.heads.expired():
-            if sent_some:
-                self.log.info("a client did not send its request head within %gs "
-                              "(--header-timeout); its connection was closed",
-                              self.heads.timeout)
+            if not sent_some:  # an idle connection: nothing to answer
+                self._close_waiting(conn)
+                continue
+            self.log.info("a client did not send its request head within %gs "
+                          "(--header-timeout); its connection was closed", self.heads.timeout)
             self._close_waiting(conn, error_response(
-                408, "Request Timeout", f"the request line and headers did not arrive "
-                                        f"within {self.heads.timeout:g}s") if sent_some else b"")
+                408, "Request Timeout",
+                f"the request line and headers did not arrive within {self.heads.timeout:g}s"))
 
     def _close_waiting(self, conn, answer: bytes = b"") -> None:  # noqa: ANN001
+        """Close a connection whose head never came in whole, with `answer` (as much of
+        it as the socket takes now) and a polite close, or, having sent nothing, at once."""
         self.heads.take(conn)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
         self.nr_conns -= 1
-        close_answered(conn.sock, answer)
+        if not answer:
+            conn.close()
+            return
+        with contextlib.suppress(OSError):
+            conn.sock.send(answer)
+        self.closes.close(conn.sock)
 
 
-def close_answered(sock, answer: bytes) -> None:  # noqa: ANN001 - a non-blocking socket
-    """Send `answer` (as much as the socket takes now), and close without waiting: the
-    write side first, so the answer is not lost to a reset for unread bytes."""
-    with contextlib.suppress(OSError):
-        if answer:
-            sock.send(answer)
-            sock.shutdown(socket.SHUT_WR)
-            while sock.recv(HEAD_READ_BYTES):  # drop what is already here, never wait
-                pass
-    with contextlib.suppress(OSError):
-        sock.close()
+class LingeringConn(TConn):
+    """gunicorn's connection, closed politely in the worker's poller (lingering.py)
+    rather than by a blocking read in its main loop."""
+
+    def __init__(self, closes: LingeringCloses, *args) -> None:  # noqa: ANN002
+        super().__init__(*args)
+        self.closes = closes
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful and not self.cfg.is_ssl:
+            self.closes.close(self.sock)
+        else:
+            super().close(graceful)

@@ -126,7 +126,7 @@ def test_a_trickler_is_cut_off_at_the_header_deadline(tmp_path):
         assert not swarm.live, "a trickler outlived its header deadline by far"
         for t in swarm.done:
             assert t.closed_after >= 2.0  # not before its deadline
-            assert t.answer == b"" or t.answer.startswith(b"HTTP/1.1 408 "), t.answer
+            assert t.answer.startswith(b"HTTP/1.1 408 "), t.answer
         assert health_within(srv.url, 2.0)
     finally:
         swarm.stop()
@@ -145,6 +145,33 @@ def test_too_many_tricklers_at_once_push_the_oldest_out(tmp_path):
         assert health_within(srv.url, 2.0)
     finally:
         swarm.stop()
+        srv.stop()
+
+
+def test_clients_that_never_close_do_not_stall_the_worker(tmp_path):
+    """A whole request with `Connection: close`, then the client keeps its socket open
+    and silent: closing it politely (reading what it may still send) must not wait."""
+    srv = start_server(tmp_path, engine_workers=0, workers=1)
+    request = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    held = []
+    try:
+        for _ in range(60):
+            sock = socket.create_connection(address(srv.url), timeout=10)
+            sock.sendall(request)
+            held.append(sock)
+        slow = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            if not health_within(srv.url, 2.0):
+                slow.append(round(time.monotonic() - deadline + 10, 1))
+            time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+        assert not slow, f"/api/health took over 2 s at {slow} s"
+        answered = sum(sock.recv(4096).startswith(b"HTTP/1.1 200 ") for sock in held)
+        assert answered == len(held)  # each got its whole answer before the close
+    finally:
+        for sock in held:
+            sock.close()
         srv.stop()
 
 
