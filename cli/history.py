@@ -117,6 +117,9 @@ def print_comparison(c: dict) -> None:
         for o in t["outputs"]:
             if not o["same"]:
                 click.echo(f"      output {o['path']}: {o['a'] or '-'} vs {o['b'] or '-'}")
+            for p in o.get("paths", ()):  # inside an output folder on both sides
+                click.echo(f"        {p['change']:<8} {o['path']}/{p['path']}: "
+                           f"{p['a'] or '-'} vs {p['b'] or '-'}")
         for v in t["vars"]:
             if not v["same"]:
                 click.echo(f"      var {v['name']}: {short(v['a'])} vs {short(v['b'])}")

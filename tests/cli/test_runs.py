@@ -165,3 +165,27 @@ def test_run_files_lists_output_folders_and_with_r_their_files(tmp_path):
         ("parts", "dir"), ("parts/a.txt", "file"), ("parts/sub/b.txt", "file"),
         ("top.txt", "file")]
     assert deep[1]["tree"] == deep[0]["hash"]
+
+
+def test_run_compare_names_the_paths_that_differ_inside_output_folders(tmp_path):
+    from tests.support_engine import run_with, task, trigger
+    from wfobj.engine.executors.fake import TaskBehavior
+    from wfobj.engine.service import WorkflowService
+    from wfobj.objstore import init_store
+
+    store_path = tmp_path / "s"
+    store = init_store(store_path)
+    svc = WorkflowService(store)
+    definition = {"tasks": {"make": task("split", outputs={"files": ["parts"]})}}
+    runs = []
+    for parts in ({"a.txt": b"A", "sub/b.txt": b"B"}, {"a.txt": b"A", "sub/b.txt": b"b!",
+                                                       "new.txt": b"N"}):
+        runs.append(trigger(svc, definition, "folders", cache=False))
+        run_with(store, runs[-1], {"make": TaskBehavior(outputs={"parts": parts})})
+    store.close()
+    result = CliRunner().invoke(cli, ["--store", str(store_path), "run", "compare", *runs],
+                                obj=CliContext())
+    assert result.exit_code == 0, result.output
+    lines = [line.split(":")[0].split() for line in result.output.splitlines()]
+    assert ["added", "parts/new.txt"] in lines and ["changed", "parts/sub/b.txt"] in lines
+    assert not any("parts/a.txt" in line for line in result.output.splitlines())
