@@ -34,6 +34,7 @@ from . import request_heads
 from .lingering import LingeringCloses
 
 HEAD_READ_BYTES = 16 << 10  # one read of a head in the poller
+LEFT_BODY_BYTES = 64 << 10  # a body's rest read and dropped to keep its connection
 
 # the statuses of gunicorn's own Worker.handle_error; any other ParseException is a 400
 _CLIENT_STATUS = (
@@ -168,6 +169,21 @@ class ThreadWorker(JsonErrors, _ThreadWorker):
         conn.parser.unreader.unread(head)
         conn.data_ready = True  # no wait for a first byte in the thread
         super().enqueue_req(conn)
+
+    def _keepalive_after(self, conn, keepalive: bool) -> bool:  # noqa: ANN001
+        """Keep the connection for another request only if the app read the body to its
+        end, or what it left is already here (64 KiB at most): gunicorn would wait for
+        the rest in this thread, and a client trickling it would hold the thread, its
+        401 long answered."""
+        if not keepalive:
+            return False
+        conn.sock.setblocking(False)
+        try:
+            return bool(conn.parser.finish_body(max_bytes=LEFT_BODY_BYTES))
+        except OSError:  # the rest has not come: close rather than wait for it
+            return False
+        finally:
+            conn.sock.setblocking(True)
 
     def murder_pending(self) -> None:
         """Also close the connections whose head is past its deadline, and end the polite

@@ -27,11 +27,14 @@ def address(url: str) -> tuple[str, int]:
 
 
 class Trickler:
-    """One connection sending HEAD a byte at a time; `closed_after` is how long it lived
-    once the server closed it (None while it lives)."""
+    """One connection sending `prefix` at once, then `trickle` a byte at a time;
+    `closed_after` is how long it lived once the server closed it (None while it lives),
+    `answer` what the server sent."""
 
-    def __init__(self, where: tuple[str, int]) -> None:
+    def __init__(self, where: tuple[str, int], prefix: bytes = b"", trickle: bytes = HEAD):
         self.sock = socket.create_connection(where, timeout=10)
+        self.sock.sendall(prefix)
+        self.trickle = trickle
         self.opened = time.monotonic()
         self.sent = 0
         self.closed_after: float | None = None
@@ -42,31 +45,35 @@ class Trickler:
         if self.closed_after is not None:
             return
         try:
-            self.sock.setblocking(False)
-            try:
-                data = self.sock.recv(4096)
-            except BlockingIOError:
-                data = None
-            finally:
-                self.sock.setblocking(True)
-            if data is None:
-                self.sock.sendall(HEAD[self.sent % len(HEAD):][:1])
+            if not self.read_what_came():
+                self.sock.sendall(self.trickle[self.sent % len(self.trickle):][:1])
                 self.sent += 1
                 return
-            self.answer += data
         except OSError:
             pass
         self.closed_after = time.monotonic() - self.opened
         self.sock.close()
+
+    def read_what_came(self) -> bool:
+        """Keep what the server sent; True once it closed the connection."""
+        self.sock.setblocking(False)
+        try:
+            while data := self.sock.recv(4096):
+                self.answer += data
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            self.sock.setblocking(True)
 
 
 class Swarm:
     """`count` tricklers, each sending a byte every one or two seconds, from one thread;
     with `replace`, a closed trickler is replaced by a new one (the attack goes on)."""
 
-    def __init__(self, url: str, count: int, replace: bool) -> None:
-        self.where, self.replace = address(url), replace
-        self.live = [Trickler(self.where) for _ in range(count)]
+    def __init__(self, url: str, count: int, replace: bool, **trickler: bytes) -> None:
+        self.where, self.replace, self.trickler = address(url), replace, trickler
+        self.live = [Trickler(self.where, **trickler) for _ in range(count)]
         self.done: list[Trickler] = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -80,7 +87,7 @@ class Swarm:
                     self.live.remove(t)
                     self.done.append(t)
                     if self.replace:
-                        self.live.append(Trickler(self.where))
+                        self.live.append(Trickler(self.where, **self.trickler))
             self.stopping.wait(random.uniform(1.0, 2.0))
 
     def stop(self) -> None:
@@ -97,20 +104,46 @@ def health_within(url: str, seconds: float) -> bool:
         return False
 
 
+def slow_health_checks(url: str, seconds: float) -> list[float]:
+    """Ask /api/health twice a second for `seconds`: when (s from the start) an answer
+    took over 2 s."""
+    slow = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        asked = time.monotonic()
+        if not health_within(url, 2.0):
+            slow.append(round(asked - start, 1))
+        time.sleep(max(0.0, 0.5 - (time.monotonic() - asked)))
+    return slow
+
+
 def test_forty_tricklers_do_not_keep_health_from_answering(tmp_path):
     srv = start_server(tmp_path, engine_workers=0, extra=("--client-timeout", "5"))
     swarm = Swarm(srv.url, 40, replace=True)
     try:
         time.sleep(3)  # every trickler has sent a few bytes: a thread each, before the fix
-        slow = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            if not health_within(srv.url, 2.0):
-                slow.append(round(time.monotonic() - deadline + 20, 1))
-            time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+        slow = slow_health_checks(srv.url, 20)
         assert not slow, f"/api/health took over 2 s at {slow} s\n{srv.log()}"
         assert swarm.done, "no trickler was ever cut off"
+    finally:
+        swarm.stop()
+        srv.stop()
+
+
+UPLOAD = (b"POST /api/objects HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream"
+          b"\r\nContent-Length: 100000\r\n\r\n")
+
+
+def test_forty_unauthenticated_bodies_trickling_do_not_hold_threads(tmp_path):
+    """The head is whole and answered 401 at once; the body the app never read must not
+    be waited for in a thread, a byte at a time."""
+    srv = start_server(tmp_path, engine_workers=0)
+    swarm = Swarm(srv.url, 40, replace=True, prefix=UPLOAD, trickle=b"b")
+    try:
+        time.sleep(3)
+        slow = slow_health_checks(srv.url, 15)
+        assert not slow, f"/api/health took over 2 s at {slow} s\n{srv.log()}"
+        assert swarm.done and all(t.answer.startswith(b"HTTP/1.1 401 ") for t in swarm.done)
     finally:
         swarm.stop()
         srv.stop()
@@ -159,13 +192,7 @@ def test_clients_that_never_close_do_not_stall_the_worker(tmp_path):
             sock = socket.create_connection(address(srv.url), timeout=10)
             sock.sendall(request)
             held.append(sock)
-        slow = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            if not health_within(srv.url, 2.0):
-                slow.append(round(time.monotonic() - deadline + 10, 1))
-            time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+        slow = slow_health_checks(srv.url, 10)
         assert not slow, f"/api/health took over 2 s at {slow} s"
         answered = sum(sock.recv(4096).startswith(b"HTTP/1.1 200 ") for sock in held)
         assert answered == len(held)  # each got its whole answer before the close
