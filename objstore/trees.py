@@ -23,7 +23,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
@@ -537,18 +537,30 @@ def checkout_tree(store: ObjectStore, oid: str, dest: str | Path) -> StoredTree:
 
 
 def _write_file(store: ObjectStore, entry: TreeEntry, place: Path) -> None:
-    part = place.with_name(f".{place.name}.wfobj-part")
+    """One file of a checkout. A small one is read whole and verified before its name is
+    made; a large one (chunked) is written aside and renamed once its last chunk and its
+    whole hash are verified. Either way no file of wrong bytes gets its name."""
     mode = 0o755 if entry.executable else 0o644
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    if entry.size <= chunking.CHUNK_THRESHOLD:
+        data = store.get_raw(entry.oid)  # verified against its hash
+        _create_file(place, mode, (data,))
+        return
+    part = place.with_name(f".{place.name}.wfobj-part")
     try:
-        with os.fdopen(fd, "wb") as f:
-            for piece in store.iter_blob(entry.oid):  # raises on a mismatch, at the end
-                f.write(piece)
-        os.chmod(part, mode)  # whatever the umask
+        _create_file(part, mode, store.iter_blob(entry.oid))  # raises at the end on a mismatch
         os.rename(part, place)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+
+
+def _create_file(path: Path, mode: int, pieces: Iterable[bytes]) -> None:
+    """A new file (never an existing one or a link) of `pieces`, `mode` whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, mode)
+        for piece in pieces:
+            f.write(piece)
 
 
 def archive_tree(store: ObjectStore, oid: str) -> Iterator[bytes]:

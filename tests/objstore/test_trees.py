@@ -282,3 +282,21 @@ def test_an_empty_folder_is_bound_by_depth_like_a_file(store):
     put_tar(store, tar_of([_special(deepest, tarfile.DIRTYPE)]))
     with pytest.raises(TreeRefused, match="deep"):
         put_tar(store, tar_of([_special(deepest + "/d", tarfile.DIRTYPE)]))
+
+
+def test_a_damaged_file_never_gets_its_name_in_a_checkout(tmp_path):
+    from tests.support_damage import flip_byte_on_disk
+    from wfobj.objstore import ChecksumMismatch, LmdbObjectStore
+
+    body = b"a small file whose stored bytes will be damaged " * 20
+    folder = make_folder(tmp_path / "d", {"good.txt": b"fine\n", "zbad.txt": body})
+    store = LmdbObjectStore(tmp_path / "store", create=True)
+    oid = put_directory(store, folder).oid
+    store.close()
+    flip_byte_on_disk(tmp_path / "store", body[:64])
+    out = tmp_path / "out"
+    with pytest.raises(ChecksumMismatch):
+        checkout_tree(LmdbObjectStore(tmp_path / "store"), oid, out)
+    assert (out / "good.txt").read_bytes() == b"fine\n"
+    assert not (out / "zbad.txt").exists()
+    assert [p.name for p in out.iterdir()] == ["good.txt"]
