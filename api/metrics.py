@@ -1,4 +1,4 @@
-"""GET /metrics: the Prometheus text format of engine/upkeep/metrics.py, for a scraper holding a
+"""GET and HEAD /metrics: the Prometheus text format of engine/upkeep/metrics.py, for a scraper holding a
 reader token (`Authorization: Bearer …`, docs/api.md)."""
 
 from __future__ import annotations
@@ -18,3 +18,7 @@ class MetricsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = CONTENT_TYPE
         resp.text = exposition(gather(self.store))
+
+    def on_head(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """GET's headers, Content-Length included; Falcon sends no body for HEAD."""
+        self.on_get(req, resp)

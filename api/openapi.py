@@ -229,6 +229,15 @@ BYTES = {"schema": {"type": "string", "format": "binary"}}
 W = _ref("WorkflowRef")
 
 
+def _with_head(ops: S) -> S:
+    """`ops` plus a HEAD like its GET: the same parameters, role and errors; the 200 has
+    GET's headers and no body."""
+    get = ops["get"]
+    ok = {"description": "the headers GET would send (type, length), no body"}
+    return {**ops, "head": {**get, "summary": f"headers only: {get['summary']}",
+                            "responses": {**get["responses"], "200": ok}}}
+
+
 def _run_get(summary: str, schema: S, extra: list[S] | None = None) -> S:
     return {"get": _op(summary, "reader", [_answer("200", "ok", schema)], "400 404",
                        [P_RUN, *(extra or [])])}
@@ -240,11 +249,11 @@ def _paths() -> S:
                                    [_answer("200", "ok", _ref("Health"))])},
         "/api/openapi.json": {"get": _op("this document", None,
                                          [_answer("200", "OpenAPI 3.1", {"type": "object"})])},
-        "/metrics": {"get": _op(
+        "/metrics": _with_head({"get": _op(
             "runs and attempts by state, attempt durations, queue length and store size, "
             "in the Prometheus text format (a scraper sends a reader token as bearer)",
             "reader", [("200", {"description": "Prometheus text exposition format 0.0.4",
-                                "content": {"text/plain": {"schema": STR}}})])},
+                                "content": {"text/plain": {"schema": STR}}})])}),
         "/api/workflows": {"get": _op("registered workflows", "reader", [
             _answer("200", "ok", _arr(_ref("WorkflowSummary")))])},
         "/api/workflows/{name}": {
@@ -330,7 +339,7 @@ def _paths() -> S:
         "/api/runs/{run_id}/compare/{other}": _run_get(
             "compare two runs by content", _ref("Comparison"),
             [_path("other", "the other run id", RUN_ID)]),
-        "/api/runs/{run_id}/export/{format}": {"get": _op(
+        "/api/runs/{run_id}/export/{format}": _with_head({"get": _op(
             "the run as a provenance export (docs/exports.md): ro-crate (zip), prov "
             "(PROV-JSON), openlineage (JSON array of RunEvents), in-toto (signed DSSE "
             "envelope; 409 until the run has ended)", "reader",
@@ -343,7 +352,7 @@ def _paths() -> S:
                 "type": "string", "enum": ["ro-crate", "prov", "openlineage", "in-toto"]}),
                 _query("files", "ro-crate: all (default) puts the files' bytes in the zip, "
                        "none lists them by id and hash only",
-                       {"type": "string", "enum": ["all", "none"]})])},
+                       {"type": "string", "enum": ["all", "none"]})])}),
         "/api/keys": {"get": _op("public keys that verify this server's signed exports", None,
                                  [_answer("200", "ok", _arr(_ref("PublicKey")))])},
         "/api/files/{hash}": {"get": _op(

@@ -200,3 +200,8 @@ class RunExport:
         resp.content_type = export.content_type
         resp.downloadable_as = export.filename
         resp.data = export.content
+
+    def on_head(self, req: falcon.Request, resp: falcon.Response, run_id: str,
+                format: str) -> None:  # noqa: A002 - the route's own name
+        """GET's status and headers (type, length, file name); Falcon sends no body."""
+        self.on_get(req, resp, run_id, format)
