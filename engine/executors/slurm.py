@@ -153,9 +153,16 @@ def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits
     return args + list(settings.sbatch_args)
 
 
+def node_store_word(path: str) -> str:
+    """`path` as one shell word, each `%n` the node's name: the parts between are quoted
+    on their own, so the variable is never inside single quotes (shlex.quote leaves a
+    path that needs no quoting bare, and then a replaced `%n` would be)."""
+    return '"$SLURMD_NODENAME"'.join(shlex.quote(part) for part in path.split("%n"))
+
+
 def batch_script(settings: SlurmSettings, token: str, spec_oid: str, spec: TaskSpec) -> str:
     """The job: `wfobj exec` with the token in its environment (never on a command line)."""
-    store = shlex.quote(settings.node_store).replace("%n", "'\"$SLURMD_NODENAME\"'")
+    store = node_store_word(settings.node_store)
     wfobj = " ".join(shlex.quote(part) for part in settings.wfobj_command)
     return "\n".join([
         "#!/bin/sh",

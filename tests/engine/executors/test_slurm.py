@@ -92,6 +92,8 @@ def test_fan_out_lands_on_both_nodes_with_the_outputs_of_the_local_executor(
         assert row["host"]["name"] == row["executor"]["node"]
         nodes.add(row["executor"]["node"])
     assert nodes == {"node1", "node2"}
+    # `%n` in a node store path that needs no quoting: each node opened its own store
+    assert sorted(p.name for p in (tmp_path / "nodes").iterdir()) == ["node1", "node2"]
     assert rows["join"]["vars"] == {} and rows["leaf3"]["vars"] == {"n": "3"}
 
     local = start_server(tmp_path / "local")
