@@ -47,7 +47,7 @@ def exec_attempt(ctx: CliContext, spec_hash: str, server: str | None, token: str
 
     from wfobj.cli.client.attempts import HttpAttemptServer
     from wfobj.cli.processes.lifeline import stop_on_signals
-    from wfobj.engine import execute
+    from wfobj.engine import execute, network_filesystem
     from wfobj.objstore import check_hash, init_store
 
     try:
@@ -59,6 +59,10 @@ def exec_attempt(ctx: CliContext, spec_hash: str, server: str | None, token: str
         raise click.UsageError("wfobj exec needs --server URL and --token (an attempt token)")
     if not ctx.store_path:
         raise click.UsageError("no node-local store: pass --store PATH or set WFOBJ_STORE")
+    if fstype := network_filesystem(ctx.store_path):
+        raise click.UsageError(f"the node store {ctx.store_path} is on a network filesystem "
+                               f"({fstype}); give --store a node-local disk (LMDB's locks "
+                               "do not hold across machines)")
     store = init_store(ctx.store_path)
     remote = HttpAttemptServer(server, token, spec_hash)
     try:

@@ -47,7 +47,7 @@ _FACE = {
     ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
     ".executors.docker": ("DockerExecutor",),
     ".executors.factory": ("executor_factory", "make_executor"),
-    ".executors.node": ("AttemptServer", "execute"),
+    ".executors.node": ("AttemptServer", "execute", "network_filesystem"),
     ".executors.settings": ("DEFAULT_NODE_STORE", "DEFAULT_PULL", "DockerSettings", "EXECUTOR_KINDS",
         "ExecutorSettings", "SlurmSettings"),
     ".indexes.lineage": ("DEFAULT_DEPTH", "MAX_DEPTH"),
@@ -97,7 +97,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits  # noqa: F401
     from .executors.docker import DockerExecutor  # noqa: F401
     from .executors.factory import executor_factory, make_executor  # noqa: F401
-    from .executors.node import AttemptServer, execute  # noqa: F401
+    from .executors.node import AttemptServer, execute, network_filesystem  # noqa: F401
     from .executors.settings import (  # noqa: F401
         DEFAULT_NODE_STORE,
         DEFAULT_PULL,

@@ -14,6 +14,8 @@ a filesystem shared with the server.
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,37 @@ from wfobj.objstore.sync import find_missing, missing_ids, plan_packs
 from .attempts import load_spec, report_object
 from .base import AttemptResult, Executor
 from .caps import ContainerLimits
+
+MOUNTS = "/proc/mounts"
+# LMDB's locks and mmap are not coherent across machines on these (LMDB's own caveat):
+# a node store there could be opened by two nodes at once and damaged
+NETWORK_FS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs",
+    "fuse.glusterfs", "fuse.sshfs", "fuse.cephfs", "fuse.s3fs", "lustre", "gpfs", "beegfs",
+    "9p", "virtiofs", "ocfs2", "gfs2", "panfs", "fuse.juicefs", "fuse.rclone"})
+
+
+def _unescape(field: str) -> str:
+    """/proc/mounts writes space, tab, newline and backslash in names as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def network_filesystem(path: str, mounts: str | None = None) -> str | None:
+    """The network filesystem type `path` would live on (its longest mount point in
+    /proc/mounts), or None when that mount is local. os.statvfs cannot tell: it has no
+    filesystem type."""
+    target = os.path.abspath(path)
+    best, fstype = "", None
+    with open(mounts or MOUNTS, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            point = _unescape(fields[1])
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, fstype = point, fields[2]
+    return fstype if fstype in NETWORK_FS else None
 
 
 class AttemptServer:

@@ -37,3 +37,40 @@ def test_the_node_store_names_the_node_whatever_its_quoting(node_store, expected
     args = script_args(node_store, "node1")
     assert args[args.index("--store") + 1] == expected
     assert args[args.index("--node") + 1] == "node1"
+
+
+MOUNTS = """\
+/dev/sda1 / ext4 rw,relatime 0 0
+server:/export /scratch nfs4 rw,relatime 0 0
+//nas/share /mnt/my\\040share cifs rw 0 0
+tmpfs /scratch/local tmpfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize(("path", "fstype"), [
+    ("/scratch/wfobj/node1", "nfs4"),
+    ("/scratch", "nfs4"),
+    ("/mnt/my share/stores/node1", "cifs"),
+    ("/scratch/local/node1", None),  # a local mount inside a network one
+    ("/scratchy/node1", None),  # a prefix of the name is not the mount
+    ("/tmp/wfobj-node-store/node1", None),
+])
+def test_a_node_store_on_a_network_filesystem_is_found(tmp_path, path, fstype):
+    from wfobj.engine import network_filesystem
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(MOUNTS)
+    assert network_filesystem(path, str(mounts)) == fstype
+
+
+def test_exec_refuses_a_node_store_on_a_network_filesystem(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from wfobj.cli.main import cli
+
+    monkeypatch.setattr("wfobj.engine.executors.node.MOUNTS", str(tmp_path / "mounts"))
+    (tmp_path / "mounts").write_text(f"server:/x {tmp_path} nfs rw 0 0\n")
+    result = CliRunner().invoke(cli, ["--store", str(tmp_path / "node1"), "exec", "--server",
+                                      "http://127.0.0.1:9", "--token", "wfa_x", "ab" * 32])
+    assert result.exit_code != 0 and "nfs" in result.output, result.output
+    assert not (tmp_path / "node1").exists()
