@@ -47,6 +47,7 @@ class WriteBatch:
     objects: list[ObjectOp] = field(default_factory=list)
     refs: list[RefOp] = field(default_factory=list)
     meta: list[MetaOp] = field(default_factory=list)
+    needs: list[tuple[bytes, bool]] = field(default_factory=list)  # (digest, required)
     _pending: set[bytes] = field(default_factory=set, repr=False)
 
     def add_record(self, digest: bytes, record: bytes, links: Iterable[bytes] = ()) -> None:
@@ -66,6 +67,11 @@ class WriteBatch:
         digest = blake3.blake3(data).digest()
         self.add_record(digest, struct_record(data), [bytes.fromhex(ln.oid) for ln in links])
         return oid_of(digest)
+
+    def need(self, oid: str, *, required: bool = True) -> None:
+        """This write relies on `oid` without linking it (a hash kept as text): the commit
+        stamps it, so gc keeps it, and if `required`, fails whole (MissingLinks) without it."""
+        self.needs.append((checked_digest(check_hash(oid)), required))
 
     def set_ref(self, name: str, old: str | None, new: str | None) -> None:
         """Compare-and-swap `name` from `old` (None: absent) to `new` (None: delete)."""
@@ -88,7 +94,7 @@ class WriteBatch:
             self.meta.append(MetaOp(meta_key(ns, key), None, delta=delta))
 
     def __bool__(self) -> bool:
-        return bool(self.objects or self.refs or self.meta)
+        return bool(self.objects or self.refs or self.meta or self.needs)
 
 
 def _opt_digest(oid: str | None) -> bytes | None:

@@ -77,8 +77,9 @@ class Transaction(Protocol):
 
 def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
     """The one commit path: CAS checks, then objects (each only once all it links to is
-    present), then refs (only to present objects) and metadata. Raises ConflictError or
-    MissingLinks, and the backend then aborts the whole transaction."""
+    present), the objects the batch needs (stamped), then refs (only to present objects)
+    and metadata. Raises ConflictError or MissingLinks, and the backend then aborts the
+    whole transaction."""
     _check_cas(batch, txn)
     present: set[bytes] = set()  # digests known to be in the store within this transaction
     for op in batch.objects:
@@ -91,6 +92,10 @@ def apply_batch(batch: WriteBatch, txn: Transaction) -> None:
         _require(op.digest.hex(), op.links, txn, present)
         txn.put_record(op.digest, op.record)
         present.add(op.digest)
+    _require("needed objects", [d for d, required in batch.needs if required], txn, present)
+    for digest, required in batch.needs:
+        if not required and txn.has(digest):
+            txn.touch(digest)
     for ref in batch.refs:
         if ref.new is not None:
             _require(f"ref {ref.name}", [ref.new], txn, present)

@@ -16,7 +16,7 @@ from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
-from .format import check_name, normalize, parse_source
+from .format import STORED_TYPES, check_name, normalize, parse_source
 
 
 def workflow_ref(name: str) -> str:
@@ -31,6 +31,12 @@ def versions(store: ObjectStore, head: str) -> Iterator[WorkflowVersion]:
         version = read(store, oid, WorkflowVersion)
         yield version
         oid = version.previous.oid if version.previous else None
+
+
+def stored_defaults(definition: Definition) -> list[str]:
+    """The hashes of the `file` and `dir` defaults of `definition`."""
+    return [spec.default for spec in definition.params.values()
+            if spec.type in STORED_TYPES and spec.default is not None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ class WorkflowRegistry:
         try:
             with self.store.batch() as b:
                 def_oid = b.put_object(definition.to_value())
+                for oid in stored_defaults(definition):
+                    # named by hash: stamped so a gc running now keeps it (presence is
+                    # checked at trigger, so an absent one is not required here)
+                    b.need(oid, required=False)
                 version = WorkflowVersion(
                     name=name, version=number, definition=Link.obj(def_oid), registered_by=user,
                     registered_at=self.clock.stamp(),

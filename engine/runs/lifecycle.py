@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Iterator
 
 from wfobj.engine.clock import Clock, format_time
-from wfobj.engine.errors import InvalidStoredObject, RunAlreadyTerminal
+from wfobj.engine.definitions.format import STORED_TYPES
+from wfobj.engine.errors import InvalidStoredObject, ParameterError, RunAlreadyTerminal
 from wfobj.engine.indexes import lineage
 from wfobj.engine.layout import INDEX_NS, KILL_NS, QUEUE_NS, STATE_INDEX_MARK, STATE_NS
-from wfobj.engine.model import Definition, RunRecord
+from wfobj.engine.model import Definition, ParamDefinition, RunRecord
 from wfobj.engine.states import TASK_TERMINAL, RunStatus, TaskStatus
-from wfobj.objstore import ConflictError, Link, ObjectStore
+from wfobj.objstore import ConflictError, Link, MissingLinks, ObjectStore
 
 from .state import RunState, index_entry, put_index, state_key
 
@@ -57,13 +58,35 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
                        definition=Link.obj(definition_oid), engine_version=engine_version,
                        triggered_by=user, created_at=at, parameters=parameters, **(origin or {}))
     run = RunState.new(run_id, record, definition)
-    with run.change(store, at) as b:
-        run.record_oid = b.put_object(record.to_value())
-        run.audit(b, at=at, actor=user, event="run_created", old=None, new=RunStatus.PENDING,
-                  reason=f"triggered with definition {definition_oid}")
-        b.meta_put(QUEUE_NS, run_id, b"1")
-        lineage.index_parameters(store, b, run_id, definition.params, parameters)
+    try:
+        with run.change(store, at) as b:
+            run.record_oid = b.put_object(record.to_value())
+            run.audit(b, at=at, actor=user, event="run_created", old=None,
+                      new=RunStatus.PENDING, reason=f"triggered with definition {definition_oid}")
+            b.meta_put(QUEUE_NS, run_id, b"1")
+            lineage.index_parameters(store, b, run_id, definition.params, parameters)
+            for oid in stored_values(definition.params, parameters):
+                b.need(oid)  # named by hash, not linked: stamped so a gc running now keeps it
+    except MissingLinks as exc:
+        raise missing_parameter(definition.params, parameters, exc) from None
     return run
+
+
+def missing_parameter(params: dict[str, ParamDefinition], values: dict,
+                      exc: MissingLinks) -> Exception:
+    """A trigger's file or dir that gc removed after it was checked: ParameterError
+    naming the param (the exception itself if what is missing is something else)."""
+    for name, spec in params.items():
+        if spec.type in STORED_TYPES and values.get(name) in exc.missing:
+            return ParameterError(name, f"{spec.type} {values[name]} is not in the store "
+                                        "(removed by gc; upload it again)")
+    return exc
+
+
+def stored_values(params: dict[str, ParamDefinition], values: dict) -> list[str]:
+    """The hashes among `values` of `file` and `dir` params (the objects a run reads)."""
+    return [values[name] for name, spec in params.items()
+            if spec.type in STORED_TYPES and values.get(name) is not None]
 
 
 def kill_pending(store: ObjectStore, clock: Clock, run_id: str, user: str) -> RunState | None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from wfobj.engine.definitions.format import STORED_TYPES
-from wfobj.engine.definitions.registry import versions
+from wfobj.engine.definitions.registry import stored_defaults, versions
 from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, PARAM_NS, REF_PREFIX, REPORTS_NS
 from wfobj.engine.model import Definition, read
 from wfobj.engine.runs.lifecycle import scan_index
@@ -47,9 +46,7 @@ def file_roots(store: ObjectStore) -> set[str]:
     files = {key.split("/", 1)[0] for key, _ in store.meta_scan(PARAM_NS)}
     for _, head in store.refs(REF_PREFIX):
         for version in versions(store, head):
-            definition = read(store, version.definition.oid, Definition)
-            files.update(spec.default for spec in definition.params.values()
-                         if spec.type in STORED_TYPES and spec.default is not None)
+            files.update(stored_defaults(read(store, version.definition.oid, Definition)))
     return files
 
 
