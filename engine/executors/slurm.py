@@ -257,7 +257,7 @@ class SlurmAttempt:
         while True:
             result = self.reported(grant)
             if result is not None:
-                return result
+                return self.as_reported(result)
             if self.cancel.is_set():
                 return self.kill(grant)
             job = self.ex.queue.state(self.job_id)
@@ -270,8 +270,37 @@ class SlurmAttempt:
                 if job is None or job.state != "COMPLETED" or \
                         time.monotonic() - ended_at >= REPORT_WAIT_S:
                     result = self.reported(grant)
-                    return result or self.unreported(AttemptStatus.FAILED, self.why_ended(job))
+                    if result is not None:
+                        return self.as_reported(result)
+                    return self.unreported(AttemptStatus.FAILED, self.why_ended(job))
             self.cancel.wait(min(self.ex.settings.poll, 1.0))
+
+    def as_reported(self, result: AttemptResult) -> AttemptResult:
+        """The node's result, except that a node stopped by a signal the engine never sent
+        (an outside `scancel`, Slurm's own time limit) reports `killed`: that attempt
+        failed, named by the state Slurm gives the job, as when no report came at all
+        (`killed` is only for a kill through wfobj, which goes through kill())."""
+        if result.state != AttemptStatus.KILLED or self.cancel.is_set():
+            return result
+        job = self.ended_job()
+        state = job.state if job is not None else "CANCELLED"
+        node = result.host.get("name") or self.node
+        where = f" on {node}" if node else ""
+        result.state = AttemptStatus.FAILED
+        result.error = (f"Slurm job {self.job_id} ended {state}{where}, not killed through "
+                        f"wfobj ({result.error or 'the node stopped the task'})")
+        return result
+
+    def ended_job(self) -> JobState | None:
+        """The job's final state, once the queue shows it (the node exits right after its
+        report); None if it is not seen ended within REPORT_WAIT_S."""
+        deadline = time.monotonic() + REPORT_WAIT_S
+        while time.monotonic() < deadline:
+            job = self.ex.queue.state(self.job_id)
+            if job is None or job.ended:
+                return job
+            time.sleep(min(self.ex.settings.poll, 0.5))
+        return None
 
     def why_ended(self, job: JobState | None) -> str:
         if job is None:
