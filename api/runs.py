@@ -7,7 +7,15 @@ import json
 
 import falcon
 
-from wfobj.engine import FOLLOW_WAIT_S, PREFIX_RE, RunStatus, WorkflowService, check_format, excerpt
+from wfobj.engine import (
+    FOLLOW_WAIT_S,
+    PREFIX_RE,
+    ExportsBusy,
+    RunStatus,
+    WorkflowService,
+    check_format,
+    excerpt,
+)
 
 from .auth import BEARER_OR_SESSION
 from .params import int_query, name_param, run_id_param
@@ -196,10 +204,15 @@ class RunExport:
                format: str) -> None:  # noqa: A002 - the route's own name
         fmt = check_format(format)
         files = req.get_param("files", default="all")
-        export = self.service.export_run(run_id_param(run_id), fmt, files=files)
+        try:
+            export = self.service.export_run(run_id_param(run_id), fmt, files=files)
+        except ExportsBusy as exc:
+            raise falcon.HTTPServiceUnavailable(title="Exports busy", description=str(exc),
+                                                retry_after=exc.retry_after) from exc
         resp.content_type = export.content_type
         resp.downloadable_as = export.filename
-        resp.data = export.content
+        # sent as it is made; the server closes it (freeing its slot) when done or cut off
+        resp.stream = export
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                 format: str) -> None:  # noqa: A002 - the route's own name

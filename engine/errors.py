@@ -380,6 +380,15 @@ class SigningKeyError(ExportError, ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+class ExportsBusy(ExportError):
+    """As many exports as a process allows are under way (HTTP 503, Retry-After)."""
+
+    def __init__(self, limit: int, retry_after: int):
+        self.limit, self.retry_after = limit, retry_after
+        super().__init__(f"{limit} exports are under way in this server process, its limit: "
+                         f"try again in {retry_after} s")
+
+
 class NoSigningKey(ExportError):
     """Signing asked of a service that was given no key (HTTP 409)."""
 

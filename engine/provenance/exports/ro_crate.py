@@ -6,7 +6,8 @@ tool (SoftwareApplication) and a step (HowToStep); each task attempt is a Create
 (instrument: the tool, containerImage: the image by id, object: inputs, result: outputs,
 agent: the user who triggered the run); a ControlAction per step groups its attempts; the
 run is the workflow's CreateAction, and an OrganizeAction by the engine ties them together.
-Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
+The zip is written as it is sent (`stream_ro_crate`); the library builds only the
+metadata. Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
 an `ni:` URI of their SHA-256) but their bytes are left out of the zip. A directory (a
 `dir` parameter, input or output) is a Dataset, the folder `trees/<tree hash>/`, whose
 `hasPart` lists the File entities of the files inside it (their bytes stay under
@@ -16,13 +17,13 @@ an `ni:` URI of their SHA-256) but their bytes are left out of the zip. A direct
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import mimetypes
-import tempfile
+import time
 import warnings
 import zipfile
-from io import BytesIO
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from rocrate.model.computerlanguage import ComputerLanguage
@@ -34,7 +35,7 @@ from wfobj.engine.definitions.params import param_type
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
 
-from .run_export import Attempt, Content, RunExport, sha256_of_blob
+from .run_export import Attempt, Content, RunExport
 
 WFRUN_VERSION = "0.5"
 PROFILES = {
@@ -60,39 +61,94 @@ WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"
 
 
 def export_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> bytes:
-    """The crate as zip bytes; file contents streamed from the store (verified reads)."""
-    with tempfile.TemporaryDirectory(prefix="wfobj-crate-") as tmp:
-        builder = CrateBuilder(store, run, Path(tmp), files)
-        crate = builder.build()
+    """The crate as zip bytes, whole (tests and small runs; the API streams it)."""
+    return b"".join(stream_ro_crate(store, run, files=files))
+
+
+def stream_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> Iterator[bytes]:
+    """The crate's zip in pieces, written as it is read: the definition and the
+    directories' folders first, then each file's bytes straight from the store (verified
+    piece by piece, its SHA-256 taken on the way), and last `ro-crate-metadata.json`,
+    which needs those digests. Nothing is held whole and nothing goes to disk: the zip
+    is written to an unseekable sink, so each member's sizes follow it in a data
+    descriptor. A file whose bytes prove damaged raises partway: the zip is then cut
+    short, never finished with the damage in it."""
+    sink = Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        text = definition_text(run)
+        z.writestr(member(DEFINITION_PATH, len(text)), text)
+        for tree in run.trees().values():
+            z.writestr(zipfile.ZipInfo(f"trees/{tree.hash}/"), b"")
+        yield sink.take()
+        sha256s: dict[str, str] = {}
+        for f in run.files().values():
+            digest = hashlib.sha256()
+            if files:
+                with z.open(member(f"files/{f.hash}", f.size), "w") as out:
+                    for piece in store.iter_blob(f.hash):
+                        digest.update(piece)
+                        out.write(piece)
+                        if sink.pending() >= PIECE:
+                            yield sink.take()
+            else:
+                for piece in store.iter_blob(f.hash):
+                    digest.update(piece)
+            sha256s[f.hash] = digest.hexdigest()
+            yield sink.take()
+        crate = CrateBuilder(run, sha256s, files).build()
         with warnings.catch_warnings():
-            # without files the library warns once per file it lists but does not hold
+            # the library warns once per file it lists but was given no bytes of
             warnings.filterwarnings("ignore", "No source for", UserWarning)
-            data = b"".join(crate.stream_zip())
-    return with_folders(data, [d.id for d in builder.trees.values()])
+            metadata = json.dumps(crate.metadata.generate(), indent=4, sort_keys=True,
+                                  ensure_ascii=False).encode()
+        z.writestr(member(crate.metadata.id, len(metadata)), metadata)
+    yield sink.take()
 
 
-def with_folders(data: bytes, folders: list[str]) -> bytes:
-    """The zip with an entry for each folder: a Dataset's folder must be in the payload,
-    and the library writes only files (these folders hold none: their files' bytes are
-    under `files/`)."""
-    if not folders:
+PIECE = 1 << 20  # what the sink gathers before it is sent
+
+
+class Sink:
+    """An unseekable file the zip is written to, emptied as it is sent."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def pending(self) -> int:
+        return len(self.buffer)
+
+    def take(self) -> bytes:
+        data, self.buffer = bytes(self.buffer), bytearray()
         return data
-    out = BytesIO(data)
-    with zipfile.ZipFile(out, "a") as z:
-        for folder in folders:
-            z.writestr(zipfile.ZipInfo(folder), b"")
-    return out.getvalue()
+
+
+def member(name: str, size: int) -> zipfile.ZipInfo:
+    """A deflated zip member of `size` bytes (its size known ahead, so a member over
+    4 GiB gets its ZIP64 fields)."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.file_size = size
+    return info
+
+
+def definition_text(run: RunExport) -> bytes:
+    return json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
 
 
 class CrateBuilder:
     """Adds the entities of one run to a new crate."""
 
-    def __init__(self, store: ObjectStore, run: RunExport, tmp: Path, files: bool) -> None:
-        self.store, self.run, self.tmp, self.with_files = store, run, tmp, files
+    def __init__(self, run: RunExport, sha256s: dict[str, str], files: bool) -> None:
+        """`sha256s`: each file's SHA-256 by its hash (taken as its bytes were sent)."""
+        self.run, self.sha256s, self.with_files = run, sha256s, files
         self.crate = ROCrate(version=CRATE_VERSION)
-        # an empty folder as the crate's source: the zip writer adds whatever lies there
-        self.crate.source = tmp / "crate"
-        self.crate.source.mkdir()
 
     def build(self) -> ROCrate:
         crate, run = self.crate, self.run
@@ -144,14 +200,13 @@ class CrateBuilder:
         """In the zip as `files/<blake3>`; without files, named by its content (an RFC
         6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants a file not in the payload to
         have an absolute URI."""
-        sha256 = sha256_of_blob(self.store, f.hash)
+        sha256 = self.sha256s[f.hash]
         props = {"name": f.path, "contentSize": str(f.size), "identifier": f"blake3:{f.hash}",
                  "sha256": sha256,
                  "encodingFormat": mimetypes.guess_type(f.path)[0] or "application/octet-stream"}
         if not self.with_files:
             return self.crate.add_file(ni_uri(sha256), properties=props)
-        return self.crate.add_file(self.blob_file(f.hash), dest_path=f"files/{f.hash}",
-                                   properties=props)
+        return self.crate.add_file(dest_path=f"files/{f.hash}", properties=props)
 
     def add_folder(self, tree: Content):
         """A directory as a Dataset: the folder `trees/<tree hash>/`, `hasPart` its files."""
@@ -168,20 +223,12 @@ class CrateBuilder:
         """The entity of a content: its Dataset for a directory, else its File."""
         return self.trees[c.hash] if c.is_dir else self.files[c.hash]
 
-    def blob_file(self, oid: str) -> Path:
-        path = self.tmp / oid
-        with path.open("wb") as fh:
-            for piece in self.store.iter_blob(oid):
-                fh.write(piece)
-        return path
-
     def add_workflow(self):
         run = self.run
         lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
             "name": "wfobj workflow definition", "alternateName": "wfobj"}))
-        text = json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
         workflow = self.crate.add_workflow(
-            BytesIO(text), dest_path=DEFINITION_PATH, main=True, lang=lang,
+            dest_path=DEFINITION_PATH, main=True, lang=lang,
             properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
                         "identifier": run.definition_hash, "version": run.definition_hash,
                         "encodingFormat": "application/json",
