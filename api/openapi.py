@@ -32,6 +32,8 @@ RUN_ID: S = {"type": "string", "format": "uuid",
              "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
 TIME: S = {"type": "string", "format": "date-time"}
 ANY: S = {}
+DAMAGED: S = {"type": "string", "description": "only when an object of the run cannot be read "
+              "(listings): the error, e.g. a checksum mismatch naming the hash"}
 ERROR = _obj("title", "description", title=STR, description=STR)
 NINT: S = {"type": ["integer", "null"]}
 # the caps a task's container ran with (null: no container was created, or older evidence)
@@ -79,8 +81,13 @@ SCHEMAS: dict[str, S] = {
                 parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
                 tasks={"type": "object", "additionalProperties": TASK_STATE},
                 cache={"type": "boolean"}, resumes={**RUN_ID, "type": ["string", "null"]},
-                reproduces={**RUN_ID, "type": ["string", "null"]}),
-    "RunPage": _obj("runs", "next_cursor", runs=_arr({"$ref": "#/components/schemas/Run"}),
+                reproduces={**RUN_ID, "type": ["string", "null"]}, damaged=DAMAGED),
+    # a listed run whose record or manifest cannot be read: what the list index knows
+    "DamagedRun": _obj("run_id", "workflow", "state", "created_at", "damaged", run_id=STR,
+                       workflow=STR, state=STATE, created_at=TIME, damaged=DAMAGED),
+    "RunPage": _obj("runs", "next_cursor", runs=_arr({"anyOf": [
+                        {"$ref": "#/components/schemas/Run"},
+                        {"$ref": "#/components/schemas/DamagedRun"}]}),
                     next_cursor=NSTR),
     "Evidence": _obj("task", "state", "attempt", "evidence_hash", task=STR, state=TASK_STATE,
                      attempt={"type": "integer"}, evidence_hash=NHASH, image=STR, image_id=NSTR,

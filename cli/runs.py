@@ -164,6 +164,7 @@ def list_(ctx: CliContext, workflow: str | None, state: str | None, limit: int,
     def human(page: dict) -> None:
         table(f"{'RUN':<36}  {'STATE':<8} {'WORKFLOW':<20} CREATED",
               (f"{r['run_id']}  {r['state']:<8} {r['workflow']:<20} {r['created_at']}"
+               + (f"  (damaged: {r['damaged']})" if "damaged" in r else "")
                for r in page["runs"]))
         if page["next_cursor"]:
             click.echo(f"(more: --cursor {page['next_cursor']})")

@@ -38,6 +38,7 @@ from wfobj.objstore import (
     NotAFile,
     NotATree,
     ObjectStore,
+    ObjectStoreError,
     TreeEntry,
     check_hash,
     entry_at,
@@ -51,6 +52,7 @@ from .clock import Clock
 from .errors import (
     BadCursor,
     ExecutorUnavailable,
+    InvalidStoredObject,
     NoSigningKey,
     RunAlreadyTerminal,
     UnknownRun,
@@ -63,6 +65,9 @@ from .provenance import logs as live_logs
 from .provenance.explain import explain
 from .runs import repeat
 from .states import TaskStatus
+
+# what a run's unreadable objects raise (damaged, lost or not of the expected type)
+DAMAGE = (ObjectStoreError, InvalidStoredObject)
 
 
 def engine_version() -> str:
@@ -215,7 +220,7 @@ class WorkflowService:
             if workflow and entry["workflow"] != workflow:
                 continue
             try:
-                runs.append(self.get_run(run_id))
+                runs.append(self.listed_run(run_id, entry))
             except UnknownRun:
                 continue
             if len(runs) == limit:
@@ -223,6 +228,19 @@ class WorkflowService:
         more = (len(runs) == limit and last is not None
                 and self.has_more(last, state, id_prefix))
         return {"runs": runs, "next_cursor": encode_cursor(last) if more else None}
+
+    def listed_run(self, run_id: str, entry: dict) -> dict:
+        """A run as a listing shows it: its view, or, if an object it needs is damaged or
+        missing, what can still be read (the record, else the list index entry) with
+        `"damaged": reason`, so one damaged run never fails a listing."""
+        try:
+            return self.get_run(run_id)
+        except DAMAGE as exc:
+            damage = str(exc)
+        try:
+            return {**views.record_view(self.load(run_id, plan=False)), "damaged": damage}
+        except DAMAGE:
+            return {"run_id": run_id, **entry, "damaged": damage}
 
     def has_more(self, after: str, state: str | None = None,
                  id_prefix: str | None = None) -> bool:
@@ -413,8 +431,8 @@ class WorkflowService:
             return check_hash(text.lower())
         return self.store.resolve(text)
 
-    def load(self, run_id: str) -> RunState:
-        return RunState.load(self.store, run_id)
+    def load(self, run_id: str, *, plan: bool = True) -> RunState:
+        return RunState.load(self.store, run_id, plan=plan)
 
 
 RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

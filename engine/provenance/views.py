@@ -13,13 +13,19 @@ from wfobj.objstore import ObjectStore, walk_tree
 
 
 def run_view(run: RunState) -> dict:
+    return {**record_view(run),
+            "parameters": render_parameters(run.definition.params, run.record.parameters)}
+
+
+def record_view(run: RunState) -> dict:
+    """run_view without reading the definition (parameters as stored)."""
     rec = run.record
     return {
         "run_id": run.run_id, "workflow": rec.workflow,
         "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
         "triggered_by": rec.triggered_by, "created_at": rec.created_at,
         "started_at": run.started_at, "ended_at": run.ended_at,
-        "parameters": render_parameters(run.definition.params, rec.parameters),
+        "parameters": dict(rec.parameters),
         "state": run.state, "manifest_hash": run.manifest_oid,
         "tasks": {name: run.tasks[name].state for name in run.order},
         "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
