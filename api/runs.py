@@ -216,5 +216,8 @@ class RunExport:
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                 format: str) -> None:  # noqa: A002 - the route's own name
-        """GET's status and headers (type, length, file name); Falcon sends no body."""
+        """GET's status and headers (type, file name; no length: an export is sent as it is
+        made); the export is started, then dropped unsent, freeing its slot."""
         self.on_get(req, resp, run_id, format)
+        resp.stream.close()
+        resp.stream = None

@@ -138,3 +138,27 @@ def test_a_killed_run_ends_with_abort_and_a_failed_action(api):
     graph = json.loads(zipfile.ZipFile(io.BytesIO(crate)).read("ro-crate-metadata.json"))
     (run_action,) = [e for e in graph["@graph"] if e["@id"] == f"#run-{run_id}"]
     assert run_action["actionStatus"] == "http://schema.org/FailedActionStatus"
+
+
+def test_exports_hold_a_slot_until_sent_or_dropped(api):
+    """At most MAX_EXPORTS at once per process (503 + Retry-After past it); a HEAD or an
+    export read to its end gives its slot back."""
+    from wfobj.engine.provenance.exports import MAX_EXPORTS
+
+    client, h, _store, trigger = api
+    run_id = trigger()
+    for _ in range(MAX_EXPORTS + 2):
+        assert client.simulate_head(f"/api/runs/{run_id}/export/prov", headers=h).status_code == 200
+        assert client.simulate_get(f"/api/runs/{run_id}/export/ro-crate",
+                                   headers=h).status_code == 200
+    held = [client.app({"REQUEST_METHOD": "GET", "PATH_INFO": f"/api/runs/{run_id}/export/ro-crate",
+                        "HTTP_AUTHORIZATION": h["Authorization"], "wsgi.input": None,
+                        "SERVER_NAME": "t", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                        "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": None},
+                       lambda status, headers: None) for _ in range(MAX_EXPORTS)]
+    over = client.simulate_get(f"/api/runs/{run_id}/export/openlineage", headers=h)
+    assert over.status_code == 503 and over.headers["retry-after"]
+    assert over.json["title"] == "Exports busy"
+    for body in held:
+        body.close()
+    assert client.simulate_get(f"/api/runs/{run_id}/export/prov", headers=h).status_code == 200

@@ -9,6 +9,7 @@ more is refused (ExportsBusy) until one ends (docs/limits.md "Exports")."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -53,6 +54,8 @@ class Export:
     def __post_init__(self) -> None:
         if isinstance(self.chunks, bytes | bytearray):  # bytes already whole (a client's)
             object.__setattr__(self, "chunks", (bytes(self.chunks),))
+        # an export dropped unread (a HEAD, an error) still frees its slot
+        weakref.finalize(self, self.on_close)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
