@@ -56,6 +56,9 @@ PARAM_KEYS = keys_of(ParamDefinition)
 PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir")
 STORED_TYPES = {"file": "blob", "dir": "tree"}  # param types whose value names an object
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+# workflow names the API takes as literal path segments (api/factory.py: /api/workflows/
+# by-hash/{hash}): a workflow so named could be registered but never reached by name
+RESERVED_NAMES = frozenset({"by-hash"})
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_RETRIES = 100
@@ -105,6 +108,16 @@ def check_name(value: Any, place: str, pattern: re.Pattern = NAME_RE) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise DefinitionError(place, f"{excerpt(value)} is not a valid name (letters, digits, _ and -)")
     return value
+
+
+def check_workflow_name(name: Any) -> str:
+    """A name a workflow can be registered under: valid, and not one of RESERVED_NAMES."""
+    check_name(name, "name")
+    if name in RESERVED_NAMES:
+        raise DefinitionError("name", f"{excerpt(name)} is reserved: the API's "
+                              f"/api/workflows/{name}/… routes take it, so a workflow so "
+                              "named could not be triggered by name")
+    return name
 
 
 def check_keys(value: dict, allowed: set[str], place: str) -> None:

@@ -16,7 +16,7 @@ from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
-from .format import STORED_TYPES, check_name, normalize, parse_source
+from .format import STORED_TYPES, check_workflow_name, normalize, parse_source
 
 
 def workflow_ref(name: str) -> str:
@@ -55,7 +55,7 @@ class WorkflowRegistry:
     def apply(self, name: str, source: str | bytes | dict, *, user: str,
               content_type: str = "application/json") -> Registered:
         """Register `source` under `name`; a new version only if the definition changed."""
-        check_name(name, "name")
+        check_workflow_name(name)
         definition = normalize(parse_source(source, content_type), name)
         while True:
             current = self.head(name)
@@ -70,7 +70,7 @@ class WorkflowRegistry:
                  content_type: str = "application/json") -> tuple[str, Definition]:
         """(definition hash, normalized definition) that `apply` would register under
         `name`, writing nothing; refusals raise as they would there."""
-        check_name(name, "name")
+        check_workflow_name(name)
         definition = normalize(parse_source(source, content_type), name)
         return self.store_hash(definition), definition
 
