@@ -211,6 +211,8 @@ class RunExport:
                                                 retry_after=exc.retry_after) from exc
         resp.content_type = export.content_type
         resp.downloadable_as = export.filename
+        if export.size is not None:  # a JSON export, made whole; a crate is sent unsized
+            resp.content_length = export.size
         # sent as it is made; the server closes it (freeing its slot) when done or cut off
         resp.stream = export
 
@@ -220,4 +222,4 @@ class RunExport:
         made); the export is started, then dropped unsent, freeing its slot."""
         self.on_get(req, resp, run_id, format)
         resp.stream.close()
-        resp.stream = None
+        resp.stream = ()

@@ -72,6 +72,11 @@ class Export:
             self.on_close()
 
     @property
+    def size(self) -> int | None:
+        """Its length in bytes when made whole already (the JSON formats), else None."""
+        return sum(map(len, self.chunks)) if isinstance(self.chunks, tuple) else None
+
+    @property
     def content(self) -> bytes:
         return b"".join(self)
 
