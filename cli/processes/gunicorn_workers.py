@@ -22,6 +22,7 @@ from functools import partial
 from gunicorn import http as parsers
 from gunicorn import util
 from gunicorn.http import errors as http
+from gunicorn.http.wsgi import Response
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER as STOP_LINGER
 from gunicorn.workers.gthread import TConn
@@ -83,6 +84,42 @@ class JsonErrors:
             self.log.debug("Failed to send error message.")
 
 
+def closing_if_body_left(app, environ: dict, start_response):  # noqa: ANN001, ANN201 - WSGI
+    """Run the WSGI `app`; when it starts its answer, what of the request body it left
+    unread and has already arrived (LEFT_BODY_BYTES at most) is read and dropped, and if
+    more is still to come gunicorn is told to close the connection, so the answer says
+    `Connection: close` (an app's own Connection header is dropped by gunicorn) instead
+    of promising a keep-alive that `_keepalive_after` then breaks: a 413 on a 1 GiB upload,
+    a 401 on a body the client is still sending."""
+
+    def start(status: str, headers: list, exc_info=None):  # noqa: ANN001, ANN202
+        write = start_response(status, headers, exc_info)
+        answer = getattr(start_response, "__self__", None)
+        if isinstance(answer, Response) and not _body_all_read(environ):
+            answer.force_close()
+        return write
+
+    return app(environ, start)
+
+
+def _body_all_read(environ: dict) -> bool:
+    """Read what has come of the request body without waiting: True if it ended within
+    LEFT_BODY_BYTES, False if more is still to come (or it failed)."""
+    body, sock = environ.get("wsgi.input"), environ.get("gunicorn.socket")
+    if body is None or sock is None:
+        return True
+    sock.setblocking(False)
+    try:
+        for _ in range(LEFT_BODY_BYTES // 1024):
+            if not body.read(1024):
+                return True
+        return False
+    except (OSError, http.ParseException):  # nothing more here yet, or a bad chunk
+        return False
+    finally:
+        sock.setblocking(True)
+
+
 class SyncWorker(JsonErrors, _SyncWorker):
     """gunicorn's sync worker with JSON error answers."""
 
@@ -100,6 +137,11 @@ class ThreadWorker(JsonErrors, _ThreadWorker):
     def init_process(self) -> None:
         self.heads = request_heads.from_environment()
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        """The app, answering `Connection: close` when its body is left unread."""
+        super().load_wsgi()
+        self.wsgi = partial(closing_if_body_left, self.wsgi)
 
     def run(self) -> None:
         self.closes = LingeringCloses(self.poller)  # the poller is made in init_process
