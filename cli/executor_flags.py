@@ -52,6 +52,9 @@ FLAGS = (
          "is cancelled.", {"type": click.FloatRange(0, 3600)}),
     Flag("--docker-work-root", "docker.work_root", "docker.work_root", "Where attempt folders go; the daemon "
          "must see the same path (default: the system temp dir).", {"metavar": "DIR"}),
+    Flag("--docker-max-output", "docker.max_output", "docker.max_output", "Bytes each of a "
+         "task's stdout and stderr may reach; past it the task is killed and fails "
+         "(0: no cap).", {"type": click.IntRange(min=0), "metavar": "BYTES"}),
     Flag("--slurm-server-url", "slurm.server_url", "slurm.server_url", "This server's URL as the Slurm nodes "
          "reach it (serve: http://--bind).", {"metavar": "URL"}),
     Flag("--slurm-partition", "slurm.partition", "slurm.partition", "sbatch --partition.", {"metavar": "NAME"}),

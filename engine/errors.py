@@ -271,6 +271,15 @@ class FrameError(EngineError, ValueError):
     """The multiplexed log stream ended inside a frame or named an unknown stream."""
 
 
+class OutputTooLarge(EngineError):
+    """A task wrote more than the executor's cap to one of its streams."""
+
+    def __init__(self, stream: str, cap: int) -> None:
+        self.stream, self.cap = stream, cap
+        super().__init__(f"{stream} passed the cap of {cap} bytes per stream "
+                         f"(--docker-max-output); the task was killed, its first {cap} bytes kept")
+
+
 class ImageUnavailable(EngineError):
     """The image is not present locally (and pulling was not allowed or failed)."""
 

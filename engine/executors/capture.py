@@ -2,7 +2,7 @@
 
 Docker serves both streams in one multiplexed response (8-byte frame headers: stream
 type, 3 zero bytes, big-endian payload size). split_frames writes each stream to its own
-spool file in one pass; store_file then streams a spool into ObjectStore.put_stream. The
+spool file in one pass, each up to the executor's cap per stream (OutputTooLarge past it); store_file then streams a spool into ObjectStore.put_stream. The
 first PREVIEW_BYTES become the readable text preview recorded in the evidence.
 """
 
@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from wfobj.engine.errors import FrameError
+from wfobj.engine.errors import FrameError, OutputTooLarge
 from wfobj.objstore import ObjectStore
 
 from .base import StoredText
@@ -40,9 +40,28 @@ _HEADER = struct.Struct(">BxxxL")
 STREAM_STDOUT, STREAM_STDERR = 1, 2
 
 
-def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
-    """Demultiplex Docker's framed log stream into two files, in one pass."""
-    sinks = {STREAM_STDOUT: stdout, STREAM_STDERR: stderr}
+class CappedSink:
+    """A spool file that takes at most `cap` bytes (None: no cap): the write that would
+    pass it writes up to the cap, then raises OutputTooLarge naming the stream."""
+
+    def __init__(self, file: BinaryIO, stream: str, cap: int | None) -> None:
+        self.file, self.stream, self.cap, self.size = file, stream, cap, 0
+
+    def write(self, data: memoryview) -> None:
+        if self.cap is not None and self.size + len(data) > self.cap:
+            self.file.write(data[:self.cap - self.size])
+            self.size = self.cap
+            raise OutputTooLarge(self.stream, self.cap)
+        self.file.write(data)
+        self.size += len(data)
+
+
+def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO,
+                 cap: int | None = None) -> None:
+    """Demultiplex Docker's framed log stream into two files, in one pass; a stream past
+    `cap` bytes raises OutputTooLarge once its file holds the first `cap`."""
+    sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap),
+             STREAM_STDERR: CappedSink(stderr, "stderr", cap)}
     buf = b""
     for chunk in chunks:
         buf = _write_frames(buf + chunk if buf else chunk, sinks)
@@ -50,7 +69,7 @@ def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO) ->
         raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
 
 
-def _write_frames(data: bytes, sinks: dict[int, BinaryIO]) -> bytes:
+def _write_frames(data: bytes, sinks: dict[int, CappedSink]) -> bytes:
     """Write every complete frame in `data`; returns the incomplete rest."""
     view, pos, end = memoryview(data), 0, len(data)
     while end - pos >= _HEADER.size:

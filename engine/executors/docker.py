@@ -30,6 +30,7 @@ from wfobj.engine.errors import (
     ImageUnavailable,
     MissingVar,
     OutputRefused,
+    OutputTooLarge,
 )
 from wfobj.engine.executors.spools import live_paths, open_spools, remove_run_logs, remove_spools
 from wfobj.engine.states import AttemptStatus
@@ -52,6 +53,7 @@ DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExcep
 KILL_WAIT_S = 30.0
 LOG_READ_BYTES = 1 << 20
 CHECK_TIMEOUT_S = 10.0
+DEFAULT_MAX_OUTPUT = 1 << 30  # bytes of stdout, and of stderr, one attempt may write
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,11 @@ class DockerExecutor(Executor):
     cancel; work_root: where attempt folders go (default: the system temp dir);
     network_mode: what `network: true` means (Docker's default bridge unless set);
     init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
-    limits: the memory, pids and cpus caps of a task whose `resources` do not set them.
+    limits: the memory, pids and cpus caps of a task whose `resources` do not set them;
+    max_output: bytes each of stdout and stderr may reach (None: no cap) before the
+    container is killed and the attempt fails (so Docker's own log of the container is
+    bounded by it too, JSON overhead aside: rotating that log loses what the tap has not
+    yet followed on Docker 20.10, docs/executors.md).
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class DockerExecutor(Executor):
         network_mode: str | None = None,
         init: bool = True,
         limits: ContainerLimits = DEFAULT_LIMITS,
+        max_output: int | None = DEFAULT_MAX_OUTPUT,
         clock: Clock | None = None,
         poll_interval: float = 0.05,
     ):
@@ -96,6 +103,7 @@ class DockerExecutor(Executor):
         self.network_mode = network_mode
         self.init = init
         self.limits = limits
+        self.max_output = max_output
         self.clock = clock or Clock()
         self.poll_interval = poll_interval
 
@@ -258,10 +266,12 @@ class DockerAttempt:
                 outcome = ExitOutcome(AttemptStatus.FAILED, None,
                                       f"container could not start: {docker_message(exc)}")
             else:
-                tap = LogTap(self.ex.client, container.id, spools)
-                outcome = self.wait(container)
+                tap = LogTap(self.ex.client, container.id, spools, self.ex.max_output)
+                outcome = self.wait(container, tap)
             ended_at = self.ex.clock.now()
-            stdout, stderr = self.capture(container, spools, tap)
+            stdout, stderr, too_large = self.capture(container, spools, tap)
+            if too_large is not None and outcome.state != AttemptStatus.KILLED:
+                outcome = ExitOutcome(AttemptStatus.FAILED, outcome.exit_code, str(too_large))
         finally:
             if live:
                 remove_spools(spools)
@@ -283,14 +293,19 @@ class DockerAttempt:
                 log.warning("no live logs for %s/%s: %s", spec.run_id, spec.task, exc)
         return {name: folder.spool(name) for name in ("stdout", "stderr")}, False
 
-    def wait(self, container) -> ExitOutcome:
-        """Wait for the exit, the timeout or the cancel event, whichever comes first."""
+    def wait(self, container, tap: LogTap) -> ExitOutcome:
+        """Wait for the exit, the timeout, the cancel event or a stream past its cap,
+        whichever comes first."""
         waiter = ContainerWaiter(container)
         timeout = self.spec.timeout
         deadline = time.monotonic() + timeout if timeout else None
         while not waiter.done.wait(self._poll_slice(deadline)):
             if self.cancel.is_set():
                 return self.stop(container, waiter)
+            if tap.too_large is not None:
+                kill(container, "SIGKILL")
+                return ExitOutcome(AttemptStatus.FAILED, waiter.finish(KILL_WAIT_S),
+                                   str(tap.too_large))
             if deadline is not None and time.monotonic() >= deadline:
                 kill(container, "SIGKILL")
                 return ExitOutcome(AttemptStatus.FAILED, waiter.finish(KILL_WAIT_S),
@@ -315,13 +330,23 @@ class DockerAttempt:
                            f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
 
     def capture(self, container, spools: dict[str, str],
-                tap: LogTap | None) -> tuple[StoredText, StoredText]:
+                tap: LogTap | None) -> tuple[StoredText, StoredText, OutputTooLarge | None]:
         """stdout and stderr as blobs: what the tap followed into the spools while the
-        container ran, or, if it could not follow to the end, all of it fetched again."""
+        container ran, or, if it could not follow to the end, what Docker's own log still
+        holds, fetched again (its last rotated files only, for a long output); and the
+        stream that passed the cap, if one did (its first `max_output` bytes are kept)."""
+        too_large = None
         if tap is None or not tap.finish(KILL_WAIT_S):
             with open(spools["stdout"], "wb") as out, open(spools["stderr"], "wb") as err:
-                split_frames(fetch_logs(self.ex.client, container.id), out, err)
-        return store_file(self.store, spools["stdout"]), store_file(self.store, spools["stderr"])
+                try:
+                    split_frames(fetch_logs(self.ex.client, container.id), out, err,
+                                 self.ex.max_output)
+                except OutputTooLarge as exc:
+                    too_large = exc
+        else:
+            too_large = tap.too_large
+        return (store_file(self.store, spools["stdout"]),
+                store_file(self.store, spools["stderr"]), too_large)
 
     def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
         """Outputs and vars of a successful exit; a refusal fails the attempt."""
@@ -390,8 +415,10 @@ class LogTap:
     live-log readers see it), in a thread; `finish` says whether it got all of it."""
 
     def __init__(self, client: docker.DockerClient, container_id: str,
-                 spools: dict[str, str]) -> None:
+                 spools: dict[str, str], cap: int | None = None) -> None:
         self.client, self.container_id, self.spools = client, container_id, spools
+        self.cap = cap
+        self.too_large: OutputTooLarge | None = None  # set once a stream passed the cap
         self.response: requests.Response | None = None
         self.failure: BaseException | None = None
         self.done = threading.Event()
@@ -402,7 +429,9 @@ class LogTap:
             self.response = open_logs(self.client, self.container_id, follow=True)
             with (self.response, open(self.spools["stdout"], "wb", buffering=0) as out,
                   open(self.spools["stderr"], "wb", buffering=0) as err):
-                split_frames(read_pieces(self.response), out, err)
+                split_frames(read_pieces(self.response), out, err, self.cap)
+        except OutputTooLarge as exc:  # the spools hold the first `cap` bytes; stop reading
+            self.too_large = exc
         except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
             self.failure = exc
         finally:

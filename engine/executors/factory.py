@@ -18,7 +18,8 @@ def make_executor(settings: ExecutorSettings) -> Executor:
 
     docker = settings.docker
     return DockerExecutor(limits=settings.limits, pull=settings.pull, grace=docker.grace,
-                          network_mode=docker.network_mode, work_root=docker.work_root)
+                          network_mode=docker.network_mode, work_root=docker.work_root,
+                          max_output=docker.max_output or None)
 
 
 def executor_factory(settings: ExecutorSettings) -> Callable[[], Executor]:

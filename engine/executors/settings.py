@@ -48,11 +48,14 @@ class DockerSettings:
     """Options of the local (Docker) executor (docs/executors.md): network_mode: what a
     task's `network: true` means (None: Docker's default bridge; "host" on a daemon
     without one); grace: seconds between SIGTERM and SIGKILL when an attempt is
-    cancelled; work_root: where attempt folders go (None: the system temp dir)."""
+    cancelled; work_root: where attempt folders go (None: the system temp dir);
+    max_output: bytes each of a task's stdout and stderr may reach (0: no cap); past it
+    the container is killed and the attempt fails, its first max_output bytes kept."""
 
     network_mode: str | None = None
     grace: float = 10.0
     work_root: str | None = None
+    max_output: int = 1 << 30
 
 
 
