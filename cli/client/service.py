@@ -18,7 +18,7 @@ import blake3
 import requests
 
 from wfobj.cli.errors import HttpError
-from wfobj.objstore import ChecksumMismatch, NotATree, PathNotInTree
+from wfobj.objstore import ChecksumMismatch, NotAFile, PathNotInTree
 
 from .http import PIECE, HttpClient, PieceReader
 
@@ -261,10 +261,10 @@ class RemoteService:
 
     def tree_file(self, oid: str, path: str) -> dict:
         """{"kind", "hash", "size", "executable"} of the file at `path` in the tree
-        (PathNotInTree when there is none; NotATree when `path` names a directory)."""
+        (PathNotInTree when there is none; NotAFile when `path` names a directory)."""
         entry = self.tree_entry(oid, path)
         if entry["kind"] != "file":
-            raise NotATree(entry["hash"], f"directory {path!r}, not a file")
+            raise NotAFile(oid, path)
         return entry
 
     def tree_entry(self, oid: str, path: str) -> dict:
