@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import falcon
 
-from wfobj.engine import AttemptGrant, AttemptTokens, InvalidStoredObject
+from wfobj.engine import (
+    AttemptGrant,
+    AttemptTokenRefused,
+    AttemptTokens,
+    InvalidStoredObject,
+    UploadBudgetSpent,
+)
 from wfobj.objstore import (
     CAR_MEDIA_TYPE,
     ObjectStore,
@@ -51,17 +57,37 @@ class AttemptResource:
         self.store = store
         self.tokens = AttemptTokens(store)
 
-    def grant(self, req: falcon.Request, spec: str) -> AttemptGrant:
+    def grant(self, req: falcon.Request, spec: str, reported_ok: bool = False) -> AttemptGrant:
+        """The token's grant; once its report is in, the attempt is over for every route
+        but a repeated report."""
         if not is_hash(spec):
             raise falcon.HTTPNotFound(title="Not found",
                                       description=f"{spec[:80]!r} is not an attempt spec hash")
         token = bearer_token(req)
-        return self.tokens.check(token, spec)  # AttemptTokenRefused: 403 (api/errors.py)
+        grant = self.tokens.check(token, spec)  # AttemptTokenRefused: 403 (api/errors.py)
+        if not reported_ok and self.tokens.report_of(spec) is not None:
+            raise AttemptTokenRefused("the attempt has reported: its token is spent")
+        return grant
 
     def haves(self, req: falcon.Request) -> list[str]:
         title = "Bad attempt request"
         body = _fields(_json_body(req, title, HAVES_BODY), (), ("haves",), title, HAVES_BODY)
         return _hash_list(body, "haves", title, HAVES_BODY)
+
+
+class ReceivedIds:
+    """The store as receive_pack sees it, noting every id it asks about: each block's."""
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.oids: set[str] = set()
+
+    def __contains__(self, oid: object) -> bool:
+        self.oids.add(str(oid))
+        return oid in self.store
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
 
 
 class AttemptObjects(AttemptResource):
@@ -84,24 +110,37 @@ class AttemptPackDownload(AttemptResource):
 
 class AttemptMissing(AttemptResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
-        self.grant(req, spec)
+        grant = self.grant(req, spec)
         ids = _digests(_read_body(req, MAX_MISSING_IDS * 32))
+        # outside the attempt's closure every id is missing: the store is not probed
+        ours = [oid for oid in ids if self.tokens.in_closure(grant, oid)]
+        present = set(ours) - set(missing_ids(self.store, ours))
         resp.content_type = OCTETS
-        resp.data = b"".join(digest_of(oid) for oid in missing_ids(self.store, ids))
+        resp.data = b"".join(digest_of(oid) for oid in ids if oid not in present)
 
 
 class AttemptPacks(AttemptResource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
-        self.grant(req, spec)
-        if req.content_length is not None and req.content_length > MAX_PACK_BODY:
-            raise falcon.HTTPContentTooLarge(description=f"pack over {MAX_PACK_BODY} bytes")
-        stats = receive_pack(self.store, req.bounded_stream)
+        grant = self.grant(req, spec)
+        try:
+            objects, size = self.tokens.uploads_left(grant)
+        except UploadBudgetSpent as exc:
+            raise falcon.HTTPContentTooLarge(description=str(exc)) from None
+        limit = min(MAX_PACK_BODY, size)
+        if req.content_length is not None and req.content_length > limit:
+            raise falcon.HTTPContentTooLarge(description=f"pack over {limit} bytes")
+        seen = ReceivedIds(self.store)
+        stats = receive_pack(seen, req.bounded_stream)
+        self.tokens.record_uploads(grant, seen.oids, stats.bytes)
+        if len(seen.oids) > objects:
+            raise falcon.HTTPContentTooLarge(
+                description=f"{len(seen.oids)} objects, over the {objects} left to this attempt")
         resp.media = {"blocks": stats.blocks, "stored": stats.stored, "bytes": stats.bytes}
 
 
 class AttemptReport(AttemptResource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
-        grant = self.grant(req, spec)
+        grant = self.grant(req, spec, reported_ok=True)
         title = "Bad attempt report"
         body = _fields(_json_body(req, title, REPORT_BODY), ("report",), (), title, REPORT_BODY)
         report = body["report"]

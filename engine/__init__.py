@@ -42,7 +42,7 @@ _FACE = {
     ".definitions.format": ("NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.params": ("parse_text_values",),
-       ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
+       ".executors.attempts": ("AttemptGrant", "AttemptTokens", "UploadBudgetSpent"),
     ".executors.base": ("Executor", "check_executor"),
     ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
     ".executors.docker": ("DockerExecutor",),
@@ -93,7 +93,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         excerpt,
         one_line,
     )
-    from .executors.attempts import AttemptGrant, AttemptTokens  # noqa: F401
+    from .executors.attempts import AttemptGrant, AttemptTokens, UploadBudgetSpent  # noqa: F401
     from .executors.base import Executor, check_executor  # noqa: F401
     from .executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits  # noqa: F401
     from .executors.docker import DockerExecutor  # noqa: F401

@@ -30,6 +30,7 @@ QUEUE_NS = "queue"  # run_id -> b"1" while the run waits for a worker
 KILL_NS = "kill"  # run_id -> who asked to kill the run, until a worker ends it
 LEASE_NS = "lease"  # run_id -> the worker driving it and until when
 ATTEMPT_TOKENS_NS = "attempt_tokens"  # token digest -> an attempt out on another node
+ATTEMPT_UPLOADS_NS = "attempt_uploads"  # "<spec>/" -> {"objects", "bytes"} sent; "<spec>/<id>" -> ""
 REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
 

@@ -23,8 +23,13 @@ from dataclasses import dataclass
 from wfobj.engine.access.tokens import token_digest
 from wfobj.engine.clock import Clock, format_time, parse_time
 from wfobj.engine.definitions.format import decimal_text
-from wfobj.engine.errors import AttemptTokenRefused, InvalidStoredObject, ReportRefused
-from wfobj.engine.layout import ATTEMPT_TOKENS_NS, REPORTS_NS
+from wfobj.engine.errors import (
+    AttemptTokenRefused,
+    InvalidStoredObject,
+    OutputRefused,
+    ReportRefused,
+)
+from wfobj.engine.layout import ATTEMPT_TOKENS_NS, ATTEMPT_UPLOADS_NS, REPORTS_NS
 from wfobj.engine.model import (
     DIR,
     FILE,
@@ -38,11 +43,23 @@ from wfobj.engine.model import (
 )
 from wfobj.engine.states import AttemptStatus
 from wfobj.objstore import Link, ObjectId, ObjectStore
+from wfobj.objstore.chunking import MIN_CHUNK
+from wfobj.objstore.walk import walk_closure
 
 from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
 from .caps import ContainerLimits
+from .capture import PREVIEW_BYTES
+from .outputs import MAX_FILES, MAX_VARS_BYTES, split_output_path
 
 ATTEMPT_TOKEN_PREFIX = "wfa_"
+MAX_UPLOAD_BYTES = 64 << 30  # what one attempt's token may upload (logs and outputs)
+
+
+def upload_budget(spec: TaskSpec) -> tuple[int, int]:
+    """(objects, bytes) an attempt's token may upload beyond one object per MIN_CHUNK
+    bytes (a large file's chunks): the report, stdout, stderr, and with outputs declared
+    up to MAX_FILES files and as many folders (each a tree), as the local executor."""
+    return 3 + (2 * MAX_FILES if spec.output_files else 0), MAX_UPLOAD_BYTES
 
 
 # ---- the spec ------------------------------------------------------------------------------
@@ -155,6 +172,35 @@ def report_output(store: ObjectStore, row: dict) -> OutputFile:
     return OutputFile(row["path"], oid, row["size"], kind)
 
 
+def check_result(spec: TaskSpec, result: AttemptResult) -> None:
+    """A node's result within what its spec lets the local executor record (ValueError):
+    declared outputs under the output path rules, declared vars, capped previews."""
+    for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if len(text.text) > PREVIEW_BYTES or len(text.text) > text.size:
+            raise ValueError(f"{name} preview longer than {PREVIEW_BYTES} bytes or its blob")
+    undeclared = sorted(set(result.vars) - set(spec.output_vars))
+    if undeclared:
+        raise ValueError(f"undeclared var(s) {', '.join(map(repr, undeclared[:5]))}")
+    if sum(len(k) + len(v) + 2 for k, v in result.vars.items()) > MAX_VARS_BYTES:
+        raise ValueError(f"vars over {MAX_VARS_BYTES} bytes")
+    try:
+        declared = {"/".join(split_output_path(p)) for p in spec.output_files}
+        for out in result.outputs:
+            if "/".join(split_output_path(out.path)) not in declared or len(
+                    result.outputs) > len(declared):
+                raise ValueError(f"undeclared output {out.path!r}")
+    except OutputRefused as exc:
+        raise ValueError(str(exc)) from None
+
+
+class UploadBudgetSpent(ReportRefused):
+    """An attempt token's uploads reached what its attempt can produce."""
+
+    def __init__(self, spec: str, objects: int, size: int):
+        super().__init__(f"attempt spec {spec} may upload {objects} objects and {size} "
+                         "bytes; its budget is spent")
+
+
 # ---- tokens --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AttemptGrant:
@@ -209,13 +255,51 @@ class AttemptTokens:
         spec, result = load_report(self.store, report_oid)
         if spec != grant.spec:
             raise ReportRefused(f"report {report_oid} is for spec {spec}, not {grant.spec}")
-        del result  # it decoded: well-formed
+        with _invalid(report_oid, AttemptReport):
+            check_result(load_spec(self.store, spec)[0], result)
+        self._check_sent(grant, report_oid)
         current = self.store.meta_get(REPORTS_NS, grant.spec)
         if current == report_oid.encode():
             return  # the same report sent again (a retried request)
         if current is not None or not self.store.meta_cas(
                 REPORTS_NS, grant.spec, None, report_oid.encode()):
             raise ReportRefused(f"attempt spec {grant.spec} already has a report")
+
+    def _check_sent(self, grant: AttemptGrant, report_oid: str) -> None:
+        """Every object of the report's closure came with the spec or was uploaded with
+        this token: a report cannot claim another attempt's objects."""
+        given = set(walk_closure(self.store, [grant.spec]))
+        for oid in walk_closure(self.store, [report_oid]):
+            if oid not in given and oid != report_oid and self.store.meta_get(
+                    ATTEMPT_UPLOADS_NS, f"{grant.spec}/{oid}") is None:
+                raise InvalidStoredObject(report_oid, AttemptReport.type_name,
+                                          f"object {oid} was not sent for this attempt")
+
+    def in_closure(self, grant: AttemptGrant, oid: str) -> bool:
+        """Whether `oid` is the attempt's to ask about: the spec's closure or sent by it."""
+        return self.store.meta_get(ATTEMPT_UPLOADS_NS, f"{grant.spec}/{oid}") is not None \
+            or oid in set(walk_closure(self.store, [grant.spec]))
+
+    def uploads_left(self, grant: AttemptGrant) -> tuple[int, int]:
+        """(objects, bytes) the token may still upload (ReportRefused once over budget)."""
+        spec, _ = load_spec(self.store, grant.spec)
+        objects, size = upload_budget(spec)
+        used = json.loads(self.store.meta_get(ATTEMPT_UPLOADS_NS, f"{grant.spec}/") or b"{}")
+        sent, sent_bytes = used.get("objects", 0), used.get("bytes", 0)
+        objects += sent_bytes // MIN_CHUNK
+        if sent >= objects or sent_bytes >= size:
+            raise UploadBudgetSpent(grant.spec, objects, size)
+        return objects - sent, size - sent_bytes
+
+    def record_uploads(self, grant: AttemptGrant, oids: set[str], size: int) -> None:
+        key = f"{grant.spec}/"
+        used = json.loads(self.store.meta_get(ATTEMPT_UPLOADS_NS, key) or b"{}")
+        usage = {"objects": used.get("objects", 0) + len(oids),
+                 "bytes": used.get("bytes", 0) + size}
+        with self.store.batch() as b:
+            b.meta_put(ATTEMPT_UPLOADS_NS, key, json.dumps(usage).encode())
+            for oid in oids:
+                b.meta_put(ATTEMPT_UPLOADS_NS, f"{grant.spec}/{oid}", b"")
 
     def report_of(self, spec_oid: str) -> ObjectId | None:
         raw = self.store.meta_get(REPORTS_NS, spec_oid)
@@ -228,6 +312,8 @@ class AttemptTokens:
                 b.meta_delete(ATTEMPT_TOKENS_NS, grant.digest)
             if self.store.meta_get(REPORTS_NS, grant.spec) is not None:
                 b.meta_delete(REPORTS_NS, grant.spec)
+            for key, _ in self.store.meta_scan(ATTEMPT_UPLOADS_NS, f"{grant.spec}/"):
+                b.meta_delete(ATTEMPT_UPLOADS_NS, key)
 
     def end_run(self, run_id: str) -> int:
         """Delete every token of `run_id` (its worker died); returns how many."""

@@ -15,7 +15,7 @@ from wfobj.engine.clock import parse_time
 from wfobj.engine.executors.attempts import AttemptTokens, load_report, report_object, spec_object
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.executors.caps import DEFAULT_LIMITS
-from wfobj.objstore import MemoryObjectStore, TreeBuilder, open_store, walk_tree
+from wfobj.objstore import MemoryObjectStore, TreeBuilder, iter_pack, open_store, walk_tree
 
 RUN_ID = "01a2376e-0000-7000-8000-000000000001"
 
@@ -115,6 +115,10 @@ def test_a_report_with_a_field_no_report_has_is_refused_naming_it(api):
     assert resp.json["description"].startswith(
         f"object {forged} is not a valid attempt_report: unknown field(s) smuggled")
     assert AttemptTokens(api.store).report_of(spec_oid) is None
+    sent = api.client.simulate_post(f"/api/attempts/{spec_oid}/packs",
+                                    body=b"".join(iter_pack(api.store, [empty])),
+                                    headers=bearer(token))
+    assert sent.status_code == 200  # a report links only what its attempt sent
     ok = api.client.simulate_put(url, json={"report": api.store.put_object(good)},
                                  headers=bearer(token))
     assert ok.status_code == 200 and AttemptTokens(api.store).report_of(spec_oid)
@@ -163,9 +167,9 @@ def test_exec_fetches_runs_and_reports_an_attempt(tmp_path, served, docker_clien
     again = exec_attempt(tmp_path, served, token2, second_oid)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["fetched_objects"] == 1
-    # the first token cannot report again (one report per attempt)
+    # the first token is spent once its report is in: it fetches and reports nothing more
     twice = exec_attempt(tmp_path, served, token, spec_oid, node_store="node2")
-    assert twice.returncode != 0 and "already has a report" in twice.stderr
+    assert twice.returncode != 0 and "token is spent" in twice.stderr
 
 
 def test_exec_carries_directories_both_ways(tmp_path, served, docker_client):
