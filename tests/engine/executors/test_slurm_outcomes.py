@@ -45,7 +45,9 @@ class ScriptedSlurm:
         return ""
 
 
-def killed_report(store, spec_oid):
+def killed_report(store, tokens, grant, spec_oid):
+    """A node's report of a killed attempt, its objects uploaded with its token (as
+    api/attempts.py records what a pack brought)."""
     empty = store.put_blob(b"")
     result = AttemptResult(state="killed", exit_code=143, stdout=StoredText(empty, 0, ""),
                            stderr=StoredText(empty, 0, ""),
@@ -53,7 +55,9 @@ def killed_report(store, spec_oid):
                            ended_at=parse_time("2026-12-04T00:00:01.000000Z"),
                            host={"name": "node1"},
                            error="killed: SIGTERM, the container stopped within the grace")
-    return store.put_object(report_object(spec_oid, SPEC, result).to_value())
+    report = store.put_object(report_object(spec_oid, SPEC, result).to_value())
+    tokens.record_uploads(grant, {empty, report}, store.size_of(report))
+    return report
 
 
 @pytest.mark.parametrize("report_first", [True, False])
@@ -62,16 +66,23 @@ def test_an_outside_scancel_fails_the_attempt_naming_slurm_whatever_comes_first(
     tokens = AttemptTokens(store)
 
     def node(token, spec_oid):
-        grant = tokens.check(token, spec_oid)
-        if not report_first:
-            slurm.ended.set()
-        tokens.accept_report(grant, killed_report(store, spec_oid))
-        slurm.ended.set()
+        try:
+            grant = tokens.check(token, spec_oid)
+            if not report_first:
+                slurm.ended.set()
+            tokens.accept_report(grant, killed_report(store, tokens, grant, spec_oid))
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            failures.append(exc)
+        finally:
+            slurm.ended.set()  # the job ends whatever the node managed to send
+
+    failures: list[Exception] = []
 
     slurm = ScriptedSlurm(node)
     ex = SlurmExecutor(SlurmSettings(server_url="http://head:8080", poll=0.1),
                        commands=SlurmCommands(slurm))
     result = ex.run(SPEC, store, threading.Event())
+    assert failures == []
     assert result.state == "failed", result.error
     assert "Slurm job 12" in result.error and "CANCELLED" in result.error
     assert result.executor == {"kind": "slurm", "job_id": "12", "node": "node1"}
@@ -84,10 +95,16 @@ def test_a_kill_through_wfobj_stays_killed():
     cancel = threading.Event()
 
     def node(token, spec_oid):
-        grant = tokens.check(token, spec_oid)
-        cancel.set()
-        slurm.ended.wait(10)
-        tokens.accept_report(grant, killed_report(store, spec_oid))
+        try:
+            grant = tokens.check(token, spec_oid)
+            cancel.set()
+            slurm.ended.wait(10)
+            tokens.accept_report(grant, killed_report(store, tokens, grant, spec_oid))
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            failures.append(exc)
+            slurm.ended.set()
+
+    failures: list[Exception] = []
 
     slurm = ScriptedSlurm(node)
     original = slurm.__call__
@@ -100,5 +117,6 @@ def test_a_kill_through_wfobj_stays_killed():
     ex = SlurmExecutor(SlurmSettings(server_url="http://head:8080", poll=0.1),
                        commands=SlurmCommands(runner))
     result = ex.run(SPEC, store, cancel)
+    assert failures == []
     assert result.state == "killed"
     assert slurm.cancelled == ["12"]
