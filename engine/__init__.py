@@ -30,7 +30,7 @@ _FACE = {
     ".errors": ("AttemptTokenRefused", "DefinitionError", "DefinitionTooLarge", "DocumentError",
         "EngineError", "ExportsBusy", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
-        "RunNotEnded", "clip", "excerpt", "one_line"),
+        "RunNotEnded", "UploadBudgetSpent", "clip", "excerpt", "one_line"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
     ".layout": ("REF_PREFIX",),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
@@ -42,7 +42,7 @@ _FACE = {
     ".definitions.format": ("NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.params": ("parse_text_values",),
-       ".executors.attempts": ("AttemptGrant", "AttemptTokens", "UploadBudgetSpent"),
+       ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
     ".executors.base": ("Executor", "check_executor"),
     ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
     ".executors.docker": ("DockerExecutor",),
@@ -89,11 +89,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         ReportRefused,
         RunAlreadyTerminal,
         RunNotEnded,
+        UploadBudgetSpent,
         clip,
         excerpt,
         one_line,
     )
-    from .executors.attempts import AttemptGrant, AttemptTokens, UploadBudgetSpent  # noqa: F401
+    from .executors.attempts import AttemptGrant, AttemptTokens  # noqa: F401
     from .executors.base import Executor, check_executor  # noqa: F401
     from .executors.caps import DEFAULT_LIMITS, ContainerLimits, parse_limits  # noqa: F401
     from .executors.docker import DockerExecutor  # noqa: F401

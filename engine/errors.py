@@ -330,6 +330,15 @@ class ReportRefused(AttemptError):
         super().__init__(reason)
 
 
+
+class UploadBudgetSpent(ReportRefused):
+    """An attempt token's uploads reached what its attempt can produce."""
+
+    def __init__(self, spec: str, objects: int, size: int):
+        self.spec, self.objects, self.size = spec, objects, size
+        super().__init__(f"attempt spec {spec} may upload {objects} objects and {size} "
+                         "bytes; its budget is spent")
+
 class SlurmError(EngineError):
     """A Slurm command failed: which, and what it said."""
 

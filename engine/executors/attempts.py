@@ -28,6 +28,7 @@ from wfobj.engine.errors import (
     InvalidStoredObject,
     OutputRefused,
     ReportRefused,
+    UploadBudgetSpent,
 )
 from wfobj.engine.layout import ATTEMPT_TOKENS_NS, ATTEMPT_UPLOADS_NS, REPORTS_NS
 from wfobj.engine.model import (
@@ -191,14 +192,6 @@ def check_result(spec: TaskSpec, result: AttemptResult) -> None:
                 raise ValueError(f"undeclared output {out.path!r}")
     except OutputRefused as exc:
         raise ValueError(str(exc)) from None
-
-
-class UploadBudgetSpent(ReportRefused):
-    """An attempt token's uploads reached what its attempt can produce."""
-
-    def __init__(self, spec: str, objects: int, size: int):
-        super().__init__(f"attempt spec {spec} may upload {objects} objects and {size} "
-                         "bytes; its budget is spent")
 
 
 # ---- tokens --------------------------------------------------------------------------------
