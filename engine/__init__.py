@@ -3,7 +3,7 @@
 The engine drives workflows on an object store. Its sub-packages, each one concept:
 
     definitions/  the workflow format, the task graph, parameters, the workflow registry
-    access/       API tokens and web sessions
+    access/       API tokens, web sessions and the secret store
     indexes/      derived meta entries: counters, lineage, what indexes an attempt
     executors/    where attempts run: the seam, Docker, Slurm and its node side, caps, settings
     runs/         a run's state, lifecycle, ids, evidence, waiting, resume/reproduce origins
@@ -36,6 +36,7 @@ _FACE = {
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
     ".values": ("PULL_POLICIES",),
     ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
+    ".access.secrets": ("SecretInfo", "SecretStore"),
     ".access.sessions": ("SessionStore",),
     ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
     ".definitions.documents": ("load_json", "load_yaml"),
@@ -67,6 +68,7 @@ _FACE = {
 __all__, __getattr__, __dir__ = face(__name__, _FACE)
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports
+    from .access.secrets import SecretInfo, SecretStore  # noqa: F401
     from .access.sessions import SessionStore  # noqa: F401
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401

@@ -430,3 +430,36 @@ class SubjectMismatch(ExportError, ValueError):
         found = "is not in the store" if got is None else f"has {algorithm} {got}"
         super().__init__(f"subject {excerpt(name)}: expected {algorithm} {expected}, "
                          f"the file {found}")
+
+
+class SecretError(EngineError):
+    """Root of secret errors (engine/access/secrets.py). No message ever quotes a value."""
+
+
+class InvalidSecret(SecretError, ValueError):
+    """A secret name or value that cannot be stored (HTTP 400); the value is never quoted."""
+
+    def __init__(self, field: str, problem: str, name: str | None = None):
+        self.field, self.problem, self.name = field, problem, name
+        where = f"secret {excerpt(name)}" if name is not None and field != "name" else "secret"
+        super().__init__(f"{where}: invalid {field}: {problem}")
+
+
+class SecretNotFound(SecretError, KeyError):
+    """No secret of this name in the server's secret store (HTTP 404)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return (f"no secret {excerpt(self.name)} in this server's secret store "
+                f"(`wfobj secret list` names them; `wfobj secret set` adds one)")
+
+
+class SecretStoreUnusable(SecretError):
+    """The secret store's key or file cannot be used: where, and why (HTTP 500)."""
+
+    def __init__(self, where: str, problem: str):
+        self.where, self.problem = where, problem
+        super().__init__(f"{where}: {problem}")

@@ -41,3 +41,6 @@ SESSIONS_NS = "ui-sessions"  # SHA-256 of a web session secret -> its user and e
 # --- files in the store folder, beside data.mdb ----------------------------------------
 LIVE_DIR = "live-logs"  # spools of running attempts' stdout and stderr
 KEY_FILE = "signing-key.pem"  # the ed25519 key of in-toto exports (mode 0600)
+SECRETS_KEY_FILE = "secrets-key"  # the secret store's AEAD and fingerprint keys (mode 0600)
+SECRETS_FILE = "secrets.enc"  # the secrets, one AEAD-sealed document (mode 0600)
+SECRETS_LOCK = "secrets.lock"  # writers of SECRETS_FILE take this file's lock

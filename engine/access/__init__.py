@@ -1,2 +1,3 @@
-"""Access: API tokens (stored hashed) and the web UI's sessions.
+"""Access: API tokens (stored hashed), the web UI's sessions, and the secret store
+(values kept beside the store, sealed, never objects).
 """
