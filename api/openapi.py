@@ -109,7 +109,10 @@ SCHEMAS: dict[str, S] = {
                         "type": "string", "enum": ["input", "output"]}, **{"from": STR}))),
     "AuditEntry": _obj("seq", "at", "actor", "event", "from", "to", "task", "hash", "prev",
                        seq={"type": "integer"}, at=TIME, actor=STR, event=STR, to=NSTR,
-                       task=NSTR, hash=HASH, prev=NSTR, **{"from": NSTR}),
+                       task=NSTR, hash=HASH, prev=NSTR, **{"from": NSTR},
+                       skip={"type": ["string", "null"], "enum": ["condition", "failure", "stopped", None],
+                             "description": "on a move to skipped: by a condition, after "
+                                            "an upstream failure, or the run stopped first"}),
     "Killed": _obj("run_id", "state", run_id=STR, state=STATE),
     "Uploaded": _obj("hash", "size", hash=HASH, size={"type": "integer"}),
     "StoredTree": _obj("hash", "files", "size", hash=HASH, files={"type": "integer"},

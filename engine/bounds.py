@@ -13,3 +13,5 @@ MAX_TIMEOUT_S = 366 * 24 * 3600  # a task's `timeout`
 MIN_CPUS, MAX_CPUS = 0.01, 1024  # a task's `resources.cpus`
 EXCERPT_CHARS = 80  # the most of a refused value an error message quotes
 MAX_DESCRIPTION_CHARS = 1000  # the longest error description the API sends
+MAX_CONDITION_CHARS = 2000  # a task's `when` expression
+MAX_CONDITION_DEPTH = 32  # nesting of `not`, parentheses in a `when` expression

@@ -56,6 +56,16 @@ class DefinitionError(EngineError, ValueError):
         super().__init__(f"{clip(place)}: {problem}" if place else problem)
 
 
+class ConditionError(EngineError, ValueError):
+    """A `when` expression that cannot be parsed (`position`: 1-based character) or
+    whose values do not fit an operator at run time (`position` None)."""
+
+    def __init__(self, position: int | None, problem: str):
+        self.position = position
+        self.problem = problem
+        super().__init__(f"at character {position}: {problem}" if position else problem)
+
+
 class DefinitionTooLarge(EngineError):
     """A normalized definition over the size limit (HTTP 413)."""
 

@@ -156,6 +156,7 @@ class AuditEvent(StoredObject):
     """One entry of a run's hash-chained audit trail; `prev` links the one before."""
 
     type_name: ClassVar[str] = "audit_event"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"skip"})
     stored_as: ClassVar[dict[str, str]] = {"from_": "from"}
     run_id: str
     seq: int
@@ -167,6 +168,8 @@ class AuditEvent(StoredObject):
     task: str | None
     reason: str | None
     prev: Link | None
+    # on a task's move to `skipped`: why, for machines (engine/scheduling/skips.py)
+    skip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,7 @@ class TaskDefinition(DefinitionPart):
     stored only when written (definitions from before they existed keep their hashes):
     `cache` None means `not network`, `pull` None the server's policy."""
 
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"cache", "pull"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"cache", "pull", "when"})
     image: str
     command: list[str]
     inputs: dict[str, TaskInput] = field(default_factory=dict)
@@ -358,6 +361,7 @@ class TaskDefinition(DefinitionPart):
     resources: TaskResources = field(default_factory=TaskResources)
     cache: bool | None = None
     pull: str | None = None
+    when: str | None = None  # a condition (engine/definitions/conditions.py)
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:
@@ -386,10 +390,12 @@ class Definition(StoredObject):
     definition hash, so `to_value()` gives back exactly the object that was stored."""
 
     type_name: ClassVar[str] = "definition"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"on_failure"})
     name: str
     description: str
     params: dict[str, ParamDefinition]
     tasks: dict[str, TaskDefinition]
+    on_failure: str | None = None  # "stop" when unset; stored only when written
 
     @classmethod
     def from_value(cls, oid: str, value: Any) -> Self:

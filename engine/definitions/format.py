@@ -38,6 +38,7 @@ from wfobj.engine.values import MEMORY_RE, PULL_POLICIES, parse_memory
 from wfobj.objstore.codec import encode
 from wfobj.objstore.ids import is_hash
 
+from .conditions import check_condition
 from .documents import load_json, load_yaml
 from .graph import TaskGraph
 from .templates import references, rendered_size
@@ -92,7 +93,9 @@ def normalize(raw: dict, name: str) -> Definition:
     params = normalize_params(raw.get("params", {}))
     tasks = normalize_tasks(raw.get("tasks"), params)
     TaskGraph.of(tasks).check_acyclic()
-    definition = Definition(name=name, description=description, params=params, tasks=tasks)
+    policy = {"on_failure": normalize_on_failure(raw["on_failure"])} if "on_failure" in raw else {}
+    definition = Definition(name=name, description=description, params=params, tasks=tasks,
+                            **policy)
     check_size(definition)
     return definition
 
@@ -234,6 +237,8 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
         check_literal_size(tname, task)
+        if task.when is not None:
+            check_condition(tname, task.when, tasks, params)
     return tasks
 
 
@@ -252,6 +257,23 @@ def normalize_task(tname: str, spec: Any) -> TaskDefinition:
     given = {key: check(spec[key], f"{place}.{key}")
              for key, check in TASK_FIELDS.items() if key in spec}
     return TaskDefinition(image=image, command=command, **given)
+
+
+ON_FAILURE = ("stop", "continue")
+
+
+def normalize_on_failure(raw: Any) -> str:
+    """The top-level failure policy: `stop` (fail fast) or `continue` (keep going)."""
+    if raw not in ON_FAILURE:
+        raise DefinitionError("on_failure", f"{excerpt(raw)} is not one of {', '.join(ON_FAILURE)}")
+    return raw
+
+
+def normalize_when(raw: Any, place: str) -> str:
+    """A condition's text, kept as written (checked against the other tasks later)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise DefinitionError(place, "must be a non-empty expression (a string)")
+    return raw
 
 
 def normalize_pull(raw: Any, place: str) -> str:
@@ -447,4 +469,5 @@ TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "timeout": normalize_timeout, "retries": normalize_retries, "after": normalize_after,
     "workdir": normalize_workdir, "network": normalize_bool,
     "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
+    "when": normalize_when,
 }

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 
 from wfobj.engine.model import TaskDefinition, TaskFileInput
 
+from .conditions import condition_tasks
+
 REF_RE = re.compile(r"\{\{(.*?)\}\}")
 
 
@@ -43,8 +45,15 @@ def _rendered_text_size(text: str, lookup: Lookup) -> int:
 
 
 def dependencies(task: TaskDefinition) -> set[str]:
-    """Tasks that must succeed before `task` starts: inputs, var references, `after`."""
-    deps = set(task.after)
-    deps.update(spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput))
+    """Tasks that must end before `task` starts: inputs, var references (in templates and
+    in its `when`), `after`."""
+    return data_dependencies(task) | set(task.after)
+
+
+def data_dependencies(task: TaskDefinition) -> set[str]:
+    """The tasks whose outputs or vars `task` reads (so it cannot run when one of them
+    did not succeed); `after` alone only orders."""
+    deps = {spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput)}
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
+    deps.update(condition_tasks(task.when))
     return deps

@@ -138,7 +138,7 @@ def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
         prev = ev.prev.oid if ev.prev else None
         entries.append({"seq": ev.seq, "at": ev.at, "actor": ev.actor, "event": ev.event,
                         "from": ev.from_, "to": ev.to, "task": ev.task, "reason": ev.reason,
-                        "hash": oid, "prev": prev})
+                        "hash": oid, "prev": prev, "skip": ev.skip})
         oid = prev
     entries.reverse()
     return entries

@@ -119,16 +119,17 @@ def kill_request(store: ObjectStore, run_id: str) -> dict | None:
 
 
 def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
-            running_to: TaskStatus = TaskStatus.FAILED) -> None:
-    """Finish every open task (running → `running_to`, pending → skipped) and the run,
-    in the caller's `run.change()` batch `b`."""
+            running_to: TaskStatus = TaskStatus.FAILED, skip: str | None = "stopped") -> None:
+    """Finish every open task (running → `running_to`, pending → skipped, the audit
+    event's `skip` kind `stopped`: the run ended first) and the run, in the caller's
+    `run.change()` batch `b`."""
     for name in run.order:
         entry = run.tasks[name]
         if entry.state in TASK_TERMINAL:
             continue
         new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
         run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
-                  task=name, reason=reason)
+                  task=name, reason=reason, skip=skip if new == TaskStatus.SKIPPED else None)
         run.set_task(name, new)
     run.audit(b, at=at, actor=actor, event="run_state", old=run.state, new=state, reason=reason)
     run.set_state(state, at)

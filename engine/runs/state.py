@@ -123,12 +123,14 @@ class RunState:
             self.ended_at = at
 
     def audit(self, b: WriteBatch, *, at: str, actor: str, event: str, old: str | None,
-              new: str | None, task: str | None = None, reason: str | None = None) -> str:
+              new: str | None, task: str | None = None, reason: str | None = None,
+              skip: str | None = None) -> str:
         """Append one hash-chained audit event (linking the previous one) to `b`."""
         entry = AuditEvent(run_id=self.run_id, seq=self.audit_count + 1, at=at, actor=actor,
                            event=event, from_=None if old is None else str(old),
                            to=None if new is None else str(new), task=task, reason=reason,
-                           prev=Link.obj(self.audit_head) if self.audit_head else None)
+                           prev=Link.obj(self.audit_head) if self.audit_head else None,
+                           skip=skip)
         self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1
         return self.audit_head

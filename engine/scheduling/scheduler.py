@@ -31,6 +31,7 @@ from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus, attempt_ta
 from wfobj.objstore import ConflictError, ObjectStore
 
 from .cache import TaskCache
+from .gates import Gates, Verdict
 from .render import build_spec
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ class RunScheduler:
         self.running: dict[Future, Running] = {}
         self.results: dict[str, AttemptResult] = {}
         self.ready: list[str] = []  # pop() takes the next task to start
+        self.graph: TaskGraph | None = None
         self.steps: TopologicalSorter | None = None  # releases tasks as their needs succeed
         self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
         self.killer: str | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.stop_reason: str | None = None
         self.stop_noted = False
+        self.gates: Gates | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> bool:
@@ -75,6 +78,7 @@ class RunScheduler:
         if self.run.terminal:
             return False
         self.plan()
+        self.gates = Gates(self.run.definition, self.run.record.parameters)
         self.cache = TaskCache(self.store, self.executor, self.run.record)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
         at = self.clock.stamp()
@@ -85,7 +89,8 @@ class RunScheduler:
         return True
 
     def plan(self) -> None:
-        self.steps = TaskGraph.of(self.run.definition.tasks).sorter(self.run.order)
+        self.graph = TaskGraph.of(self.run.definition.tasks)
+        self.steps = self.graph.sorter(self.run.order)
         self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
 
     def loop(self) -> bool:
@@ -165,10 +170,15 @@ class RunScheduler:
         started = []
         while self.ready and len(self.running) + len(started) < self.concurrency:
             name = self.ready.pop()
+            verdict = self.gate(name)
+            if verdict.skip:
+                self.skip(b, name, verdict, at)
+                continue
             attempt = len(self.run.tasks[name].attempts) + 1
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
                                        self.run.definition, self.run.record.parameters,
                                        self.results)
+            problem = verdict.problem or problem
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
                            old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
                            reason=f"attempt {attempt}")
@@ -242,8 +252,24 @@ class RunScheduler:
         if state == TaskStatus.SUCCESS:
             self.results[name] = result
             self.release(name)
-        elif not self.stopping:
+        elif not self.stopping and not self.gates.note_failure(name):
             self.stopping = RunStatus.FAILED
+        elif not self.stopping:  # on_failure: continue: dependents are told by gate()
+            self.release(name)
+
+    def gate(self, name: str) -> Verdict:
+        """Whether a released task runs (engine/scheduling/gates.py)."""
+        return self.gates.verdict(name, self.graph.needs[name], self.results)
+
+    def skip(self, b, name: str, verdict: Verdict, at: str) -> None:
+        """Skip a released task (a condition, or an upstream that failed or was skipped);
+        what waits on it is released in turn and judged the same way."""
+        self.run.audit(b, at=at, actor=self.actor, event="task_state",
+                       old=self.run.tasks[name].state, new=TaskStatus.SKIPPED, task=name,
+                       reason=verdict.reason, skip=verdict.skip)
+        self.run.set_task(name, TaskStatus.SKIPPED)
+        self.gates.note_skip(name, verdict.skip)
+        self.release(name)
 
     def release(self, name: str) -> None:
         self.steps.done(name)
@@ -253,7 +279,7 @@ class RunScheduler:
         if self.stopping == RunStatus.KILLED:
             state, actor, reason = RunStatus.KILLED, self.killer, f"killed by {self.killer}"
         elif self.stopping == RunStatus.FAILED or any(
-                t.state != TaskStatus.SUCCESS for t in self.run.tasks.values()):
+                self.gates.spoils_success(n, t.state) for n, t in self.run.tasks.items()):
             failed = [n for n in self.run.order if self.run.tasks[n].state == TaskStatus.FAILED]
             why = self.stop_reason if self.stop_noted else "task failed: " + ", ".join(failed[:5])
             state, actor, reason = RunStatus.FAILED, self.actor, why
