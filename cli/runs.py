@@ -324,13 +324,15 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
               help="Tasks of one run running at once.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@click.option("--max-instances", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="Instances one fanned-out task may have; more fails the task (docs/workflow-format.md).")
 @click.option("--openlineage-url", metavar="URL",
               help="Post each run's OpenLineage events to URL/api/v1/lineage as it runs "
                    "(docs/exports.md).")
 @executor_options
 @pass_ctx
-def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str | None,
-           executor: ExecutorSettings) -> None:
+def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
+           openlineage_url: str | None, executor: ExecutorSettings) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (--executor).
     With --workers N, N worker processes, each started and owned by cli/processes/supervisor.py."""
     import logging
@@ -350,7 +352,7 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     if workers > 1:
         store = os.path.abspath(ctx.store_path)
-        argv = engine_worker_argv(store, executor, concurrency, openlineage_url)
+        argv = engine_worker_argv(store, executor, concurrency, openlineage_url, max_instances)
         sys.exit(run_engine_workers(argv, workers, child_environment(store, ctx.config_path)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     feed = None
@@ -358,7 +360,8 @@ def worker(ctx: CliContext, concurrency: int, workers: int, openlineage_url: str
         from wfobj.engine import OpenLineageFeed
 
         feed = OpenLineageFeed(openlineage_url).step
-    serve_worker(ctx.store_path, factory, concurrency=concurrency, on_run_step=feed)
+    serve_worker(ctx.store_path, factory, concurrency=concurrency, on_run_step=feed,
+                 max_instances=max_instances)
 
 
 def register(group: click.Group) -> None:

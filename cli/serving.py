@@ -74,7 +74,8 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
 
 def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
                        concurrency: int | None = None,
-                       openlineage_url: str | None = None) -> list[str]:
+                       openlineage_url: str | None = None,
+                       max_instances: int | None = None) -> list[str]:
     """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
     from wfobj.engine import ExecutorSettings
 
@@ -82,6 +83,8 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
 
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
     feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
+    if max_instances is not None:
+        extra += ["--max-instances", str(max_instances)]
     return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
             "worker", "--workers", "1", *extra, *feed, *executor_argv(executor or ExecutorSettings())]
 
@@ -138,6 +141,8 @@ def listen(bind: str, client_timeout: float) -> Listener:
                    "arriving; one more closes the oldest")
 @click.option("--engine-workers", default=1, show_default=True, type=click.IntRange(0, 64),
               help="engine worker processes running the queued runs")
+@click.option("--max-instances", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="Instances one fanned-out task may have; more fails the task (docs/workflow-format.md).")
 @click.option("--openlineage-url", metavar="URL",
               help="engine workers post each run's OpenLineage events to URL/api/v1/lineage "
                    "as it runs (docs/exports.md)")
@@ -145,7 +150,7 @@ def listen(bind: str, client_timeout: float) -> Listener:
 @pass_ctx
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
           header_timeout: float | None, header_connections: int, engine_workers: int,
-          openlineage_url: str | None, executor: ExecutorSettings) -> None:
+          max_instances: int, openlineage_url: str | None, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
     from wfobj.cli.processes.supervisor import ServePlan, serve_forever
     from wfobj.engine import KeyFile, check_executor, executor_factory
@@ -173,7 +178,8 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
                      engine_argv=engine_worker_argv(store, executor,
-                                                    openlineage_url=openlineage_url),
+                                                    openlineage_url=openlineage_url,
+                                                    max_instances=max_instances),
                      engine_workers=engine_workers,
                      env=child_environment(store, ctx.config_path)
                      | head_environment(header_timeout or client_timeout, header_connections))

@@ -473,3 +473,10 @@ class SecretStoreUnusable(SecretError):
     def __init__(self, where: str, problem: str):
         self.where, self.problem = where, problem
         super().__init__(f"{where}: {problem}")
+class FanOutRefused(EngineError):
+    """A fanned-out task's collection cannot be fanned out at run time (not a collection,
+    a bad item key, more items than the server's bound); the task fails with this."""
+
+    def __init__(self, task: str, collection: str, reason: str):
+        self.task, self.collection, self.reason = task, collection, reason
+        super().__init__(f"task {task!r}: for_each over {collection}: {reason}")

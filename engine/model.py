@@ -317,7 +317,36 @@ class TaskFileInput(DefinitionPart):
     file: str
 
 
-TaskInput = ParamInput | TaskFileInput
+@dataclass(frozen=True)
+class ItemInput(DefinitionPart):
+    """A fanned-out task's input filled by its instance's item: the entry of a `dir`
+    collection (a file or a directory). Written `{item: true}`."""
+
+    item: bool = True
+
+
+TaskInput = ParamInput | TaskFileInput | ItemInput
+
+
+@dataclass(frozen=True)
+class ForEach(DefinitionPart):
+    """What a fanned-out task runs once per item of (docs/workflow-format.md): a `dir` or
+    `list` param, the entries of a directory task T produced (`task` + `file`), or a var of
+    T holding a JSON array (`task` + `var`). Only the fields of its form are stored."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"param", "task", "file", "var"})
+    param: str | None = None
+    task: str | None = None
+    file: str | None = None
+    var: str | None = None
+
+    def describe(self) -> str:
+        """`params.P`, `tasks.T/D` or `tasks.T.vars.V`, as messages name the collection."""
+        if self.param is not None:
+            return f"params.{self.param}"
+        if self.file is not None:
+            return f"tasks.{self.task}/{self.file}"
+        return f"tasks.{self.task}.vars.{self.var}"
 
 
 @dataclass(frozen=True)
@@ -347,7 +376,8 @@ class TaskDefinition(DefinitionPart):
     stored only when written (definitions from before they existed keep their hashes):
     `cache` None means `not network`, `pull` None the server's policy."""
 
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"cache", "pull", "when"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"cache", "pull", "when", "for_each", "parallelism"})
     image: str
     command: list[str]
     inputs: dict[str, TaskInput] = field(default_factory=dict)
@@ -362,11 +392,15 @@ class TaskDefinition(DefinitionPart):
     cache: bool | None = None
     pull: str | None = None
     when: str | None = None  # a condition (engine/definitions/conditions.py)
+    for_each: ForEach | None = None
+    parallelism: int | None = None
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:
         task = super().from_value(oid, place, value)
         parts = task.__dict__
+        if parts["for_each"] is not None:
+            parts["for_each"] = ForEach.from_value(oid, place + ".for_each", parts["for_each"])
         if parts["inputs"] != {}:
             parts["inputs"] = {name: _input(oid, f"{place}.inputs.{name}", spec) for name, spec
                                in _mapping(oid, f"{place}.inputs", parts["inputs"]).items()}
@@ -381,6 +415,8 @@ class TaskDefinition(DefinitionPart):
         value = super().to_value()
         value.update(inputs={name: spec.to_value() for name, spec in self.inputs.items()},
                      outputs=self.outputs.to_value(), resources=self.resources.to_value())
+        if self.for_each is not None:
+            value["for_each"] = self.for_each.to_value()
         return value
 
 
@@ -445,8 +481,10 @@ def _mapping(oid: str, place: str, value: Any) -> dict:
 
 
 def _input(oid: str, place: str, value: Any) -> TaskInput:
-    """`{param}` or `{task, file}`: which one is told by the `param` field."""
-    kind = ParamInput if isinstance(value, dict) and "param" in value else TaskFileInput
+    """`{param}`, `{item}` or `{task, file}`: told by the `param` or `item` field."""
+    kind = TaskFileInput
+    if isinstance(value, dict):
+        kind = ParamInput if "param" in value else ItemInput if "item" in value else TaskFileInput
     return kind.from_value(oid, place, value)
 
 

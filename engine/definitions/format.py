@@ -23,9 +23,12 @@ from wfobj.engine.bounds import (
     MAX_TIMEOUT_S,
     MIN_CPUS,
 )
+from wfobj.engine.definitions.fanout import FOR_EACH_FORMS, check_fanout, declares_file
 from wfobj.engine.errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
 from wfobj.engine.model import (
     Definition,
+    ForEach,
+    ItemInput,
     ParamDefinition,
     ParamInput,
     TaskDefinition,
@@ -54,7 +57,7 @@ TASK_KEYS = keys_of(TaskDefinition)
 OUTPUT_KEYS = keys_of(TaskOutputs)
 RESOURCE_KEYS = keys_of(TaskResources)
 PARAM_KEYS = keys_of(ParamDefinition)
-PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir")
+PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir", "list")
 STORED_TYPES = {"file": "blob", "dir": "tree"}  # param types whose value names an object
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
 # workflow names the API takes as literal path segments (api/factory.py: /api/workflows/
@@ -63,6 +66,7 @@ RESERVED_NAMES = frozenset({"by-hash"})
 INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_RETRIES = 100
+MAX_PARALLELISM = 100_000
 
 
 def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
@@ -193,17 +197,28 @@ def value_problem(ptype: str, value: Any) -> str | None:
         "bool": isinstance(value, bool),
         "file": isinstance(value, str) and is_hash(value),
         "dir": isinstance(value, str) and is_hash(value),
+        "list": isinstance(value, list) and all(is_item(v) for v in value),
     }[ptype]
     if ok:
         return None
     if ptype in STORED_TYPES:
         return f"{excerpt(value)} is not a {ptype} hash (64 lower-case hex characters)"
+    if ptype == "list":
+        return (f"{excerpt(value)} is not a list of strings, numbers and booleans "
+                "(a JSON array, no nested lists or mappings, no null)")
     return f"{excerpt(value)} is not of type {ptype}"
+
+
+def is_item(value: Any) -> bool:
+    """A value a `list` param may hold: a string, a boolean or a finite number."""
+    return isinstance(value, str | bool) or is_number(value)
 
 
 def stored_value(ptype: str, value: Any) -> Any:
     if ptype == "float":
         return decimal_text(value)
+    if ptype == "list":  # the object model has no floats: non-integers as decimal text
+        return [decimal_text(v) if isinstance(v, float) else v for v in value]
     return value
 
 
@@ -236,6 +251,7 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
     tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
+        check_fanout(tname, task, tasks, params)
         check_literal_size(tname, task)
         if task.when is not None:
             check_condition(tname, task.when, tasks, params)
@@ -293,8 +309,11 @@ def normalize_inputs(raw: Any, place: str) -> dict[str, TaskInput]:
         elif set(spec) == {"task", "file"} and all(isinstance(v, str) for v in spec.values()):
             inputs[iname] = TaskFileInput(task=spec["task"],
                                           file=check_output_path(spec["file"], f"{where}.file"))
+        elif spec == {"item": True}:
+            inputs[iname] = ItemInput()
         else:
-            raise DefinitionError(where, "must be {param: NAME} or {task: NAME, file: PATH}")
+            raise DefinitionError(where, "must be {param: NAME}, {task: NAME, file: PATH} "
+                                  "or {item: true}")
     return inputs
 
 
@@ -379,6 +398,26 @@ def normalize_workdir(raw: Any, place: str) -> str | None:
     return raw
 
 
+def normalize_for_each(raw: Any, place: str) -> ForEach:
+    """One of the forms of FOR_EACH_FORMS, each value a name (a directory path for `file`)."""
+    raw = mapping(raw, place)
+    if set(raw) not in FOR_EACH_FORMS or not all(isinstance(v, str) for v in raw.values()):
+        raise DefinitionError(place, "must be {param: NAME}, {task: NAME, file: DIR} or "
+                              "{task: NAME, var: VAR}")
+    for key in ("param", "task", "var"):
+        if key in raw:
+            check_name(raw[key], f"{place}.{key}", VAR_RE if key == "var" else NAME_RE)
+    if "file" in raw:
+        raw = {**raw, "file": check_output_path(raw["file"], f"{place}.file")}
+    return ForEach(**raw)
+
+
+def normalize_parallelism(raw: Any, place: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_PARALLELISM:
+        raise DefinitionError(place, f"{excerpt(raw)} is not an integer from 1 to {MAX_PARALLELISM}")
+    return raw
+
+
 def normalize_bool(raw: Any, place: str) -> bool:
     if not isinstance(raw, bool):
         raise DefinitionError(place, f"{excerpt(raw)} is not true or false")
@@ -427,7 +466,11 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
     place = f"tasks.{tname}"
     for where, parts in references(task):
         text = ".".join(parts)
-        if parts[0] == "params" and len(parts) == 2:
+        if parts in (["item"], ["item", "key"]):
+            if task.for_each is None:
+                raise DefinitionError(f"{place}.{where}", f"{{{{{text}}}}} is only known in a "
+                                      "task with for_each")
+        elif parts[0] == "params" and len(parts) == 2:
             if parts[1] not in params:
                 raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown param")
         elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
@@ -439,9 +482,11 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
                                       f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
         elif parts != ["run", "id"]:
             raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
-                                  "(params.NAME, tasks.TASK.vars.VAR or run.id)")
+                                  "(params.NAME, tasks.TASK.vars.VAR, run.id, item or item.key)")
     for iname, spec in task.inputs.items():
         where = f"{place}.inputs.{iname}"
+        if isinstance(spec, ItemInput):
+            continue  # checked with the task's for_each (engine/definitions/fanout.py)
         if isinstance(spec, ParamInput):
             param = params.get(spec.param)
             if param is None:
@@ -459,10 +504,6 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
             raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
 
-def declares_file(declared: list[str], path: str) -> bool:
-    return any(path == d or path.startswith(d + "/") for d in declared)
-
-
 # how each optional task key is checked and normalized (image and command, required, apart)
 TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "inputs": normalize_inputs, "outputs": normalize_outputs, "env": normalize_env,
@@ -470,4 +511,5 @@ TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "workdir": normalize_workdir, "network": normalize_bool,
     "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
     "when": normalize_when,
+    "for_each": normalize_for_each, "parallelism": normalize_parallelism,
 }

@@ -114,4 +114,10 @@ def parse_text(ptype: str, text: str) -> Any:
             return text
     if ptype == "bool":
         return {"true": True, "false": False}.get(text.lower(), text)
+    if ptype == "list":  # a JSON array; anything else is kept as text for the engine to refuse
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        return value if isinstance(value, list) else text
     return text

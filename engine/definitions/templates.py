@@ -46,14 +46,16 @@ def _rendered_text_size(text: str, lookup: Lookup) -> int:
 
 def dependencies(task: TaskDefinition) -> set[str]:
     """Tasks that must end before `task` starts: inputs, var references (in templates and
-    in its `when`), `after`."""
+    in its `when`), `after`, and the task whose output a `for_each` fans out over."""
     return data_dependencies(task) | set(task.after)
 
 
 def data_dependencies(task: TaskDefinition) -> set[str]:
-    """The tasks whose outputs or vars `task` reads (so it cannot run when one of them
-    did not succeed); `after` alone only orders."""
+    """The tasks whose outputs or vars `task` reads, or whose output it fans out over (so
+    it cannot run when one of them did not succeed); `after` alone only orders."""
     deps = {spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput)}
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
     deps.update(condition_tasks(task.when))
+    if task.for_each is not None and task.for_each.task is not None:
+        deps.add(task.for_each.task)
     return deps

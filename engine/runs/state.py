@@ -109,6 +109,16 @@ class RunState:
             self._positions = {n: i for i, n in enumerate(self.order)}
         return self._positions[name]
 
+    def add_tasks(self, names: list[str]) -> None:
+        """Append pending rows (a fanned-out task's instances) after the others: only the
+        buckets they fill are written."""
+        first = len(self.order)
+        self.order.extend(names)
+        for name in names:
+            self.tasks[name] = TaskEntry()
+        self.bucket_oids.extend([None] * ((len(self.order) + BUCKET - 1) // BUCKET - len(self.bucket_oids)))
+        self.dirty.update(range(first // BUCKET, len(self.bucket_oids)))
+
     def add_attempt(self, name: str, evidence_oid: str) -> None:
         self.tasks[name].attempts.append(evidence_oid)
         self.dirty.add(self.position(name) // BUCKET)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from wfobj.engine.bounds import MAX_RENDERED_BYTES
+from wfobj.engine.definitions.fanout import base_task
 from wfobj.engine.definitions.format import render_value
 from wfobj.engine.definitions.templates import REF_RE, rendered_size
 from wfobj.engine.errors import InputUnavailable, RenderedTooLarge
@@ -13,6 +14,7 @@ from wfobj.engine.model import (
     DIR,
     FILE,
     Definition,
+    ItemInput,
     ParamDefinition,
     ParamInput,
     TaskDefinition,
@@ -20,15 +22,22 @@ from wfobj.engine.model import (
 )
 from wfobj.objstore import ObjectStore, PathNotInTree, entry_at, read_tree
 
+from .fanout import Item, Produced
+
+# what each upstream task produced, by name, as the task being rendered sees it
+Results = Mapping[str, AttemptResult | Produced]
+
 # a run id's length, for sizes computed at trigger, before the run has its id
 UNKNOWN_RUN_ID = "00000000-0000-7000-8000-000000000000"
 
 
 def reference_lookup(run_id: str, params: dict[str, ParamDefinition], values: dict,
-                     results: dict[str, AttemptResult]) -> Callable[[list[str]], str | None]:
+                     results: Results, item: Item | None = None) -> Callable[[list[str]], str | None]:
     """What each {{…}} reference (split on dots) stands for; None for the var of a task
-    that has not succeeded yet."""
+    that has not succeeded yet, and for {{item}} before there is an item."""
     def lookup(parts: list[str]) -> str | None:
+        if parts[0] == "item":
+            return None if item is None else item.key if len(parts) == 2 else item.text
         if parts[0] == "params":
             return param_text(params[parts[1]].type, values[parts[1]])
         if parts[0] == "tasks":
@@ -73,11 +82,13 @@ def number(value) -> float | None:
 
 def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
                definition: Definition, values: dict,
-               results: dict[str, AttemptResult]) -> tuple[TaskSpec, str | None]:
-    """The spec of one attempt, and why it cannot start (an upstream file missing, a
-    rendered command over the limit) or None."""
-    task = definition.tasks[name]
-    lookup = reference_lookup(run_id, definition.params, values, results)
+               results: Results, item: Item | None = None) -> tuple[TaskSpec, str | None]:
+    """The spec of one attempt of task or instance `name`, and why it cannot start (an
+    upstream file missing, a rendered command over the limit) or None. `results` holds
+    what each task it needs produced, as this task sees it (for an instance, the paired
+    instance of a fanned-out task; for a gather, the gathered directory)."""
+    task = definition.tasks[base_task(name)]
+    lookup = reference_lookup(run_id, definition.params, values, results, item)
     inputs, problem = [], None
     try:
         check_rendered_size(name, task, lookup)
@@ -89,7 +100,8 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
 
     for iname, ispec in task.inputs.items():
         try:
-            inputs.append(input_file(store, iname, ispec, definition.params, values, results))
+            inputs.append(input_file(store, iname, ispec, definition.params, values, results,
+                                     item))
         except InputUnavailable as exc:
             problem = problem or str(exc)
     spec = TaskSpec(
@@ -109,9 +121,14 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
 
 def input_file(store: ObjectStore, name: str, spec: TaskInput,
                params: dict[str, ParamDefinition], values: dict,
-               results: dict[str, AttemptResult]) -> InputFile:
-    """What input `name` mounts: a param's blob or tree, or an upstream output (a file, a
-    directory, or a file or folder inside an output directory)."""
+               results: Results, item: Item | None = None) -> InputFile:
+    """What input `name` mounts: a param's blob or tree, the instance's item, or an
+    upstream output (a file, a directory, or a file or folder inside an output directory)."""
+    if isinstance(spec, ItemInput):
+        if item is None or item.entry is None:
+            raise InputUnavailable(f"input {name!r}: the item is not a file or directory")
+        return InputFile(name, item.entry.oid, item.entry.size,
+                         DIR if item.entry.kind == DIR else FILE)
     if isinstance(spec, ParamInput):
         oid = values[spec.param]
         if params[spec.param].type == DIR:

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
 from wfobj.engine.clock import Clock
+from wfobj.engine.definitions.fanout import base_task, instance_key, instance_name, paired
 from wfobj.engine.definitions.graph import TaskGraph
-from wfobj.engine.errors import LeaseLost
-from wfobj.engine.executors.base import AttemptResult, Executor, StoredText, TaskSpec
+from wfobj.engine.errors import FanOutRefused, LeaseLost
+from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from wfobj.engine.model import TaskDefinition, TaskFileInput
 from wfobj.engine.indexes import counters
 from wfobj.engine.indexes.attempts import index_attempt
 from wfobj.engine.runs.evidence import NO_CACHE, CacheFacts, record_attempt
@@ -31,7 +34,17 @@ from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus, attempt_ta
 from wfobj.objstore import ConflictError, ObjectStore
 
 from .cache import TaskCache
-from .gates import Gates, Verdict
+from .gates import RUN, Gates, Verdict
+from .fanout import (
+    DEFAULT_MAX_INSTANCES,
+    FanOut,
+    Item,
+    Produced,
+    collection_items,
+    find_output,
+    gather,
+    instances,
+)
 from .render import build_spec
 
 log = logging.getLogger(__name__)
@@ -48,7 +61,8 @@ class Running:
 class RunScheduler:
     def __init__(self, store: ObjectStore, run_id: str, executor: Executor, *,
                  clock: Clock | None = None, concurrency: int = 4, actor: str = "engine",
-                 poll: float = 0.5, on_step: Callable[[], None] | None = None):
+                 poll: float = 0.5, on_step: Callable[[], None] | None = None,
+                 max_instances: int = DEFAULT_MAX_INSTANCES):
         self.store = store
         self.run_id = run_id
         self.executor = executor
@@ -60,9 +74,13 @@ class RunScheduler:
         self.run: RunState | None = None
         self.cache: TaskCache | None = None
         self.running: dict[Future, Running] = {}
-        self.results: dict[str, AttemptResult] = {}
+        self.results: dict[str, Produced] = {}  # what each succeeded task or instance made
         self.ready: list[str] = []  # pop() takes the next task to start
+        self.max_instances = max_instances
         self.graph: TaskGraph | None = None
+        self.fanouts: dict[str, FanOut] = {}  # fanned-out tasks by name, once expanded
+        self.active: deque[FanOut] = deque()  # those with instances left to start
+        self.gathered: dict[tuple[str, str], OutputFile] = {}  # (task, path) → directory
         self.steps: TopologicalSorter | None = None  # releases tasks as their needs succeed
         self.stopping: RunStatus | None = None  # FAILED or KILLED once winding down
         self.killer: str | None = None
@@ -168,16 +186,23 @@ class RunScheduler:
 
     def start_ready(self, b, at: str) -> list[Running]:
         started = []
-        while self.ready and len(self.running) + len(started) < self.concurrency:
-            name = self.ready.pop()
-            verdict = self.gate(name)
+        while len(self.running) + len(started) < self.concurrency:
+            name = self.next_ready()
+            if name is None:
+                break
+            verdict = RUN if instance_key(name) is not None else self.gate(name)
             if verdict.skip:
                 self.skip(b, name, verdict, at)
+                continue
+            if verdict.problem is None and self.fans_out(name):
+                self.expand(b, name, at)
+                if self.stopping:
+                    break
                 continue
             attempt = len(self.run.tasks[name].attempts) + 1
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
                                        self.run.definition, self.run.record.parameters,
-                                       self.results)
+                                       self.sees(b, name), self.item_of(name))
             problem = verdict.problem or problem
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
                            old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
@@ -199,7 +224,7 @@ class RunScheduler:
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""
         started = self.clock.now()
-        key = self.cache.key(b, spec, self.run.definition.tasks[name])
+        key = self.cache.key(b, spec, self.task_def(name))
         if key is None:
             return NO_CACHE
         hit = self.cache.lookup(key)
@@ -237,25 +262,26 @@ class RunScheduler:
         run.add_attempt(name, oid)
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
         index_attempt(self.store, b, run.record.workflow, ev, oid)
-        retries = run.definition.tasks[name].retries
+        retries = self.task_def(name).retries
         state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
         if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:
             run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
                       new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying")
             run.set_task(name, TaskStatus.PENDING)
-            self.ready.append(name)
+            self.requeue(name)
             return
         run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
                   new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)
         run.set_task(name, state)
         if state == TaskStatus.SUCCESS:
-            self.results[name] = result
-            self.release(name)
+            self.results[name] = Produced(result.outputs, result.vars)
         elif not self.stopping and not self.gates.note_failure(name):
             self.stopping = RunStatus.FAILED
-        elif not self.stopping:  # on_failure: continue: dependents are told by gate()
-            self.release(name)
+        if instance_key(name) is not None:
+            self.instance_ended(b, name, state, at)
+        elif state == TaskStatus.SUCCESS or not self.stopping:
+            self.release(name)  # on_failure: continue: dependents are told by gate()
 
     def gate(self, name: str) -> Verdict:
         """Whether a released task runs (engine/scheduling/gates.py)."""
@@ -270,6 +296,137 @@ class RunScheduler:
         self.run.set_task(name, TaskStatus.SKIPPED)
         self.gates.note_skip(name, verdict.skip)
         self.release(name)
+
+    # ---- fan-out ------------------------------------------------------------------------
+    def task_def(self, name: str) -> TaskDefinition:
+        """The definition of task `name` (of its task, for an instance `TASK[KEY]`)."""
+        return self.run.definition.tasks[base_task(name)]
+
+    def fans_out(self, name: str) -> bool:
+        return instance_key(name) is None and self.task_def(name).for_each is not None
+
+    def next_ready(self) -> str | None:
+        """The next task to start, else the next instance of a fanned-out task (taking
+        the fan-outs in turn, each within its parallelism); None when nothing can start."""
+        if self.ready:
+            return self.ready.pop()
+        for _ in range(len(self.active)):
+            fan = self.active[0]
+            self.active.rotate(-1)
+            name = fan.next()
+            if name is not None:
+                return name
+        return None
+
+    def requeue(self, name: str) -> None:
+        """Put a task or instance whose attempt failed with retries left back in line."""
+        fan = self.fanouts.get(base_task(name)) if instance_key(name) is not None else None
+        if fan is None:
+            self.ready.append(name)
+        else:
+            fan.running -= 1
+            fan.queue.appendleft(name)
+
+    def expand(self, b, name: str, at: str) -> None:
+        """Fan task `name` out: read its collection, add one row per item, queue them.
+        A collection that cannot be fanned out fails the task, saying why."""
+        run, each = self.run, self.task_def(name).for_each
+        run.audit(b, at=at, actor=self.actor, event="task_state", old=run.tasks[name].state,
+                  new=TaskStatus.RUNNING, task=name, reason=f"fanning out over {each.describe()}")
+        run.set_task(name, TaskStatus.RUNNING)
+        try:
+            items = collection_items(self.store, name, each, run.definition.params,
+                                     run.record.parameters, self.results, self.max_instances)
+        except FanOutRefused as exc:
+            run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                      new=TaskStatus.FAILED, task=name, reason=str(exc))
+            run.set_task(name, TaskStatus.FAILED)
+            if not self.gates.note_failure(name):
+                self.stopping = self.stopping or RunStatus.FAILED
+            elif not self.stopping:
+                self.release(name)  # on_failure: continue: dependents are told by gate()
+            return
+        fan = instances(name, items, self.task_def(name).parallelism)
+        run.add_tasks(list(fan.items))
+        run.audit(b, at=at, actor=self.actor, event="fan_out", old=None, new=None, task=name,
+                  reason=f"{len(items)} instances over {each.describe()}")
+        self.fanouts[name] = fan
+        if fan.complete:
+            self.fanout_ended(b, fan, at)
+        else:
+            self.active.append(fan)
+
+    def item_of(self, name: str) -> Item | None:
+        key = instance_key(name)
+        return None if key is None else self.fanouts[base_task(name)].items[name]
+
+    def sees(self, b, name: str) -> dict[str, Produced]:
+        """What each task `name` needs produced, as `name` sees it: the paired instance of
+        a task fanned out over the same collection, the gathered directories of any other
+        fanned-out task, else the task's own outputs."""
+        task, key = self.task_def(name), instance_key(name)
+        view = {}
+        for dep in self.graph.needs[base_task(name)]:
+            other = self.run.definition.tasks[dep]
+            if other.for_each is None:
+                got = self.results.get(dep)
+            elif paired(task, other):
+                got = self.results.get(instance_name(dep, key))
+            else:
+                got = Produced(self.gathered_outputs(b, dep, task), {})
+            if got is not None:
+                view[dep] = got
+        return view
+
+    def gathered_outputs(self, b, dep: str, task: TaskDefinition) -> list[OutputFile]:
+        """For each file `task` reads from fanned-out `dep`, the directory of that file
+        of every instance that succeeded, by KEY (built once per file)."""
+        out = []
+        for spec in task.inputs.values():
+            if isinstance(spec, TaskFileInput) and spec.task == dep:
+                made = self.gathered.get((dep, spec.file))
+                if made is None:
+                    found = []
+                    for inst in self.fanouts[dep].items:
+                        produced = self.results.get(inst)
+                        entry = None if produced is None else find_output(self.store, produced, spec.file)
+                        if entry is not None:
+                            found.append((instance_key(inst), entry))
+                    made = self.gathered[(dep, spec.file)] = gather(self.store, b, spec.file, found)
+                out.append(made)
+        return out
+
+    def instance_ended(self, b, name: str, state: str, at: str) -> None:
+        fan = self.fanouts[base_task(name)]
+        fan.running -= 1
+        fan.ended += 1
+        if state != TaskStatus.SUCCESS:
+            fan.failed += 1
+            self.end_fanned(b, fan.task, state, at, f"instance {name} {state}")
+        if fan.complete:
+            self.fanout_ended(b, fan, at)
+
+    def fanout_ended(self, b, fan: FanOut, at: str) -> None:
+        """Every instance ended: the task succeeds (releasing what needs it) unless one
+        failed (it already ended then)."""
+        if fan in self.active:
+            self.active.remove(fan)
+        if fan.failed == 0:
+            self.end_fanned(b, fan.task, TaskStatus.SUCCESS, at,
+                            f"{len(fan.items)} instances succeeded")
+            self.release(fan.task)
+        elif not self.stopping:  # on_failure: continue: dependents are told by gate()
+            self.release(fan.task)
+
+    def end_fanned(self, b, name: str, state: str, at: str, reason: str) -> None:
+        """End a fanned-out task's own row (once: its first failed instance ends it)."""
+        if self.run.tasks[name].state != TaskStatus.RUNNING:
+            return
+        self.run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
+                       new=state, task=name, reason=reason)
+        self.run.set_task(name, state)
+        if state != TaskStatus.SUCCESS:
+            self.gates.note_failure(name)
 
     def release(self, name: str) -> None:
         self.steps.done(name)

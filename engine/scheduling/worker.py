@@ -27,6 +27,7 @@ from wfobj.engine.states import RunStatus, TaskStatus
 from wfobj.objstore import ConflictError, CorruptObject, ObjectStore
 
 from .leases import Lease, process_alive, this_host
+from .fanout import DEFAULT_MAX_INSTANCES
 from .scheduler import RunScheduler
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ class Worker:
     def __init__(self, store: ObjectStore, executor_factory: Callable[[], Executor], *,
                  clock: Clock | None = None, concurrency: int = 4, worker_id: str | None = None,
                  lease_ttl: float = 15.0, poll: float = 0.2,
-                 on_run_step: RunStepHook | None = None):
+                 on_run_step: RunStepHook | None = None, max_instances: int | None = None):
         self.store = store
+        self.max_instances = max_instances or DEFAULT_MAX_INSTANCES
         self.on_run_step = on_run_step
         self.executor_factory = executor_factory
         self.clock = clock or Clock()
@@ -163,7 +165,8 @@ class Worker:
         ends the run before letting the interruption through."""
         scheduler = RunScheduler(self.store, run_id, self.executor, clock=self.clock,
                                  concurrency=self.concurrency, actor=WORKER_ACTOR + self.worker_id,
-                                 on_step=self.step_hook(run_id))
+                                 on_step=self.step_hook(run_id),
+                                 max_instances=self.max_instances)
         try:
             return scheduler.run_to_end(self.stop)
         except LeaseLost:
