@@ -251,10 +251,10 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
     tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
-        check_fanout(tname, task, tasks, params)
         check_literal_size(tname, task)
         if task.when is not None:
             check_condition(tname, task.when, tasks, params)
+        check_fanout(tname, task, tasks, params)
     return tasks
 
 
