@@ -143,12 +143,23 @@ class RunRecord(StoredObject):
 
 @dataclass(frozen=True)
 class RunTasks(StoredObject):
-    """One bucket of a run's task table: [{"name", "state", "attempts": [→ evidence]}]."""
+    """One bucket of a run's task table: [{"name", "state", "attempts": [→ evidence]}];
+    a fanned-out task's row also has "instances": [first position, count]."""
 
     type_name: ClassVar[str] = "run_tasks"
     run_id: str
     first: int
     tasks: list[dict]
+
+
+@dataclass(frozen=True)
+class RunTaskPage(StoredObject):
+    """One page of a run's task table: up to PAGE bucket links (engine/runs/state.py)."""
+
+    type_name: ClassVar[str] = "run_task_page"
+    run_id: str
+    first: int  # the index of its first bucket
+    buckets: list[Link]
 
 
 @dataclass(frozen=True)
@@ -177,7 +188,7 @@ class RunManifest(StoredObject):
     """The newest state of a run; `runs/<run_id>` points at it."""
 
     type_name: ClassVar[str] = "run_manifest"
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"previous"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"previous", "pages", "task_states"})
     run_id: str
     run: Link
     state: str
@@ -190,6 +201,10 @@ class RunManifest(StoredObject):
     audit_count: int = 0
     updated_at: str | None = None
     previous: Link | None = None
+    # the task table in pages of buckets (`tasks` then empty); older manifests link
+    # their buckets from `tasks` directly
+    pages: list[Link] | None = None
+    task_states: dict[str, int] | None = None  # how many rows are in each state
 
 
 
@@ -530,7 +545,7 @@ def _part_layout(cls: type[DefinitionPart]) -> _Layout:
 
 
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
-                                         RunTasks, AuditEvent, RunManifest, AttemptSpec,
+                                         RunTasks, RunTaskPage, AuditEvent, RunManifest, AttemptSpec,
                                          AttemptReport, CacheKey, Definition)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 

@@ -1,19 +1,25 @@
 """A run as the engine keeps it: record, task table, audit chain and manifest.
 
 Objects (all immutable, Merkle-linked):
-  run_record    run_id, workflow, definition link, engine_version, triggered_by,
-                created_at, parameters
-  run_tasks     one bucket of up to BUCKET tasks: [{name, state, attempts: [evidence…]}]
-  audit_event   seq, at, actor, event, from, to, task, reason, prev (link)
-  run_manifest  run (record link), state, started_at, ended_at, tasks (bucket links),
-                audit (head link), audit_count, previous (manifest link)
-`runs/<run_id>` points at the newest manifest. Only buckets whose tasks changed are
-rewritten, so a scheduler step costs O(changed tasks + buckets), not O(all tasks).
+  run_record     run_id, workflow, definition link, engine_version, triggered_by,
+                 created_at, parameters
+  run_tasks      one bucket of up to BUCKET rows: [{name, state, attempts: [evidence…]}]
+                 (a fanned-out task's row also: instances [first, count])
+  run_task_page  up to PAGE bucket links
+  audit_event    seq, at, actor, event, from, to, task, reason, prev (link)
+  run_manifest   run (record link), state, started_at, ended_at, pages (page links),
+                 task_count, task_states, audit (head link), audit_count, previous
+`runs/<run_id>` points at the newest manifest. Only the buckets whose rows changed, and
+the pages linking them, are rewritten: a scheduler step costs O(changed rows) plus a
+manifest of N / (BUCKET·PAGE) links, so even a run of 100,000 fanned-out instances (25
+pages) writes a few small objects per step, never the whole table. (Manifests written
+before pages linked every bucket from `tasks`; they are still read.)
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,11 +28,20 @@ from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import UnknownRun
 from wfobj.engine.indexes import counters
 from wfobj.engine.layout import INDEX_NS, RUN_PREFIX, STATE_NS
-from wfobj.engine.model import AuditEvent, Definition, RunManifest, RunRecord, RunTasks, read
+from wfobj.engine.model import (
+    AuditEvent,
+    Definition,
+    RunManifest,
+    RunRecord,
+    RunTaskPage,
+    RunTasks,
+    read,
+)
 from wfobj.engine.states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
 from wfobj.objstore import Link, ObjectStore, RefNotFound, WriteBatch
 
-BUCKET = 64
+BUCKET = 64  # rows per run_tasks bucket
+PAGE = 64  # buckets per run_task_page: 4,096 rows
 # run ids by state, keyed "<state>/<run_id>" (empty values): `list_runs(state=…)` reads
 # only the runs in that state. Written in the same batch as the INDEX_NS entry.
 
@@ -39,6 +54,30 @@ def run_ref(run_id: str) -> str:
 class TaskEntry:
     state: str = TaskStatus.PENDING.value
     attempts: list[str] = field(default_factory=list)
+    instances: tuple[int, int] | None = None  # a fanned-out task's rows: (first, count)
+
+    def row(self, name: str) -> dict:
+        row = {"name": name, "state": self.state, "attempts": [Link.obj(a) for a in self.attempts]}
+        if self.instances is not None:
+            row["instances"] = list(self.instances)
+        return row
+
+    @classmethod
+    def of_row(cls, row: dict) -> TaskEntry:
+        spread = row.get("instances")
+        return cls(row["state"], [a.oid for a in row["attempts"]],
+                   None if spread is None else (spread[0], spread[1]))
+
+
+def pages_for(buckets: int) -> int:
+    return (buckets + PAGE - 1) // PAGE
+
+
+def bucket_links(store: ObjectStore, m: RunManifest) -> list[Link]:
+    """Every bucket of the manifest's task table, in order."""
+    if m.pages is None:
+        return list(m.tasks)
+    return [link for page in m.pages for link in read(store, page.oid, RunTaskPage).buckets]
 
 
 @dataclass
@@ -51,6 +90,8 @@ class RunState:
     tasks: dict[str, TaskEntry]
     order: list[str]
     bucket_oids: list[str | None]
+    page_oids: list[str | None] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)  # rows by state
     started_at: str | None = None
     ended_at: str | None = None
     audit_head: str | None = None
@@ -69,6 +110,7 @@ class RunState:
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
         return cls(run_id, "", record, definition, RunStatus.PENDING.value,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
+                   [None] * pages_for(n_buckets), Counter({TaskStatus.PENDING.value: len(order)}),
                    dirty=set(range(n_buckets)), state_changed=True)
 
     @classmethod
@@ -89,11 +131,14 @@ class RunState:
         record = read(store, m.run.oid, RunRecord)
         definition = read(store, record.definition.oid, Definition) if plan else None
         tasks: dict[str, TaskEntry] = {}
-        for link in m.tasks:
+        links = bucket_links(store, m)
+        for link in links:
             for row in read(store, link.oid, RunTasks).tasks:
-                tasks[row["name"]] = TaskEntry(row["state"], [a.oid for a in row["attempts"]])
+                tasks[row["name"]] = TaskEntry.of_row(row)
+        pages = [p.oid for p in m.pages] if m.pages is not None else [None] * pages_for(len(links))
         return cls(m.run_id, m.run.oid, record, definition, m.state, tasks,
-                   list(tasks), [link.oid for link in m.tasks], m.started_at,
+                   list(tasks), [link.oid for link in links], pages,
+                   Counter(entry.state for entry in tasks.values()), m.started_at,
                    m.ended_at, m.audit.oid if m.audit else None,
                    m.audit_count, manifest_oid, indexed_state=m.state)
 
@@ -101,7 +146,9 @@ class RunState:
     def set_task(self, name: str, state: str) -> None:
         """Move a task to `state`; IllegalTransition if its state machine forbids it."""
         entry = self.tasks[name]
-        entry.state = task_transition(entry.state, state)
+        old, entry.state = entry.state, task_transition(entry.state, state)
+        self.counts[old] -= 1
+        self.counts[entry.state] += 1
         self.dirty.add(self.position(name) // BUCKET)
 
     def position(self, name: str) -> int:
@@ -109,11 +156,14 @@ class RunState:
             self._positions = {n: i for i, n in enumerate(self.order)}
         return self._positions[name]
 
-    def add_tasks(self, names: list[str]) -> None:
-        """Append pending rows (a fanned-out task's instances) after the others: only the
-        buckets they fill are written."""
+    def add_instances(self, task: str, names: list[str]) -> None:
+        """Append pending rows for fanned-out `task`'s instances after the others (only the
+        buckets they fill are written) and note where they are on `task`'s own row."""
         first = len(self.order)
+        self.tasks[task].instances = (first, len(names))
+        self.dirty.add(self.position(task) // BUCKET)
         self.order.extend(names)
+        self.counts[TaskStatus.PENDING.value] += len(names)
         for name in names:
             self.tasks[name] = TaskEntry()
         self.bucket_oids.extend([None] * ((len(self.order) + BUCKET - 1) // BUCKET - len(self.bucket_oids)))
@@ -163,14 +213,21 @@ class RunState:
         """Add changed buckets, a new manifest, the ref move (CAS) and the index to `b`."""
         for i in sorted(self.dirty):
             names = self.order[i * BUCKET:(i + 1) * BUCKET]
-            rows = [{"name": n, "state": self.tasks[n].state,
-                     "attempts": [Link.obj(a) for a in self.tasks[n].attempts]} for n in names]
+            rows = [self.tasks[n].row(n) for n in names]
             bucket = RunTasks(run_id=self.run_id, first=i * BUCKET, tasks=rows)
             self.bucket_oids[i] = b.put_object(bucket.to_value())
+        self.page_oids.extend([None] * (pages_for(len(self.bucket_oids)) - len(self.page_oids)))
+        pages = {i // PAGE for i in self.dirty}
+        pages.update(p for p, oid in enumerate(self.page_oids) if oid is None)
+        for p in sorted(pages):
+            links = [Link.obj(o) for o in self.bucket_oids[p * PAGE:(p + 1) * PAGE]]
+            page = RunTaskPage(run_id=self.run_id, first=p * PAGE, buckets=links)
+            self.page_oids[p] = b.put_object(page.to_value())
         manifest = RunManifest(
             run_id=self.run_id, run=Link.obj(self.record_oid), workflow=self.record.workflow,
             state=self.state, started_at=self.started_at, ended_at=self.ended_at,
-            tasks=[Link.obj(o) for o in self.bucket_oids], task_count=len(self.order),
+            tasks=[], pages=[Link.obj(o) for o in self.page_oids], task_count=len(self.order),
+            task_states={k: v for k, v in sorted(self.counts.items()) if v},
             audit=Link.obj(self.audit_head), audit_count=self.audit_count, updated_at=at,
             previous=Link.obj(self.manifest_oid) if self.manifest_oid else None)
         new_oid = b.put_object(manifest.to_value())

@@ -347,7 +347,7 @@ class RunScheduler:
                 self.release(name)  # on_failure: continue: dependents are told by gate()
             return
         fan = instances(name, items, self.task_def(name).parallelism)
-        run.add_tasks(list(fan.items))
+        run.add_instances(name, list(fan.items))
         run.audit(b, at=at, actor=self.actor, event="fan_out", old=None, new=None, task=name,
                   reason=f"{len(items)} instances over {each.describe()}")
         self.fanouts[name] = fan

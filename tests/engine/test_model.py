@@ -26,6 +26,7 @@ from wfobj.engine.model import (
     CacheKey,
     RunManifest,
     RunRecord,
+    RunTaskPage,
     RunTasks,
     TaskEvidence,
     WorkflowVersion,
@@ -45,7 +46,7 @@ def finished_run(store) -> RunState:
 def test_types_are_registered_once_by_name():
     assert len(BY_NAME) == len(TYPES)
     assert set(BY_NAME) == {"workflow_version", "image", "task_evidence", "run_record",
-                            "run_tasks", "audit_event", "run_manifest", "attempt_spec",
+                            "run_tasks", "run_task_page", "audit_event", "run_manifest", "attempt_spec",
                             "attempt_report", "task_key", "definition"}
 
 
@@ -67,7 +68,10 @@ def test_a_real_run_reads_back_as_typed_objects_that_round_trip(store):
     assert (manifest.run_id, manifest.state, manifest.task_count) == (run.run_id, "success", 2)
     assert manifest.previous is not None and manifest.to_value() == store.get_object(
         run.manifest_oid)
-    bucket = read(store, manifest.tasks[0].oid, RunTasks)
+    assert manifest.tasks == [] and manifest.task_states == {"success": 2}
+    page = read(store, manifest.pages[0].oid, RunTaskPage)
+    assert (page.run_id, page.first, len(page.buckets)) == (run.run_id, 0, 1)
+    bucket = read(store, page.buckets[0].oid, RunTasks)
     assert [row["name"] for row in bucket.tasks] == ["a", "b"]
     ev = read(store, run.tasks["b"].attempts[-1], TaskEvidence)
     assert (ev.task, ev.state, ev.attempt) == ("b", "success", 1)
