@@ -30,7 +30,7 @@ _FACE = {
     ".errors": ("AttemptTokenRefused", "DefinitionError", "DefinitionTooLarge", "DocumentError",
         "EngineError", "ExportsBusy", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
-        "RunNotEnded", "UploadBudgetSpent", "clip", "excerpt", "one_line"),
+        "RunNotEnded", "UploadBudgetSpent", "HookRefused", "UnknownHook", "clip", "excerpt", "one_line"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
     ".layout": ("REF_PREFIX",),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
@@ -64,6 +64,9 @@ _FACE = {
     ".upkeep.metrics": ("CONTENT_TYPE", "exposition", "gather"),
     ".upkeep.reindex": ("ensure_counters",),
     ".upkeep.sync_policy": ("EngineRefPolicy",),
+    ".webhooks.delivery": ("Deliverer", "DeliverySettings"),
+    ".webhooks.events": ("EVENT_NAMES", "SIGNATURE_HEADER", "check_signature"),
+    ".webhooks.registry": ("HookStore",),
 }
 __all__, __getattr__, __dir__ = face(__name__, _FACE)
 
@@ -83,6 +86,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         DocumentError,
         EngineError,
         ExportsBusy,
+        HookRefused,
         InvalidStoredObject,
         NoSigningKey,
         NothingToRepeat,
@@ -91,6 +95,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         ReportRefused,
         RunAlreadyTerminal,
         RunNotEnded,
+        UnknownHook,
         UploadBudgetSpent,
         clip,
         excerpt,
@@ -129,3 +134,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .upkeep.reindex import ensure_counters  # noqa: F401
     from .upkeep.sync_policy import EngineRefPolicy  # noqa: F401
     from .values import PULL_POLICIES  # noqa: F401
+    from .webhooks.delivery import Deliverer, DeliverySettings  # noqa: F401
+    from .webhooks.events import EVENT_NAMES, SIGNATURE_HEADER, check_signature  # noqa: F401
+    from .webhooks.registry import HookStore  # noqa: F401

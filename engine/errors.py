@@ -480,3 +480,28 @@ class FanOutRefused(EngineError):
     def __init__(self, task: str, collection: str, reason: str):
         self.task, self.collection, self.reason = task, collection, reason
         super().__init__(f"task {task!r}: for_each over {collection}: {reason}")
+
+
+# --- webhooks (engine/webhooks/) -----------------------------------------------------------
+class HookError(EngineError):
+    """Root of webhook errors."""
+
+
+class HookRefused(HookError, ValueError):
+    """A hook that cannot be added: `field` names what is wrong (HTTP 400)."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"hook {field}: {problem}")
+
+
+class UnknownHook(HookError, KeyError):
+    """No hook has this id (HTTP 404)."""
+
+    def __init__(self, hook_id: str):
+        self.hook_id = hook_id
+        super().__init__(f"no hook {excerpt(hook_id)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]

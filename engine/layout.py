@@ -38,6 +38,12 @@ JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "tok
 TOKENS_NS = "tokens"  # SHA-256 of an API token -> its user, role and id
 SESSIONS_NS = "ui-sessions"  # SHA-256 of a web session secret -> its user and expiry
 
+# --- webhooks (engine/webhooks/): config, the outbox (work in progress), the delivery log ---
+HOOKS_NS = "hooks"  # hook id -> {"url", "events", "secret_name", "created_by", "created_at"}
+HOOK_CHANGES_NS = "hook-changes"  # "<at>/<hook id>" -> who added or removed a hook: old, new
+OUTBOX_NS = "hook-outbox"  # "<run_id>/<seq>/<hook id>" -> an event not yet delivered, its lease
+DELIVERIES_NS = "hook-deliveries"  # same key -> how its delivery ended (status, tries, error)
+
 # --- files in the store folder, beside data.mdb ----------------------------------------
 LIVE_DIR = "live-logs"  # spools of running attempts' stdout and stderr
 KEY_FILE = "signing-key.pem"  # the ed25519 key of in-toto exports (mode 0600)

@@ -38,6 +38,8 @@ from wfobj.engine.model import (
     read,
 )
 from wfobj.engine.states import RUN_TERMINAL, RunStatus, TaskStatus, run_transition, task_transition
+from wfobj.engine.webhooks.events import RunEvent, RunFacts, event_name
+from wfobj.engine.webhooks.outbox import announce
 from wfobj.objstore import Link, ObjectStore, RefNotFound, WriteBatch
 
 BUCKET = 64  # rows per run_tasks bucket
@@ -101,6 +103,8 @@ class RunState:
     state_changed: bool = False
     indexed_state: str | None = None  # the state the list index holds for this run
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
+    # webhook events noted by audit() during a change(), put in the outbox as it commits
+    _events: list[RunEvent] = field(default_factory=list, repr=False)
 
     # ---- building ---------------------------------------------------------------
     @classmethod
@@ -193,6 +197,8 @@ class RunState:
                            skip=skip)
         self.audit_head = b.put_object(entry.to_value())
         self.audit_count += 1
+        if (name := event_name(event, new)) is not None:
+            self._events.append(RunEvent(name, self.audit_count, at, task, reason))
         return self.audit_head
 
     @contextmanager
@@ -200,10 +206,14 @@ class RunState:
         """A store batch for changes to this run. When the block ends without error the
         run's new manifest (changed buckets, ref move by CAS, index) joins the batch, it is
         written, and only then does the run take the new manifest as its own: the commit
-        cannot be half-done."""
+        cannot be half-done. The webhook events of its audit entries join the same batch
+        (engine/webhooks/outbox.py), so no committed change loses its event."""
+        self._events = []
         with store.batch() as b:
             yield b
             new_oid = self._stage(b, at)
+            announce(store, b, RunFacts(self.run_id, self.record.workflow, self.state, new_oid,
+                                        self.record.triggered_by), self._events)
         self.dirty.clear()
         self.manifest_oid = new_oid
         self.indexed_state = self.state

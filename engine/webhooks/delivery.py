@@ -1,0 +1,190 @@
+"""The deliverer: empties the outbox (outbox.py) by POSTing each event to its hook.
+
+A loop with a lifecycle (initialize / loop: one step / shutdown) run by `wfobj hook
+deliver`, which `wfobj serve` starts as a process of its own: the engine's workers never
+wait for a receiver. Each step claims as many sendable entries as there are free
+threads (`concurrency`) and hands them to a thread pool; a receiver that hangs holds one
+thread for at most `timeout` seconds per phase (connect, each read), one that fails is
+tried again after `backoff` seconds, doubling up to `backoff_cap`, `max_tries` times in
+all, then its delivery is logged `failed` and the next event of that run goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets as token_source
+import socket
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+
+import requests
+
+from wfobj.engine.clock import Clock
+from wfobj.engine.errors import UnknownHook, one_line
+
+from .events import CONTENT_TYPE, SIGNATURE_HEADER, encode, signature
+from .outbox import DELIVERED, DROPPED, FAILED, Delivery, Outbox
+from .registry import Hook, HookStore, SecretSource
+
+log = logging.getLogger(__name__)
+USER_AGENT = "wfobj-webhooks/1"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    concurrency: int = 8  # deliveries in flight at once, per deliverer
+    timeout: float = 10.0  # seconds to connect, and for each read of the answer
+    max_tries: int = 8
+    backoff: float = 2.0  # seconds before the second try; doubled each time after
+    backoff_cap: float = 600.0
+    poll: float = 0.5  # seconds between looks at the outbox when idle
+
+    @property
+    def lease(self) -> float:
+        """How long a claimed entry stays ours: longer than one try can take."""
+        return 3 * self.timeout + 30.0
+
+    def delay(self, tries: int) -> float:
+        return min(self.backoff_cap, self.backoff * 2 ** (tries - 1))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    error: str | None
+    final: bool = False  # no later try can go better (the hook's secret is gone)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Deliverer:
+    """Sends outbox entries on `store` to their hooks; `stop` ends `serve`."""
+
+    def __init__(self, store, *, secrets: SecretSource | None = None,
+                 settings: DeliverySettings | None = None, clock: Clock | None = None,
+                 deliverer_id: str | None = None) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.settings = settings or DeliverySettings()
+        self.clock = clock or Clock()
+        self.outbox = Outbox(store)
+        self.hooks = HookStore(store, clock=self.clock)
+        self.id = deliverer_id or f"{socket.gethostname()}:{os.getpid()}:{token_source.token_hex(3)}"
+        self.stop = threading.Event()
+        self.inflight: dict[Future, tuple[str, str]] = {}
+        self.pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+
+    # ---- lifecycle -----------------------------------------------------------------
+    def initialize(self) -> None:
+        self.pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="webhook")
+
+    def loop(self) -> int:
+        """One step: reap finished sends, start what may go now, then wait a little for
+        one to finish (or for the poll interval). Returns how many sends started."""
+        self.reap()
+        started = self.start_ready()
+        if self.inflight:
+            wait(list(self.inflight), timeout=self.settings.poll, return_when=FIRST_COMPLETED)
+        elif not started:
+            self.stop.wait(self.settings.poll)
+        return started
+
+    def shutdown(self) -> None:
+        """Let the sends in flight finish (each bounded by its timeouts), then stop."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self.reap()
+
+    def serve(self) -> None:
+        self.initialize()
+        try:
+            while not self.stop.is_set():
+                self.loop()
+        finally:
+            self.shutdown()
+
+    # ---- one step ------------------------------------------------------------------
+    def reap(self) -> None:
+        for future in [f for f in self.inflight if f.done()]:
+            del self.inflight[future]
+            if (exc := future.exception()) is not None:
+                log.error("webhook delivery failed unexpectedly", exc_info=exc)
+
+    def start_ready(self) -> int:
+        free = self.settings.concurrency - len(self.inflight)
+        if free <= 0 or self.pool is None:
+            return 0
+        now = self.clock.epoch()
+        started = 0
+        busy = set(self.inflight.values())
+        for raw, delivery in self.outbox.heads(now, busy=busy, limit=free):
+            claimed = self.outbox.claim(raw, delivery, self.id, now + self.settings.lease)
+            if claimed is None:
+                continue  # another deliverer took it
+            future = self.pool.submit(self.deliver, *claimed)
+            self.inflight[future] = delivery.group
+            started += 1
+        return started
+
+    # ---- one delivery (in a pool thread) -------------------------------------------
+    def deliver(self, claimed: bytes, delivery: Delivery) -> Delivery:
+        """Try `delivery` once and record how it went; returns it as recorded."""
+        at = self.clock.stamp()
+        try:
+            hook = self.hooks.get(delivery.hook)
+        except UnknownHook:
+            return self._settle(claimed, replace(delivery, state=DROPPED, ended_at=at,
+                                                 error="the hook was removed"))
+        outcome = self.post(hook, delivery)
+        tried = replace(delivery, tries=delivery.tries + 1, status=outcome.status,
+                        error=outcome.error, last_try_at=at)
+        if outcome.ok:
+            return self._settle(claimed, replace(tried, state=DELIVERED, error=None,
+                                                 ended_at=self.clock.stamp()))
+        log.warning("webhook %s: event %s to %s: %s (try %d)", hook.id, delivery.event["id"],
+                    hook.url, outcome.error, tried.tries)
+        if tried.tries >= self.settings.max_tries or outcome.final:
+            return self._settle(claimed, replace(tried, state=FAILED,
+                                                 ended_at=self.clock.stamp()))
+        tried = replace(tried, next_at=self.clock.epoch() + self.settings.delay(tried.tries))
+        self.outbox.retry_later(claimed, tried)
+        return tried
+
+    def _settle(self, claimed: bytes, delivery: Delivery) -> Delivery:
+        if not self.outbox.settle(claimed, delivery):
+            log.warning("webhook delivery %s: lease lost, left to its new owner", delivery.key)
+        return delivery
+
+    def post(self, hook: Hook, delivery: Delivery) -> Outcome:
+        """POST the event once, signed with the hook's secret if it names one."""
+        body = encode(delivery.event)
+        headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT}
+        if hook.secret_name is not None:
+            try:
+                secret = self.secrets.value(hook.secret_name) if self.secrets else None
+            except KeyError:
+                secret = None
+            if secret is None:
+                return Outcome(None, f"its secret {hook.secret_name!r} no longer exists", final=True)
+            headers[SIGNATURE_HEADER] = signature(secret, body)
+        timeout = self.settings.timeout
+        try:
+            resp = self.session().post(hook.url, data=body, headers=headers, stream=True,
+                                       timeout=(timeout, timeout), allow_redirects=False)
+            resp.close()  # the answer's body is not read: a receiver cannot make us hold it
+        except requests.RequestException as exc:
+            return Outcome(None, one_line(f"{type(exc).__name__}: {exc}", 300))
+        error = None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
+        return Outcome(resp.status_code, error)
+
+    def session(self) -> requests.Session:
+        """One HTTP session per thread (connections reused, never shared)."""
+        if getattr(self._local, "session", None) is None:
+            self._local.session = requests.Session()
+        return self._local.session

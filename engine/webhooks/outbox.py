@@ -1,0 +1,184 @@
+"""The durable outbox of webhook deliveries, in the store's meta table.
+
+An event is put in the outbox (`hook-outbox`) by the transaction that makes the change it
+tells of (`announce`, called by RunState.change), once per hook that wants it, so a crash
+loses either both or neither. Keys are `<run_id>/<seq>/<hook id>`: a run's entries sort
+in the order its audit entries were written, and only the first entry of each (run, hook)
+is ever sent (`heads`), which keeps a run's events in order for each receiver.
+
+A deliverer takes an entry by compare-and-swap, writing its lease into it (`claim`), so
+two deliverers never send it at once; a deliverer that dies leaves a lease that expires,
+and the entry is sent again (at least once). An entry leaves the outbox in the same
+transaction that writes its line in the delivery log (`hook-deliveries`, same key).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+
+from wfobj.engine.clock import format_time
+from wfobj.engine.layout import DELIVERIES_NS, OUTBOX_NS
+from wfobj.objstore import ConflictError, ObjectStore, WriteBatch
+
+from .events import RunEvent, RunFacts, cloud_event
+from .registry import HookStore
+
+PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
+SEQ_DIGITS = 8
+
+
+def entry_key(run_id: str, seq: int, hook_id: str) -> str:
+    return f"{run_id}/{seq:0{SEQ_DIGITS}d}/{hook_id}"
+
+
+def split_key(key: str) -> tuple[str, int, str]:
+    run_id, seq, hook_id = key.split("/")
+    return run_id, int(seq), hook_id
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event on its way to one hook (in the outbox) or done with (in the log)."""
+
+    key: str
+    hook: str
+    event: dict
+    created_at: str
+    state: str = PENDING
+    tries: int = 0
+    status: int | None = None  # the receiver's last HTTP status
+    error: str | None = None  # the last failure, in words
+    last_try_at: str | None = None
+    ended_at: str | None = None
+    next_at: float = 0.0  # epoch seconds: not tried again before
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+
+    @property
+    def run_id(self) -> str:
+        return split_key(self.key)[0]
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """What this delivery keeps order with: the same run's events to the same hook."""
+        return self.run_id, self.hook
+
+    def to_bytes(self) -> bytes:
+        value = {k: v for k, v in asdict(self).items() if k != "key"}
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, key: str, raw: bytes) -> Delivery:
+        return cls(key=key, **json.loads(raw))
+
+    def to_json(self) -> dict:
+        """The delivery as `hook deliveries` shows it."""
+        next_try = (format_time(datetime.fromtimestamp(self.next_at, UTC))
+                    if self.state == PENDING and self.tries else None)
+        return {"hook": self.hook, "run_id": self.run_id, "event_id": self.event["id"],
+                "type": self.event["type"], "state": self.state, "tries": self.tries,
+                "status": self.status, "error": self.error, "created_at": self.created_at,
+                "last_try_at": self.last_try_at, "ended_at": self.ended_at,
+                "next_try_at": next_try}
+
+
+def announce(store: ObjectStore, b: WriteBatch, facts: RunFacts,
+             events: Iterable[RunEvent]) -> int:
+    """Put `events` in the outbox in batch `b`, once per hook that wants each; how many."""
+    events = list(events)
+    hooks = HookStore(store).list() if events else []
+    count = 0
+    for event in events:
+        for hook in hooks:
+            if hook.wants(event.name):
+                delivery = Delivery(entry_key(facts.run_id, event.seq, hook.id), hook.id,
+                                    cloud_event(facts, event), event.at)
+                b.meta_put(OUTBOX_NS, delivery.key, delivery.to_bytes())
+                count += 1
+    return count
+
+
+class Outbox:
+    """The outbox as deliverers see it: what may be sent now, claiming, settling."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def heads(self, now: float, *, busy: set[tuple[str, str]],
+              limit: int) -> list[tuple[bytes, Delivery]]:
+        """Up to `limit` entries that may be sent now: the first of their (run, hook),
+        not in `busy`, not leased by anyone, not waiting for a retry. Oldest runs first."""
+        seen: set[tuple[str, str]] = set()
+        found: list[tuple[bytes, Delivery]] = []
+        for key, raw in self.store.meta_scan(OUTBOX_NS):
+            run_id, _, hook_id = split_key(key)
+            if (run_id, hook_id) in seen:
+                continue  # a later event of a (run, hook) waits for the earlier ones
+            seen.add((run_id, hook_id))
+            if (run_id, hook_id) in busy:
+                continue
+            delivery = Delivery.from_bytes(key, raw)
+            if delivery.lease_until > now or delivery.next_at > now:
+                continue
+            found.append((raw, delivery))
+            if len(found) >= limit:
+                break
+        return found
+
+    def claim(self, raw: bytes, delivery: Delivery, owner: str,
+              until: float) -> tuple[bytes, Delivery] | None:
+        """Take an entry by CAS, leased to `owner` until `until`; None if someone was first."""
+        claimed = replace(delivery, lease_owner=owner, lease_until=until)
+        new = claimed.to_bytes()
+        return (new, claimed) if self.store.meta_cas(OUTBOX_NS, delivery.key, raw, new) else None
+
+    def retry_later(self, claimed: bytes, delivery: Delivery) -> bool:
+        """Put a tried entry back, unleased, to be tried at its `next_at`; False if the
+        lease was lost meanwhile (another deliverer owns the entry now)."""
+        done = replace(delivery, lease_owner=None, lease_until=0.0)
+        return self.store.meta_cas(OUTBOX_NS, delivery.key, claimed, done.to_bytes())
+
+    def settle(self, claimed: bytes, delivery: Delivery) -> bool:
+        """Move an entry that is done with (delivered, failed for good, dropped) from the
+        outbox to the log, in one transaction; False if the lease was lost meanwhile."""
+        done = replace(delivery, lease_owner=None, lease_until=0.0, next_at=0.0)
+        try:
+            with self.store.batch() as b:
+                b.meta_cas(OUTBOX_NS, delivery.key, claimed, None)
+                b.meta_put(DELIVERIES_NS, delivery.key, done.to_bytes())
+        except ConflictError:
+            return False
+        return True
+
+    def list(self, *, hook: str | None = None, run_id: str | None = None,
+             limit: int = 100) -> list[Delivery]:
+        """Deliveries newest first, pending ones included: of one hook, one run, or all."""
+        prefix = f"{run_id}/" if run_id else ""
+        merged = _merge_desc(self._scan(OUTBOX_NS, prefix, hook),
+                             self._scan(DELIVERIES_NS, prefix, hook))
+        out = []
+        for delivery in merged:
+            out.append(delivery)
+            if len(out) >= limit:
+                break
+        return out
+
+    def _scan(self, ns: str, prefix: str, hook: str | None) -> Iterator[Delivery]:
+        for key, raw in self.store.meta_scan(ns, prefix, reverse=True):
+            if hook is None or key.endswith("/" + hook):
+                yield Delivery.from_bytes(key, raw)
+
+
+def _merge_desc(a: Iterator[Delivery], b: Iterator[Delivery]) -> Iterator[Delivery]:
+    """Two key-descending streams as one (a key is in one of them at a time)."""
+    x, y = next(a, None), next(b, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x.key >= y.key):
+            yield x
+            x = next(a, None)
+        else:
+            yield y
+            y = next(b, None)

@@ -1,0 +1,95 @@
+"""A loopback webhook receiver for tests: records what it is sent and answers as told
+(200, a status per request in turn, or hangs), each request on its own thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """`answers`: statuses given to the first requests in turn, then `then` to every
+    other; `hang` seconds of silence before answering (the request is recorded first)."""
+
+    answers: list[int] = field(default_factory=list)
+    then: int = 200
+    hang: float = 0.0
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+    def answer(self, got: Received) -> int:
+        with self.lock:
+            self.received.append(got)
+            return self.answers.pop(0) if self.answers else self.then
+
+    def events(self) -> list[dict]:
+        with self.lock:
+            return [r.event for r in self.received]
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
+        deadline = threading.Event()
+        timer = threading.Timer(timeout, deadline.set)
+        timer.start()
+        try:
+            while len(self.received) < count and not deadline.is_set():
+                deadline.wait(0.05)
+        finally:
+            timer.cancel()
+        assert len(self.received) >= count, (len(self.received), self.events())
+        return list(self.received)
+
+
+def checked_event(got: Received):
+    """The request parsed by the CloudEvents SDK (its v1.0 event refuses a malformed one)."""
+    headers = {k.lower(): v for k, v in got.headers.items()}
+    return from_http_event(HTTPMessage(headers=headers, body=got.body))
+
+
+@contextmanager
+def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
+    receiver = receiver or Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status = receiver.answer(Received(self.path, dict(self.headers), body))
+            if receiver.hang:
+                receiver.released.wait(receiver.hang)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        yield receiver
+    finally:
+        receiver.released.set()
+        server.shutdown()
+        server.server_close()
