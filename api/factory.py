@@ -13,7 +13,7 @@ import falcon
 from wfobj.engine import SessionStore, WorkflowService
 from wfobj.objstore import ObjectStore
 
-from . import errors, files, health, keys, metrics, objects, openapi, runs, trees, workflows
+from . import errors, files, health, hooks, keys, metrics, objects, openapi, runs, trees, workflows
 from .auth import Authenticator, AuthMiddleware
 from .media import media_handlers
 from .ui import add_ui_routes, session_cookie_auth
@@ -66,6 +66,9 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/runs/{run_id}/compare/{other}": runs.RunCompare(service),
         "/api/runs/{run_id}/export/{format}": runs.RunExport(service),
         "/api/keys": keys.Keys(service),
+        "/api/hooks": hooks.HookList(service),
+        "/api/hooks/deliveries": hooks.HookDeliveries(service),
+        "/api/hooks/{hook_id}": hooks.Hook(service),
         "/api/files/{hash}": files.FileItem(service),
         "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),

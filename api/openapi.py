@@ -396,6 +396,7 @@ def _paths() -> S:
         **_tree_paths(),
         **_sync_paths(),
         **_attempt_paths(),
+        **_hook_paths(),
     }
 
 
@@ -498,6 +499,41 @@ def _attempt_paths() -> S:
             "submit the attempt's report (once; its closure already uploaded)", "attempt",
             [_answer("200", "accepted", _obj("spec", "report", spec=HASH, report=HASH))],
             "400 404 409", [spec], {"required": True, **_json(_closed("report", report=HASH))})},
+    }
+
+
+def _hook_paths() -> S:
+    """The webhook endpoints of api/hooks.py (docs/events.md), admin only."""
+    from wfobj.engine import EVENT_NAMES
+
+    event = {"type": "string", "enum": list(EVENT_NAMES)}
+    hook = _obj("id", "url", "events", "secret_name", "created_by", "created_at", id=STR,
+                url=STR, events=_arr(event), secret_name=NSTR, created_by=STR,
+                created_at=TIME)
+    body = _closed("url", "events", url={"type": "string", "format": "uri"},
+                   events={"oneOf": [{**_arr(event), "minItems": 1}, STR]}, secret_name=NSTR)
+    delivery = _obj("hook", "run_id", "event_id", "type", "state", "tries", "status", "error",
+                    "created_at", "last_try_at", "ended_at", "next_try_at", hook=STR,
+                    run_id=STR, event_id=STR, type=STR, state={"type": "string", "enum": [
+                        "pending", "delivered", "failed", "dropped"]},
+                    tries={"type": "integer"}, status=NINT, error=NSTR, created_at=TIME,
+                    last_try_at=NSTR, ended_at=NSTR, next_try_at=NSTR)
+    return {
+        "/api/hooks": {
+            "get": _op("every hook", "admin", [_answer("200", "ok", _arr(hook))]),
+            "post": _op("add a hook: events POSTed to url as signed CloudEvents", "admin",
+                        [_answer("201", "added", hook)], "400 413 415", [],
+                        {"required": True, **_json(body)})},
+        "/api/hooks/deliveries": {"get": _op(
+            "deliveries newest first, pending ones included", "admin",
+            [_answer("200", "ok", _arr(delivery))], "400 404", [
+                _query("hook", "only this hook's", STR),
+                _query("run", "only this run's", RUN_ID),
+                _query("limit", "at most this many (1-1000, default 100)",
+                       {"type": "integer", "minimum": 1, "maximum": 1000})])},
+        "/api/hooks/{hook_id}": {"delete": _op(
+            "remove a hook (its undelivered events are dropped)", "admin",
+            [_answer("200", "removed", hook)], "404", [_path("hook_id", "the hook's id")])},
     }
 
 

@@ -16,6 +16,7 @@ from . import (
     config,
     exports,
     history,
+    hooks,
     objects,
     runs,
     serving,
@@ -108,7 +109,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
 
 
 for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
-               attempt_exec):
+               attempt_exec, hooks):
     module.register(cli)
 
 

@@ -89,6 +89,12 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
             "worker", "--workers", "1", *extra, *feed, *executor_argv(executor or ExecutorSettings())]
 
 
+def deliverer_argv(store_path: str, timeout: float) -> list[str]:
+    """`wfobj hook deliver` (cli/hooks.py): the webhook deliverer on the store."""
+    return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
+            "hook", "deliver", "--timeout", repr(timeout)]
+
+
 def with_server_url(executor: ExecutorSettings, bind: str) -> ExecutorSettings:
     """The slurm nodes reach this server at http://--bind unless told otherwise."""
     if executor.kind != "slurm" or executor.slurm.server_url:
@@ -146,11 +152,19 @@ def listen(bind: str, client_timeout: float) -> Listener:
 @click.option("--openlineage-url", metavar="URL",
               help="engine workers post each run's OpenLineage events to URL/api/v1/lineage "
                    "as it runs (docs/exports.md)")
+@click.option("--hook-deliverer/--no-hook-deliverer", default=True, show_default=True,
+              help="run the webhook deliverer (`wfobj hook deliver`, docs/events.md) beside "
+                   "the API")
+@click.option("--hook-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0.1, 600), metavar="S",
+              help="seconds the deliverer waits for a webhook receiver to connect, and for "
+                   "each read of its answer")
 @executor_options
 @pass_ctx
 def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout: float,
           header_timeout: float | None, header_connections: int, engine_workers: int,
-          max_instances: int, openlineage_url: str | None, executor: ExecutorSettings) -> None:
+          max_instances: int, openlineage_url: str | None, hook_deliverer: bool,
+          hook_timeout: float, executor: ExecutorSettings) -> None:
     """Serve the REST API and run workflows on the --store."""
     from wfobj.cli.processes.supervisor import ServePlan, serve_forever
     from wfobj.engine import KeyFile, check_executor, executor_factory
@@ -182,7 +196,9 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                                                     max_instances=max_instances),
                      engine_workers=engine_workers,
                      env=child_environment(store, ctx.config_path)
-                     | head_environment(header_timeout or client_timeout, header_connections))
+                     | head_environment(header_timeout or client_timeout, header_connections),
+                     deliverer_argv=deliverer_argv(store, hook_timeout) if hook_deliverer
+                     else None)
     sys.exit(serve_forever(listener, plan))
 
 

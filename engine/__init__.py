@@ -6,6 +6,7 @@ The engine drives workflows on an object store. Its sub-packages, each one conce
     access/       API tokens, web sessions and the secret store
     indexes/      derived meta entries: counters, lineage, what indexes an attempt
     executors/    where attempts run: the seam, Docker, Slurm and its node side, caps, settings
+    webhooks/     hooks, run events as CloudEvents, the durable outbox, the deliverer
     runs/         a run's state, lifecycle, ids, evidence, waiting, resume/reproduce origins
     scheduling/   the scheduler, workers under leases, rendering, the task cache
     provenance/   views, logs, compare, the audit check, explain, exports

@@ -473,6 +473,8 @@ class SecretStoreUnusable(SecretError):
     def __init__(self, where: str, problem: str):
         self.where, self.problem = where, problem
         super().__init__(f"{where}: {problem}")
+
+
 class FanOutRefused(EngineError):
     """A fanned-out task's collection cannot be fanned out at run time (not a collection,
     a bad item key, more items than the server's bound); the task fails with this."""

@@ -34,6 +34,8 @@ from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
 from wfobj.engine.scheduling.render import check_rendered_sizes
 from wfobj.engine.upkeep.reindex import rebuild_counters
 from wfobj.engine.upkeep.sync_policy import index_runs
+from wfobj.engine.webhooks.outbox import Outbox
+from wfobj.engine.webhooks.registry import HookStore, store_secrets
 from wfobj.objstore import (
     NotAFile,
     NotATree,
@@ -433,6 +435,31 @@ class WorkflowService:
 
     def load(self, run_id: str, *, plan: bool = True) -> RunState:
         return RunState.load(self.store, run_id, plan=plan)
+
+    # webhooks (docs/events.md) -------------------------------------------------------
+    def _hook_store(self) -> HookStore:
+        return HookStore(self.store, clock=self.clock, secrets=store_secrets(self.store))
+
+    def add_hook(self, url: str, events: list[str], *, secret_name: str | None = None,
+                 user: str) -> dict:
+        """A new hook: {"id", "url", "events", "secret_name", "created_by", "created_at"}.
+        HookRefused (400) names a URL that is not http(s), an unknown event, a missing secret."""
+        return self._hook_store().add(url, events, secret_name=secret_name, user=user).to_json()
+
+    def list_hooks(self) -> list[dict]:
+        return [hook.to_json() for hook in self._hook_store().list()]
+
+    def remove_hook(self, hook_id: str, *, user: str) -> dict:
+        """The removed hook (UnknownHook, 404, if there is none)."""
+        return self._hook_store().remove(hook_id, user=user).to_json()
+
+    def hook_deliveries(self, *, hook: str | None = None, run_id: str | None = None,
+                        limit: int = 100) -> list[dict]:
+        """Deliveries newest first, pending ones included (docs/events.md)."""
+        if hook is not None:
+            self._hook_store().get(hook)
+        return [d.to_json() for d in Outbox(self.store).list(hook=hook, run_id=run_id,
+                                                             limit=limit)]
 
 
 RUN_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")

@@ -66,7 +66,8 @@ def checked_event(got: Received):
 
 
 @contextmanager
-def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
+def receiving(receiver: Receiver | None = None, port: int = 0) -> Iterator[Receiver]:
+    """A receiver on loopback (on `port`, default any free one) while inside."""
     receiver = receiver or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -82,7 +83,8 @@ def receiving(receiver: Receiver | None = None) -> Iterator[Receiver]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -295,6 +295,25 @@ class RemoteService:
         return PieceReader(self.http.stream("GET", f"/api/trees/{_seg(oid)}/archive"))
 
 
+    # webhooks (admin) ----------------------------------------------------------------
+    def add_hook(self, url: str, events: list[str], *, secret_name: str | None = None,
+                 user: str | None = None) -> dict:
+        body = {"url": url, "events": list(events), "secret_name": secret_name}
+        return self.http.json("POST", "/api/hooks", json=body)
+
+    def list_hooks(self) -> list[dict]:
+        return self.http.json("GET", "/api/hooks")
+
+    def remove_hook(self, hook_id: str, *, user: str | None = None) -> dict:
+        return self.http.json("DELETE", f"/api/hooks/{_seg(hook_id)}")
+
+    def hook_deliveries(self, *, hook: str | None = None, run_id: str | None = None,
+                        limit: int = 100) -> list[dict]:
+        query = {k: v for k, v in {"hook": hook, "run": run_id, "limit": limit}.items()
+                 if v is not None}
+        return self.http.json("GET", "/api/hooks/deliveries", params=query)
+
+
 def _checked(oid: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
     """`pieces`, whose BLAKE3 is checked against `oid` once they end (ChecksumMismatch)."""
     hasher = blake3.blake3()

@@ -207,6 +207,7 @@ class ServePlan:
     engine_argv: list[str]
     engine_workers: int
     env: dict[str, str]
+    deliverer_argv: list[str] | None = None  # the webhook deliverer (`wfobj hook deliver`)
 
 
 def start_engine_workers(sup: Supervisor, argv: list[str], count: int,
@@ -225,6 +226,8 @@ def serve_forever(listener: Listener, plan: ServePlan) -> int:
             if wait_until_up(url, api, stop):
                 if not stop.name:
                     start_engine_workers(sup, plan.engine_argv, plan.engine_workers, plan.env)
+                if not stop.name and plan.deliverer_argv:
+                    sup.start("webhook deliverer", plan.deliverer_argv, plan.env)
                 click.echo(f"wfobj serve: API up on http://{listener.bind}", err=True)
         except ServeFailed as exc:
             click.echo(f"wfobj serve: {exc}", err=True)

@@ -26,7 +26,7 @@ from wfobj.engine.errors import UnknownHook, one_line
 
 from .events import CONTENT_TYPE, SIGNATURE_HEADER, encode, signature
 from .outbox import DELIVERED, DROPPED, FAILED, Delivery, Outbox
-from .registry import Hook, HookStore, SecretSource
+from .registry import Hook, HookStore, SecretSource, store_secrets
 
 log = logging.getLogger(__name__)
 USER_AGENT = "wfobj-webhooks/1"
@@ -40,11 +40,14 @@ class DeliverySettings:
     backoff: float = 2.0  # seconds before the second try; doubled each time after
     backoff_cap: float = 600.0
     poll: float = 0.5  # seconds between looks at the outbox when idle
+    # once a send finishes, seconds to let others finish too: they are then all recorded
+    # in one transaction, so the engine's writes rarely wait for the deliverer's
+    gather: float = 0.25
 
     @property
     def lease(self) -> float:
         """How long a claimed entry stays ours: longer than one try can take."""
-        return 3 * self.timeout + 30.0
+        return 3 * self.timeout + 5.0
 
     def delay(self, tries: int) -> float:
         return min(self.backoff_cap, self.backoff * 2 ** (tries - 1))
@@ -62,13 +65,14 @@ class Outcome:
 
 
 class Deliverer:
-    """Sends outbox entries on `store` to their hooks; `stop` ends `serve`."""
+    """Sends outbox entries on `store` to their hooks, signed with secrets from `secrets`
+    (default: the store's own secret store); `stop` ends `serve`."""
 
     def __init__(self, store, *, secrets: SecretSource | None = None,
                  settings: DeliverySettings | None = None, clock: Clock | None = None,
                  deliverer_id: str | None = None) -> None:
         self.store = store
-        self.secrets = secrets
+        self.secrets = secrets if secrets is not None else store_secrets(store)
         self.settings = settings or DeliverySettings()
         self.clock = clock or Clock()
         self.outbox = Outbox(store)
@@ -84,22 +88,32 @@ class Deliverer:
         self.pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="webhook")
 
     def loop(self) -> int:
-        """One step: reap finished sends, start what may go now, then wait a little for
-        one to finish (or for the poll interval). Returns how many sends started."""
-        self.reap()
-        started = self.start_ready()
+        """One step: record the sends that finished and take what may go now, in one
+        transaction; start those; then wait a little for one to finish (or for the poll
+        interval). Returns how many sends started."""
+        done = self.reap()
+        free = self.settings.concurrency - len(self.inflight)
+        now = self.clock.epoch()
+        wanted = (self.outbox.heads(now, busy=set(self.inflight.values()), limit=free)
+                  if free > 0 and self.pool is not None else [])
+        taken = self.outbox.commit(done, wanted, self.id, now + self.settings.lease)
+        for claimed, delivery in taken:
+            self.inflight[self.pool.submit(self.deliver, claimed, delivery)] = delivery.group
         if self.inflight:
-            wait(list(self.inflight), timeout=self.settings.poll, return_when=FIRST_COMPLETED)
-        elif not started:
+            finished, _ = wait(list(self.inflight), timeout=self.settings.poll,
+                               return_when=FIRST_COMPLETED)
+            if finished and len(finished) < len(self.inflight):
+                self.stop.wait(self.settings.gather)
+        elif not taken:
             self.stop.wait(self.settings.poll)
-        return started
+        return len(taken)
 
     def shutdown(self) -> None:
-        """Let the sends in flight finish (each bounded by its timeouts), then stop."""
+        """Let the sends in flight finish (each bounded by its timeouts), record them, stop."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-        self.reap()
+        self.outbox.commit(self.reap(), [], self.id, 0.0)
 
     def serve(self) -> None:
         self.initialize()
@@ -109,57 +123,39 @@ class Deliverer:
         finally:
             self.shutdown()
 
-    # ---- one step ------------------------------------------------------------------
-    def reap(self) -> None:
+    def reap(self) -> list[tuple[bytes, Delivery]]:
+        """The finished sends: (the entry's bytes as claimed, how it went)."""
+        done = []
         for future in [f for f in self.inflight if f.done()]:
             del self.inflight[future]
             if (exc := future.exception()) is not None:
                 log.error("webhook delivery failed unexpectedly", exc_info=exc)
-
-    def start_ready(self) -> int:
-        free = self.settings.concurrency - len(self.inflight)
-        if free <= 0 or self.pool is None:
-            return 0
-        now = self.clock.epoch()
-        started = 0
-        busy = set(self.inflight.values())
-        for raw, delivery in self.outbox.heads(now, busy=busy, limit=free):
-            claimed = self.outbox.claim(raw, delivery, self.id, now + self.settings.lease)
-            if claimed is None:
-                continue  # another deliverer took it
-            future = self.pool.submit(self.deliver, *claimed)
-            self.inflight[future] = delivery.group
-            started += 1
-        return started
+            else:
+                done.append(future.result())
+        return done
 
     # ---- one delivery (in a pool thread) -------------------------------------------
-    def deliver(self, claimed: bytes, delivery: Delivery) -> Delivery:
-        """Try `delivery` once and record how it went; returns it as recorded."""
+    def deliver(self, claimed: bytes, delivery: Delivery) -> tuple[bytes, Delivery]:
+        """Try `delivery` once; (its bytes as claimed, how it went) for the next step to
+        record (a lost entry, should this process die first, is sent again: at least once)."""
         at = self.clock.stamp()
         try:
             hook = self.hooks.get(delivery.hook)
         except UnknownHook:
-            return self._settle(claimed, replace(delivery, state=DROPPED, ended_at=at,
-                                                 error="the hook was removed"))
+            return claimed, replace(delivery, state=DROPPED, ended_at=at,
+                                    error="the hook was removed")
         outcome = self.post(hook, delivery)
         tried = replace(delivery, tries=delivery.tries + 1, status=outcome.status,
                         error=outcome.error, last_try_at=at)
         if outcome.ok:
-            return self._settle(claimed, replace(tried, state=DELIVERED, error=None,
-                                                 ended_at=self.clock.stamp()))
+            return claimed, replace(tried, state=DELIVERED, error=None,
+                                    ended_at=self.clock.stamp())
         log.warning("webhook %s: event %s to %s: %s (try %d)", hook.id, delivery.event["id"],
                     hook.url, outcome.error, tried.tries)
         if tried.tries >= self.settings.max_tries or outcome.final:
-            return self._settle(claimed, replace(tried, state=FAILED,
-                                                 ended_at=self.clock.stamp()))
-        tried = replace(tried, next_at=self.clock.epoch() + self.settings.delay(tried.tries))
-        self.outbox.retry_later(claimed, tried)
-        return tried
-
-    def _settle(self, claimed: bytes, delivery: Delivery) -> Delivery:
-        if not self.outbox.settle(claimed, delivery):
-            log.warning("webhook delivery %s: lease lost, left to its new owner", delivery.key)
-        return delivery
+            return claimed, replace(tried, state=FAILED, ended_at=self.clock.stamp())
+        return claimed, replace(tried, next_at=self.clock.epoch()
+                                + self.settings.delay(tried.tries))
 
     def post(self, hook: Hook, delivery: Delivery) -> Outcome:
         """POST the event once, signed with the hook's secret if it names one."""

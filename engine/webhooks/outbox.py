@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 
 from wfobj.engine.clock import format_time
@@ -67,7 +67,7 @@ class Delivery:
         return self.run_id, self.hook
 
     def to_bytes(self) -> bytes:
-        value = {k: v for k, v in asdict(self).items() if k != "key"}
+        value = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "key"}
         return json.dumps(value, separators=(",", ":")).encode()
 
     @classmethod
@@ -130,25 +130,43 @@ class Outbox:
 
     def claim(self, raw: bytes, delivery: Delivery, owner: str,
               until: float) -> tuple[bytes, Delivery] | None:
-        """Take an entry by CAS, leased to `owner` until `until`; None if someone was first."""
-        claimed = replace(delivery, lease_owner=owner, lease_until=until)
-        new = claimed.to_bytes()
-        return (new, claimed) if self.store.meta_cas(OUTBOX_NS, delivery.key, raw, new) else None
+        """Take one entry by CAS, leased to `owner` until `until`; None if someone was first."""
+        taken = self.commit([], [(raw, delivery)], owner, until)
+        return taken[0] if taken else None
 
-    def retry_later(self, claimed: bytes, delivery: Delivery) -> bool:
-        """Put a tried entry back, unleased, to be tried at its `next_at`; False if the
-        lease was lost meanwhile (another deliverer owns the entry now)."""
-        done = replace(delivery, lease_owner=None, lease_until=0.0)
-        return self.store.meta_cas(OUTBOX_NS, delivery.key, claimed, done.to_bytes())
+    def commit(self, done: list[tuple[bytes, Delivery]], wanted: list[tuple[bytes, Delivery]],
+               owner: str, until: float) -> list[tuple[bytes, Delivery]]:
+        """One transaction for a deliverer's step: record the tries in `done` (each as
+        claimed: its bytes when taken, and how it went) and take the entries in `wanted`,
+        leased to `owner` until `until`. Returns what was taken, with its new bytes.
 
-    def settle(self, claimed: bytes, delivery: Delivery) -> bool:
-        """Move an entry that is done with (delivered, failed for good, dropped) from the
-        outbox to the log, in one transaction; False if the lease was lost meanwhile."""
-        done = replace(delivery, lease_owner=None, lease_until=0.0, next_at=0.0)
+        A tried entry still `pending` goes back unleased, to wait for its `next_at`; any
+        other leaves the outbox for the log. Every change is a CAS on the bytes last seen:
+        if any fails (a lease ran out and another deliverer took the entry over, or took a
+        wanted one first), each is tried again alone, so one lost race costs only itself."""
+        claims = [(raw, replace(d, lease_owner=owner, lease_until=until)) for raw, d in wanted]
+        claims = [(raw, d, d.to_bytes()) for raw, d in claims]
+        if not done and not claims:
+            return []
         try:
             with self.store.batch() as b:
-                b.meta_cas(OUTBOX_NS, delivery.key, claimed, None)
-                b.meta_put(DELIVERIES_NS, delivery.key, done.to_bytes())
+                for claimed, delivery in done:
+                    _stage_done(b, claimed, delivery)
+                for raw, delivery, new in claims:
+                    b.meta_cas(OUTBOX_NS, delivery.key, raw, new)
+            return [(new, delivery) for _, delivery, new in claims]
+        except ConflictError:
+            pass
+        for claimed, delivery in done:
+            self._alone(lambda b, c=claimed, d=delivery: _stage_done(b, c, d))
+        return [(new, delivery) for raw, delivery, new in claims
+                if self._alone(lambda b, r=raw, d=delivery, n=new:
+                               b.meta_cas(OUTBOX_NS, d.key, r, n))]
+
+    def _alone(self, stage) -> bool:
+        try:
+            with self.store.batch() as b:
+                stage(b)
         except ConflictError:
             return False
         return True
@@ -170,6 +188,16 @@ class Outbox:
         for key, raw in self.store.meta_scan(ns, prefix, reverse=True):
             if hook is None or key.endswith("/" + hook):
                 yield Delivery.from_bytes(key, raw)
+
+
+def _stage_done(b: WriteBatch, claimed: bytes, delivery: Delivery) -> None:
+    """Add one tried entry's outcome to `b` (see Outbox.commit)."""
+    unleased = replace(delivery, lease_owner=None, lease_until=0.0)
+    if delivery.state == PENDING:
+        b.meta_cas(OUTBOX_NS, delivery.key, claimed, unleased.to_bytes())
+        return
+    b.meta_cas(OUTBOX_NS, delivery.key, claimed, None)
+    b.meta_put(DELIVERIES_NS, delivery.key, replace(unleased, next_at=0.0).to_bytes())
 
 
 def _merge_desc(a: Iterator[Delivery], b: Iterator[Delivery]) -> Iterator[Delivery]:

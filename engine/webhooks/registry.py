@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from wfobj.engine.access.secrets import SecretStore
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import HookRefused, UnknownHook, excerpt
 from wfobj.engine.layout import HOOK_CHANGES_NS, HOOKS_NS
@@ -30,6 +31,12 @@ class SecretSource(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def value(self, name: str) -> bytes: ...
+
+
+def store_secrets(store: ObjectStore) -> SecretStore | None:
+    """The secret store beside `store`'s files (none for a store without a folder)."""
+    folder = getattr(store, "path", None)
+    return SecretStore(folder) if folder is not None else None
 
 
 @dataclass(frozen=True)

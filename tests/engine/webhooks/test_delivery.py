@@ -20,7 +20,8 @@ from wfobj.engine.webhooks.events import EVENT_NAMES, SIGNATURE_HEADER
 from wfobj.engine.webhooks.outbox import Outbox
 from wfobj.engine.webhooks.registry import HookStore
 
-FAST = DeliverySettings(concurrency=4, timeout=2.0, backoff=0.05, poll=0.02, max_tries=3)
+FAST = DeliverySettings(concurrency=4, timeout=2.0, backoff=0.05, poll=0.02, max_tries=3,
+                        gather=0.01)
 
 
 def drain(store, deliverer: Deliverer, until, timeout: float = 20.0) -> None:
