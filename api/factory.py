@@ -15,7 +15,9 @@ from wfobj.objstore import ObjectStore
 
 from . import errors, files, health, hooks, keys, metrics, objects, openapi, runs, trees, workflows
 from .auth import Authenticator, AuthMiddleware
+from .data import data_routes
 from .media import media_handlers
+from .schedules import schedule_routes
 from .ui import add_ui_routes, session_cookie_auth
 
 # An extension adds routes: fn(app, store, service). Its resources declare `roles`
@@ -78,6 +80,8 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/trees/{hash}/files/{path:path}": trees.TreeFile(store, service),
         "/api/trees/{hash}/archive": trees.TreeArchive(store, service),
         "/metrics": metrics.MetricsResource(store),
+        **schedule_routes(service),
+        **data_routes(service),
     }
 
 

@@ -81,7 +81,10 @@ SCHEMAS: dict[str, S] = {
                 parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
                 tasks={"type": "object", "additionalProperties": TASK_STATE},
                 cache={"type": "boolean"}, resumes={**RUN_ID, "type": ["string", "null"]},
-                reproduces={**RUN_ID, "type": ["string", "null"]}, damaged=DAMAGED),
+                reproduces={**RUN_ID, "type": ["string", "null"]}, damaged=DAMAGED,
+                trigger={"type": "object", "description": "only on runs that started "
+                         "themselves: {kind: schedule, schedule, slot, version} or "
+                         "{kind: data, ref, hash, param, content: file|dir}"}),
     # a listed run whose record or manifest cannot be read: what the list index knows
     "DamagedRun": _obj("run_id", "workflow", "state", "created_at", "damaged", run_id=STR,
                        workflow=STR, state=STATE, created_at=TIME, damaged=DAMAGED),
@@ -397,6 +400,7 @@ def _paths() -> S:
         **_sync_paths(),
         **_attempt_paths(),
         **_hook_paths(),
+        **_standing_paths(),
     }
 
 
@@ -534,6 +538,93 @@ def _hook_paths() -> S:
         "/api/hooks/{hook_id}": {"delete": _op(
             "remove a hook (its undelivered events are dropped)", "admin",
             [_answer("200", "removed", hook)], "404", [_path("hook_id", "the hook's id")])},
+    }
+
+
+# ---- schedules, data refs and data triggers (api/schedules.py, api/data.py) -------------
+SCHEDULE_SETTINGS: dict[str, S] = {
+    "cron": STR, "timezone": STR, "workflow": STR, "parameters": {"type": "object"},
+    "catchup": {"type": "string", "enum": ["none", "latest", "all"]}, "pinned": NHASH,
+    "paused": {"type": "boolean"}, "removed": {"type": "boolean"}}
+SCHEDULE_SLOT: S = {"type": ["object", "null"], "description": "the last slot handled",
+                    "properties": {"slot": TIME, "run_id": {"type": ["string", "null"]},
+                                   "error": NSTR, "missed": {"type": "integer"}}}
+SCHEMAS.update({
+    "Schedule": _obj("name", "version", "change", *SCHEDULE_SETTINGS, "since", "changed_by",
+                     "changed_at", "next_slots", "last", name=STR,
+                     version={"type": "integer"}, change=STR, **SCHEDULE_SETTINGS, since=TIME,
+                     changed_by=STR, changed_at=TIME, next_slots=_arr(TIME),
+                     last=SCHEDULE_SLOT, history=_arr(_obj(
+                         "version", "change", "changed_by", "changed_at", "hash", "old", "new",
+                         version={"type": "integer"}, change=STR, changed_by=STR,
+                         changed_at=TIME, hash=HASH, old={"type": ["object", "null"]},
+                         new={"type": "object"}))),
+    "ScheduleBody": _closed("cron", "workflow", cron=STR, workflow=STR,
+                            parameters={"type": "object"}, timezone=STR,
+                            pin={"type": "boolean"},
+                            catchup={"type": "string", "enum": ["none", "latest", "all"]}),
+    "DataRef": _obj("ref", "hash", "kind", ref=STR, hash=HASH,
+                    kind={"type": "string", "enum": ["file", "dir", "other"]}),
+    "Tagged": _obj("ref", "hash", "kind", "previous", ref=STR, hash=HASH,
+                   kind={"type": "string", "enum": ["file", "dir"]}, previous=NHASH),
+    "DataTrigger": _obj("ref", "workflow", "param", "created_by", "created_at", "seen",
+                        "last", ref=STR, workflow=STR, param=STR, created_by=STR,
+                        created_at=TIME, seen=NHASH, last={"type": ["object", "null"]},
+                        created={"type": "boolean"}, removed={"type": "boolean"}),
+})
+P_SCHEDULE = _path("name", "schedule name", NAME)
+P_DATA = _path("name", "the data ref's name (the part after data/)", NAME)
+
+
+def _standing_paths() -> S:
+    """Schedules (admin), data refs (read: reader, move: runner), data triggers."""
+    schedule = _ref("Schedule")
+    trigger_query = [_query(k, what, STR) for k, what in (
+        ("ref", "the data ref, data/NAME"), ("workflow", "the subscribed workflow"),
+        ("param", "the param it sets"))]
+    return {
+        "/api/schedules": {"get": _op("every schedule with its next slots", "admin", [
+            _answer("200", "ok", _arr(schedule))])},
+        "/api/schedules/{name}": {
+            "get": _op("a schedule, its next slots and its history (who, when, old, new)",
+                       "admin", [_answer("200", "ok", schedule)], "400 404", [P_SCHEDULE]),
+            "put": _op("create a schedule, or change it (a new version); an invalid cron "
+                       "expression, time zone or catchup is 400 naming it", "admin",
+                       [_answer("201", "created", schedule), _answer("200", "changed", schedule)],
+                       "400 404 413 415", [P_SCHEDULE],
+                       {"required": True, **_json(_ref("ScheduleBody"))}),
+            "delete": _op("remove a schedule (its history stays)", "admin", [
+                _answer("200", "removed", _obj("name", "removed", "version", name=STR,
+                                               removed={"type": "boolean"},
+                                               version={"type": "integer"}))],
+                "400 404", [P_SCHEDULE])},
+        "/api/schedules/{name}/pause": {"post": _op(
+            "pause a schedule: its slots start nothing", "admin",
+            [_answer("200", "paused", schedule)], "400 404", [P_SCHEDULE])},
+        "/api/schedules/{name}/resume": {"post": _op(
+            "resume a schedule; slots passed while paused never start", "admin",
+            [_answer("200", "resumed", schedule)], "400 404", [P_SCHEDULE])},
+        "/api/data": {"get": _op("every data ref", "reader", [
+            _answer("200", "ok", _arr(_ref("DataRef")))])},
+        "/api/data/{name}": {
+            "get": _op("a data ref", "reader", [_answer("200", "ok", _ref("DataRef"))],
+                       "400 404", [P_DATA]),
+            "put": _op("move a data ref to a blob or a tree by compare-and-swap (from `old`, "
+                       "or with new_only only if it does not exist; else from where it is)",
+                       "runner", [_answer("200", "moved", _ref("Tagged"))], "400 409 413 415",
+                       [P_DATA], {"required": True, **_json(_closed(
+                           "hash", hash=STR, old=HASH, new_only={"type": "boolean"}))})},
+        "/api/triggers": {
+            "get": _op("data-trigger subscriptions", "reader", [
+                _answer("200", "ok", _arr(_ref("DataTrigger")))]),
+            "post": _op("subscribe a workflow to a data ref: each move to content its "
+                        "definition never ran on starts one run (a ref outside data/ is 400)",
+                        "admin", [_answer("201", "subscribed", _ref("DataTrigger")),
+                                  _answer("200", "already subscribed", _ref("DataTrigger"))],
+                        "400 404 413 415", [], {"required": True, **_json(_closed(
+                            "ref", "workflow", "param", ref=STR, workflow=STR, param=STR))}),
+            "delete": _op("end a subscription", "admin", [
+                _answer("200", "removed", _ref("DataTrigger"))], "400 404", trigger_query)},
     }
 
 

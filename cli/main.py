@@ -19,6 +19,7 @@ from . import (
     hooks,
     objects,
     runs,
+    schedules,
     serving,
     sync,
     tokens,
@@ -109,7 +110,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
 
 
 for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
-               attempt_exec, hooks):
+               attempt_exec, hooks, schedules):
     module.register(cli)
 
 

@@ -8,7 +8,8 @@ The engine drives workflows on an object store. Its sub-packages, each one conce
     executors/    where attempts run: the seam, Docker, Slurm and its node side, caps, settings
     webhooks/     hooks, run events as CloudEvents, the durable outbox, the deliverer
     runs/         a run's state, lifecycle, ids, evidence, waiting, resume/reproduce origins
-    scheduling/   the scheduler, workers under leases, rendering, the task cache
+    scheduling/   the scheduler, workers under leases, rendering, the task cache,
+                  schedules and data triggers (the ticker)
     provenance/   views, logs, compare, the audit check, explain, exports
     upkeep/       gc, reindex, the sync ref policy, metrics
 
@@ -28,12 +29,12 @@ from wfobj.objstore.lazy import face
 _FACE = {
     ".service": ("WorkflowService",),
     ".protocol": ("Service",),
-    ".errors": ("AttemptTokenRefused", "DefinitionError", "DefinitionTooLarge", "DocumentError",
+    ".errors": ("AttemptTokenRefused", "DataRefError", "DefinitionError", "DefinitionTooLarge", "DocumentError",
         "EngineError", "ExportsBusy", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
         "RunNotEnded", "UploadBudgetSpent", "HookRefused", "UnknownHook", "clip", "excerpt", "one_line"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
-    ".layout": ("REF_PREFIX",),
+    ".layout": ("DATA_PREFIX", "REF_PREFIX"),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
     ".values": ("PULL_POLICIES",),
     ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
@@ -82,6 +83,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .definitions.params import parse_text_values  # noqa: F401
     from .errors import (  # noqa: F401
         AttemptTokenRefused,
+        DataRefError,
         DefinitionError,
         DefinitionTooLarge,
         DocumentError,
@@ -117,7 +119,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         SlurmSettings,
     )
     from .indexes.lineage import DEFAULT_DEPTH, MAX_DEPTH  # noqa: F401
-    from .layout import REF_PREFIX  # noqa: F401
+    from .layout import DATA_PREFIX, REF_PREFIX  # noqa: F401
     from .model import Definition, ParamDefinition, TaskDefinition  # noqa: F401
     from .protocol import Service  # noqa: F401
     from .provenance.exports import FILE_MODES, FORMATS, SUFFIXES, Export, KeyFile, check_format  # noqa: F401

@@ -507,3 +507,52 @@ class UnknownHook(HookError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+
+# ---- schedules and data triggers (engine/scheduling/schedules.py, data_triggers.py) ----
+class ScheduleError(EngineError, ValueError):
+    """A schedule that cannot be saved: `field` (cron, timezone, catchup, name, …) names
+    what is wrong with `value` (HTTP 400)."""
+
+    def __init__(self, field: str, value: object, problem: str):
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(f"invalid {field} {excerpt(value)}: {problem}")
+
+
+class UnknownSchedule(EngineError, KeyError):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        return f"unknown schedule: {self.name}"
+
+
+class DataRefError(EngineError, ValueError):
+    """A `data/` ref move or a trigger subscription that is refused (HTTP 400): a ref
+    outside `data/`, a target that is not a blob or a tree, a param that takes neither."""
+
+    def __init__(self, ref: str, problem: str):
+        self.ref = ref
+        self.problem = problem
+        super().__init__(f"{excerpt(ref)}: {problem}")
+
+
+class UnknownDataRef(EngineError, KeyError):
+    def __init__(self, ref: str):
+        self.ref = ref
+        super().__init__(ref)
+
+    def __str__(self) -> str:
+        return f"unknown data ref: {self.ref}"
+
+
+class UnknownTrigger(EngineError, KeyError):
+    def __init__(self, ref: str, workflow: str, param: str):
+        self.ref, self.workflow, self.param = ref, workflow, param
+        super().__init__(ref)
+
+    def __str__(self) -> str:
+        return f"no trigger on {self.ref} for workflow {self.workflow} param {self.param}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 # --- refs (objects reachable from them are kept by gc and carried by sync) -------------
 RUN_PREFIX = "runs/"  # runs/<run_id> -> the run's newest manifest
 REF_PREFIX = "workflows/"  # workflows/<name> -> the newest workflow version
+DATA_PREFIX = "data/"  # data/<name> -> a blob or a tree: an input that triggers runs when moved
 
 # --- derived indexes (rebuilt by `reindex` from the objects) ---------------------------
 INDEX_NS = "runs"  # run_id -> the run's list entry (workflow, state, times)
@@ -33,6 +34,12 @@ ATTEMPT_TOKENS_NS = "attempt_tokens"  # token digest -> an attempt out on anothe
 ATTEMPT_UPLOADS_NS = "attempt_uploads"  # "<spec>/" -> {"objects", "bytes"} sent; "<spec>/<id>" -> ""
 REPORTS_NS = "attempt_reports"  # spec id -> report id, written once when the report arrives
 JOBS_NS = "slurm_jobs"  # "<run_id>/<task>/<attempt>" -> {"job_id", "spec", "token"}
+
+# --- schedules and data triggers (store-local standing orders: never synced) -----------
+SCHEDULES_NS = "schedules"  # name -> the newest schedule_version (a gc root; chain = audit)
+SCHEDULE_SLOTS_NS = "schedule-slots"  # name -> the last slot handled (JSON), moved by CAS
+TRIGGERS_NS = "data-triggers"  # "<workflow>/<param>/<data ref>" -> subscription (JSON)
+TRIGGER_SEEN_NS = "data-seen"  # "<definition>/<param>/<hash>" -> the run that content started
 
 # --- access ----------------------------------------------------------------------------
 TOKENS_NS = "tokens"  # SHA-256 of an API token -> its user, role and id

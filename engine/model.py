@@ -126,7 +126,7 @@ class RunRecord(StoredObject):
 
     type_name: ClassVar[str] = "run_record"
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "resumes", "reproduces", "image_pins"})
+        {"cache", "resumes", "reproduces", "image_pins", "trigger"})
     run_id: str
     workflow: str
     definition: Link
@@ -139,6 +139,10 @@ class RunRecord(StoredObject):
     resumes: str | None = None
     reproduces: str | None = None
     image_pins: dict[str, str] | None = None
+    # runs that started themselves: {"kind": "schedule", "schedule", "slot"} or
+    # {"kind": "data", "ref", "hash", "param", "content": file|dir}
+    # (docs/schedules-and-triggers.md)
+    trigger: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,32 @@ class CacheKey(StoredObject):
     inputs: list[dict]  # [{"path": "/in/<name>", "blob": → blob}], sorted by path
     outputs: dict  # {"files": [...], "vars": [...]}
     network: bool
+
+
+@dataclass(frozen=True)
+class ScheduleVersion(StoredObject):
+    """One version of a schedule; meta `schedules/<name>` names the newest. Every change
+    (created, updated, paused, resumed, removed) is a new version linking the `previous`
+    one, so the chain is the schedule's audit trail: who, when, and old and new."""
+
+    type_name: ClassVar[str] = "schedule_version"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"previous", "definition"})
+    name: str
+    version: int
+    change: str  # created | updated | paused | resumed | removed
+    changed_by: str
+    changed_at: str
+    cron: str
+    timezone: str
+    workflow: str
+    parameters: dict
+    catchup: str  # none | latest | all
+    paused: bool
+    removed: bool
+    since: str  # slots after this time belong to this version
+    keeps: list[Link]  # the file and dir values among `parameters`, linked so gc keeps them
+    definition: Link | None = None  # pinned: runs use this definition, not the newest
+    previous: Link | None = None
 
 
 # ---- the workflow definition (docs/workflow-format.md) ----------------------------------
@@ -546,7 +576,7 @@ def _part_layout(cls: type[DefinitionPart]) -> _Layout:
 
 TYPES: tuple[type[StoredObject], ...] = (WorkflowVersion, ImageFacts, TaskEvidence, RunRecord,
                                          RunTasks, RunTaskPage, AuditEvent, RunManifest, AttemptSpec,
-                                         AttemptReport, CacheKey, Definition)
+                                         AttemptReport, CacheKey, Definition, ScheduleVersion)
 BY_NAME: dict[str, type[StoredObject]] = {cls.type_name: cls for cls in TYPES}
 
 

@@ -31,7 +31,10 @@ from wfobj.engine.runs.lifecycle import (
 )
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
+from wfobj.engine.scheduling import data_triggers
+from wfobj.engine.scheduling.data_triggers import TriggerBook
 from wfobj.engine.scheduling.render import check_rendered_sizes
+from wfobj.engine.scheduling.schedules import ScheduleBook
 from wfobj.engine.upkeep.reindex import rebuild_counters
 from wfobj.engine.upkeep.sync_policy import index_runs
 from wfobj.engine.webhooks.outbox import Outbox
@@ -417,6 +420,64 @@ class WorkflowService:
         if self.store.type_of(oid) != "tree":
             raise NotATree(oid, self.store.type_of(oid))
         return oid
+
+    # schedules (docs/schedules-and-triggers.md) -------------------------------------
+    def add_schedule(self, name: str, *, cron: str, workflow: str,
+                     parameters: dict | None = None, timezone: str = "UTC", pin: bool = False,
+                     catchup: str = "none", user: str) -> dict:
+        """Create the schedule `name`, or change it (a new, audited version). The schedule's
+        view: {"name", "version", "cron", "timezone", "workflow", "parameters", "catchup",
+        "pinned", "paused", "next_slots", "last", …}"""
+        return ScheduleBook(self.store, self.clock).add(
+            name, cron=cron, workflow=workflow, parameters=parameters, timezone=timezone,
+            pin=pin, catchup=catchup, user=user)
+
+    def list_schedules(self) -> list[dict]:
+        return ScheduleBook(self.store, self.clock).list()
+
+    def get_schedule(self, name: str) -> dict:
+        """The schedule's view with its `history` (every change: who, when, old, new)."""
+        return ScheduleBook(self.store, self.clock).view(name, history=True)
+
+    def pause_schedule(self, name: str, *, user: str) -> dict:
+        return ScheduleBook(self.store, self.clock).set_paused(name, True, user)
+
+    def resume_schedule(self, name: str, *, user: str) -> dict:
+        """Resume a paused schedule; the slots it missed while paused never start."""
+        return ScheduleBook(self.store, self.clock).set_paused(name, False, user)
+
+    def remove_schedule(self, name: str, *, user: str) -> dict:
+        return ScheduleBook(self.store, self.clock).remove(name, user)
+
+    # data refs and data triggers -------------------------------------------------------
+    def tag_data(self, ref: str, target: str, *, old: str | None = None,
+                 new_only: bool = False) -> dict:
+        """Point the data ref `ref` (`data/NAME`) at a blob or tree, by compare-and-swap
+        from `old` if given (with `new_only`, only if the ref does not exist yet), else
+        from where it points now. {"ref", "hash", "kind", "previous"}"""
+        check = old is not None or new_only
+        return data_triggers.tag(self.store, ref, target, expect=old, check_old=check)
+
+    def list_data(self) -> list[dict]:
+        """[{"ref", "hash", "kind"}] of every data ref."""
+        return data_triggers.list_data(self.store)
+
+    def get_data(self, ref: str) -> dict:
+        return data_triggers.data_view(self.store, ref)
+
+    def add_trigger(self, ref: str, *, workflow: str, param: str, user: str) -> dict:
+        """Subscribe `workflow` to the data ref `ref`: each move to content its definition
+        never ran on starts one run with `param` set to the new hash. The subscription's
+        view, with "created": False if it existed already."""
+        view, created = TriggerBook(self.store, self.clock).add(
+            ref, workflow=workflow, param=param, user=user)
+        return {**view, "created": created}
+
+    def list_triggers(self) -> list[dict]:
+        return TriggerBook(self.store, self.clock).list()
+
+    def remove_trigger(self, ref: str, *, workflow: str, param: str) -> dict:
+        return TriggerBook(self.store, self.clock).remove(ref, workflow=workflow, param=param)
 
     # indexes ------------------------------------------------------------------------
     def reindex(self) -> int:

@@ -35,6 +35,7 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
         "/ui/runs/{run_id}/tasks/{task}/attempts/{attempt:int(min=1)}":
             pages.AttemptPage(service, render),
         "/ui/runs/{run_id}/audit": pages.AuditPage(service, render),
+        "/ui/schedules": pages.SchedulesPage(service, render),
         "/ui/files/{hash}": pages.FilePage(service, render, store),
         "/ui/files/{hash}/download": pages.FileDownload(store),
         "/ui/trees/{hash}": pages.TreePage(service, render, store),

@@ -72,6 +72,15 @@ class RunsPage(Page):
                     live=any(r["state"] not in RUN_TERMINAL for r in page["runs"]))
 
 
+class SchedulesPage(Page):
+    """Schedules with their next slots and last slot, and the data triggers (read-only)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.render(req, resp, "schedules.html", title="Schedules",
+                    schedules=self.service.list_schedules(),
+                    triggers=self.service.list_triggers())
+
+
 class RunPage(Page):
     """One run: state, record, task table, DAG, files, exports."""
 

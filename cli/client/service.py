@@ -153,6 +153,54 @@ class RemoteService:
     def public_keys(self) -> list[dict]:
         return self.http.json("GET", "/api/keys")
 
+    # schedules (admin) ---------------------------------------------------------------
+    def add_schedule(self, name: str, *, cron: str, workflow: str,
+                     parameters: dict | None = None, timezone: str = "UTC", pin: bool = False,
+                     catchup: str = "none", user: str | None = None) -> dict:
+        body = {"cron": cron, "workflow": workflow, "parameters": parameters or {},
+                "timezone": timezone, "pin": pin, "catchup": catchup}
+        return self.http.json("PUT", f"/api/schedules/{_seg(name)}", json=body)
+
+    def list_schedules(self) -> list[dict]:
+        return self.http.json("GET", "/api/schedules")
+
+    def get_schedule(self, name: str) -> dict:
+        return self.http.json("GET", f"/api/schedules/{_seg(name)}")
+
+    def pause_schedule(self, name: str, *, user: str | None = None) -> dict:
+        return self.http.json("POST", f"/api/schedules/{_seg(name)}/pause")
+
+    def resume_schedule(self, name: str, *, user: str | None = None) -> dict:
+        return self.http.json("POST", f"/api/schedules/{_seg(name)}/resume")
+
+    def remove_schedule(self, name: str, *, user: str | None = None) -> dict:
+        return self.http.json("DELETE", f"/api/schedules/{_seg(name)}")
+
+    # data refs and data triggers -------------------------------------------------------
+    def tag_data(self, ref: str, target: str, *, old: str | None = None,
+                 new_only: bool = False) -> dict:
+        body = {"hash": target, **({"old": old} if old is not None else {}),
+                **({"new_only": True} if new_only else {})}
+        return self.http.json("PUT", f"/api/data/{_seg(_data_name(ref))}", json=body)
+
+    def list_data(self) -> list[dict]:
+        return self.http.json("GET", "/api/data")
+
+    def get_data(self, ref: str) -> dict:
+        return self.http.json("GET", f"/api/data/{_seg(_data_name(ref))}")
+
+    def add_trigger(self, ref: str, *, workflow: str, param: str,
+                    user: str | None = None) -> dict:
+        return self.http.json("POST", "/api/triggers",
+                              json={"ref": ref, "workflow": workflow, "param": param})
+
+    def list_triggers(self) -> list[dict]:
+        return self.http.json("GET", "/api/triggers")
+
+    def remove_trigger(self, ref: str, *, workflow: str, param: str) -> dict:
+        return self.http.json("DELETE", "/api/triggers",
+                              params={"ref": ref, "workflow": workflow, "param": param})
+
     def verify_export(self, data: bytes, keys: list[str] | None = None) -> dict:
         """Check a signed export here: its signature with `keys` (PEM texts; default the
         server's `GET /api/keys`), each subject against the server's copy of the file
@@ -312,6 +360,13 @@ class RemoteService:
         query = {k: v for k, v in {"hook": hook, "run": run_id, "limit": limit}.items()
                  if v is not None}
         return self.http.json("GET", "/api/hooks/deliveries", params=query)
+def _data_name(ref: str) -> str:
+    """NAME of `data/NAME` (the API's path names data refs without their prefix)."""
+    from wfobj.engine import DATA_PREFIX, DataRefError
+
+    if not ref.startswith(DATA_PREFIX):
+        raise DataRefError(ref, f"not a data ref: tags take refs under {DATA_PREFIX} only")
+    return ref[len(DATA_PREFIX):]
 
 
 def _checked(oid: str, pieces: Iterator[bytes]) -> Iterator[bytes]:

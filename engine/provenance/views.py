@@ -30,6 +30,8 @@ def record_view(run: RunState) -> dict:
         "tasks": {name: run.tasks[name].state for name in run.order},
         "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
         "reproduces": rec.reproduces,
+        # a run that started itself: which schedule slot or data-ref move
+        **({"trigger": rec.trigger} if rec.trigger is not None else {}),
     }
 
 

@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from wfobj.engine.clock import Clock, format_time
 from wfobj.engine.definitions.format import STORED_TYPES
@@ -21,7 +21,7 @@ from wfobj.engine.indexes import lineage
 from wfobj.engine.layout import INDEX_NS, KILL_NS, QUEUE_NS, STATE_INDEX_MARK, STATE_NS
 from wfobj.engine.model import Definition, ParamDefinition, RunRecord
 from wfobj.engine.states import TASK_TERMINAL, RunStatus, TaskStatus
-from wfobj.objstore import ConflictError, Link, MissingLinks, ObjectStore
+from wfobj.objstore import ConflictError, Link, MissingLinks, ObjectStore, WriteBatch
 
 from .state import RunState, index_entry, put_index, state_key
 
@@ -48,9 +48,13 @@ def uuid7(now_us: int | None = None) -> str:
 
 def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: Definition,
                parameters: dict, user: str, engine_version: str,
-               origin: dict | None = None) -> RunState:
+               origin: dict | None = None,
+               claim: Callable[[WriteBatch, str], None] | None = None) -> RunState:
     """Record a new pending run and queue it; returns its state. `origin` adds the
-    record's cache fields (`cache`, `resumes`, `reproduces`, `image_pins`)."""
+    record's optional fields (`cache`, `resumes`, `reproduces`, `image_pins`, `trigger`).
+    `claim(batch, run_id)` adds writes (compare-and-swaps) to the run's own transaction:
+    the run exists only if they succeed (ConflictError otherwise), as a schedule's slot
+    or a data trigger's content is claimed."""
     now = clock.now()
     at = format_time(now)
     run_id = uuid7(int(now.timestamp() * 1_000_000))
@@ -64,6 +68,8 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
             run.audit(b, at=at, actor=user, event="run_created", old=None,
                       new=RunStatus.PENDING, reason=f"triggered with definition {definition_oid}")
             b.meta_put(QUEUE_NS, run_id, b"1")
+            if claim is not None:
+                claim(b, run_id)
             lineage.index_parameters(store, b, run_id, definition.params, parameters)
             for oid in stored_values(definition.params, parameters):
                 b.need(oid)  # named by hash, not linked: stamped so a gc running now keeps it

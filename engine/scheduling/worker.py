@@ -29,6 +29,7 @@ from wfobj.objstore import ConflictError, CorruptObject, ObjectStore
 from .leases import Lease, process_alive, this_host
 from .fanout import DEFAULT_MAX_INSTANCES
 from .scheduler import RunScheduler
+from .ticker import Ticker
 
 log = logging.getLogger(__name__)
 WORKER_ACTOR = "worker:"  # audit actor of a worker: "worker:<host>:<pid>:<suffix>"
@@ -43,7 +44,8 @@ class Worker:
     def __init__(self, store: ObjectStore, executor_factory: Callable[[], Executor], *,
                  clock: Clock | None = None, concurrency: int = 4, worker_id: str | None = None,
                  lease_ttl: float = 15.0, poll: float = 0.2,
-                 on_run_step: RunStepHook | None = None, max_instances: int | None = None):
+                 on_run_step: RunStepHook | None = None, max_instances: int | None = None,
+                 ticks: bool = False):
         self.store = store
         self.max_instances = max_instances or DEFAULT_MAX_INSTANCES
         self.on_run_step = on_run_step
@@ -57,6 +59,9 @@ class Worker:
         self.stop = threading.Event()
         self.on_step: Callable[[], None] | None = None  # called after each lease heartbeat
         self.unleased_due = 0.0  # when recover() next looks for runs left without a lease
+        # with `ticks`, serve() also starts the runs of schedules and data triggers, in a
+        # thread of its own (engine/scheduling/ticker.py)
+        self.ticker = Ticker(store, clock=self.clock, stop=self.stop) if ticks else None
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> None:
@@ -81,12 +86,18 @@ class Worker:
             self.executor = None
 
     def serve(self) -> None:
-        """Run until `stop` is set."""
+        """Run until `stop` is set (the ticker too, if this worker has one)."""
         self.initialize()
+        if self.ticker is not None:
+            self.ticker.stop = self.stop
+            self.ticker.start()
         try:
             while self.loop():
                 pass
         finally:
+            self.stop.set()
+            if self.ticker is not None:
+                self.ticker.join()
             self.shutdown()
 
     # ---- leases ----------------------------------------------------------------------

@@ -12,7 +12,14 @@ import contextlib
 import json
 
 from wfobj.engine.definitions.registry import stored_defaults, versions
-from wfobj.engine.layout import ATTEMPT_TOKENS_NS, JOBS_NS, PARAM_NS, REF_PREFIX, REPORTS_NS
+from wfobj.engine.layout import (
+    ATTEMPT_TOKENS_NS,
+    JOBS_NS,
+    PARAM_NS,
+    REF_PREFIX,
+    REPORTS_NS,
+    SCHEDULES_NS,
+)
 from wfobj.engine.model import Definition, read
 from wfobj.engine.runs.lifecycle import scan_index
 from wfobj.engine.runs.state import run_ref
@@ -37,6 +44,13 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
     return [oid for oid in roots if oid in store]
 
 
+def schedule_roots(store: ObjectStore) -> list[str]:
+    """The newest version of every schedule: it links its chain (the audit trail), a
+    pinned definition and the files and trees its parameters name."""
+    return [oid for oid in (raw.decode() for _, raw in store.meta_scan(SCHEDULES_NS))
+            if oid in store]
+
+
 def file_roots(store: ObjectStore) -> set[str]:
     """Files and trees named by hash, not linked: every run's `file` and `dir` parameters
     (from the lineage index written with the run) and the `file` and `dir` defaults of
@@ -54,5 +68,6 @@ def collect_garbage(store: ObjectStore, *, grace: float = DEFAULT_GRACE,
                     dry_run: bool = False, now: float | None = None) -> GcReport:
     """Remove (or with dry_run only list) what no ref, no work in progress and no object
     younger than `grace` seconds reaches; GcRefused if it cannot be done safely."""
-    roots = in_progress_roots(store) + sorted(f for f in file_roots(store) if f in store)
+    roots = (in_progress_roots(store) + schedule_roots(store)
+             + sorted(f for f in file_roots(store) if f in store))
     return collect(store, grace=grace, roots=roots, dry_run=dry_run, now=now)

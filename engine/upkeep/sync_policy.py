@@ -1,6 +1,8 @@
 """What refs mean to the engine, for sync: which exist, what each may point at, how they move.
 
-Two namespaces exist. `workflows/<name>` (a valid workflow name) points at a
+Three namespaces exist. `data/<name>` points at a blob or a tree (an input that data
+triggers watch) and moves to anything of those kinds (force needed, as for any move
+that is not a fast-forward; docs/schedules-and-triggers.md). `workflows/<name>` (a valid workflow name) points at a
 `workflow_version` of that same name and moves fast-forward along its `previous` chain
 (or by force); `runs/<run id>` points at a `run_manifest` of that run and is add-only,
 never overwritten. Targets are read through their typed classes (engine/model.py), so one
@@ -14,10 +16,11 @@ import uuid
 from collections.abc import Iterable
 
 from wfobj.engine.definitions.format import NAME_RE
-from wfobj.engine.errors import InvalidStoredObject
+from wfobj.engine.errors import DataRefError, InvalidStoredObject
+from wfobj.engine.layout import DATA_PREFIX, RUN_PREFIX
 from wfobj.engine.layout import REF_PREFIX as WORKFLOW_PREFIX
-from wfobj.engine.layout import RUN_PREFIX
 from wfobj.engine.model import RunManifest, StoredObject, T, WorkflowVersion, read
+from wfobj.engine.scheduling.data_triggers import KINDS, check_data_ref
 from wfobj.objstore import ObjectStore, RefRefused
 from wfobj.objstore.sync import RefPolicy
 
@@ -45,13 +48,22 @@ class EngineRefPolicy(RefPolicy):
         elif name.startswith(RUN_PREFIX):
             if not is_run_id(name[len(RUN_PREFIX):]):
                 raise RefRefused(name, None, "not a run id (a lower-case UUID)")
+        elif name.startswith(DATA_PREFIX):
+            try:
+                check_data_ref(name)
+            except DataRefError as exc:
+                raise RefRefused(name, None, exc.problem) from None
         else:
-            raise RefRefused(name, None, "unknown ref namespace (only workflows/ and runs/ "
-                             "refs exist)")
+            raise RefRefused(name, None, "unknown ref namespace (only workflows/, runs/ and "
+                             "data/ refs exist)")
 
     def check_target(self, store: ObjectStore, name: str, oid: str) -> None:
         self.check_name(name)
-        if name.startswith(WORKFLOW_PREFIX):
+        if name.startswith(DATA_PREFIX):
+            kind = store.type_of(oid)
+            if kind not in KINDS:
+                raise RefRefused(name, oid, f"points at a {kind}, not a blob or a tree")
+        elif name.startswith(WORKFLOW_PREFIX):
             version = target(store, name, oid, WorkflowVersion)
             expect(name, oid, version, "name", version.name, name[len(WORKFLOW_PREFIX):])
         else:
@@ -59,10 +71,11 @@ class EngineRefPolicy(RefPolicy):
             expect(name, oid, manifest, "run_id", manifest.run_id, name[len(RUN_PREFIX):])
 
     def movable(self, name: str) -> bool:
-        return name.startswith(WORKFLOW_PREFIX)
+        return name.startswith((WORKFLOW_PREFIX, DATA_PREFIX))
 
     def descends(self, store: ObjectStore, ancestor: str, descendant: str) -> bool:
-        """True if `ancestor` is `descendant` or on its chain of `previous` versions."""
+        """True if `ancestor` is `descendant` or on its chain of `previous` versions (a
+        data ref's content has no history: only the same content descends)."""
         oid: str | None = descendant
         for _ in range(MAX_ANCESTRY):
             if oid == ancestor:

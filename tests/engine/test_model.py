@@ -47,7 +47,7 @@ def test_types_are_registered_once_by_name():
     assert len(BY_NAME) == len(TYPES)
     assert set(BY_NAME) == {"workflow_version", "image", "task_evidence", "run_record",
                             "run_tasks", "run_task_page", "audit_event", "run_manifest", "attempt_spec",
-                            "attempt_report", "task_key", "definition"}
+                            "attempt_report", "task_key", "definition", "schedule_version"}
 
 
 def test_workflow_versions_read_back_typed_and_chain(store):
