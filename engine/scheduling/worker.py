@@ -26,8 +26,8 @@ from wfobj.engine.runs.state import RunState, run_ref
 from wfobj.engine.states import RunStatus, TaskStatus
 from wfobj.objstore import ConflictError, CorruptObject, ObjectStore
 
-from .leases import Lease, process_alive, this_host
 from .fanout import DEFAULT_MAX_INSTANCES
+from .leases import Lease, process_alive, this_host
 from .scheduler import RunScheduler
 from .ticker import Ticker
 
