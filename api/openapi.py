@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfobj.engine import FOLLOW_WAIT_S, NAME_RE, RunStatus, TaskStatus
+from wfobj.engine import FOLLOW_WAIT_S, NAME_RE, TASK_NAME_RE, RunStatus, TaskStatus
 
 S = dict[str, Any]
 
@@ -79,7 +79,13 @@ SCHEMAS: dict[str, S] = {
                 run_id=STR, workflow=STR, definition_hash=HASH, engine_version=STR,
                 triggered_by=STR, created_at=TIME, started_at=NSTR, ended_at=NSTR,
                 parameters={"type": "object"}, state=STATE, manifest_hash=NSTR,
-                tasks={"type": "object", "additionalProperties": TASK_STATE},
+                tasks={"type": "object", "additionalProperties": TASK_STATE,
+                       "description": "state of each task, instances TASK[KEY] included, in "
+                                      "the table's order: at most the first 1000"},
+                task_count={"type": "integer", "description": "rows of the task table"},
+                task_states={"type": "object", "additionalProperties": {"type": "integer"}},
+                tasks_truncated={"type": "boolean",
+                                 "description": "more rows than `tasks` names: page /tasks"},
                 cache={"type": "boolean"}, resumes={**RUN_ID, "type": ["string", "null"]},
                 reproduces={**RUN_ID, "type": ["string", "null"]}, damaged=DAMAGED,
                 trigger={"type": "object", "description": "only on runs that started "
@@ -233,7 +239,8 @@ P_HASH = _path("hash", "full 64-character BLAKE3 hash", HASH)
 P_TREE = _path("hash", "a tree's hash, or a unique prefix of it (at least 6 hex digits)",
                {"type": "string", "pattern": "^[0-9a-fA-F]{6,64}$"})
 P_RUN = _path("run_id", "run id (UUIDv7, lower case)", RUN_ID)
-P_TASK = _path("task", "task name", NAME)
+P_TASK = _path("task", "task name, or TASK[KEY] for an instance of a fanned-out task "
+               "(URL-encoded)", {"type": "string", "pattern": TASK_NAME_RE.pattern})
 TRIGGER_BODY = {"required": False, **_json(_ref("TriggerBody"))}
 DEFINITION_BODY = {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
@@ -304,8 +311,14 @@ def _paths() -> S:
             _query("id_prefix", "only runs whose id starts with this (abbreviated ids)",
                    {"type": "string", "pattern": "^[0-9a-f][0-9a-f-]{0,35}$"})])},
         "/api/runs/{run_id}": _run_get("a run", _ref("Run")),
-        "/api/runs/{run_id}/tasks": _run_get("evidence of every task, topological",
-                                             _arr(_ref("Evidence"))),
+        "/api/runs/{run_id}/tasks": _run_get(
+            "evidence of the tasks in the table's order (topological, then instances of "
+            "fanned-out tasks), a page at a time; a Link rel=next header names the next page",
+            _arr(_ref("Evidence")),
+            [_query("start", "position of the first task (default 0)",
+                    {"type": "integer", "minimum": 0, "maximum": 10**9}),
+             _query("limit", "page size (1-1000, default 1000)",
+                    {"type": "integer", "minimum": 1, "maximum": 1000})]),
         "/api/runs/{run_id}/tasks/{task}": _run_get(
             "evidence of a task's last attempt", _ref("Evidence"), [P_TASK]),
         "/api/runs/{run_id}/files": _run_get(

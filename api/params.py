@@ -6,7 +6,7 @@ import re
 
 import falcon
 
-from wfobj.engine import excerpt
+from wfobj.engine import TASK_NAME_RE, excerpt
 from wfobj.objstore import InvalidHash, check_hash, check_prefix
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
@@ -23,6 +23,14 @@ def name_param(value: str, what: str = "workflow name") -> str:
     if not _NAME_RE.match(value) or ".." in value:
         raise _bad(what, value, "letters, digits, '.', '_', '-' (not starting with one "
                    "of the last three, no '..'), at most 128 characters")
+    return value
+
+
+def task_param(value: str) -> str:
+    """A task of a run: a task name, or an instance `TASK[KEY]` of a fanned-out task."""
+    if not TASK_NAME_RE.fullmatch(value):
+        raise _bad("task name", value, "a task name (letters, digits, _ and -), or an "
+                   "instance TASK[KEY] (KEY: letters, digits and _.+=,@%-, not starting with '.')")
     return value
 
 

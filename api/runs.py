@@ -18,7 +18,7 @@ from wfobj.engine import (
 )
 
 from .auth import BEARER_OR_SESSION
-from .params import int_query, name_param, run_id_param
+from .params import int_query, name_param, run_id_param, task_param
 
 NDJSON = "application/x-ndjson"
 MAX_PAGE = 1000
@@ -72,8 +72,23 @@ class Run(_RunView):
     view = "get_run"
 
 
-class RunTasks(_RunView):
-    view = "run_tasks"
+class RunTasks:
+    """GET the evidence of a run's tasks, a page at a time (`start`, `limit` ≤ 1000): a
+    `Link: <…?start=N&limit=M>; rel="next"` header names the next page while there is one."""
+
+    roles = {"GET": "reader"}
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        run_id = run_id_param(run_id)
+        start = int_query(req, "start", 0, 0, 10**9)
+        limit = int_query(req, "limit", MAX_PAGE, 1, MAX_PAGE)
+        page = self.service.run_tasks(run_id, start=start, limit=limit)
+        if len(page) == limit:
+            resp.append_link(f"/api/runs/{run_id}/tasks?start={start + limit}&limit={limit}", "next")
+        resp.media = page
 
 
 class RunFiles:
@@ -105,7 +120,7 @@ class RunTask:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                task: str) -> None:
-        resp.media = self.service.run_task(run_id_param(run_id), name_param(task, "task name"))
+        resp.media = self.service.run_task(run_id_param(run_id), task_param(task))
 
 
 class RunTaskLogs:
@@ -123,7 +138,7 @@ class RunTaskLogs:
         follow = req.get_param_as_bool("follow", default=False)
         attempt = req.get_param("attempt")
         lines = self.service.follow_logs(
-            run_id_param(run_id), name_param(task, "task name"),
+            run_id_param(run_id), task_param(task),
             attempt=None if attempt is None else int_query(req, "attempt", 1, 1, 1 << 31),
             stdout_offset=int_query(req, "stdout_offset", 0, 0, self.MAX_OFFSET),
             stderr_offset=int_query(req, "stderr_offset", 0, 0, self.MAX_OFFSET),
@@ -153,7 +168,7 @@ class RunTaskCache:
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str,
                task: str) -> None:
         resp.media = self.service.explain_task(run_id_param(run_id),
-                                               name_param(task, "task name"))
+                                               task_param(task))
 
 
 class _RunRepeat:

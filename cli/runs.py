@@ -81,10 +81,21 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
         ctx.emit(started, lambda r: click.echo(f"{r['run_id']} {r['state']}"))
         return
     final = wait_for(ctx, svc, started["run_id"])
-    tasks = svc.run_tasks(started["run_id"])
+    tasks = every_task(svc, started["run_id"])
     ctx.emit({"run": final, "tasks": tasks}, lambda d: print_run_with_evidence(d))
     if final["state"] != RunStatus.SUCCESS:
         sys.exit(1)
+
+
+def every_task(svc, run_id: str, page: int = 1000) -> list[dict]:
+    """The evidence of all of a run's tasks, a page at a time (a fanned-out run may have
+    100,000 instances)."""
+    tasks: list[dict] = []
+    while True:
+        got = svc.run_tasks(run_id, start=len(tasks), limit=page)
+        tasks.extend(got)
+        if len(got) < page:
+            return tasks
 
 
 def wait_for(ctx: CliContext, svc, run_id: str) -> dict:
@@ -201,7 +212,7 @@ def tasks(ctx: CliContext, run_id: str) -> None:
               (f"{ev['task']:<24} {ev['state']:<8} {ev['attempt']:<7}  "
                f"{shown(ev.get('evidence_hash'))}" for ev in rows))
 
-    ctx.emit(ctx.service().run_tasks(run_id), human)
+    ctx.emit(every_task(ctx.service(), run_id), human)
 
 
 @run.command("task")

@@ -42,7 +42,7 @@ _FACE = {
     ".access.sessions": ("SessionStore",),
     ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
     ".definitions.documents": ("load_json", "load_yaml"),
-    ".definitions.format": ("NAME_RE", "parse_source"),
+    ".definitions.format": ("NAME_RE", "TASK_NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.params": ("parse_text_values",),
        ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
@@ -78,7 +78,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
     from .definitions.documents import load_json, load_yaml  # noqa: F401
-    from .definitions.format import NAME_RE, parse_source  # noqa: F401
+    from .definitions.format import NAME_RE, TASK_NAME_RE, parse_source  # noqa: F401
     from .definitions.graph import TaskGraph  # noqa: F401
     from .definitions.params import parse_text_values  # noqa: F401
     from .errors import (  # noqa: F401

@@ -29,6 +29,7 @@ from wfobj.engine.runs.lifecycle import (
     scan_index,
     scan_prefix,
 )
+from wfobj.engine.runs.rows import RunHead
 from wfobj.engine.runs.state import RunState
 from wfobj.engine.runs.waiting import ChangeWatcher, Progress, poll_run
 from wfobj.engine.scheduling import data_triggers
@@ -66,6 +67,7 @@ from .errors import (
 from .indexes import lineage
 from .model import WorkflowVersion, read
 from .provenance import compare, views
+from .provenance.views import TASKS_IN_VIEW
 from .provenance import logs as live_logs
 from .provenance.explain import explain
 from .runs import repeat
@@ -254,13 +256,21 @@ class WorkflowService:
         return next(rows, None) is not None
 
     def get_run(self, run_id: str) -> dict:
-        return views.run_view(self.load(run_id))
+        """The run, naming its first TASKS_IN_VIEW tasks (`tasks_truncated` when there
+        are more; `task_count` and `task_states` count them all). Reads the manifest and
+        those rows only, however large the run."""
+        return views.head_view(RunHead.load(self.store, run_id))
 
-    def run_tasks(self, run_id: str) -> list[dict]:
-        return views.tasks_view(self.store, self.load(run_id))
+    def run_tasks(self, run_id: str, *, start: int = 0, limit: int = TASKS_IN_VIEW) -> list[dict]:
+        """Evidence of the tasks at positions start… of the run's table, at most `limit`
+        (1–TASKS_IN_VIEW); the run's `task_count` says how many there are."""
+        limit = max(1, min(int(limit), TASKS_IN_VIEW))
+        return views.tasks_view(self.store, RunHead.load(self.store, run_id), max(0, int(start)), limit)
 
     def run_task(self, run_id: str, task: str) -> dict:
-        return views.task_view(self.store, self.load(run_id), task)
+        """A task's (or an instance's, `TASK[KEY]`) last attempt, found without reading
+        the whole task table."""
+        return views.task_view(self.store, RunHead.load(self.store, run_id), task)
 
     def run_files(self, run_id: str, *, recursive: bool = False) -> list[dict]:
         """[{"task", "path", "kind", "hash", "size"}]: every output of each task's last

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import falcon
 
 from wfobj.api.objects import send_blob
-from wfobj.api.params import hash_param, int_query, name_param, run_id_param
+from wfobj.api.params import hash_param, int_query, name_param, run_id_param, task_param
 from wfobj.engine import (
     RUN_TERMINAL,
     TASK_LIVE,
@@ -111,7 +111,7 @@ class AttemptPage(Page):
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str, task: str,
                attempt: int | None = None) -> None:
         run = self.service.get_run(run_id_param(run_id))
-        task = name_param(task, "task name")
+        task = task_param(task)
         if attempt is None:
             ev = self.service.run_task(run_id, task)
         else:

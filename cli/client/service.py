@@ -122,8 +122,9 @@ class RemoteService:
     def get_run(self, run_id: str) -> dict:
         return self.http.json("GET", f"/api/runs/{_seg(run_id)}")
 
-    def run_tasks(self, run_id: str) -> list[dict]:
-        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks")
+    def run_tasks(self, run_id: str, *, start: int = 0, limit: int = 1000) -> list[dict]:
+        return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks?start={int(start)}"
+                                     f"&limit={int(limit)}")
 
     def run_task(self, run_id: str, task: str) -> dict:
         return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}")

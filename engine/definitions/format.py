@@ -23,7 +23,7 @@ from wfobj.engine.bounds import (
     MAX_TIMEOUT_S,
     MIN_CPUS,
 )
-from wfobj.engine.definitions.fanout import FOR_EACH_FORMS, check_fanout, declares_file
+from wfobj.engine.definitions.fanout import FOR_EACH_FORMS, KEY_RE, check_fanout, declares_file
 from wfobj.engine.errors import DefinitionError, DefinitionTooLarge, DocumentError, clip, excerpt
 from wfobj.engine.model import (
     Definition,
@@ -60,6 +60,8 @@ PARAM_KEYS = keys_of(ParamDefinition)
 PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir", "list")
 STORED_TYPES = {"file": "blob", "dir": "tree"}  # param types whose value names an object
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+# a task of a run: a task name, or an instance `TASK[KEY]` of a fanned-out task
+TASK_NAME_RE = re.compile(NAME_RE.pattern[:-1] + r"(\[" + KEY_RE.pattern[1:-1] + r"\])?$")
 # workflow names the API takes as literal path segments (api/factory.py: /api/workflows/
 # by-hash/{hash}): a workflow so named could be registered but never reached by name
 RESERVED_NAMES = frozenset({"by-hash"})

@@ -8,8 +8,12 @@ from wfobj.engine.definitions.templates import references
 from wfobj.engine.errors import UnknownAttempt, UnknownTask
 from wfobj.engine.model import DIR, AuditEvent, ParamInput, TaskEvidence, read, row_kind, row_oid
 from wfobj.engine.runs.evidence import load_evidence
-from wfobj.engine.runs.state import RunState
+from wfobj.engine.runs.rows import RunHead
+from wfobj.engine.runs.state import RunState, TaskEntry
 from wfobj.objstore import ObjectStore, walk_tree
+
+
+TASKS_IN_VIEW = 1000  # rows a run's view names; the rest are paged at /tasks
 
 
 def run_view(run: RunState) -> dict:
@@ -19,15 +23,34 @@ def run_view(run: RunState) -> dict:
 
 def record_view(run: RunState) -> dict:
     """run_view without reading the definition (parameters as stored)."""
-    rec = run.record
+    shown = run.order[:TASKS_IN_VIEW]
+    return _run_fields(run.run_id, run.record, run.state, run.started_at, run.ended_at,
+                       run.manifest_oid, {name: run.tasks[name].state for name in shown},
+                       len(run.order), {k: v for k, v in sorted(run.counts.items()) if v})
+
+
+def head_view(head: RunHead) -> dict:
+    """A run's view read lazily: the first TASKS_IN_VIEW rows, whatever the run's size."""
+    m = head.manifest
+    rows = head.rows.rows(0, TASKS_IN_VIEW)
+    view = _run_fields(head.run_id, head.record, m.state, m.started_at, m.ended_at,
+                       head.manifest_oid, {r["name"]: r["state"] for r in rows},
+                       head.rows.count, head.states())
+    view["parameters"] = render_parameters(head.definition.params, head.record.parameters)
+    return view
+
+
+def _run_fields(run_id: str, rec, state: str, started_at, ended_at, manifest_oid, tasks: dict,
+                count: int, states: dict) -> dict:
     return {
-        "run_id": run.run_id, "workflow": rec.workflow,
+        "run_id": run_id, "workflow": rec.workflow,
         "definition_hash": rec.definition.oid, "engine_version": rec.engine_version,
         "triggered_by": rec.triggered_by, "created_at": rec.created_at,
-        "started_at": run.started_at, "ended_at": run.ended_at,
+        "started_at": started_at, "ended_at": ended_at,
         "parameters": dict(rec.parameters),
-        "state": run.state, "manifest_hash": run.manifest_oid,
-        "tasks": {name: run.tasks[name].state for name in run.order},
+        "state": state, "manifest_hash": manifest_oid,
+        "tasks": tasks, "task_count": count, "task_states": states,
+        "tasks_truncated": count > len(tasks),
         "cache": rec.cache if rec.cache is not None else True, "resumes": rec.resumes,
         "reproduces": rec.reproduces,
         # a run that started itself: which schedule slot or data-ref move
@@ -35,28 +58,29 @@ def record_view(run: RunState) -> dict:
     }
 
 
-def tasks_view(store: ObjectStore, run: RunState) -> list[dict]:
-    """The last attempt's evidence of every task in topological order; tasks never
-    attempted appear with their state, attempt 0 and no evidence."""
-    out = []
-    for name in run.order:
-        entry = run.tasks[name]
-        if entry.attempts:
-            out.append(load_evidence(store, entry.attempts[-1]))
-        else:
-            out.append({"task": name, "state": entry.state, "attempt": 0, "evidence_hash": None})
-    return out
+def tasks_view(store: ObjectStore, head: RunHead, start: int = 0,
+               limit: int = TASKS_IN_VIEW) -> list[dict]:
+    """The last attempt's evidence of the tasks at positions start… (at most `limit`), in
+    the table's order (topological, then instances); tasks never attempted appear with
+    their state, attempt 0 and no evidence."""
+    return [_last(store, row["name"], TaskEntry.of_row(row))
+            for row in head.rows.rows(start, start + limit)]
 
 
-def task_view(store: ObjectStore, run: RunState, task: str) -> dict:
-    entry = run.tasks.get(task)
-    if entry is None:
-        raise UnknownTask(run.run_id, task)
+def _last(store: ObjectStore, name: str, entry: TaskEntry) -> dict:
     if entry.attempts:
-        view = load_evidence(store, entry.attempts[-1])
-    else:
-        view = {"task": task, "state": entry.state, "attempt": 0, "evidence_hash": None}
+        return load_evidence(store, entry.attempts[-1])
+    return {"task": name, "state": entry.state, "attempt": 0, "evidence_hash": None}
+
+
+def task_view(store: ObjectStore, head: RunHead, task: str) -> dict:
+    entry = head.find(task)
+    if entry is None:
+        raise UnknownTask(head.run_id, task)
+    view = _last(store, task, entry)
     view["attempts"] = list(entry.attempts)
+    if entry.instances is not None:
+        view["instances"] = {"first": entry.instances[0], "count": entry.instances[1]}
     return view
 
 
