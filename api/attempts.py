@@ -9,6 +9,8 @@ API tokens are not accepted here, and attempt tokens nowhere else.
 
 from __future__ import annotations
 
+import base64
+
 import falcon
 
 from wfobj.engine import (
@@ -17,6 +19,7 @@ from wfobj.engine import (
     AttemptTokens,
     InvalidStoredObject,
     UploadBudgetSpent,
+    attempt_secret_values,
 )
 from wfobj.objstore import (
     CAR_MEDIA_TYPE,
@@ -157,6 +160,21 @@ class AttemptReport(AttemptResource):
         resp.media = {"spec": grant.spec, "report": report}
 
 
+class AttemptSecrets(AttemptResource):
+    """The values of the attempt's secrets, for the node holding its token, in memory
+    (docs/secrets.md): {"secrets": {name: base64}} or {"unavailable": {"name", "reason"}}.
+    Never cached, never logged."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, spec: str) -> None:
+        grant = self.grant(req, spec)
+        answer = attempt_secret_values(self.store, grant.spec)
+        if "secrets" in answer:
+            answer = {"secrets": {name: base64.b64encode(value).decode("ascii")
+                                  for name, value in answer["secrets"].items()}}
+        resp.set_header("Cache-Control", "no-store")
+        resp.media = answer
+
+
 def add_attempt_routes(app: falcon.App, store: ObjectStore) -> dict[str, object]:
     routes = {
         "/api/attempts/{spec}/objects": AttemptObjects(store),
@@ -164,6 +182,7 @@ def add_attempt_routes(app: falcon.App, store: ObjectStore) -> dict[str, object]
         "/api/attempts/{spec}/missing": AttemptMissing(store),
         "/api/attempts/{spec}/packs": AttemptPacks(store),
         "/api/attempts/{spec}/report": AttemptReport(store),
+        "/api/attempts/{spec}/secrets": AttemptSecrets(store),
     }
     for route, resource in routes.items():
         app.add_route(route, resource)

@@ -23,6 +23,7 @@ from wfobj.engine import (
     ReportRefused,
     RunAlreadyTerminal,
     RunNotEnded,
+    SecretStoreUnusable,
     clip,
 )
 from wfobj.objstore import (
@@ -48,6 +49,7 @@ STATUSES: tuple[tuple[type | tuple[type, ...], str, str], ...] = (
     (PackBlockMismatch, falcon.HTTP_400, "Checksum mismatch"),  # bad bytes sent: none stored
     (CorruptObject, falcon.HTTP_500, "Corrupt object"),  # damage in this server's store
     (InvalidStoredObject, falcon.HTTP_500, "Invalid stored object"),  # one it cannot read
+    (SecretStoreUnusable, falcon.HTTP_500, "Secret store unusable"),  # its key or file
     (AttemptTokenRefused, falcon.HTTP_403, "Attempt token refused"),
     (ReportRefused, falcon.HTTP_409, "Report refused"),
     ((ConflictError, MissingLinks, RunAlreadyTerminal, NothingToRepeat, RunNotEnded,

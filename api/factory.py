@@ -13,7 +13,20 @@ import falcon
 from wfobj.engine import SessionStore, WorkflowService
 from wfobj.objstore import ObjectStore
 
-from . import errors, files, health, hooks, keys, metrics, objects, openapi, runs, trees, workflows
+from . import (
+    errors,
+    files,
+    health,
+    hooks,
+    keys,
+    metrics,
+    objects,
+    openapi,
+    runs,
+    secrets,
+    trees,
+    workflows,
+)
 from .auth import Authenticator, AuthMiddleware
 from .data import data_routes
 from .media import media_handlers
@@ -71,6 +84,8 @@ def core_routes(store: ObjectStore, service: WorkflowService, max_upload: int,
         "/api/hooks": hooks.HookList(service),
         "/api/hooks/deliveries": hooks.HookDeliveries(service),
         "/api/hooks/{hook_id}": hooks.Hook(service),
+        "/api/secrets": secrets.SecretList(service),
+        "/api/secrets/{name}": secrets.SecretItem(service),
         "/api/files/{hash}": files.FileItem(service),
         "/api/files/{hash}/lineage": files.FileLineage(service),
         "/api/objects": objects.ObjectUpload(store, max_upload),

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from wfobj.engine import FOLLOW_WAIT_S, NAME_RE, TASK_NAME_RE, RunStatus, TaskStatus
+from wfobj.engine import (
+    FOLLOW_WAIT_S,
+    NAME_RE,
+    SECRET_NAME_PATTERN,
+    TASK_NAME_RE,
+    RunStatus,
+    TaskStatus,
+)
 
 S = dict[str, Any]
 
@@ -31,6 +38,7 @@ DEFINITION_NAME: S = {"type": "string", "pattern": NAME_RE.pattern}  # what PUT 
 RUN_ID: S = {"type": "string", "format": "uuid",
              "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
 TIME: S = {"type": "string", "format": "date-time"}
+SECRET_NAME: S = {"type": "string", "pattern": SECRET_NAME_PATTERN}
 ANY: S = {}
 DAMAGED: S = {"type": "string", "description": "only when an object of the run cannot be read "
               "(listings): the error, e.g. a checksum mismatch naming the hash"}
@@ -106,7 +114,9 @@ SCHEMAS: dict[str, S] = {
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
                      host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
                      cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
-                     executor=EXECUTOR),
+                     executor=EXECUTOR, secrets=_arr(_obj(
+                         "name", "fingerprint", name=STR, fingerprint=HASH, env=STR,
+                         file=STR))),
     "File": _obj("task", "path", "hash", "size", task=STR, path=STR, hash=HASH,
                  size={"type": "integer"}, kind={"type": "string", "enum": ["file", "dir"]},
                  tree={**HASH, "description": "with recursive=true: the output directory's "
@@ -167,7 +177,11 @@ SCHEMAS: dict[str, S] = {
                                               executable=_arr({"type": ["boolean",
                                                                         "null"]}))))),
             vars=_arr(_obj("name", "a", "b", "same", name=STR, a=NSTR, b=NSTR,
-                           same={"type": "boolean"}))))),
+                           same={"type": "boolean"})),
+            # fingerprints of the secret values each side used (docs/secrets.md)
+            secrets=_arr(_obj("name", "a", "b", "same", name=STR, a=NHASH, b=NHASH,
+                              same={"type": "boolean"})))),
+        same_secrets={"type": "boolean"}),
     "FileUses": _obj(
         "hash", "size", "produced_by", "used_by", "parameter_of", hash=HASH, size=NINT,
         produced_by=_arr(_obj("run_id", "task", "path", "attempt", run_id=RUN_ID, task=STR,
@@ -178,6 +192,14 @@ SCHEMAS: dict[str, S] = {
         parameter_of=_arr(_obj("run_id", "param", run_id=RUN_ID, param=STR))),
     "PublicKey": _obj("keyid", "algorithm", "public_key_pem", keyid=STR,
                       algorithm={"type": "string", "enum": ["ed25519"]}, public_key_pem=STR),
+    # a stored secret as it may be shown: never its value (docs/secrets.md)
+    "SecretInfo": _obj("name", "fingerprint", "set_by", "set_at", name=SECRET_NAME,
+                       fingerprint=HASH, set_by=STR, set_at=TIME),
+    "SecretBody": {"oneOf": [
+        _obj("value", value={"type": "string", "minLength": 1}),
+        _obj("value_base64", value_base64={"type": "string", "minLength": 1,
+                                           "contentEncoding": "base64"})],
+        "description": "the value as UTF-8 text, or as base64 for other bytes"},
 }
 
 
@@ -238,6 +260,7 @@ P_NEW_NAME = _path("name", "workflow name (letters, digits, _ and -)", DEFINITIO
 P_HASH = _path("hash", "full 64-character BLAKE3 hash", HASH)
 P_TREE = _path("hash", "a tree's hash, or a unique prefix of it (at least 6 hex digits)",
                {"type": "string", "pattern": "^[0-9a-fA-F]{6,64}$"})
+P_SECRET = _path("name", "secret name", SECRET_NAME)
 P_RUN = _path("run_id", "run id (UUIDv7, lower case)", RUN_ID)
 P_TASK = _path("task", "task name, or TASK[KEY] for an instance of a fanned-out task "
                "(URL-encoded)", {"type": "string", "pattern": TASK_NAME_RE.pattern})
@@ -381,6 +404,16 @@ def _paths() -> S:
                        {"type": "string", "enum": ["all", "none"]})])}),
         "/api/keys": {"get": _op("public keys that verify this server's signed exports", None,
                                  [_answer("200", "ok", _arr(_ref("PublicKey")))])},
+        "/api/secrets": {"get": _op(
+            "the secrets this server keeps: names, fingerprints, who set them and when, "
+            "never values", "runner", [_answer("200", "ok", _arr(_ref("SecretInfo")))])},
+        "/api/secrets/{name}": {
+            "put": _op("store a secret's value (new, or a new value: a new fingerprint)",
+                       "admin", [_answer("200", "stored", _ref("SecretInfo"))], "400 415",
+                       [P_SECRET], {"required": True, **_json(_ref("SecretBody"))}),
+            "delete": _op("delete a secret; tasks naming it fail their next attempt",
+                          "admin", [_answer("200", "deleted", _ref("SecretInfo"))],
+                          "400 404", [P_SECRET])},
         "/api/files/{hash}": {"get": _op(
             "every run that produced, used or took this file as a parameter, newest first",
             "reader", [_answer("200", "ok", _ref("FileUses"))], "400 404", [P_HASH])},
@@ -516,6 +549,14 @@ def _attempt_paths() -> S:
             "submit the attempt's report (once; its closure already uploaded)", "attempt",
             [_answer("200", "accepted", _obj("spec", "report", spec=HASH, report=HASH))],
             "400 404 409", [spec], {"required": True, **_json(_closed("report", report=HASH))})},
+        "/api/attempts/{spec}/secrets": {"post": _op(
+            "the values of the attempt's secrets, base64, for the node to hold in memory "
+            "(Cache-Control: no-store), or the one that cannot be given and why",
+            "attempt", [_answer("200", "the values, or what is unavailable", {"oneOf": [
+                _obj("secrets", secrets={"type": "object", "additionalProperties": STR}),
+                _obj("unavailable", unavailable=_obj("name", "reason", name=STR,
+                                                     reason=STR))]})],
+            "404", [spec])},
     }
 
 

@@ -123,6 +123,10 @@ def print_comparison(c: dict) -> None:
         for v in t["vars"]:
             if not v["same"]:
                 click.echo(f"      var {v['name']}: {short(v['a'])} vs {short(v['b'])}")
+        for s in t.get("secrets", ()):
+            click.echo(f"      secret {s['name']}: {'same' if s['same'] else 'different'} "
+                       "value" + ("" if s["a"] and s["b"] else
+                                  f" (used only in {'a' if s['a'] else 'b'})"))
 
 
 @click.command("file")

@@ -20,6 +20,7 @@ from . import (
     objects,
     runs,
     schedules,
+    secrets,
     serving,
     sync,
     tokens,
@@ -110,7 +111,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
 
 
 for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
-               attempt_exec, hooks, schedules):
+               attempt_exec, hooks, schedules, secrets):
     module.register(cli)
 
 

@@ -32,13 +32,14 @@ _FACE = {
     ".errors": ("AttemptTokenRefused", "DataRefError", "DefinitionError", "DefinitionTooLarge", "DocumentError",
         "EngineError", "ExportsBusy", "InvalidStoredObject", "NoSigningKey", "NothingToRepeat",
         "ParameterError", "RenderedTooLarge", "ReportRefused", "RunAlreadyTerminal",
-        "RunNotEnded", "UploadBudgetSpent", "HookRefused", "UnknownHook", "clip", "excerpt", "one_line"),
+        "RunNotEnded", "UploadBudgetSpent", "HookRefused", "UnknownHook",
+        "SecretNotFound", "SecretStoreUnusable", "SecretUnavailable", "clip", "excerpt", "one_line"),
     ".bounds": ("MAX_DESCRIPTION_CHARS",),
     ".layout": ("DATA_PREFIX", "REF_PREFIX"),
     ".model": ("Definition", "ParamDefinition", "TaskDefinition"),
     ".values": ("PULL_POLICIES",),
     ".states": ("RUN_TERMINAL", "RunStatus", "TASK_LIVE", "TaskStatus"),
-    ".access.secrets": ("SecretInfo", "SecretStore"),
+    ".access.secrets": ("SECRET_NAME_PATTERN", "SecretInfo", "SecretStore"),
     ".access.sessions": ("SessionStore",),
     ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
     ".definitions.documents": ("load_json", "load_yaml"),
@@ -50,6 +51,7 @@ _FACE = {
     ".executors.caps": ("ContainerLimits", "DEFAULT_LIMITS", "parse_limits"),
     ".executors.docker": ("DockerExecutor",),
     ".executors.factory": ("executor_factory", "make_executor"),
+    ".executors.secret_values": ("attempt_secret_values",),
     ".executors.node": ("AttemptServer", "execute", "network_filesystem"),
     ".executors.settings": ("DEFAULT_NODE_STORE", "DEFAULT_PULL", "DockerSettings", "EXECUTOR_KINDS",
         "ExecutorSettings", "SlurmSettings"),
@@ -73,7 +75,7 @@ _FACE = {
 __all__, __getattr__, __dir__ = face(__name__, _FACE)
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports
-    from .access.secrets import SecretInfo, SecretStore  # noqa: F401
+    from .access.secrets import SECRET_NAME_PATTERN, SecretInfo, SecretStore  # noqa: F401
     from .access.sessions import SessionStore  # noqa: F401
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
@@ -98,6 +100,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         ReportRefused,
         RunAlreadyTerminal,
         RunNotEnded,
+        SecretNotFound,
+        SecretStoreUnusable,
+        SecretUnavailable,
         UnknownHook,
         UploadBudgetSpent,
         clip,
@@ -110,6 +115,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .executors.docker import DockerExecutor  # noqa: F401
     from .executors.factory import executor_factory, make_executor  # noqa: F401
     from .executors.node import AttemptServer, execute, network_filesystem  # noqa: F401
+    from .executors.secret_values import attempt_secret_values  # noqa: F401
     from .executors.settings import (  # noqa: F401
         DEFAULT_NODE_STORE,
         DEFAULT_PULL,

@@ -484,6 +484,15 @@ class FanOutRefused(EngineError):
         super().__init__(f"task {task!r}: for_each over {collection}: {reason}")
 
 
+class SecretUnavailable(SecretError):
+    """A secret an attempt uses cannot be given to it (removed, changed, not placeable):
+    the attempt fails unstarted with this message, which names the secret, never its value."""
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(f"secret {excerpt(name)}: {reason}")
+
+
 # --- webhooks (engine/webhooks/) -----------------------------------------------------------
 class HookError(EngineError):
     """Root of webhook errors."""

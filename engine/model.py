@@ -78,6 +78,7 @@ class TaskEvidence(StoredObject):
     """One attempt of one task, whatever its outcome."""
 
     type_name: ClassVar[str] = "task_evidence"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets"})
     run_id: str
     task: str
     attempt: int
@@ -104,6 +105,8 @@ class TaskEvidence(StoredObject):
     cached_from: Link | None = None
     cache_reason: str | None = None
     executor: dict | None = None
+    # the secrets the task used: [{"name", "env" | "file", "fingerprint"}] (never values)
+    secrets: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,7 @@ class AttemptSpec(StoredObject):
     caps; `inputs[].blob` links the input blobs, so its closure is all a node needs."""
 
     type_name: ClassVar[str] = "attempt_spec"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets"})
     run_id: str
     task: str
     attempt: int
@@ -234,6 +238,9 @@ class AttemptSpec(StoredObject):
     output_files: list[str]
     output_vars: list[str]
     default_limits: dict  # {"memory", "pids", "cpus" (decimal text)}
+    # the secrets to place: [{"name", "env" | "file", "fingerprint"}]; the node asks the
+    # server for their values over the attempt's token, they are never objects
+    secrets: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +274,7 @@ class CacheKey(StoredObject):
     """A `task_key`: exactly what decides an attempt's result; its hash is the cache key."""
 
     type_name: ClassVar[str] = "task_key"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets"})
     image_id: str
     command: list[str]
     env: dict[str, str]
@@ -274,6 +282,8 @@ class CacheKey(StoredObject):
     inputs: list[dict]  # [{"path": "/in/<name>", "blob": → blob}], sorted by path
     outputs: dict  # {"files": [...], "vars": [...]}
     network: bool
+    # [{"name", "env" | "file", "fingerprint"}] of the secrets used; absent when none
+    secrets: list[dict] | None = None
 
 
 @dataclass(frozen=True)
@@ -422,7 +432,7 @@ class TaskDefinition(DefinitionPart):
     `cache` None means `not network`, `pull` None the server's policy."""
 
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "pull", "when", "for_each", "parallelism"})
+        {"cache", "pull", "when", "for_each", "parallelism", "secrets"})
     image: str
     command: list[str]
     inputs: dict[str, TaskInput] = field(default_factory=dict)
@@ -439,6 +449,8 @@ class TaskDefinition(DefinitionPart):
     when: str | None = None  # a condition (engine/definitions/conditions.py)
     for_each: ForEach | None = None
     parallelism: int | None = None
+    # where each secret goes: {ENV_VAR or /run/secrets/FILE: {"secret": NAME}}
+    secrets: dict[str, dict] | None = None
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import BinaryIO
 
+from wfobj.engine.access.secrets import SecretStore, check_name, secret_store_of
 from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.definitions.params import check_parameters
 from wfobj.engine.definitions.registry import WorkflowRegistry
+from wfobj.engine.definitions.secret_refs import check_no_secret_params, check_secret_names
 from wfobj.engine.executors.base import Executor, check_executor
 from wfobj.engine.layout import RUN_PREFIX
 from wfobj.engine.provenance.audit import check_audit_chain
@@ -61,6 +63,7 @@ from .errors import (
     InvalidStoredObject,
     NoSigningKey,
     RunAlreadyTerminal,
+    SecretStoreUnusable,
     UnknownRun,
     UnknownTask,
 )
@@ -97,7 +100,9 @@ class WorkflowService:
         self.clock = clock or Clock()
         self.executor_factory = executor_factory
         self.concurrency = concurrency
-        self.registry = WorkflowRegistry(store, self.clock)
+        self.secrets: SecretStore | None = secret_store_of(store)
+        self.registry = WorkflowRegistry(
+            store, self.clock, check=lambda d: check_secret_names(self.secrets, d))
         self.engine_version = engine_version()
 
     # workflows ---------------------------------------------------------------------
@@ -160,6 +165,7 @@ class WorkflowService:
             definition_hash = version.definition.oid
         oid, definition = self.registry.definition(definition_hash)
         values = check_parameters(definition.params, parameters, self.store)
+        check_no_secret_params(self.secrets, definition.params, values)
         check_rendered_sizes(definition, values)
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
                          parameters=values, user=user, engine_version=self.engine_version,
@@ -196,6 +202,26 @@ class WorkflowService:
         if task not in run.tasks:
             raise UnknownTask(run_id, task)
         return explain(self.store, run, task)
+
+    # secrets (docs/secrets.md): kept beside the store, never objects ---------------------
+    def set_secret(self, name: str, value: bytes, *, user: str) -> dict:
+        """Store `value` as secret `name` (new, or its new value: a new fingerprint).
+        {"name", "fingerprint", "set_by", "set_at"}; the value is never given back."""
+        return self._secret_store().set(name, value, user).to_json()
+
+    def list_secrets(self) -> list[dict]:
+        """[{"name", "fingerprint", "set_by", "set_at"}] by name; never a value."""
+        return [info.to_json() for info in self._secret_store().list()]
+
+    def remove_secret(self, name: str) -> dict:
+        """Delete secret `name` (SecretNotFound); what it was, without its value. Workflows
+        naming it stay registered; their next attempt fails, naming it."""
+        return self._secret_store().remove(check_name(name)).to_json()
+
+    def _secret_store(self) -> SecretStore:
+        if self.secrets is None:
+            raise SecretStoreUnusable("this store", "keeps no secrets: it has no folder")
+        return self.secrets
 
     # files --------------------------------------------------------------------------
     def file_info(self, oid: str) -> dict:

@@ -3,6 +3,7 @@ reached with an attempt token (docs/api.md, docs/executors.md)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Sequence
 
 import requests
@@ -33,6 +34,17 @@ class HttpAttemptServer(PackEndpoints, AttemptServer):
 
     def submit_report(self, report_oid: str) -> None:
         self.http.request("PUT", "/report", json={"report": report_oid})
+
+    def secret_values(self) -> dict[str, bytes]:
+        """POST /secrets: the values, decoded, in memory only; SecretUnavailable naming
+        the one the server cannot give."""
+        from wfobj.engine import SecretUnavailable
+
+        answer = self.http.json("POST", "/secrets")
+        if "unavailable" in answer:
+            gone = answer["unavailable"]
+            raise SecretUnavailable(str(gone.get("name")), str(gone.get("reason")))
+        return {name: base64.b64decode(value) for name, value in answer["secrets"].items()}
 
     def close(self) -> None:
         self.http.close()

@@ -41,6 +41,17 @@ def _segs(path: str) -> str:
     return "/".join(_seg(p) for p in path.split("/") if p not in ("", ".", ".."))
 
 
+def secret_body(value: bytes) -> dict:
+    """PUT /api/secrets/{name}'s body: {"value": text}, or {"value_base64": …} for bytes
+    that are not UTF-8."""
+    try:
+        return {"value": value.decode("utf-8")}
+    except UnicodeDecodeError:
+        import base64
+
+        return {"value_base64": base64.b64encode(value).decode("ascii")}
+
+
 class RemoteService:
     """The engine.protocol.Service over HTTP (docs/api.md)."""
 
@@ -103,6 +114,16 @@ class RemoteService:
 
     def explain_task(self, run_id: str, task: str) -> dict:
         return self.http.json("GET", f"/api/runs/{_seg(run_id)}/tasks/{_seg(task)}/cache")
+
+    # secrets (docs/secrets.md) --------------------------------------------------------
+    def set_secret(self, name: str, value: bytes, *, user: str | None = None) -> dict:
+        return self.http.json("PUT", f"/api/secrets/{_seg(name)}", json=secret_body(value))
+
+    def list_secrets(self) -> list[dict]:
+        return self.http.json("GET", "/api/secrets")
+
+    def remove_secret(self, name: str) -> dict:
+        return self.http.json("DELETE", f"/api/secrets/{_seg(name)}")
 
     def file_info(self, oid: str) -> dict:
         return self.http.json("GET", f"/api/files/{_seg(oid)}")

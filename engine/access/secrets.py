@@ -41,7 +41,9 @@ from wfobj.engine.clock import Clock
 from wfobj.engine.errors import InvalidSecret, SecretNotFound, SecretStoreUnusable
 from wfobj.engine.layout import SECRETS_FILE, SECRETS_KEY_FILE, SECRETS_LOCK
 
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}\Z")
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"  # whole names only: NAME_RE.fullmatch
+NAME_RE = re.compile(NAME_PATTERN)
+SECRET_NAME_PATTERN = NAME_PATTERN  # as the engine's face names it
 NAME_RULE = "1-128 characters: letters, digits, '_', '.', '-', starting with a letter or '_'"
 MAX_VALUE_BYTES = 64 * 1024
 MASK_MIN_BYTES = 6  # values this long or longer are masked in task streams
@@ -75,7 +77,7 @@ class SecretKeys:
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidSecret("name", f"{name!r} is not a secret name ({NAME_RULE})")
     return name
 
@@ -89,6 +91,13 @@ def check_value(name: str, value: object) -> bytes:
         raise InvalidSecret("value", f"is {len(value)} bytes, over the limit of "
                                      f"{MAX_VALUE_BYTES} bytes", name)
     return value
+
+
+def secret_store_of(store: object) -> SecretStore | None:
+    """The secret store beside `store`'s folder (an LMDB store); None for a store without
+    a folder (memory), which keeps no secrets."""
+    folder = getattr(store, "path", None)
+    return SecretStore(folder) if isinstance(folder, Path) else None
 
 
 class SecretStore:

@@ -16,6 +16,8 @@ from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from wfobj.engine.access.secrets import NAME_RE as SECRET_NAME_RE
+from wfobj.engine.access.secrets import NAME_RULE as SECRET_NAME_RULE
 from wfobj.engine.bounds import (
     MAX_CPUS,
     MAX_DEFINITION_BYTES,
@@ -69,6 +71,9 @@ INPUT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_RETRIES = 100
 MAX_PARALLELISM = 100_000
+SECRETS_DIR = "/run/secrets/"  # where a task's secret files are (a tmpfs, read-only)
+SECRET_FILE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+MAX_TASK_SECRETS = 64
 
 
 def parse_source(source: str | bytes | dict, content_type: str = "application/json") -> dict:
@@ -274,6 +279,9 @@ def normalize_task(tname: str, spec: Any) -> TaskDefinition:
         raise DefinitionError(f"{place}.command", "required: a non-empty list of strings")
     given = {key: check(spec[key], f"{place}.{key}")
              for key, check in TASK_FIELDS.items() if key in spec}
+    for key in sorted(set(given.get("env", {})) & set(given.get("secrets") or {})):
+        raise DefinitionError(f"{place}.secrets.{key}", "is set in env as well: a variable "
+                              "comes from one or the other")
     return TaskDefinition(image=image, command=command, **given)
 
 
@@ -363,6 +371,41 @@ def normalize_env(raw: Any, place: str) -> dict:
             raise DefinitionError(f"{place}.{key}", f"must be a string, not {type_name(value)}")
         env[key] = value if isinstance(value, str) else decimal_text(value)
     return env
+
+
+def normalize_secrets(raw: Any, place: str) -> dict[str, dict]:
+    """{PLACE: {secret: NAME}}: PLACE an environment variable, or a file under
+    /run/secrets/ (docs/secrets.md). The values are never in the definition."""
+    raw = mapping(raw, place)
+    if len(raw) > MAX_TASK_SECRETS:
+        raise DefinitionError(place, f"{len(raw)} entries, over the limit of {MAX_TASK_SECRETS}")
+    out = {}
+    for key, spec in raw.items():
+        where = f"{place}.{key}"
+        check_secret_place(key, where)
+        spec = mapping(spec, where)
+        name = spec.get("secret")
+        if set(spec) != {"secret"} or not isinstance(name, str):
+            raise DefinitionError(where, "must be {secret: NAME}")
+        if not SECRET_NAME_RE.fullmatch(name):
+            raise DefinitionError(f"{where}.secret", f"{excerpt(name)} is not a secret name "
+                                  f"({SECRET_NAME_RULE})")
+        out[key] = {"secret": name}
+    return out or None  # none written: stored as if the key were absent
+
+
+def check_secret_place(key: Any, place: str) -> None:
+    """An environment variable name, or /run/secrets/FILE."""
+    if isinstance(key, str) and key.startswith(SECRETS_DIR):
+        if not SECRET_FILE_RE.match(key[len(SECRETS_DIR):]) or key.endswith(("/.", "/..")):
+            raise DefinitionError(place, f"a secret file is {SECRETS_DIR}FILE, FILE one name "
+                                  "of letters, digits, '_', '.', '-'")
+        return
+    if not isinstance(key, str) or not VAR_RE.match(key):
+        raise DefinitionError(place, "is neither an environment variable name nor a file "
+                              f"{SECRETS_DIR}FILE")
+    if key == "WFOBJ_VARS":
+        raise DefinitionError(place, "is reserved by the engine")
 
 
 def normalize_timeout(raw: Any, place: str) -> Any:
@@ -514,4 +557,5 @@ TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
     "when": normalize_when,
     "for_each": normalize_for_each, "parallelism": normalize_parallelism,
+    "secrets": normalize_secrets,
 }

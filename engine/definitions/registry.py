@@ -6,7 +6,7 @@ and the `previous` version. Registering an unchanged definition writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from wfobj.engine.clock import Clock
@@ -48,15 +48,19 @@ class Registered:
 
 
 class WorkflowRegistry:
-    def __init__(self, store: ObjectStore, clock: Clock):
+    def __init__(self, store: ObjectStore, clock: Clock,
+                 check: Callable[[Definition], None] | None = None):
         self.store = store
         self.clock = clock
+        self.check = check  # what else a definition must pass here (its secrets exist)
 
     def apply(self, name: str, source: str | bytes | dict, *, user: str,
               content_type: str = "application/json") -> Registered:
         """Register `source` under `name`; a new version only if the definition changed."""
         check_workflow_name(name)
         definition = normalize(parse_source(source, content_type), name)
+        if self.check is not None:
+            self.check(definition)
         while True:
             current = self.head(name)
             if current is not None:
@@ -72,6 +76,8 @@ class WorkflowRegistry:
         `name`, writing nothing; refusals raise as they would there."""
         check_workflow_name(name)
         definition = normalize(parse_source(source, content_type), name)
+        if self.check is not None:
+            self.check(definition)
         return self.store_hash(definition), definition
 
     def store_hash(self, definition: Definition) -> str:

@@ -47,7 +47,15 @@ from wfobj.objstore import Link, ObjectId, ObjectStore
 from wfobj.objstore.chunking import MIN_CHUNK
 from wfobj.objstore.walk import walk_closure
 
-from .base import AttemptResult, InputFile, OutputFile, StoredText, TaskSpec
+from .base import (
+    AttemptResult,
+    InputFile,
+    OutputFile,
+    SecretUse,
+    StoredText,
+    TaskSpec,
+    secret_records,
+)
 from .caps import ContainerLimits
 from .capture import PREVIEW_BYTES
 from .outputs import MAX_FILES, MAX_VARS_BYTES, split_output_path
@@ -83,7 +91,8 @@ def spec_object(spec: TaskSpec, limits: ContainerLimits) -> AttemptSpec:
         inputs=[spec_input(f) for f in spec.inputs],
         output_files=list(spec.output_files), output_vars=list(spec.output_vars),
         default_limits={"memory": limits.memory, "pids": limits.pids,
-                        "cpus": _decimal(limits.cpus)})
+                        "cpus": _decimal(limits.cpus)},
+        secrets=secret_records(spec.secrets))
 
 
 def load_spec(store: ObjectStore, oid: str) -> tuple[TaskSpec, ContainerLimits]:
@@ -98,7 +107,7 @@ def load_spec(store: ObjectStore, oid: str) -> tuple[TaskSpec, ContainerLimits]:
             inputs=[InputFile(i["name"], row_oid(i), i["size"], row_kind(i))
                     for i in obj.inputs],
             output_files=list(obj.output_files), output_vars=list(obj.output_vars),
-            pids=obj.pids)
+            pids=obj.pids, secrets=tuple(SecretUse.of_record(r) for r in obj.secrets or ()))
         caps = obj.default_limits
         limits = ContainerLimits(caps["memory"], caps["pids"], _number(caps["cpus"]))
     return spec, limits

@@ -31,6 +31,34 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class SecretUse:
+    """One secret an attempt uses: its name, where it goes (an environment variable, or a
+    file under /run/secrets/) and the fingerprint of the value it resolved to. Never the
+    value: a spec is stored (the Slurm path) and shown."""
+
+    name: str
+    place: str
+    fingerprint: str
+
+    @property
+    def kind(self) -> str:
+        return "file" if self.place.startswith("/") else "env"
+
+    def record(self) -> dict:
+        """As evidence, task keys and attempt specs hold it."""
+        return {"name": self.name, self.kind: self.place, "fingerprint": self.fingerprint}
+
+    @classmethod
+    def of_record(cls, row: dict) -> SecretUse:
+        return cls(row["name"], row["file"] if "file" in row else row["env"], row["fingerprint"])
+
+
+def secret_records(uses: tuple[SecretUse, ...]) -> list[dict] | None:
+    """The records of `uses` for a stored object; None (left out) when there are none."""
+    return [use.record() for use in uses] or None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One attempt of one task, with every {{…}} reference already substituted."""
 
@@ -50,6 +78,7 @@ class TaskSpec:
     output_vars: list[str]  # names expected in $WFOBJ_VARS
     pids: int | None = None  # the task's own process cap (resources.pids)
     pull: str | None = None  # missing | always | never; None: the executor's default
+    secrets: tuple[SecretUse, ...] = ()  # placed by the executor; values never here
 
 
 @dataclass(frozen=True)
@@ -95,7 +124,20 @@ class AttemptResult:
     executor: dict = field(default_factory=lambda: {"kind": "local"})
 
 
+class SecretSource(abc.ABC):
+    """Where an executor gets the values of an attempt's secrets: the secret store beside
+    the server's store (engine/executors/secret_values.py), or, on a cluster node, the
+    values the server handed over for this one attempt."""
+
+    @abc.abstractmethod
+    def values(self, spec: TaskSpec, store: ObjectStore) -> dict[str, bytes]:
+        """{name: value} of every secret `spec` uses, or SecretUnavailable naming one."""
+
+
 class Executor(abc.ABC):
+    # None: the secret store beside the store an attempt runs on (local attempts)
+    secret_source: SecretSource | None = None
+
     @abc.abstractmethod
     def run(self, spec: TaskSpec, store: ObjectStore, cancel: threading.Event) -> AttemptResult:
         """Run one attempt to its end. When `cancel` is set, stop it (SIGTERM, grace,

@@ -17,6 +17,7 @@ from wfobj.engine.errors import FrameError, OutputTooLarge
 from wfobj.objstore import ObjectStore
 
 from .base import StoredText
+from .masking import NO_MASK, Masker, StreamMask
 
 PREVIEW_BYTES = 16 << 10
 
@@ -44,10 +45,21 @@ class CappedSink:
     """A spool file that takes at most `cap` bytes (None: no cap): the write that would
     pass it writes up to the cap, then raises OutputTooLarge naming the stream."""
 
-    def __init__(self, file: BinaryIO, stream: str, cap: int | None) -> None:
+    def __init__(self, file: BinaryIO, stream: str, cap: int | None,
+                 mask: StreamMask | None = None) -> None:
         self.file, self.stream, self.cap, self.size = file, stream, cap, 0
+        self.mask = mask
 
-    def write(self, data: memoryview) -> None:
+    def write(self, data: memoryview | bytes) -> None:
+        """Write `data`, its secrets masked first (a masked tail may wait for `end`)."""
+        self.put(self.mask.feed(data) if self.mask is not None else data)
+
+    def end(self) -> None:
+        """The stream ended: write what the mask held back."""
+        if self.mask is not None:
+            self.put(self.mask.flush())
+
+    def put(self, data: memoryview | bytes) -> None:
         if self.cap is not None and self.size + len(data) > self.cap:
             self.file.write(data[:self.cap - self.size])
             self.size = self.cap
@@ -57,16 +69,19 @@ class CappedSink:
 
 
 def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO,
-                 cap: int | None = None) -> None:
-    """Demultiplex Docker's framed log stream into two files, in one pass; a stream past
-    `cap` bytes raises OutputTooLarge once its file holds the first `cap`."""
-    sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap),
-             STREAM_STDERR: CappedSink(stderr, "stderr", cap)}
+                 cap: int | None = None, masker: Masker = NO_MASK) -> None:
+    """Demultiplex Docker's framed log stream into two files, in one pass, each with the
+    values of `masker` replaced by *** (engine/executors/masking.py); a stream past `cap`
+    bytes raises OutputTooLarge once its file holds the first `cap`."""
+    sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap, masker.stream()),
+             STREAM_STDERR: CappedSink(stderr, "stderr", cap, masker.stream())}
     buf = b""
     for chunk in chunks:
         buf = _write_frames(buf + chunk if buf else chunk, sinks)
     if buf:
         raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
+    for sink in sinks.values():
+        sink.end()
 
 
 def _write_frames(data: bytes, sinks: dict[int, CappedSink]) -> bytes:

@@ -31,6 +31,7 @@ from wfobj.engine.errors import (
     MissingVar,
     OutputRefused,
     OutputTooLarge,
+    SecretUnavailable,
 )
 from wfobj.engine.executors.spools import live_paths, open_spools, remove_run_logs, remove_spools
 from wfobj.engine.states import AttemptStatus
@@ -40,7 +41,10 @@ from .base import AttemptResult, Executor, StoredText, TaskSpec
 from .caps import DEFAULT_LIMITS, ContainerLimits
 from .capture import split_frames, store_empty, store_file
 from .images import DockerFacts, DockerImage, check_pull_policy, docker_message, image_facts
+from .masking import NO_MASK, Masker
 from .outputs import OutputCollector, read_vars
+from .secret_files import SecretFiles, remove_run_secret_files
+from .secret_values import StoreSecrets
 from .staging import VARS_FILE, VARS_MOUNT, AttemptFolder, remove_run_folders
 
 log = logging.getLogger(__name__)
@@ -76,7 +80,9 @@ class DockerExecutor(Executor):
     max_output: bytes each of stdout and stderr may reach (None: no cap) before the
     container is killed and the attempt fails (so Docker's own log of the container is
     bounded by it too, JSON overhead aside: rotating that log loses what the tap has not
-    yet followed on Docker 20.10, docs/executors.md).
+    yet followed on Docker 20.10, docs/executors.md);
+    secrets_root: the tmpfs where secret files are put for their bind mount (default
+    /dev/shm; docs/secrets.md).
     """
 
     def __init__(
@@ -92,6 +98,7 @@ class DockerExecutor(Executor):
         max_output: int | None = DEFAULT_MAX_OUTPUT,
         clock: Clock | None = None,
         poll_interval: float = 0.05,
+        secrets_root: str | None = None,
     ):
         self._client = client
         self._owns_client = client is None
@@ -106,6 +113,7 @@ class DockerExecutor(Executor):
         self.max_output = max_output
         self.clock = clock or Clock()
         self.poll_interval = poll_interval
+        self.secrets_root = secrets_root
 
     @property
     def client(self) -> docker.DockerClient:
@@ -160,6 +168,7 @@ class DockerExecutor(Executor):
         for container in containers:
             remove_container(container)
         remove_run_folders(self.work_root, run_id)
+        remove_run_secret_files(self.secrets_root, run_id)
         if store is not None:
             remove_run_logs(store, run_id)
         return len(containers)
@@ -183,6 +192,8 @@ class DockerAttempt:
         self.image: DockerImage | None = None
         self.host: dict[str, str] = {}
         self.limits: ContainerLimits | None = None
+        self.masker: Masker = NO_MASK  # the values of the secrets used, masked in streams
+        self.secret_env: dict[str, str] = {}
 
     def execute(self) -> AttemptResult:
         if self.cancel.is_set():
@@ -205,15 +216,38 @@ class DockerAttempt:
             except (BadInputName, ObjectNotFound, NotATree, TreeRefused, CorruptObject) as exc:
                 return self.unstarted(AttemptStatus.FAILED, f"cannot stage inputs: {exc}")
             try:
-                container = self.create(folder)
-            except ContainerNotCreated as exc:
+                files = self.place_secrets()
+            except SecretUnavailable as exc:
                 return self.unstarted(AttemptStatus.FAILED, str(exc))
             try:
-                return self.in_container(container, folder)
+                return self.in_secret_places(folder, files)
             finally:
-                remove_container(container)
+                files.remove()
         finally:
             folder.remove()
+
+    def in_secret_places(self, folder: AttemptFolder, files: SecretFiles) -> AttemptResult:
+        try:
+            container = self.create(folder, files)
+        except ContainerNotCreated as exc:
+            return self.unstarted(AttemptStatus.FAILED, str(exc))
+        try:
+            return self.in_container(container, folder)
+        finally:
+            remove_container(container)
+
+    def place_secrets(self) -> SecretFiles:
+        """The values of the spec's secrets (docs/secrets.md): environment variables kept
+        for create(), files written on a tmpfs; the masker of their values."""
+        uses = self.spec.secrets
+        if not uses:
+            return SecretFiles((), {}, self.spec.run_id)
+        values = (self.ex.secret_source or StoreSecrets()).values(self.spec, self.store)
+        self.masker = Masker(values.values())
+        for use in uses:
+            if use.kind == "env":
+                self.secret_env[use.place] = env_text(use.name, values[use.name])
+        return SecretFiles(uses, values, self.spec.run_id, self.ex.secrets_root)
 
     def container_limits(self) -> ContainerLimits:
         """The executor's default caps with the task's own `resources` over them."""
@@ -223,14 +257,15 @@ class DockerAttempt:
         except ValueError as exc:
             raise ContainerNotCreated(str(exc)) from None
 
-    def create(self, folder: AttemptFolder):
+    def create(self, folder: AttemptFolder, files: SecretFiles):
         spec, ex = self.spec, self.ex
         limits = self.limits = self.container_limits()
         try:
             container = ex.client.containers.create(
                 image=spec.image,
                 command=list(spec.command),
-                environment={**spec.env, "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
+                environment={**spec.env, **self.secret_env,
+                             "WFOBJ_VARS": f"{VARS_MOUNT}/{VARS_FILE}"},
                 working_dir=spec.workdir or None,
                 network_mode=ex.network_mode if spec.network else "none",
                 nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
@@ -239,7 +274,7 @@ class DockerAttempt:
                 pids_limit=limits.pids,
                 labels={"wfobj.run": spec.run_id, "wfobj.task": spec.task,
                         "wfobj.attempt": str(spec.attempt)},
-                volumes=folder.volumes(),
+                volumes={**folder.volumes(), **files.volumes()},
                 cap_drop=["ALL"],
                 cap_add=KEPT_CAPABILITIES,
                 security_opt=["no-new-privileges"],
@@ -266,7 +301,8 @@ class DockerAttempt:
                 outcome = ExitOutcome(AttemptStatus.FAILED, None,
                                       f"container could not start: {docker_message(exc)}")
             else:
-                tap = LogTap(self.ex.client, container.id, spools, self.ex.max_output)
+                tap = LogTap(self.ex.client, container.id, spools, self.ex.max_output,
+                             self.masker)
                 outcome = self.wait(container, tap)
             ended_at = self.ex.clock.now()
             stdout, stderr, too_large = self.capture(container, spools, tap)
@@ -340,7 +376,7 @@ class DockerAttempt:
             with open(spools["stdout"], "wb") as out, open(spools["stderr"], "wb") as err:
                 try:
                     split_frames(fetch_logs(self.ex.client, container.id), out, err,
-                                 self.ex.max_output)
+                                 self.ex.max_output, self.masker)
                 except OutputTooLarge as exc:
                     too_large = exc
         else:
@@ -353,7 +389,8 @@ class DockerAttempt:
         try:
             result.outputs = OutputCollector(self.store, folder.out_dir).collect(
                 self.spec.output_files)
-            result.vars = read_vars(folder.meta_dir, VARS_FILE, self.spec.output_vars)
+            result.vars = {name: self.masker.text(value) for name, value in
+                           read_vars(folder.meta_dir, VARS_FILE, self.spec.output_vars).items()}
         except (OutputRefused, MissingVar) as exc:
             result.state, result.error = AttemptStatus.FAILED, str(exc)
 
@@ -415,9 +452,11 @@ class LogTap:
     live-log readers see it), in a thread; `finish` says whether it got all of it."""
 
     def __init__(self, client: docker.DockerClient, container_id: str,
-                 spools: dict[str, str], cap: int | None = None) -> None:
+                 spools: dict[str, str], cap: int | None = None,
+                 masker: Masker = NO_MASK) -> None:
         self.client, self.container_id, self.spools = client, container_id, spools
         self.cap = cap
+        self.masker = masker
         self.too_large: OutputTooLarge | None = None  # set once a stream passed the cap
         self.response: requests.Response | None = None
         self.failure: BaseException | None = None
@@ -429,7 +468,7 @@ class LogTap:
             self.response = open_logs(self.client, self.container_id, follow=True)
             with (self.response, open(self.spools["stdout"], "wb", buffering=0) as out,
                   open(self.spools["stderr"], "wb", buffering=0) as err):
-                split_frames(read_pieces(self.response), out, err, self.cap)
+                split_frames(read_pieces(self.response), out, err, self.cap, self.masker)
         except OutputTooLarge as exc:  # the spools hold the first `cap` bytes; stop reading
             self.too_large = exc
         except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
@@ -452,6 +491,18 @@ class LogTap:
                         self.container_id, docker_message(self.failure))
             return False
         return True
+
+
+def env_text(name: str, value: bytes) -> str:
+    """A secret's value as an environment variable: UTF-8 text without NUL bytes."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise SecretUnavailable(name, "is not UTF-8 text without NUL bytes, so it cannot be "
+                                "an environment variable: place it as a file")
+    return text
 
 
 def open_logs(client: docker.DockerClient, container_id: str, *,

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from wfobj.engine.errors import SecretUnavailable
 from wfobj.objstore import ObjectId, ObjectStore
 from wfobj.objstore.car import IterStream, ReceiveStats, receive_pack
 from wfobj.objstore.sync import find_missing, missing_ids, plan_packs
@@ -27,6 +28,7 @@ from wfobj.objstore.sync import find_missing, missing_ids, plan_packs
 from .attempts import load_spec, report_object
 from .base import AttemptResult, Executor
 from .caps import ContainerLimits
+from .secret_values import GivenSecrets
 
 MOUNTS = "/proc/mounts"
 # LMDB's locks and mmap are not coherent across machines on these (LMDB's own caveat):
@@ -78,6 +80,11 @@ class AttemptServer:
     def submit_report(self, report_oid: str) -> None:
         raise NotImplementedError
 
+    def secret_values(self) -> dict[str, bytes]:
+        """The values of the attempt's secrets (asked only when its spec uses some),
+        held in memory only; SecretUnavailable naming one the server cannot give."""
+        raise NotImplementedError
+
 
 @dataclass
 class ExecReport:
@@ -123,6 +130,8 @@ def execute(store: ObjectStore, server: AttemptServer, spec_oid: str,
     fetched = fetch_closure(store, server, spec_oid)
     spec, limits = load_spec(store, spec_oid)
     executor = executor_factory(limits)
+    if spec.secrets:
+        executor.secret_source = node_secrets(server)
     try:
         result = executor.run(spec, store, cancel or threading.Event())
     finally:
@@ -134,6 +143,14 @@ def execute(store: ObjectStore, server: AttemptServer, spec_oid: str,
     server.submit_report(report_oid)
     return ExecReport(spec_oid, report_oid, result.state, fetched.stored, fetched.bytes,
                       objects, size)
+
+
+def node_secrets(server: AttemptServer) -> GivenSecrets:
+    """The attempt's secret values from the server, in memory (never the node store)."""
+    try:
+        return GivenSecrets(server.secret_values())
+    except SecretUnavailable as exc:
+        return GivenSecrets({}, exc)
 
 
 def store_report(store: ObjectStore, spec_oid: str, spec, result: AttemptResult) -> ObjectId:

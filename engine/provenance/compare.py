@@ -85,10 +85,17 @@ def compare_task(store: ObjectStore, ra: RunState, rb: RunState, task: str) -> d
     exit_code = [ea.exit_code if ea else None, eb.exit_code if eb else None]
     outs = compare_outputs(store, ea, eb)
     var_rows = side_by_side(ea.vars if ea else {}, eb.vars if eb else {}, "name")
+    secret_rows = side_by_side(fingerprints(ea), fingerprints(eb), "name")
     same = (state[0] == state[1] and exit_code[0] == exit_code[1]
             and all(r["same"] for r in outs + var_rows))
     return {"task": task, "same": same, "state": state, "exit_code": exit_code,
-            "outputs": outs, "vars": var_rows}
+            "outputs": outs, "vars": var_rows, "secrets": secret_rows}
+
+
+def fingerprints(ev: TaskEvidence | None) -> dict[str, str]:
+    """{secret name: fingerprint of the value} an attempt used: equal fingerprints (of
+    one store) are the same value, without showing it."""
+    return {row["name"]: row["fingerprint"] for row in (ev.secrets or [])} if ev else {}
 
 
 def compare_runs(store: ObjectStore, ra: RunState, rb: RunState) -> dict:
@@ -98,4 +105,5 @@ def compare_runs(store: ObjectStore, ra: RunState, rb: RunState) -> dict:
     return {"a": ra.run_id, "b": rb.run_id,
             "same_definition": ra.record.definition.oid == rb.record.definition.oid,
             "same_parameters": ra.record.parameters == rb.record.parameters,
+            "same_secrets": all(r["same"] for t in tasks for r in t["secrets"]),
             "identical": all(t["same"] for t in tasks), "tasks": tasks}

@@ -17,6 +17,17 @@ def components(key: CacheKey) -> dict:
     out.update({f"inputs.{i['path']}": row_oid(i) for i in key.inputs})
     out["outputs.files"] = key.outputs["files"]
     out["outputs.vars"] = key.outputs["vars"]
+    out.update(secret_components(key.secrets or []))
+    return out
+
+
+def secret_components(rows: list[dict]) -> dict:
+    """secret.NAME: the fingerprint of the value used (a new value is a new key, named
+    here); secret.NAME.at: where the task put it."""
+    out: dict = {}
+    for row in sorted(rows, key=lambda r: r["name"]):
+        out[f"secret.{row['name']}"] = row["fingerprint"]
+        out.setdefault(f"secret.{row['name']}.at", []).append(row.get("env") or row.get("file"))
     return out
 
 

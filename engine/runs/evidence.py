@@ -10,7 +10,7 @@ from datetime import datetime
 
 from wfobj.engine.clock import format_time
 from wfobj.engine.definitions.format import decimal_text
-from wfobj.engine.executors.base import AttemptResult, TaskSpec
+from wfobj.engine.executors.base import AttemptResult, TaskSpec, secret_records
 from wfobj.engine.model import ImageFacts, TaskEvidence, content_link, read, row_kind, row_oid
 from wfobj.objstore import Link, ObjectId, ObjectStore, WriteBatch
 
@@ -52,7 +52,7 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
     return TaskEvidence(
         run_id=spec.run_id, task=spec.task, attempt=spec.attempt, state=str(result.state),
         image=spec.image, image_facts=Link.obj(image),
-        command=list(spec.command), env=dict(spec.env), workdir=result.workdir,
+        command=list(spec.command), env=evidence_env(spec), workdir=result.workdir,
         inputs=[{"name": f.name, "path": f"/in/{f.name}", "kind": f.kind,
                  **content_link(f.kind, f.oid), "size": f.size} for f in spec.inputs],
         outputs=[{"path": o.path, "kind": o.kind, **content_link(o.kind, o.oid), "size": o.size}
@@ -67,7 +67,17 @@ def evidence_object(spec: TaskSpec, result: AttemptResult, image: str,
         cached_from=Link.obj(cache.cached_from) if cache.cached_from else None,
         cache_reason=cache.reason,
         executor=dict(result.executor),
+        secrets=secret_records(spec.secrets),
     )
+
+
+def evidence_env(spec: TaskSpec) -> dict[str, str]:
+    """The env as evidence records it: a secret's variable as "<secret NAME>"."""
+    env = dict(spec.env)
+    for use in spec.secrets:
+        if use.kind == "env":
+            env[use.place] = f"<secret {use.name}>"
+    return env
 
 
 def limits_object(limits: dict | None) -> dict | None:
@@ -110,6 +120,7 @@ def evidence_view(oid: str, ev: TaskEvidence, image: ImageFacts) -> dict:
         "cached_from": link_hash(ev.cached_from),
         "cache_reason": ev.cache_reason,
         "executor": ev.executor if ev.executor is not None else {"kind": "local"},
+        "secrets": ev.secrets or [],
     }
 
 

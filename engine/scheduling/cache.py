@@ -14,7 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from wfobj.engine.definitions.templates import references
-from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
+from wfobj.engine.executors.base import (
+    AttemptResult,
+    Executor,
+    OutputFile,
+    StoredText,
+    TaskSpec,
+    secret_records,
+)
 from wfobj.engine.layout import CACHE_NS
 from wfobj.engine.model import (
     CacheKey,
@@ -83,7 +90,7 @@ def key_object(spec: TaskSpec, image_id: str) -> CacheKey:
         inputs=[{"path": f"/in/{f.name}", **content_link(f.kind, f.oid)}
                 for f in sorted(spec.inputs, key=lambda f: f.name)],
         outputs={"files": list(spec.output_files), "vars": list(spec.output_vars)},
-        network=spec.network)
+        network=spec.network, secrets=secret_records(spec.secrets))
 
 
 class TaskCache:

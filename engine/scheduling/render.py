@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from wfobj.engine.access.secrets import secret_store_of
 from wfobj.engine.bounds import MAX_RENDERED_BYTES
 from wfobj.engine.definitions.fanout import base_task
 from wfobj.engine.definitions.format import render_value
 from wfobj.engine.definitions.templates import REF_RE, rendered_size
-from wfobj.engine.errors import InputUnavailable, RenderedTooLarge
-from wfobj.engine.executors.base import AttemptResult, InputFile, TaskSpec
+from wfobj.engine.errors import (
+    InputUnavailable,
+    RenderedTooLarge,
+    SecretNotFound,
+    SecretStoreUnusable,
+    SecretUnavailable,
+)
+from wfobj.engine.executors.base import AttemptResult, InputFile, SecretUse, TaskSpec
+from wfobj.engine.executors.secret_values import REMOVED
 from wfobj.engine.model import (
     DIR,
     FILE,
@@ -98,6 +106,11 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
     def sub(text: str) -> str:
         return text if lookup is None else substitute(text, lookup)
 
+    uses: tuple[SecretUse, ...] = ()
+    try:
+        uses = secret_uses(store, task)
+    except SecretUnavailable as exc:
+        problem = problem or str(exc)
     for iname, ispec in task.inputs.items():
         try:
             inputs.append(input_file(store, iname, ispec, definition.params, values, results,
@@ -115,8 +128,27 @@ def build_spec(store: ObjectStore, run_id: str, name: str, attempt: int,
         output_files=list(task.outputs.files), output_vars=list(task.outputs.vars),
         pids=task.resources.pids,
         pull=task.pull,
+        secrets=uses,
     )
     return spec, problem
+
+
+def secret_uses(store: ObjectStore, task: TaskDefinition) -> tuple[SecretUse, ...]:
+    """The task's secrets, each with the fingerprint of its value now (the value itself is
+    read only by the executor); SecretUnavailable when one is gone."""
+    if not task.secrets:
+        return ()
+    first = next(iter(task.secrets.values()))["secret"]
+    secrets = secret_store_of(store)
+    if secrets is None:
+        raise SecretUnavailable(first, "this store keeps no secrets (it has no folder)")
+    try:
+        return tuple(SecretUse(spec["secret"], place, secrets.fingerprint(spec["secret"]))
+                     for place, spec in sorted(task.secrets.items()))
+    except SecretNotFound as exc:
+        raise SecretUnavailable(exc.name, REMOVED) from None
+    except SecretStoreUnusable as exc:
+        raise SecretUnavailable(first, f"the secret store cannot be read ({exc})") from None
 
 
 def input_file(store: ObjectStore, name: str, spec: TaskInput,
