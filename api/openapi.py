@@ -114,6 +114,8 @@ SCHEMAS: dict[str, S] = {
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
                      host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
                      cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
+                     retry={"type": ["object", "null"], "description": "the delay before "
+                            "the attempt and the resources it got (tasks with `retry`)"},
                      executor=EXECUTOR, secrets=_arr(_obj(
                          "name", "fingerprint", name=STR, fingerprint=HASH, env=STR,
                          file=STR))),

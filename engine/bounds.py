@@ -14,4 +14,7 @@ MIN_CPUS, MAX_CPUS = 0.01, 1024  # a task's `resources.cpus`
 EXCERPT_CHARS = 80  # the most of a refused value an error message quotes
 MAX_DESCRIPTION_CHARS = 1000  # the longest error description the API sends
 MAX_CONDITION_CHARS = 2000  # a task's `when` expression
+MAX_RETRY_DELAY_S = 24 * 3600  # a task's `retry.delay` and `retry.max_delay`
+MAX_RETRY_FACTOR = 100  # a task's `retry.backoff`, `memory_factor`, `cpus_factor`
+MAX_GROWN_MEMORY = 1 << 40  # memory grown by `retry.memory_factor` without `max_memory`
 MAX_CONDITION_DEPTH = 32  # nesting of `not`, parentheses in a `when` expression

@@ -78,7 +78,7 @@ class TaskEvidence(StoredObject):
     """One attempt of one task, whatever its outcome."""
 
     type_name: ClassVar[str] = "task_evidence"
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets", "retry"})
     run_id: str
     task: str
     attempt: int
@@ -107,6 +107,8 @@ class TaskEvidence(StoredObject):
     executor: dict | None = None
     # the secrets the task used: [{"name", "env" | "file", "fingerprint"}] (never values)
     secrets: list[dict] | None = None
+    # on attempts of a task with `retry`: {"delay_s" (decimal text), "resources"}
+    retry: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -426,13 +428,30 @@ NO_RESOURCES = TaskResources()
 
 
 @dataclass(frozen=True)
+class TaskRetry(DefinitionPart):
+    """How retries of a task wait and grow (docs/workflow-format.md "Retries"): the delay
+    before the second attempt (seconds), its growth per attempt and cap, and the factors
+    memory and CPUs grow by per attempt (with an optional memory cap). Every number is
+    decimal text; each field stored only when set."""
+
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset(
+        {"delay", "backoff", "max_delay", "memory_factor", "max_memory", "cpus_factor"})
+    delay: str | None = None
+    backoff: str | None = None
+    max_delay: str | None = None
+    memory_factor: str | None = None
+    max_memory: str | None = None  # a size like 8g
+    cpus_factor: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskDefinition(DefinitionPart):
     """One task. `timeout` is whole seconds or a decimal string. `cache` and `pull` are
     stored only when written (definitions from before they existed keep their hashes):
     `cache` None means `not network`, `pull` None the server's policy."""
 
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "pull", "when", "for_each", "parallelism", "secrets"})
+        {"cache", "pull", "when", "for_each", "parallelism", "secrets", "retry"})
     image: str
     command: list[str]
     inputs: dict[str, TaskInput] = field(default_factory=dict)
@@ -451,6 +470,7 @@ class TaskDefinition(DefinitionPart):
     parallelism: int | None = None
     # where each secret goes: {ENV_VAR or /run/secrets/FILE: {"secret": NAME}}
     secrets: dict[str, dict] | None = None
+    retry: TaskRetry | None = None  # delays and growth between attempts
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:
@@ -466,6 +486,8 @@ class TaskDefinition(DefinitionPart):
         parts["resources"] = (NO_RESOURCES if parts["resources"] == {} else
                               TaskResources.from_value(oid, place + ".resources",
                                                        parts["resources"]))
+        if parts["retry"] is not None:
+            parts["retry"] = TaskRetry.from_value(oid, place + ".retry", parts["retry"])
         return task
 
     def to_value(self) -> dict:
@@ -474,6 +496,8 @@ class TaskDefinition(DefinitionPart):
                      outputs=self.outputs.to_value(), resources=self.resources.to_value())
         if self.for_each is not None:
             value["for_each"] = self.for_each.to_value()
+        if self.retry is not None:
+            value["retry"] = self.retry.to_value()
         return value
 
 

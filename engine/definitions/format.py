@@ -22,6 +22,8 @@ from wfobj.engine.bounds import (
     MAX_CPUS,
     MAX_DEFINITION_BYTES,
     MAX_RENDERED_BYTES,
+    MAX_RETRY_DELAY_S,
+    MAX_RETRY_FACTOR,
     MAX_TIMEOUT_S,
     MIN_CPUS,
 )
@@ -38,6 +40,7 @@ from wfobj.engine.model import (
     TaskInput,
     TaskOutputs,
     TaskResources,
+    TaskRetry,
 )
 from wfobj.engine.values import MEMORY_RE, PULL_POLICIES, parse_memory
 from wfobj.objstore.codec import encode
@@ -59,6 +62,7 @@ TASK_KEYS = keys_of(TaskDefinition)
 OUTPUT_KEYS = keys_of(TaskOutputs)
 RESOURCE_KEYS = keys_of(TaskResources)
 PARAM_KEYS = keys_of(ParamDefinition)
+RETRY_KEYS = keys_of(TaskRetry)
 PARAM_TYPES = ("string", "int", "float", "bool", "file", "dir", "list")
 STORED_TYPES = {"file": "blob", "dir": "tree"}  # param types whose value names an object
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
@@ -262,6 +266,8 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
         if task.when is not None:
             check_condition(tname, task.when, tasks, params)
         check_fanout(tname, task, tasks, params)
+        if task.retry is not None:
+            check_retry(tname, task)
     return tasks
 
 
@@ -300,6 +306,57 @@ def normalize_when(raw: Any, place: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise DefinitionError(place, "must be a non-empty expression (a string)")
     return raw
+
+
+DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+DURATION_UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
+
+
+def normalize_retry(raw: Any, place: str) -> TaskRetry:
+    """`retry: {delay, backoff, max_delay, memory_factor, max_memory, cpus_factor}`,
+    numbers as decimal text, durations (`5s`, `10m`, or seconds) as seconds."""
+    raw = mapping(raw, place)
+    check_keys(raw, RETRY_KEYS, place)
+    out = {key: duration_text(raw[key], f"{place}.{key}") for key in ("delay", "max_delay")
+           if key in raw}
+    for key in ("backoff", "memory_factor", "cpus_factor"):
+        if key in raw:
+            value = raw[key]
+            if not is_number(value) or not 1 <= value <= MAX_RETRY_FACTOR:
+                raise DefinitionError(f"{place}.{key}", f"{excerpt(value)} is not a number from 1 "
+                                      f"to {MAX_RETRY_FACTOR}")
+            out[key] = decimal_text(value)
+    if "max_memory" in raw:
+        out["max_memory"] = memory_text(raw["max_memory"], f"{place}.max_memory")
+    return TaskRetry(**out)
+
+
+def duration_text(raw: Any, place: str) -> str:
+    """Seconds as decimal text, from a number of seconds or `500ms`, `5s`, `10m`, `1h`."""
+    match = DURATION_RE.match(raw) if isinstance(raw, str) else None
+    if match:
+        seconds = Decimal(match.group(1)) * DURATION_UNITS[match.group(2)]
+    elif is_number(raw):
+        seconds = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+    else:
+        raise DefinitionError(place, f"{excerpt(raw)} is not a duration (seconds, or like 5s, 10m, 1h)")
+    if not 0 <= seconds <= MAX_RETRY_DELAY_S:
+        raise DefinitionError(place, f"{excerpt(raw)} is not from 0 to {MAX_RETRY_DELAY_S} seconds")
+    return format(seconds.normalize(), "f")
+
+
+def check_retry(tname: str, task: TaskDefinition) -> None:
+    """A `retry` policy needs retries to apply to, and a resource to grow."""
+    place = f"tasks.{tname}.retry"
+    if task.retries == 0:
+        raise DefinitionError(place, "applies between attempts: set retries to 1 or more")
+    retry = task.retry
+    if retry.memory_factor is not None and task.resources.memory is None:
+        raise DefinitionError(f"{place}.memory_factor", "grows resources.memory: set it")
+    if retry.max_memory is not None and retry.memory_factor is None:
+        raise DefinitionError(f"{place}.max_memory", "caps memory_factor's growth: set it")
+    if retry.cpus_factor is not None and task.resources.cpus is None:
+        raise DefinitionError(f"{place}.cpus_factor", "grows resources.cpus: set it")
 
 
 def normalize_pull(raw: Any, place: str) -> str:
@@ -480,18 +537,23 @@ def normalize_resources(raw: Any, place: str) -> TaskResources:
                                   f"from {MIN_CPUS} to {MAX_CPUS}")
         out["cpus"] = decimal_text(cpus)
     if "memory" in raw:
-        memory = raw["memory"]
-        if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
-            memory = str(memory)
-        if not isinstance(memory, str) or not MEMORY_RE.match(memory) or not parse_memory(memory):
-            raise DefinitionError(f"{place}.memory", f"{excerpt(raw['memory'])} is not a size like 512m")
-        out["memory"] = memory.lower()
+        out["memory"] = memory_text(raw["memory"], f"{place}.memory")
     if "pids" in raw:
         pids = raw["pids"]
         if isinstance(pids, bool) or not isinstance(pids, int) or pids < 1:
             raise DefinitionError(f"{place}.pids", f"{pids!r} is not a positive integer")
         out["pids"] = pids
     return TaskResources(**out)
+
+
+def memory_text(raw: Any, place: str) -> str:
+    """A size like `512m` (or a positive number of bytes), lower-case."""
+    memory = raw
+    if isinstance(memory, int) and not isinstance(memory, bool) and memory > 0:
+        memory = str(memory)
+    if not isinstance(memory, str) or not MEMORY_RE.match(memory) or not parse_memory(memory):
+        raise DefinitionError(place, f"{excerpt(raw)} is not a size like 512m")
+    return memory.lower()
 
 
 # ---- references ---------------------------------------------------------------------
@@ -555,7 +617,7 @@ TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "timeout": normalize_timeout, "retries": normalize_retries, "after": normalize_after,
     "workdir": normalize_workdir, "network": normalize_bool,
     "resources": normalize_resources, "cache": normalize_bool, "pull": normalize_pull,
-    "when": normalize_when,
+    "when": normalize_when, "retry": normalize_retry,
     "for_each": normalize_for_each, "parallelism": normalize_parallelism,
     "secrets": normalize_secrets,
 }

@@ -5,7 +5,7 @@ Fields: docs/object-model.md; the view: docs/api.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from wfobj.engine.clock import format_time
@@ -37,11 +37,14 @@ NO_CACHE = CacheFacts()
 
 
 def record_attempt(batch: WriteBatch, spec: TaskSpec, result: AttemptResult,
-                   cache: CacheFacts = NO_CACHE) -> tuple[ObjectId, TaskEvidence]:
+                   cache: CacheFacts = NO_CACHE, retry: dict | None = None,
+                   ) -> tuple[ObjectId, TaskEvidence]:
     """Add one attempt's image facts and evidence to `batch`; returns the evidence id
-    and object."""
+    and object. `retry`: the delay and resources of an attempt of a task with `retry`."""
     image = batch.put_object(image_object(spec, result).to_value())
     ev = evidence_object(spec, result, image, cache)
+    if retry is not None:
+        ev = replace(ev, retry=retry)
     return batch.put_object(ev.to_value()), ev
 
 
@@ -121,7 +124,17 @@ def evidence_view(oid: str, ev: TaskEvidence, image: ImageFacts) -> dict:
         "cache_reason": ev.cache_reason,
         "executor": ev.executor if ev.executor is not None else {"kind": "local"},
         "secrets": ev.secrets or [],
+        "retry": retry_view(ev.retry),  # None unless the task has `retry`
     }
+
+
+def retry_view(retry: dict | None) -> dict | None:
+    """The delay waited before an attempt and the resources it got, numbers as numbers."""
+    if retry is None:
+        return None
+    cpus = retry["resources"]["cpus"]
+    return {"delay_s": float(retry["delay_s"]),
+            "resources": {**retry["resources"], "cpus": None if cpus is None else float(cpus)}}
 
 
 def link_hash(link: Link | None) -> str | None:

@@ -46,6 +46,7 @@ from .fanout import (
     instances,
 )
 from .render import build_spec
+from .retries import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class RunScheduler:
         self.stop_reason: str | None = None
         self.stop_noted = False
         self.gates: Gates | None = None
+        self.backoff: Backoff | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> bool:
@@ -97,6 +99,7 @@ class RunScheduler:
             return False
         self.plan()
         self.gates = Gates(self.run.definition, self.run.record.parameters)
+        self.backoff = Backoff(self.task_def, self.clock)
         self.cache = TaskCache(self.store, self.executor, self.run.record)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"run-{self.run_id[:8]}")
         at = self.clock.stamp()
@@ -129,7 +132,8 @@ class RunScheduler:
                     self.record(b, self.running.pop(future), future, at)
                 if not self.stopping:
                     to_start = self.start_ready(b, at)
-                if not self.running and not to_start and self.run.state == RunStatus.RUNNING:
+                if (not self.running and not to_start and self.run.state == RunStatus.RUNNING
+                        and (self.stopping or not self.backoff.waiting)):
                     self.finish(b, at)
         except ConflictError:
             raise LeaseLost(self.run_id) from None
@@ -163,6 +167,8 @@ class RunScheduler:
     # ---- steps ----------------------------------------------------------------------
     def collect(self) -> list[Future]:
         if not self.running:
+            if not self.ready and not self.active:
+                self.backoff.pause(self.poll)
             return []
         done, _ = wait(list(self.running), timeout=self.poll, return_when=FIRST_COMPLETED)
         return list(done)
@@ -186,6 +192,8 @@ class RunScheduler:
 
     def start_ready(self, b, at: str) -> list[Running]:
         started = []
+        for name in self.backoff.due():
+            self.requeue(name)
         while len(self.running) + len(started) < self.concurrency:
             name = self.next_ready()
             if name is None:
@@ -204,6 +212,7 @@ class RunScheduler:
                                        self.run.definition, self.run.record.parameters,
                                        self.sees(b, name), self.item_of(name))
             problem = verdict.problem or problem
+            spec = self.backoff.grow(spec)
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
                            old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
                            reason=f"attempt {attempt}")
@@ -258,7 +267,7 @@ class RunScheduler:
     def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str,
                       cache: CacheFacts = NO_CACHE) -> None:
         run = self.run
-        oid, ev = record_attempt(b, spec, result, cache)
+        oid, ev = record_attempt(b, spec, result, cache, self.backoff.facts(spec, cache))
         run.add_attempt(name, oid)
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
         index_attempt(self.store, b, run.record.workflow, ev, oid)
@@ -266,10 +275,13 @@ class RunScheduler:
         state = attempt_task_status(result.state)
         reason = result.error or f"attempt {spec.attempt} exited {result.exit_code}"
         if state == TaskStatus.FAILED and spec.attempt <= retries and not self.stopping:
+            delay = self.backoff.retry(name, spec.attempt)
+            later = f" in {delay:g}s" if delay else ""
             run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
-                      new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying")
+                      new=TaskStatus.PENDING, task=name, reason=f"{reason}; retrying{later}")
             run.set_task(name, TaskStatus.PENDING)
-            self.requeue(name)
+            if not delay:
+                self.requeue(name)
             return
         run.audit(b, at=at, actor=self.actor, event="task_state", old=TaskStatus.RUNNING,
                   new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)

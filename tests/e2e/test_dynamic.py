@@ -111,3 +111,51 @@ def test_conditions_and_policy_with_the_cli(server, tmp_path):
     assert refused.output.strip() == (
         "Error: tasks.t.when: at character 4: expected a value: a string, a number, true, "
         "false, a reference, a list or '(', found the end (HTTP 400 Invalid definition)")
+
+
+MEMORY_CHECK = ("m=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+                "cat /sys/fs/cgroup/memory/memory.limit_in_bytes); echo mem=$m >> $WFOBJ_VARS; "
+                "test $m -ge 100000000")
+GROWING = {"tasks": {"hungry": sh(
+    MEMORY_CHECK, retries=2, resources={"memory": "64m"}, outputs={"vars": ["mem"]},
+    retry={"delay": "1s", "backoff": 2, "memory_factor": 2})}}
+
+
+def test_retry_waits_and_grows_memory_in_real_containers(server):
+    """The first attempt's container gets 64 MiB and fails its check; the second, after a
+    1 s delay, gets 128 MiB and passes. Evidence records both."""
+    run = run_over_http(server, "growing", GROWING)
+    assert run["state"] == "success", run
+    rid = run["run_id"]
+    second = requests.get(f"{server.url}/api/runs/{rid}/tasks/hungry", headers=server.h()).json()
+    # the first attempt's evidence object as stored (numbers as decimal text)
+    first = requests.get(f"{server.url}/api/objects/{second['attempts'][0]}",
+                         headers=server.h()).json()
+    assert first["state"] == "failed" and second["state"] == "success"
+    assert first["retry"] == {"delay_s": "0", "resources": {"cpus": None, "memory": "64m", "pids": None}}
+    assert second["retry"] == {"delay_s": 1, "resources": {"cpus": None, "memory": "128m", "pids": None}}
+    assert first["limits"]["memory"] == 64 << 20 and second["limits"]["memory"] == 128 << 20
+    assert second["vars"] == {"mem": str(128 << 20)}
+    from wfobj.engine.clock import parse_time
+
+    gap = parse_time(second["started_at"]) - parse_time(first["ended_at"])
+    assert gap.total_seconds() >= 1
+
+
+def test_retry_evidence_with_the_cli(server, tmp_path):
+    path = tmp_path / "growing.yaml"
+    path.write_text(yaml.safe_dump(GROWING))
+    assert wfobj(server, "workflow", "apply", str(path), "--name", "cli-growing").exit_code == 0
+    done = wfobj(server, "run", "trigger", "cli-growing", "--no-cache", "--wait", "--json")
+    assert done.exit_code == 0, done.output
+    rid = json.loads(done.output)["run"]["run_id"]
+    shown = wfobj(server, "run", "task", rid, "hungry", "--json")  # the last attempt
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["retry"] == {
+        "delay_s": 1, "resources": {"cpus": None, "memory": "128m", "pids": None}}
+    # with the cache, the first attempt reuses that success: it ran nothing, so it
+    # records no retry facts (the evidence it reuses has them)
+    cached = wfobj(server, "run", "trigger", "cli-growing", "--wait", "--json")
+    rid = json.loads(cached.output)["run"]["run_id"]
+    hit = json.loads(wfobj(server, "run", "task", rid, "hungry", "--json").output)
+    assert hit["attempt"] == 1 and hit["cached_from"] and hit["retry"] is None
