@@ -167,11 +167,16 @@ class RunScheduler:
     # ---- steps ----------------------------------------------------------------------
     def collect(self) -> list[Future]:
         if not self.running:
-            if not self.ready and not self.active:
+            if not self.startable():
                 self.backoff.pause(self.poll)
             return []
         done, _ = wait(list(self.running), timeout=self.poll, return_when=FIRST_COMPLETED)
         return list(done)
+
+    def startable(self) -> bool:
+        """Whether a task or an instance could start now (else a step may sleep until
+        the next retry is due)."""
+        return bool(self.ready) or any(f.queue and f.running < f.limit for f in self.active)
 
     def begin_kill(self, b, at: str, user: str) -> None:
         self.stopping = RunStatus.KILLED

@@ -113,3 +113,20 @@ def test_tasks_without_retry_record_no_retry_facts(store):
     RunScheduler(store, run_id, FakeExecutor({"plain": TaskBehavior(fail_attempts=1)}),
                  poll=0.01).run_to_end()
     assert svc.run_attempt(run_id, "plain", 2)["retry"] is None
+
+
+def test_instances_of_a_fanned_out_task_wait_and_grow_on_their_own(store):
+    svc = service(store)
+    d = {"params": {"names": {"type": "list"}},
+         "tasks": {"each": task("x {{item}}", for_each={"param": "names"}, retries=1,
+                                resources={"memory": "1g"},
+                                retry={"delay": 30, "memory_factor": 2})}}
+    run_id = trigger(svc, d, names=["a", "b"])
+    ex = FakeExecutor({"each[0]": TaskBehavior(fail_attempts=1)})
+    claim(store, run_id)
+    clock = ManualClock()
+    assert RunScheduler(store, run_id, ex, clock=clock, poll=0.01).run_to_end() == "success"
+    assert sorted((s.task, s.attempt, s.memory) for s in ex.specs) == [
+        ("each[0]", 1, "1g"), ("each[0]", 2, "2g"), ("each[1]", 1, "1g")]
+    assert svc.run_attempt(run_id, "each[0]", 2)["retry"]["delay_s"] == 30
+    assert svc.run_attempt(run_id, "each[1]", 1)["retry"]["delay_s"] == 0
