@@ -45,6 +45,7 @@ _FACE = {
     ".definitions.documents": ("load_json", "load_yaml"),
     ".definitions.format": ("NAME_RE", "TASK_NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
+    ".definitions.fanout": ("base_task", "instance_key"),
     ".definitions.params": ("parse_text_values",),
        ".executors.attempts": ("AttemptGrant", "AttemptTokens"),
     ".executors.base": ("Executor", "check_executor"),
@@ -61,6 +62,8 @@ _FACE = {
     ".provenance.exports.signing": ("PublicKey",),
     ".provenance.exports.verify": ("verify_attestation",),
     ".provenance.logs": ("FOLLOW_WAIT_S", "follow_to_end"),
+    ".provenance.fanout_view": ("MAX_INSTANCE_PAGE", "InstancePage", "RunOutline", "TaskLine",
+        "instance_page", "task_line", "task_outline"),
     ".runs.ids": ("MIN_PREFIX", "PREFIX_RE", "resolve_run_id"),
     ".runs.waiting": ("Progress", "poll_run", "state_changes"),
     ".scheduling.worker": ("RunStepHook", "Worker"),
@@ -80,6 +83,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
     from .definitions.documents import load_json, load_yaml  # noqa: F401
+    from .definitions.fanout import base_task, instance_key  # noqa: F401
     from .definitions.format import NAME_RE, TASK_NAME_RE, parse_source  # noqa: F401
     from .definitions.graph import TaskGraph  # noqa: F401
     from .definitions.params import parse_text_values  # noqa: F401
@@ -132,6 +136,15 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .provenance.exports.openlineage_feed import OpenLineageFeed  # noqa: F401
     from .provenance.exports.signing import PublicKey  # noqa: F401
     from .provenance.exports.verify import verify_attestation  # noqa: F401
+    from .provenance.fanout_view import (  # noqa: F401
+        MAX_INSTANCE_PAGE,
+        InstancePage,
+        RunOutline,
+        TaskLine,
+        instance_page,
+        task_line,
+        task_outline,
+    )
     from .provenance.logs import FOLLOW_WAIT_S, follow_to_end  # noqa: F401
     from .runs.ids import MIN_PREFIX, PREFIX_RE, resolve_run_id  # noqa: F401
     from .runs.waiting import Progress, poll_run, state_changes  # noqa: F401

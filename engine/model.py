@@ -153,7 +153,8 @@ class RunRecord(StoredObject):
 @dataclass(frozen=True)
 class RunTasks(StoredObject):
     """One bucket of a run's task table: [{"name", "state", "attempts": [→ evidence]}];
-    a fanned-out task's row also has "instances": [first position, count]."""
+    a fanned-out task's row also has "instances": [first position, count], a skipped row
+    written since skip kinds were kept "skip" (the kind on its audit event)."""
 
     type_name: ClassVar[str] = "run_tasks"
     run_id: str

@@ -69,3 +69,60 @@ def svg_nodes(html: str) -> dict[str, str]:
     """data-task → data-state of every DAG node in a page."""
     return dict(re.findall(r'<g class="node [^"]*" data-task="([^"]+)" data-state="([^"]+)"',
                            html))
+
+
+def cohort(n: int) -> dict:
+    """A fan-out over `n` samples beside a condition and a keep-going policy: `align` runs
+    once per sample, `merge` gathers it, `deep` runs only when asked, `qc` stands alone."""
+    from tests.support_engine import task
+
+    return {"on_failure": "continue",
+            "params": {"samples": {"type": "list"}, "deep": {"type": "bool", "default": False}},
+            "tasks": {
+                "align": task("align {{item}}", for_each={"param": "samples"},
+                              outputs={"files": ["out.bam"]}),
+                "merge": task("merge /in/bams", inputs={"bams": {"task": "align", "file": "out.bam"}},
+                              outputs={"files": ["all.bam"]}),
+                "deep": task("deep", when="params.deep"),
+                "qc": task("qc", outputs={"files": ["qc.txt"]})}}
+
+
+def finished_cohort(ui: Ui, n: int = 12, failing: tuple[int, ...] = (3, 7)) -> str:
+    """`cohort(n)` run to its end with instances `failing` exiting 1: align fails, merge is
+    skipped after the failure, deep by its condition, qc succeeds. Returns the run id."""
+    run_id = trigger(ui.service, cohort(n), "cohort", samples=[f"s{i}" for i in range(n)])
+    run_with(ui.store, run_id, {f"align[{i}]": TaskBehavior(exit_code=1) for i in failing})
+    return run_id
+
+
+def live_cohort(ui: Ui, n: int = 20, quick: int = 4, concurrency: int = 3):
+    """`cohort(n)` driven by hand until `quick` instances succeeded and `concurrency` run
+    (the rest sleep until cancelled): (run id, the scheduler). `stop_cohort` ends it."""
+    from tests.support_engine import claim
+    from wfobj.engine.executors.fake import FakeExecutor
+    from wfobj.engine.scheduling.scheduler import RunScheduler
+
+    run_id = trigger(ui.service, cohort(n), "cohort", samples=[f"s{i}" for i in range(n)])
+    slow = {f"align[{i}]": TaskBehavior(sleep=60) for i in range(quick, n)}
+    claim(ui.store, run_id)
+    sched = RunScheduler(ui.store, run_id, FakeExecutor(slow), concurrency=concurrency,
+                         poll=0.02)
+    assert sched.initialize()
+    for _ in range(2000):
+        sched.loop()
+        counts = sched.run.counts
+        if counts["success"] >= quick + 1 and counts["running"] >= concurrency:  # + qc
+            return run_id, sched
+    sched.shutdown()
+    raise AssertionError(f"the run never reached {quick} successes: {sched.run.counts}")
+
+
+def stop_cohort(sched) -> str:
+    """End a run `live_cohort` started: its pending instances are skipped (`stopped`)."""
+    sched.request_stop("the test is done with it")
+    try:
+        while sched.loop():
+            pass
+    finally:
+        sched.shutdown()
+    return sched.run.state

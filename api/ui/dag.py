@@ -6,9 +6,9 @@ The layout is plain data (positions and paths); templates/_dag.html draws it as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from wfobj.engine import TaskDefinition, TaskGraph, TaskStatus
+from wfobj.engine import RunOutline, TaskDefinition, TaskGraph, TaskLine, TaskStatus
 
 NODE_H = 50
 MIN_W, MAX_W, CHAR_W = 132, 232, 8
@@ -30,6 +30,10 @@ class DagNode:
     width: int
     label: str
     cached: bool
+    caption: str | None = None  # the second line, when not the state in words
+    words: str | None = None  # what a screen reader says of the node, when not its state
+    skip: str | None = None  # why a skipped task was skipped
+    instances: int | None = None  # a fanned-out task's count of instances
 
     @property
     def mark(self) -> str:
@@ -37,7 +41,7 @@ class DagNode:
 
     @property
     def state_line(self) -> str:
-        return state_line(self.state, self.cached)
+        return self.caption or state_line(self.state, self.cached)
 
     @property
     def cx(self) -> int:
@@ -145,6 +149,63 @@ def layout_graph(order: list[str], edges: list[tuple[str, str]], states: dict[st
                      [DagEdge(a, b, edge_path(nodes[a], nodes[b])) for a, b in edges],
                      widest + 2 * MARGIN, len(rows) * (NODE_H + V_GAP) - V_GAP + 2 * MARGIN,
                      len(rows))
+
+
+# the order a fanned-out node lists its instances' states in
+COUNT_ORDER = (TaskStatus.SUCCESS, TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.FAILED,
+               TaskStatus.KILLED, TaskStatus.SKIPPED)
+SKIP_WORDS = {"condition": "skipped by a condition", "failure": "skipped after a failure",
+              "stopped": "skipped: the run stopped first"}
+
+
+def counts_line(states: dict[str, int]) -> str:
+    """`90 ✓ 4 ▶ 2 ✗`: a fanned-out node's instances by state, in COUNT_ORDER."""
+    shown = [f"{states[s]} {STATE_MARKS[s]}" for s in COUNT_ORDER if states.get(s)]
+    return " ".join(shown) or "no instances"
+
+
+def counts_words(states: dict[str, int]) -> str:
+    """`90 success, 4 running, 2 failed`."""
+    return ", ".join(f"{states[s]} {s}" for s in COUNT_ORDER if states.get(s)) or "none"
+
+
+def line_caption(line: TaskLine, cached: bool) -> str:
+    """A run node's second line: counts for a fan-out, the kind for a skip, else the state."""
+    if line.instances is not None:
+        return counts_line(line.instances.states)
+    if line.state == TaskStatus.SKIPPED and line.skip:
+        return f"{STATE_MARKS[TaskStatus.SKIPPED]} skipped: {line.skip}"
+    return state_line(line.state, cached)
+
+
+def line_words(line: TaskLine, cached: bool) -> str:
+    """What the node says to a screen reader and in its tooltip."""
+    if line.instances is not None:
+        n = line.instances.count
+        return (f"{line.name}: {line.state}, {n} instance{'' if n == 1 else 's'}: "
+                f"{counts_words(line.instances.states)}")
+    if line.state == TaskStatus.SKIPPED and line.skip:
+        return f"{line.name}: {SKIP_WORDS.get(line.skip, 'skipped: ' + line.skip)}"
+    return f"{line.name}: {line.state}" + (", reused from the cache" if cached else "")
+
+
+def outline_layout(outline: RunOutline) -> DagLayout | None:
+    """The run's DAG from its outline (engine task_outline): one node per task of the
+    definition, a fanned-out task labelled `NAME ×N` with its instances' counts."""
+    lines = {line.name: line for line in outline.lines}
+    cached = frozenset(n for n, line in lines.items() if line.evidence.get("cached_from"))
+    labels = {n: f"{n} ×{line.instances.count}" if line.instances else n
+              for n, line in lines.items()}
+    captions = {n: line_caption(lines[n], n in cached) for n in outline.order}
+    drawn = layout_graph(outline.order, outline.edges, {n: lines[n].state for n in lines},
+                         cached, labels, list(captions.values()))
+    if drawn is None:
+        return None
+    nodes = [replace(n, caption=captions[n.name], words=line_words(lines[n.name], n.cached),
+                     skip=lines[n.name].skip if n.state == TaskStatus.SKIPPED else None,
+                     instances=lines[n.name].instances.count if lines[n.name].instances else None)
+             for n in drawn.nodes]
+    return replace(drawn, nodes=nodes)
 
 
 def edge_path(a: DagNode, b: DagNode) -> str:

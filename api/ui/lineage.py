@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import dag
+from .render import path_part
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def describe(node: dict) -> dict:
         return {**node, "href": f"/ui/files/{node['hash']}",
                 "caption": f"file {node['hash'][:8]}"}
     # 13 characters: run ids are time-ordered, so runs made close together share 8
-    return {**node, "href": f"/ui/runs/{node['run_id']}/tasks/{node['name']}",
+    return {**node, "href": f"/ui/runs/{node['run_id']}/tasks/{path_part(node['name'])}",
             "caption": f"run {node['run_id'][:13]}"}
 
 

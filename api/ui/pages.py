@@ -16,7 +16,11 @@ from wfobj.engine import (
     ParamDefinition,
     RunStatus,
     WorkflowService,
+    base_task,
     excerpt,
+    instance_page,
+    task_line,
+    task_outline,
 )
 from wfobj.objstore import (
     MAX_PATH_BYTES,
@@ -30,6 +34,7 @@ from . import dag, features, lineage
 from .render import Renderer
 
 PAGE_SIZE = 25
+INSTANCES_PER_PAGE = 200
 
 
 class Page:
@@ -82,18 +87,22 @@ class SchedulesPage(Page):
 
 
 class RunPage(Page):
-    """One run: state, record, task table, DAG, files, exports."""
+    """One run: state, record, the definition's tasks (a fanned-out task as one row and one
+    node with its instances counted by state), DAG, files, exports."""
+
+    def __init__(self, service: WorkflowService, render: Renderer, store: ObjectStore) -> None:
+        super().__init__(service, render)
+        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
         run = self.service.get_run(run_id_param(run_id))
-        tasks = self.service.run_tasks(run_id)
+        outline = task_outline(self.store, run_id)
         shown = self.service.get_definition(run["definition_hash"])
         definition = Definition.from_json(shown["definition_hash"], shown["definition"])
-        cached = frozenset(t["task"] for t in tasks if t.get("cached_from"))
-        self.render(req, resp, "run.html", title=f"Run {run_id[:13]}", run=run, tasks=tasks,
-                    definition=definition, files=self.service.run_files(run_id),
-                    layout=dag.layout(list(run["tasks"]), definition.tasks, run["tasks"],
-                                      cached),
+        self.render(req, resp, "run.html", title=f"Run {run_id[:13]}", run=run,
+                    outline=outline, definition=definition,
+                    files=[f for line in outline.lines for f in line.evidence["outputs"]],
+                    layout=dag.outline_layout(outline),
                     file_params=params_of_type(definition.params, "file"),
                     dir_params=params_of_type(definition.params, "dir"), max_drawn=dag.MAX_DRAWN,
                     exports=features.export_links(run_id),
@@ -106,26 +115,73 @@ def params_of_type(params: dict[str, ParamDefinition], type_: str) -> set[str]:
 
 
 class AttemptPage(Page):
-    """One task attempt: every evidence field, stdout and stderr, cache, output downloads."""
+    """One task attempt: every evidence field, stdout and stderr, cache, output downloads.
+    A fanned-out task has no attempts of its own: its page lists its instances instead."""
+
+    def __init__(self, service: WorkflowService, render: Renderer, store: ObjectStore) -> None:
+        super().__init__(service, render)
+        self.store = store
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str, task: str,
                attempt: int | None = None) -> None:
         run = self.service.get_run(run_id_param(run_id))
         task = task_param(task)
+        line = task_line(self.store, run_id, task)
+        if line is None:
+            raise falcon.HTTPNotFound(title="Not found",
+                                      description=f"run {run_id} has no task {task!r}")
+        if attempt is None and line.fans_out:
+            self.instances(req, resp, run, task)
+            return
         if attempt is None:
             ev = self.service.run_task(run_id, task)
         else:
             ev = self.service.run_attempt(run_id, task, attempt)
-        state = run["tasks"][task]
+        state = line.state
         latest = attempt is None or attempt == len(ev["attempts"])
         running = latest and state in TASK_LIVE and run["state"] not in RUN_TERMINAL
         self.render(req, resp, "attempt.html", title=f"{task} · run {run_id[:13]}", run=run,
-                    task=task, ev=ev, task_state=state, running=running,
-                    known=KNOWN_EVIDENCE_FIELDS,
+                    task=task, ev=ev, task_state=state, running=running, skip=line.skip,
+                    known=KNOWN_EVIDENCE_FIELDS, fanned_out=base_task(task),
                     cache=features.cache_explanation(self.service, run_id, task) if latest
                     else None,
                     logs=features.live_logs(self.service, run_id, task) if running else None,
                     live=running)
+
+    def instances(self, req: falcon.Request, resp: falcon.Response, run: dict,
+                  task: str) -> None:
+        """A fanned-out task's instances, INSTANCES_PER_PAGE at a time, in item order."""
+        number = int_query(req, "page", 1, 1, 10**9)
+        run_id = run["run_id"]
+        page = instance_page(self.store, run_id, task, (number - 1) * INSTANCES_PER_PAGE,
+                             INSTANCES_PER_PAGE)
+        total = page.task.instances.count if page.task.instances else 0
+        pages = max(1, -(-total // INSTANCES_PER_PAGE))
+        if number > pages:
+            raise falcon.HTTPNotFound(title="No such page",
+                                      description=f"{task} has {total} instances: "
+                                      f"{pages} page{'s' if pages != 1 else ''} of "
+                                      f"{INSTANCES_PER_PAGE}")
+        here = f"/ui/runs/{run_id}/tasks/{task}"
+        self.render(req, resp, "instances.html", title=f"{task} · run {run_id[:13]}",
+                    run=run, task=task, page=page, total=total, number=number, pages=pages,
+                    per_page=INSTANCES_PER_PAGE,
+                    links=pager_links(here, number, pages),
+                    counts=dag.counts_words(page.task.instances.states) if total else None,
+                    live=run["state"] not in RUN_TERMINAL)
+
+
+def pager_links(here: str, number: int, pages: int) -> dict[str, str]:
+    """First, previous, next and last page links of a paged list (those that apply)."""
+    def at(n: int) -> str:
+        return here if n == 1 else f"{here}?page={n}"
+
+    links = {}
+    if number > 1:
+        links.update(first=at(1), prev=at(number - 1))
+    if number < pages:
+        links.update(next=at(number + 1), last=at(pages))
+    return links
 
 
 # fields attempt.html lays out itself; any other evidence field is listed as it comes

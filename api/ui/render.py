@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import falcon
 import jinja2
 
 from wfobj.engine import TaskStatus, clip
 
-from .dag import STATE_MARKS
+from .dag import COUNT_ORDER, STATE_MARKS
 
 UI_PREFIX = "/ui"
 # everything from this origin, nothing inline, no framing: the pages need no more
@@ -64,6 +65,11 @@ def size(n: int | None) -> str:
     return str(n)
 
 
+def path_part(value: str) -> str:
+    """A name as one URL path segment: `align[a+b]` → `align%5Ba%2Bb%5D`."""
+    return quote(str(value), safe="")
+
+
 def as_json(value: object) -> str:
     """A value as JSON text for reading; autoescape makes it safe (Jinja's `tojson` would
     show `<` and `>` as `\u003c` and `\u003e`)."""
@@ -73,8 +79,10 @@ def as_json(value: object) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("wfobj.api.ui", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json)
-    env.globals.update(state_marks=STATE_MARKS, TaskStatus=TaskStatus)
+    env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json,
+                       path_part=path_part)
+    env.globals.update(state_marks=STATE_MARKS, TaskStatus=TaskStatus,
+                       count_order=[str(s) for s in COUNT_ORDER])
     return env
 
 

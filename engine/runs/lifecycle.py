@@ -136,7 +136,7 @@ def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
         new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
         run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
                   task=name, reason=reason, skip=skip if new == TaskStatus.SKIPPED else None)
-        run.set_task(name, new)
+        run.set_task(name, new, skip)
     run.audit(b, at=at, actor=actor, event="run_state", old=run.state, new=state, reason=reason)
     run.set_state(state, at)
 

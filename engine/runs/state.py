@@ -4,7 +4,8 @@ Objects (all immutable, Merkle-linked):
   run_record     run_id, workflow, definition link, engine_version, triggered_by,
                  created_at, parameters
   run_tasks      one bucket of up to BUCKET rows: [{name, state, attempts: [evidence…]}]
-                 (a fanned-out task's row also: instances [first, count])
+                 (a fanned-out task's row also: instances [first, count]; a skipped
+                 row: skip, its kind)
   run_task_page  up to PAGE bucket links
   audit_event    seq, at, actor, event, from, to, task, reason, prev (link)
   run_manifest   run (record link), state, started_at, ended_at, pages (page links),
@@ -57,18 +58,21 @@ class TaskEntry:
     state: str = TaskStatus.PENDING.value
     attempts: list[str] = field(default_factory=list)
     instances: tuple[int, int] | None = None  # a fanned-out task's rows: (first, count)
+    skip: str | None = None  # a skipped row's skip kind, as on its audit event
 
     def row(self, name: str) -> dict:
         row = {"name": name, "state": self.state, "attempts": [Link.obj(a) for a in self.attempts]}
         if self.instances is not None:
             row["instances"] = list(self.instances)
+        if self.skip is not None:
+            row["skip"] = self.skip
         return row
 
     @classmethod
     def of_row(cls, row: dict) -> TaskEntry:
         spread = row.get("instances")
         return cls(row["state"], [a.oid for a in row["attempts"]],
-                   None if spread is None else (spread[0], spread[1]))
+                   None if spread is None else (spread[0], spread[1]), row.get("skip"))
 
 
 def pages_for(buckets: int) -> int:
@@ -147,10 +151,13 @@ class RunState:
                    m.audit_count, manifest_oid, indexed_state=m.state)
 
     # ---- changes ------------------------------------------------------------------
-    def set_task(self, name: str, state: str) -> None:
-        """Move a task to `state`; IllegalTransition if its state machine forbids it."""
+    def set_task(self, name: str, state: str, skip: str | None = None) -> None:
+        """Move a task to `state` (to `skipped` with its `skip` kind, kept on its row so a
+        view need not search the audit chain); IllegalTransition if its state machine
+        forbids it."""
         entry = self.tasks[name]
         old, entry.state = entry.state, task_transition(entry.state, state)
+        entry.skip = skip if entry.state == TaskStatus.SKIPPED else None
         self.counts[old] -= 1
         self.counts[entry.state] += 1
         self.dirty.add(self.position(name) // BUCKET)

@@ -310,7 +310,7 @@ class RunScheduler:
         self.run.audit(b, at=at, actor=self.actor, event="task_state",
                        old=self.run.tasks[name].state, new=TaskStatus.SKIPPED, task=name,
                        reason=verdict.reason, skip=verdict.skip)
-        self.run.set_task(name, TaskStatus.SKIPPED)
+        self.run.set_task(name, TaskStatus.SKIPPED, verdict.skip)
         self.gates.note_skip(name, verdict.skip)
         self.release(name)
 
