@@ -70,5 +70,5 @@ class HookDeliveries:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         run = req.get_param("run")
         resp.media = self.service.hook_deliveries(
-            hook=req.get_param("hook"), run_id=run_id_param(run) if run else None,
+            hook=req.get_param("hook"), run_id=run_id_param(run) if run is not None else None,
             limit=int_query(req, "limit", 100, 1, 1000))

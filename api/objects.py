@@ -113,11 +113,14 @@ class ObjectItem:
 
 
 def _declared_hash(req: falcon.Request) -> str | None:
-    """The X-Wfobj-Hash header, else the `hash` query parameter; given but empty is 400."""
-    declared = req.get_header(HASH_HEADER)
-    if declared is None:
-        declared = req.get_param("hash")
-    return None if declared is None else hash_param(declared)
+    """The X-Wfobj-Hash header and the `hash` query parameter, each checked (given but
+    empty or malformed is 400); given both, they must name the same hash."""
+    given = {hash_param(v) for v in (req.get_header(HASH_HEADER), req.get_param("hash"))
+             if v is not None}
+    if len(given) > 1:
+        raise falcon.HTTPBadRequest(title="Invalid hash", description=f"{HASH_HEADER} and "
+                                    "?hash= name different hashes")
+    return given.pop() if given else None
 
 
 def spool_upload(stream: BinaryIO) -> tuple[BinaryIO, str, int]:

@@ -615,7 +615,7 @@ SCHEMAS.update({
                          version={"type": "integer"}, change=STR, changed_by=STR,
                          changed_at=TIME, hash=HASH, old={"type": ["object", "null"]},
                          new={"type": "object"}))),
-    "ScheduleBody": _closed("cron", "workflow", cron=STR, workflow=STR,
+    "ScheduleBody": _closed("cron", "workflow", cron=STR, workflow=DEFINITION_NAME,
                             parameters={"type": "object"}, timezone=STR,
                             pin={"type": "boolean"},
                             catchup={"type": "string", "enum": ["none", "latest", "all"]}),
@@ -628,16 +628,20 @@ SCHEMAS.update({
                         created_at=TIME, seen=NHASH, last={"type": ["object", "null"]},
                         created={"type": "boolean"}, removed={"type": "boolean"}),
 })
-P_SCHEDULE = _path("name", "schedule name", NAME)
-P_DATA = _path("name", "the data ref's name (the part after data/)", NAME)
+DATA_NAME: S = {"type": "string", "pattern": NAME_PATTERN, "maxLength": 100}
+DATA_REF: S = {"type": "string", "pattern": "^data/" + NAME_PATTERN[1:], "maxLength": 105}
+HASH_OR_PREFIX: S = {"type": "string", "pattern": "^[0-9a-fA-F]{6,64}$"}
+P_SCHEDULE = _path("name", "schedule name (letters, digits, _ and -)", DEFINITION_NAME)
+P_DATA = _path("name", "the data ref's name (the part after data/)", DATA_NAME)
 
 
 def _standing_paths() -> S:
     """Schedules (admin), data refs (read: reader, move: runner), data triggers."""
     schedule = _ref("Schedule")
-    trigger_query = [_query(k, what, STR) for k, what in (
-        ("ref", "the data ref, data/NAME"), ("workflow", "the subscribed workflow"),
-        ("param", "the param it sets"))]
+    trigger_query = [{**_query(k, what, schema), "required": True} for k, what, schema in (
+        ("ref", "the data ref, data/NAME", DATA_REF),
+        ("workflow", "the subscribed workflow", DEFINITION_NAME),
+        ("param", "the param it sets", DEFINITION_NAME))]
     return {
         "/api/schedules": {"get": _op("every schedule with its next slots", "admin", [
             _answer("200", "ok", _arr(schedule))])},
@@ -667,9 +671,10 @@ def _standing_paths() -> S:
                        "400 404", [P_DATA]),
             "put": _op("move a data ref to a blob or a tree by compare-and-swap (from `old`, "
                        "or with new_only only if it does not exist; else from where it is)",
-                       "runner", [_answer("200", "moved", _ref("Tagged"))], "400 409 413 415",
-                       [P_DATA], {"required": True, **_json(_closed(
-                           "hash", hash=STR, old=HASH, new_only={"type": "boolean"}))})},
+                       "runner", [_answer("200", "moved", _ref("Tagged"))],
+                       "400 404 409 413 415", [P_DATA], {"required": True, **_json(_closed(
+                           "hash", hash=HASH_OR_PREFIX, old=HASH,
+                           new_only={"type": "boolean"}))})},
         "/api/triggers": {
             "get": _op("data-trigger subscriptions", "reader", [
                 _answer("200", "ok", _arr(_ref("DataTrigger")))]),
@@ -678,7 +683,8 @@ def _standing_paths() -> S:
                         "admin", [_answer("201", "subscribed", _ref("DataTrigger")),
                                   _answer("200", "already subscribed", _ref("DataTrigger"))],
                         "400 404 413 415", [], {"required": True, **_json(_closed(
-                            "ref", "workflow", "param", ref=STR, workflow=STR, param=STR))}),
+                            "ref", "workflow", "param", ref=DATA_REF, workflow=DEFINITION_NAME,
+                            param=DEFINITION_NAME))}),
             "delete": _op("end a subscription", "admin", [
                 _answer("200", "removed", _ref("DataTrigger"))], "400 404", trigger_query)},
     }

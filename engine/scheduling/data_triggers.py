@@ -20,7 +20,7 @@ from wfobj.engine.definitions.format import INPUT_NAME_RE, STORED_TYPES
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.errors import DataRefError, EngineError, UnknownDataRef, UnknownTrigger
 from wfobj.engine.layout import DATA_PREFIX, TRIGGER_SEEN_NS, TRIGGERS_NS
-from wfobj.objstore import ConflictError, ObjectNotFound, ObjectStore, RefNotFound, WriteBatch
+from wfobj.objstore import ConflictError, ObjectStore, RefNotFound, WriteBatch
 
 from .starts import start_run
 
@@ -63,13 +63,11 @@ def tag(store: ObjectStore, ref: str, target: str, *, expect: str | None = None,
         check_old: bool = False) -> dict:
     """Point `ref` at the blob or tree `target` (a full hash or unique prefix), by
     compare-and-swap from what it points at now, or from `expect` when `check_old`
-    (None: the ref must not exist). ConflictError if it moved meanwhile.
+    (None: the ref must not exist). ConflictError if it moved meanwhile, ObjectNotFound
+    if `target` is not stored.
     {"ref", "hash", "kind", "previous"}"""
     check_data_ref(ref)
-    try:
-        oid = store.resolve(target)
-    except ObjectNotFound:
-        raise DataRefError(ref, f"no object {target} in the store") from None
+    oid = store.resolve(target)  # ObjectNotFound (a KeyError: HTTP 404) if not stored
     kind = data_kind(store, ref, oid)
     old = expect if check_old else current(store, ref)
     with store.batch() as b:

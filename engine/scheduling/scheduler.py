@@ -24,9 +24,9 @@ from wfobj.engine.definitions.fanout import base_task, instance_key, instance_na
 from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import FanOutRefused, LeaseLost
 from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
-from wfobj.engine.model import TaskDefinition, TaskFileInput
 from wfobj.engine.indexes import counters
 from wfobj.engine.indexes.attempts import index_attempt
+from wfobj.engine.model import TaskDefinition, TaskFileInput
 from wfobj.engine.runs.evidence import NO_CACHE, CacheFacts, record_attempt
 from wfobj.engine.runs.lifecycle import end_run, kill_request
 from wfobj.engine.runs.state import RunState
@@ -34,7 +34,6 @@ from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus, attempt_ta
 from wfobj.objstore import ConflictError, ObjectStore
 
 from .cache import TaskCache
-from .gates import RUN, Gates, Verdict
 from .fanout import (
     DEFAULT_MAX_INSTANCES,
     FanOut,
@@ -45,6 +44,7 @@ from .fanout import (
     gather,
     instances,
 )
+from .gates import RUN, Gates, Verdict
 from .render import build_spec
 from .retries import Backoff
 

@@ -90,6 +90,12 @@ def test_declared_hash_must_be_a_hash(api):
     r = _upload(api, b"payload", **{"X-Wfobj-Hash": "../../etc/passwd"})
     assert r.status_code == 400 and "invalid hash" in r.json["description"]
     assert snapshot(api.store) == before
+    right = blake3.blake3(b"payload").hexdigest()
+    for query in ("\u00a4\u00f6", blake3.blake3(b"other").hexdigest()):  # with a good header
+        both = api.client.simulate_post("/api/objects", body=b"payload", params={"hash": query},
+                                        headers=api.h("runner", **{"X-Wfobj-Hash": right}))
+        assert both.status_code == 400, both.text
+    assert snapshot(api.store) == before
 
 
 def test_upload_over_limit_is_413_and_stores_nothing(api):
