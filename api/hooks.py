@@ -61,6 +61,16 @@ class Hook:
         resp.media = self.service.remove_hook(hook_id, user=req.context.user)
 
 
+class HookChanges:
+    roles = ADMIN
+
+    def __init__(self, service: WorkflowService) -> None:
+        self.service = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.service.hook_changes()
+
+
 class HookDeliveries:
     roles = ADMIN
 

@@ -591,6 +591,12 @@ def _hook_paths() -> S:
                 _query("run", "only this run's", RUN_ID),
                 _query("limit", "at most this many (1-1000, default 100)",
                        {"type": "integer", "minimum": 1, "maximum": 1000})])},
+        "/api/hooks/changes": {"get": _op(
+            "every add and remove of a hook, oldest first: who, when, the hook before and "
+            "after", "admin", [_answer("200", "ok", _arr(_obj(
+                "at", "user", "hook", "old", "new", at=TIME, user=STR, hook=STR,
+                old={"oneOf": [hook, {"type": "null"}]},
+                new={"oneOf": [hook, {"type": "null"}]})))])},
         "/api/hooks/{hook_id}": {"delete": _op(
             "remove a hook (its undelivered events are dropped)", "admin",
             [_answer("200", "removed", hook)], "404", [_path("hook_id", "the hook's id")])},

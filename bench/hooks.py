@@ -5,12 +5,14 @@ end by a warm in-process `Worker` on a real LMDB store, with the webhook deliver
 beside it as `wfobj serve` runs it (`wfobj hook deliver`, its own process) and:
 
   - baseline: no hook;
-  - wfobj: one hook wanting every event (3 per run) whose receiver, a process of its own
-    on loopback, sleeps --receiver-sleep seconds (default 1) before answering each one.
+  - wfobj: one hook wanting every event (3 per run), and, on a third store, one wanting
+    how runs end (`run.succeeded,run.failed,run.killed`: 1 per run), whose receiver, a
+    process of its own on loopback, sleeps --receiver-sleep seconds (default 1) before
+    answering each one.
 
-The figure is the engine's wall time for all the runs, hook beside no hook (goal ≤ 1.05×).
-Both stores are set up first, each with its deliverer, and they take turns running
---batch runs (default 25), so load from elsewhere weighs on both alike. Deliveries still pending
+The figures are the engine's wall time for all the runs, hook beside no hook (goal ≤ 1.05×).
+The stores are set up first, each with its deliverer, and they take turns running
+--batch runs (default 25), so load from elsewhere weighs on all alike. Deliveries still pending
 when the runs are done are not waited for: they are the receiver's cost, not the engine's.
 
     .venv/bin/python bench/hooks.py [--runs 1000] [--batch 25] [--receiver-sleep 1] [--smoke]
@@ -73,12 +75,12 @@ def stop(proc: subprocess.Popen) -> None:
 class Engine:
     """A store with a warm in-process `Worker` and the deliverer process beside it."""
 
-    def __init__(self, folder: Path, hook_url: str | None) -> None:
+    def __init__(self, folder: Path, hook_url: str | None, events: list[str]) -> None:
         self.store = LmdbObjectStore(folder, create=True)
         self.svc = WorkflowService(self.store)
         self.svc.apply_workflow("one", ONE_TASK, user="bench")
         if hook_url:
-            self.svc.add_hook(hook_url, list(EVENT_NAMES), user="bench")
+            self.svc.add_hook(hook_url, events, user="bench")
         self.deliverer = start([*wfobj_cmd(), "--store", str(folder), "hook", "deliver"])
         fake = FakeExecutor()
         self.worker = Worker(self.store, lambda: fake, worker_id="bench")
@@ -97,30 +99,44 @@ class Engine:
     def delivered(self) -> int:
         return sum(1 for _ in self.store.meta_scan(DELIVERIES_NS))
 
+    def deliverer_cpu(self) -> float:
+        """CPU seconds the deliverer process has used (user + system, from /proc)."""
+        fields = Path(f"/proc/{self.deliverer.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.worker.shutdown()
         stop(self.deliverer)
         self.store.close()
 
 
-def compare(runs: int, batch: int, hook_url: str) -> tuple[float, float, int]:
-    """(seconds with the hook, seconds without, deliveries done), the two engines taking
-    turns at `batch` runs each, so a load that comes and goes weighs on both alike."""
+ENDS = ["run.succeeded", "run.failed", "run.killed"]  # one event per run
+
+
+def compare(runs: int, batch: int, hook_url: str) -> dict[str, Engine]:
+    """Three engines on fresh stores: no hook, a hook wanting every event (3 per run), a
+    hook wanting how runs end (1 per run). They take turns at `batch` runs each, in a
+    rotating order, so a load that comes and goes weighs on all alike."""
     with tempfile.TemporaryDirectory() as tmp:
-        bare = Engine(Path(tmp) / "bare", None)
-        hooked = Engine(Path(tmp) / "hooked", hook_url)
+        engines = {"none": Engine(Path(tmp) / "none", None, []),
+                   "every": Engine(Path(tmp) / "every", hook_url, list(EVENT_NAMES)),
+                   "ends": Engine(Path(tmp) / "ends", hook_url, ENDS)}
         try:
-            time.sleep(1.0)  # both deliverers up before anything is measured
-            done = 0
+            time.sleep(1.0)  # the deliverers up before anything is measured
+            order, done = list(engines.values()), 0
             while done < runs:
                 step = min(batch, runs - done)
-                for engine in (bare, hooked) if done // batch % 2 else (hooked, bare):
+                for engine in order:
                     engine.run(step)
+                order = order[1:] + order[:1]
                 done += step
-            return hooked.seconds, bare.seconds, hooked.delivered()
+            for name, engine in engines.items():
+                print(f"# {name}: {engine.delivered()} deliveries done while the runs ran, "
+                      f"deliverer CPU {engine.deliverer_cpu():.2f} s")
+            return engines
         finally:
-            bare.close()
-            hooked.close()
+            for engine in engines.values():
+                engine.close()
 
 
 def main() -> None:
@@ -139,13 +155,15 @@ def main() -> None:
                       "--receiver-sleep", str(args.receiver_sleep)])
     try:
         wait_for_port(port, receiver, "the receiver")
-        hooked, bare, sent = compare(args.runs, args.batch, f"http://127.0.0.1:{port}/hook")
+        engines = compare(args.runs, args.batch, f"http://127.0.0.1:{port}/hook")
     finally:
         stop(receiver)
-    print(f"# {sent} of {3 * args.runs} events delivered while the runs ran "
-          f"(receiver sleeps {args.receiver_sleep:g} s each)")
-    figure(f"{args.runs} one-task fake runs, a hook to a receiver sleeping "
-           f"{args.receiver_sleep:g} s", hooked, "no hook", bare, "s")
+    bare = engines["none"].seconds
+    sleep = f"{args.receiver_sleep:g} s"
+    figure(f"{args.runs} one-task fake runs, a hook on every event to a receiver sleeping "
+           f"{sleep}", engines["every"].seconds, "no hook", bare, "s")
+    figure(f"{args.runs} one-task fake runs, a hook on run ends to a receiver sleeping "
+           f"{sleep}", engines["ends"].seconds, "no hook", bare, "s")
 
 
 if __name__ == "__main__":

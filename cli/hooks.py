@@ -56,6 +56,20 @@ def remove(ctx: CliContext, hook_id: str) -> None:
              lambda h: click.echo(f"removed hook {h['id']} ({h['url']})"))
 
 
+@hook_group.command("changes")
+@json_option
+@pass_ctx
+def changes(ctx: CliContext) -> None:
+    """Every add and remove of a hook, oldest first: when, who, what."""
+
+    def human(rows: list[dict]) -> None:
+        table(f"{'AT':<27}  {'HOOK':<12}  {'CHANGE':<7} {'BY':<16} URL",
+              (f"{r['at']:<27}  {r['hook']:<12}  {'added' if r['new'] else 'removed':<7} "
+               f"{r['user']:<16} {(r['new'] or r['old'])['url']}" for r in rows))
+
+    ctx.emit(ctx.service().hook_changes(), human)
+
+
 @hook_group.command("deliveries")
 @click.option("--hook", "hook_id", metavar="ID", help="only this hook's deliveries")
 @click.option("--run", "run_ref", metavar="RUN", help="only this run's (id, prefix or latest)")

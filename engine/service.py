@@ -550,6 +550,10 @@ class WorkflowService:
         """The removed hook (UnknownHook, 404, if there is none)."""
         return self._hook_store().remove(hook_id, user=user).to_json()
 
+    def hook_changes(self) -> list[dict]:
+        """Every add and remove of a hook, oldest first: {"at", "user", "hook", "old", "new"}."""
+        return self._hook_store().changes()
+
     def hook_deliveries(self, *, hook: str | None = None, run_id: str | None = None,
                         limit: int = 100) -> list[dict]:
         """Deliveries newest first, pending ones included (docs/events.md)."""

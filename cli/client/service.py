@@ -377,6 +377,9 @@ class RemoteService:
     def remove_hook(self, hook_id: str, *, user: str | None = None) -> dict:
         return self.http.json("DELETE", f"/api/hooks/{_seg(hook_id)}")
 
+    def hook_changes(self) -> list[dict]:
+        return self.http.json("GET", "/api/hooks/changes")
+
     def hook_deliveries(self, *, hook: str | None = None, run_id: str | None = None,
                         limit: int = 100) -> list[dict]:
         query = {k: v for k, v in {"hook": hook, "run": run_id, "limit": limit}.items()

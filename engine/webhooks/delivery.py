@@ -42,7 +42,7 @@ class DeliverySettings:
     poll: float = 0.5  # seconds between looks at the outbox when idle
     # once a send finishes, seconds to let others finish too: they are then all recorded
     # in one transaction, so the engine's writes rarely wait for the deliverer's
-    gather: float = 0.25
+    gather: float = 0.5
 
     @property
     def lease(self) -> float:

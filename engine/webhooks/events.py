@@ -63,7 +63,7 @@ def cloud_event(facts: RunFacts, event: RunEvent) -> dict:
     data: dict = {"run_id": facts.run_id, "workflow": facts.workflow, "state": facts.state,
                   "manifest": facts.manifest, "triggered_by": facts.triggered_by,
                   "audit_seq": event.seq}
-    out = {"specversion": SPEC_VERSION, "id": f"{facts.run_id}.{event.seq}",
+    out = {"specversion": SPEC_VERSION, "id": event_id(facts.run_id, event.seq),
            "source": f"/api/runs/{facts.run_id}", "type": TYPE_PREFIX + event.name,
            "time": event.at, "datacontenttype": "application/json"}
     if event.task is not None:
@@ -72,6 +72,11 @@ def cloud_event(facts: RunFacts, event: RunEvent) -> dict:
     if event.reason:
         data["reason"] = event.reason
     return out | {"data": data}
+
+
+def event_id(run_id: str, seq: int) -> str:
+    """An event's id: its run's and its audit entry's, so a retry carries the same one."""
+    return f"{run_id}.{seq}"
 
 
 def encode(event: dict) -> bytes:

@@ -23,7 +23,7 @@ from wfobj.engine.clock import format_time
 from wfobj.engine.layout import DELIVERIES_NS, OUTBOX_NS
 from wfobj.objstore import ConflictError, ObjectStore, WriteBatch
 
-from .events import RunEvent, RunFacts, cloud_event
+from .events import TYPE_PREFIX, RunEvent, RunFacts, cloud_event, event_id
 from .registry import HookStore
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
@@ -41,12 +41,15 @@ def split_key(key: str) -> tuple[str, int, str]:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event on its way to one hook (in the outbox) or done with (in the log)."""
+    """One event on its way to one hook (in the outbox) or done with (in the log).
+
+    It keeps what the event is made from (`made_of`: the run's facts and the audit entry's,
+    the run id and sequence number being in the key), not the event's JSON: entries stay
+    small, so the transactions that write them stay cheap, and `event` makes the same
+    CloudEvent, byte for byte, on every try."""
 
     key: str
-    hook: str
-    event: dict
-    created_at: str
+    made_of: dict  # {"name", "at", "workflow", "state", "manifest", "triggered_by", "task"?, "reason"?}
     state: str = PENDING
     tries: int = 0
     status: int | None = None  # the receiver's last HTTP status
@@ -57,17 +60,43 @@ class Delivery:
     lease_owner: str | None = None
     lease_until: float = 0.0
 
+    @classmethod
+    def of(cls, facts: RunFacts, event: RunEvent, hook_id: str) -> Delivery:
+        made_of = {"name": event.name, "at": event.at, "workflow": facts.workflow,
+                   "state": facts.state, "manifest": facts.manifest,
+                   "triggered_by": facts.triggered_by}
+        if event.task is not None:
+            made_of["task"] = event.task
+        if event.reason:
+            made_of["reason"] = event.reason
+        return cls(entry_key(facts.run_id, event.seq, hook_id), made_of)
+
     @property
     def run_id(self) -> str:
         return split_key(self.key)[0]
+
+    @property
+    def hook(self) -> str:
+        return split_key(self.key)[2]
 
     @property
     def group(self) -> tuple[str, str]:
         """What this delivery keeps order with: the same run's events to the same hook."""
         return self.run_id, self.hook
 
+    @property
+    def event(self) -> dict:
+        """The CloudEvent this delivery sends."""
+        run_id, seq, _ = split_key(self.key)
+        m = self.made_of
+        return cloud_event(RunFacts(run_id, m["workflow"], m["state"], m["manifest"],
+                                    m["triggered_by"]),
+                           RunEvent(m["name"], seq, m["at"], m.get("task"), m.get("reason")))
+
     def to_bytes(self) -> bytes:
-        value = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "key"}
+        """Compact JSON: the fields that differ from their defaults."""
+        value = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.name != "key" and getattr(self, f.name) != f.default}
         return json.dumps(value, separators=(",", ":")).encode()
 
     @classmethod
@@ -76,13 +105,14 @@ class Delivery:
 
     def to_json(self) -> dict:
         """The delivery as `hook deliveries` shows it."""
+        run_id, seq, hook = split_key(self.key)
         next_try = (format_time(datetime.fromtimestamp(self.next_at, UTC))
                     if self.state == PENDING and self.tries else None)
-        return {"hook": self.hook, "run_id": self.run_id, "event_id": self.event["id"],
-                "type": self.event["type"], "state": self.state, "tries": self.tries,
-                "status": self.status, "error": self.error, "created_at": self.created_at,
-                "last_try_at": self.last_try_at, "ended_at": self.ended_at,
-                "next_try_at": next_try}
+        return {"hook": hook, "run_id": run_id, "event_id": event_id(run_id, seq),
+                "type": TYPE_PREFIX + self.made_of["name"], "state": self.state,
+                "tries": self.tries, "status": self.status, "error": self.error,
+                "created_at": self.made_of["at"], "last_try_at": self.last_try_at,
+                "ended_at": self.ended_at, "next_try_at": next_try}
 
 
 def announce(store: ObjectStore, b: WriteBatch, facts: RunFacts,
@@ -94,8 +124,7 @@ def announce(store: ObjectStore, b: WriteBatch, facts: RunFacts,
     for event in events:
         for hook in hooks:
             if hook.wants(event.name):
-                delivery = Delivery(entry_key(facts.run_id, event.seq, hook.id), hook.id,
-                                    cloud_event(facts, event), event.at)
+                delivery = Delivery.of(facts, event, hook.id)
                 b.meta_put(OUTBOX_NS, delivery.key, delivery.to_bytes())
                 count += 1
     return count

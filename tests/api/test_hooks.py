@@ -49,6 +49,11 @@ def test_add_list_remove(api):
     assert gone.status_code == 200 and gone.json == hook
     again = api.client.simulate_delete(f"/api/hooks/{hook['id']}", headers=api.h("admin"))
     assert again.status_code == 404 and hook["id"] in again.json["description"]
+    log = api.client.simulate_get("/api/hooks/changes", headers=api.h("admin")).json
+    assert [(c["hook"], c["user"], c["old"], c["new"]) for c in log] == [
+        (hook["id"], "admin-user", None, hook), (hook["id"], "admin-user", hook, None)]
+    assert api.client.simulate_get("/api/hooks/changes",
+                                   headers=api.h("runner")).status_code == 403
 
 
 @pytest.mark.parametrize("body, named", [
@@ -112,6 +117,8 @@ def test_hook_commands_on_a_local_store(tmp_path):
     assert wfobj("hook", "deliveries", "--hook", "nope").exit_code == 1
     removed = wfobj("hook", "rm", hook["id"])
     assert removed.exit_code == 0 and hook["id"] in removed.output
+    log = wfobj("hook", "changes")
+    assert log.exit_code == 0 and "added" in log.output and "removed" in log.output
     store = open_store(path)
     try:
         assert list(store.meta_scan(OUTBOX_NS)) == []

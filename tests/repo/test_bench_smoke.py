@@ -21,7 +21,7 @@ FIGURES = {
     "cache.py": ["resume of a 50-task run, every task a hit, total",
                  "resume of a 50-task run, every task a hit, per task",
                  "GET /api/files/{hash}, 100 runs in the store"],
-    "hooks.py": ["20 one-task fake runs, a hook to a receiver sleeping"],
+    "hooks.py": ["20 one-task fake runs, a hook on every event", "20 one-task fake runs, a hook on run ends"],
     "engine.py": ["one-task `true` run", "4-task fan-out", "scheduling 200 fake tasks"],
     "executor.py": ["one task `true`", "stdout 1M"],
     "ingest.py": ["put time", "fsck time"],

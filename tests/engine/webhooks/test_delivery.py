@@ -100,7 +100,7 @@ def test_a_receiver_that_never_succeeds_is_given_up_and_the_run_goes_on(lmdb_sto
 
 def test_a_hanging_receiver_costs_only_its_own_deliveries(lmdb_store):
     store = lmdb_store
-    settings = DeliverySettings(concurrency=4, timeout=2.0, backoff=30, poll=0.02)
+    settings = DeliverySettings(concurrency=4, timeout=2.0, backoff=30, poll=0.02, gather=0.05)
     with receiving(Receiver(hang=60)) as stuck, receiving() as fine:
         hooks = HookStore(store)
         stuck_hook = hooks.add(stuck.url, list(EVENT_NAMES), user="root")

@@ -3,8 +3,6 @@ hook that wants it, in the order of the run's audit entries; hooks as stored con
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.support_engine import chain, run_with, service, trigger
@@ -14,7 +12,7 @@ from wfobj.engine.layout import OUTBOX_NS
 from wfobj.engine.runs.state import RunState, run_ref
 from wfobj.engine.states import RunStatus
 from wfobj.engine.webhooks.events import EVENT_NAMES
-from wfobj.engine.webhooks.outbox import Outbox
+from wfobj.engine.webhooks.outbox import Delivery, Outbox
 from wfobj.engine.webhooks.registry import HookStore
 from wfobj.objstore import ConflictError
 
@@ -35,7 +33,9 @@ class Secrets:
 
 
 def outbox(store) -> list[tuple[str, dict]]:
-    return [(key, json.loads(raw)) for key, raw in store.meta_scan(OUTBOX_NS)]
+    """(key, the CloudEvent) of every outbox entry."""
+    return [(key, Delivery.from_bytes(key, raw).event)
+            for key, raw in store.meta_scan(OUTBOX_NS)]
 
 
 def test_no_hook_no_entries(store):
@@ -52,22 +52,24 @@ def test_each_wanted_event_is_queued_in_order_with_the_manifest_of_its_commit(st
     state, _ = run_with(store, run_id, {"a": TaskBehavior(exit_code=3)})
     assert state == RunStatus.FAILED
     mine = [(k, v) for k, v in outbox(store) if k.endswith(every.id)]
-    types = [v["event"]["type"] for _, v in mine]
+    types = [v["type"] for _, v in mine]
     assert types == ["org.wfobj.run.created", "org.wfobj.run.started",
                      "org.wfobj.task.failed", "org.wfobj.run.failed"]
     assert [k for k, _ in mine] == sorted(k for k, _ in mine)
-    last = mine[-1][1]["event"]
+    raw = store.meta_get(OUTBOX_NS, mine[0][0])
+    assert len(raw) < 400, raw  # what the event is made of, not its JSON
+    last = mine[-1][1]
     assert last["data"]["manifest"] == store.get_ref(run_ref(run_id))
     assert last["data"]["state"] == "failed" and last["data"]["workflow"] == "wf"
-    assert mine[2][1]["event"]["subject"] == "a"
+    assert mine[2][1]["subject"] == "a"
     # each event names the manifest its own transaction wrote: the first holding its entry
     for _, value in mine:
-        data = value["event"]["data"]
+        data = value["data"]
         manifest = store.get_object(data["manifest"])
         assert manifest["audit_count"] >= data["audit_seq"]
         if manifest.get("previous") is not None:
             assert store.get_object(manifest["previous"].oid)["audit_count"] < data["audit_seq"]
-    theirs = [v["event"]["type"] for k, v in outbox(store) if k.endswith(ends.id)]
+    theirs = [v["type"] for k, v in outbox(store) if k.endswith(ends.id)]
     assert theirs == ["org.wfobj.run.failed"]
 
 
@@ -127,3 +129,17 @@ def test_hook_config_is_checked_and_its_changes_logged(store):
     assert [(c["user"], c["old"] is None, c["new"] is None) for c in changes] == [
         ("root", True, False), ("boss", False, True)]
     assert changes[1]["old"]["url"] == URL
+
+
+def test_a_killed_run_and_a_succeeded_one_tell_their_ends(store):
+    HookStore(store).add(URL, ["run.succeeded", "run.killed"], user="root")
+    svc = service(store)
+    killed = trigger(svc, chain("a"))
+    svc.kill_run(killed, user="bob")
+    done = trigger(svc, chain("a"), name="other")
+    run_with(store, done)
+    ends = {v["data"]["run_id"]: v for _, v in outbox(store)}
+    assert ends[killed]["type"] == "org.wfobj.run.killed"
+    assert ends[killed]["data"]["state"] == "killed" and "bob" in ends[killed]["data"]["reason"]
+    assert ends[done]["type"] == "org.wfobj.run.succeeded"
+    assert ends[done]["data"]["state"] == "success"
