@@ -2,7 +2,8 @@
 
 Starts `wfobj serve` on a temporary store (tests/support_e2e.py), applies and runs
 examples/wordcount.yaml twice on examples/corpus.txt with real Docker (the second run reuses
-the first from the cache), signs in through the login form in headless Chromium
+the first from the cache) and a small fan-out (one instance failing, a gather skipped after
+it, a task skipped by its condition), signs in through the login form in headless Chromium
 (tests/support_browser.py) and saves PNGs of the main pages into docs/ui/.
 
     eval "$(bash scripts/ensure-docker.sh)"
@@ -56,6 +57,32 @@ def run_wordcount(server) -> tuple[list[str], str]:
     return runs, corpus
 
 
+IMAGE = "wfobj/toolbox:local"
+SAMPLES = [f"s{i}" for i in range(8)]
+COHORT = {"on_failure": "continue",
+          "params": {"samples": {"type": "list"}, "deep": {"type": "bool", "default": False}},
+          "tasks": {
+              "align": {"image": IMAGE, "for_each": {"param": "samples"},
+                        "command": ["sh", "-c", "test {{item}} != s5 && echo {{item}} > /out/out.bam"],
+                        "outputs": {"files": ["out.bam"]}},
+              "merge": {"image": IMAGE, "command": ["sh", "-c", "cat /in/bams/*/out.bam > /out/all.bam"],
+                        "inputs": {"bams": {"task": "align", "file": "out.bam"}},
+                        "outputs": {"files": ["all.bam"]}},
+              "deep": {"image": IMAGE, "command": ["true"], "when": "params.deep"},
+              "qc": {"image": IMAGE, "command": ["sh", "-c", "echo ok"]}}}
+
+
+def run_cohort(server) -> str:
+    """The fan-out run: align ×8 with s5 failing, merge skipped after it, deep by condition."""
+    call(server, "PUT", "/api/workflows/cohort", json=COHORT)
+    run_id = call(server, "POST", "/api/workflows/cohort/trigger",
+                  json={"parameters": {"samples": SAMPLES}})["run_id"]
+    run = wait_terminal(server, run_id)
+    if run["state"] != "failed":
+        raise SystemExit(f"run {run_id} ended {run['state']}, not failed:\n{server.log()}")
+    return run_id
+
+
 def sign_in(driver, server) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -84,6 +111,7 @@ def main(out_dir: Path) -> None:
     server = start_server(Path(tempfile.mkdtemp(prefix="wfobj-ui-shots-")))
     try:
         (first, second), corpus = run_wordcount(server)
+        cohort = run_cohort(server)
         words = next(f for f in call(server, "GET", f"/api/runs/{first}/files")
                      if f["path"] == "words.txt")
         browser = Browser(WIDTH, 900)
@@ -95,7 +123,9 @@ def main(out_dir: Path) -> None:
                      "run-cached.png": f"/ui/runs/{second}",
                      "attempt.png": f"/ui/runs/{first}/tasks/count",
                      "audit.png": f"/ui/runs/{first}/audit",
-                     "file.png": f"/ui/files/{words['hash']}?name=words.txt"}
+                     "file.png": f"/ui/files/{words['hash']}?name=words.txt",
+                     "run-fanout.png": f"/ui/runs/{cohort}",
+                     "fanout-instances.png": f"/ui/runs/{cohort}/tasks/align"}
             for name, path in pages.items():
                 shoot(driver, server.url + path, out_dir / name)
             shoot(driver, server.url + f"/ui/runs/{first}", out_dir / "run-narrow.png", NARROW)

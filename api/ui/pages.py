@@ -18,6 +18,7 @@ from wfobj.engine import (
     WorkflowService,
     base_task,
     excerpt,
+    instance_key,
     instance_page,
     task_line,
     task_outline,
@@ -163,12 +164,31 @@ class AttemptPage(Page):
                                       f"{pages} page{'s' if pages != 1 else ''} of "
                                       f"{INSTANCES_PER_PAGE}")
         here = f"/ui/runs/{run_id}/tasks/{task}"
+        items = list_items(self.service, run, task, page.lines)
         self.render(req, resp, "instances.html", title=f"{task} · run {run_id[:13]}",
                     run=run, task=task, page=page, total=total, number=number, pages=pages,
-                    per_page=INSTANCES_PER_PAGE,
+                    per_page=INSTANCES_PER_PAGE, items=items,
                     links=pager_links(here, number, pages),
                     counts=dag.counts_words(page.task.instances.states) if total else None,
                     live=run["state"] not in RUN_TERMINAL)
+
+
+def list_items(service: WorkflowService, run: dict, task: str,
+               lines: list) -> dict[str, str] | None:
+    """Each shown instance's item, when `task` fans out over a `list` param (KEY is then
+    only an index); None otherwise (a directory entry's KEY is its name already)."""
+    shown = service.get_definition(run["definition_hash"])["definition"]
+    param = (shown["tasks"][task].get("for_each") or {}).get("param")
+    if param is None or shown.get("params", {}).get(param, {}).get("type") != "list":
+        return None
+    values = run["parameters"].get(param) or []
+    out = {}
+    for line in lines:
+        key = instance_key(line.name)
+        if key is not None and key.isdigit() and int(key) < len(values):
+            value = values[int(key)]
+            out[line.name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
 
 
 def pager_links(here: str, number: int, pages: int) -> dict[str, str]:

@@ -68,6 +68,8 @@ def test_the_fan_out_page_lists_its_instances_linking_each(ui, session):
     assert [n for n, _ in rows] == [f"align[{i}]" for i in range(12)]
     assert {n: s for n, s in rows if s != "success"} == {"align[3]": "failed", "align[7]": "failed"}
     assert f'href="/ui/runs/{run_id}/tasks/align%5B3%5D"' in text
+    assert '<th scope="col">Item</th>' in text  # a list's KEY is an index: its value too
+    assert re.search(r'align\[3\]</a></th>\s*<td><code>s3</code></td>', text)
     assert 'rel="next"' not in text  # one page
     one = ui.get(f"/ui/runs/{run_id}/tasks/align%5B3%5D", session).text
     assert "<h1>Task align[3], attempt 1</h1>" in one
@@ -101,6 +103,7 @@ def test_instance_names_are_url_encoded_both_ways(ui, session):
     run_id = trigger(ui.service, d, reads=builder.finish().oid)
     run_with(ui.store, run_id)
     listing = ui.get(f"/ui/runs/{run_id}/tasks/count", session).text
+    assert '<th scope="col">Item</th>' not in listing  # an entry's KEY is its name
     for name in ("count[a+b%c.fq]", "count[B=1,2@x.fq]"):
         href = f"/ui/runs/{run_id}/tasks/{quote(name, safe='')}"
         assert f'href="{href}"' in listing
