@@ -20,6 +20,7 @@ from wfobj.engine.definitions.format import INPUT_NAME_RE, STORED_TYPES
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.errors import DataRefError, EngineError, UnknownDataRef, UnknownTrigger
 from wfobj.engine.layout import DATA_PREFIX, TRIGGER_SEEN_NS, TRIGGERS_NS
+from wfobj.engine.model import Definition
 from wfobj.objstore import ConflictError, ObjectStore, RefNotFound, WriteBatch
 
 from .starts import start_run
@@ -186,8 +187,8 @@ class TriggerKeeper:
             return None
         return self.start(key, raw, sub, target, oid, definition, seen_key)
 
-    def start(self, key: str, raw: bytes, sub: dict, target: str, oid: str, definition,
-              seen_key: str) -> str | None:
+    def start(self, key: str, raw: bytes, sub: dict, target: str, oid: str,
+              definition: Definition, seen_key: str) -> str | None:
         content = KINDS.get(self.store.type_of(target), "file")
 
         def claim(b: WriteBatch, run_id: str) -> None:

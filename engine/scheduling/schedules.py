@@ -25,7 +25,7 @@ from wfobj.engine.definitions.params import check_parameters
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.errors import EngineError, ScheduleError, UnknownSchedule
 from wfobj.engine.layout import SCHEDULE_SLOTS_NS, SCHEDULES_NS
-from wfobj.engine.model import ScheduleVersion, read
+from wfobj.engine.model import Definition, ScheduleVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectStore, WriteBatch
 
 from .starts import start_run
@@ -370,7 +370,8 @@ class SlotKeeper:
         log.info("schedule %s: slot %s started run %s", name, at, run.run_id)
         return entry["raw"], run.run_id
 
-    def definition(self, version: ScheduleVersion):
+    def definition(self, version: ScheduleVersion) -> tuple[str, Definition]:
+        """(hash, definition) a slot of `version` runs: the pinned one, else the newest."""
         if version.definition is not None:
             return self.book.registry.definition(version.definition.oid)
         _, wf = self.book.registry.newest(version.workflow)
