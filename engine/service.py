@@ -70,9 +70,9 @@ from .errors import (
 from .indexes import lineage
 from .model import WorkflowVersion, read
 from .provenance import compare, views
-from .provenance.views import TASKS_IN_VIEW
 from .provenance import logs as live_logs
 from .provenance.explain import explain
+from .provenance.views import TASKS_IN_VIEW
 from .runs import repeat
 from .states import TaskStatus
 

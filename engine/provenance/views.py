@@ -12,7 +12,6 @@ from wfobj.engine.runs.rows import RunHead
 from wfobj.engine.runs.state import RunState, TaskEntry
 from wfobj.objstore import ObjectStore, walk_tree
 
-
 TASKS_IN_VIEW = 1000  # rows a run's view names; the rest are paged at /tasks
 
 
