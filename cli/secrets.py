@@ -22,15 +22,17 @@ def secret_group() -> None:
 
 def read_value(from_file: str | None) -> bytes:
     """The value from --from-file (as is) or standard input (one trailing newline
-    dropped, so `echo`/a typed line gives the value itself)."""
+    dropped, so `echo` gives the value itself; typed at a terminal, not echoed)."""
     if from_file is not None:
         try:
             with open(from_file, "rb") as f:
                 return f.read(MAX_READ)
         except OSError as exc:
             raise click.ClickException(f"cannot read {from_file}: {exc.strerror}") from None
-    if sys.stdin.isatty():
-        click.echo("value (then Enter): ", err=True, nl=False)
+    if sys.stdin.isatty():  # typed: not echoed, one line
+        import getpass
+
+        return getpass.getpass("value (not shown): ", stream=sys.stderr).encode("utf-8")
     data = sys.stdin.buffer.read(MAX_READ)
     if data.endswith(b"\r\n"):
         return data[:-2]

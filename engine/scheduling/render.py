@@ -12,7 +12,6 @@ from wfobj.engine.definitions.templates import REF_RE, rendered_size
 from wfobj.engine.errors import (
     InputUnavailable,
     RenderedTooLarge,
-    SecretNotFound,
     SecretStoreUnusable,
     SecretUnavailable,
 )
@@ -143,12 +142,15 @@ def secret_uses(store: ObjectStore, task: TaskDefinition) -> tuple[SecretUse, ..
     if secrets is None:
         raise SecretUnavailable(first, "this store keeps no secrets (it has no folder)")
     try:
-        return tuple(SecretUse(spec["secret"], place, secrets.fingerprint(spec["secret"]))
-                     for place, spec in sorted(task.secrets.items()))
-    except SecretNotFound as exc:
-        raise SecretUnavailable(exc.name, REMOVED) from None
+        kept = {info.name: info.fingerprint for info in secrets.list()}  # one read
     except SecretStoreUnusable as exc:
         raise SecretUnavailable(first, f"the secret store cannot be read ({exc})") from None
+    uses = []
+    for place, spec in sorted(task.secrets.items()):
+        if spec["secret"] not in kept:
+            raise SecretUnavailable(spec["secret"], REMOVED)
+        uses.append(SecretUse(spec["secret"], place, kept[spec["secret"]]))
+    return tuple(uses)
 
 
 def input_file(store: ObjectStore, name: str, spec: TaskInput,
