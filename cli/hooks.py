@@ -98,8 +98,11 @@ def deliveries(ctx: CliContext, hook_id: str | None, run_ref: str | None, limit:
               help="seconds to connect to a receiver, and for each read of its answer")
 @click.option("--max-tries", default=8, show_default=True, type=click.IntRange(1, 100),
               help="tries of one delivery before it is given up as failed")
+@click.option("--log-days", default=30.0, show_default=True, type=click.FloatRange(0, 36500),
+              help="keep the delivery log of the runs of this many days (0: keep it all)")
 @pass_ctx
-def deliver(ctx: CliContext, concurrency: int, timeout: float, max_tries: int) -> None:
+def deliver(ctx: CliContext, concurrency: int, timeout: float, max_tries: int,
+            log_days: float) -> None:
     """Deliver the --store's webhook events until SIGINT/SIGTERM (`serve` runs this)."""
     import logging
 
@@ -110,7 +113,7 @@ def deliver(ctx: CliContext, concurrency: int, timeout: float, max_tries: int) -
     ctx.store()  # fail early with a readable line if there is no store
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     serve_deliverer(ctx.store_path, DeliverySettings(concurrency=concurrency, timeout=timeout,
-                                                     max_tries=max_tries))
+                                                     max_tries=max_tries, log_days=log_days))
 
 
 def register(group: click.Group) -> None:

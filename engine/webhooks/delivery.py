@@ -30,6 +30,7 @@ from .registry import Hook, HookStore, SecretSource, store_secrets
 
 log = logging.getLogger(__name__)
 USER_AGENT = "wfobj-webhooks/1"
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class DeliverySettings:
     # once a send finishes, seconds to let others finish too: they are then all recorded
     # in one transaction, so the engine's writes rarely wait for the deliverer's
     gather: float = 0.5
+    log_days: float = 30.0  # the delivery log keeps the runs of this many days (0: all)
 
     @property
     def lease(self) -> float:
@@ -82,15 +84,30 @@ class Deliverer:
         self.inflight: dict[Future, tuple[str, str]] = {}
         self.pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        self.pruned_at = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------
     def initialize(self) -> None:
         self.pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="webhook")
+        self.pruned_at = 0.0
+
+    def prune(self) -> int:
+        """Once an hour, drop the delivery log's lines of runs older than `log_days`."""
+        now = self.clock.epoch()
+        if not self.settings.log_days or now - self.pruned_at < PRUNE_EVERY_S:
+            return 0
+        self.pruned_at = now
+        dropped, step = 0, -1
+        while step:
+            step = self.outbox.prune_log(now - self.settings.log_days * 86400)
+            dropped += step
+        return dropped
 
     def loop(self) -> int:
         """One step: record the sends that finished and take what may go now, in one
         transaction; start those; then wait a little for one to finish (or for the poll
         interval). Returns how many sends started."""
+        self.prune()
         done = self.reap()
         free = self.settings.concurrency - len(self.inflight)
         now = self.clock.epoch()

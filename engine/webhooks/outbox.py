@@ -34,6 +34,11 @@ def entry_key(run_id: str, seq: int, hook_id: str) -> str:
     return f"{run_id}/{seq:0{SEQ_DIGITS}d}/{hook_id}"
 
 
+def run_epoch(run_id: str) -> float:
+    """When a run was created, from its id (a UUIDv7 starts with its Unix time in ms)."""
+    return int(run_id.replace("-", "")[:12], 16) / 1000
+
+
 def split_key(key: str) -> tuple[str, int, str]:
     run_id, seq, hook_id = key.split("/")
     return run_id, int(seq), hook_id
@@ -199,6 +204,20 @@ class Outbox:
         except ConflictError:
             return False
         return True
+
+    def prune_log(self, before: float, *, limit: int = 1000) -> int:
+        """Drop up to `limit` log lines of runs created before `before` (epoch seconds);
+        how many. Keys start with the run id, a UUIDv7, so the oldest come first."""
+        old = []
+        for key, _ in self.store.meta_scan(DELIVERIES_NS, limit=limit):
+            if run_epoch(split_key(key)[0]) >= before:
+                break
+            old.append(key)
+        if old:
+            with self.store.batch() as b:
+                for key in old:
+                    b.meta_delete(DELIVERIES_NS, key)
+        return len(old)
 
     def list(self, *, hook: str | None = None, run_id: str | None = None,
              limit: int = 100) -> list[Delivery]:

@@ -8,16 +8,18 @@ import hashlib
 import hmac
 import threading
 import time
+from dataclasses import replace
 
 from tests.engine.webhooks.test_outbox import Secrets
 from tests.support_engine import chain, run_with, service, trigger
 from tests.support_webhooks import Receiver, checked_event, receiving
+from wfobj.engine.clock import Clock
 from wfobj.engine.executors.fake import TaskBehavior
 from wfobj.engine.layout import OUTBOX_NS
 from wfobj.engine.runs.state import run_ref
 from wfobj.engine.webhooks.delivery import Deliverer, DeliverySettings
 from wfobj.engine.webhooks.events import EVENT_NAMES, SIGNATURE_HEADER
-from wfobj.engine.webhooks.outbox import Outbox
+from wfobj.engine.webhooks.outbox import Outbox, run_epoch
 from wfobj.engine.webhooks.registry import HookStore
 
 FAST = DeliverySettings(concurrency=4, timeout=2.0, backoff=0.05, poll=0.02, max_tries=3,
@@ -198,3 +200,30 @@ def test_a_secret_removed_after_the_hook_fails_its_deliveries_at_once(lmdb_store
         assert rx.received == []
     [done] = Outbox(store).list()
     assert done.state == "failed" and "secret 'k' no longer exists" in done.error
+
+
+def test_the_delivery_log_keeps_the_runs_of_its_days(lmdb_store):
+    store = lmdb_store
+    with receiving() as rx:
+        HookStore(store).add(rx.url, ["run.created"], user="root")
+        old = trigger(service(store), chain("a"))
+        new = trigger(service(store), chain("a"))
+        drain(store, Deliverer(store, settings=FAST), lambda: outbox_empty(store))
+    box = Outbox(store)
+    assert box.prune_log(run_epoch(new)) == 1  # only the older run's line
+    assert [d.run_id for d in box.list()] == [new]
+    assert box.prune_log(run_epoch(new)) == 0
+    keep_all = Deliverer(store, settings=replace(FAST, log_days=0))
+    keep_all.initialize()
+    assert keep_all.prune() == 0
+    keep_all.shutdown()
+
+    class Later(Clock):
+        def epoch(self) -> float:
+            return time.time() + 31 * 86400
+
+    later = Deliverer(store, settings=FAST, clock=Later())
+    later.initialize()
+    assert later.prune() == 1 and later.prune() == 0  # then not again within the hour
+    later.shutdown()
+    assert Outbox(store).list() == [] and old < new
