@@ -91,6 +91,8 @@ SCHEMAS: dict[str, S] = {
                        "description": "state of each task, instances TASK[KEY] included, in "
                                       "the table's order: at most the first 1000"},
                 task_count={"type": "integer", "description": "rows of the task table"},
+                parent={"type": ["object", "null"], "description": "a sub-workflow's child "
+                        "run: the parent's {run_id, task}"},
                 task_states={"type": "object", "additionalProperties": {"type": "integer"}},
                 tasks_truncated={"type": "boolean",
                                  "description": "more rows than `tasks` names: page /tasks"},
@@ -114,6 +116,8 @@ SCHEMAS: dict[str, S] = {
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
                      host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
                      cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
+                     child={"type": ["object", "null"], "description": "a sub-workflow "
+                            "task's child run: {run_id, manifest_hash}"},
                      retry={"type": ["object", "null"], "description": "the delay before "
                             "the attempt and the resources it got (tasks with `retry`)"},
                      executor=EXECUTOR, secrets=_arr(_obj(

@@ -78,7 +78,7 @@ class TaskEvidence(StoredObject):
     """One attempt of one task, whatever its outcome."""
 
     type_name: ClassVar[str] = "task_evidence"
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets", "retry"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"secrets", "retry", "child"})
     run_id: str
     task: str
     attempt: int
@@ -109,6 +109,8 @@ class TaskEvidence(StoredObject):
     secrets: list[dict] | None = None
     # on attempts of a task with `retry`: {"delay_s" (decimal text), "resources"}
     retry: dict | None = None
+    # on a sub-workflow task's attempt: {"run_id", "manifest": → the child's manifest}
+    child: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class RunRecord(StoredObject):
 
     type_name: ClassVar[str] = "run_record"
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "resumes", "reproduces", "image_pins", "trigger"})
+        {"cache", "resumes", "reproduces", "image_pins", "trigger", "parent"})
     run_id: str
     workflow: str
     definition: Link
@@ -148,6 +150,8 @@ class RunRecord(StoredObject):
     # {"kind": "data", "ref", "hash", "param", "content": file|dir}
     # (docs/schedules-and-triggers.md)
     trigger: dict | None = None
+    # a sub-workflow's run: {"run_id", "task"} of the parent run and its task
+    parent: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -452,9 +456,10 @@ class TaskDefinition(DefinitionPart):
     `cache` None means `not network`, `pull` None the server's policy."""
 
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "pull", "when", "for_each", "parallelism", "secrets", "retry"})
-    image: str
-    command: list[str]
+        {"cache", "pull", "when", "for_each", "parallelism", "secrets", "retry", "workflow",
+         "params"})
+    image: str = ""  # empty only on a sub-workflow task (`workflow`)
+    command: list[str] = field(default_factory=list)
     inputs: dict[str, TaskInput] = field(default_factory=dict)
     outputs: TaskOutputs = field(default_factory=TaskOutputs)
     env: dict[str, str] = field(default_factory=dict)
@@ -472,6 +477,10 @@ class TaskDefinition(DefinitionPart):
     # where each secret goes: {ENV_VAR or /run/secrets/FILE: {"secret": NAME}}
     secrets: dict[str, dict] | None = None
     retry: TaskRetry | None = None  # delays and growth between attempts
+    # a sub-workflow task: {"name", "hash"} of the child definition, resolved at
+    # registration (engine/definitions/subworkflows.py), and its params (templates allowed)
+    workflow: dict | None = None
+    params: dict | None = None
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:

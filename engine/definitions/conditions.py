@@ -263,7 +263,7 @@ def reference(token: Token) -> Ref:
     parts = tuple(token.text.split("."))
     if parts[0] == "params" and len(parts) == 2:
         return Ref(parts, token.pos)
-    if parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
+    if parts[0] == "tasks" and len(parts) in (4, 5) and parts[2] == "vars":  # 5: CHILD.VAR
         return Ref(parts, token.pos)
     raise ConditionError(token.pos, f"{excerpt(token.text)} is not a reference "
                          "(params.NAME or tasks.TASK.vars.VAR)")
@@ -428,8 +428,9 @@ def ref_problem(ref: Ref, tname: str, tasks: dict, params: dict) -> str | None:
         return f"{ref.text} names an unknown task"
     if ref.parts[1] == tname:
         return f"{ref.text}: a task's condition cannot read its own vars"
-    if ref.parts[3] not in other.outputs.vars:
-        return f"{ref.text}: task {excerpt(ref.parts[1])} declares no var {excerpt(ref.parts[3])}"
+    var = ".".join(ref.parts[3:])
+    if var not in other.outputs.vars:
+        return f"{ref.text}: task {excerpt(ref.parts[1])} declares no var {excerpt(var)}"
     return None
 
 

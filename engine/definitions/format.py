@@ -276,7 +276,9 @@ def normalize_task(tname: str, spec: Any) -> TaskDefinition:
     and `pull` stay unset when not written, so older definitions keep their hashes)."""
     place = f"tasks.{tname}"
     spec = mapping(spec, place)
-    check_keys(spec, TASK_KEYS, place)
+    if "workflow" in spec:  # a sub-workflow task: its own keys
+        return normalize_subworkflow_task(tname, spec)
+    check_keys(spec, TASK_KEYS - {"workflow", "params"}, place)
     image = spec.get("image")
     if not isinstance(image, str) or not image.strip():
         raise DefinitionError(f"{place}.image", "required: a non-empty image reference")
@@ -357,6 +359,57 @@ def check_retry(tname: str, task: TaskDefinition) -> None:
         raise DefinitionError(f"{place}.max_memory", "caps memory_factor's growth: set it")
     if retry.cpus_factor is not None and task.resources.cpus is None:
         raise DefinitionError(f"{place}.cpus_factor", "grows resources.cpus: set it")
+
+
+# ---- sub-workflow tasks (resolved at registration: engine/definitions/subworkflows.py) --
+SUB_KEYS = {"workflow", "params", "outputs", "after", "when"}
+
+
+def normalize_subworkflow_task(tname: str, spec: dict) -> TaskDefinition:
+    place = f"tasks.{tname}"
+    check_keys(spec, SUB_KEYS, place)
+    target = mapping(spec["workflow"], f"{place}.workflow")
+    if set(target) == {"name"} and isinstance(target["name"], str) and NAME_RE.match(target["name"]):
+        workflow = {"name": target["name"]}
+    elif set(target) == {"hash"} and isinstance(target["hash"], str) and is_hash(target["hash"]):
+        workflow = {"hash": target["hash"]}
+    else:
+        raise DefinitionError(f"{place}.workflow", "must be {name: WORKFLOW} or {hash: "
+                              "DEFINITION_HASH} (64 lower-case hex characters)")
+    params = {}
+    for key, value in mapping(spec.get("params", {}), f"{place}.params").items():
+        if not isinstance(value, str | int | float | bool | list) or any(
+                isinstance(v, float) for v in (value if isinstance(value, list) else [])):
+            raise DefinitionError(f"{place}.params.{key}", f"{excerpt(value)} is not a parameter value")
+        # the object model has no floats: a float travels as its decimal text
+        params[key] = decimal_text(value) if isinstance(value, float) else value
+    given = {"after": normalize_after(spec["after"], f"{place}.after")} if "after" in spec else {}
+    if "when" in spec:
+        given["when"] = normalize_when(spec["when"], f"{place}.when")
+    return TaskDefinition(workflow=workflow, params=params,
+                          outputs=child_outputs(spec.get("outputs", {}), f"{place}.outputs"), **given)
+
+
+def child_outputs(raw: Any, place: str) -> TaskOutputs:
+    """`files: [TASK/PATH…]`, `vars: [TASK.VAR…]`: what the parent passes on of the child's."""
+    raw = mapping(raw, place)
+    check_keys(raw, {"files", "vars"}, place)
+    files = string_list(raw.get("files", []), f"{place}.files")
+    for i, path in enumerate(files):
+        files[i] = check_output_path(path, f"{place}.files[{i}]")
+        if "/" not in files[i]:
+            raise DefinitionError(f"{place}.files[{i}]", f"{excerpt(path)} is not TASK/PATH "
+                                  "(a child task's output)")
+    names = string_list(raw.get("vars", []), f"{place}.vars")
+    for i, var in enumerate(names):
+        task, _, name = var.partition(".")
+        if not NAME_RE.match(task) or not VAR_RE.match(name):
+            raise DefinitionError(f"{place}.vars[{i}]", f"{excerpt(var)} is not TASK.VAR (a child "
+                                  "task's var)")
+    for what, items in (("files", files), ("vars", names)):
+        if len(set(items)) != len(items):
+            raise DefinitionError(f"{place}.{what}", f"lists a {what[:-1]} twice")
+    return TaskOutputs(files=files, vars=names)
 
 
 def normalize_pull(raw: Any, place: str) -> str:
@@ -580,13 +633,13 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
         elif parts[0] == "params" and len(parts) == 2:
             if parts[1] not in params:
                 raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown param")
-        elif parts[0] == "tasks" and len(parts) == 4 and parts[2] == "vars":
-            other = tasks.get(parts[1])
+        elif parts[0] == "tasks" and len(parts) in (4, 5) and parts[2] == "vars":
+            other, var = tasks.get(parts[1]), ".".join(parts[3:])  # CHILD.VAR of a sub-workflow
             if other is None:
                 raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} names an unknown task")
-            if parts[3] not in other.outputs.vars:
+            if var not in other.outputs.vars:
                 raise DefinitionError(f"{place}.{where}",
-                                      f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(parts[3])}")
+                                      f"{{{{{clip(text)}}}}}: task {excerpt(parts[1])} declares no var {excerpt(var)}")
         elif parts != ["run", "id"]:
             raise DefinitionError(f"{place}.{where}", f"{{{{{clip(text)}}}}} is not a known reference "
                                   "(params.NAME, tasks.TASK.vars.VAR, run.id, item or item.key)")

@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from wfobj.engine.clock import Clock
-from wfobj.engine.errors import NotADefinition, UnknownWorkflow
+from wfobj.engine.errors import InvalidStoredObject, NotADefinition, UnknownWorkflow
 from wfobj.engine.layout import REF_PREFIX
 from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
 from .format import STORED_TYPES, check_workflow_name, normalize, parse_source
+from .subworkflows import resolve_subworkflows
 
 
 def workflow_ref(name: str) -> str:
@@ -58,7 +59,7 @@ class WorkflowRegistry:
               content_type: str = "application/json") -> Registered:
         """Register `source` under `name`; a new version only if the definition changed."""
         check_workflow_name(name)
-        definition = normalize(parse_source(source, content_type), name)
+        definition = self.resolve(normalize(parse_source(source, content_type), name))
         if self.check is not None:
             self.check(definition)
         while True:
@@ -75,10 +76,28 @@ class WorkflowRegistry:
         """(definition hash, normalized definition) that `apply` would register under
         `name`, writing nothing; refusals raise as they would there."""
         check_workflow_name(name)
-        definition = normalize(parse_source(source, content_type), name)
+        definition = self.resolve(normalize(parse_source(source, content_type), name))
         if self.check is not None:
             self.check(definition)
         return self.store_hash(definition), definition
+
+    def resolve(self, definition: Definition) -> Definition:
+        """`definition` with its sub-workflows' definition hashes pinned (400 if one does
+        not fit, engine/definitions/subworkflows.py)."""
+        if all(task.workflow is None for task in definition.tasks.values()):
+            return definition
+        return resolve_subworkflows(definition, self.newest_hash, self.stored_definition)
+
+    def newest_hash(self, name: str) -> str | None:
+        head = self.head(name)
+        return None if head is None else read(self.store, head, WorkflowVersion).definition.oid
+
+    def stored_definition(self, oid: str) -> Definition | None:
+        """The definition stored as `oid`, or None if there is none (or another object)."""
+        try:
+            return read(self.store, oid, Definition)
+        except (KeyError, InvalidStoredObject):
+            return None
 
     def store_hash(self, definition: Definition) -> str:
         return hash_bytes(encode_structured(definition.to_value())[0])

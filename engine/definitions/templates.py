@@ -21,6 +21,10 @@ def references(task: TaskDefinition) -> Iterator[tuple[str, list[str]]]:
     for key, value in task.env.items():
         for match in REF_RE.finditer(value):
             yield f"env.{key}", match.group(1).strip().split(".")
+    for key, value in (task.params or {}).items():  # a sub-workflow task's params
+        if isinstance(value, str):
+            for match in REF_RE.finditer(value):
+                yield f"params.{key}", match.group(1).strip().split(".")
 
 
 Lookup = Callable[[list[str]], str | None]

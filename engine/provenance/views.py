@@ -54,6 +54,8 @@ def _run_fields(run_id: str, rec, state: str, started_at, ended_at, manifest_oid
         "reproduces": rec.reproduces,
         # a run that started itself: which schedule slot or data-ref move
         **({"trigger": rec.trigger} if rec.trigger is not None else {}),
+        # a sub-workflow's child run: {"run_id", "task"} of its parent
+        "parent": rec.parent,
     }
 
 

@@ -38,13 +38,15 @@ NO_CACHE = CacheFacts()
 
 def record_attempt(batch: WriteBatch, spec: TaskSpec, result: AttemptResult,
                    cache: CacheFacts = NO_CACHE, retry: dict | None = None,
-                   ) -> tuple[ObjectId, TaskEvidence]:
+                   child: dict | None = None) -> tuple[ObjectId, TaskEvidence]:
     """Add one attempt's image facts and evidence to `batch`; returns the evidence id
     and object. `retry`: the delay and resources of an attempt of a task with `retry`."""
     image = batch.put_object(image_object(spec, result).to_value())
     ev = evidence_object(spec, result, image, cache)
     if retry is not None:
         ev = replace(ev, retry=retry)
+    if child is not None:  # a sub-workflow task: {"run_id", "manifest": → manifest}
+        ev = replace(ev, child=child)
     return batch.put_object(ev.to_value()), ev
 
 
@@ -125,6 +127,9 @@ def evidence_view(oid: str, ev: TaskEvidence, image: ImageFacts) -> dict:
         "executor": ev.executor if ev.executor is not None else {"kind": "local"},
         "secrets": ev.secrets or [],
         "retry": retry_view(ev.retry),  # None unless the task has `retry`
+        # a sub-workflow task's child run: {"run_id", "manifest_hash"}
+        "child": None if ev.child is None else {
+            "run_id": ev.child["run_id"], "manifest_hash": link_hash(ev.child.get("manifest"))},
     }
 
 

@@ -49,7 +49,8 @@ def uuid7(now_us: int | None = None) -> str:
 def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definition: Definition,
                parameters: dict, user: str, engine_version: str,
                origin: dict | None = None,
-               claim: Callable[[WriteBatch, str], None] | None = None) -> RunState:
+               claim: Callable[[WriteBatch, str], None] | None = None,
+               queue: bool = True) -> RunState:
     """Record a new pending run and queue it; returns its state. `origin` adds the
     record's optional fields (`cache`, `resumes`, `reproduces`, `image_pins`, `trigger`).
     `claim(batch, run_id)` adds writes (compare-and-swaps) to the run's own transaction:
@@ -67,7 +68,8 @@ def create_run(store: ObjectStore, clock: Clock, *, definition_oid: str, definit
             run.record_oid = b.put_object(record.to_value())
             run.audit(b, at=at, actor=user, event="run_created", old=None,
                       new=RunStatus.PENDING, reason=f"triggered with definition {definition_oid}")
-            b.meta_put(QUEUE_NS, run_id, b"1")
+            if queue:  # a sub-workflow's child run is driven by its parent's scheduler instead
+                b.meta_put(QUEUE_NS, run_id, b"1")
             if claim is not None:
                 claim(b, run_id)
             lineage.index_parameters(store, b, run_id, definition.params, parameters)

@@ -87,7 +87,7 @@ class Gates:
         def value(ref: Ref):
             if ref.parts[0] == "params":
                 return param_value(params[ref.parts[1]].type, self.values[ref.parts[1]])
-            return results[ref.parts[1]].vars[ref.parts[3]]
+            return results[ref.parts[1]].vars[".".join(ref.parts[3:])]
 
         return value
 

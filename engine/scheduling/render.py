@@ -49,7 +49,7 @@ def reference_lookup(run_id: str, params: dict[str, ParamDefinition], values: di
             return param_text(params[parts[1]].type, values[parts[1]])
         if parts[0] == "tasks":
             result = results.get(parts[1])
-            return None if result is None else result.vars.get(parts[3])
+            return None if result is None else result.vars.get(".".join(parts[3:]))
         return run_id
 
     return lookup

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from graphlib import TopologicalSorter
 
 from wfobj.engine.clock import Clock
@@ -47,6 +48,7 @@ from .fanout import (
 from .gates import RUN, Gates, Verdict
 from .render import build_spec
 from .retries import Backoff
+from .subruns import Children
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Running:
     spec: TaskSpec
     cancel: threading.Event
     cache: CacheFacts = NO_CACHE
+    call: Callable[[], AttemptResult] | None = None  # instead of the executor (a child run)
 
 
 class RunScheduler:
@@ -90,6 +93,7 @@ class RunScheduler:
         self.stop_noted = False
         self.gates: Gates | None = None
         self.backoff: Backoff | None = None
+        self.children = Children(self)
 
     # ---- lifecycle -------------------------------------------------------------------
     def initialize(self) -> bool:
@@ -138,7 +142,8 @@ class RunScheduler:
         except ConflictError:
             raise LeaseLost(self.run_id) from None
         for item in to_start:
-            self.running[self.pool.submit(self.executor.run, item.spec, self.store, item.cancel)] = item
+            call = item.call or partial(self.executor.run, item.spec, self.store, item.cancel)
+            self.running[self.pool.submit(call)] = item
         return not self.run.terminal
 
     def shutdown(self) -> None:
@@ -212,6 +217,11 @@ class RunScheduler:
                 if self.stopping:
                     break
                 continue
+            if verdict.problem is None and self.task_def(name).workflow is not None:
+                child = self.children.start(b, name, at)  # engine/scheduling/subruns.py
+                if child is not None:
+                    started.append(Running(*child[:3], call=child[3]))
+                continue
             attempt = len(self.run.tasks[name].attempts) + 1
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
                                        self.run.definition, self.run.record.parameters,
@@ -272,7 +282,8 @@ class RunScheduler:
     def record_result(self, b, name: str, spec: TaskSpec, result: AttemptResult, at: str,
                       cache: CacheFacts = NO_CACHE) -> None:
         run = self.run
-        oid, ev = record_attempt(b, spec, result, cache, self.backoff.facts(spec, cache))
+        oid, ev = record_attempt(b, spec, result, cache, self.backoff.facts(spec, cache),
+                                 self.children.done(name))
         run.add_attempt(name, oid)
         counters.count_attempt(b, ev.state, float(ev.duration_s))  # as a recount sees it
         index_attempt(self.store, b, run.record.workflow, ev, oid)

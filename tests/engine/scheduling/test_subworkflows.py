@@ -1,0 +1,157 @@
+"""Sub-workflow tasks with the fake executor: registration pins the child's hash and refuses
+what does not fit; at run time a child run of its own, driven inline, its outputs and vars
+passed up, its manifest linked from the parent task's evidence, a kill passed down."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.support_engine import claim, run_with, service, task, trigger
+from wfobj.engine.errors import DefinitionError
+from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
+from wfobj.engine.scheduling.scheduler import RunScheduler
+
+CHILD = {"params": {"n": {"type": "int"}, "label": {"type": "string", "default": "x"}},
+         "tasks": {"count": task("count {{params.n}} {{params.label}}",
+                                 outputs={"files": ["c.txt", "parts"], "vars": ["total"]})}}
+
+
+FILES = ["count/c.txt", "count/parts/p1"]
+
+
+def parent(**sub) -> dict:
+    return {"tasks": {
+        "prep": task(outputs={"vars": ["n"]}),
+        "sub": {"workflow": {"name": "child"}, "params": {"n": "{{tasks.prep.vars.n}}"},
+                "outputs": {"files": ["count/c.txt", "count/parts/p1"], "vars": ["count.total"]},
+                **sub},
+        "use": task("echo {{tasks.sub.vars.count.total}}",
+                    inputs={"c": {"task": "sub", "file": "count/c.txt"},
+                            "p": {"task": "sub", "file": "count/parts/p1"}},
+                    when="tasks.sub.vars.count.total > 1"),
+    }}
+
+
+@pytest.fixture
+def svc(store):
+    s = service(store)
+    s.apply_workflow("child", CHILD, user="alice")
+    return s
+
+
+BEHAVE = {"prep": TaskBehavior(vars={"n": "7"}),
+          "count": TaskBehavior(vars={"total": "5"},
+                                outputs={"c.txt": b"5\n", "parts": {"p0": b"a", "p1": b"b"}})}
+
+
+def test_a_child_run_passes_its_outputs_and_vars_up(svc):
+    run_id = trigger(svc, parent(), name="parent")
+    state, ex = run_with(svc.store, run_id, BEHAVE)
+    assert state == "success"
+    assert svc.get_run(run_id)["tasks"] == {"prep": "success", "sub": "success", "use": "success"}
+    assert [(s.task, s.command[-1]) for s in ex.specs] == [
+        ("prep", "true"), ("count", "count 7 x"), ("use", "echo 5")]
+    sub = svc.run_task(run_id, "sub")
+    child_id = sub["child"]["run_id"]
+    child = svc.get_run(child_id)
+    assert child["state"] == "success" and child["parameters"] == {"n": 7, "label": "x"}
+    assert child["parent"] == {"run_id": run_id, "task": "sub"}
+    assert sub["child"]["manifest_hash"] == child["manifest_hash"]
+    assert sub["vars"] == {"count.total": "5"}
+    assert [(o["path"], o["kind"]) for o in sub["outputs"]] == [("count/c.txt", "file"),
+                                                                ("count/parts/p1", "file")]
+    assert sub["image"].startswith("workflow:child@") and sub["executor"] == {
+        "kind": "subworkflow", "run_id": child_id}
+    use = svc.run_task(run_id, "use")
+    assert {i["name"]: i["hash"] for i in use["inputs"]}["c"] == sub["outputs"][0]["hash"]
+    assert svc.get_run(run_id)["parent"] is None
+    # the child is not queued: no worker could claim it
+    from wfobj.engine.layout import QUEUE_NS
+
+    assert svc.store.meta_get(QUEUE_NS, child_id) is None
+
+
+def test_the_parent_hash_pins_the_child_definition(svc):
+    first = svc.apply_workflow("parent", parent(), user="alice")[0]
+    pinned = svc.get_workflow("parent")["definition"]["tasks"]["sub"]["workflow"]
+    assert pinned == {"name": "child", "hash": svc.get_workflow("child")["definition_hash"]}
+    assert svc.apply_workflow("parent", parent(), user="alice")[1] is False
+    changed = {**CHILD, "description": "v2"}
+    svc.apply_workflow("child", changed, user="alice")
+    second = svc.apply_workflow("parent", parent(), user="alice")[0]
+    assert second["definition_hash"] != first["definition_hash"] and second["version"] == 2
+    by_hash = parent(workflow={"hash": pinned["hash"]})
+    svc.apply_workflow("byhash", by_hash, user="alice")
+    assert svc.get_workflow("byhash")["definition"]["tasks"]["sub"]["workflow"] == pinned
+
+
+@pytest.mark.parametrize("sub, message", [
+    ({"workflow": {"name": "nope"}}, "tasks.sub.workflow: names an unknown workflow 'nope'"),
+    ({"workflow": {"hash": "ab" * 32}}, f"tasks.sub.workflow: names an unknown definition {'ab' * 32}"),
+    ({"workflow": {"name": "child", "hash": "x"}}, "tasks.sub.workflow: must be {name: WORKFLOW}"),
+    ({"params": {}}, "tasks.sub.params: missing required param(s) of workflow 'child': n"),
+    ({"params": {"n": "seven"}}, "tasks.sub.params.n: 'seven' is not of type int"),
+    ({"params": {"n": 1, "m": 2}}, "tasks.sub.params.m: workflow 'child' has no param 'm'"),
+    ({"outputs": {"files": FILES + ["count/nope.txt"], "vars": ["count.total"]}},
+     "tasks.sub.outputs.files[2]: workflow 'child' has no task output 'count/nope.txt'"),
+    ({"outputs": {"files": FILES, "vars": ["count.total", "count.nope"]}},
+     "tasks.sub.outputs.vars[1]: workflow 'child' has no task var 'count.nope'"),
+    ({"outputs": {"files": FILES, "vars": ["count.total", "total"]}},
+     "tasks.sub.outputs.vars[1]: 'total' is not TASK.VAR"),
+    ({"image": "x"}, "tasks.sub.image: unknown key"),
+])
+def test_registration_refuses_what_does_not_fit_naming_the_task(svc, sub, message):
+    d = parent()
+    d["tasks"]["sub"].update(sub)
+    with pytest.raises(DefinitionError) as info:
+        svc.apply_workflow("parent", d, user="alice")
+    assert str(info.value).startswith(message)
+
+
+def test_cycles_of_workflows_are_refused(svc):
+    svc.apply_workflow("a", {"tasks": {"t": task()}}, user="alice")
+    svc.apply_workflow("b", {"tasks": {"call_a": {"workflow": {"name": "a"}}}}, user="alice")
+    with pytest.raises(DefinitionError, match=r"tasks.call_b.workflow: workflow cycle: a -> b -> a"):
+        svc.apply_workflow("a", {"tasks": {"call_b": {"workflow": {"name": "b"}}}}, user="alice")
+    with pytest.raises(DefinitionError, match=r"workflow cycle: b -> b"):
+        svc.apply_workflow("b", {"tasks": {"me": {"workflow": {"name": "b"}}}}, user="alice")
+
+
+def test_a_failed_child_fails_the_parent_task(svc):
+    run_id = trigger(svc, parent(), name="parent")
+    state, _ = run_with(svc.store, run_id, {**BEHAVE, "count": TaskBehavior(exit_code=2)})
+    assert state == "failed"
+    sub = svc.run_task(run_id, "sub")
+    assert sub["state"] == "failed" and sub["error"] == f"child run {sub['child']['run_id']} failed"
+    assert svc.get_run(run_id)["tasks"]["use"] == "skipped"
+
+
+def test_params_that_do_not_fit_once_rendered_fail_the_task(svc):
+    run_id = trigger(svc, parent(), name="parent")
+    state, ex = run_with(svc.store, run_id, {"prep": TaskBehavior(vars={"n": "many"})})
+    assert state == "failed"
+    sub = svc.run_task(run_id, "sub")
+    assert sub["error"] == "child params: parameter 'n': 'many' is not of type int"
+    assert sub["child"] is None and [s.task for s in ex.specs] == ["prep"]
+
+
+def test_killing_the_parent_kills_the_child(svc):
+    run_id = trigger(svc, parent(), name="parent")
+    ex = FakeExecutor({**BEHAVE, "count": TaskBehavior(sleep=30)})
+    claim(svc.store, run_id)
+    sched = RunScheduler(svc.store, run_id, ex, poll=0.02)
+    thread = threading.Thread(target=sched.run_to_end)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not any(s.task == "count" for s in ex.specs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    svc.kill_run(run_id, user="alice")
+    thread.join(10)
+    assert not thread.is_alive()
+    assert svc.get_run(run_id)["state"] == "killed"
+    child_id = svc.run_task(run_id, "sub")["child"]["run_id"]
+    child = svc.get_run(child_id)
+    assert child["state"] == "killed" and child["tasks"] == {"count": "killed"}
