@@ -10,11 +10,12 @@ Slots missed while nothing ticked follow the schedule's `catchup` (docs/schedule
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -78,7 +79,11 @@ def check_schedule_name(name: object) -> str:
 
 @dataclass(frozen=True)
 class Cron:
-    """A cron expression in a time zone: the slots it names, as UTC datetimes."""
+    """A cron expression in a time zone: the slots it names, as UTC datetimes.
+
+    When clocks fall back, the repeated hour's local times happen twice. An expression
+    with fixed hours (`30 2 * * *`) has its slot once, at the first of them, as cron
+    itself does; one that runs every hour (`*/30 * * * *`) has both, an hour apart."""
 
     expr: str
     zone: ZoneInfo
@@ -86,6 +91,15 @@ class Cron:
     @classmethod
     def of(cls, version: ScheduleVersion) -> Cron:
         return cls(version.cron, ZoneInfo(version.timezone))
+
+    @functools.cached_property
+    def fixed_hours(self) -> bool:
+        return croniter(self.expr).expanded[1] != ["*"]
+
+    def counts(self, slot: datetime) -> bool:
+        """False for the second pass of a fixed-hours slot through a repeated hour."""
+        # through UTC: fold is 1 exactly on the second pass (croniter's own fold is not)
+        return not (self.fixed_hours and slot.astimezone(UTC).astimezone(self.zone).fold)
 
     def slots_after(self, after: datetime, now: datetime, limit: int) -> tuple[list[datetime], int]:
         """The newest `limit` slots in (after, now], oldest first, and how many older ones
@@ -99,6 +113,8 @@ class Cron:
                 continue
             if slot <= after:
                 break
+            if not self.counts(slot):
+                continue
             if len(found) < limit:
                 found.append(slot)
             else:
@@ -107,7 +123,12 @@ class Cron:
 
     def next_slots(self, now: datetime, count: int) -> list[datetime]:
         it = croniter(self.expr, now.astimezone(self.zone))
-        return [it.get_next(datetime).astimezone(now.tzinfo) for _ in range(count)]
+        slots: list[datetime] = []
+        while len(slots) < count:
+            slot = it.get_next(datetime)
+            if self.counts(slot):
+                slots.append(slot.astimezone(now.tzinfo))
+        return slots
 
 
 # ---- the schedule book: versions, changes, views -------------------------------------

@@ -41,6 +41,10 @@ def runs(server: Server) -> list[dict]:
     return page["runs"]
 
 
+def scheduled_runs(server: Server) -> list[dict]:
+    return [r for r in runs(server) if r["triggered_by"] == "schedule:tenmin"]
+
+
 def wait_for(predicate, timeout: float, what: str, server: Server):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,8 +57,9 @@ def wait_for(predicate, timeout: float, what: str, server: Server):
 
 def test_workers_of_serve_and_of_worker_race_for_missed_slots_and_start_each_once(
         docker_client, tmp_path):
-    """Ten slots of a `catchup: all` schedule passed before anything ticked; two engine
-    workers of `wfobj serve` and two `wfobj worker --workers 2` processes all tick at once."""
+    """Ten slots of a `catchup: all` schedule passed before anything ticked; the two engine
+    worker processes of `wfobj serve` and the two of `wfobj worker --workers 2` all tick
+    at once."""
     store = init_store(tmp_path / "store")
     svc = WorkflowService(store, clock=Earlier(10))
     svc.apply_workflow("quick", QUICK, user="alice")
@@ -66,11 +71,9 @@ def test_workers_of_serve_and_of_worker_race_for_missed_slots_and_start_each_onc
                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     server = start_server(tmp_path, engine_workers=2)
     try:
-        scheduled = wait_for(lambda: [r for r in runs(server)
-                                      if r["triggered_by"] == "schedule:tenmin"] if len(
-            runs(server)) >= 10 else None, 60, "ten scheduled runs", server)
+        wait_for(lambda: len(scheduled_runs(server)) >= 10, 60, "ten scheduled runs", server)
         time.sleep(3)  # a second run of any slot would show up by now
-        scheduled = [r for r in runs(server) if r["triggered_by"] == "schedule:tenmin"]
+        scheduled = scheduled_runs(server)
         slots = [r["trigger"]["slot"] for r in scheduled]
         assert len(scheduled) >= 10 and len(slots) == len(set(slots)), slots
         first = datetime.fromisoformat(min(slots))

@@ -217,11 +217,25 @@ def test_keepers_racing_on_one_store_start_one_run_per_slot(setup):
     assert len(slots) == len(set(slots)) == 30 == len(started)
 
 
-def test_cron_slots_across_a_dst_change():
-    """Europe/Paris springs forward at 02:00 on 2026-03-29: the 02:30 slot does not exist."""
+def test_cron_slots_across_daylight_saving_changes():
+    """Europe/Paris springs forward at 02:00 on 2026-03-29 (02:30 does not exist) and
+    falls back at 03:00 on 2026-10-25 (02:00-03:00 happens twice)."""
     from zoneinfo import ZoneInfo
 
-    cron = Cron("30 2 * * *", ZoneInfo("Europe/Paris"))
-    slots = cron.next_slots(datetime(2026, 3, 27, 12, tzinfo=UTC), 3)
-    assert [s.isoformat() for s in slots][0] == "2026-03-28T01:30:00+00:00"
-    assert len(set(slots)) == 3
+    paris = ZoneInfo("Europe/Paris")
+    daily = Cron("30 2 * * *", paris)
+    spring = daily.next_slots(datetime(2026, 3, 27, 12, tzinfo=UTC), 3)
+    assert [s.isoformat() for s in spring] == [  # 02:30 CET, then 03:00 CEST, then 02:30
+        "2026-03-28T01:30:00+00:00", "2026-03-29T01:00:00+00:00",
+        "2026-03-30T00:30:00+00:00"]
+    autumn = daily.next_slots(datetime(2026, 10, 23, 12, tzinfo=UTC), 3)
+    assert [s.isoformat() for s in autumn] == [  # once on the day the hour repeats
+        "2026-10-24T00:30:00+00:00", "2026-10-25T00:30:00+00:00",
+        "2026-10-26T01:30:00+00:00"]
+    missed, _ = daily.slots_after(datetime(2026, 10, 24, 12, tzinfo=UTC),
+                                  datetime(2026, 10, 25, 12, tzinfo=UTC), 10)
+    assert [s.isoformat() for s in missed] == ["2026-10-25T00:30:00+00:00"]
+    half_hourly = Cron("*/30 * * * *", paris)
+    slots, _ = half_hourly.slots_after(datetime(2026, 10, 24, 23, 50, tzinfo=UTC),
+                                       datetime(2026, 10, 25, 1, 50, tzinfo=UTC), 10)
+    assert [s.strftime("%H:%M") for s in slots] == ["00:00", "00:30", "01:00", "01:30"]
