@@ -159,3 +159,104 @@ def test_retry_evidence_with_the_cli(server, tmp_path):
     rid = json.loads(cached.output)["run"]["run_id"]
     hit = json.loads(wfobj(server, "run", "task", rid, "hungry", "--json").output)
     assert hit["attempt"] == 1 and hit["cached_from"] and hit["retry"] is None
+
+
+CHILD = {"params": {"word": {"type": "string"}, "times": {"type": "int", "default": 2}},
+         "tasks": {"say": sh("for i in $(seq {{params.times}}); do echo {{params.word}}; done "
+                             "> /out/said.txt; echo lines=$(wc -l < /out/said.txt) >> $WFOBJ_VARS",
+                             outputs={"files": ["said.txt"], "vars": ["lines"]})}}
+PARENT = {"params": {"word": {"type": "string", "default": "hello"}},
+          "tasks": {
+              "prep": sh("echo times=3 >> $WFOBJ_VARS", outputs={"vars": ["times"]}),
+              "sub": {"workflow": {"name": "child"},
+                      "params": {"word": "{{params.word}}", "times": "{{tasks.prep.vars.times}}"},
+                      "outputs": {"files": ["say/said.txt"], "vars": ["say.lines"]}},
+              "report": sh("echo {{tasks.sub.vars.say.lines}} > /out/n; cat /in/said >> /out/n",
+                           inputs={"said": {"task": "sub", "file": "say/said.txt"}},
+                           outputs={"files": ["n"]}, when="tasks.sub.vars.say.lines >= 3"),
+          }}
+
+
+def get(server, path: str):
+    answer = requests.get(f"{server.url}{path}", headers=server.h())
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_sub_workflow_over_http(server):
+    assert requests.put(f"{server.url}/api/workflows/child", json=CHILD,
+                        headers=server.h()).status_code == 201
+    run = run_over_http(server, "parent", PARENT, word="hi")
+    assert run["state"] == "success", run
+    assert run["tasks"] == {"prep": "success", "sub": "success", "report": "success"}
+    sub = get(server, f"/api/runs/{run['run_id']}/tasks/sub")
+    child = get(server, f"/api/runs/{sub['child']['run_id']}")
+    assert child["state"] == "success" and child["workflow"] == "child"
+    assert child["parent"] == {"run_id": run["run_id"], "task": "sub"}
+    assert child["parameters"] == {"word": "hi", "times": 3}
+    assert sub["child"]["manifest_hash"] == child["manifest_hash"]
+    assert sub["vars"] == {"say.lines": "3"}
+    files = {f["path"]: f["hash"] for f in get(server, f"/api/runs/{run['run_id']}/files")}
+    child_files = {f["path"]: f["hash"] for f in get(server, f"/api/runs/{child['run_id']}/files")}
+    assert files["say/said.txt"] == child_files["said.txt"]
+    n = requests.get(f"{server.url}/api/objects/{files['n']}", headers=server.h()).content
+    assert n == b"3\nhi\nhi\nhi\n"
+    pinned = get(server, "/api/workflows/parent")["definition"]["tasks"]["sub"]["workflow"]
+    assert pinned == {"name": "child", "hash": get(server, "/api/workflows/child")["definition_hash"]}
+
+
+def test_sub_workflow_refusals_over_http(server):
+    requests.put(f"{server.url}/api/workflows/child", json=CHILD, headers=server.h())
+    bad = json.loads(json.dumps(PARENT))
+    bad["tasks"]["sub"]["params"]["colour"] = "red"
+    put = requests.put(f"{server.url}/api/workflows/badparent", json=bad, headers=server.h())
+    assert put.status_code == 400
+    assert put.json()["description"].startswith(
+        "tasks.sub.params.colour: workflow 'child' has no param 'colour'")
+    loop = {"tasks": {"again": {"workflow": {"name": "loop"}}}}
+    requests.put(f"{server.url}/api/workflows/loop", json={"tasks": {"t": sh("true")}},
+                 headers=server.h())
+    put = requests.put(f"{server.url}/api/workflows/loop", json=loop, headers=server.h())
+    assert put.status_code == 400
+    assert put.json()["description"] == "tasks.again.workflow: workflow cycle: loop -> loop"
+
+
+def test_killing_a_parent_kills_its_child_over_http(server):
+    slow = {"tasks": {"nap": sh("sleep 60")}}
+    calls = {"tasks": {"sub": {"workflow": {"name": "slow"}}}}
+    for name, body in (("slow", slow), ("calls-slow", calls)):
+        assert requests.put(f"{server.url}/api/workflows/{name}", json=body,
+                            headers=server.h()).status_code in (200, 201)
+    rid = requests.post(f"{server.url}/api/workflows/calls-slow/trigger", json={},
+                        headers=server.h()).json()["run_id"]
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sub = get(server, f"/api/runs/{rid}/tasks/sub")
+        children = [r for r in get(server, "/api/runs?workflow=slow")["runs"]]
+        if children and get(server, f"/api/runs/{children[0]['run_id']}")["tasks"]["nap"] == "running":
+            break
+        time.sleep(0.2)
+    assert requests.post(f"{server.url}/api/runs/{rid}/kill", headers=server.h()).status_code in (200, 202)
+    parent = wait_terminal(server, rid)
+    assert parent["state"] == "killed"
+    sub = get(server, f"/api/runs/{rid}/tasks/sub")
+    child = wait_terminal(server, sub["child"]["run_id"])
+    assert child["state"] == "killed" and child["parent"]["run_id"] == rid
+
+
+def test_a_sub_workflow_with_the_cli(server, tmp_path):
+    for name, body in (("child", CHILD), ("cli-parent", PARENT)):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(body))
+        applied = wfobj(server, "workflow", "apply", str(path), "--name", name)
+        assert applied.exit_code == 0, applied.output
+    done = wfobj(server, "run", "trigger", "cli-parent", "-p", "word=yo", "--wait", "--json")
+    assert done.exit_code == 0, done.output
+    rid = json.loads(done.output)["run"]["run_id"]
+    sub = json.loads(wfobj(server, "run", "task", rid, "sub", "--json").output)
+    child = json.loads(wfobj(server, "run", "show", sub["child"]["run_id"], "--json").output)
+    assert child["parent"] == {"run_id": rid, "task": "sub"} and child["parameters"]["word"] == "yo"
+    shown = wfobj(server, "workflow", "show", "cli-parent", "--json")
+    assert json.loads(shown.output)["definition"]["tasks"]["sub"]["workflow"]["name"] == "child"
