@@ -65,3 +65,34 @@ def test_bad_input_is_one_line(tmp_path):
     assert nofile.exit_code == 1 and "cannot read" in nofile.output
     for out in (empty, bad, nofile):
         assert len(out.output.strip().splitlines()) == 1
+
+
+def test_compare_and_explain_name_the_secret_not_its_value(tmp_path):
+    from tests.support_engine import run_with, task
+    from wfobj.engine.service import WorkflowService
+    from wfobj.objstore import open_store
+
+    path = tmp_path / "store"
+    init_store(path).close()
+    assert wfobj(path, "secret", "set", "horse", input=VALUE).exit_code == 0
+    store = open_store(path)
+    try:
+        svc = WorkflowService(store)
+        svc.apply_workflow("wf", {"tasks": {"t": task("true", secrets={
+            "HORSE": {"secret": "horse"}})}}, user="alice")
+        runs = []
+        for value in (None, b"another-horse-value"):
+            if value:
+                svc.set_secret("horse", value, user="alice")
+            runs.append(svc.trigger(name="wf", parameters={}, user="alice")["run_id"])
+            run_with(store, runs[-1])
+    finally:
+        store.close()
+    compared = wfobj(path, "run", "compare", *runs)
+    assert compared.exit_code == 0, compared.output
+    assert "secret horse: different value" in compared.output
+    explained = wfobj(path, "run", "explain", runs[1], "t")
+    assert explained.exit_code == 0, explained.output
+    assert any(line.split()[0] == "secret.horse" and " was " in line and " now " in line
+               for line in explained.output.splitlines() if line.strip())
+    assert VALUE not in compared.output + explained.output
