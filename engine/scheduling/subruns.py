@@ -73,6 +73,7 @@ class ChildRun:
     outputs: TaskDefinition
     engine_version: str
     drive: Callable[[str], object]  # run id -> a RunScheduler for it
+    cache: bool | None = None  # the parent's `cache` (off: the child's tasks run too)
     cancel: threading.Event = field(default_factory=threading.Event)
     facts: dict | None = None
 
@@ -81,7 +82,8 @@ class ChildRun:
         run = create_run(self.store, self.clock, definition_oid=self.definition_oid,
                          definition=self.definition, parameters=self.parameters,
                          user=PARENT_ACTOR, engine_version=self.engine_version,
-                         origin={"parent": {"run_id": self.parent_run, "task": self.task}},
+                         origin={"parent": {"run_id": self.parent_run, "task": self.task},
+                                 **({} if self.cache is None else {"cache": self.cache})},
                          queue=False)
         self.facts = {"run_id": run.run_id}
         scheduler = self.drive(run.run_id)
@@ -196,7 +198,7 @@ class Children:
             return None
         self.runs[name] = ChildRun(
             parent.store, parent.clock, parent.run_id, name, oid, child, values, task,
-            run.record.engine_version, self.nested)
+            run.record.engine_version, self.nested, cache=run.record.cache)
         return name, spec, self.runs[name].cancel, self.runs[name]
 
     def nested(self, run_id: str):

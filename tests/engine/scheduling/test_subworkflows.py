@@ -155,3 +155,37 @@ def test_killing_the_parent_kills_the_child(svc):
     child_id = svc.run_task(run_id, "sub")["child"]["run_id"]
     child = svc.get_run(child_id)
     assert child["state"] == "killed" and child["tasks"] == {"count": "killed"}
+
+
+def test_the_child_follows_the_parents_cache_setting(svc):
+    run_id = trigger(svc, parent(), name="parent")  # cache off (support_engine's default)
+    run_with(svc.store, run_id, BEHAVE)
+    child = svc.get_run(svc.run_task(run_id, "sub")["child"]["run_id"])
+    assert child["cache"] is False
+    again = trigger(svc, parent(), name="parent", cache=True)
+    _, ex = run_with(svc.store, again, BEHAVE)
+    assert ex.specs == []  # the parent's tasks and its child's were all cache hits
+    sub = svc.run_task(again, "sub")
+    assert sub["cached_from"] is None and sub["state"] == "success"
+    assert svc.get_run(sub["child"]["run_id"])["cache"] is True
+    assert svc.run_task(sub["child"]["run_id"], "count")["cached_from"]
+
+
+def test_resume_and_reproduce_go_through_child_runs(svc):
+    run_id = trigger(svc, parent(), name="parent", cache=True)
+    state, _ = run_with(svc.store, run_id, {**BEHAVE, "count": TaskBehavior(exit_code=1)})
+    assert state == "failed"
+    resumed = svc.resume(run_id, user="alice")["run_id"]
+    state, ex = run_with(svc.store, resumed, BEHAVE)
+    assert state == "success"
+    assert [s.task for s in ex.specs] == ["count", "use"]  # prep from the cache
+    child = svc.get_run(svc.run_task(resumed, "sub")["child"]["run_id"])
+    assert child["parent"] == {"run_id": resumed, "task": "sub"} and child["state"] == "success"
+    reproduced = svc.reproduce(resumed, user="alice")["run_id"]
+    state, ex = run_with(svc.store, reproduced, BEHAVE)
+    assert state == "success" and [s.task for s in ex.specs] == ["prep", "count", "use"]
+    child = svc.get_run(svc.run_task(reproduced, "sub")["child"]["run_id"])
+    assert child["cache"] is False
+    compared = {t["task"]: t for t in svc.compare_runs(resumed, reproduced)["tasks"]}
+    assert compared["sub"]["same"] is True  # the child's outputs and vars, by content
+    assert compared["sub"]["vars"] == [{"name": "count.total", "a": "5", "b": "5", "same": True}]
