@@ -15,6 +15,7 @@ from wfobj.engine import (
     Definition,
     ParamDefinition,
     RunStatus,
+    TaskStatus,
     WorkflowService,
     base_task,
     excerpt,
@@ -151,25 +152,30 @@ class AttemptPage(Page):
 
     def instances(self, req: falcon.Request, resp: falcon.Response, run: dict,
                   task: str) -> None:
-        """A fanned-out task's instances, INSTANCES_PER_PAGE at a time, in item order."""
+        """A fanned-out task's instances (those in one state with `?state=`),
+        INSTANCES_PER_PAGE at a time, in item order."""
         number = int_query(req, "page", 1, 1, 10**9)
+        state = req.get_param("state") or None
+        if state is not None and state not in set(TaskStatus):
+            raise falcon.HTTPBadRequest(title="Invalid state",
+                                        description="state is one of " + ", ".join(TaskStatus))
         run_id = run["run_id"]
         page = instance_page(self.store, run_id, task, (number - 1) * INSTANCES_PER_PAGE,
-                             INSTANCES_PER_PAGE)
-        total = page.task.instances.count if page.task.instances else 0
+                             INSTANCES_PER_PAGE, state)
+        spread = page.task.instances
+        total = 0 if spread is None else spread.states.get(state, 0) if state else spread.count
         pages = max(1, -(-total // INSTANCES_PER_PAGE))
         if number > pages:
             raise falcon.HTTPNotFound(title="No such page",
-                                      description=f"{task} has {total} instances: "
-                                      f"{pages} page{'s' if pages != 1 else ''} of "
-                                      f"{INSTANCES_PER_PAGE}")
+                                      description=f"{task} has {total} instances"
+                                      f"{' ' + state if state else ''}: {pages} "
+                                      f"page{'s' if pages != 1 else ''} of {INSTANCES_PER_PAGE}")
         here = f"/ui/runs/{run_id}/tasks/{task}"
-        items = list_items(self.service, run, task, page.lines)
         self.render(req, resp, "instances.html", title=f"{task} · run {run_id[:13]}",
                     run=run, task=task, page=page, total=total, number=number, pages=pages,
-                    per_page=INSTANCES_PER_PAGE, items=items,
-                    links=pager_links(here, number, pages),
-                    counts=dag.counts_words(page.task.instances.states) if total else None,
+                    per_page=INSTANCES_PER_PAGE, state=state, here=here,
+                    items=list_items(self.service, run, task, page.lines),
+                    links=pager_links(here, number, pages, {"state": state} if state else {}),
                     live=run["state"] not in RUN_TERMINAL)
 
 
@@ -191,10 +197,13 @@ def list_items(service: WorkflowService, run: dict, task: str,
     return out
 
 
-def pager_links(here: str, number: int, pages: int) -> dict[str, str]:
-    """First, previous, next and last page links of a paged list (those that apply)."""
+def pager_links(here: str, number: int, pages: int,
+                query: dict[str, str] | None = None) -> dict[str, str]:
+    """First, previous, next and last page links of a paged list (those that apply),
+    keeping `query`."""
     def at(n: int) -> str:
-        return here if n == 1 else f"{here}?page={n}"
+        params = {**(query or {}), **({"page": str(n)} if n > 1 else {})}
+        return f"{here}?{urlencode(params)}" if params else here
 
     links = {}
     if number > 1:

@@ -9,7 +9,8 @@ What each costs, for a run of N rows whose definition has T tasks (its first T r
   the manifest's `task_states` less everything else, so a run with one fan-out of 100,000
   instances reads none of its instance rows;
 - `instance_page`: the same for the task's own counts, then only the rows on the page
-  (⌈limit/64⌉ + 1 buckets) and one evidence object per row;
+  (⌈limit/64⌉ + 1 buckets) and one evidence object per row; asked for one state, the
+  fan-out's rows from its first until the page is full (at worst ⌈count/64⌉ buckets);
 - `task_line`: the rows leading to one task or instance (engine/runs/rows.py: an index KEY
   directly, an entry name by bisection) and its evidence;
 - skip kinds (engine/scheduling/gates.py): a skipped row keeps its kind (`skip`), so they
@@ -30,7 +31,7 @@ from wfobj.engine.definitions.graph import TaskGraph
 from wfobj.engine.errors import UnknownTask
 from wfobj.engine.model import AuditEvent, RunManifest, TaskEvidence, read, row_kind, row_oid
 from wfobj.engine.runs.rows import RunHead
-from wfobj.engine.runs.state import TaskEntry
+from wfobj.engine.runs.state import BUCKET, TaskEntry
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
 
@@ -145,26 +146,49 @@ def task_outline(store: ObjectStore, run_id: str) -> RunOutline:
 
 
 def instance_page(store: ObjectStore, run_id: str, task: str, offset: int,
-                  limit: int) -> InstancePage:
+                  limit: int, state: str | None = None) -> InstancePage:
     """Instances offset ≤ i < offset + limit (at most MAX_INSTANCE_PAGE) of fanned-out
-    `task`, in item order, with the task's own line and counts."""
+    `task`, in item order, with the task's own line and counts; with `state`, of those in
+    that state only (read bucket by bucket from the first instance until the page is full:
+    at worst every row of this fan-out, never another's)."""
     top = RunTop.load(store, run_id)
     entry = top.entries.get(task)
     if entry is None:
         raise UnknownTask(run_id, task)
     counts = top.fanout_counts().get(task)
     shown: list[tuple[str, TaskEntry]] = []
-    if counts is not None:
-        start = counts.first + max(offset, 0)
-        stop = min(start + min(limit, MAX_INSTANCE_PAGE), counts.first + counts.count)
+    limit, offset = min(limit, MAX_INSTANCE_PAGE), max(offset, 0)
+    if counts is not None and state is None:
+        start = counts.first + offset
+        stop = min(start + limit, counts.first + counts.count)
         if start < stop:
             shown = [(r["name"], TaskEntry.of_row(r)) for r in top.head.rows.rows(start, stop)]
+    elif counts is not None and counts.states.get(state, 0) > offset:
+        shown = in_state(top.head, counts, state, offset, limit)
     kinds = skip_kinds(store, top.head.manifest, [(task, entry), *shown])
     own = TaskLine(task, entry.state, evidence_brief(store, task, entry), kinds.get(task),
                    counts, top.fans_out(task))
     return InstancePage(own, max(offset, 0),
                         [TaskLine(n, e.state, evidence_brief(store, n, e), kinds.get(n))
                          for n, e in shown])
+
+
+def in_state(head: RunHead, counts: InstanceCounts, state: str, offset: int,
+             limit: int) -> list[tuple[str, TaskEntry]]:
+    """Instances in `state`, past the first `offset` of them, at most `limit`."""
+    out: list[tuple[str, TaskEntry]] = []
+    position, end, passed = counts.first, counts.first + counts.count, 0
+    while position < end and len(out) < limit:
+        stop = min((position // BUCKET + 1) * BUCKET, end)  # to the end of this bucket
+        for row in head.rows.rows(position, stop):
+            if row["state"] != state:
+                continue
+            if passed < offset:
+                passed += 1
+            elif len(out) < limit:
+                out.append((row["name"], TaskEntry.of_row(row)))
+        position = stop
+    return out
 
 
 def task_line(store: ObjectStore, run_id: str, name: str) -> TaskLine | None:

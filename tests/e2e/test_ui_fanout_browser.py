@@ -88,6 +88,12 @@ def test_the_fanned_out_node_opens_onto_its_instances_and_one_instance(driver, s
     rows = driver.find_elements(By.CSS_SELECTOR, "table.instances tbody tr")
     assert len(rows) == 200 and rows[0].get_attribute("data-task") == "align[0]"
     assert "Page 1 of 2" in driver.find_element(By.CSS_SELECTOR, "nav.pager").text
+    driver.find_element(By.CSS_SELECTOR, '#fanout-state a[data-state="failed"]').click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("?state=failed"))
+    assert [r.get_attribute("data-task") for r in driver.find_elements(
+        By.CSS_SELECTOR, "table.instances tbody tr")] == [f"align[{i}]" for i in FAILING]
+    driver.back()
+    WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/tasks/align"))
     driver.find_element(By.CSS_SELECTOR, 'a[rel="next"]').click()
     WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("?page=2"))
     rows = driver.find_elements(By.CSS_SELECTOR, "table.instances tbody tr")
@@ -118,6 +124,7 @@ def test_fan_out_pages_pass_the_accessibility_audit(driver, server):
     run_id = server.run_id
     for path in (f"/ui/runs/{run_id}", f"/ui/runs/{run_id}/tasks/align",
                  f"/ui/runs/{run_id}/tasks/align?page=2", f"/ui/runs/{run_id}/tasks/deep",
+                 f"/ui/runs/{run_id}/tasks/align?state=failed",
                  f"/ui/runs/{run_id}/tasks/align%5B3%5D"):
         driver.get(server.url + path)
         assert driver.execute_script(A11Y_AUDIT) == [], path

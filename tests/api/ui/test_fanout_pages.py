@@ -180,3 +180,23 @@ def test_a_fan_out_over_nothing_and_one_not_expanded_yet(ui, session):
     page = ui.get(f"/ui/runs/{pending}/tasks/each", session).text
     assert "has not expanded its collection yet" in page
     assert 'data-task="each" data-state="pending"' in ui.get(f"/ui/runs/{pending}", session).text
+
+
+def test_instances_in_one_state_are_listed_from_their_counts(ui, session):
+    run_id = finished_cohort(ui, 405, failing=(3, 401))
+    base = f"/ui/runs/{run_id}/tasks/align"
+    run_page = ui.get(f"/ui/runs/{run_id}", session).text
+    assert f'href="{base}?state=failed">2 ✗ failed</a>' in run_page
+    listing = ui.get(base, session).text
+    assert f'href="{base}?state=success">403 ✓ success</a>' in listing
+    failed = ui.get(base, session, params={"state": "failed"}).text
+    assert instance_rows(failed) == [("align[3]", "failed"), ("align[401]", "failed")]
+    assert "Instances failed 1–2 of 2" in failed and f'<a href="{base}">All 405 instances</a>' in failed
+    success = ui.get(base, session, params={"state": "success", "page": "2"}).text
+    rows = instance_rows(success)
+    assert len(rows) == 200 and rows[0][0] == "align[201]"  # align[3] is not among them
+    assert f'href="{base}?state=success&amp;page=3" rel="next"' in success
+    assert f'href="{base}?state=success" rel="prev"' in success
+    assert ui.get(base, session, params={"state": "failed", "page": "2"}).status_code == 404
+    assert "No instances running." in ui.get(base, session, params={"state": "running"}).text
+    assert ui.get(base, session, params={"state": "bogus"}).status_code == 400

@@ -172,3 +172,17 @@ def test_a_line_of_one_task_or_instance():
     assert own.fans_out and own.state == "failed" and own.evidence["attempt"] == 0
     assert task_line(ui.store, run_id, "count[nope]") is None
     assert task_line(ui.store, run_id, "nope[1]") is None and task_line(ui.store, run_id, "nope") is None
+
+
+def test_a_page_of_the_instances_in_one_state_reads_only_this_fan_out():
+    store = CountingStore()
+    ui = make_ui(store)
+    run_id = finished_cohort(ui, 300, failing=(2, 70, 150, 299))
+    store.reads = 0
+    page = instance_page(store, run_id, "align", 1, 2, state="failed")
+    assert [line.name for line in page.lines] == ["align[70]", "align[150]"]
+    assert store.reads <= 6 + 3 + 2  # head, the buckets up to align[150], two evidence
+    assert [line.name for line in instance_page(store, run_id, "align", 3, 5, "failed").lines] == [
+        "align[299]"]
+    assert instance_page(store, run_id, "align", 4, 5, "failed").lines == []
+    assert instance_page(store, run_id, "align", 0, 5, "killed").lines == []
