@@ -80,6 +80,8 @@ def add_run(doc: ProvDocument, run: RunExport) -> None:
                                "wfobj:version": run.engine_version})
     doc.wasAssociatedWith(activity, user_id(run), f"definition:{run.definition_hash}")
     doc.wasAssociatedWith(activity, engine_id(run))
+    if run.parent:  # a sub-workflow's child run: started by its parent run
+        doc.wasInformedBy(activity, f"run:{run.parent['run_id']}")
     doc.used(activity, f"definition:{run.definition_hash}")
     for c in run.param_contents:
         doc.used(activity, entity_id(c), other_attributes={"prov:role": f"params.{c.path}"})
@@ -111,6 +113,8 @@ def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt) -> None:
         doc.wasGeneratedBy(entity_id(c), activity, other_attributes={"prov:role": c.path})
     for upstream in producers(run, a):
         doc.wasInformedBy(activity, f"evidence:{upstream}")
+    if a.child_run:  # a sub-workflow task: its child run was started by this attempt
+        doc.wasInformedBy(f"run:{a.child_run}", activity)
 
 
 def producers(run: RunExport, a: Attempt) -> list[str]:

@@ -266,6 +266,13 @@ class CrateBuilder:
         outputs = [self.formal(formal_id(task, "out", path), path,
                                "dir" if (task, path) in dirs else "file")
                    for path in spec.outputs.files]
+        if spec.workflow is not None:  # a sub-workflow: the step's tool is a workflow
+            return self.entity(f"#tool-{task}", ["SoftwareApplication", "ComputationalWorkflow"],
+                               name=task, identifier=spec.workflow["hash"],
+                               alternateName=spec.workflow["name"],
+                               description=f"sub-workflow {spec.workflow['name']} "
+                                           f"(definition {spec.workflow['hash']})",
+                               input=inputs or None, output=outputs or None)
         return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
                            input=inputs or None, output=outputs or None)
 
@@ -303,6 +310,8 @@ class CrateBuilder:
                            **times(attempts[0].started_at, attempts[-1].ended_at))
 
     def add_attempt(self, a: Attempt) -> ContextEntity:
+        if a.child_run is not None:
+            return self.add_child_attempt(a)
         registry, name, tag = split_image(a.image)
         image = self.entity(f"#image-{a.image_facts_hash}", "ContainerImage",
                             additionalType={"@id": DOCKER_IMAGE}, name=name, tag=tag,
@@ -317,6 +326,22 @@ class CrateBuilder:
             result=[self.data(c) for c in a.outputs],
             actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
             isBasedOn=reused, description=attempt_description(a),
+            **times(a.started_at, a.ended_at))
+
+    def add_child_attempt(self, a: Attempt) -> ContextEntity:
+        """A sub-workflow task's attempt: the action running the child workflow, naming
+        the child run (exported on its own, with `parent` pointing back here)."""
+        child = self.entity(f"#run-{a.child_run}", "CreateAction",
+                            name=f"child run {a.child_run}", identifier=a.child_run,
+                            instrument=self.tools[a.task],
+                            description=f"the run of the sub-workflow of task {a.task}")
+        return self.entity(
+            f"#attempt-{a.evidence_hash}", "CreateAction",
+            name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
+            instrument=self.tools[a.task], agent=self.person,
+            object=[self.data(c) for c in a.inputs], result=[self.data(c) for c in a.outputs],
+            actionStatus=status(a.state), error=a.error, subjectOf=child,
+            description=f"sub-workflow task {a.task}: child run {a.child_run}, {a.state}",
             **times(a.started_at, a.ended_at))
 
     def reused(self, evidence_hash: str) -> ContextEntity:

@@ -78,6 +78,7 @@ class Attempt:
     exit_code: int | None
     error: str | None
     cached_from: str | None
+    child_run: str | None = None  # a sub-workflow task's child run
 
 
 class TreeFiles:
@@ -117,6 +118,7 @@ class RunExport:
     attempts: tuple[Attempt, ...]
     task_order: tuple[str, ...]
     tree_files: TreeFiles = field(compare=False, repr=False)
+    parent: dict | None = None  # a child run's {"run_id", "task"}
 
     @property
     def terminal(self) -> bool:
@@ -178,7 +180,8 @@ def load_run_export(store: ObjectStore, run: RunState) -> RunExport:
         triggered_by=view["triggered_by"], engine_version=view["engine_version"],
         created_at=view["created_at"], started_at=view["started_at"],
         ended_at=view["ended_at"], manifest_hash=view["manifest_hash"], cache=view["cache"],
-        attempts=tuple(attempts), task_order=tuple(run.order), tree_files=TreeFiles(store))
+        attempts=tuple(attempts), task_order=tuple(run.order), tree_files=TreeFiles(store),
+        parent=run.record.parent)
 
 
 def param_contents(store: ObjectStore, run: RunState, values: dict) -> tuple[Content, ...]:
@@ -218,7 +221,8 @@ def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts, definition: Defini
         outputs=tuple(Content(row_oid(r), r["size"], r["path"], row_kind(r))
                       for r in ev.outputs),
         started_at=ev.started_at, ended_at=ev.ended_at, exit_code=ev.exit_code,
-        error=ev.error, cached_from=link_hash(ev.cached_from))
+        error=ev.error, cached_from=link_hash(ev.cached_from),
+        child_run=ev.child["run_id"] if ev.child else None)
 
 
 def sha256_of_blob(store: ObjectStore, oid: str) -> str:

@@ -189,3 +189,29 @@ def test_resume_and_reproduce_go_through_child_runs(svc):
     compared = {t["task"]: t for t in svc.compare_runs(resumed, reproduced)["tasks"]}
     assert compared["sub"]["same"] is True  # the child's outputs and vars, by content
     assert compared["sub"]["vars"] == [{"name": "count.total", "a": "5", "b": "5", "same": True}]
+
+
+def test_exports_show_the_nesting(svc):
+    import io
+    import json
+    import zipfile
+
+    run_id = trigger(svc, parent(), name="parent")
+    run_with(svc.store, run_id, BEHAVE)
+    sub = svc.run_task(run_id, "sub")
+    child_id = sub["child"]["run_id"]
+    prov = json.loads(svc.export_run(run_id, "prov").content)
+    informed = prov["wasInformedBy"].values()
+    assert {"prov:informed": f"run:{child_id}",
+            "prov:informant": f"evidence:{sub['evidence_hash']}"} in [
+        {k: v for k, v in r.items() if k in ("prov:informed", "prov:informant")} for r in informed]
+    child_prov = json.loads(svc.export_run(child_id, "prov").content)
+    assert any(r["prov:informed"] == f"run:{child_id}" and r["prov:informant"] == f"run:{run_id}"
+               for r in child_prov["wasInformedBy"].values())
+    crate = zipfile.ZipFile(io.BytesIO(svc.export_run(run_id, "ro-crate").content))
+    graph = {e["@id"]: e for e in json.loads(crate.read("ro-crate-metadata.json"))["@graph"]}
+    tool = graph["#tool-sub"]
+    assert "ComputationalWorkflow" in tool["@type"] and tool["alternateName"] == "child"
+    attempt = graph[f"#attempt-{sub['evidence_hash']}"]
+    assert attempt["subjectOf"] == {"@id": f"#run-{child_id}"}
+    assert graph[f"#run-{child_id}"]["instrument"] == {"@id": "#tool-sub"}
