@@ -218,7 +218,8 @@ KNOWN_EVIDENCE_FIELDS = frozenset({
     "task", "state", "attempt", "evidence_hash", "image", "image_id", "image_digests",
     "image_facts_hash", "command", "env", "workdir", "inputs", "outputs", "vars", "exit_code",
     "stdout", "stderr", "started_at", "ended_at", "duration_s", "host", "error", "limits",
-    "cache_key", "cached_from", "cache_reason", "executor", "attempts", "secrets"})
+    "cache_key", "cached_from", "cache_reason", "executor", "attempts", "secrets", "child",
+    "retry"})
 
 
 class AuditPage(Page):
