@@ -16,7 +16,8 @@ TAG_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "new_only": ((bool,), "true or false")}
 TRIGGER_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "ref": ((str,), "a data ref, data/NAME"), "workflow": ((str,), "a workflow name"),
-    "param": ((str,), "the workflow's file or dir param")}
+    "param": ((str,), "the workflow's file or dir param"),
+    "parameters": ((dict,), "an object: the values of the workflow's other params")}
 
 
 class DataList:
@@ -56,14 +57,15 @@ class TriggerList:
         resp.media = self.service.list_triggers()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = object_body(req, TRIGGER_KEYS, tuple(TRIGGER_KEYS), "trigger")
+        body = object_body(req, TRIGGER_KEYS, ("ref", "workflow", "param"), "trigger")
         view = self.service.add_trigger(body["ref"], workflow=body["workflow"],
-                                        param=body["param"], user=req.context.user)
+                                        param=body["param"], parameters=body.get("parameters"),
+                                        user=req.context.user)
         resp.status = falcon.HTTP_201 if view["created"] else falcon.HTTP_200
         resp.media = view
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        args = {k: req.get_param(k) for k in TRIGGER_KEYS}
+        args = {k: req.get_param(k) for k in ("ref", "workflow", "param")}
         missing = [k for k, v in args.items() if not v]
         if missing:
             raise falcon.HTTPBadRequest(title="Bad trigger query",

@@ -634,7 +634,8 @@ SCHEMAS.update({
     "Tagged": _obj("ref", "hash", "kind", "previous", ref=STR, hash=HASH,
                    kind={"type": "string", "enum": ["file", "dir"]}, previous=NHASH),
     "DataTrigger": _obj("ref", "workflow", "param", "created_by", "created_at", "seen",
-                        "last", ref=STR, workflow=STR, param=STR, created_by=STR,
+                        "last", ref=STR, workflow=STR, param=STR,
+                        parameters={"type": "object"}, keeps=_arr(HASH), created_by=STR,
                         created_at=TIME, seen=NHASH, last={"type": ["object", "null"]},
                         created={"type": "boolean"}, removed={"type": "boolean"}),
 })
@@ -694,7 +695,7 @@ def _standing_paths() -> S:
                                   _answer("200", "already subscribed", _ref("DataTrigger"))],
                         "400 404 413 415", [], {"required": True, **_json(_closed(
                             "ref", "workflow", "param", ref=DATA_REF, workflow=DEFINITION_NAME,
-                            param=DEFINITION_NAME))}),
+                            param=DEFINITION_NAME, parameters={"type": "object"}))}),
             "delete": _op("end a subscription", "admin", [
                 _answer("200", "removed", _ref("DataTrigger"))], "400 404", trigger_query)},
     }

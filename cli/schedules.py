@@ -175,12 +175,22 @@ def _trigger_options(fn):
 
 @click.command("trigger-on")
 @_trigger_options
+@click.option("-p", "--param-value", "params", multiple=True, metavar="NAME=VALUE",
+              help="A value of one of the workflow's other params, for every run.")
 @json_option
 @pass_ctx
-def trigger_on(ctx: CliContext, ref: str, workflow: str, param: str) -> None:
+def trigger_on(ctx: CliContext, ref: str, workflow: str, param: str,
+               params: tuple[str, ...]) -> None:
     """Run WORKFLOW with PARAM = the new hash each time data/NAME moves to content its
     definition never ran on (admin on a server)."""
-    view = ctx.service().add_trigger(ref, workflow=workflow, param=param, user=local_user())
+    from wfobj.engine import Definition, parse_text_values
+
+    svc = ctx.service()
+    declared = svc.get_workflow(workflow)
+    definition = Definition.from_json(declared["definition_hash"], declared["definition"])
+    values = parse_text_values(definition.params, upload_files(ctx, svc, split_params(params)))
+    view = svc.add_trigger(ref, workflow=workflow, param=param, parameters=values,
+                           user=local_user())
     ctx.emit(view, lambda d: click.echo(
         f"{'subscribed' if d['created'] else 'already subscribed'}: {d['ref']} -> "
         f"{d['workflow']} (param {d['param']})"))

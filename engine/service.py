@@ -501,12 +501,14 @@ class WorkflowService:
     def get_data(self, ref: str) -> dict:
         return data_triggers.data_view(self.store, ref)
 
-    def add_trigger(self, ref: str, *, workflow: str, param: str, user: str) -> dict:
+    def add_trigger(self, ref: str, *, workflow: str, param: str,
+                    parameters: dict | None = None, user: str) -> dict:
         """Subscribe `workflow` to the data ref `ref`: each move to content its definition
-        never ran on starts one run with `param` set to the new hash. The subscription's
-        view, with "created": False if it existed already."""
+        never ran on starts one run with `param` set to the new hash and the other params
+        from `parameters` (else their defaults). The subscription's view, with
+        "created": False if it existed already."""
         view, created = TriggerBook(self.store, self.clock).add(
-            ref, workflow=workflow, param=param, user=user)
+            ref, workflow=workflow, param=param, parameters=parameters, user=user)
         return {**view, "created": created}
 
     def list_triggers(self) -> list[dict]:

@@ -212,9 +212,10 @@ class RemoteService:
         return self.http.json("GET", f"/api/data/{_seg(_data_name(ref))}")
 
     def add_trigger(self, ref: str, *, workflow: str, param: str,
-                    user: str | None = None) -> dict:
+                    parameters: dict | None = None, user: str | None = None) -> dict:
         return self.http.json("POST", "/api/triggers",
-                              json={"ref": ref, "workflow": workflow, "param": param})
+                              json={"ref": ref, "workflow": workflow, "param": param,
+                                    "parameters": parameters or {}})
 
     def list_triggers(self) -> list[dict]:
         return self.http.json("GET", "/api/triggers")

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.format import INPUT_NAME_RE, STORED_TYPES
+from wfobj.engine.definitions.params import check_parameters
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.errors import DataRefError, EngineError, UnknownDataRef, UnknownTrigger
 from wfobj.engine.layout import DATA_PREFIX, TRIGGER_SEEN_NS, TRIGGERS_NS
 from wfobj.engine.model import Definition
+from wfobj.engine.runs.lifecycle import stored_values
 from wfobj.objstore import ConflictError, ObjectStore, RefNotFound, WriteBatch
 
 from .starts import start_run
@@ -105,9 +107,11 @@ class TriggerBook:
         self.clock = clock
         self.registry = WorkflowRegistry(store, clock)
 
-    def add(self, ref: str, *, workflow: str, param: str, user: str) -> tuple[dict, bool]:
-        """Subscribe `workflow` to `ref` through its `file` or `dir` param `param`.
-        Content the ref holds now starts nothing: only later moves do. (view, created)"""
+    def add(self, ref: str, *, workflow: str, param: str, parameters: dict | None = None,
+            user: str) -> tuple[dict, bool]:
+        """Subscribe `workflow` to `ref` through its `file` or `dir` param `param`; its
+        other params take `parameters`, else their defaults (checked now). Content the ref
+        holds now starts nothing: only later moves do. (view, created)"""
         check_data_ref(ref)
         _, version = self.registry.newest(workflow)
         _, definition = self.registry.definition(version.definition.oid)
@@ -116,13 +120,16 @@ class TriggerBook:
             found = "not declared" if spec is None else f"of type {spec.type}"
             raise DataRefError(ref, f"workflow {workflow} param {param!r} is {found}; a data "
                                "trigger sets a file or dir param")
+        others = {name: p for name, p in definition.params.items() if name != param}
+        values = check_parameters(others, parameters, self.store)
         key = trigger_key(ref, workflow, param)
         existing = self.store.meta_get(TRIGGERS_NS, key)
         if existing is not None:
             return json.loads(existing), False
-        value = {"ref": ref, "workflow": workflow, "param": param, "created_by": user,
-                 "created_at": self.clock.stamp(), "seen": current(self.store, ref),
-                 "last": None}
+        value = {"ref": ref, "workflow": workflow, "param": param,
+                 "parameters": dict(parameters or {}), "keeps": stored_values(others, values),
+                 "created_by": user, "created_at": self.clock.stamp(),
+                 "seen": current(self.store, ref), "last": None}
         if not self.store.meta_cas(TRIGGERS_NS, key, None, _encode(value)):
             return json.loads(self.store.meta_get(TRIGGERS_NS, key)), False
         return value, True
@@ -198,7 +205,8 @@ class TriggerKeeper:
         try:
             run = start_run(
                 self.store, self.clock, definition_oid=oid, definition=definition,
-                parameters={sub["param"]: target}, started_by=DATA_ACTOR + sub["ref"],
+                parameters={**sub.get("parameters", {}), sub["param"]: target},
+                started_by=DATA_ACTOR + sub["ref"],
                 trigger={"kind": "data", "ref": sub["ref"], "hash": target,
                          "param": sub["param"], "content": content}, claim=claim)
         except ConflictError:

@@ -19,6 +19,7 @@ from wfobj.engine.layout import (
     REF_PREFIX,
     REPORTS_NS,
     SCHEDULES_NS,
+    TRIGGERS_NS,
 )
 from wfobj.engine.model import Definition, read
 from wfobj.engine.runs.lifecycle import scan_index
@@ -45,10 +46,13 @@ def in_progress_roots(store: ObjectStore) -> list[str]:
 
 
 def schedule_roots(store: ObjectStore) -> list[str]:
-    """The newest version of every schedule: it links its chain (the audit trail), a
-    pinned definition and the files and trees its parameters name."""
-    return [oid for oid in (raw.decode() for _, raw in store.meta_scan(SCHEDULES_NS))
-            if oid in store]
+    """The newest version of every schedule (it links its chain, the audit trail, a
+    pinned definition and the files and trees its parameters name), and the files and
+    trees data-trigger subscriptions pass to their runs' other params."""
+    roots = [raw.decode() for _, raw in store.meta_scan(SCHEDULES_NS)]
+    roots += [oid for _, raw in store.meta_scan(TRIGGERS_NS)
+              for oid in json.loads(raw).get("keeps", [])]
+    return [oid for oid in roots if oid in store]
 
 
 def file_roots(store: ObjectStore) -> set[str]:

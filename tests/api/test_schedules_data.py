@@ -105,8 +105,13 @@ def test_triggers_need_admin_and_a_data_ref(api):
     wrong_type = api.client.simulate_post("/api/triggers", json={**sub, "param": "n"},
                                           headers=api.h("admin"))
     assert wrong_type.status_code == 400 and "of type int" in wrong_type.json["description"]
-    made = api.client.simulate_post("/api/triggers", json=sub, headers=api.h("admin"))
+    bad = api.client.simulate_post("/api/triggers", json={**sub, "parameters": {"n": "x"}},
+                                   headers=api.h("admin"))
+    assert bad.status_code == 400 and "parameter 'n'" in bad.json["description"]
+    made = api.client.simulate_post("/api/triggers", json={**sub, "parameters": {"n": 5}},
+                                    headers=api.h("admin"))
     assert made.status_code == 201 and made.json["created"] is True
+    assert made.json["parameters"] == {"n": 5}
     again = api.client.simulate_post("/api/triggers", json=sub, headers=api.h("admin"))
     assert again.status_code == 200 and again.json["created"] is False
     assert len(api.client.simulate_get("/api/triggers", headers=api.h("reader")).json) == 1

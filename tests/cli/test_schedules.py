@@ -76,10 +76,13 @@ def test_tag_data_and_trigger_on(wf, tmp_path):
     assert "data/in" in wf("data", "list").output
     bad = wf("trigger-on", "runs/x", "--workflow", "wf", "--param", "f", ok=False)
     assert bad.exit_code == 1 and "not a data ref" in bad.output
+    bad_value = wf("trigger-on", "data/in", "--workflow", "wf", "--param", "f", "-p", "n=x",
+                   ok=False)
+    assert bad_value.exit_code != 0 and "n" in bad_value.output
     assert "subscribed: data/in -> wf" in wf("trigger-on", "data/in", "--workflow", "wf",
-                                             "--param", "f").output
+                                             "--param", "f", "-p", "n=7").output
     rows = json.loads(wf("--json", "triggers", "list").output)
-    assert [(r["ref"], r["workflow"], r["param"], r["seen"]) for r in rows] == [
-        ("data/in", "wf", "f", oid)]
+    assert [(r["ref"], r["workflow"], r["param"], r["seen"], r["parameters"]) for r in rows] == [
+        ("data/in", "wf", "f", oid, {"n": 7})]
     assert "removed" in wf("triggers", "rm", "data/in", "--workflow", "wf", "--param", "f").output
     assert json.loads(wf("--json", "triggers", "list").output) == []

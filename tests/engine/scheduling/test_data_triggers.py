@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from tests.support_engine import task
-from wfobj.engine.errors import DataRefError, UnknownTrigger, UnknownWorkflow
+from wfobj.engine.errors import DataRefError, ParameterError, UnknownTrigger, UnknownWorkflow
 from wfobj.engine.scheduling.data_triggers import TriggerKeeper
 from wfobj.engine.service import WorkflowService
 from wfobj.objstore import ConflictError, ObjectNotFound
@@ -164,3 +164,21 @@ def test_subscriptions_list_and_remove(svc):
     assert svc.remove_trigger("data/r", workflow="wf", param="input")["removed"]
     with pytest.raises(UnknownTrigger):
         svc.remove_trigger("data/r", workflow="wf", param="input")
+
+
+def test_the_other_params_come_from_the_subscription(svc):
+    svc.apply_workflow("pair", {"params": {"reads": {"type": "file"}, "ref": {"type": "file"},
+                                           "k": {"type": "int"}}, "tasks": {"a": task()}},
+                       user="alice")
+    genome = blob(svc, "genome")
+    with pytest.raises(ParameterError, match="k"):
+        svc.add_trigger("data/reads", workflow="pair", param="reads", user="admin")
+    with pytest.raises(ParameterError, match="reads"):  # the triggering param is not given
+        svc.add_trigger("data/reads", workflow="pair", param="reads", user="admin",
+                        parameters={"reads": genome, "ref": genome, "k": 1})
+    made = svc.add_trigger("data/reads", workflow="pair", param="reads", user="admin",
+                           parameters={"ref": genome, "k": 21})
+    assert made["keeps"] == [genome]
+    svc.tag_data("data/reads", b := blob(svc, "reads"))
+    [run_id] = TriggerKeeper(svc.store, svc.clock).tick()
+    assert svc.get_run(run_id)["parameters"] == {"reads": b, "ref": genome, "k": 21}
