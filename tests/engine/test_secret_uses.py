@@ -162,3 +162,39 @@ def test_a_memory_store_keeps_no_secrets():
         svc.set_secret("x", VALUE, user="a")
     with pytest.raises(DefinitionError, match="this store keeps no secrets"):
         svc.apply_workflow("wf", definition(), user="alice")
+
+
+def test_exports_name_the_secret_and_fingerprint_never_the_value(svc, tmp_path):
+    import json
+
+    from wfobj.engine import KeyFile
+
+    svc.keys = KeyFile(tmp_path)
+    svc.apply_workflow("wf", definition(), user="alice")
+    run_id = run(svc)
+    fingerprint = svc.list_secrets()[0]["fingerprint"]
+    prov_text = svc.export_run(run_id, "prov").content
+    prov = json.loads(prov_text)
+    from prov.model import ProvDocument
+
+    parsed = ProvDocument.deserialize(content=prov_text, format="json")  # valid PROV-JSON
+    assert any(str(r.identifier).endswith(f"{fingerprint}-gh-token")
+               for r in parsed.get_records() if r.identifier is not None)
+    [(entity_id, entity)] = [(k, v) for k, v in prov["entity"].items()
+                             if k.startswith("secret:")]
+    assert entity_id == f"secret:{fingerprint}-gh-token"
+    assert entity["wfobj:fingerprint"] == fingerprint and entity["wfobj:name"] == "gh-token"
+    roles = sorted(u["prov:role"] for u in prov["used"].values() if u["prov:entity"] == entity_id)
+    assert roles == ["/run/secrets/token", "API_TOKEN"]
+    envelope = json.loads(svc.export_run(run_id, "in-toto").content)
+    import base64
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    [evidence] = [b for b in statement["predicate"]["runDetails"]["byproducts"]
+                  if b["name"].endswith("evidence")]
+    assert evidence["annotations"]["secrets"] == [
+        {"name": "gh-token", "place": "/run/secrets/token", "fingerprint": fingerprint},
+        {"name": "gh-token", "place": "API_TOKEN", "fingerprint": fingerprint}]
+    for fmt in ("ro-crate", "prov", "openlineage", "in-toto"):
+        content = svc.export_run(run_id, fmt).content
+        data = content if isinstance(content, bytes) else b"".join(content)
+        assert VALUE not in data

@@ -99,6 +99,9 @@ def byproducts(a: Attempt) -> list[dict]:
     evidence = {"name": f"{name} evidence", "uri": f"urn:wfobj:evidence:{a.evidence_hash}",
                 "digest": {"blake3": a.evidence_hash},
                 "annotations": {"state": a.state, "cached_from": a.cached_from}}
+    if a.secrets:  # which secret values it used, by keyed fingerprint (docs/secrets.md)
+        evidence["annotations"]["secrets"] = [
+            {"name": n, "place": p, "fingerprint": f} for n, p, f in a.secrets]
     image = {"name": f"{name} image", "uri": f"docker-image:{a.image}",
              "digest": image_digest(a), "annotations": {"image_facts": a.image_facts_hash}}
     return [evidence, image]

@@ -25,6 +25,7 @@ NAMESPACES = {
     "image": "urn:wfobj:image:",
     "user": "urn:wfobj:user:",
     "engine": "urn:wfobj:engine:",
+    "secret": "urn:wfobj:secret:",  # a secret's value, by its keyed fingerprint, never itself
 }
 WFOBJ = Namespace("wfobj", NAMESPACES["wfobj"])
 
@@ -46,6 +47,9 @@ def document(run: RunExport) -> ProvDocument:
         doc.entity(f"image:{a.image_facts_hash}",
                    {PROV_TYPE: WFOBJ["ContainerImage"], "wfobj:reference": a.image,
                     "wfobj:image_id": a.image_id or ""})
+    for name, fingerprint in sorted({(n, f) for a in run.attempts for n, _, f in a.secrets}):
+        doc.entity(secret_id(name, fingerprint), {
+            PROV_TYPE: WFOBJ["Secret"], "wfobj:name": name, "wfobj:fingerprint": fingerprint})
     add_run(doc, run)
     for a in run.attempts:
         add_attempt(doc, run, a)
@@ -115,6 +119,13 @@ def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt) -> None:
         doc.wasInformedBy(activity, f"evidence:{upstream}")
     if a.child_run:  # a sub-workflow task: its child run was started by this attempt
         doc.wasInformedBy(f"run:{a.child_run}", activity)
+    for name, place, fingerprint in a.secrets:
+        doc.used(activity, secret_id(name, fingerprint), other_attributes={"prov:role": place})
+
+
+def secret_id(name: str, fingerprint: str) -> str:
+    """A secret's value as an entity: named by its keyed fingerprint, never the value."""
+    return f"secret:{fingerprint}-{name}"
 
 
 def producers(run: RunExport, a: Attempt) -> list[str]:

@@ -79,6 +79,8 @@ class Attempt:
     error: str | None
     cached_from: str | None
     child_run: str | None = None  # a sub-workflow task's child run
+    # the secrets it used: (name, where it was put, fingerprint), never a value
+    secrets: tuple[tuple[str, str, str], ...] = ()
 
 
 class TreeFiles:
@@ -222,7 +224,9 @@ def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts, definition: Defini
                       for r in ev.outputs),
         started_at=ev.started_at, ended_at=ev.ended_at, exit_code=ev.exit_code,
         error=ev.error, cached_from=link_hash(ev.cached_from),
-        child_run=ev.child["run_id"] if ev.child else None)
+        child_run=ev.child["run_id"] if ev.child else None,
+        secrets=tuple((r["name"], r.get("env") or r.get("file"), r["fingerprint"])
+                      for r in ev.secrets or ()))
 
 
 def sha256_of_blob(store: ObjectStore, oid: str) -> str:
