@@ -65,4 +65,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
 def explain_no_key(ev: TaskEvidence | None) -> str:
     if ev is None:
         return "the task never started"
+    if ev.child is not None:
+        return (f"a sub-workflow task is never taken from the cache; its child run "
+                f"{ev.child['run_id']} looked up each of its own tasks")
     return "the attempt has no cache key (its image could not be resolved, or it predates keys)"

@@ -215,3 +215,14 @@ def test_exports_show_the_nesting(svc):
     attempt = graph[f"#attempt-{sub['evidence_hash']}"]
     assert attempt["subjectOf"] == {"@id": f"#run-{child_id}"}
     assert graph[f"#run-{child_id}"]["instrument"] == {"@id": "#tool-sub"}
+
+
+def test_explain_says_a_sub_workflow_task_is_never_cached(svc):
+    run_id = trigger(svc, parent(), name="parent", cache=True)
+    run_with(svc.store, run_id, BEHAVE)
+    child_id = svc.run_task(run_id, "sub")["child"]["run_id"]
+    explained = svc.explain_task(run_id, "sub")
+    assert explained["key"] is None and explained["reason"] == (
+        f"a sub-workflow task is never taken from the cache; its child run {child_id} "
+        "looked up each of its own tasks")
+    assert svc.explain_task(child_id, "count")["cacheable"] is True
