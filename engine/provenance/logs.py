@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from wfobj.engine.errors import LogStreamCut, UnknownAttempt, UnknownTask
 from wfobj.engine.executors.spools import READ_BYTES, STREAMS, live_paths, read_from
 from wfobj.engine.model import TaskEvidence, read
-from wfobj.engine.runs.state import RunState
-from wfobj.engine.states import TaskStatus
+from wfobj.engine.runs.rows import RunHead
+from wfobj.engine.runs.state import TaskEntry
+from wfobj.engine.states import RUN_TERMINAL, TaskStatus
 from wfobj.objstore import ObjectStore
 
 FOLLOW_WAIT_S = 30.0  # the longest one follow request waits; the client asks again after
@@ -51,6 +52,14 @@ class LogPosition:
         setattr(self, stream, getattr(self, stream) + size)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A task's row as a follower last read it, and whether its run had ended."""
+
+    entry: TaskEntry
+    terminal: bool
+
+
 class LogFollower:
     """Yields {"type": "output", …} pieces of one attempt's streams, then one
     {"type": "end", …} record: `ended` true when the attempt (or, for a task never
@@ -67,14 +76,17 @@ class LogFollower:
         self.run = self.load()
         self.check_attempt()
 
-    def load(self) -> RunState:
-        run = RunState.load(self.store, self.run_id, plan=False)
-        if self.task not in run.tasks:
+    def load(self) -> Seen:
+        """The task's row and whether the run ended: its manifest and that row only, so
+        following one instance of a 100,000-instance run reads a few objects a poll."""
+        head = RunHead.load(self.store, self.run_id)
+        entry = head.find(self.task)
+        if entry is None:
             raise UnknownTask(self.run_id, self.task)
-        return run
+        return Seen(entry, head.state in RUN_TERMINAL)
 
     def check_attempt(self) -> None:
-        entry = self.run.tasks[self.task]
+        entry = self.run.entry
         n = self.pos.attempt
         live = len(entry.attempts) + 1 if entry.state == TaskStatus.RUNNING else None
         if n is not None and not (1 <= n <= len(entry.attempts) or n == live):
@@ -83,7 +95,7 @@ class LogFollower:
     def current(self) -> int:
         """The attempt followed: the one asked for, else the running one, else the last."""
         if self.pos.attempt is None:
-            entry = self.run.tasks[self.task]
+            entry = self.run.entry
             running = entry.state == TaskStatus.RUNNING
             latest = len(entry.attempts) + (1 if running else 0)
             if latest == 0:
@@ -95,7 +107,7 @@ class LogFollower:
         deadline = self.monotonic() + self.wait
         while True:
             n = self.current()
-            entry = self.run.tasks[self.task]
+            entry = self.run.entry
             if n and n <= len(entry.attempts):
                 yield from self.stored(entry.attempts[n - 1])
                 return

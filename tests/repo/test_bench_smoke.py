@@ -24,6 +24,9 @@ FIGURES = {
     "hooks.py": ["20 one-task fake runs, a hook on every event", "20 one-task fake runs, a hook on run ends"],
     "engine.py": ["one-task `true` run", "4-task fan-out", "scheduling 200 fake tasks"],
     "executor.py": ["one task `true`", "stdout 1M"],
+    "fanout.py": ["300 instances of one fanned-out task", "1500 instances vs 300, per-task rate",
+                  "1500 instances, peak RSS added per instance", "GET /api/runs/{id} of a 1500",
+                  "rerun of a 30-sample fan-out with one sample more, instances run"],
     "ingest.py": ["put time", "fsck time"],
     "slurm.py": ["4-task fan-out of `true`, per attempt", "bytes moved per attempt",
                  "bytes fetched by the same attempt on a node holding its input"],
@@ -51,6 +54,10 @@ def assert_figures(output: str, expected: list[str]) -> None:
 def test_every_bench_has_a_smoke_test():
     benches = {p.name for p in BENCH.glob("*.py")} - {"harness.py"}
     assert benches == set(FIGURES)
+
+
+def test_fanout_bench():
+    assert_figures(run_bench("fanout.py"), FIGURES["fanout.py"])
 
 
 def test_api_bench():
