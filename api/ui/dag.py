@@ -34,6 +34,8 @@ class DagNode:
     words: str | None = None  # what a screen reader says of the node, when not its state
     skip: str | None = None  # why a skipped task was skipped
     instances: int | None = None  # a fanned-out task's count of instances
+    workflow: str | None = None  # a sub-workflow task's child workflow
+    child: str | None = None  # its child run, once known
 
     @property
     def mark(self) -> str:
@@ -178,8 +180,11 @@ def line_caption(line: TaskLine, cached: bool) -> str:
     return state_line(line.state, cached)
 
 
-def line_words(line: TaskLine, cached: bool) -> str:
+def line_words(line: TaskLine, cached: bool, child: str | None = None) -> str:
     """What the node says to a screen reader and in its tooltip."""
+    if line.workflow is not None:
+        return (f"{line.name}: {line.state}, runs workflow {line.workflow}"
+                + (f" as child run {child}" if child else ""))
     if line.instances is not None:
         n = line.instances.count
         return (f"{line.name}: {line.state}, {n} instance{'' if n == 1 else 's'}: "
@@ -189,10 +194,15 @@ def line_words(line: TaskLine, cached: bool) -> str:
     return f"{line.name}: {line.state}" + (", reused from the cache" if cached else "")
 
 
-def outline_layout(outline: RunOutline) -> DagLayout | None:
+def outline_layout(outline: RunOutline,
+                   children: dict[str, str] | None = None) -> DagLayout | None:
     """The run's DAG from its outline (engine task_outline): one node per task of the
-    definition, a fanned-out task labelled `NAME ×N` with its instances' counts."""
+    definition, a fanned-out task labelled `NAME ×N` with its instances' counts, a
+    sub-workflow task with its child run (`children`: task → run id, for those whose
+    evidence does not name it yet)."""
     lines = {line.name: line for line in outline.lines}
+    children = {**(children or {}),
+                **{n: line.evidence["child"] for n, line in lines.items() if line.evidence.get("child")}}
     cached = frozenset(n for n, line in lines.items() if line.evidence.get("cached_from"))
     labels = {n: f"{n} ×{line.instances.count}" if line.instances else n
               for n, line in lines.items()}
@@ -201,9 +211,11 @@ def outline_layout(outline: RunOutline) -> DagLayout | None:
                          cached, labels, list(captions.values()))
     if drawn is None:
         return None
-    nodes = [replace(n, caption=captions[n.name], words=line_words(lines[n.name], n.cached),
+    nodes = [replace(n, caption=captions[n.name],
+                     words=line_words(lines[n.name], n.cached, children.get(n.name)),
                      skip=lines[n.name].skip if n.state == TaskStatus.SKIPPED else None,
-                     instances=lines[n.name].instances.count if lines[n.name].instances else None)
+                     instances=lines[n.name].instances.count if lines[n.name].instances else None,
+                     workflow=lines[n.name].workflow, child=children.get(n.name))
              for n in drawn.nodes]
     return replace(drawn, nodes=nodes)
 

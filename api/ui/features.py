@@ -5,7 +5,7 @@ a page shows the section only when its function returns something.
 
 from __future__ import annotations
 
-from wfobj.engine import WorkflowService
+from wfobj.engine import TaskStatus, WorkflowService
 
 
 def file_links(service: WorkflowService, oid: str) -> dict:
@@ -42,3 +42,25 @@ def live_logs(service: WorkflowService, run_id: str, task: str) -> dict | None:
     """The end of what a running attempt wrote to stdout and stderr so far (the live logs
     that GET …/logs?follow=true streams), when the engine can follow them."""
     return service.live_tail(run_id, task)
+
+
+CHILD_SEARCH = 50  # live runs of a child workflow looked at to find a running task's child
+
+
+def child_runs(service: WorkflowService, run_id: str, lines: list) -> dict[str, str]:
+    """Sub-workflow task → its child run id: from the task's evidence once its attempt is
+    recorded, else (while it runs) the live run of its workflow whose record names this
+    run and task as its `parent` (at most CHILD_SEARCH newest live runs of it are read)."""
+    out = {line.name: line.evidence["child"] for line in lines if line.evidence.get("child")}
+    for line in lines:
+        if line.workflow is None or line.name in out or line.state != TaskStatus.RUNNING:
+            continue
+        wanted = {"run_id": run_id, "task": line.name}
+        for state in ("running", "pending"):
+            found = next((r["run_id"] for r in service.list_runs(
+                workflow=line.workflow, state=state, limit=CHILD_SEARCH)["runs"]
+                if r.get("parent") == wanted), None)
+            if found:
+                out[line.name] = found
+                break
+    return out

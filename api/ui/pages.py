@@ -101,10 +101,11 @@ class RunPage(Page):
         outline = task_outline(self.store, run_id)
         shown = self.service.get_definition(run["definition_hash"])
         definition = Definition.from_json(shown["definition_hash"], shown["definition"])
+        children = features.child_runs(self.service, run_id, outline.lines)
         self.render(req, resp, "run.html", title=f"Run {run_id[:13]}", run=run,
-                    outline=outline, definition=definition,
+                    outline=outline, definition=definition, children=children,
                     files=[f for line in outline.lines for f in line.evidence["outputs"]],
-                    layout=dag.outline_layout(outline),
+                    layout=dag.outline_layout(outline, children),
                     file_params=params_of_type(definition.params, "file"),
                     dir_params=params_of_type(definition.params, "dir"), max_drawn=dag.MAX_DRAWN,
                     exports=features.export_links(run_id),

@@ -59,6 +59,7 @@ class TaskLine:
     skip: str | None = None
     instances: InstanceCounts | None = None
     fans_out: bool = False  # a task with `for_each` (its instances may not exist yet)
+    workflow: str | None = None  # a sub-workflow task's child workflow (name, else hash)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class RunTop:
     def fans_out(self, name: str) -> bool:
         return name in self.entries and self.head.definition.tasks[name].for_each is not None
 
+    def workflow(self, name: str) -> str | None:
+        return child_workflow(self.head, name)
+
     def fanout_counts(self) -> dict[str, InstanceCounts]:
         """Counts by state of every expanded fan-out's instances (see the module's note)."""
         spans = {n: e.instances for n, e in self.entries.items() if e.instances is not None}
@@ -118,6 +122,14 @@ class RunTop:
         return out
 
 
+def child_workflow(head: RunHead, name: str) -> str | None:
+    """The workflow a sub-workflow task `name` runs (its name, else its hash), or None."""
+    task = head.definition.tasks.get(name)
+    if task is None or not task.workflow:
+        return None
+    return task.workflow.get("name") or task.workflow.get("hash")
+
+
 def evidence_brief(store: ObjectStore, name: str, entry: TaskEntry) -> dict:
     """The last attempt's evidence as a table row needs it (one object read)."""
     if not entry.attempts:
@@ -128,6 +140,7 @@ def evidence_brief(store: ObjectStore, name: str, entry: TaskEntry) -> dict:
             "exit_code": ev.exit_code, "duration_s": float(ev.duration_s), "error": ev.error,
             "cache_key": ev.cache_key.oid if ev.cache_key else None,
             "cached_from": ev.cached_from.oid if ev.cached_from else None,
+            "child": ev.child["run_id"] if ev.child else None,
             "outputs": [{"task": name, "path": o["path"], "kind": row_kind(o),
                          "hash": row_oid(o), "size": o["size"]} for o in ev.outputs]}
 
@@ -140,7 +153,8 @@ def task_outline(store: ObjectStore, run_id: str) -> RunOutline:
     kinds = skip_kinds(store, top.head.manifest, top.entries.items())
     order = top.head.task_order()
     lines = [TaskLine(n, top.entries[n].state, evidence_brief(store, n, top.entries[n]),
-                      kinds.get(n), counts.get(n), top.fans_out(n)) for n in order]
+                      kinds.get(n), counts.get(n), top.fans_out(n), top.workflow(n))
+             for n in order]
     return RunOutline(run_id, top.head.state, order,
                       TaskGraph.of(top.head.definition.tasks).edges(), lines, top.head.rows.count)
 
@@ -201,7 +215,8 @@ def task_line(store: ObjectStore, run_id: str, name: str) -> TaskLine | None:
         return None
     fans_out = name in head.definition.tasks and head.definition.tasks[name].for_each is not None
     return TaskLine(name, entry.state, evidence_brief(store, name, entry),
-                    skip_kinds(store, head.manifest, [(name, entry)]).get(name), None, fans_out)
+                    skip_kinds(store, head.manifest, [(name, entry)]).get(name), None, fans_out,
+                    child_workflow(head, name))
 
 
 def skip_kinds(store: ObjectStore, manifest: RunManifest,

@@ -1,9 +1,9 @@
-"""The web UI of a fan-out run in a real browser: headless Chromium (selenium) against
+"""The web UI of a fan-out run and of a sub-workflow run in a real browser: headless Chromium (selenium) against
 `wfobj serve` on a store holding runs made with the fake executor (no Docker; the server
 runs no engine worker). The fanned-out task is one node counting its instances, opening
 onto its instances page by page down to one instance; a skip by a condition and a skip
-after a failure look different as the browser paints them; both pages pass the
-accessibility audit."""
+after a failure look different as the browser paints them; a child run is reached from its
+parent task's node and leads back; the pages pass the accessibility audit."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support_browser import A11Y_AUDIT
 from tests.support_e2e import start_server
-from tests.support_engine import run_with, trigger
+from tests.support_engine import run_with, task, trigger
 from tests.support_ui import cohort
 from wfobj.engine.executors.fake import TaskBehavior
 from wfobj.engine.service import WorkflowService
@@ -23,6 +23,10 @@ from wfobj.objstore import init_store
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WAIT = 60
 SAMPLES = 230  # two pages of instances
+CHILD = {"tasks": {"count": task("count", outputs={"vars": ["total"]})}}
+PARENT = {"tasks": {"prep": task(),
+                    "sub": {"workflow": {"name": "child"}, "after": ["prep"],
+                            "outputs": {"vars": ["count.total"]}}}}
 FAILING = (3, 201)
 
 
@@ -38,10 +42,14 @@ def server(tmp_path_factory):
         state, _ = run_with(store, run_id, {f"align[{i}]": TaskBehavior(exit_code=1)
                                             for i in FAILING})
         assert state == "failed"
+        svc.apply_workflow("child", CHILD, user="alice")
+        parent_id = trigger(svc, PARENT, "parent")
+        assert run_with(store, parent_id)[0] == "success"
+        child_id = svc.run_task(parent_id, "sub")["child"]["run_id"]
     finally:
         store.close()
     srv = start_server(tmp, engine_workers=0)
-    srv.run_id = run_id
+    srv.run_id, srv.parent_id, srv.child_id = run_id, parent_id, child_id
     yield srv
     assert srv.stop() == 0, srv.log()
 
@@ -120,12 +128,30 @@ def test_skips_by_a_condition_and_after_a_failure_are_painted_apart(driver, serv
         by_condition, by_failure)
 
 
+def test_a_child_run_is_reached_from_its_parent_task_and_leads_back(driver, server):
+    parent = server.parent_id
+    driver.get(f"{server.url}/ui/runs/{parent}")
+    sub = node(driver, "sub")
+    child = sub.get_attribute("data-child")
+    assert sub.get_attribute("data-workflow") == "child" and child
+    assert "runs workflow child" in sub.find_element(By.CSS_SELECTOR, "a").get_attribute(
+        "aria-label")
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-task="sub"] a.child').click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith(f"/ui/runs/{child}"))
+    assert "child run of task sub" in driver.find_element(By.CSS_SELECTOR, "#run-state").text
+    driver.find_element(By.CSS_SELECTOR, "#run-state a[data-parent-task]").click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith(f"/{parent}/tasks/sub"))
+    driver.find_element(By.CSS_SELECTOR, f'#main dd a[href="/ui/runs/{child}"]').click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith(f"/ui/runs/{child}"))
+
+
 def test_fan_out_pages_pass_the_accessibility_audit(driver, server):
     run_id = server.run_id
     for path in (f"/ui/runs/{run_id}", f"/ui/runs/{run_id}/tasks/align",
                  f"/ui/runs/{run_id}/tasks/align?page=2", f"/ui/runs/{run_id}/tasks/deep",
                  f"/ui/runs/{run_id}/tasks/align?state=failed",
-                 f"/ui/runs/{run_id}/tasks/align%5B3%5D"):
+                 f"/ui/runs/{run_id}/tasks/align%5B3%5D", f"/ui/runs/{server.parent_id}",
+                 f"/ui/runs/{server.parent_id}/tasks/sub", f"/ui/runs/{server.child_id}"):
         driver.get(server.url + path)
         assert driver.execute_script(A11Y_AUDIT) == [], path
 
