@@ -260,3 +260,25 @@ def test_a_sub_workflow_with_the_cli(server, tmp_path):
     assert child["parent"] == {"run_id": rid, "task": "sub"} and child["parameters"]["word"] == "yo"
     shown = wfobj(server, "workflow", "show", "cli-parent", "--json")
     assert json.loads(shown.output)["definition"]["tasks"]["sub"]["workflow"]["name"] == "child"
+
+
+def test_the_word_report_example_with_the_cli(server):
+    from tests.support_e2e import ROOT
+
+    examples = ROOT / "examples"
+    for name in ("wordcount", "word-report"):
+        applied = wfobj(server, "workflow", "apply", str(examples / f"{name}.yaml"))
+        assert applied.exit_code == 0, applied.output
+    done = wfobj(server, "run", "trigger", "word-report",
+                 "-p", f"corpus=@{examples / 'corpus.txt'}", "--wait", "--json")
+    assert done.exit_code == 0, done.output
+    run = json.loads(done.output)["run"]
+    assert run["state"] == "success", run
+    tasks = run["tasks"]
+    assert {tasks["long_text"], tasks["short_text"]} == {"success", "skipped"}
+    assert tasks["count"] == tasks["top"] == tasks["report"] == "success"
+    count = json.loads(wfobj(server, "run", "task", run["run_id"], "count", "--json").output)
+    child = json.loads(wfobj(server, "run", "show", count["child"]["run_id"], "--json").output)
+    assert child["workflow"] == "wordcount" and child["state"] == "success"
+    assert count["vars"]["count.count"] == json.loads(wfobj(
+        server, "run", "task", child["run_id"], "count", "--json").output)["vars"]["count"]
