@@ -203,8 +203,10 @@ class Children:
 
     def nested(self, run_id: str):
         parent = self.scheduler
+        # the parent's actor: a child of a worker that died is recovered like its runs
         return type(parent)(parent.store, run_id, parent.executor, clock=parent.clock,
-                            concurrency=parent.concurrency, actor=parent.actor, poll=parent.poll)
+                            concurrency=parent.concurrency, actor=parent.actor, poll=parent.poll,
+                            max_instances=parent.max_instances)
 
     def done(self, name: str) -> dict | None:
         """The `child` evidence facts of task `name`'s attempt (None if not a child's)."""

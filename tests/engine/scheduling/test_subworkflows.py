@@ -226,3 +226,22 @@ def test_explain_says_a_sub_workflow_task_is_never_cached(svc):
         f"a sub-workflow task is never taken from the cache; its child run {child_id} "
         "looked up each of its own tasks")
     assert svc.explain_task(child_id, "count")["cacheable"] is True
+
+
+def test_a_child_runs_with_its_parents_worker_settings(svc):
+    from wfobj.engine.scheduling.worker import Worker
+
+    svc.apply_workflow("fan", {"params": {"xs": {"type": "list"}},
+                               "tasks": {"each": task(for_each={"param": "xs"})}}, user="alice")
+    calls = {"tasks": {"sub": {"workflow": {"name": "fan"}, "params": {"xs": [1, 2, 3]}}}}
+    run_id = trigger(svc, calls, name="calls")
+    worker = Worker(svc.store, FakeExecutor, concurrency=2, max_instances=2, poll=0.01)
+    worker.initialize()
+    assert worker.claim_next() == run_id
+    worker.execute(run_id)
+    child_id = svc.run_task(run_id, "sub")["child"]["run_id"]
+    child = svc.get_run(child_id)
+    assert child["state"] == "failed"  # 3 instances over the worker's bound of 2
+    audit = svc.run_audit(child_id)
+    assert {e["actor"] for e in audit if e["event"] == "run_state"} == {
+        f"worker:{worker.worker_id}"}
