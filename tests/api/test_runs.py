@@ -12,7 +12,7 @@ from wfobj.objstore import MemoryObjectStore
 RUN_KEYS = {"run_id", "workflow", "definition_hash", "engine_version", "triggered_by",
             "created_at", "started_at", "ended_at", "parameters", "state", "manifest_hash",
             "tasks", "task_count", "task_states", "tasks_truncated", "cache", "resumes",
-            "reproduces"}
+            "reproduces", "parent"}
 
 
 @pytest.fixture
