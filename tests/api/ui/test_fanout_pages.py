@@ -200,3 +200,10 @@ def test_instances_in_one_state_are_listed_from_their_counts(ui, session):
     assert ui.get(base, session, params={"state": "failed", "page": "2"}).status_code == 404
     assert "No instances running." in ui.get(base, session, params={"state": "running"}).text
     assert ui.get(base, session, params={"state": "bogus"}).status_code == 400
+
+
+def test_the_runs_list_counts_every_row_of_a_large_run(ui, session):
+    run_id = finished_cohort(ui, 1200, failing=())
+    page = ui.get("/ui/runs", session).text
+    row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page, re.S).group(0)
+    assert "<td>1204</td>" in row  # 4 tasks and 1,200 instances, not the first 1,000 rows
