@@ -154,6 +154,12 @@ def print_evidence(ev: dict) -> None:
         click.echo(f"  {stream:<9} {s['hash']} ({s['size']} B)")
     if ev.get("error"):
         click.echo(f"  error     {ev['error']}")
+    if ev.get("child"):  # a sub-workflow task's child run
+        click.echo(f"  child     run {ev['child']['run_id']}")
+    if ev.get("retry"):
+        got = ", ".join(f"{k} {shown(ev['retry']['resources'].get(k))}"
+                        for k in ("cpus", "memory", "pids"))
+        click.echo(f"  retry     waited {seconds(ev['retry']['delay_s'])}; {got}")
 
 
 def _state_option() -> list[click.Parameter]:
@@ -195,6 +201,8 @@ def show(ctx: CliContext, run_id: str) -> None:
                     "engine_version", "triggered_by", "created_at", "started_at", "ended_at"):
             click.echo(f"{key:<16} {shown(r[key])}")
         click.echo(f"{'parameters':<16} {json.dumps(r['parameters'])}")
+        if r.get("parent"):  # a sub-workflow's child run
+            click.echo(f"{'parent':<16} {r['parent']['run_id']} task {r['parent']['task']}")
         for task, state in r["tasks"].items():
             click.echo(f"  {task:<24} {state}")
 

@@ -153,6 +153,8 @@ def test_retry_evidence_with_the_cli(server, tmp_path):
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["retry"] == {
         "delay_s": 1, "resources": {"cpus": None, "memory": "128m", "pids": None}}
+    human = wfobj(server, "run", "task", rid, "hungry").output
+    assert "  retry     waited 1.000s; cpus -, memory 128m, pids -" in human.splitlines(), human
     # with the cache, the first attempt reuses that success: it ran nothing, so it
     # records no retry facts (the evidence it reuses has them)
     cached = wfobj(server, "run", "trigger", "cli-growing", "--wait", "--json")
@@ -260,6 +262,10 @@ def test_a_sub_workflow_with_the_cli(server, tmp_path):
     assert child["parent"] == {"run_id": rid, "task": "sub"} and child["parameters"]["word"] == "yo"
     shown = wfobj(server, "workflow", "show", "cli-parent", "--json")
     assert json.loads(shown.output)["definition"]["tasks"]["sub"]["workflow"]["name"] == "child"
+    human = wfobj(server, "run", "task", rid, "sub").output
+    assert f"  child     run {sub['child']['run_id']}" in human.splitlines()
+    human = wfobj(server, "run", "show", sub["child"]["run_id"]).output
+    assert f"parent           {rid} task sub" in human.splitlines()
 
 
 def test_the_word_report_example_with_the_cli(server):
