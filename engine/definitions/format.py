@@ -378,6 +378,13 @@ def normalize_subworkflow_task(tname: str, spec: dict) -> TaskDefinition:
                               "DEFINITION_HASH} (64 lower-case hex characters)")
     params = {}
     for key, value in mapping(spec.get("params", {}), f"{place}.params").items():
+        if isinstance(value, dict):  # an upstream task's output as a file or dir param
+            if set(value) != {"task", "file"} or not all(isinstance(v, str) for v in value.values()):
+                raise DefinitionError(f"{place}.params.{key}", "a mapping must be {task: NAME, "
+                                      "file: PATH}: an upstream task's output")
+            params[key] = {"task": value["task"],
+                           "file": check_output_path(value["file"], f"{place}.params.{key}.file")}
+            continue
         if not isinstance(value, str | int | float | bool | list) or any(
                 isinstance(v, float) for v in (value if isinstance(value, list) else [])):
             raise DefinitionError(f"{place}.params.{key}", f"{excerpt(value)} is not a parameter value")

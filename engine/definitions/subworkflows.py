@@ -49,6 +49,7 @@ def resolve_subworkflows(definition: Definition, newest: NameLookup,
                     else f"definition {task.workflow['hash']}")
             raise DefinitionError(place, f"names an unknown {what}")
         check_fit(tname, task, child)
+        check_passed_files(tname, task, child, definition.tasks)
         check_tree(definition.name, tname, child, load)
         tasks[tname] = replace(task, workflow={"name": child.name, "hash": oid})
     return replace(definition, tasks=tasks)
@@ -63,7 +64,8 @@ def check_fit(tname: str, task: TaskDefinition, child: Definition) -> None:
         if spec is None:
             raise DefinitionError(f"{place}.params.{key}", f"workflow {excerpt(child.name)} has no "
                                   f"param {excerpt(key)} (it has: {', '.join(sorted(child.params)) or 'none'})")
-        if isinstance(value, str) and (REF_RE.search(value) or spec.type == "float"):
+        if isinstance(value, dict) or (isinstance(value, str) and (
+                REF_RE.search(value) or spec.type == "float")):
             continue  # a template (typed when the child run starts) or a float's text
         problem = value_problem(spec.type, value)
         if problem:
@@ -85,6 +87,26 @@ def check_fit(tname: str, task: TaskDefinition, child: Definition) -> None:
         if other is None or name not in other.outputs.vars:
             raise DefinitionError(f"{place}.outputs.vars[{i}]", f"workflow {excerpt(child.name)} "
                                   f"has no task var {excerpt(var)}")
+
+
+def check_passed_files(tname: str, task: TaskDefinition, child: Definition,
+                       tasks: dict[str, TaskDefinition]) -> None:
+    """A param given as `{task: T, file: F}` names an output T declares (or a path under
+    one), for a child param of type file or dir."""
+    for key, value in task.params.items():
+        if not isinstance(value, dict):
+            continue
+        place = f"tasks.{tname}.params.{key}"
+        other = tasks.get(value["task"])
+        if other is None:
+            raise DefinitionError(place, f"names an unknown task {excerpt(value['task'])}")
+        if not declares_file(other.outputs.files, value["file"]):
+            raise DefinitionError(place, f"task {excerpt(value['task'])} declares no output "
+                                  f"{excerpt(value['file'])}")
+        if child.params[key].type not in ("file", "dir"):
+            raise DefinitionError(place, f"an output passes only to a file or dir param; "
+                                  f"{key!r} of workflow {excerpt(child.name)} is of type "
+                                  f"{child.params[key].type}")
 
 
 def check_tree(name: str, tname: str, child: Definition, load: DefinitionLookup) -> None:

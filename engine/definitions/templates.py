@@ -60,6 +60,7 @@ def data_dependencies(task: TaskDefinition) -> set[str]:
     deps = {spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput)}
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
     deps.update(condition_tasks(task.when))
+    deps.update(v["task"] for v in (task.params or {}).values() if isinstance(v, dict))
     if task.for_each is not None and task.for_each.task is not None:
         deps.add(task.for_each.task)
     return deps

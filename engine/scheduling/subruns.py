@@ -20,7 +20,7 @@ from datetime import datetime
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.params import check_parameters, parse_text
-from wfobj.engine.errors import EngineError
+from wfobj.engine.errors import EngineError, ParameterError
 from wfobj.engine.executors.base import AttemptResult, OutputFile, StoredText, TaskSpec
 from wfobj.engine.model import (
     DIR,
@@ -42,12 +42,16 @@ from .render import substitute
 PARENT_ACTOR = "parent run"
 
 
-def child_parameters(task: TaskDefinition, child: Definition, lookup, store: ObjectStore) -> dict:
+def child_parameters(task: TaskDefinition, child: Definition, lookup, store: ObjectStore,
+                     produced: dict) -> dict:
     """The child run's parameters: the task's `params`, templates substituted and their
-    text typed by the child's param types, checked like a trigger's (ParameterError)."""
+    text typed by the child's param types, an upstream output given as its hash, checked
+    like a trigger's (ParameterError)."""
     given = {}
     for key, value in (task.params or {}).items():
-        if isinstance(value, str) and "{{" in value:
+        if isinstance(value, dict):
+            given[key] = passed_output(store, key, value, produced)
+        elif isinstance(value, str) and "{{" in value:
             value = substitute(value, lookup)
             ptype = child.params[key].type
             given[key] = value if ptype in ("string", "file", "dir") else parse_text(ptype, value)
@@ -56,6 +60,23 @@ def child_parameters(task: TaskDefinition, child: Definition, lookup, store: Obj
         else:
             given[key] = value
     return check_parameters(child.params, given, store)
+
+
+def passed_output(store: ObjectStore, key: str, value: dict, produced: dict) -> str:
+    """The hash of upstream output `value` ({task, file}: a file or directory, or a path
+    inside an output directory) given for param `key`."""
+    outputs = produced[value["task"]].outputs
+    path = value["file"]
+    for out in outputs:
+        if out.path == path:
+            return out.oid
+    for out in outputs:
+        if out.kind == DIR and path.startswith(out.path + "/"):
+            try:
+                return entry_at(store, out.oid, path[len(out.path) + 1:]).oid
+            except PathNotInTree:
+                break
+    raise ParameterError(key, f"task {value['task']!r} produced no {path!r}")
 
 
 @dataclass
@@ -189,10 +210,11 @@ class Children:
                   f"workflow {task.workflow['name']!r}")
         run.set_task(name, "running")
         oid, child = child_definition(parent.store, task)
+        produced = parent.sees(b, name)
         lookup = reference_lookup(parent.run_id, run.definition.params, run.record.parameters,
-                                  parent.sees(b, name))
+                                  produced)
         try:
-            values = child_parameters(task, child, lookup, parent.store)
+            values = child_parameters(task, child, lookup, parent.store, produced)
         except EngineError as exc:
             parent.record_result(b, name, spec, parent.unstartable(f"child params: {exc}"), at)
             return None

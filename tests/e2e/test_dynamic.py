@@ -288,3 +288,5 @@ def test_the_word_report_example_with_the_cli(server):
     assert child["workflow"] == "wordcount" and child["state"] == "success"
     assert count["vars"]["count.count"] == json.loads(wfobj(
         server, "run", "task", child["run_id"], "count", "--json").output)["vars"]["count"]
+    clean = json.loads(wfobj(server, "run", "task", run["run_id"], "clean", "--json").output)
+    assert child["parameters"]["corpus"] == clean["outputs"][0]["hash"]

@@ -13,6 +13,7 @@ from tests.support_engine import claim, run_with, service, task, trigger
 from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.fake import FakeExecutor, TaskBehavior
 from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.objstore import hash_bytes
 
 CHILD = {"params": {"n": {"type": "int"}, "label": {"type": "string", "default": "x"}},
          "tasks": {"count": task("count {{params.n}} {{params.label}}",
@@ -245,3 +246,54 @@ def test_a_child_runs_with_its_parents_worker_settings(svc):
     audit = svc.run_audit(child_id)
     assert {e["actor"] for e in audit if e["event"] == "run_state"} == {
         f"worker:{worker.worker_id}"}
+
+
+READER = {"params": {"data": {"type": "file"}, "folder": {"type": "dir"}},
+          "tasks": {"read": task("cat /in/d; ls /in/f", inputs={"d": {"param": "data"},
+                                                                "f": {"param": "folder"}},
+                                 outputs={"vars": ["size"]})}}
+
+
+def passing(**params) -> dict:
+    return {"tasks": {
+        "make": task(outputs={"files": ["data.txt", "out"]}),
+        "sub": {"workflow": {"name": "reader"},
+                "params": {"data": {"task": "make", "file": "data.txt"},
+                           "folder": {"task": "make", "file": "out/inner"}, **params},
+                "outputs": {"vars": ["read.size"]}}}}
+
+
+def test_an_upstream_output_passes_as_a_file_or_dir_param(svc):
+    svc.apply_workflow("reader", READER, user="alice")
+    run_id = trigger(svc, passing(), name="passing")
+    state, ex = run_with(svc.store, run_id, {"make": TaskBehavior(outputs={
+        "data.txt": b"hello\n", "out": {"inner/a": b"A", "top": b"T"}})})
+    assert state == "success"
+    make = {o["path"]: o["hash"] for o in svc.run_task(run_id, "make")["outputs"]}
+    child = svc.get_run(svc.run_task(run_id, "sub")["child"]["run_id"])
+    assert child["parameters"]["data"] == make["data.txt"]
+    read = svc.run_task(child["run_id"], "read")
+    assert {i["name"]: i["kind"] for i in read["inputs"]} == {"d": "file", "f": "dir"}
+    assert child["parameters"]["data"] == hash_bytes(b"hello\n")
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"data": {"task": "nope", "file": "x"}}, "tasks.sub.params.data: names an unknown task 'nope'"),
+    ({"data": {"task": "make", "file": "other.txt"}},
+     "tasks.sub.params.data: task 'make' declares no output 'other.txt'"),
+    ({"data": {"task": "make"}}, "tasks.sub.params.data: a mapping must be {task: NAME, file: PATH}"),
+])
+def test_passed_outputs_are_checked_at_registration(svc, given, message):
+    svc.apply_workflow("reader", READER, user="alice")
+    with pytest.raises(DefinitionError) as info:
+        svc.apply_workflow("passing", passing(**given), user="alice")
+    assert str(info.value).startswith(message)
+
+
+def test_an_output_passes_only_to_a_file_or_dir_param(svc):
+    d = {"tasks": {"make": task(outputs={"files": ["n.txt"]}),
+                   "sub": {"workflow": {"name": "child"},
+                           "params": {"n": {"task": "make", "file": "n.txt"}}}}}
+    with pytest.raises(DefinitionError, match=r"tasks.sub.params.n: an output passes only to a "
+                                              r"file or dir param; 'n' of workflow 'child' is of type int"):
+        svc.apply_workflow("bad", d, user="alice")
