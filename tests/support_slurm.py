@@ -26,12 +26,12 @@ class Cluster:
 
     def squeue(self) -> list[tuple[str, str, str]]:
         """(job id, state, node) of every job the controller knows."""
-        out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%N"], env=self.env(),
+        out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T|%N"], env=self.env(),
                              capture_output=True, text=True, check=True).stdout
         return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
 
     def active_jobs(self) -> list[tuple[str, str, str]]:
-        out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%N"], env=self.env(),
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T|%N"], env=self.env(),
                              capture_output=True, text=True, check=True).stdout
         return [tuple(line.split("|")) for line in out.splitlines() if line.strip()]
 

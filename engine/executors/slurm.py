@@ -4,7 +4,9 @@ Per attempt: store the TaskSpec as an `attempt_spec` object, make an attempt tok
 submit one job with `sbatch` (resources.cpus → --cpus-per-task, the memory cap →
 --mem, timeout → --time), record the job id in the store (namespace `slurm_jobs`, so a
 worker recovering a dead one's runs cancels the right jobs), then wait for the node's
-report. Every attempt in the worker shares one JobQueue, which looks at all followed jobs
+report. Attempts submitted together with the same resources (the instances of a
+fanned-out task, above all) go as one job array: one `sbatch` process for all of them,
+each attempt an element `ARRAY_INDEX` with its own token and spec (BatchSubmitter). Every attempt in the worker shares one JobQueue, which looks at all followed jobs
 with one `squeue` call per poll interval. Kill: `scancel`. A job that ends, or vanishes,
 without a report fails the attempt with the Slurm state as the reason, so `retries`
 apply and no run waits on a job that is gone.
@@ -21,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import ExecutorUnavailable, SlurmError
@@ -46,6 +48,7 @@ TOKEN_TTL_S = 7 * 24 * 3600.0  # an attempt without timeout: the token's longest
 KILL_WAIT_S = 60.0
 REPORT_WAIT_S = 10.0  # after a job ended COMPLETED, how long its report may still take
 COMMAND_TIMEOUT_S = 30.0
+MAX_ARRAY = 1000  # elements of one job array (Slurm's default MaxArraySize is 1001)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ class SlurmCommands:
         return job_id
 
     def queue(self) -> dict[str, JobState]:
-        """Every job the controller still knows (pending, running and recently ended)."""
-        out = self.runner(["squeue", "-h", "-t", "all", "-o", "%i|%T|%N|%r"], None)
+        """Every job the controller still knows (pending, running and recently ended),
+        each element of a job array on a line of its own (`ARRAY_INDEX`)."""
+        out = self.runner(["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T|%N|%r"], None)
         jobs = {}
         for line in out.splitlines():
             parts = line.strip().split("|")
@@ -136,12 +140,17 @@ class JobQueue:
             self.seen_at = 0.0
 
 
+def job_name(spec: TaskSpec) -> str:
+    """A job's name: its task (for an instance, its fanned-out task's)."""
+    return f"--job-name=wfobj-{spec.task.split('[', 1)[0]}"[:100]
+
+
 def sbatch_args(spec: TaskSpec, settings: SlurmSettings, limits: ContainerLimits) -> list[str]:
     """The job's resources: cpus, memory (the container's cap plus exec's own), time.
     `--no-requeue`: a job whose node fails ends NODE_FAIL instead of Slurm starting it
-    again behind the engine's back; the engine's `retries` decide what runs again."""
-    args = [f"--job-name=wfobj-{spec.task}"[:100], f"--output={settings.job_output}",
-            "--no-requeue",
+    again behind the engine's back; the engine's `retries` decide what runs again. The
+    name is not among them (job_name): attempts with equal arguments share a job array."""
+    args = [f"--output={settings.job_output}", "--no-requeue",
             f"--cpus-per-task={max(1, math.ceil(spec.cpus or 1))}"]
     cap = limits.overridden(memory=spec.memory, pids=spec.pids, cpus=spec.cpus).memory
     if cap:
@@ -162,15 +171,97 @@ def node_store_word(path: str) -> str:
 
 def batch_script(settings: SlurmSettings, token: str, spec_oid: str, spec: TaskSpec) -> str:
     """The job: `wfobj exec` with the token in its environment (never on a command line)."""
-    store = node_store_word(settings.node_store)
-    wfobj = " ".join(shlex.quote(part) for part in settings.wfobj_command)
     return "\n".join([
         "#!/bin/sh",
         f"# wfobj attempt {spec.attempt} of task {spec.task!r}, run {spec.run_id}",
         f"WFOBJ_TOKEN={shlex.quote(token)}; export WFOBJ_TOKEN",
-        f'exec {wfobj} --store {store} exec --server {shlex.quote(settings.server_url)} '
-        f'--node "$SLURMD_NODENAME" {spec_oid}',
-        ""])
+        exec_line(settings, spec_oid), ""])
+
+
+def exec_line(settings: SlurmSettings, spec_word: str) -> str:
+    store = node_store_word(settings.node_store)
+    wfobj = " ".join(shlex.quote(part) for part in settings.wfobj_command)
+    return (f'exec {wfobj} --store {store} exec --server {shlex.quote(settings.server_url)} '
+            f'--node "$SLURMD_NODENAME" {spec_word}')
+
+
+def array_script(settings: SlurmSettings, batch: list[Submission]) -> str:
+    """A job array's script: element i runs `wfobj exec` for the i-th attempt, its token
+    in the environment (never on a command line), chosen by $SLURM_ARRAY_TASK_ID."""
+    lines = ["#!/bin/sh", f"# wfobj: {len(batch)} attempts, one per element of this job array",
+             'case "$SLURM_ARRAY_TASK_ID" in']
+    for i, sub in enumerate(batch):
+        lines.append(f"{i}) WFOBJ_TOKEN={shlex.quote(sub.token)}; SPEC={sub.spec_oid} "
+                     f"# attempt {sub.spec.attempt} of {sub.spec.task!r}, run {sub.spec.run_id}")
+        lines.append("   ;;")
+    lines += ['*) echo "wfobj: no attempt for array element $SLURM_ARRAY_TASK_ID" >&2; exit 2;;',
+              "esac", "export WFOBJ_TOKEN", exec_line(settings, '"$SPEC"'), ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Submission:
+    """One attempt waiting to be submitted (alone, or as an element of a job array)."""
+
+    token: str
+    spec_oid: str
+    spec: TaskSpec
+    args: tuple[str, ...]
+    done: threading.Event = field(default_factory=threading.Event)
+    job_id: str | None = None
+    error: SlurmError | None = None
+
+
+class BatchSubmitter:
+    """Submits attempts with one `sbatch` per group: the attempts that arrive within
+    `window` seconds of each other with the same sbatch arguments go as one job array (at
+    most MAX_ARRAY elements; a lone attempt as a plain job). Each attempt gets its own job
+    id, `ARRAY_INDEX` for an element, which squeue, scancel and the store's job records
+    take like any other. The first attempt of a group waits the window and submits for
+    all; the others wait for it."""
+
+    def __init__(self, commands: SlurmCommands, settings: SlurmSettings, window: float = 0.05):
+        self.commands, self.settings, self.window = commands, settings, window
+        self.lock = threading.Lock()
+        self.pending: dict[tuple[str, ...], list[Submission]] = {}
+
+    def submit(self, sub: Submission) -> str:
+        with self.lock:
+            group = self.pending.setdefault(sub.args, [])
+            group.append(sub)
+            leads = len(group) == 1
+        if leads:
+            time.sleep(self.window)
+            with self.lock:
+                batch = self.pending.pop(sub.args)
+            for first in range(0, len(batch), MAX_ARRAY):
+                self.send(batch[first:first + MAX_ARRAY])
+        sub.done.wait()
+        if sub.error is not None:
+            raise sub.error
+        return sub.job_id
+
+    def send(self, batch: list[Submission]) -> None:
+        args = list(batch[0].args)
+        try:
+            if len(batch) == 1:
+                sub = batch[0]
+                sub.job_id = self.commands.submit(
+                    batch_script(self.settings, sub.token, sub.spec_oid, sub.spec),
+                    [job_name(sub.spec), *args])
+            else:
+                names = {job_name(sub.spec) for sub in batch}
+                name = names.pop() if len(names) == 1 else "--job-name=wfobj-batch"
+                base = self.commands.submit(array_script(self.settings, batch),
+                                            [name, f"--array=0-{len(batch) - 1}", *args])
+                for i, sub in enumerate(batch):
+                    sub.job_id = f"{base}_{i}"
+        except SlurmError as exc:
+            for sub in batch:
+                sub.error = exc
+        finally:
+            for sub in batch:
+                sub.done.set()
 
 
 class SlurmExecutor(Executor):
@@ -181,6 +272,7 @@ class SlurmExecutor(Executor):
         self.limits = limits
         self.commands = commands or SlurmCommands()
         self.queue = JobQueue(self.commands, settings.poll)
+        self.submitter = BatchSubmitter(self.commands, settings)
         self.clock = clock or Clock()
 
     def check(self) -> None:
@@ -239,9 +331,9 @@ class SlurmAttempt:
         token, grant = self.tokens.create(spec_oid, self.spec, ttl)
         try:
             try:
-                self.job_id = self.ex.commands.submit(
-                    batch_script(self.ex.settings, token, spec_oid, self.spec),
-                    sbatch_args(self.spec, self.ex.settings, self.ex.limits))
+                args = sbatch_args(self.spec, self.ex.settings, self.ex.limits)
+                self.job_id = self.ex.submitter.submit(
+                    Submission(token, spec_oid, self.spec, tuple(args)))
             except SlurmError as exc:
                 return self.unreported(AttemptStatus.FAILED, str(exc))
             self.store.meta_cas(JOBS_NS, self.key, None, json.dumps(

@@ -88,7 +88,8 @@ def test_fan_out_lands_on_both_nodes_with_the_outputs_of_the_local_executor(
     rows = tasks_of(slurm_server, run["run_id"])
     nodes = set()
     for row in rows.values():
-        assert row["executor"]["kind"] == "slurm" and row["executor"]["job_id"].isdigit()
+        assert row["executor"]["kind"] == "slurm"
+        assert re.fullmatch(r"\d+(_\d+)?", row["executor"]["job_id"])  # a job, or an array's element
         assert row["host"]["name"] == row["executor"]["node"]
         nodes.add(row["executor"]["node"])
     assert nodes == {"node1", "node2"}
@@ -107,6 +108,34 @@ def test_fan_out_lands_on_both_nodes_with_the_outputs_of_the_local_executor(
     assert outputs(rows) == outputs(local_rows)
     assert {n: r["stdout"]["hash"] for n, r in rows.items()} == \
         {n: r["stdout"]["hash"] for n, r in local_rows.items()}
+
+
+EACH = {
+    "name": "each",
+    "params": {"n": {"type": "list", "default": ["a", "b", "c", "d", "e", "f"]}},
+    "tasks": {
+        "each": {"image": "wfobj/toolbox:local", "for_each": {"param": "n"},
+                 "command": ["sh", "-c", "echo {{item.key}}:{{item}} > /out/o"],
+                 "outputs": {"files": ["o"]}, "resources": {"memory": "64m"}},
+        "all": {"image": "wfobj/toolbox:local", "command": ["sh", "-c", "cat /in/os/*/o > /out/all"],
+                "inputs": {"os": {"task": "each", "file": "o"}}, "outputs": {"files": ["all"]},
+                "resources": {"memory": "64m"}},
+    },
+}
+
+
+def test_a_fan_out_goes_to_the_cluster_as_job_arrays(slurm_server):
+    run = run_workflow(slurm_server, EACH)
+    assert run["state"] == "success", slurm_server.log()
+    rows = tasks_of(slurm_server, run["run_id"])
+    jobs = [rows[f"each[{i}]"]["executor"]["job_id"] for i in range(6)]
+    assert all(re.fullmatch(r"\d+(_\d+)?", j) for j in jobs)
+    arrays = {j.split("_")[0] for j in jobs}
+    assert len(arrays) < len(jobs)  # instances started together shared one sbatch
+    merged = [o for o in rows["all"]["outputs"] if o["path"] == "all"][0]
+    got = requests.get(f"{slurm_server.url}/api/objects/{merged['hash']}",
+                       headers=slurm_server.h("reader"), timeout=10).text
+    assert got == "".join(f"{i}:{v}\n" for i, v in enumerate("abcdef"))
 
 
 def test_kill_cancels_the_job_and_leaves_nothing_queued(slurm_server, slurm_cluster):
@@ -195,8 +224,13 @@ TWO_NAPS = {
 
 
 def job_attempt(cluster, job_id: str) -> tuple[str, str]:
-    """(attempt token, spec hash) of a wfobj job, read back from its batch script."""
+    """(attempt token, spec hash) of a wfobj job, read back from its batch script: a job's
+    own, or, for an element ARRAY_I of a job array, the i-th case of the array's script."""
     script = cluster.batch_script(job_id)
+    if "_" in job_id:
+        index = job_id.split("_")[1]
+        line = re.search(rf"^{index}\) WFOBJ_TOKEN=(\S+); SPEC=([0-9a-f]{{64}})", script, re.M)
+        return line.group(1), line.group(2)
     token = re.search(r"^WFOBJ_TOKEN=(\S+); export", script, re.M).group(1)
     spec = re.search(r" ([0-9a-f]{64})$", script, re.M).group(1)
     return token, spec
