@@ -20,7 +20,7 @@ from datetime import datetime
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.params import check_parameters, parse_text
-from wfobj.engine.errors import EngineError, ParameterError
+from wfobj.engine.errors import EngineError, InvalidStoredObject, ParameterError
 from wfobj.engine.executors.base import AttemptResult, OutputFile, StoredText, TaskSpec
 from wfobj.engine.model import (
     DIR,
@@ -209,7 +209,12 @@ class Children:
                   new="running", task=name, reason=f"attempt {attempt}: child run of "
                   f"workflow {task.workflow['name']!r}")
         run.set_task(name, "running")
-        oid, child = child_definition(parent.store, task)
+        try:  # a definition that arrived by sync may lack its children's definitions
+            oid, child = child_definition(parent.store, task)
+        except (KeyError, InvalidStoredObject):
+            why = f"child definition {task.workflow['hash']} is not in this store"
+            parent.record_result(b, name, spec, parent.unstartable(why), at)
+            return None
         produced = parent.sees(b, name)
         lookup = reference_lookup(parent.run_id, run.definition.params, run.record.parameters,
                                   produced)

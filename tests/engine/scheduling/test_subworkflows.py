@@ -297,3 +297,24 @@ def test_an_output_passes_only_to_a_file_or_dir_param(svc):
     with pytest.raises(DefinitionError, match=r"tasks.sub.params.n: an output passes only to a "
                                               r"file or dir param; 'n' of workflow 'child' is of type int"):
         svc.apply_workflow("bad", d, user="alice")
+
+
+def test_a_child_definition_missing_from_the_store_fails_the_task(svc):
+    from dataclasses import replace
+
+    from wfobj.engine.model import Definition, read
+    from wfobj.engine.runs.lifecycle import create_run
+
+    svc.apply_workflow("parent", parent(), user="alice")
+    head = svc.get_workflow("parent")
+    definition = read(svc.store, head["definition_hash"], Definition)
+    sub = definition.tasks["sub"]
+    ghost = replace(sub, workflow={"name": "child", "hash": "cd" * 32})
+    synced = replace(definition, tasks={**definition.tasks, "sub": ghost})
+    oid = svc.store.put_object(synced.to_value())
+    run = create_run(svc.store, svc.clock, definition_oid=oid, definition=synced,
+                     parameters={}, user="alice", engine_version="test")
+    state, _ = run_with(svc.store, run.run_id, BEHAVE)
+    assert state == "failed"
+    assert svc.run_task(run.run_id, "sub")["error"] == (
+        f"child definition {'cd' * 32} is not in this store")
