@@ -5,8 +5,12 @@ running; loop() does one step and returns False when the run has ended; shutdown
 what still runs. A step waits for finished attempts, records their evidence and audit
 events, starts the tasks the DAG and the concurrency limit allow, and writes all of it in
 one store transaction (one new manifest per step, not per task). Fail-fast: after a
-failure no new task starts, running ones finish, the rest are skipped. Executor and clock
-are injected.
+failure no new task starts, running ones finish, the rest are skipped (unless the
+definition says `on_failure: continue`). Executor and clock are injected.
+
+Beside this module: whether a released task runs or is skipped (`gates.py`: conditions,
+the failure policy), retry delays and growth (`retries.py`), sub-workflow child runs
+(`subruns.py`) and fan-out (`fanout.py`).
 """
 
 from __future__ import annotations
