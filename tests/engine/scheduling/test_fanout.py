@@ -232,3 +232,18 @@ def test_a_false_condition_skips_the_fanned_out_task(svc):
     state, ex = run_with(svc.store, run_id)
     assert state == "success" and ex.specs == []
     assert RunState.load(svc.store, run_id).tasks["each"].state == "skipped"
+
+
+def test_explain_names_the_item_that_changed_in_one_instance(svc):
+    definition = {"params": {"d": {"type": "dir"}},
+                  "tasks": {"each": task("wc {{item}}", for_each={"param": "d"},
+                                         inputs={"f": {"item": True}}, outputs={"files": ["n"]})}}
+    first = trigger(svc, definition, cache=True, d=put_tree(svc.store, {"a.fq": b"1", "b.fq": b"2"}))
+    run_with(svc.store, first)
+    second = svc.trigger(name="wf", parameters={"d": put_tree(svc.store, {"a.fq": b"1", "b.fq": b"3"})},
+                         user="alice")["run_id"]
+    run_with(svc.store, second)
+    assert svc.explain_task(second, "each[a.fq]")["hit"] is True
+    changed = svc.explain_task(second, "each[b.fq]")
+    assert changed["hit"] is False and changed["nearest"]["run_id"] == first
+    assert [d["component"] for d in changed["nearest"]["differs"]] == ["inputs./in/f"]
