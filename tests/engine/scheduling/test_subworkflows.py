@@ -318,3 +318,31 @@ def test_a_child_definition_missing_from_the_store_fails_the_task(svc):
     assert state == "failed"
     assert svc.run_task(run.run_id, "sub")["error"] == (
         f"child definition {'cd' * 32} is not in this store")
+
+
+def test_a_child_left_by_a_dead_worker_is_recovered(svc):
+    """A child run carries its parent worker's actor, so when that worker's process is
+    gone the child (never leased: its parent drives it) is ended like the parent."""
+    import subprocess
+    import sys
+
+    from wfobj.engine.model import Definition, read
+    from wfobj.engine.runs.lifecycle import create_run
+    from wfobj.engine.scheduling.leases import this_host
+    from wfobj.engine.scheduling.worker import Worker
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    head = svc.get_workflow("child")["definition_hash"]
+    child = create_run(svc.store, svc.clock, definition_oid=head,
+                       definition=read(svc.store, head, Definition), parameters={"n": 1, "label": "x"},
+                       user="parent run", engine_version="test",
+                       origin={"parent": {"run_id": "p", "task": "sub"}}, queue=False)
+    orphan = RunScheduler(svc.store, child.run_id, FakeExecutor(),
+                          actor=f"worker:{this_host()}:{dead.pid}:abcdef")
+    assert orphan.initialize()
+    orphan.shutdown()  # its process "died" here: the run stays running, unleased
+    assert svc.get_run(child.run_id)["state"] == "running"
+    rescuer = Worker(svc.store, FakeExecutor, worker_id="rescuer")
+    assert rescuer.recover_unleased() == [child.run_id]
+    assert svc.get_run(child.run_id)["state"] == "failed"
