@@ -87,19 +87,29 @@ def _open_inputs(paths: tuple[str, ...]) -> list[tuple[str, BinaryIO | None]]:
 @pass_ctx
 def put(ctx: CliContext, files: tuple[str, ...]) -> None:
     """Store FILE… as blobs (streamed; `-` reads stdin) and DIR… as trees, and print
-    their hashes. With --server a DIR is sent to the server; files stay in --store."""
+    their hashes: in --store, or with --server sent to the server."""
     results = []
     for path, stream in _open_inputs(files):
         if stream is None:
-            results.append({"path": path, **store_folder(ctx, path)})
+            results.append({"path": path, **store_folder(ctx, path, checked=True)})
             continue
         with stream if path != "-" else contextlib.nullcontext():
             try:
-                oid, size = ctx.store().put_stream(stream)
+                stored = _store_file(ctx, stream)
             except OSError as exc:
                 raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
-        results.append({"path": path, "hash": oid, "size": size})
+        results.append({"path": path, **stored})
     ctx.emit(results, lambda rows: [click.echo(r["hash"]) for r in rows])
+
+
+def _store_file(ctx: CliContext, stream: BinaryIO) -> dict:
+    """One file as a blob: streamed to --server (which must name the hash computed while
+    sending), else into --store. {"hash", "size"}"""
+    if ctx.server:
+        stored = ctx.service().put_file(stream)
+        return {"hash": stored["hash"], "size": stored["size"]}
+    oid, size = ctx.store().put_stream(stream)
+    return {"hash": oid, "size": size}
 
 
 @click.command()

@@ -45,11 +45,14 @@ def check_folder(folder: str) -> None:
             pass
 
 
-def store_folder(ctx: CliContext, folder: str) -> dict:
+def store_folder(ctx: CliContext, folder: str, *, checked: bool = False) -> dict:
     """Store the folder as a tree: in --store, or streamed as a tar to --server (checked
-    whole first, and the server must name the tree computed here). {"hash", "files",
+    whole first, unless the caller just did with check_folder, and the server must name
+    the tree computed here). Storing walks the folder again and refuses what changed
+    since the check (a link put in a file's place, a new bad entry). {"hash", "files",
     "size"}"""
-    check_folder(folder)
+    if not checked:
+        check_folder(folder)
     with folder_named(folder):
         if ctx.server:
             return ctx.service().put_directory(folder)

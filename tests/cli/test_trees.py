@@ -155,6 +155,37 @@ def test_a_special_file_is_refused_by_path_and_nothing_is_stored(store_path, fol
     assert objects_in(store_path) == before  # not even the file given before the folder
 
 
+def test_put_dir_walks_the_folder_once_to_check_it_and_once_to_store_it(store_path, folder,
+                                                                      monkeypatch):
+    listed = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path):
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting_scandir)
+    assert ok(run(store_path, "put", str(folder))).output.strip() == tree_of(folder)
+    assert listed.count(str(folder)) == 3  # the check, the store, and tree_of here
+
+
+def test_a_folder_that_gains_a_link_after_the_check_is_still_refused(store_path, folder,
+                                                                    monkeypatch):
+    from wfobj.cli import objects
+
+    real_check = objects.check_folder
+
+    def check_then_change(path):
+        real_check(path)
+        (folder / "reads" / "late").symlink_to("a.fq")
+
+    monkeypatch.setattr(objects, "check_folder", check_then_change)
+    before = objects_in(store_path)
+    line = one_error_line(run(store_path, "put", str(folder)), str(folder), "reads/late")
+    assert "symbolic link" in line
+    assert "tree" not in set(objects_in(store_path).values()) - set(before.values())
+
+
 def test_an_over_wide_or_over_deep_folder_is_refused_by_path(store_path, tmp_path,
                                                              monkeypatch):
     monkeypatch.setattr(trees_module, "MAX_ENTRIES", 3)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from tests.objstore.test_trees import SAMPLE, make_folder
 from tests.support_e2e import served, snapshot
+from wfobj.cli.client.service import RemoteService
 from wfobj.cli.context import CliContext
 from wfobj.cli.main import cli
 from wfobj.objstore import MemoryObjectStore, put_directory
@@ -132,3 +133,26 @@ def test_trigger_with_a_folder_uploads_it_as_a_tree(server, folder, tmp_path):
     listed = json.loads(ok(wfobj(server, "ls-tree", tree_of(folder), "--json",
                                  role="reader")).output)
     assert listed["size"] == TOTAL
+
+
+def test_put_file_with_server_uploads_it_to_the_server(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("WFOBJ_STORE", raising=False)
+    data = os.urandom(5 << 20) + b"tail"  # past the chunking threshold, so chunked there
+    (tmp_path / "big.bin").write_bytes(data)
+    (tmp_path / "small.txt").write_bytes(b"small file\n")
+    rows = json.loads(ok(wfobj(server, "put", str(tmp_path / "big.bin"),
+                               str(tmp_path / "small.txt"), "--json")).output)
+    assert rows == [
+        {"path": str(tmp_path / "big.bin"), "hash": blake3.blake3(data).hexdigest(),
+         "size": len(data)},
+        {"path": str(tmp_path / "small.txt"),
+         "hash": blake3.blake3(b"small file\n").hexdigest(), "size": 11}]
+    assert sorted(os.listdir(tmp_path)) == ["big.bin", "small.txt"]  # no store made here
+    remote = RemoteService(server.url, server.tokens["reader"])
+    assert remote.get_object_bytes(rows[0]["hash"]) == data
+    assert remote.get_object_bytes(rows[1]["hash"]) == b"small file\n"
+
+
+def test_put_file_with_server_needs_the_runner_role(server, tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"a")
+    one_error_line(wfobj(server, "put", str(tmp_path / "a.txt"), role="reader"), "403")
