@@ -27,6 +27,7 @@ from graphlib import TopologicalSorter
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.fanout import base_task, instance_key, instance_name, paired
 from wfobj.engine.definitions.graph import TaskGraph
+from wfobj.engine.definitions.templates import data_dependencies
 from wfobj.engine.errors import FanOutRefused, LeaseLost
 from wfobj.engine.executors.base import AttemptResult, Executor, OutputFile, StoredText, TaskSpec
 from wfobj.engine.indexes import counters
@@ -82,7 +83,8 @@ class RunScheduler:
         self.run: RunState | None = None
         self.cache: TaskCache | None = None
         self.running: dict[Future, Running] = {}
-        self.results: dict[str, Produced] = {}  # what each succeeded task or instance made
+        self.results: dict[str, Produced] = {}  # what succeeded tasks and instances others read made
+        self.read: set[str] = set()  # tasks whose outputs or vars another task reads
         self.ready: list[str] = []  # pop() takes the next task to start
         self.max_instances = max_instances
         self.graph: TaskGraph | None = None
@@ -119,6 +121,9 @@ class RunScheduler:
 
     def plan(self) -> None:
         self.graph = TaskGraph.of(self.run.definition.tasks)
+        # the tasks whose outputs or vars another reads: only theirs are kept once recorded
+        # (a fan-out of 100,000 instances nobody reads keeps nothing of them)
+        self.read = set().union(*(data_dependencies(t) for t in self.run.definition.tasks.values()))
         self.steps = self.graph.sorter(self.run.order)
         self.ready = list(reversed(self.steps.get_ready()))  # pop(): topological order
 
@@ -307,7 +312,8 @@ class RunScheduler:
                   new=state, task=name, reason=None if state == TaskStatus.SUCCESS else reason)
         run.set_task(name, state)
         if state == TaskStatus.SUCCESS:
-            self.results[name] = Produced(result.outputs, result.vars)
+            if base_task(name) in self.read:
+                self.results[name] = Produced(result.outputs, result.vars)
         elif not self.stopping and not self.gates.note_failure(name):
             self.stopping = RunStatus.FAILED
         if instance_key(name) is not None:
