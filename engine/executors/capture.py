@@ -73,30 +73,58 @@ def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO,
     """Demultiplex Docker's framed log stream into two files, in one pass, each with the
     values of `masker` replaced by *** (engine/executors/masking.py); a stream past `cap`
     bytes raises OutputTooLarge once its file holds the first `cap`."""
-    sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap, masker.stream()),
-             STREAM_STDERR: CappedSink(stderr, "stderr", cap, masker.stream())}
-    buf = b""
-    for chunk in chunks:
-        buf = _write_frames(buf + chunk if buf else chunk, sinks)
-    if buf:
-        raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
-    for sink in sinks.values():
-        sink.end()
+    splitter = FrameSplitter(stdout, stderr, cap, masker)
+    splitter.take(chunks)
+    splitter.end()
 
 
-def _write_frames(data: bytes, sinks: dict[int, CappedSink]) -> bytes:
-    """Write every complete frame in `data`; returns the incomplete rest."""
-    view, pos, end = memoryview(data), 0, len(data)
-    while end - pos >= _HEADER.size:
-        kind, size = _HEADER.unpack_from(view, pos)
-        if end - pos - _HEADER.size < size:
-            break
-        sink = sinks.get(kind)
-        if sink is None:
-            raise FrameError(f"unknown log stream type {kind}")
-        sink.write(view[pos + _HEADER.size : pos + _HEADER.size + size])
-        pos += _HEADER.size + size
-    return bytes(view[pos:])
+class FrameSplitter:
+    """split_frames in steps, for a log read more than once: `take` one reading of the
+    log (the followed stream), then `take(..., again=True)` a later, whole reading of the
+    same log (a plain fetch), of which only what the first reading lacked is written (per
+    stream, past the raw bytes already taken), and `end` once. The masks keep their
+    held-back tails across the readings, so a value split between them is still masked."""
+
+    def __init__(self, stdout: BinaryIO, stderr: BinaryIO, cap: int | None = None,
+                 masker: Masker = NO_MASK) -> None:
+        self.sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap, masker.stream()),
+                      STREAM_STDERR: CappedSink(stderr, "stderr", cap, masker.stream())}
+        self.taken = {STREAM_STDOUT: 0, STREAM_STDERR: 0}  # raw payload bytes, per stream
+        self.skip = {STREAM_STDOUT: 0, STREAM_STDERR: 0}
+
+    def take(self, chunks: Iterable[bytes], *, again: bool = False) -> None:
+        """Write one reading of the log; `again`: it starts at the log's beginning."""
+        self.skip = dict(self.taken) if again else {k: 0 for k in self.taken}
+        buf = b""
+        for chunk in chunks:
+            buf = self._frames(buf + chunk if buf else chunk)
+        if buf:
+            raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
+
+    def end(self) -> None:
+        """Every reading is done: write what the masks held back."""
+        for sink in self.sinks.values():
+            sink.end()
+
+    def _frames(self, data: bytes) -> bytes:
+        """Write every complete frame in `data`; returns the incomplete rest."""
+        view, pos, end = memoryview(data), 0, len(data)
+        while end - pos >= _HEADER.size:
+            kind, size = _HEADER.unpack_from(view, pos)
+            if end - pos - _HEADER.size < size:
+                break
+            if kind not in self.sinks:
+                raise FrameError(f"unknown log stream type {kind}")
+            self._payload(kind, view[pos + _HEADER.size : pos + _HEADER.size + size])
+            pos += _HEADER.size + size
+        return bytes(view[pos:])
+
+    def _payload(self, kind: int, payload: memoryview) -> None:
+        skipped = min(self.skip[kind], len(payload))
+        self.skip[kind] -= skipped
+        if skipped < len(payload):
+            self.taken[kind] += len(payload) - skipped
+            self.sinks[kind].write(payload[skipped:])
 
 
 def store_empty(store: ObjectStore) -> StoredText:

@@ -27,6 +27,7 @@ from wfobj.engine.errors import (
     BadInputName,
     ContainerNotCreated,
     ExecutorUnavailable,
+    FrameError,
     ImageUnavailable,
     MissingVar,
     OutputRefused,
@@ -39,7 +40,7 @@ from wfobj.objstore import CorruptObject, NotATree, ObjectNotFound, ObjectStore,
 
 from .base import AttemptResult, Executor, StoredText, TaskSpec
 from .caps import DEFAULT_LIMITS, ContainerLimits
-from .capture import split_frames, store_empty, store_file
+from .capture import FrameSplitter, split_frames, store_empty, store_file
 from .images import DockerFacts, DockerImage, check_pull_policy, docker_message, image_facts
 from .masking import NO_MASK, Masker
 from .outputs import OutputCollector, read_vars
@@ -368,7 +369,8 @@ class DockerAttempt:
     def capture(self, container, spools: dict[str, str],
                 tap: LogTap | None) -> tuple[StoredText, StoredText, OutputTooLarge | None]:
         """stdout and stderr as blobs: what the tap followed into the spools while the
-        container ran, or, if it could not follow to the end, what Docker's own log still
+        container ran completed by one more reading of the log (LogTap.finish), or, if
+        it could not follow to the end, what Docker's own log still
         holds, fetched again (its last rotated files only, for a long output); and the
         stream that passed the cap, if one did (its first `max_output` bytes are kept)."""
         too_large = None
@@ -449,26 +451,26 @@ class ContainerWaiter:
 
 class LogTap:
     """Follows a running container's output into the spool files as it is written (so
-    live-log readers see it), in a thread; `finish` says whether it got all of it."""
+    live-log readers see it), in a thread; `finish` completes it from a plain fetch and
+    says whether it got all of it."""
 
     def __init__(self, client: docker.DockerClient, container_id: str,
                  spools: dict[str, str], cap: int | None = None,
                  masker: Masker = NO_MASK) -> None:
         self.client, self.container_id, self.spools = client, container_id, spools
-        self.cap = cap
-        self.masker = masker
         self.too_large: OutputTooLarge | None = None  # set once a stream passed the cap
         self.response: requests.Response | None = None
         self.failure: BaseException | None = None
         self.done = threading.Event()
+        self.files = [open(spools[name], "wb", buffering=0) for name in ("stdout", "stderr")]
+        self.splitter = FrameSplitter(*self.files, cap, masker)
         threading.Thread(target=self._follow, name="wfobj-logs", daemon=True).start()
 
     def _follow(self) -> None:
         try:
             self.response = open_logs(self.client, self.container_id, follow=True)
-            with (self.response, open(self.spools["stdout"], "wb", buffering=0) as out,
-                  open(self.spools["stderr"], "wb", buffering=0) as err):
-                split_frames(read_pieces(self.response), out, err, self.cap, self.masker)
+            with self.response:
+                self.splitter.take(read_pieces(self.response))
         except OutputTooLarge as exc:  # the spools hold the first `cap` bytes; stop reading
             self.too_large = exc
         except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
@@ -477,18 +479,37 @@ class LogTap:
             self.done.set()
 
     def finish(self, timeout: float) -> bool:
-        """Wait for the followed stream to end (it does when the container stops); True
-        when everything arrived, False when it failed or did not end in time."""
-        if not self.done.wait(timeout):
-            log.error("log stream of container %s did not end within %ss",
-                      self.container_id, timeout)
-            if self.response is not None:
-                self.response.close()
-            self.done.wait(KILL_WAIT_S)
-            return False
-        if self.failure is not None:
-            log.warning("following the logs of %s failed (%s); fetching them again",
-                        self.container_id, docker_message(self.failure))
+        """Once the container has stopped: wait for the followed stream to end, then read
+        the log once more, whole, and append what the followed stream lacked (Docker
+        20.10 may end a follow before the container's last message, typically a final
+        line without a newline); True when everything arrived, False when a reading
+        failed or the stream did not end in time. The spool files are closed."""
+        try:
+            if not self.done.wait(timeout):
+                log.error("log stream of container %s did not end within %ss",
+                          self.container_id, timeout)
+                if self.response is not None:
+                    self.response.close()
+                self.done.wait(KILL_WAIT_S)
+                return False
+            if self.failure is not None:
+                log.warning("following the logs of %s failed (%s); fetching them again",
+                            self.container_id, docker_message(self.failure))
+                return False
+            return self.too_large is not None or self._complete()
+        finally:
+            for file in self.files:
+                file.close()
+
+    def _complete(self) -> bool:
+        try:
+            self.splitter.take(fetch_logs(self.client, self.container_id), again=True)
+            self.splitter.end()
+        except OutputTooLarge as exc:
+            self.too_large = exc
+        except (*DOCKER_ERRORS, FrameError) as exc:
+            log.warning("reading the logs of %s again failed (%s); fetching them whole",
+                        self.container_id, docker_message(exc))
             return False
         return True
 
