@@ -116,6 +116,8 @@ SCHEMAS: dict[str, S] = {
                      started_at=NSTR, ended_at=NSTR, duration_s={"type": ["number", "null"]},
                      host=ANY, error=NSTR, attempts=_arr(HASH), limits=LIMITS,
                      cache_key=NHASH, cached_from=NHASH, cache_reason=NSTR,
+                     skip={"type": "string", "enum": ["condition", "failure", "stopped"],
+                           "description": "a task skipped before any attempt: why"},
                      child={"type": ["object", "null"], "description": "a sub-workflow "
                             "task's child run: {run_id, manifest_hash}"},
                      retry={"type": ["object", "null"], "description": "the delay before "

@@ -71,7 +71,10 @@ def tasks_view(store: ObjectStore, head: RunHead, start: int = 0,
 def _last(store: ObjectStore, name: str, entry: TaskEntry) -> dict:
     if entry.attempts:
         return load_evidence(store, entry.attempts[-1])
-    return {"task": name, "state": entry.state, "attempt": 0, "evidence_hash": None}
+    view = {"task": name, "state": entry.state, "attempt": 0, "evidence_hash": None}
+    if entry.skip is not None:  # why it was skipped: condition, failure or stopped
+        view["skip"] = entry.skip
+    return view
 
 
 def task_view(store: ObjectStore, head: RunHead, task: str) -> dict:

@@ -35,7 +35,10 @@ def test_a_false_condition_skips_the_task_and_its_consumers_but_not_after(store)
         "big": ("condition", "skipped: condition false: tasks.probe.vars.rows > 1000"),
         "use_big": ("condition", "skipped: needs the outputs of 'big', skipped by a condition")}
     assert sorted(s.task for s in ex.specs) == ["after_big", "probe", "small"]
-    assert [t["attempt"] for t in svc.run_tasks(run_id) if t["task"] == "big"] == [0]
+    rows = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert rows["big"] == {"task": "big", "state": "skipped", "attempt": 0,
+                           "evidence_hash": None, "skip": "condition"}
+    assert rows["use_big"]["skip"] == "condition" and "skip" not in rows["small"]
 
 
 def test_a_true_condition_runs_the_task(store):
@@ -91,6 +94,7 @@ def test_on_failure_continue_runs_independent_tasks_and_skips_dependents(store):
         "uses_bad": ("failure", "skipped: upstream 'bad' failed"),
         "after_uses": ("failure", "skipped: upstream 'uses_bad' was skipped after a failure")}
     assert {s.task for s in ex.specs} == {"bad", "a", "b", "c"}
+    assert svc.run_task(run_id, "uses_bad")["skip"] == "failure"
     run_end = [e for e in svc.run_audit(run_id) if e["event"] == "run_state"][-1]
     assert run_end["to"] == "failed" and run_end["reason"] == "task failed: bad"
 
