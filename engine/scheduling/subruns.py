@@ -34,10 +34,10 @@ from wfobj.engine.model import (
 )
 from wfobj.engine.runs.lifecycle import create_run, request_kill
 from wfobj.engine.runs.state import RunState
-from wfobj.engine.states import AttemptStatus, RunStatus
+from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus
 from wfobj.objstore import Link, ObjectStore, PathNotInTree, entry_at
 
-from .render import substitute
+from .render import reference_lookup, substitute
 
 PARENT_ACTOR = "parent run"
 
@@ -198,17 +198,15 @@ class Children:
     def start(self, b, name: str, at: str) -> tuple | None:
         """Mark task `name` running and prepare its child run: (name, spec, cancel event,
         call) for the scheduler to submit, or None when it failed at once (its params
-        did not fit the child once rendered)."""
-        from .render import reference_lookup
-
+        did not fit the child once rendered, or its definition is not here)."""
         parent = self.scheduler
         run, task = parent.run, parent.task_def(name)
         attempt = len(run.tasks[name].attempts) + 1
         spec = child_spec(parent.run_id, name, attempt, task)
         run.audit(b, at=at, actor=parent.actor, event="task_state", old=run.tasks[name].state,
-                  new="running", task=name, reason=f"attempt {attempt}: child run of "
-                  f"workflow {task.workflow['name']!r}")
-        run.set_task(name, "running")
+                  new=TaskStatus.RUNNING, task=name, reason=f"attempt {attempt}: child run "
+                  f"of workflow {task.workflow['name']!r}")
+        run.set_task(name, TaskStatus.RUNNING)
         try:  # a definition that arrived by sync may lack its children's definitions
             oid, child = child_definition(parent.store, task)
         except (KeyError, InvalidStoredObject):
