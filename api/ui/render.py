@@ -65,6 +65,19 @@ def size(n: int | None) -> str:
     return str(n)
 
 
+LIST_SHOWN = 20  # items of a list parameter a page shows (a fan-out's may have 100,000)
+TEXT_SHOWN = 2000  # characters of a parameter's JSON a page shows
+
+
+def json_clip(value: object) -> str:
+    """A parameter as JSON for reading, a long list cut to its first LIST_SHOWN items (the
+    page says how many more) and a long text to TEXT_SHOWN characters."""
+    if isinstance(value, list | tuple) and len(value) > LIST_SHOWN:
+        return as_json(list(value[:LIST_SHOWN]))[:-1] + ", …]"
+    text = as_json(value)
+    return text if len(text) <= TEXT_SHOWN else text[:TEXT_SHOWN - 1] + "…"
+
+
 def path_part(value: str) -> str:
     """A name as one URL path segment: `align[a+b]` → `align%5Ba%2Bb%5D`."""
     return quote(str(value), safe="")
@@ -80,9 +93,9 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("wfobj.api.ui", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(short=short, duration=duration, when=when, size=size, json=as_json,
-                       path_part=path_part)
+                       path_part=path_part, json_clip=json_clip)
     env.globals.update(state_marks=STATE_MARKS, TaskStatus=TaskStatus,
-                       count_order=[str(s) for s in COUNT_ORDER])
+                       count_order=[str(s) for s in COUNT_ORDER], list_shown=LIST_SHOWN)
     return env
 
 

@@ -5,6 +5,7 @@ or a stop."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from urllib.parse import quote
@@ -207,3 +208,12 @@ def test_the_runs_list_counts_every_row_of_a_large_run(ui, session):
     page = ui.get("/ui/runs", session).text
     row = re.search(rf'<tr data-run="{run_id}">.*?</tr>', page, re.S).group(0)
     assert "<td>1204</td>" in row  # 4 tasks and 1,200 instances, not the first 1,000 rows
+
+
+def test_a_long_list_parameter_is_shown_cut(ui, session):
+    run_id = finished_cohort(ui, 300, failing=())
+    page = ui.get(f"/ui/runs/{run_id}", session).text
+    shown = html.unescape(re.search(r"<dt>samples</dt>\s*<dd>(.*?)</dd>", page, re.S).group(1))
+    assert '<code>["s0", "s1"' in shown and '"s19", …]</code>' in shown and '"s20"' not in shown
+    assert "… 280 more (300 items; the whole value in the run's API record)" in shown
+    assert "<dt>deep</dt>\n  <dd><code>false</code></dd>" in page
