@@ -41,6 +41,7 @@ def run_reads(server, folder) -> dict:
 
 
 def test_the_reads_example_fans_out_gathers_and_reruns_one_sample(server, tmp_path):
+    wfobj(server, "workflow", "apply", str(EXAMPLE / "table-stats.yaml"))
     wfobj(server, "workflow", "apply", str(EXAMPLE / "reads-qc.yaml"))
     folder = tmp_path / "reads"
     shutil.copytree(EXAMPLE / "reads", folder)
@@ -57,13 +58,17 @@ def test_the_reads_example_fans_out_gathers_and_reruns_one_sample(server, tmp_pa
     assert table[0].split("\t") == ["sample", "reads", "mean_len", "gc_pct", "kept"]
     assert [row.split("\t")[0] for row in table[1:]] == samples
     assert table[3].split("\t")[:2] == ["sampleC.fq", "3"]
+    child = tasks["read_stats"]  # the sub-workflow's child run, over the gathered table
+    assert child["state"] == "success" and child["vars"] == {"stats.mean": "9.75"}
+    assert child["child"]["run_id"] != first["run"]["run_id"]
 
     (folder / "sampleE.fq").write_text("@e1\nACGTACGTACGTACGTACGTACGT\n+\nFFFFFFFFFFFFFFFFFFFFFFFF\n")
     second = run_reads(server, folder)
     assert second["run"]["state"] == "success"
     ran = sorted(t["task"] for t in second["tasks"]
                  if t.get("cached_from") is None and t["attempt"] > 0)
-    assert ran == ["filter[sampleE.fq]", "flag_low", "qc[sampleE.fq]", "summary"]
+    assert [t for t in ran if not t.startswith("read_stats")] == [
+        "filter[sampleE.fq]", "flag_low", "qc[sampleE.fq]", "summary"]
 
     run_id = second["run"]["run_id"]
     one = requests.get(f"{server.url}/api/runs/{run_id}/tasks/{quote('qc[sampleE.fq]')}",
