@@ -2,7 +2,7 @@
 
 For an LMDB store they live where any process on the store can find them:
 
-    <store>/live-logs/<run_id>/<task>.<attempt>.stdout   (and .stderr; folders 0700)
+    <store>/live-logs/<run_id>/<task>.<attempt>.stdout   (and .stderr; files 0600, folders 0700)
 
 The Docker executor writes them and stores them as blobs when the attempt ends; the API
 reads them while the attempt runs (engine/provenance/logs.py).
@@ -10,6 +10,7 @@ reads them while the attempt runs (engine/provenance/logs.py).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -46,11 +47,16 @@ def live_paths(store: ObjectStore, run_id: str, task: str,
 
 
 def open_spools(paths: dict[str, Path]) -> None:
-    """Create the run's folder (0700) and two empty spool files."""
+    """Create the run's folder (0700) and two empty spool files (0600, whatever the
+    umask: they hold the task's output)."""
     paths["stdout"].parent.parent.mkdir(mode=0o700, exist_ok=True)
     paths["stdout"].parent.mkdir(mode=0o700, exist_ok=True)
     for path in paths.values():
-        path.open("wb").close()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # one left by an older version keeps no wider mode
+        finally:
+            os.close(fd)
 
 
 def remove_spools(paths: dict[str, str | Path]) -> None:
