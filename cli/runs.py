@@ -14,6 +14,7 @@ import click
 from .context import CliContext, Command, executor_options, json_option, late_options, pass_ctx
 from .human import seconds, shown, table, transition
 from .run_ref import run_id_argument, strip_workflow_prefix
+from .serving import OPENLINEAGE_ENV
 from .trees import store_folder
 from .workflows import local_user
 
@@ -345,9 +346,9 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
               help="Worker processes.")
 @click.option("--max-instances", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
               help="Instances one fanned-out task may have; more fails the task (docs/workflow-format.md).")
-@click.option("--openlineage-url", metavar="URL",
+@click.option("--openlineage-url", metavar="URL", envvar=OPENLINEAGE_ENV,
               help="Post each run's OpenLineage events to URL/api/v1/lineage as it runs "
-                   "(docs/exports.md).")
+                   "(docs/exports.md); also $WFOBJ_OPENLINEAGE_URL.")
 @executor_options
 @pass_ctx
 def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
@@ -362,7 +363,7 @@ def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
 
     from .file_modes import warn_if_exposed
     from .processes.worker import serve_worker
-    from .serving import child_environment, engine_worker_argv
+    from .serving import child_environment, engine_worker_argv, openlineage_environment
 
     ctx.store()  # fail early with a readable line if there is no store
     warn_if_exposed("wfobj worker", ctx.store_path)
@@ -371,8 +372,9 @@ def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
     if workers > 1:
         store = os.path.abspath(ctx.store_path)
-        argv = engine_worker_argv(store, executor, concurrency, openlineage_url, max_instances)
-        sys.exit(run_engine_workers(argv, workers, child_environment(store, ctx.config_path)))
+        argv = engine_worker_argv(store, executor, concurrency, max_instances)
+        env = child_environment(store, ctx.config_path) | openlineage_environment(openlineage_url)
+        sys.exit(run_engine_workers(argv, workers, env))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     feed = None
     if openlineage_url:

@@ -72,21 +72,29 @@ def gunicorn_argv(fd: int, workers: int, threads: int) -> list[str]:
             "--config", "python:wfobj.cli.processes.gunicorn_hooks", "wfobj.api.app:get_app()"]
 
 
+OPENLINEAGE_ENV = "WFOBJ_OPENLINEAGE_URL"  # --openlineage-url of serve and worker
+
+
 def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
                        concurrency: int | None = None,
-                       openlineage_url: str | None = None,
                        max_instances: int | None = None) -> list[str]:
-    """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store."""
+    """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store.
+    Its OpenLineage URL goes in its environment (openlineage_environment), never here:
+    argv is visible to every local user."""
     from wfobj.engine import ExecutorSettings
 
     from .executor_flags import executor_argv
 
     extra = [] if concurrency is None else ["--concurrency", str(concurrency)]
-    feed = ["--openlineage-url", openlineage_url] if openlineage_url else []
     if max_instances is not None:
         extra += ["--max-instances", str(max_instances)]
     return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", "1", *extra, *feed, *executor_argv(executor or ExecutorSettings())]
+            "worker", "--workers", "1", *extra, *executor_argv(executor or ExecutorSettings())]
+
+
+def openlineage_environment(url: str | None) -> dict[str, str]:
+    """How an engine worker child learns the OpenLineage URL (it may carry a password)."""
+    return {OPENLINEAGE_ENV: url} if url else {}
 
 
 def deliverer_argv(store_path: str, timeout: float) -> list[str]:
@@ -149,9 +157,9 @@ def listen(bind: str, client_timeout: float) -> Listener:
               help="engine worker processes running the queued runs")
 @click.option("--max-instances", default=10_000, show_default=True, type=click.IntRange(1, 10_000_000),
               help="Instances one fanned-out task may have; more fails the task (docs/workflow-format.md).")
-@click.option("--openlineage-url", metavar="URL",
+@click.option("--openlineage-url", metavar="URL", envvar=OPENLINEAGE_ENV,
               help="engine workers post each run's OpenLineage events to URL/api/v1/lineage "
-                   "as it runs (docs/exports.md)")
+                   "as it runs (docs/exports.md); also $WFOBJ_OPENLINEAGE_URL")
 @click.option("--hook-deliverer/--no-hook-deliverer", default=True, show_default=True,
               help="run the webhook deliverer (`wfobj hook deliver`, docs/events.md) beside "
                    "the API")
@@ -192,10 +200,10 @@ def serve(ctx: CliContext, bind: str, workers: int, threads: int, client_timeout
                f"store {store}", err=True)
     plan = ServePlan(api_argv=gunicorn_argv(listener.fd, workers, threads),
                      engine_argv=engine_worker_argv(store, executor,
-                                                    openlineage_url=openlineage_url,
                                                     max_instances=max_instances),
                      engine_workers=engine_workers,
                      env=child_environment(store, ctx.config_path)
+                     | openlineage_environment(openlineage_url)
                      | head_environment(header_timeout or client_timeout, header_connections),
                      deliverer_argv=deliverer_argv(store, hook_timeout) if hook_deliverer
                      else None)
