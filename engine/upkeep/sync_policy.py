@@ -2,7 +2,7 @@
 
 Three namespaces exist. `data/<name>` points at a blob or a tree (an input that data
 triggers watch) and moves to anything of those kinds (force needed, as for any move
-that is not a fast-forward; docs/schedules-and-triggers.md). `workflows/<name>` (a valid workflow name) points at a
+that is not a fast-forward; docs/schedules-and-triggers.md). `workflows/<name>` (a valid workflow name, not a reserved one such as `by-hash`) points at a
 `workflow_version` of that same name and moves fast-forward along its `previous` chain
 (or by force); `runs/<run id>` points at a `run_manifest` of that run and is add-only,
 never overwritten. Targets are read through their typed classes (engine/model.py), so one
@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from wfobj.engine.definitions.format import NAME_RE
+from wfobj.engine.definitions.format import NAME_RE, RESERVED_NAMES
 from wfobj.engine.errors import DataRefError, InvalidStoredObject
 from wfobj.engine.layout import DATA_PREFIX, RUN_PREFIX
 from wfobj.engine.layout import REF_PREFIX as WORKFLOW_PREFIX
@@ -42,9 +42,14 @@ class EngineRefPolicy(RefPolicy):
 
     def check_name(self, name: str) -> None:
         if name.startswith(WORKFLOW_PREFIX):
-            if not NAME_RE.fullmatch(name[len(WORKFLOW_PREFIX):]):
+            workflow = name[len(WORKFLOW_PREFIX):]
+            if not NAME_RE.fullmatch(workflow):
                 raise RefRefused(name, None, "not a valid workflow name (letters, digits, "
                                  "_ and -, starting with a letter or _)")
+            if workflow in RESERVED_NAMES:
+                raise RefRefused(name, None, f"{workflow!r} is reserved: the API's "
+                                 f"/api/workflows/{workflow}/… routes take it, so no "
+                                 "workflow may be named so")
         elif name.startswith(RUN_PREFIX):
             if not is_run_id(name[len(RUN_PREFIX):]):
                 raise RefRefused(name, None, "not a run id (a lower-case UUID)")

@@ -91,6 +91,12 @@ def _version_without_registered_at(store):
     return "workflows/wc", store.put_object(value)
 
 
+def _reserved_name(store):
+    """`by-hash` is a valid name the API's /api/workflows/by-hash/… routes take: a
+    workflow so named could never be reached by name, so registration refuses it."""
+    return "workflows/by-hash", make_workflow_version(store, "by-hash", "body")
+
+
 def _unknown_namespace(store):
     return "notes/x", store.put_object({"type": "note", "text": "hello"})
 
@@ -108,6 +114,7 @@ POISONS = {
     "invalid-version": (_version_without_registered_at,
                         "the workflow_version is not valid: missing field"),
     "unknown-namespace": (_unknown_namespace, "unknown ref namespace"),
+    "reserved-name": (_reserved_name, "'by-hash' is reserved"),
 }
 
 
