@@ -8,13 +8,15 @@ whatever the file size; a crash leaves only unreferenced chunks, never a broken 
 
 from __future__ import annotations
 
+import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
 import blake3
 
 from .batch import WriteBatch
-from .ids import ObjectId
-from .records import chunked_record, chunklist
+from .ids import ObjectId, oid_of
+from .records import blob_record, chunked_record, chunklist
 
 if TYPE_CHECKING:  # store.py imports this module; a store is only passed in
     from .store import ObjectStore
@@ -23,7 +25,7 @@ MIN_CHUNK = 256 << 10
 AVG_CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
 CHUNK_THRESHOLD = MAX_CHUNK
-COMMIT_BYTES = 16 << 20  # chunk bytes held before a commit: bounds memory while ingesting
+COMMIT_BYTES = 8 << 20  # chunk bytes per commit; one group commits while the next fills
 
 
 def read_head(stream: BinaryIO, limit: int) -> bytes:
@@ -35,6 +37,10 @@ def read_head(stream: BinaryIO, limit: int) -> bytes:
         parts.append(data)
         size += len(data)
     return b"".join(parts)
+
+
+# streams whose readinto is their own (a wrapper's may be io's NotImplementedError stub)
+_READS_INTO = (io.BufferedReader, io.FileIO, io.BytesIO)
 
 
 class Prefixed:
@@ -50,6 +56,18 @@ class Prefixed:
             return out
         return self.stream.read(n)
 
+    def readinto(self, dest: memoryview) -> int:
+        """Fill `dest` (the chunker's buffer), without an intermediate copy from a file."""
+        if self.head:
+            n = min(len(dest), len(self.head))
+            dest[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        if isinstance(self.stream, _READS_INTO):  # a file: read straight into the buffer
+            return self.stream.readinto(dest)
+        data = self.stream.read(len(dest))
+        dest[:len(data)] = data
+        return len(data)
+
 
 def put_stream(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     """Store a stream as one blob; returns (blake3 of the content, size)."""
@@ -61,6 +79,10 @@ def put_stream(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
 
 
 def put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
+    """Cut the stream into chunks, each copied once (into its record) and hashed in the
+    same pass as the whole content; groups of chunks commit in a background thread while
+    the next group is cut and hashed. The file's record and index commit last, once every
+    chunk is in the store."""
     from pyfastcdc import FastCDC  # compiled; only writing a large blob needs it
 
     cdc = FastCDC(AVG_CHUNK, min_size=MIN_CHUNK, max_size=MAX_CHUNK)
@@ -68,17 +90,52 @@ def put_chunked(store: ObjectStore, stream: BinaryIO) -> tuple[ObjectId, int]:
     chunks: list[tuple[str, int]] = []
     batch = WriteBatch()
     pending = total = 0
-    for chunk in cdc.cut_stream(stream):
-        data = bytes(chunk.data)
-        whole.update(data)
-        chunks.append((batch.put_blob(data), len(data)))
-        pending += len(data)
-        total += len(data)
-        if pending >= COMMIT_BYTES:
-            store.commit(batch)
-            batch, pending = WriteBatch(), 0
+    with _BackgroundCommits(store) as commits:
+        for chunk in cdc.cut_stream(stream):
+            record = blob_record(chunk.data)
+            content = memoryview(record)[1:]
+            whole.update(content)
+            digest = blake3.blake3(content).digest()
+            batch.add_record(digest, record)
+            chunks.append((oid_of(digest), len(content)))
+            pending += len(content)
+            total += len(content)
+            if pending >= COMMIT_BYTES:
+                commits.submit(batch)
+                batch, pending = WriteBatch(), 0
+        commits.submit(batch)
     oid = whole.hexdigest()
-    index = batch.put_object(chunklist(chunks, total))
-    batch.add_record(bytes.fromhex(oid), chunked_record(index, total), [bytes.fromhex(index)])
-    store.commit(batch)
+    last = WriteBatch()
+    index = last.put_object(chunklist(chunks, total))
+    last.add_record(bytes.fromhex(oid), chunked_record(index, total), [bytes.fromhex(index)])
+    store.commit(last)
     return ObjectId(oid), total
+
+
+class _BackgroundCommits:
+    """Commits batches in one background thread, one at a time: submit() waits for the
+    previous batch (raising its error), so at most one batch is being written while the
+    next fills. Leaving the block waits for the last one."""
+
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="wfobj-chunks")
+        self.running: Future | None = None
+
+    def submit(self, batch: WriteBatch) -> None:
+        self.wait()
+        self.running = self.pool.submit(self.store.commit, batch)
+
+    def wait(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            running.result()
+
+    def __enter__(self) -> _BackgroundCommits:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()

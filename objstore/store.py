@@ -255,14 +255,40 @@ class ObjectStore(abc.ABC):
             raise InvalidObject("is a blob, not a structured object", oid)
         return codec.load(rec.payload(checked_digest(oid)))
 
-    def verify(self, oid: str) -> None:
+    def verify(self, oid: str, verified: set[str] | None = None) -> None:
         """Check one object in full: its hash, a structured object's canonical form, a
-        chunked blob's every chunk and whole content. Raises what it finds."""
+        chunked blob's every chunk and whole content. Raises what it finds. With
+        `verified` (blobs kept whole already checked, as fsck gathers them), a chunked
+        blob's chunks in it are only read for the whole content's hash, and each blob kept
+        whole that this call checks is added."""
         rec = self.record(oid)
         if rec.is_chunked:
-            for _ in self.iter_blob(oid):
+            known = set() if verified is None else verified
+            read = lambda chunk: self._chunk_content(chunk, known)  # noqa: E731
+            for _ in verified_chunks(oid, self.chunk_list(oid), rec.size, read):
                 pass
             return
+        self._verify_whole(oid, rec)
+        if verified is not None and rec.kind == KIND_BLOB:
+            verified.add(oid)
+
+    def _chunk_content(self, oid: str, verified: set[str]) -> memoryview:
+        """A chunk's content, read once and hashed against its id unless `verified` has it
+        (then added): a view past the kind byte, not a copy."""
+        raw = self._get_record(checked_digest(oid))
+        if raw is None:
+            raise ObjectNotFound(oid)
+        if raw[:1] != KIND_BLOB:  # the same bytes stored since as a structured object, …
+            return self.get_raw(oid)
+        content = memoryview(raw)[1:]
+        if oid not in verified:
+            got = blake3.blake3(content).digest()
+            if got != checked_digest(oid):
+                raise ChecksumMismatch(oid, got.hex())
+            verified.add(oid)
+        return content
+
+    def _verify_whole(self, oid: str, rec: Record) -> None:
         payload = rec.payload(checked_digest(oid))
         if rec.is_structured:
             value = codec.decode(payload)

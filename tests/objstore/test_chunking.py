@@ -94,3 +94,42 @@ def test_corrupt_chunk_is_detected_while_streaming():
     with pytest.raises(ChecksumMismatch) as info:
         b"".join(store.iter_blob(oid))
     assert info.value.expected == chunk_oid
+
+
+# stored by the chunker before it read files into its buffer and committed in the background
+PINNED_FILE = "412240548e1fe3e34731e6d08d2308b56ca9d46e8d61980cc4c9b94963b015d6"
+PINNED_INDEX = "e13237b08fe9c92db9af5cade8833ce6c91ce88201d0ae726ebee825961b3ead"
+PINNED_IDS = "6056cc60627a2b21d8493470298d41c2deaff4672bf2f9cfaed6cba30a267e71"
+
+
+@pytest.mark.parametrize("source", ["file", "bytes", "wrapper"])
+def test_a_chunked_file_stores_the_same_objects_however_it_is_read(tmp_path, source):
+    data = random.Random(21).randbytes(9 << 20)
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    store = MemoryObjectStore()
+    with open(path, "rb") as f:
+        stream = {"file": f, "bytes": io.BytesIO(data), "wrapper": CountingReader(data)}[source]
+        assert store.put_stream(stream) == (PINNED_FILE, len(data))
+    assert store.record(PINNED_FILE).index == PINNED_INDEX
+    assert blake3.blake3("".join(sorted(store)).encode()).hexdigest() == PINNED_IDS
+    assert store.get_raw(PINNED_FILE) == data
+
+
+def test_a_failed_chunk_commit_stops_the_put_and_leaves_no_file(monkeypatch):
+    store = MemoryObjectStore()
+    real_commit, commits = store.commit, []
+
+    def failing_commit(batch):
+        commits.append(batch)
+        if len(commits) == 2:
+            raise OSError(28, "No space left on device")
+        real_commit(batch)
+
+    monkeypatch.setattr(store, "commit", failing_commit)
+    data = big_data(40 << 20, seed=5)
+    with pytest.raises(OSError, match="No space left"):
+        store.put_stream(io.BytesIO(data))
+    assert blake3.blake3(data).hexdigest() not in store
+    assert len(commits) <= 3  # stopped at the next group, not after reading the whole stream
+    assert all(not store.is_structured(oid) for oid in store)  # chunks only: no index
