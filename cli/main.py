@@ -14,6 +14,7 @@ from wfobj.objstore import WfobjError
 from . import (
     attempt_exec,
     config,
+    cwl,
     exports,
     history,
     hooks,
@@ -111,7 +112,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
 
 
 for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
-               attempt_exec, hooks, schedules, secrets):
+               attempt_exec, hooks, schedules, secrets, cwl):
     module.register(cli)
 
 

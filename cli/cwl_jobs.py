@@ -1,0 +1,291 @@
+"""CWL CommandLineTool jobs run as wfobj runs (docs/cwl.md).
+
+cwltool loads and validates the document, evaluates expressions, builds each job's command
+line and collects its outputs; this module replaces only the part that runs a job. A job
+becomes a one-task wfobj workflow on the engine:
+
+- everything the job reads (its inputs, InitialWorkDirRequirement entries, literal files)
+  is laid out in one staging folder, stored as a tree and given as the `dir` param `stage`,
+  mounted read-only at /in/stage (cwltool's stage directory);
+- the task runs `sh /in/stage/.wfobj/run.sh`: the script (in the staged tree, so recorded
+  by hash with the attempt) copies what must sit in the output directory, changes to
+  /out/o (cwltool's output directory, `$(runtime.outdir)`), runs the command line with the
+  job's environment and redirections, and writes the exit code as the var `rc`;
+- `/out/o` is the task's one output directory: its tree is checked out into the job's host
+  output directory and cwltool's own output collection (globs, outputEval, secondaryFiles)
+  runs on it, judging the exit code by successCodes / permanentFailCodes.
+
+So every CommandLineTool job is an attempt with full evidence (image id, command, inputs by
+hash, outputs by hash) in the store, and everything else (workflows, scatter, `when`,
+ExpressionTools) is cwltool's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cwltool.command_line_tool import CommandLineTool
+from cwltool.errors import UnsupportedRequirement, WorkflowException
+from cwltool.job import JobBase
+from cwltool.loghandler import _logger
+
+if TYPE_CHECKING:
+    from cwltool.context import LoadingContext, RuntimeContext
+    from cwltool.pathmapper import MapperEnt
+
+    from wfobj.engine import Service
+    from wfobj.objstore import ObjectStore
+
+STAGE_DIR = "/in/stage"        # the `stage` input's mount: cwltool's stage directory
+OUT_PARENT = "/out"
+OUT_NAME = "o"                 # the task's one declared output directory
+OUT_DIR = f"{OUT_PARENT}/{OUT_NAME}"  # cwltool's output directory in the container
+TMP_DIR = "/tmp"
+SCRIPT = ".wfobj/run.sh"       # inside the staging tree
+TASK = "tool"
+DEFAULT_IMAGE = "wfobj/toolbox:local"
+
+
+@dataclass
+class EngineBackend:
+    """Where jobs run: a service and the store it writes to, as `user`."""
+
+    service: Service
+    store: ObjectStore
+    user: str
+    quiet: bool = False
+    runs: list[str] = field(default_factory=list)  # run ids, in the order jobs ran
+
+
+@dataclass
+class StagingPlan:
+    """The staging folder of one job and what the script must copy out of it."""
+
+    root: str
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (container src, target)
+
+    def place(self, target: str) -> tuple[str, str]:
+        """(host path, container path) where an entry for `target` goes in the folder."""
+        if target.startswith(STAGE_DIR + "/"):
+            rel = target[len(STAGE_DIR) + 1:]
+            return os.path.join(self.root, rel), target
+        rel = f".wfobj/copy/{len(self.copies)}/{os.path.basename(target.rstrip('/')) or 'x'}"
+        src = f"{STAGE_DIR}/{rel}"
+        self.copies.append((src, target))
+        return os.path.join(self.root, rel), src
+
+    def add(self, vol: MapperEnt) -> None:
+        host, _ = self.place(vol.target)
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        if vol.type in ("CreateFile", "CreateWritableFile"):
+            with open(host, "w", encoding="utf-8") as f:
+                f.write(vol.resolved)
+        elif vol.resolved.startswith("_:"):  # a Directory literal: an empty folder
+            os.makedirs(host, exist_ok=True)
+        elif os.path.isdir(vol.resolved):
+            shutil.copytree(vol.resolved, host, dirs_exist_ok=True, symlinks=False)
+        else:
+            shutil.copyfile(vol.resolved, host)
+            if os.access(vol.resolved, os.X_OK):
+                os.chmod(host, 0o755)
+
+
+def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
+    """The shell script the task runs (see the module docstring)."""
+    q = shlex.quote
+    lines = ["mkdir -p " + q(OUT_DIR) + " || exit 1"]
+    for src, target in copies:
+        lines.append(f"mkdir -p {q(os.path.dirname(target))} && cp -R {q(src)} {q(target)}"
+                     f" && chmod -R u+w {q(target)} || exit 1")
+    lines.append("cd " + q(OUT_DIR) + " || exit 1")
+    for name, value in sorted(job.environment.items()):
+        lines.append(f"export {name}={q(str(value))}")
+    command = " ".join(q(str(a)) for a in job.command_line)
+    if job.stdin:
+        command += " < " + q(job.stdin)
+    for fd, name in ((">", job.stdout), ("2>", job.stderr)):
+        if name:
+            target = os.path.join(OUT_DIR, name)
+            lines.append("mkdir -p " + q(os.path.dirname(target)))
+            command += f" {fd} {q(target)}"
+    lines += [command, 'echo "rc=$?" >> "$WFOBJ_VARS"', "exit 0"]
+    return "\n".join(lines) + "\n"
+
+
+def image_of(job: JobBase) -> str:
+    """DockerRequirement → the task's image: dockerPull, else dockerImageId; the default
+    image without one. Building or loading an image (dockerFile, dockerLoad,
+    dockerImport) is not supported."""
+    req, _ = job.get_requirement("DockerRequirement")
+    if req is None:
+        return DEFAULT_IMAGE
+    if req.get("dockerPull"):
+        return str(req["dockerPull"])
+    for key in ("dockerFile", "dockerLoad", "dockerImport"):
+        if req.get(key):
+            raise UnsupportedRequirement(f"DockerRequirement.{key}: wfobj runs images, it "
+                                         "does not build or load them")
+    if req.get("dockerImageId"):
+        return str(req["dockerImageId"])
+    raise UnsupportedRequirement("DockerRequirement names no image (dockerPull or "
+                                 "dockerImageId)")
+
+
+def resources_of(job: JobBase) -> dict:
+    """ResourceRequirement → the task's resources (only when the tool declares one)."""
+    req, _ = job.get_requirement("ResourceRequirement")
+    if req is None:
+        return {}
+    res = job.builder.resources
+    out: dict[str, Any] = {}
+    if res.get("cores"):
+        out["cpus"] = float(res["cores"])
+    if res.get("ram"):
+        out["memory"] = f"{max(int(res['ram']), 16)}m"
+    return out
+
+
+def workflow_name(job_name: str) -> str:
+    return ("cwl-" + re.sub(r"[^A-Za-z0-9_-]", "-", job_name or "tool"))[:100]
+
+
+def definition_for(job: JobBase) -> dict:
+    task: dict[str, Any] = {
+        "image": image_of(job),
+        "command": ["sh", f"{STAGE_DIR}/{SCRIPT}"],
+        "inputs": {"stage": {"param": "stage"}},
+        "outputs": {"files": [OUT_NAME], "vars": ["rc"]},
+        "env": job._required_env(),
+        "network": bool(job.networkaccess),
+    }
+    if job.timelimit:
+        task["timeout"] = job.timelimit
+    resources = resources_of(job)
+    if resources:
+        task["resources"] = resources
+    return {"description": f"CWL CommandLineTool job {job.name}",
+            "params": {"stage": {"type": "dir"}}, "tasks": {TASK: task}}
+
+
+class EngineJob(JobBase):
+    """A cwltool job that runs as a one-task wfobj run (see the module docstring)."""
+
+    wfobj_backend: EngineBackend
+
+    def run(self, runtimeContext: RuntimeContext, tmpdir_lock: Any = None) -> None:
+        backend = self.wfobj_backend
+        outputs: dict = {}
+        status = "permanentFail"
+        try:
+            self._setup(runtimeContext)
+            rc = self._run_on_engine(backend, runtimeContext)
+            if rc is not None:
+                status = self._status(rc)
+                outputs = self.collect_outputs(self.outdir, rc)
+        except UnsupportedRequirement:
+            raise
+        except WorkflowException as err:
+            _logger.error("[job %s] Job error:\n%s", self.name, err)
+        with runtimeContext.workflow_eval_lock:
+            if self.output_callback:
+                self.output_callback(outputs, status)
+
+    def _required_env(self) -> dict[str, str]:
+        """HOME and TMPDIR as CWL wants them, in the container."""
+        return {"HOME": OUT_DIR, "TMPDIR": TMP_DIR}
+
+    def _status(self, rc: int) -> str:
+        if rc in self.successCodes:
+            return "success"
+        if rc in self.temporaryFailCodes:
+            return "temporaryFail"
+        if rc in self.permanentFailCodes or rc != 0:
+            _logger.warning("[job %s] exited with status: %d", self.name, rc)
+            return "permanentFail"
+        return "success"
+
+    def _run_on_engine(self, backend: EngineBackend, runtimeContext: RuntimeContext) -> int | None:
+        """Stage, run, check the output out; the exit code, or None if the attempt failed."""
+        from wfobj.objstore import checkout_tree, put_directory
+
+        root = tempfile.mkdtemp(prefix="wfobj-cwl-stage-", dir=runtimeContext.tmpdir_prefix
+                                and os.path.dirname(runtimeContext.tmpdir_prefix) or None)
+        try:
+            plan = StagingPlan(root)
+            for mapper in (self.pathmapper, self.generatemapper):
+                if mapper is None:
+                    continue
+                for _key, vol in mapper.items():
+                    if vol.staged:
+                        plan.add(vol)
+            script = os.path.join(root, SCRIPT)
+            os.makedirs(os.path.dirname(script), exist_ok=True)
+            with open(script, "w", encoding="utf-8") as f:
+                f.write(job_script(self, plan.copies))
+            stage = put_directory(backend.store, root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        svc = backend.service
+        name = workflow_name(self.name)
+        svc.apply_workflow(name, definition_for(self), user=backend.user)
+        started = svc.trigger(name=name, parameters={"stage": str(stage.oid)}, user=backend.user)
+        run_id = started["run_id"]
+        backend.runs.append(run_id)
+        svc.wait(run_id)
+        task = svc.run_task(run_id, TASK)
+        if task.get("state") != "success":
+            _logger.error("[job %s] wfobj run %s: %s", self.name, run_id,
+                          task.get("error") or task.get("state"))
+            self._echo_logs(backend, task)
+            return None
+        self._echo_logs(backend, task)
+        tree = next(o for o in task["outputs"] if o["path"] == OUT_NAME)
+        if os.path.isdir(self.outdir) and not os.listdir(self.outdir):
+            os.rmdir(self.outdir)
+        checkout_tree(backend.store, tree["hash"], self.outdir)
+        return int(task["vars"]["rc"])
+
+    def _echo_logs(self, backend: EngineBackend, task: dict) -> None:
+        """The tool's stderr from the attempt's evidence, as cwltool shows it (not with
+        --quiet)."""
+        text = (task.get("stderr") or {}).get("text")
+        if text and not backend.quiet:
+            _logger.info("[job %s] stderr:\n%s", self.name, text)
+
+
+class EngineCommandLineTool(CommandLineTool):
+    """cwltool's CommandLineTool whose jobs run on the engine, always in a container."""
+
+    wfobj_backend: EngineBackend
+
+    def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
+        super().make_job_runner(runtimeContext)  # adds the default image's DockerRequirement
+        return EngineJob
+
+    def job(self, job_order: Any, output_callbacks: Any, runtimeContext: RuntimeContext):
+        rc = runtimeContext.copy()
+        rc.docker_outdir, rc.docker_stagedir, rc.docker_tmpdir = OUT_DIR, STAGE_DIR, TMP_DIR
+        for job in super().job(job_order, output_callbacks, rc):
+            if isinstance(job, EngineJob):
+                job.wfobj_backend = self.wfobj_backend
+            yield job
+
+
+def make_tool_factory(default: Callable, backend: EngineBackend) -> Callable:
+    """cwltool's `construct_tool_object` with CommandLineTools running on `backend`."""
+
+    def make_tool(toolpath_object: MutableMapping, loading_context: LoadingContext):
+        if toolpath_object.get("class") == "CommandLineTool":
+            tool = EngineCommandLineTool(toolpath_object, loading_context)
+            tool.wfobj_backend = backend
+            return tool
+        return default(toolpath_object, loading_context)
+
+    return make_tool
