@@ -153,7 +153,10 @@ def resources_of(job: JobBase) -> dict:
 
 
 def workflow_name(job_name: str) -> str:
-    return ("cwl-" + re.sub(r"[^A-Za-z0-9_-]", "-", job_name or "tool"))[:100]
+    """`cwl-` and the job's name without cwltool's `_2`, `_3`… (scatter items, repeats),
+    so every job of one tool is a run of one workflow."""
+    base = re.sub(r"_\d+$", "", job_name or "") or "tool"
+    return ("cwl-" + re.sub(r"[^A-Za-z0-9_-]", "-", base))[:100]
 
 
 def definition_for(job: JobBase) -> dict:
@@ -170,7 +173,7 @@ def definition_for(job: JobBase) -> dict:
     resources = resources_of(job)
     if resources:
         task["resources"] = resources
-    return {"description": f"CWL CommandLineTool job {job.name}",
+    return {"description": "a CWL CommandLineTool job (docs/cwl.md)",
             "params": {"stage": {"type": "dir"}}, "tasks": {TASK: task}}
 
 
@@ -187,8 +190,8 @@ class EngineJob(JobBase):
             self._setup(runtimeContext)
             rc = self._run_on_engine(backend, runtimeContext)
             if rc is not None:
+                outputs = self.collect_outputs(self.outdir, rc)  # may refuse: then a failure
                 status = self._status(rc)
-                outputs = self.collect_outputs(self.outdir, rc)
         except UnsupportedRequirement:
             raise
         except WorkflowException as err:

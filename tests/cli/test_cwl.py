@@ -71,6 +71,58 @@ outputs:
   said: {type: "File[]", outputSource: shout/said}
 """
 
+WRONG_KIND_TOOL = """\
+cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [mkdir, made]
+inputs: []
+outputs:
+  made: {type: File, outputBinding: {glob: made}}
+"""
+
+BRANCHING_FLOW = """\
+cwlVersion: v1.2
+class: Workflow
+requirements: {SubworkflowFeatureRequirement: {}}
+inputs:
+  word: string
+  loud: boolean
+steps:
+  inner:
+    in: {word: word}
+    out: [said]
+    run:
+      class: Workflow
+      inputs: {word: string}
+      steps:
+        say:
+          in: {word: word}
+          out: [said]
+          run:
+            class: CommandLineTool
+            baseCommand: [echo]
+            inputs: {word: {type: string, inputBinding: {position: 1}}}
+            stdout: said.txt
+            outputs: {said: stdout}
+      outputs:
+        said: {type: File, outputSource: say/said}
+  shout:
+    when: $(inputs.loud)
+    in: {loud: loud, word: word}
+    out: [shouted]
+    run:
+      class: CommandLineTool
+      baseCommand: [echo, LOUD]
+      inputs:
+        loud: boolean
+        word: {type: string, inputBinding: {position: 1}}
+      stdout: shouted.txt
+      outputs: {shouted: stdout}
+outputs:
+  said: {type: File, outputSource: inner/said}
+  shouted: {type: "File?", outputSource: shout/shouted}
+"""
+
 FAILING_TOOL = """\
 cwlVersion: v1.2
 class: CommandLineTool
@@ -201,6 +253,7 @@ def test_a_scatter_runs_one_recorded_job_per_item(store_path, tmp_path, docker_c
     assert said == ["hello\n", "world\n"]
     runs = runs_in(store_path)
     assert len(runs) == 2 and {r["state"] for r in runs} == {"success"}
+    assert {r["workflow"] for r in runs} == {"cwl-shout"}  # one workflow, a run per item
 
 
 @pytest.mark.docker
@@ -214,6 +267,37 @@ def test_a_failing_tool_exits_non_zero_and_its_run_keeps_the_evidence(store_path
     (run,) = runs_in(store_path)
     evidence = task_of(store_path, run["run_id"])
     assert evidence["vars"] == {"rc": "3"} and evidence["stderr"]["text"] == "broken\n"
+
+
+@pytest.mark.docker
+def test_an_output_of_the_wrong_kind_fails_the_tool(store_path, tmp_path, docker_client):
+    tool = write(tmp_path, "wrong.cwl", WRONG_KIND_TOOL)
+
+    result = cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(tool))
+
+    assert result.exit_code not in (0, 33), result.output
+    (run,) = runs_in(store_path)
+    assert run["state"] == "success"  # the attempt succeeded; CWL's output check did not
+
+
+@pytest.mark.docker
+def test_a_false_condition_skips_a_step_and_a_subworkflow_runs_its_tool(store_path, tmp_path,
+                                                                       docker_client):
+    flow = write(tmp_path, "branch.cwl", BRANCHING_FLOW)
+    quiet = write(tmp_path, "quiet.yml", "word: hi\nloud: false\n")
+    loud = write(tmp_path, "loud.yml", "word: hi\nloud: true\n")
+
+    out = output_object(cwl_run(store_path, "--outdir", str(tmp_path / "q"), str(flow),
+                                str(quiet)))
+    assert out["shouted"] is None
+    assert Path(urlparse(out["said"]["location"]).path).read_text() == "hi\n"
+    assert [r["workflow"] for r in runs_in(store_path)] == ["cwl-say"]
+
+    out = output_object(cwl_run(store_path, "--outdir", str(tmp_path / "l"), str(flow),
+                                str(loud)))
+    assert Path(urlparse(out["shouted"]["location"]).path).read_text() == "LOUD hi\n"
+    assert sorted(r["workflow"] for r in runs_in(store_path)) == ["cwl-say", "cwl-say",
+                                                                  "cwl-shout"]
 
 
 @pytest.mark.docker
