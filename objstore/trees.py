@@ -17,6 +17,7 @@ hashes of the entries, never their bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -25,7 +26,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import blake3
@@ -481,8 +482,8 @@ class _Counted:
 
 # ---- reading --------------------------------------------------------------------------
 def read_tree(store: ObjectStore, oid: str) -> Tree:
-    """The tree `oid`, verified (NotATree for a blob or another object)."""
-    if store.type_of(oid) == "blob":
+    """The tree `oid`, verified (NotATree for a blob or another object); decoded once."""
+    if not store.is_structured(oid):
         raise NotATree(oid, "blob")
     return Tree.from_value(oid, store.get_object(oid))
 
@@ -519,48 +520,94 @@ def walk_tree(store: ObjectStore, oid: str, prefix: str = "") -> Iterator[tuple[
 
 def checkout_tree(store: ObjectStore, oid: str, dest: str | Path) -> StoredTree:
     """Write the tree `oid` into `dest` (created, or an existing empty directory): every
-    file verified against its hash before it gets its name, executable bits restored."""
+    file verified against its hash before it gets its name, executable bits restored.
+    Names are made relative to their open directory (no path is resolved twice, and a
+    link put in place of a directory meanwhile is not followed)."""
     target = Path(dest)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise TreeRefused(str(dest), "is not an empty directory")
     read_tree(store, oid)  # a blob or another object: refused before anything is made
     target.mkdir(parents=True, exist_ok=True)
-    files = size = 0
-    for path, entry in walk_tree(store, oid):
-        place = target.joinpath(*PurePosixPath(path).parts)
-        if entry.kind == DIR:
-            place.mkdir()
-            continue
-        _write_file(store, entry, place)
-        files, size = files + 1, size + entry.size
-    return StoredTree(ObjectId(oid), files, size)
-
-
-def _write_file(store: ObjectStore, entry: TreeEntry, place: Path) -> None:
-    """One file of a checkout. A small one is read whole and verified before its name is
-    made; a large one (chunked) is written aside and renamed once its last chunk and its
-    whole hash are verified. Either way no file of wrong bytes gets its name."""
-    mode = 0o755 if entry.executable else 0o644
-    if entry.size <= chunking.CHUNK_THRESHOLD:
-        data = store.get_raw(entry.oid)  # verified against its hash
-        _create_file(place, mode, (data,))
-        return
-    part = place.with_name(f".{place.name}.wfobj-part")
+    out = _Checkout(store, _process_umask())
+    root = os.open(target, _DIR_FLAGS)
     try:
-        _create_file(part, mode, store.iter_blob(entry.oid))  # raises at the end on a mismatch
-        os.rename(part, place)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+        out.write_tree(oid, root)
+    finally:
+        os.close(root)
+    return StoredTree(ObjectId(oid), out.files, out.size)
 
 
-def _create_file(path: Path, mode: int, pieces: Iterable[bytes]) -> None:
-    """A new file (never an existing one or a link) of `pieces`, `mode` whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(fd, mode)
-        for piece in pieces:
-            f.write(piece)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+
+class _Checkout:
+    """Writes trees into open directories, counting the files and bytes written."""
+
+    def __init__(self, store: ObjectStore, umask: int | None):
+        self.store, self.umask = store, umask
+        self.files = self.size = 0
+
+    def write_tree(self, oid: str, folder: int) -> None:
+        for entry in read_tree(self.store, oid).entries:
+            if entry.kind == DIR:
+                os.mkdir(entry.name, dir_fd=folder)
+                child = os.open(entry.name, _DIR_FLAGS, dir_fd=folder)
+                try:
+                    self.write_tree(entry.oid, child)
+                finally:
+                    os.close(child)
+                continue
+            self.write_file(entry, folder)
+            self.files, self.size = self.files + 1, self.size + entry.size
+
+    def write_file(self, entry: TreeEntry, folder: int) -> None:
+        """A small file is read whole and verified before its name is made; a large one
+        (chunked) is written aside and renamed once its last chunk and its whole hash are
+        verified. Either way no file of wrong bytes gets its name."""
+        mode = 0o755 if entry.executable else 0o644
+        if entry.size <= chunking.CHUNK_THRESHOLD:
+            data = self.store.get_raw(entry.oid)  # verified against its hash
+            self.create(entry.name, folder, mode, (data,))
+            return
+        part = f".{entry.name}.wfobj-part"
+        try:
+            self.create(part, folder, mode, self.store.iter_blob(entry.oid))  # raises at the end
+            os.rename(part, entry.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(part, dir_fd=folder)
+            raise
+
+    def create(self, name: str, folder: int, mode: int, pieces: Iterable[bytes]) -> None:
+        """A new file (never an existing one or a link) of `pieces`, `mode` whatever the
+        umask (set again only when the umask would take bits off)."""
+        fd = os.open(name, _NEW_FILE_FLAGS, mode, dir_fd=folder)
+        try:
+            if self.umask is None or mode & self.umask:
+                os.fchmod(fd, mode)
+            for piece in pieces:
+                _write_all(fd, piece)
+        finally:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _process_umask() -> int | None:
+    """This process's umask, read without changing it (Linux); None where unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def archive_tree(store: ObjectStore, oid: str) -> Iterator[bytes]:

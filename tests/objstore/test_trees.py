@@ -9,9 +9,12 @@ import tarfile
 
 import pytest
 
+from tests.support_damage import replace_record
 from wfobj.objstore import (
+    ChecksumMismatch,
     InvalidObject,
     Link,
+    MemoryObjectStore,
     NotATree,
     PathNotInTree,
     TreeRefused,
@@ -118,6 +121,33 @@ def test_checkout_restores_bytes_and_executable_bits(store, tmp_path):
     assert put_directory(store, out).oid == stored.oid
     with pytest.raises(TreeRefused, match="not an empty directory"):
         checkout_tree(store, stored.oid, out)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o027])
+def test_checkout_gives_the_tree_modes_whatever_the_umask(store, tmp_path, umask):
+    stored = put_directory(store, make_folder(tmp_path / "d", SAMPLE,
+                                              executable={"bin/run.sh"}))
+    old = os.umask(umask)
+    try:
+        checkout_tree(store, stored.oid, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "out/bin/run.sh").st_mode & 0o777 == 0o755
+    assert os.stat(tmp_path / "out/reads/a.fq").st_mode & 0o777 == 0o644
+
+
+def test_a_damaged_large_file_gets_no_name_and_leaves_nothing_aside(tmp_path):
+    store = MemoryObjectStore()
+    big = os.urandom(6 << 20)
+    stored = put_directory(store, make_folder(tmp_path / "d", {"sub/big.bin": big}))
+    entries = dict(walk_tree(store, stored.oid))
+    chunk_oid = store.chunk_list(entries["sub/big.bin"].oid)[-1][0]
+    damaged = bytearray(b"B" + store.record(chunk_oid).body)
+    damaged[-1] ^= 0xFF
+    replace_record(store, chunk_oid, bytes(damaged))
+    with pytest.raises(ChecksumMismatch):
+        checkout_tree(store, stored.oid, tmp_path / "out")
+    assert os.listdir(tmp_path / "out/sub") == []
 
 
 def test_not_a_tree_is_refused_before_anything_is_written(store, tmp_path):
