@@ -51,8 +51,9 @@ def document(run: RunExport) -> ProvDocument:
         doc.entity(secret_id(name, fingerprint), {
             PROV_TYPE: WFOBJ["Secret"], "wfobj:name": name, "wfobj:fingerprint": fingerprint})
     add_run(doc, run)
+    made_by = producer_index(run)
     for a in run.attempts:
-        add_attempt(doc, run, a)
+        add_attempt(doc, run, a, made_by)
     return doc
 
 
@@ -99,7 +100,8 @@ def engine_id(run: RunExport) -> str:
     return "engine:" + run.engine_version.replace(" ", "-")
 
 
-def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt) -> None:
+def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt,
+                made_by: dict[str, list[Attempt]]) -> None:
     activity = f"evidence:{a.evidence_hash}"
     attrs = {PROV_TYPE: WFOBJ["TaskAttempt"], "wfobj:task": a.task, "wfobj:attempt": a.number,
              "wfobj:state": a.state, "wfobj:image": a.image}
@@ -115,7 +117,7 @@ def add_attempt(doc: ProvDocument, run: RunExport, a: Attempt) -> None:
         doc.used(activity, entity_id(c), other_attributes={"prov:role": c.path})
     for c in a.outputs:
         doc.wasGeneratedBy(entity_id(c), activity, other_attributes={"prov:role": c.path})
-    for upstream in producers(run, a):
+    for upstream in producers(made_by, a):
         doc.wasInformedBy(activity, f"evidence:{upstream}")
     if a.child_run:  # a sub-workflow task: its child run was started by this attempt
         doc.wasInformedBy(f"run:{a.child_run}", activity)
@@ -128,9 +130,19 @@ def secret_id(name: str, fingerprint: str) -> str:
     return f"secret:{fingerprint}-{name}"
 
 
-def producers(run: RunExport, a: Attempt) -> list[str]:
+def producer_index(run: RunExport) -> dict[str, list[Attempt]]:
+    """Each output hash -> the last attempts that wrote it (made once per export, so
+    finding an attempt's producers costs its inputs, not the run's attempts)."""
+    made_by: dict[str, list[Attempt]] = {}
+    for b in run.last_attempts():
+        for oid in dict.fromkeys(f.hash for f in b.outputs):
+            made_by.setdefault(oid, []).append(b)
+    return made_by
+
+
+def producers(made_by: dict[str, list[Attempt]], a: Attempt) -> list[str]:
     """Evidence hashes of the last attempts whose outputs this attempt read (or read
     something inside)."""
     inputs = {c.hash for c in a.inputs} | {c.within.tree for c in a.inputs if c.within}
-    return sorted({b.evidence_hash for b in run.last_attempts()
-                   if b is not a and inputs & {f.hash for f in b.outputs}})
+    return sorted({b.evidence_hash for oid in inputs for b in made_by.get(oid, ())
+                   if b is not a})
