@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from wfobj.engine.errors import (
     BadExportOption,
     ExportsBusy,
+    ExportTooLarge,
     NoSigningKey,
     UnknownExportFormat,
 )
@@ -35,6 +36,9 @@ SUFFIXES = {"ro-crate": ".crate.zip", "prov": ".prov.json", "openlineage": ".ope
 
 
 MAX_EXPORTS = 2  # exports under way at once in one process
+# task attempts a JSON export (prov, openlineage, in-toto) may hold: those are made whole,
+# about 20 (PROV) to 40 (OpenLineage) KB of memory per attempt
+MAX_JSON_EXPORT_ATTEMPTS = 20_000
 RETRY_AFTER = 5  # seconds a refused client is told to wait
 SLOTS = threading.BoundedSemaphore(MAX_EXPORTS)
 
@@ -102,6 +106,7 @@ def export_run(store: ObjectStore, run: RunState, fmt: str, *, files: str = "all
     with_files = check_files(files)
     if fmt == "in-toto" and keys is None:
         raise NoSigningKey()
+    check_json_size(run, fmt)
     release = take_slot()
     try:
         chunks = write(store, load_run_export(store, run), with_files, keys)
@@ -110,6 +115,16 @@ def export_run(store: ObjectStore, run: RunState, fmt: str, *, files: str = "all
         raise
     return Export(fmt, chunks, CONTENT_TYPES[fmt], f"{run.run_id}{SUFFIXES[fmt]}",
                   on_close=release)
+
+
+def check_json_size(run: RunState, fmt: str) -> None:
+    """A JSON format is made whole: refuse (ExportTooLarge) a run whose attempts would
+    take more memory than MAX_JSON_EXPORT_ATTEMPTS allows, before reading any of them."""
+    if fmt == "ro-crate":
+        return
+    attempts = sum(len(run.tasks[name].attempts) for name in run.order)
+    if attempts > MAX_JSON_EXPORT_ATTEMPTS:
+        raise ExportTooLarge(fmt, attempts, MAX_JSON_EXPORT_ATTEMPTS)
 
 
 def take_slot() -> Callable[[], None]:
@@ -163,5 +178,5 @@ WRITERS = {"ro-crate": write_ro_crate, "prov": write_prov, "openlineage": write_
            "in-toto": write_intoto}
 
 
-__all__ = ["CONTENT_TYPES", "FILE_MODES", "FORMATS", "MAX_EXPORTS", "SUFFIXES", "Export", "KeyFile",
+__all__ = ["CONTENT_TYPES", "FILE_MODES", "FORMATS", "MAX_EXPORTS", "MAX_JSON_EXPORT_ATTEMPTS", "SUFFIXES", "Export", "KeyFile",
            "check_format", "export_run"]

@@ -31,6 +31,7 @@ from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
 from wfobj.engine.clock import parse_time
+from wfobj.engine.definitions.fanout import base_task
 from wfobj.engine.definitions.params import param_type
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
@@ -258,7 +259,7 @@ class CrateBuilder:
 
     def add_tool(self, task: str) -> ContextEntity:
         """The task as a tool, with its declared inputs and output files as parameters."""
-        spec = self.run.definition.tasks[task]
+        spec = self.run.definition.tasks[base_task(task)]  # an instance: its task's
         dirs = self.dir_slots()
         inputs = [self.formal(formal_id(task, "in", name), name,
                               "dir" if (task, f"/in/{name}") in dirs else "file")
