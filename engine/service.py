@@ -65,7 +65,6 @@ from .errors import (
     RunAlreadyTerminal,
     SecretStoreUnusable,
     UnknownRun,
-    UnknownTask,
 )
 from .indexes import lineage
 from .model import WorkflowVersion, read
@@ -198,10 +197,9 @@ class WorkflowService:
 
     def explain_task(self, run_id: str, task: str) -> dict:
         """{"key", "components", "hit", "cached_from", "nearest"}: the task's cache key."""
-        run = self.load(run_id)
-        if task not in run.tasks:
-            raise UnknownTask(run_id, task)
-        return explain(self.store, run, task)
+        head = RunHead.load(self.store, run_id)
+        entry = views.entry_of(head, task)
+        return explain(self.store, head.record.workflow, run_id, task, entry.attempts)
 
     # secrets (docs/secrets.md): kept beside the store, never objects ---------------------
     def set_secret(self, name: str, value: bytes, *, user: str) -> dict:
@@ -316,11 +314,11 @@ class WorkflowService:
 
     def run_attempt(self, run_id: str, task: str, attempt: int) -> dict:
         """The evidence of attempt `attempt` (1-based) of `task`, with all `attempts`."""
-        return views.attempt_view(self.store, self.load(run_id), task, attempt)
+        return views.attempt_view(self.store, RunHead.load(self.store, run_id), task, attempt)
 
     def run_logs(self, run_id: str, task: str) -> dict:
         """{"task", "attempt", "stdout", "stderr"}: the full streams of the last attempt."""
-        return views.logs_view(self.store, self.load(run_id), task)
+        return views.logs_view(self.store, RunHead.load(self.store, run_id), task)
 
     def follow_logs(self, run_id: str, task: str, *, attempt: int | None = None,
                     stdout_offset: int = 0, stderr_offset: int = 0, follow: bool = True,

@@ -38,10 +38,11 @@ def differs(was: dict, now: dict) -> list[dict]:
             for n in names if was.get(n) != now.get(n)]
 
 
-def explain(store: ObjectStore, run, task: str) -> dict:
-    """GET /api/runs/{id}/tasks/{task}/cache: the key of the task's last attempt, its
-    components, whether it was a hit, and on a miss how it differs from the nearest."""
-    attempts = run.tasks[task].attempts
+def explain(store: ObjectStore, workflow: str, run_id: str, task: str,
+            attempts: list[str]) -> dict:
+    """GET /api/runs/{id}/tasks/{task}/cache: the key of the task's last attempt (of
+    `attempts`, its evidence hashes), its components, whether it was a hit, and on a miss
+    how it differs from the nearest earlier attempt of `task` in `workflow`."""
     ev = read(store, attempts[-1], TaskEvidence) if attempts else None
     link = ev.cache_key if ev else None
     if link is None:
@@ -54,7 +55,7 @@ def explain(store: ObjectStore, run, task: str) -> dict:
            "cacheable": ev.cache_reason is None, "reason": ev.cache_reason,
            "nearest": None}
     if cached_from is None:
-        near = nearest(store, run.record.workflow, task, run.run_id)
+        near = nearest(store, workflow, task, run_id)
         if near is not None:
             was = components(read(store, near["key"], CacheKey))
             out["nearest"] = {"run_id": near["run_id"], "key": near["key"],

@@ -88,13 +88,19 @@ def task_view(store: ObjectStore, head: RunHead, task: str) -> dict:
     return view
 
 
-def attempt_view(store: ObjectStore, run: RunState, task: str, attempt: int) -> dict:
-    """Evidence of one attempt (1-based) of `task`, with the task's `attempts` hashes."""
-    entry = run.tasks.get(task)
+def entry_of(head: RunHead, task: str) -> TaskEntry:
+    """The row of task (or instance) `task`, read without the whole table; UnknownTask."""
+    entry = head.find(task)
     if entry is None:
-        raise UnknownTask(run.run_id, task)
+        raise UnknownTask(head.run_id, task)
+    return entry
+
+
+def attempt_view(store: ObjectStore, head: RunHead, task: str, attempt: int) -> dict:
+    """Evidence of one attempt (1-based) of `task`, with the task's `attempts` hashes."""
+    entry = entry_of(head, task)
     if not 1 <= attempt <= len(entry.attempts):
-        raise UnknownAttempt(run.run_id, task, attempt)
+        raise UnknownAttempt(head.run_id, task, attempt)
     view = load_evidence(store, entry.attempts[attempt - 1])
     view["attempts"] = list(entry.attempts)
     return view
@@ -174,11 +180,9 @@ def audit_view(store: ObjectStore, run: RunState) -> list[dict]:
     return entries
 
 
-def logs_view(store: ObjectStore, run: RunState, task: str) -> dict:
+def logs_view(store: ObjectStore, head: RunHead, task: str) -> dict:
     """Full stdout and stderr of a task's last attempt."""
-    entry = run.tasks.get(task)
-    if entry is None:
-        raise UnknownTask(run.run_id, task)
+    entry = entry_of(head, task)
     if not entry.attempts:
         return {"task": task, "attempt": 0, "stdout": "", "stderr": ""}
     ev = read(store, entry.attempts[-1], TaskEvidence)

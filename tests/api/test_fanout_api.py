@@ -91,3 +91,16 @@ def test_an_instance_is_found_by_bisection_reading_few_buckets():
     assert len(head.rows._buckets) <= 14  # the task's row, then log2(3000) probes
     assert head.find("each[s99999.fq]") is None and head.find("each[s0.fq]") is None
     assert head.find("nope") is None and head.find("nope[1]") is None
+
+
+def test_an_instance_s_attempt_logs_and_cache_are_read_without_the_whole_table(api):
+    run_id = run(api, list(range(1500)))
+    h = api.h()
+    name = "each%5B1234%5D"
+    attempt = api.service.run_attempt(run_id, "each[1234]", 1)  # the UI's attempt pages
+    assert attempt["command"][-1] == "echo 1234" and len(attempt["attempts"]) == 1
+    assert api.service.run_logs(run_id, "each[1234]")["attempt"] == 1
+    cache = api.client.simulate_get(f"/api/runs/{run_id}/tasks/{name}/cache", headers=h)
+    assert cache.status_code == 200 and cache.json["cacheable"] is False  # the run's cache is off
+    missing = api.client.simulate_get(f"/api/runs/{run_id}/tasks/each%5B1500%5D/cache", headers=h)
+    assert missing.status_code == 404
