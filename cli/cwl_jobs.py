@@ -90,11 +90,19 @@ class StagingPlan:
         elif vol.resolved.startswith("_:"):  # a Directory literal: an empty folder
             os.makedirs(host, exist_ok=True)
         elif os.path.isdir(vol.resolved):
-            shutil.copytree(vol.resolved, host, dirs_exist_ok=True, symlinks=False)
+            shutil.copytree(vol.resolved, host, dirs_exist_ok=True, symlinks=False,
+                            copy_function=link_or_copy)
         else:
-            shutil.copyfile(vol.resolved, host)
-            if os.access(vol.resolved, os.X_OK):
-                os.chmod(host, 0o755)
+            link_or_copy(vol.resolved, host)
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """A hard link to `src` (no byte copied; the staged tree is read from it once), or a
+    copy with its mode where a link cannot be made (another file system)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
@@ -218,8 +226,7 @@ class EngineJob(JobBase):
         """Stage, run, check the output out; the exit code, or None if the attempt failed."""
         from wfobj.objstore import checkout_tree, put_directory
 
-        root = tempfile.mkdtemp(prefix="wfobj-cwl-stage-", dir=runtimeContext.tmpdir_prefix
-                                and os.path.dirname(runtimeContext.tmpdir_prefix) or None)
+        root = tempfile.mkdtemp(prefix="wfobj-cwl-stage-")
         try:
             plan = StagingPlan(root)
             for mapper in (self.pathmapper, self.generatemapper):
