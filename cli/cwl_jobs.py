@@ -106,13 +106,16 @@ def link_or_copy(src: str, dst: str) -> None:
 
 
 def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
-    """The shell script the task runs (see the module docstring)."""
+    """The shell script the task runs (see the module docstring). The tool's output
+    directory is /out/o, or DockerRequirement's dockerOutputDirectory, copied to /out/o
+    after the tool."""
     q = shlex.quote
-    lines = ["mkdir -p " + q(OUT_DIR) + " || exit 1"]
+    outdir = job.builder.outdir
+    lines = ["mkdir -p " + q(outdir) + " || exit 1"]
     for src, target in copies:
         lines.append(f"mkdir -p {q(os.path.dirname(target))} && cp -R {q(src)} {q(target)}"
                      f" && chmod -R u+w {q(target)} || exit 1")
-    lines.append("cd " + q(OUT_DIR) + " || exit 1")
+    lines.append("cd " + q(outdir) + " || exit 1")
     for name, value in sorted(job.environment.items()):
         lines.append(f"export {name}={q(str(value))}")
     command = " ".join(q(str(a)) for a in job.command_line)
@@ -120,10 +123,13 @@ def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
         command += " < " + q(job.stdin)
     for fd, name in ((">", job.stdout), ("2>", job.stderr)):
         if name:
-            target = os.path.join(OUT_DIR, name)
+            target = os.path.join(outdir, name)
             lines.append("mkdir -p " + q(os.path.dirname(target)))
             command += f" {fd} {q(target)}"
-    lines += [command, 'echo "rc=$?" >> "$WFOBJ_VARS"', "exit 0"]
+    lines += [command, "wfobj_rc=$?"]
+    if outdir != OUT_DIR:
+        lines.append(f"mkdir -p {q(OUT_DIR)} && cp -R {q(outdir)}/. {q(OUT_DIR)}/ || exit 1")
+    lines += ['echo "rc=$wfobj_rc" >> "$WFOBJ_VARS"', "exit 0"]
     return "\n".join(lines) + "\n"
 
 
@@ -194,6 +200,10 @@ class EngineJob(JobBase):
         backend = self.wfobj_backend
         outputs: dict = {}
         status = "permanentFail"
+        inplace, _ = self.get_requirement("InplaceUpdateRequirement")
+        if inplace is not None and inplace.get("inplaceUpdate"):
+            raise UnsupportedRequirement("InplaceUpdateRequirement: a job's inputs are "
+                                         "content-addressed trees, never updated in place")
         try:
             self._setup(runtimeContext)
             rc = self._run_on_engine(backend, runtimeContext)
@@ -210,7 +220,7 @@ class EngineJob(JobBase):
 
     def _required_env(self) -> dict[str, str]:
         """HOME and TMPDIR as CWL wants them, in the container."""
-        return {"HOME": OUT_DIR, "TMPDIR": TMP_DIR}
+        return {"HOME": self.builder.outdir, "TMPDIR": TMP_DIR}
 
     def _status(self, rc: int) -> str:
         if rc in self.successCodes:
