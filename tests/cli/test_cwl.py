@@ -123,6 +123,26 @@ outputs:
   shouted: {type: "File?", outputSource: shout/shouted}
 """
 
+INPLACE_TOOL = """\
+cwlVersion: v1.2
+class: CommandLineTool
+requirements: {InplaceUpdateRequirement: {inplaceUpdate: true}}
+baseCommand: ["true"]
+inputs: []
+outputs: []
+"""
+
+ELSEWHERE_TOOL = """\
+cwlVersion: v1.2
+class: CommandLineTool
+requirements:
+  DockerRequirement: {dockerPull: "wfobj/toolbox:local", dockerOutputDirectory: /work}
+baseCommand: [sh, -c, "pwd > where.txt"]
+inputs: []
+outputs:
+  where: {type: File, outputBinding: {glob: where.txt}}
+"""
+
 FAILING_TOOL = """\
 cwlVersion: v1.2
 class: CommandLineTool
@@ -314,6 +334,24 @@ def test_an_unsupported_requirement_exits_33(store_path, tmp_path):
 
     assert result.exit_code == 33, result.output
     assert runs_in(store_path) == []
+
+
+def test_in_place_updates_are_unsupported(store_path, tmp_path):
+    tool = write(tmp_path, "inplace.cwl", INPLACE_TOOL)
+
+    result = cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(tool))
+
+    assert result.exit_code == 33, result.output
+    assert runs_in(store_path) == []
+
+
+@pytest.mark.docker
+def test_a_docker_output_directory_is_where_the_tool_runs(store_path, tmp_path, docker_client):
+    tool = write(tmp_path, "elsewhere.cwl", ELSEWHERE_TOOL)
+
+    out = output_object(cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(tool)))
+
+    assert Path(urlparse(out["where"]["location"]).path).read_text() == "/work\n"
 
 
 def test_an_invalid_document_exits_non_zero_without_a_run(store_path, tmp_path):
