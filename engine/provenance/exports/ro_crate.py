@@ -174,8 +174,8 @@ class CrateBuilder:
         self.trees = {oid: self.add_folder(t) for oid, t in run.trees().items()}
         self.workflow = self.add_workflow()
         self.link_examples()
-        controls = [self.add_control(name) for name in run.task_order
-                    if any(a.task == name for a in run.attempts)]
+        controls = [self.add_control(name) for name in self.task_names
+                    if any(base_task(a.task) == name for a in run.attempts)]
         run_action = self.add_run_action()
         crate.root_dataset["mentions"] = [run_action] + crate.get_by_type("CreateAction")[:-1]
         self.entity(f"#organize-{run.run_id}", "OrganizeAction",
@@ -238,10 +238,13 @@ class CrateBuilder:
         self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec.type,
                                                 defaultValue=text_of(spec.default))
                               for name, spec in sorted(params.items())}
-        self.tools = {name: self.add_tool(name) for name in run.task_order}
+        # a tool and a step per task of the definition: a fanned-out task's instances are
+        # actions of its one tool (their names, TASK[KEY], are on the actions)
+        self.task_names = [name for name in run.task_order if base_task(name) == name]
+        self.tools = {name: self.add_tool(name) for name in self.task_names}
         self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
                                         position=str(i), workExample=self.tools[name])
-                      for i, name in enumerate(run.task_order)}
+                      for i, name in enumerate(self.task_names)}
         slots = {"hasPart": list(self.tools.values()), "step": list(self.steps.values()),
                  "input": list(self.param_formals.values()),
                  "output": [out for tool in self.tools.values()
@@ -259,7 +262,7 @@ class CrateBuilder:
 
     def add_tool(self, task: str) -> ContextEntity:
         """The task as a tool, with its declared inputs and output files as parameters."""
-        spec = self.run.definition.tasks[base_task(task)]  # an instance: its task's
+        spec = self.run.definition.tasks[task]
         dirs = self.dir_slots()
         inputs = [self.formal(formal_id(task, "in", name), name,
                               "dir" if (task, f"/in/{name}") in dirs else "file")
@@ -279,8 +282,8 @@ class CrateBuilder:
 
     def dir_slots(self) -> set[tuple[str, str]]:
         """(task, path) of every input and output some attempt recorded as a directory."""
-        return {(a.task, c.path) for a in self.run.attempts for c in a.inputs + a.outputs
-                if c.is_dir}
+        return {(base_task(a.task), c.path) for a in self.run.attempts
+                for c in a.inputs + a.outputs if c.is_dir}
 
     def link_examples(self) -> None:
         """Each file names the parameters it filled (`exampleOfWork`): a workflow
@@ -290,20 +293,23 @@ class CrateBuilder:
             slots.setdefault(self.data(c).id, {})[f"p/{c.path}"] = self.param_formals[c.path]
         for a in self.run.attempts:
             for c in a.inputs:
-                found = self.crate.dereference(formal_id(a.task, "in", c.path.rsplit("/", 1)[-1]))
+                found = self.crate.dereference(formal_id(base_task(a.task), "in",
+                                                         c.path.rsplit("/", 1)[-1]))
                 if found is not None:
                     slots.setdefault(self.data(c).id, {})[found.id] = found
             for c in a.outputs:
-                found = self.crate.dereference(formal_id(a.task, "out", c.path))
+                found = self.crate.dereference(formal_id(base_task(a.task), "out", c.path))
                 if found is not None:
                     slots.setdefault(self.data(c).id, {})[found.id] = found
         for entity_id, found in slots.items():
             self.crate.dereference(entity_id)["exampleOfWork"] = one_or_many(list(found.values()))
 
     def add_control(self, task: str) -> ContextEntity:
-        attempts = [a for a in self.run.attempts if a.task == task]
+        attempts = [a for a in self.run.attempts if base_task(a.task) == task]
+        instances = len({a.task for a in attempts} - {task})
+        what = f"{instances} instance(s), " if instances else ""
         return self.entity(f"#control-{task}", "ControlAction", name=f"orchestrate {task}",
-                           description=f"the engine ran task {task}: {len(attempts)} "
+                           description=f"the engine ran task {task}: {what}{len(attempts)} "
                                        f"attempt(s), the last {attempts[-1].state}",
                            instrument=self.steps[task],
                            object=[self.add_attempt(a) for a in attempts],
@@ -322,7 +328,7 @@ class CrateBuilder:
         return self.entity(
             f"#attempt-{a.evidence_hash}", "CreateAction",
             name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
-            instrument=self.tools[a.task], containerImage=image, agent=self.person,
+            instrument=self.tools[base_task(a.task)], containerImage=image, agent=self.person,
             object=[self.data(c) for c in a.inputs],
             result=[self.data(c) for c in a.outputs],
             actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
@@ -334,12 +340,12 @@ class CrateBuilder:
         the child run (exported on its own, with `parent` pointing back here)."""
         child = self.entity(f"#run-{a.child_run}", "CreateAction",
                             name=f"child run {a.child_run}", identifier=a.child_run,
-                            instrument=self.tools[a.task],
+                            instrument=self.tools[base_task(a.task)],
                             description=f"the run of the sub-workflow of task {a.task}")
         return self.entity(
             f"#attempt-{a.evidence_hash}", "CreateAction",
             name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
-            instrument=self.tools[a.task], agent=self.person,
+            instrument=self.tools[base_task(a.task)], agent=self.person,
             object=[self.data(c) for c in a.inputs], result=[self.data(c) for c in a.outputs],
             actionStatus=status(a.state), error=a.error, subjectOf=child,
             description=f"sub-workflow task {a.task}: child run {a.child_run}, {a.state}",
