@@ -27,9 +27,9 @@ from wfobj.engine.model import (
     TaskDefinition,
     TaskInput,
 )
-from wfobj.objstore import ObjectStore, PathNotInTree, entry_at, read_tree
+from wfobj.objstore import ObjectStore, read_tree
 
-from .fanout import Item, Produced
+from .fanout import Item, Produced, find_output
 
 # what each upstream task produced, by name, as the task being rendered sees it
 Results = Mapping[str, AttemptResult | Produced]
@@ -168,15 +168,7 @@ def input_file(store: ObjectStore, name: str, spec: TaskInput,
         if params[spec.param].type == DIR:
             return InputFile(name, oid, read_tree(store, oid).size, DIR)
         return InputFile(name, oid, store.size_of(oid))
-    outputs = results[spec.task].outputs
-    for out in outputs:
-        if out.path == spec.file:
-            return InputFile(name, out.oid, out.size, out.kind)
-    for out in outputs:  # inside an output directory: one tree read per level
-        if out.kind == DIR and spec.file.startswith(out.path + "/"):
-            try:
-                entry = entry_at(store, out.oid, spec.file[len(out.path) + 1:])
-            except PathNotInTree:
-                break
-            return InputFile(name, entry.oid, entry.size, DIR if entry.kind == DIR else FILE)
+    entry = find_output(store, results[spec.task], spec.file)
+    if entry is not None:
+        return InputFile(name, entry.oid, entry.size, DIR if entry.kind == DIR else FILE)
     raise InputUnavailable(f"input {name!r}: task {spec.task!r} produced no file {spec.file!r}")

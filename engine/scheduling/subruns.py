@@ -37,6 +37,7 @@ from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus
 from wfobj.objstore import Link, ObjectStore, PathNotInTree, entry_at
 
+from .fanout import find_output
 from .render import reference_lookup, substitute
 
 PARENT_ACTOR = "parent run"
@@ -65,17 +66,10 @@ def child_parameters(task: TaskDefinition, child: Definition, lookup, store: Obj
 def passed_output(store: ObjectStore, key: str, value: dict, produced: dict) -> str:
     """The hash of upstream output `value` ({task, file}: a file or directory, or a path
     inside an output directory) given for param `key`."""
-    outputs = produced[value["task"]].outputs
+    entry = find_output(store, produced[value["task"]], value["file"])
+    if entry is not None:
+        return entry.oid
     path = value["file"]
-    for out in outputs:
-        if out.path == path:
-            return out.oid
-    for out in outputs:
-        if out.kind == DIR and path.startswith(out.path + "/"):
-            try:
-                return entry_at(store, out.oid, path[len(out.path) + 1:]).oid
-            except PathNotInTree:
-                break
     raise ParameterError(key, f"task {value['task']!r} produced no {path!r}")
 
 
