@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, MutableMapping
@@ -36,21 +35,28 @@ from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.job import JobBase
 from cwltool.loghandler import _logger
 
+from wfobj.engine import (
+    CWL_DEFAULT_IMAGE,
+    CWL_OUT_DIR,
+    CWL_OUT_NAME,
+    CWL_SCRIPT,
+    CWL_STAGE_DIR,
+    CWL_TMP_DIR,
+    StagingPlan,
+    image_of,
+    job_script,
+    resources_of,
+)
+
 if TYPE_CHECKING:
     from cwltool.context import LoadingContext, RuntimeContext
-    from cwltool.pathmapper import MapperEnt
 
     from wfobj.engine import Service
     from wfobj.objstore import ObjectStore
 
-STAGE_DIR = "/in/stage"        # the `stage` input's mount: cwltool's stage directory
-OUT_PARENT = "/out"
-OUT_NAME = "o"                 # the task's one declared output directory
-OUT_DIR = f"{OUT_PARENT}/{OUT_NAME}"  # cwltool's output directory in the container
-TMP_DIR = "/tmp"
-SCRIPT = ".wfobj/run.sh"       # inside the staging tree
+STAGE_DIR, OUT_NAME, OUT_DIR, TMP_DIR = CWL_STAGE_DIR, CWL_OUT_NAME, CWL_OUT_DIR, CWL_TMP_DIR
+SCRIPT, DEFAULT_IMAGE = CWL_SCRIPT, CWL_DEFAULT_IMAGE
 TASK = "tool"
-DEFAULT_IMAGE = "wfobj/toolbox:local"
 
 
 @dataclass
@@ -62,108 +68,6 @@ class EngineBackend:
     user: str
     quiet: bool = False
     runs: list[str] = field(default_factory=list)  # run ids, in the order jobs ran
-
-
-@dataclass
-class StagingPlan:
-    """The staging folder of one job and what the script must copy out of it."""
-
-    root: str
-    copies: list[tuple[str, str]] = field(default_factory=list)  # (container src, target)
-
-    def place(self, target: str) -> tuple[str, str]:
-        """(host path, container path) where an entry for `target` goes in the folder."""
-        if target.startswith(STAGE_DIR + "/"):
-            rel = target[len(STAGE_DIR) + 1:]
-            return os.path.join(self.root, rel), target
-        rel = f".wfobj/copy/{len(self.copies)}/{os.path.basename(target.rstrip('/')) or 'x'}"
-        src = f"{STAGE_DIR}/{rel}"
-        self.copies.append((src, target))
-        return os.path.join(self.root, rel), src
-
-    def add(self, vol: MapperEnt) -> None:
-        host, _ = self.place(vol.target)
-        os.makedirs(os.path.dirname(host), exist_ok=True)
-        if vol.type in ("CreateFile", "CreateWritableFile"):
-            with open(host, "w", encoding="utf-8") as f:
-                f.write(vol.resolved)
-        elif vol.resolved.startswith("_:"):  # a Directory literal: an empty folder
-            os.makedirs(host, exist_ok=True)
-        elif os.path.isdir(vol.resolved):
-            shutil.copytree(vol.resolved, host, dirs_exist_ok=True, symlinks=False,
-                            copy_function=link_or_copy)
-        else:
-            link_or_copy(vol.resolved, host)
-
-
-def link_or_copy(src: str, dst: str) -> None:
-    """A hard link to `src` (no byte copied; the staged tree is read from it once), or a
-    copy with its mode where a link cannot be made (another file system)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
-    """The shell script the task runs (see the module docstring). The tool's output
-    directory is /out/o, or DockerRequirement's dockerOutputDirectory, copied to /out/o
-    after the tool."""
-    q = shlex.quote
-    outdir = job.builder.outdir
-    lines = ["mkdir -p " + q(outdir) + " || exit 1"]
-    for src, target in copies:
-        lines.append(f"mkdir -p {q(os.path.dirname(target))} && cp -R {q(src)} {q(target)}"
-                     f" && chmod -R u+w {q(target)} || exit 1")
-    lines.append("cd " + q(outdir) + " || exit 1")
-    for name, value in sorted(job.environment.items()):
-        lines.append(f"export {name}={q(str(value))}")
-    command = " ".join(q(str(a)) for a in job.command_line)
-    if job.stdin:
-        command += " < " + q(job.stdin)
-    for fd, name in ((">", job.stdout), ("2>", job.stderr)):
-        if name:
-            target = os.path.join(outdir, name)
-            lines.append("mkdir -p " + q(os.path.dirname(target)))
-            command += f" {fd} {q(target)}"
-    lines += [command, "wfobj_rc=$?"]
-    if outdir != OUT_DIR:
-        lines.append(f"mkdir -p {q(OUT_DIR)} && cp -R {q(outdir)}/. {q(OUT_DIR)}/ || exit 1")
-    lines += ['echo "rc=$wfobj_rc" >> "$WFOBJ_VARS"', "exit 0"]
-    return "\n".join(lines) + "\n"
-
-
-def image_of(job: JobBase) -> str:
-    """DockerRequirement → the task's image: dockerPull, else dockerImageId; the default
-    image without one. Building or loading an image (dockerFile, dockerLoad,
-    dockerImport) is not supported."""
-    req, _ = job.get_requirement("DockerRequirement")
-    if req is None:
-        return DEFAULT_IMAGE
-    if req.get("dockerPull"):
-        return str(req["dockerPull"])
-    for key in ("dockerFile", "dockerLoad", "dockerImport"):
-        if req.get(key):
-            raise UnsupportedRequirement(f"DockerRequirement.{key}: wfobj runs images, it "
-                                         "does not build or load them")
-    if req.get("dockerImageId"):
-        return str(req["dockerImageId"])
-    raise UnsupportedRequirement("DockerRequirement names no image (dockerPull or "
-                                 "dockerImageId)")
-
-
-def resources_of(job: JobBase) -> dict:
-    """ResourceRequirement → the task's resources (only when the tool declares one)."""
-    req, _ = job.get_requirement("ResourceRequirement")
-    if req is None:
-        return {}
-    res = job.builder.resources
-    out: dict[str, Any] = {}
-    if res.get("cores"):
-        out["cpus"] = float(res["cores"])
-    if res.get("ram"):
-        out["memory"] = f"{max(int(res['ram']), 16)}m"
-    return out
 
 
 def workflow_name(job_name: str) -> str:

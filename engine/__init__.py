@@ -67,6 +67,9 @@ _FACE = {
     ".runs.ids": ("MIN_PREFIX", "PREFIX_RE", "resolve_run_id"),
     ".runs.waiting": ("Progress", "poll_run", "state_changes"),
     ".scheduling.worker": ("RunStepHook", "Worker"),
+    ".scheduling.cwl_staging": ("CWL_DEFAULT_IMAGE", "CWL_OUT_DIR", "CWL_OUT_NAME", "CWL_SCRIPT",
+        "CWL_STAGE_DIR", "CWL_TMP_DIR", "StagingPlan", "image_of", "job_script", "link_or_copy",
+        "resources_of"),
     ".upkeep.gc": ("collect_garbage",),
     ".upkeep.metrics": ("CONTENT_TYPE", "exposition", "gather"),
     ".upkeep.reindex": ("ensure_counters",),
@@ -149,6 +152,19 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .provenance.logs import FOLLOW_WAIT_S, follow_to_end  # noqa: F401
     from .runs.ids import MIN_PREFIX, PREFIX_RE, resolve_run_id  # noqa: F401
     from .runs.waiting import Progress, poll_run, state_changes  # noqa: F401
+    from .scheduling.cwl_staging import (  # noqa: F401
+        CWL_DEFAULT_IMAGE,
+        CWL_OUT_DIR,
+        CWL_OUT_NAME,
+        CWL_SCRIPT,
+        CWL_STAGE_DIR,
+        CWL_TMP_DIR,
+        StagingPlan,
+        image_of,
+        job_script,
+        link_or_copy,
+        resources_of,
+    )
     from .scheduling.worker import RunStepHook, Worker  # noqa: F401
     from .service import WorkflowService  # noqa: F401
     from .states import RUN_TERMINAL, TASK_LIVE, RunStatus, TaskStatus  # noqa: F401
