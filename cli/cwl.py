@@ -47,10 +47,9 @@ def cwl_run(click_ctx: click.Context, outdir: str, debug: bool, quiet: bool,
     of JOB (YAML or JSON). With --store the runs stay in that store; without, in a
     temporary one."""
     ctx = click_ctx.ensure_object(CliContext)
-    if ctx.server:
-        raise click.UsageError("wfobj cwl run runs on a local store; --server is not supported yet")
     code = run_cwl(ctx.store_path, outdir=outdir, debug=debug, quiet=quiet,
-                   default_image=default_image, process=process, job=job)
+                   default_image=default_image, process=process, job=job,
+                   server=ctx.server, token=ctx.token)
     sys.exit(code)
 
 
@@ -65,8 +64,11 @@ def engine_store(store_path: str | None) -> Iterator[tuple[str, bool]]:
 
 
 def run_cwl(store_path: str | None, *, outdir: str, debug: bool, quiet: bool,
-            default_image: str | None, process: str, job: str | None) -> int:
-    """Run one CWL document; the exit code of the reference runner's interface."""
+            default_image: str | None, process: str, job: str | None,
+            server: str | None = None, token: str | None = None) -> int:
+    """Run one CWL document; the exit code of the reference runner's interface. With
+    `server`, every job runs on that server (as the token's user): inputs go up as trees,
+    outputs come back as trees checked against their hashes."""
     from cwltool.argparser import arg_parser
     from cwltool.context import LoadingContext
     from cwltool.main import main as cwltool_main
@@ -84,14 +86,21 @@ def run_cwl(store_path: str | None, *, outdir: str, debug: bool, quiet: bool,
     argv += ["--quiet"] if quiet else []
     argv += [process] + ([job] if job else [])
     args = arg_parser().parse_args(argv)
-    with engine_store(store_path) as (path, fresh):
-        store = init_store(path) if fresh or not os.path.exists(path) else open_store(path)
-        ctx = CliContext(store_path=path, _store=store)
-        backend = cwl_jobs.EngineBackend(service=ctx.service(), store=store, user=local_user(),
-                                         quiet=quiet)
+    def drive(backend: cwl_jobs.EngineBackend) -> int:
         loading = LoadingContext(vars(args))
         loading.construct_tool_object = cwl_jobs.make_tool_factory(default_make_tool, backend)
         return cwltool_main(args=args, loadingContext=loading)
+
+    if server:
+        remote = CliContext(server=server, token=token).service()
+        return drive(cwl_jobs.EngineBackend(service=remote, trees=cwl_jobs.ServerTrees(remote),
+                                            user=None, quiet=quiet))
+    with engine_store(store_path) as (path, fresh):
+        store = init_store(path) if fresh or not os.path.exists(path) else open_store(path)
+        ctx = CliContext(store_path=path, _store=store)
+        return drive(cwl_jobs.EngineBackend(service=ctx.service(),
+                                            trees=cwl_jobs.LocalTrees(store),
+                                            user=local_user(), quiet=quiet))
 
 
 def runner_main() -> None:
@@ -103,12 +112,15 @@ def runner_main() -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", envvar="WFOBJ_STORE", type=click.Path(),
               help="Store to keep the runs in (default: a temporary one).")
+@click.option("--server", envvar="WFOBJ_SERVER", help="Run the jobs on this wfobj server.")
+@click.option("--token", envvar="WFOBJ_TOKEN", help="API token for --server.")
 @run_options
-def runner(store: str | None, outdir: str, debug: bool, quiet: bool,
-           default_image: str | None, process: str, job: str | None) -> None:
+def runner(store: str | None, server: str | None, token: str | None, outdir: str, debug: bool,
+           quiet: bool, default_image: str | None, process: str, job: str | None) -> None:
     """Run a CWL document through the wfobj engine (the reference runner's interface)."""
     sys.exit(run_cwl(store, outdir=outdir, debug=debug, quiet=quiet,
-                     default_image=default_image, process=process, job=job))
+                     default_image=default_image, process=process, job=job,
+                     server=server, token=token))
 
 
 def register(group: click.Group) -> None:

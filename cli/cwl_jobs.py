@@ -26,9 +26,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cwltool.command_line_tool import CommandLineTool
 from cwltool.errors import UnsupportedRequirement, WorkflowException
@@ -59,13 +60,57 @@ SCRIPT, DEFAULT_IMAGE = CWL_SCRIPT, CWL_DEFAULT_IMAGE
 TASK = "tool"
 
 
+class JobTrees(Protocol):
+    """Where a job's staging folder is stored as a tree and its output tree checked out."""
+
+    def put(self, folder: str) -> str:
+        """Store the folder as a tree; its hash."""
+
+    def checkout(self, oid: str, dest: str) -> None:
+        """Write the tree `oid` into `dest` (absent, or an empty folder), verified."""
+
+
+@dataclass
+class LocalTrees:
+    """Trees in a local store."""
+
+    store: ObjectStore
+
+    def put(self, folder: str) -> str:
+        from wfobj.objstore import put_directory
+
+        return str(put_directory(self.store, folder).oid)
+
+    def checkout(self, oid: str, dest: str) -> None:
+        from wfobj.objstore import checkout_tree
+
+        checkout_tree(self.store, oid, dest)
+
+
+@dataclass
+class ServerTrees:
+    """Trees on a server (`wfobj --server`): the staging folder streamed up as a tar (the
+    server must name the tree hashed here), the output tree fetched as a tar and checked
+    against its hash before any entry gets its name."""
+
+    service: Any  # the CLI's RemoteService
+
+    def put(self, folder: str) -> str:
+        return str(self.service.put_directory(folder)["hash"])
+
+    def checkout(self, oid: str, dest: str) -> None:
+        from wfobj.objstore import checkout_archive
+
+        checkout_archive(self.service.tree_archive(oid), oid, dest)
+
+
 @dataclass
 class EngineBackend:
-    """Where jobs run: a service and the store it writes to, as `user`."""
+    """Where jobs run: a service (local or a server's) and where its trees go, as `user`."""
 
     service: Service
-    store: ObjectStore
-    user: str
+    trees: JobTrees
+    user: str | None
     quiet: bool = False
     runs: list[str] = field(default_factory=list)  # run ids, in the order jobs ran
 
@@ -95,6 +140,77 @@ def definition_for(job: JobBase) -> dict:
             "params": {"stage": {"type": "dir"}}, "tasks": {TASK: task}}
 
 
+SECRET_ENV = "WFOBJ_CWL_SECRET_"  # + n: the task's env var holding a job's n-th secret
+PLACEHOLDER = re.compile(r"\(secret-([0-9a-f-]{36})\)")  # cwltool's SecretStore placeholder
+
+
+@dataclass
+class JobSecrets:
+    """cwltool's `secrets` hint (http://commonwl.org/cwltool#Secrets) on the engine's
+    secrets (docs/secrets.md). cwltool replaces each secret input by a placeholder
+    `(secret-UUID)` before anything is built from it, so the command line and environment
+    cwltool gives a job hold placeholders only. Each placeholder the job's script holds
+    becomes an engine secret `cwl-UUID`, set just before the run and removed when it ends,
+    given to the task as the env var WFOBJ_CWL_SECRET_<n>; the script copies it to a
+    shell variable, unsets it, and expands that variable where the placeholder was. So
+    the value is never in the staged tree, the definition, the params, the evidence or a
+    log (the engine masks it in the task's streams)."""
+
+    values: dict[str, str]  # placeholder -> value (cwltool's SecretStore)
+    used: dict[str, int] = field(default_factory=dict)  # placeholder -> n, as found
+
+    @classmethod
+    def of(cls, secret_store: Any) -> JobSecrets:
+        return cls(dict(getattr(secret_store, "secrets", None) or {}))
+
+    def refuse_in_file(self, vol: MapperEnt) -> None:
+        """A file written from a secret (an InitialWorkDir entry's contents) would be
+        stored in the staged tree: refused as unsupported."""
+        if vol.type in ("CreateFile", "CreateWritableFile") and PLACEHOLDER.search(vol.resolved):
+            raise UnsupportedRequirement(f"a secret in the contents of {vol.target}: wfobj "
+                                         "stores every staged file, so it passes secrets "
+                                         "only on the command line and in the environment")
+
+    def script(self, text: str) -> str:
+        """The script with every known placeholder expanded from a shell variable. The
+        script quotes every word with shlex.quote, so a placeholder (no quote in it) always
+        sits inside single quotes: closing them around `"$var"` is exact."""
+
+        def expand(m: re.Match) -> str:
+            placeholder = m.group(0)
+            if placeholder not in self.values:
+                return placeholder
+            if not self.values[placeholder]:  # nothing to hide (and the engine keeps no
+                return ""                     # empty secret)
+            n = self.used.setdefault(placeholder, len(self.used))
+            return f"'\"$wfobj_secret_{n}\"'"
+
+        body = PLACEHOLDER.sub(expand, text)
+        head = [f'wfobj_secret_{n}="${SECRET_ENV}{n}"; unset {SECRET_ENV}{n}'
+                for n in self.used.values()]
+        return "\n".join(head + [body]) if head else body
+
+    def name(self, placeholder: str) -> str:
+        return "cwl-" + PLACEHOLDER.fullmatch(placeholder).group(1)
+
+    def task_secrets(self) -> dict:
+        return {f"{SECRET_ENV}{n}": {"secret": self.name(p)} for p, n in self.used.items()}
+
+    @contextmanager
+    def kept_by(self, service: Any, user: str | None) -> Iterator[None]:
+        """The used secrets set on `service` for the block, removed after it."""
+        done: list[str] = []
+        try:
+            for placeholder in self.used:
+                service.set_secret(self.name(placeholder),
+                                   self.values[placeholder].encode(), user=user)
+                done.append(self.name(placeholder))
+            yield
+        finally:
+            for name in done:
+                service.remove_secret(name)
+
+
 class EngineJob(JobBase):
     """A cwltool job that runs as a one-task wfobj run (see the module docstring)."""
 
@@ -118,6 +234,8 @@ class EngineJob(JobBase):
             raise
         except WorkflowException as err:
             _logger.error("[job %s] Job error:\n%s", self.name, err)
+        except Exception as err:  # the engine's or the server's refusal: the job failed
+            _logger.error("[job %s] wfobj: %s", self.name, err)
         with runtimeContext.workflow_eval_lock:
             if self.output_callback:
                 self.output_callback(outputs, status)
@@ -136,10 +254,9 @@ class EngineJob(JobBase):
             return "permanentFail"
         return "success"
 
-    def _run_on_engine(self, backend: EngineBackend, runtimeContext: RuntimeContext) -> int | None:
-        """Stage, run, check the output out; the exit code, or None if the attempt failed."""
-        from wfobj.objstore import checkout_tree, put_directory
-
+    def _stage(self, backend: EngineBackend, secrets: JobSecrets) -> str:
+        """The staging folder stored as a tree (its hash): the job's files and the script,
+        whose secret placeholders become shell variables set from the task's secrets."""
         root = tempfile.mkdtemp(prefix="wfobj-cwl-stage-")
         try:
             plan = StagingPlan(root)
@@ -148,21 +265,31 @@ class EngineJob(JobBase):
                     continue
                 for _key, vol in mapper.items():
                     if vol.staged:
+                        secrets.refuse_in_file(vol)
                         plan.add(vol)
             script = os.path.join(root, SCRIPT)
             os.makedirs(os.path.dirname(script), exist_ok=True)
             with open(script, "w", encoding="utf-8") as f:
-                f.write(job_script(self, plan.copies))
-            stage = put_directory(backend.store, root)
+                f.write(secrets.script(job_script(self, plan.copies)))
+            return backend.trees.put(root)
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+    def _run_on_engine(self, backend: EngineBackend, runtimeContext: RuntimeContext) -> int | None:
+        """Stage, run, check the output out; the exit code, or None if the attempt failed."""
+        secrets = JobSecrets.of(runtimeContext.secret_store)
+        stage = self._stage(backend, secrets)
         svc = backend.service
         name = workflow_name(self.name)
-        svc.apply_workflow(name, definition_for(self), user=backend.user)
-        started = svc.trigger(name=name, parameters={"stage": str(stage.oid)}, user=backend.user)
-        run_id = started["run_id"]
-        backend.runs.append(run_id)
-        svc.wait(run_id)
+        definition = definition_for(self)
+        if secrets.used:
+            definition["tasks"][TASK]["secrets"] = secrets.task_secrets()
+        with secrets.kept_by(svc, backend.user):
+            svc.apply_workflow(name, definition, user=backend.user)
+            started = svc.trigger(name=name, parameters={"stage": stage}, user=backend.user)
+            run_id = started["run_id"]
+            backend.runs.append(run_id)
+            svc.wait(run_id)
         task = svc.run_task(run_id, TASK)
         if task.get("state") != "success":
             _logger.error("[job %s] wfobj run %s: %s", self.name, run_id,
@@ -173,7 +300,7 @@ class EngineJob(JobBase):
         tree = next(o for o in task["outputs"] if o["path"] == OUT_NAME)
         if os.path.isdir(self.outdir) and not os.listdir(self.outdir):
             os.rmdir(self.outdir)
-        checkout_tree(backend.store, tree["hash"], self.outdir)
+        backend.trees.checkout(tree["hash"], self.outdir)
         return int(task["vars"]["rc"])
 
     def _echo_logs(self, backend: EngineBackend, task: dict) -> None:

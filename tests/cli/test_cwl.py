@@ -364,13 +364,6 @@ def test_an_invalid_document_exits_non_zero_without_a_run(store_path, tmp_path):
     assert runs_in(store_path) == []
 
 
-def test_cwl_run_refuses_server(tmp_path):
-    tool = write(tmp_path, "count.cwl", WORDS_TOOL)
-    result = CliRunner().invoke(cli, ["--server", "http://127.0.0.1:9", "cwl", "run",
-                                      str(tool)], obj=CliContext())
-    assert result.exit_code == 2 and "--server" in result.output
-
-
 @pytest.mark.docker
 def test_the_runner_script_speaks_the_reference_interface(tmp_path, docker_client):
     tool = write(tmp_path, "count.cwl", WORDS_TOOL)
