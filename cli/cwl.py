@@ -86,7 +86,10 @@ def run_cwl(store_path: str | None, *, outdir: str, debug: bool, quiet: bool,
     argv += ["--quiet"] if quiet else []
     argv += [process] + ([job] if job else [])
     args = arg_parser().parse_args(argv)
+    document = process.split("#", 1)[0]
+
     def drive(backend: cwl_jobs.EngineBackend) -> int:
+        backend.document = document if os.path.isfile(document) else None
         loading = LoadingContext(vars(args))
         loading.construct_tool_object = cwl_jobs.make_tool_factory(default_make_tool, backend)
         return cwltool_main(args=args, loadingContext=loading)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, unquote
 
 from cwltool.command_line_tool import CommandLineTool
 from cwltool.errors import UnsupportedRequirement, WorkflowException
@@ -51,6 +52,7 @@ from wfobj.engine import (
 
 if TYPE_CHECKING:
     from cwltool.context import LoadingContext, RuntimeContext
+    from cwltool.pathmapper import MapperEnt
 
     from wfobj.engine import Service
     from wfobj.objstore import ObjectStore
@@ -69,6 +71,9 @@ class JobTrees(Protocol):
     def checkout(self, oid: str, dest: str) -> None:
         """Write the tree `oid` into `dest` (absent, or an empty folder), verified."""
 
+    def put_file(self, path: str) -> str:
+        """Store the file's bytes as a blob; its hash."""
+
 
 @dataclass
 class LocalTrees:
@@ -85,6 +90,10 @@ class LocalTrees:
         from wfobj.objstore import checkout_tree
 
         checkout_tree(self.store, oid, dest)
+
+    def put_file(self, path: str) -> str:
+        with open(path, "rb") as f:
+            return str(self.store.put_stream(f)[0])
 
 
 @dataclass
@@ -103,6 +112,10 @@ class ServerTrees:
 
         checkout_archive(self.service.tree_archive(oid), oid, dest)
 
+    def put_file(self, path: str) -> str:
+        with open(path, "rb") as f:
+            return str(self.service.put_file(f)["hash"])
+
 
 @dataclass
 class EngineBackend:
@@ -113,6 +126,26 @@ class EngineBackend:
     user: str | None
     quiet: bool = False
     runs: list[str] = field(default_factory=list)  # run ids, in the order jobs ran
+    document: str | None = None  # the CWL file that was run (PROCESS without its #fragment)
+    _document_hash: str | None = None
+
+    def source_of(self, job: JobBase) -> dict | None:
+        """The definition's `source` (docs/workflow-format.md): the CWL document that was
+        run, stored as a blob once, and the job's tool within it (its id, relative to the
+        document's folder)."""
+        if self.document is None:
+            return None
+        if self._document_hash is None:
+            self._document_hash = self.trees.put_file(self.document)
+        source = {"language": "cwl", "document": self._document_hash,
+                  "version": str(job.builder.cwlVersion or "v1.2")}
+        tool_id = getattr(job, "wfobj_tool_id", "")
+        base = "file://" + quote(os.path.dirname(os.path.abspath(self.document))) + "/"
+        if tool_id.startswith(base):
+            source["process"] = unquote(tool_id[len(base):])[:1000]
+        else:  # an anonymous tool written inline in the document
+            source["process"] = os.path.basename(self.document)[:1000] or "workflow.cwl"
+        return source
 
 
 def workflow_name(job_name: str) -> str:
@@ -215,6 +248,7 @@ class EngineJob(JobBase):
     """A cwltool job that runs as a one-task wfobj run (see the module docstring)."""
 
     wfobj_backend: EngineBackend
+    wfobj_tool_id: str = ""  # the id cwltool gave the tool (`file:///…/tool.cwl#…`)
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: Any = None) -> None:
         backend = self.wfobj_backend
@@ -282,6 +316,9 @@ class EngineJob(JobBase):
         svc = backend.service
         name = workflow_name(self.name)
         definition = definition_for(self)
+        source = backend.source_of(self)
+        if source is not None:
+            definition["source"] = source
         if secrets.used:
             definition["tasks"][TASK]["secrets"] = secrets.task_secrets()
         with secrets.kept_by(svc, backend.user):
@@ -326,6 +363,7 @@ class EngineCommandLineTool(CommandLineTool):
         for job in super().job(job_order, output_callbacks, rc):
             if isinstance(job, EngineJob):
                 job.wfobj_backend = self.wfobj_backend
+                job.wfobj_tool_id = str(self.tool.get("id") or "")
             yield job
 
 

@@ -517,12 +517,15 @@ class Definition(StoredObject):
     definition hash, so `to_value()` gives back exactly the object that was stored."""
 
     type_name: ClassVar[str] = "definition"
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"on_failure"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"on_failure", "source"})
     name: str
     description: str
     params: dict[str, ParamDefinition]
     tasks: dict[str, TaskDefinition]
     on_failure: str | None = None  # "stop" when unset; stored only when written
+    # the document this definition was made from ({"language", "document", "version",
+    # "process"}, engine/definitions/format.py normalize_source); stored only when written
+    source: dict | None = None
 
     @classmethod
     def from_value(cls, oid: str, value: Any) -> Self:

@@ -109,10 +109,42 @@ def normalize(raw: dict, name: str) -> Definition:
     tasks = normalize_tasks(raw.get("tasks"), params)
     TaskGraph.of(tasks).check_acyclic()
     policy = {"on_failure": normalize_on_failure(raw["on_failure"])} if "on_failure" in raw else {}
+    if "source" in raw:
+        policy["source"] = normalize_source(raw["source"])
     definition = Definition(name=name, description=description, params=params, tasks=tasks,
                             **policy)
     check_size(definition)
     return definition
+
+
+SOURCE_LANGUAGES = {"cwl": "Common Workflow Language"}  # what a `source` may be written in
+SOURCE_KEYS = {"language", "document", "version", "process"}
+HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalize_source(raw: Any) -> dict:
+    """`source`: the document a definition was made from (a CWL document that `wfobj cwl
+    run` or registration turned into this definition): `language` (one of
+    SOURCE_LANGUAGES), `document` (the hash of the document's bytes, a blob kept with the
+    definition), and optionally the language's `version` and the `process` within the
+    document (e.g. `#main`)."""
+    spec = mapping(raw, "source")
+    check_keys(spec, SOURCE_KEYS, "source")
+    if spec.get("language") not in SOURCE_LANGUAGES:
+        raise DefinitionError("source.language", f"must be one of {sorted(SOURCE_LANGUAGES)}")
+    document = spec.get("document")
+    if not isinstance(document, str) or not HASH_RE.fullmatch(document):
+        raise DefinitionError("source.document", "must be the hash of the document's blob "
+                                                 "(64 lowercase hex digits)")
+    out = {"language": spec["language"], "document": document}
+    for key in ("version", "process"):
+        if key in spec:
+            value = spec[key]
+            if not isinstance(value, str) or not value or len(value) > 1000:
+                raise DefinitionError(f"source.{key}", "must be a non-empty string of at "
+                                                       "most 1000 characters")
+            out[key] = value
+    return out
 
 
 def check_size(definition: Definition) -> None:

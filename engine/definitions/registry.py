@@ -35,9 +35,11 @@ def versions(store: ObjectStore, head: str) -> Iterator[WorkflowVersion]:
 
 
 def stored_defaults(definition: Definition) -> list[str]:
-    """The hashes of the `file` and `dir` defaults of `definition`."""
-    return [spec.default for spec in definition.params.values()
-            if spec.type in STORED_TYPES and spec.default is not None]
+    """The hashes of the `file` and `dir` defaults of `definition`, and of its `source`
+    document: objects it names by hash, kept by gc while it is registered."""
+    named = [spec.default for spec in definition.params.values()
+             if spec.type in STORED_TYPES and spec.default is not None]
+    return named + ([definition.source["document"]] if definition.source else [])
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """RO-Crate: a zip holding a Workflow Run Crate that follows the Provenance Run Crate
 profile, built with the `rocrate` library.
 
-The workflow is its normalized definition (`workflow/definition.json`); each task is a
+The workflow is its normalized definition (`workflow/definition.json`), or, for a
+definition made from a document in another language (its `source`: the CWL file `wfobj cwl
+run` ran), that document (`workflow/<name>`, programmingLanguage CWL) with the definition
+a file based on it; each task is a
 tool (SoftwareApplication) and a step (HowToStep); each task attempt is a CreateAction
 (instrument: the tool, containerImage: the image by id, object: inputs, result: outputs,
 agent: the user who triggered the run); a ControlAction per step groups its attempts; the
@@ -24,9 +27,10 @@ import time
 import warnings
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from rocrate.model.computerlanguage import ComputerLanguage
+from rocrate.model.computerlanguage import ComputerLanguage, get_lang
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
@@ -59,6 +63,8 @@ FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-
 PARAM_TYPES = {"file": "File", "dir": "Dataset", "int": "Integer", "float": "Float",
                "bool": "Boolean", "string": "Text"}
 WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"]
+# a definition's `source` languages the crate names (rocrate's get_lang) and their formats
+SOURCE_LANGUAGES = {"cwl"}
 
 
 def export_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> bytes:
@@ -78,6 +84,11 @@ def stream_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as z:
         text = definition_text(run)
         z.writestr(member(DEFINITION_PATH, len(text)), text)
+        source = SourceDocument.of(store, run)
+        if source is not None:
+            with z.open(member(source.path, source.size), "w") as out:
+                for piece in store.iter_blob(source.hash):
+                    out.write(piece)
         for tree in run.trees().values():
             z.writestr(zipfile.ZipInfo(f"trees/{tree.hash}/"), b"")
         yield sink.take()
@@ -96,7 +107,7 @@ def stream_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -
                     digest.update(piece)
             sha256s[f.hash] = digest.hexdigest()
             yield sink.take()
-        crate = CrateBuilder(run, sha256s, files).build()
+        crate = CrateBuilder(run, sha256s, files, source).build()
         with warnings.catch_warnings():
             # the library warns once per file it lists but was given no bytes of
             warnings.filterwarnings("ignore", "No source for", UserWarning)
@@ -143,12 +154,43 @@ def definition_text(run: RunExport) -> bytes:
     return json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
 
 
+@dataclass(frozen=True)
+class SourceDocument:
+    """The document a run's definition was made from (its `source`, e.g. the CWL file
+    `wfobj cwl run` ran), when the store holds it: the crate's main workflow, in its
+    language, at `workflow/<its name>`; the wfobj definition is then a file based on it."""
+
+    hash: str
+    size: int
+    path: str
+    language: str
+    version: str | None
+    process: str | None
+
+    @classmethod
+    def of(cls, store: ObjectStore, run: RunExport) -> SourceDocument | None:
+        source = run.definition.source
+        if not source or source.get("language") not in SOURCE_LANGUAGES:
+            return None
+        oid = source["document"]
+        if oid not in store:
+            return None  # named by hash only (a pulled store without it): not the main entity
+        process = source.get("process")
+        name = (process or "").split("#", 1)[0].rsplit("/", 1)[-1]
+        if name in ("", ".", "..") or not name.isprintable():
+            name = "workflow.cwl"
+        return cls(oid, store.size_of(oid), f"workflow/{name}", source["language"],
+                   source.get("version"), process)
+
+
 class CrateBuilder:
     """Adds the entities of one run to a new crate."""
 
-    def __init__(self, run: RunExport, sha256s: dict[str, str], files: bool) -> None:
-        """`sha256s`: each file's SHA-256 by its hash (taken as its bytes were sent)."""
-        self.run, self.sha256s, self.with_files = run, sha256s, files
+    def __init__(self, run: RunExport, sha256s: dict[str, str], files: bool,
+                 source: SourceDocument | None = None) -> None:
+        """`sha256s`: each file's SHA-256 by its hash (taken as its bytes were sent);
+        `source`: the document the definition was made from, in the zip."""
+        self.run, self.sha256s, self.with_files, self.source = run, sha256s, files, source
         self.crate = ROCrate(version=CRATE_VERSION)
 
     def build(self) -> ROCrate:
@@ -226,14 +268,16 @@ class CrateBuilder:
 
     def add_workflow(self):
         run = self.run
-        lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
-            "name": "wfobj workflow definition", "alternateName": "wfobj"}))
-        workflow = self.crate.add_workflow(
-            dest_path=DEFINITION_PATH, main=True, lang=lang,
-            properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
-                        "identifier": run.definition_hash, "version": run.definition_hash,
-                        "encodingFormat": "application/json",
-                        "description": run.definition.description or None})
+        workflow = self.add_source_workflow() if self.source else None
+        if workflow is None:
+            lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
+                "name": "wfobj workflow definition", "alternateName": "wfobj"}))
+            workflow = self.crate.add_workflow(
+                dest_path=DEFINITION_PATH, main=True, lang=lang,
+                properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
+                            "identifier": run.definition_hash, "version": run.definition_hash,
+                            "encodingFormat": "application/json",
+                            "description": run.definition.description or None})
         params = run.definition.params
         self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec.type,
                                                 defaultValue=text_of(spec.default))
@@ -252,6 +296,27 @@ class CrateBuilder:
         for key, values in slots.items():
             if values:
                 workflow[key] = one_or_many(values)
+        return workflow
+
+    def add_source_workflow(self):
+        """The source document as the main workflow, in its language (CWL: the Workflow
+        RO-Crate's `#cwl` ComputerLanguage, its version's identifier); the wfobj definition
+        made from it a file based on it."""
+        run, src = self.run, self.source
+        lang = get_lang(self.crate, src.language, version=src.version)
+        self.crate.add(lang)
+        process = f" (process {src.process})" if src.process else ""
+        workflow = self.crate.add_workflow(
+            dest_path=src.path, main=True, lang=lang,
+            properties={"@type": WORKFLOW_TYPES, "name": src.process or src.path,
+                        "identifier": f"blake3:{src.hash}", "contentSize": str(src.size),
+                        "description": f"the {lang['name']} document run as wfobj workflow "
+                                       f"{run.workflow}{process}"})
+        self.crate.add_file(dest_path=DEFINITION_PATH, properties={
+            "name": f"wfobj definition of {run.workflow}", "identifier": run.definition_hash,
+            "encodingFormat": "application/json", "isBasedOn": workflow,
+            "description": f"the wfobj definition {run.definition_hash} made from "
+                           f"{src.path}; its tasks are the steps of this crate"})
         return workflow
 
     def formal(self, entity_id: str, name: str, kind: str, **props) -> ContextEntity:
