@@ -4,9 +4,11 @@ A loop with a lifecycle (initialize / loop: one step / shutdown) run by `wfobj h
 deliver`, which `wfobj serve` starts as a process of its own: the engine's workers never
 wait for a receiver. Each step claims as many sendable entries as there are free
 threads (`concurrency`) and hands them to a thread pool; a receiver that hangs holds one
-thread for at most `timeout` seconds per phase (connect, each read), one that fails is
-tried again after `backoff` seconds, doubling up to `backoff_cap`, `max_tries` times in
-all, then its delivery is logged `failed` and the next event of that run goes.
+thread for at most `timeout` seconds to connect and `deadline` (2 x `timeout`) for the
+whole try, however it trickles its answer (transport.py), so a try always ends before its
+lease; one that fails is tried again after `backoff` seconds, doubling up to
+`backoff_cap`, `max_tries` times in all, then its delivery is logged `failed` and the
+next event of that run goes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from wfobj.engine.errors import UnknownHook, one_line
 from .events import CONTENT_TYPE, SIGNATURE_HEADER, encode, signature
 from .outbox import DELIVERED, DROPPED, FAILED, Delivery, Outbox
 from .registry import Hook, HookStore, SecretSource, store_secrets
+from .transport import TryDeadline, watched_session
 
 log = logging.getLogger(__name__)
 USER_AGENT = "wfobj-webhooks/1"
@@ -47,8 +50,15 @@ class DeliverySettings:
     log_days: float = 30.0  # the delivery log keeps the runs of this many days (0: all)
 
     @property
+    def deadline(self) -> float:
+        """Seconds one try may take in all (connect, send, the answer's status and
+        headers), however slowly the receiver answers."""
+        return 2 * self.timeout
+
+    @property
     def lease(self) -> float:
-        """How long a claimed entry stays ours: longer than one try can take."""
+        """How long a claimed entry stays ours: longer than one try can take (its
+        deadline), so no other deliverer sends it while a try is still open."""
         return 3 * self.timeout + 5.0
 
     def delay(self, tries: int) -> float:
@@ -187,17 +197,23 @@ class Deliverer:
                 return Outcome(None, f"its secret {hook.secret_name!r} no longer exists", final=True)
             headers[SIGNATURE_HEADER] = signature(secret, body)
         timeout = self.settings.timeout
-        try:
-            resp = self.session().post(hook.url, data=body, headers=headers, stream=True,
-                                       timeout=(timeout, timeout), allow_redirects=False)
-            resp.close()  # the answer's body is not read: a receiver cannot make us hold it
-        except requests.RequestException as exc:
-            return Outcome(None, one_line(f"{type(exc).__name__}: {exc}", 300))
+        with TryDeadline(self.settings.deadline) as deadline:
+            try:
+                resp = self.session().post(hook.url, data=body, headers=headers, stream=True,
+                                           timeout=(timeout, timeout), allow_redirects=False)
+                resp.close()  # the answer's body is not read: a receiver cannot make us hold it
+            except requests.RequestException as exc:
+                if not deadline.expired:
+                    return Outcome(None, one_line(f"{type(exc).__name__}: {exc}", 300))
+        if deadline.expired:  # cut: what was read may be a status line with half its headers
+            return Outcome(None, f"no answer within {deadline.seconds:g}s "
+                           "(the deadline of one try)")
         error = None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
         return Outcome(resp.status_code, error)
 
     def session(self) -> requests.Session:
-        """One HTTP session per thread (connections reused, never shared)."""
+        """One HTTP session per thread (connections reused, never shared), its tries
+        cut at their deadline."""
         if getattr(self._local, "session", None) is None:
-            self._local.session = requests.Session()
+            self._local.session = watched_session()
         return self._local.session
