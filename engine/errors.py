@@ -417,17 +417,6 @@ class ExportsBusy(ExportError):
                          f"try again in {retry_after} s")
 
 
-class ExportTooLarge(ExportError):
-    """A JSON export of a run with more task attempts than it may hold (HTTP 422): such an
-    export is made whole in memory, about 20-40 KB per attempt."""
-
-    def __init__(self, fmt: str, attempts: int, limit: int):
-        self.format, self.attempts, self.limit = fmt, attempts, limit
-        super().__init__(f"the run has {attempts} task attempts, more than a {fmt} export "
-                         f"may hold ({limit}, MAX_JSON_EXPORT_ATTEMPTS): export it as "
-                         "ro-crate, which is sent as it is made")
-
-
 class NoSigningKey(ExportError):
     """Signing asked of a service that was given no key (HTTP 409)."""
 

@@ -343,7 +343,7 @@ class WorkflowService:
 
     def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
         """The run in an export format (docs/exports.md): bytes, media type, file name."""
-        return export_run(self.store, self.load(run_id), fmt, files=files, keys=self.keys)
+        return export_run(self.store, run_id, fmt, files=files, keys=self.keys)
 
     def public_keys(self) -> list[dict]:
         """[{"keyid", "algorithm", "public_key_pem"}]: the keys signed exports verify with."""

@@ -1,10 +1,13 @@
-"""Provenance exports: one module per format, each taking a run (engine/provenance/exports/run_export.py)
-and returning bytes that the format's own tools read (docs/exports.md).
+"""Provenance exports: one module per format, each taking a run and returning bytes that
+the format's own tools read (docs/exports.md).
 
 An export is sent as it is made: its bytes come in pieces (`Export.chunks`), a crate's
-zip written as its files are read from the store, so what a process holds does not grow
-with the run's files. At most MAX_EXPORTS exports are under way in a process at once; one
-more is refused (ExportsBusy) until one ends (docs/limits.md "Exports")."""
+zip written as its files are read from the store (engine/provenance/exports/run_export.py),
+and PROV, OpenLineage and in-toto written as the run's task table and evidence are read
+(engine/provenance/exports/run_stream.py), so what a process holds grows neither with
+the run's files' bytes nor, for those three, with its attempts. At most MAX_EXPORTS
+exports are under way in a process at once; one more is refused (ExportsBusy) until one
+ends (docs/limits.md "Exports")."""
 
 from __future__ import annotations
 
@@ -16,14 +19,14 @@ from dataclasses import dataclass, field
 from wfobj.engine.errors import (
     BadExportOption,
     ExportsBusy,
-    ExportTooLarge,
     NoSigningKey,
     UnknownExportFormat,
 )
 from wfobj.engine.runs.state import RunState
 from wfobj.objstore import ObjectStore
 
-from .run_export import RunExport, load_run_export
+from .run_export import load_run_export
+from .run_stream import RunStream, open_run_stream
 from .signing import KeyFile
 
 FORMATS = ("ro-crate", "prov", "openlineage", "in-toto")
@@ -36,9 +39,6 @@ SUFFIXES = {"ro-crate": ".crate.zip", "prov": ".prov.json", "openlineage": ".ope
 
 
 MAX_EXPORTS = 2  # exports under way at once in one process
-# task attempts a JSON export (prov, openlineage, in-toto) may hold: those are made whole,
-# about 20 (PROV) to 40 (OpenLineage) KB of memory per attempt
-MAX_JSON_EXPORT_ATTEMPTS = 20_000
 RETRY_AFTER = 5  # seconds a refused client is told to wait
 SLOTS = threading.BoundedSemaphore(MAX_EXPORTS)
 
@@ -98,33 +98,25 @@ def check_files(mode: str) -> bool:
     return mode == "all"
 
 
-def export_run(store: ObjectStore, run: RunState, fmt: str, *, files: str = "all",
+def export_run(store: ObjectStore, run_id: str, fmt: str, *, files: str = "all",
                keys: KeyFile | None = None) -> Export:
-    """The run in format `fmt`. A run not yet ended is exported as it stands, except
-    in-toto, which is signed only for an ended run (RunNotEnded)."""
+    """Run `run_id` in format `fmt`. A run not yet ended is exported as it stands (as its
+    newest manifest was when the export began), except in-toto, which is signed only for
+    an ended run (RunNotEnded). Nothing is read before the format and options are checked
+    and a slot is taken; a crate reads the run's task table whole, the other formats
+    read it bucket by bucket as they write."""
     write = WRITERS[check_format(fmt)]
     with_files = check_files(files)
     if fmt == "in-toto" and keys is None:
         raise NoSigningKey()
-    check_json_size(run, fmt)
     release = take_slot()
     try:
-        chunks = write(store, load_run_export(store, run), with_files, keys)
+        chunks = write(store, run_id, with_files, keys)
     except BaseException:
         release()
         raise
-    return Export(fmt, chunks, CONTENT_TYPES[fmt], f"{run.run_id}{SUFFIXES[fmt]}",
+    return Export(fmt, chunks, CONTENT_TYPES[fmt], f"{run_id}{SUFFIXES[fmt]}",
                   on_close=release)
-
-
-def check_json_size(run: RunState, fmt: str) -> None:
-    """A JSON format is made whole: refuse (ExportTooLarge) a run whose attempts would
-    take more memory than MAX_JSON_EXPORT_ATTEMPTS allows, before reading any of them."""
-    if fmt == "ro-crate":
-        return
-    attempts = sum(len(run.tasks[name].attempts) for name in run.order)
-    if attempts > MAX_JSON_EXPORT_ATTEMPTS:
-        raise ExportTooLarge(fmt, attempts, MAX_JSON_EXPORT_ATTEMPTS)
 
 
 def take_slot() -> Callable[[], None]:
@@ -145,38 +137,39 @@ def take_slot() -> Callable[[], None]:
 
 # Each writer imports its format's library when that format is asked for: together
 # they take seconds to import, which no other command should pay.
-# A writer returns the export's pieces: the crate lazily (its zip is made as it is read),
-# the JSON formats whole (their size grows with the run's files, never with their bytes).
-def write_ro_crate(store: ObjectStore, run: RunExport, with_files: bool,
+# A writer opens the run (UnknownRun, RunNotEnded: before anything is sent) and returns
+# the export's pieces, made as they are read.
+def write_ro_crate(store: ObjectStore, run_id: str, with_files: bool,
                    _keys) -> Iterator[bytes]:
     from .ro_crate import stream_ro_crate
 
+    run = load_run_export(store, RunState.load(store, run_id))
     return stream_ro_crate(store, run, files=with_files)
 
 
-def write_prov(_store: ObjectStore, run: RunExport, _files: bool, _keys) -> tuple[bytes]:
-    from .prov import export_prov
+def write_prov(store: ObjectStore, run_id: str, _files: bool, _keys) -> Iterator[bytes]:
+    from .prov import stream_prov
 
-    return (export_prov(run),)
-
-
-def write_openlineage(_store: ObjectStore, run: RunExport, _files: bool,
-                      _keys) -> tuple[bytes]:
-    from .openlineage import export_openlineage
-
-    return (export_openlineage(run),)
+    return stream_prov(open_run_stream(store, run_id))
 
 
-def write_intoto(store: ObjectStore, run: RunExport, _files: bool,
-                 keys: KeyFile) -> tuple[bytes]:
-    from .intoto import export_intoto
+def write_openlineage(store: ObjectStore, run_id: str, _files: bool,
+                      _keys) -> Iterator[bytes]:
+    from .openlineage import stream_openlineage
 
-    return (export_intoto(store, run, keys.key()),)
+    return stream_openlineage(open_run_stream(store, run_id))
+
+
+def write_intoto(store: ObjectStore, run_id: str, _files: bool,
+                 keys: KeyFile) -> Iterator[bytes]:
+    from .intoto import stream_intoto
+
+    return stream_intoto(store, open_run_stream(store, run_id), keys.key())
 
 
 WRITERS = {"ro-crate": write_ro_crate, "prov": write_prov, "openlineage": write_openlineage,
            "in-toto": write_intoto}
 
 
-__all__ = ["CONTENT_TYPES", "FILE_MODES", "FORMATS", "MAX_EXPORTS", "MAX_JSON_EXPORT_ATTEMPTS", "SUFFIXES", "Export", "KeyFile",
-           "check_format", "export_run"]
+__all__ = ["CONTENT_TYPES", "FILE_MODES", "FORMATS", "MAX_EXPORTS", "SUFFIXES", "Export", "KeyFile",
+           "RunStream", "check_format", "export_run", "open_run_stream"]

@@ -1,5 +1,7 @@
 """OpenLineage: a JSON array of RunEvents, built with the `openlineage-python` client's
-event classes (spec 2-0-2).
+event classes (spec 2-0-2), written event by event as the run's attempts are read
+(engine/provenance/exports/run_stream.py): one attempt's events are held at a time, and
+the run's end event, which names every output, is written output by output.
 
 The run is one job (`<workflow>`), each task attempt a job run of `<workflow>.<task>` whose
 ParentRunFacet names the run. Each gets START, then COMPLETE, FAIL or ABORT once it has
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import attr
@@ -39,7 +42,9 @@ from openlineage.client.serde import Serde
 from wfobj.engine.clock import parse_time
 from wfobj.engine.states import AttemptStatus, RunStatus
 
-from .run_export import Attempt, Content, RunExport
+from .json_stream import chunked, dumps, json_array
+from .run_export import Attempt, Content
+from .run_stream import RunStream
 
 NAMESPACE = "wfobj"
 ATTEMPT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjAttemptRunFacet:1"
@@ -82,27 +87,51 @@ class WfobjContentDatasetFacet(DatasetFacet):
         return CONTENT_FACET_SCHEMA
 
 
-def export_openlineage(run: RunExport) -> bytes:
-    """Every event of the run, oldest first, as one JSON array."""
-    return (json.dumps([json.loads(Serde.to_json(e)) for e in events(run)], indent=2)
-            + "\n").encode()
+def stream_openlineage(run: RunStream) -> Iterator[bytes]:
+    """Every event of the run, oldest first, as one JSON array, in pieces."""
+    return chunked(array_text(run))
 
 
-def events(run: RunExport) -> list[RunEvent]:
+def array_text(run: RunStream) -> Iterator[str]:
     producer = producer_uri(run.engine_version)
-    out = [run_event(run, RunState.START, run.started_at or run.created_at, producer)]
-    for a in run.attempts:
-        out += attempt_events(run, a, producer)
+    yield "[\n  " + event_text(run_event(run, RunState.START, run.started_at or run.created_at,
+                                         producer))
+    for a in run.attempts():
+        for event in attempt_events(run, a, producer):
+            yield ",\n  " + event_text(event)
+    if run.terminal:  # its outputs written one by one, never held as one list
+        end = json.loads(Serde.to_json(run_event(run, END_EVENT[run.state], run.ended_at,
+                                                 producer, outputs=False)))
+        end.pop("outputs", None)
+        yield ",\n  " + dumps(end)[:-1] + ', "outputs": '
+        yield from json_array((dumps(Serde.to_dict(output_dataset(c, producer)))
+                               for _, c in run.outputs()), indent="  ")
+        yield "}"
+    yield "\n]\n"
+
+
+def event_text(event: RunEvent) -> str:
+    return dumps(json.loads(Serde.to_json(event)))
+
+
+def events(run: RunStream) -> Iterator[RunEvent]:
+    """The run's events, oldest first, one at a time (the OpenLineage feed posts them)."""
+    producer = producer_uri(run.engine_version)
+    yield run_event(run, RunState.START, run.started_at or run.created_at, producer)
+    for a in run.attempts():
+        yield from attempt_events(run, a, producer)
     if run.terminal:
-        out.append(run_event(run, END_EVENT[run.state], run.ended_at, producer))
-    return out
+        yield run_event(run, END_EVENT[run.state], run.ended_at, producer)
 
 
 def producer_uri(engine_version: str) -> str:
     return "urn:wfobj:engine:" + quote(engine_version.replace(" ", ":"), safe=":.")
 
 
-def run_event(run: RunExport, kind: RunState, at: str, producer: str) -> RunEvent:
+def run_event(run: RunStream, kind: RunState, at: str, producer: str, *,
+              outputs: bool = True) -> RunEvent:
+    """The run's START (its parameters as inputs) or end event (with `outputs`, every
+    output of the run)."""
     facets = {"processing_engine": processing_engine_run.ProcessingEngineRunFacet(
         version=run.engine_version, name="wfobj", producer=producer)}
     return RunEvent(
@@ -112,10 +141,10 @@ def run_event(run: RunExport, kind: RunState, at: str, producer: str) -> RunEven
         inputs=[input_dataset(c, producer) for c in run.param_contents]
         if kind == RunState.START else [],
         outputs=[output_dataset(c, producer) for _, c in run.outputs()]
-        if kind != RunState.START else [])
+        if kind != RunState.START and outputs else [])
 
 
-def attempt_events(run: RunExport, a: Attempt, producer: str) -> list[RunEvent]:
+def attempt_events(run: RunStream, a: Attempt, producer: str) -> list[RunEvent]:
     run_id = attempt_run_id(a)
     job = Job(namespace=NAMESPACE, name=f"{run.workflow}.{a.task}",
               facets=job_facets("TASK", producer))
@@ -142,7 +171,7 @@ def attempt_run_id(a: Attempt) -> str:
     return str(uuid.UUID(int=value))
 
 
-def attempt_facets(run: RunExport, a: Attempt, producer: str, ended: bool) -> dict:
+def attempt_facets(run: RunStream, a: Attempt, producer: str, ended: bool) -> dict:
     facets: dict = {
         "parent": parent_run.ParentRunFacet(
             run=parent_run.Run(runId=run.run_id),

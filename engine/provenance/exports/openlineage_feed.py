@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from wfobj.engine.runs.state import RunState
 from wfobj.objstore import ObjectStore
 
-from .run_export import load_run_export
+from .run_stream import RunStream, open_run_stream
 
 log = logging.getLogger(__name__)
 RETRY = {"total": 1, "backoff_factor": 0.1, "status_forcelist": [500, 502, 503, 504]}
@@ -42,19 +41,19 @@ class OpenLineageFeed:
     def step(self, store: ObjectStore, run_id: str) -> None:
         """Post what is new about `run_id`. Once an ended run is all sent, only its last
         manifest id is kept: a later look at it sends nothing."""
-        run = RunState.load(store, run_id)
-        if self.seen.get(run_id) == run.manifest_oid:
+        run = open_run_stream(store, run_id)  # the manifest: rows only as the events ask
+        if self.seen.get(run_id) == run.manifest_hash:
             return
-        self.seen[run_id] = run.manifest_oid
-        if self.post_new(store, run) and run.terminal:
+        self.seen[run_id] = run.manifest_hash
+        if self.post_new(run) and run.terminal:
             self.sent.pop(run_id, None)
 
-    def post_new(self, store: ObjectStore, run: RunState) -> bool:
+    def post_new(self, run: RunStream) -> bool:
         """Post the events not sent yet; True when every one went through."""
         from .openlineage import events
 
         sent = self.sent.setdefault(run.run_id, set())
-        for event in events(load_run_export(store, run)):
+        for event in events(run):
             key = (event.run.runId, event.eventType.value)
             if key in sent:
                 continue

@@ -19,6 +19,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import (
+    crypto_core_ed25519_scalar_add,
+    crypto_core_ed25519_scalar_mul,
+    crypto_core_ed25519_scalar_reduce,
+    crypto_scalarmult_ed25519_base_noclamp,
+)
 
 from wfobj.engine.errors import BadSignature, SigningKeyError
 from wfobj.engine.layout import KEY_FILE
@@ -154,6 +160,71 @@ def sign_envelope(key: ServerKey, payload_type: str, payload: bytes) -> dict:
     sig = key.sign(pae(payload_type, payload))
     return {"payloadType": payload_type, "payload": base64.b64encode(payload).decode(),
             "signatures": [{"keyid": key.public.keyid, "sig": base64.b64encode(sig).decode()}]}
+
+
+def pae_header(payload_type: str, length: int) -> bytes:
+    """What comes before the payload's bytes in its PAE."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d " % (len(kind), kind, length)
+
+
+class TwoPassSigner:
+    """An ed25519 signature over a message read twice and never held: the same signature
+    (RFC 8032 PureEdDSA, deterministic) `ServerKey.sign` makes over the whole message.
+
+    PureEdDSA hashes the message twice: once with the key's secret prefix for the nonce
+    r, then after R = r·B for the challenge k. `first(piece)` takes each piece of the
+    first reading, `second(piece)` each of the second, and `signature()` gives
+    R ‖ (r + k·a mod L). The scalar arithmetic and r·B are libsodium's (PyNaCl),
+    constant-time; the key's bytes never leave this object.
+
+    The two readings must be the same bytes: a nonce made from other bytes than those
+    signed would still verify, but two such signatures sharing a nonce give the key
+    away. So each reading is also hashed (BLAKE2b) and `signature()` refuses
+    (ValueError) unless both match."""
+
+    def __init__(self, key: ServerKey) -> None:
+        seed = key.private.private_bytes(serialization.Encoding.Raw,
+                                         serialization.PrivateFormat.Raw,
+                                         serialization.NoEncryption())
+        expanded = hashlib.sha512(seed).digest()
+        clamped = bytearray(expanded[:32])
+        clamped[0] &= 248
+        clamped[31] = (clamped[31] & 127) | 64
+        self._a = crypto_core_ed25519_scalar_reduce(bytes(clamped) + bytes(32))
+        self._public = key.private.public_key().public_bytes(serialization.Encoding.Raw,
+                                                             serialization.PublicFormat.Raw)
+        self._nonce = hashlib.sha512(expanded[32:])
+        self._r = self._big_r = b""
+        self._challenge: hashlib._Hash | None = None
+        self._readings = (hashlib.blake2b(), hashlib.blake2b())
+
+    def first(self, piece: bytes) -> None:
+        """The next piece of the first reading."""
+        if self._challenge is not None:
+            raise ValueError("the second reading has begun")
+        self._nonce.update(piece)
+        self._readings[0].update(piece)
+
+    def second(self, piece: bytes) -> None:
+        """The next piece of the second reading (the first ends at its first piece)."""
+        if self._challenge is None:
+            self._r = crypto_core_ed25519_scalar_reduce(self._nonce.digest())
+            self._big_r = crypto_scalarmult_ed25519_base_noclamp(self._r)
+            self._challenge = hashlib.sha512(self._big_r + self._public)
+        self._challenge.update(piece)
+        self._readings[1].update(piece)
+
+    def signature(self) -> bytes:
+        if self._challenge is None:
+            self.second(b"")
+        assert self._challenge is not None
+        if self._readings[0].digest() != self._readings[1].digest():
+            raise ValueError("the message read for the signature's nonce is not the one "
+                             "read to sign: nothing is signed")
+        k = crypto_core_ed25519_scalar_reduce(self._challenge.digest())
+        return self._big_r + crypto_core_ed25519_scalar_add(
+            self._r, crypto_core_ed25519_scalar_mul(k, self._a))
 
 
 def verify_envelope(envelope: dict, keys: list[PublicKey]) -> tuple[bytes, str]:
