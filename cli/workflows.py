@@ -17,7 +17,19 @@ def local_user() -> str:
 
 
 def content_type_of(path: str) -> str:
-    return "application/json" if path.lower().endswith(".json") else "application/yaml"
+    return "application/json" if path.lower().endswith((".json", ".cwl")) else "application/yaml"
+
+
+def read_definition(path: str) -> bytes:
+    """The body `apply` and `validate` send for FILE: its bytes, or for a CWL document (a
+    `.cwl` file) the document and every file it names packed into one JSON document, so
+    the server never reads a file of the client (docs/cwl.md)."""
+    if path.lower().endswith(".cwl"):
+        from wfobj.engine import pack_cwl_file
+
+        return pack_cwl_file(path)
+    with open(path, "rb") as f:  # bytes: the parser names an encoding error, not Python
+        return f.read()
 
 
 def name_for(path: str, given: str | None, text: bytes) -> str:
@@ -43,9 +55,9 @@ def workflow() -> None:
 @json_option
 @pass_ctx
 def apply(ctx: CliContext, file: str, name: str | None) -> None:
-    """Register FILE (YAML or JSON); a new version only if the definition changed."""
-    with open(file, "rb") as f:  # bytes: the parser names an encoding error, not Python
-        text = f.read()
+    """Register FILE (YAML or JSON, or a CWL document `.cwl`); a new version only if the
+    definition changed."""
+    text = read_definition(file)
     result, created = ctx.service().apply_workflow(
         name_for(file, name, text), text, user=local_user(), content_type=content_type_of(file))
     ctx.emit({**result, "created": created}, lambda r: click.echo(
@@ -70,10 +82,9 @@ def checking_service(ctx: CliContext):
 @json_option
 @pass_ctx
 def validate(ctx: CliContext, file: str, name: str | None) -> None:
-    """Check FILE (YAML or JSON) as `apply` would, registering nothing; exit 1 naming the
-    first problem."""
-    with open(file, "rb") as f:
-        text = f.read()
+    """Check FILE (YAML or JSON, or a CWL document `.cwl`) as `apply` would, registering
+    nothing; exit 1 naming the first problem."""
+    text = read_definition(file)
     result = checking_service(ctx).validate_workflow(name_for(file, name, text), text,
                                                      content_type=content_type_of(file))
 

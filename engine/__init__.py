@@ -43,6 +43,7 @@ _FACE = {
     ".access.sessions": ("SessionStore",),
     ".access.tokens": ("ROLES", "TokenInfo", "TokenStore", "role_allows"),
     ".definitions.documents": ("load_json", "load_yaml"),
+    ".definitions.cwl_compile": ("pack_cwl_file",),
     ".definitions.format": ("NAME_RE", "TASK_NAME_RE", "parse_source"),
     ".definitions.graph": ("TaskGraph",),
     ".definitions.fanout": ("base_task", "instance_key"),
@@ -85,6 +86,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .access.sessions import SessionStore  # noqa: F401
     from .access.tokens import ROLES, TokenInfo, TokenStore, role_allows  # noqa: F401
     from .bounds import MAX_DESCRIPTION_CHARS  # noqa: F401
+    from .definitions.cwl_compile import pack_cwl_file  # noqa: F401
     from .definitions.documents import load_json, load_yaml  # noqa: F401
     from .definitions.fanout import base_task, instance_key  # noqa: F401
     from .definitions.format import NAME_RE, TASK_NAME_RE, parse_source  # noqa: F401

@@ -457,7 +457,7 @@ class TaskDefinition(DefinitionPart):
 
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
         {"cache", "pull", "when", "for_each", "parallelism", "secrets", "retry", "workflow",
-         "params"})
+         "params", "cwl"})
     image: str = ""  # empty only on a sub-workflow task (`workflow`)
     command: list[str] = field(default_factory=list)
     inputs: dict[str, TaskInput] = field(default_factory=dict)
@@ -481,6 +481,11 @@ class TaskDefinition(DefinitionPart):
     # registration (engine/definitions/subworkflows.py), and its params (templates allowed)
     workflow: dict | None = None
     params: dict | None = None
+    # a CWL task (task kind `cwl`, engine/scheduling/cwl_steps.py): {"document": hash of
+    # the packed CWL document (a blob the definition pins), "step": the workflow step it
+    # runs (absent: the document's process itself), "reads": the tasks whose CWL output
+    # objects it reads}
+    cwl: dict | None = None
 
     @classmethod
     def from_value(cls, oid: str, place: str, value: Any) -> Self:

@@ -294,6 +294,7 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
     tasks = {tname: normalize_task(tname, spec) for tname, spec in raw.items()}
     for tname, task in tasks.items():
         check_references(tname, task, tasks, params)
+        check_cwl_reads(tname, task, tasks)
         check_literal_size(tname, task)
         if task.when is not None:
             check_condition(tname, task.when, tasks, params)
@@ -703,6 +704,36 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
             raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
 
+CWL_KEYS = {"document", "step", "reads"}
+
+
+def normalize_cwl(raw: Any, place: str) -> dict:
+    """A CWL task's `cwl` key (docs/workflow-format.md "CWL tasks"): the packed document's
+    hash, the step it runs, the tasks whose CWL outputs it reads (checked to be CWL tasks
+    with the other references)."""
+    spec = mapping(raw, place)
+    check_keys(spec, CWL_KEYS, place)
+    document = spec.get("document")
+    if not isinstance(document, str) or not is_hash(document):
+        raise DefinitionError(f"{place}.document", "required: the hash of the packed CWL "
+                              "document (64 lower-case hex characters)")
+    out: dict[str, Any] = {"document": document}
+    if "step" in spec:
+        if not isinstance(spec["step"], str) or not spec["step"]:
+            raise DefinitionError(f"{place}.step", "must be a step id (a non-empty string)")
+        out["step"] = spec["step"]
+    out["reads"] = string_list(spec.get("reads", []), f"{place}.reads")
+    return out
+
+
+def check_cwl_reads(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefinition]) -> None:
+    for i, dep in enumerate((task.cwl or {}).get("reads", [])):
+        other = tasks.get(dep)
+        if other is None or other.cwl is None:
+            raise DefinitionError(f"tasks.{tname}.cwl.reads[{i}]",
+                                  f"{excerpt(dep)} is not a CWL task of this workflow")
+
+
 # how each optional task key is checked and normalized (image and command, required, apart)
 TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "inputs": normalize_inputs, "outputs": normalize_outputs, "env": normalize_env,
@@ -712,4 +743,5 @@ TASK_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "when": normalize_when, "retry": normalize_retry,
     "for_each": normalize_for_each, "parallelism": normalize_parallelism,
     "secrets": normalize_secrets,
+    "cwl": lambda raw, place: normalize_cwl(raw, place),
 }

@@ -16,6 +16,7 @@ from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
+from .cwl_compile import compile_source, is_cwl
 from .format import STORED_TYPES, check_workflow_name, normalize, parse_source
 from .subworkflows import resolve_subworkflows
 
@@ -35,11 +36,15 @@ def versions(store: ObjectStore, head: str) -> Iterator[WorkflowVersion]:
 
 
 def stored_defaults(definition: Definition) -> list[str]:
-    """The hashes of the `file` and `dir` defaults of `definition`, and of its `source`
-    document: objects it names by hash, kept by gc while it is registered."""
+    """The hashes of the objects `definition` names and keeps while it is registered
+    (gc): its `file` and `dir` defaults, its `source` document and the CWL documents its
+    CWL tasks run."""
     named = [spec.default for spec in definition.params.values()
              if spec.type in STORED_TYPES and spec.default is not None]
-    return named + ([definition.source["document"]] if definition.source else [])
+    named += [definition.source["document"]] if definition.source else []
+    named += sorted({task.cwl["document"] for task in definition.tasks.values()
+                     if task.cwl is not None} - set(named))
+    return named
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,11 @@ class WorkflowRegistry:
               content_type: str = "application/json") -> Registered:
         """Register `source` under `name`; a new version only if the definition changed."""
         check_workflow_name(name)
-        definition = self.resolve(normalize(parse_source(source, content_type), name))
+        definition, document = self.parsed(name, source, content_type)
         if self.check is not None:
             self.check(definition)
+        if document is not None:  # a CWL document: the blob its definition pins
+            self.store.put_blob(document)
         while True:
             current = self.head(name)
             if current is not None:
@@ -78,10 +85,19 @@ class WorkflowRegistry:
         """(definition hash, normalized definition) that `apply` would register under
         `name`, writing nothing; refusals raise as they would there."""
         check_workflow_name(name)
-        definition = self.resolve(normalize(parse_source(source, content_type), name))
+        definition, _ = self.parsed(name, source, content_type)
         if self.check is not None:
             self.check(definition)
         return self.store_hash(definition), definition
+
+    def parsed(self, name: str, source: str | bytes | dict,
+               content_type: str) -> tuple[Definition, bytes | None]:
+        """The normalized definition of `source`, and the packed CWL document it pins when
+        `source` is a CWL document (engine/definitions/cwl_compile.py), else None."""
+        raw, document = parse_source(source, content_type), None
+        if is_cwl(raw):
+            raw, document = compile_source(raw)
+        return self.resolve(normalize(raw, name)), document
 
     def resolve(self, definition: Definition) -> Definition:
         """`definition` with its sub-workflows' definition hashes pinned (400 if one does

@@ -63,4 +63,6 @@ def data_dependencies(task: TaskDefinition) -> set[str]:
     deps.update(v["task"] for v in (task.params or {}).values() if isinstance(v, dict))
     if task.for_each is not None and task.for_each.task is not None:
         deps.add(task.for_each.task)
+    if task.cwl is not None:  # a CWL step reads the output objects of the steps it names
+        deps.update(task.cwl["reads"])
     return deps

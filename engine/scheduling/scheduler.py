@@ -51,6 +51,7 @@ from .fanout import (
     instances,
 )
 from .gates import RUN, Gates, Verdict
+from .kinds import KindContext, Prepared, attempt_call, kind_of
 from .render import build_spec
 from .retries import Backoff
 from .subruns import Children
@@ -232,27 +233,46 @@ class RunScheduler:
                     started.append(Running(*child[:3], call=child[3]))
                 continue
             attempt = len(self.run.tasks[name].attempts) + 1
+            seen = self.sees(b, name)
             spec, problem = build_spec(self.store, self.run_id, name, attempt,
                                        self.run.definition, self.run.record.parameters,
-                                       self.sees(b, name), self.item_of(name))
+                                       seen, self.item_of(name))
             problem = verdict.problem or problem
+            prepared = None if problem else self.render_kind(name, spec, seen)
+            if prepared is not None:  # a task kind's attempt (engine/scheduling/kinds.py)
+                spec, problem = prepared.spec, prepared.problem
             spec = self.backoff.grow(spec)
             self.run.audit(b, at=at, actor=self.actor, event="task_state",
                            old=self.run.tasks[name].state, new=TaskStatus.RUNNING, task=name,
                            reason=f"attempt {attempt}")
             self.run.set_task(name, TaskStatus.RUNNING)
-            if not problem:
+            in_engine = prepared is not None and prepared.in_engine is not None
+            if not problem and not in_engine:
                 spec, problem = self.cache.pin(spec)
-            cache = NO_CACHE if problem else self.cache_facts(b, spec, name)
-            if problem:
-                self.record_result(b, name, spec, self.unstartable(problem), at, cache)
-                if self.stopping:
-                    break
+            cache = NO_CACHE if problem or in_engine else self.cache_facts(b, spec, name)
+            if problem or self.reuse(b, name, spec, cache, at):
+                if prepared is not None:
+                    prepared.close()
+                if problem:
+                    self.record_result(b, name, spec, self.unstartable(problem), at, cache)
+                    if self.stopping:
+                        break
                 continue
-            if self.reuse(b, name, spec, cache, at):
-                continue
-            started.append(Running(name, spec, threading.Event(), cache))
+            cancel = threading.Event()
+            call = None if prepared is None else attempt_call(
+                prepared, partial(self.executor.run, spec, self.store, cancel))
+            started.append(Running(name, spec, cancel, cache, call=call))
         return started
+
+    def render_kind(self, name: str, spec: TaskSpec, seen: dict[str, Produced]) -> Prepared | None:
+        """A task kind's render hook (engine/scheduling/kinds.py); None for a plain task."""
+        task = self.task_def(name)
+        kind = kind_of(task)
+        if kind is None:
+            return None
+        return kind.render(KindContext(self.store, self.run.definition, task,
+                                       self.run.record.parameters, seen, self.item_of(name)),
+                           spec)
 
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""

@@ -1,0 +1,363 @@
+"""CWL documents registered as workflows (docs/cwl.md "Registering a CWL document").
+
+A mapping with a `cwlVersion` key given to `workflow apply` / `PUT /api/workflows/{name}`
+is a CWL v1.2 document. cwltool loads and validates it (schema-salad) and packs it into
+one self-contained JSON document; that document is stored as a blob, and the compiler
+turns it into a native definition that pins it by hash:
+
+- each CWL input of the process becomes a param (`PARAM_TYPES` below; defaults kept);
+- a Workflow's steps become tasks, a lone CommandLineTool or ExpressionTool the one task
+  `tool`; each is a CWL task (`cwl: {document, step, reads}`, the task kind of
+  engine/scheduling/cwl_steps.py) whose static requirements fill the native keys:
+  DockerRequirement → `image`, ResourceRequirement → `resources`, ToolTimeLimit →
+  `timeout`, NetworkAccess → `network`;
+- `reads` lists the steps whose outputs a step's inputs take (its edges in the graph).
+
+What cannot be mapped is refused at registration with a DefinitionError naming the place.
+Nothing is fetched: a document given over the API must be self-contained (no `$import`,
+`$include`, `$mixin`, `$schemas`, no `run:` naming another file); `wfobj workflow apply
+FLOW.cwl` packs a document and the files it names on the client first (`pack_cwl_file`).
+
+Costs: loading a document with cwltool takes about a second (its schemas, once per
+process) plus time linear in the document; a loaded document is kept per hash
+(`loaded_process`, a small LRU) so attempts do not load it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from wfobj.engine.errors import DefinitionError, excerpt, one_line
+
+from .format import NAME_RE
+
+CWL_COMMAND = ("sh", "/in/stage/.wfobj/run.sh")  # engine/scheduling/cwl_staging.py's script
+CWL_OUT = "o"  # its output directory, /out/o
+ENGINE_IMAGE = "(engine)"  # an ExpressionTool's task: evaluated in the engine, no container
+TOOL_TASK = "tool"  # the task of a lone CommandLineTool or ExpressionTool
+DEFAULT_IMAGE = "wfobj/toolbox:local"  # tools without a DockerRequirement
+FETCHING_KEYS = ("$import", "$include", "$mixin", "$schemas")
+SCALARS = {"string": "string", "int": "int", "long": "int", "float": "float",
+           "double": "float", "boolean": "bool"}
+SUPPORTED_CLASSES = ("CommandLineTool", "ExpressionTool", "Workflow")
+_LOADED: OrderedDict[str, Any] = OrderedDict()
+_LOCK = threading.Lock()
+MAX_LOADED = 16
+
+
+def is_cwl(raw: Any) -> bool:
+    """Whether a parsed definition body is a CWL document (it has `cwlVersion`)."""
+    return isinstance(raw, dict) and "cwlVersion" in raw
+
+
+def canonical(document: dict) -> bytes:
+    """The bytes a packed document is stored as (sorted keys, no spaces: one hash)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+# ---- loading and packing ------------------------------------------------------------
+def check_self_contained(value: Any, place: str = "") -> None:
+    """Refuse what would make cwltool fetch a file or URL on the server."""
+    stack = [(value, place)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key in FETCHING_KEYS:
+                if key in item:
+                    raise DefinitionError(where or key, f"{key} is not accepted: the document "
+                                          "must be self-contained (pack it, or use `wfobj "
+                                          "workflow apply FILE.cwl`, which packs it)")
+            run = item.get("run")
+            if isinstance(run, str) and not run.startswith("#"):
+                raise DefinitionError(f"{where}.run" if where else "run",
+                                      f"{excerpt(run)} names another file: the document must "
+                                      "be self-contained (pack it, or use `wfobj workflow "
+                                      "apply FILE.cwl`)")
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+
+
+TEMP_PATH_RE = re.compile(r"(file://)?[^\s']*wfobj-cwl-(doc-[^/\s]+/document|documents/[0-9a-f]+)"
+                          r"\.cwl")
+
+
+def _cwl_error(exc: Exception) -> DefinitionError:
+    text = TEMP_PATH_RE.sub("document", one_line(str(exc)))
+    return DefinitionError("cwl", f"not a valid CWL v1.2 document: {text[:600]}")
+
+
+@contextmanager
+def quiet_loaders() -> Iterator[None]:
+    """cwltool's and schema-salad's loggers kept to errors while a document is loaded here
+    (they would tell every file resolved on standard error; refusals are raised instead)."""
+    loggers = [logging.getLogger(name) for name in ("cwltool", "salad")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def pack_path(path: str) -> dict:
+    """The packed form (`$graph` with `#main`) of the CWL document at `path` and every file
+    it names (cwltool's loader and packer)."""
+    from cwltool.context import LoadingContext
+    from cwltool.load_tool import fetch_document, resolve_and_validate_document
+    from cwltool.pack import pack
+
+    try:
+        with quiet_loaders():
+            loading = LoadingContext({"relax_path_checks": True, "do_update": True})
+            loading, workflowobj, uri = fetch_document(os.path.abspath(path), loading)
+            loading, uri = resolve_and_validate_document(loading, workflowobj, uri)
+            packed = pack(loading, uri)
+    except DefinitionError:
+        raise
+    except Exception as exc:  # schema-salad and cwltool raise many kinds
+        raise _cwl_error(exc) from None
+    return json.loads(json.dumps(packed, default=str))
+
+
+def pack_document(raw: dict) -> dict:
+    """The packed form of a self-contained CWL document given as a mapping."""
+    check_self_contained(raw)
+    with tempfile.TemporaryDirectory(prefix="wfobj-cwl-doc-") as tmp:
+        path = os.path.join(tmp, "document.cwl")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(raw, f)
+        packed = pack_path(path)
+    return relative_ids(packed)
+
+
+def pack_cwl_file(path: str) -> bytes:
+    """`workflow apply FILE.cwl` on the client: the document and the files it names,
+    packed into one JSON document (the body registration takes)."""
+    return canonical(relative_ids(pack_path(path)))
+
+
+def relative_ids(packed: dict) -> dict:
+    """Ids and references of a packed document without the file name cwltool put in
+    front of them (`file:///tmp/x/document.cwl#main/s` → `#main/s`), so a document packed
+    on another machine or from another file name stores the same bytes."""
+    text = json.dumps(packed)
+    text = re.sub(r'"file://[^"#]*#', '"#', text)
+    return json.loads(text)
+
+
+def loaded_process(document: bytes, oid: str) -> Any:
+    """cwltool's process object (`#main`) of the packed document stored as `oid`, loaded
+    once per process and kept in a small LRU."""
+    with _LOCK:
+        if oid in _LOADED:
+            _LOADED.move_to_end(oid)
+            return _LOADED[oid]
+    from cwltool.context import LoadingContext
+    from cwltool.load_tool import load_tool
+    from cwltool.workflow import default_make_tool
+
+    folder = os.path.join(tempfile.gettempdir(), "wfobj-cwl-documents")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{oid}.cwl")
+    if not os.path.exists(path):
+        partial = f"{path}.{os.getpid()}.{threading.get_ident()}"
+        with open(partial, "wb") as f:
+            f.write(document)
+        os.replace(partial, path)
+    try:
+        with quiet_loaders():
+            loading = LoadingContext({"relax_path_checks": True})
+            loading.construct_tool_object = default_make_tool
+            process = load_tool(f"file://{path}#main", loading)
+    except Exception as exc:  # noqa: BLE001 - schema-salad and cwltool raise many kinds
+        raise _cwl_error(exc) from None
+    with _LOCK:
+        _LOADED[oid] = process
+        while len(_LOADED) > MAX_LOADED:
+            _LOADED.popitem(last=False)
+    return process
+
+
+# ---- the compiler -------------------------------------------------------------------
+def short(ident: str) -> str:
+    """The last part of a CWL id (`#main/step/out` → `out`)."""
+    return ident.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def local(ident: str) -> str:
+    """A CWL id without its document (`file:///x.cwl#main/s/o` → `main/s/o`)."""
+    return ident.rsplit("#", 1)[-1]
+
+
+def checked_name(ident: str, what: str) -> str:
+    name = short(ident)
+    if not NAME_RE.match(name):
+        raise DefinitionError(what, f"{excerpt(name)}: wfobj names are letters, digits, _ "
+                              "and - (starting with a letter or _), up to 100 characters")
+    return name
+
+
+def requirement(process: Any, cls: str) -> dict | None:
+    req, _ = process.get_requirement(cls)
+    return req
+
+
+def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
+    """The native definition (a raw mapping, normalized by format.normalize) of a loaded
+    CWL process whose packed document is stored as `document_oid`."""
+    cls = process.tool.get("class")
+    if cls not in SUPPORTED_CLASSES:
+        raise DefinitionError("class", f"{excerpt(cls)} is not a CWL process class wfobj runs "
+                              f"({', '.join(SUPPORTED_CLASSES)})")
+    params = {checked_name(inp["id"], f"inputs.{short(inp['id'])}"): param_of(inp)
+              for inp in process.tool["inputs"]}
+    if cls == "Workflow":
+        tasks = {checked_name(step.id, f"steps.{short(step.id)}"): step_task(step, process,
+                                                                              document_oid)
+                 for step in process.steps}
+    else:
+        tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
+    doc = process.tool.get("doc") or process.tool.get("label") or ""
+    text = description or (doc if isinstance(doc, str) else " ".join(doc))
+    source = {"language": "cwl", "document": document_oid, "process": "#main"}
+    version = process.metadata.get("cwlVersion") if hasattr(process, "metadata") else None
+    if isinstance(version, str):
+        source["version"] = version
+    return {"description": f"CWL {cls}" + (f": {text}" if text else "")[:900],
+            "params": params, "tasks": tasks, "source": source}
+
+
+def param_of(inp: dict) -> dict:
+    """A CWL input as a param: File → file, Directory → dir, File[] → dir (its files in
+    name order), string/int/float/boolean[] → list, a scalar → string/int/float/bool, an
+    enum → string with its symbols; the default kept (File and Directory defaults need a
+    hash, and an optional input needs a default: there is no null param)."""
+    place = f"inputs.{short(inp['id'])}"
+    ptype = inp["type"]
+    optional = isinstance(ptype, list) and "null" in ptype
+    if isinstance(ptype, list):
+        rest = [t for t in ptype if t != "null"]
+        if len(rest) != 1:
+            raise DefinitionError(place, "a union of types has no param type in wfobj")
+        ptype = rest[0]
+    out: dict[str, Any] = {"type": native_type(ptype, place)}
+    if isinstance(ptype, dict) and ptype.get("type") == "enum":
+        out["enum"] = [short(s) for s in ptype["symbols"]]
+    if "default" in inp and inp["default"] is not None:
+        out["default"] = native_default(out["type"], inp["default"], place)
+    elif optional:
+        raise DefinitionError(place, "an optional input needs a default: a wfobj param has "
+                              "no null value")
+    return out
+
+
+def native_type(ptype: Any, place: str) -> str:
+    if isinstance(ptype, str):
+        if ptype in SCALARS:
+            return SCALARS[ptype]
+        if ptype in ("File", "Directory"):
+            return "file" if ptype == "File" else "dir"
+    elif isinstance(ptype, dict):
+        if ptype.get("type") == "enum":
+            return "string"
+        if ptype.get("type") == "array":
+            items = ptype.get("items")
+            if items == "File":
+                return "dir"
+            if isinstance(items, str) and items in SCALARS:
+                return "list"
+    raise DefinitionError(place, f"type {excerpt(json.dumps(ptype, default=str))} has no param "
+                          "type in wfobj (File, Directory, File[], scalars, arrays of scalars "
+                          "and enums do)")
+
+
+def native_default(ptype: str, value: Any, place: str) -> Any:
+    if ptype in ("file", "dir"):
+        raise DefinitionError(f"{place}.default", "a File or Directory default cannot be "
+                              "registered (give the input at trigger)")
+    return value
+
+
+def static_number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def tool_task(tool: Any, cwl: dict) -> dict:
+    """The native task of a step running `tool`: its static requirements as native keys
+    (an expression is evaluated per attempt, and what the attempt got is its evidence)."""
+    cls = tool.tool.get("class")
+    if cls not in ("CommandLineTool", "ExpressionTool"):
+        raise DefinitionError(f"class {cls}", "not a tool class")
+    task: dict[str, Any] = {"image": DEFAULT_IMAGE, "command": list(CWL_COMMAND),
+                            "outputs": {"files": [CWL_OUT], "vars": ["rc"]}, "cwl": cwl}
+    if cls == "ExpressionTool":  # evaluated in the engine: no container, no files
+        task.update(image=ENGINE_IMAGE, command=["cwl-expression"],
+                    outputs={"files": [], "vars": []})
+        return task
+    docker = requirement(tool, "DockerRequirement")
+    if docker and isinstance(docker.get("dockerPull") or docker.get("dockerImageId"), str):
+        task["image"] = docker.get("dockerPull") or docker["dockerImageId"]
+    resources = requirement(tool, "ResourceRequirement") or {}
+    cores = static_number(resources.get("coresMin"))
+    ram = static_number(resources.get("ramMin"))
+    native = {}
+    if cores:
+        native["cpus"] = cores
+    if ram:
+        native["memory"] = f"{max(int(ram), 16)}m"
+    if native:
+        task["resources"] = native
+    limit = static_number((requirement(tool, "ToolTimeLimit") or {}).get("timelimit"))
+    if limit:
+        task["timeout"] = int(limit) if limit.is_integer() else limit
+    network = (requirement(tool, "NetworkAccess") or {}).get("networkAccess")
+    if network is True:
+        task["network"] = True
+    return task
+
+
+def step_task(step: Any, workflow: Any, document_oid: str) -> dict:
+    """The native task of one workflow step: a CWL task reading the steps its inputs'
+    sources name."""
+    name = short(step.id)
+    place = f"steps.{name}"
+    for key, what in (("scatter", "scatter"), ("when", "when")):
+        if key in step.tool:
+            raise DefinitionError(f"{place}.{key}", f"{what} is not mapped onto the engine yet "
+                                  "(run the document with `wfobj cwl run`)")
+    tool = step.embedded_tool
+    if tool.tool.get("class") not in ("CommandLineTool", "ExpressionTool"):
+        raise DefinitionError(f"{place}.run", f"a {tool.tool.get('class')} step is not mapped "
+                              "onto the engine yet (run the document with `wfobj cwl run`)")
+    steps = {short(s.id) for s in workflow.steps}
+    reads = set()
+    for inp in step.tool["inputs"]:
+        sources = inp.get("source") or []
+        for source in [sources] if isinstance(sources, str) else sources:
+            parts = local(source).split("/")
+            if len(parts) == 3 and parts[1] in steps:
+                reads.add(parts[1])
+    cwl = {"document": document_oid, "step": local(step.id), "reads": sorted(reads)}
+    return tool_task(tool, cwl)
+
+
+def compile_source(raw: dict) -> tuple[dict, bytes]:
+    """(native definition mapping, packed document bytes) of a CWL document body: packed
+    and validated by cwltool, then compiled against the hash its bytes will be stored as."""
+    from wfobj.objstore import hash_bytes
+
+    document = canonical(pack_document(raw))
+    oid = hash_bytes(document)
+    return compile_cwl(loaded_process(document, oid), oid), document

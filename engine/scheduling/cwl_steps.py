@@ -1,0 +1,424 @@
+"""The `cwl` task kind (kinds.py): one step of a registered CWL document per task
+(docs/cwl.md "Registering a CWL document").
+
+render, when the attempt starts:
+1. the step's CWL input object is built from the run's params (File → `file`, Directory →
+   `dir`, File[] → a `dir`'s files, arrays of scalars → `list`) and the CWL output objects
+   of the steps it reads (their var `cwl`), with cwltool's own step machinery: `source`,
+   `default`, `linkMerge`, `pickValue`, then `valueFrom` (JavaScript in cwltool's sandboxed
+   nodejs);
+2. the Files and Directories it names (all in the store, by hash) are checked out into a
+   private folder, and cwltool builds the job (command line, environment, redirections,
+   InitialWorkDir, where each input goes) exactly as `wfobj cwl run` does;
+3. the job's staging folder and script (cwl_staging.py) are stored as a tree: the attempt
+   runs `sh /in/stage/.wfobj/run.sh` in the image DockerRequirement names, with the
+   resources, time limit and network its requirements give, so it is cache-keyed and
+   recorded like any attempt.
+
+finish, after the container: the output directory /out/o is checked out and cwltool's
+output collection (globs, outputEval, secondaryFiles, loadContents) runs on it; the exit
+code is judged by successCodes / permanentFailCodes; the output object, every File and
+Directory in it named by its hash (`location: wfobj:HASH`), becomes the var `cwl` that
+downstream steps read.
+
+An ExpressionTool step runs in the engine (no container): its expression is evaluated
+with cwltool in nodejs and its output object is the var `cwl`.
+
+Costs: a step's input files are written out once per attempt (bytes proportional to its
+inputs) and read once more to store the staging tree; the loaded document is cached per
+hash (engine/definitions/cwl_compile.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from wfobj.engine.definitions.cwl_compile import loaded_process, local
+from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
+from wfobj.engine.model import DIR, FILE
+from wfobj.engine.states import AttemptStatus
+from wfobj.objstore import PathNotInTree, checkout_tree, entry_at, put_directory, read_tree
+
+from .cwl_staging import (
+    CWL_OUT_DIR,
+    CWL_OUT_NAME,
+    CWL_SCRIPT,
+    CWL_STAGE_DIR,
+    CWL_TMP_DIR,
+    StagingPlan,
+    image_of,
+    job_script,
+    resources_of,
+)
+from .kinds import KindContext, Prepared
+
+SCHEME = "wfobj:"  # a File's or Directory's location in a CWL object: wfobj:HASH
+OUTPUT_VAR = "cwl"
+KEPT_KEYS = ("class", "basename", "size", "checksum", "format", "contents", "secondaryFiles")
+
+
+class StepFailed(Exception):
+    """A CWL step that cannot run or whose outputs cannot be collected (one line)."""
+
+
+# ---- the CWL input object -----------------------------------------------------------
+def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
+    """A param's stored value as the CWL value of its input."""
+    if isinstance(cwl_type, list):
+        cwl_type = next(t for t in cwl_type if t != "null")
+    if ptype == "file":
+        return {"class": "File", "location": SCHEME + value, "basename": name}
+    if ptype == "dir":
+        if isinstance(cwl_type, dict) and cwl_type.get("type") == "array":
+            return [{"class": "File", "location": SCHEME + e.oid, "basename": e.name}
+                    for e in read_tree(store, value).entries if e.kind != DIR]
+        return {"class": "Directory", "location": SCHEME + value, "basename": name}
+    if ptype == "float":
+        return float(value)
+    if ptype == "list":
+        items = cwl_type.get("items") if isinstance(cwl_type, dict) else None
+        if items in ("float", "double"):
+            return [float(v) for v in value]
+        return list(value)
+    return value
+
+
+def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
+    """{short input name: CWL value} of a process's inputs from the run's params."""
+    out = {}
+    for inp in inputs:
+        name = local(inp["id"]).rsplit("/", 1)[-1]
+        if name in context.definition.params:
+            ptype = context.definition.params[name].type
+            out[name] = cwl_value(context.store, inp["type"], ptype, context.values[name], name)
+    return out
+
+
+def upstream_output(context: KindContext, task: str) -> dict:
+    produced = context.results.get(task)
+    raw = None if produced is None else produced.vars.get(OUTPUT_VAR)
+    if raw is None:
+        raise StepFailed(f"step {task!r} left no CWL output object")
+    return json.loads(raw)
+
+
+def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
+    """The job order of `step`'s tool: its sources (params and upstream outputs) merged by
+    cwltool's step machinery, then its `valueFrom` expressions."""
+    from cwl_utils import expression
+    from cwltool.utils import WorkflowStateItem
+    from cwltool.workflow_job import object_from_state
+
+    state: dict[str, WorkflowStateItem | None] = {}
+    given = param_values(context, workflow.tool["inputs"])
+    for inp in workflow.tool["inputs"]:
+        name = local(inp["id"]).rsplit("/", 1)[-1]
+        state[inp["id"]] = WorkflowStateItem(inp, given.get(name, inp.get("default")), "success")
+    for other in workflow.steps:
+        task = local(other.id).rsplit("/", 1)[-1]
+        if task not in context.task.cwl["reads"]:
+            for out in other.tool["outputs"]:
+                state[out["id"]] = None
+            continue
+        produced = upstream_output(context, task)
+        for out in other.tool["outputs"]:
+            key = local(out["id"]).rsplit("/", 1)[-1]
+            state[out["id"]] = WorkflowStateItem(out, produced.get(key), "success")
+    multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
+    inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
+    if inputobj is None:
+        raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
+    value_from = {i["id"]: i["valueFrom"] for i in step.tool["inputs"] if "valueFrom" in i}
+    if value_from:
+        shortio = {local(k).rsplit("/", 1)[-1]: v for k, v in inputobj.items()}
+        for key, text in value_from.items():
+            inputobj[key] = expression.do_eval(text, shortio, workflow.requirements, None,
+                                               None, {}, context=inputobj.get(key),
+                                               timeout=EVAL_TIMEOUT)
+    return {local(k).rsplit("/", 1)[-1]: v for k, v in inputobj.items()}
+
+
+EVAL_TIMEOUT = 60.0  # seconds a JavaScript expression may take
+
+
+# ---- files in and out ---------------------------------------------------------------
+class Files:
+    """The store's Files and Directories of one attempt, checked out under `root`
+    (`<root>/<hash>/<basename>`), and the way back from a path to its hash."""
+
+    def __init__(self, store, root: str):
+        self.store = store
+        self.root = root
+        self.paths: dict[str, str] = {}  # checked-out path → hash
+
+    def materialize(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.materialize(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {k: self.materialize(v) for k, v in value.items()}
+        location = out.get("location")
+        if out.get("class") in ("File", "Directory") and isinstance(location, str) \
+                and location.startswith(SCHEME):
+            oid = location[len(SCHEME):]
+            basename = out.get("basename") or oid
+            path = os.path.join(self.root, oid, basename)
+            if not os.path.exists(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if out["class"] == "File":
+                    with open(path, "wb") as f:
+                        for chunk in self.store.iter_blob(oid):
+                            f.write(chunk)
+                else:
+                    checkout_tree(self.store, oid, path)
+            self.paths[path] = oid
+            out["location"] = "file://" + path
+            out.pop("path", None)
+            out.pop("listing", None)
+        return out
+
+    def stored(self, path: str, kind: str, outdir: str, out_tree: str | None) -> str:
+        """The hash of the file or folder at `path`: inside the attempt's output tree,
+        a checked-out input (or inside one), else stored now."""
+        if path in self.paths:
+            return self.paths[path]
+        if out_tree is not None and path.startswith(outdir.rstrip("/") + "/"):
+            try:
+                return entry_at(self.store, out_tree, path[len(outdir.rstrip("/")) + 1:]).oid
+            except PathNotInTree:
+                pass
+        for base, oid in self.paths.items():
+            if path.startswith(base + "/"):
+                try:
+                    return entry_at(self.store, oid, path[len(base) + 1:]).oid
+                except PathNotInTree:
+                    break
+        if kind == DIR:
+            return put_directory(self.store, path).oid
+        with open(path, "rb") as f:
+            return self.store.put_stream(f)[0]
+
+    def output_object(self, value: Any, outdir: str, out_tree: str | None) -> Any:
+        """`value` with every File and Directory named by hash (`wfobj:HASH`)."""
+        if isinstance(value, list):
+            return [self.output_object(v, outdir, out_tree) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if value.get("class") not in ("File", "Directory"):
+            return {k: self.output_object(v, outdir, out_tree) for k, v in value.items()}
+        location = str(value.get("location") or value.get("path") or "")
+        path = location[len("file://"):] if location.startswith("file://") else location
+        out = {k: value[k] for k in KEPT_KEYS if k in value}
+        if "secondaryFiles" in out:
+            out["secondaryFiles"] = self.output_object(out["secondaryFiles"], outdir, out_tree)
+        kind = DIR if value["class"] == "Directory" else FILE
+        if path and os.path.exists(path):
+            out["location"] = SCHEME + self.stored(path, kind, outdir, out_tree)
+        elif location.startswith(SCHEME):
+            out["location"] = location
+        elif kind == FILE and "contents" in value:  # a literal: stored as a blob
+            out["location"] = SCHEME + self.store.put_blob(str(value["contents"]).encode())
+        else:
+            raise StepFailed(f"output {location or value.get('basename')!r} does not exist")
+        out.setdefault("basename", os.path.basename(path.rstrip("/")))
+        return out
+
+
+# ---- cwltool's job, not run by cwltool ------------------------------------------------
+def stable_path_mapper():
+    """cwltool's PathMapper with staging folders numbered in order instead of random
+    (`stg0`, `stg1`…), so the same inputs give the same staging tree (and cache key)."""
+    from cwltool.pathmapper import PathMapper
+
+    class StablePathMapper(PathMapper):
+        def setup(self, referenced_files, basedir):
+            stagedir = self.stagedir
+            for n, fob in enumerate(referenced_files):
+                if self.separateDirs:
+                    stagedir = os.path.join(self.stagedir, f"stg{n}")
+                self.visit(fob, stagedir, basedir, copy=bool(fob.get("writable", False)),
+                           staged=True)
+
+    return StablePathMapper
+
+
+def prepared_job_class():
+    from cwltool.job import JobBase
+
+    class PreparedJob(JobBase):
+        """A job cwltool builds and wfobj runs (never run by cwltool)."""
+
+        def run(self, runtimeContext, tmpdir_lock=None):  # noqa: ARG002
+            raise RuntimeError("a wfobj CWL job is run by the engine")
+
+        def _required_env(self) -> dict[str, str]:
+            return {"HOME": self.builder.outdir, "TMPDIR": CWL_TMP_DIR}
+
+    return PreparedJob
+
+
+def runtime_context(workdir: str, image: str):
+    from cwltool.context import RuntimeContext
+
+    for folder in ("tmp", "outs"):
+        os.makedirs(os.path.join(workdir, folder), exist_ok=True)
+    rc = RuntimeContext({"use_container": True, "default_container": image,
+                         "docker_outdir": CWL_OUT_DIR, "docker_stagedir": CWL_STAGE_DIR,
+                         "docker_tmpdir": CWL_TMP_DIR, "outdir": os.path.join(workdir, "out"),
+                         "basedir": workdir, "eval_timeout": EVAL_TIMEOUT,
+                         "tmpdir_prefix": os.path.join(workdir, "tmp") + "/",
+                         "tmp_outdir_prefix": os.path.join(workdir, "outs") + "/",
+                         "stagedir": os.path.join(workdir, "stage"), "compute_checksum": True})
+    rc.path_mapper = stable_path_mapper()
+    return rc
+
+
+def make_job(tool: Any, job_order: dict, rc: Any, outputs: dict) -> Any:
+    """cwltool's job of `tool` on `job_order` (a private copy of the tool makes it, so the
+    document's cached objects are never changed)."""
+    from cwltool.command_line_tool import CommandLineTool
+
+    mine = copy.copy(tool)
+    mine.requirements, mine.hints = list(tool.requirements), list(tool.hints)
+    job_class = prepared_job_class()
+    if isinstance(tool, CommandLineTool):
+        mine.make_job_runner = lambda _rc: job_class
+
+    def done(out, status):
+        outputs.update(out=out, status=status)
+
+    return next(iter(mine.job(job_order, done, rc)))
+
+
+class CwlSteps:
+    """The `cwl` task kind."""
+
+    def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
+        workdir = tempfile.mkdtemp(prefix="wfobj-cwl-attempt-")
+        try:
+            return self.prepare(context, spec, workdir)
+        except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
+            shutil.rmtree(workdir, ignore_errors=True)
+            return Prepared(spec, problem=f"CWL step: {one_line(exc)}")
+
+    def prepare(self, context: KindContext, spec: TaskSpec, workdir: str) -> Prepared:
+        from cwltool.errors import UnsupportedRequirement
+
+        store, cwl = context.store, context.task.cwl
+        document = b"".join(store.iter_blob(cwl["document"]))
+        process = loaded_process(document, cwl["document"])
+        if "step" in cwl:
+            step = next(s for s in process.steps if local(s.id) == cwl["step"])
+            tool, job_order = step.embedded_tool, step_job_order(context, process, step)
+        else:
+            tool, job_order = process, param_values(context, process.tool["inputs"])
+        files = Files(store, os.path.join(workdir, "in"))
+        job_order = files.materialize(job_order)
+        rc = runtime_context(workdir, context.task.image)
+        outputs: dict = {}
+        job = make_job(tool, job_order, rc, outputs)
+        close = lambda: shutil.rmtree(workdir, ignore_errors=True)  # noqa: E731
+        if tool.tool.get("class") == "ExpressionTool":
+            return Prepared(replace(spec, image=context.task.image, inputs=[]),
+                            in_engine=lambda: self.evaluate(store, job, rc, outputs, files),
+                            close=close)
+        inplace, _ = job.get_requirement("InplaceUpdateRequirement")
+        if inplace is not None and inplace.get("inplaceUpdate"):
+            raise UnsupportedRequirement("InplaceUpdateRequirement: inputs are "
+                                         "content-addressed trees, never updated in place")
+        # cwltool leaves a tool without DockerRequirement its container paths: the host
+        # folders are always this attempt's own
+        job.outdir, job.tmpdir = os.path.join(workdir, "out"), os.path.join(workdir, "tmp")
+        job._setup(rc)
+        stage = self.stage(store, job, os.path.join(workdir, "staging"))
+        resources = resources_of(job)
+        spec = replace(
+            spec, image=image_of(job, context.task.image),
+            command=["sh", f"{CWL_STAGE_DIR}/{CWL_SCRIPT}"],
+            env={**spec.env, "HOME": job.builder.outdir, "TMPDIR": CWL_TMP_DIR},
+            inputs=[InputFile("stage", stage.oid, stage.size, DIR)],
+            network=bool(job.networkaccess) or spec.network,
+            timeout=float(job.timelimit) if job.timelimit else spec.timeout,
+            cpus=resources.get("cpus", spec.cpus), memory=resources.get("memory", spec.memory),
+            output_files=[CWL_OUT_NAME], output_vars=["rc"])
+        return Prepared(spec, finish=lambda result: self.collect(store, job, result, files),
+                        close=close)
+
+    @staticmethod
+    def stage(store, job: Any, root: str):
+        plan = StagingPlan(root)
+        os.makedirs(root)
+        for mapper in (job.pathmapper, job.generatemapper):
+            if mapper is not None:
+                for _key, vol in mapper.items():
+                    if vol.staged:
+                        plan.add(vol)
+        script = os.path.join(root, CWL_SCRIPT)
+        os.makedirs(os.path.dirname(script), exist_ok=True)
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(job_script(job, plan.copies))
+        return put_directory(store, root)
+
+    def collect(self, store, job: Any, result: AttemptResult, files: Files) -> AttemptResult:
+        """The finish hook: the output tree checked out, cwltool's collection, the exit
+        code judged, the output object stored as the var `cwl`."""
+        if result.state != AttemptStatus.SUCCESS:
+            return result
+        try:
+            rc = int(result.vars["rc"])
+            tree = next(o.oid for o in result.outputs if o.path == CWL_OUT_NAME)
+            if os.path.isdir(job.outdir) and not os.listdir(job.outdir):
+                os.rmdir(job.outdir)
+            checkout_tree(store, tree, job.outdir)
+            if not self.succeeded(job, rc):
+                return replace(result, state=AttemptStatus.FAILED, exit_code=rc,
+                               error=f"the tool exited {rc} (not one of its successCodes)")
+            collected = job.collect_outputs(job.outdir, rc)
+            value = files.output_object(collected, job.outdir, tree)
+        except Exception as exc:  # noqa: BLE001 - cwltool's collection raises many kinds
+            return replace(result, state=AttemptStatus.FAILED,
+                           error=f"CWL output collection: {one_line(exc)}")
+        return replace(result, exit_code=rc,
+                       vars={**result.vars, OUTPUT_VAR: json.dumps(value, sort_keys=True)})
+
+    @staticmethod
+    def succeeded(job: Any, rc: int) -> bool:
+        if rc in job.successCodes:
+            return True
+        if rc in job.temporaryFailCodes or rc in job.permanentFailCodes:
+            return False
+        return rc == 0
+
+    def evaluate(self, store, job: Any, rc: Any, outputs: dict, files: Files) -> AttemptResult:
+        """An ExpressionTool, in the engine: its output object, or why it failed."""
+        started = datetime.now(UTC)
+        empty = StoredText(store.put_blob(b""), 0, "")
+        try:
+            job.run(rc)
+            if outputs.get("status") != "success":
+                raise StepFailed("the expression failed")
+            value = files.output_object(outputs.get("out") or {}, "/nonexistent", None)
+        except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
+            return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty,
+                                 stderr=empty, started_at=started,
+                                 ended_at=datetime.now(UTC),
+                                 error=f"CWL expression: {one_line(exc)}",
+                                 executor={"kind": "engine"})
+        return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
+                             stderr=empty, started_at=started, ended_at=datetime.now(UTC),
+                             vars={OUTPUT_VAR: json.dumps(value, sort_keys=True)},
+                             executor={"kind": "engine"})
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:600] or type(exc).__name__
+
+
+CWL_STEPS = CwlSteps()

@@ -1,0 +1,89 @@
+"""Task kinds: tasks whose attempt is built by code rather than by templates alone
+(docs/engine.md "Task kinds").
+
+A plain task's attempt is its definition with `{{…}}` substituted (render.py). A task of
+a kind (today one: `cwl`, a task with a `cwl` key, engine/scheduling/cwl_steps.py) goes
+through two hooks the scheduler calls, and nothing else in the scheduler knows the kind:
+
+- `render(context, spec) -> Prepared`, when the attempt starts (in the scheduler's step):
+  the spec the attempt really runs (image, command, inputs, limits: recorded as its
+  evidence and keyed by the cache like any other), or why it cannot start; optionally an
+  `in_engine` call that produces the attempt's result without an executor (no container);
+- `Prepared.finish(result) -> result`, after the executor (or `in_engine`) returned, in
+  the attempt's thread: what the kind reads out of the attempt's outputs (the CWL output
+  object, as a var), or a failed result saying why. `close()` always runs after.
+
+A cache hit reuses the earlier attempt's evidence, vars included, so `finish` does not
+run again then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wfobj.engine.executors.base import AttemptResult, TaskSpec
+from wfobj.engine.model import Definition, TaskDefinition
+from wfobj.objstore import ObjectStore
+
+from .fanout import Item, Produced
+
+
+@dataclass(frozen=True)
+class KindContext:
+    """What a kind's render hook may read: the store, the run's definition and parameter
+    values, what the tasks this one needs produced (as it sees them) and its item."""
+
+    store: ObjectStore
+    definition: Definition
+    task: TaskDefinition
+    values: dict
+    results: dict[str, Produced]
+    item: Item | None = None
+
+
+def _same(result: AttemptResult) -> AttemptResult:
+    return result
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Prepared:
+    """One attempt of a kind's task, rendered: what it runs and what happens after."""
+
+    spec: TaskSpec
+    problem: str | None = None  # why it cannot start (the attempt fails unstarted)
+    in_engine: Callable[[], AttemptResult] | None = None  # instead of the executor
+    finish: Callable[[AttemptResult], AttemptResult] = field(default=_same)
+    close: Callable[[], None] = field(default=_nothing)
+
+
+class TaskKind(Protocol):
+    def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
+        """The attempt `spec` (as render.py built it) of a task of this kind."""
+
+
+def kind_of(task: TaskDefinition) -> TaskKind | None:
+    """The kind of `task`, or None for a plain task."""
+    if task.cwl is not None:
+        from .cwl_steps import CWL_STEPS
+
+        return CWL_STEPS
+    return None
+
+
+def attempt_call(prepared: Prepared, run: Callable[[], AttemptResult]) -> Callable[[], AttemptResult]:
+    """What the attempt's thread calls: the executor's run (or the kind's in-engine
+    call), then the kind's finish hook, then its close hook, whatever happened."""
+    def call() -> AttemptResult:
+        try:
+            result = prepared.in_engine() if prepared.in_engine is not None else run()
+            return prepared.finish(result)
+        finally:
+            prepared.close()
+
+    return call

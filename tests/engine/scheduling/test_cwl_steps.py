@@ -1,0 +1,218 @@
+"""Registered CWL documents run by the engine itself (docs/cwl.md "Registering a CWL
+document"): one wfobj run per CWL workflow, each CommandLineTool step an attempt built by
+the `cwl` task kind on real Docker and a real LMDB store, an ExpressionTool step evaluated
+in the engine. The documents are written here, in the project's own words."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from tests.support_engine import claim, service
+from wfobj.engine.errors import DefinitionError
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.engine.upkeep.gc import collect_garbage
+from wfobj.objstore import MemoryObjectStore, put_directory, read_tree
+
+pytestmark = pytest.mark.docker
+IMAGE = "wfobj/toolbox:local"
+
+FIRST_LINES = f"""\
+cwlVersion: v1.2
+class: CommandLineTool
+doc: the first lines of a text
+requirements:
+  DockerRequirement: {{dockerPull: "{IMAGE}"}}
+  ResourceRequirement: {{coresMin: 1, ramMin: 64}}
+  ToolTimeLimit: {{timelimit: 30}}
+baseCommand: head
+arguments: [-n, $(inputs.lines)]
+inputs:
+  text: {{type: File, inputBinding: {{position: 1}}}}
+  lines: {{type: int, default: 2}}
+stdout: first.txt
+outputs:
+  first: {{type: stdout}}
+"""
+
+ALBUM = """\
+cwlVersion: v1.2
+class: Workflow
+doc: copy a folder of photos, count them, and label the copy
+requirements:
+  InlineJavascriptRequirement: {}
+  StepInputExpressionRequirement: {}
+inputs:
+  photos: Directory
+  caption: string
+outputs:
+  copy: {type: Directory, outputSource: index/album}
+  labelled: {type: File, outputSource: label/label}
+steps:
+  index:
+    run:
+      class: CommandLineTool
+      requirements: {ShellCommandRequirement: {}}
+      inputs:
+        src: Directory
+      arguments:
+        - {valueFrom: "cp -R", shellQuote: false}
+        - $(inputs.src.path)
+        - album
+        - {valueFrom: "&& ls album > listing.txt", shellQuote: false}
+      outputs:
+        album: {type: Directory, outputBinding: {glob: album}}
+        listing: {type: File, outputBinding: {glob: listing.txt}}
+    in: {src: photos}
+    out: [album, listing]
+  title:
+    run:
+      class: ExpressionTool
+      inputs:
+        caption: string
+      outputs:
+        title: string
+      expression: "${return {title: inputs.caption.toUpperCase()};}"
+    in: {caption: caption}
+    out: [title]
+  label:
+    run:
+      class: CommandLineTool
+      baseCommand: [sh, -c, 'echo "$0: `ls $1 | wc -l` photos" > label.txt']
+      inputs:
+        title: {type: string, inputBinding: {position: 1}}
+        album: {type: Directory, inputBinding: {position: 2}}
+      outputs:
+        label: {type: File, outputBinding: {glob: label.txt}}
+    in:
+      album: index/album
+      title: {source: title/title, valueFrom: "$(self + '!')"}
+    out: [label]
+"""
+
+
+def run_to_end(store, svc, name: str, **params) -> str:
+    run_id = svc.trigger(name=name, parameters=params, user="alice")["run_id"]
+    claim(store, run_id)
+    RunScheduler(store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+    return run_id
+
+
+def blob_text(store, location: str) -> str:
+    assert location.startswith("wfobj:")
+    return b"".join(store.iter_blob(location[len("wfobj:"):])).decode()
+
+
+def cwl_output(task: dict) -> dict:
+    return json.loads(task["vars"]["cwl"])
+
+
+def test_a_tool_registers_with_its_requirements_as_native_keys(lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    reg, created = svc.apply_workflow("first-lines", FIRST_LINES, user="alice",
+                                      content_type="application/yaml")
+    assert created
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    assert {n: p.to_value() for n, p in stored.params.items()} == {
+        "text": {"type": "file"}, "lines": {"type": "int", "default": 2}}
+    tool = stored.tasks["tool"]
+    assert (tool.image, tool.timeout, tool.resources.cpus, tool.resources.memory) == (
+        IMAGE, 30, "1", "64m")
+    assert tool.cwl == {"document": tool.cwl["document"], "reads": []}
+    document = json.loads(b"".join(lmdb_store.iter_blob(tool.cwl["document"])))
+    assert document["$graph"][0]["id"] == "#main"  # packed, ids without a file name
+    again, created = svc.apply_workflow("first-lines", FIRST_LINES, user="alice",
+                                        content_type="application/yaml")
+    assert not created and again["definition_hash"] == reg["definition_hash"]
+
+
+def test_a_tool_runs_as_one_attempt_with_its_cwl_output_object(lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    svc.apply_workflow("first-lines", FIRST_LINES, user="alice",
+                       content_type="application/yaml")
+    text = lmdb_store.put_blob(b"one\ntwo\nthree\n")
+    run_id = run_to_end(lmdb_store, svc, "first-lines", text=text, lines=2)
+    [task] = svc.run_tasks(run_id)
+    assert task["state"] == "success", task
+    assert task["image"] == IMAGE and task["command"] == ["sh", "/in/stage/.wfobj/run.sh"]
+    assert task["limits"]["memory"] == 64 << 20 and task["limits"]["cpus"] == 1.0
+    [stage] = task["inputs"]
+    assert stage["path"] == "/in/stage" and stage["kind"] == "dir"
+    out = cwl_output(task)["first"]
+    assert out["class"] == "File" and out["basename"] == "first.txt" and out["size"] == 8
+    assert blob_text(lmdb_store, out["location"]) == "one\ntwo\n"
+    # the same inputs give the same staged tree: the second run is a cache hit
+    second = run_to_end(lmdb_store, svc, "first-lines", text=text, lines=2)
+    [hit] = svc.run_tasks(second)
+    assert hit["cached_from"] == task["evidence_hash"]
+    assert hit["vars"]["cwl"] == task["vars"]["cwl"]
+
+
+def test_a_workflow_is_one_run_with_a_directory_in_and_out(lmdb_store, docker_client, tmp_path):
+    svc = service(lmdb_store)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (photos / name).write_bytes(name.encode())
+    tree = put_directory(lmdb_store, photos).oid
+    svc.apply_workflow("album", ALBUM, user="alice", content_type="application/yaml")
+    run_id = run_to_end(lmdb_store, svc, "album", photos=tree, caption="holidays")
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert {n: (t["state"], t.get("error")) for n, t in tasks.items()} == {
+        "index": ("success", None), "title": ("success", None), "label": ("success", None)}
+    album = cwl_output(tasks["index"])["album"]
+    assert album["class"] == "Directory" and album["basename"] == "album"
+    assert [e.name for e in read_tree(lmdb_store, album["location"][6:]).entries] == [
+        "a.jpg", "b.jpg"]
+    assert read_tree(lmdb_store, album["location"][6:]).entries == read_tree(
+        lmdb_store, tree).entries  # the same files, by hash
+    assert tasks["title"]["executor"] == {"kind": "engine"}
+    assert cwl_output(tasks["title"]) == {"title": "HOLIDAYS"}
+    label = cwl_output(tasks["label"])["label"]
+    assert blob_text(lmdb_store, label["location"]) == "HOLIDAYS!: 2 photos\n"
+
+
+def test_a_tool_exiting_non_zero_fails_its_task_with_the_reason(lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    failing = FIRST_LINES.replace("baseCommand: head", "baseCommand: [sh, -c, 'exit 3']")
+    svc.apply_workflow("fails", failing, user="alice", content_type="application/yaml")
+    run_id = run_to_end(lmdb_store, svc, "fails", text=lmdb_store.put_blob(b"x\n"))
+    [task] = svc.run_tasks(run_id)
+    assert task["state"] == "failed"
+    assert task["exit_code"] == 3 and "successCodes" in task["error"]
+
+
+@pytest.mark.parametrize(("change", "place", "words"), [
+    (lambda d: d.update({"$import": "other.yml"}), "$import", "self-contained"),
+    (lambda d: d["steps"]["index"].update({"run": "index.cwl"}), "steps.index.run",
+     "names another file"),
+    (lambda d: d["inputs"].update({"extra": "string?"}), "inputs.extra", "needs a default"),
+    (lambda d: d["inputs"].update({"rec": {"type": {"type": "record", "fields": [{"name": "a", "type": "int"}]}}}),
+     "inputs.rec", "has no param type"),
+    (lambda d: d.update({"class": "Operation"}), "", "not a valid CWL"),
+])
+def test_what_cannot_be_mapped_is_refused_naming_the_place(change, place, words):
+    svc = service(MemoryObjectStore())
+    document = yaml.safe_load(ALBUM)
+    change(document)
+    with pytest.raises(DefinitionError) as caught:
+        svc.apply_workflow("album", document, user="alice")
+    assert words in str(caught.value) and "wfobj-cwl-doc" not in str(caught.value)
+    assert place in str(caught.value)
+    assert svc.list_workflows() == []
+
+
+def test_the_document_is_pinned_and_kept_by_gc(lmdb_store):
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("first-lines", FIRST_LINES, user="alice",
+                                content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    document = stored.tasks["tool"].cwl["document"]
+    later = time.time() + 7200  # past the grace period of everything written here
+    unpinned = lmdb_store.put_blob(b"no definition names me")
+    collect_garbage(lmdb_store, grace=600, now=later)
+    assert unpinned not in lmdb_store and document in lmdb_store
