@@ -2,8 +2,9 @@
 (docs/engine.md "Task kinds").
 
 A plain task's attempt is its definition with `{{…}}` substituted (render.py). A task of
-a kind (today one: `cwl`, a task with a `cwl` key, engine/scheduling/cwl_steps.py) goes
-through two hooks the scheduler calls, and nothing else in the scheduler knows the kind:
+a kind (today one: `cwl`, a task with a `cwl` key, engine/scheduling/cwl_steps.py; which
+task has which kind is `kind_table.py`) goes through two hooks the scheduler calls, and
+nothing else in the scheduler knows the kind:
 
 - `render(context, spec) -> Prepared`, when the attempt starts (in the scheduler's step):
   the spec the attempt really runs (image, command, inputs, limits: recorded as its
@@ -65,15 +66,6 @@ class Prepared:
 class TaskKind(Protocol):
     def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
         """The attempt `spec` (as render.py built it) of a task of this kind."""
-
-
-def kind_of(task: TaskDefinition) -> TaskKind | None:
-    """The kind of `task`, or None for a plain task."""
-    if task.cwl is not None:
-        from .cwl_steps import CWL_STEPS
-
-        return CWL_STEPS
-    return None
 
 
 def attempt_call(prepared: Prepared, run: Callable[[], AttemptResult]) -> Callable[[], AttemptResult]:

@@ -51,7 +51,8 @@ from .fanout import (
     instances,
 )
 from .gates import RUN, Gates, Verdict
-from .kinds import KindContext, Prepared, attempt_call, kind_of
+from .kind_table import kind_of
+from .kinds import KindContext, Prepared, attempt_call
 from .render import build_spec
 from .retries import Backoff
 from .subruns import Children
