@@ -232,7 +232,9 @@ def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
     doc = process.tool.get("doc") or process.tool.get("label") or ""
     text = description or (doc if isinstance(doc, str) else " ".join(doc))
     source = {"language": "cwl", "document": document_oid, "process": "#main"}
-    version = process.metadata.get("cwlVersion") if hasattr(process, "metadata") else None
+    from cwltool.process import ORIGINAL_CWLVERSION
+
+    version = process.metadata.get(ORIGINAL_CWLVERSION) or process.metadata.get("cwlVersion")
     if isinstance(version, str):
         source["version"] = version
     return {"description": f"CWL {cls}" + (f": {text}" if text else "")[:900],

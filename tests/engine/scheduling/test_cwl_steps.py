@@ -123,6 +123,8 @@ def test_a_tool_registers_with_its_requirements_as_native_keys(lmdb_store, docke
     assert (tool.image, tool.timeout, tool.resources.cpus, tool.resources.memory) == (
         IMAGE, 30, "1", "64m")
     assert tool.cwl == {"document": tool.cwl["document"], "reads": []}
+    assert stored.source == {"language": "cwl", "document": tool.cwl["document"],
+                             "version": "v1.2", "process": "#main"}
     document = json.loads(b"".join(lmdb_store.iter_blob(tool.cwl["document"])))
     assert document["$graph"][0]["id"] == "#main"  # packed, ids without a file name
     again, created = svc.apply_workflow("first-lines", FIRST_LINES, user="alice",
