@@ -1,8 +1,8 @@
 """fsck: prove the store holds what its hashes say, and that every ref's closure is whole.
 
 Each object (or a random sample) is re-hashed; structured objects must re-encode to the
-exact stored bytes; chunked blobs are re-read end to end. A chunk is hashed once, for its
-own id, whether it comes before its file or with it. Every object's links are checked
+exact stored bytes; chunked blobs are re-read end to end, first, so each chunk is hashed
+once for its own id, in the same pass as its file's whole content. Every object's links are checked
 (dangling links are damage), every ref is walked, and objects no ref reaches are listed
 (unreachable is informational: a crash between writing objects and moving a ref leaves
 some, and they harm nothing).
@@ -81,7 +81,7 @@ def fsck_store(
     report = FsckReport()
     links: dict[str, list[ObjectId]] = {}
     verified: set[str] = set()  # blobs kept whole (no links) re-hashed in this pass
-    for oid in store:
+    for oid in _chunked_first(store):
         report.total += 1
         if sample >= 1 or rng.random() < sample:
             report.checked += 1
@@ -97,6 +97,14 @@ def fsck_store(
     reachable = _reachable(store, links, report)
     report.unreachable = [ObjectId(o) for o in links if o not in reachable]
     return report
+
+
+def _chunked_first(store: ObjectStore) -> list[ObjectId]:
+    """Every object, large blobs kept as chunks first: each chunk is then hashed for its
+    own id in the same pass (and beside the same thread) as for its file's."""
+    oids = list(store)
+    chunked = store.chunked_among(oids)
+    return [oid for oid in oids if oid in chunked] + [oid for oid in oids if oid not in chunked]
 
 
 def verify_object(

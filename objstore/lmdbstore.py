@@ -31,6 +31,7 @@ _VERSION_KEY = b"store\x00format"
 FORMAT_VERSION = b"1"
 STORE_FOLDER_MODE = 0o700  # a new store's folder: its owner only
 SCAN_PAGE = 512  # keys read per short transaction by iterators
+RECORDS_PER_READ = 16  # records (chunks: up to 64 MiB) viewed in one short read transaction
 
 
 class _LmdbTransaction:
@@ -123,12 +124,14 @@ class LmdbObjectStore(ObjectStore):
         if shared is not None and shared.pid == os.getpid():
             lmdbenv.release(self.path, shared)
 
-    def _read(self, fn: Callable[[lmdb.Transaction, dict], T]) -> T:
+    def _read(self, fn: Callable[[lmdb.Transaction, dict], T], *, views: bool = False) -> T:
+        """`fn` in one short read transaction; with `views`, values are views of the map,
+        valid only until `fn` returns."""
         shared = self._env()
         while True:
             with shared.guard:
                 try:
-                    txn = shared.env.begin(buffers=False)
+                    txn = shared.env.begin(buffers=views)
                 except lmdb.MapResizedError:
                     txn = None
                 if txn is not None:
@@ -188,6 +191,16 @@ class LmdbObjectStore(ObjectStore):
     # ---- primitives -------------------------------------------------------------------
     def _get_record(self, digest: bytes) -> bytes | None:
         return self._read(lambda txn, dbs: txn.get(digest, db=dbs[b"objects"]))
+
+    def _read_records(
+        self, digests: list[bytes], use: Callable[[list[memoryview | None]], None]
+    ) -> None:
+        """Records handed over as views of the map, RECORDS_PER_READ to a snapshot."""
+        for start in range(0, len(digests), RECORDS_PER_READ):
+            def group(txn: lmdb.Transaction, dbs: dict, part=digests[start:start + RECORDS_PER_READ]):
+                use([txn.get(digest, db=dbs[b"objects"]) for digest in part])
+
+            self._read(group, views=True)
 
     def _iter_digests(self, start: bytes = b"") -> Iterator[bytes]:
         for key, _ in self._pages(

@@ -41,13 +41,15 @@ from .ids import (
 )
 from .records import (
     KIND_BLOB,
+    KIND_CHUNKED,
     KIND_STRUCT,
+    Bytes,
+    ChunkedCheck,
     Record,
     blob_record,
     chunk_entries,
     parse_record,
     struct_record,
-    verified_chunks,
 )
 from .refs import check_ref_name
 
@@ -140,6 +142,15 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def _get_record(self, digest: bytes) -> bytes | None: ...
 
+    def _read_records(
+        self, digests: list[bytes], use: Callable[[list[Bytes | None]], None]
+    ) -> None:
+        """Call `use(records)` with the records of `digests`, in order, in consecutive
+        groups (None: not stored). A record may be a view of the store valid only during
+        the call, read without a copy: a backend may read a group in one snapshot."""
+        for digest in digests:
+            use([self._get_record(digest)])
+
     @abc.abstractmethod
     def _iter_digests(self, start: bytes = b"") -> Iterator[bytes]:
         """Digests in ascending byte order, from `start` on."""
@@ -225,6 +236,14 @@ class ObjectStore(abc.ABC):
             raise ObjectNotFound(oid)
         return parse_record(raw, oid)
 
+    def chunked_among(self, oids: list[str]) -> set[str]:
+        """Which of `oids` are large blobs kept as chunks: only each record's kind byte is
+        looked at, none is copied."""
+        kinds: list[bytes | None] = []
+        self._read_records([checked_digest(oid) for oid in oids],
+                           lambda raws: kinds.extend(raw and bytes(raw[:1]) for raw in raws))
+        return {oid for oid, kind in zip(oids, kinds, strict=True) if kind == KIND_CHUNKED}
+
     def is_structured(self, oid: str) -> bool:
         return self.record(oid).is_structured
 
@@ -246,7 +265,12 @@ class ObjectStore(abc.ABC):
         if not rec.is_chunked:
             yield rec.payload(checked_digest(oid))
             return
-        yield from verified_chunks(oid, self.chunk_list(oid), rec.size, self.get_raw)
+        check = ChunkedCheck(oid, self.chunk_list(oid), rec.size)
+        pieces: list[bytes] = []  # each chunk copied once, out of its checked record
+        for digest in check.digests:
+            self._read_records([digest], lambda raws: pieces.append(bytes(check.add(raws[0]))))
+            yield pieces.pop()
+        check.finish()
 
     def get_object(self, oid: str) -> dict:
         """A structured object's decoded value (links as Link), verified."""
@@ -260,33 +284,37 @@ class ObjectStore(abc.ABC):
         chunked blob's every chunk and whole content. Raises what it finds. With
         `verified` (blobs kept whole already checked, as fsck gathers them), a chunked
         blob's chunks in it are only read for the whole content's hash, and each blob kept
-        whole that this call checks is added."""
-        rec = self.record(oid)
-        if rec.is_chunked:
-            known = set() if verified is None else verified
-            read = lambda chunk: self._chunk_content(chunk, known)  # noqa: E731
-            for _ in verified_chunks(oid, self.chunk_list(oid), rec.size, read):
-                pass
-            return
-        self._verify_whole(oid, rec)
-        if verified is not None and rec.kind == KIND_BLOB:
-            verified.add(oid)
+        whole that this call checks is added. Blobs are checked where they are stored,
+        without a copy."""
+        digest = checked_digest(oid)
+        held: list[Record] = []  # a structured or chunked record, copied (it is small)
 
-    def _chunk_content(self, oid: str, verified: set[str]) -> memoryview:
-        """A chunk's content, read once and hashed against its id unless `verified` has it
-        (then added): a view past the kind byte, not a copy."""
-        raw = self._get_record(checked_digest(oid))
-        if raw is None:
-            raise ObjectNotFound(oid)
-        if raw[:1] != KIND_BLOB:  # the same bytes stored since as a structured object, …
-            return self.get_raw(oid)
-        content = memoryview(raw)[1:]
-        if oid not in verified:
-            got = blake3.blake3(content).digest()
-            if got != checked_digest(oid):
-                raise ChecksumMismatch(oid, got.hex())
-            verified.add(oid)
-        return content
+        def check(raws: list[Bytes | None]) -> None:
+            raw = raws[0]
+            if raw is None:
+                raise ObjectNotFound(oid)
+            rec = parse_record(raw, oid)
+            if rec.kind != KIND_BLOB:
+                held.append(Record(rec.kind, bytes(rec.body)))
+                return
+            rec.payload(digest)
+            if verified is not None:
+                verified.add(oid)
+
+        self._read_records([digest], check)
+        if not held:
+            return
+        if held[0].is_chunked:
+            self._verify_chunked(oid, held[0], set() if verified is None else verified)
+        else:
+            self._verify_whole(oid, held[0])
+
+    def _verify_chunked(self, oid: str, rec: Record, known: set[str]) -> None:
+        """Every chunk read once where it is stored, hashed for its own id unless `known`
+        holds it, and for the whole content."""
+        check = ChunkedCheck(oid, self.chunk_list(oid), rec.size, known)
+        self._read_records(check.digests, check.add_all)
+        check.finish()
 
     def _verify_whole(self, oid: str, rec: Record) -> None:
         payload = rec.payload(checked_digest(oid))

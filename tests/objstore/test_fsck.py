@@ -8,7 +8,7 @@ import random
 import blake3
 import pytest
 
-from tests.support_damage import drop_record, replace_record
+from tests.support_damage import drop_record, flip_byte_on_disk, replace_record
 from wfobj.objstore import Link, MemoryObjectStore
 from wfobj.objstore.chunking import CHUNK_THRESHOLD
 from wfobj.objstore.fsck import fsck_store, parse_sample
@@ -92,3 +92,33 @@ def test_dangling_link_and_broken_ref():
     report = fsck_store(store)
     assert [(d.oid, d.kind) for d in report.damage] == [(ids["top"], "dangling")]
     assert ids["leaf"] in report.damage[0].detail
+
+
+def test_chunked_among_names_only_large_blobs_kept_as_chunks(store):
+    ids = populate(store)
+    chunks = {oid for oid, _ in store.chunk_list(ids["big"])}
+    assert store.chunked_among(list(store)) == {ids["big"]}
+    assert store.chunked_among(sorted(chunks)) == set()
+
+
+def test_a_chunk_shared_by_two_files_is_damage_to_both(store, tmp_path):
+    """Chunks are checked with their files, read where they are stored (LMDB: views of
+    the map); a chunk two files share is named once, and both files with it."""
+    data = random.Random(7).randbytes(3 * CHUNK_THRESHOLD)
+    first, _ = store.put_stream(io.BytesIO(data))
+    second, _ = store.put_stream(io.BytesIO(data + b"a longer tail"))
+    shared = {c for c, _ in store.chunk_list(first)} & {c for c, _ in store.chunk_list(second)}
+    assert shared
+    assert fsck_store(store).ok
+    victim = min(shared)
+    size = dict(store.chunk_list(first))[victim]
+    start = data.find(store.get_raw(victim)[:64])
+    if isinstance(store, MemoryObjectStore):
+        replace_record(store, victim, b"B" + bytes(size))
+    else:
+        store.close()
+        flip_byte_on_disk(store.path, data[start + 1000:start + 1064])
+    report = fsck_store(store)
+    assert set(report.bad_hashes()) == {victim, first, second}
+    assert sum(d.oid == victim for d in report.damage) == 1
+    assert all(d.kind == "checksum" for d in report.damage)
