@@ -26,6 +26,7 @@ AVG_CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
 CHUNK_THRESHOLD = MAX_CHUNK
 COMMIT_BYTES = 8 << 20  # chunk bytes per commit; one group commits while the next fills
+READ_PIECE = 1 << 20  # bytes asked at a time of a stream that is not a file
 
 
 def read_head(stream: BinaryIO, limit: int) -> bytes:
@@ -64,7 +65,7 @@ class Prefixed:
             return n
         if isinstance(self.stream, _READS_INTO):  # a file: read straight into the buffer
             return self.stream.readinto(dest)
-        data = self.stream.read(len(dest))
+        data = self.stream.read(min(len(dest), READ_PIECE))  # a socket's body: small reads
         dest[:len(data)] = data
         return len(data)
 

@@ -23,6 +23,7 @@ import lmdb
 DBS = (b"objects", b"refs", b"meta", b"stored_at")
 FILE_MODE = 0o600  # data.mdb and lock.mdb, when LMDB creates them: the owner's only
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
+REMAP_BYTES = 32 << 20  # record bytes this process commits between two remaps of the file
 
 
 class KnownPresent:
@@ -67,6 +68,7 @@ class SharedEnv:
         self.guard = threading.RLock()
         self.write_lock = threading.RLock()
         self.checked_at = 0.0
+        self.written = 0  # record bytes committed since the map was last (re)made
         self.known = KnownPresent()
         self.check_readers()
 
@@ -83,6 +85,17 @@ class SharedEnv:
     def adopt_map_size(self) -> None:
         with self.write_lock, self.guard:
             self.env.set_mapsize(0)  # the size another process grew the map to
+            self.written = 0
+
+    def committed(self, nbytes: int) -> None:
+        """`nbytes` of records were just committed. Every REMAP_BYTES the file is mapped
+        afresh (LMDB remaps on a size change, here to the size it has): a read of a
+        B-tree page maps the whole page-cache folio around it, so a process that writes
+        gigabytes would otherwise keep tens of megabytes of its own writes mapped (its
+        RSS growing with what it stored, though the kernel could take the pages back)."""
+        self.written += nbytes
+        if self.written >= REMAP_BYTES:
+            self.adopt_map_size()
 
     def grow(self) -> None:
         with self.write_lock, self.guard:

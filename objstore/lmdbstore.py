@@ -43,15 +43,20 @@ class _LmdbTransaction:
         self.stamp = now_ms.to_bytes(8, "big")  # the stored-at time of what this writes
         self.known = known
         self.seen: list[bytes] = []  # digests found or written: present once this commits
+        self.written = 0  # record bytes written
         self.objects, self.refs, self.meta, self.times = (dbs[name] for name in lmdbenv.DBS)
         self.cursor = txn.cursor(db=self.objects)
 
     def has(self, digest: bytes) -> bool:
-        # Positioning on a record faults its pages into this process (megabytes for a
-        # chunk), so what this process committed itself is not looked up again.
+        # Positioning on a record faults all its pages into this process (py-lmdb reads
+        # a value's every page; megabytes for a chunk). So what this process committed
+        # itself is not looked up again, and a record is found by its stored-at time,
+        # written and removed with it (8 bytes); only records stored before those times
+        # were kept, and absent ones, are looked for in the objects table.
         if digest in self.known:
             return True
-        found = self.cursor.set_key(digest)
+        found = (self.txn.get(digest, db=self.times) is not None
+                 or self.cursor.set_key(digest))
         if found:
             self.seen.append(digest)
         return found
@@ -62,6 +67,7 @@ class _LmdbTransaction:
 
     def put_record(self, digest: bytes, record: bytes) -> None:
         self.txn.put(digest, record, db=self.objects)
+        self.written += len(record)
         self.touch(digest)
         self.seen.append(digest)
 
@@ -152,6 +158,7 @@ class LmdbObjectStore(ObjectStore):
                                                int(self.clock() * 1000))
                         result = fn(view)
                     shared.known.add_all(view.seen)  # only once the commit succeeded
+                    shared.committed(view.written)
                     return result
             except lmdb.MapResizedError:
                 shared.adopt_map_size()
