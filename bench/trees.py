@@ -15,6 +15,12 @@ one large file, each beside a baseline run on the same input in the same run.
   4. `wfobj --store S put FILE` of one --size file of random bytes into a fresh store vs
      `b3sum FILE` + `cp FILE DEST` + `sync` (ingest.py's baseline), with the peak RSS of the
      `wfobj put` process; then `wfobj fsck` of that store vs `b3sum FILE`
+  5. `POST /api/trees` of an --api-upload tar (files of 64 MiB and 1,000 files of 1-8 KiB,
+     made as it is sent from BLAKE3's output stream: unique bytes, nothing on disk) into a
+     real `wfobj serve` (one gunicorn API worker, no engine workers): the API worker's peak
+     RSS (VmHWM) vs its RSS after a warm-up upload of 8 MiB, the ratio saying how flat it
+     stayed, beside the bytes sent and the time; the answer's file count, size and hash
+     are checked against the tree the client hashed as it sent it. `--api-upload 0` skips it
 
 Every side starts after a `sync`, its input in the page cache. Each checkout is compared
 with the folder, and each put's hash checked (the tree's by that checkout, the file's
@@ -28,19 +34,27 @@ beside the figure, not in it. DVC comes from --dvc PATH or PATH (see
 ingest.py); b3sum as in ingest.py (only --smoke falls back to Python's blake3).
 
     .venv/bin/python bench/trees.py [--files 10000] [--folders 100] [--size 512M]
-                                    [--dvc PATH] [--dir DIR] [--smoke]
+                                    [--api-upload 5G] [--dvc PATH] [--dir DIR] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import random
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import blake3
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,12 +63,17 @@ from bench.harness import (  # noqa: E402
     Measured,
     MiB,
     figure,
+    free_port,
     parse_args,
     parse_size,
     run_measured,
+    wait_for_port,
     wfobj_cmd,
 )
 from bench.ingest import b3sum_cmd, find_dvc, hash_copy_sync, make_file, measured  # noqa: E402
+from wfobj.engine.access.tokens import TokenStore  # noqa: E402
+from wfobj.objstore import init_store  # noqa: E402
+from wfobj.objstore.trees import TreeBuilder  # noqa: E402
 
 SEED = 20261205
 GIT_ENV = {
@@ -213,19 +232,178 @@ def bench_file(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
            hashed.seconds, "s")
 
 
+class GeneratedTar:
+    """A tar of files of random bytes made as it is read: `size` bytes in files of up to
+    UPLOAD_FILE bytes under big/, and SMALL_FILES files of 1-8 KiB under small/. Each
+    file's bytes are BLAKE3's output stream for `salt` and its name (unique, so nothing
+    dedups), and
+    are hashed as they go by, so `expected()` is the tree the server must answer."""
+
+    UPLOAD_FILE = 64 * MiB
+    SMALL_FILES = 1000
+    PIECE = MiB
+
+    def __init__(self, size: int, salt: str = ""):
+        rng = random.Random(SEED)
+        self.salt = salt.encode()
+        big = [(f"big/f{i:04d}.bin", min(self.UPLOAD_FILE, size - at))
+               for i, at in enumerate(range(0, size, self.UPLOAD_FILE))]
+        small = [(f"small/s{i:04d}.bin", rng.randint(1024, 8192))
+                 for i in range(self.SMALL_FILES)]
+        self.files = big + small
+        self.hashes = TreeBuilder(None)
+
+    def length(self) -> int:
+        return sum(512 + n + -n % 512 for _, n in self.files) + 1024
+
+    def pieces(self) -> Iterator[bytes]:
+        for name, size in self.files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = size, 0o644
+            yield info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
+            source, whole = blake3.blake3(self.salt + name.encode()), blake3.blake3()
+            for at in range(0, size, self.PIECE):
+                piece = source.digest(length=min(self.PIECE, size - at), seek=at)
+                whole.update(piece)
+                yield piece
+            self.hashes.add_hashed(name, lambda h=whole, n=size: (h.hexdigest(), n))
+            yield bytes(-size % 512)
+        yield bytes(1024)
+
+    def expected(self) -> dict:
+        return self.hashes.hashed().to_json()
+
+
+def descendants(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children + [d for c in children for d in descendants(c)]
+
+
+def proc_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise SystemExit(f"no {field} for process {pid}")
+
+
+class Server:
+    """`wfobj serve` on a fresh store: one API worker, no engine workers, no deliverer."""
+
+    def __init__(self, wfobj: list[str], work: Path, max_upload: int):
+        store = work / "api-store"
+        self.token, _ = TokenStore(init_store(store)).create("bench", "runner")
+        self.port = free_port()
+        self.log = (work / "serve.log").open("wb")
+        self.proc = subprocess.Popen(
+            [*wfobj, "--store", str(store), "serve", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "1", "--engine-workers", "0", "--no-hook-deliverer"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, WFOBJ_MAX_UPLOAD=str(max_upload)))
+        wait_for_port(self.port, self.proc, "wfobj serve")
+
+    def worker(self) -> int:
+        """The API worker, once /api/health answers: the one process gunicorn's master
+        (serve's child) started."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            workers = [w for child in descendants(self.proc.pid) for w in descendants(child)]
+            if len(workers) == 1 and self.healthy():
+                return workers[0]
+            time.sleep(0.1)
+        raise SystemExit(f"no single API worker under wfobj serve (pid {self.proc.pid})")
+
+    def healthy(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", "/api/health")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def upload(self, tar: GeneratedTar) -> tuple[dict, float]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        start = time.perf_counter()
+        conn.putrequest("POST", "/api/trees")
+        for key, value in (("Authorization", f"Bearer {self.token}"),
+                           ("Content-Type", "application/x-tar"),
+                           ("Content-Length", str(tar.length()))):
+            conn.putheader(key, value)
+        conn.endheaders()
+        for piece in tar.pieces():
+            conn.send(piece)
+        resp = conn.getresponse()
+        body = resp.read()
+        seconds = time.perf_counter() - start
+        conn.close()
+        if resp.status != 201:
+            raise SystemExit(f"POST /api/trees answered {resp.status}: {body[:500]!r}")
+        return json.loads(body), seconds
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def bench_api_upload(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
+    size = parse_size(args.api_upload)
+    server = Server(wfobj, work, max_upload=2 * size + 64 * MiB)
+    try:
+        worker = server.worker()
+        server.upload(GeneratedTar(8 * MiB, "warm-up"))  # the worker's imports, first pages
+        idle = proc_kib(worker, "VmRSS") * 1024
+        tar = GeneratedTar(size)
+        samples: list[tuple[int, int, int]] = []  # VmRSS, RssAnon, RssFile (KiB)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.05):
+                samples.append(tuple(proc_kib(worker, f)
+                                     for f in ("VmRSS", "RssAnon", "RssFile")))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        answer, seconds = server.upload(tar)
+        done.set()
+        sampler.join()
+        peak = proc_kib(worker, "VmHWM") * 1024
+    finally:
+        server.stop()
+    if answer != tar.expected():
+        raise SystemExit(f"POST /api/trees answered {answer}, the client hashed "
+                         f"{tar.expected()}")
+    label = f"{size / MiB:,.0f} MiB" if size < 1 << 30 else f"{size / (1 << 30):,.3g} GiB"
+    figure(f"API worker peak RSS during a {label} tree upload", peak / MiB,
+           "the worker after an 8 MiB upload", idle / MiB, "MiB")
+    rss, anon, mapped = (max((s[i] for s in samples), default=0) / 1024 for i in range(3))
+    print(f"upload: {tar.length():,} bytes sent ({len(tar.files):,} files) in {seconds:.3g} s, "
+          f"{tar.length() / MiB / seconds:,.0f} MiB/s; the worker's RSS sampled every 50 ms "
+          f"peaked at {rss:,.0f} MiB (anonymous at most {anon:,.0f} MiB, file pages mapped "
+          f"{mapped:,.0f} MiB)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=10_000, help="small files in the tree")
     parser.add_argument("--folders", type=int, default=100, help="folders they are spread over")
     parser.add_argument("--size", default="512M", help="the large file's size (e.g. 64M, 1G)")
+    parser.add_argument("--api-upload", default="5G",
+                        help="size of the tar sent to POST /api/trees (0: skip)")
     parser.add_argument("--dvc", default=None, help="dvc executable (default: dvc on PATH)")
     parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
-    args = parse_args(parser, smoke={"files": 200, "folders": 10, "size": "8M"})
+    args = parse_args(parser, smoke={"files": 200, "folders": 10, "size": "8M",
+                                     "api_upload": "16M"})
     wfobj = wfobj_cmd()
     work = Path(tempfile.mkdtemp(prefix="wfobj-bench-trees-", dir=args.dir))
     try:
         bench_tree(args, work, wfobj)
         bench_file(args, work, wfobj)
+        if parse_size(args.api_upload):
+            bench_api_upload(args, work, wfobj)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -34,7 +34,8 @@ FIGURES = {
     "sync.py": ["full push time", "full push bytes", "incremental push (+1 runs) time",
                 "incremental push (+1 runs) bytes"],
     "trees.py": ["put of 200 files", "disk use of 200 files", "checkout of 200 files",
-                 "fsck of 200 files", "put of one 8 MiB file", "fsck of one 8 MiB file"],
+                 "fsck of 200 files", "put of one 8 MiB file", "fsck of one 8 MiB file",
+                 "API worker peak RSS during a 16 MiB tree upload"],
 }
 
 
