@@ -34,6 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from graphlib import TopologicalSorter
 from typing import Any
 
 from wfobj.engine.errors import DefinitionError, excerpt, one_line
@@ -227,6 +228,11 @@ def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
         tasks = {checked_name(step.id, f"steps.{short(step.id)}"): step_task(step, process,
                                                                               document_oid)
                  for step in process.steps}
+        by_name = {short(step.id): step for step in process.steps}
+        order = TopologicalSorter({n: t["cwl"]["reads"] for n, t in tasks.items()})
+        for name in order.static_order():  # a scatter may pair with an upstream's
+            if "scatter" in by_name[name].tool:
+                scatter_onto_fanout(by_name[name], tasks, params)
     else:
         tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
     doc = process.tool.get("doc") or process.tool.get("label") or ""
@@ -330,12 +336,56 @@ def tool_task(tool: Any, cwl: dict) -> dict:
     return task
 
 
+ITEMS_VAR = "cwl_items_"  # + an output port: the positions of its array, what a scatter fans out on
+
+
+def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dict]) -> None:
+    """A step's `scatter` as the native fan-out of its task: over a `list` or `dir` param
+    (a workflow input), over the positions of another step's array output (its var
+    `cwl_items_PORT`), or paired with a scattered step whose output it scatters over
+    (the same collection: instance KEY reads instance KEY). `dotproduct` over several
+    inputs takes the same position of each; the crossproducts are not mapped."""
+    name = short(step.id)
+    place = f"steps.{name}.scatter"
+    scatter = step.tool["scatter"]
+    scatter = [scatter] if isinstance(scatter, str) else list(scatter)
+    method = step.tool.get("scatterMethod", "dotproduct")
+    if len(scatter) > 1 and method != "dotproduct":
+        raise DefinitionError(f"steps.{name}.scatterMethod", f"{method} is not mapped onto "
+                              "the engine yet (dotproduct is; run the document with `wfobj "
+                              "cwl run`)")
+    inputs = {i["id"]: i for i in step.tool["inputs"]}
+    first = inputs[scatter[0]]
+    sources = first.get("source") or []
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    if len(sources) != 1:
+        raise DefinitionError(place, f"{short(scatter[0])}: a scattered input needs exactly "
+                              "one source to be mapped onto a fan-out")
+    parts = local(sources[0]).split("/")
+    task = tasks[name]
+    if len(parts) == 2:
+        if params.get(parts[1], {}).get("type") not in ("list", "dir"):
+            raise DefinitionError(place, f"input {parts[1]} is not an array wfobj can fan out "
+                                  "over (an array of scalars or of Files)")
+        task["for_each"] = {"param": parts[1]}
+        return
+    upstream, port = tasks[parts[1]], parts[2]
+    if "for_each" in upstream:  # scattered itself: pair with it, item by item
+        task["for_each"] = dict(upstream["for_each"])
+        return
+    var = ITEMS_VAR + port
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", var):
+        raise DefinitionError(place, f"output {excerpt(port)} cannot name a var")
+    upstream["outputs"]["vars"] = sorted({*upstream["outputs"]["vars"], var})
+    task["for_each"] = {"task": parts[1], "var": var}
+
+
 def step_task(step: Any, workflow: Any, document_oid: str) -> dict:
     """The native task of one workflow step: a CWL task reading the steps its inputs'
     sources name."""
     name = short(step.id)
     place = f"steps.{name}"
-    for key, what in (("scatter", "scatter"), ("when", "when")):
+    for key, what in (("when", "when"),):
         if key in step.tool:
             raise DefinitionError(f"{place}.{key}", f"{what} is not mapped onto the engine yet "
                                   "(run the document with `wfobj cwl run`)")

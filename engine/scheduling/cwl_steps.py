@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from wfobj.engine.definitions.cwl_compile import loaded_process, local
+from wfobj.engine.definitions.cwl_compile import ITEMS_VAR, loaded_process, local
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.model import DIR, FILE
 from wfobj.engine.states import AttemptStatus
@@ -57,6 +57,7 @@ from .cwl_staging import (
     job_script,
     resources_of,
 )
+from .fanout import Produced
 from .kinds import KindContext, Prepared
 
 SCHEME = "wfobj:"  # a File's or Directory's location in a CWL object: wfobj:HASH
@@ -102,11 +103,57 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
 
 
 def upstream_output(context: KindContext, task: str) -> dict:
-    produced = context.results.get(task)
+    """The CWL output object of step `task` as this step sees it: its own, the paired
+    instance's, or for a scattered step each port an array of its instances' values."""
+    if task in context.instances:
+        objects = [output_of(task, produced) for produced in context.instances[task]]
+        ports = {port for obj in objects for port in obj}
+        return {port: [obj.get(port) for obj in objects] for port in ports}
+    return output_of(task, context.results.get(task))
+
+
+def output_of(task: str, produced: Produced | None) -> dict:
     raw = None if produced is None else produced.vars.get(OUTPUT_VAR)
     if raw is None:
         raise StepFailed(f"step {task!r} left no CWL output object")
     return json.loads(raw)
+
+
+def scattered(context: KindContext, workflow: Any, step: Any, inputobj: dict) -> dict:
+    """`inputobj` with each scattered input replaced by its item's element (a `dir`
+    param's item by its entry, a list's or another step's array by position; an input
+    taken from a paired instance already is the element)."""
+    scatter = step.tool.get("scatter")
+    if not scatter or context.item is None:
+        return inputobj
+    scatter = [scatter] if isinstance(scatter, str) else list(scatter)
+    inputs = {i["id"]: i for i in step.tool["inputs"]}
+    index = None
+    for sid in scatter:
+        source = inputs[sid].get("source")
+        source = source[0] if isinstance(source, list) else source
+        parts = local(source).split("/")
+        if len(parts) == 3 and parts[1] not in context.instances and \
+                context.definition.tasks[parts[1]].for_each is not None:
+            continue  # paired: the instance's own output
+        values = inputobj[sid]
+        if index is None:
+            index = item_index(context.item, values)
+        if index >= len(values):
+            raise StepFailed(f"scatter: {local(sid)} has {len(values)} items, not {index + 1}")
+        inputobj[sid] = values[index]
+    return inputobj
+
+
+def item_index(item, values: list) -> int:
+    if item.entry is None:
+        return int(item.key)
+    location = SCHEME + item.entry.oid
+    for i, value in enumerate(values):
+        if isinstance(value, dict) and value.get("location") == location \
+                and value.get("basename") == item.key:
+            return i
+    raise StepFailed(f"scatter: no File {item.key!r} among the items")
 
 
 def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
@@ -130,11 +177,13 @@ def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
         produced = upstream_output(context, task)
         for out in other.tool["outputs"]:
             key = local(out["id"]).rsplit("/", 1)[-1]
-            state[out["id"]] = WorkflowStateItem(out, produced.get(key), "success")
+            empty = [] if task in context.instances else None  # a scatter over no items
+            state[out["id"]] = WorkflowStateItem(out, produced.get(key, empty), "success")
     multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
         raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
+    inputobj = scattered(context, workflow, step, inputobj)
     value_from = {i["id"]: i["valueFrom"] for i in step.tool["inputs"] if "valueFrom" in i}
     if value_from:
         shortio = {local(k).rsplit("/", 1)[-1]: v for k, v in inputobj.items()}
@@ -385,8 +434,7 @@ class CwlSteps:
         except Exception as exc:  # noqa: BLE001 - cwltool's collection raises many kinds
             return replace(result, state=AttemptStatus.FAILED,
                            error=f"CWL output collection: {one_line(exc)}")
-        return replace(result, exit_code=rc,
-                       vars={**result.vars, OUTPUT_VAR: json.dumps(value, sort_keys=True)})
+        return replace(result, exit_code=rc, vars={**result.vars, **output_vars(value)})
 
     @staticmethod
     def succeeded(job: Any, rc: int) -> bool:
@@ -413,8 +461,19 @@ class CwlSteps:
                                  executor={"kind": "engine"})
         return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
                              stderr=empty, started_at=started, ended_at=datetime.now(UTC),
-                             vars={OUTPUT_VAR: json.dumps(value, sort_keys=True)},
+                             vars=output_vars(value),
                              executor={"kind": "engine"})
+
+
+def output_vars(value: dict) -> dict[str, str]:
+    """The vars a CWL step leaves: `cwl`, its output object, and for each output port
+    holding an array `cwl_items_PORT`, the array's positions (what a scatter over it fans
+    out on)."""
+    out = {OUTPUT_VAR: json.dumps(value, sort_keys=True)}
+    for port, item in value.items():
+        if isinstance(item, list):
+            out[ITEMS_VAR + port] = json.dumps(list(range(len(item))))
+    return out
 
 
 def one_line(exc: BaseException) -> str:

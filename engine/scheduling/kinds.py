@@ -42,6 +42,9 @@ class KindContext:
     values: dict
     results: dict[str, Produced]
     item: Item | None = None
+    # for each fanned-out task this one reads without being paired with it: what each of
+    # its instances produced, in item order
+    instances: dict[str, list[Produced]] = field(default_factory=dict)
 
 
 def _same(result: AttemptResult) -> AttemptResult:

@@ -271,9 +271,12 @@ class RunScheduler:
         kind = kind_of(task)
         if kind is None:
             return None
+        instances = {dep: [self.results[i] for i in self.fanouts[dep].items if i in self.results]
+                     for dep in self.graph.needs[base_task(name)]
+                     if dep in self.fanouts and not paired(task, self.task_def(dep))}
         return kind.render(KindContext(self.store, self.run.definition, task,
-                                       self.run.record.parameters, seen, self.item_of(name)),
-                           spec)
+                                       self.run.record.parameters, seen, self.item_of(name),
+                                       instances), spec)
 
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""

@@ -95,6 +95,77 @@ steps:
 """
 
 
+SCATTERS = """\
+cwlVersion: v1.2
+class: Workflow
+doc: shout each word, measure each shout, add the sizes; count the lines of each text
+requirements: {ScatterFeatureRequirement: {}, InlineJavascriptRequirement: {}}
+inputs:
+  words: string[]
+  texts: File[]
+  sentence: string
+outputs:
+  total: {type: File, outputSource: add/total}
+steps:
+  shout:
+    scatter: word
+    in: {word: words}
+    out: [loud]
+    run:
+      class: CommandLineTool
+      baseCommand: [sh, -c, 'echo "$0" | tr a-z A-Z']
+      inputs: {word: {type: string, inputBinding: {position: 1}}}
+      stdout: loud.txt
+      outputs: {loud: stdout}
+  measure:
+    scatter: f
+    in: {f: shout/loud}
+    out: [size]
+    run:
+      class: CommandLineTool
+      baseCommand: [wc, -c]
+      inputs: {f: {type: File, inputBinding: {position: 1}}}
+      stdout: size.txt
+      outputs: {size: stdout}
+  add:
+    in: {sizes: measure/size}
+    out: [total]
+    run:
+      class: CommandLineTool
+      baseCommand: [cat]
+      inputs: {sizes: {type: "File[]", inputBinding: {position: 1}}}
+      stdout: total.txt
+      outputs: {total: stdout}
+  lines:
+    scatter: t
+    in: {t: texts}
+    out: [count]
+    run:
+      class: CommandLineTool
+      baseCommand: [wc, -l]
+      inputs: {t: {type: File, inputBinding: {position: 1}}}
+      stdout: count.txt
+      outputs: {count: stdout}
+  split:
+    in: {sentence: sentence}
+    out: [parts]
+    run:
+      class: ExpressionTool
+      inputs: {sentence: string}
+      outputs: {parts: "string[]"}
+      expression: "${return {parts: inputs.sentence.split(' ')};}"
+  echo:
+    scatter: part
+    in: {part: split/parts}
+    out: [said]
+    run:
+      class: ExpressionTool
+      inputs: {part: string}
+      outputs: {said: string}
+      expression: "${return {said: '<' + inputs.part + '>'};}"
+"""
+
+
 def run_to_end(store, svc, name: str, **params) -> str:
     run_id = svc.trigger(name=name, parameters=params, user="alice")["run_id"]
     claim(store, run_id)
@@ -218,3 +289,57 @@ def test_the_document_is_pinned_and_kept_by_gc(lmdb_store):
     unpinned = lmdb_store.put_blob(b"no definition names me")
     collect_garbage(lmdb_store, grace=600, now=later)
     assert unpinned not in lmdb_store and document in lmdb_store
+
+
+def test_scatter_maps_onto_fanout_paired_gathered_and_over_files(lmdb_store, docker_client,
+                                                                  tmp_path):
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("scatters", SCATTERS, user="alice",
+                                content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    fanouts = {n: t.for_each.to_value() for n, t in stored.tasks.items() if t.for_each}
+    assert fanouts == {"shout": {"param": "words"}, "measure": {"param": "words"},
+                       "lines": {"param": "texts"},
+                       "echo": {"task": "split", "var": "cwl_items_parts"}}
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("1\n2\n")
+    (texts / "b.txt").write_text("1\n")
+    run_id = run_to_end(lmdb_store, svc, "scatters", words=["ab", "cde"], sentence="x y z",
+                        texts=put_directory(lmdb_store, texts).oid)
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert {n: t["state"] for n, t in tasks.items()} == dict.fromkeys(
+        ["shout", "measure", "add", "lines", "split", "echo", "shout[0]", "shout[1]",
+         "measure[0]", "measure[1]", "lines[a.txt]", "lines[b.txt]", "echo[0]", "echo[1]",
+         "echo[2]"], "success"), {n: t.get("error") for n, t in tasks.items()}
+    loud = cwl_output(tasks["shout[1]"])["loud"]
+    assert blob_text(lmdb_store, loud["location"]) == "CDE\n"
+    total = cwl_output(tasks["add"])["total"]
+    assert [line.split()[0] for line in blob_text(lmdb_store, total["location"]).splitlines()] \
+        == ["3", "4"]
+    assert blob_text(lmdb_store, cwl_output(tasks["lines[a.txt]"])["count"]["location"]
+                     ).split()[0] == "2"
+    assert [cwl_output(tasks[f"echo[{i}]"])["said"] for i in range(3)] == ["<x>", "<y>", "<z>"]
+
+
+def test_a_scatter_over_no_items_gives_empty_arrays(lmdb_store, docker_client, tmp_path):
+    svc = service(lmdb_store)
+    svc.apply_workflow("scatters", SCATTERS, user="alice", content_type="application/yaml")
+    (tmp_path / "none").mkdir()
+    run_id = run_to_end(lmdb_store, svc, "scatters", words=[], sentence="x",
+                        texts=put_directory(lmdb_store, tmp_path / "none").oid)
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert tasks["add"]["state"] == "success", tasks["add"]
+    assert blob_text(lmdb_store, cwl_output(tasks["add"])["total"]["location"]) == ""
+
+
+def test_a_crossproduct_scatter_is_refused_naming_the_step():
+    document = yaml.safe_load(SCATTERS)
+    lines = document["steps"]["lines"]
+    lines["in"]["u"] = "texts"
+    lines["run"]["inputs"]["u"] = "File"
+    lines.update(scatter=["t", "u"], scatterMethod="nested_crossproduct")
+    with pytest.raises(DefinitionError) as caught:
+        service(MemoryObjectStore()).apply_workflow("cross", document, user="alice")
+    assert str(caught.value).startswith("steps.lines.scatterMethod: nested_crossproduct is "
+                                        "not mapped")
