@@ -1,9 +1,11 @@
 """Store a task's stdout and stderr as blobs, never holding a whole log in memory.
 
-Docker serves both streams in one multiplexed response (8-byte frame headers: stream
-type, 3 zero bytes, big-endian payload size). split_frames writes each stream to its own
-spool file in one pass, each up to the executor's cap per stream (OutputTooLarge past it); store_file then streams a spool into ObjectStore.put_stream. The
-first PREVIEW_BYTES become the readable text preview recorded in the evidence.
+Docker sends both streams of a container attached to in one multiplexed response
+(8-byte frame headers: stream type, 3 zero bytes, big-endian payload size). A
+FrameSplitter (split_frames for a whole stream) writes each stream to its own spool file
+as it arrives, each up to the executor's cap per stream (OutputTooLarge past it);
+store_file then streams a spool into ObjectStore.put_stream. The first PREVIEW_BYTES
+become the readable text preview recorded in the evidence.
 """
 
 from __future__ import annotations
@@ -79,22 +81,18 @@ def split_frames(chunks: Iterable[bytes], stdout: BinaryIO, stderr: BinaryIO,
 
 
 class FrameSplitter:
-    """split_frames in steps, for a log read more than once: `take` one reading of the
-    log (the followed stream), then `take(..., again=True)` a later, whole reading of the
-    same log (a plain fetch), of which only what the first reading lacked is written (per
-    stream, past the raw bytes already taken), and `end` once. The masks keep their
-    held-back tails across the readings, so a value split between them is still masked."""
+    """split_frames in steps, for a stream read as it arrives: `take` its pieces (more
+    than once if need be: a frame may straddle two calls' pieces only within one call),
+    then `end` once. Each stream's mask keeps its held-back tail between pieces, so a
+    value split across two reads is still masked."""
 
     def __init__(self, stdout: BinaryIO, stderr: BinaryIO, cap: int | None = None,
                  masker: Masker = NO_MASK) -> None:
         self.sinks = {STREAM_STDOUT: CappedSink(stdout, "stdout", cap, masker.stream()),
                       STREAM_STDERR: CappedSink(stderr, "stderr", cap, masker.stream())}
-        self.taken = {STREAM_STDOUT: 0, STREAM_STDERR: 0}  # raw payload bytes, per stream
-        self.skip = {STREAM_STDOUT: 0, STREAM_STDERR: 0}
 
-    def take(self, chunks: Iterable[bytes], *, again: bool = False) -> None:
-        """Write one reading of the log; `again`: it starts at the log's beginning."""
-        self.skip = dict(self.taken) if again else {k: 0 for k in self.taken}
+    def take(self, chunks: Iterable[bytes]) -> None:
+        """Write every frame of `chunks`, which must end on a frame boundary."""
         buf = b""
         for chunk in chunks:
             buf = self._frames(buf + chunk if buf else chunk)
@@ -102,7 +100,7 @@ class FrameSplitter:
             raise FrameError(f"log stream ended inside a frame ({len(buf)} bytes left)")
 
     def end(self) -> None:
-        """Every reading is done: write what the masks held back."""
+        """The stream ended: write what the masks held back."""
         for sink in self.sinks.values():
             sink.end()
 
@@ -115,16 +113,9 @@ class FrameSplitter:
                 break
             if kind not in self.sinks:
                 raise FrameError(f"unknown log stream type {kind}")
-            self._payload(kind, view[pos + _HEADER.size : pos + _HEADER.size + size])
+            self.sinks[kind].write(view[pos + _HEADER.size : pos + _HEADER.size + size])
             pos += _HEADER.size + size
         return bytes(view[pos:])
-
-    def _payload(self, kind: int, payload: memoryview) -> None:
-        skipped = min(self.skip[kind], len(payload))
-        self.skip[kind] -= skipped
-        if skipped < len(payload):
-            self.taken[kind] += len(payload) - skipped
-            self.sinks[kind].write(payload[skipped:])
 
 
 def store_empty(store: ObjectStore) -> StoredText:

@@ -3,9 +3,12 @@
 Per attempt: resolve the image (cached; pulled as the pull policy says), stage inputs in a
 private folder bind-mounted read-only at /in, give the task an empty /out and a vars file
 ($WFOBJ_VARS, on /wfobj — not in /out), run with no network unless asked, capped
-capabilities and no-new-privileges, enforce the timeout and the cancel event, store stdout
-and stderr as blobs, collect declared outputs and vars safely (engine/executors/outputs.py), and
-always remove the container and the folder. Task failures are results, never exceptions.
+capabilities and no-new-privileges, enforce the timeout and the cancel event, stream stdout
+and stderr from an attach made before the container starts into spools and store them as
+blobs (Docker keeps no log of its own: the container's log driver is `none`, so the
+output is on the daemon's disk nowhere), collect declared outputs and vars safely
+(engine/executors/outputs.py), and always remove the container and the folder. Task
+failures are results, never exceptions.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from datetime import datetime
 import docker
 import docker.errors
 import requests
+from docker.types import LogConfig
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import (
     BadInputName,
     ContainerNotCreated,
     ExecutorUnavailable,
-    FrameError,
     ImageUnavailable,
     MissingVar,
     OutputRefused,
@@ -40,7 +43,7 @@ from wfobj.objstore import CorruptObject, NotATree, ObjectNotFound, ObjectStore,
 
 from .base import AttemptResult, Executor, StoredText, TaskSpec
 from .caps import DEFAULT_LIMITS, ContainerLimits
-from .capture import FrameSplitter, split_frames, store_empty, store_file
+from .capture import FrameSplitter, store_empty, store_file
 from .images import DockerFacts, DockerImage, check_pull_policy, docker_message, image_facts
 from .masking import NO_MASK, Masker
 from .outputs import OutputCollector, read_vars
@@ -79,9 +82,8 @@ class DockerExecutor(Executor):
     init: run a tiny init as PID 1 so SIGTERM reaches the task's command;
     limits: the memory, pids and cpus caps of a task whose `resources` do not set them;
     max_output: bytes each of stdout and stderr may reach (None: no cap) before the
-    container is killed and the attempt fails (so Docker's own log of the container is
-    bounded by it too, JSON overhead aside: rotating that log loses what the tap has not
-    yet followed on Docker 20.10, docs/executors.md);
+    container is killed and the attempt fails (the spools hold the only copy: Docker
+    keeps no log of the container, docs/executors.md);
     secrets_root: the tmpfs where secret files are put for their bind mount (default
     /dev/shm; docs/secrets.md).
     """
@@ -281,6 +283,9 @@ class DockerAttempt:
                 security_opt=["no-new-privileges"],
                 privileged=False,
                 init=ex.init,
+                # the output's one copy is the executor's spool (OutputTap): no log on
+                # the daemon's disk, whose JSON lines cost up to 36x the output
+                log_config=LogConfig(type=LogConfig.types.NONE),
             )
         except docker.errors.ImageNotFound as exc:
             ex.facts.forget(spec.image)
@@ -294,21 +299,15 @@ class DockerAttempt:
             self.image = self.ex.facts.refresh(self.spec.image)  # the tag moved since cached
         spools, live = self.spools(folder)
         try:
-            self.started_at = self.ex.clock.now()
-            tap = None
+            # attached before the start, so not a byte the container writes is missed
+            tap = OutputTap(self.ex.client, container.id, spools, self.ex.max_output,
+                            self.masker)
             try:
-                container.start()
-            except docker.errors.APIError as exc:
-                outcome = ExitOutcome(AttemptStatus.FAILED, None,
-                                      f"container could not start: {docker_message(exc)}")
-            else:
-                tap = LogTap(self.ex.client, container.id, spools, self.ex.max_output,
-                             self.masker)
-                outcome = self.wait(container, tap)
-            ended_at = self.ex.clock.now()
-            stdout, stderr, too_large = self.capture(container, spools, tap)
-            if too_large is not None and outcome.state != AttemptStatus.KILLED:
-                outcome = ExitOutcome(AttemptStatus.FAILED, outcome.exit_code, str(too_large))
+                outcome, ended_at = self.start_and_wait(container, tap)
+            finally:
+                tap.close()  # the stream is over, or an error leaves: hang up, close spools
+            stdout, stderr = (store_file(self.store, spools["stdout"]),
+                              store_file(self.store, spools["stderr"]))
         finally:
             if live:
                 remove_spools(spools)
@@ -330,7 +329,7 @@ class DockerAttempt:
                 log.warning("no live logs for %s/%s: %s", spec.run_id, spec.task, exc)
         return {name: folder.spool(name) for name in ("stdout", "stderr")}, False
 
-    def wait(self, container, tap: LogTap) -> ExitOutcome:
+    def wait(self, container, tap: OutputTap) -> ExitOutcome:
         """Wait for the exit, the timeout, the cancel event or a stream past its cap,
         whichever comes first."""
         waiter = ContainerWaiter(container)
@@ -366,25 +365,34 @@ class DockerAttempt:
         return ExitOutcome(AttemptStatus.KILLED, waiter.finish(KILL_WAIT_S),
                            f"killed on request (SIGKILL after {self.ex.grace:g}s grace)")
 
-    def capture(self, container, spools: dict[str, str],
-                tap: LogTap | None) -> tuple[StoredText, StoredText, OutputTooLarge | None]:
-        """stdout and stderr as blobs: what the tap followed into the spools while the
-        container ran completed by one more reading of the log (LogTap.finish), or, if
-        it could not follow to the end, what Docker's own log still
-        holds, fetched again (its last rotated files only, for a long output); and the
-        stream that passed the cap, if one did (its first `max_output` bytes are kept)."""
-        too_large = None
-        if tap is None or not tap.finish(KILL_WAIT_S):
-            with open(spools["stdout"], "wb") as out, open(spools["stderr"], "wb") as err:
-                try:
-                    split_frames(fetch_logs(self.ex.client, container.id), out, err,
-                                 self.ex.max_output, self.masker)
-                except OutputTooLarge as exc:
-                    too_large = exc
+    def start_and_wait(self, container, tap: OutputTap) -> tuple[ExitOutcome, datetime]:
+        """Start the container and wait for its end and the end of its output; the
+        outcome and when the container ended."""
+        self.started_at = self.ex.clock.now()
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            tap.stop()
+            outcome = ExitOutcome(AttemptStatus.FAILED, None,
+                                  f"container could not start: {docker_message(exc)}")
         else:
-            too_large = tap.too_large
-        return (store_file(self.store, spools["stdout"]),
-                store_file(self.store, spools["stderr"]), too_large)
+            outcome = self.wait(container, tap)
+        ended_at = self.ex.clock.now()
+        return self.output_outcome(outcome, tap), ended_at
+
+    def output_outcome(self, outcome: ExitOutcome, tap: OutputTap) -> ExitOutcome:
+        """The outcome once the output stream has ended (the spools are then whole and
+        closed): a stream past the cap fails the attempt (its first `max_output` bytes
+        kept), and so does output that could not be read to its end, since the stored
+        streams would not be what the task wrote; a kill on request stays a kill."""
+        lost = tap.finish(KILL_WAIT_S)
+        if outcome.state == AttemptStatus.KILLED:
+            return outcome
+        if tap.too_large is not None:
+            return ExitOutcome(AttemptStatus.FAILED, outcome.exit_code, str(tap.too_large))
+        if lost is not None and outcome.state == AttemptStatus.SUCCESS:
+            return ExitOutcome(AttemptStatus.FAILED, outcome.exit_code, lost)
+        return outcome
 
     def collect(self, result: AttemptResult, folder: AttemptFolder) -> None:
         """Outputs and vars of a successful exit; a refusal fails the attempt."""
@@ -449,69 +457,80 @@ class ContainerWaiter:
         return int(self.status.get("StatusCode", -1))
 
 
-class LogTap:
-    """Follows a running container's output into the spool files as it is written (so
-    live-log readers see it), in a thread; `finish` completes it from a plain fetch and
-    says whether it got all of it."""
+class OutputTap:
+    """The container's stdout and stderr, from an attach made when the tap is made (before
+    the container starts), written to the spool files as the task writes them (so
+    live-log readers see them) by a thread, each up to the cap. Docker ends the attach
+    once the container has stopped and all its output is sent (moby attaches the streams
+    before it answers the attach call, and closes them after the last byte is copied),
+    so the stream alone is the whole output: nothing to complete it from afterwards."""
 
     def __init__(self, client: docker.DockerClient, container_id: str,
                  spools: dict[str, str], cap: int | None = None,
                  masker: Masker = NO_MASK) -> None:
-        self.client, self.container_id, self.spools = client, container_id, spools
+        self.container_id = container_id
         self.too_large: OutputTooLarge | None = None  # set once a stream passed the cap
-        self.response: requests.Response | None = None
         self.failure: BaseException | None = None
+        self.stopped = False
         self.done = threading.Event()
-        self.files = [open(spools[name], "wb", buffering=0) for name in ("stdout", "stderr")]
+        self.response = open_attach(client, container_id)
+        try:
+            self.files = [open(spools[name], "wb", buffering=0)
+                          for name in ("stdout", "stderr")]
+        except OSError:
+            self.response.close()
+            raise
         self.splitter = FrameSplitter(*self.files, cap, masker)
-        threading.Thread(target=self._follow, name="wfobj-logs", daemon=True).start()
+        threading.Thread(target=self._follow, name="wfobj-output", daemon=True).start()
 
     def _follow(self) -> None:
         try:
-            self.response = open_logs(self.client, self.container_id, follow=True)
             with self.response:
                 self.splitter.take(read_pieces(self.response))
-        except OutputTooLarge as exc:  # the spools hold the first `cap` bytes; stop reading
+            self.splitter.end()
+        except OutputTooLarge as exc:  # the spools hold the first `cap` bytes; hang up
             self.too_large = exc
-        except BaseException as exc:  # noqa: BLE001 - finish() falls back to a full fetch
+        except BaseException as exc:  # noqa: BLE001 - finish() reports it
             self.failure = exc
         finally:
             self.done.set()
 
-    def finish(self, timeout: float) -> bool:
-        """Once the container has stopped: wait for the followed stream to end, then read
-        the log once more, whole, and append what the followed stream lacked (Docker
-        20.10 may end a follow before the container's last message, typically a final
-        line without a newline); True when everything arrived, False when a reading
-        failed or the stream did not end in time. The spool files are closed."""
+    def stop(self) -> None:
+        """The container never started: hang up (its attach would wait for a start)."""
+        self.stopped = True
+        cut(self.response)
+
+    def close(self) -> None:
+        """Hang up if still attached and close the spool files (again: harmless)."""
+        if not self.done.is_set():
+            self.stopped = True
+            cut(self.response)
+            self.done.wait(KILL_WAIT_S)
+        for file in self.files:
+            file.close()
+
+    def finish(self, timeout: float) -> str | None:
+        """Once the container has stopped: wait for the stream to end; None when it
+        ended whole (or a stream passed its cap), else why the output is incomplete. The
+        spool files are closed."""
         try:
             if not self.done.wait(timeout):
-                log.error("log stream of container %s did not end within %ss",
+                log.error("output stream of container %s did not end within %ss of its exit",
                           self.container_id, timeout)
-                if self.response is not None:
-                    self.response.close()
+                cut(self.response)
                 self.done.wait(KILL_WAIT_S)
-                return False
-            if self.failure is not None:
-                log.warning("following the logs of %s failed (%s); fetching them again",
-                            self.container_id, docker_message(self.failure))
-                return False
-            return self.too_large is not None or self._complete()
+                return (f"the container's output did not end within {timeout:g}s of its "
+                        "exit; stdout and stderr may be incomplete")
+            if self.failure is not None and not self.stopped:
+                log.error("reading the output of container %s failed: %s",
+                          self.container_id, docker_message(self.failure))
+                return ("reading the container's output failed "
+                        f"({docker_message(self.failure)}); stdout and stderr may be "
+                        "incomplete")
+            return None
         finally:
             for file in self.files:
                 file.close()
-
-    def _complete(self) -> bool:
-        try:
-            self.splitter.take(fetch_logs(self.client, self.container_id), again=True)
-            self.splitter.end()
-        except OutputTooLarge as exc:
-            self.too_large = exc
-        except (*DOCKER_ERRORS, FrameError) as exc:
-            log.warning("reading the logs of %s again failed (%s); fetching them whole",
-                        self.container_id, docker_message(exc))
-            return False
-        return True
 
 
 def env_text(name: str, value: bytes) -> str:
@@ -526,16 +545,17 @@ def env_text(name: str, value: bytes) -> str:
     return text
 
 
-def open_logs(client: docker.DockerClient, container_id: str, *,
-              follow: bool) -> requests.Response:
-    """The container's multiplexed log stream (stdout and stderr frames): all of it so
-    far, and with `follow` whatever comes next until the container stops."""
+def open_attach(client: docker.DockerClient, container_id: str) -> requests.Response:
+    """An attach to the container's stdout and stderr (no stdin, no past logs): the
+    multiplexed stream of what it writes from now on (8-byte frame headers, as the logs
+    endpoint's), ending when the container stops. Without an `Upgrade` header Docker
+    answers `200` and sends the stream as a body that ends when it closes, so it is read
+    like any streamed response. The call returns once Docker has attached."""
     api = client.api
-    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
-    params = {"stdout": 1, "stderr": 1, "follow": int(follow)}
-    # a followed task may print nothing for longer than any read timeout
-    response = api.get(url, params=params, stream=True,
-                       timeout=(api.timeout, None) if follow else api.timeout)
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/attach"
+    params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+    # a task may print nothing for longer than any read timeout
+    response = api.post(url, params=params, stream=True, timeout=(api.timeout, None))
     try:
         response.raise_for_status()
     except requests.exceptions.HTTPError as exc:
@@ -551,11 +571,13 @@ def read_pieces(response: requests.Response) -> Iterator[bytes]:
         yield piece
 
 
-def fetch_logs(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
-    """The container's whole log so far, streamed in large pieces (the SDK's
-    container.logs() yields one frame at a time, slow for large outputs)."""
-    with open_logs(client, container_id, follow=False) as response:
-        yield from read_pieces(response)
+def cut(response: requests.Response) -> None:
+    """Hang up a streamed response, waking a thread blocked reading it."""
+    try:
+        response.raw.shutdown()  # SHUT_RD: a blocked read returns at once
+    except (ValueError, RuntimeError, OSError):
+        pass  # already closed or released
+    response.close()
 
 
 def kill(container, signal: str) -> None:

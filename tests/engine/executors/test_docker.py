@@ -358,14 +358,21 @@ def test_a_directory_input_that_is_no_tree_is_a_failed_result(executor, docker_c
 
 # ---- cancel ----------------------------------------------------------------------------------
 
-def wait_for_output(docker_client, spec, marker: str) -> None:
-    """Block until the attempt's container has printed `marker` (the task is running)."""
+def wait_for_output(ex, docker_client, spec, marker: str) -> None:
+    """Block until the attempt's container has printed `marker` into its stdout spool
+    (in the attempt folder: a memory store has no live logs); the task is running."""
+    prefix = f"wfobj-{spec.run_id}-"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for c in docker_client.containers.list(filters={"label": f"wfobj.run={spec.run_id}"}):
-            if marker.encode() in c.logs():
-                assert c.labels["wfobj.task"] == spec.task
-                return
+        for folder in os.listdir(ex.work_root):
+            spool = os.path.join(ex.work_root, folder, "stdout")
+            if folder.startswith(prefix) and os.path.exists(spool):
+                with open(spool, "rb") as f:
+                    if marker.encode() in f.read():
+                        [c] = docker_client.containers.list(
+                            filters={"label": f"wfobj.run={spec.run_id}"})
+                        assert c.labels["wfobj.task"] == spec.task
+                        return
         time.sleep(0.05)
     raise AssertionError(f"task never printed {marker!r}")
 
@@ -375,7 +382,7 @@ def run_and_cancel(ex, docker_client, spec, store):
     box = {}
     worker = threading.Thread(target=lambda: box.update(result=ex.run(spec, store, cancel)))
     worker.start()
-    wait_for_output(docker_client, spec, "ready")
+    wait_for_output(ex, docker_client, spec, "ready")
     cancel.set()
     worker.join(120)
     assert not worker.is_alive()
