@@ -98,12 +98,32 @@ def job_script(job: JobBase, copies: list[tuple[str, str]]) -> str:
             target = os.path.join(outdir, name)
             lines.append("mkdir -p " + q(os.path.dirname(target)))
             command += f" {fd} {q(target)}"
-    lines += [command, "wfobj_rc=$?"]
+    lines += [command, "wfobj_rc=$?", *symlink_lines(outdir)]
     if outdir != CWL_OUT_DIR:
         lines.append(f"mkdir -p {q(CWL_OUT_DIR)} && cp -R {q(outdir)}/. {q(CWL_OUT_DIR)}/ "
                      "|| exit 1")
     lines += ['echo "rc=$wfobj_rc" >> "$WFOBJ_VARS"', "exit 0"]
     return "\n".join(lines) + "\n"
+
+
+def symlink_lines(outdir: str) -> list[str]:
+    """Script lines for after the tool: the engine stores no symbolic link (it never
+    follows one), so each link in the output directory that resolves inside it becomes a
+    copy of what it names (CWL: "the executor should resolve this symlink"), and one that
+    resolves outside it, or nowhere, is removed (what it names is not the tool's output).
+    Repeated while links remain (a copied folder may hold links), at most 8 times."""
+    top = shlex.quote(outdir)
+    return [
+        f"wfobj_top=$(cd {top} && pwd -P); wfobj_pass=0",
+        'while [ "$wfobj_pass" -lt 8 ] && [ -n "$(find "$wfobj_top" -type l | head -n 1)" ]; do',
+        "  wfobj_pass=$((wfobj_pass + 1))",
+        '  find "$wfobj_top" -type l | while IFS= read -r wfobj_link; do',
+        '    wfobj_to=$(readlink -f "$wfobj_link"); rm -f "$wfobj_link"',
+        '    case "$wfobj_to" in "$wfobj_top"/*) [ -e "$wfobj_to" ] && '
+        'cp -R "$wfobj_to" "$wfobj_link";; esac',
+        "  done",
+        "done",
+    ]
 
 
 def image_of(job: JobBase, default: str = CWL_DEFAULT_IMAGE) -> str:

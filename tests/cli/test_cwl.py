@@ -379,3 +379,36 @@ def test_the_runner_script_speaks_the_reference_interface(tmp_path, docker_clien
     assert done.returncode == 0, done.stderr
     count = json.loads(done.stdout)["count"]
     assert Path(urlparse(count["location"]).path).read_text().split()[0] == "2"
+
+
+LINKING_TOOL = """\
+cwlVersion: v1.2
+class: CommandLineTool
+doc: leave links in the output folder, one to a file made here, one to a file elsewhere
+requirements: {ShellCommandRequirement: {}}
+arguments:
+  - {valueFrom: "mkdir kept && echo made here > kept/made.txt && ln -s kept/made.txt near.txt
+      && ln -s /etc/passwd far.txt && ln -s kept linked-dir", shellQuote: false}
+inputs: []
+outputs:
+  near: {type: File, outputBinding: {glob: near.txt}}
+  folder: {type: Directory, outputBinding: {glob: linked-dir}}
+"""
+
+
+@pytest.mark.docker
+def test_links_inside_the_output_become_copies_and_links_outside_are_dropped(
+        store_path, tmp_path, docker_client):
+    tool = write(tmp_path, "links.cwl", LINKING_TOOL)
+
+    out = output_object(cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(tool)))
+
+    near = Path(urlparse(out["near"]["location"]).path)
+    assert near.read_text() == "made here\n" and not near.is_symlink()
+    folder = Path(urlparse(out["folder"]["location"]).path)
+    assert (folder / "made.txt").read_text() == "made here\n"
+    (run,) = runs_in(store_path)
+    listed = CliRunner().invoke(cli, ["--store", str(store_path), "--json", "run", "files",
+                                      run["run_id"], "-r"], obj=CliContext())
+    paths = {row["path"] for row in json.loads(listed.stdout)}
+    assert "o/far.txt" not in paths and "o/near.txt" in paths and "o/linked-dir/made.txt" in paths
