@@ -254,14 +254,11 @@ class EngineJob(JobBase):
         backend = self.wfobj_backend
         outputs: dict = {}
         status = "permanentFail"
-        inplace, _ = self.get_requirement("InplaceUpdateRequirement")
-        if inplace is not None and inplace.get("inplaceUpdate"):
-            raise UnsupportedRequirement("InplaceUpdateRequirement: a job's inputs are "
-                                         "content-addressed trees, never updated in place")
         try:
             self._setup(runtimeContext)
             rc = self._run_on_engine(backend, runtimeContext)
             if rc is not None:
+                self._write_back()
                 outputs = self.collect_outputs(self.outdir, rc)  # may refuse: then a failure
                 status = self._status(rc)
         except UnsupportedRequirement:
@@ -339,6 +336,31 @@ class EngineJob(JobBase):
             os.rmdir(self.outdir)
         backend.trees.checkout(tree["hash"], self.outdir)
         return int(task["vars"]["rc"])
+
+    def _write_back(self) -> None:
+        """InplaceUpdateRequirement: the job read copies of its writable entries (staged
+        content-addressed, copied into the output folder by the script), so what the tool
+        left at an entry's place is written back over the file or folder it came from,
+        which later steps then read, and the entry in the output folder becomes a link to
+        it (so an output globbing it is the updated original). The attempt's evidence keeps both versions by hash:
+        the staged input and the output."""
+        if not self.inplace_update:
+            return
+        for _key, vol in self.generatemapper.items() if self.generatemapper else ():
+            if vol.type not in ("WritableFile", "WritableDirectory") or not vol.staged:
+                continue
+            rel = os.path.relpath(vol.target, self.builder.outdir)
+            done = os.path.join(self.outdir, rel)
+            if rel.startswith("..") or not os.path.lexists(done):
+                continue
+            if vol.type == "WritableFile":
+                shutil.copyfile(done, vol.resolved)
+                os.remove(done)
+            else:
+                shutil.rmtree(vol.resolved)
+                shutil.copytree(done, vol.resolved, symlinks=False)
+                shutil.rmtree(done)
+            os.symlink(vol.resolved, done)  # as cwltool: the output is the updated original
 
     def _echo_logs(self, backend: EngineBackend, task: dict) -> None:
         """The tool's stderr from the attempt's evidence, as cwltool shows it (not with

@@ -123,13 +123,46 @@ outputs:
   shouted: {type: "File?", outputSource: shout/shouted}
 """
 
-INPLACE_TOOL = """\
+INPLACE_FLOW = """\
 cwlVersion: v1.2
-class: CommandLineTool
-requirements: {InplaceUpdateRequirement: {inplaceUpdate: true}}
-baseCommand: ["true"]
+class: Workflow
+doc: a tally written by one step, bumped in place by a second, read by a third
+requirements: {InlineJavascriptRequirement: {}}
 inputs: []
-outputs: []
+steps:
+  start:
+    run:
+      class: CommandLineTool
+      baseCommand: [sh, -c, "echo 1 > tally.txt"]
+      inputs: []
+      outputs: {tally: {type: File, outputBinding: {glob: tally.txt}}}
+    in: []
+    out: [tally]
+  bump:
+    run:
+      class: CommandLineTool
+      requirements:
+        InplaceUpdateRequirement: {inplaceUpdate: true}
+        InitialWorkDirRequirement: {listing: [{entry: $(inputs.tally), writable: true}]}
+      baseCommand: [sh, -c, 'echo $(( $(cat tally.txt) + 1 )) > tally.txt']
+      inputs: {tally: File}
+      outputs: {tally: {type: File, outputBinding: {glob: tally.txt}}}
+    in: {tally: start/tally}
+    out: [tally]
+  read_bumped:
+    run:
+      class: CommandLineTool
+      baseCommand: [cat]
+      inputs:
+        tally: {type: File, inputBinding: {position: 1}}
+        after: File
+      stdout: seen.txt
+      outputs: {seen: stdout}
+    in: {tally: bump/tally, after: bump/tally}
+    out: [seen]
+outputs:
+  seen: {type: File, outputSource: read_bumped/seen}
+  first: {type: File, outputSource: start/tally}
 """
 
 ELSEWHERE_TOOL = """\
@@ -336,13 +369,17 @@ def test_an_unsupported_requirement_exits_33(store_path, tmp_path):
     assert runs_in(store_path) == []
 
 
-def test_in_place_updates_are_unsupported(store_path, tmp_path):
-    tool = write(tmp_path, "inplace.cwl", INPLACE_TOOL)
+@pytest.mark.docker
+def test_an_in_place_update_is_seen_by_a_later_step(store_path, tmp_path, docker_client):
+    flow = write(tmp_path, "tally.cwl", INPLACE_FLOW)
 
-    result = cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(tool))
+    out = output_object(cwl_run(store_path, "--outdir", str(tmp_path / "o"), str(flow)))
 
-    assert result.exit_code == 33, result.output
-    assert runs_in(store_path) == []
+    assert Path(urlparse(out["seen"]["location"]).path).read_text() == "2\n"
+    assert Path(urlparse(out["first"]["location"]).path).read_text() == "2\n"  # in place
+    runs = {r["workflow"]: r for r in runs_in(store_path)}
+    bumped = task_of(store_path, runs["cwl-bump"]["run_id"])
+    assert bumped["state"] == "success"  # its evidence: the staged 1 in, the 2 out, by hash
 
 
 @pytest.mark.docker
