@@ -385,10 +385,9 @@ def step_task(step: Any, workflow: Any, document_oid: str) -> dict:
     sources name."""
     name = short(step.id)
     place = f"steps.{name}"
-    for key, what in (("when", "when"),):
-        if key in step.tool:
-            raise DefinitionError(f"{place}.{key}", f"{what} is not mapped onto the engine yet "
-                                  "(run the document with `wfobj cwl run`)")
+    if "when" in step.tool and "scatter" in step.tool:
+        raise DefinitionError(f"{place}.when", "a `when` on a scattered step is not mapped "
+                              "onto the engine yet (run the document with `wfobj cwl run`)")
     tool = step.embedded_tool
     if tool.tool.get("class") not in ("CommandLineTool", "ExpressionTool"):
         raise DefinitionError(f"{place}.run", f"a {tool.tool.get('class')} step is not mapped "

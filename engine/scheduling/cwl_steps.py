@@ -58,6 +58,7 @@ from .cwl_staging import (
     resources_of,
 )
 from .fanout import Produced
+from .gates import SKIP_CONDITION, Verdict
 from .kinds import KindContext, Prepared
 
 SCHEME = "wfobj:"  # a File's or Directory's location in a CWL object: wfobj:HASH
@@ -105,6 +106,8 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
 def upstream_output(context: KindContext, task: str) -> dict:
     """The CWL output object of step `task` as this step sees it: its own, the paired
     instance's, or for a scattered step each port an array of its instances' values."""
+    if task in context.skipped:  # its `when` was false: every output is null
+        return {}
     if task in context.instances:
         objects = [output_of(task, produced) for produced in context.instances[task]]
         ports = {port for obj in objects for port in obj}
@@ -348,6 +351,34 @@ def make_job(tool: Any, job_order: dict, rc: Any, outputs: dict) -> Any:
 
 class CwlSteps:
     """The `cwl` task kind."""
+
+    def gate(self, context: KindContext) -> Verdict | None:
+        """A step's `when`, evaluated on its input object (after `valueFrom`) with
+        cwltool's expression machinery in nodejs: false skips the step (a condition
+        skip), anything but true or false fails it."""
+        from cwl_utils import expression
+
+        cwl = context.task.cwl
+        if "step" not in cwl:
+            return None
+        process = loaded_process(b"".join(context.store.iter_blob(cwl["document"])),
+                                 cwl["document"])
+        step = next(s for s in process.steps if local(s.id) == cwl["step"])
+        when = step.tool.get("when")
+        if when is None:
+            return None
+        try:
+            inputs = step_job_order(context, process, step)
+            value = expression.do_eval(when, inputs, process.requirements, None, None, {},
+                                       timeout=EVAL_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
+            return Verdict(problem=f"CWL when {when!r}: {one_line(exc)}")
+        if value is True:
+            return None
+        if value is False:
+            return Verdict(SKIP_CONDITION, f"skipped: CWL when false: {when}")
+        return Verdict(problem=f"CWL when {when!r} gave {json.dumps(value)[:100]}, not "
+                       "true or false")
 
     def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
         workdir = tempfile.mkdtemp(prefix="wfobj-cwl-attempt-")

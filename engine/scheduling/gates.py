@@ -5,7 +5,8 @@ A released task is skipped (docs/workflow-format.md "Conditions", "Failure polic
   (only under `on_failure: continue`; with `stop` nothing starts after a failure):
   skip kind `failure`;
 - a task whose outputs or vars it reads was skipped by a condition: kind `condition`
-  (an `after:` on such a task is satisfied, so ordering alone never skips);
+  (an `after:` on such a task is satisfied, so ordering alone never skips; a CWL task
+  reads a CWL step skipped by its `when` as null outputs and runs);
 - its own `when` is false: kind `condition`.
 A `when` whose values do not fit its operators fails the task instead (`problem`).
 Tasks left pending when a run stops (fail-fast, a kill, a stopping worker) are skipped
@@ -68,7 +69,7 @@ class Gates:
             if self.skipped.get(dep) == SKIP_FAILURE:
                 return Verdict(SKIP_FAILURE, f"skipped: upstream {dep!r} was skipped after a failure")
         for dep in sorted(self.data_needs(name)):
-            if self.skipped.get(dep) == SKIP_CONDITION:
+            if self.skipped.get(dep) == SKIP_CONDITION and not self.reads_null(name, dep):
                 return Verdict(SKIP_CONDITION, f"skipped: needs the outputs of {dep!r}, "
                                "skipped by a condition")
         when = self.definition.tasks[name].when
@@ -90,6 +91,13 @@ class Gates:
             return results[ref.parts[1]].vars[".".join(ref.parts[3:])]
 
         return value
+
+    def reads_null(self, name: str, dep: str) -> bool:
+        """Whether `name` reads a `dep` skipped by a condition as null outputs instead of
+        being skipped too: a CWL task reading another (CWL's semantics for a step whose
+        `when` is false, docs/cwl.md)."""
+        tasks = self.definition.tasks
+        return tasks[name].cwl is not None and tasks[dep].cwl is not None
 
     def note_skip(self, name: str, kind: str) -> None:
         self.skipped[name] = kind

@@ -10,6 +10,9 @@ nothing else in the scheduler knows the kind:
   the spec the attempt really runs (image, command, inputs, limits: recorded as its
   evidence and keyed by the cache like any other), or why it cannot start; optionally an
   `in_engine` call that produces the attempt's result without an executor (no container);
+- `gate(context) -> Verdict | None`, when the graph releases the task and the native
+  gates let it run: the kind's own condition (a skip recorded as a condition skip, kind
+  `condition` on the audit event) or a problem failing it unstarted;
 - `Prepared.finish(result) -> result`, after the executor (or `in_engine`) returned, in
   the attempt's thread: what the kind reads out of the attempt's outputs (the CWL output
   object, as a var), or a failed result saying why. `close()` always runs after.
@@ -29,6 +32,7 @@ from wfobj.engine.model import Definition, TaskDefinition
 from wfobj.objstore import ObjectStore
 
 from .fanout import Item, Produced
+from .gates import Verdict
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class KindContext:
     # for each fanned-out task this one reads without being paired with it: what each of
     # its instances produced, in item order
     instances: dict[str, list[Produced]] = field(default_factory=dict)
+    # the tasks it reads that were skipped by a condition (their outputs are absent)
+    skipped: frozenset[str] = frozenset()
 
 
 def _same(result: AttemptResult) -> AttemptResult:
@@ -67,6 +73,11 @@ class Prepared:
 
 
 class TaskKind(Protocol):
+    def gate(self, context: KindContext) -> Verdict | None:
+        """When the graph releases the task and the native gates let it run: a Verdict
+        to skip it (a condition of its own, recorded like a `when`) or to fail it
+        unstarted (`problem`), or None to run it."""
+
     def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
         """The attempt `spec` (as render.py built it) of a task of this kind."""
 

@@ -50,7 +50,7 @@ from .fanout import (
     gather,
     instances,
 )
-from .gates import RUN, Gates, Verdict
+from .gates import RUN, SKIP_CONDITION, Gates, Verdict
 from .kind_table import kind_of
 from .kinds import KindContext, Prepared, attempt_call
 from .render import build_spec
@@ -220,6 +220,8 @@ class RunScheduler:
             if name is None:
                 break
             verdict = RUN if instance_key(name) is not None else self.gate(name)
+            if verdict is RUN and instance_key(name) is None:
+                verdict = self.kind_gate(b, name) or verdict
             if verdict.skip:
                 self.skip(b, name, verdict, at)
                 continue
@@ -267,16 +269,23 @@ class RunScheduler:
 
     def render_kind(self, name: str, spec: TaskSpec, seen: dict[str, Produced]) -> Prepared | None:
         """A task kind's render hook (engine/scheduling/kinds.py); None for a plain task."""
+        kind = kind_of(self.task_def(name))
+        return None if kind is None else kind.render(self.kind_context(name, seen), spec)
+
+    def kind_gate(self, b, name: str) -> Verdict | None:
+        """A task kind's gate hook (its own condition); None for a plain task."""
+        kind = kind_of(self.task_def(name))
+        return None if kind is None else kind.gate(self.kind_context(name, self.sees(b, name)))
+
+    def kind_context(self, name: str, seen: dict[str, Produced]) -> KindContext:
         task = self.task_def(name)
-        kind = kind_of(task)
-        if kind is None:
-            return None
+        needs = self.graph.needs[base_task(name)]
         instances = {dep: [self.results[i] for i in self.fanouts[dep].items if i in self.results]
-                     for dep in self.graph.needs[base_task(name)]
+                     for dep in needs
                      if dep in self.fanouts and not paired(task, self.task_def(dep))}
-        return kind.render(KindContext(self.store, self.run.definition, task,
-                                       self.run.record.parameters, seen, self.item_of(name),
-                                       instances), spec)
+        skipped = frozenset(d for d in needs if self.gates.skipped.get(d) == SKIP_CONDITION)
+        return KindContext(self.store, self.run.definition, task, self.run.record.parameters,
+                           seen, self.item_of(name), instances, skipped)
 
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""

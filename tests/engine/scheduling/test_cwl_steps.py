@@ -166,6 +166,49 @@ steps:
 """
 
 
+BRANCHES = """\
+cwlVersion: v1.2
+class: Workflow
+doc: say big or small, whichever the number is, then report what was said
+requirements: {InlineJavascriptRequirement: {}, MultipleInputFeatureRequirement: {}}
+inputs:
+  n: int
+outputs:
+  report: {type: File, outputSource: report/out}
+steps:
+  big:
+    when: $(inputs.n > 10)
+    in: {n: n}
+    out: [said]
+    run:
+      class: CommandLineTool
+      baseCommand: [echo, big]
+      inputs: {n: int}
+      stdout: said.txt
+      outputs: {said: stdout}
+  small:
+    when: $(inputs.n <= 10)
+    in: {n: n}
+    out: [said]
+    run:
+      class: CommandLineTool
+      baseCommand: [echo, small]
+      inputs: {n: int}
+      stdout: said.txt
+      outputs: {said: stdout}
+  report:
+    in:
+      said: {source: [big/said, small/said], pickValue: first_non_null}
+    out: [out]
+    run:
+      class: CommandLineTool
+      baseCommand: [cat]
+      inputs: {said: {type: File, inputBinding: {position: 1}}}
+      stdout: out.txt
+      outputs: {out: stdout}
+"""
+
+
 def run_to_end(store, svc, name: str, **params) -> str:
     run_id = svc.trigger(name=name, parameters=params, user="alice")["run_id"]
     claim(store, run_id)
@@ -343,3 +386,21 @@ def test_a_crossproduct_scatter_is_refused_naming_the_step():
         service(MemoryObjectStore()).apply_workflow("cross", document, user="alice")
     assert str(caught.value).startswith("steps.lines.scatterMethod: nested_crossproduct is "
                                         "not mapped")
+
+
+@pytest.mark.parametrize(("n", "ran", "said"), [(3, "small", "small"), (30, "big", "big")])
+def test_when_is_a_condition_skip_and_readers_see_null(lmdb_store, docker_client, n, ran, said):
+    svc = service(lmdb_store)
+    svc.apply_workflow("branches", BRANCHES, user="alice", content_type="application/yaml")
+    run_id = run_to_end(lmdb_store, svc, "branches", n=n)
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    skipped = "big" if ran == "small" else "small"
+    assert {name: t["state"] for name, t in tasks.items()} == {
+        ran: "success", skipped: "skipped", "report": "success"}
+    assert tasks[skipped]["skip"] == "condition"
+    events = [e for e in svc.run_audit(run_id) if e["task"] == skipped and e["to"] == "skipped"]
+    assert [e["skip"] for e in events] == ["condition"]
+    assert events[0]["reason"].startswith("skipped: CWL when false: $(inputs.n")
+    out = cwl_output(tasks["report"])["out"]
+    assert blob_text(lmdb_store, out["location"]) == f"{said}\n"
+    assert svc.get_run(run_id)["state"] == "success"
