@@ -215,9 +215,14 @@ def requirement(process: Any, cls: str) -> dict | None:
     return req
 
 
-def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
+def compile_cwl(process: Any, document_oid: str, description: str = "",
+                children: list[tuple[str, dict]] | None = None,
+                within: str | None = None) -> dict:
     """The native definition (a raw mapping, normalized by format.normalize) of a loaded
-    CWL process whose packed document is stored as `document_oid`."""
+    CWL process whose packed document is stored as `document_oid`. A subworkflow step's
+    workflow is compiled too, into `children` (name, definition; deepest first), `within`
+    naming the step whose `run` it is."""
+    children = [] if children is None else children
     cls = process.tool.get("class")
     if cls not in SUPPORTED_CLASSES:
         raise DefinitionError("class", f"{excerpt(cls)} is not a CWL process class wfobj runs "
@@ -225,19 +230,21 @@ def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
     params = {checked_name(inp["id"], f"inputs.{short(inp['id'])}"): param_of(inp)
               for inp in process.tool["inputs"]}
     if cls == "Workflow":
-        tasks = {checked_name(step.id, f"steps.{short(step.id)}"): step_task(step, process,
-                                                                              document_oid)
+        tasks = {checked_name(step.id, f"steps.{short(step.id)}"):
+                 step_task(step, process, document_oid, within, children, params)
                  for step in process.steps}
         by_name = {short(step.id): step for step in process.steps}
-        order = TopologicalSorter({n: t["cwl"]["reads"] for n, t in tasks.items()})
+        order = TopologicalSorter({n: t.get("cwl", {}).get("reads", [])
+                                   for n, t in tasks.items()})
         for name in order.static_order():  # a scatter may pair with an upstream's
             if "scatter" in by_name[name].tool:
-                scatter_onto_fanout(by_name[name], tasks, params)
+                scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process))
     else:
         tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
     doc = process.tool.get("doc") or process.tool.get("label") or ""
     text = description or (doc if isinstance(doc, str) else " ".join(doc))
-    source = {"language": "cwl", "document": document_oid, "process": "#main"}
+    source = {"language": "cwl", "document": document_oid,
+              "process": "#main" if within is None else f"#{within}/run"}
     from cwltool.process import ORIGINAL_CWLVERSION
 
     version = process.metadata.get(ORIGINAL_CWLVERSION) or process.metadata.get("cwlVersion")
@@ -245,6 +252,20 @@ def compile_cwl(process: Any, document_oid: str, description: str = "") -> dict:
         source["version"] = version
     return {"description": f"CWL {cls}" + (f": {text}" if text else "")[:900],
             "params": params, "tasks": tasks, "source": source}
+
+
+def prefix_of(workflow: Any) -> str:
+    """What the ids of a workflow's steps, inputs and outputs start with (`main`, or
+    `main/step/run` for a subworkflow written inline)."""
+    if workflow.steps:
+        return local(workflow.steps[0].id).rsplit("/", 1)[0]
+    return local(workflow.tool["id"])
+
+
+def relative(ident: str, prefix: str) -> list[str]:
+    """An id of a workflow relative to it: [INPUT] or [STEP, PORT]."""
+    text = local(ident)
+    return (text[len(prefix) + 1:] if text.startswith(prefix + "/") else text).split("/")
 
 
 def param_of(inp: dict) -> dict:
@@ -309,10 +330,11 @@ def tool_task(tool: Any, cwl: dict) -> dict:
     if cls not in ("CommandLineTool", "ExpressionTool"):
         raise DefinitionError(f"class {cls}", "not a tool class")
     task: dict[str, Any] = {"image": DEFAULT_IMAGE, "command": list(CWL_COMMAND),
-                            "outputs": {"files": [CWL_OUT], "vars": ["rc"]}, "cwl": cwl}
+                            "outputs": {"files": [CWL_OUT], "vars": [OUTPUT_VAR, "rc"]},
+                            "cwl": cwl}
     if cls == "ExpressionTool":  # evaluated in the engine: no container, no files
         task.update(image=ENGINE_IMAGE, command=["cwl-expression"],
-                    outputs={"files": [], "vars": []})
+                    outputs={"files": [], "vars": [OUTPUT_VAR]})
         return task
     docker = requirement(tool, "DockerRequirement")
     if docker and isinstance(docker.get("dockerPull") or docker.get("dockerImageId"), str):
@@ -336,10 +358,12 @@ def tool_task(tool: Any, cwl: dict) -> dict:
     return task
 
 
+OUTPUT_VAR = "cwl"  # a CWL task's var: its CWL output object
 ITEMS_VAR = "cwl_items_"  # + an output port: the positions of its array, what a scatter fans out on
 
 
-def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dict]) -> None:
+def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dict],
+                        prefix: str) -> None:
     """A step's `scatter` as the native fan-out of its task: over a `list` or `dir` param
     (a workflow input), over the positions of another step's array output (its var
     `cwl_items_PORT`), or paired with a scattered step whose output it scatters over
@@ -361,15 +385,18 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     if len(sources) != 1:
         raise DefinitionError(place, f"{short(scatter[0])}: a scattered input needs exactly "
                               "one source to be mapped onto a fan-out")
-    parts = local(sources[0]).split("/")
+    parts = relative(sources[0], prefix)
     task = tasks[name]
-    if len(parts) == 2:
-        if params.get(parts[1], {}).get("type") not in ("list", "dir"):
-            raise DefinitionError(place, f"input {parts[1]} is not an array wfobj can fan out "
+    if len(parts) == 1:
+        if params.get(parts[0], {}).get("type") not in ("list", "dir"):
+            raise DefinitionError(place, f"input {parts[0]} is not an array wfobj can fan out "
                                   "over (an array of scalars or of Files)")
-        task["for_each"] = {"param": parts[1]}
+        task["for_each"] = {"param": parts[0]}
         return
-    upstream, port = tasks[parts[1]], parts[2]
+    upstream, port = tasks[parts[0]], parts[1]
+    if "cwl" not in upstream:
+        raise DefinitionError(place, "a scatter over a subworkflow's output is not mapped "
+                              "onto the engine yet")
     if "for_each" in upstream:  # scattered itself: pair with it, item by item
         task["for_each"] = dict(upstream["for_each"])
         return
@@ -377,38 +404,97 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", var):
         raise DefinitionError(place, f"output {excerpt(port)} cannot name a var")
     upstream["outputs"]["vars"] = sorted({*upstream["outputs"]["vars"], var})
-    task["for_each"] = {"task": parts[1], "var": var}
+    task["for_each"] = {"task": parts[0], "var": var}
 
 
-def step_task(step: Any, workflow: Any, document_oid: str) -> dict:
+def step_task(step: Any, workflow: Any, document_oid: str, within: str | None,
+              children: list[tuple[str, dict]], params: dict[str, dict]) -> dict:
     """The native task of one workflow step: a CWL task reading the steps its inputs'
-    sources name."""
+    sources name, or for a subworkflow step a sub-workflow task (a child run)."""
     name = short(step.id)
     place = f"steps.{name}"
     if "when" in step.tool and "scatter" in step.tool:
         raise DefinitionError(f"{place}.when", "a `when` on a scattered step is not mapped "
                               "onto the engine yet (run the document with `wfobj cwl run`)")
     tool = step.embedded_tool
+    if tool.tool.get("class") == "Workflow":
+        return subworkflow_task(step, workflow, document_oid, children, params)
     if tool.tool.get("class") not in ("CommandLineTool", "ExpressionTool"):
         raise DefinitionError(f"{place}.run", f"a {tool.tool.get('class')} step is not mapped "
                               "onto the engine yet (run the document with `wfobj cwl run`)")
     steps = {short(s.id) for s in workflow.steps}
+    prefix = prefix_of(workflow)
     reads = set()
     for inp in step.tool["inputs"]:
         sources = inp.get("source") or []
         for source in [sources] if isinstance(sources, str) else sources:
-            parts = local(source).split("/")
-            if len(parts) == 3 and parts[1] in steps:
-                reads.add(parts[1])
+            parts = relative(source, prefix)
+            if len(parts) == 2 and parts[0] in steps:
+                reads.add(parts[0])
     cwl = {"document": document_oid, "step": local(step.id), "reads": sorted(reads)}
+    if within is not None:
+        cwl["process"] = within
     return tool_task(tool, cwl)
 
 
-def compile_source(raw: dict) -> tuple[dict, bytes]:
-    """(native definition mapping, packed document bytes) of a CWL document body: packed
-    and validated by cwltool, then compiled against the hash its bytes will be stored as."""
+def subworkflow_task(step: Any, workflow: Any, document_oid: str,
+                     children: list[tuple[str, dict]], params: dict[str, dict]) -> dict:
+    """A subworkflow step as a sub-workflow task: its workflow compiled into a child
+    definition (registered with the parent, pinned by hash), its inputs passed as the
+    child's params (each straight from one of the workflow's own inputs), its outputs the
+    child's CWL tasks' output objects (vars `STEP.cwl`)."""
+    name = short(step.id)
+    place = f"steps.{name}"
+    for key in ("when", "scatter"):
+        if key in step.tool:
+            raise DefinitionError(f"{place}.{key}", f"{key} on a subworkflow step is not "
+                                  "mapped onto the engine yet (run the document with `wfobj "
+                                  "cwl run`)")
+    sub = step.embedded_tool
+    child = compile_cwl(sub, document_oid, children=children, within=local(step.id))
+    given = {}
+    prefix = prefix_of(workflow)
+    for inp in step.tool["inputs"]:
+        sources = inp.get("source")
+        sources = [sources] if isinstance(sources, str) else list(sources or [])
+        parts = relative(sources[0], prefix) if len(sources) == 1 else []
+        if len(parts) != 1 or "valueFrom" in inp or \
+                params.get(parts[0], {}).get("type") not in ("string", "int", "float", "bool",
+                                                            "file", "dir"):
+            if short(inp["id"]) not in child["params"]:
+                continue  # an input the subworkflow does not declare
+            raise DefinitionError(f"{place}.in.{short(inp['id'])}", "a subworkflow step's "
+                                  "input must come straight from one of the workflow's "
+                                  "inputs (a file, directory or scalar) to be mapped onto a "
+                                  "child run (run the document with `wfobj cwl run`)")
+        if short(inp["id"]) in child["params"]:
+            given[short(inp["id"])] = "{{params." + parts[0] + "}}"
+    inner = prefix_of(sub)
+    for out in sub.tool["outputs"]:
+        source = out.get("outputSource")
+        source = source[0] if isinstance(source, list) and len(source) == 1 else source
+        parts = relative(source, inner) if isinstance(source, str) else []
+        if len(parts) != 2 or "cwl" not in child["tasks"].get(parts[0], {}):
+            raise DefinitionError(f"{place}.run.outputs.{short(out['id'])}", "a subworkflow's "
+                                  "output must be one output of one of its tool steps to be "
+                                  "mapped onto a child run")
+    child_name = f"cwl-{name}"
+    taken = {n for n, _ in children}
+    while child_name in taken:
+        child_name += "_"
+    children.append((child_name, child))
+    return {"workflow": {"name": child_name}, "params": given,
+            "outputs": {"vars": sorted(f"{t}.{OUTPUT_VAR}" for t, spec in child["tasks"].items()
+                                       if "cwl" in spec)}}
+
+
+def compile_source(raw: dict) -> tuple[dict, bytes, list[tuple[str, dict]]]:
+    """(native definition mapping, packed document bytes, the child definitions of its
+    subworkflows (name, mapping), deepest first) of a CWL document body: packed and
+    validated by cwltool, then compiled against the hash its bytes will be stored as."""
     from wfobj.objstore import hash_bytes
 
     document = canonical(pack_document(raw))
     oid = hash_bytes(document)
-    return compile_cwl(loaded_process(document, oid), oid), document
+    children: list[tuple[str, dict]] = []
+    return compile_cwl(loaded_process(document, oid), oid, children=children), document, children

@@ -704,7 +704,7 @@ def check_references(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefi
             raise DefinitionError(f"{place}.after[{i}]", f"names an unknown task {excerpt(dep)}")
 
 
-CWL_KEYS = {"document", "step", "reads"}
+CWL_KEYS = {"document", "process", "step", "reads"}
 
 
 def normalize_cwl(raw: Any, place: str) -> dict:
@@ -722,6 +722,10 @@ def normalize_cwl(raw: Any, place: str) -> dict:
         if not isinstance(spec["step"], str) or not spec["step"]:
             raise DefinitionError(f"{place}.step", "must be a step id (a non-empty string)")
         out["step"] = spec["step"]
+    if "process" in spec:  # the subworkflow step whose workflow holds `step`
+        if not isinstance(spec["process"], str) or not spec["process"]:
+            raise DefinitionError(f"{place}.process", "must be a step id (a non-empty string)")
+        out["process"] = spec["process"]
     out["reads"] = string_list(spec.get("reads", []), f"{place}.reads")
     return out
 
@@ -729,9 +733,9 @@ def normalize_cwl(raw: Any, place: str) -> dict:
 def check_cwl_reads(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefinition]) -> None:
     for i, dep in enumerate((task.cwl or {}).get("reads", [])):
         other = tasks.get(dep)
-        if other is None or other.cwl is None:
-            raise DefinitionError(f"tasks.{tname}.cwl.reads[{i}]",
-                                  f"{excerpt(dep)} is not a CWL task of this workflow")
+        if other is None or (other.cwl is None and other.workflow is None):
+            raise DefinitionError(f"tasks.{tname}.cwl.reads[{i}]", f"{excerpt(dep)} is not a "
+                                  "CWL task or a sub-workflow task of this workflow")
 
 
 # how each optional task key is checked and normalized (image and command, required, apart)

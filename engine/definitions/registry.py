@@ -44,6 +44,9 @@ def stored_defaults(definition: Definition) -> list[str]:
     named += [definition.source["document"]] if definition.source else []
     named += sorted({task.cwl["document"] for task in definition.tasks.values()
                      if task.cwl is not None} - set(named))
+    if definition.source is not None:  # a CWL document's subworkflows: unnamed children
+        named += sorted({task.workflow["hash"] for task in definition.tasks.values()
+                         if task.workflow is not None and "hash" in task.workflow})
     return named
 
 
@@ -66,11 +69,13 @@ class WorkflowRegistry:
               content_type: str = "application/json") -> Registered:
         """Register `source` under `name`; a new version only if the definition changed."""
         check_workflow_name(name)
-        definition, document = self.parsed(name, source, content_type)
+        definition, document, children = self.parsed(name, source, content_type)
         if self.check is not None:
             self.check(definition)
-        if document is not None:  # a CWL document: the blob its definition pins
-            self.store.put_blob(document)
+        if document is not None:  # a CWL document: the blob its definition pins, and
+            self.store.put_blob(document)  # the child definitions of its subworkflows
+            for child in children:
+                self.store.put_object(child.to_value())
         while True:
             current = self.head(name)
             if current is not None:
@@ -85,26 +90,40 @@ class WorkflowRegistry:
         """(definition hash, normalized definition) that `apply` would register under
         `name`, writing nothing; refusals raise as they would there."""
         check_workflow_name(name)
-        definition, _ = self.parsed(name, source, content_type)
+        definition, _, _ = self.parsed(name, source, content_type)
         if self.check is not None:
             self.check(definition)
         return self.store_hash(definition), definition
 
     def parsed(self, name: str, source: str | bytes | dict,
-               content_type: str) -> tuple[Definition, bytes | None]:
-        """The normalized definition of `source`, and the packed CWL document it pins when
-        `source` is a CWL document (engine/definitions/cwl_compile.py), else None."""
+               content_type: str) -> tuple[Definition, bytes | None, list[Definition]]:
+        """The normalized definition of `source`, and when `source` is a CWL document
+        (engine/definitions/cwl_compile.py) the packed document it pins and the child
+        definitions of its subworkflows (else None and [])."""
         raw, document = parse_source(source, content_type), None
-        if is_cwl(raw):
-            raw, document = compile_source(raw)
-        return self.resolve(normalize(raw, name)), document
+        if not is_cwl(raw):
+            return self.resolve(normalize(raw, name)), None, []
+        raw, document, children = compile_source(raw)
+        made: dict[str, tuple[str, Definition]] = {}  # a subworkflow's child definitions
+        for child_name, child_raw in children:  # deepest first
+            child = self.resolve(normalize(child_raw, child_name), made)
+            made[child_name] = (self.store_hash(child), child)
+        return (self.resolve(normalize(raw, name), made), document,
+                [child for _, child in made.values()])
 
-    def resolve(self, definition: Definition) -> Definition:
+    def resolve(self, definition: Definition,
+                made: dict[str, tuple[str, Definition]] | None = None) -> Definition:
         """`definition` with its sub-workflows' definition hashes pinned (400 if one does
-        not fit, engine/definitions/subworkflows.py)."""
+        not fit, engine/definitions/subworkflows.py); `made`: child definitions compiled
+        with it (a CWL document's subworkflows), by name, not stored yet."""
         if all(task.workflow is None for task in definition.tasks.values()):
             return definition
-        return resolve_subworkflows(definition, self.newest_hash, self.stored_definition)
+        made = made or {}
+        by_hash = {oid: child for oid, child in made.values()}
+        return resolve_subworkflows(
+            definition,
+            lambda name: made[name][0] if name in made else self.newest_hash(name),
+            lambda oid: by_hash.get(oid) or self.stored_definition(oid))
 
     def newest_hash(self, name: str) -> str | None:
         head = self.head(name)

@@ -92,6 +92,47 @@ def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
     return value
 
 
+def find_step(workflow: Any, step_id: str) -> Any:
+    """The step `step_id` of `workflow` or of a subworkflow of it, at any depth."""
+    for step in workflow.steps:
+        if local(step.id) == step_id:
+            return step
+        inner = step.embedded_tool
+        if inner.tool.get("class") == "Workflow" and step_id.startswith(local(step.id) + "/"):
+            return find_step(inner, step_id)
+    raise StepFailed(f"the document has no step {step_id!r}")
+
+
+def locate(context: KindContext) -> tuple[Any, Any, Any]:
+    """(the process, the workflow holding the task's step, the step) of a CWL task (a
+    task without `step` runs the document's process itself: workflow and step None)."""
+    cwl = context.task.cwl
+    process = loaded_process(b"".join(context.store.iter_blob(cwl["document"])),
+                             cwl["document"])
+    if "step" not in cwl:
+        return process, None, None
+    workflow = process if "process" not in cwl else find_step(process, cwl["process"]).embedded_tool
+    return process, workflow, find_step(workflow, cwl["step"])
+
+
+def sub_output(context: KindContext, task: str, sub: Any) -> dict:
+    """The CWL output object of a subworkflow step run as a child run: each of its
+    workflow's outputs from the output object of the child's step it names (passed up as
+    the var `STEP.cwl`)."""
+    produced = context.results.get(task)
+    if produced is None:
+        raise StepFailed(f"subworkflow step {task!r} left no outputs")
+    out = {}
+    inner = local(sub.steps[0].id).rsplit("/", 1)[0] if sub.steps else ""
+    for port in sub.tool["outputs"]:
+        source = port["outputSource"]
+        source = source[0] if isinstance(source, list) else source
+        step, name = local(source)[len(inner) + 1:].split("/")
+        value = json.loads(produced.vars[f"{step}.{OUTPUT_VAR}"])
+        out[local(port["id"]).rsplit("/", 1)[-1]] = value.get(name)
+    return out
+
+
 def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
     """{short input name: CWL value} of a process's inputs from the run's params."""
     out = {}
@@ -177,7 +218,10 @@ def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
             for out in other.tool["outputs"]:
                 state[out["id"]] = None
             continue
-        produced = upstream_output(context, task)
+        if other.embedded_tool.tool.get("class") == "Workflow":
+            produced = sub_output(context, task, other.embedded_tool)
+        else:
+            produced = upstream_output(context, task)
         for out in other.tool["outputs"]:
             key = local(out["id"]).rsplit("/", 1)[-1]
             empty = [] if task in context.instances else None  # a scatter over no items
@@ -358,12 +402,12 @@ class CwlSteps:
         skip), anything but true or false fails it."""
         from cwl_utils import expression
 
-        cwl = context.task.cwl
-        if "step" not in cwl:
+        if "step" not in context.task.cwl:
             return None
-        process = loaded_process(b"".join(context.store.iter_blob(cwl["document"])),
-                                 cwl["document"])
-        step = next(s for s in process.steps if local(s.id) == cwl["step"])
+        try:
+            _, process, step = locate(context)
+        except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
+            return Verdict(problem=f"CWL step: {one_line(exc)}")
         when = step.tool.get("when")
         if when is None:
             return None
@@ -391,12 +435,10 @@ class CwlSteps:
     def prepare(self, context: KindContext, spec: TaskSpec, workdir: str) -> Prepared:
         from cwltool.errors import UnsupportedRequirement
 
-        store, cwl = context.store, context.task.cwl
-        document = b"".join(store.iter_blob(cwl["document"]))
-        process = loaded_process(document, cwl["document"])
-        if "step" in cwl:
-            step = next(s for s in process.steps if local(s.id) == cwl["step"])
-            tool, job_order = step.embedded_tool, step_job_order(context, process, step)
+        store = context.store
+        process, workflow, step = locate(context)
+        if step is not None:
+            tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
         else:
             tool, job_order = process, param_values(context, process.tool["inputs"])
         files = Files(store, os.path.join(workdir, "in"))

@@ -209,6 +209,48 @@ steps:
 """
 
 
+NESTED = """\
+cwlVersion: v1.2
+class: Workflow
+doc: measure a text in a subworkflow, then report the measure
+requirements: {SubworkflowFeatureRequirement: {}}
+inputs:
+  text: File
+  unit: {type: string, default: bytes}
+outputs:
+  report: {type: File, outputSource: report/out}
+steps:
+  measure:
+    in: {text: text, unit: unit}
+    out: [size]
+    run:
+      class: Workflow
+      inputs: {text: File, unit: string}
+      outputs: {size: {type: File, outputSource: count/out}}
+      steps:
+        count:
+          in: {f: text, unit: unit}
+          out: [out]
+          run:
+            class: CommandLineTool
+            baseCommand: [sh, -c, 'echo "`wc -c < $0` $1"']
+            inputs:
+              f: {type: File, inputBinding: {position: 1}}
+              unit: {type: string, inputBinding: {position: 2}}
+            stdout: size.txt
+            outputs: {out: stdout}
+  report:
+    in: {size: measure/size}
+    out: [out]
+    run:
+      class: CommandLineTool
+      baseCommand: [sed, s/^/size:/]
+      inputs: {size: {type: File, inputBinding: {position: 1}}}
+      stdout: report.txt
+      outputs: {out: stdout}
+"""
+
+
 def run_to_end(store, svc, name: str, **params) -> str:
     run_id = svc.trigger(name=name, parameters=params, user="alice")["run_id"]
     claim(store, run_id)
@@ -404,3 +446,25 @@ def test_when_is_a_condition_skip_and_readers_see_null(lmdb_store, docker_client
     out = cwl_output(tasks["report"])["out"]
     assert blob_text(lmdb_store, out["location"]) == f"{said}\n"
     assert svc.get_run(run_id)["state"] == "success"
+
+
+def test_a_subworkflow_is_a_child_run_pinned_by_the_parent(lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("nested", NESTED, user="alice", content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    measure = stored.tasks["measure"]
+    assert measure.workflow["name"] == "cwl-measure"
+    assert measure.params == {"text": "{{params.text}}", "unit": "{{params.unit}}"}
+    _, child = svc.registry.definition(measure.workflow["hash"])
+    assert child.tasks["count"].cwl["process"] == "main/measure"
+    assert svc.list_workflows() == [svc.list_workflows()[0]]  # the child has no name of its own
+    run_id = run_to_end(lmdb_store, svc, "nested", text=lmdb_store.put_blob(b"12345\n"))
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert {n: t["state"] for n, t in tasks.items()} == {"measure": "success",
+                                                        "report": "success"}, tasks
+    child_run = tasks["measure"]["child"]["run_id"]
+    assert svc.get_run(child_run)["parent"] == {"run_id": run_id, "task": "measure"}
+    [count] = svc.run_tasks(child_run)
+    assert blob_text(lmdb_store, cwl_output(count)["out"]["location"]) == "6 bytes\n"
+    out = cwl_output(tasks["report"])["out"]
+    assert blob_text(lmdb_store, out["location"]) == "size:6 bytes\n"
