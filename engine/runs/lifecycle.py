@@ -130,17 +130,63 @@ def end_run(run: RunState, b, *, at: str, actor: str, state: str, reason: str,
             running_to: TaskStatus = TaskStatus.FAILED, skip: str | None = "stopped") -> None:
     """Finish every open task (running → `running_to`, pending → skipped, the audit
     event's `skip` kind `stopped`: the run ended first) and the run, in the caller's
-    `run.change()` batch `b`."""
-    for name in run.order:
+    `run.change()` batch `b`.
+
+    Each task of the definition, and each running instance, gets its own `task_state`
+    event; a fanned-out task's pending instances get one `instances_state` event
+    together (task: the fanned-out task, reason: how many), so ending a run of 100,000
+    pending instances writes a few audit events, not 100,000. Their rows still say
+    `skipped` and the skip kind, each (engine/runs/state.py)."""
+    instance_rows = set()
+    for name in list(run.order):
         entry = run.tasks[name]
-        if entry.state in TASK_TERMINAL:
-            continue
-        new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
-        run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
-                  task=name, reason=reason, skip=skip if new == TaskStatus.SKIPPED else None)
-        run.set_task(name, new, skip)
+        if entry.instances is not None:
+            first, count = entry.instances
+            instance_rows.update(run.order[first:first + count])
+    for name in run.order:
+        if name not in instance_rows:
+            end_task(run, b, name, at=at, actor=actor, reason=reason, running_to=running_to,
+                     skip=skip)
+    for name in [n for n in run.order if run.tasks[n].instances is not None]:
+        end_instances(run, b, name, at=at, actor=actor, reason=reason, running_to=running_to,
+                      skip=skip)
     run.audit(b, at=at, actor=actor, event="run_state", old=run.state, new=state, reason=reason)
     run.set_state(state, at)
+
+
+def end_task(run: RunState, b, name: str, *, at: str, actor: str, reason: str,
+             running_to: TaskStatus, skip: str | None) -> None:
+    """One open task or instance finished, with its own audit event."""
+    entry = run.tasks[name]
+    if entry.state in TASK_TERMINAL:
+        return
+    new = running_to if entry.state == TaskStatus.RUNNING else TaskStatus.SKIPPED
+    run.audit(b, at=at, actor=actor, event="task_state", old=entry.state, new=new,
+              task=name, reason=reason, skip=skip if new == TaskStatus.SKIPPED else None)
+    run.set_task(name, new, skip)
+
+
+def end_instances(run: RunState, b, task: str, *, at: str, actor: str, reason: str,
+                  running_to: TaskStatus, skip: str | None) -> None:
+    """Fanned-out `task`'s open instances finished: each running one with its own audit
+    event, the pending ones skipped under one `instances_state` event."""
+    spread = run.tasks[task].instances
+    assert spread is not None
+    first, count = spread
+    pending = 0
+    for name in run.order[first:first + count]:
+        entry = run.tasks[name]
+        if entry.state == TaskStatus.PENDING:
+            run.set_task(name, TaskStatus.SKIPPED, skip)
+            pending += 1
+        else:
+            end_task(run, b, name, at=at, actor=actor, reason=reason, running_to=running_to,
+                     skip=skip)
+    if pending:
+        run.audit(b, at=at, actor=actor, event="instances_state", old=TaskStatus.PENDING,
+                  new=TaskStatus.SKIPPED, task=task, skip=skip,
+                  reason=f"{reason} ({pending} pending instance{'s' if pending != 1 else ''} "
+                         f"of {task} skipped)")
 
 
 def index_run(store: ObjectStore, run_id: str) -> bool:
