@@ -239,6 +239,7 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
         for name in order.static_order():  # a scatter may pair with an upstream's
             if "scatter" in by_name[name].tool:
                 scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process))
+        tasks[OUTPUTS_TASK] = outputs_task(process, document_oid, within, set(tasks))
     else:
         tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
     doc = process.tool.get("doc") or process.tool.get("label") or ""
@@ -359,6 +360,8 @@ def tool_task(tool: Any, cwl: dict) -> dict:
 
 
 OUTPUT_VAR = "cwl"  # a CWL task's var: its CWL output object
+OUTPUTS_TASK = "cwl-outputs"  # the task of a workflow's own output object
+OUTPUTS_STEP = "#outputs"  # its `cwl.step`: not a step, the workflow's outputs
 ITEMS_VAR = "cwl_items_"  # + an output port: the positions of its array, what a scatter fans out on
 
 
@@ -407,6 +410,30 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     task["for_each"] = {"task": parts[0], "var": var}
 
 
+def outputs_task(workflow: Any, document_oid: str, within: str | None,
+                 steps: set[str]) -> dict:
+    """The task `cwl-outputs` of a compiled Workflow: evaluated in the engine after the
+    steps its `outputSource`s name, its var `cwl` is the workflow's CWL output object
+    (`linkMerge`, `pickValue` as cwltool does them)."""
+    if OUTPUTS_TASK in steps:
+        raise DefinitionError(f"steps.{OUTPUTS_TASK}", "this step name is the task wfobj "
+                              "gives a workflow's outputs: rename the step")
+    prefix = prefix_of(workflow)
+    reads = set()
+    for out in workflow.tool["outputs"]:
+        sources = out.get("outputSource") or []
+        for source in [sources] if isinstance(sources, str) else sources:
+            parts = relative(source, prefix)
+            if len(parts) == 2 and parts[0] in steps:
+                reads.add(parts[0])
+    cwl: dict[str, Any] = {"document": document_oid, "step": OUTPUTS_STEP,
+                           "reads": sorted(reads)}
+    if within is not None:
+        cwl["process"] = within
+    return {"image": ENGINE_IMAGE, "command": ["cwl-outputs"],
+            "outputs": {"files": [], "vars": [OUTPUT_VAR]}, "cwl": cwl}
+
+
 def step_task(step: Any, workflow: Any, document_oid: str, within: str | None,
               children: list[tuple[str, dict]], params: dict[str, dict]) -> dict:
     """The native task of one workflow step: a CWL task reading the steps its inputs'
@@ -441,8 +468,8 @@ def subworkflow_task(step: Any, workflow: Any, document_oid: str,
                      children: list[tuple[str, dict]], params: dict[str, dict]) -> dict:
     """A subworkflow step as a sub-workflow task: its workflow compiled into a child
     definition (registered with the parent, pinned by hash), its inputs passed as the
-    child's params (each straight from one of the workflow's own inputs), its outputs the
-    child's CWL tasks' output objects (vars `STEP.cwl`)."""
+    child's params (each straight from one of the workflow's own inputs), its output
+    object the child's (the var `cwl-outputs.cwl`)."""
     name = short(step.id)
     place = f"steps.{name}"
     for key in ("when", "scatter"):
@@ -469,23 +496,13 @@ def subworkflow_task(step: Any, workflow: Any, document_oid: str,
                                   "child run (run the document with `wfobj cwl run`)")
         if short(inp["id"]) in child["params"]:
             given[short(inp["id"])] = "{{params." + parts[0] + "}}"
-    inner = prefix_of(sub)
-    for out in sub.tool["outputs"]:
-        source = out.get("outputSource")
-        source = source[0] if isinstance(source, list) and len(source) == 1 else source
-        parts = relative(source, inner) if isinstance(source, str) else []
-        if len(parts) != 2 or "cwl" not in child["tasks"].get(parts[0], {}):
-            raise DefinitionError(f"{place}.run.outputs.{short(out['id'])}", "a subworkflow's "
-                                  "output must be one output of one of its tool steps to be "
-                                  "mapped onto a child run")
     child_name = f"cwl-{name}"
     taken = {n for n, _ in children}
     while child_name in taken:
         child_name += "_"
     children.append((child_name, child))
     return {"workflow": {"name": child_name}, "params": given,
-            "outputs": {"vars": sorted(f"{t}.{OUTPUT_VAR}" for t, spec in child["tasks"].items()
-                                       if "cwl" in spec)}}
+            "outputs": {"vars": [f"{OUTPUTS_TASK}.{OUTPUT_VAR}"]}}
 
 
 def compile_source(raw: dict) -> tuple[dict, bytes, list[tuple[str, dict]]]:

@@ -36,11 +36,19 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from wfobj.engine.definitions.cwl_compile import ITEMS_VAR, loaded_process, local
+from wfobj.engine.definitions.cwl_compile import (
+    ITEMS_VAR,
+    OUTPUT_VAR,
+    OUTPUTS_STEP,
+    OUTPUTS_TASK,
+    loaded_process,
+    local,
+)
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.model import DIR, FILE
 from wfobj.engine.states import AttemptStatus
@@ -62,7 +70,6 @@ from .gates import SKIP_CONDITION, Verdict
 from .kinds import KindContext, Prepared
 
 SCHEME = "wfobj:"  # a File's or Directory's location in a CWL object: wfobj:HASH
-OUTPUT_VAR = "cwl"
 KEPT_KEYS = ("class", "basename", "size", "checksum", "format", "contents", "secondaryFiles")
 
 
@@ -112,25 +119,31 @@ def locate(context: KindContext) -> tuple[Any, Any, Any]:
     if "step" not in cwl:
         return process, None, None
     workflow = process if "process" not in cwl else find_step(process, cwl["process"]).embedded_tool
+    if cwl["step"] == OUTPUTS_STEP:
+        return process, workflow, None
     return process, workflow, find_step(workflow, cwl["step"])
 
 
-def sub_output(context: KindContext, task: str, sub: Any) -> dict:
-    """The CWL output object of a subworkflow step run as a child run: each of its
-    workflow's outputs from the output object of the child's step it names (passed up as
-    the var `STEP.cwl`)."""
+def sub_output(context: KindContext, task: str) -> dict:
+    """The CWL output object of a subworkflow step run as a child run: its workflow's
+    (the child's task `cwl-outputs`, passed up as the var `cwl-outputs.cwl`)."""
     produced = context.results.get(task)
-    if produced is None:
-        raise StepFailed(f"subworkflow step {task!r} left no outputs")
-    out = {}
-    inner = local(sub.steps[0].id).rsplit("/", 1)[0] if sub.steps else ""
-    for port in sub.tool["outputs"]:
-        source = port["outputSource"]
-        source = source[0] if isinstance(source, list) else source
-        step, name = local(source)[len(inner) + 1:].split("/")
-        value = json.loads(produced.vars[f"{step}.{OUTPUT_VAR}"])
-        out[local(port["id"]).rsplit("/", 1)[-1]] = value.get(name)
-    return out
+    raw = None if produced is None else produced.vars.get(f"{OUTPUTS_TASK}.{OUTPUT_VAR}")
+    if raw is None:
+        raise StepFailed(f"subworkflow step {task!r} left no output object")
+    return json.loads(raw)
+
+
+def workflow_outputs(context: KindContext, workflow: Any) -> dict:
+    """A workflow's CWL output object from its inputs and the output objects of the steps
+    its `outputSource`s name (cwltool's own merging: linkMerge, pickValue)."""
+    from cwltool.workflow_job import object_from_state
+
+    state = source_state(context, workflow)
+    multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
+    value = object_from_state(state, workflow.tool["outputs"], True, multiple, "outputSource",
+                              incomplete=True)
+    return value or {}
 
 
 def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
@@ -200,12 +213,10 @@ def item_index(item, values: list) -> int:
     raise StepFailed(f"scatter: no File {item.key!r} among the items")
 
 
-def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
-    """The job order of `step`'s tool: its sources (params and upstream outputs) merged by
-    cwltool's step machinery, then its `valueFrom` expressions."""
-    from cwl_utils import expression
+def source_state(context: KindContext, workflow: Any) -> dict:
+    """cwltool's workflow state as this task sees it: the workflow's inputs from the
+    params, the outputs of the steps it reads (None for the others)."""
     from cwltool.utils import WorkflowStateItem
-    from cwltool.workflow_job import object_from_state
 
     state: dict[str, WorkflowStateItem | None] = {}
     given = param_values(context, workflow.tool["inputs"])
@@ -219,13 +230,23 @@ def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
                 state[out["id"]] = None
             continue
         if other.embedded_tool.tool.get("class") == "Workflow":
-            produced = sub_output(context, task, other.embedded_tool)
+            produced = sub_output(context, task)
         else:
             produced = upstream_output(context, task)
         for out in other.tool["outputs"]:
             key = local(out["id"]).rsplit("/", 1)[-1]
             empty = [] if task in context.instances else None  # a scatter over no items
             state[out["id"]] = WorkflowStateItem(out, produced.get(key, empty), "success")
+    return state
+
+
+def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
+    """The job order of `step`'s tool: its sources (params and upstream outputs) merged by
+    cwltool's step machinery, then its `valueFrom` expressions."""
+    from cwl_utils import expression
+    from cwltool.workflow_job import object_from_state
+
+    state = source_state(context, workflow)
     multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
@@ -408,7 +429,7 @@ class CwlSteps:
             _, process, step = locate(context)
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return Verdict(problem=f"CWL step: {one_line(exc)}")
-        when = step.tool.get("when")
+        when = None if step is None else step.tool.get("when")
         if when is None:
             return None
         try:
@@ -437,6 +458,10 @@ class CwlSteps:
 
         store = context.store
         process, workflow, step = locate(context)
+        if step is None and context.task.cwl.get("step") == OUTPUTS_STEP:
+            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
+                store, lambda: workflow_outputs(context, workflow)),
+                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
         else:
@@ -519,13 +544,21 @@ class CwlSteps:
 
     def evaluate(self, store, job: Any, rc: Any, outputs: dict, files: Files) -> AttemptResult:
         """An ExpressionTool, in the engine: its output object, or why it failed."""
-        started = datetime.now(UTC)
-        empty = StoredText(store.put_blob(b""), 0, "")
-        try:
+        def value() -> dict:
             job.run(rc)
             if outputs.get("status") != "success":
                 raise StepFailed("the expression failed")
-            value = files.output_object(outputs.get("out") or {}, "/nonexistent", None)
+            return files.output_object(outputs.get("out") or {}, "/nonexistent", None)
+
+        return self.evaluated(store, value)
+
+    def evaluated(self, store, value: Callable[[], dict]) -> AttemptResult:
+        """An attempt in the engine (no container) whose result is the output object
+        `value()` gives, or a failure saying why it gave none."""
+        started = datetime.now(UTC)
+        empty = StoredText(store.put_blob(b""), 0, "")
+        try:
+            made = value()
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty,
                                  stderr=empty, started_at=started,
@@ -534,8 +567,7 @@ class CwlSteps:
                                  executor={"kind": "engine"})
         return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
                              stderr=empty, started_at=started, ended_at=datetime.now(UTC),
-                             vars=output_vars(value),
-                             executor={"kind": "engine"})
+                             vars=output_vars(made), executor={"kind": "engine"})
 
 
 def output_vars(value: dict) -> dict[str, str]:

@@ -64,7 +64,7 @@ def test_validate_and_apply_a_cwl_file_with_the_tool_it_names(store, flow):
     assert checked.exit_code == 0, checked.output
     view = json.loads(checked.output)
     assert (view["name"], view["params"], view["tasks"]) == (
-        "per-file", ["extra", "label"], ["count"])
+        "per-file", ["extra", "label"], ["count", "cwl-outputs"])
     applied = wfobj(store, "workflow", "apply", str(flow))
     assert applied.exit_code == 0, applied.output
     assert applied.output.startswith(f"per-file version 1 (created): {view['definition_hash']}")
@@ -78,7 +78,8 @@ def test_a_registered_cwl_workflow_runs_as_one_run(store, flow, tmp_path, docker
                 "-p", f"extra=@{tmp_path / 'text.txt'}")
     assert ran.exit_code == 0, ran.output
     run = json.loads(ran.output)["run"]
-    assert run["state"] == "success" and run["tasks"] == {"count": "success"}, run
+    assert run["state"] == "success" and run["tasks"] == {"count": "success",
+                                                          "cwl-outputs": "success"}, run
     task = json.loads(wfobj(store, "run", "task", run["run_id"], "count", "--json").output)
     words = json.loads(task["vars"]["cwl"])["words"]
     assert words["basename"] == "words.txt"

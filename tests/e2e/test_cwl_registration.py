@@ -92,13 +92,16 @@ def test_a_cwl_workflow_put_over_http_is_one_run_triggered_by_name_and_hash(serv
         run = wait_terminal(server, started.json()["run_id"])
         assert run["state"] == "success", (run, server.log())
         assert run["definition_hash"] == definition
-        assert run["tasks"] == {"shout": "success", "count": "success"}
+        assert run["tasks"] == {"shout": "success", "count": "success",
+                                "cwl-outputs": "success"}
     shout = task_of(server, by_name.json()["run_id"], "shout")
     assert shout["image"] == "wfobj/toolbox:local" and shout["inputs"][0]["path"] == "/in/stage"
     upper = json.loads(shout["vars"]["cwl"])["upper"]
     assert blob(server, upper["location"]) == b"HELLO THERE\n"
     count = json.loads(task_of(server, by_name.json()["run_id"], "count")["vars"]["cwl"])
     assert blob(server, count["bytes"]["location"]).split()[0] == b"12"
+    outputs = task_of(server, by_name.json()["run_id"], "cwl-outputs")
+    assert json.loads(outputs["vars"]["cwl"]) == count  # the workflow's output object
 
 
 def test_a_bad_cwl_body_is_a_400_in_the_json_error_shape(server):

@@ -321,7 +321,8 @@ def test_a_workflow_is_one_run_with_a_directory_in_and_out(lmdb_store, docker_cl
     run_id = run_to_end(lmdb_store, svc, "album", photos=tree, caption="holidays")
     tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
     assert {n: (t["state"], t.get("error")) for n, t in tasks.items()} == {
-        "index": ("success", None), "title": ("success", None), "label": ("success", None)}
+        "index": ("success", None), "title": ("success", None), "label": ("success", None),
+        "cwl-outputs": ("success", None)}
     album = cwl_output(tasks["index"])["album"]
     assert album["class"] == "Directory" and album["basename"] == "album"
     assert [e.name for e in read_tree(lmdb_store, album["location"][6:]).entries] == [
@@ -332,6 +333,9 @@ def test_a_workflow_is_one_run_with_a_directory_in_and_out(lmdb_store, docker_cl
     assert cwl_output(tasks["title"]) == {"title": "HOLIDAYS"}
     label = cwl_output(tasks["label"])["label"]
     assert blob_text(lmdb_store, label["location"]) == "HOLIDAYS!: 2 photos\n"
+    # the workflow's own output object, gathered in the engine after its steps
+    assert tasks["cwl-outputs"]["executor"] == {"kind": "engine"}
+    assert cwl_output(tasks["cwl-outputs"]) == {"copy": album, "labelled": label}
 
 
 def test_a_tool_exiting_non_zero_fails_its_task_with_the_reason(lmdb_store, docker_client):
@@ -396,7 +400,7 @@ def test_scatter_maps_onto_fanout_paired_gathered_and_over_files(lmdb_store, doc
     assert {n: t["state"] for n, t in tasks.items()} == dict.fromkeys(
         ["shout", "measure", "add", "lines", "split", "echo", "shout[0]", "shout[1]",
          "measure[0]", "measure[1]", "lines[a.txt]", "lines[b.txt]", "echo[0]", "echo[1]",
-         "echo[2]"], "success"), {n: t.get("error") for n, t in tasks.items()}
+         "echo[2]", "cwl-outputs"], "success"), {n: t.get("error") for n, t in tasks.items()}
     loud = cwl_output(tasks["shout[1]"])["loud"]
     assert blob_text(lmdb_store, loud["location"]) == "CDE\n"
     total = cwl_output(tasks["add"])["total"]
@@ -405,6 +409,7 @@ def test_scatter_maps_onto_fanout_paired_gathered_and_over_files(lmdb_store, doc
     assert blob_text(lmdb_store, cwl_output(tasks["lines[a.txt]"])["count"]["location"]
                      ).split()[0] == "2"
     assert [cwl_output(tasks[f"echo[{i}]"])["said"] for i in range(3)] == ["<x>", "<y>", "<z>"]
+    assert cwl_output(tasks["cwl-outputs"]) == {"total": total}
 
 
 def test_a_scatter_over_no_items_gives_empty_arrays(lmdb_store, docker_client, tmp_path):
@@ -438,7 +443,7 @@ def test_when_is_a_condition_skip_and_readers_see_null(lmdb_store, docker_client
     tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
     skipped = "big" if ran == "small" else "small"
     assert {name: t["state"] for name, t in tasks.items()} == {
-        ran: "success", skipped: "skipped", "report": "success"}
+        ran: "success", skipped: "skipped", "report": "success", "cwl-outputs": "success"}
     assert tasks[skipped]["skip"] == "condition"
     events = [e for e in svc.run_audit(run_id) if e["task"] == skipped and e["to"] == "skipped"]
     assert [e["skip"] for e in events] == ["condition"]
@@ -460,11 +465,12 @@ def test_a_subworkflow_is_a_child_run_pinned_by_the_parent(lmdb_store, docker_cl
     assert svc.list_workflows() == [svc.list_workflows()[0]]  # the child has no name of its own
     run_id = run_to_end(lmdb_store, svc, "nested", text=lmdb_store.put_blob(b"12345\n"))
     tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
-    assert {n: t["state"] for n, t in tasks.items()} == {"measure": "success",
-                                                        "report": "success"}, tasks
+    assert {n: t["state"] for n, t in tasks.items()} == {
+        "measure": "success", "report": "success", "cwl-outputs": "success"}, tasks
     child_run = tasks["measure"]["child"]["run_id"]
     assert svc.get_run(child_run)["parent"] == {"run_id": run_id, "task": "measure"}
-    [count] = svc.run_tasks(child_run)
+    count, outputs = svc.run_tasks(child_run)
     assert blob_text(lmdb_store, cwl_output(count)["out"]["location"]) == "6 bytes\n"
+    assert cwl_output(outputs) == {"size": cwl_output(count)["out"]}
     out = cwl_output(tasks["report"])["out"]
     assert blob_text(lmdb_store, out["location"]) == "size:6 bytes\n"
