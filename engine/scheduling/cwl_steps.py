@@ -38,9 +38,9 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
+from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.cwl_compile import (
     ITEMS_VAR,
     OUTPUT_VAR,
@@ -460,7 +460,7 @@ class CwlSteps:
         process, workflow, step = locate(context)
         if step is None and context.task.cwl.get("step") == OUTPUTS_STEP:
             return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
-                store, lambda: workflow_outputs(context, workflow)),
+                store, context.clock, lambda: workflow_outputs(context, workflow)),
                 close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
@@ -474,7 +474,7 @@ class CwlSteps:
         close = lambda: shutil.rmtree(workdir, ignore_errors=True)  # noqa: E731
         if tool.tool.get("class") == "ExpressionTool":
             return Prepared(replace(spec, image=context.task.image, inputs=[]),
-                            in_engine=lambda: self.evaluate(store, job, rc, outputs, files),
+                            in_engine=lambda: self.evaluate(context, job, rc, outputs, files),
                             close=close)
         inplace, _ = job.get_requirement("InplaceUpdateRequirement")
         if inplace is not None and inplace.get("inplaceUpdate"):
@@ -542,7 +542,8 @@ class CwlSteps:
             return False
         return rc == 0
 
-    def evaluate(self, store, job: Any, rc: Any, outputs: dict, files: Files) -> AttemptResult:
+    def evaluate(self, context: KindContext, job: Any, rc: Any, outputs: dict,
+                 files: Files) -> AttemptResult:
         """An ExpressionTool, in the engine: its output object, or why it failed."""
         def value() -> dict:
             job.run(rc)
@@ -550,23 +551,23 @@ class CwlSteps:
                 raise StepFailed("the expression failed")
             return files.output_object(outputs.get("out") or {}, "/nonexistent", None)
 
-        return self.evaluated(store, value)
+        return self.evaluated(context.store, context.clock, value)
 
-    def evaluated(self, store, value: Callable[[], dict]) -> AttemptResult:
+    def evaluated(self, store, clock: Clock, value: Callable[[], dict]) -> AttemptResult:
         """An attempt in the engine (no container) whose result is the output object
         `value()` gives, or a failure saying why it gave none."""
-        started = datetime.now(UTC)
+        started = clock.now()
         empty = StoredText(store.put_blob(b""), 0, "")
         try:
             made = value()
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return AttemptResult(state=AttemptStatus.FAILED, exit_code=None, stdout=empty,
                                  stderr=empty, started_at=started,
-                                 ended_at=datetime.now(UTC),
+                                 ended_at=clock.now(),
                                  error=f"CWL expression: {one_line(exc)}",
                                  executor={"kind": "engine"})
         return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
-                             stderr=empty, started_at=started, ended_at=datetime.now(UTC),
+                             stderr=empty, started_at=started, ended_at=clock.now(),
                              vars=output_vars(made), executor={"kind": "engine"})
 
 

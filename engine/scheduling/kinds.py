@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wfobj.engine.clock import Clock
 from wfobj.engine.executors.base import AttemptResult, TaskSpec
 from wfobj.engine.model import Definition, TaskDefinition
 from wfobj.objstore import ObjectStore
@@ -51,6 +52,7 @@ class KindContext:
     instances: dict[str, list[Produced]] = field(default_factory=dict)
     # the tasks it reads that were skipped by a condition (their outputs are absent)
     skipped: frozenset[str] = frozenset()
+    clock: Clock = field(default_factory=Clock)  # the scheduler's (injected)
 
 
 def _same(result: AttemptResult) -> AttemptResult:
