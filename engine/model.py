@@ -171,9 +171,13 @@ class RunTaskPage(StoredObject):
     """One page of a run's task table: up to PAGE bucket links (engine/runs/state.py)."""
 
     type_name: ClassVar[str] = "run_task_page"
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"states"})
     run_id: str
     first: int  # the index of its first bucket
     buckets: list[Link]
+    # each bucket's rows by state ({state: count}), in bucket order: a filtered view of a
+    # fan-out's instances skips the buckets without the state asked (absent before kept)
+    states: list[dict] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ What each costs, for a run of N rows whose definition has T tasks (its first T r
   instances reads none of its instance rows;
 - `instance_page`: the same for the task's own counts, then only the rows on the page
   (⌈limit/64⌉ + 1 buckets) and one evidence object per row; asked for one state, the
-  fan-out's rows from its first until the page is full (at worst ⌈count/64⌉ buckets);
+  pages' counts of each bucket's rows by state (one page per 4,096 rows) tell which
+  buckets hold rows in that state and how many, so only the buckets holding the page's
+  rows are read, plus the two the fan-out shares at its ends (runs written before pages
+  kept counts: the fan-out's rows from its first until the page is full);
 - `task_line`: the rows leading to one task or instance (engine/runs/rows.py: an index KEY
   directly, an entry name by bisection) and its evidence;
 - skip kinds (engine/scheduling/gates.py): a skipped row keeps its kind (`skip`), so they
@@ -189,11 +192,22 @@ def instance_page(store: ObjectStore, run_id: str, task: str, offset: int,
 
 def in_state(head: RunHead, counts: InstanceCounts, state: str, offset: int,
              limit: int) -> list[tuple[str, TaskEntry]]:
-    """Instances in `state`, past the first `offset` of them, at most `limit`."""
+    """Instances in `state`, past the first `offset` of them, at most `limit`. A bucket
+    wholly the fan-out's is read only if its page counts rows in `state` that the page
+    shows (a bucket it shares with other rows, or one whose page keeps no counts, is read
+    and its rows counted)."""
     out: list[tuple[str, TaskEntry]] = []
     position, end, passed = counts.first, counts.first + counts.count, 0
     while position < end and len(out) < limit:
-        stop = min((position // BUCKET + 1) * BUCKET, end)  # to the end of this bucket
+        index = position // BUCKET
+        stop = min((index + 1) * BUCKET, end)  # to the end of this bucket
+        if position == index * BUCKET and stop == (index + 1) * BUCKET:
+            known = head.rows.bucket_states(index)
+            here = None if known is None else known.get(state, 0)
+            if here is not None and passed + here <= offset:
+                passed += here  # none of its rows in `state` is on the page: not read
+                position = stop
+                continue
         for row in head.rows.rows(position, stop):
             if row["state"] != state:
                 continue
@@ -281,8 +295,10 @@ class SkipKinds:
 
 
 def note(event: AuditEvent, kinds: dict[str, str], missing: set[str] | None) -> str | None:
-    """Keep `event`'s skip kind (the newest per task wins); the link to the one before."""
-    if event.skip and event.task and event.task not in kinds:
+    """Keep `event`'s skip kind (the newest per task wins); the link to the one before.
+    An `instances_state` event is about a fanned-out task's instances, not the task."""
+    if (event.skip and event.task and event.task not in kinds
+            and event.event != "instances_state"):
         kinds[event.task] = event.skip
         if missing is not None:
             missing.discard(event.task)

@@ -28,6 +28,7 @@ class RunRows:
     store: ObjectStore
     manifest: RunManifest
     _pages: dict[int, list[str]] = field(default_factory=dict)
+    _page_states: dict[int, list[dict] | None] = field(default_factory=dict)
     _buckets: dict[int, list[dict]] = field(default_factory=dict)
 
     @property
@@ -37,12 +38,24 @@ class RunRows:
     def bucket_oid(self, index: int) -> str:
         if self.manifest.pages is None:  # a manifest from before pages
             return self.manifest.tasks[index].oid
-        page = self._pages.get(index // PAGE)
+        return self._page(index // PAGE)[index % PAGE]
+
+    def _page(self, number: int) -> list[str]:
+        page = self._pages.get(number)
         if page is None:
-            link = self.manifest.pages[index // PAGE]
-            page = [b.oid for b in read(self.store, link.oid, RunTaskPage).buckets]
-            self._pages[index // PAGE] = page
-        return page[index % PAGE]
+            stored = read(self.store, self.manifest.pages[number].oid, RunTaskPage)
+            page = self._pages[number] = [b.oid for b in stored.buckets]
+            self._page_states[number] = stored.states
+        return page
+
+    def bucket_states(self, index: int) -> dict[str, int] | None:
+        """Bucket `index`'s rows by state, from its page (no bucket read), or None when
+        its page does not keep them (written before pages did)."""
+        if self.manifest.pages is None:
+            return None
+        self._page(index // PAGE)
+        states = self._page_states.get(index // PAGE)
+        return None if states is None else states[index % PAGE]
 
     def bucket(self, index: int) -> list[dict]:
         rows = self._buckets.get(index)

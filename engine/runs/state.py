@@ -6,7 +6,7 @@ Objects (all immutable, Merkle-linked):
   run_tasks      one bucket of up to BUCKET rows: [{name, state, attempts: [evidence…]}]
                  (a fanned-out task's row also: instances [first, count]; a skipped
                  row: skip, its kind)
-  run_task_page  up to PAGE bucket links
+  run_task_page  up to PAGE bucket links, and each bucket's rows counted by state
   audit_event    seq, at, actor, event, from, to, task, reason, prev (link)
   run_manifest   run (record link), state, started_at, ended_at, pages (page links),
                  task_count, task_states, audit (head link), audit_count, previous
@@ -98,6 +98,7 @@ class RunState:
     bucket_oids: list[str | None]
     page_oids: list[str | None] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)  # rows by state
+    bucket_counts: list[Counter] = field(default_factory=list)  # each bucket's rows by state
     started_at: str | None = None
     ended_at: str | None = None
     audit_head: str | None = None
@@ -116,9 +117,12 @@ class RunState:
         """A run not stored yet; its first change() puts `record` and sets `record_oid`."""
         order = TaskGraph.of(definition.tasks).order()
         n_buckets = (len(order) + BUCKET - 1) // BUCKET
+        pending = TaskStatus.PENDING.value
         return cls(run_id, "", record, definition, RunStatus.PENDING.value,
                    {name: TaskEntry() for name in order}, order, [None] * n_buckets,
-                   [None] * pages_for(n_buckets), Counter({TaskStatus.PENDING.value: len(order)}),
+                   [None] * pages_for(n_buckets), Counter({pending: len(order)}),
+                   [Counter({pending: len(order[i * BUCKET:(i + 1) * BUCKET])})
+                    for i in range(n_buckets)],
                    dirty=set(range(n_buckets)), state_changed=True)
 
     @classmethod
@@ -140,13 +144,16 @@ class RunState:
         definition = read(store, record.definition.oid, Definition) if plan else None
         tasks: dict[str, TaskEntry] = {}
         links = bucket_links(store, m)
+        bucket_counts = []
         for link in links:
-            for row in read(store, link.oid, RunTasks).tasks:
+            rows = read(store, link.oid, RunTasks).tasks
+            for row in rows:
                 tasks[row["name"]] = TaskEntry.of_row(row)
+            bucket_counts.append(Counter(row["state"] for row in rows))
         pages = [p.oid for p in m.pages] if m.pages is not None else [None] * pages_for(len(links))
         return cls(m.run_id, m.run.oid, record, definition, m.state, tasks,
                    list(tasks), [link.oid for link in links], pages,
-                   Counter(entry.state for entry in tasks.values()), m.started_at,
+                   Counter(entry.state for entry in tasks.values()), bucket_counts, m.started_at,
                    m.ended_at, m.audit.oid if m.audit else None,
                    m.audit_count, manifest_oid, indexed_state=m.state)
 
@@ -160,7 +167,10 @@ class RunState:
         entry.skip = skip if entry.state == TaskStatus.SKIPPED else None
         self.counts[old] -= 1
         self.counts[entry.state] += 1
-        self.dirty.add(self.position(name) // BUCKET)
+        index = self.position(name) // BUCKET
+        self.bucket_counts[index][old] -= 1
+        self.bucket_counts[index][entry.state] += 1
+        self.dirty.add(index)
 
     def position(self, name: str) -> int:
         if len(self._positions) != len(self.order):
@@ -178,6 +188,9 @@ class RunState:
         for name in names:
             self.tasks[name] = TaskEntry()
         self.bucket_oids.extend([None] * ((len(self.order) + BUCKET - 1) // BUCKET - len(self.bucket_oids)))
+        self.bucket_counts.extend(Counter() for _ in range(len(self.bucket_oids) - len(self.bucket_counts)))
+        for position in range(first, len(self.order)):
+            self.bucket_counts[position // BUCKET][TaskStatus.PENDING.value] += 1
         self.dirty.update(range(first // BUCKET, len(self.bucket_oids)))
 
     def add_attempt(self, name: str, evidence_oid: str) -> None:
@@ -238,7 +251,9 @@ class RunState:
         pages.update(p for p, oid in enumerate(self.page_oids) if oid is None)
         for p in sorted(pages):
             links = [Link.obj(o) for o in self.bucket_oids[p * PAGE:(p + 1) * PAGE]]
-            page = RunTaskPage(run_id=self.run_id, first=p * PAGE, buckets=links)
+            states = [{k: v for k, v in sorted(c.items()) if v}
+                      for c in self.bucket_counts[p * PAGE:(p + 1) * PAGE]]
+            page = RunTaskPage(run_id=self.run_id, first=p * PAGE, buckets=links, states=states)
             self.page_oids[p] = b.put_object(page.to_value())
         manifest = RunManifest(
             run_id=self.run_id, run=Link.obj(self.record_oid), workflow=self.record.workflow,
