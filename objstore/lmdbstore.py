@@ -31,7 +31,8 @@ _VERSION_KEY = b"store\x00format"
 FORMAT_VERSION = b"1"
 STORE_FOLDER_MODE = 0o700  # a new store's folder: its owner only
 SCAN_PAGE = 512  # keys read per short transaction by iterators
-RECORDS_PER_READ = 16  # records (chunks: up to 64 MiB) viewed in one short read transaction
+RECORDS_PER_READ = 256  # records viewed in one short read transaction, at most …
+READ_BYTES = 16 << 20  # … and once this many bytes are viewed, no more
 
 
 class _LmdbTransaction:
@@ -202,12 +203,21 @@ class LmdbObjectStore(ObjectStore):
     def _read_records(
         self, digests: list[bytes], use: Callable[[list[memoryview | None]], None]
     ) -> None:
-        """Records handed over as views of the map, RECORDS_PER_READ to a snapshot."""
-        for start in range(0, len(digests), RECORDS_PER_READ):
-            def group(txn: lmdb.Transaction, dbs: dict, part=digests[start:start + RECORDS_PER_READ]):
-                use([txn.get(digest, db=dbs[b"objects"]) for digest in part])
+        """Records handed over as views of the map, a group to a short snapshot: up to
+        RECORDS_PER_READ records, fewer once READ_BYTES are read."""
+        at = 0
+        while at < len(digests):
+            def group(txn: lmdb.Transaction, dbs: dict, start: int = at) -> int:
+                views, size = [], 0
+                for digest in digests[start:start + RECORDS_PER_READ]:
+                    views.append(raw := txn.get(digest, db=dbs[b"objects"]))
+                    size += 0 if raw is None else len(raw)
+                    if size >= READ_BYTES:
+                        break
+                use(views)
+                return len(views)
 
-            self._read(group, views=True)
+            at += self._read(group, views=True)
 
     def _iter_digests(self, start: bytes = b"") -> Iterator[bytes]:
         for key, _ in self._pages(

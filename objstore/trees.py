@@ -549,7 +549,15 @@ class _Checkout:
         self.files = self.size = 0
 
     def write_tree(self, oid: str, folder: int) -> None:
-        for entry in read_tree(self.store, oid).entries:
+        entries = read_tree(self.store, oid).entries
+        small: dict[str, list[TreeEntry]] = {}  # blob -> the files holding it
+        for entry in entries:
+            if entry.kind == FILE and entry.size <= chunking.CHUNK_THRESHOLD:
+                small.setdefault(entry.oid, []).append(entry)
+        if small:  # read in few snapshots, each written from where it is stored
+            self.store.read_blobs(list(small), lambda blob, content: self.write_small(
+                small[blob], folder, content))
+        for entry in entries:
             if entry.kind == DIR:
                 os.mkdir(entry.name, dir_fd=folder)
                 child = os.open(entry.name, _DIR_FLAGS, dir_fd=folder)
@@ -557,19 +565,19 @@ class _Checkout:
                     self.write_tree(entry.oid, child)
                 finally:
                     os.close(child)
-                continue
-            self.write_file(entry, folder)
+            elif entry.oid not in small:
+                self.write_large(entry, folder)
+
+    def write_small(self, entries: list[TreeEntry], folder: int, content: bytes) -> None:
+        """Files of one blob kept whole, its content already verified against its hash."""
+        for entry in entries:
+            self.create(entry.name, folder, 0o755 if entry.executable else 0o644, (content,))
             self.files, self.size = self.files + 1, self.size + entry.size
 
-    def write_file(self, entry: TreeEntry, folder: int) -> None:
-        """A small file is read whole and verified before its name is made; a large one
-        (chunked) is written aside and renamed once its last chunk and its whole hash are
-        verified. Either way no file of wrong bytes gets its name."""
+    def write_large(self, entry: TreeEntry, folder: int) -> None:
+        """A chunked file is written aside and renamed once its last chunk and its whole
+        hash are verified: no file of wrong bytes gets its name."""
         mode = 0o755 if entry.executable else 0o644
-        if entry.size <= chunking.CHUNK_THRESHOLD:
-            data = self.store.get_raw(entry.oid)  # verified against its hash
-            self.create(entry.name, folder, mode, (data,))
-            return
         part = f".{entry.name}.wfobj-part"
         try:
             self.create(part, folder, mode, self.store.iter_blob(entry.oid))  # raises at the end
@@ -578,6 +586,7 @@ class _Checkout:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(part, dir_fd=folder)
             raise
+        self.files, self.size = self.files + 1, self.size + entry.size
 
     def create(self, name: str, folder: int, mode: int, pieces: Iterable[bytes]) -> None:
         """A new file (never an existing one or a link) of `pieces`, `mode` whatever the

@@ -16,6 +16,7 @@ from wfobj.objstore import (
     Link,
     MemoryObjectStore,
     NotATree,
+    ObjectNotFound,
     PathNotInTree,
     TreeRefused,
     archive_tree,
@@ -330,3 +331,35 @@ def test_a_damaged_file_never_gets_its_name_in_a_checkout(tmp_path):
     assert (out / "good.txt").read_bytes() == b"fine\n"
     assert not (out / "zbad.txt").exists()
     assert [p.name for p in out.iterdir()] == ["good.txt"]
+
+
+def test_files_sharing_a_blob_are_each_checked_out(store, tmp_path):
+    """The files of a folder are read in few snapshots (LMDB: views, written from where
+    they are stored); a blob two names share is written under both, in every folder."""
+    files = {f"{d}/{name}": b"same bytes\n" for d in ("a", "b") for name in ("x", "y")}
+    files.update({f"many/f{i:04d}": str(i).encode() * (i % 7) for i in range(600)})
+    stored = put_directory(store, make_folder(tmp_path / "d", files, executable={"a/y"}))
+    out = tmp_path / "out"
+    assert checkout_tree(store, stored.oid, out) == stored
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*")
+            if p.is_file()} == files
+    assert os.stat(out / "a/y").st_mode & 0o777 == 0o755
+    assert os.stat(out / "a/x").st_mode & 0o777 == 0o644
+
+
+def test_read_blobs_hands_over_verified_content_only(store):
+    ids = [store.put_blob(data) for data in (b"one", b"two", b"three")]
+    got: list = []
+    store.read_blobs(ids, lambda oid, content: got.append((oid, bytes(content))))
+    assert got == [(ids[0], b"one"), (ids[1], b"two"), (ids[2], b"three")]
+    big = store.put_blob(bytes(5 << 20))
+    with pytest.raises(InvalidObject, match="chunks"):
+        store.read_blobs([big], lambda oid, content: None)
+    with pytest.raises(ObjectNotFound):
+        store.read_blobs(["ab" * 32], lambda oid, content: None)
+    if isinstance(store, MemoryObjectStore):
+        replace_record(store, ids[1], b"Btwx")
+        seen: list = []
+        with pytest.raises(ChecksumMismatch):
+            store.read_blobs(ids, lambda oid, content: seen.append(oid))
+        assert seen == [ids[0]]
