@@ -9,6 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from tests.support_exports import crate_metadata, rocrate_validation
 from wfobj.cli.context import CliContext
 from wfobj.cli.main import cli
 
@@ -85,6 +86,15 @@ def test_a_registered_cwl_workflow_runs_as_one_run(store, flow, tmp_path, docker
     assert words["basename"] == "words.txt"
     shown = wfobj(store, "cat", words["location"].removeprefix("wfobj:"))
     assert shown.output.split()[0] == "3"
+    # its RO-Crate names the packed CWL document as the workflow, and validates
+    crate = tmp_path / "crate.zip"
+    assert wfobj(store, "export", "ro-crate", run["run_id"], "-o", str(crate)).exit_code == 0
+    _, metadata = crate_metadata(crate.read_bytes())
+    graph = {e["@id"]: e for e in metadata["@graph"]}
+    main = graph[graph["./"]["mainEntity"]["@id"]]
+    assert "ComputationalWorkflow" in main["@type"]
+    assert graph[main["programmingLanguage"]["@id"]]["alternateName"] == "CWL"
+    assert rocrate_validation(crate) == []
 
 
 def test_a_cwl_file_that_does_not_load_exits_1_with_one_line(store, tmp_path):
