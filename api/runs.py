@@ -226,7 +226,7 @@ class RunExport:
                                                 retry_after=exc.retry_after) from exc
         resp.content_type = export.content_type
         resp.downloadable_as = export.filename
-        if export.size is not None:  # a JSON export, made whole; a crate is sent unsized
+        if export.size is not None:  # bytes already whole (none of the server's: they stream)
             resp.content_length = export.size
         # sent as it is made; the server closes it (freeing its slot) when done or cut off
         resp.stream = export

@@ -38,13 +38,22 @@ def export(ctx: CliContext, fmt: str, run_id: str, output: str | None, files: st
         raise click.UsageError("a crate is a zip: pass -o FILE or redirect standard output")
     result = ctx.service().export_run(run_id, fmt, files=files)
     if output is None:
-        sys.stdout.buffer.write(result.content)
+        write_pieces(result, sys.stdout.buffer)
         sys.stdout.flush()
         return
     with open(output, "wb") as fh:
-        fh.write(result.content)
-    click.echo(f"wrote {fmt} export of run {run_id} to {output} ({len(result.content)} bytes)",
-               err=True)
+        size = write_pieces(result, fh)
+    click.echo(f"wrote {fmt} export of run {run_id} to {output} ({size} bytes)", err=True)
+
+
+def write_pieces(export, fh) -> int:
+    """Write an export's pieces as they are made (an export is read once, never held
+    whole); the bytes written."""
+    size = 0
+    for piece in export:
+        fh.write(piece)
+        size += len(piece)
+    return size
 
 
 @click.command("verify")
