@@ -349,12 +349,21 @@ def follow_logs(ctx: CliContext, svc, run_id: str, task: str) -> None:
 @click.option("--openlineage-url", metavar="URL", envvar=OPENLINEAGE_ENV,
               help="Post each run's OpenLineage events to URL/api/v1/lineage as it runs "
                    "(docs/exports.md); also $WFOBJ_OPENLINEAGE_URL.")
+@click.option("--hook-deliverer/--no-hook-deliverer", default=True, show_default=True,
+              help="Also run the webhook deliverer (`wfobj hook deliver`, docs/events.md) "
+                   "as a process of its own.")
+@click.option("--hook-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0.1, 600), metavar="S",
+              help="Seconds the deliverer waits for a webhook receiver to connect, and for "
+                   "each read of its answer.")
 @executor_options
 @pass_ctx
 def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
-           openlineage_url: str | None, executor: ExecutorSettings) -> None:
+           openlineage_url: str | None, hook_deliverer: bool, hook_timeout: float,
+           executor: ExecutorSettings) -> None:
     """Engine workers alone: claim pending runs on --store and execute them (--executor).
-    With --workers N, N worker processes, each started and owned by cli/processes/supervisor.py."""
+    With --workers N or the webhook deliverer (the default), each worker and the deliverer
+    is a process started and owned by cli/processes/supervisor.py."""
     import logging
     import os
 
@@ -363,18 +372,24 @@ def worker(ctx: CliContext, concurrency: int, workers: int, max_instances: int,
 
     from .file_modes import warn_if_exposed
     from .processes.worker import serve_worker
-    from .serving import child_environment, engine_worker_argv, openlineage_environment
+    from .serving import (
+        child_environment,
+        deliverer_argv,
+        engine_worker_argv,
+        openlineage_environment,
+    )
 
     ctx.store()  # fail early with a readable line if there is no store
     warn_if_exposed("wfobj worker", ctx.store_path)
     factory = executor_factory(executor)
     check_executor(factory)  # one line naming what is missing, before any run is claimed
     ensure_counters(ctx.store())  # count an older store's runs before any of them moves
-    if workers > 1:
+    if workers > 1 or hook_deliverer:
         store = os.path.abspath(ctx.store_path)
         argv = engine_worker_argv(store, executor, concurrency, max_instances)
         env = child_environment(store, ctx.config_path) | openlineage_environment(openlineage_url)
-        sys.exit(run_engine_workers(argv, workers, env))
+        sys.exit(run_engine_workers(argv, workers, env, deliverer_argv(store, hook_timeout)
+                                    if hook_deliverer else None))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     feed = None
     if openlineage_url:

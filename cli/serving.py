@@ -78,9 +78,10 @@ OPENLINEAGE_ENV = "WFOBJ_OPENLINEAGE_URL"  # --openlineage-url of serve and work
 def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None,
                        concurrency: int | None = None,
                        max_instances: int | None = None) -> list[str]:
-    """`wfobj worker --workers 1` (cli/runs.py): one engine worker process on the store.
-    Its OpenLineage URL goes in its environment (openlineage_environment), never here:
-    argv is visible to every local user."""
+    """`wfobj worker --workers 1 --no-hook-deliverer` (cli/runs.py): one engine worker
+    process on the store (the webhook deliverer is a child of its own, started once by
+    whoever starts the workers). Its OpenLineage URL goes in its environment
+    (openlineage_environment), never here: argv is visible to every local user."""
     from wfobj.engine import ExecutorSettings
 
     from .executor_flags import executor_argv
@@ -89,7 +90,7 @@ def engine_worker_argv(store_path: str, executor: ExecutorSettings | None = None
     if max_instances is not None:
         extra += ["--max-instances", str(max_instances)]
     return [sys.executable, "-c", "from wfobj.cli.main import main; main()", "--store", store_path,
-            "worker", "--workers", "1", *extra, *executor_argv(executor or ExecutorSettings())]
+            "worker", "--workers", "1", "--no-hook-deliverer", *extra, *executor_argv(executor or ExecutorSettings())]
 
 
 def openlineage_environment(url: str | None) -> dict[str, str]:

@@ -235,9 +235,12 @@ def serve_forever(listener: Listener, plan: ServePlan) -> int:
         return ended("wfobj serve", stop, sup.watch(stop))
 
 
-def run_engine_workers(argv: list[str], count: int, env: dict[str, str]) -> int:
-    """`wfobj worker --workers N`: N engine worker processes (`argv`, each one worker)
-    until a signal or a worker's death."""
+def run_engine_workers(argv: list[str], count: int, env: dict[str, str],
+                       deliverer_argv: list[str] | None = None) -> int:
+    """`wfobj worker`: N engine worker processes (`argv`, each one worker) and the webhook
+    deliverer (`deliverer_argv`, unless None) until a signal or a child's death."""
     with supervising() as (sup, stop):
         start_engine_workers(sup, argv, count, env)
+        if not stop.name and deliverer_argv:
+            sup.start("webhook deliverer", deliverer_argv, env)
         return ended("wfobj worker", stop, sup.watch(stop))

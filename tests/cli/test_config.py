@@ -162,7 +162,7 @@ def test_a_url_without_credentials_is_fine_in_a_shared_file(runner, tmp_path):
     ("[serve]\nworkers = 99\n", "config serve.workers in {f}: 99 is not in the range 1<=x<=64."),
     ("[serve]\nclient_timeout = 0.1\n", "config serve.client_timeout in {f}: 0.1 is not in the range"),
     ("[serve]\nmax_upload = -1\n", "config serve.max_upload in {f}: must be a positive integer"),
-    ("[worker]\nbind = \"x:1\"\n", "config worker.bind in {f}: unknown key (known: concurrency, max_instances, openlineage_url, workers)"),
+    ("[worker]\nbind = \"x:1\"\n", "config worker.bind in {f}: unknown key (known: concurrency, hook_deliverer, hook_timeout, max_instances, openlineage_url, workers)"),
     ("[executor]\nkind = \"cloud\"\n", "config executor.kind in {f}: 'cloud' is not one of"),
     ("[executor]\ntask_pids = -1\n", "config executor.task_pids in {f}: -1 is not in the range x>=0."),
     ("[executor.slurm]\nsbatch_args = \"--qos=low\"\n",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support_e2e import start_server, wait_terminal, wfobj_argv
+from tests.support_e2e import ROOT, start_server, wait_terminal, wfobj_argv
 from tests.support_webhooks import Receiver, checked_event, receiving
 from wfobj.engine.access.secrets import SecretStore
 from wfobj.objstore import init_store
@@ -161,3 +161,55 @@ def test_an_event_outlives_a_kill_9_of_serve_mid_delivery(tmp_path, docker_clien
     assert ids == sorted([run_id, other])
     assert first.body in [r.body for r in got]  # the very event that was in flight
     assert all(signed(r) for r in got)
+
+
+def test_a_worker_alone_delivers_and_stops_with_its_deliverer(tmp_path, docker_client):
+    """`wfobj worker` with no `serve` on the store: its runs' events arrive, from a
+    deliverer process it started and stops with its engine worker on SIGTERM."""
+    from tests.support_engine import service, trigger
+    from wfobj.engine.webhooks.registry import HookStore
+
+    store = init_store(tmp_path / "store")
+    with receiving() as rx:
+        HookStore(store).add(rx.url, ["run.created", "run.succeeded"], user="root")
+        run_id = trigger(service(store), QUICK)
+        store.close()
+        log = (tmp_path / "worker.log").open("w+")
+        proc = subprocess.Popen(wfobj_argv("--store", str(tmp_path / "store"), "worker"),
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            got = rx.wait_for(2, timeout=90)
+            kids = direct_children(proc.pid)
+            roles = sorted("deliver" if b"\0deliver\0" in cmdline(p) else "worker"
+                           for p in kids)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            status = proc.wait(60)
+    log.seek(0)
+    assert status == 0, log.read()
+    assert [r.event["type"] for r in got] == ["org.wfobj.run.created",
+                                              "org.wfobj.run.succeeded"]
+    assert {r.event["data"]["run_id"] for r in got} == {run_id}
+    assert roles == ["deliver", "worker"]
+    assert not any(alive(p) for p in kids)
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def direct_children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return " Z " not in stat

@@ -25,15 +25,21 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
+def engine_workers(pid: int) -> list[int]:
+    """The engine worker children of `pid` (not its webhook deliverer)."""
+    return [p for p in children(pid)
+            if b"\0worker\0" in open(f"/proc/{p}/cmdline", "rb").read()]
+
+
 def start_workers(tmp_path, n: int) -> tuple[subprocess.Popen, list[int], object]:
     log = (tmp_path / "worker.log").open("w+")
     proc = subprocess.Popen(wfobj_argv("--store", str(tmp_path / "store"), "worker",
-                                       "--workers", str(n)),
+                                       "--workers", str(n), "--no-hook-deliverer"),
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while len(kids := children(proc.pid)) < n and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(kids) == n, kids
+    assert len(kids) == n and engine_workers(proc.pid) == kids, kids
     return proc, kids, log
 
 
@@ -90,13 +96,15 @@ def test_serve_runs_each_engine_worker_as_its_own_child(tmp_path, docker_client)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            workers = [p for p in children(srv.proc.pid)
-                       if b"\0worker\0" in open(f"/proc/{p}/cmdline", "rb").read()]
-            if len(workers) == 2:
+            workers = engine_workers(srv.proc.pid)
+            delivering = [p for p in children(srv.proc.pid)
+                          if b"\0deliver\0" in open(f"/proc/{p}/cmdline", "rb").read()]
+            if len(workers) == 2 and delivering:
                 break
             time.sleep(0.1)
         assert len(workers) == 2
         assert all(children(w) == [] for w in workers)  # no worker forks again
+        assert len(delivering) == 1  # serve's own: its engine workers run none
         assert requests.get(srv.url + "/api/health", timeout=5).ok
     finally:
         assert srv.stop() == 0, srv.log()
