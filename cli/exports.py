@@ -3,6 +3,7 @@ and the keys that check it."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -41,8 +42,14 @@ def export(ctx: CliContext, fmt: str, run_id: str, output: str | None, files: st
         write_pieces(result, sys.stdout.buffer)
         sys.stdout.flush()
         return
-    with open(output, "wb") as fh:
-        size = write_pieces(result, fh)
+    part = f"{output}.part"  # renamed once whole: a cut-off export leaves nothing behind
+    try:
+        with open(part, "wb") as fh:
+            size = write_pieces(result, fh)
+        os.replace(part, output)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
     click.echo(f"wrote {fmt} export of run {run_id} to {output} ({size} bytes)", err=True)
 
 

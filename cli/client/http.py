@@ -43,7 +43,10 @@ class HttpClient:
 
     def stream(self, method: str, path: str, **kw: Any) -> Iterator[bytes]:
         """The answer's body in pieces; a connection cut mid-way raises HttpError."""
-        resp = self.request(method, path, stream=True, **kw)
+        return self.pieces(self.request(method, path, stream=True, **kw), path)
+
+    def pieces(self, resp: requests.Response, path: str) -> Iterator[bytes]:
+        """The body of `resp` (asked with stream=True) in pieces, as `stream` gives them."""
         received = 0
         with resp:
             try:

@@ -164,13 +164,14 @@ class RemoteService:
         return self.http.json("POST", f"/api/runs/{_seg(run_id)}/kill")
 
     def export_run(self, run_id: str, fmt: str, *, files: str = "all") -> Export:
-        """The run in an export format, as the server wrote it."""
+        """The run in an export format, as the server sends it: in pieces, never whole."""
         from wfobj.engine import SUFFIXES, Export
 
-        resp = self.http.request("GET", f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}",
-                                 params={"files": files})
-        return Export(fmt, resp.content, resp.headers.get("Content-Type", ""),
-                      f"{run_id}{SUFFIXES.get(fmt, '')}")
+        path = f"/api/runs/{_seg(run_id)}/export/{_seg(fmt)}"
+        # asked now (a refusal raises here), its body read as the caller iterates
+        resp = self.http.request("GET", path, params={"files": files}, stream=True)
+        return Export(fmt, self.http.pieces(resp, path), resp.headers.get("Content-Type", ""),
+                      f"{run_id}{SUFFIXES.get(fmt, '')}", on_close=resp.close)
 
     def public_keys(self) -> list[dict]:
         return self.http.json("GET", "/api/keys")

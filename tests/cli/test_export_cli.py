@@ -1,5 +1,6 @@
 """`wfobj export` on a local LMDB store writes each format as it is made, to a file (its
-true size reported) or to standard output; the fake executor ran the run."""
+true size reported) or to standard output; one cut short by a damaged object leaves no
+file behind. The fake executor ran the run."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from tests.engine.test_integrity import damage
 from tests.support_engine import run_with, trigger
 from wfobj.cli.context import CliContext
 from wfobj.cli.main import cli
+from wfobj.engine.runs.state import RunState
 from wfobj.engine.service import WorkflowService
 from wfobj.objstore import LmdbObjectStore
 
@@ -50,3 +53,17 @@ def test_export_to_standard_output_is_the_whole_document(finished):
                                 obj=CliContext())
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout_bytes)) == 2 * 30 + 2
+
+
+def test_an_export_cut_short_by_a_damaged_object_leaves_no_file(finished, tmp_path):
+    path, run_id = finished
+    store = LmdbObjectStore(path)
+    run = RunState.load(store, run_id)
+    last = run.tasks[run.order[-1]].attempts[-1]  # read long after the first bytes left
+    damage(store, last)
+    out = tmp_path / "run.prov.json"
+    result = CliRunner().invoke(cli, ["--store", str(path), "export", "prov", run_id, "-o",
+                                      str(out)], obj=CliContext())
+    assert result.exit_code != 0
+    assert last in result.output and len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.glob("run.prov.json*")) == []
