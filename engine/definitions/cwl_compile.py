@@ -515,3 +515,39 @@ def compile_source(raw: dict) -> tuple[dict, bytes, list[tuple[str, dict]]]:
     oid = hash_bytes(document)
     children: list[tuple[str, dict]] = []
     return compile_cwl(loaded_process(document, oid), oid, children=children), document, children
+
+
+def check_cwl_tasks(definition: Any, store: Any) -> None:
+    """A native definition's CWL tasks checked at registration: the document a blob of
+    the store that cwltool loads, `process` and `step` steps of it (DefinitionError
+    naming the task)."""
+    for name, task in definition.tasks.items():
+        if task.cwl is None:
+            continue
+        place, oid = f"tasks.{name}.cwl", task.cwl["document"]
+        if oid not in store or store.type_of(oid) != "blob":
+            raise DefinitionError(f"{place}.document", f"{oid} is not a blob of this store "
+                                  "(upload the packed CWL document first)")
+        process = loaded_process(b"".join(store.iter_blob(oid)), oid)
+        workflow = process
+        for key in ("process", "step"):
+            wanted = task.cwl.get(key)
+            if wanted is None or wanted == OUTPUTS_STEP:
+                continue
+            found = find_step_in(workflow, wanted)
+            if found is None:
+                raise DefinitionError(f"{place}.{key}", f"the document has no step "
+                                      f"{excerpt(wanted)}")
+            if key == "process":
+                workflow = found.embedded_tool
+
+
+def find_step_in(workflow: Any, step_id: str) -> Any:
+    """The step `step_id` of `workflow` or of a subworkflow of it, or None."""
+    for step in getattr(workflow, "steps", []):
+        if local(step.id) == step_id:
+            return step
+        inner = step.embedded_tool
+        if inner.tool.get("class") == "Workflow" and step_id.startswith(local(step.id) + "/"):
+            return find_step_in(inner, step_id)
+    return None

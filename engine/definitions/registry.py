@@ -16,7 +16,7 @@ from wfobj.engine.model import Definition, WorkflowVersion, read
 from wfobj.objstore import ConflictError, Link, ObjectNotFound, ObjectStore, RefNotFound, hash_bytes
 from wfobj.objstore.batch import encode_structured
 
-from .cwl_compile import compile_source, is_cwl
+from .cwl_compile import check_cwl_tasks, compile_source, is_cwl
 from .format import STORED_TYPES, check_workflow_name, normalize, parse_source
 from .subworkflows import resolve_subworkflows
 
@@ -102,7 +102,10 @@ class WorkflowRegistry:
         definitions of its subworkflows (else None and [])."""
         raw, document = parse_source(source, content_type), None
         if not is_cwl(raw):
-            return self.resolve(normalize(raw, name)), None, []
+            definition = self.resolve(normalize(raw, name))
+            if any(task.cwl is not None for task in definition.tasks.values()):
+                check_cwl_tasks(definition, self.store)  # written by hand: check them
+            return definition, None, []
         raw, document, children = compile_source(raw)
         made: dict[str, tuple[str, Definition]] = {}  # a subworkflow's child definitions
         for child_name, child_raw in children:  # deepest first

@@ -46,6 +46,7 @@ from wfobj.engine.definitions.cwl_compile import (
     OUTPUT_VAR,
     OUTPUTS_STEP,
     OUTPUTS_TASK,
+    find_step_in,
     loaded_process,
     local,
 )
@@ -101,13 +102,10 @@ def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
 
 def find_step(workflow: Any, step_id: str) -> Any:
     """The step `step_id` of `workflow` or of a subworkflow of it, at any depth."""
-    for step in workflow.steps:
-        if local(step.id) == step_id:
-            return step
-        inner = step.embedded_tool
-        if inner.tool.get("class") == "Workflow" and step_id.startswith(local(step.id) + "/"):
-            return find_step(inner, step_id)
-    raise StepFailed(f"the document has no step {step_id!r}")
+    step = find_step_in(workflow, step_id)
+    if step is None:
+        raise StepFailed(f"the document has no step {step_id!r}")
+    return step
 
 
 def locate(context: KindContext) -> tuple[Any, Any, Any]:

@@ -474,3 +474,24 @@ def test_a_subworkflow_is_a_child_run_pinned_by_the_parent(lmdb_store, docker_cl
     assert cwl_output(outputs) == {"size": cwl_output(count)["out"]}
     out = cwl_output(tasks["report"])["out"]
     assert blob_text(lmdb_store, out["location"]) == "size:6 bytes\n"
+
+
+def test_a_cwl_task_written_by_hand_is_checked_at_registration(lmdb_store):
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("album", ALBUM, user="alice", content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    native = stored.as_json()
+    del native["name"]
+    svc.apply_workflow("by-hand", native, user="alice")  # the same tasks, written natively
+    missing = json.loads(json.dumps(native))
+    missing["tasks"]["index"]["cwl"]["document"] = "0" * 64
+    with pytest.raises(DefinitionError, match=r"tasks.index.cwl.document: 0{64} is not a blob"):
+        svc.apply_workflow("by-hand", missing, user="alice")
+    wrong = json.loads(json.dumps(native))
+    wrong["tasks"]["index"]["cwl"]["step"] = "main/nope"
+    with pytest.raises(DefinitionError, match="tasks.index.cwl.step: the document has no step"):
+        svc.apply_workflow("by-hand", wrong, user="alice")
+    reads = json.loads(json.dumps(native))
+    reads["tasks"]["label"]["cwl"]["reads"] = ["nope"]
+    with pytest.raises(DefinitionError, match=r"tasks.label.cwl.reads\[0\]"):
+        svc.apply_workflow("by-hand", reads, user="alice")
