@@ -11,7 +11,7 @@ from wfobj.api.errors import serialize_error
 from wfobj.engine import SessionStore, WorkflowService
 from wfobj.objstore import ObjectStore
 
-from . import pages
+from . import config, pages
 from .render import Renderer, html_errors
 from .session import Login, Logout, SessionAuth, session_cookie_auth
 
@@ -36,6 +36,8 @@ def add_ui_routes(app: falcon.App, store: ObjectStore, service: WorkflowService,
             pages.AttemptPage(service, render, store),
         "/ui/runs/{run_id}/audit": pages.AuditPage(service, render),
         "/ui/schedules": pages.SchedulesPage(service, render),
+        "/ui/hooks": config.HooksPage(service, render),
+        "/ui/secrets": config.SecretsPage(service, render),
         "/ui/files/{hash}": pages.FilePage(service, render, store),
         "/ui/files/{hash}/download": pages.FileDownload(store),
         "/ui/trees/{hash}": pages.TreePage(service, render, store),

@@ -227,7 +227,7 @@ def test_logout_ends_the_session(driver, server):
 
 
 def test_a_reader_session_cannot_change_anything(driver, server, wordcount):
-    """The UI has no admin-only pages; a reader's cookie reads, and never writes: the API
+    """A reader's cookie reads, and never writes: the API
     refuses it before it even looks at the run (a token would get 409, already ended)."""
     login(driver, server, "reader")
     driver.get(f"{server.url}/ui/runs/{wordcount['run_id']}")
