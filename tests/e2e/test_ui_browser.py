@@ -349,3 +349,28 @@ def test_a_narrow_window_has_no_sideways_scrolling(driver, server, wordcount, gr
                 "return getComputedStyle(arguments[0].parentElement).overflowX", table) \
                 == "auto", path
 
+
+
+def test_the_admin_pages_pass_the_audit_and_fit_a_narrow_window(driver, server, greet_run):
+    """The webhooks and secrets pages, reached from the nav of an admin's session, with a
+    hook, a delivery and a secret on them."""
+    api(server, "PUT", "/api/secrets/browser-sig", "admin",
+        json={"value": "browser secret value"})
+    api(server, "POST", "/api/hooks", "admin",
+        json={"url": "http://127.0.0.1:9/never", "events": ["run.created"],
+              "secret_name": "browser-sig"})
+    trigger(server, "greet")
+    login(driver, server, "admin")
+    for link, heading in (("Webhooks", "Webhooks"), ("Secrets", "Secrets")):
+        driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, link).click()
+        WebDriverWait(driver, WAIT).until(lambda d, h=heading: text_of(d, "h1") == h)
+        assert driver.execute_script(A11Y_AUDIT) == [], link
+        assert "browser secret value" not in driver.page_source
+    assert "browser-sig" in text_of(driver, "table.secrets")
+    driver.set_window_size(400, 900)
+    for path in ("/ui/hooks", "/ui/secrets"):
+        driver.get(server.url + path)
+        wide = driver.execute_script(
+            "return [document.body.scrollWidth, document.documentElement.scrollWidth,"
+            " window.innerWidth]")
+        assert max(wide[:2]) <= wide[2], (path, wide, driver.execute_script(STICKING_OUT))
