@@ -54,6 +54,19 @@ def upload_files(ctx: CliContext, svc, pairs: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def with_file_names(params: dict, pairs: dict[str, str], values: dict) -> dict:
+    """A `file` or `dir` param given as `@PATH` goes by PATH's name in the run
+    (`{"hash", "name"}`: `-p reads=@./r1.fq.gz` is named `r1.fq.gz`)."""
+    out = dict(values)
+    for name, text in pairs.items():
+        spec = params.get(name)
+        base = os.path.basename(text[1:].rstrip("/"))
+        if text.startswith("@") and spec is not None and spec.type in ("file", "dir") \
+                and base not in ("", ".", ".."):
+            out[name] = {"hash": values[name], "name": base}
+    return out
+
+
 @run.command("trigger")
 @click.argument("name", required=False)
 @click.option("--hash", "definition_hash", help="Trigger this definition hash (pinned).")
@@ -75,7 +88,9 @@ def trigger(ctx: CliContext, name: str | None, definition_hash: str | None,
     name = strip_workflow_prefix(name)
     declared = (svc.get_workflow(name) if name else svc.get_definition(definition_hash))
     definition = Definition.from_json(declared["definition_hash"], declared["definition"])
-    values = parse_text_values(definition.params, upload_files(ctx, svc, split_params(params)))
+    pairs = split_params(params)
+    values = parse_text_values(definition.params, upload_files(ctx, svc, pairs))
+    values = with_file_names(definition.params, pairs, values)
     started = svc.trigger(name=name, definition_hash=definition_hash, parameters=values,
                           user=local_user(), **({"cache": False} if no_cache else {}))
     if not wait:

@@ -133,7 +133,7 @@ class RunRecord(StoredObject):
 
     type_name: ClassVar[str] = "run_record"
     omitted_when_none: ClassVar[frozenset[str]] = frozenset(
-        {"cache", "resumes", "reproduces", "image_pins", "trigger", "parent"})
+        {"cache", "resumes", "reproduces", "image_pins", "trigger", "parent", "file_names"})
     run_id: str
     workflow: str
     definition: Link
@@ -152,6 +152,10 @@ class RunRecord(StoredObject):
     trigger: dict | None = None
     # a sub-workflow's run: {"run_id", "task"} of the parent run and its task
     parent: dict | None = None
+    # {param: name} of the `file`/`dir` params given with a name (`{"hash", "name"}` at
+    # trigger, `-p P=@./reads.fq`): what a task that names its inputs calls them (CWL's
+    # `basename`); docs/workflow-format.md "Named files"
+    file_names: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

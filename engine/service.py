@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from wfobj.engine.access.secrets import SecretStore, check_name, secret_store_of
 from wfobj.engine.definitions.graph import TaskGraph
-from wfobj.engine.definitions.params import check_parameters
+from wfobj.engine.definitions.params import check_parameters, split_file_names
 from wfobj.engine.definitions.registry import WorkflowRegistry
 from wfobj.engine.definitions.secret_refs import check_no_secret_params, check_secret_names
 from wfobj.engine.executors.base import Executor, check_executor
@@ -163,12 +163,14 @@ class WorkflowService:
             _, version = self.registry.newest(name)
             definition_hash = version.definition.oid
         oid, definition = self.registry.definition(definition_hash)
+        parameters, names = split_file_names(definition.params, parameters)
         values = check_parameters(definition.params, parameters, self.store)
         check_no_secret_params(self.secrets, definition.params, values)
         check_rendered_sizes(definition, values)
+        origin = ({} if cache else {"cache": False}) | ({"file_names": names} if names else {})
         run = create_run(self.store, self.clock, definition_oid=oid, definition=definition,
                          parameters=values, user=user, engine_version=self.engine_version,
-                         origin=None if cache else {"cache": False})
+                         origin=origin or None)
         return {"run_id": run.run_id, "state": run.state, "definition_hash": oid}
 
     def resume(self, run_id: str, *, user: str) -> dict:
@@ -188,7 +190,9 @@ class WorkflowService:
     def repeat(self, source: RunState, origin: dict, user: str) -> RunState:
         return create_run(self.store, self.clock, definition_oid=source.record.definition.oid,
                           definition=source.definition, parameters=source.record.parameters,
-                          user=user, engine_version=self.engine_version, origin=origin)
+                          user=user, engine_version=self.engine_version,
+                          origin=origin | ({"file_names": source.record.file_names}
+                                           if source.record.file_names else {}))
 
     def compare_runs(self, a: str, b: str) -> dict:
         """{"a", "b", "same_definition", "same_parameters", "identical", "tasks"}; an output

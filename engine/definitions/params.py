@@ -39,6 +39,43 @@ def check_parameters(params: dict[str, ParamDefinition], given: dict | None,
     return values
 
 
+MAX_FILE_NAME = 255  # bytes of UTF-8, as a file system's name
+
+
+def split_file_names(params: dict[str, ParamDefinition], given: dict | None
+                     ) -> tuple[dict | None, dict[str, str]]:
+    """(the values, {param: name}) of trigger parameters in which a `file` or `dir` param
+    may be given with a name, `{"hash": H, "name": N}` (docs/workflow-format.md "Named
+    files"): the value is H (checked like any), N the name the file goes by. A name is one
+    path component: 1-255 bytes of UTF-8, no `/` or NUL, not `.` or `..`."""
+    if not isinstance(given, dict):
+        return given, {}
+    values, names = dict(given), {}
+    for name, value in given.items():
+        spec = params.get(name)
+        if spec is None or spec.type not in STORED_TYPES or not isinstance(value, dict):
+            continue
+        if set(value) != {"hash", "name"}:
+            raise ParameterError(name, f"{excerpt(value)}: a named {spec.type} is "
+                                 "{hash: HASH, name: NAME}")
+        problem = file_name_problem(value["name"])
+        if problem:
+            raise ParameterError(f"{name}.name", problem)
+        values[name], names[name] = value["hash"], value["name"]
+    return values, names
+
+
+def file_name_problem(name: Any) -> str | None:
+    """Why `name` cannot name a file (one path component), or None."""
+    if not isinstance(name, str) or not name:
+        return f"{excerpt(name)} is not a file name (a non-empty string)"
+    if "/" in name or "\0" in name or name in (".", ".."):
+        return f"{excerpt(name)} is not a file name (one path component: no / or NUL, not . or ..)"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME:
+        return f"a file name is at most {MAX_FILE_NAME} bytes"
+    return None
+
+
 def check_value(name: str, spec: ParamDefinition, value: Any, store: ObjectStore) -> Any:
     if spec.type in STORED_TYPES:
         value = resolve_prefix(name, spec.type, value, store)

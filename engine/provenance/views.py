@@ -56,6 +56,8 @@ def _run_fields(run_id: str, rec, state: str, started_at, ended_at, manifest_oid
         **({"trigger": rec.trigger} if rec.trigger is not None else {}),
         # a sub-workflow's child run: {"run_id", "task"} of its parent
         "parent": rec.parent,
+        # the names its named file/dir params were given with
+        **({"file_names": rec.file_names} if rec.file_names else {}),
     }
 
 

@@ -151,7 +151,8 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
         name = local(inp["id"]).rsplit("/", 1)[-1]
         if name in context.definition.params:
             ptype = context.definition.params[name].type
-            out[name] = cwl_value(context.store, inp["type"], ptype, context.values[name], name)
+            out[name] = cwl_value(context.store, inp["type"], ptype, context.values[name],
+                                  context.file_names.get(name, name))
     return out
 
 

@@ -53,6 +53,8 @@ class KindContext:
     # the tasks it reads that were skipped by a condition (their outputs are absent)
     skipped: frozenset[str] = frozenset()
     clock: Clock = field(default_factory=Clock)  # the scheduler's (injected)
+    # {param: name} the run gave its named `file`/`dir` params (RunRecord.file_names)
+    file_names: dict[str, str] = field(default_factory=dict)
 
 
 def _same(result: AttemptResult) -> AttemptResult:

@@ -285,7 +285,8 @@ class RunScheduler:
                      if dep in self.fanouts and not paired(task, self.task_def(dep))}
         skipped = frozenset(d for d in needs if self.gates.skipped.get(d) == SKIP_CONDITION)
         return KindContext(self.store, self.run.definition, task, self.run.record.parameters,
-                           seen, self.item_of(name), instances, skipped, self.clock)
+                           seen, self.item_of(name), instances, skipped, self.clock,
+                           dict(self.run.record.file_names or {}))
 
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""

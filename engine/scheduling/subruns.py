@@ -63,6 +63,18 @@ def child_parameters(task: TaskDefinition, child: Definition, lookup, store: Obj
     return check_parameters(child.params, given, store)
 
 
+def child_file_names(task: TaskDefinition, child: Definition, names: dict | None) -> dict:
+    """{child param: name} of the child's `file`/`dir` params passed straight from a named
+    param of the parent (`P: "{{params.Q}}"`): the child's file goes by the same name."""
+    out = {}
+    for key, value in (task.params or {}).items():
+        if isinstance(value, str) and value.startswith("{{params.") and value.endswith("}}"):
+            given = value[len("{{params."):-2].strip()
+            if (names or {}).get(given) and child.params[key].type in ("file", "dir"):
+                out[key] = names[given]
+    return out
+
+
 def passed_output(store: ObjectStore, key: str, value: dict, produced: dict) -> str:
     """The hash of upstream output `value` ({task, file}: a file or directory, or a path
     inside an output directory) given for param `key`."""
@@ -91,6 +103,7 @@ class ChildRun:
     cache: bool | None = None  # the parent's `cache` (off: the child's tasks run too)
     cancel: threading.Event = field(default_factory=threading.Event)
     facts: dict | None = None
+    file_names: dict | None = None  # the names of its named file/dir params
 
     def __call__(self) -> AttemptResult:
         started = self.clock.now()
@@ -98,7 +111,8 @@ class ChildRun:
                          definition=self.definition, parameters=self.parameters,
                          user=PARENT_ACTOR, engine_version=self.engine_version,
                          origin={"parent": {"run_id": self.parent_run, "task": self.task},
-                                 **({} if self.cache is None else {"cache": self.cache})},
+                                 **({} if self.cache is None else {"cache": self.cache}),
+                                 **({"file_names": self.file_names} if self.file_names else {})},
                          queue=False)
         self.facts = {"run_id": run.run_id}
         scheduler = self.drive(run.run_id)
@@ -217,7 +231,8 @@ class Children:
             return None
         self.runs[name] = ChildRun(
             parent.store, parent.clock, parent.run_id, name, oid, child, values, task,
-            run.record.engine_version, self.nested, cache=run.record.cache)
+            run.record.engine_version, self.nested, cache=run.record.cache,
+            file_names=child_file_names(task, child, run.record.file_names))
         return name, spec, self.runs[name].cancel, self.runs[name]
 
     def nested(self, run_id: str):

@@ -138,3 +138,43 @@ def test_the_cli_packs_a_document_and_its_tool_file_for_the_server(server, tmp_p
     assert run["state"] == "success", (run, server.log())
     upper = json.loads(task_of(server, run["run_id"], "shout")["vars"]["cwl"])["upper"]
     assert blob(server, upper["location"]) == b"QUIET\n"
+
+
+NAMED_TOOL = """\
+cwlVersion: v1.2
+class: CommandLineTool
+doc: what a file is called
+baseCommand: [echo]
+inputs:
+  reads: {type: File}
+arguments: [$(inputs.reads.basename)]
+stdout: name.txt
+outputs:
+  name: {type: stdout}
+"""
+
+
+def test_a_file_given_with_its_name_keeps_it_over_http_and_from_the_cli(server, tmp_path):
+    put = requests.put(f"{server.url}/api/workflows/named", data=NAMED_TOOL,
+                       headers=server.h(**{"Content-Type": "application/yaml"}))
+    assert put.status_code == 201, put.text
+    reads = upload(server, b"@r\nAC\n+\nII\n")
+    bad = requests.post(f"{server.url}/api/workflows/named/trigger", headers=server.h(),
+                        json={"parameters": {"reads": {"hash": reads, "name": "a/b"}}})
+    assert bad.status_code == 400 and "reads.name" in bad.json()["description"]
+    started = requests.post(f"{server.url}/api/workflows/named/trigger", headers=server.h(),
+                            json={"parameters": {"reads": {"hash": reads, "name": "s1.fq"}}})
+    assert started.status_code == 202, started.text
+    (tmp_path / "s2.fastq.gz").write_bytes(b"@r\nAC\n+\nII\n")
+    base = ["--server", server.url, "--token", server.tokens["runner"]]
+    cli_started = CliRunner().invoke(cli, [*base, "run", "trigger", "named", "--json", "-p",
+                                           f"reads=@{tmp_path / 's2.fastq.gz'}"],
+                                     obj=CliContext())
+    assert cli_started.exit_code == 0, cli_started.output
+    for run_id, name in ((started.json()["run_id"], "s1.fq"),
+                         (json.loads(cli_started.output)["run_id"], "s2.fastq.gz")):
+        run = wait_terminal(server, run_id)
+        assert run["state"] == "success", (run, server.log())
+        assert run["file_names"] == {"reads": name} and run["parameters"] == {"reads": reads}
+        out = json.loads(task_of(server, run_id, "tool")["vars"]["cwl"])["name"]
+        assert blob(server, out["location"]) == f"{name}\n".encode()
