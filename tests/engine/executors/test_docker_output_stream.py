@@ -133,3 +133,28 @@ def test_the_cap_counts_every_frame_of_a_stream():
     with pytest.raises(OutputTooLarge):
         splitter.take([frame(1, b"123456"), frame(2, b"e"), frame(1, b"789abc")])
     assert (out.getvalue(), err.getvalue()) == (b"123456789a", b"e")
+
+
+@pytest.mark.docker
+def test_a_broken_output_stream_fails_a_successful_exit_keeping_what_arrived(
+        docker_client, lmdb_store, tmp_path, monkeypatch):
+    """The stream is the only copy: if it breaks (the daemon restarted, say), the stored
+    streams would not be what the task wrote, so the attempt fails saying so."""
+    import requests
+
+    from wfobj.engine.executors import docker as docker_executor
+
+    real = docker_executor.read_pieces
+
+    def breaking(response):
+        pieces = real(response)
+        yield next(pieces)  # the first piece arrives, then the connection drops
+        raise requests.exceptions.ChunkedEncodingError("Connection broken")
+
+    monkeypatch.setattr(docker_executor, "read_pieces", breaking)
+    ex = DockerExecutor(docker_client, work_root=str(tmp_path))
+    result = ex.run(spec("echo first; sleep 1; echo second"), lmdb_store, threading.Event())
+    assert result.state == "failed" and result.exit_code == 0
+    assert result.error.startswith("reading the container's output failed (")
+    assert "may be incomplete" in result.error
+    assert read(lmdb_store, result.stdout.oid) == b"first\n"
