@@ -23,7 +23,7 @@ import lmdb
 DBS = (b"objects", b"refs", b"meta", b"stored_at")
 FILE_MODE = 0o600  # data.mdb and lock.mdb, when LMDB creates them: the owner's only
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
-REMAP_BYTES = 32 << 20  # record bytes this process commits between two remaps of the file
+REMAP_BYTES = 8 << 20  # record bytes this process commits between two remaps of the file
 
 
 class KnownPresent:
@@ -90,9 +90,10 @@ class SharedEnv:
     def committed(self, nbytes: int) -> None:
         """`nbytes` of records were just committed. Every REMAP_BYTES the file is mapped
         afresh (LMDB remaps on a size change, here to the size it has): a read of a
-        B-tree page maps the whole page-cache folio around it, so a process that writes
-        gigabytes would otherwise keep tens of megabytes of its own writes mapped (its
-        RSS growing with what it stored, though the kernel could take the pages back)."""
+        B-tree page maps the whole page-cache folio around it, often megabytes of this
+        process's own recent writes, so a process that writes gigabytes would otherwise
+        keep more and more of them mapped (its RSS growing with what it stored, though
+        the kernel could take the pages back)."""
         self.written += nbytes
         if self.written >= REMAP_BYTES:
             self.adopt_map_size()
