@@ -18,15 +18,18 @@ def dumps(value) -> str:
 
 
 def chunked(pieces: Iterable[str | bytes], size: int = CHUNK) -> Iterator[bytes]:
-    """`pieces` as UTF-8 bytes, gathered into chunks of at least `size` (the last may be
-    shorter); nothing is held beyond one chunk."""
+    """`pieces` as UTF-8 bytes, the first alone (the client sees the answer start at
+    once), the rest gathered into chunks of at least `size` (the last may be shorter);
+    nothing is held beyond one chunk."""
     held: list[bytes] = []
     count = 0
+    first = True
     for piece in pieces:
         data = piece.encode() if isinstance(piece, str) else piece
         held.append(data)
         count += len(data)
-        if count >= size:
+        if count >= size or first:
+            first = False
             yield b"".join(held)
             held, count = [], 0
     if held:

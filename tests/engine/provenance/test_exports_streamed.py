@@ -152,3 +152,17 @@ def test_base64_of_recut_pieces_is_the_base64_of_the_whole():
     recut = list(intoto.base64_ready(iter(pieces)))
     assert all(len(p) % 3 == 0 for p in recut[:-1])
     assert b"".join(base64.b64encode(p) for p in recut) == base64.b64encode(data)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_first_piece_leaves_before_any_row_is_read(runs, fmt, monkeypatch):
+    svc, ids = runs
+    export = svc.export_run(ids[LARGE], fmt)
+
+    def unread(_self):
+        raise AssertionError("the task table was read before the first piece left")
+
+    monkeypatch.setattr(run_stream.RunStream, "rows", unread)
+    first = next(iter(export))
+    assert first[:1] in (b"{", b"[")
+    export.close()
