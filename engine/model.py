@@ -366,10 +366,13 @@ class ParamDefinition(DefinitionPart):
     """A declared trigger parameter; `enum` and `default` hold stored values (a `float`
     as its decimal string). No `default`: the param is required at trigger."""
 
-    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"enum", "default"})
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset({"enum", "default", "optional"})
     type: str
     enum: list | None = None
     default: Any = None
+    # true: may be left out at trigger (no value, not even a default): only a task kind
+    # with a null reads it (CWL's `File?`); a native reference to it is refused
+    optional: bool | None = None
 
 
 @dataclass(frozen=True)

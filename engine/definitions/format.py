@@ -46,7 +46,7 @@ from wfobj.engine.values import MEMORY_RE, PULL_POLICIES, parse_memory
 from wfobj.objstore.codec import encode
 from wfobj.objstore.ids import is_hash
 
-from .conditions import check_condition
+from .conditions import check_condition, parse_condition
 from .documents import load_json, load_yaml
 from .graph import TaskGraph
 from .templates import references, rendered_size
@@ -218,8 +218,47 @@ def normalize_params(raw: Any) -> dict[str, ParamDefinition]:
             out["default"] = coerce_value(ptype, spec["default"], f"{place}.default")
             if "enum" in out and out["default"] not in out["enum"]:
                 raise DefinitionError(f"{place}.default", f"{excerpt(spec['default'])} is not in enum")
+        if "optional" in spec:
+            out.update(optional_flag(spec, place))
         params[pname] = ParamDefinition(type=ptype, **out)
     return params
+
+
+def optional_flag(spec: dict, place: str) -> dict:
+    """`optional: true` (stored only when true): the param may be left out at trigger."""
+    if not isinstance(spec["optional"], bool):
+        raise DefinitionError(f"{place}.optional", f"{excerpt(spec['optional'])} is not true "
+                              "or false")
+    if spec["optional"] and "default" in spec:
+        raise DefinitionError(f"{place}.optional", "a param with a default needs no "
+                              "optional: it is left out at trigger already")
+    return {"optional": True} if spec["optional"] else {}
+
+
+def check_optional_unreferenced(tname: str, task: TaskDefinition,
+                                params: dict[str, ParamDefinition]) -> None:
+    """An optional param has no value to substitute, mount, fan out over or test: a
+    native reference to it ({{params.P}}, an input {param: P}, for_each {param: P}, a
+    `when`) is refused naming the place. CWL tasks read it themselves (null when absent)."""
+    optional = {n for n, p in params.items() if p.optional}
+    if not optional:
+        return
+    place = f"tasks.{tname}"
+    why = "is optional (it may have no value): only a CWL task reads it"
+    for where, parts in references(task):
+        if parts[0] == "params" and len(parts) == 2 and parts[1] in optional:
+            raise DefinitionError(f"{place}.{where}", f"{{{{params.{parts[1]}}}}}: param "
+                                  f"{parts[1]} {why}")
+    for iname, spec in task.inputs.items():
+        if isinstance(spec, ParamInput) and spec.param in optional:
+            raise DefinitionError(f"{place}.inputs.{iname}", f"param {spec.param} {why}")
+    if task.for_each is not None and getattr(task.for_each, "param", None) in optional:
+        raise DefinitionError(f"{place}.for_each", f"param {task.for_each.param} {why}")
+    if task.when is not None:
+        for ref in parse_condition(task.when).refs():
+            if ref.parts[0] == "params" and ref.parts[1] in optional:
+                raise DefinitionError(f"{place}.when", f"{ref.text}: param {ref.parts[1]} "
+                                      f"{why}")
 
 
 def coerce_value(ptype: str, value: Any, place: str) -> Any:
@@ -298,6 +337,7 @@ def normalize_tasks(raw: Any, params: dict[str, ParamDefinition]) -> dict[str, T
         check_literal_size(tname, task)
         if task.when is not None:
             check_condition(tname, task.when, tasks, params)
+        check_optional_unreferenced(tname, task, params)
         check_fanout(tname, task, tasks, params)
         if task.retry is not None:
             check_retry(tname, task)

@@ -29,6 +29,8 @@ def check_parameters(params: dict[str, ParamDefinition], given: dict | None,
     values = {}
     for name, spec in params.items():
         if name not in given:
+            if spec.default is None and spec.optional:
+                continue  # no value: CWL's null
             if spec.default is None:
                 raise ParameterError(name, f"missing required value of type {spec.type}")
             if spec.type in STORED_TYPES:

@@ -149,7 +149,7 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
     out = {}
     for inp in inputs:
         name = local(inp["id"]).rsplit("/", 1)[-1]
-        if name in context.definition.params:
+        if name in context.definition.params and name in context.values:  # else null
             ptype = context.definition.params[name].type
             out[name] = cwl_value(context.store, inp["type"], ptype, context.values[name],
                                   context.file_names.get(name, name))
