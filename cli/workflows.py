@@ -32,6 +32,54 @@ def read_definition(path: str) -> bytes:
         return f.read()
 
 
+def upload_cwl_defaults(ctx: CliContext, svc, path: str, text: bytes) -> bytes:
+    """A packed CWL document whose File and Directory objects naming a file of the client
+    (`file://…`, a default) name it in the store instead: each uploaded (a folder as a
+    tree) and given as `location: wfobj:HASH`, its `basename` kept (docs/cwl.md)."""
+    if not path.lower().endswith(".cwl"):
+        return text
+    import json
+    from urllib.parse import unquote, urlsplit
+
+    from .trees import check_folder, store_folder
+
+    document = json.loads(text)
+    changed = False
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        location = item.get("location")
+        if item.get("class") in ("File", "Directory") and isinstance(location, str) \
+                and location.startswith("file://"):
+            local = unquote(urlsplit(location).path)
+            try:
+                if item["class"] == "Directory" and (ctx.server or ctx.store_path):
+                    oid = store_folder(ctx, local)["hash"]
+                elif item["class"] == "Directory":  # validate on an in-memory store
+                    from wfobj.objstore import put_directory
+
+                    check_folder(local)
+                    oid = put_directory(svc.store, local).oid
+                else:
+                    with open(local, "rb") as f:
+                        oid = svc.put_file(f)["hash"]
+            except OSError as exc:
+                raise click.ClickException(f"{path}: cannot read {local}: "
+                                           f"{exc.strerror}") from None
+            item["basename"] = item.get("basename") or os.path.basename(local.rstrip("/"))
+            item["location"] = f"wfobj:{oid}"
+            changed = True
+        stack.extend(item.values())
+    if not changed:
+        return text
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
 def name_for(path: str, given: str | None, text: bytes) -> str:
     """--name, else the definition's own `name`, else the file name without extension."""
     if given:
@@ -57,8 +105,9 @@ def workflow() -> None:
 def apply(ctx: CliContext, file: str, name: str | None) -> None:
     """Register FILE (YAML or JSON, or a CWL document `.cwl`); a new version only if the
     definition changed."""
-    text = read_definition(file)
-    result, created = ctx.service().apply_workflow(
+    svc = ctx.service()
+    text = upload_cwl_defaults(ctx, svc, file, read_definition(file))
+    result, created = svc.apply_workflow(
         name_for(file, name, text), text, user=local_user(), content_type=content_type_of(file))
     ctx.emit({**result, "created": created}, lambda r: click.echo(
         f"{r['name']} version {r['version']} ({'created' if created else 'unchanged'}): "
@@ -84,8 +133,9 @@ def checking_service(ctx: CliContext):
 def validate(ctx: CliContext, file: str, name: str | None) -> None:
     """Check FILE (YAML or JSON, or a CWL document `.cwl`) as `apply` would, registering
     nothing; exit 1 naming the first problem."""
-    text = read_definition(file)
-    result = checking_service(ctx).validate_workflow(name_for(file, name, text), text,
+    svc = checking_service(ctx)
+    text = upload_cwl_defaults(ctx, svc, file, read_definition(file))
+    result = svc.validate_workflow(name_for(file, name, text), text,
                                                      content_type=content_type_of(file))
 
     def human(r: dict) -> None:

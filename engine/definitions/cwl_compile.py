@@ -50,6 +50,7 @@ FETCHING_KEYS = ("$import", "$include", "$mixin", "$schemas")
 SCALARS = {"string": "string", "int": "int", "long": "int", "float": "float",
            "double": "float", "boolean": "bool"}
 SUPPORTED_CLASSES = ("CommandLineTool", "ExpressionTool", "Workflow")
+STORE_SCHEME = "wfobj:"  # a File's or Directory's location in the store: wfobj:HASH
 _LOADED: OrderedDict[str, Any] = OrderedDict()
 _LOCK = threading.Lock()
 MAX_LOADED = 16
@@ -286,7 +287,10 @@ def param_of(inp: dict) -> dict:
     if isinstance(ptype, dict) and ptype.get("type") == "enum":
         out["enum"] = [short(s) for s in ptype["symbols"]]
     if "default" in inp and inp["default"] is not None:
-        out["default"] = native_default(out["type"], inp["default"], place)
+        if out["type"] in ("file", "dir"):
+            out.update(stored_default(ptype, inp["default"], f"{place}.default"))
+        else:
+            out["default"] = inp["default"]
     elif optional:  # may be left out at trigger: the tool sees null
         out["optional"] = True
     return out
@@ -312,11 +316,31 @@ def native_type(ptype: Any, place: str) -> str:
                           "and enums do)")
 
 
-def native_default(ptype: str, value: Any, place: str) -> Any:
-    if ptype in ("file", "dir"):
-        raise DefinitionError(f"{place}.default", "a File or Directory default cannot be "
-                              "registered (give the input at trigger)")
-    return value
+def stored_default(cwl_type: Any, value: Any, place: str) -> dict:
+    """The param keys of a File or Directory default: one in the store (`location:
+    wfobj:HASH`) is the native default HASH (checked at trigger, kept by gc with the
+    definition; the tool sees the document's object, so its `basename`); a literal
+    (`contents`, or a Directory's `listing`, no location) makes the param optional, the
+    document's literal standing in when it is left out. Anything else names a file the
+    server cannot read (DefinitionError)."""
+    cls = "File" if cwl_type == "File" else "Directory" if cwl_type == "Directory" else None
+    if cls is None or not isinstance(value, dict) or value.get("class") != cls:
+        raise DefinitionError(place, "only a File or Directory default is mapped (a "
+                              "File[] default is not yet)")
+    location = value.get("location")
+    if isinstance(location, str) and location.startswith(STORE_SCHEME):
+        oid = location[len(STORE_SCHEME):]
+        if not re.fullmatch(r"[0-9a-f]{64}", oid):
+            raise DefinitionError(f"{place}.location", f"{excerpt(location)} is not "
+                                  f"{STORE_SCHEME}HASH (64 lower-case hex characters)")
+        return {"default": oid}
+    literal = "contents" if cls == "File" else "listing"
+    if location is None and literal in value:
+        return {"optional": True}
+    raise DefinitionError(place, f"a {cls} default must be in the store (location: "
+                          f"{STORE_SCHEME}HASH; `wfobj workflow apply FILE.cwl` uploads the "
+                          f"files its defaults name) or a literal ({literal}), not "
+                          f"{excerpt(location)}")
 
 
 def static_number(value: Any) -> float | None:

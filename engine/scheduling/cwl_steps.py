@@ -151,6 +151,11 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
         name = local(inp["id"]).rsplit("/", 1)[-1]
         if name in context.definition.params and name in context.values:  # else null
             ptype = context.definition.params[name].type
+            default = inp.get("default")
+            if name not in context.file_names and isinstance(default, dict) and \
+                    default.get("location") == SCHEME + str(context.values[name]):
+                out[name] = copy.deepcopy(default)  # the document's own, with its basename
+                continue
             out[name] = cwl_value(context.store, inp["type"], ptype, context.values[name],
                                   context.file_names.get(name, name))
     return out
