@@ -63,7 +63,8 @@ TASK = "tool"
 
 
 class JobTrees(Protocol):
-    """Where a job's staging folder is stored as a tree and its output tree checked out."""
+    """Where a job's staging folder is stored as a tree, its output tree checked out, and
+    the CWL document run stored as a blob: a local store or a server."""
 
     def put(self, folder: str) -> str:
         """Store the folder as a tree; its hash."""
