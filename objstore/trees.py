@@ -209,6 +209,17 @@ class TreeBuilder:
         oid, size = write()
         folder[parts[-1]] = TreeEntry(parts[-1], FILE, oid, size, executable)
 
+    def add_stored(self, path: str, kind: str, oid: ObjectId, size: int, *,
+                   executable: bool = False) -> None:
+        """A file (blob) or a whole directory (tree) already in the store, placed at
+        `path` by its hash: nothing is read (a directory counts as one entry here)."""
+        parts = split_path(path)
+        if not parts:
+            raise TreeRefused(path, "names no entry")
+        folder = self._folder(parts[:-1], path)
+        self._claim(folder, parts[-1], path)
+        folder[parts[-1]] = TreeEntry(parts[-1], kind, oid, size, executable and kind == FILE)
+
     def finish(self) -> StoredTree:
         self._flush()
         batch = WriteBatch()

@@ -22,6 +22,7 @@ import os
 import shlex
 import shutil
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class StagingPlan:
 
     root: str
     copies: list[tuple[str, str]] = field(default_factory=list)  # (container src, target)
+    # a host path -> (kind, hash, size, executable) when it is (inside) a store object: the
+    # entry is staged by hash, no byte copied (registered CWL steps, cwl_steps.Files)
+    stored: Callable[[str], tuple[str, str, int, bool] | None] | None = None
+    grafts: list[tuple[str, tuple[str, str, int, bool]]] = field(default_factory=list)
 
     def place(self, target: str) -> tuple[str, str]:
         """(host path, container path) where an entry for `target` goes in the folder."""
@@ -56,7 +61,13 @@ class StagingPlan:
     def add(self, vol: MapperEnt) -> None:
         host, _ = self.place(vol.target)
         os.makedirs(os.path.dirname(host), exist_ok=True)
-        if vol.type in ("CreateFile", "CreateWritableFile"):
+        known = None
+        if self.stored is not None and vol.type not in ("CreateFile", "CreateWritableFile") \
+                and not vol.resolved.startswith("_:"):
+            known = self.stored(vol.resolved)
+        if known is not None:  # in the store: staged by hash (stage_tree)
+            self.grafts.append((os.path.relpath(host, self.root), known))
+        elif vol.type in ("CreateFile", "CreateWritableFile"):
             with open(host, "w", encoding="utf-8") as f:
                 f.write(vol.resolved)
         elif vol.resolved.startswith("_:"):  # a Directory literal: an empty folder

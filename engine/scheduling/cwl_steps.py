@@ -53,7 +53,16 @@ from wfobj.engine.definitions.cwl_compile import (
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.model import DIR, FILE
 from wfobj.engine.states import AttemptStatus
-from wfobj.objstore import PathNotInTree, checkout_tree, entry_at, put_directory, read_tree
+from wfobj.objstore import (
+    PathNotInTree,
+    TreeBuilder,
+    checkout_tree,
+    entry_at,
+    put_directory,
+    read_tree,
+    scan_directory,
+    walk_tree,
+)
 
 from .cwl_staging import (
     CWL_OUT_DIR,
@@ -71,6 +80,7 @@ from .gates import SKIP_CONDITION, Verdict
 from .kinds import KindContext, Prepared
 
 SCHEME = "wfobj:"  # a File's or Directory's location in a CWL object: wfobj:HASH
+STAND_IN_BYTES = 64 * 1024  # cwltool's loadContents limit: what it may read of an input
 KEPT_KEYS = ("class", "basename", "size", "checksum", "format", "contents", "secondaryFiles")
 
 
@@ -294,16 +304,50 @@ class Files:
             if not os.path.exists(path):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 if out["class"] == "File":
-                    with open(path, "wb") as f:
-                        for chunk in self.store.iter_blob(oid):
-                            f.write(chunk)
+                    self.stand_in(oid, path)
                 else:
-                    checkout_tree(self.store, oid, path)
+                    os.makedirs(path)
+                    for rel, entry in walk_tree(self.store, oid):
+                        if entry.kind == DIR:
+                            os.makedirs(os.path.join(path, rel))
+                        else:
+                            self.stand_in(entry.oid, os.path.join(path, rel), entry.size)
             self.paths[path] = oid
             out["location"] = "file://" + path
             out.pop("path", None)
             out.pop("listing", None)
         return out
+
+    def stand_in(self, oid: str, path: str, size: int | None = None) -> None:
+        """What cwltool sees of a stored file: its first STAND_IN_BYTES (all cwltool
+        reads of an input: `loadContents`), the rest a hole, so its size is the file's.
+        The job gets the file itself: the staged tree names it by hash."""
+        size = self.store.size_of(oid) if size is None else size
+        with open(path, "wb") as f:
+            kept = 0
+            for chunk in self.store.iter_blob(oid):
+                f.write(chunk[:STAND_IN_BYTES - kept])
+                kept += min(len(chunk), STAND_IN_BYTES - kept)
+                if kept >= STAND_IN_BYTES:
+                    break
+            f.truncate(size)
+
+    def lookup(self, path: str) -> tuple[str, str, int, bool] | None:
+        """(kind, hash, size, executable) of a checked-out input at `path` or inside one,
+        else None."""
+        for base, oid in self.paths.items():
+            if path.rstrip("/") == base:
+                kind = FILE if self.store.type_of(oid) == "blob" else DIR
+                size = self.store.size_of(oid) if kind == FILE else read_tree(
+                    self.store, oid).size
+                return kind, oid, size, False
+            if path.startswith(base + "/"):
+                try:
+                    entry = entry_at(self.store, oid, path[len(base) + 1:].rstrip("/"))
+                except PathNotInTree:
+                    return None
+                return entry.kind, entry.oid, entry.size, entry.executable
+        return None
 
     def stored(self, path: str, kind: str, outdir: str, out_tree: str | None) -> str:
         """The hash of the file or folder at `path`: inside the attempt's output tree,
@@ -488,7 +532,7 @@ class CwlSteps:
         # folders are always this attempt's own
         job.outdir, job.tmpdir = os.path.join(workdir, "out"), os.path.join(workdir, "tmp")
         job._setup(rc)
-        stage = self.stage(store, job, os.path.join(workdir, "staging"))
+        stage = self.stage(store, job, os.path.join(workdir, "staging"), files)
         resources = resources_of(job)
         spec = replace(
             spec, image=image_of(job, context.task.image),
@@ -503,8 +547,10 @@ class CwlSteps:
                         close=close)
 
     @staticmethod
-    def stage(store, job: Any, root: str):
-        plan = StagingPlan(root)
+    def stage(store, job: Any, root: str, files: Files):
+        """The staging tree: the script and literal files read from `root`, every input
+        from the store placed by its hash (time and bytes O(entries), not O(input bytes))."""
+        plan = StagingPlan(root, stored=files.lookup)
         os.makedirs(root)
         for mapper in (job.pathmapper, job.generatemapper):
             if mapper is not None:
@@ -515,7 +561,16 @@ class CwlSteps:
         os.makedirs(os.path.dirname(script), exist_ok=True)
         with open(script, "w", encoding="utf-8") as f:
             f.write(job_script(job, plan.copies))
-        return put_directory(store, root)
+        builder = TreeBuilder(store)
+        for item in scan_directory(root):
+            if item.is_dir:
+                builder.add_dir(item.path)
+                continue
+            with item.open() as f:
+                builder.add_file(item.path, f, executable=item.executable)
+        for path, (kind, oid, size, executable) in plan.grafts:
+            builder.add_stored(path, kind, oid, size, executable=executable)
+        return builder.finish()
 
     def collect(self, store, job: Any, result: AttemptResult, files: Files) -> AttemptResult:
         """The finish hook: the output tree checked out, cwltool's collection, the exit
