@@ -463,9 +463,6 @@ def step_task(step: Any, workflow: Any, document_oid: str, within: str | None,
     sources name, or for a subworkflow step a sub-workflow task (a child run)."""
     name = short(step.id)
     place = f"steps.{name}"
-    if "when" in step.tool and "scatter" in step.tool:
-        raise DefinitionError(f"{place}.when", "a `when` on a scattered step is not mapped "
-                              "onto the engine yet (run the document with `wfobj cwl run`)")
     tool = step.embedded_tool
     if tool.tool.get("class") == "Workflow":
         return subworkflow_task(step, workflow, document_oid, children, params)

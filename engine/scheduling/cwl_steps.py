@@ -462,15 +462,30 @@ def make_job(tool: Any, job_order: dict, rc: Any, outputs: dict) -> Any:
     return next(iter(mine.job(job_order, done, rc)))
 
 
+def when_value(workflow: Any, step: Any, inputs: dict) -> bool:
+    """A step's `when` on its input object (after `valueFrom`), in cwltool's sandboxed
+    nodejs: True or False, else StepFailed saying what it gave."""
+    from cwl_utils import expression
+
+    when = step.tool["when"]
+    try:
+        value = expression.do_eval(when, inputs, workflow.requirements, None, None, {},
+                                   timeout=EVAL_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
+        raise StepFailed(f"CWL when {when!r}: {one_line(exc)}") from None
+    if value is True or value is False:
+        return value
+    raise StepFailed(f"CWL when {when!r} gave {json.dumps(value)[:100]}, not true or false")
+
+
 class CwlSteps:
     """The `cwl` task kind."""
 
     def gate(self, context: KindContext) -> Verdict | None:
         """A step's `when`, evaluated on its input object (after `valueFrom`) with
         cwltool's expression machinery in nodejs: false skips the step (a condition
-        skip), anything but true or false fails it."""
-        from cwl_utils import expression
-
+        skip), anything but true or false fails it. A scattered step's `when` is each
+        instance's (render)."""
         if "step" not in context.task.cwl:
             return None
         try:
@@ -478,20 +493,15 @@ class CwlSteps:
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return Verdict(problem=f"CWL step: {one_line(exc)}")
         when = None if step is None else step.tool.get("when")
-        if when is None:
+        if when is None or "scatter" in step.tool:  # a scattered step's: per instance
             return None
         try:
-            inputs = step_job_order(context, process, step)
-            value = expression.do_eval(when, inputs, process.requirements, None, None, {},
-                                       timeout=EVAL_TIMEOUT)
+            value = when_value(process, step, step_job_order(context, process, step))
+        except StepFailed as exc:
+            return Verdict(problem=str(exc))
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
-            return Verdict(problem=f"CWL when {when!r}: {one_line(exc)}")
-        if value is True:
-            return None
-        if value is False:
-            return Verdict(SKIP_CONDITION, f"skipped: CWL when false: {when}")
-        return Verdict(problem=f"CWL when {when!r} gave {json.dumps(value)[:100]}, not "
-                       "true or false")
+            return Verdict(problem=f"CWL when {step.tool['when']!r}: {one_line(exc)}")
+        return None if value else Verdict(SKIP_CONDITION, f"skipped: CWL when false: {when}")
 
     def render(self, context: KindContext, spec: TaskSpec) -> Prepared:
         workdir = tempfile.mkdtemp(prefix="wfobj-cwl-attempt-")
@@ -512,6 +522,12 @@ class CwlSteps:
                 close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
+            if "when" in step.tool and "scatter" in step.tool and \
+                    not when_value(workflow, step, job_order):
+                return Prepared(replace(spec, image=context.task.image, inputs=[]),
+                                in_engine=lambda: self.evaluated(
+                                    store, context.clock, lambda: null_outputs(step)),
+                                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         else:
             tool, job_order = process, param_values(context, process.tool["inputs"])
         files = Files(store, os.path.join(workdir, "in"))
@@ -628,6 +644,12 @@ class CwlSteps:
         return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
                              stderr=empty, started_at=started, ended_at=clock.now(),
                              vars=output_vars(made), executor={"kind": "engine"})
+
+
+def null_outputs(step: Any) -> dict:
+    """The output object of a scatter instance whose `when` is false: every port null
+    (CWL: its place in each output array is null, for `pickValue` to drop)."""
+    return {local(out["id"]).rsplit("/", 1)[-1]: None for out in step.tool["outputs"]}
 
 
 def output_vars(value: dict) -> dict[str, str]:
