@@ -240,6 +240,12 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
         for name in order.static_order():  # a scatter may pair with an upstream's
             if "scatter" in by_name[name].tool:
                 scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process))
+        for name in [n for n, t in tasks.items() if "_inputs_task" in t]:
+            extra, task = tasks[name].pop("_inputs_task")
+            if extra in tasks:
+                raise DefinitionError(f"steps.{extra}", "this step name is the task wfobj "
+                                      f"gives step {name}'s input object: rename the step")
+            tasks[extra] = task
         tasks[OUTPUTS_TASK] = outputs_task(process, document_oid, within, set(tasks))
     else:
         tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
@@ -465,7 +471,7 @@ def step_task(step: Any, workflow: Any, document_oid: str, within: str | None,
     place = f"steps.{name}"
     tool = step.embedded_tool
     if tool.tool.get("class") == "Workflow":
-        return subworkflow_task(step, workflow, document_oid, children, params)
+        return subworkflow_task(step, workflow, document_oid, within, children, params)
     if tool.tool.get("class") not in ("CommandLineTool", "ExpressionTool"):
         raise DefinitionError(f"{place}.run", f"a {tool.tool.get('class')} step is not mapped "
                               "onto the engine yet (run the document with `wfobj cwl run`)")
@@ -484,7 +490,7 @@ def step_task(step: Any, workflow: Any, document_oid: str, within: str | None,
     return tool_task(tool, cwl)
 
 
-def subworkflow_task(step: Any, workflow: Any, document_oid: str,
+def subworkflow_task(step: Any, workflow: Any, document_oid: str, within: str | None,
                      children: list[tuple[str, dict]], params: dict[str, dict]) -> dict:
     """A subworkflow step as a sub-workflow task: its workflow compiled into a child
     definition (registered with the parent, pinned by hash), its inputs passed as the
@@ -505,29 +511,65 @@ def subworkflow_task(step: Any, workflow: Any, document_oid: str,
         sources = inp.get("source")
         sources = [sources] if isinstance(sources, str) else list(sources or [])
         parts = relative(sources[0], prefix) if len(sources) == 1 else []
-        if len(parts) == 1 and params.get(parts[0], {}).get("optional"):
-            raise DefinitionError(f"{place}.in.{short(inp['id'])}", f"input {parts[0]} is "
-                                  "optional without a default: passing it to a subworkflow "
-                                  "is not mapped onto a child run yet (give it a default, or "
-                                  "run the document with `wfobj cwl run`)")
-        if len(parts) != 1 or "valueFrom" in inp or \
-                params.get(parts[0], {}).get("type") not in ("string", "int", "float", "bool",
-                                                            "file", "dir"):
-            if short(inp["id"]) not in child["params"]:
-                continue  # an input the subworkflow does not declare
-            raise DefinitionError(f"{place}.in.{short(inp['id'])}", "a subworkflow step's "
-                                  "input must come straight from one of the workflow's "
-                                  "inputs (a file, directory or scalar) to be mapped onto a "
-                                  "child run (run the document with `wfobj cwl run`)")
-        if short(inp["id"]) in child["params"]:
-            given[short(inp["id"])] = "{{params." + parts[0] + "}}"
-    child_name = f"cwl-{name}"
+        if short(inp["id"]) not in child["params"]:
+            continue  # an input the subworkflow does not declare
+        direct = params.get(parts[0], {}) if len(parts) == 1 and "valueFrom" not in inp else {}
+        if direct.get("optional") or direct.get("type") not in ("string", "int", "float",
+                                                                 "bool", "file", "dir"):
+            return inputs_object_task(step, workflow, document_oid, within, children, child)
+        given[short(inp["id"])] = "{{params." + parts[0] + "}}"
+    return {"workflow": {"name": child_named(children, name, child)}, "params": given,
+            "outputs": {"vars": [f"{OUTPUTS_TASK}.{OUTPUT_VAR}"]}}
+
+
+def child_named(children: list[tuple[str, dict]], step: str, child: dict) -> str:
+    child_name = f"cwl-{step}"
     taken = {n for n, _ in children}
     while child_name in taken:
         child_name += "_"
     children.append((child_name, child))
-    return {"workflow": {"name": child_name}, "params": given,
-            "outputs": {"vars": [f"{OUTPUTS_TASK}.{OUTPUT_VAR}"]}}
+    return child_name
+
+
+INPUTS_STEP = "#inputs:"  # + a step id: the `cwl.step` of a task giving its input object
+INPUTS_PARAM = "cwl_inputs"  # a child's one param when it takes its input object whole
+
+
+def inputs_object_task(step: Any, workflow: Any, document_oid: str, within: str | None,
+                       children: list[tuple[str, dict]], child: dict) -> dict:
+    """A subworkflow step whose inputs are not all straight workflow inputs (a step's
+    output, `valueFrom`, several sources, an optional or array input): a task
+    `cwl-in-STEP`, in the engine, builds the step's input object as a CWL step would (its
+    var `cwl`), and the child takes it whole as its one param `cwl_inputs` (JSON text)."""
+    name = short(step.id)
+    place = f"steps.{name}"
+    if INPUTS_PARAM in child["params"]:
+        raise DefinitionError(f"{place}.in.{INPUTS_PARAM}", "this input name is the param "
+                              "wfobj gives a subworkflow's input object: rename it")
+    if any(t.get("for_each", {}).get("param") for t in child["tasks"].values()):
+        raise DefinitionError(f"{place}.in", "a subworkflow scattering over its own inputs "
+                              "must take each straight from a workflow input to be mapped "
+                              "onto a child run (run the document with `wfobj cwl run`)")
+    child = {**child, "params": {INPUTS_PARAM: {"type": "string"}}}
+    steps = {short(s.id) for s in workflow.steps}
+    reads = set()
+    for inp in step.tool["inputs"]:
+        sources = inp.get("source") or []
+        for source in [sources] if isinstance(sources, str) else sources:
+            parts = relative(source, prefix_of(workflow))
+            if len(parts) == 2 and parts[0] in steps:
+                reads.add(parts[0])
+    cwl = {"document": document_oid, "step": INPUTS_STEP + local(step.id),
+           "reads": sorted(reads)}
+    if within is not None:
+        cwl["process"] = within
+    maker = {"image": ENGINE_IMAGE, "command": ["cwl-inputs"],
+             "outputs": {"files": [], "vars": [OUTPUT_VAR]}, "cwl": cwl}
+    inputs_task = f"cwl-in-{name}"[:100]
+    return {"workflow": {"name": child_named(children, name, child)},
+            "params": {INPUTS_PARAM: "{{tasks." + inputs_task + ".vars." + OUTPUT_VAR + "}}"},
+            "outputs": {"vars": [f"{OUTPUTS_TASK}.{OUTPUT_VAR}"]},
+            "_inputs_task": (inputs_task, maker)}
 
 
 def compile_source(raw: dict) -> tuple[dict, bytes, list[tuple[str, dict]]]:
@@ -559,6 +601,7 @@ def check_cwl_tasks(definition: Any, store: Any) -> None:
             wanted = task.cwl.get(key)
             if wanted is None or wanted == OUTPUTS_STEP:
                 continue
+            wanted = wanted.removeprefix(INPUTS_STEP)
             found = find_step_in(workflow, wanted)
             if found is None:
                 raise DefinitionError(f"{place}.{key}", f"the document has no step "

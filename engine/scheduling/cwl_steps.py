@@ -42,6 +42,8 @@ from typing import Any
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.cwl_compile import (
+    INPUTS_PARAM,
+    INPUTS_STEP,
     ITEMS_VAR,
     OUTPUT_VAR,
     OUTPUTS_STEP,
@@ -129,7 +131,7 @@ def locate(context: KindContext) -> tuple[Any, Any, Any]:
     workflow = process if "process" not in cwl else find_step(process, cwl["process"]).embedded_tool
     if cwl["step"] == OUTPUTS_STEP:
         return process, workflow, None
-    return process, workflow, find_step(workflow, cwl["step"])
+    return process, workflow, find_step(workflow, cwl["step"].removeprefix(INPUTS_STEP))
 
 
 def sub_output(context: KindContext, task: str) -> dict:
@@ -156,6 +158,8 @@ def workflow_outputs(context: KindContext, workflow: Any) -> dict:
 
 def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
     """{short input name: CWL value} of a process's inputs from the run's params."""
+    if INPUTS_PARAM in context.definition.params and INPUTS_PARAM in context.values:
+        return json.loads(context.values[INPUTS_PARAM])  # a child given its object whole
     out = {}
     for inp in inputs:
         name = local(inp["id"]).rsplit("/", 1)[-1]
@@ -519,6 +523,10 @@ class CwlSteps:
         if step is None and context.task.cwl.get("step") == OUTPUTS_STEP:
             return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
                 store, context.clock, lambda: workflow_outputs(context, workflow)),
+                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+        if step is not None and context.task.cwl["step"].startswith(INPUTS_STEP):
+            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
+                store, context.clock, lambda: step_job_order(context, workflow, step)),
                 close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)

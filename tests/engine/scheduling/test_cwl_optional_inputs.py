@@ -9,7 +9,6 @@ import json
 import pytest
 
 from tests.support_engine import claim, service
-from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.docker import DockerExecutor
 from wfobj.engine.scheduling.scheduler import RunScheduler
 
@@ -73,8 +72,8 @@ def test_optional_inputs_are_null_when_left_out(lmdb_store, docker_client):
                 adapters={"hash": adapters, "name": "adapters.fa"}) == "times=3 adapters.fa"
 
 
-def test_an_optional_input_passed_to_a_subworkflow_is_refused_naming_the_step(lmdb_store):
-    with pytest.raises(DefinitionError) as err:
-        service(lmdb_store).apply_workflow("into-sub", INTO_SUB, user="alice",
-                                           content_type="application/yaml")
-    assert err.value.place == "steps.inner.in.times" and "optional" in str(err.value)
+def test_an_optional_input_passed_to_a_subworkflow_goes_in_its_input_object(lmdb_store):
+    reg, _ = service(lmdb_store).apply_workflow("into-sub", INTO_SUB, user="alice",
+                                                content_type="application/yaml")
+    _, stored = service(lmdb_store).registry.definition(reg["definition_hash"])
+    assert stored.tasks["inner"].params == {"cwl_inputs": "{{tasks.cwl-in-inner.vars.cwl}}"}
