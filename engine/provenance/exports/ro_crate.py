@@ -40,6 +40,7 @@ from wfobj.engine.definitions.params import param_type
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
 
+from .json_stream import chunked
 from .run_export import Attempt, Content, RunExport
 
 WFRUN_VERSION = "0.5"
@@ -108,13 +109,36 @@ def stream_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -
             sha256s[f.hash] = digest.hexdigest()
             yield sink.take()
         crate = CrateBuilder(run, sha256s, files, source).build()
-        with warnings.catch_warnings():
-            # the library warns once per file it lists but was given no bytes of
-            warnings.filterwarnings("ignore", "No source for", UserWarning)
-            metadata = json.dumps(crate.metadata.generate(), indent=4, sort_keys=True,
-                                  ensure_ascii=False).encode()
-        z.writestr(member(crate.metadata.id, len(metadata)), metadata)
+        # written as it is encoded, entity by entity: never the whole text (the encoder
+        # alone held a small string per token of it, many times the text's size)
+        with z.open(streamed_member(crate.metadata.id), "w", force_zip64=True) as out:
+            for piece in chunked(metadata_pieces(crate)):
+                out.write(piece)
+                if sink.pending() >= PIECE:
+                    yield sink.take()
     yield sink.take()
+
+
+GRAPH_INDENT = "\n" + " " * 8  # an entity's lines, inside the document's "@graph"
+
+
+def metadata_pieces(crate: ROCrate) -> Iterator[str]:
+    """`ro-crate-metadata.json` in pieces, as the library writes it whole
+    (`json.dumps(crate.metadata.generate(), indent=4, sort_keys=True,
+    ensure_ascii=False)`), each entity encoded as it is reached. JSON text holds no raw
+    newline inside a string, so indenting a piece's new lines indents the entity."""
+    with warnings.catch_warnings():
+        # the library warns once per file it lists but was given no bytes of
+        warnings.filterwarnings("ignore", "No source for", UserWarning)
+        document = crate.metadata.generate()  # the context, and the entities (not copied)
+    encoder = json.JSONEncoder(indent=4, sort_keys=True, ensure_ascii=False)
+    context = encoder.encode(document["@context"]).replace("\n", "\n    ")
+    yield f'{{\n    "@context": {context},\n    "@graph": ['
+    for n, entity in enumerate(document["@graph"]):
+        yield ("," if n else "") + GRAPH_INDENT
+        for piece in encoder.iterencode(entity):
+            yield piece.replace("\n", GRAPH_INDENT)
+    yield "\n    ]\n}"
 
 
 PIECE = 1 << 20  # what the sink gathers before it is sent
@@ -147,6 +171,14 @@ def member(name: str, size: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
     info.compress_type = zipfile.ZIP_DEFLATED
     info.file_size = size
+    return info
+
+
+def streamed_member(name: str) -> zipfile.ZipInfo:
+    """A deflated zip member written as it is made: its sizes follow it (a data
+    descriptor, with ZIP64 fields, whatever size it reaches)."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
     return info
 
 
