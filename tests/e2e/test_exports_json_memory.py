@@ -11,7 +11,10 @@ signature checked by securesystemslib, the events by the OpenLineage schema).
 
 The heap, not VmHWM: VmHWM also counts the store's pages LMDB maps as they are read
 (file-backed, shared, given back under pressure), which grow with what is read, here
-the whole run's evidence, whatever the export holds; it is printed beside."""
+the whole run's evidence, whatever the export holds; it is printed beside.
+
+The RO-Crate of the same run, alone: its heap grows by a few KiB per attempt (its
+entities), never by its metadata's text."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import base64
 import json
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -193,3 +197,53 @@ def check_bodies(srv: Server, fetches: dict[str, Fetch]) -> None:
     assert envelope_verifies(envelope, keys[0])
     statement = json.loads(base64.b64decode(envelope["payload"]))
     assert len(statement["subject"]) == INSTANCES + 1
+
+
+CRATE_PER_ATTEMPT = 11 << 10  # its entities, per attempt: 7.8 KiB measured (docs/limits.md)
+
+
+def test_ro_crate_of_a_20000_instance_run_grows_with_its_attempts_never_its_text(srv, tmp_path):
+    """The RO-Crate's metadata entities are made from the whole run, so the worker's heap
+    grows with the run's attempts (docs/limits.md "Exports"), by a few KiB each: never by
+    the document's text, which is encoded into the zip as it is made (held whole, with
+    the encoder's string per token, 15.9 KiB an attempt). The answer
+    starts at once, writes no temporary file and holds every attempt."""
+    worker = gunicorn_worker(srv)
+    small = Fetch(srv, srv.runs["small"], "ro-crate", tmp_path / "small.zip")
+    small(threading.Barrier(1))  # the library imported
+    assert small.error is None and small.status == 200
+    before = rss_anon(worker)
+    most_tmp, most_heap, done = 0, before, threading.Event()
+
+    def watch() -> None:
+        nonlocal most_tmp, most_heap
+        while not done.is_set():
+            most_tmp = max(most_tmp, usage(srv.tmpdir))
+            most_heap = max(most_heap, rss_anon(worker))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    started = time.monotonic()
+    fetch = Fetch(srv, srv.runs["large"], "ro-crate", tmp_path / "large.zip")
+    try:
+        fetch(threading.Barrier(1))
+    finally:
+        done.set()
+        watcher.join()
+    assert fetch.error is None and fetch.status == 200, fetch.error
+    attempts = INSTANCES + 1
+    print(f"RO-Crate of {INSTANCES} instances: worker heap (RssAnon) {before / 2**20:.0f} -> "
+          f"at most {most_heap / 2**20:.0f} MiB ({(most_heap - before) / attempts:.0f} B an "
+          f"attempt) in {time.monotonic() - started:.0f} s; first byte "
+          f"{fetch.first_byte:.2f} s; {fetch.out.stat().st_size / 1e6:.0f} MB; "
+          f"temp disk {most_tmp} B")
+    assert fetch.first_byte is not None and fetch.first_byte < FIRST_BYTE
+    assert most_heap - before < CRATE_PER_ATTEMPT * attempts, most_heap - before
+    assert most_tmp == 0
+    with zipfile.ZipFile(fetch.out) as z:
+        assert z.getinfo("ro-crate-metadata.json").flag_bits & 0x08  # written as made
+        graph = json.loads(z.read("ro-crate-metadata.json"))["@graph"]
+        assert len([n for n in z.namelist() if n.startswith("files/")]) == INSTANCES + 1
+    names = {e.get("name") for e in graph if e.get("@type") == "CreateAction"}
+    assert {f"each[{i}] attempt 1" for i in range(INSTANCES)} <= names
