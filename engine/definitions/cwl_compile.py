@@ -284,10 +284,13 @@ def param_of(inp: dict) -> dict:
     place = f"inputs.{short(inp['id'])}"
     ptype = inp["type"]
     optional = isinstance(ptype, list) and "null" in ptype
+    if holds_json(ptype):
+        return json_param(inp, ptype, optional, place)
     if isinstance(ptype, list):
         rest = [t for t in ptype if t != "null"]
         if len(rest) != 1:
-            raise DefinitionError(place, "a union of types has no param type in wfobj")
+            raise DefinitionError(place, "a union of types holding a File or Directory has "
+                                  "no param type in wfobj")
         ptype = rest[0]
     out: dict[str, Any] = {"type": native_type(ptype, place)}
     if isinstance(ptype, dict) and ptype.get("type") == "enum":
@@ -298,6 +301,32 @@ def param_of(inp: dict) -> dict:
         else:
             out["default"] = inp["default"]
     elif optional:  # may be left out at trigger: the tool sees null
+        out["optional"] = True
+    return out
+
+
+def holds_json(cwl_type: Any) -> bool:
+    """Whether a CWL input of this type is a `string` param holding its value as JSON
+    text: a type with no native param type (a record, a union of several types, a nested
+    array, an array of records or enums) that holds no File or Directory."""
+    rest = [t for t in cwl_type if t != "null"] if isinstance(cwl_type, list) else [cwl_type]
+    if len(rest) == 1:
+        try:
+            native_type(rest[0], "")
+            return False
+        except DefinitionError:
+            pass
+    text = json.dumps(cwl_type, default=str)
+    return not re.search(r'"(File|Directory)"', text)
+
+
+def json_param(inp: dict, cwl_type: Any, optional: bool, place: str) -> dict:
+    """A `string` param holding the input's CWL value as JSON text (cwltool checks the
+    value against the type when a step's job is built); its default as that text."""
+    out: dict[str, Any] = {"type": "string"}
+    if inp.get("default") is not None:
+        out["default"] = json.dumps(inp["default"], sort_keys=True)
+    elif optional:
         out["optional"] = True
     return out
 

@@ -49,6 +49,7 @@ from wfobj.engine.definitions.cwl_compile import (
     OUTPUTS_STEP,
     OUTPUTS_TASK,
     find_step_in,
+    holds_json,
     loaded_process,
     local,
 )
@@ -93,6 +94,12 @@ class StepFailed(Exception):
 # ---- the CWL input object -----------------------------------------------------------
 def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
     """A param's stored value as the CWL value of its input."""
+    if ptype == "string" and holds_json(cwl_type):  # a record, a union, …: JSON text
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise StepFailed(f"input {name}: {value[:80]!r} is not JSON (a value of "
+                             "this type is given as JSON text)") from None
     if isinstance(cwl_type, list):
         cwl_type = next(t for t in cwl_type if t != "null")
     if ptype == "file":
