@@ -354,7 +354,7 @@ def test_a_tool_exiting_non_zero_fails_its_task_with_the_reason(lmdb_store, dock
      "names another file"),
     (lambda d: d["inputs"].update({"extra": ["File", "string"]}), "inputs.extra",
      "a union of types holding a File"),
-    (lambda d: d["inputs"].update({"rec": {"type": {"type": "record", "fields": [{"name": "a", "type": "int"}]}}}),
+    (lambda d: d["inputs"].update({"rec": {"type": {"type": "record", "fields": [{"name": "a", "type": "File"}]}}}),
      "inputs.rec", "has no param type"),
     (lambda d: d.update({"class": "Operation"}), "", "not a valid CWL"),
 ])
