@@ -435,10 +435,13 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     scatter = step.tool["scatter"]
     scatter = [scatter] if isinstance(scatter, str) else list(scatter)
     method = step.tool.get("scatterMethod", "dotproduct")
+    if len(scatter) > 1 and method == "flat_crossproduct":
+        cross_onto_fanout(step, tasks, prefix)
+        return
     if len(scatter) > 1 and method != "dotproduct":
         raise DefinitionError(f"steps.{name}.scatterMethod", f"{method} is not mapped onto "
-                              "the engine yet (dotproduct is; run the document with `wfobj "
-                              "cwl run`)")
+                              "the engine yet (dotproduct and flat_crossproduct are; run the "
+                              "document with `wfobj cwl run`)")
     inputs = {i["id"]: i for i in step.tool["inputs"]}
     first = inputs[scatter[0]]
     sources = first.get("source") or []
@@ -466,6 +469,40 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
         raise DefinitionError(place, f"output {excerpt(port)} cannot name a var")
     upstream["outputs"]["vars"] = sorted({*upstream["outputs"]["vars"], var})
     task["for_each"] = {"task": parts[0], "var": var}
+
+
+CROSS_STEP = "#cross:"  # + a step id: the task counting a flat_crossproduct's items
+CROSS_VAR = ITEMS_VAR + "positions"
+
+
+def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
+    """A `flat_crossproduct` scatter as a fan-out over the positions of the product: a
+    task `cwl-cross-STEP`, in the engine, reads the scattered arrays and leaves the
+    positions 0…n-1 (n the product of their lengths) as its var; instance K takes, of
+    each scattered input, the element K names in row-major order (the first input
+    outermost), so readers get the flat array CWL gives."""
+    name = short(step.id)
+    task = tasks[name]
+    steps = set(tasks)
+    for sid in [step.tool["scatter"]] if isinstance(step.tool["scatter"], str) \
+            else step.tool["scatter"]:
+        inp = next(i for i in step.tool["inputs"] if i["id"] == sid)
+        sources = inp.get("source") or []
+        for source in [sources] if isinstance(sources, str) else sources:
+            parts = relative(source, prefix)
+            if len(parts) == 2 and parts[0] in steps and (
+                    "for_each" in tasks[parts[0]] or "cwl" not in tasks[parts[0]]):
+                raise DefinitionError(f"steps.{name}.scatter", f"{short(sid)}: a "
+                                      "flat_crossproduct over a scattered step's or a "
+                                      "subworkflow's output is not mapped onto the engine yet")
+    cross = f"cwl-cross-{name}"[:100]
+    if cross in tasks:
+        raise DefinitionError(f"steps.{cross}", "this step name is the task wfobj gives "
+                              f"step {name}'s crossproduct: rename the step")
+    cwl = {**task["cwl"], "step": CROSS_STEP + task["cwl"]["step"]}
+    tasks[cross] = {"image": ENGINE_IMAGE, "command": ["cwl-cross"],
+                    "outputs": {"files": [], "vars": [OUTPUT_VAR, CROSS_VAR]}, "cwl": cwl}
+    task["for_each"] = {"task": cross, "var": CROSS_VAR}
 
 
 def outputs_task(workflow: Any, document_oid: str, within: str | None,
@@ -630,7 +667,7 @@ def check_cwl_tasks(definition: Any, store: Any) -> None:
             wanted = task.cwl.get(key)
             if wanted is None or wanted == OUTPUTS_STEP:
                 continue
-            wanted = wanted.removeprefix(INPUTS_STEP)
+            wanted = wanted.removeprefix(INPUTS_STEP).removeprefix(CROSS_STEP)
             found = find_step_in(workflow, wanted)
             if found is None:
                 raise DefinitionError(f"{place}.{key}", f"the document has no step "

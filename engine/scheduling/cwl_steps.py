@@ -42,6 +42,7 @@ from typing import Any
 
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.cwl_compile import (
+    CROSS_STEP,
     INPUTS_PARAM,
     INPUTS_STEP,
     ITEMS_VAR,
@@ -138,7 +139,8 @@ def locate(context: KindContext) -> tuple[Any, Any, Any]:
     workflow = process if "process" not in cwl else find_step(process, cwl["process"]).embedded_tool
     if cwl["step"] == OUTPUTS_STEP:
         return process, workflow, None
-    return process, workflow, find_step(workflow, cwl["step"].removeprefix(INPUTS_STEP))
+    return process, workflow, find_step(
+        workflow, cwl["step"].removeprefix(INPUTS_STEP).removeprefix(CROSS_STEP))
 
 
 def sub_output(context: KindContext, task: str) -> dict:
@@ -209,6 +211,15 @@ def scattered(context: KindContext, workflow: Any, step: Any, inputobj: dict) ->
     if not scatter or context.item is None:
         return inputobj
     scatter = [scatter] if isinstance(scatter, str) else list(scatter)
+    if step.tool.get("scatterMethod") == "flat_crossproduct" and len(scatter) > 1:
+        position = int(context.item.key)
+        for sid in reversed(scatter):  # row-major: the first input outermost
+            values = inputobj[sid]
+            if not values:
+                raise StepFailed(f"scatter: {local(sid)} has no items")
+            position, index = divmod(position, len(values))
+            inputobj[sid] = values[index]
+        return inputobj
     inputs = {i["id"]: i for i in step.tool["inputs"]}
     index = None
     for sid in scatter:
@@ -531,6 +542,10 @@ class CwlSteps:
             return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
                 store, context.clock, lambda: workflow_outputs(context, workflow)),
                 close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+        if step is not None and context.task.cwl["step"].startswith(CROSS_STEP):
+            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
+                store, context.clock, lambda: cross_positions(context, workflow, step)),
+                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
         if step is not None and context.task.cwl["step"].startswith(INPUTS_STEP):
             return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
                 store, context.clock, lambda: step_job_order(context, workflow, step)),
@@ -659,6 +674,24 @@ class CwlSteps:
         return AttemptResult(state=AttemptStatus.SUCCESS, exit_code=0, stdout=empty,
                              stderr=empty, started_at=started, ended_at=clock.now(),
                              vars=output_vars(made), executor={"kind": "engine"})
+
+
+def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
+    """What a flat_crossproduct fans out over: {"positions": [0…n-1]}, n the product of
+    the lengths of the step's scattered arrays (their sources merged, before valueFrom)."""
+    from cwltool.workflow_job import object_from_state
+
+    state = source_state(context, workflow)
+    multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
+    inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
+    if inputobj is None:
+        raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
+    count = 1
+    for sid in step.tool["scatter"]:
+        if not isinstance(inputobj.get(sid), list):
+            raise StepFailed(f"scatter: {local(sid)} is not an array")
+        count *= len(inputobj[sid])
+    return {"positions": list(range(count))}
 
 
 def null_outputs(step: Any) -> dict:
