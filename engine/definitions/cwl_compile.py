@@ -247,6 +247,13 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
                                       f"gives step {name}'s input object: rename the step")
             tasks[extra] = task
         tasks[OUTPUTS_TASK] = outputs_task(process, document_oid, within, set(tasks))
+        nested = {short(st.id) for st in process.steps
+                  if st.tool.get("scatterMethod") == "nested_crossproduct"}
+        for task in tasks.values():  # a nested product's readers read its shape too
+            reads = task.get("cwl", {}).get("reads", [])
+            shapes = {cross_task(n) for n in reads if n in nested}
+            if shapes:
+                task["cwl"]["reads"] = sorted({*reads, *shapes})
     else:
         tasks = {TOOL_TASK: tool_task(process, {"document": document_oid, "reads": []})}
     doc = process.tool.get("doc") or process.tool.get("label") or ""
@@ -429,19 +436,18 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     (a workflow input), over the positions of another step's array output (its var
     `cwl_items_PORT`), or paired with a scattered step whose output it scatters over
     (the same collection: instance KEY reads instance KEY). `dotproduct` over several
-    inputs takes the same position of each; the crossproducts are not mapped."""
+    inputs takes the same position of each; the crossproducts: cross_onto_fanout."""
     name = short(step.id)
     place = f"steps.{name}.scatter"
     scatter = step.tool["scatter"]
     scatter = [scatter] if isinstance(scatter, str) else list(scatter)
     method = step.tool.get("scatterMethod", "dotproduct")
-    if len(scatter) > 1 and method == "flat_crossproduct":
+    if len(scatter) > 1 and method in ("flat_crossproduct", "nested_crossproduct"):
         cross_onto_fanout(step, tasks, prefix)
         return
     if len(scatter) > 1 and method != "dotproduct":
-        raise DefinitionError(f"steps.{name}.scatterMethod", f"{method} is not mapped onto "
-                              "the engine yet (dotproduct and flat_crossproduct are; run the "
-                              "document with `wfobj cwl run`)")
+        raise DefinitionError(f"steps.{name}.scatterMethod", f"{excerpt(method)} is not a "
+                              "scatterMethod")
     inputs = {i["id"]: i for i in step.tool["inputs"]}
     first = inputs[scatter[0]]
     sources = first.get("source") or []
@@ -475,8 +481,13 @@ CROSS_STEP = "#cross:"  # + a step id: the task counting a flat_crossproduct's i
 CROSS_VAR = ITEMS_VAR + "positions"
 
 
+def cross_task(step: str) -> str:
+    return f"cwl-cross-{step}"[:100]
+
+
 def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
-    """A `flat_crossproduct` scatter as a fan-out over the positions of the product: a
+    """A `flat_crossproduct` or `nested_crossproduct` scatter as a fan-out over the
+    positions of the product (the nested one's readers reshape it by the lengths): a
     task `cwl-cross-STEP`, in the engine, reads the scattered arrays and leaves the
     positions 0…n-1 (n the product of their lengths) as its var; instance K takes, of
     each scattered input, the element K names in row-major order (the first input
@@ -495,7 +506,7 @@ def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
                 raise DefinitionError(f"steps.{name}.scatter", f"{short(sid)}: a "
                                       "flat_crossproduct over a scattered step's or a "
                                       "subworkflow's output is not mapped onto the engine yet")
-    cross = f"cwl-cross-{name}"[:100]
+    cross = cross_task(name)
     if cross in tasks:
         raise DefinitionError(f"steps.{cross}", "this step name is the task wfobj gives "
                               f"step {name}'s crossproduct: rename the step")

@@ -43,6 +43,7 @@ from typing import Any
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.cwl_compile import (
     CROSS_STEP,
+    cross_task,
     INPUTS_PARAM,
     INPUTS_STEP,
     ITEMS_VAR,
@@ -184,7 +185,7 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
     return out
 
 
-def upstream_output(context: KindContext, task: str) -> dict:
+def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = ()) -> dict:
     """The CWL output object of step `task` as this step sees it: its own, the paired
     instance's, or for a scattered step each port an array of its instances' values."""
     if task in context.skipped:  # its `when` was false: every output is null
@@ -192,7 +193,12 @@ def upstream_output(context: KindContext, task: str) -> dict:
     if task in context.instances:
         objects = [output_of(task, produced) for produced in context.instances[task]]
         ports = {port for obj in objects for port in obj}
-        return {port: [obj.get(port) for obj in objects] for port in ports}
+        flat = {port: [obj.get(port) for obj in objects] for port in ports}
+        shape = context.results.get(cross_task(task))  # a nested_crossproduct's
+        if shape is None:
+            return flat
+        lengths = json.loads(shape.vars[OUTPUT_VAR])["shape"]["lengths"]
+        return {port: nested(flat.get(port, []), lengths) for port in ports | set(names)}
     return output_of(task, context.results.get(task))
 
 
@@ -211,7 +217,8 @@ def scattered(context: KindContext, workflow: Any, step: Any, inputobj: dict) ->
     if not scatter or context.item is None:
         return inputobj
     scatter = [scatter] if isinstance(scatter, str) else list(scatter)
-    if step.tool.get("scatterMethod") == "flat_crossproduct" and len(scatter) > 1:
+    if step.tool.get("scatterMethod") in ("flat_crossproduct", "nested_crossproduct") \
+            and len(scatter) > 1:
         position = int(context.item.key)
         for sid in reversed(scatter):  # row-major: the first input outermost
             values = inputobj[sid]
@@ -268,7 +275,8 @@ def source_state(context: KindContext, workflow: Any) -> dict:
         if other.embedded_tool.tool.get("class") == "Workflow":
             produced = sub_output(context, task)
         else:
-            produced = upstream_output(context, task)
+            produced = upstream_output(context, task, tuple(
+                local(o["id"]).rsplit("/", 1)[-1] for o in other.tool["outputs"]))
         for out in other.tool["outputs"]:
             key = local(out["id"]).rsplit("/", 1)[-1]
             empty = [] if task in context.instances else None  # a scatter over no items
@@ -686,12 +694,21 @@ def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
         raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
-    count = 1
+    count, lengths = 1, []
     for sid in step.tool["scatter"]:
         if not isinstance(inputobj.get(sid), list):
             raise StepFailed(f"scatter: {local(sid)} is not an array")
         count *= len(inputobj[sid])
-    return {"positions": list(range(count))}
+        lengths.append(len(inputobj[sid]))
+    return {"positions": list(range(count)), "shape": {"lengths": lengths}}
+
+
+def nested(flat: list, lengths: list[int]) -> list:
+    """A row-major flat array as the nested arrays of a nested_crossproduct."""
+    if len(lengths) <= 1:
+        return flat
+    size = len(flat) // lengths[0] if lengths[0] else 0
+    return [nested(flat[i * size:(i + 1) * size], lengths[1:]) for i in range(lengths[0])]
 
 
 def null_outputs(step: Any) -> dict:

@@ -10,7 +10,6 @@ import json
 import pytest
 
 from tests.support_engine import claim, service
-from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.docker import DockerExecutor
 from wfobj.engine.scheduling.scheduler import RunScheduler
 
@@ -75,10 +74,24 @@ def test_a_flat_crossproduct_is_one_instance_per_pair(lmdb_store, docker_client)
     assert joined(lmdb_store, svc, words=["hi"], marks=[])[0] == ""
 
 
-def test_a_nested_crossproduct_is_still_refused_naming_the_step(lmdb_store):
-    with pytest.raises(DefinitionError) as err:
-        service(lmdb_store).apply_workflow(
-            "pairs", PAIRS.replace("flat_crossproduct", "nested_crossproduct").replace(
-                '"File[]"', "{type: array, items: {type: array, items: File}}"),
-            user="alice", content_type="application/yaml")
-    assert err.value.place == "steps.pair.scatterMethod"
+NESTED = PAIRS.replace("flat_crossproduct", "nested_crossproduct").replace(
+    "  all: {type: File, outputSource: join/all}",
+    "  grid: {type: {type: array, items: {type: array, items: File}}, outputSource: pair/said}",
+).split("  join:")[0]
+
+
+def test_a_nested_crossproduct_gives_nested_arrays(lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    svc.apply_workflow("grid", NESTED, user="alice", content_type="application/yaml")
+    for params, want in (({"words": ["hi", "yo", "ok"], "marks": ["!", "?"]},
+                          [["hi!", "hi?"], ["yo!", "yo?"], ["ok!", "ok?"]]),
+                         ({"words": ["hi", "yo"], "marks": []}, [[], []])):
+        run_id = svc.trigger(name="grid", parameters=params, user="alice")["run_id"]
+        claim(lmdb_store, run_id)
+        RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2,
+                     poll=0.05).run_to_end()
+        tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+        assert svc.get_run(run_id)["state"] == "success", tasks
+        grid = json.loads(tasks["cwl-outputs"]["vars"]["cwl"])["grid"]
+        assert [[b"".join(lmdb_store.iter_blob(f["location"].removeprefix("wfobj:")))
+                 .decode().strip() for f in row] for row in grid] == want

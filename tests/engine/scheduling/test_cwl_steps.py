@@ -424,16 +424,16 @@ def test_a_scatter_over_no_items_gives_empty_arrays(lmdb_store, docker_client, t
     assert blob_text(lmdb_store, cwl_output(tasks["add"])["total"]["location"]) == ""
 
 
-def test_a_crossproduct_scatter_is_refused_naming_the_step():
+def test_a_crossproduct_over_a_scattered_step_is_refused_naming_the_step():
     document = yaml.safe_load(SCATTERS)
-    lines = document["steps"]["lines"]
-    lines["in"]["u"] = "texts"
-    lines["run"]["inputs"]["u"] = "File"
-    lines.update(scatter=["t", "u"], scatterMethod="nested_crossproduct")
+    measure = document["steps"]["measure"]
+    measure["in"]["g"] = "texts"
+    measure["run"]["inputs"]["g"] = "File"
+    measure.update(scatter=["f", "g"], scatterMethod="flat_crossproduct")
     with pytest.raises(DefinitionError) as caught:
         service(MemoryObjectStore()).apply_workflow("cross", document, user="alice")
-    assert str(caught.value).startswith("steps.lines.scatterMethod: nested_crossproduct is "
-                                        "not mapped")
+    assert str(caught.value).startswith("steps.measure.scatter: f: a flat_crossproduct over "
+                                        "a scattered step's")
 
 
 @pytest.mark.parametrize(("n", "ran", "said"), [(3, "small", "small"), (30, "big", "big")])
