@@ -66,6 +66,15 @@ class ConditionError(EngineError, ValueError):
         super().__init__(f"at character {position}: {problem}" if position else problem)
 
 
+class CwlStepFailed(EngineError):
+    """A registered CWL step that cannot run, or whose outputs cannot be collected;
+    `problem` says why on one line (the task fails with it)."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)
+
+
 class DefinitionTooLarge(EngineError):
     """A normalized definition over the size limit (HTTP 413)."""
 

@@ -43,18 +43,19 @@ from typing import Any
 from wfobj.engine.clock import Clock
 from wfobj.engine.definitions.cwl_compile import (
     CROSS_STEP,
-    cross_task,
     INPUTS_PARAM,
     INPUTS_STEP,
     ITEMS_VAR,
     OUTPUT_VAR,
     OUTPUTS_STEP,
     OUTPUTS_TASK,
+    cross_task,
     find_step_in,
     holds_json,
     loaded_process,
     local,
 )
+from wfobj.engine.errors import CwlStepFailed
 from wfobj.engine.executors.base import AttemptResult, InputFile, StoredText, TaskSpec
 from wfobj.engine.model import DIR, FILE
 from wfobj.engine.states import AttemptStatus
@@ -89,10 +90,6 @@ STAND_IN_BYTES = 64 * 1024  # cwltool's loadContents limit: what it may read of 
 KEPT_KEYS = ("class", "basename", "size", "checksum", "format", "contents", "secondaryFiles")
 
 
-class StepFailed(Exception):
-    """A CWL step that cannot run or whose outputs cannot be collected (one line)."""
-
-
 # ---- the CWL input object -----------------------------------------------------------
 def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
     """A param's stored value as the CWL value of its input."""
@@ -100,7 +97,7 @@ def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise StepFailed(f"input {name}: {value[:80]!r} is not JSON (a value of "
+            raise CwlStepFailed(f"input {name}: {value[:80]!r} is not JSON (a value of "
                              "this type is given as JSON text)") from None
     if isinstance(cwl_type, list):
         cwl_type = next(t for t in cwl_type if t != "null")
@@ -125,7 +122,7 @@ def find_step(workflow: Any, step_id: str) -> Any:
     """The step `step_id` of `workflow` or of a subworkflow of it, at any depth."""
     step = find_step_in(workflow, step_id)
     if step is None:
-        raise StepFailed(f"the document has no step {step_id!r}")
+        raise CwlStepFailed(f"the document has no step {step_id!r}")
     return step
 
 
@@ -150,7 +147,7 @@ def sub_output(context: KindContext, task: str) -> dict:
     produced = context.results.get(task)
     raw = None if produced is None else produced.vars.get(f"{OUTPUTS_TASK}.{OUTPUT_VAR}")
     if raw is None:
-        raise StepFailed(f"subworkflow step {task!r} left no output object")
+        raise CwlStepFailed(f"subworkflow step {task!r} left no output object")
     return json.loads(raw)
 
 
@@ -205,7 +202,7 @@ def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = ()
 def output_of(task: str, produced: Produced | None) -> dict:
     raw = None if produced is None else produced.vars.get(OUTPUT_VAR)
     if raw is None:
-        raise StepFailed(f"step {task!r} left no CWL output object")
+        raise CwlStepFailed(f"step {task!r} left no CWL output object")
     return json.loads(raw)
 
 
@@ -223,7 +220,7 @@ def scattered(context: KindContext, workflow: Any, step: Any, inputobj: dict) ->
         for sid in reversed(scatter):  # row-major: the first input outermost
             values = inputobj[sid]
             if not values:
-                raise StepFailed(f"scatter: {local(sid)} has no items")
+                raise CwlStepFailed(f"scatter: {local(sid)} has no items")
             position, index = divmod(position, len(values))
             inputobj[sid] = values[index]
         return inputobj
@@ -240,7 +237,7 @@ def scattered(context: KindContext, workflow: Any, step: Any, inputobj: dict) ->
         if index is None:
             index = item_index(context.item, values)
         if index >= len(values):
-            raise StepFailed(f"scatter: {local(sid)} has {len(values)} items, not {index + 1}")
+            raise CwlStepFailed(f"scatter: {local(sid)} has {len(values)} items, not {index + 1}")
         inputobj[sid] = values[index]
     return inputobj
 
@@ -253,7 +250,7 @@ def item_index(item, values: list) -> int:
         if isinstance(value, dict) and value.get("location") == location \
                 and value.get("basename") == item.key:
             return i
-    raise StepFailed(f"scatter: no File {item.key!r} among the items")
+    raise CwlStepFailed(f"scatter: no File {item.key!r} among the items")
 
 
 def source_state(context: KindContext, workflow: Any) -> dict:
@@ -294,7 +291,7 @@ def step_job_order(context: KindContext, workflow: Any, step: Any) -> dict:
     multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
-        raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
+        raise CwlStepFailed(f"the inputs of step {local(step.id)} are not all known")
     inputobj = scattered(context, workflow, step, inputobj)
     value_from = {i["id"]: i["valueFrom"] for i in step.tool["inputs"] if "valueFrom" in i}
     if value_from:
@@ -421,7 +418,7 @@ class Files:
         elif kind == FILE and "contents" in value:  # a literal: stored as a blob
             out["location"] = SCHEME + self.store.put_blob(str(value["contents"]).encode())
         else:
-            raise StepFailed(f"output {location or value.get('basename')!r} does not exist")
+            raise CwlStepFailed(f"output {location or value.get('basename')!r} does not exist")
         out.setdefault("basename", os.path.basename(path.rstrip("/")))
         return out
 
@@ -494,7 +491,7 @@ def make_job(tool: Any, job_order: dict, rc: Any, outputs: dict) -> Any:
 
 def when_value(workflow: Any, step: Any, inputs: dict) -> bool:
     """A step's `when` on its input object (after `valueFrom`), in cwltool's sandboxed
-    nodejs: True or False, else StepFailed saying what it gave."""
+    nodejs: True or False, else CwlStepFailed saying what it gave."""
     from cwl_utils import expression
 
     when = step.tool["when"]
@@ -502,10 +499,10 @@ def when_value(workflow: Any, step: Any, inputs: dict) -> bool:
         value = expression.do_eval(when, inputs, workflow.requirements, None, None, {},
                                    timeout=EVAL_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
-        raise StepFailed(f"CWL when {when!r}: {one_line(exc)}") from None
+        raise CwlStepFailed(f"CWL when {when!r}: {one_line(exc)}") from None
     if value is True or value is False:
         return value
-    raise StepFailed(f"CWL when {when!r} gave {json.dumps(value)[:100]}, not true or false")
+    raise CwlStepFailed(f"CWL when {when!r} gave {json.dumps(value)[:100]}, not true or false")
 
 
 class CwlSteps:
@@ -527,7 +524,7 @@ class CwlSteps:
             return None
         try:
             value = when_value(process, step, step_job_order(context, process, step))
-        except StepFailed as exc:
+        except CwlStepFailed as exc:
             return Verdict(problem=str(exc))
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return Verdict(problem=f"CWL when {step.tool['when']!r}: {one_line(exc)}")
@@ -661,7 +658,7 @@ class CwlSteps:
         def value() -> dict:
             job.run(rc)
             if outputs.get("status") != "success":
-                raise StepFailed("the expression failed")
+                raise CwlStepFailed("the expression failed")
             return files.output_object(outputs.get("out") or {}, "/nonexistent", None)
 
         return self.evaluated(context.store, context.clock, value)
@@ -693,11 +690,11 @@ def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
     multiple = bool(workflow.get_requirement("MultipleInputFeatureRequirement")[0])
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
-        raise StepFailed(f"the inputs of step {local(step.id)} are not all known")
+        raise CwlStepFailed(f"the inputs of step {local(step.id)} are not all known")
     count, lengths = 1, []
     for sid in step.tool["scatter"]:
         if not isinstance(inputobj.get(sid), list):
-            raise StepFailed(f"scatter: {local(sid)} is not an array")
+            raise CwlStepFailed(f"scatter: {local(sid)} is not an array")
         count *= len(inputobj[sid])
         lengths.append(len(inputobj[sid]))
     return {"positions": list(range(count)), "shape": {"lengths": lengths}}

@@ -281,7 +281,8 @@ def start_worker(server, tmp_path, cluster, name: str) -> subprocess.Popen:
     return subprocess.Popen(
         wfobj_argv("--store", str(server.store_path), "worker", "--executor", "slurm",
                    "--slurm-server-url", server.url, "--slurm-poll", "0.3",
-                   "--slurm-node-store", str(tmp_path / "nodes" / "%n")),
+                   "--slurm-node-store", str(tmp_path / "nodes" / "%n"),
+                   "--no-hook-deliverer"),  # one process: the test kills the engine worker
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=cluster.env())
 
 
