@@ -76,7 +76,9 @@ SCHEMAS: dict[str, S] = {
                       definition_hash=HASH, registered={"type": "boolean"},
                       params=_arr(STR), tasks=_arr(STR)),
     "TriggerBody": {"type": "object", "properties": {
-        "parameters": {"type": "object"},
+        "parameters": {"type": "object", "description": "by param name; a file or dir "
+                       "param's value is a hash (or prefix), or {hash, name} to keep a "
+                       "file name"},
         "cache": {"type": "boolean", "description": "false: no task reuses an earlier attempt"}},
         "additionalProperties": False},
     "Triggered": _obj("run_id", "state", "definition_hash", run_id=STR, state=STATE,
@@ -310,7 +312,8 @@ def _paths() -> S:
         "/api/workflows/{name}": {
             "get": _op("current definition of a workflow", "reader",
                        [_answer("200", "ok", _ref("Workflow"))], "400 404", [P_NAME]),
-            "put": _op("register a definition (JSON or YAML)", "runner",
+            "put": _op("register a definition (JSON or YAML): a native one, or a CWL document "
+                       "(a body with cwlVersion)", "runner",
                        [_answer("201", "new version", W), _answer("200", "unchanged", W)],
                        "400 413 415", [P_NEW_NAME], DEFINITION_BODY)},
         "/api/workflows/{name}/versions": {"get": _op(

@@ -32,6 +32,7 @@ hash (engine/definitions/cwl_compile.py).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import shutil
@@ -542,27 +543,25 @@ class CwlSteps:
         from cwltool.errors import UnsupportedRequirement
 
         store = context.store
+        close = functools.partial(shutil.rmtree, workdir, ignore_errors=True)
+
+        def in_engine(value: Callable[[], Any], **changes: Any) -> Prepared:
+            """An attempt evaluated in the engine: `value()` is its CWL output object."""
+            return Prepared(replace(spec, inputs=[], **changes), close=close,
+                            in_engine=lambda: self.evaluated(store, context.clock, value))
+
         process, workflow, step = locate(context)
         if step is None and context.task.cwl.get("step") == OUTPUTS_STEP:
-            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
-                store, context.clock, lambda: workflow_outputs(context, workflow)),
-                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+            return in_engine(lambda: workflow_outputs(context, workflow))
         if step is not None and context.task.cwl["step"].startswith(CROSS_STEP):
-            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
-                store, context.clock, lambda: cross_positions(context, workflow, step)),
-                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+            return in_engine(lambda: cross_positions(context, workflow, step))
         if step is not None and context.task.cwl["step"].startswith(INPUTS_STEP):
-            return Prepared(replace(spec, inputs=[]), in_engine=lambda: self.evaluated(
-                store, context.clock, lambda: step_job_order(context, workflow, step)),
-                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+            return in_engine(lambda: step_job_order(context, workflow, step))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
             if "when" in step.tool and "scatter" in step.tool and \
                     not when_value(workflow, step, job_order):
-                return Prepared(replace(spec, image=context.task.image, inputs=[]),
-                                in_engine=lambda: self.evaluated(
-                                    store, context.clock, lambda: null_outputs(step)),
-                                close=lambda: shutil.rmtree(workdir, ignore_errors=True))
+                return in_engine(lambda: null_outputs(step), image=context.task.image)
         else:
             tool, job_order = process, param_values(context, process.tool["inputs"])
         files = Files(store, os.path.join(workdir, "in"))
@@ -570,7 +569,6 @@ class CwlSteps:
         rc = runtime_context(workdir, context.task.image)
         outputs: dict = {}
         job = make_job(tool, job_order, rc, outputs)
-        close = lambda: shutil.rmtree(workdir, ignore_errors=True)  # noqa: E731
         if tool.tool.get("class") == "ExpressionTool":
             return Prepared(replace(spec, image=context.task.image, inputs=[]),
                             in_engine=lambda: self.evaluate(context, job, rc, outputs, files),
