@@ -136,8 +136,8 @@ def _default_map(where: str, data: dict, group: click.Group) -> dict[str, dict[s
         if not section and not shared:  # nothing to check: its late options stay unmade
             out[command_name] = {}
             continue
-        params = {p.name: p for p in group.commands[command_name].params
-                  if isinstance(p, click.Option)}
+        command = group.get_command(click.Context(group), command_name)
+        params = {p.name: p for p in command.params if isinstance(p, click.Option)}
         own = {n for n in params if n not in names and n != "help"}
         _no_unknown(where, command_name, section,
                     own | {k for s, k in ENV_KEYS if s == command_name})

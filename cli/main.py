@@ -1,7 +1,9 @@
-"""The `wfobj` command line: one click group; each concern registers its commands."""
+"""The `wfobj` command line: one click group; each concern registers its commands, loaded
+only when a command of theirs runs (the table in cli/commands.py)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -11,23 +13,8 @@ import click
 from wfobj.engine import one_line
 from wfobj.objstore import WfobjError
 
-from . import (
-    attempt_exec,
-    config,
-    cwl,
-    exports,
-    history,
-    hooks,
-    objects,
-    runs,
-    schedules,
-    secrets,
-    serving,
-    sync,
-    tokens,
-    trees,
-    workflows,
-)
+from . import config
+from .commands import COMMANDS
 from .context import CliContext
 
 DEBUG_ENV = "WFOBJ_DEBUG"
@@ -53,7 +40,49 @@ def wants_json(ctx: click.Context, args: list[str]) -> bool:
                                                         if "--" in args else len(args)]
 
 
-class WfobjGroup(click.Group):
+class LazyGroup(click.Group):
+    """A group whose commands are made on first use, by the cli modules COMMANDS names
+    (click's lazy-loading pattern): a command imports only its own modules, and the
+    command list (`--help`) comes from the table without importing any."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.registered: set[str] = set()  # cli modules whose commands are in the group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            for name in COMMANDS[cmd_name].modules:
+                self.register(name)
+        return self.commands.get(cmd_name)
+
+    def register(self, name: str) -> None:
+        """Add the commands of the cli module `name` (once)."""
+        if name not in self.registered:
+            importlib.import_module(f"{__package__}.{name}").register(self)
+            self.registered.add(name)
+
+    def load_all(self) -> dict[str, click.Command]:
+        """Every command, each module imported: for what walks them all (tests, docs)."""
+        for name in COMMANDS:
+            self.get_command(click.Context(self), name)
+        return self.commands
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list as click writes it, the summaries of commands not loaded
+        yet taken from the table."""
+        rows = [(name, self.commands.get(name) or click.Command(name, help=COMMANDS[name].summary))
+                for name in self.list_commands(ctx)]
+        rows = [(name, cmd) for name, cmd in rows if not cmd.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+class WfobjGroup(LazyGroup):
     """Turns library errors into one readable line and a non-zero exit; anything else
     too, unless WFOBJ_DEBUG=1 asks for the traceback. Under --json the line is JSON."""
 
@@ -109,11 +138,6 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, server: 
     obj.store_path = store or settings.globals.get("store")
     obj.server = server or settings.globals.get("server")
     obj.token = token or settings.globals.get("token")
-
-
-for module in (objects, trees, workflows, runs, history, exports, serving, tokens, sync,
-               attempt_exec, hooks, schedules, secrets, cwl):
-    module.register(cli)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import re
 import socket
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -191,7 +192,8 @@ def test_docs_name_every_key():
     """docs/config.md documents every key the loader accepts."""
     doc = (ROOT / "docs" / "config.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.MULTILINE))
-    group_params = {p.name for c in COMMANDS for p in cli.commands[c].params}
+    ctx = click.Context(cli)
+    group_params = {p.name for c in COMMANDS for p in cli.get_command(ctx, c).params}
     tables = (EXECUTOR_KEYS, DOCKER_KEYS, SLURM_KEYS)
     own = group_params - {v for t in tables for v in t.values()} - {"help"}
     keys = (set(GLOBAL_KEYS) | own | {k for t in tables for k in t}

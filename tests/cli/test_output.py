@@ -140,7 +140,9 @@ def test_errors_without_json_stay_one_plain_line(store_path):
 
 def all_commands(group: click.Group, path: tuple = ()) -> list[tuple]:
     found = [path]
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             found += all_commands(command, (*path, name))
         else:

@@ -20,9 +20,12 @@ DOCS = ROOT / "docs"
 
 
 def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
-    """(path, command) of every command under `group`, groups included."""
+    """(path, command) of every command under `group`, groups included (the lazy ones
+    made, through click's own list_commands and get_command)."""
     found = []
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         path = f"{prefix}{name}"
         found.append((path, cmd))
         if isinstance(cmd, click.Group):
