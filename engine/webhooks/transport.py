@@ -6,7 +6,10 @@ long as it likes. Past the lease of its outbox entry another deliverer takes the
 and sends it again while the first send is still open (docs/events.md). So a try runs
 under a `TryDeadline`: the connections it uses register with it (`WatchedAdapter`, mounted
 on the deliverer's sessions), and when the deadline passes it shuts their socket down,
-which ends the blocked read at once with a connection error.
+which ends the blocked read at once with a connection error. That holds for every way a
+try goes out: directly, through an HTTP proxy, and through a SOCKS proxy, whose socket is
+watched from before it connects, so a proxy that trickles its own handshake is cut too
+(engine/webhooks/socks_proxy.py).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class TryDeadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
-        self._conn: HTTPConnection | None = None
+        self._conn: HTTPConnection | socket.socket | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
@@ -44,12 +47,14 @@ class TryDeadline:
         self._timer.cancel()
         _local.deadline = None
 
-    def attach(self, conn: HTTPConnection) -> None:
-        """`conn` carries this try (cut at once if the deadline has passed already)."""
+    def attach(self, conn: HTTPConnection | socket.socket) -> bool:
+        """`conn` (a connection, or a socket still connecting) carries this try; cut at
+        once if the deadline has passed already. False then."""
         with self._lock:
             self._conn = conn
             if self.expired:
                 _shut(conn)
+            return not self.expired
 
     def _expire(self) -> None:
         with self._lock:
@@ -58,8 +63,8 @@ class TryDeadline:
                 _shut(self._conn)
 
 
-def _shut(conn: HTTPConnection) -> None:
-    sock = getattr(conn, "sock", None)
+def _shut(conn: HTTPConnection | socket.socket) -> None:
+    sock = conn if isinstance(conn, socket.socket) else getattr(conn, "sock", None)
     if sock is None:
         return  # still connecting: its connect timeout bounds it, then attach() cuts it
     try:
@@ -68,30 +73,30 @@ def _shut(conn: HTTPConnection) -> None:
         pass  # closed meanwhile
 
 
-def _current() -> TryDeadline | None:
+def current_deadline() -> TryDeadline | None:
     return getattr(_local, "deadline", None)
 
 
-class _Watched:
+class Watched:
     """Registers the connection with the thread's TryDeadline when it connects and when
     a request starts on it (a kept-alive connection does not connect again)."""
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
-        if (deadline := _current()) is not None:
+        if (deadline := current_deadline()) is not None:
             deadline.attach(self)  # type: ignore[arg-type]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        if (deadline := _current()) is not None:
+        if (deadline := current_deadline()) is not None:
             deadline.attach(self)  # type: ignore[arg-type]
         super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class WatchedHTTPConnection(_Watched, HTTPConnection):
+class WatchedHTTPConnection(Watched, HTTPConnection):
     pass
 
 
-class WatchedHTTPSConnection(_Watched, HTTPSConnection):
+class WatchedHTTPSConnection(Watched, HTTPSConnection):
     pass
 
 
@@ -107,8 +112,8 @@ WATCHED_POOLS = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
 
 
 class WatchedAdapter(HTTPAdapter):
-    """requests' adapter with connections a TryDeadline can cut (direct and through an
-    HTTP proxy; a SOCKS proxy keeps its own connections, bounded per phase only)."""
+    """requests' adapter with connections a TryDeadline can cut: direct, through an HTTP
+    proxy and through a SOCKS proxy."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -116,7 +121,11 @@ class WatchedAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):
+        if proxy.lower().startswith("socks"):  # requests made it: PySocks is installed
+            from .socks_proxy import WATCHED_SOCKS_POOLS
+
+            manager.pool_classes_by_scheme = WATCHED_SOCKS_POOLS
+        else:
             manager.pool_classes_by_scheme = WATCHED_POOLS
         return manager
 
