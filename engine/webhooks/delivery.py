@@ -26,10 +26,11 @@ import requests
 from wfobj.engine.clock import Clock
 from wfobj.engine.errors import UnknownHook, one_line
 
+from .deadline import TryDeadline
 from .events import CONTENT_TYPE, SIGNATURE_HEADER, encode, signature
 from .outbox import DELIVERED, DROPPED, FAILED, Delivery, Outbox
 from .registry import Hook, HookStore, SecretSource, store_secrets
-from .transport import TryDeadline, watched_session
+from .transport import watched_session
 
 log = logging.getLogger(__name__)
 USER_AGENT = "wfobj-webhooks/1"

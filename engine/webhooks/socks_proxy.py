@@ -1,4 +1,4 @@
-"""Webhook tries through a SOCKS proxy, under their TryDeadline (engine/webhooks/transport.py).
+"""Webhook tries through a SOCKS proxy, under their TryDeadline (engine/webhooks/deadline.py).
 
 urllib3's SOCKS connections (PySocks) connect and negotiate with the proxy in one call, each
 read of the proxy's answers timed on its own: a proxy that trickles its handshake, a byte
@@ -23,7 +23,7 @@ from urllib3.contrib.socks import (
 )
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from .transport import TryDeadline, Watched, current_deadline
+from .deadline import TryDeadline, Watched, current_deadline
 
 
 class WatchedSOCKSConnection(Watched, SOCKSConnection):
