@@ -10,7 +10,9 @@ one large file, each beside a baseline run on the same input in the same run.
   2. `wfobj --store S checkout HASH OUT` into a new OUT vs `git worktree add --detach OUT
      HEAD`: both write a tree their store already holds into an empty folder (git also
      writes OUT's index and a `.git` file). `git clone` of the repository would also copy
-     or link its objects into a new repository, which the checkout does not
+     or link its objects into a new repository, which the checkout does not. --checkouts
+     rounds (default 3), each side into a new folder after a sync; every round is printed
+     with the load average, the figure gives the medians
   3. `wfobj --store S fsck` of that store vs `git fsck --full` of that repository
   4. `wfobj --store S put FILE` of one --size file of random bytes into a fresh store vs
      `b3sum FILE` + `cp FILE DEST` + `sync` (ingest.py's baseline), with the peak RSS of the
@@ -34,7 +36,8 @@ beside the figure, not in it. DVC comes from --dvc PATH or PATH (see
 ingest.py); b3sum as in ingest.py (only --smoke falls back to Python's blake3).
 
     .venv/bin/python bench/trees.py [--files 10000] [--folders 100] [--size 512M]
-                                    [--api-upload 5G] [--dvc PATH] [--dir DIR] [--smoke]
+                                    [--api-upload 5G] [--checkouts 3] [--dvc PATH]
+                                    [--dir DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -194,20 +198,34 @@ def bench_tree(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
     print(f"disk use: the folder itself {disk_use(tree) / MiB:,.1f} MiB, git repository "
           f"before gc {loose / MiB:,.1f} MiB")
 
-    out, git_out = work / "out-wfobj", work / "out-git"
-    checkout = measured([*wfobj, "--store", str(store), "checkout", oid, str(out)])
-    worktree = measured(git(repo, "worktree", "add", "-q", "--detach", str(git_out), "HEAD"),
-                        env=dict(os.environ, **GIT_ENV))
-    check_same(tree, out, f"wfobj checkout of {oid}")
-    check_same(tree, git_out, "git worktree add", frozenset({".git"}))
-    figure(f"checkout of {args.files:,} files", checkout.seconds, "git worktree add",
-           worktree.seconds, "s")
+    bench_checkout(args, work, wfobj, store, oid, repo, tree)
 
     check = measured([*wfobj, "--store", str(store), "fsck"])
     git_check = measured(git(repo, "fsck", "--full", "--no-progress"),
                          env=dict(os.environ, **GIT_ENV))
     figure(f"fsck of {args.files:,} files", check.seconds, "git fsck --full",
            git_check.seconds, "s")
+
+
+def bench_checkout(args: argparse.Namespace, work: Path, wfobj: list[str], store: Path,
+                   oid: str, repo: Path, tree: Path) -> None:
+    """--checkouts rounds of `wfobj checkout` then `git worktree add`, each into a new
+    folder after a sync, each round's times and the load average printed; the figure is
+    the median of each side (the machine's load moves between rounds)."""
+    ours, theirs = [], []
+    for i in range(args.checkouts):
+        out, git_out = work / f"out-wfobj-{i}", work / f"out-git-{i}"
+        ours.append(measured([*wfobj, "--store", str(store), "checkout", oid, str(out)]).seconds)
+        theirs.append(measured(git(repo, "worktree", "add", "-q", "--detach", str(git_out),
+                                   "HEAD"), env=dict(os.environ, **GIT_ENV)).seconds)
+        print(f"checkout round {i + 1}: wfobj {ours[-1]:.3g} s, git worktree add "
+              f"{theirs[-1]:.3g} s, ratio {ours[-1] / theirs[-1]:.2f}x, load average "
+              f"{os.getloadavg()[0]:.2f}")
+        check_same(tree, out, f"wfobj checkout of {oid}")
+        if i == 0:
+            check_same(tree, git_out, "git worktree add", frozenset({".git"}))
+    figure(f"checkout of {args.files:,} files", statistics.median(ours), "git worktree add",
+           statistics.median(theirs), "s")
 
 
 def bench_file(args: argparse.Namespace, work: Path, wfobj: list[str]) -> None:
@@ -393,10 +411,12 @@ def main() -> int:
     parser.add_argument("--size", default="512M", help="the large file's size (e.g. 64M, 1G)")
     parser.add_argument("--api-upload", default="5G",
                         help="size of the tar sent to POST /api/trees (0: skip)")
+    parser.add_argument("--checkouts", type=int, default=3,
+                        help="checkout rounds (wfobj, then git); the figure is the medians")
     parser.add_argument("--dvc", default=None, help="dvc executable (default: dvc on PATH)")
     parser.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     args = parse_args(parser, smoke={"files": 200, "folders": 10, "size": "8M",
-                                     "api_upload": "16M"})
+                                     "api_upload": "16M", "checkouts": 1})
     wfobj = wfobj_cmd()
     work = Path(tempfile.mkdtemp(prefix="wfobj-bench-trees-", dir=args.dir))
     try:

@@ -19,12 +19,10 @@ both share (`kind` is --executor, `pull`, `task_memory`, `task_pids`, `task_cpus
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -72,6 +70,8 @@ def load(path: Path | None, group: click.Group) -> Config:
     """Read and check `path` against the options of `group`'s commands."""
     if path is None:
         return Config()
+    import tomllib  # only when there is a file: every command's start reads this module
+
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -113,6 +113,8 @@ def _credentials(table: Mapping, section: str = "") -> Iterator[tuple[str, str]]
 def _has_userinfo(text: str) -> bool:
     if "://" not in text:
         return False
+    from urllib.parse import urlsplit
+
     try:
         return "@" in urlsplit(text).netloc
     except ValueError:

@@ -86,6 +86,27 @@ def parse_record(raw: Bytes, oid: str) -> Record:
     raise DamagedRecord(oid, f"kind byte {kind!r}, {len(raw)} bytes")
 
 
+def whole_payload(raw: Bytes | None, digest: bytes, oid: str) -> Bytes:
+    """The verified content of the whole (B or S) record `raw` stored under `digest`:
+    what parse_record and Record.payload give, without the Record (many small blobs are
+    read this way). ObjectNotFound for None, InvalidObject for a chunked blob."""
+    if raw is None:
+        raise ObjectNotFound(oid)
+    kind = raw[0] if len(raw) else -1
+    if kind != _BLOB_BYTE and kind != _STRUCT_BYTE:
+        if kind == _CHUNKED_BYTE and len(raw) == _CHUNKED_LEN:
+            raise InvalidObject("is kept as chunks, not whole", oid)
+        raise DamagedRecord(oid, f"kind byte {bytes(raw[:1])!r}, {len(raw)} bytes")
+    body = raw[1:]
+    got = content_hash(body).digest()
+    if got != digest:
+        raise ChecksumMismatch(digest.hex(), got.hex())
+    return body
+
+
+_BLOB_BYTE, _STRUCT_BYTE, _CHUNKED_BYTE = KIND_BLOB[0], KIND_STRUCT[0], KIND_CHUNKED[0]
+
+
 def blob_record(data: bytes) -> bytes:
     return KIND_BLOB + data
 

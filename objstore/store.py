@@ -50,6 +50,7 @@ from .records import (
     chunk_entries,
     parse_record,
     struct_record,
+    whole_payload,
 )
 from .refs import check_ref_name
 
@@ -277,19 +278,17 @@ class ObjectStore(abc.ABC):
         content verified against its hash first: a view of the store valid only during
         the call (LMDB: many read in one short snapshot, none copied). ObjectNotFound for
         a missing one, InvalidObject for one kept as chunks."""
-        names = iter(oids)
+        digests = [checked_digest(oid) for oid in oids]
+        at = 0
 
         def each(raws: list[Bytes | None]) -> None:
+            nonlocal at
             for raw in raws:
-                oid = ObjectId(next(names))
-                if raw is None:
-                    raise ObjectNotFound(oid)
-                rec = parse_record(raw, oid)
-                if rec.is_chunked:
-                    raise InvalidObject("is kept as chunks, not whole", oid)
-                use(oid, rec.payload(checked_digest(oid)))
+                oid = oids[at]
+                use(oid, whole_payload(raw, digests[at], oid))  # type: ignore[arg-type]
+                at += 1
 
-        self._read_records([checked_digest(oid) for oid in oids], each)
+        self._read_records(digests, each)
 
     def get_object(self, oid: str) -> dict:
         """A structured object's decoded value (links as Link), verified."""

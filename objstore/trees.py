@@ -17,6 +17,7 @@ hashes of the entries, never their bytes.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -25,6 +26,7 @@ import stat
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -38,6 +40,7 @@ from .errors import ChecksumMismatch, InvalidObject, NotATree, PathNotInTree, Tr
 from .ids import ObjectId
 
 if TYPE_CHECKING:
+    from .records import Bytes
     from .store import ObjectStore
 
 TREE_TYPE = "tree"
@@ -114,21 +117,24 @@ _DIR_KEYS = {"name", "kind", "tree", "size"}
 
 
 def _entry(oid: str, raw: object) -> TreeEntry:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise InvalidObject("a tree entry is not a map", oid)
-    kind, keys = raw.get("kind"), set(raw)
-    link = raw.get("blob" if kind == FILE else "tree")
-    good = (kind == FILE and keys == _FILE_KEYS and isinstance(raw["executable"], bool)
-            or kind == DIR and keys == _DIR_KEYS)
-    if not good or not isinstance(link, Link) or link.is_blob != (kind == FILE):
-        raise InvalidObject(f"bad tree entry {sorted(keys)} of kind {kind!r}", oid)
+    kind = raw.get("kind")
+    if kind == FILE:
+        link, executable = raw.get("blob"), raw.get("executable")
+        good = raw.keys() == _FILE_KEYS and type(executable) is bool
+    else:
+        link, executable = raw.get("tree"), False
+        good = kind == DIR and raw.keys() == _DIR_KEYS
+    if not good or type(link) is not Link or link.is_blob != (kind == FILE):
+        raise InvalidObject(f"bad tree entry {sorted(map(str, raw))} of kind {kind!r}", oid)
     size = raw["size"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if type(size) is not int or size < 0:  # a bool is no size either
         raise InvalidObject("a tree entry's size is not a non-negative integer", oid)
     name = raw["name"]
-    if not isinstance(name, str) or name_problem(name):
+    if type(name) is not str or name_problem(name):
         raise InvalidObject(f"bad tree entry name {name!r}", oid)
-    return TreeEntry(name, kind, link.oid, size, raw.get("executable", False))
+    return TreeEntry(name, kind, link.oid, size, executable)
 
 
 def name_problem(name: str) -> str | None:
@@ -529,69 +535,159 @@ def walk_tree(store: ObjectStore, oid: str, prefix: str = "") -> Iterator[tuple[
             yield from walk_tree(store, entry.oid, path + "/")
 
 
-def checkout_tree(store: ObjectStore, oid: str, dest: str | Path) -> StoredTree:
+def checkout_tree(store: ObjectStore, oid: str, dest: str | Path, *,
+                  writers: int | None = None) -> StoredTree:
     """Write the tree `oid` into `dest` (created, or an existing empty directory): every
     file verified against its hash before it gets its name, executable bits restored.
     Names are made relative to their open directory (no path is resolved twice, and a
-    link put in place of a directory meanwhile is not followed)."""
+    link put in place of a directory meanwhile is not followed).
+
+    The trees are read and the files' contents read and verified in this thread, a
+    folder's small files in few snapshots; `writers` threads (default CHECKOUT_WRITERS;
+    0: this thread) make the files, a batch at a time, while the next ones are read.
+    On an error the files already verified are written, the writers finish what they
+    hold, and the error is raised: no file holds other bytes than its blob's, and a
+    file that could not be written whole is removed."""
     target = Path(dest)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise TreeRefused(str(dest), "is not an empty directory")
+    _check_empty(target)
     read_tree(store, oid)  # a blob or another object: refused before anything is made
     target.mkdir(parents=True, exist_ok=True)
-    out = _Checkout(store, _process_umask())
-    root = os.open(target, _DIR_FLAGS)
-    try:
-        out.write_tree(oid, root)
-    finally:
-        os.close(root)
+    out = _Checkout(store, _process_umask(), CHECKOUT_WRITERS if writers is None else writers)
+    with out:
+        out.write_tree(oid, os.open(target, _DIR_FLAGS))
     return StoredTree(ObjectId(oid), out.files, out.size)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+CHECKOUT_WRITERS = 2  # threads making a checkout's files (file system calls free the GIL)
+WRITE_BATCH_FILES = 64  # small files handed to a writer at a time …
+WRITE_BATCH_BYTES = 1 << 20  # … or fewer, once they hold this many bytes
+WRITES_PENDING = 8  # batches handed over and not yet written, at most (bounds memory)
 
 
 class _Checkout:
-    """Writes trees into open directories, counting the files and bytes written."""
+    """Writes trees into open directories, counting the files and bytes written.
 
-    def __init__(self, store: ObjectStore, umask: int | None):
+    Batches of (name, mode, content) go to the writer threads in order; `pending` holds
+    each batch's future and, after a folder's last batch, the folder's descriptor, which
+    is closed once every batch before it is written (they are waited for in order)."""
+
+    def __init__(self, store: ObjectStore, umask: int | None, writers: int):
         self.store, self.umask = store, umask
         self.files = self.size = 0
+        self.pool = ThreadPoolExecutor(writers, "wfobj-checkout") if writers else None
+        self.pending: collections.deque[tuple[Future | None, int | None]] = collections.deque()
+
+    def __enter__(self) -> _Checkout:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """Wait for every batch handed over, close every descriptor still open, stop the
+        writers; then raise a writer's first error, unless an error is raised already."""
+        error: Exception | None = None
+        try:
+            while self.pending:
+                try:
+                    self._settle(raising=exc is None and error is None)
+                except Exception as failed:  # noqa: BLE001 - raised below, once all is settled
+                    error = failed
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+        if error is not None:
+            raise error
 
     def write_tree(self, oid: str, folder: int) -> None:
-        entries = read_tree(self.store, oid).entries
+        """Fill the open directory `folder` (closed once written) with the tree `oid`."""
+        try:
+            entries = read_tree(self.store, oid).entries
+            self._write_small(entries, folder)
+            for entry in entries:
+                if entry.kind == FILE and entry.size > chunking.CHUNK_THRESHOLD:
+                    self._write_large(entry, folder)
+            for entry in entries:
+                if entry.kind == DIR:
+                    os.mkdir(entry.name, dir_fd=folder)
+                    self.write_tree(entry.oid, os.open(entry.name, _DIR_FLAGS, dir_fd=folder))
+        finally:
+            if self.pool is None:
+                os.close(folder)
+            else:
+                self.pending.append((None, folder))  # closed after the batches before it
+        self._trim(WRITES_PENDING)
+
+    def _write_small(self, entries: tuple[TreeEntry, ...], folder: int) -> None:
+        """The folder's files of blobs kept whole: read in few snapshots, each verified
+        against its hash, copied out once and handed to a writer in batches; a blob two
+        names share is read once. On a read error the batch verified so far is written."""
         small: dict[str, list[TreeEntry]] = {}  # blob -> the files holding it
         for entry in entries:
             if entry.kind == FILE and entry.size <= chunking.CHUNK_THRESHOLD:
                 small.setdefault(entry.oid, []).append(entry)
-        if small:  # read in few snapshots, each written from where it is stored
-            self.store.read_blobs(list(small), lambda blob, content: self.write_small(
-                small[blob], folder, content))
-        for entry in entries:
-            if entry.kind == DIR:
-                os.mkdir(entry.name, dir_fd=folder)
-                child = os.open(entry.name, _DIR_FLAGS, dir_fd=folder)
-                try:
-                    self.write_tree(entry.oid, child)
-                finally:
-                    os.close(child)
-            elif entry.oid not in small:
-                self.write_large(entry, folder)
+        if not small:
+            return
+        batch: list[tuple[str, int, Bytes]] = []
+        held = [0]
 
-    def write_small(self, entries: list[TreeEntry], folder: int, content: bytes) -> None:
-        """Files of one blob kept whole, its content already verified against its hash."""
-        for entry in entries:
-            self.create(entry.name, folder, 0o755 if entry.executable else 0o644, (content,))
-            self.files, self.size = self.files + 1, self.size + entry.size
+        def take(blob: ObjectId, content: Bytes) -> None:
+            data = content if self.pool is None else bytes(content)  # views die with the snapshot
+            for entry in small[blob]:
+                batch.append((entry.name, 0o755 if entry.executable else 0o644, data))
+                self.files, self.size = self.files + 1, self.size + entry.size
+            held[0] += len(data)
+            if self.pool is None or len(batch) >= WRITE_BATCH_FILES or held[0] >= WRITE_BATCH_BYTES:
+                ready = batch[:]
+                batch.clear()
+                held[0] = 0
+                self._hand_over(folder, ready)
 
-    def write_large(self, entry: TreeEntry, folder: int) -> None:
+        try:
+            self.store.read_blobs(list(small), take)
+        except Exception:
+            if batch:  # verified before the error: written, without raising again
+                with contextlib.suppress(OSError):
+                    self._hand_over(folder, batch, settle=False)
+            raise
+        if batch:
+            self._hand_over(folder, batch)
+
+    def _hand_over(self, folder: int, batch: list[tuple[str, int, Bytes]], *,
+                   settle: bool = True) -> None:
+        """Write `batch` into `folder` here, or hand it to a writer once fewer than
+        WRITES_PENDING batches wait (unless `settle` is false: on an error's way out)."""
+        if self.pool is None:
+            _write_files(folder, batch, self.umask)
+            return
+        if settle:
+            self._trim(WRITES_PENDING - 1)
+        self.pending.append((self.pool.submit(_write_files, folder, batch, self.umask), None))
+
+    def _trim(self, most: int) -> None:
+        while len(self.pending) > most:
+            self._settle(raising=True)
+
+    def _settle(self, *, raising: bool) -> None:
+        """Wait for the oldest batch handed over (its error raised if `raising`), or
+        close the folder that waited for it."""
+        future, fd = self.pending.popleft()
+        try:
+            if future is not None:
+                if raising:
+                    future.result()
+                else:
+                    future.exception()  # waited for; the error being raised wins
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _write_large(self, entry: TreeEntry, folder: int) -> None:
         """A chunked file is written aside and renamed once its last chunk and its whole
         hash are verified: no file of wrong bytes gets its name."""
         mode = 0o755 if entry.executable else 0o644
         part = f".{entry.name}.wfobj-part"
         try:
-            self.create(part, folder, mode, self.store.iter_blob(entry.oid))  # raises at the end
+            _create(part, folder, mode, self.store.iter_blob(entry.oid), self.umask)
             os.rename(part, entry.name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -599,20 +695,41 @@ class _Checkout:
             raise
         self.files, self.size = self.files + 1, self.size + entry.size
 
-    def create(self, name: str, folder: int, mode: int, pieces: Iterable[bytes]) -> None:
-        """A new file (never an existing one or a link) of `pieces`, `mode` whatever the
-        umask (set again only when the umask would take bits off)."""
+
+def _write_files(folder: int, batch: list[tuple[str, int, Bytes]], umask: int | None) -> None:
+    """New files (never an existing one or a link) in the open directory `folder`, each
+    of content already verified; a file not written whole is removed."""
+    for name, mode, data in batch:
         fd = os.open(name, _NEW_FILE_FLAGS, mode, dir_fd=folder)
         try:
-            if self.umask is None or mode & self.umask:
-                os.fchmod(fd, mode)
-            for piece in pieces:
-                _write_all(fd, piece)
-        finally:
+            if umask is None or mode & umask:
+                os.fchmod(fd, mode)  # the mode whatever the umask
+            written = os.write(fd, data) if len(data) else 0
+            if written < len(data):
+                _write_all(fd, memoryview(data)[written:])
+        except BaseException:
             os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=folder)
+            raise
+        os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _create(name: str, folder: int, mode: int, pieces: Iterable[bytes],
+            umask: int | None) -> None:
+    """A new file (never an existing one or a link) of `pieces`, `mode` whatever the
+    umask (set again only when the umask would take bits off)."""
+    fd = os.open(name, _NEW_FILE_FLAGS, mode, dir_fd=folder)
+    try:
+        if umask is None or mode & umask:
+            os.fchmod(fd, mode)
+        for piece in pieces:
+            _write_all(fd, piece)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: Bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
