@@ -188,9 +188,10 @@ def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = ()
     instance's, or for a scattered step each port an array of its instances' values."""
     if task in context.skipped:  # its `when` was false: every output is null
         return {}
-    if task in context.instances:
-        objects = [output_of(task, produced) for produced in context.instances[task]]
-        ports = {port for obj in objects for port in obj}
+    if task in context.instances:  # an instance skipped by its `when`: every port null
+        objects = [{} if produced is None else output_of(task, produced)
+                   for produced in context.instances[task]]
+        ports = {port for obj in objects for port in obj} | set(names)
         flat = {port: [obj.get(port) for obj in objects] for port in ports}
         shape = context.results.get(cross_task(task))  # a nested_crossproduct's
         if shape is None:
@@ -513,7 +514,8 @@ class CwlSteps:
         """A step's `when`, evaluated on its input object (after `valueFrom`) with
         cwltool's expression machinery in nodejs: false skips the step (a condition
         skip), anything but true or false fails it. A scattered step's `when` is each
-        instance's (render)."""
+        instance's, judged on that instance's inputs as it is about to start: false skips
+        the instance the same way (its outputs null in the arrays its readers get)."""
         if "step" not in context.task.cwl:
             return None
         try:
@@ -521,8 +523,8 @@ class CwlSteps:
         except Exception as exc:  # noqa: BLE001 - cwltool raises many kinds
             return Verdict(problem=f"CWL step: {one_line(exc)}")
         when = None if step is None else step.tool.get("when")
-        if when is None or "scatter" in step.tool:  # a scattered step's: per instance
-            return None
+        if when is None or ("scatter" in step.tool) != (context.item is not None):
+            return None  # a scattered step's `when` is its instances', not its own
         try:
             value = when_value(process, step, step_job_order(context, process, step))
         except CwlStepFailed as exc:
@@ -559,9 +561,6 @@ class CwlSteps:
             return in_engine(lambda: step_job_order(context, workflow, step))
         if step is not None:
             tool, job_order = step.embedded_tool, step_job_order(context, workflow, step)
-            if "when" in step.tool and "scatter" in step.tool and \
-                    not when_value(workflow, step, job_order):
-                return in_engine(lambda: null_outputs(step), image=context.task.image)
         else:
             tool, job_order = process, param_values(context, process.tool["inputs"])
         files = Files(store, os.path.join(workdir, "in"))
@@ -704,12 +703,6 @@ def nested(flat: list, lengths: list[int]) -> list:
         return flat
     size = len(flat) // lengths[0] if lengths[0] else 0
     return [nested(flat[i * size:(i + 1) * size], lengths[1:]) for i in range(lengths[0])]
-
-
-def null_outputs(step: Any) -> dict:
-    """The output object of a scatter instance whose `when` is false: every port null
-    (CWL: its place in each output array is null, for `pickValue` to drop)."""
-    return {local(out["id"]).rsplit("/", 1)[-1]: None for out in step.tool["outputs"]}
 
 
 def output_vars(value: dict) -> dict[str, str]:

@@ -52,6 +52,7 @@ class FanOut:
     running: int = 0
     ended: int = 0
     failed: int = 0
+    skipped: int = 0  # instances their task's kind skipped by a condition (a CWL `when`)
 
     @property
     def complete(self) -> bool:

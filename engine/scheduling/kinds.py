@@ -11,8 +11,11 @@ nothing else in the scheduler knows the kind:
   evidence and keyed by the cache like any other), or why it cannot start; optionally an
   `in_engine` call that produces the attempt's result without an executor (no container);
 - `gate(context) -> Verdict | None`, when the graph releases the task and the native
-  gates let it run: the kind's own condition (a skip recorded as a condition skip, kind
-  `condition` on the audit event) or a problem failing it unstarted;
+  gates let it run, and for each instance of a fanned-out task of the kind as it is
+  about to start (`context.item` set): the kind's own condition (a skip recorded as a
+  condition skip, kind `condition` on the audit event; a skipped instance counts as
+  ended, not failed, and readers of the task see None in its place) or a problem failing
+  it unstarted;
 - `Prepared.finish(result) -> result`, after the executor (or `in_engine`) returned, in
   the attempt's thread: what the kind reads out of the attempt's outputs (the CWL output
   object, as a var), or a failed result saying why. `close()` always runs after.
@@ -48,9 +51,10 @@ class KindContext:
     results: dict[str, Produced]
     item: Item | None = None
     # for each fanned-out task this one reads without being paired with it: what each of
-    # its instances produced, in item order
-    instances: dict[str, list[Produced]] = field(default_factory=dict)
-    # the tasks it reads that were skipped by a condition (their outputs are absent)
+    # its instances produced, in item order (None for one skipped by a condition)
+    instances: dict[str, list[Produced | None]] = field(default_factory=dict)
+    # the tasks it reads that were skipped by a condition (their outputs are absent), a
+    # fanned-out task included when the paired instance this one reads was
     skipped: frozenset[str] = frozenset()
     clock: Clock = field(default_factory=Clock)  # the scheduler's (injected)
     # {param: name} the run gave its named `file`/`dir` params (RunRecord.file_names)

@@ -219,8 +219,10 @@ class RunScheduler:
             name = self.next_ready()
             if name is None:
                 break
+            # an instance is judged by its task's kind alone (a CWL scatter's `when`): the
+            # native gates judged its task when the graph released it
             verdict = RUN if instance_key(name) is not None else self.gate(name)
-            if verdict is RUN and instance_key(name) is None:
+            if verdict is RUN:
                 verdict = self.kind_gate(b, name) or verdict
             if verdict.skip:
                 self.skip(b, name, verdict, at)
@@ -280,13 +282,22 @@ class RunScheduler:
     def kind_context(self, name: str, seen: dict[str, Produced]) -> KindContext:
         task = self.task_def(name)
         needs = self.graph.needs[base_task(name)]
-        instances = {dep: [self.results[i] for i in self.fanouts[dep].items if i in self.results]
+        # an instance skipped by a condition is None in its place (its outputs null)
+        instances = {dep: [self.results.get(i) for i in self.fanouts[dep].items
+                           if i in self.results or self.by_condition(i)]
                      for dep in needs
                      if dep in self.fanouts and not paired(task, self.task_def(dep))}
-        skipped = frozenset(d for d in needs if self.gates.skipped.get(d) == SKIP_CONDITION)
+        key = instance_key(name)
+        skipped = frozenset(d for d in needs if self.by_condition(d) or (
+            key is not None and self.task_def(d).for_each is not None
+            and paired(task, self.task_def(d)) and self.by_condition(instance_name(d, key))))
         return KindContext(self.store, self.run.definition, task, self.run.record.parameters,
                            seen, self.item_of(name), instances, skipped, self.clock,
                            dict(self.run.record.file_names or {}))
+
+    def by_condition(self, name: str) -> bool:
+        """Whether task or instance `name` was skipped by a condition."""
+        return self.gates.skipped.get(name) == SKIP_CONDITION
 
     def cache_facts(self, b, spec: TaskSpec, name: str) -> CacheFacts:
         """The attempt's key (stored in `b`) and, on a hit, the evidence it reuses."""
@@ -367,7 +378,10 @@ class RunScheduler:
                        reason=verdict.reason, skip=verdict.skip)
         self.run.set_task(name, TaskStatus.SKIPPED, verdict.skip)
         self.gates.note_skip(name, verdict.skip)
-        self.release(name)
+        if instance_key(name) is not None:  # an instance its kind skipped: it has ended
+            self.instance_ended(b, name, TaskStatus.SKIPPED, at)
+        else:
+            self.release(name)
 
     # ---- fan-out ------------------------------------------------------------------------
     def task_def(self, name: str) -> TaskDefinition:
@@ -472,7 +486,9 @@ class RunScheduler:
         fan = self.fanouts[base_task(name)]
         fan.running -= 1
         fan.ended += 1
-        if state != TaskStatus.SUCCESS:
+        if state == TaskStatus.SKIPPED:  # by its kind's condition: ended, not failed
+            fan.skipped += 1
+        elif state != TaskStatus.SUCCESS:
             fan.failed += 1
             self.end_fanned(b, fan.task, state, at, f"instance {name} {state}")
         if fan.complete:
@@ -484,8 +500,9 @@ class RunScheduler:
         if fan in self.active:
             self.active.remove(fan)
         if fan.failed == 0:
+            skipped = f", {fan.skipped} skipped by a condition" if fan.skipped else ""
             self.end_fanned(b, fan.task, TaskStatus.SUCCESS, at,
-                            f"{len(fan.items)} instances succeeded")
+                            f"{len(fan.items) - fan.skipped} instances succeeded{skipped}")
             self.release(fan.task)
         elif not self.stopping:  # on_failure: continue: dependents are told by gate()
             self.release(fan.task)
