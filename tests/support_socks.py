@@ -1,6 +1,8 @@
-"""A SOCKS5 proxy on loopback for tests (RFC 1928, no authentication, CONNECT only): it
-relays to where it is asked, or trickles its handshake answers a byte at a time, and
-notes when each client connection opened and when the client hung up."""
+"""Slow middlemen on loopback for tests of a try's deadline: a SOCKS5 proxy (RFC 1928, no
+authentication, CONNECT only) that relays to where it is asked or trickles its handshake
+answers a byte at a time, and a server that trickles a fixed answer (a TLS handshake, an
+HTTP proxy's answer to CONNECT); each notes when a client connection opened and when the
+client hung up."""
 
 from __future__ import annotations
 
@@ -112,5 +114,58 @@ def socks_proxy(proxy: SocksProxy | None = None) -> Iterator[SocksProxy]:
         yield proxy
     finally:
         proxy.stop.set()
+        listener.close()
+        thread.join(5)
+
+
+@dataclass
+class Trickler:
+    """A TCP server that reads what a client first sends, then answers `answer` a byte
+    every `trickle` seconds (a TLS server stuck in its handshake, an HTTP proxy slow to
+    answer CONNECT), noting when each connection opened and when the client hung up."""
+
+    answer: bytes
+    trickle: float = 0.5
+    tunnels: list[Tunnel] = field(default_factory=list)
+    port: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def serve(self, listener: socket.socket) -> None:
+        while not self.stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            tunnel = Tunnel()
+            self.tunnels.append(tunnel)
+            threading.Thread(target=self.handle, args=(client, tunnel), daemon=True).start()
+
+    def handle(self, client: socket.socket, tunnel: Tunnel) -> None:
+        try:
+            client.recv(65536)  # the ClientHello, or the CONNECT request
+            for i in range(len(self.answer)):
+                readable, _, _ = select.select([client], [], [], self.trickle)
+                if readable and not client.recv(65536, socket.MSG_PEEK):
+                    return  # hung up
+                if self.stop.is_set():
+                    return
+                client.sendall(self.answer[i:i + 1])
+        except OSError:
+            pass
+        finally:
+            tunnel.closed_at = time.monotonic()
+            client.close()
+
+
+@contextmanager
+def trickling(server: Trickler) -> Iterator[Trickler]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    server.port = listener.getsockname()[1]
+    thread = threading.Thread(target=server.serve, args=(listener,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop.set()
         listener.close()
         thread.join(5)

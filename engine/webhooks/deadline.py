@@ -73,8 +73,16 @@ def current_deadline() -> TryDeadline | None:
 
 
 class Watched:
-    """Registers the connection with the thread's TryDeadline when it connects and when
-    a request starts on it (a kept-alive connection does not connect again)."""
+    """Registers the connection with the thread's TryDeadline: its socket as soon as it
+    is connected (before an HTTP proxy's CONNECT tunnel and the TLS handshake, which a
+    slow proxy or server could otherwise stretch), the connection once it is set up, and
+    again when a request starts on it (a kept-alive connection does not connect again)."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        if (deadline := current_deadline()) is not None:
+            deadline.attach(sock)  # past the deadline: shut, so what follows fails
+        return sock
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]

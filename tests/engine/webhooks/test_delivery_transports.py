@@ -1,8 +1,9 @@
-"""A webhook try through a SOCKS proxy keeps its total deadline, as a direct one does:
-whether the receiver behind the proxy trickles its answer or the proxy trickles its own
-handshake, the try is cut at 2 x the hook timeout. A real SOCKS5 proxy on loopback
-(tests/support_socks.py, through PySocks as requests uses it), a real trickling receiver,
-one deliverer on a real LMDB store."""
+"""A webhook try keeps its total deadline however it goes out, not only directly over
+plain HTTP: through a SOCKS proxy (the receiver behind it trickling its answer, or the
+proxy trickling its own handshake), to an HTTPS receiver stuck in its TLS handshake, and
+through an HTTP proxy slow to answer CONNECT, the try is cut at 2 x the hook timeout.
+Real loopback middlemen (tests/support_socks.py; SOCKS through PySocks as requests uses
+it), a real trickling receiver, one deliverer on a real LMDB store."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.engine.webhooks.test_delivery_deadline import SETTINGS, outbox_empty, serve_until
 from tests.support_engine import chain, service, trigger
-from tests.support_socks import SocksProxy, socks_proxy
+from tests.support_socks import SocksProxy, Trickler, socks_proxy, trickling
 from tests.support_webhooks import Receiver, receiving
 from wfobj.engine.webhooks.delivery import Deliverer
 from wfobj.engine.webhooks.outbox import Outbox
@@ -32,8 +33,8 @@ def through(monkeypatch):
     return use
 
 
-def deliver(store, rx: Receiver) -> float:
-    HookStore(store).add(rx.url, ["run.created"], user="root")
+def deliver(store, rx: Receiver | str) -> float:
+    HookStore(store).add(rx if isinstance(rx, str) else rx.url, ["run.created"], user="root")
     trigger(service(store), chain("a"))
     started = time.monotonic()
     serve_until(store, [Deliverer(store, settings=SETTINGS)], lambda: outbox_empty(store),
@@ -78,3 +79,39 @@ def test_a_proxy_trickling_its_handshake_is_cut_at_the_deadline(lmdb_store, thro
     for tunnel in proxy.tunnels:
         assert tunnel.closed_at is not None and tunnel.closed_at - tunnel.opened_at < 3.0
     assert took < 12
+
+
+def cut_twice(store, server: Trickler, took: float, error: str = DEADLINE_ERROR) -> None:
+    [logged] = Outbox(store).list()
+    assert (logged.state, logged.tries) == ("failed", 2)
+    assert logged.error.startswith(error), logged.error
+    assert len(server.tunnels) == 2
+    for tunnel in server.tunnels:
+        assert tunnel.closed_at is not None and tunnel.closed_at - tunnel.opened_at < 3.0
+    assert took < 12
+
+
+# a TLS handshake record announcing 16,000 bytes, then its first bytes: 0.5 s a byte (the
+# ssl module bounds a whole handshake by the socket's timeout, 1 s here: it ends first)
+TLS_STALL = b"\x16\x03\x03\x3e\x80" + b"\x02" * 40
+
+
+def test_an_https_receiver_stuck_in_its_tls_handshake_is_cut_at_the_deadline(
+        lmdb_store, monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with trickling(Trickler(TLS_STALL)) as server:
+        took = deliver(lmdb_store, f"https://127.0.0.1:{server.port}/hook")
+        time.sleep(0.8)  # the server notices the last hang-up
+    cut_twice(lmdb_store, server, took, error="ReadTimeout")
+
+
+def test_an_http_proxy_slow_to_answer_connect_is_cut_at_the_deadline(lmdb_store, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    answer = b"HTTP/1.1 200 Connection established\r\nX-Pad: " + b"x" * 40 + b"\r\n\r\n"
+    with trickling(Trickler(answer)) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        took = deliver(lmdb_store, "https://receiver.invalid/hook")
+        time.sleep(0.8)
+    cut_twice(lmdb_store, proxy, took)
