@@ -38,14 +38,13 @@ READ_BYTES = 16 << 20  # … and once this many bytes are viewed, no more
 class _LmdbTransaction:
     """Transaction (store.py) over one LMDB write transaction."""
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[bytes, object],
-                 known: lmdbenv.KnownPresent, now_ms: int):
+    def __init__(self, txn: lmdb.Transaction, shared: lmdbenv.SharedEnv, now_ms: int):
         self.txn = txn
+        self.shared = shared  # told of each lookup and write (it drops what they mapped)
         self.stamp = now_ms.to_bytes(8, "big")  # the stored-at time of what this writes
-        self.known = known
+        self.known = shared.known
         self.seen: list[bytes] = []  # digests found or written: present once this commits
-        self.written = 0  # record bytes written
-        self.objects, self.refs, self.meta, self.times = (dbs[name] for name in lmdbenv.DBS)
+        self.objects, self.refs, self.meta, self.times = (shared.dbs[name] for name in lmdbenv.DBS)
         self.cursor = txn.cursor(db=self.objects)
 
     def has(self, digest: bytes) -> bool:
@@ -56,6 +55,7 @@ class _LmdbTransaction:
         # were kept, and absent ones, are looked for in the objects table.
         if digest in self.known:
             return True
+        self.shared.accessed()
         found = (self.txn.get(digest, db=self.times) is not None
                  or self.cursor.set_key(digest))
         if found:
@@ -67,12 +67,13 @@ class _LmdbTransaction:
         return None if record is None else bytes(record[:1])
 
     def put_record(self, digest: bytes, record: bytes) -> None:
+        self.shared.accessed(len(record))
         self.txn.put(digest, record, db=self.objects)
-        self.written += len(record)
         self.touch(digest)
         self.seen.append(digest)
 
     def touch(self, digest: bytes) -> None:
+        self.shared.accessed()
         self.txn.put(digest, self.stamp, db=self.times)
 
     def stored_at(self, digest: bytes) -> int | None:
@@ -155,11 +156,9 @@ class LmdbObjectStore(ObjectStore):
                 with shared.write_lock:
                     shared.check_readers_now_and_then()
                     with shared.env.begin(write=True) as txn:
-                        view = _LmdbTransaction(txn, shared.dbs, shared.known,
-                                               int(self.clock() * 1000))
+                        view = _LmdbTransaction(txn, shared, int(self.clock() * 1000))
                         result = fn(view)
                     shared.known.add_all(view.seen)  # only once the commit succeeded
-                    shared.committed(view.written)
                     return result
             except lmdb.MapResizedError:
                 shared.adopt_map_size()
