@@ -28,8 +28,8 @@ FILE_MODE = 0o600  # data.mdb and lock.mdb, when LMDB creates them: the owner's 
 READER_CHECK_INTERVAL = 10.0  # seconds between sweeps of reader slots left by dead processes
 # this process's write transactions drop the pages of the file they mapped after this many
 # B-tree lookups or writes, or this many bytes of records written, whichever comes first
-DROP_ACCESSES = 16
-DROP_BYTES = 2 << 20
+DROP_ACCESSES = 8
+DROP_BYTES = 1 << 20
 # glibc's malloc, tuned once per process (see keep_freed_heap): memory a commit frees is
 # kept for the next one up to KEEP_FREED_BYTES, and blocks up to MMAP_ABOVE_BYTES come
 # from the heap (LMDB allocates each value's pages in one block: a chunk is at most 4 MiB)
