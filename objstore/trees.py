@@ -621,22 +621,25 @@ class _Checkout:
         """The folder's files of blobs kept whole: read in few snapshots, each verified
         against its hash, copied out once and handed to a writer in batches; a blob two
         names share is read once. On a read error the batch verified so far is written."""
-        small: dict[str, list[TreeEntry]] = {}  # blob -> the files holding it
+        small: dict[str, list[tuple[str, int]]] = {}  # blob -> (name, mode) of its files
         for entry in entries:
             if entry.kind == FILE and entry.size <= chunking.CHUNK_THRESHOLD:
-                small.setdefault(entry.oid, []).append(entry)
+                small.setdefault(entry.oid, []).append(
+                    (entry.name, 0o755 if entry.executable else 0o644))
+                self.files, self.size = self.files + 1, self.size + entry.size
         if not small:
             return
         batch: list[tuple[str, int, Bytes]] = []
         held = [0]
+        copy = self.pool is not None  # a view dies with its snapshot; a writer comes later
+        most = WRITE_BATCH_FILES if copy else 1
 
         def take(blob: ObjectId, content: Bytes) -> None:
-            data = content if self.pool is None else bytes(content)  # views die with the snapshot
-            for entry in small[blob]:
-                batch.append((entry.name, 0o755 if entry.executable else 0o644, data))
-                self.files, self.size = self.files + 1, self.size + entry.size
+            data = bytes(content) if copy else content
+            for name, mode in small[blob]:
+                batch.append((name, mode, data))
             held[0] += len(data)
-            if self.pool is None or len(batch) >= WRITE_BATCH_FILES or held[0] >= WRITE_BATCH_BYTES:
+            if len(batch) >= most or held[0] >= WRITE_BATCH_BYTES:
                 ready = batch[:]
                 batch.clear()
                 held[0] = 0
