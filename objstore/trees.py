@@ -543,8 +543,9 @@ def checkout_tree(store: ObjectStore, oid: str, dest: str | Path, *,
     link put in place of a directory meanwhile is not followed).
 
     The trees are read and the files' contents read and verified in this thread, a
-    folder's small files in few snapshots; `writers` threads (default CHECKOUT_WRITERS;
-    0: this thread) make the files, a batch at a time, while the next ones are read.
+    folder's small files in few snapshots, and written as they are verified; with
+    `writers` threads (default CHECKOUT_WRITERS, none) those make the files instead, a
+    batch at a time, while the next ones are read.
     On an error the files already verified are written, the writers finish what they
     hold, and the error is raised: no file holds other bytes than its blob's, and a
     file that could not be written whole is removed."""
@@ -560,7 +561,10 @@ def checkout_tree(store: ObjectStore, oid: str, dest: str | Path, *,
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-CHECKOUT_WRITERS = 2  # threads making a checkout's files (file system calls free the GIL)
+# threads making a checkout's files (file system calls free the GIL); none by default: on
+# the shared 2-core VM two writers gave no gain (docs/bench.md, checkout) and, on ext4,
+# more system time. The reading thread then writes each file as it is verified.
+CHECKOUT_WRITERS = 0
 WRITE_BATCH_FILES = 64  # small files handed to a writer at a time …
 WRITE_BATCH_BYTES = 1 << 20  # … or fewer, once they hold this many bytes
 WRITES_PENDING = 8  # batches handed over and not yet written, at most (bounds memory)
@@ -631,15 +635,17 @@ class _Checkout:
             return
         batch: list[tuple[str, int, Bytes]] = []
         held = [0]
-        copy = self.pool is not None  # a view dies with its snapshot; a writer comes later
-        most = WRITE_BATCH_FILES if copy else 1
 
         def take(blob: ObjectId, content: Bytes) -> None:
-            data = bytes(content) if copy else content
+            if self.pool is None:  # written here, from where it is stored
+                _write_files(folder, [(name, mode, content) for name, mode in small[blob]],
+                             self.umask)
+                return
+            data = bytes(content)  # a view dies with its snapshot; a writer comes later
             for name, mode in small[blob]:
                 batch.append((name, mode, data))
             held[0] += len(data)
-            if len(batch) >= most or held[0] >= WRITE_BATCH_BYTES:
+            if len(batch) >= WRITE_BATCH_FILES or held[0] >= WRITE_BATCH_BYTES:
                 ready = batch[:]
                 batch.clear()
                 held[0] = 0
