@@ -66,21 +66,49 @@ def check_fanout(tname: str, task: TaskDefinition, tasks: dict[str, TaskDefiniti
                  params: dict[str, ParamDefinition]) -> None:
     """DefinitionError naming the place when `task`'s fan-out does not fit the rest."""
     place = f"tasks.{tname}"
-    item_inputs = [n for n, spec in task.inputs.items() if isinstance(spec, ItemInput)]
+    item_places = item_uses(task)
     if task.for_each is None:
         if task.parallelism is not None:
-            raise DefinitionError(f"{place}.parallelism", "needs for_each: it caps how many "
-                                  "instances of a fanned-out task run at once")
-        if item_inputs:
-            raise DefinitionError(f"{place}.inputs.{item_inputs[0]}", "{item: true} needs "
+            what = "child runs" if task.workflow is not None else "instances"
+            raise DefinitionError(f"{place}.parallelism", f"needs for_each: it caps how many "
+                                  f"{what} of a fanned-out task run at once")
+        if item_places:
+            raise DefinitionError(f"{place}.{item_places[0]}", "{item: true} needs "
                                   "for_each: only an instance has an item")
     else:
         files = check_collection(place, tname, task.for_each, tasks, params)
-        if item_inputs and not files:
-            raise DefinitionError(f"{place}.inputs.{item_inputs[0]}", "{item: true} mounts "
+        if item_places and not files:
+            what = "passes" if task.workflow is not None else "mounts"
+            raise DefinitionError(f"{place}.{item_places[0]}", f"{{item: true}} {what} "
                                   f"a directory's entry; the items of {task.for_each.describe()} "
                                   "are values, not files (use {{item}})")
     check_fanned_vars(place, task, tasks)
+    check_fanned_params(place, task, tasks)
+
+
+def item_uses(task: TaskDefinition) -> list[str]:
+    """Where `task` takes its instance's item as a file or folder: inputs `{item: true}`
+    and, on a sub-workflow task, params `{item: true}` (place suffixes)."""
+    places = [f"inputs.{n}" for n, spec in task.inputs.items() if isinstance(spec, ItemInput)]
+    places += [f"params.{k}" for k, v in (task.params or {}).items()
+               if isinstance(v, dict) and v.get("item") is True]
+    return places
+
+
+def check_fanned_params(place: str, task: TaskDefinition, tasks: dict[str, TaskDefinition]) -> None:
+    """A fanned-out sub-workflow task passing a file of another fanned-out task must be
+    paired with it (the same KEY's file); without for_each it passes the gathered folder."""
+    for key, value in (task.params or {}).items():
+        if not isinstance(value, dict) or "task" not in value:
+            continue
+        other = tasks.get(value["task"])
+        if (other is not None and other.for_each is not None and task.for_each is not None
+                and not paired(task, other)):
+            raise DefinitionError(f"{place}.params.{key}", f"task {excerpt(value['task'])} is "
+                                  f"fanned out over {other.for_each.describe()}, this task "
+                                  f"over {task.for_each.describe()}: a fanned-out task reads "
+                                  "another's files only over the same collection (or "
+                                  "gather them in a task without for_each)")
 
 
 def check_collection(place: str, tname: str, each: ForEach, tasks: dict[str, TaskDefinition],

@@ -435,7 +435,8 @@ def check_retry(tname: str, task: TaskDefinition) -> None:
 
 
 # ---- sub-workflow tasks (resolved at registration: engine/definitions/subworkflows.py) --
-SUB_KEYS = {"workflow", "params", "outputs", "after", "when"}
+SUB_KEYS = {"workflow", "params", "outputs", "after", "when", "for_each", "parallelism"}
+ITEM_PARAM = {"item": True}  # a fanned-out sub-workflow task's param: its instance's item
 
 
 def normalize_subworkflow_task(tname: str, spec: dict) -> TaskDefinition:
@@ -451,10 +452,14 @@ def normalize_subworkflow_task(tname: str, spec: dict) -> TaskDefinition:
                               "DEFINITION_HASH} (64 lower-case hex characters)")
     params = {}
     for key, value in mapping(spec.get("params", {}), f"{place}.params").items():
+        if value == ITEM_PARAM:  # the instance's item (a file or folder) by its hash
+            params[key] = dict(ITEM_PARAM)
+            continue
         if isinstance(value, dict):  # an upstream task's output as a file or dir param
             if set(value) != {"task", "file"} or not all(isinstance(v, str) for v in value.values()):
                 raise DefinitionError(f"{place}.params.{key}", "a mapping must be {task: NAME, "
-                                      "file: PATH}: an upstream task's output")
+                                      "file: PATH}: an upstream task's output, or {item: "
+                                      "true}: a fanned-out task's item")
             params[key] = {"task": value["task"],
                            "file": check_output_path(value["file"], f"{place}.params.{key}.file")}
             continue
@@ -466,6 +471,10 @@ def normalize_subworkflow_task(tname: str, spec: dict) -> TaskDefinition:
     given = {"after": normalize_after(spec["after"], f"{place}.after")} if "after" in spec else {}
     if "when" in spec:
         given["when"] = normalize_when(spec["when"], f"{place}.when")
+    if "for_each" in spec:  # one child run per item (engine/definitions/fanout.py)
+        given["for_each"] = normalize_for_each(spec["for_each"], f"{place}.for_each")
+    if "parallelism" in spec:
+        given["parallelism"] = normalize_parallelism(spec["parallelism"], f"{place}.parallelism")
     return TaskDefinition(workflow=workflow, params=params,
                           outputs=child_outputs(spec.get("outputs", {}), f"{place}.outputs"), **given)
 

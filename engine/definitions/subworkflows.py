@@ -18,6 +18,7 @@ from dataclasses import replace
 from wfobj.engine.errors import DefinitionError, excerpt
 from wfobj.engine.model import Definition, TaskDefinition
 
+from .fanout import paired
 from .format import (
     declares_file,
     value_problem,
@@ -97,6 +98,12 @@ def check_passed_files(tname: str, task: TaskDefinition, child: Definition,
         if not isinstance(value, dict):
             continue
         place = f"tasks.{tname}.params.{key}"
+        if "task" not in value:  # {item: true}: fan-out checked it holds files or folders
+            if child.params[key].type not in ("file", "dir"):
+                raise DefinitionError(place, f"an item passes only to a file or dir param; "
+                                      f"{key!r} of workflow {excerpt(child.name)} is of type "
+                                      f"{child.params[key].type}")
+            continue
         other = tasks.get(value["task"])
         if other is None:
             raise DefinitionError(place, f"names an unknown task {excerpt(value['task'])}")
@@ -107,6 +114,12 @@ def check_passed_files(tname: str, task: TaskDefinition, child: Definition,
             raise DefinitionError(place, f"an output passes only to a file or dir param; "
                                   f"{key!r} of workflow {excerpt(child.name)} is of type "
                                   f"{child.params[key].type}")
+        if (other.for_each is not None and not paired(task, other)
+                and child.params[key].type != "dir"):
+            raise DefinitionError(place, f"task {excerpt(value['task'])} is fanned out: this "
+                                  "task passes the folder of its instances' files (KEY/PATH), "
+                                  f"so {key!r} of workflow {excerpt(child.name)} must be of type "
+                                  f"dir, not {child.params[key].type}")
 
 
 def check_tree(name: str, tname: str, child: Definition, load: DefinitionLookup) -> None:

@@ -60,7 +60,8 @@ def data_dependencies(task: TaskDefinition) -> set[str]:
     deps = {spec.task for spec in task.inputs.values() if isinstance(spec, TaskFileInput)}
     deps.update(parts[1] for _, parts in references(task) if parts[0] == "tasks")
     deps.update(condition_tasks(task.when))
-    deps.update(v["task"] for v in (task.params or {}).values() if isinstance(v, dict))
+    deps.update(v["task"] for v in (task.params or {}).values()
+                if isinstance(v, dict) and "task" in v)
     if task.for_each is not None and task.for_each.task is not None:
         deps.add(task.for_each.task)
     if task.cwl is not None:  # a CWL step reads the output objects of the steps it names

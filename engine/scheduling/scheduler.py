@@ -69,6 +69,16 @@ class Running:
     call: Callable[[], AttemptResult] | None = None  # instead of the executor (a child run)
 
 
+def read_files(task: TaskDefinition, dep: str) -> list[str]:
+    """The paths of task `dep`'s outputs `task` reads: its inputs `{task: dep, file: F}`
+    and, on a sub-workflow task, its params `{task: dep, file: F}` (each once)."""
+    paths = [spec.file for spec in task.inputs.values()
+             if isinstance(spec, TaskFileInput) and spec.task == dep]
+    paths += [v["file"] for v in (task.params or {}).values()
+              if isinstance(v, dict) and v.get("task") == dep]
+    return list(dict.fromkeys(paths))
+
+
 class RunScheduler:
     def __init__(self, store: ObjectStore, run_id: str, executor: Executor, *,
                  clock: Clock | None = None, concurrency: int = 4, actor: str = "engine",
@@ -468,18 +478,17 @@ class RunScheduler:
         """For each file `task` reads from fanned-out `dep`, the directory of that file
         of every instance that succeeded, by KEY (built once per file)."""
         out = []
-        for spec in task.inputs.values():
-            if isinstance(spec, TaskFileInput) and spec.task == dep:
-                made = self.gathered.get((dep, spec.file))
-                if made is None:
-                    found = []
-                    for inst in self.fanouts[dep].items:
-                        produced = self.results.get(inst)
-                        entry = None if produced is None else find_output(self.store, produced, spec.file)
-                        if entry is not None:
-                            found.append((instance_key(inst), entry))
-                    made = self.gathered[(dep, spec.file)] = gather(self.store, b, spec.file, found)
-                out.append(made)
+        for path in read_files(task, dep):
+            made = self.gathered.get((dep, path))
+            if made is None:
+                found = []
+                for inst in self.fanouts[dep].items:
+                    produced = self.results.get(inst)
+                    entry = None if produced is None else find_output(self.store, produced, path)
+                    if entry is not None:
+                        found.append((instance_key(inst), entry))
+                made = self.gathered[(dep, path)] = gather(self.store, b, path, found)
+            out.append(made)
         return out
 
     def instance_ended(self, b, name: str, state: str, at: str) -> None:

@@ -37,20 +37,23 @@ from wfobj.engine.runs.state import RunState
 from wfobj.engine.states import AttemptStatus, RunStatus, TaskStatus
 from wfobj.objstore import Link, ObjectStore, PathNotInTree, entry_at
 
-from .fanout import find_output
+from .fanout import Item, find_output
 from .render import reference_lookup, substitute
 
 PARENT_ACTOR = "parent run"
 
 
 def child_parameters(task: TaskDefinition, child: Definition, lookup, store: ObjectStore,
-                     produced: dict) -> dict:
+                     produced: dict, item: Item | None = None) -> dict:
     """The child run's parameters: the task's `params`, templates substituted and their
-    text typed by the child's param types, an upstream output given as its hash, checked
-    like a trigger's (ParameterError)."""
+    text typed by the child's param types ({{item}} and {{item.key}} an instance's), an
+    upstream output or an instance's item ({item: true}) given as its hash, checked like a
+    trigger's (ParameterError)."""
     given = {}
     for key, value in (task.params or {}).items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and "task" not in value:
+            given[key] = passed_item(key, child.params[key].type, item)
+        elif isinstance(value, dict):
             given[key] = passed_output(store, key, value, produced)
         elif isinstance(value, str) and "{{" in value:
             value = substitute(value, lookup)
@@ -63,11 +66,28 @@ def child_parameters(task: TaskDefinition, child: Definition, lookup, store: Obj
     return check_parameters(child.params, given, store)
 
 
-def child_file_names(task: TaskDefinition, child: Definition, names: dict | None) -> dict:
+def passed_item(key: str, ptype: str, item: Item | None) -> str:
+    """The hash of an instance's item given for `file` or `dir` param `key` (a folder's
+    entry: a file for a `file` param, a folder for a `dir` param)."""
+    entry = None if item is None else item.entry
+    if entry is None:
+        raise ParameterError(key, "the item is not a file or folder")
+    if (entry.kind == DIR) != (ptype == DIR):
+        what = "a folder" if entry.kind == DIR else "a file"
+        raise ParameterError(key, f"item {item.key!r} is {what}, the param is of type {ptype}")
+    return entry.oid
+
+
+def child_file_names(task: TaskDefinition, child: Definition, names: dict | None,
+                     item: Item | None = None) -> dict:
     """{child param: name} of the child's `file`/`dir` params passed straight from a named
-    param of the parent (`P: "{{params.Q}}"`): the child's file goes by the same name."""
+    param of the parent (`P: "{{params.Q}}"`): the child's file goes by the same name; an
+    instance's item (`{item: true}`) goes by its entry's name."""
     out = {}
     for key, value in (task.params or {}).items():
+        if isinstance(value, dict) and "task" not in value and item is not None:
+            out[key] = item.key
+            continue
         if isinstance(value, str) and value.startswith("{{params.") and value.endswith("}}"):
             given = value[len("{{params."):-2].strip()
             if (names or {}).get(given) and child.params[key].type in ("file", "dir"):
@@ -221,18 +241,20 @@ class Children:
             why = f"child definition {task.workflow['hash']} is not in this store"
             parent.record_result(b, name, spec, parent.unstartable(why), at)
             return None
-        produced = parent.sees(b, name)
+        # a gathered folder is written to the store at once (not with the step's batch):
+        # the child's params are checked against the store before the step commits
+        produced, item = parent.sees(parent.store, name), parent.item_of(name)
         lookup = reference_lookup(parent.run_id, run.definition.params, run.record.parameters,
-                                  produced)
+                                  produced, item)
         try:
-            values = child_parameters(task, child, lookup, parent.store, produced)
+            values = child_parameters(task, child, lookup, parent.store, produced, item)
         except EngineError as exc:
             parent.record_result(b, name, spec, parent.unstartable(f"child params: {exc}"), at)
             return None
         self.runs[name] = ChildRun(
             parent.store, parent.clock, parent.run_id, name, oid, child, values, task,
             run.record.engine_version, self.nested, cache=run.record.cache,
-            file_names=child_file_names(task, child, run.record.file_names))
+            file_names=child_file_names(task, child, run.record.file_names, item))
         return name, spec, self.runs[name].cancel, self.runs[name]
 
     def nested(self, run_id: str):
