@@ -25,7 +25,7 @@ MIN_CHUNK = 256 << 10
 AVG_CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
 CHUNK_THRESHOLD = MAX_CHUNK
-COMMIT_BYTES = 8 << 20  # chunk bytes per commit; one group commits while the next fills
+COMMIT_BYTES = 12 << 20  # chunk bytes per commit; one group commits while the next fills
 READ_PIECE = 1 << 20  # bytes asked at a time of a stream that is not a file
 
 
