@@ -13,8 +13,8 @@ The heap, not VmHWM: VmHWM also counts the store's pages LMDB maps as they are r
 (file-backed, shared, given back under pressure), which grow with what is read, here
 the whole run's evidence, whatever the export holds; it is printed beside.
 
-The RO-Crate of the same run, alone: its heap grows by a few KiB per attempt (its
-entities), never by its metadata's text."""
+The RO-Crate of the same run, alone: its entities are written as the run is read, so
+its heap stays far below what they held when made from the whole run (148 MiB)."""
 
 from __future__ import annotations
 
@@ -199,15 +199,16 @@ def check_bodies(srv: Server, fetches: dict[str, Fetch]) -> None:
     assert len(statement["subject"]) == INSTANCES + 1
 
 
-CRATE_PER_ATTEMPT = 11 << 10  # its entities, per attempt: 7.8 KiB measured (docs/limits.md)
+# what the crate may add to the worker's heap: the entities made from the whole run held
+# 148 MiB here (7.8 KiB an attempt), their text 304 MiB more when it was held whole.
+# What is left grows with the run's files, not its attempts (docs/limits.md "Exports")
+CRATE_GROWTH = 64 << 20
 
 
-def test_ro_crate_of_a_20000_instance_run_grows_with_its_attempts_never_its_text(srv, tmp_path):
-    """The RO-Crate's metadata entities are made from the whole run, so the worker's heap
-    grows with the run's attempts (docs/limits.md "Exports"), by a few KiB each: never by
-    the document's text, which is encoded into the zip as it is made (held whole, with
-    the encoder's string per token, 15.9 KiB an attempt). The answer
-    starts at once, writes no temporary file and holds every attempt."""
+def test_ro_crate_of_a_20000_instance_run_is_written_as_the_run_is_read(srv, tmp_path):
+    """The RO-Crate's entities are written as the run is read (docs/limits.md "Exports"):
+    the worker's heap grows by far less than when they were made from the whole run. The
+    answer starts at once, writes no temporary file and holds every attempt."""
     worker = gunicorn_worker(srv)
     small = Fetch(srv, srv.runs["small"], "ro-crate", tmp_path / "small.zip")
     small(threading.Barrier(1))  # the library imported
@@ -239,7 +240,7 @@ def test_ro_crate_of_a_20000_instance_run_grows_with_its_attempts_never_its_text
           f"{fetch.first_byte:.2f} s; {fetch.out.stat().st_size / 1e6:.0f} MB; "
           f"temp disk {most_tmp} B")
     assert fetch.first_byte is not None and fetch.first_byte < FIRST_BYTE
-    assert most_heap - before < CRATE_PER_ATTEMPT * attempts, most_heap - before
+    assert most_heap - before < CRATE_GROWTH, most_heap - before
     assert most_tmp == 0
     with zipfile.ZipFile(fetch.out) as z:
         assert z.getinfo("ro-crate-metadata.json").flag_bits & 0x08  # written as made

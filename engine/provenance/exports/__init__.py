@@ -1,11 +1,10 @@
 """Provenance exports: one module per format, each taking a run and returning bytes that
 the format's own tools read (docs/exports.md).
 
-An export is sent as it is made: its bytes come in pieces (`Export.chunks`), a crate's
-zip written as its files are read from the store (engine/provenance/exports/run_export.py),
-and PROV, OpenLineage and in-toto written as the run's task table and evidence are read
-(engine/provenance/exports/run_stream.py), so what a process holds grows neither with
-the run's files' bytes nor, for those three, with its attempts. At most MAX_EXPORTS
+An export is sent as it is made: its bytes come in pieces (`Export.chunks`), written as
+the run's task table and evidence are read (engine/provenance/exports/run_stream.py, the
+one way an export reads a run), a crate's zip as its files are read from the store, so
+what a process holds grows neither with the run's files' bytes nor with its attempts. At most MAX_EXPORTS
 exports are under way in a process at once; one more is refused (ExportsBusy) until one
 ends (docs/limits.md "Exports")."""
 
@@ -22,10 +21,8 @@ from wfobj.engine.errors import (
     NoSigningKey,
     UnknownExportFormat,
 )
-from wfobj.engine.runs.state import RunState
 from wfobj.objstore import ObjectStore
 
-from .run_export import load_run_export
 from .run_stream import RunStream, open_run_stream
 from .signing import KeyFile
 
@@ -103,8 +100,8 @@ def export_run(store: ObjectStore, run_id: str, fmt: str, *, files: str = "all",
     """Run `run_id` in format `fmt`. A run not yet ended is exported as it stands (as its
     newest manifest was when the export began), except in-toto, which is signed only for
     an ended run (RunNotEnded). Nothing is read before the format and options are checked
-    and a slot is taken; a crate reads the run's task table whole, the other formats
-    read it bucket by bucket as they write."""
+    and a slot is taken; then every format reads the run's task table bucket by bucket
+    as it writes."""
     write = WRITERS[check_format(fmt)]
     with_files = check_files(files)
     if fmt == "in-toto" and keys is None:
@@ -143,8 +140,7 @@ def write_ro_crate(store: ObjectStore, run_id: str, with_files: bool,
                    _keys) -> Iterator[bytes]:
     from .ro_crate import stream_ro_crate
 
-    run = load_run_export(store, RunState.load(store, run_id))
-    return stream_ro_crate(store, run, files=with_files)
+    return stream_ro_crate(store, open_run_stream(store, run_id), files=with_files)
 
 
 def write_prov(store: ObjectStore, run_id: str, _files: bool, _keys) -> Iterator[bytes]:

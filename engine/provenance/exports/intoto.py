@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator
 from wfobj.engine.errors import RunNotEnded
 from wfobj.objstore import ObjectStore
 
+from .digests import sha256_of_blob
 from .json_stream import chunked
-from .run_export import Attempt, Content, sha256_of_blob
-from .run_stream import RunStream
+from .run_stream import Attempt, Content, RunStream
 from .signing import ServerKey, TwoPassSigner, pae_header
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"

@@ -43,8 +43,7 @@ from wfobj.engine.clock import parse_time
 from wfobj.engine.states import AttemptStatus, RunStatus
 
 from .json_stream import chunked, dumps, json_array
-from .run_export import Attempt, Content
-from .run_stream import RunStream
+from .run_stream import Attempt, Content, RunStream
 
 NAMESPACE = "wfobj"
 ATTEMPT_FACET_SCHEMA = "urn:wfobj:openlineage:facets:WfobjAttemptRunFacet:1"

@@ -21,8 +21,7 @@ from urllib.parse import quote
 from wfobj.engine.clock import parse_time
 
 from .json_stream import Seen, chunked, dumps, json_object
-from .run_export import Attempt, Content
-from .run_stream import RunStream
+from .run_stream import Attempt, Content, RunStream
 
 NAMESPACES = {
     "wfobj": "urn:wfobj:ns#",

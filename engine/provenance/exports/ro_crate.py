@@ -1,20 +1,28 @@
 """RO-Crate: a zip holding a Workflow Run Crate that follows the Provenance Run Crate
-profile, built with the `rocrate` library.
+profile, written as the run is read (engine/provenance/exports/run_stream.py).
 
 The workflow is its normalized definition (`workflow/definition.json`), or, for a
 definition made from a document in another language (its `source`: the CWL file `wfobj cwl
 run` ran), that document (`workflow/<name>`, programmingLanguage CWL) with the definition
-a file based on it; each task is a
-tool (SoftwareApplication) and a step (HowToStep); each task attempt is a CreateAction
-(instrument: the tool, containerImage: the image by id, object: inputs, result: outputs,
-agent: the user who triggered the run); a ControlAction per step groups its attempts; the
-run is the workflow's CreateAction, and an OrganizeAction by the engine ties them together.
-The zip is written as it is sent (`stream_ro_crate`); the library builds only the
-metadata. Files are `files/<blake3>`; with `files=False` they stay listed (sizes, hashes, named by
-an `ni:` URI of their SHA-256) but their bytes are left out of the zip. A directory (a
-`dir` parameter, input or output) is a Dataset, the folder `trees/<tree hash>/`, whose
-`hasPart` lists the File entities of the files inside it (their bytes stay under
-`files/`, once however many directories hold them).
+a file based on it; each task is a tool (SoftwareApplication) and a step (HowToStep); each
+task attempt is a CreateAction (instrument: the tool, containerImage: the image by id,
+object: inputs, result: outputs, agent: the user who triggered the run); a ControlAction
+per step groups its attempts; the run is the workflow's CreateAction, and an
+OrganizeAction by the engine ties them together. Files are `files/<blake3>`; with
+`files=False` they stay listed (sizes, hashes, named by an `ni:` URI of their SHA-256) but
+their bytes are left out of the zip. A directory (a `dir` parameter, input or output) is
+a Dataset, the folder `trees/<tree hash>/`, whose `hasPart` lists the File entities of the
+files inside it (their bytes stay under `files/`, once however many directories hold them).
+
+Nothing of the run is held whole: the zip is written as it is sent, each file's bytes
+straight from the store; `ro-crate-metadata.json` is written entity by entity, each
+made as the run's attempts are read again (a pass per kind of entity), its long lists
+(the root's `hasPart` and `mentions`, a step's attempts, the run's results, a
+directory's files) written item by item. What the crate needs of the whole run is
+gathered while the files are sent (`Survey`): per definition task a few counts and the
+table rows holding its attempts, the directories' slots, and which slots each file or
+directory filled (`exampleOfWork`, a few bits by its hash). The
+entities are JSON-LD written here; the `rocrate` library reads them back in the tests.
 """
 
 from __future__ import annotations
@@ -23,38 +31,39 @@ import base64
 import hashlib
 import json
 import mimetypes
-import time
-import warnings
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from urllib.parse import quote
-
-from rocrate.model.computerlanguage import ComputerLanguage, get_lang
-from rocrate.model.contextentity import ContextEntity
-from rocrate.rocrate import ROCrate
 
 from wfobj.engine.clock import parse_time
 from wfobj.engine.definitions.fanout import base_task
 from wfobj.engine.definitions.params import param_type
+from wfobj.engine.model import Definition, TaskEvidence, read
 from wfobj.engine.states import TaskStatus
 from wfobj.objstore import ObjectStore
 
+from .digests import Sha256s
 from .json_stream import chunked
-from .run_export import Attempt, Content, RunExport
+from .run_stream import Attempt, Content, RunStream
+from .zip_stream import Sink, member, open_zip, streamed_member
 
 WFRUN_VERSION = "0.5"
+WROC_PROFILE = "https://w3id.org/workflowhub/workflow-ro-crate/1.0"
 PROFILES = {
     f"https://w3id.org/ro/wfrun/process/{WFRUN_VERSION}": "Process Run Crate",
     f"https://w3id.org/ro/wfrun/workflow/{WFRUN_VERSION}": "Workflow Run Crate",
     f"https://w3id.org/ro/wfrun/provenance/{WFRUN_VERSION}": "Provenance Run Crate",
-    "https://w3id.org/workflowhub/workflow-ro-crate/1.0": "Workflow RO-Crate",
+    WROC_PROFILE: "Workflow RO-Crate",
 }
 # the RO-Crate version the Workflow Run Crate 0.5 profiles are written for
 CRATE_VERSION = "1.1"
+CRATE_SPEC = f"https://w3id.org/ro/crate/{CRATE_VERSION}"
 WFRUN_CONTEXT = "https://w3id.org/ro/terms/workflow-run/context"
 # terms no published context defines yet, in wfobj's own namespace
 WFOBJ_TERMS = {"exitCode": "urn:wfobj:ns#exitCode"}
+CONTEXT = [f"{CRATE_SPEC}/context", WFRUN_CONTEXT, WFOBJ_TERMS]
+METADATA = "ro-crate-metadata.json"
 DOCKER_IMAGE = "https://w3id.org/ro/terms/workflow-run#DockerImage"
 STATUS = {TaskStatus.SUCCESS: "CompletedActionStatus", TaskStatus.FAILED: "FailedActionStatus",
           TaskStatus.KILLED: "FailedActionStatus", TaskStatus.RUNNING: "ActiveActionStatus",
@@ -64,125 +73,156 @@ FORMAL_PARAMETER_PROFILE = "https://bioschemas.org/profiles/FormalParameter/1.0-
 PARAM_TYPES = {"file": "File", "dir": "Dataset", "int": "Integer", "float": "Float",
                "bool": "Boolean", "string": "Text"}
 WORKFLOW_TYPES = ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"]
-# a definition's `source` languages the crate names (rocrate's get_lang) and their formats
+# a definition's `source` languages the crate names, as Workflow RO-Crate does
 SOURCE_LANGUAGES = {"cwl"}
+CWL_LANGUAGE = "https://w3id.org/workflowhub/workflow-ro-crate#cwl"
+SHA256_KEPT = 16_384  # files whose SHA-256 is kept once sent (read again past it)
+PIECE = 1 << 20  # the zip's bytes gathered before they are sent
+
+Entity = dict  # a JSON-LD node: "@id", "@type" and its properties
 
 
-def export_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> bytes:
-    """The crate as zip bytes, whole (tests and small runs; the API streams it)."""
-    return b"".join(stream_ro_crate(store, run, files=files))
-
-
-def stream_ro_crate(store: ObjectStore, run: RunExport, *, files: bool = True) -> Iterator[bytes]:
-    """The crate's zip in pieces, written as it is read: the definition and the
-    directories' folders first, then each file's bytes straight from the store (verified
-    piece by piece, its SHA-256 taken on the way), and last `ro-crate-metadata.json`,
-    which needs those digests. Nothing is held whole and nothing goes to disk: the zip
-    is written to an unseekable sink, so each member's sizes follow it in a data
-    descriptor. A file whose bytes prove damaged raises partway: the zip is then cut
-    short, never finished with the damage in it."""
-    sink = Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as z:
+def stream_ro_crate(store: ObjectStore, run: RunStream, *, files: bool = True) -> Iterator[bytes]:
+    """The crate's zip in pieces, written as it is read: the definition first, then each
+    directory's folder and each file's bytes straight from the store (verified piece by
+    piece, its SHA-256 taken on the way), and last `ro-crate-metadata.json`, written
+    entity by entity. Nothing is held whole and nothing goes to disk: the zip is written
+    to an unseekable sink, so each member's sizes follow it in a data descriptor. A file
+    whose bytes prove damaged raises partway: the zip is then cut short, never finished
+    with the damage in it."""
+    sink = Sink(PIECE)
+    crate = Crate(store, run, files, SourceDocument.of(store, run))
+    with open_zip(sink) as z:
         text = definition_text(run)
         z.writestr(member(DEFINITION_PATH, len(text)), text)
-        source = SourceDocument.of(store, run)
-        if source is not None:
-            with z.open(member(source.path, source.size), "w") as out:
-                for piece in store.iter_blob(source.hash):
+        if crate.source is not None:
+            with z.open(member(crate.source.path, crate.source.size), "w") as out:
+                for piece in store.iter_blob(crate.source.hash):
                     out.write(piece)
-        for tree in run.trees().values():
-            z.writestr(zipfile.ZipInfo(f"trees/{tree.hash}/"), b"")
         yield sink.take()
-        sha256s: dict[str, str] = {}
-        for f in run.files().values():
+        for c in distinct_data(run, crate.surveyed_contents()):
+            if c.is_dir:
+                z.writestr(zipfile.ZipInfo(f"trees/{c.hash}/"), b"")
+                continue
             digest = hashlib.sha256()
             if files:
-                with z.open(member(f"files/{f.hash}", f.size), "w") as out:
-                    for piece in store.iter_blob(f.hash):
+                with z.open(member(f"files/{c.hash}", c.size), "w") as out:
+                    for piece in store.iter_blob(c.hash):
                         digest.update(piece)
                         out.write(piece)
-                        if sink.pending() >= PIECE:
+                        if sink.full():
                             yield sink.take()
             else:
-                for piece in store.iter_blob(f.hash):
+                for piece in store.iter_blob(c.hash):
                     digest.update(piece)
-            sha256s[f.hash] = digest.hexdigest()
-            yield sink.take()
-        crate = CrateBuilder(run, sha256s, files, source).build()
-        # written as it is encoded, entity by entity: never the whole text (the encoder
-        # alone held a small string per token of it, many times the text's size)
-        with z.open(streamed_member(crate.metadata.id), "w", force_zip64=True) as out:
-            for piece in chunked(metadata_pieces(crate)):
+            crate.sha256.keep(c.hash, digest.hexdigest())
+            if sink.pending():
+                yield sink.take()
+        with z.open(streamed_member(METADATA), "w", force_zip64=True) as out:
+            for piece in chunked(metadata_pieces(crate.entities())):
                 out.write(piece)
-                if sink.pending() >= PIECE:
+                if sink.full():
                     yield sink.take()
-    yield sink.take()
+    yield from sink.drain()  # the zip's central directory, written as it closed
 
 
-GRAPH_INDENT = "\n" + " " * 8  # an entity's lines, inside the document's "@graph"
+def distinct_data(run: RunStream, contents: Iterable[Content]) -> Iterator[Content]:
+    """Each directory and each file of `contents` the first time it is met, in their
+    order: a directory, then those of its files not met before (a directory met again
+    is not walked again). Keeps each distinct hash met, about 100 bytes each."""
+    trees, blobs = Met(), Met()
+    for c in contents:
+        if c.is_dir:
+            if not trees.first(c.hash):
+                continue
+            yield c
+        for f in run.files_in(c):
+            if blobs.first(f.hash):
+                yield f
 
 
-def metadata_pieces(crate: ROCrate) -> Iterator[str]:
-    """`ro-crate-metadata.json` in pieces, as the library writes it whole
-    (`json.dumps(crate.metadata.generate(), indent=4, sort_keys=True,
-    ensure_ascii=False)`), each entity encoded as it is reached. JSON text holds no raw
-    newline inside a string, so indenting a piece's new lines indents the entity."""
-    with warnings.catch_warnings():
-        # the library warns once per file it lists but was given no bytes of
-        warnings.filterwarnings("ignore", "No source for", UserWarning)
-        document = crate.metadata.generate()  # the context, and the entities (not copied)
-    encoder = json.JSONEncoder(indent=4, sort_keys=True, ensure_ascii=False)
-    context = encoder.encode(document["@context"]).replace("\n", "\n    ")
-    yield f'{{\n    "@context": {context},\n    "@graph": ['
-    for n, entity in enumerate(document["@graph"]):
-        yield ("," if n else "") + GRAPH_INDENT
-        for piece in encoder.iterencode(entity):
-            yield piece.replace("\n", GRAPH_INDENT)
-    yield "\n    ]\n}"
-
-
-PIECE = 1 << 20  # what the sink gathers before it is sent
-
-
-class Sink:
-    """An unseekable file the zip is written to, emptied as it is sent."""
+class Met:
+    """The hashes met so far, as their 32 bytes (never two taken for one: a file left
+    out would leave the crate naming an entity it lacks)."""
 
     def __init__(self) -> None:
-        self.buffer = bytearray()
+        self.met: set[bytes] = set()
 
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def pending(self) -> int:
-        return len(self.buffer)
-
-    def take(self) -> bytes:
-        data, self.buffer = bytes(self.buffer), bytearray()
-        return data
+    def first(self, oid: str) -> bool:
+        """True the first time `oid` is met, False after."""
+        key = bytes.fromhex(oid)
+        if key in self.met:
+            return False
+        self.met.add(key)
+        return True
 
 
-def member(name: str, size: int) -> zipfile.ZipInfo:
-    """A deflated zip member of `size` bytes (its size known ahead, so a member over
-    4 GiB gets its ZIP64 fields)."""
-    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.file_size = size
-    return info
+# ---- writing JSON-LD ------------------------------------------------------------------
+GRAPH_INDENT = "\n" + " " * 8  # an entity's lines, inside the document's "@graph"
+INDENT = " " * 4
 
 
-def streamed_member(name: str) -> zipfile.ZipInfo:
-    """A deflated zip member written as it is made: its sizes follow it (a data
-    descriptor, with ZIP64 fields, whatever size it reaches)."""
-    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return info
+def metadata_pieces(entities: Iterable[Entity]) -> Iterator[str]:
+    """`ro-crate-metadata.json` in pieces, each entity written as it is made."""
+    context = json.dumps(CONTEXT, indent=4, ensure_ascii=False).replace("\n", "\n    ")
+    yield f'{{\n    "@context": {context},\n    "@graph": ['
+    for n, entity in enumerate(entities):
+        yield ("," if n else "") + GRAPH_INDENT
+        yield from entity_pieces(entity, GRAPH_INDENT)
+    yield "\n    ]\n}\n"
 
 
-def definition_text(run: RunExport) -> bytes:
+def entity_pieces(entity: Entity, newline: str) -> Iterator[str]:
+    """One entity as indented JSON, its keys sorted. A value that is an iterator (of
+    @ids) is written as it is read: none leaves the key out, one is written as its
+    reference, more as an array of references, one a line."""
+    inner = newline + INDENT
+    first = True
+    yield "{"
+    for key in sorted(entity):
+        value = entity[key]
+        if isinstance(value, Iterator):
+            head = next(value, None)
+            if head is None:
+                continue
+            yield ("" if first else ",") + inner + json.dumps(key) + ": "
+            yield from refs_pieces(head, value, inner)
+        else:
+            text = json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
+            yield ("" if first else ",") + inner + json.dumps(key) + ": " + \
+                text.replace("\n", inner)
+        first = False
+    yield newline + "}" if not first else "}"
+
+
+def refs_pieces(head: str, rest: Iterator[str], newline: str) -> Iterator[str]:
+    second = next(rest, None)
+    if second is None:
+        yield json.dumps(ref(head))
+        return
+    inner = newline + INDENT
+    yield "[" + inner + json.dumps(ref(head)) + "," + inner + json.dumps(ref(second))
+    for entity_id in rest:
+        yield "," + inner + json.dumps(ref(entity_id))
+    yield newline + "]"
+
+
+def ref(entity_id: str) -> dict:
+    return {"@id": entity_id}
+
+
+def entity(entity_id: str, kind: str | list[str], **props) -> Entity:
+    """A node; None and [] values are left out, a one-item list is written as its item
+    (RO-Crate's JSON-LD recommendation)."""
+    kept = {k: one_or_many(v) for k, v in props.items()}
+    return {"@id": entity_id, "@type": kind, **{k: v for k, v in kept.items() if v is not None}}
+
+
+def refs(ids: Iterable[str]) -> list[dict]:
+    return [ref(i) for i in ids]
+
+
+def definition_text(run: RunStream) -> bytes:
     return json.dumps(run.definition.as_json(), indent=2, sort_keys=True).encode()
 
 
@@ -200,7 +240,7 @@ class SourceDocument:
     process: str | None
 
     @classmethod
-    def of(cls, store: ObjectStore, run: RunExport) -> SourceDocument | None:
+    def of(cls, store: ObjectStore, run: RunStream) -> SourceDocument | None:
         source = run.definition.source
         if not source or source.get("language") not in SOURCE_LANGUAGES:
             return None
@@ -215,264 +255,409 @@ class SourceDocument:
                    source.get("version"), process)
 
 
-class CrateBuilder:
-    """Adds the entities of one run to a new crate."""
+def cwl_language(version: str | None) -> Entity:
+    """The Common Workflow Language as Workflow RO-Crate names it (as the `rocrate`
+    library's `get_lang("cwl")` makes it)."""
+    identifier = f"https://w3id.org/cwl/v{version.lstrip('v')}/" if version else \
+        "https://w3id.org/cwl/"
+    return entity(CWL_LANGUAGE, "ComputerLanguage", name="Common Workflow Language",
+                  alternateName="CWL", identifier=ref(identifier),
+                  url=ref("https://www.commonwl.org/"), version=version)
 
-    def __init__(self, run: RunExport, sha256s: dict[str, str], files: bool,
-                 source: SourceDocument | None = None) -> None:
-        """`sha256s`: each file's SHA-256 by its hash (taken as its bytes were sent);
-        `source`: the document the definition was made from, in the zip."""
-        self.run, self.sha256s, self.with_files, self.source = run, sha256s, files, source
-        self.crate = ROCrate(version=CRATE_VERSION)
 
-    def build(self) -> ROCrate:
-        crate, run = self.crate, self.run
-        crate.metadata.extra_contexts.append(WFRUN_CONTEXT)
-        crate.metadata.extra_terms.update(WFOBJ_TERMS)
-        crate.license = self.entity(
-            "#license-not-declared", "CreativeWork", name="No licence declared",
-            description="wfobj does not know the licence of this run's workflow and files; "
-                        "set one before publishing the crate")
-        crate.name = f"wfobj run {run.run_id} of {run.workflow}"
-        crate.description = (f"Provenance of run {run.run_id} of workflow {run.workflow} "
-                             f"(definition {run.definition_hash}), state {run.state}")
-        crate.datePublished = crate_time(run.ended_at or run.created_at)
-        crate.root_dataset["conformsTo"] = [self.add_profile(uri, name)
-                                            for uri, name in PROFILES.items()]
-        self.person = self.entity("#user-" + quote(run.triggered_by, safe=":"), "Person",
-                                  name=run.triggered_by)
-        crate.root_dataset["author"] = self.person
-        self.engine = self.entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
-                                  softwareVersion=run.engine_version)
-        self.files = {oid: self.add_file(f) for oid, f in run.files().items()}
-        self.trees = {oid: self.add_folder(t) for oid, t in run.trees().items()}
-        self.workflow = self.add_workflow()
-        self.link_examples()
-        controls = [self.add_control(name) for name in self.task_names
-                    if any(base_task(a.task) == name for a in run.attempts)]
-        run_action = self.add_run_action()
-        crate.root_dataset["mentions"] = [run_action] + crate.get_by_type("CreateAction")[:-1]
-        self.entity(f"#organize-{run.run_id}", "OrganizeAction",
-                    name=f"wfobj ran {run.run_id}", instrument=self.engine,
-                    description=f"the wfobj engine ran run {run.run_id}: {run.state}",
-                    agent=self.person, object=controls, result=run_action,
-                    actionStatus=status(run.state),
-                    **times(run.started_at or run.created_at, run.ended_at))
-        return crate
+# ---- what the crate needs of the whole run ------------------------------------------
+class Formals:
+    """The FormalParameters a definition declares (its parameters, each task's inputs
+    and output files), numbered: which of them a file filled is kept as bits."""
 
-    def entity(self, entity_id: str, kind: str | list[str], **props) -> ContextEntity:
-        """A contextual entity; None and [] values are left out, a one-item list is
-        written as its item (RO-Crate's JSON-LD recommendation)."""
-        props = {k: one_or_many(v) for k, v in props.items() if one_or_many(v) is not None}
-        return self.crate.add(ContextEntity(self.crate, entity_id,
-                                            properties={"@type": kind, **props}))
+    def __init__(self, definition: Definition, tasks: list[str]) -> None:
+        ids = [param_formal(name) for name in sorted(definition.params)]
+        for task in tasks:
+            spec = definition.tasks[task]
+            ids += [formal_id(task, "in", name) for name in sorted(spec.inputs)]
+            ids += [formal_id(task, "out", path) for path in spec.outputs.files]
+        self.ids = list(dict.fromkeys(ids))
+        self.number = {formal: n for n, formal in enumerate(self.ids)}
 
-    def add_profile(self, uri: str, name: str) -> ContextEntity:
-        return self.entity(uri, "CreativeWork", name=name,
-                           version=uri.rsplit("/", 1)[-1])
+    def bit(self, formal: str) -> int:
+        """`formal`'s bit, 0 for a slot the definition does not declare."""
+        n = self.number.get(formal)
+        return 0 if n is None else 1 << n
 
-    def add_file(self, f: Content):
-        """In the zip as `files/<blake3>`; without files, named by its content (an RFC
-        6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants a file not in the payload to
-        have an absolute URI."""
-        sha256 = self.sha256s[f.hash]
-        props = {"name": f.path, "contentSize": str(f.size), "identifier": f"blake3:{f.hash}",
-                 "sha256": sha256,
-                 "encodingFormat": mimetypes.guess_type(f.path)[0] or "application/octet-stream"}
-        if not self.with_files:
-            return self.crate.add_file(ni_uri(sha256), properties=props)
-        return self.crate.add_file(dest_path=f"files/{f.hash}", properties=props)
+    def named(self, bits: int) -> list[str]:
+        return [formal for n, formal in enumerate(self.ids) if bits >> n & 1]
 
-    def add_folder(self, tree: Content):
-        """A directory as a Dataset: the folder `trees/<tree hash>/`, `hasPart` its files."""
-        inside = self.run.files_in(tree)
-        parts = list({f.hash: self.files[f.hash] for f in inside}.values())
-        props = {"name": tree.path, "contentSize": str(tree.size),
-                 "identifier": f"urn:wfobj:tree:{tree.hash}",
-                 "description": f"directory (tree {tree.hash}) of {len(inside)} file(s)"}
-        if parts:
-            props["hasPart"] = one_or_many(parts)
-        return self.crate.add_dataset(dest_path=f"trees/{tree.hash}/", properties=props)
 
-    def data(self, c: Content):
-        """The entity of a content: its Dataset for a directory, else its File."""
-        return self.trees[c.hash] if c.is_dir else self.files[c.hash]
+@dataclass
+class TaskActions:
+    """A definition task's attempts (its instances' included), as its ControlAction
+    tells them: counts, the first attempt's start, the last one's state and end, and the
+    table rows holding them, as runs of rows [start, end) (one per block of instances)."""
 
-    def add_workflow(self):
-        run = self.run
-        workflow = self.add_source_workflow() if self.source else None
-        if workflow is None:
-            lang = self.crate.add(ComputerLanguage(self.crate, "#wfobj-definition", properties={
-                "name": "wfobj workflow definition", "alternateName": "wfobj"}))
-            workflow = self.crate.add_workflow(
-                dest_path=DEFINITION_PATH, main=True, lang=lang,
-                properties={"@type": WORKFLOW_TYPES, "name": run.workflow,
-                            "identifier": run.definition_hash, "version": run.definition_hash,
-                            "encodingFormat": "application/json",
-                            "description": run.definition.description or None})
-        params = run.definition.params
-        self.param_formals = {name: self.formal(f"#formal-param-{name}", name, spec.type,
-                                                defaultValue=text_of(spec.default))
-                              for name, spec in sorted(params.items())}
+    attempts: int = 0
+    instances: int = 0
+    started_at: str | None = None
+    state: str = TaskStatus.PENDING
+    ended_at: str | None = None
+    spans: list[list[int]] = field(default_factory=list)
+
+    def note(self, position: int, a: Attempt, base: str) -> None:
+        if not self.spans or self.spans[-1][1] <= position:  # a row not met yet
+            if a.task != base:
+                self.instances += 1
+            if self.spans and self.spans[-1][1] == position:
+                self.spans[-1][1] = position + 1
+            else:
+                self.spans.append([position, position + 1])
+        if self.attempts == 0:
+            self.started_at = a.started_at
+        self.attempts += 1
+        self.state, self.ended_at = a.state, a.ended_at
+
+
+class Survey:
+    """What the crate needs of the whole run, gathered in one pass over its attempts:
+    each definition task's `TaskActions`, which (task, path) slots held a directory,
+    whether any attempt started a child run, and which declared slots each file or
+    directory filled, by its hash (about 150 bytes a distinct file)."""
+
+    def __init__(self, formals: Formals, tasks: list[str]) -> None:
+        self.formals = formals
+        self.tasks = {name: TaskActions() for name in tasks}
+        self.dir_slots: set[tuple[str, str]] = set()
+        self.slots: dict[bytes, int] = {}
+        self.masks: dict[int, int] = {}  # each distinct set of bits once
+        self.children = False  # whether an attempt started a child run
+
+    def param(self, c: Content) -> None:
+        self.filled(c, param_formal(c.path))
+
+    def attempt(self, position: int, a: Attempt) -> None:
+        base = base_task(a.task)
+        self.children = self.children or a.child_run is not None
+        actions = self.tasks.get(base)
+        if actions is not None:
+            actions.note(position, a, base)
+        for c in a.inputs:
+            self.filled(c, formal_id(base, "in", c.path.rsplit("/", 1)[-1]))
+        for c in a.outputs:
+            self.filled(c, formal_id(base, "out", c.path))
+        self.dir_slots.update((base, c.path) for c in a.inputs + a.outputs if c.is_dir)
+
+    def filled(self, c: Content, formal: str) -> None:
+        bit = self.formals.bit(formal)
+        if bit:
+            key = bytes.fromhex(c.hash)
+            mask = self.slots.get(key, 0) | bit
+            self.slots[key] = self.masks.setdefault(mask, mask)
+
+    def example_of(self, c: Content) -> list[dict]:
+        """The declared slots `c` filled."""
+        return refs(self.formals.named(self.slots.get(bytes.fromhex(c.hash), 0)))
+
+
+# ---- the crate's entities -----------------------------------------------------------
+class Crate:
+    """One run's crate: its entities made as the run is read. `surveyed_contents` (the
+    zip's pass over the files) must be read to its end before `entities`."""
+
+    def __init__(self, store: ObjectStore, run: RunStream, files: bool,
+                 source: SourceDocument | None) -> None:
+        self.store, self.run, self.with_files, self.source = store, run, files, source
+        self.sha256 = Sha256s(store, SHA256_KEPT)
         # a tool and a step per task of the definition: a fanned-out task's instances are
         # actions of its one tool (their names, TASK[KEY], are on the actions)
-        self.task_names = [name for name in run.task_order if base_task(name) == name]
-        self.tools = {name: self.add_tool(name) for name in self.task_names}
-        self.steps = {name: self.entity(f"#step-{name}", "HowToStep", name=name,
-                                        position=str(i), workExample=self.tools[name])
-                      for i, name in enumerate(self.task_names)}
-        slots = {"hasPart": list(self.tools.values()), "step": list(self.steps.values()),
-                 "input": list(self.param_formals.values()),
-                 "output": [out for tool in self.tools.values()
-                            for out in as_list(tool.get("output"))]}
-        for key, values in slots.items():
-            if values:
-                workflow[key] = one_or_many(values)
-        return workflow
+        self.tasks = run.head.task_order()
+        self.survey = Survey(Formals(run.definition, self.tasks), self.tasks)
+        self.person_id = "#user-" + quote(run.triggered_by, safe=":")
+        self.workflow_id = source.path if source else DEFINITION_PATH
 
-    def add_source_workflow(self):
-        """The source document as the main workflow, in its language (CWL: the Workflow
-        RO-Crate's `#cwl` ComputerLanguage, its version's identifier); the wfobj definition
-        made from it a file based on it."""
+    def surveyed_contents(self) -> Iterator[Content]:
+        """Every parameter, input and output content (repeats included), the survey
+        taken on the way."""
+        for c in self.run.param_contents:
+            self.survey.param(c)
+            yield c
+        for position, a in self.run.attempts_at():
+            self.survey.attempt(position, a)
+            yield from a.inputs
+            yield from a.outputs
+
+    def data_id(self, c: Content) -> str:
+        """A directory's folder; a file in the zip as `files/<blake3>`, or without files
+        named by its content (an RFC 6920 `ni:` URI of its SHA-256): RO-Crate 1.1 wants
+        a file not in the payload to have an absolute URI."""
+        if c.is_dir:
+            return f"trees/{c.hash}/"
+        return f"files/{c.hash}" if self.with_files else ni_uri(self.sha256(c.hash))
+
+    def entities(self) -> Iterator[Entity]:
+        run = self.run
+        yield entity(METADATA, "CreativeWork", about=ref("./"),
+                     conformsTo=refs([CRATE_SPEC, WROC_PROFILE]))
+        yield self.root()
+        yield entity("#license-not-declared", "CreativeWork", name="No licence declared",
+                     description="wfobj does not know the licence of this run's workflow "
+                                 "and files; set one before publishing the crate")
+        for uri, name in PROFILES.items():
+            yield entity(uri, "CreativeWork", name=name, version=uri.rsplit("/", 1)[-1])
+        yield entity(self.person_id, "Person", name=run.triggered_by)
+        yield entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
+                     softwareVersion=run.engine_version)
+        yield from self.workflow_entities()
+        yield from self.data_entities()
+        yield from self.attempt_entities()
+        yield from self.control_entities()
+        yield from self.run_entities()
+
+    def root(self) -> Entity:
+        run = self.run
+        return entity(
+            "./", "Dataset", name=f"wfobj run {run.run_id} of {run.workflow}",
+            description=f"Provenance of run {run.run_id} of workflow {run.workflow} "
+                        f"(definition {run.definition_hash}), state {run.state}",
+            datePublished=crate_time(run.ended_at or run.created_at),
+            license=ref("#license-not-declared"), conformsTo=refs(PROFILES),
+            author=ref(self.person_id), mainEntity=ref(self.workflow_id),
+            hasPart=self.root_parts(), mentions=self.mentions())
+
+    def root_parts(self) -> Iterator[str]:
+        yield self.workflow_id
+        if self.source is not None:
+            yield DEFINITION_PATH
+        for c in distinct_data(self.run, self.run.contents()):
+            yield self.data_id(c)
+
+    def mentions(self) -> Iterator[str]:
+        """The run's action and every other CreateAction: each attempt's (and each child
+        run's, before its attempt; without child runs, from the task table alone)."""
+        yield f"#run-{self.run.run_id}"
+        if not self.survey.children:
+            for row in self.run.rows():
+                for link in row["attempts"]:
+                    yield f"#attempt-{link.oid}"
+            return
+        for a in self.run.attempts():
+            if a.child_run is not None:
+                yield f"#run-{a.child_run}"
+            yield f"#attempt-{a.evidence_hash}"
+
+    # ---- the workflow, its tools and steps
+    def workflow_entities(self) -> Iterator[Entity]:
         run, src = self.run, self.source
-        lang = get_lang(self.crate, src.language, version=src.version)
-        self.crate.add(lang)
-        process = f" (process {src.process})" if src.process else ""
-        workflow = self.crate.add_workflow(
-            dest_path=src.path, main=True, lang=lang,
-            properties={"@type": WORKFLOW_TYPES, "name": src.process or src.path,
-                        "identifier": f"blake3:{src.hash}", "contentSize": str(src.size),
-                        "description": f"the {lang['name']} document run as wfobj workflow "
-                                       f"{run.workflow}{process}"})
-        self.crate.add_file(dest_path=DEFINITION_PATH, properties={
-            "name": f"wfobj definition of {run.workflow}", "identifier": run.definition_hash,
-            "encodingFormat": "application/json", "isBasedOn": workflow,
-            "description": f"the wfobj definition {run.definition_hash} made from "
-                           f"{src.path}; its tasks are the steps of this crate"})
-        return workflow
+        formals = [self.formal(param_formal(name), name, spec.type,
+                               defaultValue=text_of(spec.default))
+                   for name, spec in sorted(run.definition.params.items())]
+        tools = [self.tool(name) for name in self.tasks]
+        steps = [entity(f"#step-{name}", "HowToStep", name=name, position=str(i),
+                        workExample=ref(f"#tool-{name}"))
+                 for i, name in enumerate(self.tasks)]
+        slots = {"hasPart": refs(f"#tool-{name}" for name in self.tasks),
+                 "step": refs(step["@id"] for step in steps),
+                 "input": refs(f["@id"] for f in formals),
+                 "output": [out for tool, _ in tools for out in as_list(tool.get("output"))]}
+        if src is None:
+            yield entity("#wfobj-definition", "ComputerLanguage",
+                         name="wfobj workflow definition", alternateName="wfobj")
+            yield entity(DEFINITION_PATH, WORKFLOW_TYPES, name=run.workflow,
+                         identifier=run.definition_hash, version=run.definition_hash,
+                         encodingFormat="application/json",
+                         description=run.definition.description or None,
+                         programmingLanguage=ref("#wfobj-definition"), **slots)
+        else:
+            language = cwl_language(src.version)
+            yield language
+            process = f" (process {src.process})" if src.process else ""
+            yield entity(src.path, WORKFLOW_TYPES, name=src.process or src.path,
+                         identifier=f"blake3:{src.hash}", contentSize=str(src.size),
+                         description=f"the {language['name']} document run as wfobj "
+                                     f"workflow {run.workflow}{process}",
+                         programmingLanguage=ref(CWL_LANGUAGE), **slots)
+            yield entity(DEFINITION_PATH, "File", name=f"wfobj definition of {run.workflow}",
+                         identifier=run.definition_hash, encodingFormat="application/json",
+                         isBasedOn=ref(src.path),
+                         description=f"the wfobj definition {run.definition_hash} made "
+                                     f"from {src.path}; its tasks are the steps of this crate")
+        yield from formals
+        for tool, its_formals in tools:
+            yield from its_formals
+            yield tool
+        yield from steps
 
-    def formal(self, entity_id: str, name: str, kind: str, **props) -> ContextEntity:
+    def formal(self, formal: str, name: str, kind: str, **props) -> Entity:
         """A FormalParameter (Bioschemas): a declared input or output slot."""
-        return self.entity(entity_id, "FormalParameter", name=name,
-                           additionalType=PARAM_TYPES.get(kind, "Text"),
-                           conformsTo={"@id": FORMAL_PARAMETER_PROFILE}, **props)
+        return entity(formal, "FormalParameter", name=name,
+                      additionalType=PARAM_TYPES.get(kind, "Text"),
+                      conformsTo=ref(FORMAL_PARAMETER_PROFILE), **props)
 
-    def add_tool(self, task: str) -> ContextEntity:
-        """The task as a tool, with its declared inputs and output files as parameters."""
+    def tool(self, task: str) -> tuple[Entity, list[Entity]]:
+        """The task as a tool, with its declared inputs and output files as parameters
+        (a slot some attempt filled with a directory is a Dataset)."""
         spec = self.run.definition.tasks[task]
-        dirs = self.dir_slots()
+        dirs = self.survey.dir_slots
         inputs = [self.formal(formal_id(task, "in", name), name,
                               "dir" if (task, f"/in/{name}") in dirs else "file")
                   for name in sorted(spec.inputs)]
         outputs = [self.formal(formal_id(task, "out", path), path,
                                "dir" if (task, path) in dirs else "file")
                    for path in spec.outputs.files]
+        slots = {"input": refs(f["@id"] for f in inputs),
+                 "output": refs(f["@id"] for f in outputs)}
         if spec.workflow is not None:  # a sub-workflow: the step's tool is a workflow
-            return self.entity(f"#tool-{task}", ["SoftwareApplication", "ComputationalWorkflow"],
-                               name=task, identifier=spec.workflow["hash"],
-                               alternateName=spec.workflow["name"],
-                               description=f"sub-workflow {spec.workflow['name']} "
-                                           f"(definition {spec.workflow['hash']})",
-                               input=inputs or None, output=outputs or None)
-        return self.entity(f"#tool-{task}", "SoftwareApplication", name=task,
-                           input=inputs or None, output=outputs or None)
+            tool = entity(f"#tool-{task}", ["SoftwareApplication", "ComputationalWorkflow"],
+                          name=task, identifier=spec.workflow["hash"],
+                          alternateName=spec.workflow["name"],
+                          description=f"sub-workflow {spec.workflow['name']} "
+                                      f"(definition {spec.workflow['hash']})", **slots)
+        else:
+            tool = entity(f"#tool-{task}", "SoftwareApplication", name=task, **slots)
+        return tool, inputs + outputs
 
-    def dir_slots(self) -> set[tuple[str, str]]:
-        """(task, path) of every input and output some attempt recorded as a directory."""
-        return {(base_task(a.task), c.path) for a in self.run.attempts
-                for c in a.inputs + a.outputs if c.is_dir}
+    # ---- files and directories
+    def data_entities(self) -> Iterator[Entity]:
+        """Each directory and file the run touched, once, naming the slots it filled."""
+        for c in distinct_data(self.run, self.run.contents()):
+            yield self.folder(c) if c.is_dir else self.file(c)
 
-    def link_examples(self) -> None:
-        """Each file names the parameters it filled (`exampleOfWork`): a workflow
-        parameter, a task's input, a task's declared output."""
-        slots: dict[str, dict[str, ContextEntity]] = {}  # entity id -> the slots it filled
-        for c in self.run.param_contents:
-            slots.setdefault(self.data(c).id, {})[f"p/{c.path}"] = self.param_formals[c.path]
-        for a in self.run.attempts:
-            for c in a.inputs:
-                found = self.crate.dereference(formal_id(base_task(a.task), "in",
-                                                         c.path.rsplit("/", 1)[-1]))
-                if found is not None:
-                    slots.setdefault(self.data(c).id, {})[found.id] = found
-            for c in a.outputs:
-                found = self.crate.dereference(formal_id(base_task(a.task), "out", c.path))
-                if found is not None:
-                    slots.setdefault(self.data(c).id, {})[found.id] = found
-        for entity_id, found in slots.items():
-            self.crate.dereference(entity_id)["exampleOfWork"] = one_or_many(list(found.values()))
+    def file(self, f: Content) -> Entity:
+        sha256 = self.sha256(f.hash)
+        return entity(f"files/{f.hash}" if self.with_files else ni_uri(sha256), "File",
+                      name=f.path, contentSize=str(f.size),
+                      identifier=f"blake3:{f.hash}", sha256=sha256,
+                      encodingFormat=mimetypes.guess_type(f.path)[0]
+                      or "application/octet-stream",
+                      exampleOfWork=self.survey.example_of(f))
 
-    def add_control(self, task: str) -> ContextEntity:
-        attempts = [a for a in self.run.attempts if base_task(a.task) == task]
-        instances = len({a.task for a in attempts} - {task})
-        what = f"{instances} instance(s), " if instances else ""
-        return self.entity(f"#control-{task}", "ControlAction", name=f"orchestrate {task}",
-                           description=f"the engine ran task {task}: {what}{len(attempts)} "
-                                       f"attempt(s), the last {attempts[-1].state}",
-                           instrument=self.steps[task],
-                           object=[self.add_attempt(a) for a in attempts],
-                           actionStatus=status(attempts[-1].state),
-                           **times(attempts[0].started_at, attempts[-1].ended_at))
+    def folder(self, tree: Content) -> Entity:
+        """A directory as a Dataset: the folder `trees/<tree hash>/`, `hasPart` its files
+        (each once)."""
+        count = sum(1 for _ in self.run.files_in(tree))
+        return entity(self.data_id(tree), "Dataset", name=tree.path,
+                      contentSize=str(tree.size), identifier=f"urn:wfobj:tree:{tree.hash}",
+                      description=f"directory (tree {tree.hash}) of {count} file(s)",
+                      exampleOfWork=self.survey.example_of(tree),
+                      hasPart=self.parts_of(tree))
 
-    def add_attempt(self, a: Attempt) -> ContextEntity:
-        if a.child_run is not None:
-            return self.add_child_attempt(a)
-        registry, name, tag = split_image(a.image)
-        image = self.entity(f"#image-{a.image_facts_hash}", "ContainerImage",
-                            additionalType={"@id": DOCKER_IMAGE}, name=name, tag=tag,
-                            registry=registry, alternateName=a.image, identifier=a.image_id,
-                            sha256=(a.image_id or "").removeprefix("sha256:") or None)
-        reused = self.reused(a.cached_from) if a.cached_from else None
-        return self.entity(
+    def parts_of(self, tree: Content) -> Iterator[str]:
+        met = Met()
+        for f in self.run.files_in(tree):
+            if met.first(f.hash):
+                yield self.data_id(f)
+
+    # ---- attempts and steps
+    def attempt_entities(self) -> Iterator[Entity]:
+        """Each attempt's CreateAction, after the entities it is the first to name (its
+        image, the attempt a cache hit reused, its child run)."""
+        images, evidence = Met(), Met()
+        for a in self.run.attempts():
+            if a.child_run is not None:
+                yield entity(f"#run-{a.child_run}", "CreateAction",
+                             name=f"child run {a.child_run}", identifier=a.child_run,
+                             instrument=ref(f"#tool-{base_task(a.task)}"),
+                             description=f"the run of the sub-workflow of task {a.task}")
+                yield self.child_attempt(a)
+                continue
+            if images.first(a.image_facts_hash):
+                yield image_entity(a)
+            reused = None
+            if a.cached_from:
+                reused = self.reused(a.cached_from)
+                if not reused.startswith("#attempt-") and evidence.first(a.cached_from):
+                    yield entity(reused, "CreativeWork",
+                                 name=f"task evidence {a.cached_from}",
+                                 identifier=a.cached_from,
+                                 description="the attempt whose outputs a cache hit reused")
+            yield self.attempt(a, reused)
+
+    def attempt(self, a: Attempt, reused: str | None) -> Entity:
+        return entity(
             f"#attempt-{a.evidence_hash}", "CreateAction",
             name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
-            instrument=self.tools[base_task(a.task)], containerImage=image, agent=self.person,
-            object=[self.data(c) for c in a.inputs],
-            result=[self.data(c) for c in a.outputs],
+            instrument=ref(f"#tool-{base_task(a.task)}"),
+            containerImage=ref(f"#image-{a.image_facts_hash}"), agent=ref(self.person_id),
+            object=refs(self.data_id(c) for c in a.inputs),
+            result=refs(self.data_id(c) for c in a.outputs),
             actionStatus=status(a.state), error=a.error, exitCode=a.exit_code,
-            isBasedOn=reused, description=attempt_description(a),
+            isBasedOn=ref(reused) if reused else None, description=attempt_description(a),
             **times(a.started_at, a.ended_at))
 
-    def add_child_attempt(self, a: Attempt) -> ContextEntity:
+    def child_attempt(self, a: Attempt) -> Entity:
         """A sub-workflow task's attempt: the action running the child workflow, naming
         the child run (exported on its own, with `parent` pointing back here)."""
-        child = self.entity(f"#run-{a.child_run}", "CreateAction",
-                            name=f"child run {a.child_run}", identifier=a.child_run,
-                            instrument=self.tools[base_task(a.task)],
-                            description=f"the run of the sub-workflow of task {a.task}")
-        return self.entity(
+        return entity(
             f"#attempt-{a.evidence_hash}", "CreateAction",
             name=f"{a.task} attempt {a.number}", identifier=a.evidence_hash,
-            instrument=self.tools[base_task(a.task)], agent=self.person,
-            object=[self.data(c) for c in a.inputs], result=[self.data(c) for c in a.outputs],
-            actionStatus=status(a.state), error=a.error, subjectOf=child,
+            instrument=ref(f"#tool-{base_task(a.task)}"), agent=ref(self.person_id),
+            object=refs(self.data_id(c) for c in a.inputs),
+            result=refs(self.data_id(c) for c in a.outputs),
+            actionStatus=status(a.state), error=a.error, subjectOf=ref(f"#run-{a.child_run}"),
             description=f"sub-workflow task {a.task}: child run {a.child_run}, {a.state}",
             **times(a.started_at, a.ended_at))
 
-    def reused(self, evidence_hash: str) -> ContextEntity:
-        """The attempt a cache hit reused: this crate's action for it if it is in this
-        run, else an entity naming its evidence hash."""
-        found = self.crate.dereference(f"#attempt-{evidence_hash}")
-        if found is not None:
-            return found
-        return self.entity(f"#evidence-{evidence_hash}", "CreativeWork",
-                           name=f"task evidence {evidence_hash}", identifier=evidence_hash,
-                           description="the attempt whose outputs a cache hit reused")
+    def reused(self, evidence_hash: str) -> str:
+        """The attempt a cache hit reused: this crate's action for it if it is an
+        attempt of this run, else an entity naming its evidence hash."""
+        if evidence_hash in self.store:
+            if read(self.store, evidence_hash, TaskEvidence).run_id == self.run.run_id:
+                return f"#attempt-{evidence_hash}"
+        return f"#evidence-{evidence_hash}"
 
-    def add_run_action(self) -> ContextEntity:
+    def control_entities(self) -> Iterator[Entity]:
+        """A ControlAction per step that has attempts, listing them from the task table's
+        rows (no evidence read)."""
+        for task in self.tasks:
+            actions = self.survey.tasks[task]
+            if not actions.attempts:
+                continue
+            what = f"{actions.instances} instance(s), " if actions.instances else ""
+            yield entity(f"#control-{task}", "ControlAction", name=f"orchestrate {task}",
+                         description=f"the engine ran task {task}: {what}{actions.attempts} "
+                                     f"attempt(s), the last {actions.state}",
+                         instrument=ref(f"#step-{task}"), object=self.attempt_ids(actions),
+                         actionStatus=status(actions.state),
+                         **times(actions.started_at, actions.ended_at))
+
+    def attempt_ids(self, actions: TaskActions) -> Iterator[str]:
+        for start, end in actions.spans:
+            for row in self.run.rows(start, end):
+                for link in row["attempts"]:
+                    yield f"#attempt-{link.oid}"
+
+    # ---- the run
+    def run_entities(self) -> Iterator[Entity]:
         run = self.run
-        params = [self.entity(f"#param-{name}", "PropertyValue", name=name,
-                              value=text_of(value), exampleOfWork=self.param_formals.get(name))
+        params = [entity(f"#param-{name}", "PropertyValue", name=name, value=text_of(value),
+                         exampleOfWork=ref(param_formal(name))
+                         if name in run.definition.params else None)
                   for name, value in sorted(run.parameters.items())
                   if param_type(run.definition.params, name) not in ("file", "dir")]
-        param_files = [self.data(c) for c in run.param_contents]
-        return self.entity(
-            f"#run-{run.run_id}", "CreateAction", name=f"run {run.run_id} of {run.workflow}",
-            identifier=run.run_id, instrument=self.workflow, agent=self.person,
-            object=param_files + params,
-            result=[self.data(c) for _, c in run.outputs()],
+        yield from params
+        run_action = f"#run-{run.run_id}"
+        yield entity(
+            run_action, "CreateAction", name=f"run {run.run_id} of {run.workflow}",
+            identifier=run.run_id, instrument=ref(self.workflow_id), agent=ref(self.person_id),
+            object=refs([*(self.data_id(c) for c in run.param_contents),
+                         *(p["@id"] for p in params)]),
+            result=(self.data_id(c) for _, c in run.outputs()),
             actionStatus=status(run.state),
             description=f"run {run.run_id} of workflow {run.workflow}: {run.state}",
             **times(run.started_at or run.created_at, run.ended_at))
+        yield entity(f"#organize-{run.run_id}", "OrganizeAction",
+                     name=f"wfobj ran {run.run_id}", instrument=ref("#wfobj-engine"),
+                     description=f"the wfobj engine ran run {run.run_id}: {run.state}",
+                     agent=ref(self.person_id),
+                     object=refs(f"#control-{task}" for task in self.tasks
+                                 if self.survey.tasks[task].attempts),
+                     result=ref(run_action), actionStatus=status(run.state),
+                     **times(run.started_at or run.created_at, run.ended_at))
+
+
+def image_entity(a: Attempt) -> Entity:
+    registry, name, tag = split_image(a.image)
+    return entity(f"#image-{a.image_facts_hash}", "ContainerImage",
+                  additionalType=ref(DOCKER_IMAGE), name=name, tag=tag, registry=registry,
+                  alternateName=a.image, identifier=a.image_id,
+                  sha256=(a.image_id or "").removeprefix("sha256:") or None)
 
 
 def status(state: str) -> str:
@@ -511,6 +696,10 @@ def one_or_many(value):
     if isinstance(value, list):
         return None if not value else value[0] if len(value) == 1 else value
     return value
+
+
+def param_formal(name: str) -> str:
+    return f"#formal-param-{name}"
 
 
 def formal_id(task: str, side: str, name: str) -> str:

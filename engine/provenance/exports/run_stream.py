@@ -1,10 +1,12 @@
-"""A run as the streamed exports (PROV, OpenLineage, in-toto) read it: the run's header
+"""A run as every export reads it (RO-Crate, PROV, OpenLineage, in-toto): the run's header
 at once, its attempts as a stream that can be read again, never the whole task table.
+Typed and JSON-free (`Content`, `Attempt`), so each format module only maps these fields
+to its vocabulary.
 
 `RunStream.attempts()` walks the task table bucket by bucket (engine/runs/rows.py) and
 reads each attempt's evidence as it goes, so a pass over the run holds one bucket and one
 attempt at a time; a format needing several passes (PROV's sections, in-toto's
-length-then-sign) reads the evidence again each time. Every stream of one RunStream reads
+length-then-sign, the crate's entities) reads the evidence again each time. Every stream of one RunStream reads
 the same manifest: a run still going is exported as it stood when the export began.
 """
 
@@ -14,15 +16,76 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from wfobj.engine.definitions.params import render_parameters
-from wfobj.engine.model import DIR, ImageFacts, TaskEvidence, read
+from wfobj.engine.model import (
+    DIR,
+    FILE,
+    Definition,
+    ImageFacts,
+    TaskEvidence,
+    TaskFileInput,
+    read,
+    row_kind,
+    row_oid,
+)
+from wfobj.engine.runs.evidence import link_hash
 from wfobj.engine.runs.rows import RunHead
 from wfobj.engine.states import RUN_TERMINAL
-from wfobj.objstore import ObjectStore, walk_tree
-
-from .run_export import Attempt, Content, attempt_of, param_contents
+from wfobj.objstore import ObjectStore, read_tree, walk_tree
 
 MEMO_ATTEMPTS = 1024  # attempts kept read between passes (a small run is read once)
 MEMO_IMAGES = 256  # image facts kept read (a run names a few images, each many times)
+
+
+@dataclass(frozen=True)
+class Within:
+    """Where an input taken from inside another task's output directory lies: that
+    directory's tree hash and the path inside it."""
+
+    tree: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """A file (a blob) or a directory (a tree) an attempt read or wrote, or a parameter's:
+    its hash, size (a directory's: the total of its files), kind, and its name there (a
+    path under /out, `/in/<name>`, a parameter's name; a file found inside a directory,
+    `<its path>/<path inside>`, with the directory's `tree`)."""
+
+    hash: str
+    size: int
+    path: str
+    kind: str = FILE
+    within: Within | None = None
+    tree: str | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == DIR
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One task attempt, from its evidence object."""
+
+    task: str
+    number: int
+    evidence_hash: str
+    state: str
+    image: str
+    image_id: str | None
+    image_facts_hash: str
+    command: tuple[str, ...]
+    inputs: tuple[Content, ...]
+    outputs: tuple[Content, ...]
+    started_at: str
+    ended_at: str
+    exit_code: int | None
+    error: str | None
+    cached_from: str | None
+    child_run: str | None = None  # a sub-workflow task's child run
+    # the secrets it used: (name, where it was put, fingerprint), never a value
+    secrets: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -61,23 +124,29 @@ class RunStream:
     def row_count(self) -> int:
         return self.head.rows.count
 
-    def rows(self) -> Iterator[dict]:
-        """The task table's rows in order, one bucket read at a time."""
+    def rows(self, start: int = 0, end: int | None = None) -> Iterator[dict]:
+        """The task table's rows in order (those from `start` to `end`), one bucket read
+        at a time."""
         rows, step = self.head.rows, 64
-        for start in range(0, rows.count, step):
-            yield from rows.rows(start, start + step)
+        end = rows.count if end is None else min(end, rows.count)
+        for first in range(start, end, step):
+            yield from rows.rows(first, min(first + step, end))
 
     def attempts(self) -> Iterator[Attempt]:
-        """Every attempt, in run order (what RunExport.attempts holds, read as it goes)."""
+        """Every attempt, in run order (tasks in table order, each task's in order)."""
+        return (attempt for _, attempt in self.attempts_at())
+
+    def attempts_at(self) -> Iterator[tuple[int, Attempt]]:
+        """(row position, attempt) of every attempt, in run order."""
         # each definition task's latest outputs so far: an input taken from inside
         # another task's output directory names it (instances are never read that way)
         outputs: dict[str, tuple[Content, ...]] = {}
-        for row in self.rows():
+        for position, row in enumerate(self.rows()):
             for link in row["attempts"]:
                 attempt = self.attempt(link.oid, outputs)
                 if row["name"] in self.definition.tasks:
                     outputs[row["name"]] = attempt.outputs
-                yield attempt
+                yield position, attempt
 
     def attempt(self, oid: str, upstream: dict[str, tuple[Content, ...]]) -> Attempt:
         """The attempt whose evidence is `oid`, read verified (`upstream`: each earlier
@@ -164,3 +233,46 @@ def run_stream_of(store: ObjectStore, head: RunHead) -> RunStream:
         created_at=rec.created_at, started_at=m.started_at, ended_at=m.ended_at,
         manifest_hash=head.manifest_oid, cache=rec.cache if rec.cache is not None else True,
         parent=rec.parent)
+
+
+def param_contents(store: ObjectStore, run: RunHead, values: dict) -> tuple[Content, ...]:
+    """The run's `file` and `dir` parameters whose content the store holds, by name."""
+    params = run.definition.params
+    found: list[Content] = []
+    for name in sorted(params):
+        oid, kind = values.get(name), params[name].type
+        if kind in (FILE, DIR) and oid and oid in store:
+            size = store.size_of(oid) if kind == FILE else read_tree(store, oid).size
+            found.append(Content(oid, size, name, kind))
+    return tuple(found)
+
+
+def attempt_of(oid: str, ev: TaskEvidence, image: ImageFacts, definition: Definition,
+               upstream: dict[str, tuple[Content, ...]]) -> Attempt:
+    """The export's view of the attempt whose evidence `ev` is stored under `oid`;
+    `upstream` holds each earlier task's latest outputs, for inputs taken from inside
+    one of its directories."""
+    inputs = definition.tasks[ev.task].inputs if ev.task in definition.tasks else {}
+
+    def within(name: str) -> Within | None:
+        spec = inputs.get(name)
+        if not isinstance(spec, TaskFileInput):
+            return None
+        for out in upstream.get(spec.task, ()):
+            if out.is_dir and spec.file.startswith(out.path + "/"):
+                return Within(out.hash, spec.file[len(out.path) + 1:])
+        return None
+
+    return Attempt(
+        task=ev.task, number=ev.attempt, evidence_hash=oid, state=ev.state, image=ev.image,
+        image_id=image.image_id, image_facts_hash=ev.image_facts.oid,
+        command=tuple(ev.command),
+        inputs=tuple(Content(row_oid(r), r["size"], r["path"], row_kind(r),
+                             within(r.get("name", ""))) for r in ev.inputs),
+        outputs=tuple(Content(row_oid(r), r["size"], r["path"], row_kind(r))
+                      for r in ev.outputs),
+        started_at=ev.started_at, ended_at=ev.ended_at, exit_code=ev.exit_code,
+        error=ev.error, cached_from=link_hash(ev.cached_from),
+        child_run=ev.child["run_id"] if ev.child else None,
+        secrets=tuple((r["name"], r.get("env") or r.get("file"), r["fingerprint"])
+                      for r in ev.secrets or ()))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from wfobj.engine.errors import BadSignature, SubjectMismatch
 
+from .digests import sha256_of
 from .intoto import PAYLOAD_TYPE, STATEMENT_TYPE
-from .run_export import sha256_of
 from .signing import PublicKey, verify_envelope
 
 # reads a file's bytes by BLAKE3 hash, verified; raises KeyError when it is not there
