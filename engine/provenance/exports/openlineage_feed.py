@@ -31,8 +31,7 @@ from wfobj.engine.runs.rows import RunHead
 from wfobj.engine.runs.state import run_ref
 from wfobj.objstore import ObjectStore, RefNotFound
 
-from .run_export import Attempt, Content
-from .run_stream import RunStream, run_stream_of
+from .run_stream import Attempt, Content, RunStream, run_stream_of
 
 if TYPE_CHECKING:  # openlineage-python takes about a second to import: only when used
     from openlineage.client.event_v2 import RunEvent
