@@ -235,8 +235,7 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
                  step_task(step, process, document_oid, within, children, params)
                  for step in process.steps}
         by_name = {short(step.id): step for step in process.steps}
-        order = TopologicalSorter({n: t.get("cwl", {}).get("reads", [])
-                                   for n, t in tasks.items()})
+        order = TopologicalSorter({n: step_reads(t) for n, t in tasks.items()})
         for name in order.static_order():  # a scatter may pair with an upstream's
             if "scatter" in by_name[name].tool:
                 scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process))
@@ -245,6 +244,8 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
             if extra in tasks:
                 raise DefinitionError(f"steps.{extra}", "this step name is the task wfobj "
                                       f"gives step {name}'s input object: rename the step")
+            if "for_each" in tasks[name]:  # a scattered subworkflow step: one object per item
+                task["for_each"] = dict(tasks[name]["for_each"])
             tasks[extra] = task
         tasks[OUTPUTS_TASK] = outputs_task(process, document_oid, within, set(tasks))
         nested = {short(st.id) for st in process.steps
@@ -267,6 +268,16 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
         source["version"] = version
     return {"description": f"CWL {cls}" + (f": {text}" if text else "")[:900],
             "params": params, "tasks": tasks, "source": source}
+
+
+def step_reads(task: dict) -> list[str]:
+    """The tasks a compiled step reads: a CWL task's `reads`, or for a subworkflow step
+    taking its input object whole, the reads of the task building that object."""
+    if "cwl" in task:
+        return task["cwl"].get("reads", [])
+    if "_inputs_task" in task:
+        return task["_inputs_task"][1]["cwl"]["reads"]
+    return []
 
 
 def prefix_of(workflow: Any) -> str:
@@ -464,12 +475,12 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
         task["for_each"] = {"param": parts[0]}
         return
     upstream, port = tasks[parts[0]], parts[1]
-    if "cwl" not in upstream:
-        raise DefinitionError(place, "a scatter over a subworkflow's output is not mapped "
-                              "onto the engine yet")
     if "for_each" in upstream:  # scattered itself: pair with it, item by item
         task["for_each"] = dict(upstream["for_each"])
         return
+    if "cwl" not in upstream:
+        raise DefinitionError(place, "a scatter over the output of a subworkflow step that "
+                              "is not itself scattered is not mapped onto the engine yet")
     var = ITEMS_VAR + port
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", var):
         raise DefinitionError(place, f"output {excerpt(port)} cannot name a var")
@@ -510,7 +521,8 @@ def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
     if cross in tasks:
         raise DefinitionError(f"steps.{cross}", "this step name is the task wfobj gives "
                               f"step {name}'s crossproduct: rename the step")
-    cwl = {**task["cwl"], "step": CROSS_STEP + task["cwl"]["step"]}
+    own = task["cwl"] if "cwl" in task else task["_inputs_task"][1]["cwl"]  # a subworkflow's
+    cwl = {**own, "step": CROSS_STEP + own["step"].removeprefix(INPUTS_STEP)}
     tasks[cross] = {"image": ENGINE_IMAGE, "command": ["cwl-cross"],
                     "outputs": {"files": [], "vars": [OUTPUT_VAR, CROSS_VAR]}, "cwl": cwl}
     task["for_each"] = {"task": cross, "var": CROSS_VAR}
@@ -572,16 +584,16 @@ def subworkflow_task(step: Any, workflow: Any, document_oid: str, within: str | 
     """A subworkflow step as a sub-workflow task: its workflow compiled into a child
     definition (registered with the parent, pinned by hash), its inputs passed as the
     child's params (each straight from one of the workflow's own inputs), its output
-    object the child's (the var `cwl-outputs.cwl`)."""
+    object the child's (the var `cwl-outputs.cwl`). A step with `scatter` or `when` takes
+    its input object whole from `cwl-in-STEP`, which judges the `when` and fans out with
+    the step (paired: one input object and one child run per item)."""
     name = short(step.id)
-    place = f"steps.{name}"
-    for key in ("when", "scatter"):
-        if key in step.tool:
-            raise DefinitionError(f"{place}.{key}", f"{key} on a subworkflow step is not "
-                                  "mapped onto the engine yet (run the document with `wfobj "
-                                  "cwl run`)")
     sub = step.embedded_tool
     child = compile_cwl(sub, document_oid, children=children, within=local(step.id))
+    if "when" in step.tool or "scatter" in step.tool:
+        # the task building the step's input object judges `when` (a condition skip) and,
+        # scattered, is fanned out with the step: one input object, one child run per item
+        return inputs_object_task(step, workflow, document_oid, within, children, child)
     given = {}
     prefix = prefix_of(workflow)
     for inp in step.tool["inputs"]:

@@ -142,14 +142,15 @@ def locate(context: KindContext) -> tuple[Any, Any, Any]:
         workflow, cwl["step"].removeprefix(INPUTS_STEP).removeprefix(CROSS_STEP))
 
 
-def sub_output(context: KindContext, task: str) -> dict:
+SUB_OUTPUT_VAR = f"{OUTPUTS_TASK}.{OUTPUT_VAR}"  # a sub-workflow task's: its child's object
+
+
+def sub_output(context: KindContext, task: str, names: tuple[str, ...] = ()) -> dict:
     """The CWL output object of a subworkflow step run as a child run: its workflow's
-    (the child's task `cwl-outputs`, passed up as the var `cwl-outputs.cwl`)."""
-    produced = context.results.get(task)
-    raw = None if produced is None else produced.vars.get(f"{OUTPUTS_TASK}.{OUTPUT_VAR}")
-    if raw is None:
-        raise CwlStepFailed(f"subworkflow step {task!r} left no output object")
-    return json.loads(raw)
+    (the child's task `cwl-outputs`, passed up as the var `cwl-outputs.cwl`); for a
+    scattered one, each port the array of its instances' values (null for an instance its
+    `when` skipped); all null when its `when` skipped it."""
+    return upstream_output(context, task, names, SUB_OUTPUT_VAR)
 
 
 def workflow_outputs(context: KindContext, workflow: Any) -> dict:
@@ -183,13 +184,14 @@ def param_values(context: KindContext, inputs: list[dict]) -> dict[str, Any]:
     return out
 
 
-def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = ()) -> dict:
+def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = (),
+                    var: str = OUTPUT_VAR) -> dict:
     """The CWL output object of step `task` as this step sees it: its own, the paired
     instance's, or for a scattered step each port an array of its instances' values."""
     if task in context.skipped:  # its `when` was false: every output is null
         return {}
     if task in context.instances:  # an instance skipped by its `when`: every port null
-        objects = [{} if produced is None else output_of(task, produced)
+        objects = [{} if produced is None else output_of(task, produced, var)
                    for produced in context.instances[task]]
         ports = {port for obj in objects for port in obj} | set(names)
         flat = {port: [obj.get(port) for obj in objects] for port in ports}
@@ -198,13 +200,14 @@ def upstream_output(context: KindContext, task: str, names: tuple[str, ...] = ()
             return flat
         lengths = json.loads(shape.vars[OUTPUT_VAR])["shape"]["lengths"]
         return {port: nested(flat.get(port, []), lengths) for port in ports | set(names)}
-    return output_of(task, context.results.get(task))
+    return output_of(task, context.results.get(task), var)
 
 
-def output_of(task: str, produced: Produced | None) -> dict:
-    raw = None if produced is None else produced.vars.get(OUTPUT_VAR)
+def output_of(task: str, produced: Produced | None, var: str = OUTPUT_VAR) -> dict:
+    raw = None if produced is None else produced.vars.get(var)
     if raw is None:
-        raise CwlStepFailed(f"step {task!r} left no CWL output object")
+        what = "subworkflow step" if var == SUB_OUTPUT_VAR else "step"
+        raise CwlStepFailed(f"{what} {task!r} left no CWL output object")
     return json.loads(raw)
 
 
@@ -271,11 +274,11 @@ def source_state(context: KindContext, workflow: Any) -> dict:
             for out in other.tool["outputs"]:
                 state[out["id"]] = None
             continue
+        names = tuple(local(o["id"]).rsplit("/", 1)[-1] for o in other.tool["outputs"])
         if other.embedded_tool.tool.get("class") == "Workflow":
-            produced = sub_output(context, task)
+            produced = sub_output(context, task, names)
         else:
-            produced = upstream_output(context, task, tuple(
-                local(o["id"]).rsplit("/", 1)[-1] for o in other.tool["outputs"]))
+            produced = upstream_output(context, task, names)
         for out in other.tool["outputs"]:
             key = local(out["id"]).rsplit("/", 1)[-1]
             empty = [] if task in context.instances else None  # a scatter over no items

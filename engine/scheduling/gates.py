@@ -94,10 +94,14 @@ class Gates:
 
     def reads_null(self, name: str, dep: str) -> bool:
         """Whether `name` reads a `dep` skipped by a condition as null outputs instead of
-        being skipped too: a CWL task reading another (CWL's semantics for a step whose
+        being skipped too: a CWL task reading another, or a sub-workflow task (a CWL
+        subworkflow step) it names in its `cwl.reads` (CWL's semantics for a step whose
         `when` is false, docs/cwl.md)."""
-        tasks = self.definition.tasks
-        return tasks[name].cwl is not None and tasks[dep].cwl is not None
+        reader, other = self.definition.tasks[name], self.definition.tasks[dep]
+        if reader.cwl is None:
+            return False
+        return other.cwl is not None or (other.workflow is not None
+                                         and dep in reader.cwl.get("reads", []))
 
     def note_skip(self, name: str, kind: str) -> None:
         self.skipped[name] = kind

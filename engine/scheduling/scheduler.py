@@ -231,7 +231,7 @@ class RunScheduler:
                 break
             # an instance is judged by its task's kind alone (a CWL scatter's `when`): the
             # native gates judged its task when the graph released it
-            verdict = RUN if instance_key(name) is not None else self.gate(name)
+            verdict = self.gate(name) if instance_key(name) is None else self.paired_gate(name)
             if verdict is RUN:
                 verdict = self.kind_gate(b, name) or verdict
             if verdict.skip:
@@ -379,6 +379,22 @@ class RunScheduler:
     def gate(self, name: str) -> Verdict:
         """Whether a released task runs (engine/scheduling/gates.py)."""
         return self.gates.verdict(name, self.graph.needs[name], self.results)
+
+    def paired_gate(self, name: str) -> Verdict:
+        """An instance `TASK[KEY]` reading instance KEY of a task it is paired with that
+        was skipped by a condition (a CWL scatter's `when`) is skipped so too, as a task
+        reading a task skipped by a condition is, unless it reads it as null (a CWL task):
+        so a scattered CWL subworkflow step's instance is skipped with the instance of
+        `cwl-in-STEP` that judged its `when`."""
+        task, key = self.task_def(name), instance_key(name)
+        for dep in sorted(self.gates.data_needs(base_task(name))):
+            other = self.run.definition.tasks[dep]
+            if (other.for_each is not None and paired(task, other)
+                    and self.by_condition(instance_name(dep, key))
+                    and not self.gates.reads_null(base_task(name), dep)):
+                return Verdict(SKIP_CONDITION, f"skipped: needs the outputs of "
+                               f"{instance_name(dep, key)!r}, skipped by a condition")
+        return RUN
 
     def skip(self, b, name: str, verdict: Verdict, at: str) -> None:
         """Skip a released task (a condition, or an upstream that failed or was skipped);
