@@ -16,9 +16,10 @@ files inside it (their bytes stay under `files/`, once however many directories 
 
 Nothing of the run is held whole: the zip is written as it is sent, each file's bytes
 straight from the store; `ro-crate-metadata.json` is written entity by entity, each
-made as the run's attempts are read again (a pass per kind of entity), its long lists
-(the root's `hasPart` and `mentions`, a step's attempts, the run's results, a
-directory's files) written item by item. What the crate needs of the whole run is
+made as the run's attempts are read again (the root's list of files, the files' and
+attempts' entities, the run's results: a pass each), its long lists (the root's
+`hasPart` and `mentions`, a step's attempts, the run's results, a directory's files)
+written item by item. What the crate needs of the whole run is
 gathered while the files are sent (`Survey`): per definition task a few counts and the
 table rows holding its attempts, the directories' slots, and which slots each file or
 directory filled (`exampleOfWork`, a few bits by its hash). The
@@ -128,16 +129,28 @@ def stream_ro_crate(store: ObjectStore, run: RunStream, *, files: bool = True) -
 
 def distinct_data(run: RunStream, contents: Iterable[Content]) -> Iterator[Content]:
     """Each directory and each file of `contents` the first time it is met, in their
-    order: a directory, then those of its files not met before (a directory met again
-    is not walked again). Keeps each distinct hash met, about 100 bytes each."""
-    trees, blobs = Met(), Met()
+    order (`Distinct`)."""
+    met = Distinct(run)
     for c in contents:
+        yield from met.of(c)
+
+
+class Distinct:
+    """The directories and files met so far in a pass over the run's contents: each
+    distinct hash, about 100 bytes each."""
+
+    def __init__(self, run: RunStream) -> None:
+        self.run, self.trees, self.blobs = run, Met(), Met()
+
+    def of(self, c: Content) -> Iterator[Content]:
+        """`c` if it is a directory not met before, then those of its files (or `c`, a
+        file) not met before; a directory met before is not walked again."""
         if c.is_dir:
-            if not trees.first(c.hash):
-                continue
+            if not self.trees.first(c.hash):
+                return
             yield c
-        for f in run.files_in(c):
-            if blobs.first(f.hash):
+        for f in self.run.files_in(c):
+            if self.blobs.first(f.hash):
                 yield f
 
 
@@ -405,8 +418,7 @@ class Crate:
         yield entity("#wfobj-engine", "SoftwareApplication", name="wfobj",
                      softwareVersion=run.engine_version)
         yield from self.workflow_entities()
-        yield from self.data_entities()
-        yield from self.attempt_entities()
+        yield from self.action_entities()
         yield from self.control_entities()
         yield from self.run_entities()
 
@@ -513,11 +525,39 @@ class Crate:
             tool = entity(f"#tool-{task}", "SoftwareApplication", name=task, **slots)
         return tool, inputs + outputs
 
-    # ---- files and directories
-    def data_entities(self) -> Iterator[Entity]:
-        """Each directory and file the run touched, once, naming the slots it filled."""
-        for c in distinct_data(self.run, self.run.contents()):
-            yield self.folder(c) if c.is_dir else self.file(c)
+    # ---- files, directories and attempts
+    def action_entities(self) -> Iterator[Entity]:
+        """In one pass over the run: each directory and file it touched, once, naming the
+        slots it filled, and each attempt's CreateAction, after the entities it is the
+        first to name (its files, its image, the attempt a cache hit reused, its child
+        run)."""
+        data, images, evidence = Distinct(self.run), Met(), Met()
+        for c in self.run.param_contents:
+            yield from map(self.data_entity, data.of(c))
+        for a in self.run.attempts():
+            for c in a.inputs + a.outputs:
+                yield from map(self.data_entity, data.of(c))
+            if a.child_run is not None:
+                yield entity(f"#run-{a.child_run}", "CreateAction",
+                             name=f"child run {a.child_run}", identifier=a.child_run,
+                             instrument=ref(f"#tool-{base_task(a.task)}"),
+                             description=f"the run of the sub-workflow of task {a.task}")
+                yield self.child_attempt(a)
+                continue
+            if images.first(a.image_facts_hash):
+                yield image_entity(a)
+            reused = None
+            if a.cached_from:
+                reused = self.reused(a.cached_from)
+                if not reused.startswith("#attempt-") and evidence.first(a.cached_from):
+                    yield entity(reused, "CreativeWork",
+                                 name=f"task evidence {a.cached_from}",
+                                 identifier=a.cached_from,
+                                 description="the attempt whose outputs a cache hit reused")
+            yield self.attempt(a, reused)
+
+    def data_entity(self, c: Content) -> Entity:
+        return self.folder(c) if c.is_dir else self.file(c)
 
     def file(self, f: Content) -> Entity:
         sha256 = self.sha256(f.hash)
@@ -545,30 +585,6 @@ class Crate:
                 yield self.data_id(f)
 
     # ---- attempts and steps
-    def attempt_entities(self) -> Iterator[Entity]:
-        """Each attempt's CreateAction, after the entities it is the first to name (its
-        image, the attempt a cache hit reused, its child run)."""
-        images, evidence = Met(), Met()
-        for a in self.run.attempts():
-            if a.child_run is not None:
-                yield entity(f"#run-{a.child_run}", "CreateAction",
-                             name=f"child run {a.child_run}", identifier=a.child_run,
-                             instrument=ref(f"#tool-{base_task(a.task)}"),
-                             description=f"the run of the sub-workflow of task {a.task}")
-                yield self.child_attempt(a)
-                continue
-            if images.first(a.image_facts_hash):
-                yield image_entity(a)
-            reused = None
-            if a.cached_from:
-                reused = self.reused(a.cached_from)
-                if not reused.startswith("#attempt-") and evidence.first(a.cached_from):
-                    yield entity(reused, "CreativeWork",
-                                 name=f"task evidence {a.cached_from}",
-                                 identifier=a.cached_from,
-                                 description="the attempt whose outputs a cache hit reused")
-            yield self.attempt(a, reused)
-
     def attempt(self, a: Attempt, reused: str | None) -> Entity:
         return entity(
             f"#attempt-{a.evidence_hash}", "CreateAction",
