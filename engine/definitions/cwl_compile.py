@@ -635,11 +635,9 @@ def inputs_object_task(step: Any, workflow: Any, document_oid: str, within: str 
     if INPUTS_PARAM in child["params"]:
         raise DefinitionError(f"{place}.in.{INPUTS_PARAM}", "this input name is the param "
                               "wfobj gives a subworkflow's input object: rename it")
-    if any(t.get("for_each", {}).get("param") for t in child["tasks"].values()):
-        raise DefinitionError(f"{place}.in", "a subworkflow scattering over its own inputs "
-                              "must take each straight from a workflow input to be mapped "
-                              "onto a child run (run the document with `wfobj cwl run`)")
-    child = {**child, "params": {INPUTS_PARAM: {"type": "string"}}}
+    child = {**child, "params": {INPUTS_PARAM: {"type": "string"}},
+             "tasks": scatters_over_object(child["tasks"], document_oid, local(step.id),
+                                           place)}
     steps = {short(s.id) for s in workflow.steps}
     reads = set()
     for inp in step.tool["inputs"]:
@@ -659,6 +657,43 @@ def inputs_object_task(step: Any, workflow: Any, document_oid: str, within: str 
             "params": {INPUTS_PARAM: "{{tasks." + inputs_task + ".vars." + OUTPUT_VAR + "}}"},
             "outputs": {"vars": [f"{OUTPUTS_TASK}.{OUTPUT_VAR}"]},
             "_inputs_task": (inputs_task, maker)}
+
+
+PARAMS_STEP = "#params"  # the `cwl.step` of a child's task giving its input object
+PARAMS_TASK = "cwl-params"
+
+
+def scatters_over_object(tasks: dict[str, dict], document_oid: str, within: str,
+                         place: str) -> dict[str, dict]:
+    """The tasks of a child taking its input object whole (`cwl_inputs`): a scatter over
+    one of its inputs cannot fan out over a param any more, so it fans out over the
+    positions of that input in the object instead (the var `cwl_items_INPUT` of a task
+    `cwl-params`, in the engine, whose output object is the child's input object)."""
+    scattered = sorted({t["for_each"]["param"] for t in tasks.values()
+                        if "param" in t.get("for_each", {})})
+    if not scattered:
+        return tasks
+    for param in scattered:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", ITEMS_VAR + param):
+            raise DefinitionError(f"{place}.in.{param}", f"input {excerpt(param)} cannot "
+                                  "name a var (scattered inside a subworkflow taking its "
+                                  "input object whole)")
+    if PARAMS_TASK in tasks:
+        raise DefinitionError(f"{place}.run.steps.{PARAMS_TASK}", "this step name is the "
+                              "task wfobj gives a subworkflow's input object: rename the step")
+    out = {}
+    for name, task in tasks.items():
+        each = task.get("for_each", {})
+        if "param" in each:
+            task = {**task, "for_each": {"task": PARAMS_TASK,
+                                         "var": ITEMS_VAR + each["param"]}}
+        out[name] = task
+    out[PARAMS_TASK] = {"image": ENGINE_IMAGE, "command": ["cwl-params"],
+                        "outputs": {"files": [], "vars": [OUTPUT_VAR] + [
+                            ITEMS_VAR + p for p in scattered]},
+                        "cwl": {"document": document_oid, "step": PARAMS_STEP,
+                                "process": within, "reads": []}}
+    return out
 
 
 def compile_source(raw: dict) -> tuple[dict, bytes, list[tuple[str, dict]]]:
@@ -688,7 +723,7 @@ def check_cwl_tasks(definition: Any, store: Any) -> None:
         workflow = process
         for key in ("process", "step"):
             wanted = task.cwl.get(key)
-            if wanted is None or wanted == OUTPUTS_STEP:
+            if wanted is None or wanted in (OUTPUTS_STEP, PARAMS_STEP):
                 continue
             wanted = wanted.removeprefix(INPUTS_STEP).removeprefix(CROSS_STEP)
             found = find_step_in(workflow, wanted)

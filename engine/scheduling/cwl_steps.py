@@ -50,6 +50,7 @@ from wfobj.engine.definitions.cwl_compile import (
     OUTPUT_VAR,
     OUTPUTS_STEP,
     OUTPUTS_TASK,
+    PARAMS_STEP,
     cross_task,
     find_step_in,
     holds_json,
@@ -136,7 +137,7 @@ def locate(context: KindContext) -> tuple[Any, Any, Any]:
     if "step" not in cwl:
         return process, None, None
     workflow = process if "process" not in cwl else find_step(process, cwl["process"]).embedded_tool
-    if cwl["step"] == OUTPUTS_STEP:
+    if cwl["step"] in (OUTPUTS_STEP, PARAMS_STEP):
         return process, workflow, None
     return process, workflow, find_step(
         workflow, cwl["step"].removeprefix(INPUTS_STEP).removeprefix(CROSS_STEP))
@@ -558,6 +559,8 @@ class CwlSteps:
         process, workflow, step = locate(context)
         if step is None and context.task.cwl.get("step") == OUTPUTS_STEP:
             return in_engine(lambda: workflow_outputs(context, workflow))
+        if step is None and context.task.cwl.get("step") == PARAMS_STEP:  # `cwl-params`
+            return in_engine(lambda: param_values(context, workflow.tool["inputs"]))
         if step is not None and context.task.cwl["step"].startswith(CROSS_STEP):
             return in_engine(lambda: cross_positions(context, workflow, step))
         if step is not None and context.task.cwl["step"].startswith(INPUTS_STEP):

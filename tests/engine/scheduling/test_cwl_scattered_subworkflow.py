@@ -259,3 +259,63 @@ def test_crossproducts_over_a_subworkflow_step(lmdb_store, method, said):
     assert len([n for n in tasks if n.startswith("greet[")]) == len(said) * (
         2 if method == "nested_crossproduct" else 1)
     assert json.loads(tasks["cwl-outputs"]["vars"]["cwl"]) == {"said": said}
+
+
+INNER_SCATTER = """\
+cwlVersion: v1.2
+class: Workflow
+requirements:
+  SubworkflowFeatureRequirement: {}
+  ScatterFeatureRequirement: {}
+  InlineJavascriptRequirement: {}
+inputs:
+  colours: string[]
+  sizes: int[]
+outputs:
+  grid: {type: Any, outputSource: per_colour/tags}
+steps:
+  per_colour:
+    in: {colour: colours, sizes: sizes}
+    scatter: colour
+    out: [tags]
+    run:
+      class: Workflow
+      inputs: {colour: string, sizes: "int[]"}
+      outputs: {tags: {type: "string[]", outputSource: per_size/tag}}
+      steps:
+        per_size:
+          in: {colour: colour, size: sizes}
+          scatter: size
+          out: [tag]
+          run:
+            class: ExpressionTool
+            inputs: {colour: string, size: int}
+            outputs: {tag: string}
+            expression: '$({"tag": inputs.colour + inputs.size})'
+"""
+
+
+def test_a_scattered_subworkflow_scatters_over_its_own_input_object(lmdb_store):
+    """The child takes its input object whole, so its own scatter over `sizes` fans out
+    over the positions `cwl-params` leaves for that input (ExpressionTools: no container)."""
+    from wfobj.engine.executors.fake import FakeExecutor
+
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("grid", INNER_SCATTER, user="alice",
+                                content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    _, child = svc.registry.definition(stored.tasks["per_colour"].workflow["hash"])
+    assert child.tasks["per_size"].for_each.to_value() == {"task": "cwl-params",
+                                                           "var": "cwl_items_sizes"}
+    assert child.tasks["cwl-params"].cwl["step"] == "#params"
+    run_id = svc.trigger(name="grid", user="alice", parameters={
+        "colours": ["red", "blue"], "sizes": [1, 2, 3]})["run_id"]
+    claim(lmdb_store, run_id)
+    RunScheduler(lmdb_store, run_id, FakeExecutor(), concurrency=2, poll=0.02).run_to_end()
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert svc.get_run(run_id)["state"] == "success", {n: t.get("error") for n, t in tasks.items()}
+    assert json.loads(tasks["cwl-outputs"]["vars"]["cwl"]) == {
+        "grid": [["red1", "red2", "red3"], ["blue1", "blue2", "blue3"]]}
+    child_run = svc.get_run(tasks["per_colour[1]"]["child"]["run_id"])
+    assert sorted(child_run["tasks"]) == ["cwl-outputs", "cwl-params", "per_size",
+                                          "per_size[0]", "per_size[1]", "per_size[2]"]
