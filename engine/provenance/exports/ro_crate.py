@@ -35,6 +35,7 @@ import mimetypes
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from urllib.parse import quote
 
 from wfobj.engine.clock import parse_time
@@ -153,6 +154,22 @@ class Distinct:
             if self.blobs.first(f.hash):
                 yield f
 
+    def counted(self, c: Content) -> Iterator[tuple[Content, int]]:
+        """As `of`, each with its count of files, a directory's (repeats included) after
+        them, taken on the same walk; a file's count is 1."""
+        if not c.is_dir:
+            if self.blobs.first(c.hash):
+                yield c, 1
+            return
+        if not self.trees.first(c.hash):
+            return
+        count = 0
+        for f in self.run.files_in(c):
+            count += 1
+            if self.blobs.first(f.hash):
+                yield f, 1
+        yield c, count
+
 
 class Met:
     """The hashes met so far, as their 32 bytes (never two taken for one: a file left
@@ -201,7 +218,8 @@ def entity_pieces(entity: Entity, newline: str) -> Iterator[str]:
             yield ("" if first else ",") + inner + json.dumps(key) + ": "
             yield from refs_pieces(head, value, inner)
         else:
-            text = json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
+            text = encode_basestring(value) if isinstance(value, str) else \
+                json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
             yield ("" if first else ",") + inner + json.dumps(key) + ": " + \
                 text.replace("\n", inner)
         first = False
@@ -211,13 +229,18 @@ def entity_pieces(entity: Entity, newline: str) -> Iterator[str]:
 def refs_pieces(head: str, rest: Iterator[str], newline: str) -> Iterator[str]:
     second = next(rest, None)
     if second is None:
-        yield json.dumps(ref(head))
+        yield ref_text(head)
         return
     inner = newline + INDENT
-    yield "[" + inner + json.dumps(ref(head)) + "," + inner + json.dumps(ref(second))
+    yield "[" + inner + ref_text(head) + "," + inner + ref_text(second)
     for entity_id in rest:
-        yield "," + inner + json.dumps(ref(entity_id))
+        yield "," + inner + ref_text(entity_id)
     yield newline + "]"
+
+
+def ref_text(entity_id: str) -> str:
+    """`{"@id": ...}` as json.dumps writes it (what most of a large crate's text is)."""
+    return '{"@id": ' + encode_basestring(entity_id) + "}"
 
 
 def ref(entity_id: str) -> dict:
@@ -533,10 +556,10 @@ class Crate:
         run)."""
         data, images, evidence = Distinct(self.run), Met(), Met()
         for c in self.run.param_contents:
-            yield from map(self.data_entity, data.of(c))
+            yield from self.data_entities(data.counted(c))
         for a in self.run.attempts():
             for c in a.inputs + a.outputs:
-                yield from map(self.data_entity, data.of(c))
+                yield from self.data_entities(data.counted(c))
             if a.child_run is not None:
                 yield entity(f"#run-{a.child_run}", "CreateAction",
                              name=f"child run {a.child_run}", identifier=a.child_run,
@@ -556,8 +579,9 @@ class Crate:
                                  description="the attempt whose outputs a cache hit reused")
             yield self.attempt(a, reused)
 
-    def data_entity(self, c: Content) -> Entity:
-        return self.folder(c) if c.is_dir else self.file(c)
+    def data_entities(self, counted: Iterable[tuple[Content, int]]) -> Iterator[Entity]:
+        for c, count in counted:
+            yield self.folder(c, count) if c.is_dir else self.file(c)
 
     def file(self, f: Content) -> Entity:
         sha256 = self.sha256(f.hash)
@@ -568,10 +592,9 @@ class Crate:
                       or "application/octet-stream",
                       exampleOfWork=self.survey.example_of(f))
 
-    def folder(self, tree: Content) -> Entity:
-        """A directory as a Dataset: the folder `trees/<tree hash>/`, `hasPart` its files
-        (each once)."""
-        count = sum(1 for _ in self.run.files_in(tree))
+    def folder(self, tree: Content, count: int) -> Entity:
+        """A directory of `count` files as a Dataset: the folder `trees/<tree hash>/`,
+        `hasPart` its files (each once)."""
         return entity(self.data_id(tree), "Dataset", name=tree.path,
                       contentSize=str(tree.size), identifier=f"urn:wfobj:tree:{tree.hash}",
                       description=f"directory (tree {tree.hash}) of {count} file(s)",
