@@ -103,11 +103,13 @@ def cwl_value(store, cwl_type: Any, ptype: str, value: Any, name: str) -> Any:
                              "this type is given as JSON text)") from None
     if isinstance(cwl_type, list):
         cwl_type = next(t for t in cwl_type if t != "null")
-    if ptype == "file":
-        return {"class": "File", "location": SCHEME + value, "basename": name}
+    if ptype == "file":  # its size known already, so a `when` may read it
+        return {"class": "File", "location": SCHEME + value, "basename": name,
+                "size": store.size_of(value)}
     if ptype == "dir":
         if isinstance(cwl_type, dict) and cwl_type.get("type") == "array":
-            return [{"class": "File", "location": SCHEME + e.oid, "basename": e.name}
+            return [{"class": "File", "location": SCHEME + e.oid, "basename": e.name,
+                     "size": e.size}
                     for e in read_tree(store, value).entries if e.kind != DIR]
         return {"class": "Directory", "location": SCHEME + value, "basename": name}
     if ptype == "float":

@@ -27,20 +27,20 @@ requirements:
   InlineJavascriptRequirement: {}
 inputs:
   texts: File[]
-  skip: string
+  min: int
 outputs:
   labelled: {type: "File[]", outputSource: per/out, pickValue: all_non_null}
   every: {type: {type: array, items: ["null", File]}, outputSource: per/out}
   listed: {type: File, outputSource: report/all}
 steps:
   per:
-    in: {text: texts, skip: skip}
+    in: {text: texts, min: min}
     scatter: text
-    when: $(inputs.text.basename != inputs.skip)
+    when: $(inputs.text.size >= inputs.min)
     out: [out]
     run:
       class: Workflow
-      inputs: {text: File, skip: string}
+      inputs: {text: File, min: int}
       outputs: {out: {type: File, outputSource: label/out}}
       steps:
         count:
@@ -102,19 +102,19 @@ def test_a_two_step_subworkflow_scattered_over_files_with_a_when(lmdb_store, doc
     for name, body in TEXTS.items():
         (folder / name).write_text(body)
     run_id = svc.trigger(name="per-text", user="alice", parameters={
-        "texts": put_directory(lmdb_store, folder).oid, "skip": "b.txt"})["run_id"]
+        "texts": put_directory(lmdb_store, folder).oid, "min": 4})["run_id"]
     claim(lmdb_store, run_id)
     RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
     tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
     assert svc.get_run(run_id)["state"] == "success", {n: t.get("error") for n, t in tasks.items()}
-    # b.txt is the one to skip: its input object's `when` is false, so no child run
+    # b.txt (2 bytes) is under min: its input object's `when` is false, so no child run
     assert {n: t["state"] for n, t in tasks.items() if n.startswith(("per[", "cwl-in-per["))} == {
         "cwl-in-per[a.txt]": "success", "cwl-in-per[b.txt]": "skipped",
         "cwl-in-per[c.txt]": "success",
         "per[a.txt]": "success", "per[b.txt]": "skipped", "per[c.txt]": "success"}
     assert tasks["per[b.txt]"]["skip"] == "condition" and tasks["per[b.txt]"]["attempt"] == 0
     [event] = [e for e in svc.run_audit(run_id) if e["task"] == "cwl-in-per[b.txt]"]
-    assert event["reason"] == "skipped: CWL when false: $(inputs.text.basename != inputs.skip)"
+    assert event["reason"] == "skipped: CWL when false: $(inputs.text.size >= inputs.min)"
     for key, lines in (("a.txt", "3"), ("c.txt", "2")):
         child_id = tasks[f"per[{key}]"]["child"]["run_id"]
         child = svc.get_run(child_id)
@@ -122,7 +122,8 @@ def test_a_two_step_subworkflow_scattered_over_files_with_a_when(lmdb_store, doc
         assert child["tasks"] == {"count": "success", "label": "success",
                                   "cwl-outputs": "success"}
         given = json.loads(child["parameters"]["cwl_inputs"])
-        assert given["text"]["basename"] == key and given["skip"] == "b.txt"
+        assert given["text"]["basename"] == key and given["min"] == 4
+        assert given["text"]["size"] == len(TEXTS[key])
         out = json.loads(tasks[f"per[{key}]"]["vars"]["cwl-outputs.cwl"])["out"]
         assert text(lmdb_store, out["location"]) == f"{key} {lines}\n"
     outputs = json.loads(tasks["cwl-outputs"]["vars"]["cwl"])
