@@ -289,3 +289,55 @@ def test_the_normalized_definition_keeps_for_each_and_parallelism(svc):
     assert each["for_each"] == {"param": "samples"} and each["parallelism"] == 3
     assert each["params"]["reads"] == {"item": True}
 
+
+
+def test_explain_compare_and_exports_see_each_instance_as_a_sub_workflow_task(svc):
+    import zipfile
+
+    samples = put_tree(svc.store, SAMPLES)
+    first = trigger(svc, samples_flow(), name="batch", samples=samples, cache=True)
+    run_with(svc.store, first, counting())
+    again = svc.reproduce(first, user="alice")["run_id"]
+    run_with(svc.store, again, counting())
+    child_id = svc.run_task(first, "each[A.fq]")["child"]["run_id"]
+    assert svc.explain_task(first, "each[A.fq]")["reason"] == (
+        f"a sub-workflow task is never taken from the cache; its child run {child_id} "
+        "looked up each of its own tasks")
+    compared = {t["task"]: t["same"] for t in svc.compare_runs(first, again)["tasks"]}
+    assert compared["each[B.fq]"] is True and compared["each"] is True
+    crate = zipfile.ZipFile(io.BytesIO(svc.export_run(first, "ro-crate").content))
+    import json
+
+    graph = {e["@id"]: e for e in json.loads(crate.read("ro-crate-metadata.json"))["@graph"]}
+    attempt = graph[f"#attempt-{svc.run_task(first, 'each[A.fq]')['evidence_hash']}"]
+    assert attempt["subjectOf"] == {"@id": f"#run-{child_id}"}
+
+
+@pytest.mark.parametrize("n", [40, 600])
+def test_a_step_rewrites_only_the_buckets_of_rows_it_changed(svc, n, monkeypatch):
+    """The parent's steps after the fan-out's expansion write the buckets of the few
+    instances that moved (at most `parallelism` child runs live), never the whole table:
+    the same few with 40 instances (one bucket of rows) as with 600 (ten)."""
+    from wfobj.engine.runs.state import RunState
+
+    flow = {"params": {"xs": {"type": "list"}},
+            "tasks": {"each": {"workflow": {"name": "per-sample"}, "for_each": {"param": "xs"},
+                               "parallelism": 4,
+                               "params": {"reads": "{{params.one}}", "label": "{{item}}"}}}}
+    flow["params"]["one"] = {"type": "file"}
+    run_id = trigger(svc, flow, name="many", xs=list(range(n)),
+                     one=svc.store.put_blob(b"x"))
+    dirty: list[int] = []
+    stage = RunState._stage
+
+    def counted(self, b, at):
+        if self.run_id == run_id:
+            dirty.append(len(self.dirty))
+        return stage(self, b, at)
+
+    monkeypatch.setattr(RunState, "_stage", counted)
+    state, _ = run_with(svc.store, run_id, counting())
+    assert state == "success" and len(svc.run_tasks(run_id, limit=1000)) == n + 1
+    # one step, the expansion, writes every bucket of rows once; every other step <= 3
+    assert max(dirty) == -(-(n + 1) // 64)
+    assert len(dirty) > 10 and sorted(dirty)[-2] <= 3, (n, sorted(dirty)[-5:])
