@@ -28,7 +28,7 @@ from wfobj.cli.main import cli
 CWL_LANGUAGE = "https://w3id.org/workflowhub/workflow-ro-crate#cwl"
 
 
-def export(store_path, run_id: str, *extra: str) -> bytes:
+def export(store_path, run_id: str, *extra: str) -> bytes:  # noqa: F811 - the fixture
     result = CliRunner().invoke(cli, ["--store", str(store_path), "export", "ro-crate", run_id,
                                       *extra], obj=CliContext())
     assert result.exit_code == 0, result.output
@@ -45,7 +45,7 @@ def main_workflow(metadata: dict) -> dict:
 
 
 @pytest.mark.docker
-def test_a_cwl_tool_run_exports_as_a_crate_naming_the_cwl_document(store_path, tmp_path,
+def test_a_cwl_tool_run_exports_as_a_crate_naming_the_cwl_document(store_path, tmp_path,  # noqa: F811 - the fixture
                                                                     docker_client):
     tool = write(tmp_path, "count.cwl", WORDS_TOOL)
     (tmp_path / "lines.txt").write_text("a\nb\n")
@@ -79,7 +79,7 @@ def test_a_cwl_tool_run_exports_as_a_crate_naming_the_cwl_document(store_path, t
 
 
 @pytest.mark.docker
-def test_a_workflow_step_run_names_the_workflow_and_its_step(store_path, tmp_path,
+def test_a_workflow_step_run_names_the_workflow_and_its_step(store_path, tmp_path,  # noqa: F811 - the fixture
                                                             docker_client):
     flow = write(tmp_path, "shout.cwl", SCATTER_FLOW)
     job = write(tmp_path, "job.yml", "words: [hello]\n")

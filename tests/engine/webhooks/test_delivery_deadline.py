@@ -61,7 +61,7 @@ def test_a_trickling_receiver_is_cut_at_the_deadline_and_never_sent_to_twice_at_
     assert len(got) == logged.tries  # every send is a logged try: none behind the log's back
     for r in got:  # each cut at the deadline (the receiver sees the hang-up a trickle later)
         assert r.closed_at is not None and r.closed_at - r.at < 3.0, r.closed_at - r.at
-    for first, then in zip(got, got[1:]):
+    for first, then in zip(got, got[1:], strict=False):
         assert first.closed_at <= then.at  # one try at a time
     assert len({r.body for r in got}) == 1  # a retry is the same event, id and body
     assert took < 15
