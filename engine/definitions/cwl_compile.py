@@ -236,9 +236,12 @@ def compile_cwl(process: Any, document_oid: str, description: str = "",
                  for step in process.steps}
         by_name = {short(step.id): step for step in process.steps}
         order = TopologicalSorter({n: step_reads(t) for n, t in tasks.items()})
+        json_arrays = frozenset(short(i["id"]) for i in process.tool["inputs"]
+                                if json_array(i["type"]))
         for name in order.static_order():  # a scatter may pair with an upstream's
             if "scatter" in by_name[name].tool:
-                scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process))
+                scatter_onto_fanout(by_name[name], tasks, params, prefix_of(process),
+                                    json_arrays)
         for name in [n for n, t in tasks.items() if "_inputs_task" in t]:
             extra, task = tasks[name].pop("_inputs_task")
             if extra in tasks:
@@ -336,6 +339,14 @@ def holds_json(cwl_type: Any) -> bool:
             pass
     text = json.dumps(cwl_type, default=str)
     return not re.search(r'"(File|Directory)"', text)
+
+
+def json_array(cwl_type: Any) -> bool:
+    """Whether an input of this CWL type is an array held as JSON text (of records, of
+    arrays, of enums)."""
+    rest = [t for t in cwl_type if t != "null"] if isinstance(cwl_type, list) else [cwl_type]
+    return (len(rest) == 1 and isinstance(rest[0], dict) and rest[0].get("type") == "array"
+            and holds_json(cwl_type))
 
 
 def json_param(inp: dict, cwl_type: Any, optional: bool, place: str) -> dict:
@@ -442,12 +453,15 @@ ITEMS_VAR = "cwl_items_"  # + an output port: the positions of its array, what a
 
 
 def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dict],
-                        prefix: str) -> None:
+                        prefix: str, json_arrays: frozenset[str] = frozenset()) -> None:
     """A step's `scatter` as the native fan-out of its task: over a `list` or `dir` param
     (a workflow input), over the positions of another step's array output (its var
     `cwl_items_PORT`), or paired with a scattered step whose output it scatters over
     (the same collection: instance KEY reads instance KEY). `dotproduct` over several
-    inputs takes the same position of each; the crossproducts: cross_onto_fanout."""
+    inputs takes the same position of each; the crossproducts: cross_onto_fanout. A
+    scatter over an array held as JSON text (`json_arrays`: of records, of arrays), over
+    several sources merged, or over an unscattered subworkflow's output fans out over
+    positions counted in the engine (positions_onto_fanout)."""
     name = short(step.id)
     place = f"steps.{name}.scatter"
     scatter = step.tool["scatter"]
@@ -463,24 +477,30 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     first = inputs[scatter[0]]
     sources = first.get("source") or []
     sources = [sources] if isinstance(sources, str) else list(sources)
-    if len(sources) != 1:
-        raise DefinitionError(place, f"{short(scatter[0])}: a scattered input needs exactly "
-                              "one source to be mapped onto a fan-out")
+    if len(sources) != 1:  # several sources merged (linkMerge): counted in the engine
+        positions_onto_fanout(step, tasks, place)
+        return
     parts = relative(sources[0], prefix)
     task = tasks[name]
     if len(parts) == 1:
+        if parts[0] in json_arrays:
+            if params[parts[0]].get("optional"):
+                raise DefinitionError(place, f"input {parts[0]} is optional: a scatter over "
+                                      "an optional input is not mapped onto the engine yet")
+            positions_onto_fanout(step, tasks, place)  # JSON text: counted in the engine
+            return
         if params.get(parts[0], {}).get("type") not in ("list", "dir"):
             raise DefinitionError(place, f"input {parts[0]} is not an array wfobj can fan out "
-                                  "over (an array of scalars or of Files)")
+                                  "over (an array of scalars, Files, records or arrays)")
         task["for_each"] = {"param": parts[0]}
         return
     upstream, port = tasks[parts[0]], parts[1]
     if "for_each" in upstream:  # scattered itself: pair with it, item by item
         task["for_each"] = dict(upstream["for_each"])
         return
-    if "cwl" not in upstream:
-        raise DefinitionError(place, "a scatter over the output of a subworkflow step that "
-                              "is not itself scattered is not mapped onto the engine yet")
+    if "cwl" not in upstream:  # an unscattered subworkflow's output: counted in the engine
+        positions_onto_fanout(step, tasks, place)
+        return
     var = ITEMS_VAR + port
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", var):
         raise DefinitionError(place, f"output {excerpt(port)} cannot name a var")
@@ -504,7 +524,6 @@ def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
     each scattered input, the element K names in row-major order (the first input
     outermost), so readers get the flat array CWL gives."""
     name = short(step.id)
-    task = tasks[name]
     steps = set(tasks)
     for sid in [step.tool["scatter"]] if isinstance(step.tool["scatter"], str) \
             else step.tool["scatter"]:
@@ -517,10 +536,21 @@ def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
                 raise DefinitionError(f"steps.{name}.scatter", f"{short(sid)}: a "
                                       "flat_crossproduct over a scattered step's or a "
                                       "subworkflow's output is not mapped onto the engine yet")
+    positions_onto_fanout(step, tasks, f"steps.{name}.scatter")
+
+
+def positions_onto_fanout(step: Any, tasks: dict[str, dict], place: str) -> None:
+    """The step's task fans out over the positions 0…n-1 its task `cwl-cross-STEP`
+    leaves, in the engine, as its var: it merges the scattered inputs' sources as the
+    step would (linkMerge, a JSON param parsed, a subworkflow's output object) and counts
+    them (cwl_steps.cross_positions); instance K takes element K of each (row-major for
+    a crossproduct). Per instance it costs one position; the count reads each array once."""
+    name = short(step.id)
+    task = tasks[name]
     cross = cross_task(name)
     if cross in tasks:
         raise DefinitionError(f"steps.{cross}", "this step name is the task wfobj gives "
-                              f"step {name}'s crossproduct: rename the step")
+                              f"step {name}'s scatter positions: rename the step")
     own = task["cwl"] if "cwl" in task else task["_inputs_task"][1]["cwl"]  # a subworkflow's
     cwl = {**own, "step": CROSS_STEP + own["step"].removeprefix(INPUTS_STEP)}
     tasks[cross] = {"image": ENGINE_IMAGE, "command": ["cwl-cross"],

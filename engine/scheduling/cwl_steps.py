@@ -687,8 +687,9 @@ class CwlSteps:
 
 
 def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
-    """What a flat_crossproduct fans out over: {"positions": [0…n-1]}, n the product of
-    the lengths of the step's scattered arrays (their sources merged, before valueFrom)."""
+    """What a scatter counted in the engine fans out over: {"positions": [0…n-1]}, n the
+    product of the lengths of the step's scattered arrays (their sources merged, before
+    valueFrom) for a crossproduct, their one common length for a dotproduct."""
     from cwltool.workflow_job import object_from_state
 
     state = source_state(context, workflow)
@@ -696,12 +697,19 @@ def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
     inputobj = object_from_state(state, step.tool["inputs"], False, multiple, "source")
     if inputobj is None:
         raise CwlStepFailed(f"the inputs of step {local(step.id)} are not all known")
+    scatter = step.tool["scatter"]
+    scatter = [scatter] if isinstance(scatter, str) else list(scatter)
     count, lengths = 1, []
-    for sid in step.tool["scatter"]:
+    for sid in scatter:
         if not isinstance(inputobj.get(sid), list):
             raise CwlStepFailed(f"scatter: {local(sid)} is not an array")
         count *= len(inputobj[sid])
         lengths.append(len(inputobj[sid]))
+    if step.tool.get("scatterMethod", "dotproduct") == "dotproduct":
+        if len(set(lengths)) > 1:
+            raise CwlStepFailed("scatter: dotproduct over arrays of different lengths "
+                                f"({', '.join(map(str, lengths))})")
+        count, lengths = lengths[0], lengths[:1]
     return {"positions": list(range(count)), "shape": {"lengths": lengths}}
 
 

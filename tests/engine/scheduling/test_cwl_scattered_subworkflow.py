@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from tests.support_engine import claim, service
-from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.docker import DockerExecutor
 from wfobj.engine.scheduling.scheduler import RunScheduler
 from wfobj.objstore import MemoryObjectStore, put_directory
@@ -185,7 +184,7 @@ def test_when_on_a_subworkflow_step_skips_its_child_run(lmdb_store, docker_clien
         assert text(lmdb_store, outputs["said"]["location"]) == said
 
 
-def test_a_scatter_over_an_unscattered_subworkflows_output_is_still_refused():
+def test_a_scatter_over_an_unscattered_subworkflows_output_is_counted_in_the_engine():
     document = yaml.safe_load(PER_TEXT)
     document["steps"]["per"].pop("scatter")
     document["steps"]["per"].pop("when")
@@ -198,10 +197,12 @@ def test_a_scatter_over_an_unscattered_subworkflows_output_is_still_refused():
                                                         "outputBinding": {"glob": "out.txt"}}
     document["outputs"] = {"listed": {"type": "File[]", "outputSource": "report/all"}}
     document["inputs"]["texts"] = "File"
-    with pytest.raises(DefinitionError) as caught:
-        service(MemoryObjectStore()).apply_workflow("bad", document, user="alice")
-    assert str(caught.value).startswith("steps.report.scatter: a scatter over the output of a "
-                                        "subworkflow step that is not itself scattered")
+    svc = service(MemoryObjectStore())
+    reg, _ = svc.apply_workflow("per-list", document, user="alice")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    assert stored.tasks["report"].for_each.to_value() == {"task": "cwl-cross-report",
+                                                          "var": "cwl_items_positions"}
+    assert stored.tasks["cwl-cross-report"].cwl["reads"] == ["per"]
 
 
 PAIRS = """\

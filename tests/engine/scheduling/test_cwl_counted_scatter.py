@@ -1,0 +1,168 @@
+"""Scatters of a registered CWL workflow whose items are counted in the engine
+(docs/cwl.md "Registering a CWL document"): over an array held as JSON text (of records,
+of arrays), over an input merging several sources (linkMerge), and over the output of a
+subworkflow step that is not itself scattered. The step fans out over the positions its
+task `cwl-cross-STEP` leaves; instance K takes element K. Real Docker, real LMDB."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.support_engine import claim, service
+from wfobj.engine.errors import DefinitionError
+from wfobj.engine.executors.docker import DockerExecutor
+from wfobj.engine.scheduling.scheduler import RunScheduler
+from wfobj.objstore import MemoryObjectStore
+
+ECHO = """\
+      class: CommandLineTool
+      baseCommand: [echo]
+      inputs: {word: {type: string, inputBinding: {position: 1}}}
+      stdout: said.txt
+      outputs: {said: stdout}
+"""
+
+COUNTED = f"""\
+cwlVersion: v1.2
+class: Workflow
+doc: say the instruction of each order, the length of each row, every word of two lists
+requirements:
+  ScatterFeatureRequirement: {{}}
+  StepInputExpressionRequirement: {{}}
+  MultipleInputFeatureRequirement: {{}}
+  SubworkflowFeatureRequirement: {{}}
+  InlineJavascriptRequirement: {{}}
+inputs:
+  orders: {{type: {{type: array, items: {{type: record, fields: {{instr: string, n: int}}}}}}}}
+  rows: {{type: {{type: array, items: {{type: array, items: int}}}}}}
+  first: string[]
+  second: string[]
+  count: int
+outputs:
+  told: {{type: "File[]", outputSource: tell/said}}
+  measured: {{type: "File[]", outputSource: measure/said}}
+  both: {{type: "File[]", outputSource: merged/said}}
+  made: {{type: "File[]", outputSource: counted/said}}
+steps:
+  tell:
+    in: {{word: {{source: orders, valueFrom: "$(self.instr + '-' + self.n)"}}}}
+    scatter: word
+    out: [said]
+    run:
+{ECHO}
+  measure:
+    in: {{word: {{source: rows, valueFrom: "$(self.length + ':' + self.join(','))"}}}}
+    scatter: word
+    out: [said]
+    run:
+{ECHO}
+  shout:
+    in: {{words: second}}
+    out: [loud]
+    run:
+      class: ExpressionTool
+      inputs: {{words: "string[]"}}
+      outputs: {{loud: "string[]"}}
+      expression: '$({{"loud": inputs.words.map(function (w) {{ return w.toUpperCase(); }})}})'
+  merged:
+    in: {{word: {{source: [first, shout/loud], linkMerge: merge_flattened}}}}
+    scatter: word
+    out: [said]
+    run:
+{ECHO}
+  make:
+    in: {{count: count}}
+    out: [words]
+    run:
+      class: Workflow
+      inputs: {{count: int}}
+      outputs: {{words: {{type: "string[]", outputSource: list/words}}}}
+      steps:
+        list:
+          in: {{count: count}}
+          out: [words]
+          run:
+            class: ExpressionTool
+            inputs: {{count: int}}
+            outputs: {{words: "string[]"}}
+            expression: >-
+              $({{"words": Array.apply(null, Array(inputs.count)).map(function (_, i) {{
+                return "w" + i; }})}})
+  counted:
+    in: {{word: make/words}}
+    scatter: word
+    out: [said]
+    run:
+{ECHO}
+"""
+
+PARAMS = {"orders": json.dumps([{"instr": "stir", "n": 2}, {"instr": "bake", "n": 40}]),
+          "rows": json.dumps([[1, 2, 3], [], [7]]), "first": ["a", "b"],
+          "second": ["c"], "count": 3}
+
+
+def text(store, location: str) -> str:
+    return b"".join(store.iter_blob(location.removeprefix("wfobj:"))).decode()
+
+
+def test_each_such_scatter_fans_out_over_its_counted_positions():
+    svc = service(MemoryObjectStore())
+    reg, _ = svc.apply_workflow("counted", COUNTED, user="alice",
+                                content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    for step in ("tell", "measure", "merged", "counted"):
+        assert stored.tasks[step].for_each.to_value() == {
+            "task": f"cwl-cross-{step}", "var": "cwl_items_positions"}
+        assert stored.tasks[f"cwl-cross-{step}"].cwl["step"] == f"#cross:main/{step}"
+    assert stored.tasks["cwl-cross-merged"].cwl["reads"] == ["shout"]
+    assert stored.tasks["cwl-cross-counted"].cwl["reads"] == ["make"]
+
+
+@pytest.mark.docker
+def test_scatters_over_records_nested_arrays_merged_sources_and_a_subworkflow(
+        lmdb_store, docker_client):
+    svc = service(lmdb_store)
+    svc.apply_workflow("counted", COUNTED, user="alice", content_type="application/yaml")
+    run_id = svc.trigger(name="counted", user="alice", parameters=PARAMS)["run_id"]
+    claim(lmdb_store, run_id)
+    RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert svc.get_run(run_id)["state"] == "success", {n: t.get("error") for n, t in tasks.items()}
+    assert sorted(n for n in tasks if n.startswith("tell[")) == ["tell[0]", "tell[1]"]
+    outputs = json.loads(tasks["cwl-outputs"]["vars"]["cwl"])
+    said = {port: [text(lmdb_store, f["location"]) for f in files]
+            for port, files in outputs.items()}
+    assert said == {"told": ["stir-2\n", "bake-40\n"],
+                    "measured": ["3:1,2,3\n", "0:\n", "1:7\n"],
+                    "both": ["a\n", "b\n", "C\n"],
+                    "made": ["w0\n", "w1\n", "w2\n"]}
+
+
+@pytest.mark.docker
+def test_a_dotproduct_over_counted_arrays_of_different_lengths_fails_the_count(
+        lmdb_store, docker_client):
+    document = yaml.safe_load(COUNTED)
+    tell = document["steps"]["tell"]
+    tell["scatter"], tell["scatterMethod"] = ["word", "row"], "dotproduct"
+    tell["in"]["row"] = "rows"
+    svc = service(lmdb_store)
+    svc.apply_workflow("counted", document, user="alice")
+    run_id = svc.trigger(name="counted", user="alice", parameters=PARAMS)["run_id"]
+    claim(lmdb_store, run_id)
+    RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert svc.get_run(run_id)["state"] == "failed"
+    assert tasks["cwl-cross-tell"]["state"] == "failed"
+    assert "dotproduct over arrays of different lengths (2, 3)" in tasks["cwl-cross-tell"]["error"]
+
+
+def test_a_scatter_over_an_optional_array_of_records_is_still_refused():
+    document = yaml.safe_load(COUNTED)
+    document["inputs"]["orders"]["type"] = ["null", document["inputs"]["orders"]["type"]]
+    with pytest.raises(DefinitionError) as caught:
+        service(MemoryObjectStore()).apply_workflow("bad", document, user="alice")
+    assert str(caught.value).startswith("steps.tell.scatter: input orders is optional: a scatter "
+                                        "over an optional input is not mapped")
