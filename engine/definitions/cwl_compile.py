@@ -468,7 +468,7 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     scatter = [scatter] if isinstance(scatter, str) else list(scatter)
     method = step.tool.get("scatterMethod", "dotproduct")
     if len(scatter) > 1 and method in ("flat_crossproduct", "nested_crossproduct"):
-        cross_onto_fanout(step, tasks, prefix)
+        cross_onto_fanout(step, tasks)
         return
     if len(scatter) > 1 and method != "dotproduct":
         raise DefinitionError(f"steps.{name}.scatterMethod", f"{excerpt(method)} is not a "
@@ -516,26 +516,15 @@ def cross_task(step: str) -> str:
     return f"cwl-cross-{step}"[:100]
 
 
-def cross_onto_fanout(step: Any, tasks: dict[str, dict], prefix: str) -> None:
+def cross_onto_fanout(step: Any, tasks: dict[str, dict]) -> None:
     """A `flat_crossproduct` or `nested_crossproduct` scatter as a fan-out over the
     positions of the product (the nested one's readers reshape it by the lengths): a
     task `cwl-cross-STEP`, in the engine, reads the scattered arrays and leaves the
     positions 0…n-1 (n the product of their lengths) as its var; instance K takes, of
     each scattered input, the element K names in row-major order (the first input
-    outermost), so readers get the flat array CWL gives."""
+    outermost), so readers get the flat array CWL gives. A scattered step's output is
+    its instances' array, a subworkflow's its output object's, as for any reader."""
     name = short(step.id)
-    steps = set(tasks)
-    for sid in [step.tool["scatter"]] if isinstance(step.tool["scatter"], str) \
-            else step.tool["scatter"]:
-        inp = next(i for i in step.tool["inputs"] if i["id"] == sid)
-        sources = inp.get("source") or []
-        for source in [sources] if isinstance(sources, str) else sources:
-            parts = relative(source, prefix)
-            if len(parts) == 2 and parts[0] in steps and (
-                    "for_each" in tasks[parts[0]] or "cwl" not in tasks[parts[0]]):
-                raise DefinitionError(f"steps.{name}.scatter", f"{short(sid)}: a "
-                                      "flat_crossproduct over a scattered step's or a "
-                                      "subworkflow's output is not mapped onto the engine yet")
     positions_onto_fanout(step, tasks, f"steps.{name}.scatter")
 
 

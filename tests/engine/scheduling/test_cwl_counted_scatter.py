@@ -1,7 +1,8 @@
 """Scatters of a registered CWL workflow whose items are counted in the engine
 (docs/cwl.md "Registering a CWL document"): over an array held as JSON text (of records,
 of arrays), over an input merging several sources (linkMerge), and over the output of a
-subworkflow step that is not itself scattered. The step fans out over the positions its
+subworkflow step that is not itself scattered; crossproducts over a scattered step's and a
+subworkflow's output. The step fans out over the positions its
 task `cwl-cross-STEP` leaves; instance K takes element K. Real Docker, real LMDB."""
 
 from __future__ import annotations
@@ -166,3 +167,88 @@ def test_a_scatter_over_an_optional_array_of_records_is_still_refused():
         service(MemoryObjectStore()).apply_workflow("bad", document, user="alice")
     assert str(caught.value).startswith("steps.tell.scatter: input orders is optional: a scatter "
                                         "over an optional input is not mapped")
+
+
+CROSSED = """\
+cwlVersion: v1.2
+class: Workflow
+doc: every shouted word with every made word, flat and nested
+requirements:
+  ScatterFeatureRequirement: {}
+  SubworkflowFeatureRequirement: {}
+  InlineJavascriptRequirement: {}
+inputs:
+  words: string[]
+  count: int
+outputs:
+  flat: {type: "File[]", outputSource: pair/said}
+  nested: {type: Any, outputSource: grid/out}
+steps:
+  shout:
+    in: {word: words}
+    scatter: word
+    out: [loud]
+    run:
+      class: ExpressionTool
+      inputs: {word: string}
+      outputs: {loud: string}
+      expression: '$({"loud": inputs.word.toUpperCase()})'
+  make:
+    in: {count: count}
+    out: [words]
+    run:
+      class: Workflow
+      inputs: {count: int}
+      outputs: {words: {type: "string[]", outputSource: list/words}}
+      steps:
+        list:
+          in: {count: count}
+          out: [words]
+          run:
+            class: ExpressionTool
+            inputs: {count: int}
+            outputs: {words: "string[]"}
+            expression: >-
+              $({"words": Array.apply(null, Array(inputs.count)).map(function (_, i) {
+                return "w" + i; })})
+  pair:
+    in: {left: shout/loud, right: make/words}
+    scatter: [left, right]
+    scatterMethod: flat_crossproduct
+    out: [said]
+    run:
+      class: CommandLineTool
+      baseCommand: [echo]
+      inputs:
+        left: {type: string, inputBinding: {position: 1}}
+        right: {type: string, inputBinding: {position: 2}}
+      stdout: said.txt
+      outputs: {said: stdout}
+  grid:
+    in: {left: shout/loud, right: make/words}
+    scatter: [left, right]
+    scatterMethod: nested_crossproduct
+    out: [out]
+    run:
+      class: ExpressionTool
+      inputs: {left: string, right: string}
+      outputs: {out: string}
+      expression: '$({"out": inputs.left + inputs.right})'
+"""
+
+
+@pytest.mark.docker
+def test_crossproducts_over_a_scattered_steps_and_a_subworkflows_output(lmdb_store,
+                                                                        docker_client):
+    svc = service(lmdb_store)
+    svc.apply_workflow("crossed", CROSSED, user="alice", content_type="application/yaml")
+    run_id = svc.trigger(name="crossed", user="alice",
+                         parameters={"words": ["a", "b"], "count": 3})["run_id"]
+    claim(lmdb_store, run_id)
+    RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    assert svc.get_run(run_id)["state"] == "success", {n: t.get("error") for n, t in tasks.items()}
+    outputs = json.loads(tasks["cwl-outputs"]["vars"]["cwl"])
+    assert [text(lmdb_store, f["location"]) for f in outputs["flat"]] == [
+        "A w0\n", "A w1\n", "A w2\n", "B w0\n", "B w1\n", "B w2\n"]
+    assert outputs["nested"] == [["Aw0", "Aw1", "Aw2"], ["Bw0", "Bw1", "Bw2"]]
