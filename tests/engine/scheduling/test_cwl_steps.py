@@ -424,16 +424,18 @@ def test_a_scatter_over_no_items_gives_empty_arrays(lmdb_store, docker_client, t
     assert blob_text(lmdb_store, cwl_output(tasks["add"])["total"]["location"]) == ""
 
 
-def test_a_crossproduct_over_a_scattered_step_is_refused_naming_the_step():
+def test_a_crossproduct_over_a_scattered_step_reads_its_instances_whole():
     document = yaml.safe_load(SCATTERS)
     measure = document["steps"]["measure"]
     measure["in"]["g"] = "texts"
     measure["run"]["inputs"]["g"] = "File"
     measure.update(scatter=["f", "g"], scatterMethod="flat_crossproduct")
-    with pytest.raises(DefinitionError) as caught:
-        service(MemoryObjectStore()).apply_workflow("cross", document, user="alice")
-    assert str(caught.value).startswith("steps.measure.scatter: f: a flat_crossproduct over "
-                                        "a scattered step's")
+    svc = service(MemoryObjectStore())
+    reg, _ = svc.apply_workflow("cross", document, user="alice")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    assert stored.tasks["measure"].for_each.to_value() == {"task": "cwl-cross-measure",
+                                                           "var": "cwl_items_positions"}
+    assert stored.tasks["cwl-cross-measure"].cwl["reads"] == ["shout"]  # its instances, whole
 
 
 @pytest.mark.parametrize(("n", "ran", "said"), [(3, "small", "small"), (30, "big", "big")])
