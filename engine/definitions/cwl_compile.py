@@ -459,8 +459,8 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     `cwl_items_PORT`), or paired with a scattered step whose output it scatters over
     (the same collection: instance KEY reads instance KEY). `dotproduct` over several
     inputs takes the same position of each; the crossproducts: cross_onto_fanout. A
-    scatter over an array held as JSON text (`json_arrays`: of records, of arrays), over
-    several sources merged, or over an unscattered subworkflow's output fans out over
+    scatter over an array held as JSON text (`json_arrays`: of records, of arrays) or
+    over an optional input, over several sources merged, or over an unscattered subworkflow's output fans out over
     positions counted in the engine (positions_onto_fanout)."""
     name = short(step.id)
     place = f"steps.{name}.scatter"
@@ -483,15 +483,14 @@ def scatter_onto_fanout(step: Any, tasks: dict[str, dict], params: dict[str, dic
     parts = relative(sources[0], prefix)
     task = tasks[name]
     if len(parts) == 1:
-        if parts[0] in json_arrays:
-            if params[parts[0]].get("optional"):
-                raise DefinitionError(place, f"input {parts[0]} is optional: a scatter over "
-                                      "an optional input is not mapped onto the engine yet")
-            positions_onto_fanout(step, tasks, place)  # JSON text: counted in the engine
-            return
-        if params.get(parts[0], {}).get("type") not in ("list", "dir"):
+        param = params.get(parts[0], {})
+        if parts[0] not in json_arrays and param.get("type") not in ("list", "dir"):
             raise DefinitionError(place, f"input {parts[0]} is not an array wfobj can fan out "
                                   "over (an array of scalars, Files, records or arrays)")
+        if parts[0] in json_arrays or param.get("optional"):
+            # JSON text, or optional (left out: null, the count fails naming it): counted
+            positions_onto_fanout(step, tasks, place)
+            return
         task["for_each"] = {"param": parts[0]}
         return
     upstream, port = tasks[parts[0]], parts[1]

@@ -702,7 +702,9 @@ def cross_positions(context: KindContext, workflow: Any, step: Any) -> dict:
     count, lengths = 1, []
     for sid in scatter:
         if not isinstance(inputobj.get(sid), list):
-            raise CwlStepFailed(f"scatter: {local(sid)} is not an array")
+            null = " (it is null: an optional input left out?)" if inputobj.get(sid) is None \
+                else ""
+            raise CwlStepFailed(f"scatter: {local(sid)} is not an array{null}")
         count *= len(inputobj[sid])
         lengths.append(len(inputobj[sid]))
     if step.tool.get("scatterMethod", "dotproduct") == "dotproduct":

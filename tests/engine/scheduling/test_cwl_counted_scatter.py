@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from tests.support_engine import claim, service
-from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.docker import DockerExecutor
 from wfobj.engine.scheduling.scheduler import RunScheduler
 from wfobj.objstore import MemoryObjectStore
@@ -160,13 +159,35 @@ def test_a_dotproduct_over_counted_arrays_of_different_lengths_fails_the_count(
     assert "dotproduct over arrays of different lengths (2, 3)" in tasks["cwl-cross-tell"]["error"]
 
 
-def test_a_scatter_over_an_optional_array_of_records_is_still_refused():
+@pytest.mark.docker
+@pytest.mark.parametrize("given", [True, False])
+def test_a_scatter_over_optional_arrays_runs_given_and_fails_the_count_left_out(
+        lmdb_store, docker_client, given):
     document = yaml.safe_load(COUNTED)
     document["inputs"]["orders"]["type"] = ["null", document["inputs"]["orders"]["type"]]
-    with pytest.raises(DefinitionError) as caught:
-        service(MemoryObjectStore()).apply_workflow("bad", document, user="alice")
-    assert str(caught.value).startswith("steps.tell.scatter: input orders is optional: a scatter "
-                                        "over an optional input is not mapped")
+    document["inputs"]["first"] = "string[]?"  # a native list param, optional
+    document["steps"]["merged"]["in"]["word"] = "first"
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("counted", document, user="alice")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    assert stored.tasks["tell"].for_each.to_value()["task"] == "cwl-cross-tell"
+    assert stored.tasks["merged"].for_each.to_value()["task"] == "cwl-cross-merged"
+    params = PARAMS if given else {k: v for k, v in PARAMS.items() if k != "orders"}
+    run_id = svc.trigger(name="counted", user="alice", parameters=params)["run_id"]
+    claim(lmdb_store, run_id)
+    RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+    tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+    if given:
+        assert svc.get_run(run_id)["state"] == "success", tasks
+        outputs = json.loads(tasks["cwl-outputs"]["vars"]["cwl"])
+        assert [text(lmdb_store, f["location"]) for f in outputs["told"]] == [
+            "stir-2\n", "bake-40\n"]
+        assert [text(lmdb_store, f["location"]) for f in outputs["both"]] == ["a\n", "b\n"]
+        return
+    assert svc.get_run(run_id)["state"] == "failed"
+    assert tasks["cwl-cross-tell"]["error"] == ("CWL expression: scatter: main/tell/word is not "
+                                                "an array (it is null: an optional input left "
+                                                "out?)")
 
 
 CROSSED = """\
