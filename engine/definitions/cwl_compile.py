@@ -387,10 +387,13 @@ def stored_default(cwl_type: Any, value: Any, place: str) -> dict:
     (`contents`, or a Directory's `listing`, no location) makes the param optional, the
     document's literal standing in when it is left out. Anything else names a file the
     server cannot read (DefinitionError)."""
+    if isinstance(cwl_type, dict) and cwl_type.get("type") == "array" and \
+            cwl_type.get("items") == "File" and isinstance(value, list):
+        return literal_files_default(value, place)
     cls = "File" if cwl_type == "File" else "Directory" if cwl_type == "Directory" else None
     if cls is None or not isinstance(value, dict) or value.get("class") != cls:
         raise DefinitionError(place, "only a File or Directory default is mapped (a "
-                              "File[] default is not yet)")
+                              "File[] default only of literal Files)")
     location = value.get("location")
     if isinstance(location, str) and location.startswith(STORE_SCHEME):
         oid = location[len(STORE_SCHEME):]
@@ -405,6 +408,18 @@ def stored_default(cwl_type: Any, value: Any, place: str) -> dict:
                           f"{STORE_SCHEME}HASH; `wfobj workflow apply FILE.cwl` uploads the "
                           f"files its defaults name) or a literal ({literal}), not "
                           f"{excerpt(location)}")
+
+
+def literal_files_default(value: list, place: str) -> dict:
+    """A `File[]` default of literal Files (each `contents`, no location): the param is
+    optional, the document's literals standing in when it is left out. One naming a file
+    (in the store or not) is refused: the definition would not pin it."""
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or item.get("class") != "File" or \
+                "location" in item or "path" in item or "contents" not in item:
+            raise DefinitionError(f"{place}[{i}]", "a File[] default is mapped only when "
+                                  "each File is a literal (contents, no location)")
+    return {"optional": True}
 
 
 def static_number(value: Any) -> float | None:

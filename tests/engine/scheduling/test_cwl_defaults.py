@@ -2,7 +2,8 @@
 CWL document"): one in the store (`location: wfobj:HASH`) is the param's native default,
 pinned by the definition (gc keeps it) and seen by the tool under the document's
 basename; a literal (`contents`) stands in when the input is left out; one naming a file
-the server cannot read is refused naming the place. Real Docker, real LMDB."""
+the server cannot read is refused naming the place; a `File[]` default of literals stands
+in too, one naming a file is refused. Real Docker, real LMDB."""
 
 from __future__ import annotations
 
@@ -81,3 +82,63 @@ def test_a_default_naming_a_file_outside_the_store_is_refused(lmdb_store):
         service(lmdb_store).apply_workflow("ref", tool("wfobj:abc"), user="alice",
                                            content_type="application/yaml")
     assert err.value.place == "inputs.ref.default.location"
+
+
+NOTES = """\
+cwlVersion: v1.2
+class: Workflow
+doc: the first line of each note
+requirements: {ScatterFeatureRequirement: {}}
+inputs:
+  notes:
+    type: File[]
+    default:
+      - {class: File, basename: one.txt, contents: "first note"}
+      - {class: File, basename: two.txt, contents: "second note"}
+outputs:
+  heads: {type: "File[]", outputSource: head/out}
+steps:
+  head:
+    in: {note: notes}
+    scatter: note
+    out: [out]
+    run:
+      class: CommandLineTool
+      baseCommand: [sh, -c, 'echo "$0: `head -n1 $1`"']
+      inputs: {note: {type: File, inputBinding: {position: 2}}}
+      arguments: [{position: 1, valueFrom: $(inputs.note.basename)}]
+      stdout: out.txt
+      outputs: {out: stdout}
+"""
+
+
+def test_a_file_array_default_of_literals_stands_in_and_a_given_folder_wins(
+        lmdb_store, docker_client, tmp_path):
+    from wfobj.objstore import put_directory
+
+    svc = service(lmdb_store)
+    reg, _ = svc.apply_workflow("notes", NOTES, user="alice", content_type="application/yaml")
+    _, stored = svc.registry.definition(reg["definition_hash"])
+    assert stored.params["notes"].to_value() == {"type": "dir", "optional": True}
+
+    def heads(**params) -> list[str]:
+        run_id = svc.trigger(name="notes", parameters=params, user="alice")["run_id"]
+        claim(lmdb_store, run_id)
+        RunScheduler(lmdb_store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
+        tasks = {t["task"]: t for t in svc.run_tasks(run_id)}
+        assert svc.get_run(run_id)["state"] == "success", tasks
+        return [b"".join(lmdb_store.iter_blob(f["location"][len("wfobj:"):])).decode()
+                for f in json.loads(tasks["cwl-outputs"]["vars"]["cwl"])["heads"]]
+
+    assert heads() == ["one.txt: first note\n", "two.txt: second note\n"]
+    (tmp_path / "z.txt").write_text("given\n")
+    assert heads(notes=put_directory(lmdb_store, tmp_path).oid) == ["z.txt: given\n"]
+
+
+def test_a_file_array_default_naming_a_file_is_refused(lmdb_store):
+    document = NOTES.replace('contents: "second note"', 'location: "wfobj:' + "0" * 64 + '"')
+    with pytest.raises(DefinitionError) as err:
+        service(lmdb_store).apply_workflow("notes", document, user="alice",
+                                           content_type="application/yaml")
+    assert err.value.place == "inputs.notes.default[1]"
+    assert "each File is a literal" in str(err.value)
