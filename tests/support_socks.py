@@ -24,14 +24,15 @@ class Tunnel:
     target: tuple[str, int] | None = None
 
 
-@dataclass
-class SocksProxy:
-    """`trickle`: seconds between the bytes of its handshake answers (0: at once)."""
+class Accepting:
+    """Serves each connection of `listener` in a thread of its own (`handle`), noting it as
+    a Tunnel, until `stop` is set or the listener closes."""
 
-    trickle: float = 0.0
-    tunnels: list[Tunnel] = field(default_factory=list)
-    url: str = ""
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event
+    tunnels: list[Tunnel]
+
+    def handle(self, client: socket.socket, tunnel: Tunnel) -> None:
+        raise NotImplementedError
 
     def serve(self, listener: socket.socket) -> None:
         while not self.stop.is_set():
@@ -42,6 +43,16 @@ class SocksProxy:
             tunnel = Tunnel()
             self.tunnels.append(tunnel)
             threading.Thread(target=self.handle, args=(client, tunnel), daemon=True).start()
+
+
+@dataclass
+class SocksProxy(Accepting):
+    """`trickle`: seconds between the bytes of its handshake answers (0: at once)."""
+
+    trickle: float = 0.0
+    tunnels: list[Tunnel] = field(default_factory=list)
+    url: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def handle(self, client: socket.socket, tunnel: Tunnel) -> None:
         upstream = None
@@ -119,7 +130,7 @@ def socks_proxy(proxy: SocksProxy | None = None) -> Iterator[SocksProxy]:
 
 
 @dataclass
-class Trickler:
+class Trickler(Accepting):
     """A TCP server that reads what a client first sends, then answers `answer` a byte
     every `trickle` seconds (a TLS server stuck in its handshake, an HTTP proxy slow to
     answer CONNECT), noting when each connection opened and when the client hung up."""
@@ -129,16 +140,6 @@ class Trickler:
     tunnels: list[Tunnel] = field(default_factory=list)
     port: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
-
-    def serve(self, listener: socket.socket) -> None:
-        while not self.stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            tunnel = Tunnel()
-            self.tunnels.append(tunnel)
-            threading.Thread(target=self.handle, args=(client, tunnel), daemon=True).start()
 
     def handle(self, client: socket.socket, tunnel: Tunnel) -> None:
         try:

@@ -95,20 +95,27 @@ def item_uses(task: TaskDefinition) -> list[str]:
     return places
 
 
+def check_file_pairing(place: str, task: TaskDefinition, source: str,
+                       tasks: dict[str, TaskDefinition]) -> None:
+    """Two fanned-out tasks pass files only when paired (fanned out over the same
+    collection: the same KEY's file); a task without for_each takes the gathered folder."""
+    other = tasks.get(source)
+    if (other is not None and other.for_each is not None and task.for_each is not None
+            and not paired(task, other)):
+        raise DefinitionError(place, f"task {excerpt(source)} is fanned out over "
+                              f"{other.for_each.describe()}, this task over "
+                              f"{task.for_each.describe()}: a fanned-out task reads another's "
+                              "files only over the same collection (or gather them in a task "
+                              "without for_each)")
+
+
 def check_fanned_params(place: str, task: TaskDefinition, tasks: dict[str, TaskDefinition]) -> None:
     """A fanned-out sub-workflow task passing a file of another fanned-out task must be
     paired with it (the same KEY's file); without for_each it passes the gathered folder."""
     for key, value in (task.params or {}).items():
         if not isinstance(value, dict) or "task" not in value:
             continue
-        other = tasks.get(value["task"])
-        if (other is not None and other.for_each is not None and task.for_each is not None
-                and not paired(task, other)):
-            raise DefinitionError(f"{place}.params.{key}", f"task {excerpt(value['task'])} is "
-                                  f"fanned out over {other.for_each.describe()}, this task "
-                                  f"over {task.for_each.describe()}: a fanned-out task reads "
-                                  "another's files only over the same collection (or "
-                                  "gather them in a task without for_each)")
+        check_file_pairing(f"{place}.params.{key}", task, value["task"], tasks)
 
 
 def check_collection(place: str, tname: str, each: ForEach, tasks: dict[str, TaskDefinition],
@@ -158,11 +165,4 @@ def check_fanned_vars(place: str, task: TaskDefinition, tasks: dict[str, TaskDef
                                   "of its instances (gather them in a task and read that one's)")
     for iname, spec in task.inputs.items():
         if isinstance(spec, TaskFileInput):
-            other = tasks.get(spec.task)
-            if (other is not None and other.for_each is not None and task.for_each is not None
-                    and not paired(task, other)):
-                raise DefinitionError(f"{place}.inputs.{iname}", f"task {excerpt(spec.task)} is "
-                                      f"fanned out over {other.for_each.describe()}, this task "
-                                      f"over {task.for_each.describe()}: a fanned-out task reads "
-                                      "another's files only over the same collection (or "
-                                      "gather them in a task without for_each)")
+            check_file_pairing(f"{place}.inputs.{iname}", task, spec.task, tasks)
