@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.support_cwl import told
 from tests.support_engine import claim, service
 from wfobj.engine.errors import DefinitionError
 from wfobj.engine.executors.docker import DockerExecutor
@@ -45,16 +46,6 @@ outputs:
 """
 
 
-def told(store, svc, **params) -> str:
-    run_id = svc.trigger(name="ref", parameters=params, user="alice")["run_id"]
-    claim(store, run_id)
-    RunScheduler(store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
-    [task] = svc.run_tasks(run_id)
-    assert task["state"] == "success", task
-    location = json.loads(task["vars"]["cwl"])["told"]["location"]
-    return b"".join(store.iter_blob(location[len("wfobj:"):])).decode().strip()
-
-
 def test_file_defaults_from_the_store_and_literal(lmdb_store, docker_client):
     svc = service(lmdb_store)
     genome = lmdb_store.put_blob(b">chr1\nACGT\n")
@@ -66,10 +57,10 @@ def test_file_defaults_from_the_store_and_literal(lmdb_store, docker_client):
     unpinned = lmdb_store.put_blob(b"no definition names me")
     collect_garbage(lmdb_store, grace=600, now=time.time() + 7200)
     assert genome in lmdb_store and unpinned not in lmdb_store  # pinned by the definition
-    assert told(lmdb_store, svc) == "genome.fa >chr1 note.txt from the document"
+    assert told(lmdb_store, svc, "ref") == "genome.fa >chr1 note.txt from the document"
     other = lmdb_store.put_blob(b">chrX\nTT\n")
     note = lmdb_store.put_blob(b"given\n")
-    assert told(lmdb_store, svc, ref={"hash": other, "name": "x.fa"}, note=note) == (
+    assert told(lmdb_store, svc, "ref", ref={"hash": other, "name": "x.fa"}, note=note) == (
         "x.fa >chrX note given")
 
 

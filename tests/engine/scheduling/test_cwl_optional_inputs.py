@@ -4,13 +4,10 @@ CWL document"). Real Docker, real LMDB."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.support_engine import claim, service
-from wfobj.engine.executors.docker import DockerExecutor
-from wfobj.engine.scheduling.scheduler import RunScheduler
+from tests.support_cwl import told
+from tests.support_engine import service
 
 pytestmark = pytest.mark.docker
 
@@ -49,16 +46,6 @@ steps:
 """
 
 
-def told(store, svc, **params) -> str:
-    run_id = svc.trigger(name="maybe", parameters=params, user="alice")["run_id"]
-    claim(store, run_id)
-    RunScheduler(store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
-    [task] = svc.run_tasks(run_id)
-    assert task["state"] == "success", task
-    location = json.loads(task["vars"]["cwl"])["told"]["location"]
-    return b"".join(store.iter_blob(location[len("wfobj:"):])).decode().strip()
-
-
 def test_optional_inputs_are_null_when_left_out(lmdb_store, docker_client):
     svc = service(lmdb_store)
     reg, _ = svc.apply_workflow("maybe", MAYBE, user="alice", content_type="application/yaml")
@@ -66,9 +53,9 @@ def test_optional_inputs_are_null_when_left_out(lmdb_store, docker_client):
     assert {n: p.to_value() for n, p in stored.params.items()} == {
         "times": {"type": "int", "optional": True},
         "adapters": {"type": "file", "optional": True}}
-    assert told(lmdb_store, svc) == "no-times no-adapters"
+    assert told(lmdb_store, svc, "maybe") == "no-times no-adapters"
     adapters = lmdb_store.put_blob(b">a\nAGATCGGAAG\n")
-    assert told(lmdb_store, svc, times=3,
+    assert told(lmdb_store, svc, "maybe", times=3,
                 adapters={"hash": adapters, "name": "adapters.fa"}) == "times=3 adapters.fa"
 
 

@@ -11,10 +11,9 @@ import time
 import pytest
 import yaml
 
-from tests.support_engine import claim, service
+from tests.support_cwl import blob_text, cwl_output, run_to_end
+from tests.support_engine import service
 from wfobj.engine.errors import DefinitionError
-from wfobj.engine.executors.docker import DockerExecutor
-from wfobj.engine.scheduling.scheduler import RunScheduler
 from wfobj.engine.upkeep.gc import collect_garbage
 from wfobj.objstore import MemoryObjectStore, put_directory, read_tree
 
@@ -249,22 +248,6 @@ steps:
       stdout: report.txt
       outputs: {out: stdout}
 """
-
-
-def run_to_end(store, svc, name: str, **params) -> str:
-    run_id = svc.trigger(name=name, parameters=params, user="alice")["run_id"]
-    claim(store, run_id)
-    RunScheduler(store, run_id, DockerExecutor(), concurrency=2, poll=0.05).run_to_end()
-    return run_id
-
-
-def blob_text(store, location: str) -> str:
-    assert location.startswith("wfobj:")
-    return b"".join(store.iter_blob(location[len("wfobj:"):])).decode()
-
-
-def cwl_output(task: dict) -> dict:
-    return json.loads(task["vars"]["cwl"])
 
 
 def test_a_tool_registers_with_its_requirements_as_native_keys(lmdb_store, docker_client):
